@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The verdict for one packet, shared by every hook:
+ *   endpoint -> parse -> conntrack -> (new or stale) identities -> policy
+ *   -> conntrack insert -> event.
+ * Returns ZS_PASS or ZS_DROP; the entry program maps it to its hook.
+ *
+ * The slow paths (new flow, re-judging a stale flow, related ICMP errors)
+ * are global functions: the verifier checks each once, on its own, instead
+ * of once per state the parser can leave behind, and each has its own stack
+ * frame. Their arguments hold scalars only, so they look up the maps they
+ * need again; that costs a few ns on a new flow, nothing per packet. */
+#ifndef ZS_BPF_DATAPATH_H
+#define ZS_BPF_DATAPATH_H
+
+#include "conntrack.h"
+#include "ctx.h"
+#include "events.h"
+#include "ipcache.h"
+#include "maps.h"
+#include "parse.h"
+#include "policy.h"
+
+#define ZS_NOINLINE __attribute__((noinline))
+
+/* What the slow paths need to know of the packet beyond its headers. */
+struct zs_flow_ctx {
+	__u64 now;       /* bpf_ktime_get_ns() */
+	__u32 ifindex;
+	__u32 len;
+	__u32 subject;   /* the endpoint's identity */
+	__u8 hook;       /* zs_hook */
+	__u8 direction;  /* of this packet, relative to the subject */
+	__u8 slot;       /* active slot of the generation read at entry */
+	__u8 mode[ZS_DIR_MAX];
+	__u8 pad[3];
+};
+
+/* Slow-path results: a verdict and a reason in one return value. */
+#define ZS_RESULT(verdict, reason) ((verdict) | (reason) << 8)
+#define ZS_RESULT_VERDICT(r) ((r) & 0xff)
+#define ZS_RESULT_REASON(r) (((r) >> 8) & 0xff)
+
+/* Not fc->mode[dir]: clang turns that into (fc | dir) on the stack pointer,
+ * which the verifier rejects. */
+static __always_inline __u8 zs_mode_of(const struct zs_flow_ctx *fc, __u8 dir)
+{
+	return dir ? fc->mode[1] : fc->mode[0];
+}
+
+static __always_inline const struct zs_config *zs_get_config(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&zs_config, &zero);
+}
+
+/* Judges the flow whose original packet has tuple t and policy port port,
+ * travelling in direction info->direction; info learns the identities. */
+static __always_inline void zs_judge_flow(const struct zs_config *cfg,
+					  const struct zs_flow_ctx *fc,
+					  const struct zs_tuple *t, __u16 port,
+					  struct zs_judgement *j,
+					  struct zs_event_info *info)
+{
+	const struct zs_lookup_plan *plan = &cfg->plan[fc->slot & 1];
+	__u8 dir = info->direction & 1;
+	struct zs_policy_query q = {
+		.subject = fc->subject,
+		.direction = dir,
+		.proto = t->proto,
+		.port = port,
+		.mode = zs_mode_of(fc, dir),
+		.slot = fc->slot,
+	};
+	const __u32 *peer_addr = dir == ZS_DIR_INGRESS ? t->saddr : t->daddr;
+
+	q.peer = zs_ipcache_identity(plan, fc->slot, t->family, peer_addr);
+	info->subject = q.subject;
+	info->peer = q.peer;
+	zs_policy_judge(plan, &q, j);
+}
+
+/* First packet of a flow: judge it, track it if it passes, report it. */
+ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p,
+			    struct zs_ct_key *key)
+{
+	const struct zs_config *cfg = zs_get_config();
+	struct zs_judgement j = {};
+	struct zs_event_info info = {};
+	struct zs_ct_entry *ct = zs_scratch_ct();
+
+	if (!fc || !p || !key || !cfg || !ct)
+		return ZS_RESULT(ZS_VERDICT_DENIED, ZS_REASON_NONE);
+	info.direction = fc->direction;
+	zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info);
+	if (j.verdict == ZS_VERDICT_DENIED) {
+		info.type = ZS_EVENT_DENY;
+		if (zs_deny_event_allowed(cfg, &p->tuple, fc->now, &info.suppressed))
+			zs_emit(fc->ifindex, fc->hook, p, &j, &info);
+		return ZS_RESULT(j.verdict, j.reason);
+	}
+
+	/* errors are judged, but never open a flow */
+	if (!p->icmp_error) {
+		key->ifindex = fc->ifindex;
+		key->pad = 0;
+		key->tuple = p->tuple;
+		__builtin_memset(ct, 0, sizeof(*ct));
+		ct->created_ns = fc->now;
+		ct->last_seen_ns = fc->now;
+		ct->generation = cfg->generation;
+		ct->expires_tai = j.expires_tai;
+		ct->packets[0] = 1;
+		ct->bytes[0] = fc->len;
+		ct->rule_id = j.rule_id;
+		ct->subject = info.subject;
+		ct->peer = info.peer;
+		ct->direction = fc->direction;
+		ct->flags = j.verdict == ZS_VERDICT_AUDIT ? ZS_CT_AUDIT : 0;
+		ct->tcp_flags[0] = p->tcp_flags;
+		ct->policy_port = p->policy_port;
+		bpf_map_update_elem(&zs_conntrack, key, ct, BPF_ANY);
+	}
+	info.type = ZS_EVENT_FLOW_NEW;
+	zs_emit(fc->ifindex, fc->hook, p, &j, &info);
+	return ZS_RESULT(j.verdict, j.reason);
+}
+
+/* A tracked flow whose verdict is stale (the policy changed since, or the
+ * allowing rule expired): judged again as its first packet was. Returns
+ * the verdict for this packet; a denied flow is removed. */
+ZS_NOINLINE int zs_rejudge(struct zs_flow_ctx *fc, struct zs_ct_key *key,
+			   struct zs_packet *p)
+{
+	const struct zs_config *cfg = zs_get_config();
+	struct zs_judgement j = {};
+	struct zs_event_info info = { .type = ZS_EVENT_REVOKED };
+	struct zs_ct_entry *ct;
+
+	if (!fc || !key || !p || !cfg)
+		return ZS_RESULT(ZS_VERDICT_DENIED, ZS_REASON_NONE);
+	ct = bpf_map_lookup_elem(&zs_conntrack, key);
+	if (!ct)
+		return ZS_RESULT(ZS_VERDICT_DENIED, ZS_REASON_NONE);
+
+	zs_count(ZS_CTR_CT_REJUDGED, 0);
+	info.direction = ct->direction;
+	zs_judge_flow(cfg, fc, &key->tuple, ct->policy_port, &j, &info);
+	if (j.verdict == ZS_VERDICT_DENIED) {
+		zs_count(ZS_CTR_CT_REVOKED, 0);
+		zs_emit(fc->ifindex, fc->hook, p, &j, &info);
+		bpf_map_delete_elem(&zs_conntrack, key);
+		return ZS_RESULT(j.verdict, j.reason);
+	}
+	ct->generation = cfg->generation;
+	ct->expires_tai = j.expires_tai;
+	ct->rule_id = j.rule_id;
+	ct->flags = (ct->flags & ~ZS_CT_AUDIT) |
+		    (j.verdict == ZS_VERDICT_AUDIT ? ZS_CT_AUDIT : 0);
+	return ZS_RESULT(j.verdict, ZS_REASON_NONE);
+}
+
+/* An ICMP error quoting a packet of a tracked flow is related traffic. */
+ZS_NOINLINE int zs_related(struct zs_flow_ctx *fc, struct zs_packet *p)
+{
+	const struct zs_config *cfg = zs_get_config();
+	struct zs_ct_entry *ct;
+	struct zs_ct_key key;
+
+	if (!fc || !p || !cfg || !p->icmp_error)
+		return 0;
+	return zs_ct_lookup(cfg, fc->ifindex, &p->inner, fc->now, &key, &ct) !=
+	       ZS_CT_NEW;
+}
+
+/* Ports of a later fragment come from its first fragment. A subprogram
+ * so its key does not sit in the entry's stack frame. */
+static ZS_NOINLINE int zs_fragment_ports(struct zs_packet *p)
+{
+	struct zs_frag_key key = {
+		.id = p->frag_id,
+		.proto = p->tuple.proto,
+		.family = p->tuple.family,
+	};
+	struct zs_frag_value *val;
+
+	__builtin_memcpy(key.saddr, p->tuple.saddr, 16);
+	__builtin_memcpy(key.daddr, p->tuple.daddr, 16);
+	if (p->frag_first) {
+		struct zs_frag_value v = {
+			.sport = p->tuple.sport,
+			.dport = p->tuple.dport,
+		};
+
+		bpf_map_update_elem(&zs_fragments, &key, &v, BPF_ANY);
+		return 0;
+	}
+	val = bpf_map_lookup_elem(&zs_fragments, &key);
+	if (!val)
+		return -1;
+	if (p->tuple.proto == IPPROTO_ICMP || p->tuple.proto == IPPROTO_ICMPV6)
+		return -1; /* fragmented ICMP: type and code are in the first only */
+	p->tuple.sport = val->sport;
+	p->tuple.dport = val->dport;
+	p->has_ports = 1;
+	p->policy_port = bpf_ntohs(p->tuple.dport);
+	return 0;
+}
+
+static __always_inline int zs_finish(const struct zs_ctx *ctx, __u8 direction,
+				     __u8 verdict, __u8 reason)
+{
+	zs_count(ZS_CTR_VERDICT(verdict & 3, direction & 1), ctx->len);
+	if (reason)
+		zs_count(ZS_CTR_REASON(reason), ctx->len);
+	return verdict == ZS_VERDICT_DENIED ? ZS_DROP : ZS_PASS;
+}
+
+/* A packet that cannot be judged (malformed, orphan fragment): dropped
+ * where the direction enforces, reported where it audits. */
+static __always_inline int zs_unjudgeable(const struct zs_ctx *ctx,
+					  const struct zs_flow_ctx *fc, __u8 reason)
+{
+	__u8 mode = zs_mode_of(fc, fc->direction & 1);
+	__u8 verdict = ZS_VERDICT_ALLOWED;
+
+	if (mode == ZS_MODE_ENFORCE)
+		verdict = ZS_VERDICT_DENIED;
+	else if (mode == ZS_MODE_AUDIT)
+		verdict = ZS_VERDICT_AUDIT;
+	return zs_finish(ctx, fc->direction, verdict, reason);
+}
+
+static __always_inline int zs_datapath(struct zs_ctx *ctx)
+{
+	const struct zs_config *cfg = zs_get_config();
+	struct zs_endpoint_value *epv;
+	const struct zs_endpoint *ep;
+	struct zs_packet p = {};
+	struct zs_flow_ctx fc = {};
+	struct zs_ct_entry *ct = NULL;
+	struct zs_ct_key key;
+	int rc, found;
+
+	epv = bpf_map_lookup_elem(&zs_endpoints, &ctx->ifindex);
+	if (!cfg || !epv)
+		goto unmanaged;
+	fc.slot = cfg->generation & 1;
+	ep = &epv->slot[fc.slot];
+	if (!ep->identity)
+		goto unmanaged;
+	fc.ifindex = ctx->ifindex;
+	fc.len = ctx->len;
+	fc.hook = ctx->hook;
+	fc.subject = ep->identity;
+	fc.direction = zs_hook_direction(ctx->hook, ep->kind);
+	fc.mode[0] = ep->mode[0];
+	fc.mode[1] = ep->mode[1];
+
+	rc = zs_parse(ctx, &p);
+	if (rc == ZS_PARSE_NON_IP) {
+		zs_count(ZS_CTR_NON_IP, ctx->len);
+		return ZS_PASS;
+	}
+	if (rc)
+		return zs_unjudgeable(ctx, &fc, rc);
+	if (p.neighbour_disc)
+		return zs_finish(ctx, fc.direction, ZS_VERDICT_ALLOWED, 0);
+	if ((p.frag_first || p.frag_later) && zs_fragment_ports(&p))
+		return zs_unjudgeable(ctx, &fc, ZS_REASON_FRAG_NO_FIRST);
+
+	fc.now = bpf_ktime_get_ns();
+	found = zs_ct_lookup(cfg, ctx->ifindex, &p.tuple, fc.now, &key, &ct);
+	if (found != ZS_CT_NEW && ct) {
+		if (unlikely(ct->generation != cfg->generation ||
+			     (ct->expires_tai && bpf_ktime_get_tai_ns() >= ct->expires_tai))) {
+			rc = zs_rejudge(&fc, &key, &p);
+			if (ZS_RESULT_VERDICT(rc) == ZS_VERDICT_DENIED)
+				return zs_finish(ctx, fc.direction, ZS_VERDICT_DENIED,
+						 ZS_RESULT_REASON(rc));
+		}
+		zs_ct_account(ct, found, &p, ctx->len, fc.now);
+		return zs_finish(ctx, fc.direction,
+				 ct->flags & ZS_CT_AUDIT ? ZS_VERDICT_AUDIT : ZS_VERDICT_ALLOWED, 0);
+	}
+	if (p.icmp_error && zs_related(&fc, &p))
+		return zs_finish(ctx, fc.direction, ZS_VERDICT_ALLOWED, 0);
+	rc = zs_new_flow(&fc, &p, &key);
+	return zs_finish(ctx, fc.direction, ZS_RESULT_VERDICT(rc), ZS_RESULT_REASON(rc));
+
+unmanaged:
+	zs_count(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0), ctx->len);
+	return ZS_PASS;
+}
+
+#endif

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ZS_BPF_EVENTS_H
+#define ZS_BPF_EVENTS_H
+
+#include "maps.h"
+#include "parse.h"
+#include "policy.h"
+
+struct zs_event_info {
+	__u32 subject;
+	__u32 peer;
+	__u32 suppressed;
+	__u8 type;
+	__u8 direction;
+};
+
+static __always_inline void zs_emit(__u32 ifindex, __u8 hook, const struct zs_packet *p,
+				    const struct zs_judgement *j,
+				    const struct zs_event_info *info)
+{
+	struct zs_event *ev = bpf_ringbuf_reserve(&zs_events, sizeof(*ev), 0);
+
+	if (!ev) {
+		zs_count(ZS_CTR_EVENTS_LOST, 0);
+		return;
+	}
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->type = info->type;
+	ev->verdict = j->verdict;
+	ev->reason = j->reason;
+	ev->direction = info->direction;
+	ev->ifindex = ifindex;
+	ev->subject = info->subject;
+	ev->peer = info->peer;
+	ev->rule_id = j->rule_id;
+	ev->suppressed = info->suppressed;
+	ev->icmp_type = p->icmp_type;
+	ev->icmp_code = p->icmp_code;
+	ev->tcp_flags = p->tcp_flags;
+	ev->hook = hook;
+	ev->pad = 0;
+	ev->tuple = p->tuple;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* Token bucket per source address for deny events: returns 1 when this deny
+ * may be reported, and how many were suppressed since the last report. */
+static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
+						 const struct zs_tuple *t, __u64 now,
+						 __u32 *suppressed)
+{
+	struct zs_ratelimit *rl, fresh = {};
+	__u64 refill;
+
+	if (!cfg->deny_events_per_sec)
+		return 1;
+	rl = bpf_map_lookup_elem(&zs_deny_ratelimit, t->saddr);
+	if (!rl) {
+		fresh.last_ns = now;
+		fresh.tokens = cfg->deny_events_burst ? cfg->deny_events_burst - 1 : 0;
+		bpf_map_update_elem(&zs_deny_ratelimit, t->saddr, &fresh, BPF_ANY);
+		return 1;
+	}
+	refill = (now - rl->last_ns) * cfg->deny_events_per_sec / ZS_NS_PER_SEC;
+	if (refill) {
+		__u64 tokens = rl->tokens + refill;
+
+		rl->tokens = tokens > cfg->deny_events_burst ? cfg->deny_events_burst : tokens;
+		rl->last_ns = now;
+	}
+	if (!rl->tokens) {
+		rl->suppressed++;
+		zs_count(ZS_CTR_EVENTS_SUPPRESSED, 0);
+		return 0;
+	}
+	rl->tokens--;
+	*suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	return 1;
+}
+
+#endif

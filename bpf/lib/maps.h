@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Every map of the datapath, one line each on what it holds. Sizes here are
+ * defaults: the agent sets max_entries before load. */
+#ifndef ZS_BPF_MAPS_H
+#define ZS_BPF_MAPS_H
+
+#include "common.h"
+#include <zeroseg/config.h>
+#include <zeroseg/conntrack.h>
+#include <zeroseg/endpoint.h>
+#include <zeroseg/event.h>
+#include <zeroseg/ipcache.h>
+#include <zeroseg/policy.h>
+#include <zeroseg/verdict.h>
+
+/* generation (active slot + policy revision), lookup plans, limits */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zs_config);
+} zs_config SEC(".maps");
+
+/* IP prefix -> identity, a hash per prefix length (see ipcache.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 262144);
+	__type(key, struct zs_ipcache_key);
+	__type(value, struct zs_ipcache_value);
+} zs_ipcache SEC(".maps");
+
+/* ifindex -> subject identity, attachment kind, mode per direction */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct zs_endpoint_value);
+} zs_endpoints SEC(".maps");
+
+/* (subject, peer, direction, proto, port prefix) -> allow/deny (policy.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 262144);
+	__type(key, struct zs_policy_key);
+	__type(value, struct zs_policy_value);
+} zs_policy SEC(".maps");
+
+/* (ifindex, 5-tuple) -> flow state; LRU evicts the coldest when full */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct zs_ct_key);
+	__type(value, struct zs_ct_entry);
+} zs_conntrack SEC(".maps");
+
+/* first fragment's ports, for the fragments that follow it */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct zs_frag_key);
+	__type(value, struct zs_frag_value);
+} zs_fragments SEC(".maps");
+
+/* source address -> deny event token bucket */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32[4]);
+	__type(value, struct zs_ratelimit);
+} zs_deny_ratelimit SEC(".maps");
+
+/* flow and deny events to the agent */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} zs_events SEC(".maps");
+
+/* packets and bytes per verdict x direction, per reason, and extras */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ZS_CTR_MAX);
+	__type(key, __u32);
+	__type(value, struct zs_counter);
+} zs_counters SEC(".maps");
+
+/* Updating an ARRAY_OF_MAPS makes the syscall wait for running programs
+ * (synchronize_rcu): the agent's barrier after flipping the generation.
+ * Never read by the datapath. */
+struct zs_barrier_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} zs_barrier_inner SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct zs_barrier_inner);
+} zs_barrier SEC(".maps") = {
+	.values = { [0] = &zs_barrier_inner },
+};
+
+/* per-CPU scratch space for values too large for the 512-byte stack */
+struct zs_scratch {
+	struct zs_ct_entry ct;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zs_scratch);
+} zs_scratch SEC(".maps");
+
+static __always_inline struct zs_ct_entry *zs_scratch_ct(void)
+{
+	__u32 zero = 0;
+	struct zs_scratch *s = bpf_map_lookup_elem(&zs_scratch, &zero);
+
+	return s ? &s->ct : NULL;
+}
+
+static __always_inline void zs_count(__u32 idx, __u32 bytes)
+{
+	struct zs_counter *c = bpf_map_lookup_elem(&zs_counters, &idx);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
+#endif

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Packet parsing: Ethernet, up to two VLAN tags, IPv4 (options, fragments),
+ * IPv6 (extension header chain), TCP, UDP, SCTP, ICMP, ICMPv6 and the packet
+ * quoted inside ICMP errors. Every access is bounds-checked first; a
+ * truncated or inconsistent header yields a named reason, never a crash. */
+#ifndef ZS_BPF_PARSE_H
+#define ZS_BPF_PARSE_H
+
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+
+#include "ctx.h"
+#include <zeroseg/conntrack.h>
+#include <zeroseg/ipcache.h>
+#include <zeroseg/verdict.h>
+
+/* From <linux/icmp.h> and <linux/icmpv6.h>, which pull in libc headers. */
+#define ICMP_ECHOREPLY 0
+#define ICMP_DEST_UNREACH 3
+#define ICMP_SOURCE_QUENCH 4
+#define ICMP_REDIRECT 5
+#define ICMP_ECHO 8
+#define ICMP_TIME_EXCEEDED 11
+#define ICMP_PARAMETERPROB 12
+#define ICMPV6_DEST_UNREACH 1
+#define ICMPV6_PARAMPROB 4
+#define ICMPV6_ECHO_REQUEST 128
+#define ICMPV6_ECHO_REPLY 129
+
+#ifndef IPPROTO_SCTP
+#define IPPROTO_SCTP 132
+#endif
+#define ZS_ETH_P_8021AD 0x88A8
+#define ZS_MAX_VLANS 2
+#define ZS_MAX_IPV6_EXT 8
+/* Keeps offsets in a range the verifier can bound. */
+#define ZS_MAX_L4_OFF 512
+
+struct zs_vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
+
+struct zs_packet {
+	struct zs_tuple tuple;
+	struct zs_tuple inner; /* the packet quoted by an ICMP error */
+	__u32 frag_id;
+	__u16 policy_port;     /* dport, or ICMP type << 8 | code */
+	__u8 tcp_flags;
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 has_ports;        /* TCP, UDP, SCTP: ports are meaningful */
+	__u8 icmp_error;       /* inner holds the quoted packet */
+	__u8 neighbour_disc;   /* IPv6 ND: always passes */
+	__u8 frag_first;       /* offset 0 and more fragments follow */
+	__u8 frag_later;       /* offset > 0: no L4 header here */
+};
+
+enum zs_parse_result {
+	ZS_PARSE_IP = 0,
+	ZS_PARSE_NON_IP = -1,
+	/* > 0: a zs_reason */
+};
+
+#define ZS_TCP_FIN 0x01
+#define ZS_TCP_SYN 0x02
+#define ZS_TCP_RST 0x04
+#define ZS_TCP_ACK 0x10
+
+static __always_inline int zs_icmp4_is_error(__u8 type)
+{
+	return type == ICMP_DEST_UNREACH || type == ICMP_SOURCE_QUENCH ||
+	       type == ICMP_REDIRECT || type == ICMP_TIME_EXCEEDED ||
+	       type == ICMP_PARAMETERPROB;
+}
+
+static __always_inline int zs_icmp6_is_error(__u8 type)
+{
+	return type >= ICMPV6_DEST_UNREACH && type <= ICMPV6_PARAMPROB;
+}
+
+static __always_inline int zs_icmp_is_echo(__u8 proto, __u8 type)
+{
+	if (proto == IPPROTO_ICMP)
+		return type == ICMP_ECHO || type == ICMP_ECHOREPLY;
+	return type == ICMPV6_ECHO_REQUEST || type == ICMPV6_ECHO_REPLY;
+}
+
+/* Ports of a TCP/UDP/SCTP header, or the echo id of ICMP, at l4. Used for
+ * the outer packet and for the packet an ICMP error quotes (of which only 8
+ * bytes are guaranteed). */
+static __always_inline int zs_parse_ports(struct zs_ctx *ctx, __u32 off,
+					  struct zs_tuple *t)
+{
+	__u8 *l4 = ctx->data + off;
+
+	if ((void *)(l4 + 8) > ctx->data_end)
+		return ZS_REASON_MALFORMED_L4;
+	switch (t->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case IPPROTO_SCTP:
+		t->sport = *(__u16 *)l4;
+		t->dport = *(__u16 *)(l4 + 2);
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		if (zs_icmp_is_echo(t->proto, l4[0])) {
+			t->sport = *(__u16 *)(l4 + 4);
+			t->dport = t->sport;
+		}
+		break;
+	}
+	return 0;
+}
+
+/* The header quoted by an ICMP error at off; best effort. */
+static __always_inline void zs_parse_quoted(struct zs_ctx *ctx, __u32 off,
+					    __u8 family, struct zs_packet *p)
+{
+	struct zs_tuple *t = &p->inner;
+
+	if (family == ZS_FAMILY_IPV4) {
+		struct iphdr *ip = ctx->data + off;
+
+		if ((void *)(ip + 1) > ctx->data_end || ip->version != 4 || ip->ihl < 5)
+			return;
+		t->saddr[0] = ip->saddr;
+		t->daddr[0] = ip->daddr;
+		t->proto = ip->protocol;
+		off += ip->ihl * 4;
+	} else {
+		struct ipv6hdr *ip6 = ctx->data + off;
+
+		if ((void *)(ip6 + 1) > ctx->data_end || ip6->version != 6)
+			return;
+		__builtin_memcpy(t->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(t->daddr, &ip6->daddr, 16);
+		t->proto = ip6->nexthdr;
+		off += sizeof(*ip6);
+	}
+	t->family = family;
+	if (off > ZS_MAX_L4_OFF || zs_parse_ports(ctx, off, t))
+		return;
+	p->icmp_error = 1;
+}
+
+static __always_inline int zs_parse_l4(struct zs_ctx *ctx, __u32 off,
+				       struct zs_packet *p)
+{
+	struct zs_tuple *t = &p->tuple;
+	__u8 *l4 = ctx->data + off;
+
+	if (off > ZS_MAX_L4_OFF)
+		return ZS_REASON_MALFORMED_L4;
+
+	switch (t->proto) {
+	case IPPROTO_TCP: {
+		struct tcphdr *tcp = (void *)l4;
+
+		if ((void *)(tcp + 1) > ctx->data_end || tcp->doff < 5)
+			return ZS_REASON_MALFORMED_L4;
+		t->sport = tcp->source;
+		t->dport = tcp->dest;
+		p->tcp_flags = l4[13];
+		p->has_ports = 1;
+		break;
+	}
+	case IPPROTO_UDP:
+	case IPPROTO_SCTP:
+		/* both start with source and destination port */
+		if ((void *)(l4 + (t->proto == IPPROTO_UDP ? 8 : 12)) > ctx->data_end)
+			return ZS_REASON_MALFORMED_L4;
+		t->sport = *(__u16 *)l4;
+		t->dport = *(__u16 *)(l4 + 2);
+		p->has_ports = 1;
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		if ((void *)(l4 + 8) > ctx->data_end)
+			return ZS_REASON_MALFORMED_L4;
+		p->icmp_type = l4[0];
+		p->icmp_code = l4[1];
+		if (zs_icmp_is_echo(t->proto, l4[0])) {
+			t->sport = *(__u16 *)(l4 + 4);
+			t->dport = t->sport;
+		}
+		if (t->proto == IPPROTO_ICMP && zs_icmp4_is_error(l4[0]))
+			zs_parse_quoted(ctx, off + 8, ZS_FAMILY_IPV4, p);
+		if (t->proto == IPPROTO_ICMPV6) {
+			if (zs_icmp6_is_error(l4[0]))
+				zs_parse_quoted(ctx, off + 8, ZS_FAMILY_IPV6, p);
+			/* RS, RA, NS, NA, redirect */
+			p->neighbour_disc = l4[0] >= 133 && l4[0] <= 137;
+		}
+		break;
+	}
+	if (p->has_ports)
+		p->policy_port = bpf_ntohs(t->dport);
+	else if (t->proto == IPPROTO_ICMP || t->proto == IPPROTO_ICMPV6)
+		p->policy_port = (__u16)p->icmp_type << 8 | p->icmp_code;
+	return 0;
+}
+
+static __always_inline int zs_parse_ipv4(struct zs_ctx *ctx, __u32 off,
+					 struct zs_packet *p)
+{
+	struct iphdr *ip = ctx->data + off;
+	__u16 frag;
+	__u32 hlen;
+
+	if ((void *)(ip + 1) > ctx->data_end)
+		return ZS_REASON_MALFORMED_IPV4;
+	hlen = ip->ihl * 4;
+	if (ip->version != 4 || hlen < sizeof(*ip) ||
+	    bpf_ntohs(ip->tot_len) < hlen ||
+	    ctx->data + off + hlen > ctx->data_end)
+		return ZS_REASON_MALFORMED_IPV4;
+
+	p->tuple.family = ZS_FAMILY_IPV4;
+	p->tuple.saddr[0] = ip->saddr;
+	p->tuple.daddr[0] = ip->daddr;
+	p->tuple.proto = ip->protocol;
+
+	frag = bpf_ntohs(ip->frag_off);
+	if (frag & 0x1fff) {
+		p->frag_later = 1;
+	} else if (frag & 0x2000) {
+		p->frag_first = 1;
+	}
+	p->frag_id = ip->id;
+	if (p->frag_later)
+		return 0;
+	return zs_parse_l4(ctx, off + hlen, p);
+}
+
+static __always_inline int zs_is_ipv6_ext(__u8 nexthdr)
+{
+	return nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
+	       nexthdr == IPPROTO_FRAGMENT || nexthdr == IPPROTO_DSTOPTS ||
+	       nexthdr == IPPROTO_AH;
+}
+
+static __always_inline int zs_parse_ipv6(struct zs_ctx *ctx, __u32 off,
+					 struct zs_packet *p)
+{
+	struct ipv6hdr *ip6 = ctx->data + off;
+	__u8 nexthdr;
+	int i;
+
+	if ((void *)(ip6 + 1) > ctx->data_end || ip6->version != 6)
+		return ZS_REASON_MALFORMED_IPV6;
+
+	p->tuple.family = ZS_FAMILY_IPV6;
+	__builtin_memcpy(p->tuple.saddr, &ip6->saddr, 16);
+	__builtin_memcpy(p->tuple.daddr, &ip6->daddr, 16);
+	nexthdr = ip6->nexthdr;
+	off += sizeof(*ip6);
+
+	for (i = 0; i < ZS_MAX_IPV6_EXT; i++) {
+		__u8 *ext = ctx->data + off;
+
+		if (!zs_is_ipv6_ext(nexthdr))
+			break;
+		if (off > ZS_MAX_L4_OFF || (void *)(ext + 8) > ctx->data_end)
+			return ZS_REASON_MALFORMED_IPV6;
+		if (nexthdr == IPPROTO_FRAGMENT) {
+			__u16 frag = bpf_ntohs(*(__u16 *)(ext + 2));
+
+			p->frag_id = *(__u32 *)(ext + 4);
+			if (frag & 0xfff8)
+				p->frag_later = 1;
+			else if (frag & 1)
+				p->frag_first = 1;
+			nexthdr = ext[0];
+			off += 8;
+			if (p->frag_later) {
+				p->tuple.proto = nexthdr;
+				return 0;
+			}
+			continue;
+		}
+		nexthdr = ext[0];
+		if (nexthdr == IPPROTO_AH)
+			off += ((__u32)ext[1] + 2) * 4;
+		else
+			off += ((__u32)ext[1] + 1) * 8;
+	}
+	if (zs_is_ipv6_ext(nexthdr))
+		return ZS_REASON_IPV6_EXT_LIMIT;
+	p->tuple.proto = nexthdr;
+	return zs_parse_l4(ctx, off, p);
+}
+
+/* Fills p; returns ZS_PARSE_IP, ZS_PARSE_NON_IP or a zs_reason. */
+static __always_inline int zs_parse(struct zs_ctx *ctx, struct zs_packet *p)
+{
+	struct ethhdr *eth = ctx->data;
+	__u32 off = sizeof(*eth);
+	__be16 proto;
+	int i;
+
+	if ((void *)(eth + 1) > ctx->data_end)
+		return ZS_REASON_MALFORMED_L2;
+	proto = eth->h_proto;
+
+	for (i = 0; i < ZS_MAX_VLANS; i++) {
+		struct zs_vlan_hdr *vlan = ctx->data + off;
+
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ZS_ETH_P_8021AD))
+			break;
+		if ((void *)(vlan + 1) > ctx->data_end)
+			return ZS_REASON_MALFORMED_L2;
+		proto = vlan->proto;
+		off += sizeof(*vlan);
+	}
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ZS_ETH_P_8021AD))
+		return ZS_REASON_VLAN_LIMIT;
+
+	if (proto == bpf_htons(ETH_P_IP))
+		return zs_parse_ipv4(ctx, off, p);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return zs_parse_ipv6(ctx, off, p);
+	return ZS_PARSE_NON_IP;
+}
+
+#endif

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ZS_BPF_POLICY_H
+#define ZS_BPF_POLICY_H
+
+#include "maps.h"
+#include <zeroseg/endpoint.h>
+#include <zeroseg/identity.h>
+
+/* The decision for a new flow, and what conntrack keeps of it. */
+struct zs_judgement {
+	__u64 expires_tai; /* when the allowing rule ends; 0 = never */
+	__u32 rule_id;     /* deciding rule; 0 = the endpoint's default */
+	__u8 verdict;      /* zs_verdict */
+	__u8 reason;       /* zs_reason */
+};
+
+/* One flow's question to the policy map. */
+struct zs_policy_query {
+	__u32 subject;
+	__u32 peer;
+	__u16 port;
+	__u8 direction;
+	__u8 proto;
+	__u8 mode;
+	__u8 slot;
+};
+
+struct zs_policy_scan {
+	__u64 now_tai;
+	__u64 allow_expires;
+	__u32 allow_rule;
+	__u32 audit_rule;
+	__u32 deny_rule;
+};
+
+static __always_inline int zs_live(__u64 expires, __u64 now)
+{
+	return !expires || now < expires;
+}
+
+/* Folds one map entry into the scan; returns 1 when an enforced deny ends
+ * it. A global (separately verified) function: inlined into the probe loop,
+ * its branches multiply the verifier's states past the 1M budget. */
+__attribute__((noinline)) int zs_policy_probe(struct zs_policy_key *key, __u32 slot,
+					      struct zs_policy_scan *s)
+{
+	struct zs_policy_value *val;
+	struct zs_policy_entry *e;
+
+	if (!key || !s)
+		return 0;
+	val = bpf_map_lookup_elem(&zs_policy, key);
+	if (!val)
+		return 0;
+	e = &val->slot[slot & 1];
+	if (e->deny_rule && zs_live(e->deny_expires, s->now_tai)) {
+		if (!e->deny_audit) {
+			s->deny_rule = e->deny_rule;
+			return 1;
+		}
+		if (!s->audit_rule)
+			s->audit_rule = e->deny_rule;
+	}
+	if (e->allow_rule && zs_live(e->allow_expires, s->now_tai)) {
+		/* prefer the allow that lasts longest */
+		if (!s->allow_rule || !e->allow_expires ||
+		    (s->allow_expires && e->allow_expires > s->allow_expires)) {
+			s->allow_rule = e->allow_rule;
+			s->allow_expires = e->allow_expires;
+		}
+	}
+	return 0;
+}
+
+static __always_inline __u16 zs_port_mask(__u32 plen)
+{
+	return plen ? (__u16)(0xffff << (16 - plen)) : 0;
+}
+
+/* Probes the (bounded) set of keys that can match q: see policy.h in include/. */
+static __always_inline void zs_policy_judge(const struct zs_lookup_plan *plan,
+					    const struct zs_policy_query *q,
+					    struct zs_judgement *j)
+{
+	struct zs_policy_scan s = {};
+	struct zs_policy_key key = {
+		.subject = q->subject,
+		.direction = q->direction,
+	};
+	__u32 p, i, n = plan->n_port_plens;
+
+	if (q->mode == ZS_MODE_OFF) {
+		j->verdict = ZS_VERDICT_ALLOWED;
+		return;
+	}
+	s.now_tai = bpf_ktime_get_tai_ns();
+
+#pragma clang loop unroll(disable)
+	for (p = 0; p < 2; p++) {
+		key.peer = p ? ZS_ID_ANY : q->peer;
+#pragma clang loop unroll(disable)
+		for (i = 0; i < ZS_MAX_PORT_PLENS; i++) {
+			__u8 plen;
+
+			if (i >= n)
+				break;
+			plen = plan->port_plens[i];
+			key.proto = q->proto;
+			key.port_plen = plen;
+			key.port = q->port & zs_port_mask(plen);
+			if (zs_policy_probe(&key, q->slot, &s))
+				goto deny;
+		}
+		key.proto = ZS_PROTO_ANY;
+		key.port_plen = 0;
+		key.port = 0;
+		if (zs_policy_probe(&key, q->slot, &s))
+			goto deny;
+	}
+
+	if (s.audit_rule) {
+		j->verdict = ZS_VERDICT_AUDIT;
+		j->reason = ZS_REASON_POLICY_DENY;
+		j->rule_id = s.audit_rule;
+		return;
+	}
+	if (s.allow_rule) {
+		j->verdict = ZS_VERDICT_ALLOWED;
+		j->rule_id = s.allow_rule;
+		j->expires_tai = s.allow_expires;
+		return;
+	}
+	j->reason = ZS_REASON_DEFAULT_DENY;
+	j->verdict = q->mode == ZS_MODE_ENFORCE ? ZS_VERDICT_DENIED : ZS_VERDICT_AUDIT;
+	return;
+deny:
+	/* an auditing direction reports even explicit denies */
+	j->verdict = q->mode == ZS_MODE_ENFORCE ? ZS_VERDICT_DENIED : ZS_VERDICT_AUDIT;
+	j->reason = ZS_REASON_POLICY_DENY;
+	j->rule_id = s.deny_rule;
+}
+
+#endif

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* zeroseg's datapath entry points: one per hook, all sharing bpf/lib and
+ * the maps in bpf/lib/maps.h. */
+#include <linux/pkt_cls.h>
+
+#include "lib/datapath.h"
+
+/* Headers a tc program needs in the linear part of the skb. */
+#define ZS_TC_PULL_LEN 256
+
+SEC("xdp")
+int zs_xdp_ingress(struct xdp_md *xdp)
+{
+	struct zs_ctx ctx = {
+		.data = (void *)(long)xdp->data,
+		.data_end = (void *)(long)xdp->data_end,
+		.ifindex = xdp->ingress_ifindex,
+		.hook = ZS_HOOK_XDP,
+	};
+
+	ctx.len = ctx.data_end - ctx.data;
+	return zs_datapath(&ctx) == ZS_DROP ? XDP_DROP : XDP_PASS;
+}
+
+static __always_inline int zs_tc(struct __sk_buff *skb, __u8 hook)
+{
+	struct zs_ctx ctx;
+	__u32 want = skb->len < ZS_TC_PULL_LEN ? skb->len : ZS_TC_PULL_LEN;
+
+	if (skb->data_end - skb->data < want)
+		bpf_skb_pull_data(skb, want);
+	ctx.data = (void *)(long)skb->data;
+	ctx.data_end = (void *)(long)skb->data_end;
+	ctx.ifindex = skb->ifindex;
+	ctx.len = skb->len;
+	ctx.hook = hook;
+	return zs_datapath(&ctx) == ZS_DROP ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+SEC("tc")
+int zs_tc_ingress(struct __sk_buff *skb)
+{
+	return zs_tc(skb, ZS_HOOK_TC_INGRESS);
+}
+
+SEC("tc")
+int zs_tc_egress(struct __sk_buff *skb)
+{
+	return zs_tc(skb, ZS_HOOK_TC_EGRESS);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The config map: one mmap-able array element shared by all programs. */
+#ifndef ZEROSEG_CONFIG_H
+#define ZEROSEG_CONFIG_H
+
+#include "types.h"
+#include "slots.h"
+
+/* Distinct prefix lengths in use, per family, longest first: the ipcache is
+ * probed once per length (see ipcache.h). */
+#define ZS_MAX_PREFIX_LENS 16
+/* Distinct port prefix lengths in use by policy keys (see policy.h). */
+#define ZS_MAX_PORT_PLENS 17
+
+struct zs_lookup_plan {
+	__u8 v4_plens[ZS_MAX_PREFIX_LENS];
+	__u8 v6_plens[ZS_MAX_PREFIX_LENS];
+	__u8 port_plens[ZS_MAX_PORT_PLENS + 3]; /* padded to 20 */
+	__u8 n_v4_plens;
+	__u8 n_v6_plens;
+	__u8 n_port_plens;
+	__u8 pad;
+};
+
+struct zs_config {
+	/* Bumped by one per committed change; bit 0 selects the active slot. */
+	__u64 generation;
+	/* Deny events per source and second, and their burst. 0 = no limit. */
+	__u32 deny_events_per_sec;
+	__u32 deny_events_burst;
+	/* Conntrack lifetimes in seconds without a packet. */
+	__u32 ct_timeout_tcp;
+	__u32 ct_timeout_tcp_closing;
+	__u32 ct_timeout_other;
+	__u32 pad;
+	struct zs_lookup_plan plan[ZS_SLOTS];
+};
+
+ZS_STATIC_ASSERT(sizeof(struct zs_lookup_plan) == 56, "zs_lookup_plan ABI");
+ZS_STATIC_ASSERT(sizeof(struct zs_config) == 144, "zs_config ABI");
+
+#endif

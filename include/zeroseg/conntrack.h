@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ZEROSEG_CONNTRACK_H
+#define ZEROSEG_CONNTRACK_H
+
+#include "types.h"
+
+/* A flow's 5-tuple as its first packet carried it. For ICMP echo both ports
+ * hold the echo id (so the reply's reversed tuple finds the request); other
+ * ICMP carries ports 0; protocols without ports carry 0. */
+struct zs_tuple {
+	__u32 saddr[4]; /* network order; IPv4 in [0] */
+	__u32 daddr[4];
+	__u16 sport;    /* network order */
+	__u16 dport;
+	__u8 proto;
+	__u8 family;    /* zs_family */
+	__u16 pad;
+};
+
+/* conntrack (LRU): one entry per flow and attachment. The ifindex is part of
+ * the key because one packet between two local workloads is judged twice:
+ * as the sender's egress and as the receiver's ingress. A packet is the
+ * flow's original direction when its tuple is found as is, a reply when its
+ * reversed tuple is. */
+struct zs_ct_key {
+	__u32 ifindex;
+	__u32 pad;
+	struct zs_tuple tuple;
+};
+
+enum zs_ct_flags {
+	ZS_CT_AUDIT = 1 << 0,   /* allowed only because the direction audits */
+	ZS_CT_CLOSING = 1 << 1, /* FIN or RST seen */
+};
+
+struct zs_ct_entry {
+	__u64 created_ns;   /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 last_seen_ns;
+	__u64 generation;   /* config generation that judged it */
+	__u64 expires_tai;  /* expiry of the allowing rule; 0 = never */
+	__u64 packets[2];   /* [0] original direction, [1] reply */
+	__u64 bytes[2];
+	__u32 rule_id;      /* the rule that allowed it; 0 = default/audit */
+	__u32 subject;
+	__u32 peer;
+	__u8 direction;     /* zs_direction of the original packet */
+	__u8 flags;         /* zs_ct_flags */
+	__u8 tcp_flags[2];  /* OR of TCP flags seen, per direction */
+	__u16 policy_port;  /* the port policy judged (see zs_policy_key) */
+	__u16 pad;
+};
+
+/* fragments (LRU): the first fragment of a datagram records its ports so
+ * later fragments are judged as the same flow, not let through blind. */
+struct zs_frag_key {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u32 id;     /* IPv4 id (16 bits) or IPv6 fragment id */
+	__u8 proto;
+	__u8 family;
+	__u16 pad;
+};
+
+struct zs_frag_value {
+	__u16 sport;
+	__u16 dport;
+};
+
+ZS_STATIC_ASSERT(sizeof(struct zs_tuple) == 40, "zs_tuple ABI");
+ZS_STATIC_ASSERT(sizeof(struct zs_ct_key) == 48, "zs_ct_key ABI");
+ZS_STATIC_ASSERT(sizeof(struct zs_ct_entry) == 88, "zs_ct_entry ABI");
+
+#endif

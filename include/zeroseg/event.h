@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef ZEROSEG_EVENT_H
+#define ZEROSEG_EVENT_H
+
+#include "types.h"
+#include "conntrack.h"
+
+enum zs_event_type {
+	ZS_EVENT_FLOW_NEW = 1, /* first packet of an allowed or audited flow */
+	ZS_EVENT_DENY = 2,     /* a denied packet (rate-limited per source) */
+	ZS_EVENT_REVOKED = 3,  /* an established flow cut by a policy change */
+};
+
+/* One ring buffer record. Emitted per new flow and per deny, never per
+ * packet of an established flow. */
+struct zs_event {
+	__u64 ts_ns;       /* CLOCK_MONOTONIC */
+	__u8 type;         /* zs_event_type */
+	__u8 verdict;      /* zs_verdict */
+	__u8 reason;       /* zs_reason */
+	__u8 direction;    /* zs_direction */
+	__u32 ifindex;
+	__u32 subject;
+	__u32 peer;
+	__u32 rule_id;
+	__u32 suppressed;  /* deny events dropped by the rate limit before this */
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 tcp_flags;
+	__u8 hook;         /* zs_hook */
+	__u32 pad;
+	struct zs_tuple tuple;
+};
+
+enum zs_hook {
+	ZS_HOOK_XDP = 0,
+	ZS_HOOK_TC_INGRESS = 1,
+	ZS_HOOK_TC_EGRESS = 2,
+};
+
+/* deny_ratelimit (LRU): source address -> token bucket */
+struct zs_ratelimit {
+	__u64 last_ns;
+	__u32 tokens;
+	__u32 suppressed;
+};
+
+ZS_STATIC_ASSERT(sizeof(struct zs_event) == 80, "zs_event ABI");
+
+#endif

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that zeroseg's build, tests, demo and
+# benchmarks need. Safe to run again; does nothing when all are present.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config clang llvm libbpf-dev bpftool
+  linux-libc-dev libelf-dev zlib1g-dev
+  libnl-3-dev libnl-route-3-dev libyaml-cpp-dev libcli11-dev
+  nlohmann-json3-dev libcpp-httplib-dev libgtest-dev libgmock-dev
+  # labs, tests, demo, benchmarks
+  iproute2 iputils-ping netcat-openbsd ncat nmap hping3 iperf3 curl
+  netsniff-ng tcpdump iptables
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
