@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "bpf/map.h"
+
+#include <bpf/bpf.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/error.h"
+
+namespace zeroseg {
+
+MapRef::MapRef(int fd, std::string name) : fd_(fd), name_(std::move(name)) {
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len)) fail("info", errno);
+  type_ = info.type;
+  key_size_ = info.key_size;
+  value_size_ = info.value_size;
+  max_entries_ = info.max_entries;
+}
+
+void MapRef::fail(const char* operation, int err) const {
+  throw_errno(std::string(operation) + " of map " + name_, err);
+}
+
+bool MapRef::lookup(const void* key, void* value) const {
+  if (bpf_map_lookup_elem(fd_, key, value) == 0) return true;
+  if (errno == ENOENT) return false;
+  fail("lookup", errno);
+}
+
+void MapRef::update(const void* key, const void* value, uint64_t flags) const {
+  if (bpf_map_update_elem(fd_, key, value, flags)) fail("update", errno);
+}
+
+bool MapRef::remove(const void* key) const {
+  if (bpf_map_delete_elem(fd_, key) == 0) return true;
+  if (errno == ENOENT) return false;
+  fail("delete", errno);
+}
+
+std::vector<std::vector<uint8_t>> MapRef::keys() const {
+  std::vector<std::vector<uint8_t>> out;
+  std::vector<uint8_t> key(key_size_), next(key_size_);
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd_, prev, next.data()) == 0) {
+    out.push_back(next);
+    key = next;
+    prev = key.data();
+  }
+  if (errno != ENOENT) fail("iteration", errno);
+  return out;
+}
+
+size_t MapRef::count() const { return keys().size(); }
+
+void throw_map_layout(const MapRef& ref, size_t key_size, size_t value_size) {
+  throw Error("map " + ref.name() + " has key/value sizes " + std::to_string(ref.key_size()) + "/" +
+              std::to_string(ref.value_size()) + ", this build expects " +
+              std::to_string(key_size) + "/" + std::to_string(value_size) +
+              ": it was pinned by another zeroseg version (run `zeroseg bpf uninstall`)");
+}
+
+}  // namespace zeroseg

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "datapath/datapath.h"
+
+namespace zeroseg::cli {
+
+// Options every command takes.
+struct GlobalOptions {
+  std::string pin_dir = kDefaultPinDir;
+  std::string output = "table";  // table | json
+  bool json() const { return output == "json"; }
+};
+
+void add_global_options(CLI::App& cmd, GlobalOptions& g);
+
+void add_bpf_commands(CLI::App& app, GlobalOptions& g);
+void add_status_command(CLI::App& app, GlobalOptions& g);
+
+}  // namespace zeroseg::cli

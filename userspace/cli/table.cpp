@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cli/table.h"
+
+#include <algorithm>
+
+namespace zeroseg::cli {
+
+void Table::print(std::ostream& out) const {
+  std::vector<size_t> width(headers_.size());
+  for (size_t i = 0; i < headers_.size(); i++) width[i] = headers_[i].size();
+  for (const auto& row : rows_)
+    for (size_t i = 0; i < row.size() && i < width.size(); i++) width[i] = std::max(width[i], row[i].size());
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string s;
+    for (size_t i = 0; i < cells.size() && i < width.size(); i++) {
+      s += cells[i];
+      if (i + 1 < cells.size()) s += std::string(width[i] - cells[i].size() + 2, ' ');
+    }
+    out << s << '\n';
+  };
+  std::vector<std::string> caps = headers_;
+  for (auto& h : caps) std::transform(h.begin(), h.end(), h.begin(), ::toupper);
+  line(caps);
+  for (const auto& row : rows_) line(row);
+}
+
+}  // namespace zeroseg::cli

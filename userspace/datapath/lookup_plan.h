@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <zeroseg/config.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace zeroseg {
+
+// How many ipcache and policy entries use each prefix length: the datapath
+// probes only the lengths in use (zs_lookup_plan), so the agent keeps these
+// counts as entries come and go.
+class PrefixLengthUse {
+ public:
+  void add_ip(uint8_t family, uint8_t plen, int delta);
+  void add_port(uint8_t plen, int delta);
+
+  // The plan the datapath follows, longest lengths first; throws when more
+  // distinct lengths are in use than the datapath probes.
+  zs_lookup_plan plan() const;
+
+ private:
+  std::array<int64_t, 33> v4_{};
+  std::array<int64_t, 129> v6_{};
+  std::array<int64_t, 17> port_{};
+};
+
+}  // namespace zeroseg

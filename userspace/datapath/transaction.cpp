@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "datapath/transaction.h"
+
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "common/error.h"
+#include "datapath/datapath.h"
+#include "datapath/slots.h"
+
+namespace zeroseg {
+
+Transaction::Transaction(Datapath& dp) : dp_(dp) {
+  if (!dp_.counted_) {
+    dp_.repair_and_count();
+    dp_.counted_ = true;
+  }
+}
+
+zs_ipcache_key Transaction::ipcache_key(const Prefix& prefix) {
+  zs_ipcache_key key{};
+  key.family = prefix.addr.family;
+  key.prefixlen = prefix.len;
+  std::memcpy(key.addr, prefix.addr.bytes.data(), prefix.addr.family == 4 ? 4 : 16);
+  return key;
+}
+
+void Transaction::set_endpoint(uint32_t ifindex, const zs_endpoint& ep) {
+  if (ep.identity == 0) throw Error("endpoint identity 0 is reserved for 'no endpoint'");
+  endpoints_.set(ifindex, ep);
+}
+void Transaction::remove_endpoint(uint32_t ifindex) { endpoints_.set(ifindex, std::nullopt); }
+
+void Transaction::set_identity(const Prefix& prefix, uint32_t identity) {
+  if (identity == 0) throw Error("identity 0 is reserved for 'no entry'");
+  ipcache_.set(ipcache_key(prefix), identity);
+}
+void Transaction::remove_identity(const Prefix& prefix) { ipcache_.set(ipcache_key(prefix), std::nullopt); }
+
+void Transaction::set_rule(const zs_policy_key& key, const zs_policy_entry& entry) {
+  if (!entry.allow_rule && !entry.deny_rule) throw Error("a policy entry needs an allow or a deny rule id");
+  policy_.set(key, entry);
+}
+void Transaction::remove_rule(const zs_policy_key& key) { policy_.set(key, std::nullopt); }
+
+namespace {
+
+// One map's share of a commit: what each touched key held and will hold.
+template <class Key, class Value, class Slot>
+struct Staged {
+  struct Item {
+    Key key;
+    Value value;   // as in the map (zero when absent)
+    bool existed;  // in the map before the commit
+    Slot next;     // the new slot (zero = remove)
+  };
+  Map<Key, Value> map;
+  std::vector<Item> items;
+  size_t new_keys = 0, removed_keys = 0;
+
+  template <class Changes, class OnSlot>
+  Staged(Map<Key, Value> m, const Changes& changes, int active, OnSlot on_slot) : map(std::move(m)) {
+    for (const auto& [bytes, change] : changes.by_key) {
+      const auto& [key, slot] = change;
+      auto current = map.get(key);
+      Item item{key, current.value_or(Value{}), current.has_value(), slot.value_or(Slot{})};
+      const Slot& old = slot_ref(item.value, active);
+      if (!slot_empty(old)) on_slot(key, old, -1);
+      if (!slot_empty(item.next)) on_slot(key, item.next, +1);
+      if (!item.existed && !slot_empty(item.next)) new_keys++;
+      if (item.existed && slot_empty(item.next)) removed_keys++;
+      items.push_back(item);
+    }
+  }
+
+  void check_capacity(size_t entries) const {
+    size_t needed = entries + new_keys;
+    if (needed > map.ref().max_entries())
+      throw Error("map " + map.ref().name() + " would need " + std::to_string(needed) +
+                  " entries, its capacity is " + std::to_string(map.ref().max_entries()) +
+                  ": nothing was changed");
+  }
+
+  // Phase 1: the new values go into the inactive slot, unseen by packets.
+  void write_inactive(int inactive, std::vector<std::function<void()>>& undo) {
+    for (auto& item : items) {
+      Value staged = item.value;
+      slot_ref(staged, inactive) = item.next;
+      map.put(item.key, staged);
+      undo.push_back([this, &item] {
+        if (item.existed)
+          map.put(item.key, item.value);
+        else
+          map.erase(item.key);
+      });
+    }
+  }
+
+  // Phase 2, after the flip: the old slot catches up, empty keys go.
+  void level(int old_active) {
+    for (auto& item : items) {
+      if (slot_empty(item.next)) {
+        map.erase(item.key);
+        continue;
+      }
+      Value v = item.value;
+      slot_ref(v, old_active) = item.next;
+      slot_ref(v, old_active ^ 1) = item.next;
+      map.put(item.key, v);
+    }
+  }
+};
+
+}  // namespace
+
+void Transaction::commit() {
+  if (size() == 0) return;
+  const uint64_t gen = dp_.generation();
+  const int active = static_cast<int>(gen & 1), inactive = active ^ 1;
+
+  PrefixLengthUse use = dp_.prefix_use_;
+  Staged<uint32_t, zs_endpoint_value, zs_endpoint> eps(dp_.endpoints(), endpoints_, active,
+                                                       [](auto&, auto&, int) {});
+  Staged<zs_ipcache_key, zs_ipcache_value, uint32_t> ips(
+      dp_.ipcache(), ipcache_, active,
+      [&](const zs_ipcache_key& k, auto&, int d) { use.add_ip(k.family, k.prefixlen, d); });
+  Staged<zs_policy_key, zs_policy_value, zs_policy_entry> pol(
+      dp_.policy(), policy_, active, [&](const zs_policy_key& k, auto&, int d) {
+        if (k.proto != ZS_PROTO_ANY) use.add_port(k.port_plen, d);
+      });
+  eps.check_capacity(dp_.entries("zs_endpoints"));
+  ips.check_capacity(dp_.entries("zs_ipcache"));
+  pol.check_capacity(dp_.entries("zs_policy"));
+  const zs_lookup_plan plan = use.plan();
+
+  std::vector<std::function<void()>> undo;
+  try {
+    eps.write_inactive(inactive, undo);
+    ips.write_inactive(inactive, undo);
+    pol.write_inactive(inactive, undo);
+  } catch (...) {
+    for (auto it = undo.rbegin(); it != undo.rend(); ++it) (*it)();
+    throw;
+  }
+  dp_.config_->plan[inactive] = plan;
+  __atomic_store_n(&dp_.config_->generation, gen + 1, __ATOMIC_RELEASE);
+  dp_.wait_for_programs();
+
+  eps.level(active);
+  ips.level(active);
+  pol.level(active);
+  dp_.config_->plan[active] = plan;
+
+  dp_.prefix_use_ = use;
+  dp_.entry_counts_["zs_endpoints"] += eps.new_keys - eps.removed_keys;
+  dp_.entry_counts_["zs_ipcache"] += ips.new_keys - ips.removed_keys;
+  dp_.entry_counts_["zs_policy"] += pol.new_keys - pol.removed_keys;
+  endpoints_ = {};
+  ipcache_ = {};
+  policy_ = {};
+}
+
+}  // namespace zeroseg

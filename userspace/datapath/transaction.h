@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <zeroseg/endpoint.h>
+#include <zeroseg/ipcache.h>
+#include <zeroseg/policy.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "net/addr.h"
+
+namespace zeroseg {
+
+class Datapath;
+
+// A set of endpoint, ipcache and policy changes that packets see all at
+// once, or not at all (see include/zeroseg/slots.h for how). Only the
+// entries named are touched. commit() either applies everything or
+// nothing, and throws with the reason (e.g. needed vs capacity).
+class Transaction {
+ public:
+  explicit Transaction(Datapath& dp);
+
+  void set_endpoint(uint32_t ifindex, const zs_endpoint& ep);
+  void remove_endpoint(uint32_t ifindex);
+  void set_identity(const Prefix& prefix, uint32_t identity);
+  void remove_identity(const Prefix& prefix);
+  void set_rule(const zs_policy_key& key, const zs_policy_entry& entry);
+  void remove_rule(const zs_policy_key& key);
+
+  size_t size() const { return endpoints_.size() + ipcache_.size() + policy_.size(); }
+  // Applies the changes and bumps the generation (the policy revision),
+  // which re-judges established flows on their next packet.
+  void commit();
+
+  static zs_ipcache_key ipcache_key(const Prefix& prefix);
+
+ private:
+  template <class Key, class Slot>
+  struct Changes {
+    std::map<std::string, std::pair<Key, std::optional<Slot>>> by_key;
+    void set(const Key& k, std::optional<Slot> s) {
+      by_key[std::string(reinterpret_cast<const char*>(&k), sizeof(k))] = {k, std::move(s)};
+    }
+    size_t size() const { return by_key.size(); }
+  };
+
+  Datapath& dp_;
+  Changes<uint32_t, zs_endpoint> endpoints_;
+  Changes<zs_ipcache_key, uint32_t> ipcache_;
+  Changes<zs_policy_key, zs_policy_entry> policy_;
+};
+
+}  // namespace zeroseg
