@@ -283,11 +283,13 @@ static __always_inline int zs_parse_ipv6(struct zs_ctx *ctx, __u32 off,
 			}
 			continue;
 		}
-		nexthdr = ext[0];
 		if (nexthdr == IPPROTO_AH)
 			off += ((__u32)ext[1] + 2) * 4;
 		else
 			off += ((__u32)ext[1] + 1) * 8;
+		nexthdr = ext[0];
+		if (ctx->data + off > ctx->data_end)
+			return ZS_REASON_MALFORMED_IPV6;
 	}
 	if (zs_is_ipv6_ext(nexthdr))
 		return ZS_REASON_IPV6_EXT_LIMIT;

@@ -112,8 +112,12 @@ Attachment attach(const Datapath& dp, const AttachRequest& req) {
   // egress first: a half-attached interface must not open a direction
   tc_attach(a.ifindex, a.ifname, BPF_TC_EGRESS, dp.program_fd(Program::tc_egress));
   if (a.ingress == IngressHook::xdp) {
-    int err = bpf_xdp_attach(static_cast<int>(a.ifindex), dp.program_fd(Program::xdp_ingress),
-                             XDP_FLAGS_DRV_MODE, nullptr);
+    int err;
+    {
+      log::QuietLibbpf quiet;  // a failure is reported below, with its consequence
+      err = bpf_xdp_attach(static_cast<int>(a.ifindex), dp.program_fd(Program::xdp_ingress),
+                           XDP_FLAGS_DRV_MODE, nullptr);
+    }
     if (err) {
       a.xdp_fallback = true;
       a.xdp_error = std::strerror(-err);

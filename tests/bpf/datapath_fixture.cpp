@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "datapath_fixture.h"
+
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include "datapath/slots.h"
+
+namespace zeroseg::test {
+
+std::unique_ptr<Datapath> DatapathTest::dp_;
+
+namespace {
+
+template <class Key, class Value>
+void clear(const Map<Key, Value>& m) {
+  for (auto& [k, v] : m.entries()) m.erase(k);
+}
+
+void clear_raw(const MapRef& m) {
+  for (auto& k : m.keys()) m.remove(k.data());
+}
+
+}  // namespace
+
+void DatapathTest::SetUpTestSuite() {
+  if (geteuid() != 0) return;
+  dp_ = Datapath::load({.pin = false});
+}
+
+void DatapathTest::SetUp() {
+  ZS_REQUIRE_PRIVILEGED();
+  ASSERT_TRUE(dp_);
+  // a clean slate: no policy, no flows, no counters
+  Transaction tx(*dp_);
+  for (auto& [k, v] : dp_->endpoints().entries()) tx.remove_endpoint(k);
+  for (auto& [k, v] : dp_->ipcache().entries()) {
+    IpAddr a;
+    a.family = k.family;
+    std::memcpy(a.bytes.data(), k.addr, 16);
+    tx.remove_identity(Prefix::of(a, k.prefixlen));
+  }
+  for (auto& [k, v] : dp_->policy().entries()) tx.remove_rule(k);
+  tx.commit();
+  clear(dp_->conntrack());
+  clear_raw(dp_->map("zs_fragments"));
+  clear_raw(dp_->map("zs_deny_ratelimit"));
+  std::vector<zs_counter> zero(libbpf_num_possible_cpus());
+  for (uint32_t i = 0; i < ZS_CTR_MAX; i++) dp_->map("zs_counters").update(&i, zero.data());
+}
+
+Program DatapathTest::program_for(uint8_t direction) const {
+  if (GetParam() == Variant::xdp_host)
+    return direction == ZS_DIR_INGRESS ? Program::xdp_ingress : Program::tc_egress;
+  return direction == ZS_DIR_INGRESS ? Program::tc_egress : Program::tc_ingress;
+}
+
+uint32_t DatapathTest::retval(uint8_t direction, const std::vector<uint8_t>& packet) {
+  Program p = program_for(direction);
+  return test_run(dp_->program_fd(p), p, packet, kIfindex).retval;
+}
+
+bool DatapathTest::send(uint8_t direction, const std::vector<uint8_t>& packet) {
+  return test_run_passed(program_for(direction), retval(direction, packet));
+}
+
+bool DatapathTest::testable(uint8_t direction, const std::vector<uint8_t>& p) const {
+  if (program_for(direction) == Program::xdp_ingress) return true;
+  size_t off = 12;
+  auto type = [&] { return off + 2 <= p.size() ? (p[off] << 8 | p[off + 1]) : -1; };
+  // the kernel reads the ethertype after the outermost tag only
+  if (type() == 0x8100 || type() == 0x88a8) return true;
+  if (type() == 0x0800) return p.size() >= off + 2 + 20;
+  if (type() == 0x86dd) return p.size() >= off + 2 + 40;
+  return true;
+}
+
+void DatapathTest::set_endpoint(uint32_t identity, uint8_t ingress_mode, uint8_t egress_mode, Transaction* tx) {
+  zs_endpoint ep{};
+  ep.identity = identity;
+  ep.kind = static_cast<uint8_t>(kind());
+  ep.mode[ZS_DIR_INGRESS] = ingress_mode;
+  ep.mode[ZS_DIR_EGRESS] = egress_mode;
+  Transaction own(*dp_);
+  (tx ? *tx : own).set_endpoint(kIfindex, ep);
+  own.commit();
+}
+
+void DatapathTest::set_identity(const std::string& prefix, uint32_t identity, Transaction* tx) {
+  Transaction own(*dp_);
+  (tx ? *tx : own).set_identity(*Prefix::parse(prefix), identity);
+  own.commit();
+}
+
+namespace {
+
+std::vector<zs_policy_key> keys_of(const RuleSpec& r) {
+  zs_policy_key base{};
+  base.subject = r.subject;
+  base.peer = r.peer;
+  base.direction = r.direction;
+  base.proto = r.proto;
+  if (r.first == 0 && r.last == 0) return {base};
+  std::vector<zs_policy_key> keys;
+  for (auto pp : port_range_to_prefixes(r.first, r.last)) {
+    zs_policy_key k = base;
+    k.port = pp.port;
+    k.port_plen = pp.plen;
+    keys.push_back(k);
+  }
+  return keys;
+}
+
+}  // namespace
+
+void DatapathTest::add_rule(const RuleSpec& r, Transaction* staged) {
+  Transaction own(*dp_);
+  Transaction& tx = staged ? *staged : own;
+  for (const auto& k : keys_of(r)) {
+    zs_policy_entry e{};
+    if (auto cur = dp_->policy().get(k)) e = slot_ref(*cur, dp_->active_slot());
+    if (r.allow_rule) {
+      e.allow_rule = r.allow_rule;
+      e.allow_expires = r.expires_tai;
+    }
+    if (r.deny_rule) {
+      e.deny_rule = r.deny_rule;
+      e.deny_expires = r.expires_tai;
+      e.deny_audit = r.audit;
+    }
+    tx.set_rule(k, e);
+  }
+  own.commit();
+}
+
+void DatapathTest::remove_rule(const RuleSpec& r) {
+  Transaction tx(*dp_);
+  for (const auto& k : keys_of(r)) tx.remove_rule(k);
+  tx.commit();
+}
+
+}  // namespace zeroseg::test

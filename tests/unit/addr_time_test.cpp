@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <gtest/gtest.h>
+
+#include "common/time.h"
+#include "net/addr.h"
+
+namespace zeroseg {
+namespace {
+
+TEST(Prefix, ParsesAndMasks) {
+  auto p = Prefix::parse("10.1.2.3/8");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->str(), "10.0.0.0/8");
+  EXPECT_EQ(Prefix::parse("10.1.2.3")->str(), "10.1.2.3/32");
+  EXPECT_EQ(Prefix::parse("fd00:1:2::5/48")->str(), "fd00:1:2::/48");
+  EXPECT_EQ(Prefix::parse("::/0")->str(), "::/0");
+}
+
+TEST(Prefix, RejectsBadInput) {
+  for (const char* bad : {"10.0.0.0/33", "10.0.0/8", "fd00::/129", "10.0.0.0/", "10.0.0.0/8x", "", "host"})
+    EXPECT_FALSE(Prefix::parse(bad)) << bad;
+}
+
+TEST(Prefix, Contains) {
+  auto net = *Prefix::parse("10.0.3.0/24");
+  EXPECT_TRUE(net.contains(*IpAddr::parse("10.0.3.7")));
+  EXPECT_FALSE(net.contains(*IpAddr::parse("10.0.4.7")));
+  EXPECT_FALSE(net.contains(*IpAddr::parse("::ffff:10.0.3.7")));
+  EXPECT_TRUE(net.contains(*Prefix::parse("10.0.3.128/25")));
+  EXPECT_FALSE(net.contains(*Prefix::parse("10.0.0.0/16")));
+}
+
+TEST(Time, Rfc3339) {
+  EXPECT_EQ(parse_rfc3339("1970-01-01T00:00:10Z"), 10'000'000'000);
+  EXPECT_EQ(parse_rfc3339("1970-01-01T01:00:00+01:00"), 0);
+  EXPECT_EQ(parse_rfc3339("1970-01-01T00:00:00.5Z"), 500'000'000);
+  EXPECT_FALSE(parse_rfc3339("1970-01-01 00:00:00"));
+  EXPECT_FALSE(parse_rfc3339("1970-13-01T00:00:00Z"));
+  EXPECT_EQ(format_rfc3339(*parse_rfc3339("2026-11-28T10:00:00Z")), "2026-11-28T10:00:00Z");
+}
+
+TEST(Time, Durations) {
+  EXPECT_EQ(parse_duration_ns("90s"), 90'000'000'000);
+  EXPECT_EQ(parse_duration_ns("15m"), 900'000'000'000);
+  EXPECT_EQ(parse_duration_ns("500ms"), 500'000'000);
+  EXPECT_FALSE(parse_duration_ns("10"));
+  EXPECT_FALSE(parse_duration_ns("-5s"));
+}
+
+TEST(Time, TaiRoundTrip) {
+  int64_t now = realtime_now_ns();
+  EXPECT_NEAR(static_cast<double>(tai_to_realtime_ns(realtime_to_tai_ns(now))), static_cast<double>(now), 1e6);
+}
+
+}  // namespace
+}  // namespace zeroseg

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "net/packet_builder.h"
+
+#include <gtest/gtest.h>
+
+namespace zeroseg {
+namespace {
+
+uint16_t be16(const std::vector<uint8_t>& b, size_t at) { return static_cast<uint16_t>(b[at] << 8 | b[at + 1]); }
+
+TEST(PacketBuilder, Ipv4TcpLengthsAndChecksum) {
+  auto p = PacketBuilder().eth().ipv4("10.0.0.1", "10.0.0.2").tcp(1234, 80).payload(10).build();
+  ASSERT_EQ(p.size(), 14u + 20 + 20 + 10);
+  EXPECT_EQ(be16(p, 12), 0x0800);
+  EXPECT_EQ(p[14 + 9], 6);
+  EXPECT_EQ(be16(p, 14 + 2), 50);
+  // a correct header checksum sums to 0xffff
+  uint32_t sum = 0;
+  for (size_t i = 0; i < 20; i += 2) sum += be16(p, 14 + i);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  EXPECT_EQ(sum, 0xffffu);
+  EXPECT_EQ(be16(p, 34), 1234);
+  EXPECT_EQ(be16(p, 36), 80);
+}
+
+TEST(PacketBuilder, VlanAndIpv6ExtensionChain) {
+  auto p = PacketBuilder().eth().vlan(7).ipv6("fd00::1", "fd00::2").ipv6_ext(0).fragment(0, true, 9).udp(1, 2).build();
+  EXPECT_EQ(be16(p, 12), 0x8100);
+  EXPECT_EQ(be16(p, 14) & 0xfff, 7);
+  EXPECT_EQ(be16(p, 16), 0x86dd);
+  size_t ip = 18;
+  EXPECT_EQ(p[ip + 6], 0);        // hop-by-hop
+  EXPECT_EQ(p[ip + 40], 44);      // then fragment
+  EXPECT_EQ(p[ip + 48], 17);      // then UDP
+  EXPECT_EQ(be16(p, ip + 4), 8 + 8 + 8);
+  EXPECT_EQ(be16(p, ip + 56 + 4), 8);  // UDP length
+}
+
+TEST(PacketBuilder, Ipv4OptionsRaiseIhl) {
+  auto p = PacketBuilder().eth().ipv4("10.0.0.1", "10.0.0.2").ipv4_options({1, 1, 1}).udp(1, 2).build();
+  EXPECT_EQ(p[14], 0x46);
+  EXPECT_EQ(p.size(), 14u + 24 + 8);
+}
+
+}  // namespace
+}  // namespace zeroseg
