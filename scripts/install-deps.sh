@@ -11,7 +11,7 @@ packages=(
   nlohmann-json3-dev libcpp-httplib-dev libgtest-dev libgmock-dev
   # labs, tests, demo, benchmarks
   iproute2 iputils-ping netcat-openbsd ncat nmap hping3 iperf3 curl
-  netsniff-ng tcpdump iptables
+  netsniff-ng tcpdump iptables python3 util-linux
 )
 
 missing=()

@@ -1,0 +1,37 @@
+# Shared helpers for the end-to-end tests: root checks, namespaces with an
+# exact cleanup, and assertions that say what they expected.
+# shellcheck shell=bash
+
+e2e_require_root() {
+  if [ "$(id -u)" != 0 ]; then
+    if [ "${ZEROSEG_REQUIRE_PRIVILEGED:-0}" = 1 ]; then
+      echo "FAIL: needs root (network namespaces, BPF), and ZEROSEG_REQUIRE_PRIVILEGED=1" >&2
+      exit 1
+    fi
+    echo "SKIP: needs root (network namespaces, BPF)"
+    exit 77
+  fi
+}
+
+E2E_FAILURES=0
+E2E_CHECKS=0
+
+pass() { E2E_CHECKS=$((E2E_CHECKS + 1)); printf '  ok    %s\n' "$1"; }
+fail() { E2E_CHECKS=$((E2E_CHECKS + 1)); E2E_FAILURES=$((E2E_FAILURES + 1)); printf '  FAIL  %s\n' "$1"; }
+
+# expect_ok DESCRIPTION CMD...: the command must succeed
+expect_ok() {
+  local what=$1; shift
+  if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what (command failed: $*)"; fi
+}
+
+# expect_fail DESCRIPTION CMD...: the command must fail
+expect_fail() {
+  local what=$1; shift
+  if "$@" >/dev/null 2>&1; then fail "$what (command succeeded: $*)"; else pass "$what"; fi
+}
+
+e2e_summary() {
+  echo "$((E2E_CHECKS - E2E_FAILURES)) passed, $E2E_FAILURES failed"
+  [ "$E2E_FAILURES" = 0 ]
+}
