@@ -13,42 +13,27 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 e2e_require_root
 
+# shellcheck source=../../scripts/lib/topology.sh
+source "$here/../../scripts/lib/topology.sh"
+
 ZS=$(realpath "$1")
 tag=zs-rt$$
 NODE=$tag-n WEB=$tag-w CLI=$tag-c
 PIN=/sys/fs/bpf/$tag
-WEB_IP=10.77.1.2 CLI_IP=10.77.2.2 WEB_IP6=fd77:1::2 CLI_IP6=fd77:2::2
+WEB_IP=$TOPO_WEB_IP CLI_IP=$TOPO_CLI_IP WEB_IP6=$TOPO_WEB_IP6 CLI_IP6=$TOPO_CLI_IP6
 WEB_ID=1000 CLI_ID=2000
 
 cleanup() {
   [ -n "${conn_pid:-}" ] && kill "$conn_pid" 2>/dev/null
-  if [ -e "/run/netns/$NODE" ]; then nsenter --net="/run/netns/$NODE" "$ZS" bpf uninstall --bpf-pin-dir "$PIN" >/dev/null 2>&1; fi
-  for ns in "$NODE" "$WEB" "$CLI"; do ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null; ip netns del "$ns" 2>/dev/null; done
-  rm -rf "$PIN" "${fifo_dir:-}"
+  topo_down "$tag" "$ZS" "$PIN"
+  rm -rf "${fifo_dir:-}"
 }
 trap cleanup EXIT
 
 in_node() { nsenter --net="/run/netns/$NODE" "$@"; }
 zs() { in_node "$ZS" "$@" --bpf-pin-dir "$PIN"; }
 
-# --- topology ---------------------------------------------------------------
-for ns in "$NODE" "$WEB" "$CLI"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
-ip link add "$tag-wh" netns "$NODE" type veth peer name "$tag-w" netns "$WEB"
-ip link add "$tag-ch" netns "$NODE" type veth peer name "$tag-c" netns "$CLI"
-ip -n "$NODE" addr add 10.77.1.1/24 dev "$tag-wh"
-ip -n "$NODE" addr add 10.77.2.1/24 dev "$tag-ch"
-ip -n "$NODE" addr add fd77:1::1/64 dev "$tag-wh" nodad
-ip -n "$NODE" addr add fd77:2::1/64 dev "$tag-ch" nodad
-ip -n "$WEB" addr add $WEB_IP/24 dev "$tag-w"
-ip -n "$WEB" addr add $WEB_IP6/64 dev "$tag-w" nodad
-ip -n "$CLI" addr add $CLI_IP/24 dev "$tag-c"
-ip -n "$CLI" addr add $CLI_IP6/64 dev "$tag-c" nodad
-for pair in "$NODE:$tag-wh" "$NODE:$tag-ch" "$WEB:$tag-w" "$CLI:$tag-c"; do ip -n "${pair%%:*}" link set "${pair#*:}" up; done
-ip -n "$WEB" route add default via 10.77.1.1
-ip -n "$WEB" -6 route add default via fd77:1::1
-ip -n "$CLI" route add default via 10.77.2.1
-ip -n "$CLI" -6 route add default via fd77:2::1
-ip netns exec "$NODE" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+topo_up "$tag" || { echo "FAIL: building the topology"; exit 1; }
 
 # a TCP echo service in web
 ip netns exec "$WEB" ncat -lk 8080 --exec /bin/cat >/dev/null 2>&1 &
