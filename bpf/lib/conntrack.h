@@ -42,7 +42,7 @@ static __always_inline __u64 zs_ct_timeout_ns(const struct zs_config *cfg,
  * for longer than their timeout count as absent. */
 static __always_inline int zs_ct_lookup(const struct zs_config *cfg,
 					__u32 ifindex, const struct zs_tuple *t,
-					__u64 now, struct zs_ct_key *key,
+					__u8 tcp_flags, __u64 now, struct zs_ct_key *key,
 					struct zs_ct_entry **entry)
 {
 	struct zs_ct_entry *ct;
@@ -52,7 +52,8 @@ static __always_inline int zs_ct_lookup(const struct zs_config *cfg,
 	key->pad = 0;
 	key->tuple = *t;
 	ct = bpf_map_lookup_elem(&zs_conntrack, key);
-	if (!ct) {
+	/* a bare SYN opens a flow, it never answers one */
+	if (!ct && !(t->proto == IPPROTO_TCP && (tcp_flags & (ZS_TCP_SYN | ZS_TCP_ACK)) == ZS_TCP_SYN)) {
 		zs_tuple_reverse(&key->tuple, t);
 		ct = bpf_map_lookup_elem(&zs_conntrack, key);
 		found = ZS_CT_REPLY;

@@ -24,7 +24,7 @@
 
 /* What the slow paths need to know of the packet beyond its headers. */
 struct zs_flow_ctx {
-	__u64 now;       /* bpf_ktime_get_ns() */
+	__u64 now;       /* bpf_ktime_get_coarse_ns(): conntrack times */
 	__u32 ifindex;
 	__u32 len;
 	__u32 subject;   /* the endpoint's identity */
@@ -87,9 +87,9 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p,
 	const struct zs_config *cfg = zs_get_config();
 	struct zs_judgement j = {};
 	struct zs_event_info info = {};
-	struct zs_ct_entry *ct = zs_scratch_ct();
+	struct zs_ct_entry *ct;
 
-	if (!fc || !p || !key || !cfg || !ct)
+	if (!fc || !p || !key || !cfg)
 		return ZS_RESULT(ZS_VERDICT_DENIED, ZS_REASON_NONE);
 	info.direction = fc->direction;
 	zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info);
@@ -101,7 +101,8 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p,
 	}
 
 	/* errors are judged, but never open a flow */
-	if (!p->icmp_error) {
+	ct = zs_scratch_ct();
+	if (ct && !p->icmp_error) {
 		key->ifindex = fc->ifindex;
 		key->pad = 0;
 		key->tuple = p->tuple;
@@ -169,7 +170,7 @@ ZS_NOINLINE int zs_related(struct zs_flow_ctx *fc, struct zs_packet *p)
 
 	if (!fc || !p || !cfg || !p->icmp_error)
 		return 0;
-	return zs_ct_lookup(cfg, fc->ifindex, &p->inner, fc->now, &key, &ct) !=
+	return zs_ct_lookup(cfg, fc->ifindex, &p->inner, 0, fc->now, &key, &ct) !=
 	       ZS_CT_NEW;
 }
 
@@ -269,8 +270,8 @@ static __always_inline int zs_datapath(struct zs_ctx *ctx)
 	if ((p.frag_first || p.frag_later) && zs_fragment_ports(&p))
 		return zs_unjudgeable(ctx, &fc, ZS_REASON_FRAG_NO_FIRST);
 
-	fc.now = bpf_ktime_get_ns();
-	found = zs_ct_lookup(cfg, ctx->ifindex, &p.tuple, fc.now, &key, &ct);
+	fc.now = bpf_ktime_get_coarse_ns();
+	found = zs_ct_lookup(cfg, ctx->ifindex, &p.tuple, p.tcp_flags, fc.now, &key, &ct);
 	if (found != ZS_CT_NEW && ct) {
 		if (unlikely(ct->generation != cfg->generation ||
 			     (ct->expires_tai && bpf_ktime_get_tai_ns() >= ct->expires_tai))) {

@@ -25,6 +25,7 @@ struct zs_policy_query {
 	__u8 slot;
 };
 
+
 struct zs_policy_scan {
 	__u64 now_tai;
 	__u64 allow_expires;
@@ -33,9 +34,14 @@ struct zs_policy_scan {
 	__u32 deny_rule;
 };
 
-static __always_inline int zs_live(__u64 expires, __u64 now)
+/* Reads CLOCK_TAI only when an entry has an expiry, once per scan. */
+static __always_inline int zs_live(__u64 expires, struct zs_policy_scan *s)
 {
-	return !expires || now < expires;
+	if (!expires)
+		return 1;
+	if (!s->now_tai)
+		s->now_tai = bpf_ktime_get_tai_ns();
+	return s->now_tai < expires;
 }
 
 /* Folds one map entry into the scan; returns 1 when an enforced deny ends
@@ -53,7 +59,7 @@ __attribute__((noinline)) int zs_policy_probe(struct zs_policy_key *key, __u32 s
 	if (!val)
 		return 0;
 	e = &val->slot[slot & 1];
-	if (e->deny_rule && zs_live(e->deny_expires, s->now_tai)) {
+	if (e->deny_rule && zs_live(e->deny_expires, s)) {
 		if (!e->deny_audit) {
 			s->deny_rule = e->deny_rule;
 			return 1;
@@ -61,7 +67,7 @@ __attribute__((noinline)) int zs_policy_probe(struct zs_policy_key *key, __u32 s
 		if (!s->audit_rule)
 			s->audit_rule = e->deny_rule;
 	}
-	if (e->allow_rule && zs_live(e->allow_expires, s->now_tai)) {
+	if (e->allow_rule && zs_live(e->allow_expires, s)) {
 		/* prefer the allow that lasts longest */
 		if (!s->allow_rule || !e->allow_expires ||
 		    (s->allow_expires && e->allow_expires > s->allow_expires)) {
@@ -93,10 +99,11 @@ static __always_inline void zs_policy_judge(const struct zs_lookup_plan *plan,
 		j->verdict = ZS_VERDICT_ALLOWED;
 		return;
 	}
-	s.now_tai = bpf_ktime_get_tai_ns();
 
 #pragma clang loop unroll(disable)
 	for (p = 0; p < 2; p++) {
+		if (p == 1 && !(plan->flags & ZS_PLAN_ANY_PEER))
+			break;
 		key.peer = p ? ZS_ID_ANY : q->peer;
 #pragma clang loop unroll(disable)
 		for (i = 0; i < ZS_MAX_PORT_PLENS; i++) {
@@ -111,6 +118,8 @@ static __always_inline void zs_policy_judge(const struct zs_lookup_plan *plan,
 			if (zs_policy_probe(&key, q->slot, &s))
 				goto deny;
 		}
+		if (!(plan->flags & ZS_PLAN_ANY_PROTO))
+			continue;
 		key.proto = ZS_PROTO_ANY;
 		key.port_plen = 0;
 		key.port = 0;

@@ -12,14 +12,20 @@
 /* Distinct port prefix lengths in use by policy keys (see policy.h). */
 #define ZS_MAX_PORT_PLENS 17
 
+enum zs_plan_flags {
+	ZS_PLAN_ANY_PEER = 1 << 0,  /* some policy key has peer ZS_ID_ANY */
+	ZS_PLAN_ANY_PROTO = 1 << 1, /* some policy key has proto ZS_PROTO_ANY */
+};
+
 struct zs_lookup_plan {
 	__u8 v4_plens[ZS_MAX_PREFIX_LENS];
 	__u8 v6_plens[ZS_MAX_PREFIX_LENS];
-	__u8 port_plens[ZS_MAX_PORT_PLENS + 3]; /* padded to 20 */
+	__u8 port_plens[ZS_MAX_PORT_PLENS];
 	__u8 n_v4_plens;
 	__u8 n_v6_plens;
 	__u8 n_port_plens;
-	__u8 pad;
+	__u8 flags; /* zs_plan_flags: which wildcard probes can hit */
+	__u8 pad[3];
 };
 
 struct zs_config {

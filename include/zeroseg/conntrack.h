@@ -34,7 +34,7 @@ enum zs_ct_flags {
 };
 
 struct zs_ct_entry {
-	__u64 created_ns;   /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 created_ns;   /* CLOCK_MONOTONIC_COARSE (bpf_ktime_get_coarse_ns) */
 	__u64 last_seen_ns;
 	__u64 generation;   /* config generation that judged it */
 	__u64 expires_tai;  /* expiry of the allowing rule; 0 = never */

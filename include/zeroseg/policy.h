@@ -8,13 +8,12 @@
 /* policy: (subject, peer, direction, protocol, port prefix) -> verdict.
  *
  * A hash map, probed a bounded number of times per new flow:
- *   for peer in {peer identity, ZS_ID_ANY}:
+ *   for peer in {peer identity, ZS_ID_ANY (if any key has it)}:
  *     for each port prefix length L in use (zs_lookup_plan, <= 17):
  *       key(subject, peer, dir, proto, port & mask(L), L)
- *     key(subject, peer, dir, ZS_PROTO_ANY, 0, 0)
+ *     key(subject, peer, dir, ZS_PROTO_ANY, 0, 0) (if any key has it)
  * so the cost depends on the number of distinct port prefix lengths in use
- * (2 when all rules name single ports or all ports), never on the number of
- * rules. A port range port..endPort is stored as the aligned power-of-two
+ * (1 when all rules name single ports), never on the number of rules. A port range port..endPort is stored as the aligned power-of-two
  * blocks that cover it (at most 30). For ICMP and ICMPv6 the "port" is
  * type << 8 | code, so a type-only rule is a /8 and a type+code rule a /16.
  *

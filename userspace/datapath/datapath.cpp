@@ -260,7 +260,7 @@ void Datapath::repair_and_count() {
     prefix_use_.add_ip(k.family, k.prefixlen, 1);
   });
   entry_counts_["zs_policy"] = repair_slots(policy(), slot, [&](const zs_policy_key& k, auto&) {
-    if (k.proto != ZS_PROTO_ANY) prefix_use_.add_port(k.port_plen, 1);
+    prefix_use_.add_policy_key(k.peer, k.proto, k.port_plen, 1);
   });
   config_->plan[0] = config_->plan[1] = prefix_use_.plan();
 }

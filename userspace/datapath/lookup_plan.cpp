@@ -14,6 +14,12 @@ void PrefixLengthUse::add_port(uint8_t plen, int delta) {
   if (plen <= 16) port_[plen] += delta;
 }
 
+void PrefixLengthUse::add_policy_key(uint32_t peer, uint8_t proto, uint8_t port_plen, int delta) {
+  if (proto != 0) add_port(port_plen, delta);
+  if (peer == 0) any_peer_ += delta;
+  if (proto == 0) any_proto_ += delta;
+}
+
 namespace {
 
 template <size_t N>
@@ -37,6 +43,7 @@ zs_lookup_plan PrefixLengthUse::plan() const {
   p.n_v4_plens = fill_longest_first(v4_, p.v4_plens, ZS_MAX_PREFIX_LENS, "IPv4");
   p.n_v6_plens = fill_longest_first(v6_, p.v6_plens, ZS_MAX_PREFIX_LENS, "IPv6");
   p.n_port_plens = fill_longest_first(port_, p.port_plens, ZS_MAX_PORT_PLENS, "port");
+  p.flags = static_cast<uint8_t>((any_peer_ > 0 ? ZS_PLAN_ANY_PEER : 0) | (any_proto_ > 0 ? ZS_PLAN_ANY_PROTO : 0));
   return p;
 }
 

@@ -16,6 +16,8 @@ class PrefixLengthUse {
  public:
   void add_ip(uint8_t family, uint8_t plen, int delta);
   void add_port(uint8_t plen, int delta);
+  // A policy key: its port length, and whether it is a wildcard peer or protocol.
+  void add_policy_key(uint32_t peer, uint8_t proto, uint8_t port_plen, int delta);
 
   // The plan the datapath follows, longest lengths first; throws when more
   // distinct lengths are in use than the datapath probes.
@@ -25,6 +27,7 @@ class PrefixLengthUse {
   std::array<int64_t, 33> v4_{};
   std::array<int64_t, 129> v6_{};
   std::array<int64_t, 17> port_{};
+  int64_t any_peer_ = 0, any_proto_ = 0;
 };
 
 }  // namespace zeroseg

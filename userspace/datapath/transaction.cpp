@@ -127,7 +127,7 @@ void Transaction::commit() {
       [&](const zs_ipcache_key& k, auto&, int d) { use.add_ip(k.family, k.prefixlen, d); });
   Staged<zs_policy_key, zs_policy_value, zs_policy_entry> pol(
       dp_.policy(), policy_, active, [&](const zs_policy_key& k, auto&, int d) {
-        if (k.proto != ZS_PROTO_ANY) use.add_port(k.port_plen, d);
+        use.add_policy_key(k.peer, k.proto, k.port_plen, d);
       });
   eps.check_capacity(dp_.entries("zs_endpoints"));
   ips.check_capacity(dp_.entries("zs_ipcache"));
