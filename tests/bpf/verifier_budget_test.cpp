@@ -8,7 +8,7 @@
 namespace zeroseg::test {
 namespace {
 
-constexpr uint32_t kVerifierBudget = 600000;
+constexpr uint32_t kVerifierBudget = 350000;
 
 TEST(VerifierBudget, EveryProgramLoadsWithinBudget) {
   ZS_REQUIRE_PRIVILEGED();
