@@ -5,6 +5,8 @@
 // floor). Prints a markdown table for bench/RESULTS.md.
 //
 //   sudo build/bench/datapath_bench [--quick]
+//
+// Medians and minimums over interleaved rounds: see bench/RESULTS.md.
 #include <bpf/libbpf.h>
 #include <zeroseg/identity.h>
 
@@ -48,40 +50,15 @@ double median(std::vector<uint32_t> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-constexpr int kRounds = 7;
-
-// Mean ns of `repeat` back-to-back runs of one packet (the kernel's timer),
-// the best of kRounds: on a shared machine the minimum is the figure least
-// disturbed by other tenants.
-double mean_ns(int fd, Program p, const std::vector<uint8_t>& pkt, uint32_t repeat) {
-  double best = 1e18;
-  for (int i = 0; i < kRounds; i++) best = std::min<double>(best, test_run(fd, p, pkt, kIfindex, repeat).duration_ns);
-  return best;
-}
-
 void drain(Datapath& dp) {
   ring_buffer* rb = ring_buffer__new(dp.map("zs_events").fd(), [](void*, void*, size_t) { return 0; }, nullptr, nullptr);
   ring_buffer__consume(rb);
   ring_buffer__free(rb);
 }
 
-void clear_flows(Datapath& dp) {
-  for (auto& k : dp.map("zs_conntrack").keys()) dp.map("zs_conntrack").remove(k.data());
-}
-
 // N peers, each a /32 with its own identity and one rule (tcp/80); plus a
 // /24 and a /16 and a port range so several lengths are probed.
 void install(Datapath& dp, uint32_t n, zs_attach_kind kind) {
-  Transaction clear(dp);
-  for (auto& [k, v] : dp.ipcache().entries()) {
-    IpAddr a;
-    a.family = k.family;
-    std::memcpy(a.bytes.data(), k.addr, 16);
-    clear.remove_identity(Prefix::of(a, k.prefixlen));
-  }
-  for (auto& [k, v] : dp.policy().entries()) clear.remove_rule(k);
-  clear.commit();
-
   Transaction tx(dp);
   zs_endpoint ep{};
   ep.identity = kSubject;
@@ -116,85 +93,97 @@ void install(Datapath& dp, uint32_t n, zs_attach_kind kind) {
   tx.commit();
 }
 
-struct Row {
-  std::string hook;
+struct Config {
   uint32_t n;
-  double floor_mean, floor_median, established, new_allowed, new_denied;
+  std::unique_ptr<Datapath> dp;
+};
+
+struct Stats {
+  double floor = 1e18, established = 1e18, denied = 1e18;
+  std::vector<uint32_t> allowed, floor_one;
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
   bool quick = argc > 1 && std::string(argv[1]) == "--quick";
-  const uint32_t repeat = quick ? 20000 : 200000;
-  const uint32_t new_flows = quick ? 2000 : 20000;
+  const uint32_t repeat = quick ? 20000 : 100000;
+  const int rounds = quick ? 3 : 9;
+  const uint32_t new_flows_per_round = quick ? 500 : 2000;
   const std::vector<uint32_t> sizes = {10, 1000, 10000, 100000};
+  const std::vector<std::pair<const char*, Program>> hooks = {{"xdp", Program::xdp_ingress},
+                                                              {"tc", Program::tc_ingress}};
 
-  MapSizes ms;
-  ms.conntrack = 65536;
-  auto dp = Datapath::load({.sizes = ms, .pin = false});
+  // One datapath (own maps) per size, measured in interleaved rounds, so
+  // that the machine's drift hits every size alike.
+  std::vector<Config> configs;
+  for (uint32_t n : sizes) {
+    std::fprintf(stderr, "loading a datapath with %u rules and prefixes ...\n", n);
+    MapSizes ms;
+    ms.conntrack = 65536;
+    Config c{n, Datapath::load({.sizes = ms, .pin = false})};
+    install(*c.dp, n, ZS_ATTACH_HOST);  // XDP and tc ingress both judge ingress
+    configs.push_back(std::move(c));
+  }
   std::unique_ptr<floor_bpf, FloorDeleter> floor(floor_bpf__open_and_load());
   if (!floor) {
     std::fprintf(stderr, "loading the floor programs failed\n");
     return 1;
   }
+  auto floor_fd = [&](Program p) {
+    return bpf_program__fd(p == Program::xdp_ingress ? floor->progs.zs_floor_xdp : floor->progs.zs_floor_tc);
+  };
 
-  std::vector<Row> rows;
-  for (auto [hook, prog, kind, floor_fd] :
-       {std::tuple{"xdp", Program::xdp_ingress, ZS_ATTACH_HOST, bpf_program__fd(floor->progs.zs_floor_xdp)},
-        std::tuple{"tc", Program::tc_egress, ZS_ATTACH_WORKLOAD, bpf_program__fd(floor->progs.zs_floor_tc)}}) {
-    int fd = dp->program_fd(prog);
-    for (uint32_t n : sizes) {
-      std::fprintf(stderr, "%s: %u rules and prefixes ...\n", hook, n);
-      install(*dp, n, kind);
-      clear_flows(*dp);
-      Row r{hook, n};
-      const uint32_t peer = n - 1;  // the newest entry
-
-      auto syn = tcp_from(peer, 40000, 80, PacketBuilder::kSyn);
-      r.floor_mean = mean_ns(floor_fd, prog, syn, repeat);
-
-      // established: one flow, every packet a conntrack hit
-      test_run(fd, prog, syn, kIfindex);
-      r.established = mean_ns(fd, prog, tcp_from(peer, 40000, 80, PacketBuilder::kAck), repeat);
-
-      // new flow denied: no rule for port 81; deny events are rate-limited
-      r.new_denied = mean_ns(fd, prog, tcp_from(peer, 40000, 81, PacketBuilder::kSyn), repeat);
-
-      // new flow allowed: each packet a new source port, timed one by one
-      std::vector<uint32_t> allowed, floor_one;
-      for (uint32_t i = 0; i < new_flows; i++) {
-        auto pkt = tcp_from(peer, static_cast<uint16_t>(1024 + i), 80, PacketBuilder::kSyn);
-        allowed.push_back(test_run(fd, prog, pkt, kIfindex).duration_ns);
-        floor_one.push_back(test_run(floor_fd, prog, pkt, kIfindex).duration_ns);
-        if (i % 10000 == 9999) drain(*dp);
+  std::vector<std::vector<Stats>> stats(configs.size(), std::vector<Stats>(hooks.size()));
+  for (int round = 0; round < rounds; round++) {
+    std::fprintf(stderr, "round %d/%d\n", round + 1, rounds);
+    for (size_t ci = 0; ci < configs.size(); ci++) {
+      Datapath& dp = *configs[ci].dp;
+      const uint32_t peer = configs[ci].n - 1;  // the newest entry
+      for (size_t hi = 0; hi < hooks.size(); hi++) {
+        Program prog = hooks[hi].second;
+        int fd = dp.program_fd(prog), ffd = floor_fd(prog);
+        Stats& st = stats[ci][hi];
+        auto syn = tcp_from(peer, 40000, 80, PacketBuilder::kSyn);
+        st.floor = std::min<double>(st.floor, test_run(ffd, prog, syn, kIfindex, repeat).duration_ns);
+        // established: one flow, every packet a conntrack hit
+        test_run(fd, prog, syn, kIfindex);
+        auto ack = tcp_from(peer, 40000, 80, PacketBuilder::kAck);
+        st.established = std::min<double>(st.established, test_run(fd, prog, ack, kIfindex, repeat).duration_ns);
+        // new flow denied: no rule for port 81; deny events are rate-limited
+        auto denied = tcp_from(peer, 40000, 81, PacketBuilder::kSyn);
+        st.denied = std::min<double>(st.denied, test_run(fd, prog, denied, kIfindex, repeat).duration_ns);
+        // new flow allowed: each packet a new source port, timed one by one
+        for (uint32_t i = 0; i < new_flows_per_round; i++) {
+          uint16_t sport = static_cast<uint16_t>(1024 + (round * hooks.size() + hi) * new_flows_per_round + i);
+          auto pkt = tcp_from(peer, sport, 80, PacketBuilder::kSyn);
+          st.allowed.push_back(test_run(fd, prog, pkt, kIfindex).duration_ns);
+          st.floor_one.push_back(test_run(ffd, prog, pkt, kIfindex).duration_ns);
+        }
+        drain(dp);
       }
-      drain(*dp);
-      r.new_allowed = median(allowed);
-      r.floor_median = median(floor_one);
-      rows.push_back(r);
     }
   }
 
   std::printf("| hook | rules & prefixes | floor | established | new flow denied | new flow allowed (median) | floor (median, 1 run) |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
-  for (const auto& r : rows)
-    std::printf("| %s | %u | %.0f | %.0f | %.0f | %.0f | %.0f |\n", r.hook.c_str(), r.n, r.floor_mean, r.established,
-                r.new_denied, r.new_allowed, r.floor_median);
+  for (size_t hi = 0; hi < hooks.size(); hi++)
+    for (size_t ci = 0; ci < configs.size(); ci++) {
+      const Stats& st = stats[ci][hi];
+      std::printf("| %s | %u | %.0f | %.0f | %.0f | %.0f | %.0f |\n", hooks[hi].first, configs[ci].n, st.floor,
+                  st.established, st.denied, median(st.allowed), median(st.floor_one));
+    }
   std::printf("\n| hook | established - floor | new denied - floor | new allowed - floor | denied 100k/10 | allowed 100k/10 |\n");
   std::printf("|---|---:|---:|---:|---:|---:|\n");
-  for (const char* hook : {"xdp", "tc"}) {
-    const Row *small = nullptr, *big = nullptr;
-    for (const auto& r : rows) {
-      if (r.hook != hook) continue;
-      if (r.n == sizes.front()) small = &r;
-      if (r.n == sizes.back()) big = &r;
-    }
-    if (!small || !big) continue;
-    std::printf("| %s | %.0f | %.0f | %.0f | %.2f | %.2f |\n", hook, big->established - big->floor_mean,
-                big->new_denied - big->floor_mean, big->new_allowed - big->floor_median,
-                (big->new_denied - big->floor_mean) / std::max(1.0, small->new_denied - small->floor_mean),
-                (big->new_allowed - big->floor_median) / std::max(1.0, small->new_allowed - small->floor_median));
+  for (size_t hi = 0; hi < hooks.size(); hi++) {
+    const Stats& small = stats.front()[hi];
+    const Stats& big = stats.back()[hi];
+    double denied_small = small.denied - small.floor, denied_big = big.denied - big.floor;
+    double allowed_small = median(small.allowed) - median(small.floor_one);
+    double allowed_big = median(big.allowed) - median(big.floor_one);
+    std::printf("| %s | %.0f | %.0f | %.0f | %.2f | %.2f |\n", hooks[hi].first, big.established - big.floor,
+                denied_big, allowed_big, denied_big / std::max(1.0, denied_small),
+                allowed_big / std::max(1.0, allowed_small));
   }
   return 0;
 }
