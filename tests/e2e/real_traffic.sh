@@ -111,6 +111,25 @@ wait "$locker"
 run_suite tc
 run_suite xdp
 
+echo "== host uplink without native XDP (a bridge), and errors"
+ip -n "$NODE" link add "$tag-d" type bridge && ip -n "$NODE" link set "$tag-d" up
+out=$(zs bpf attach "$tag-d" --identity 1 --kind host 2>&1)
+if [[ $out == *"native XDP is not available on $tag-d"* && $out == *"ingress tc (XDP fallback)"* ]]; then
+  pass "no native XDP on a bridge uplink: tc ingress, with a warning"
+else
+  fail "XDP fallback: $out"
+fi
+st=$(zs status)
+if [[ $st == *"(no native XDP: tc fallback)"* ]]; then pass "status says the uplink fell back to tc"; else fail "status does not show the fallback"; fi
+zs bpf detach "$tag-d" >/dev/null
+
+out=$(zs bpf attach "$tag-nope" --identity 5 2>&1); rc=$?
+if [ $rc = 1 ] && [[ $out == *"interface $tag-nope does not exist"* ]]; then pass "a missing interface is a clear error (exit 1)"; else fail "missing interface: rc=$rc $out"; fi
+in_node "$ZS" bpf attach >/dev/null 2>&1; rc=$?
+if [ $rc = 2 ]; then pass "a usage error exits 2"; else fail "usage error exited $rc"; fi
+out=$(in_node "$ZS" bpf dump policy --bpf-pin-dir /tmp 2>&1); rc=$?
+if [ $rc = 1 ] && [[ $out == *"no zeroseg datapath is pinned under /tmp"* ]]; then pass "an unpinned directory is a clear error"; else fail "unpinned dir: rc=$rc $out"; fi
+
 cleanup
 trap - EXIT
 left=$(ip netns list | grep -c "^$tag" || true)
