@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "identity/allocator.h"
+
+namespace zeroseg {
+namespace {
+
+std::string key_of(const Labels& labels) {
+  std::string k;
+  for (const auto& [name, value] : labels) k += name + "=" + value + "\n";
+  return k;
+}
+
+}  // namespace
+
+uint32_t NumberPool::take() {
+  if (!free_.empty()) {
+    uint32_t n = *free_.begin();
+    free_.erase(free_.begin());
+    return n;
+  }
+  return next_++;
+}
+
+void NumberPool::reset(const std::set<uint32_t>& taken) {
+  free_.clear();
+  next_ = taken.empty() ? first_ : *taken.rbegin() + 1;
+  for (uint32_t n = first_; n < next_; n++)
+    if (!taken.count(n)) free_.insert(n);
+}
+
+uint32_t LocalIdentityAllocator::allocate(const Labels& labels) {
+  std::string key = key_of(labels);
+  if (auto it = by_key_.find(key); it != by_key_.end()) return it->second;
+  uint32_t id = pool_.take();
+  by_key_[key] = id;
+  by_id_[id] = labels;
+  return id;
+}
+
+void LocalIdentityAllocator::release_unused(const std::set<uint32_t>& in_use) {
+  for (auto it = by_id_.begin(); it != by_id_.end();) {
+    if (in_use.count(it->first)) {
+      ++it;
+      continue;
+    }
+    by_key_.erase(key_of(it->second));
+    pool_.give_back(it->first);
+    it = by_id_.erase(it);
+  }
+}
+
+nlohmann::json LocalIdentityAllocator::to_json() const {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [id, labels] : by_id_) j[std::to_string(id)] = labels;
+  return j;
+}
+
+void LocalIdentityAllocator::from_json(const nlohmann::json& j) {
+  by_id_.clear();
+  by_key_.clear();
+  std::set<uint32_t> taken;
+  for (const auto& [id, labels] : j.items()) {
+    uint32_t n = static_cast<uint32_t>(std::stoul(id));
+    Labels l = labels.get<Labels>();
+    by_id_[n] = l;
+    by_key_[key_of(l)] = n;
+    taken.insert(n);
+  }
+  pool_.reset(taken);
+}
+
+uint32_t RuleIdAllocator::allocate(const std::string& key) {
+  if (auto it = by_key_.find(key); it != by_key_.end()) return it->second;
+  uint32_t id = pool_.take();
+  by_key_[key] = id;
+  return id;
+}
+
+void RuleIdAllocator::release_unused(const std::set<uint32_t>& in_use) {
+  for (auto it = by_key_.begin(); it != by_key_.end();) {
+    if (in_use.count(it->second)) {
+      ++it;
+      continue;
+    }
+    pool_.give_back(it->second);
+    it = by_key_.erase(it);
+  }
+}
+
+void RuleIdAllocator::from_json(const nlohmann::json& j) {
+  by_key_ = j.get<std::map<std::string, uint32_t>>();
+  std::set<uint32_t> taken;
+  for (const auto& [k, id] : by_key_) taken.insert(id);
+  pool_.reset(taken);
+}
+
+}  // namespace zeroseg

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <zeroseg/identity.h>
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "policy/labels.h"
+
+namespace zeroseg {
+
+// Hands out the lowest free number >= first, in O(log n).
+class NumberPool {
+ public:
+  explicit NumberPool(uint32_t first) : first_(first), next_(first) {}
+  uint32_t take();
+  void give_back(uint32_t n) { free_.insert(n); }
+  void reset(const std::set<uint32_t>& taken);  // restoring state
+
+ private:
+  uint32_t first_, next_;
+  std::set<uint32_t> free_;
+};
+
+// Numbers for label sets: the same labels always get the same identity.
+// Behind an interface because on many nodes identities must agree: there
+// they come from etcd, not from one agent's memory.
+class IdentityAllocator {
+ public:
+  virtual ~IdentityAllocator() = default;
+  virtual uint32_t allocate(const Labels& labels) = 0;
+  // Frees every allocated identity not in in_use.
+  virtual void release_unused(const std::set<uint32_t>& in_use) = 0;
+  virtual std::map<uint32_t, Labels> all() const = 0;
+};
+
+// One node's allocator: numbers from ZS_ID_FIRST_ALLOCATED up, freed
+// numbers reused lowest first, persisted by the agent as JSON.
+class LocalIdentityAllocator : public IdentityAllocator {
+ public:
+  uint32_t allocate(const Labels& labels) override;
+  void release_unused(const std::set<uint32_t>& in_use) override;
+  std::map<uint32_t, Labels> all() const override { return by_id_; }
+
+  nlohmann::json to_json() const;
+  void from_json(const nlohmann::json& j);
+
+ private:
+  std::map<std::string, uint32_t> by_key_;
+  std::map<uint32_t, Labels> by_id_;
+  NumberPool pool_{ZS_ID_FIRST_ALLOCATED};
+};
+
+// The same for rule ids (reported in flows): a string key names the rule.
+class RuleIdAllocator {
+ public:
+  uint32_t allocate(const std::string& key);
+  void release_unused(const std::set<uint32_t>& in_use);
+  nlohmann::json to_json() const { return by_key_; }
+  void from_json(const nlohmann::json& j);
+
+ private:
+  std::map<std::string, uint32_t> by_key_;
+  NumberPool pool_{1};
+};
+
+}  // namespace zeroseg

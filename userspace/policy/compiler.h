@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+// PolicyCompiler: the desired state (objects) in, the datapath's map
+// contents out. Pure: no kernel, no files; unit-tested unprivileged.
+#pragma once
+
+#include <zeroseg/policy.h>
+
+#include <array>
+#include <cstring>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "identity/allocator.h"
+#include "policy/objects.h"
+
+namespace zeroseg {
+
+struct PolicyKeyLess {
+  bool operator()(const zs_policy_key& a, const zs_policy_key& b) const {
+    return std::memcmp(&a, &b, sizeof(a)) < 0;
+  }
+};
+
+// What a rule id stands for, for flows and `policy trace`.
+struct RuleInfo {
+  std::string policy;  // Kind/namespace/name
+  std::string section; // ingress, egress, ingressDeny, egressDeny
+  size_t index = 0;
+  bool audit = false;
+  SourceRef source;
+  std::string str() const { return policy + " " + section + "[" + std::to_string(index) + "]"; }
+};
+
+struct CompiledEndpoint {
+  std::string workload;  // namespace/name
+  uint32_t identity = 0;
+  zs_attach_kind kind = ZS_ATTACH_WORKLOAD;
+  std::array<uint8_t, 2> mode{};  // zs_mode per zs_direction
+};
+
+struct CompiledIdentity {
+  Labels labels;
+  std::vector<std::string> workloads;  // namespace/name; empty for CIDR identities
+  std::string cidr;                    // for CIDR identities
+};
+
+struct Compiled {
+  std::map<std::string, CompiledEndpoint> endpoints;  // by interface name
+  std::map<Prefix, uint32_t> ipcache;
+  std::map<zs_policy_key, zs_policy_entry, PolicyKeyLess> policy;
+  std::map<uint32_t, CompiledIdentity> identities;
+  std::map<uint32_t, RuleInfo> rules;
+  // The policies that make a subject's direction default-deny, for
+  // "default deny because policy X selects the destination".
+  std::map<uint32_t, std::array<std::vector<std::string>, 2>> selected_by;
+};
+
+class PolicyCompiler {
+ public:
+  PolicyCompiler(IdentityAllocator& identities, RuleIdAllocator& rule_ids)
+      : identities_(identities), rule_ids_(rule_ids) {}
+
+  // Compiles the whole desired state. Throws Error naming the object when
+  // the state is inconsistent (two workloads claiming one IP or one
+  // interface). Identities and rule ids no longer used are released.
+  Compiled compile(const ObjectSet& state);
+
+ private:
+  IdentityAllocator& identities_;
+  RuleIdAllocator& rule_ids_;
+};
+
+// The identity labels of a workload: its own labels, its namespace's name
+// and the namespace's labels (prefixed), so a namespace label change moves
+// the workload to another identity and selections re-converge.
+Labels identity_labels(const Workload& w, const Labels& namespace_labels);
+
+}  // namespace zeroseg

@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "policy/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/time.h"
+#include "datapath/names.h"
+
+namespace zeroseg {
+namespace {
+
+// Walks one document, failing at the first problem with its position.
+class Reader {
+ public:
+  explicit Reader(const std::string& file) : file_(file) {}
+
+  [[noreturn]] void fail(const YAML::Node& at, const std::string& message) const {
+    YAML::Mark m = at.IsDefined() ? at.Mark() : YAML::Mark();
+    throw Error(file_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": " + message);
+  }
+
+  SourceRef source(const YAML::Node& n) const {
+    YAML::Mark m = n.Mark();
+    return {file_, m.line + 1, m.column + 1};
+  }
+
+  void map(const YAML::Node& n, const std::string& what, std::initializer_list<const char*> fields) const {
+    if (!n.IsMap()) fail(n, what + " must be a mapping");
+    for (const auto& kv : n) {
+      std::string key = kv.first.as<std::string>();
+      if (std::none_of(fields.begin(), fields.end(), [&](const char* f) { return key == f; }))
+        fail(kv.first, "unknown field \"" + key + "\" in " + what);
+    }
+  }
+
+  const YAML::Node seq(const YAML::Node& n, const std::string& what) const {
+    if (!n.IsSequence()) fail(n, what + " must be a list");
+    return n;
+  }
+
+  std::string str(const YAML::Node& n, const std::string& what) const {
+    if (!n.IsScalar()) fail(n, what + " must be a string");
+    return n.as<std::string>();
+  }
+
+  std::string required_str(const YAML::Node& parent, const char* key, const std::string& what) const {
+    YAML::Node n = parent[key];
+    if (!n) fail(parent, what + " needs \"" + key + "\"");
+    std::string s = str(n, what + "." + key);
+    if (s.empty()) fail(n, what + "." + key + " is empty");
+    return s;
+  }
+
+  int64_t integer(const YAML::Node& n, const std::string& what, int64_t lo, int64_t hi) const {
+    if (!n.IsScalar()) fail(n, what + " must be a number");
+    const std::string s = n.as<std::string>();
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size()) fail(n, what + " must be a number, not \"" + s + "\"");
+    if (v < lo || v > hi)
+      fail(n, what + " " + s + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
+    return v;
+  }
+
+  bool is_integer(const YAML::Node& n) const {
+    if (!n.IsScalar()) return false;
+    const std::string s = n.as<std::string>();
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  }
+
+  Labels labels(const YAML::Node& n, const std::string& what) const {
+    Labels out;
+    if (!n) return out;
+    if (!n.IsMap()) fail(n, what + " must be a mapping");
+    for (const auto& kv : n) {
+      std::string k = str(kv.first, what + " key"), v = kv.second.IsNull() ? "" : str(kv.second, what + "." + k);
+      if (auto e = label_key_error(k); !e.empty()) fail(kv.first, what + ": " + e + " (\"" + k + "\")");
+      if (auto e = label_value_error(v); !e.empty()) fail(kv.second, what + "." + k + ": " + e);
+      out[k] = v;
+    }
+    return out;
+  }
+
+  LabelSelector selector(const YAML::Node& n, const std::string& what) const {
+    LabelSelector s;
+    if (n.IsNull()) return s;
+    map(n, what, {"matchLabels", "matchExpressions"});
+    s.match_labels = labels(n["matchLabels"], what + ".matchLabels");
+    if (YAML::Node exprs = n["matchExpressions"]) {
+      for (const auto& e : seq(exprs, what + ".matchExpressions")) {
+        const std::string ew = what + ".matchExpressions[]";
+        map(e, ew, {"key", "operator", "values"});
+        LabelSelector::Requirement r;
+        r.key = required_str(e, "key", ew);
+        if (auto err = label_key_error(r.key); !err.empty()) fail(e["key"], ew + ".key: " + err);
+        std::string op = required_str(e, "operator", ew);
+        using Op = LabelSelector::Requirement::Op;
+        if (op == "In") r.op = Op::In;
+        else if (op == "NotIn") r.op = Op::NotIn;
+        else if (op == "Exists") r.op = Op::Exists;
+        else if (op == "DoesNotExist") r.op = Op::DoesNotExist;
+        else fail(e["operator"], ew + ".operator must be In, NotIn, Exists or DoesNotExist, not \"" + op + "\"");
+        if (YAML::Node vals = e["values"])
+          for (const auto& v : seq(vals, ew + ".values")) r.values.push_back(str(v, ew + ".values[]"));
+        bool needs_values = r.op == Op::In || r.op == Op::NotIn;
+        if (needs_values && r.values.empty()) fail(e, ew + ": operator " + op + " needs values");
+        if (!needs_values && !r.values.empty()) fail(e["values"], ew + ": operator " + op + " takes no values");
+        s.match_expressions.push_back(std::move(r));
+      }
+    }
+    return s;
+  }
+
+  Prefix prefix(const YAML::Node& n, const std::string& what) const {
+    std::string s = str(n, what);
+    if (s.find('/') == std::string::npos) fail(n, what + " \"" + s + "\" is not a CIDR (address/length)");
+    auto p = Prefix::parse(s);
+    if (!p) fail(n, what + " \"" + s + "\" is not a valid CIDR");
+    if (p->str() != Prefix::parse(s)->str() || Prefix::of(p->addr, p->len) != *p) fail(n, what + " is not valid");
+    return *p;
+  }
+
+  CidrSpec cidr(const YAML::Node& cidr_node, const YAML::Node& except_node, const std::string& what) const {
+    CidrSpec c{prefix(cidr_node, what + ".cidr"), {}};
+    if (except_node) {
+      for (const auto& e : seq(except_node, what + ".except")) {
+        Prefix x = prefix(e, what + ".except[]");
+        if (!c.cidr.contains(x) || x.len == c.cidr.len)
+          fail(e, what + ".except " + x.str() + " is not inside " + c.cidr.str());
+        c.except.push_back(x);
+      }
+    }
+    return c;
+  }
+
+  uint8_t protocol(const YAML::Node& n, const std::string& what) const {
+    std::string s = str(n, what);
+    std::string lower = s;
+    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+    if (lower != "tcp" && lower != "udp" && lower != "sctp")
+      fail(n, what + " must be TCP, UDP or SCTP, not \"" + s + "\"");
+    return *parse_proto(lower);
+  }
+
+  int64_t expires(const YAML::Node& n, const std::string& what) const {
+    std::string s = str(n, what);
+    auto t = parse_rfc3339(s);
+    if (!t) fail(n, what + " \"" + s + "\" is not an RFC 3339 time (e.g. 2026-11-28T18:00:00Z)");
+    return *t;
+  }
+
+ private:
+  const std::string& file_;
+};
+
+ObjectMeta meta(const Reader& r, const YAML::Node& doc, const std::string& kind, bool namespaced) {
+  YAML::Node m = doc["metadata"];
+  if (!m) r.fail(doc, kind + " needs metadata");
+  r.map(m, kind + ".metadata", {"name", "namespace", "labels", "annotations"});
+  ObjectMeta out;
+  out.name = r.required_str(m, "name", kind + ".metadata");
+  if (auto e = label_value_error(out.name); !e.empty() || out.name.empty())
+    r.fail(m["name"], kind + ".metadata.name \"" + out.name + "\" is not a valid name");
+  if (YAML::Node ns = m["namespace"]) {
+    if (!namespaced) r.fail(ns, kind + " is not namespaced");
+    out.ns = r.str(ns, kind + ".metadata.namespace");
+    if (auto e = label_value_error(out.ns); !e.empty() || out.ns.empty())
+      r.fail(ns, kind + ".metadata.namespace \"" + out.ns + "\" is not a valid name");
+  }
+  if (!namespaced) out.ns = "";
+  out.labels = r.labels(m["labels"], kind + ".metadata.labels");
+  out.source = r.source(doc);
+  YAML::Emitter e;
+  e << doc;
+  out.document = e.c_str();
+  return out;
+}
+
+Workload workload(const Reader& r, const YAML::Node& doc) {
+  Workload w;
+  w.meta = meta(r, doc, "Workload", true);
+  YAML::Node spec = doc["spec"];
+  if (!spec) r.fail(doc, "Workload needs spec");
+  r.map(spec, "Workload.spec", {"interface", "ips", "ports", "attach"});
+  if (YAML::Node i = spec["interface"]) {
+    w.interface = r.str(i, "Workload.spec.interface");
+    if (w.interface.empty() || w.interface.size() > 15 || w.interface.find('/') != std::string::npos)
+      r.fail(i, "Workload.spec.interface \"" + w.interface + "\" is not an interface name");
+  }
+  if (YAML::Node ips = spec["ips"]) {
+    for (const auto& ip : r.seq(ips, "Workload.spec.ips")) {
+      std::string s = r.str(ip, "Workload.spec.ips[]");
+      auto a = IpAddr::parse(s);
+      if (!a) r.fail(ip, "Workload.spec.ips: \"" + s + "\" is not an IP address");
+      w.ips.push_back(*a);
+    }
+  }
+  if (YAML::Node ports = spec["ports"]) {
+    std::set<std::string> names;
+    for (const auto& p : r.seq(ports, "Workload.spec.ports")) {
+      r.map(p, "Workload.spec.ports[]", {"name", "port", "protocol"});
+      NamedPort np;
+      np.name = r.required_str(p, "name", "Workload.spec.ports[]");
+      if (!names.insert(np.name).second) r.fail(p["name"], "Workload.spec.ports: duplicate name \"" + np.name + "\"");
+      if (!p["port"]) r.fail(p, "Workload.spec.ports[] needs \"port\"");
+      np.port = static_cast<uint16_t>(r.integer(p["port"], "Workload.spec.ports[].port", 1, 65535));
+      if (p["protocol"]) np.proto = r.protocol(p["protocol"], "Workload.spec.ports[].protocol");
+      w.ports.push_back(np);
+    }
+  }
+  if (YAML::Node a = spec["attach"]) {
+    std::string s = r.str(a, "Workload.spec.attach");
+    if (s == "host") w.attach = ZS_ATTACH_HOST;
+    else if (s != "workload") r.fail(a, "Workload.spec.attach must be workload or host, not \"" + s + "\"");
+  }
+  if (w.attach == ZS_ATTACH_HOST && w.interface.empty())
+    r.fail(spec, "Workload.spec: attach: host needs an interface");
+  return w;
+}
+
+Namespace namespace_obj(const Reader& r, const YAML::Node& doc) {
+  Namespace n;
+  n.meta = meta(r, doc, "Namespace", false);
+  if (doc["spec"]) r.map(doc["spec"], "Namespace.spec", {});
+  n.meta.labels[kNamespaceNameLabel] = n.meta.name;
+  return n;
+}
+
+// --- NetworkPolicy (networking.k8s.io/v1) -----------------------------------
+
+std::vector<PortSpec> k8s_ports(const Reader& r, const YAML::Node& n, const std::string& what) {
+  std::vector<PortSpec> out;
+  for (const auto& p : r.seq(n, what)) {
+    r.map(p, what + "[]", {"port", "endPort", "protocol"});
+    PortSpec ps;
+    if (p["protocol"]) ps.proto = r.protocol(p["protocol"], what + "[].protocol");
+    if (YAML::Node port = p["port"]) {
+      if (r.is_integer(port)) ps.port = static_cast<uint16_t>(r.integer(port, what + "[].port", 1, 65535));
+      else ps.named = r.str(port, what + "[].port");
+    }
+    if (YAML::Node end = p["endPort"]) {
+      if (!ps.port) r.fail(end, what + "[].endPort needs a numeric port");
+      ps.end_port = static_cast<uint16_t>(r.integer(end, what + "[].endPort", 1, 65535));
+      if (*ps.end_port < *ps.port)
+        r.fail(end, what + "[].endPort " + std::to_string(*ps.end_port) + " is below port " + std::to_string(*ps.port));
+    }
+    out.push_back(ps);
+  }
+  return out;
+}
+
+Peer k8s_peer(const Reader& r, const YAML::Node& n, const std::string& what) {
+  r.map(n, what, {"podSelector", "namespaceSelector", "ipBlock"});
+  Peer p;
+  if (n["podSelector"]) p.pods = r.selector(n["podSelector"], what + ".podSelector");
+  if (n["namespaceSelector"]) p.namespaces = r.selector(n["namespaceSelector"], what + ".namespaceSelector");
+  if (YAML::Node ib = n["ipBlock"]) {
+    if (p.pods || p.namespaces) r.fail(ib, what + ": ipBlock cannot be combined with selectors");
+    r.map(ib, what + ".ipBlock", {"cidr", "except"});
+    if (!ib["cidr"]) r.fail(ib, what + ".ipBlock needs \"cidr\"");
+    p.cidr = r.cidr(ib["cidr"], ib["except"], what + ".ipBlock");
+  }
+  if (!p.pods && !p.namespaces && !p.cidr) r.fail(n, what + " needs podSelector, namespaceSelector or ipBlock");
+  return p;
+}
+
+std::vector<Rule> k8s_rules(const Reader& r, const YAML::Node& n, const std::string& what, const char* peers_key) {
+  std::vector<Rule> out;
+  for (const auto& rn : r.seq(n, what)) {
+    r.map(rn, what + "[]", {peers_key, "ports"});
+    Rule rule;
+    rule.source = r.source(rn);
+    if (YAML::Node peers = rn[peers_key]) {
+      for (const auto& p : r.seq(peers, what + "[]." + peers_key))
+        rule.peers.push_back(k8s_peer(r, p, what + "[]." + peers_key + "[]"));
+      rule.any_peer = rule.peers.empty();
+    }
+    if (YAML::Node ports = rn["ports"]) {
+      rule.ports = k8s_ports(r, ports, what + "[].ports");
+      rule.any_port = rule.ports.empty();
+    }
+    out.push_back(std::move(rule));
+  }
+  return out;
+}
+
+Policy network_policy(const Reader& r, const YAML::Node& doc) {
+  Policy p;
+  p.kind = Policy::Kind::network_policy;
+  p.meta = meta(r, doc, "NetworkPolicy", true);
+  YAML::Node spec = doc["spec"];
+  if (!spec) r.fail(doc, "NetworkPolicy needs spec");
+  r.map(spec, "NetworkPolicy.spec", {"podSelector", "policyTypes", "ingress", "egress"});
+  if (!spec["podSelector"]) r.fail(spec, "NetworkPolicy.spec needs \"podSelector\" ({} selects every pod)");
+  p.selector = r.selector(spec["podSelector"], "NetworkPolicy.spec.podSelector");
+  if (spec["ingress"]) p.allow_in = k8s_rules(r, spec["ingress"], "NetworkPolicy.spec.ingress", "from");
+  if (spec["egress"]) p.allow_out = k8s_rules(r, spec["egress"], "NetworkPolicy.spec.egress", "to");
+  if (YAML::Node types = spec["policyTypes"]) {
+    for (const auto& t : r.seq(types, "NetworkPolicy.spec.policyTypes")) {
+      std::string s = r.str(t, "NetworkPolicy.spec.policyTypes[]");
+      if (s == "Ingress") p.ingress = true;
+      else if (s == "Egress") p.egress = true;
+      else r.fail(t, "NetworkPolicy.spec.policyTypes: \"" + s + "\" is not Ingress or Egress");
+    }
+  } else {
+    // Kubernetes: Ingress always, Egress when egress rules are given
+    p.ingress = true;
+    p.egress = static_cast<bool>(spec["egress"]);
+  }
+  return p;
+}
+
+// --- SegmentPolicy (zeroseg.io/v1) -------------------------------------------
+
+Peer segment_peer(const Reader& r, const YAML::Node& n, const std::string& what) {
+  r.map(n, what, {"selector", "namespaceSelector", "cidr", "except", "entity"});
+  Peer p;
+  if (n["selector"]) p.pods = r.selector(n["selector"], what + ".selector");
+  if (n["namespaceSelector"]) p.namespaces = r.selector(n["namespaceSelector"], what + ".namespaceSelector");
+  if (n["cidr"]) p.cidr = r.cidr(n["cidr"], n["except"], what);
+  else if (n["except"]) r.fail(n["except"], what + ".except needs a cidr");
+  if (YAML::Node e = n["entity"]) {
+    std::string s = r.str(e, what + ".entity");
+    if (s == "host") p.entity = Entity::host;
+    else if (s == "world") p.entity = Entity::world;
+    else if (s == "all") p.entity = Entity::all;
+    else r.fail(e, what + ".entity must be host, world or all, not \"" + s + "\"");
+  }
+  int kinds = (p.pods || p.namespaces) + static_cast<bool>(p.cidr) + static_cast<bool>(p.entity);
+  if (kinds == 0) r.fail(n, what + " needs selector, namespaceSelector, cidr or entity");
+  if (kinds > 1) r.fail(n, what + ": use one of selectors, cidr or entity per peer");
+  return p;
+}
+
+std::vector<Rule> segment_rules(const Reader& r, const YAML::Node& n, const std::string& what,
+                                const char* peers_key) {
+  std::vector<Rule> out;
+  for (const auto& rn : r.seq(n, what)) {
+    r.map(rn, what + "[]", {peers_key, "ports", "icmp", "expires"});
+    Rule rule;
+    rule.source = r.source(rn);
+    if (YAML::Node peers = rn[peers_key]) {
+      for (const auto& p : r.seq(peers, what + "[]." + peers_key))
+        rule.peers.push_back(segment_peer(r, p, what + "[]." + peers_key + "[]"));
+      rule.any_peer = rule.peers.empty();
+    }
+    if (YAML::Node ports = rn["ports"]) {
+      rule.ports = k8s_ports(r, ports, what + "[].ports");
+      for (size_t i = 0; i < rule.ports.size(); i++)
+        if (!rule.ports[i].named.empty()) r.fail(ports[i]["port"], what + "[].ports: named ports are for NetworkPolicy; give a number");
+    }
+    if (YAML::Node icmp = rn["icmp"]) {
+      for (const auto& ic : r.seq(icmp, what + "[].icmp")) {
+        r.map(ic, what + "[].icmp[]", {"type", "code", "family"});
+        IcmpSpec s;
+        if (!ic["type"]) r.fail(ic, what + "[].icmp[] needs \"type\"");
+        s.type = static_cast<uint8_t>(r.integer(ic["type"], what + "[].icmp[].type", 0, 255));
+        if (ic["code"]) s.code = static_cast<uint8_t>(r.integer(ic["code"], what + "[].icmp[].code", 0, 255));
+        if (YAML::Node f = ic["family"]) {
+          std::string fam = r.str(f, what + "[].icmp[].family");
+          if (fam == "IPv6") s.family = 6;
+          else if (fam != "IPv4") r.fail(f, what + "[].icmp[].family must be IPv4 or IPv6");
+        }
+        rule.icmp.push_back(s);
+      }
+    }
+    rule.any_port = rule.ports.empty() && rule.icmp.empty();
+    if (rn["expires"]) rule.expires_ns = r.expires(rn["expires"], what + "[].expires");
+    out.push_back(std::move(rule));
+  }
+  return out;
+}
+
+Policy segment_policy(const Reader& r, const YAML::Node& doc) {
+  Policy p;
+  p.kind = Policy::Kind::segment_policy;
+  p.meta = meta(r, doc, "SegmentPolicy", true);
+  YAML::Node spec = doc["spec"];
+  if (!spec) r.fail(doc, "SegmentPolicy needs spec");
+  r.map(spec, "SegmentPolicy.spec", {"selector", "mode", "ingress", "egress", "ingressDeny", "egressDeny"});
+  if (!spec["selector"]) r.fail(spec, "SegmentPolicy.spec needs \"selector\" ({} selects every workload)");
+  p.selector = r.selector(spec["selector"], "SegmentPolicy.spec.selector");
+  if (YAML::Node m = spec["mode"]) {
+    std::string s = r.str(m, "SegmentPolicy.spec.mode");
+    if (s == "audit") p.audit = true;
+    else if (s != "enforce") r.fail(m, "SegmentPolicy.spec.mode must be enforce or audit, not \"" + s + "\"");
+  }
+  if (spec["ingress"]) p.allow_in = segment_rules(r, spec["ingress"], "SegmentPolicy.spec.ingress", "from");
+  if (spec["egress"]) p.allow_out = segment_rules(r, spec["egress"], "SegmentPolicy.spec.egress", "to");
+  if (spec["ingressDeny"]) p.deny_in = segment_rules(r, spec["ingressDeny"], "SegmentPolicy.spec.ingressDeny", "from");
+  if (spec["egressDeny"]) p.deny_out = segment_rules(r, spec["egressDeny"], "SegmentPolicy.spec.egressDeny", "to");
+  // a direction the policy speaks of (even with an empty list) is default-deny
+  p.ingress = spec["ingress"] || spec["ingressDeny"];
+  p.egress = spec["egress"] || spec["egressDeny"];
+  if (!p.ingress && !p.egress) r.fail(spec, "SegmentPolicy.spec needs ingress, egress, ingressDeny or egressDeny");
+  return p;
+}
+
+void load_document(const Reader& r, const YAML::Node& doc, ObjectSet& out) {
+  if (doc.IsNull()) return;  // an empty document ("---" at the end)
+  if (!doc.IsMap()) r.fail(doc, "a document must be a mapping with apiVersion and kind");
+  std::string api = r.required_str(doc, "apiVersion", "the document");
+  std::string kind = r.required_str(doc, "kind", "the document");
+  auto top = [&](std::initializer_list<const char*> f) { r.map(doc, kind, f); };
+  if (kind == "Workload" && api == "zeroseg.io/v1") {
+    top({"apiVersion", "kind", "metadata", "spec"});
+    out.workloads.push_back(workload(r, doc));
+  } else if (kind == "Namespace" && api == "v1") {
+    top({"apiVersion", "kind", "metadata", "spec", "status"});
+    out.namespaces.push_back(namespace_obj(r, doc));
+  } else if (kind == "NetworkPolicy" && api == "networking.k8s.io/v1") {
+    top({"apiVersion", "kind", "metadata", "spec", "status"});
+    out.policies.push_back(network_policy(r, doc));
+  } else if (kind == "SegmentPolicy" && api == "zeroseg.io/v1") {
+    top({"apiVersion", "kind", "metadata", "spec"});
+    out.policies.push_back(segment_policy(r, doc));
+  } else {
+    r.fail(doc["kind"], "unknown kind \"" + kind + "\" in apiVersion \"" + api +
+                            "\" (known: zeroseg.io/v1 Workload, SegmentPolicy; v1 Namespace; "
+                            "networking.k8s.io/v1 NetworkPolicy)");
+  }
+}
+
+}  // namespace
+
+ObjectSet load_yaml(std::string_view text, const std::string& filename) {
+  Reader r(filename);
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& e) {
+    throw Error(filename + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                ": " + e.msg);
+  }
+  ObjectSet out;
+  try {
+    for (const auto& doc : docs) load_document(r, doc, out);
+  } catch (const YAML::Exception& e) {
+    throw Error(filename + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                ": " + e.msg);
+  }
+  return out;
+}
+
+ObjectSet load_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> files;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    for (const auto& e : fs::directory_iterator(path, ec))
+      if (e.is_regular_file() && (e.path().extension() == ".yaml" || e.path().extension() == ".yml"))
+        files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    if (files.empty()) throw Error(path + ": no .yaml or .yml files in this directory");
+  } else {
+    files.push_back(path);
+  }
+  ObjectSet all;
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    if (!in) throw Error(f.string() + ": cannot read: " + std::strerror(errno));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    ObjectSet one = load_yaml(ss.str(), f.string());
+    for (auto& w : one.workloads) all.workloads.push_back(std::move(w));
+    for (auto& n : one.namespaces) all.namespaces.push_back(std::move(n));
+    for (auto& p : one.policies) all.policies.push_back(std::move(p));
+  }
+  return all;
+}
+
+}  // namespace zeroseg

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+#include "policy/objects.h"
+
+namespace zeroseg {
+
+// Multi-document YAML in, validated objects out. The first problem found
+// throws, with "file:line:column: message"; nothing of a failed load is
+// returned. Unknown kinds and fields, bad CIDRs, ports out of range,
+// endPort below port, an except outside its CIDR and bad selectors are all
+// errors.
+ObjectSet load_yaml(std::string_view text, const std::string& filename);
+
+// A file, or every *.yaml / *.yml file of a directory (sorted by name).
+ObjectSet load_path(const std::string& path);
+
+}  // namespace zeroseg
