@@ -17,6 +17,13 @@ void add_global_options(CLI::App& cmd, GlobalOptions& g) {
       ->capture_default_str();
 }
 
+void add_client_options(CLI::App& cmd, GlobalOptions& g) {
+  cmd.add_option("--socket", g.socket, "The agent's API socket")->capture_default_str();
+  cmd.add_option("-o,--output", g.output, "Output format")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+}
+
 }  // namespace zeroseg::cli
 
 int main(int argc, char** argv) {
@@ -31,8 +38,12 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "zeroseg 0.1.0");
 
   cli::GlobalOptions global;
-  cli::add_bpf_commands(app, global);
+  cli::add_agent_command(app, global);
+  cli::add_apply_commands(app, global);
+  cli::add_policy_commands(app, global);
+  cli::add_inventory_commands(app, global);
   cli::add_status_command(app, global);
+  cli::add_bpf_commands(app, global);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/agent.h"
+
+#include <net/if.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstring>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "datapath/attach.h"
+#include "datapath/names.h"
+#include "datapath/slots.h"
+#include "datapath/transaction.h"
+#include "policy/loader.h"
+
+namespace zeroseg {
+
+using nlohmann::json;
+
+void AgentConfig::load_file(const std::string& path) {
+  YAML::Node n;
+  try {
+    n = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    throw Error(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  if (n.IsNull()) return;
+  if (!n.IsMap()) throw Error(path + ": the agent config must be a mapping");
+  for (const auto& kv : n) {
+    std::string key = kv.first.as<std::string>(), value = kv.second.as<std::string>();
+    if (key == "socket") socket = value;
+    else if (key == "bpf-pin-dir") pin_dir = value;
+    else if (key == "state-dir") state_dir = value;
+    else if (key == "flow-log") flow_log = value;
+    else if (key == "metrics-listen") metrics_listen = value;
+    else
+      throw Error(path + ":" + std::to_string(kv.first.Mark().line + 1) + ":" +
+                  std::to_string(kv.first.Mark().column + 1) + ": unknown agent setting \"" + key + "\"");
+  }
+}
+
+json ApplyResult::to_json() const {
+  json j;
+  j["objects"] = json::array();
+  for (const auto& [ref, action] : objects) j["objects"].push_back({{"object", ref}, {"action", action}});
+  j["revision"] = revision;
+  j["entries_changed"] = entries_changed;
+  return j;
+}
+
+// What the datapath's maps hold (their active slots), mirrored so a change
+// is diffed in memory: reading 100k entries back costs more than the change.
+struct Agent::Mirror {
+  std::map<uint32_t, zs_endpoint> endpoints;
+  std::map<Prefix, uint32_t> ipcache;
+  std::map<zs_policy_key, zs_policy_entry, PolicyKeyLess> policy;
+
+  static Mirror read(const Datapath& dp) {
+    Mirror m;
+    int slot = dp.active_slot();
+    for (auto& [k, v] : dp.endpoints().entries())
+      if (!slot_empty(slot_ref(v, slot))) m.endpoints[k] = slot_ref(v, slot);
+    for (auto& [k, v] : dp.ipcache().entries()) {
+      if (!slot_ref(v, slot)) continue;
+      IpAddr a;
+      a.family = k.family;
+      std::memcpy(a.bytes.data(), k.addr, 16);
+      m.ipcache[Prefix::of(a, k.prefixlen)] = slot_ref(v, slot);
+    }
+    for (auto& [k, v] : dp.policy().entries())
+      if (!slot_empty(slot_ref(v, slot))) m.policy[k] = slot_ref(v, slot);
+    return m;
+  }
+};
+
+namespace {
+
+std::string ref_of(const Workload& w) { return "Workload/" + w.meta.ns + "/" + w.meta.name; }
+std::string ref_of(const Namespace& n) { return "Namespace/" + n.meta.name; }
+std::string ref_of(const Policy& p) { return p.ref(); }
+
+// Replaces or adds each incoming object in `into`, noting what happened.
+template <class T>
+void merge_kind(std::vector<T>& into, const std::vector<T>& incoming, ApplyResult& r) {
+  for (const auto& obj : incoming) {
+    auto it = std::find_if(into.begin(), into.end(), [&](const T& o) { return ref_of(o) == ref_of(obj); });
+    if (it == into.end()) {
+      into.push_back(obj);
+      r.objects.emplace_back(ref_of(obj), "created");
+    } else {
+      r.objects.emplace_back(ref_of(obj), it->meta.document == obj.meta.document ? "unchanged" : "configured");
+      *it = obj;
+    }
+  }
+}
+
+template <class T>
+void remove_kind(std::vector<T>& from, const std::vector<T>& gone, ApplyResult& r) {
+  for (const auto& obj : gone) {
+    auto it = std::find_if(from.begin(), from.end(), [&](const T& o) { return ref_of(o) == ref_of(obj); });
+    if (it == from.end()) {
+      r.objects.emplace_back(ref_of(obj), "not found");
+    } else {
+      from.erase(it);
+      r.objects.emplace_back(ref_of(obj), "deleted");
+    }
+  }
+}
+
+// Diffs want against have, staging only the differences.
+template <class Map, class Stage, class Remove>
+size_t diff(const Map& want, const Map& have, Stage stage, Remove remove) {
+  size_t n = 0;
+  for (const auto& [k, v] : want) {
+    auto it = have.find(k);
+    if (it == have.end() || std::memcmp(&it->second, &v, sizeof(v)) != 0) {
+      stage(k, v);
+      n++;
+    }
+  }
+  for (const auto& [k, v] : have)
+    if (!want.count(k)) {
+      remove(k);
+      n++;
+    }
+  return n;
+}
+
+}  // namespace
+
+Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_dir) {
+  dp_ = Datapath::load({.pin_dir = config.pin_dir, .sizes = config.sizes});
+  dp_->lock_writers("zeroseg agent");
+  if (auto ids = store_.read("identities.json"); !ids.empty()) identities_.from_json(json::parse(ids));
+  if (auto rules = store_.read("rules.json"); !rules.empty()) rule_ids_.from_json(json::parse(rules));
+  if (auto desired = store_.read("desired.yaml"); !desired.empty())
+    desired_ = load_yaml(desired, store_.dir() + "/desired.yaml");
+  mirror_ = std::make_unique<Mirror>(Mirror::read(*dp_));
+  // The maps still enforce what the last agent left: converge on the
+  // stored desired state by changing only what differs. No gap.
+  compiled_ = PolicyCompiler(identities_, rule_ids_).compile(desired_);
+  size_t changed = reconcile(compiled_);
+  persist();
+  log::info("agent started: " + std::to_string(desired_.size()) + " objects, " + std::to_string(changed) +
+            " map entries reconciled, policy revision " + std::to_string(dp_->generation()));
+}
+
+Agent::~Agent() = default;
+
+ObjectSet Agent::merged(const ObjectSet& incoming, ApplyResult& r) const {
+  ObjectSet next = desired_;
+  merge_kind(next.namespaces, incoming.namespaces, r);
+  merge_kind(next.workloads, incoming.workloads, r);
+  merge_kind(next.policies, incoming.policies, r);
+  return next;
+}
+
+ObjectSet Agent::without(const ObjectSet& gone, ApplyResult& r) const {
+  ObjectSet next = desired_;
+  remove_kind(next.namespaces, gone.namespaces, r);
+  remove_kind(next.workloads, gone.workloads, r);
+  remove_kind(next.policies, gone.policies, r);
+  return next;
+}
+
+ApplyResult Agent::apply(const ObjectSet& objects, bool dry_run) {
+  std::lock_guard lock(mu_);
+  ApplyResult r;
+  ObjectSet next = merged(objects, r);
+  return commit(std::move(next), std::move(r), dry_run);
+}
+
+ApplyResult Agent::remove(const ObjectSet& objects, bool dry_run) {
+  std::lock_guard lock(mu_);
+  ApplyResult r;
+  ObjectSet next = without(objects, r);
+  return commit(std::move(next), std::move(r), dry_run);
+}
+
+ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run) {
+  // compile with copies: a failed or dry run allocates nothing
+  LocalIdentityAllocator ids = identities_;
+  RuleIdAllocator rules = rule_ids_;
+  Compiled want = PolicyCompiler(ids, rules).compile(next);
+  if (dry_run) {
+    result.entries_changed = count_changes(want);
+    result.revision = dp_->generation();
+    return result;
+  }
+  result.entries_changed = reconcile(want);
+  desired_ = std::move(next);
+  identities_ = std::move(ids);
+  rule_ids_ = std::move(rules);
+  compiled_ = std::move(want);
+  persist();
+  result.revision = dp_->generation();
+  return result;
+}
+
+size_t Agent::count_changes(const Compiled& want) const {
+  auto none = [](auto&&...) {};
+  size_t n = diff(want.ipcache, mirror_->ipcache, none, none);
+  n += diff(want.policy, mirror_->policy, none, none);
+  for (const auto& [ifname, ep] : want.endpoints) {
+    auto cur = compiled_.endpoints.find(ifname);
+    if (cur == compiled_.endpoints.end() || cur->second.identity != ep.identity || cur->second.mode != ep.mode) n++;
+  }
+  for (const auto& [ifname, ep] : compiled_.endpoints) n += !want.endpoints.count(ifname);
+  return n;
+}
+
+// Brings the maps to `want` in one transaction, then attaches to new
+// endpoints and detaches from removed ones. Throws (with the maps as they
+// were) when the change does not fit.
+size_t Agent::reconcile(const Compiled& want) {
+  std::map<uint32_t, zs_endpoint> want_eps;
+  std::map<uint32_t, std::pair<std::string, zs_attach_kind>> attach_to;
+  for (const auto& [ifname, ep] : want.endpoints) {
+    unsigned ifindex = if_nametoindex(ifname.c_str());
+    if (!ifindex) continue;  // attached when the link appears (sync_links)
+    zs_endpoint e{};
+    e.identity = ep.identity;
+    e.kind = static_cast<uint8_t>(ep.kind);
+    e.mode[ZS_DIR_INGRESS] = ep.mode[ZS_DIR_INGRESS];
+    e.mode[ZS_DIR_EGRESS] = ep.mode[ZS_DIR_EGRESS];
+    want_eps[ifindex] = e;
+    attach_to[ifindex] = {ifname, ep.kind};
+  }
+  Transaction tx(*dp_);
+  size_t n = diff(want_eps, mirror_->endpoints, [&](uint32_t k, const zs_endpoint& v) { tx.set_endpoint(k, v); },
+                  [&](uint32_t k) { tx.remove_endpoint(k); });
+  n += diff(want.ipcache, mirror_->ipcache, [&](const Prefix& k, uint32_t v) { tx.set_identity(k, v); },
+            [&](const Prefix& k) { tx.remove_identity(k); });
+  n += diff(want.policy, mirror_->policy,
+            [&](const zs_policy_key& k, const zs_policy_entry& v) { tx.set_rule(k, v); },
+            [&](const zs_policy_key& k) { tx.remove_rule(k); });
+  tx.commit();
+
+  // endpoints first (above), then programs: a new interface is never seen unmanaged
+  for (const auto& [ifindex, name_kind] : attach_to) {
+    HookState h = query_hooks(ifindex);
+    bool ours = h.tc_egress_prog_id && (h.xdp_prog_id || h.tc_ingress_prog_id);
+    if (ours && attached_.count(name_kind.first)) continue;
+    try {
+      attach(*dp_, {.ifname = name_kind.first, .kind = name_kind.second});
+      attached_.insert(name_kind.first);
+    } catch (const Error& e) {
+      log::warn(std::string("attaching to ") + name_kind.first + ": " + e.what());
+    }
+  }
+  for (const auto& [ifindex, ep] : mirror_->endpoints)
+    if (!want_eps.count(ifindex)) {
+      std::string name = ifname_of(ifindex);
+      if (!name.empty()) detach(ifindex);
+      attached_.erase(name);
+    }
+  mirror_->endpoints = std::move(want_eps);
+  mirror_->ipcache = want.ipcache;
+  mirror_->policy = want.policy;
+  return n;
+}
+
+void Agent::sync_links() {
+  std::lock_guard lock(mu_);
+  bool stale = false;
+  for (const auto& [ifname, ep] : compiled_.endpoints) {
+    unsigned ifindex = if_nametoindex(ifname.c_str());
+    bool known = ifindex && mirror_->endpoints.count(ifindex);
+    if (!known || !attached_.count(ifname)) stale = true;
+  }
+  for (const auto& [ifindex, ep] : mirror_->endpoints)
+    if (ifname_of(ifindex).empty()) stale = true;
+  if (!stale) return;
+  try {
+    size_t n = reconcile(compiled_);
+    if (n) log::info("links changed: " + std::to_string(n) + " map entries updated");
+  } catch (const Error& e) {
+    log::error(std::string("reconciling after a link change: ") + e.what());
+  }
+}
+
+void Agent::persist() const {
+  std::string docs;
+  auto add = [&](const ObjectMeta& m) { docs += "---\n" + m.document + "\n"; };
+  for (const auto& n : desired_.namespaces) add(n.meta);
+  for (const auto& w : desired_.workloads) add(w.meta);
+  for (const auto& p : desired_.policies) add(p.meta);
+  store_.write("desired.yaml", docs);
+  store_.write("identities.json", identities_.to_json().dump(1));
+  store_.write("rules.json", rule_ids_.to_json().dump(1));
+}
+
+json Agent::policies() const {
+  std::lock_guard lock(mu_);
+  json out = json::array();
+  for (const auto& p : desired_.policies) {
+    size_t selected = 0;
+    for (const auto& w : desired_.workloads)
+      if (w.meta.ns == p.meta.ns && p.selector.matches(w.meta.labels)) selected++;
+    std::string types = std::string(p.ingress ? "ingress" : "") + (p.ingress && p.egress ? "," : "") +
+                        (p.egress ? "egress" : "");
+    out.push_back({{"kind", p.kind_name()},
+                   {"namespace", p.meta.ns},
+                   {"name", p.meta.name},
+                   {"mode", p.audit ? "audit" : "enforce"},
+                   {"directions", types},
+                   {"selector", p.selector.str()},
+                   {"selected", selected},
+                   {"rules", p.allow_in.size() + p.allow_out.size() + p.deny_in.size() + p.deny_out.size()}});
+  }
+  return out;
+}
+
+json Agent::policy(const std::string& ref) const {
+  std::lock_guard lock(mu_);
+  for (const auto& p : desired_.policies)
+    if (p.ref() == ref || p.meta.ns + "/" + p.meta.name == ref || p.meta.name == ref) {
+      json rules = json::array();
+      for (const auto& [id, info] : compiled_.rules)
+        if (info.policy == p.ref()) rules.push_back({{"id", id}, {"rule", info.str()}});
+      return {{"object", p.ref()}, {"document", p.meta.document}, {"rules", rules}};
+    }
+  throw Error("no policy " + ref);
+}
+
+json Agent::workloads() const {
+  std::lock_guard lock(mu_);
+  json out = json::array();
+  for (const auto& w : desired_.workloads) {
+    json ips = json::array();
+    for (const auto& ip : w.ips) ips.push_back(ip.str());
+    uint32_t identity = 0;
+    for (const auto& [id, ci] : compiled_.identities)
+      if (std::find(ci.workloads.begin(), ci.workloads.end(), w.meta.ns + "/" + w.meta.name) != ci.workloads.end())
+        identity = id;
+    json j = {{"namespace", w.meta.ns}, {"name", w.meta.name}, {"identity", identity},
+              {"labels", w.meta.labels}, {"interface", w.interface}, {"ips", ips},
+              {"attach", attach_kind_name(w.attach)}};
+    if (auto it = compiled_.endpoints.find(w.interface); !w.interface.empty() && it != compiled_.endpoints.end()) {
+      j["ingress"] = mode_name(it->second.mode[ZS_DIR_INGRESS]);
+      j["egress"] = mode_name(it->second.mode[ZS_DIR_EGRESS]);
+      j["attached"] = attached_.count(w.interface) > 0;
+    }
+    out.push_back(j);
+  }
+  return out;
+}
+
+json Agent::identities() const {
+  std::lock_guard lock(mu_);
+  json out = json::array();
+  for (uint32_t id : {ZS_ID_HOST, ZS_ID_WORLD, ZS_ID_QUARANTINE})
+    out.push_back({{"identity", id}, {"name", identity_name(id)}, {"reserved", true}});
+  for (const auto& [id, ci] : compiled_.identities)
+    out.push_back({{"identity", id}, {"labels", ci.labels}, {"workloads", ci.workloads}, {"cidr", ci.cidr},
+                   {"reserved", false}});
+  return out;
+}
+
+json Agent::status() const {
+  std::lock_guard lock(mu_);
+  json pending = json::array();
+  for (const auto& [ifname, ep] : compiled_.endpoints)
+    if (!if_nametoindex(ifname.c_str())) pending.push_back(ifname);
+  return {{"pid", getpid()},
+          {"socket", config_.socket},
+          {"bpf_pin_dir", config_.pin_dir},
+          {"state_dir", config_.state_dir},
+          {"revision", dp_->generation()},
+          {"objects",
+           {{"workloads", desired_.workloads.size()},
+            {"namespaces", desired_.namespaces.size()},
+            {"policies", desired_.policies.size()}}},
+          {"identities", compiled_.identities.size()},
+          {"policy_entries", compiled_.policy.size()},
+          {"waiting_for_interfaces", pending}};
+}
+
+void Agent::uninstall(const AgentConfig& config) {
+  if (Datapath::is_pinned(config.pin_dir)) {
+    auto dp = Datapath::open_pinned(config.pin_dir);
+    dp->lock_writers("zeroseg agent");
+    for (const auto& [ifindex, v] : dp->endpoints().entries())
+      if (!ifname_of(ifindex).empty()) detach(ifindex);
+  }
+  Datapath::unpin(config.pin_dir);
+}
+
+}  // namespace zeroseg

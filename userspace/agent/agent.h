@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/state_store.h"
+#include "datapath/datapath.h"
+#include "identity/allocator.h"
+#include "policy/compiler.h"
+#include "policy/objects.h"
+
+namespace zeroseg {
+
+struct AgentConfig {
+  std::string socket = "/run/zeroseg/zeroseg.sock";
+  std::string pin_dir = kDefaultPinDir;
+  std::string state_dir = "/var/lib/zeroseg";
+  std::string flow_log;
+  std::string metrics_listen;
+  MapSizes sizes;
+
+  // A YAML file with the same names as the flags (socket, bpf-pin-dir,
+  // state-dir, flow-log, metrics-listen); unknown keys are errors.
+  void load_file(const std::string& path);
+};
+
+// What an apply or delete did, object by object.
+struct ApplyResult {
+  std::vector<std::pair<std::string, std::string>> objects;  // ref, created|configured|unchanged|deleted
+  uint64_t revision = 0;
+  size_t entries_changed = 0;
+  nlohmann::json to_json() const;
+};
+
+// The agent's state machine: desired objects in, datapath maps out. Every
+// change is compiled whole, diffed against what the maps hold, committed
+// as one transaction, then written to the state directory. A failure at
+// any step leaves the maps and the stored state as they were.
+class Agent {
+ public:
+  explicit Agent(const AgentConfig& config);
+  ~Agent();
+
+  ApplyResult apply(const ObjectSet& objects, bool dry_run);
+  ApplyResult remove(const ObjectSet& objects, bool dry_run);
+
+  // Attaches to Workload interfaces that exist now and were missing (the
+  // link watcher calls this), and forgets endpoints whose link is gone.
+  void sync_links();
+
+  nlohmann::json policies() const;
+  nlohmann::json policy(const std::string& ref) const;
+  nlohmann::json workloads() const;
+  nlohmann::json identities() const;
+  nlohmann::json status() const;
+  const AgentConfig& config() const { return config_; }
+
+  // Detaches from every endpoint and removes the pins (`agent --uninstall`).
+  static void uninstall(const AgentConfig& config);
+
+ private:
+  struct Mirror;  // what the maps hold, kept in memory
+  ObjectSet merged(const ObjectSet& incoming, ApplyResult& result) const;
+  ObjectSet without(const ObjectSet& gone, ApplyResult& result) const;
+  ApplyResult commit(ObjectSet next, ApplyResult result, bool dry_run);
+  size_t reconcile(const Compiled& want);
+  size_t count_changes(const Compiled& want) const;
+  void persist() const;
+
+  AgentConfig config_;
+  std::unique_ptr<Datapath> dp_;
+  StateStore store_;
+  mutable std::mutex mu_;
+  ObjectSet desired_;
+  LocalIdentityAllocator identities_;
+  RuleIdAllocator rule_ids_;
+  Compiled compiled_;
+  std::unique_ptr<Mirror> mirror_;
+  std::set<std::string> attached_;  // interface names with our programs
+};
+
+}  // namespace zeroseg

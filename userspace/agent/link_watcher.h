@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <thread>
+
+namespace zeroseg {
+
+// Calls on_change (from its own thread) whenever a network link appears,
+// changes or goes away in the agent's network namespace (rtnetlink
+// RTNLGRP_LINK through libnl), and once a second as a safety net.
+class LinkWatcher {
+ public:
+  explicit LinkWatcher(std::function<void()> on_change);
+  ~LinkWatcher();
+  LinkWatcher(const LinkWatcher&) = delete;
+  LinkWatcher& operator=(const LinkWatcher&) = delete;
+
+ private:
+  void run();
+  std::function<void()> on_change_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace zeroseg

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
+// The agent's HTTP/JSON API (v1). Every CLI word that needs the agent is
+// one of these routes:
+//   POST /v1/apply, /v1/delete   {"documents":[{"name","content"}], "dry_run"}
+//   GET  /v1/policies, /v1/policy?ref=, /v1/workloads, /v1/identities, /v1/status
+#pragma once
+
+#include "agent/agent.h"
+#include "api/http.h"
+
+namespace zeroseg::api {
+
+Handler routes(Agent& agent);
+
+}  // namespace zeroseg::api

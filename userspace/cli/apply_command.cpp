@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+// `zeroseg apply -f` and `zeroseg delete -f`: desired state in, atomically.
+#include <iostream>
+
+#include "cli/client.h"
+#include "cli/options.h"
+#include "cli/table.h"
+
+namespace zeroseg::cli {
+namespace {
+
+using nlohmann::json;
+
+void print_result(const GlobalOptions& g, const json& r, bool dry_run) {
+  if (g.json()) {
+    std::cout << r.dump(2) << "\n";
+    return;
+  }
+  for (const auto& o : r["objects"])
+    std::cout << o["object"].get<std::string>() << " " << o["action"].get<std::string>()
+              << (dry_run ? " (dry run)" : "") << "\n";
+  if (dry_run)
+    std::cout << r["entries_changed"].get<size_t>() << " datapath entries would change\n";
+  else
+    std::cout << "policy revision " << r["revision"].get<uint64_t>() << ", " << r["entries_changed"].get<size_t>()
+              << " datapath entries changed\n";
+}
+
+}  // namespace
+
+void add_apply_commands(CLI::App& app, GlobalOptions& g) {
+  static std::vector<std::string> files;
+  static bool dry_run = false;
+  for (const char* verb : {"apply", "delete"}) {
+    bool apply = std::string(verb) == "apply";
+    auto* cmd = app.add_subcommand(verb, apply ? "Apply objects from YAML files (enforced when this returns)"
+                                               : "Delete the objects named in YAML files");
+    add_client_options(*cmd, g);
+    cmd->add_option("-f,--filename", files, "A YAML file or a directory of them")->required();
+    cmd->add_flag("--dry-run", dry_run, "Validate and show what would change; change nothing");
+    cmd->callback([&g, apply] {
+      json body = {{"documents", read_documents(files)}, {"dry_run", dry_run}};
+      print_result(g, request(g, "POST", apply ? "/v1/apply" : "/v1/delete", body), dry_run);
+    });
+  }
+}
+
+}  // namespace zeroseg::cli

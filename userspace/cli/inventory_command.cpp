@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+// `zeroseg workload list` and `zeroseg identity list`.
+#include <iostream>
+
+#include "cli/client.h"
+#include "cli/options.h"
+#include "cli/table.h"
+
+namespace zeroseg::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string labels_text(const json& labels) {
+  std::string s;
+  for (const auto& [k, v] : labels.items()) s += (s.empty() ? "" : ",") + k + "=" + v.get<std::string>();
+  return s;
+}
+
+void run_workloads(const GlobalOptions& g) {
+  json list = request(g, "GET", "/v1/workloads");
+  if (g.json()) {
+    std::cout << list.dump(2) << "\n";
+    return;
+  }
+  Table t({"namespace", "name", "identity", "interface", "ips", "ingress", "egress", "labels"});
+  for (const auto& w : list) {
+    std::string ips;
+    for (const auto& ip : w["ips"]) ips += (ips.empty() ? "" : ",") + ip.get<std::string>();
+    std::string iface = w["interface"].get<std::string>();
+    if (w.contains("attached") && !w["attached"].get<bool>()) iface += " (waiting)";
+    t.add({w["namespace"], w["name"], std::to_string(w["identity"].get<uint32_t>()), iface.empty() ? "-" : iface,
+           ips, w.value("ingress", "-"), w.value("egress", "-"), labels_text(w["labels"])});
+  }
+  if (t.empty()) std::cout << "no workloads\n";
+  else t.print(std::cout);
+}
+
+void run_identities(const GlobalOptions& g) {
+  json list = request(g, "GET", "/v1/identities");
+  if (g.json()) {
+    std::cout << list.dump(2) << "\n";
+    return;
+  }
+  Table t({"identity", "labels", "workloads"});
+  for (const auto& i : list) {
+    if (i["reserved"].get<bool>()) {
+      t.add({std::to_string(i["identity"].get<uint32_t>()), "reserved:" + i["name"].get<std::string>(), "-"});
+      continue;
+    }
+    std::string ws;
+    for (const auto& w : i["workloads"]) ws += (ws.empty() ? "" : ",") + w.get<std::string>();
+    t.add({std::to_string(i["identity"].get<uint32_t>()), labels_text(i["labels"]), ws.empty() ? "-" : ws});
+  }
+  t.print(std::cout);
+}
+
+}  // namespace
+
+void add_inventory_commands(CLI::App& app, GlobalOptions& g) {
+  auto* workload = app.add_subcommand("workload", "Workloads and their enforcement");
+  workload->require_subcommand(1);
+  auto* wl = workload->add_subcommand("list", "Identity, labels, interface, enforcement per direction");
+  add_client_options(*wl, g);
+  wl->callback([&g] { run_workloads(g); });
+
+  auto* identity = app.add_subcommand("identity", "Security identities");
+  identity->require_subcommand(1);
+  auto* il = identity->add_subcommand("list", "Identities and the labels they stand for");
+  add_client_options(*il, g);
+  il->callback([&g] { run_identities(g); });
+}
+
+}  // namespace zeroseg::cli

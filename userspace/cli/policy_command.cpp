@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: Apache-2.0
+// `zeroseg policy list|get|validate|diff`.
+#include <iostream>
+
+#include "cli/client.h"
+#include "cli/options.h"
+#include "cli/table.h"
+#include "identity/allocator.h"
+#include "policy/compiler.h"
+#include "policy/loader.h"
+
+namespace zeroseg::cli {
+namespace {
+
+using nlohmann::json;
+
+void run_list(const GlobalOptions& g) {
+  json list = request(g, "GET", "/v1/policies");
+  if (g.json()) {
+    std::cout << list.dump(2) << "\n";
+    return;
+  }
+  Table t({"kind", "namespace", "name", "mode", "directions", "selector", "selected", "rules"});
+  for (const auto& p : list)
+    t.add({p["kind"], p["namespace"], p["name"], p["mode"], p["directions"], p["selector"],
+           std::to_string(p["selected"].get<size_t>()), std::to_string(p["rules"].get<size_t>())});
+  if (t.empty()) std::cout << "no policies\n";
+  else t.print(std::cout);
+}
+
+void run_get(const GlobalOptions& g, const std::string& ref) {
+  json p = request(g, "GET", "/v1/policy?ref=" + ref);
+  if (g.json()) {
+    std::cout << p.dump(2) << "\n";
+    return;
+  }
+  std::cout << "# " << p["object"].get<std::string>() << "\n";
+  for (const auto& r : p["rules"]) std::cout << "# rule " << r["id"] << ": " << r["rule"].get<std::string>() << "\n";
+  std::cout << p["document"].get<std::string>() << "\n";
+}
+
+// Offline: parse, validate and compile, as the agent would.
+void run_validate(const GlobalOptions& g, const std::vector<std::string>& files) {
+  ObjectSet all;
+  for (const auto& f : files) {
+    ObjectSet one = load_path(f);
+    for (auto& x : one.namespaces) all.namespaces.push_back(std::move(x));
+    for (auto& x : one.workloads) all.workloads.push_back(std::move(x));
+    for (auto& x : one.policies) all.policies.push_back(std::move(x));
+  }
+  LocalIdentityAllocator ids;
+  RuleIdAllocator rules;
+  Compiled c = PolicyCompiler(ids, rules).compile(all);
+  if (g.json()) {
+    std::cout << json{{"valid", true},
+                      {"objects", all.size()},
+                      {"identities", c.identities.size()},
+                      {"policy_entries", c.policy.size()}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::cout << "valid: " << all.workloads.size() << " workloads, " << all.namespaces.size() << " namespaces, "
+            << all.policies.size() << " policies -> " << c.identities.size() << " identities, " << c.policy.size()
+            << " policy entries\n";
+}
+
+}  // namespace
+
+void add_policy_commands(CLI::App& app, GlobalOptions& g) {
+  auto* policy = app.add_subcommand("policy", "Inspect, validate and compare policies");
+  policy->require_subcommand(1);
+
+  auto* list = policy->add_subcommand("list", "Policies the agent enforces");
+  add_client_options(*list, g);
+  list->callback([&g] { run_list(g); });
+
+  static std::string ref;
+  auto* get = policy->add_subcommand("get", "One policy as applied, with its rule ids");
+  add_client_options(*get, g);
+  get->add_option("policy", ref, "Kind/namespace/name, namespace/name or name")->required();
+  get->callback([&g] { run_get(g, ref); });
+
+  static std::vector<std::string> files;
+  auto* validate = policy->add_subcommand("validate", "Check YAML files offline (no agent needed)");
+  add_client_options(*validate, g);
+  validate->add_option("-f,--filename", files)->required();
+  validate->callback([&g] { run_validate(g, files); });
+
+  auto* diff = policy->add_subcommand("diff", "What applying the files would change");
+  add_client_options(*diff, g);
+  diff->add_option("-f,--filename", files)->required();
+  diff->callback([&g] {
+    json r = request(g, "POST", "/v1/apply", {{"documents", read_documents(files)}, {"dry_run", true}});
+    if (g.json()) {
+      std::cout << r.dump(2) << "\n";
+      return;
+    }
+    for (const auto& o : r["objects"])
+      std::cout << o["object"].get<std::string>() << " would be " << o["action"].get<std::string>() << "\n";
+    std::cout << r["entries_changed"].get<size_t>() << " datapath entries would change\n";
+  });
+}
+
+}  // namespace zeroseg::cli
