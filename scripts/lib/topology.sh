@@ -1,52 +1,62 @@
-# A three-namespace topology for the demo and the end-to-end tests, until
-# scripts/lab.sh brings the full lab:
+# Namespace topologies for the demo and the end-to-end tests, until
+# scripts/lab.sh brings the full lab. A node namespace (TAG-n, forwarding)
+# holds the host ends of the workloads' veths, as a host does for its
+# containers; zeroseg runs there.
 #
-#   client ns (TAG-c) --veth-- node ns (TAG-n, forwarding) --veth-- web ns (TAG-w)
-#
-# The node holds the host ends of the veths (TAG-ch, TAG-wh): that is where
-# zeroseg attaches, as a host does to its containers' veths.
+#   workload ns TAG-NAME (eth TAG-NAME, 10.77.I.2, fd77:I::2)
+#     --veth-- node ns TAG-n (TAG-NAMEh, 10.77.I.1, fd77:I::1)
 # shellcheck shell=bash
 
 TOPO_WEB_IP=10.77.1.2 TOPO_CLI_IP=10.77.2.2
 TOPO_WEB_IP6=fd77:1::2 TOPO_CLI_IP6=fd77:2::2
 
-# topo_up TAG: build it (TAG: at most 9 characters, starting zs-)
+# topo_node TAG: the node namespace (TAG: at most 9 characters, zs-...)
+topo_node() {
+  ip netns add "$1-n" && ip -n "$1-n" link set lo up || return 1
+  ip netns exec "$1-n" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+}
+
+# topo_workload TAG NAME INDEX [--no-link]: a workload namespace behind the
+# node; with --no-link only the namespace (the link comes later: topo_link)
+topo_workload() {
+  local tag=$1 name=$2 i=$3
+  ip netns add "$tag-$name" && ip -n "$tag-$name" link set lo up || return 1
+  [ "${4:-}" = --no-link ] || topo_link "$tag" "$name" "$i"
+}
+
+topo_link() {
+  local tag=$1 name=$2 i=$3 ns="$1-$2"
+  ip link add "$tag-${name}h" netns "$tag-n" type veth peer name "$tag-$name" netns "$ns" || return 1
+  ip -n "$tag-n" addr add "10.77.$i.1/24" dev "$tag-${name}h"
+  ip -n "$tag-n" addr add "fd77:$i::1/64" dev "$tag-${name}h" nodad
+  ip -n "$ns" addr add "10.77.$i.2/24" dev "$tag-$name"
+  ip -n "$ns" addr add "fd77:$i::2/64" dev "$tag-$name" nodad
+  ip -n "$tag-n" link set "$tag-${name}h" up
+  ip -n "$ns" link set "$tag-$name" up
+  ip -n "$ns" route add default via "10.77.$i.1"
+  ip -n "$ns" -6 route add default via "fd77:$i::1"
+}
+
+# topo_warm TAG SRC DST_INDEX: resolve neighbours once, so probes do not race them
+topo_warm() {
+  ip netns exec "$1-$2" ping -c1 -W3 "10.77.$3.2" >/dev/null 2>&1 || true
+  ip netns exec "$1-$2" ping -6 -c1 -W3 "fd77:$3::2" >/dev/null 2>&1 || true
+}
+
+# topo_up TAG: client (TAG-c, index 2) and web (TAG-w, index 1)
 topo_up() {
-  local tag=$1 ns
-  for ns in "$tag-n" "$tag-w" "$tag-c"; do
-    ip netns add "$ns" && ip -n "$ns" link set lo up || return 1
-  done
-  ip link add "$tag-wh" netns "$tag-n" type veth peer name "$tag-w" netns "$tag-w" || return 1
-  ip link add "$tag-ch" netns "$tag-n" type veth peer name "$tag-c" netns "$tag-c" || return 1
-  ip -n "$tag-n" addr add 10.77.1.1/24 dev "$tag-wh"
-  ip -n "$tag-n" addr add 10.77.2.1/24 dev "$tag-ch"
-  ip -n "$tag-n" addr add fd77:1::1/64 dev "$tag-wh" nodad
-  ip -n "$tag-n" addr add fd77:2::1/64 dev "$tag-ch" nodad
-  ip -n "$tag-w" addr add $TOPO_WEB_IP/24 dev "$tag-w"
-  ip -n "$tag-w" addr add $TOPO_WEB_IP6/64 dev "$tag-w" nodad
-  ip -n "$tag-c" addr add $TOPO_CLI_IP/24 dev "$tag-c"
-  ip -n "$tag-c" addr add $TOPO_CLI_IP6/64 dev "$tag-c" nodad
-  ip -n "$tag-n" link set "$tag-wh" up
-  ip -n "$tag-n" link set "$tag-ch" up
-  ip -n "$tag-w" link set "$tag-w" up
-  ip -n "$tag-c" link set "$tag-c" up
-  ip -n "$tag-w" route add default via 10.77.1.1
-  ip -n "$tag-w" -6 route add default via fd77:1::1
-  ip -n "$tag-c" route add default via 10.77.2.1
-  ip -n "$tag-c" -6 route add default via fd77:2::1
-  ip netns exec "$tag-n" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-  # resolve neighbours once, so the first probes do not race them
-  ip netns exec "$tag-c" ping -c1 -W3 $TOPO_WEB_IP >/dev/null 2>&1 || true
-  ip netns exec "$tag-c" ping -6 -c1 -W3 $TOPO_WEB_IP6 >/dev/null 2>&1 || true
+  topo_node "$1" && topo_workload "$1" w 1 && topo_workload "$1" c 2 || return 1
+  topo_warm "$1" c 1
 }
 
 # topo_down TAG ZEROSEG PIN_DIR: detach, unpin, stop processes, delete
+# every namespace whose name starts with TAG-
 topo_down() {
   local tag=$1 zs=$2 pin=$3 ns
   if [ -e "/run/netns/$tag-n" ] && [ -x "$zs" ]; then
     nsenter --net="/run/netns/$tag-n" "$zs" bpf uninstall --bpf-pin-dir "$pin" >/dev/null 2>&1
   fi
-  for ns in "$tag-n" "$tag-w" "$tag-c"; do
+  for ns in $(ip netns list | awk '{print $1}' | grep "^$tag-"); do
     ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
     ip netns del "$ns" 2>/dev/null || true
   done

@@ -17,7 +17,7 @@ e2e_require_root
 source "$here/../../scripts/lib/topology.sh"
 
 ZS=$(realpath "$1")
-tag=zs-rt$$
+tag=zs-r$(($$ % 100000))
 NODE=$tag-n WEB=$tag-w CLI=$tag-c
 PIN=/sys/fs/bpf/$tag
 WEB_IP=$TOPO_WEB_IP CLI_IP=$TOPO_CLI_IP WEB_IP6=$TOPO_WEB_IP6 CLI_IP6=$TOPO_CLI_IP6

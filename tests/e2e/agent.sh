@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# The agent end to end: real namespaces, real traffic, the CLI over the
+# agent's socket. Three workloads (web, app, db) behind a node, a host
+# uplink with its own policy, and a workload whose link appears later.
+#
+# Usage: agent.sh PATH/TO/zeroseg
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+# shellcheck source=../../scripts/lib/topology.sh
+source "$here/../../scripts/lib/topology.sh"
+e2e_require_root
+
+ZS=$(realpath "$1")
+tag=zs-a$(($$ % 100000))
+NODE=$tag-n
+work=$(mktemp -d)
+SOCK=$work/zeroseg.sock PIN=/sys/fs/bpf/$tag STATE=$work/state
+agent_pid=
+
+cleanup() {
+  [ -n "${conn_pid:-}" ] && kill "$conn_pid" 2>/dev/null
+  [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+  topo_down "$tag" "$ZS" "$PIN"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+in_node() { nsenter --net="/run/netns/$NODE" "$@"; }
+zs() { in_node "$ZS" "$@" --socket "$SOCK"; }
+starts=0
+start_agent() {
+  starts=$((starts + 1))
+  # nsenter execs the agent: $! is the agent itself
+  nsenter --net="/run/netns/$NODE" "$ZS" agent --socket "$SOCK" --bpf-pin-dir "$PIN" --state-dir "$STATE" \
+    >"$work/agent.$starts.log" 2>&1 &
+  agent_pid=$!
+  for _ in $(seq 50); do [ -S "$SOCK" ] && zs workload list >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "agent did not come up:"; cat "$work/agent.$starts.log"; return 1
+}
+stop_agent() { kill -TERM "$agent_pid"; wait "$agent_pid" 2>/dev/null; agent_pid=; }
+
+# --- topology: web 1, app 2, db 3; an uplink to an outside namespace -------
+topo_node "$tag" || exit 1
+declare -A IDX=([web]=1 [app]=2 [db]=3)
+for w in web app db; do topo_workload "$tag" "$w" "${IDX[$w]}"; done
+for w in web app db; do
+  ip netns exec "$tag-$w" ncat -lk 80 --exec /bin/cat >/dev/null 2>&1 &
+  ip netns exec "$tag-$w" python3 "$here/udp_echo.py" serve 53 &
+done
+# the uplink: the node's own interface towards "outside" (10.78.0.0/24)
+ip netns add "$tag-out"
+ip link add "$tag-up" netns "$NODE" type veth peer name "$tag-ext" netns "$tag-out"
+ip -n "$NODE" addr add 10.78.0.1/24 dev "$tag-up"
+ip -n "$tag-out" addr add 10.78.0.2/24 dev "$tag-ext"     # inside the management /28
+ip -n "$tag-out" addr add 10.78.0.100/24 dev "$tag-ext"   # outside it
+ip -n "$NODE" link set "$tag-up" up
+ip -n "$tag-out" link set "$tag-ext" up
+ip -n "$tag-out" link set lo up
+in_node ncat -lk 22 --exec /bin/cat >/dev/null 2>&1 &
+sleep 0.5
+for s in web app db; do for d in web app db; do [ $s != $d ] && topo_warm "$tag" $s "${IDX[$d]}"; done; done
+
+# --- probes: every pair, TCP/80, UDP/53, ICMP, IPv4 and IPv6, in parallel --
+probe() {  # SRC DST PROTO FAMILY
+  local ns="$tag-$1" ip
+  if [ "$4" = 6 ]; then ip="fd77:${IDX[$2]}::2"; else ip="10.77.${IDX[$2]}.2"; fi
+  case $3 in
+    tcp) ip netns exec "$ns" ncat -z -w 1 "$ip" 80 ;;
+    udp) ip netns exec "$ns" python3 "$here/udp_echo.py" probe "$ip" 53 ;;
+    icmp) ip netns exec "$ns" ping -c1 -W1 "$ip" ;;
+  esac >/dev/null 2>&1
+}
+
+# matrix NAME EXPECTED: EXPECTED lists "src>dst:proto" that must pass; every
+# other pair and protocol must fail; both families are probed
+matrix() {
+  local name=$1 expected=" $2 " results="$work/matrix" s d p f key pids=()
+  rm -rf "$results"; mkdir -p "$results"
+  for s in web app db; do for d in web app db; do [ $s = $d ] && continue
+    for p in tcp udp icmp; do for f in 4 6; do
+      ( if probe $s $d $p $f; then echo pass; else echo fail; fi >"$results/$s>$d:$p:$f" ) &
+      pids+=($!)
+    done; done
+  done; done
+  wait "${pids[@]}"
+  local bad=""
+  for s in web app db; do for d in web app db; do [ $s = $d ] && continue
+    for p in tcp udp icmp; do for f in 4 6; do
+      key="$s>$d:$p"
+      got=$(cat "$results/$key:$f")
+      if [[ $expected == *" $key "* ]]; then want=pass; else want=fail; fi
+      [ "$got" = "$want" ] || bad+=" $key(IPv$f: $got, wanted $want)"
+    done; done
+  done; done
+  if [ -z "$bad" ]; then pass "matrix: $name"; else fail "matrix: $name:$bad"; fi
+}
+
+ALL="web>app:tcp web>app:udp web>app:icmp web>db:tcp web>db:udp web>db:icmp app>web:tcp app>web:udp app>web:icmp app>db:tcp app>db:udp app>db:icmp db>web:tcp db>web:udp db>web:icmp db>app:tcp db>app:udp db>app:icmp"
+
+# --- the objects ---------------------------------------------------------
+workloads() {  # web's labels: $1
+  cat <<YAML
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {env: prod}}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: web, namespace: shop, labels: {$1}}
+spec: {interface: $tag-webh, ips: [10.77.1.2, "fd77:1::2"]}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: app, namespace: shop, labels: {tier: app}}
+spec: {interface: $tag-apph, ips: [10.77.2.2, "fd77:2::2"], ports: [{name: http, port: 80}]}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: db, namespace: shop, labels: {tier: db}}
+spec: {interface: $tag-dbh, ips: [10.77.3.2, "fd77:3::2"]}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: node, namespace: infra, labels: {role: node}}
+spec: {interface: $tag-up, attach: host, ips: [10.78.0.1]}
+YAML
+}
+workloads "tier: web" >"$work/workloads.yaml"
+cat >"$work/policy.yaml" <<YAML
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  podSelector: {matchLabels: {tier: web}}
+  ingress: [{ports: [{port: 80}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: app, namespace: shop}
+spec:
+  podSelector: {matchLabels: {tier: app}}
+  ingress: [{from: [{podSelector: {matchLabels: {tier: web}}}], ports: [{port: http}]}]
+---
+apiVersion: zeroseg.io/v1
+kind: SegmentPolicy
+metadata: {name: db, namespace: shop}
+spec:
+  selector: {matchLabels: {tier: db}}
+  ingress:
+  - from: [{selector: {matchLabels: {tier: app}}}]
+    ports: [{port: 80}, {port: 53, protocol: UDP}]
+    icmp: [{type: 8}, {type: 128, family: IPv6}]
+---
+apiVersion: zeroseg.io/v1
+kind: SegmentPolicy
+metadata: {name: node-ssh, namespace: infra}
+spec:
+  selector: {matchLabels: {role: node}}
+  ingress: [{from: [{cidr: 10.78.0.0/28}], ports: [{port: 22}]}]
+YAML
+THREE_TIER="web>app:tcp app>web:tcp db>web:tcp app>db:tcp app>db:udp app>db:icmp"
+
+# --- the run -------------------------------------------------------------
+echo "== apply, enforce, change, delete"
+start_agent || exit 1
+matrix "no objects: a flat network" "$ALL"
+expect_ok "apply workloads" zs apply -f "$work/workloads.yaml"
+matrix "workloads, no policy: still open" "$ALL"
+out=$(zs apply -f "$work/policy.yaml")
+if [[ $out == *"NetworkPolicy/shop/web created"* && $out == *"SegmentPolicy/shop/db created"* ]]; then pass "apply lists what it created"; else fail "apply said: $out"; fi
+matrix "three-tier policy" "$THREE_TIER"
+
+ssh_from() { ip netns exec "$tag-out" ncat -z -w 1 -s "$1" 10.78.0.1 22; }
+expect_ok "host uplink: SSH from the management CIDR" ssh_from 10.78.0.2
+expect_fail "host uplink: SSH from elsewhere is dropped" ssh_from 10.78.0.100
+hooks=$(in_node "$ZS" status --bpf-pin-dir "$PIN" -o json | python3 -c "import json,sys; print([e['hooks'] for e in json.load(sys.stdin)['endpoints'] if e['kind']=='host'][0])")
+if [ "$hooks" = "xdp/tc" ]; then pass "the uplink is guarded by XDP"; else fail "uplink hooks: $hooks"; fi
+
+out=$(printf 'apiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: x}\nspec:\n  ips: [10.1.2.300]\n' >"$work/bad.yaml"; zs apply -f "$work/bad.yaml" 2>&1); rc=$?
+if [ $rc = 1 ] && [[ $out == *"$work/bad.yaml:5:9: Workload.spec.ips: \"10.1.2.300\" is not an IP address"* ]]; then pass "a bad file is refused with file:line:column (exit 1)"; else fail "bad file: rc=$rc $out"; fi
+matrix "after the refused apply: unchanged" "$THREE_TIER"
+
+workloads "tier: web2" >"$work/relabelled.yaml"
+zs apply -f "$work/relabelled.yaml" >/dev/null
+# web's own policy no longer selects it (open), app no longer admits it
+matrix "web relabelled: selections re-converge" "app>web:tcp app>web:udp app>web:icmp db>web:tcp db>web:udp db>web:icmp app>db:tcp app>db:udp app>db:icmp"
+zs apply -f "$work/workloads.yaml" >/dev/null
+matrix "label restored" "$THREE_TIER"
+
+echo "== restart and SIGTERM keep enforcement and flows"
+mkfifo "$work/in" "$work/out"
+ip netns exec "$tag-web" ncat 10.77.2.2 80 <"$work/in" >"$work/out" &
+conn_pid=$!
+exec 7>"$work/in" 8<"$work/out"
+echo_line() { echo "$1" >&7 && IFS= read -r -t 2 reply <&8 && [ "$reply" = "$1" ]; }
+expect_ok "web -> app: an established connection" echo_line one
+stop_agent
+expect_ok "agent stopped: the connection carries on" echo_line two
+expect_fail "agent stopped: denied traffic stays denied" probe web db tcp 4
+start_agent || exit 1
+expect_ok "agent restarted: the connection survived" echo_line three
+expect_fail "agent restarted: denied traffic stays denied" probe web db tcp 4
+grep -q " 0 map entries reconciled" "$work/agent.$starts.log" && pass "restart reconciled without rewriting the maps" || fail "restart: $(cat "$work/agent.$starts.log")"
+exec 7>&- 8<&-; kill "$conn_pid" 2>/dev/null; conn_pid=
+
+echo "== a workload whose link appears later"
+topo_workload "$tag" late 4 --no-link
+cat >"$work/late.yaml" <<YAML
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: late, namespace: shop, labels: {tier: late}}
+spec: {interface: $tag-lateh, ips: [10.77.4.2]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: late-deny, namespace: shop}
+spec: {podSelector: {matchLabels: {tier: late}}}
+YAML
+zs apply -f "$work/late.yaml" >/dev/null
+waiting=$(zs workload list | grep -c "(waiting)")
+[ "$waiting" = 1 ] && pass "workload list shows the interface it waits for" || fail "no waiting interface shown"
+topo_link "$tag" late 4
+ip netns exec "$tag-late" ncat -lk 80 --exec /bin/cat >/dev/null 2>&1 &
+attached=
+for _ in $(seq 30); do
+  if zs workload list -o json | python3 -c "import json,sys; sys.exit(0 if [w for w in json.load(sys.stdin) if w['name']=='late' and w.get('attached')] else 1)"; then attached=1; break; fi
+  sleep 0.1
+done
+[ -n "$attached" ] && pass "the agent attached when the link appeared" || fail "the late link was not attached"
+ip netns exec "$tag-app" ping -c1 -W2 10.77.4.2 >/dev/null 2>&1  # neighbours
+expect_fail "the late workload is default-deny" ip netns exec "$tag-app" ncat -z -w 1 10.77.4.2 80
+
+echo "== access and removal"
+perm=$(stat -c %a "$SOCK")
+[ "$perm" = 600 ] && pass "the socket is 0600" || fail "socket mode $perm"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$ZS" workload list --socket "$SOCK" 2>&1); rc=$?
+if [ $rc = 1 ] && [[ $out == *"Permission denied"* || $out == *"permission denied"* ]]; then pass "a non-root peer is refused"; else fail "non-root: rc=$rc $out"; fi
+
+zs delete -f "$work/policy.yaml" >/dev/null
+zs delete -f "$work/late.yaml" >/dev/null
+matrix "policies deleted: open again" "$ALL"
+
+stop_agent
+in_node "$ZS" agent --uninstall --bpf-pin-dir "$PIN" --socket "$SOCK" >/dev/null
+left=$(in_node tc filter show dev "$tag-webh" egress | wc -l)
+if [ ! -e "$PIN" ] && [ "$left" = 0 ]; then pass "--uninstall removed pins and programs"; else fail "left: pins $(ls "$PIN" 2>/dev/null | wc -l), filters $left"; fi
+
+cleanup
+trap - EXIT
+left=$(ip netns list | grep -c "^$tag" || true)
+[ "$left" = 0 ] && pass "nothing left behind" || fail "$left namespaces left"
+e2e_summary
