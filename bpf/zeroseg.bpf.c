@@ -49,4 +49,21 @@ int zs_tc_egress(struct __sk_buff *skb)
 	return zs_tc(skb, ZS_HOOK_TC_EGRESS);
 }
 
+/* Never attached: `zeroseg policy trace` runs it on a crafted packet as if
+ * the packet arrived on (skb->mark == ZS_TRACE_ARRIVING) or left
+ * (ZS_TRACE_LEAVING) interface skb->ifindex. */
+SEC("tc")
+int zs_tc_trace(struct __sk_buff *skb)
+{
+	struct zs_ctx ctx = {
+		.data = (void *)(long)skb->data,
+		.data_end = (void *)(long)skb->data_end,
+		.ifindex = skb->ifindex,
+		.len = skb->len,
+		.hook = skb->mark == ZS_TRACE_LEAVING ? ZS_HOOK_TC_EGRESS : ZS_HOOK_TC_INGRESS,
+	};
+
+	return zs_trace_datapath(&ctx, skb->priority) == ZS_DROP ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

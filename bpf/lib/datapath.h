@@ -161,6 +161,34 @@ ZS_NOINLINE int zs_rejudge(struct zs_flow_ctx *fc, struct zs_ct_key *key,
 	return ZS_RESULT(j.verdict, ZS_REASON_NONE);
 }
 
+/* A `policy trace` packet: judged as a new flow, with no side effect but
+ * its judgement in zs_trace. */
+ZS_NOINLINE int zs_trace_flow(struct zs_flow_ctx *fc, struct zs_packet *p, __u32 seq)
+{
+	const struct zs_config *cfg = zs_get_config();
+	struct zs_judgement j = {};
+	struct zs_event_info info = {};
+	struct zs_trace_result *t;
+	__u32 zero = 0;
+
+	if (!fc || !p || !cfg)
+		return ZS_RESULT(ZS_VERDICT_DENIED, ZS_REASON_NONE);
+	info.direction = fc->direction;
+	zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info);
+	t = bpf_map_lookup_elem(&zs_trace, &zero);
+	if (t) {
+		t->seq = seq;
+		t->subject = info.subject;
+		t->peer = info.peer;
+		t->rule_id = j.rule_id;
+		t->verdict = j.verdict;
+		t->reason = j.reason;
+		t->direction = fc->direction;
+		t->mode = zs_mode_of(fc, fc->direction & 1);
+	}
+	return ZS_RESULT(j.verdict, j.reason);
+}
+
 /* An ICMP error quoting a packet of a tracked flow is related traffic. */
 ZS_NOINLINE int zs_related(struct zs_flow_ctx *fc, struct zs_packet *p)
 {
@@ -292,6 +320,35 @@ static __always_inline int zs_datapath(struct zs_ctx *ctx)
 unmanaged:
 	zs_count(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0), ctx->len);
 	return ZS_PASS;
+}
+
+/* zs_tc_trace's body: endpoint, parse, judge; nothing else. */
+static __always_inline int zs_trace_datapath(struct zs_ctx *ctx, __u32 seq)
+{
+	const struct zs_config *cfg = zs_get_config();
+	struct zs_endpoint_value *epv;
+	const struct zs_endpoint *ep;
+	struct zs_packet p = {};
+	struct zs_flow_ctx fc = {};
+	int rc;
+
+	epv = bpf_map_lookup_elem(&zs_endpoints, &ctx->ifindex);
+	if (!cfg || !epv)
+		return ZS_PASS;
+	fc.slot = cfg->generation & 1;
+	ep = &epv->slot[fc.slot];
+	if (!ep->identity)
+		return ZS_PASS;
+	fc.ifindex = ctx->ifindex;
+	fc.hook = ctx->hook;
+	fc.subject = ep->identity;
+	fc.direction = zs_hook_direction(ctx->hook, ep->kind);
+	fc.mode[0] = ep->mode[0];
+	fc.mode[1] = ep->mode[1];
+	if (zs_parse(ctx, &p))
+		return ZS_DROP;
+	rc = zs_trace_flow(&fc, &p, seq);
+	return ZS_RESULT_VERDICT(rc) == ZS_VERDICT_DENIED ? ZS_DROP : ZS_PASS;
 }
 
 #endif

@@ -11,6 +11,7 @@
 #include <zeroseg/event.h>
 #include <zeroseg/ipcache.h>
 #include <zeroseg/policy.h>
+#include <zeroseg/trace.h>
 #include <zeroseg/verdict.h>
 
 /* generation (active slot + policy revision), lookup plans, limits */
@@ -104,6 +105,14 @@ struct {
 } zs_barrier SEC(".maps") = {
 	.values = { [0] = &zs_barrier_inner },
 };
+
+/* the judgement of the last `policy trace` packet, per CPU */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zs_trace_result);
+} zs_trace SEC(".maps");
 
 /* per-CPU scratch space for values too large for the 512-byte stack */
 struct zs_scratch {

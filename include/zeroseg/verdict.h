@@ -5,6 +5,8 @@
 #ifndef ZEROSEG_VERDICT_H
 #define ZEROSEG_VERDICT_H
 
+#include "types.h"
+
 enum zs_verdict {
 	ZS_VERDICT_ALLOWED = 0,   /* allowed by a rule or by conntrack */
 	ZS_VERDICT_DENIED = 1,    /* dropped */
@@ -43,5 +45,8 @@ struct zs_counter {
 	__u64 packets;
 	__u64 bytes;
 };
+
+/* per-CPU values are copied to user space in 8-byte strides */
+ZS_STATIC_ASSERT(sizeof(struct zs_counter) % 8 == 0, "per-CPU value stride");
 
 #endif

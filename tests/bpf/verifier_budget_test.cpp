@@ -13,7 +13,7 @@ constexpr uint32_t kVerifierBudget = 350000;
 TEST(VerifierBudget, EveryProgramLoadsWithinBudget) {
   ZS_REQUIRE_PRIVILEGED();
   auto dp = Datapath::load({.pin = false});
-  for (Program p : {Program::xdp_ingress, Program::tc_ingress, Program::tc_egress}) {
+  for (Program p : {Program::xdp_ingress, Program::tc_ingress, Program::tc_egress, Program::tc_trace}) {
     ProgramInfo info = program_info(dp->program_fd(p));
     std::cout << info.name << ": " << info.verified_insns << " verified instructions (budget " << kVerifierBudget
               << "), " << info.jited_bytes << " bytes JITed\n";

@@ -172,6 +172,18 @@ out=$(zs apply -f "$work/policy.yaml")
 if [[ $out == *"NetworkPolicy/shop/web created"* && $out == *"SegmentPolicy/shop/db created"* ]]; then pass "apply lists what it created"; else fail "apply said: $out"; fi
 matrix "three-tier policy" "$THREE_TIER"
 
+ct_count() { in_node "$ZS" bpf dump conntrack --bpf-pin-dir "$PIN" -o json | python3 -c "import json,sys; print(len(json.load(sys.stdin)))"; }
+ct_before=$(ct_count)
+out=$(zs policy trace --from shop/web --to app --port 80/tcp)
+if [[ $out == *"allowed by NetworkPolicy/shop/app ingress[0]"* && $out == *"verdict: allowed"* ]]; then pass "trace: web -> app allowed, naming the rule"; else fail "trace web->app: $out"; fi
+out=$(zs policy trace --from web --to db --port 80/tcp)
+if [[ $out == *"default deny: SegmentPolicy/shop/db selects shop/db for ingress"* && $out == *"verdict: denied"* ]]; then pass "trace: web -> db denied, naming the policy that selects db"; else fail "trace web->db: $out"; fi
+out=$(zs policy trace --from 10.78.0.100 --to infra/node --port 22/tcp)
+if [[ $out == *"verdict: denied"* ]]; then pass "trace: SSH to the node from outside the management CIDR is denied"; else fail "trace ssh: $out"; fi
+out=$(zs policy trace --from app --to db --port 8/icmp)
+if [[ $out == *"allowed by SegmentPolicy/shop/db ingress[0]"* ]]; then pass "trace: ICMP echo app -> db allowed"; else fail "trace icmp: $out"; fi
+[ "$(ct_count)" = "$ct_before" ] && pass "trace leaves conntrack alone" || fail "trace created conntrack entries"
+
 ssh_from() { ip netns exec "$tag-out" ncat -z -w 1 -s "$1" 10.78.0.1 22; }
 expect_ok "host uplink: SSH from the management CIDR" ssh_from 10.78.0.2
 expect_fail "host uplink: SSH from elsewhere is dropped" ssh_from 10.78.0.100

@@ -149,6 +149,8 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
 
 Agent::~Agent() = default;
 
+bool Agent::mirror_endpoint(uint32_t ifindex) const { return mirror_->endpoints.count(ifindex) > 0; }
+
 ObjectSet Agent::merged(const ObjectSet& incoming, ApplyResult& r) const {
   ObjectSet next = desired_;
   merge_kind(next.namespaces, incoming.namespaces, r);

@@ -59,6 +59,10 @@ class Agent {
   nlohmann::json workloads() const;
   nlohmann::json identities() const;
   nlohmann::json status() const;
+  // `policy trace`: would FROM reach TO on port/proto, and why; FROM and TO
+  // are workloads (namespace/name or name) or addresses. Runs the loaded
+  // datapath on a crafted packet for each end that zeroseg guards.
+  nlohmann::json trace(const std::string& from, const std::string& to, uint16_t port, uint8_t proto);
   const AgentConfig& config() const { return config_; }
 
   // Detaches from every endpoint and removes the pins (`agent --uninstall`).
@@ -71,6 +75,9 @@ class Agent {
   ApplyResult commit(ObjectSet next, ApplyResult result, bool dry_run);
   size_t reconcile(const Compiled& want);
   size_t count_changes(const Compiled& want) const;
+  struct TraceEnd;
+  bool mirror_endpoint(uint32_t ifindex) const;
+  TraceEnd trace_end(const std::string& spec) const;
   void persist() const;
 
   AgentConfig config_;
@@ -83,6 +90,7 @@ class Agent {
   Compiled compiled_;
   std::unique_ptr<Mirror> mirror_;
   std::set<std::string> attached_;  // interface names with our programs
+  uint32_t trace_seq_ = 0;
 };
 
 }  // namespace zeroseg

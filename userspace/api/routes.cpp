@@ -52,6 +52,10 @@ Handler routes(Agent& agent) {
         ApplyResult r = req.path == "/v1/apply" ? agent.apply(objs, dry) : agent.remove(objs, dry);
         return ok(r.to_json());
       }
+      if (req.method == "POST" && req.path == "/v1/trace") {
+        json body = json::parse(req.body);
+        return ok(agent.trace(body.at("from"), body.at("to"), body.at("port"), body.at("proto")));
+      }
       if (req.method == "GET" && req.path == "/v1/policies") return ok(agent.policies());
       if (req.method == "GET" && req.path == "/v1/policy") {
         auto it = req.query.find("ref");

@@ -8,6 +8,8 @@
 #include "identity/allocator.h"
 #include "policy/compiler.h"
 #include "policy/loader.h"
+#include "common/error.h"
+#include "datapath/names.h"
 
 namespace zeroseg::cli {
 namespace {
@@ -65,6 +67,37 @@ void run_validate(const GlobalOptions& g, const std::vector<std::string>& files)
             << " policy entries\n";
 }
 
+struct TraceArgs {
+  std::string from, to, port;
+};
+
+void run_trace(const GlobalOptions& g, const TraceArgs& a) {
+  auto slash = a.port.find('/');
+  std::string number = a.port.substr(0, slash), proto = slash == std::string::npos ? "tcp" : a.port.substr(slash + 1);
+  for (auto& c : proto) c = static_cast<char>(std::tolower(c));
+  int port = 0;
+  try {
+    port = std::stoi(number);
+  } catch (...) {
+    throw Error("--port wants N/PROTO (e.g. 80/tcp, 53/udp, 8/icmp for an echo request), not " + a.port);
+  }
+  auto p = parse_proto(proto);
+  if (!p || port < 0 || port > 65535) throw Error("--port wants N/PROTO, not " + a.port);
+  json r = request(g, "POST", "/v1/trace", {{"from", a.from}, {"to", a.to}, {"port", port}, {"proto", *p}});
+  if (g.json()) {
+    std::cout << r.dump(2) << "\n";
+    return;
+  }
+  std::cout << r["from"].get<std::string>() << " (" << r["source_ip"].get<std::string>() << ") -> "
+            << r["to"].get<std::string>() << " (" << r["destination_ip"].get<std::string>() << ") on " << port
+            << "/" << r["protocol"].get<std::string>() << "\n";
+  Table t({"at", "direction", "verdict", "why"});
+  for (const auto& s : r["steps"])
+    t.add({s["at"], s["direction"], s["verdict"], s["explanation"]});
+  t.print(std::cout);
+  std::cout << "verdict: " << r["verdict"].get<std::string>() << "\n";
+}
+
 }  // namespace
 
 void add_policy_commands(CLI::App& app, GlobalOptions& g) {
@@ -86,6 +119,14 @@ void add_policy_commands(CLI::App& app, GlobalOptions& g) {
   add_client_options(*validate, g);
   validate->add_option("-f,--filename", files)->required();
   validate->callback([&g] { run_validate(g, files); });
+
+  static TraceArgs trace_args;
+  auto* trace = policy->add_subcommand("trace", "Would FROM reach TO, and why (runs the loaded datapath)");
+  add_client_options(*trace, g);
+  trace->add_option("--from", trace_args.from, "Workload (namespace/name or name) or IP")->required();
+  trace->add_option("--to", trace_args.to, "Workload (namespace/name or name) or IP")->required();
+  trace->add_option("--port", trace_args.port, "N/PROTO: 80/tcp, 53/udp, 8/icmp (ICMP type)")->required();
+  trace->callback([&g] { run_trace(g, trace_args); });
 
   auto* diff = policy->add_subcommand("diff", "What applying the files would change");
   add_client_options(*diff, g);

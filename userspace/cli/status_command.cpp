@@ -42,7 +42,7 @@ void run_status(const GlobalOptions& g) {
   j["generation"] = dp->generation();
 
   Table progs({"program", "id", "verified insns", "jited bytes"});
-  for (Program p : {Program::xdp_ingress, Program::tc_ingress, Program::tc_egress}) {
+  for (Program p : {Program::xdp_ingress, Program::tc_ingress, Program::tc_egress, Program::tc_trace}) {
     ProgramInfo info = program_info(dp->program_fd(p));
     j["programs"].push_back({{"name", info.name}, {"id", info.id}, {"verified_insns", info.verified_insns},
                              {"jited_bytes", info.jited_bytes}});

@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr Program kPrograms[] = {Program::xdp_ingress, Program::tc_ingress, Program::tc_egress};
+constexpr Program kPrograms[] = {Program::xdp_ingress, Program::tc_ingress, Program::tc_egress, Program::tc_trace};
 
 // Conntrack lifetimes without a packet, and the deny event rate limit.
 constexpr uint32_t kCtTimeoutTcp = 6 * 3600;
@@ -88,6 +88,7 @@ const char* program_name(Program p) {
     case Program::xdp_ingress: return "zs_xdp_ingress";
     case Program::tc_ingress: return "zs_tc_ingress";
     case Program::tc_egress: return "zs_tc_egress";
+    case Program::tc_trace: return "zs_tc_trace";
   }
   return "?";
 }

@@ -36,7 +36,8 @@ struct DatapathOptions {
   bool pin = true;  // false: private maps and programs (tests, benchmarks)
 };
 
-enum class Program { xdp_ingress, tc_ingress, tc_egress };
+// tc_trace is never attached: `policy trace` runs it (include/zeroseg/trace.h)
+enum class Program { xdp_ingress, tc_ingress, tc_egress, tc_trace };
 const char* program_name(Program p);
 
 class Transaction;

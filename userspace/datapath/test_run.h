@@ -18,7 +18,7 @@ struct TestRun {
 };
 
 TestRun test_run(int prog_fd, Program program, std::span<const uint8_t> packet, uint32_t ifindex,
-                 uint32_t repeat = 1);
+                 uint32_t repeat = 1, uint32_t mark = 0, uint32_t priority = 0);
 
 // The verdict as ZS_PASS-like booleans, whatever the hook's return codes.
 bool test_run_passed(Program program, uint32_t retval);
