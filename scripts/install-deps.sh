@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config clang llvm libbpf-dev bpftool
+  build-essential cmake pkg-config clang llvm libclang-rt-14-dev libbpf-dev bpftool
   linux-libc-dev libelf-dev zlib1g-dev
   libnl-3-dev libnl-route-3-dev libyaml-cpp-dev libcli11-dev
   nlohmann-json3-dev libcpp-httplib-dev libgtest-dev libgmock-dev

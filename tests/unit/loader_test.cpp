@@ -160,3 +160,32 @@ TEST(Loader, ErrorsNameFileLineColumnAndField) {
 
 }  // namespace
 }  // namespace zeroseg
+
+namespace zeroseg {
+namespace {
+
+TEST(Loader, AliasesAndDeepNestingAreRefused) {
+  EXPECT_EQ(error_of("apiVersion: v1\nkind: Namespace\nmetadata: &m {name: a, labels: *m}\n"),
+            "f.yaml:3:11: YAML aliases (*name) are not supported");
+  std::string deep = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\nspec: ";
+  for (int i = 0; i < 70; i++) deep += "[";
+  for (int i = 0; i < 70; i++) deep += "]";
+  EXPECT_NE(error_of(deep).find("nests deeper than 64 levels"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace zeroseg
+
+namespace zeroseg {
+namespace {
+
+TEST(Loader, ControlCharactersAreRefusedBeforeParsing) {
+  // this input (from the fuzzer) made yaml-cpp 0.7 spin forever
+  std::string nul = ", A plainPolicy, pi$in\n# namespace \"shop \"taks labelled";
+  nul += '\0';
+  nul += "env=p";
+  EXPECT_EQ(error_of(nul), "f.yaml:2:33: control character 0x00 is not allowed in YAML");
+}
+
+}  // namespace
+}  // namespace zeroseg

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -404,8 +405,33 @@ Policy segment_policy(const Reader& r, const YAML::Node& doc) {
   return p;
 }
 
+// Rejects what the schema never needs and an attacker could use: aliases
+// (a cycle or an exponential expansion: "billion laughs"), deep nesting
+// and huge documents. An alias is the anchored node itself, so it repeats
+// the node's (position, type); distinct nodes never do (a block map and its
+// first key share a position, not a type).
+void check_structure(const Reader& r, const YAML::Node& n, std::set<size_t>& seen, size_t& nodes, int depth) {
+  constexpr int kMaxDepth = 64;
+  constexpr size_t kMaxNodes = 1u << 20;
+  if (++nodes > kMaxNodes) r.fail(n, "the document is too large (more than 1M YAML nodes)");
+  if (depth > kMaxDepth) r.fail(n, "the document nests deeper than 64 levels");
+  if (!seen.insert(static_cast<size_t>(n.Mark().pos) * 8 + static_cast<size_t>(n.Type())).second)
+    r.fail(n, "YAML aliases (*name) are not supported");
+  if (n.IsMap()) {
+    for (const auto& kv : n) {
+      check_structure(r, kv.first, seen, nodes, depth + 1);
+      check_structure(r, kv.second, seen, nodes, depth + 1);
+    }
+  } else if (n.IsSequence()) {
+    for (const auto& item : n) check_structure(r, item, seen, nodes, depth + 1);
+  }
+}
+
 void load_document(const Reader& r, const YAML::Node& doc, ObjectSet& out) {
   if (doc.IsNull()) return;  // an empty document ("---" at the end)
+  std::set<size_t> seen;
+  size_t nodes = 0;
+  check_structure(r, doc, seen, nodes, 0);
   if (!doc.IsMap()) r.fail(doc, "a document must be a mapping with apiVersion and kind");
   std::string api = r.required_str(doc, "apiVersion", "the document");
   std::string kind = r.required_str(doc, "kind", "the document");
@@ -431,7 +457,29 @@ void load_document(const Reader& r, const YAML::Node& doc, ObjectSet& out) {
 
 }  // namespace
 
+// YAML allows no control characters but tab and line breaks, and yaml-cpp
+// 0.7 spins forever on some inputs holding NUL (found by our fuzzer):
+// refuse them before yaml-cpp sees them.
+void check_characters(std::string_view text, const std::string& filename) {
+  int line = 1, column = 1;
+  for (unsigned char c : text) {
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "0x%02x", c);
+      throw Error(filename + ":" + std::to_string(line) + ":" + std::to_string(column) + ": control character " +
+                  hex + " is not allowed in YAML");
+    }
+    if (c == '\n') {
+      line++;
+      column = 1;
+    } else {
+      column++;
+    }
+  }
+}
+
 ObjectSet load_yaml(std::string_view text, const std::string& filename) {
+  check_characters(text, filename);
   Reader r(filename);
   std::vector<YAML::Node> docs;
   try {
