@@ -189,3 +189,17 @@ TEST(Loader, ControlCharactersAreRefusedBeforeParsing) {
 
 }  // namespace
 }  // namespace zeroseg
+
+namespace zeroseg {
+namespace {
+
+TEST(Loader, InvalidUtf8IsRefusedBeforeParsing) {
+  EXPECT_EQ(error_of("apiVersion: v1\nkind: \xad\x9a\x98Namespace\n"), "f.yaml:2:7: invalid UTF-8");
+  EXPECT_EQ(error_of("apiVersion: v1\nkind: Namespace\nmetadata: {name: caf\xc3"), "f.yaml:3:21: invalid UTF-8");
+  // valid UTF-8 passes this check (and fails later for its own reasons)
+  EXPECT_EQ(error_of("apiVersion: v1\nkind: Namespace\nmetadata: {name: caf\xc3\xa9}\n"),
+            "f.yaml:3:18: Namespace.metadata.name \"caf\xc3\xa9\" is not a valid name");
+}
+
+}  // namespace
+}  // namespace zeroseg

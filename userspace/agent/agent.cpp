@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/agent.h"
 
+#include <malloc.h>
 #include <net/if.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstring>
+#include <unordered_map>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -84,14 +86,19 @@ std::string ref_of(const Policy& p) { return p.ref(); }
 // Replaces or adds each incoming object in `into`, noting what happened.
 template <class T>
 void merge_kind(std::vector<T>& into, const std::vector<T>& incoming, ApplyResult& r) {
+  std::unordered_map<std::string, size_t> at;
+  for (size_t i = 0; i < into.size(); i++) at.emplace(ref_of(into[i]), i);
   for (const auto& obj : incoming) {
-    auto it = std::find_if(into.begin(), into.end(), [&](const T& o) { return ref_of(o) == ref_of(obj); });
-    if (it == into.end()) {
+    std::string ref = ref_of(obj);
+    auto it = at.find(ref);
+    if (it == at.end()) {
+      at.emplace(ref, into.size());
       into.push_back(obj);
-      r.objects.emplace_back(ref_of(obj), "created");
+      r.objects.emplace_back(ref, "created");
     } else {
-      r.objects.emplace_back(ref_of(obj), it->meta.document == obj.meta.document ? "unchanged" : "configured");
-      *it = obj;
+      T& cur = into[it->second];
+      r.objects.emplace_back(ref, cur.meta.document == obj.meta.document ? "unchanged" : "configured");
+      cur = obj;
     }
   }
 }
@@ -197,6 +204,9 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run) {
   rule_ids_ = std::move(rules);
   compiled_ = std::move(want);
   persist();
+  // a big apply's transient trees go back to the system (not on every
+  // small change: the trim walks the heap)
+  if (result.entries_changed > 10000) malloc_trim(0);
   result.revision = dp_->generation();
   return result;
 }

@@ -128,12 +128,17 @@ class Compilation {
       if (peer.cidr->cidr.len == 0) out.insert(ZS_ID_WORLD);  // addresses in no prefix
       return out;
     }
+    // many rules share a selector: match each distinct one once
+    std::string key = (peer.pods ? peer.pods->str() : "*") + "|" + (peer.namespaces ? peer.namespaces->str() : "=" + policy_ns);
+    auto cached = selector_cache_.find(key);
+    if (cached != selector_cache_.end()) return cached->second;
     for (const auto& wi : workloads_) {
       const Workload& w = *wi.w;
       bool ns_ok = peer.namespaces ? peer.namespaces->matches(ns_labels(w.meta.ns)) : w.meta.ns == policy_ns;
       bool pod_ok = !peer.pods || peer.pods->matches(w.meta.labels);
       if (ns_ok && pod_ok) out.insert(wi.identity);
     }
+    selector_cache_[key] = out;
     return out;
   }
 
@@ -271,6 +276,7 @@ class Compilation {
   std::vector<std::pair<const Policy*, std::set<uint32_t>>> policies_;
   std::map<uint32_t, std::array<uint8_t, 2>> out_mode_;
   std::set<uint32_t> used_rules_;
+  std::map<std::string, std::set<uint32_t>> selector_cache_;
 };
 
 }  // namespace

@@ -457,17 +457,28 @@ void load_document(const Reader& r, const YAML::Node& doc, ObjectSet& out) {
 
 }  // namespace
 
-// YAML allows no control characters but tab and line breaks, and yaml-cpp
-// 0.7 spins forever on some inputs holding NUL (found by our fuzzer):
-// refuse them before yaml-cpp sees them.
+// YAML allows no control characters but tab and line breaks, and must be
+// UTF-8 here; yaml-cpp 0.7 spins forever on some inputs holding NUL or
+// invalid UTF-8 (both found by our fuzzer): refuse them before it sees them.
 void check_characters(std::string_view text, const std::string& filename) {
   int line = 1, column = 1;
-  for (unsigned char c : text) {
+  auto fail = [&](const std::string& what) {
+    throw Error(filename + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + what);
+  };
+  for (size_t i = 0; i < text.size(); i++) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
     if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
       char hex[8];
       std::snprintf(hex, sizeof(hex), "0x%02x", c);
-      throw Error(filename + ":" + std::to_string(line) + ":" + std::to_string(column) + ": control character " +
-                  hex + " is not allowed in YAML");
+      fail(std::string("control character ") + hex + " is not allowed in YAML");
+    }
+    if (c >= 0x80) {
+      // a UTF-8 sequence: lead byte, then 1..3 continuation bytes
+      size_t extra = c >= 0xf0 && c <= 0xf4 ? 3 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xc2 && c <= 0xdf ? 1 : 0;
+      if (!extra) fail("invalid UTF-8");
+      for (size_t k = 1; k <= extra; k++)
+        if (i + k >= text.size() || (static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) fail("invalid UTF-8");
+      i += extra;
     }
     if (c == '\n') {
       line++;
