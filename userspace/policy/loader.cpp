@@ -517,7 +517,9 @@ std::vector<std::pair<int, std::string>> split_documents(std::string_view text) 
 ObjectSet load_yaml(std::string_view text, const std::string& filename) {
   check_characters(text, filename);
   ObjectSet out;
-  for (const auto& [first_line, doc_text] : split_documents(text)) {
+  for (const auto& doc_at : split_documents(text)) {
+    const int first_line = doc_at.first;  // not a structured binding: lambdas capture it (clang 14)
+    const std::string& doc_text = doc_at.second;
     Reader r(filename, first_line);
     auto where = [&](const YAML::Mark& m) {
       return filename + ":" + std::to_string(m.line + first_line + 1) + ":" + std::to_string(m.column + 1) + ": ";
