@@ -260,31 +260,41 @@ static __always_inline int zs_unjudgeable(const struct zs_ctx *ctx,
 	return zs_finish(ctx, fc->direction, verdict, reason);
 }
 
+/* Fills fc from ctx's endpoint; 0 when the interface has none (unmanaged). */
+static __always_inline int zs_endpoint_flow_ctx(const struct zs_config *cfg,
+						const struct zs_ctx *ctx,
+						struct zs_flow_ctx *fc)
+{
+	struct zs_endpoint_value *epv = bpf_map_lookup_elem(&zs_endpoints, &ctx->ifindex);
+	const struct zs_endpoint *ep;
+
+	if (!cfg || !epv)
+		return 0;
+	fc->slot = cfg->generation & 1;
+	ep = &epv->slot[fc->slot];
+	if (!ep->identity)
+		return 0;
+	fc->ifindex = ctx->ifindex;
+	fc->len = ctx->len;
+	fc->hook = ctx->hook;
+	fc->subject = ep->identity;
+	fc->direction = zs_hook_direction(ctx->hook, ep->kind);
+	fc->mode[0] = ep->mode[0];
+	fc->mode[1] = ep->mode[1];
+	return 1;
+}
+
 static __always_inline int zs_datapath(struct zs_ctx *ctx)
 {
 	const struct zs_config *cfg = zs_get_config();
-	struct zs_endpoint_value *epv;
-	const struct zs_endpoint *ep;
 	struct zs_packet p = {};
 	struct zs_flow_ctx fc = {};
 	struct zs_ct_entry *ct = NULL;
 	struct zs_ct_key key;
 	int rc, found;
 
-	epv = bpf_map_lookup_elem(&zs_endpoints, &ctx->ifindex);
-	if (!cfg || !epv)
+	if (!zs_endpoint_flow_ctx(cfg, ctx, &fc))
 		goto unmanaged;
-	fc.slot = cfg->generation & 1;
-	ep = &epv->slot[fc.slot];
-	if (!ep->identity)
-		goto unmanaged;
-	fc.ifindex = ctx->ifindex;
-	fc.len = ctx->len;
-	fc.hook = ctx->hook;
-	fc.subject = ep->identity;
-	fc.direction = zs_hook_direction(ctx->hook, ep->kind);
-	fc.mode[0] = ep->mode[0];
-	fc.mode[1] = ep->mode[1];
 
 	rc = zs_parse(ctx, &p);
 	if (rc == ZS_PARSE_NON_IP) {
@@ -326,25 +336,12 @@ unmanaged:
 static __always_inline int zs_trace_datapath(struct zs_ctx *ctx, __u32 seq)
 {
 	const struct zs_config *cfg = zs_get_config();
-	struct zs_endpoint_value *epv;
-	const struct zs_endpoint *ep;
 	struct zs_packet p = {};
 	struct zs_flow_ctx fc = {};
 	int rc;
 
-	epv = bpf_map_lookup_elem(&zs_endpoints, &ctx->ifindex);
-	if (!cfg || !epv)
+	if (!zs_endpoint_flow_ctx(cfg, ctx, &fc))
 		return ZS_PASS;
-	fc.slot = cfg->generation & 1;
-	ep = &epv->slot[fc.slot];
-	if (!ep->identity)
-		return ZS_PASS;
-	fc.ifindex = ctx->ifindex;
-	fc.hook = ctx->hook;
-	fc.subject = ep->identity;
-	fc.direction = zs_hook_direction(ctx->hook, ep->kind);
-	fc.mode[0] = ep->mode[0];
-	fc.mode[1] = ep->mode[1];
 	if (zs_parse(ctx, &p))
 		return ZS_DROP;
 	rc = zs_trace_flow(&fc, &p, seq);

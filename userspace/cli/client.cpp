@@ -1,15 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cli/client.h"
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "api/http.h"
 #include "common/error.h"
+#include "policy/loader.h"
 
 namespace zeroseg::cli {
 
@@ -28,28 +23,9 @@ json request(const GlobalOptions& g, const std::string& method, const std::strin
 }
 
 json read_documents(const std::vector<std::string>& paths) {
-  namespace fs = std::filesystem;
   json docs = json::array();
-  for (const auto& path : paths) {
-    std::vector<fs::path> files;
-    std::error_code ec;
-    if (fs::is_directory(path, ec)) {
-      for (const auto& e : fs::directory_iterator(path, ec))
-        if (e.is_regular_file() && (e.path().extension() == ".yaml" || e.path().extension() == ".yml"))
-          files.push_back(e.path());
-      std::sort(files.begin(), files.end());
-      if (files.empty()) throw Error(path + ": no .yaml or .yml files in this directory");
-    } else {
-      files.push_back(path);
-    }
-    for (const auto& f : files) {
-      std::ifstream in(f);
-      if (!in) throw Error(f.string() + ": cannot read: " + std::strerror(errno));
-      std::stringstream ss;
-      ss << in.rdbuf();
-      docs.push_back({{"name", f.string()}, {"content", ss.str()}});
-    }
-  }
+  for (const auto& path : paths)
+    for (const auto& [name, text] : read_yaml_files(path)) docs.push_back({{"name", name}, {"content", text}});
   return docs;
 }
 

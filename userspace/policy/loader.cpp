@@ -539,7 +539,7 @@ ObjectSet load_yaml(std::string_view text, const std::string& filename) {
   return out;
 }
 
-ObjectSet load_path(const std::string& path) {
+std::vector<std::pair<std::string, std::string>> read_yaml_files(const std::string& path) {
   namespace fs = std::filesystem;
   std::vector<fs::path> files;
   std::error_code ec;
@@ -552,13 +552,21 @@ ObjectSet load_path(const std::string& path) {
   } else {
     files.push_back(path);
   }
-  ObjectSet all;
+  std::vector<std::pair<std::string, std::string>> out;
   for (const auto& f : files) {
     std::ifstream in(f);
     if (!in) throw Error(f.string() + ": cannot read: " + std::strerror(errno));
     std::stringstream ss;
     ss << in.rdbuf();
-    ObjectSet one = load_yaml(ss.str(), f.string());
+    out.emplace_back(f.string(), ss.str());
+  }
+  return out;
+}
+
+ObjectSet load_path(const std::string& path) {
+  ObjectSet all;
+  for (const auto& [name, text] : read_yaml_files(path)) {
+    ObjectSet one = load_yaml(text, name);
     for (auto& w : one.workloads) all.workloads.push_back(std::move(w));
     for (auto& n : one.namespaces) all.namespaces.push_back(std::move(n));
     for (auto& p : one.policies) all.policies.push_back(std::move(p));

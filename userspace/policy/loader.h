@@ -3,6 +3,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/error.h"
 #include "policy/objects.h"
@@ -18,5 +20,8 @@ ObjectSet load_yaml(std::string_view text, const std::string& filename);
 
 // A file, or every *.yaml / *.yml file of a directory (sorted by name).
 ObjectSet load_path(const std::string& path);
+
+// The files load_path reads for path, with their text.
+std::vector<std::pair<std::string, std::string>> read_yaml_files(const std::string& path);
 
 }  // namespace zeroseg
