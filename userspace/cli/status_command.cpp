@@ -3,7 +3,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/client.h"
 #include "cli/options.h"
+#include "common/error.h"
 #include "cli/table.h"
 #include "datapath/attach.h"
 #include "datapath/datapath.h"
@@ -35,9 +37,19 @@ std::string hook_text(const HookState& h) {
   return in + "/" + out;
 }
 
+// The agent's own view, when it answers on --socket.
+json agent_status(const GlobalOptions& g) {
+  try {
+    return request(g, "GET", "/v1/status");
+  } catch (const Error& e) {
+    return {{"error", e.what()}};
+  }
+}
+
 void run_status(const GlobalOptions& g) {
   auto dp = Datapath::open_pinned(g.pin_dir);
   json j;
+  j["agent"] = agent_status(g);
   j["pin_dir"] = g.pin_dir;
   j["generation"] = dp->generation();
 
@@ -102,6 +114,16 @@ void run_status(const GlobalOptions& g) {
     std::cout << j.dump(2) << "\n";
     return;
   }
+  const json& a = j["agent"];
+  if (a.contains("error")) {
+    std::cout << "agent: none answering on " << g.socket << " (the datapath below enforces on its own)\n";
+  } else {
+    std::cout << "agent: pid " << a["pid"] << " on " << a["socket"].get<std::string>() << ", "
+              << a["objects"]["workloads"] << " workloads, " << a["objects"]["policies"] << " policies, "
+              << a["identities"] << " identities, " << a["policy_entries"] << " policy entries";
+    if (!a["waiting_for_interfaces"].empty()) std::cout << ", waiting for " << a["waiting_for_interfaces"].dump();
+    std::cout << "\n";
+  }
   std::cout << "datapath pinned under " << g.pin_dir << ", policy revision " << dp->generation() << "\n\n";
   progs.print(std::cout);
   std::cout << "\n";
@@ -116,8 +138,9 @@ void run_status(const GlobalOptions& g) {
 }  // namespace
 
 void add_status_command(CLI::App& app, GlobalOptions& g) {
-  auto* cmd = app.add_subcommand("status", "Programs, attachments, map fill and counters");
+  auto* cmd = app.add_subcommand("status", "Agent, programs, attachments, map fill and counters");
   add_global_options(*cmd, g);
+  cmd->add_option("--socket", g.socket, "The agent's API socket")->capture_default_str();
   cmd->callback([&g] { run_status(g); });
 }
 
