@@ -34,12 +34,7 @@ void DatapathTest::SetUp() {
   // a clean slate: no policy, no flows, no counters
   Transaction tx(*dp_);
   for (auto& [k, v] : dp_->endpoints().entries()) tx.remove_endpoint(k);
-  for (auto& [k, v] : dp_->ipcache().entries()) {
-    IpAddr a;
-    a.family = k.family;
-    std::memcpy(a.bytes.data(), k.addr, 16);
-    tx.remove_identity(Prefix::of(a, k.prefixlen));
-  }
+  for (auto& [k, v] : dp_->ipcache().entries()) tx.remove_identity(Transaction::prefix_of(k));
   for (auto& [k, v] : dp_->policy().entries()) tx.remove_rule(k);
   tx.commit();
   clear(dp_->conntrack());

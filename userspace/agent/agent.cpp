@@ -65,11 +65,7 @@ struct Agent::Mirror {
     for (auto& [k, v] : dp.endpoints().entries())
       if (!slot_empty(slot_ref(v, slot))) m.endpoints[k] = slot_ref(v, slot);
     for (auto& [k, v] : dp.ipcache().entries()) {
-      if (!slot_ref(v, slot)) continue;
-      IpAddr a;
-      a.family = k.family;
-      std::memcpy(a.bytes.data(), k.addr, 16);
-      m.ipcache[Prefix::of(a, k.prefixlen)] = slot_ref(v, slot);
+      if (slot_ref(v, slot)) m.ipcache[Transaction::prefix_of(k)] = slot_ref(v, slot);
     }
     for (auto& [k, v] : dp.policy().entries())
       if (!slot_empty(slot_ref(v, slot))) m.policy[k] = slot_ref(v, slot);

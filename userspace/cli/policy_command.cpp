@@ -44,12 +44,7 @@ void run_get(const GlobalOptions& g, const std::string& ref) {
 // Offline: parse, validate and compile, as the agent would.
 void run_validate(const GlobalOptions& g, const std::vector<std::string>& files) {
   ObjectSet all;
-  for (const auto& f : files) {
-    ObjectSet one = load_path(f);
-    for (auto& x : one.namespaces) all.namespaces.push_back(std::move(x));
-    for (auto& x : one.workloads) all.workloads.push_back(std::move(x));
-    for (auto& x : one.policies) all.policies.push_back(std::move(x));
-  }
+  for (const auto& f : files) all.append(load_path(f));
   LocalIdentityAllocator ids;
   RuleIdAllocator rules;
   Compiled c = PolicyCompiler(ids, rules).compile(all);

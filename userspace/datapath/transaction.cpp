@@ -26,6 +26,13 @@ zs_ipcache_key Transaction::ipcache_key(const Prefix& prefix) {
   return key;
 }
 
+Prefix Transaction::prefix_of(const zs_ipcache_key& key) {
+  IpAddr a;
+  a.family = key.family;
+  std::memcpy(a.bytes.data(), key.addr, 16);
+  return Prefix::of(a, key.prefixlen);
+}
+
 void Transaction::set_endpoint(uint32_t ifindex, const zs_endpoint& ep) {
   if (ep.identity == 0) throw Error("endpoint identity 0 is reserved for 'no endpoint'");
   endpoints_.set(ifindex, ep);

@@ -37,6 +37,7 @@ class Transaction {
   void commit();
 
   static zs_ipcache_key ipcache_key(const Prefix& prefix);
+  static Prefix prefix_of(const zs_ipcache_key& key);
 
  private:
   template <class Key, class Slot>

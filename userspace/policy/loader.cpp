@@ -566,10 +566,7 @@ std::vector<std::pair<std::string, std::string>> read_yaml_files(const std::stri
 ObjectSet load_path(const std::string& path) {
   ObjectSet all;
   for (const auto& [name, text] : read_yaml_files(path)) {
-    ObjectSet one = load_yaml(text, name);
-    for (auto& w : one.workloads) all.workloads.push_back(std::move(w));
-    for (auto& n : one.namespaces) all.namespaces.push_back(std::move(n));
-    for (auto& p : one.policies) all.policies.push_back(std::move(p));
+    all.append(load_yaml(text, name));
   }
   return all;
 }

@@ -114,6 +114,11 @@ struct ObjectSet {
   std::vector<Policy> policies;
 
   size_t size() const { return workloads.size() + namespaces.size() + policies.size(); }
+  void append(ObjectSet&& more) {
+    for (auto& w : more.workloads) workloads.push_back(std::move(w));
+    for (auto& n : more.namespaces) namespaces.push_back(std::move(n));
+    for (auto& p : more.policies) policies.push_back(std::move(p));
+  }
 };
 
 }  // namespace zeroseg
