@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the YAML loader fuzz target with clang (libFuzzer + ASan + UBSan)
 # and runs it on a corpus seeded from policies/: RUNS inputs from a fixed
-# seed, so a CI run is repeatable (a failure here is a failure there).
+# seed. Close to repeatable, not exactly: libFuzzer's scheduling also
+# depends on timing, so a rare bug may show in one run and not the next.
 #   run.sh BUILD_DIR [RUNS] [SEED]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,7 +16,9 @@ sources=(common/error.cpp common/time.cpp net/addr.cpp policy/labels.cpp policy/
          identity/allocator.cpp datapath/names.cpp datapath/port_ranges.cpp)
 srcs=()
 for s in "${sources[@]}"; do srcs+=("$u/$s"); done
-if [ ! -x "$out/yaml_loader_fuzz" ] || [ -n "$(find "$here" "$u/policy" -newer "$out/yaml_loader_fuzz" -name '*.cpp' -o -newer "$out/yaml_loader_fuzz" -name '*.h' | head -1)" ]; then
+# rebuilt when any source it compiles (or any header) is newer than it
+if [ ! -x "$out/yaml_loader_fuzz" ] ||
+   [ -n "$(find "$here" "$u" "$root/include" \( -name '*.cpp' -o -name '*.h' \) -newer "$out/yaml_loader_fuzz" | head -1)" ]; then
   echo "building the fuzz target ..."
   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$u" -I"$root/include" "$here/yaml_loader_fuzz.cpp" "${srcs[@]}" -lyaml-cpp -o "$out/yaml_loader_fuzz"

@@ -36,6 +36,10 @@ TEST(Time, Rfc3339) {
   EXPECT_EQ(parse_rfc3339("1970-01-01T00:00:00.5Z"), 500'000'000);
   EXPECT_FALSE(parse_rfc3339("1970-01-01 00:00:00"));
   EXPECT_FALSE(parse_rfc3339("1970-13-01T00:00:00Z"));
+  // out of int64 nanoseconds (found by the fuzzer: year 0479 overflowed)
+  EXPECT_FALSE(parse_rfc3339("0479-01-01T00:00:00Z"));
+  EXPECT_FALSE(parse_rfc3339("9999-01-01T00:00:00Z"));
+  EXPECT_TRUE(parse_rfc3339("2261-12-31T23:59:59Z"));
   EXPECT_EQ(format_rfc3339(*parse_rfc3339("2026-11-28T10:00:00Z")), "2026-11-28T10:00:00Z");
 }
 
@@ -45,6 +49,7 @@ TEST(Time, Durations) {
   EXPECT_EQ(parse_duration_ns("500ms"), 500'000'000);
   EXPECT_FALSE(parse_duration_ns("10"));
   EXPECT_FALSE(parse_duration_ns("-5s"));
+  EXPECT_FALSE(parse_duration_ns("9223372036854775807d"));
 }
 
 TEST(Time, TaiRoundTrip) {

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 
 namespace zeroseg {
@@ -34,6 +35,8 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
       s[13] != ':' || !digits(s, 14, 2, m) || s[16] != ':' || !digits(s, 17, 2, sec))
     return std::nullopt;
   if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return std::nullopt;
+  // int64 nanoseconds reach 2262; before 1970 no rule can still be live
+  if (Y < 1970 || Y > 2261) return std::nullopt;
   size_t at = 19;
   int64_t frac_ns = 0;
   if (at < s.size() && s[at] == '.') {
@@ -86,6 +89,7 @@ std::optional<int64_t> parse_duration_ns(std::string_view s) {
   else if (unit == "h") scale = 3600LL * 1000000000;
   else if (unit == "d") scale = 86400LL * 1000000000;
   else return std::nullopt;
+  if (value > INT64_MAX / scale / 2) return std::nullopt;  // and room to add it to now
   return value * scale;
 }
 
