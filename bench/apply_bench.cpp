@@ -92,8 +92,8 @@ int main() {
   text.shrink_to_fit();
   malloc_trim(0);
 
-  api::UnixHttpServer server(cfg.socket, 0, api::routes(agent));
-  std::thread serving([&] { server.serve(); });
+  auto server = api::HttpServer::unix_socket(cfg.socket, 0, api::routes(agent));
+  std::thread serving([&] { server->serve(); });
 
   // one rule changes: policy p7's first rule moves to another port
   std::vector<double> change_ms;
@@ -113,7 +113,7 @@ int main() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
 
-  server.stop();
+  server->stop();
   serving.join();
   std::printf("| measure | value |\n|---|---:|\n");
   std::printf("| objects | %d workloads, %d policies, %d rules |\n", kWorkloads, kApps, kApps * kRulesPerPolicy);

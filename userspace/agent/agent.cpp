@@ -6,7 +6,9 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <chrono>
 #include <cstring>
+#include <limits>
 #include <unordered_map>
 
 #include "common/error.h"
@@ -15,11 +17,53 @@
 #include "datapath/names.h"
 #include "datapath/slots.h"
 #include "datapath/transaction.h"
+#include "common/time.h"
 #include "policy/loader.h"
+#include "telemetry/ipfix.h"
 
 namespace zeroseg {
 
 using nlohmann::json;
+
+namespace {
+
+uint32_t seconds_setting(const std::string& key, const std::string& value) {
+  auto ns = parse_duration_ns(value);
+  if (!ns || *ns < 1000000000 || *ns > int64_t{1} << 62) throw Error(key + ": \"" + value + "\" is not a duration of 1s or more (e.g. 30s, 5m, 6h)");
+  return static_cast<uint32_t>(*ns / 1000000000);
+}
+
+uint64_t number_setting(const std::string& key, const std::string& value, uint64_t min, uint64_t max) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long n = std::strtoull(value.c_str(), &end, 10);
+  if (value.empty() || *end || errno || n < min || n > max)
+    throw Error(key + ": \"" + value + "\" is not a number from " + std::to_string(min) + " to " + std::to_string(max));
+  return n;
+}
+
+}  // namespace
+
+void AgentConfig::set(const std::string& key, const std::string& value) {
+  if (key == "socket") socket = value;
+  else if (key == "bpf-pin-dir") pin_dir = value;
+  else if (key == "state-dir") state_dir = value;
+  else if (key == "node-name") node_name = value;
+  else if (key == "flow-log") flow_log = value;
+  else if (key == "flow-log-max-bytes") flow_log_max_bytes = number_setting(key, value, 4096, uint64_t{1} << 40);
+  else if (key == "flow-log-keep") flow_log_keep = static_cast<int>(number_setting(key, value, 1, 1000));
+  else if (key == "flow-sweep-interval") {
+    auto ns = parse_duration_ns(value);
+    if (!ns || *ns < 100000000 || *ns > 3600 * int64_t{1000000000})
+      throw Error(key + ": \"" + value + "\" is not a duration from 100ms to 1h");
+    flow_sweep_ms = static_cast<uint32_t>(*ns / 1000000);
+  } else if (key == "ipfix-collector") ipfix_collector = value;
+  else if (key == "metrics-listen") metrics_listen = value;
+  else if (key == "ct-timeout-tcp") ct_timeout_tcp = seconds_setting(key, value);
+  else if (key == "ct-timeout-tcp-closing") ct_timeout_tcp_closing = seconds_setting(key, value);
+  else if (key == "ct-timeout-other") ct_timeout_other = seconds_setting(key, value);
+  else throw Error("unknown agent setting \"" + key + "\"");
+}
 
 void AgentConfig::load_file(const std::string& path) {
   YAML::Node n;
@@ -31,15 +75,15 @@ void AgentConfig::load_file(const std::string& path) {
   if (n.IsNull()) return;
   if (!n.IsMap()) throw Error(path + ": the agent config must be a mapping");
   for (const auto& kv : n) {
-    std::string key = kv.first.as<std::string>(), value = kv.second.as<std::string>();
-    if (key == "socket") socket = value;
-    else if (key == "bpf-pin-dir") pin_dir = value;
-    else if (key == "state-dir") state_dir = value;
-    else if (key == "flow-log") flow_log = value;
-    else if (key == "metrics-listen") metrics_listen = value;
-    else
-      throw Error(path + ":" + std::to_string(kv.first.Mark().line + 1) + ":" +
-                  std::to_string(kv.first.Mark().column + 1) + ": unknown agent setting \"" + key + "\"");
+    auto where = [&](const YAML::Node& at) {
+      return path + ":" + std::to_string(at.Mark().line + 1) + ":" + std::to_string(at.Mark().column + 1) + ": ";
+    };
+    if (!kv.second.IsScalar()) throw Error(where(kv.second) + kv.first.as<std::string>() + ": expected a single value");
+    try {
+      set(kv.first.as<std::string>(), kv.second.as<std::string>());
+    } catch (const Error& e) {
+      throw Error(where(kv.first) + e.what());
+    }
   }
 }
 
@@ -140,12 +184,29 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
   if (auto rules = store_.read("rules.json"); !rules.empty()) rule_ids_.from_json(json::parse(rules));
   if (auto desired = store_.read("desired.yaml"); !desired.empty())
     desired_ = load_yaml(desired, store_.dir() + "/desired.yaml");
+  dp_->set_ct_timeouts(config.ct_timeout_tcp, config.ct_timeout_tcp_closing, config.ct_timeout_other);
   mirror_ = std::make_unique<Mirror>(Mirror::read(*dp_));
   // The maps still enforce what the last agent left: converge on the
   // stored desired state by changing only what differs. No gap.
   compiled_ = PolicyCompiler(identities_, rule_ids_).compile(desired_);
   size_t changed = reconcile(compiled_);
   persist();
+  TelemetryOptions t;
+  if (config_.node_name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    config_.node_name = host;
+  }
+  t.node = config_.node_name;
+  t.flow_log = config_.flow_log;
+  t.flow_log_max_bytes = config_.flow_log_max_bytes;
+  t.flow_log_keep = config_.flow_log_keep;
+  t.sweep_interval_ms = config_.flow_sweep_ms;
+  if (!config_.ipfix_collector.empty()) t.exporter = std::make_unique<IpfixExporter>(config_.ipfix_collector);
+  telemetry_ = std::make_unique<Telemetry>(*dp_, std::move(t));
+  publish_catalog();
+  for (double le : apply_bucket_bounds()) apply_stats_.apply_buckets.emplace_back(le, 0);
+  apply_stats_.apply_buckets.emplace_back(std::numeric_limits<double>::infinity(), 0);
   log::info("agent started: " + std::to_string(desired_.size()) + " objects, " + std::to_string(changed) +
             " map entries reconciled, policy revision " + std::to_string(dp_->generation()));
 }
@@ -184,22 +245,47 @@ ApplyResult Agent::remove(const ObjectSet& objects, bool dry_run) {
   return commit(std::move(next), std::move(r), dry_run);
 }
 
+void Agent::record_apply(double seconds, bool failed) {
+  if (failed) {
+    apply_stats_.apply_failures++;
+    return;
+  }
+  apply_stats_.applies++;
+  apply_stats_.last_apply_seconds = seconds;
+  apply_stats_.apply_seconds_sum += seconds;
+  for (auto& [le, n] : apply_stats_.apply_buckets)
+    if (seconds <= le) n++;
+}
+
+void Agent::publish_catalog() {
+  telemetry_->publish(FlowCatalog::build(config_.node_name, compiled_, desired_));
+}
+
 ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run) {
+  auto started = std::chrono::steady_clock::now();
   // compile with copies: a failed or dry run allocates nothing
   LocalIdentityAllocator ids = identities_;
   RuleIdAllocator rules = rule_ids_;
-  Compiled want = PolicyCompiler(ids, rules).compile(next);
-  if (dry_run) {
-    result.entries_changed = count_changes(want);
-    result.revision = dp_->generation();
-    return result;
+  Compiled want;
+  try {
+    want = PolicyCompiler(ids, rules).compile(next);
+    if (dry_run) {
+      result.entries_changed = count_changes(want);
+      result.revision = dp_->generation();
+      return result;
+    }
+    result.entries_changed = reconcile(want);
+  } catch (...) {
+    record_apply(0, true);
+    throw;
   }
-  result.entries_changed = reconcile(want);
   desired_ = std::move(next);
   identities_ = std::move(ids);
   rule_ids_ = std::move(rules);
   compiled_ = std::move(want);
   persist();
+  publish_catalog();
+  record_apply(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), false);
   // a big apply's transient trees go back to the system (not on every
   // small change: the trim walks the heap)
   if (result.entries_changed > 10000) malloc_trim(0);
@@ -283,6 +369,7 @@ void Agent::sync_links() {
   if (!stale) return;
   try {
     size_t n = reconcile(compiled_);
+    publish_catalog();
     if (n) log::info("links changed: " + std::to_string(n) + " map entries updated");
   } catch (const Error& e) {
     log::error(std::string("reconciling after a link change: ") + e.what());
@@ -367,6 +454,22 @@ json Agent::identities() const {
   return out;
 }
 
+json Agent::telemetry_status() const {
+  const TelemetryCounters& t = telemetry_->counters();
+  return {{"node", config_.node_name},
+          {"flow_log", config_.flow_log},
+          {"ipfix_collector", config_.ipfix_collector},
+          {"metrics_listen", config_.metrics_listen},
+          {"events", t.events.load()},
+          {"events_lost", dp_->counter(ZS_CTR_EVENTS_LOST).packets},
+          {"deny_events_suppressed", dp_->counter(ZS_CTR_EVENTS_SUPPRESSED).packets},
+          {"flows_started", t.flows_started.load()},
+          {"flows_ended", t.flows_ended.load()},
+          {"flows_live", t.live_flows.load()},
+          {"denies", t.denies.load()},
+          {"stream_lines_dropped", telemetry_->hub().streams_dropped()}};
+}
+
 json Agent::status() const {
   std::lock_guard lock(mu_);
   json pending = json::array();
@@ -383,7 +486,21 @@ json Agent::status() const {
             {"policies", desired_.policies.size()}}},
           {"identities", compiled_.identities.size()},
           {"policy_entries", compiled_.policy.size()},
-          {"waiting_for_interfaces", pending}};
+          {"waiting_for_interfaces", pending},
+          {"telemetry", telemetry_status()}};
+}
+
+std::string Agent::metrics() const {
+  AgentMetrics a;
+  {
+    std::lock_guard lock(mu_);
+    a = apply_stats_;
+    a.workloads = desired_.workloads.size();
+    a.policies = desired_.policies.size();
+    a.identities = compiled_.identities.size();
+  }
+  a.revision = dp_->generation();
+  return render_metrics(*dp_, telemetry_->counters(), a);
 }
 
 void Agent::uninstall(const AgentConfig& config) {

@@ -14,6 +14,8 @@
 #include "identity/allocator.h"
 #include "policy/compiler.h"
 #include "policy/objects.h"
+#include "telemetry/metrics.h"
+#include "telemetry/telemetry.h"
 
 namespace zeroseg {
 
@@ -21,13 +23,24 @@ struct AgentConfig {
   std::string socket = "/run/zeroseg/zeroseg.sock";
   std::string pin_dir = kDefaultPinDir;
   std::string state_dir = "/var/lib/zeroseg";
-  std::string flow_log;
-  std::string metrics_listen;
+  std::string node_name;      // in flow records; default: the host name
+  std::string flow_log;       // JSON lines; "-" = stdout
+  uint64_t flow_log_max_bytes = FlowLog::kDefaultMaxBytes;
+  int flow_log_keep = FlowLog::kDefaultKeep;
+  uint32_t flow_sweep_ms = 2000;  // how often conntrack is walked for ended flows
+  std::string ipfix_collector;    // HOST:PORT (UDP)
+  std::string metrics_listen;     // ADDR:PORT
+  // conntrack lifetimes without a packet, seconds; 0 = keep the datapath's
+  uint32_t ct_timeout_tcp = 0, ct_timeout_tcp_closing = 0, ct_timeout_other = 0;
   MapSizes sizes;
 
   // A YAML file with the same names as the flags (socket, bpf-pin-dir,
-  // state-dir, flow-log, metrics-listen); unknown keys are errors.
+  // state-dir, node-name, flow-log, flow-log-max-bytes, flow-log-keep,
+  // flow-sweep-interval, ipfix-collector, metrics-listen, ct-timeout-tcp,
+  // ct-timeout-tcp-closing, ct-timeout-other); unknown keys are errors.
   void load_file(const std::string& path);
+  // One setting by its name; throws Error naming it when the value is bad.
+  void set(const std::string& key, const std::string& value);
 };
 
 // What an apply or delete did, object by object.
@@ -64,6 +77,9 @@ class Agent {
   // datapath on a crafted packet for each end that zeroseg guards.
   nlohmann::json trace(const std::string& from, const std::string& to, uint16_t port, uint8_t proto);
   const AgentConfig& config() const { return config_; }
+  Telemetry& telemetry() { return *telemetry_; }
+  // Prometheus text for /metrics.
+  std::string metrics() const;
 
   // Detaches from every endpoint and removes the pins (`agent --uninstall`).
   static void uninstall(const AgentConfig& config);
@@ -79,6 +95,9 @@ class Agent {
   bool mirror_endpoint(uint32_t ifindex) const;
   TraceEnd trace_end(const std::string& spec) const;
   void persist() const;
+  void publish_catalog();
+  nlohmann::json telemetry_status() const;
+  void record_apply(double seconds, bool failed);
 
   AgentConfig config_;
   std::unique_ptr<Datapath> dp_;
@@ -91,6 +110,8 @@ class Agent {
   std::unique_ptr<Mirror> mirror_;
   std::set<std::string> attached_;  // interface names with our programs
   uint32_t trace_seq_ = 0;
+  std::unique_ptr<Telemetry> telemetry_;  // after dp_: stops before the maps close
+  AgentMetrics apply_stats_;
 };
 
 }  // namespace zeroseg

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "api/http.h"
 
+#include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <thread>
@@ -98,29 +100,66 @@ std::string url_decode(const std::string& s) {
 
 }  // namespace
 
-UnixHttpServer::UnixHttpServer(const std::string& path, uid_t allowed_uid, Handler handler)
-    : path_(path), allowed_uid_(allowed_uid), handler_(std::move(handler)) {
+std::unique_ptr<HttpServer> HttpServer::unix_socket(const std::string& path, uid_t allowed_uid, Handler handler) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   sockaddr_un addr = unix_addr(path);
-  listener_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!listener_) throw_errno("creating the API socket", errno);
+  UniqueFd listener(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!listener) throw_errno("creating the API socket", errno);
   // a socket nobody answers on is stale: replace it; a live one is another agent
   UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0)
     throw Error("another agent is listening on " + path + ": use another --socket");
   unlink(path.c_str());
   mode_t old = umask(0177);  // the socket is born 0600
-  int rc = bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  int rc = bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
   umask(old);
   if (rc) throw_errno("binding the API socket " + path, errno);
   chmod(path.c_str(), 0600);
-  if (listen(listener_.get(), 64)) throw_errno("listening on " + path, errno);
+  if (listen(listener.get(), 64)) throw_errno("listening on " + path, errno);
+  std::unique_ptr<HttpServer> s(new HttpServer(std::move(listener), "unix:" + path, allowed_uid, std::move(handler)));
+  s->unix_path_ = path;
+  return s;
 }
 
-UnixHttpServer::~UnixHttpServer() { unlink(path_.c_str()); }
+std::unique_ptr<HttpServer> HttpServer::tcp(const std::string& listen_on, Handler handler) {
+  auto colon = listen_on.rfind(':');
+  if (colon == std::string::npos) throw Error("--metrics-listen \"" + listen_on + "\": expected ADDR:PORT");
+  std::string host = listen_on.substr(0, colon), port = listen_on.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+  if (int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res))
+    throw Error("--metrics-listen \"" + listen_on + "\": " + gai_strerror(rc));
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(res, freeaddrinfo);
+  UniqueFd listener(socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!listener) throw_errno("creating the metrics socket", errno);
+  int one = 1;
+  setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(listener.get(), res->ai_addr, res->ai_addrlen)) throw_errno("binding " + listen_on, errno);
+  if (listen(listener.get(), 64)) throw_errno("listening on " + listen_on, errno);
+  sockaddr_storage bound{};
+  socklen_t len = sizeof(bound);
+  getsockname(listener.get(), reinterpret_cast<sockaddr*>(&bound), &len);
+  char hostbuf[NI_MAXHOST], portbuf[NI_MAXSERV];
+  getnameinfo(reinterpret_cast<sockaddr*>(&bound), len, hostbuf, sizeof(hostbuf), portbuf, sizeof(portbuf),
+              NI_NUMERICHOST | NI_NUMERICSERV);
+  std::string address = bound.ss_family == AF_INET6 ? "[" + std::string(hostbuf) + "]:" + portbuf
+                                                    : std::string(hostbuf) + ":" + portbuf;
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(listener), address, std::nullopt, std::move(handler)));
+}
 
-void UnixHttpServer::serve() {
+HttpServer::HttpServer(UniqueFd listener, std::string address, std::optional<uid_t> allowed_uid, Handler handler)
+    : listener_(std::move(listener)), address_(std::move(address)), allowed_uid_(allowed_uid),
+      handler_(std::move(handler)) {}
+
+HttpServer::~HttpServer() {
+  if (!unix_path_.empty()) unlink(unix_path_.c_str());
+}
+
+void HttpServer::serve() {
   while (!stopping_) {
     pollfd p{listener_.get(), POLLIN, 0};
     int rc = poll(&p, 1, 200);
@@ -129,20 +168,25 @@ void UnixHttpServer::serve() {
     if (fd < 0) continue;
     // one thread a connection: requests are short, and a slow client must
     // not hold up `zeroseg status` or a follow stream
+    in_flight_++;
     std::thread([this, fd] {
       handle(fd);
       close(fd);
+      in_flight_--;
     }).detach();
   }
+  while (in_flight_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
-void UnixHttpServer::handle(int fd) {
-  ucred cred{};
-  socklen_t len = sizeof(cred);
+void HttpServer::handle(int fd) {
   Response resp;
   Request req;
   std::string head;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) || (cred.uid != allowed_uid_ && cred.uid != 0)) {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  bool allowed = !allowed_uid_ || (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+                                   (cred.uid == *allowed_uid_ || cred.uid == 0));
+  if (!allowed) {
     resp = {403, R"({"error":"permission denied: the zeroseg API is for root"})"};
   } else if (!read_message(fd, head, req.body)) {
     resp = {400, R"({"error":"malformed or incomplete request"})"};
@@ -181,9 +225,23 @@ void UnixHttpServer::handle(int fd) {
       resp = {500, "{\"error\":\"" + escaped + "\"}"};
     }
   }
-  write_all(fd, "HTTP/1.1 " + std::to_string(resp.status) + " " + reason(resp.status) +
-                    "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(resp.body.size()) +
-                    "\r\nConnection: close\r\n\r\n" + resp.body);
+  std::string status_line = "HTTP/1.1 " + std::to_string(resp.status) + " " + reason(resp.status) +
+                            "\r\nContent-Type: " + resp.content_type;
+  if (!resp.stream) {
+    write_all(fd, status_line + "\r\nContent-Length: " + std::to_string(resp.body.size()) +
+                      "\r\nConnection: close\r\n\r\n" + resp.body);
+    return;
+  }
+  // a stream: the body runs until the connection closes
+  if (!write_all(fd, status_line + "\r\nConnection: close\r\n\r\n")) return;
+  resp.stream([this, fd](std::string_view chunk) {
+    if (stopping_) return false;
+    if (chunk.empty()) {
+      pollfd p{fd, POLLRDHUP, 0};
+      return !(poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)));
+    }
+    return write_all(fd, std::string(chunk));
+  });
 }
 
 Response call(const std::string& socket_path, const std::string& method, const std::string& path,
@@ -202,6 +260,46 @@ Response call(const std::string& socket_path, const std::string& method, const s
   r.status = std::stoi(head.substr(head.find(' ') + 1, 3));
   r.body = std::move(rbody);
   return r;
+}
+
+int call_stream(const std::string& socket_path, const std::string& path,
+                const std::function<bool(std::string_view)>& on_chunk, std::string& error_body) {
+  sockaddr_un addr = unix_addr(socket_path);
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)))
+    throw Error("cannot reach the zeroseg agent at " + socket_path + ": " + std::strerror(errno) +
+                " (is `zeroseg agent` running? --socket names another)");
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: zeroseg\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  if (!write_all(fd.get(), req)) throw_errno("sending to the agent", errno);
+  std::string buf;
+  char chunk[65536];
+  size_t head_end;
+  while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
+    ssize_t n = ::recv(fd.get(), chunk, sizeof(chunk), 0);
+    if (n <= 0) throw Error("the agent closed the connection without an answer");
+    buf.append(chunk, static_cast<size_t>(n));
+  }
+  int status = std::stoi(buf.substr(buf.find(' ') + 1, 3));
+  std::string body = buf.substr(head_end + 4);
+  if (status != 200) {
+    // an error answer has a Content-Length body
+    std::string head = buf.substr(0, head_end), rest;
+    error_body = body;
+    while (true) {
+      ssize_t n = ::recv(fd.get(), chunk, sizeof(chunk), 0);
+      if (n <= 0) break;
+      error_body.append(chunk, static_cast<size_t>(n));
+    }
+    return status;
+  }
+  if (!body.empty() && !on_chunk(body)) return status;
+  for (;;) {
+    ssize_t n = ::recv(fd.get(), chunk, sizeof(chunk), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (!on_chunk(std::string_view(chunk, static_cast<size_t>(n)))) break;
+  }
+  return status;
 }
 
 }  // namespace zeroseg::api

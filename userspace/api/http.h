@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// The agent's API transport: HTTP/1.1 over a Unix socket, one request per
-// connection, JSON bodies. Small on purpose: cpp-httplib 0.11 (Debian 12)
-// has no Unix socket support and no way to see the peer's credentials,
-// which the agent checks (SO_PEERCRED) before reading a request.
+// The agent's HTTP/1.1 transport, one request per connection: the API on a
+// Unix socket (JSON bodies, peers checked with SO_PEERCRED before a request
+// is read) and /metrics on TCP. Small on purpose: cpp-httplib 0.11 (Debian
+// 12) has no Unix socket support and no way to see the peer's credentials.
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "bpf/fd.h"
 
@@ -21,37 +24,56 @@ struct Request {
   pid_t peer_pid = 0;
 };
 
+// Returns false once the client has gone or the server stops; an empty
+// chunk only asks.
+using StreamWriter = std::function<bool(std::string_view chunk)>;
+
 struct Response {
   int status = 200;
-  std::string body;  // JSON
+  std::string body;  // JSON unless content_type says otherwise
+  std::string content_type = "application/json";
+  // A body of unknown length (a live stream): runs after the head is sent
+  // and ends the response when it returns.
+  std::function<void(const StreamWriter&)> stream;
 };
 
 using Handler = std::function<Response(const Request&)>;
 
-class UnixHttpServer {
+class HttpServer {
  public:
-  // Binds path (mode 0600, replacing a stale socket), refuses peers whose
-  // uid is not allowed_uid.
-  UnixHttpServer(const std::string& path, uid_t allowed_uid, Handler handler);
-  ~UnixHttpServer();
-  // Serves until stop() (from a signal handler's flag or another thread).
+  // The API: binds path (mode 0600, replacing a stale socket), refuses
+  // peers whose uid is neither allowed_uid nor root.
+  static std::unique_ptr<HttpServer> unix_socket(const std::string& path, uid_t allowed_uid, Handler handler);
+  // Read-only endpoints for anyone (/metrics): "ADDR:PORT", "[v6]:PORT" or ":PORT".
+  static std::unique_ptr<HttpServer> tcp(const std::string& listen, Handler handler);
+  ~HttpServer();
+  // Serves until stop() (from another thread), then waits for the
+  // requests in flight; streams end within half a second of stop().
   void serve();
   void stop() { stopping_ = true; }
-  const std::string& path() const { return path_; }
+  // "unix:PATH" or "ADDR:PORT" (with the port the kernel chose for ":0")
+  const std::string& address() const { return address_; }
 
  private:
+  HttpServer(UniqueFd listener, std::string address, std::optional<uid_t> allowed_uid, Handler handler);
   void handle(int fd);
 
-  std::string path_;
-  uid_t allowed_uid_;
-  Handler handler_;
   UniqueFd listener_;
+  std::string address_, unix_path_;
+  std::optional<uid_t> allowed_uid_;  // none: no peer check (TCP)
+  Handler handler_;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> in_flight_{0};
 };
 
 // The CLI's side: one request, its response. Throws Error when the agent
 // cannot be reached, naming the socket.
 Response call(const std::string& socket_path, const std::string& method, const std::string& path,
               const std::string& body = "");
+// A streamed GET: on_chunk gets the body as it arrives until the agent ends
+// it (or on_chunk returns false). Returns the status; a non-200 answer's
+// body is in error_body.
+int call_stream(const std::string& socket_path, const std::string& path,
+                const std::function<bool(std::string_view)>& on_chunk, std::string& error_body);
 
 }  // namespace zeroseg::api

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "policy/loader.h"
+#include "telemetry/flow_filter.h"
 
 namespace zeroseg::api {
 namespace {
@@ -40,7 +41,59 @@ ObjectSet documents(const json& body) {
   return all;
 }
 
+size_t query_number(const Request& req, const char* key, size_t fallback) {
+  auto it = req.query.find(key);
+  if (it == req.query.end() || it->second.empty()) return fallback;
+  char* end = nullptr;
+  unsigned long n = std::strtoul(it->second.c_str(), &end, 10);
+  if (*end) throw Error(std::string(key) + ": \"" + it->second + "\" is not a number");
+  return n;
+}
+
+// GET /v1/flows?last=N&follow=1&from=&to=&port=&protocol=&verdict=&event=
+// JSON lines: the last N flows that pass the filters, then (follow) new
+// ones as they come, until the client goes.
+Response flows(FlowHub& hub, const Request& req) {
+  FlowFilter filter = FlowFilter::from_query(req.query);
+  size_t last = query_number(req, "last", 20);
+  bool follow = req.query.count("follow") && req.query.at("follow") != "0";
+  Response r;
+  r.content_type = "application/x-ndjson";
+  std::vector<std::string> recent = hub.recent(last, filter);
+  if (!follow) {
+    for (const auto& line : recent) r.body += line;
+    return r;
+  }
+  // subscribe before sending the backlog: nothing falls between the two
+  auto stream = hub.subscribe(filter);
+  r.stream = [&hub, stream, recent = std::move(recent)](const StreamWriter& write) {
+    std::string backlog;
+    for (const auto& line : recent) backlog += line;
+    bool open = backlog.empty() ? write("") : write(backlog);
+    uint64_t dropped = 0;
+    while (open && !stream->closed()) {
+      std::string chunk;
+      for (auto& line : stream->wait(500)) chunk += line;
+      if (uint64_t d = stream->dropped(); d != dropped) {
+        chunk += "{\"event\":\"lost\",\"lines\":" + std::to_string(d - dropped) + "}\n";
+        dropped = d;
+      }
+      open = write(chunk);
+    }
+    if (!stream->closed()) hub.unsubscribe(stream);
+  };
+  return r;
+}
+
 }  // namespace
+
+Handler metrics_routes(Agent& agent) {
+  return [&agent](const Request& req) -> Response {
+    if (req.method == "GET" && (req.path == "/metrics" || req.path == "/"))
+      return {200, agent.metrics(), "text/plain; version=0.0.4; charset=utf-8"};
+    return {404, "not found: /metrics is here\n", "text/plain"};
+  };
+}
 
 Handler routes(Agent& agent) {
   return [&agent](const Request& req) -> Response {
@@ -65,6 +118,7 @@ Handler routes(Agent& agent) {
       if (req.method == "GET" && req.path == "/v1/workloads") return ok(agent.workloads());
       if (req.method == "GET" && req.path == "/v1/identities") return ok(agent.identities());
       if (req.method == "GET" && req.path == "/v1/status") return ok(agent.status());
+      if (req.method == "GET" && req.path == "/v1/flows") return flows(agent.telemetry().hub(), req);
       return error(404, "no route " + req.method + " " + req.path);
     } catch (const json::exception& e) {
       return error(400, std::string("bad request: ") + e.what());

@@ -3,6 +3,7 @@
 // one of these routes:
 //   POST /v1/apply, /v1/delete   {"documents":[{"name","content"}], "dry_run"}
 //   GET  /v1/policies, /v1/policy?ref=, /v1/workloads, /v1/identities, /v1/status
+//   GET  /v1/flows?last=N&follow=1&from=&to=&port=&protocol=&verdict=&event=  (JSON lines)
 #pragma once
 
 #include "agent/agent.h"
@@ -11,5 +12,7 @@
 namespace zeroseg::api {
 
 Handler routes(Agent& agent);
+// GET /metrics, Prometheus text (served on --metrics-listen)
+Handler metrics_routes(Agent& agent);
 
 }  // namespace zeroseg::api

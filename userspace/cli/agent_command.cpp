@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "agent/agent.h"
@@ -17,18 +18,16 @@ namespace zeroseg::cli {
 namespace {
 
 struct AgentFlags {
-  std::string config, socket, pin_dir, state_dir, flow_log, metrics_listen;
+  std::string config;
+  std::map<std::string, std::string> settings;  // flags given, by setting name
   bool uninstall = false;
 };
 
 AgentConfig resolve(const AgentFlags& f) {
   AgentConfig c;
   if (!f.config.empty()) c.load_file(f.config);
-  if (!f.socket.empty()) c.socket = f.socket;
-  if (!f.pin_dir.empty()) c.pin_dir = f.pin_dir;
-  if (!f.state_dir.empty()) c.state_dir = f.state_dir;
-  if (!f.flow_log.empty()) c.flow_log = f.flow_log;
-  if (!f.metrics_listen.empty()) c.metrics_listen = f.metrics_listen;
+  for (const auto& [key, value] : f.settings)
+    if (!value.empty()) c.set(key, value);  // flags override the file
   return c;
 }
 
@@ -48,18 +47,27 @@ void run_agent(const AgentFlags& flags) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   Agent agent(config);
-  api::UnixHttpServer server(config.socket, 0, api::routes(agent));
+  auto server = api::HttpServer::unix_socket(config.socket, 0, api::routes(agent));
+  std::unique_ptr<api::HttpServer> metrics;
+  std::thread metrics_thread;
+  if (!config.metrics_listen.empty()) {
+    metrics = api::HttpServer::tcp(config.metrics_listen, api::metrics_routes(agent));
+    metrics_thread = std::thread([&] { metrics->serve(); });
+    log::info("metrics on http://" + metrics->address() + "/metrics");
+  }
   LinkWatcher links([&agent] { agent.sync_links(); });
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     log::info(std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
               ": programs and pins stay, enforcement continues");
-    server.stop();
+    server->stop();
+    if (metrics) metrics->stop();
   });
   log::info("serving on " + config.socket + " (pins under " + config.pin_dir + ", state in " + config.state_dir + ")");
-  server.serve();
+  server->serve();
   signals.join();
+  if (metrics_thread.joinable()) metrics_thread.join();
 }
 
 }  // namespace
@@ -68,11 +76,16 @@ void add_agent_command(CLI::App& app, GlobalOptions&) {
   static AgentFlags flags;
   auto* cmd = app.add_subcommand("agent", "Run the agent (foreground)");
   cmd->add_option("--config", flags.config, "YAML file with the settings below");
-  cmd->add_option("--socket", flags.socket, "API socket (default /run/zeroseg/zeroseg.sock)");
-  cmd->add_option("--bpf-pin-dir", flags.pin_dir, "Pin directory (default /sys/fs/bpf/zeroseg)");
-  cmd->add_option("--state-dir", flags.state_dir, "Desired state on disk (default /var/lib/zeroseg)");
-  cmd->add_option("--flow-log", flags.flow_log, "Flow log file (JSON lines)");
-  cmd->add_option("--metrics-listen", flags.metrics_listen, "ADDR:PORT for /metrics");
+  auto setting = [&](const char* name, const char* help) {
+    cmd->add_option(std::string("--") + name, flags.settings[name], help);
+  };
+  setting("socket", "API socket (default /run/zeroseg/zeroseg.sock)");
+  setting("bpf-pin-dir", "Pin directory (default /sys/fs/bpf/zeroseg)");
+  setting("state-dir", "Desired state on disk (default /var/lib/zeroseg)");
+  setting("node-name", "This node's name in flow records (default: the host name)");
+  setting("flow-log", "Flow log: a file of JSON lines (rotated by size), or - for stdout");
+  setting("metrics-listen", "ADDR:PORT for Prometheus /metrics");
+  setting("ipfix-collector", "HOST:PORT: export ended flows and denies as IPFIX over UDP");
   cmd->add_flag("--uninstall", flags.uninstall, "Detach from every endpoint, remove the pins, and exit");
   cmd->callback([] { run_agent(flags); });
 }

@@ -26,5 +26,6 @@ void add_agent_command(CLI::App& app, GlobalOptions& g);
 void add_apply_commands(CLI::App& app, GlobalOptions& g);
 void add_policy_commands(CLI::App& app, GlobalOptions& g);
 void add_inventory_commands(CLI::App& app, GlobalOptions& g);
+void add_flows_command(CLI::App& app, GlobalOptions& g);
 
 }  // namespace zeroseg::cli

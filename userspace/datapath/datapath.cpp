@@ -211,6 +211,12 @@ void Datapath::map_config() {
   if (ncpus_ < 1) ncpus_ = 1;
 }
 
+void Datapath::set_ct_timeouts(uint32_t tcp, uint32_t tcp_closing, uint32_t other) {
+  if (tcp) __atomic_store_n(&config_->ct_timeout_tcp, tcp, __ATOMIC_RELAXED);
+  if (tcp_closing) __atomic_store_n(&config_->ct_timeout_tcp_closing, tcp_closing, __ATOMIC_RELAXED);
+  if (other) __atomic_store_n(&config_->ct_timeout_other, other, __ATOMIC_RELAXED);
+}
+
 uint64_t Datapath::generation() const { return __atomic_load_n(&config_->generation, __ATOMIC_ACQUIRE); }
 
 zs_counter Datapath::counter(uint32_t idx) const {

@@ -75,6 +75,8 @@ class Datapath {
   // The live config (an mmap of the config map).
   const zs_config& config() const { return *config_; }
   uint64_t generation() const;
+  // Conntrack lifetimes in seconds without a packet; 0 keeps the current.
+  void set_ct_timeouts(uint32_t tcp, uint32_t tcp_closing, uint32_t other);
   // The slot packets read now.
   int active_slot() const { return static_cast<int>(generation() & 1); }
 

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "telemetry/flow_json.h"
+
+#include <zeroseg/verdict.h>
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <ctime>
+
+#include "datapath/names.h"
+
+namespace zeroseg {
+namespace {
+
+void append_uint(std::string& out, uint64_t v) {
+  char buf[24];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v);
+  out.append(buf, res.ptr);
+}
+
+// "2026-11-29T10:00:00.123456789Z"; the seconds part is cached per thread
+void append_time(std::string& out, int64_t unix_ns) {
+  thread_local int64_t cached_sec = -1;
+  thread_local char cached[32];
+  int64_t sec = unix_ns / 1000000000, frac = unix_ns % 1000000000;
+  if (frac < 0) { sec--; frac += 1000000000; }
+  if (sec != cached_sec) {
+    time_t t = static_cast<time_t>(sec);
+    tm tm{};
+    gmtime_r(&t, &tm);
+    strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+    cached_sec = sec;
+  }
+  out += '"';
+  out += cached;
+  char buf[12] = {'.'};
+  for (int i = 9; i >= 1; i--) {
+    buf[i] = static_cast<char>('0' + frac % 10);
+    frac /= 10;
+  }
+  out.append(buf, 10);
+  out += "Z\"";
+}
+
+void append_party(std::string& out, const char* key, const IpAddr& ip, uint16_t port_be, bool has_ports,
+                  uint32_t identity, const FlowCatalog& names) {
+  out += ",\"";
+  out += key;
+  out += "\":{\"ip\":\"";
+  out += ip.str();
+  out += '"';
+  if (has_ports) {
+    out += ",\"port\":";
+    append_uint(out, ntohs(port_be));
+  }
+  out += ",\"identity\":";
+  append_uint(out, identity);
+  out += ",\"name\":";
+  append_json_string(out, names.party(ip, identity));
+  out += ",\"labels\":";
+  out += names.identity(identity).labels_json;
+  out += '}';
+}
+
+void append_field(std::string& out, const char* key, std::string_view value) {
+  out += ",\"";
+  out += key;
+  out += "\":";
+  append_json_string(out, value);
+}
+
+void append_number(std::string& out, const char* key, uint64_t value) {
+  out += ",\"";
+  out += key;
+  out += "\":";
+  append_uint(out, value);
+}
+
+void append_pair(std::string& out, const char* key, const std::array<uint64_t, 2>& v) {
+  out += ",\"";
+  out += key;
+  out += "\":{\"forward\":";
+  append_uint(out, v[0]);
+  out += ",\"reply\":";
+  append_uint(out, v[1]);
+  out += '}';
+}
+
+bool is_icmp(uint8_t proto) { return proto == 1 || proto == 58; }
+bool has_ports(uint8_t proto) { return proto == 6 || proto == 17 || proto == 132; }
+
+}  // namespace
+
+std::string tcp_flags_str(uint8_t flags) {
+  static const char* names[8] = {"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"};
+  std::string out;
+  for (int i = 0; i < 8; i++)
+    if (flags & (1 << i)) {
+      if (!out.empty()) out += ',';
+      out += names[i];
+    }
+  return out;
+}
+
+void append_flow_json(std::string& out, const FlowRecord& r, const FlowCatalog& names) {
+  const zs_tuple& t = r.tuple;
+  out += "{\"time\":";
+  append_time(out, r.time_ns);
+  append_field(out, "event", flow_event_name(r.event));
+  append_field(out, "node", names.node());
+  append_field(out, "interface", names.endpoint(r.ifindex).interface);
+  append_field(out, "direction", direction_name(r.direction));
+  append_number(out, "ip_version", t.family == 6 ? 6 : 4);
+  append_field(out, "protocol", proto_name(t.proto));
+  append_party(out, "source", tuple_source(t), t.sport, has_ports(t.proto), r.source_identity(), names);
+  append_party(out, "destination", tuple_destination(t), t.dport, has_ports(t.proto), r.destination_identity(),
+               names);
+  if (is_icmp(t.proto)) {
+    out += ",\"icmp\":{\"type\":";
+    append_uint(out, r.icmp_type);
+    out += ",\"code\":";
+    append_uint(out, r.icmp_code);
+    out += '}';
+  }
+  append_field(out, "verdict", verdict_name(r.verdict));
+  append_field(out, "reason", reason_name(r.reason));
+  append_number(out, "rule_id", r.rule_id);
+  if (const RuleInfo* rule = names.rule(r.rule_id)) {
+    append_field(out, "policy", rule->policy);
+    append_field(out, "rule", rule->str());
+  }
+  append_field(out, "why", names.explain(r));
+  if (t.proto == 6) append_field(out, "tcp_flags", tcp_flags_str(r.tcp_flags[0]));
+  if (r.event == FlowEvent::deny) append_number(out, "suppressed", r.suppressed);
+  if (r.event == FlowEvent::end) {
+    append_field(out, "end_reason", flow_end_reason_name(r.end_reason));
+    out += ",\"start\":";
+    append_time(out, r.start_ns);
+    append_number(out, "duration_ms", r.time_ns > r.start_ns ? (r.time_ns - r.start_ns) / 1000000 : 0);
+    append_pair(out, "packets", r.packets);
+    append_pair(out, "bytes", r.bytes);
+    if (t.proto == 6) append_field(out, "tcp_flags_reply", tcp_flags_str(r.tcp_flags[1]));
+  }
+  out += "}\n";
+}
+
+}  // namespace zeroseg

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+// FlowLog: JSON lines to a file that rotates by size (path, path.1, ...,
+// path.N, oldest dropped), or to stdout when the path is "-".
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+namespace zeroseg {
+
+class FlowLog {
+ public:
+  static constexpr uint64_t kDefaultMaxBytes = 100ull << 20;
+  static constexpr int kDefaultKeep = 5;
+
+  // Opens (appends to) path; throws Error naming it when it cannot.
+  explicit FlowLog(std::string path, uint64_t max_bytes = kDefaultMaxBytes, int keep = kDefaultKeep);
+  ~FlowLog();
+  FlowLog(const FlowLog&) = delete;
+  FlowLog& operator=(const FlowLog&) = delete;
+
+  // Whole lines only, so a rotation never splits a record.
+  void write(std::string_view lines);
+  void flush();
+  const std::string& path() const { return path_; }
+  uint64_t rotations() const { return rotations_; }
+
+ private:
+  void open();
+  void rotate();
+
+  std::string path_;
+  uint64_t max_bytes_;
+  int keep_;
+  FILE* file_ = nullptr;
+  uint64_t size_ = 0;
+  uint64_t rotations_ = 0;
+};
+
+}  // namespace zeroseg

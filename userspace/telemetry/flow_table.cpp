@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "telemetry/flow_table.h"
+
+#include <bpf/bpf.h>
+#include <zeroseg/verdict.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+namespace zeroseg {
+namespace {
+
+int64_t clock_ns(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// ICMP errors are judged but never open a flow (bpf/lib/datapath.h)
+bool is_icmp_error(const zs_tuple& t, uint8_t type) {
+  if (t.proto == 1) return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+  if (t.proto == 58) return type < 128;
+  return false;
+}
+
+uint64_t timeout_ns(const zs_config& cfg, const zs_ct_entry& ct, uint8_t proto) {
+  uint32_t sec = cfg.ct_timeout_other;
+  if (proto == 6) sec = ct.flags & ZS_CT_CLOSING ? cfg.ct_timeout_tcp_closing : cfg.ct_timeout_tcp;
+  return static_cast<uint64_t>(sec) * 1000000000ull;
+}
+
+zs_tuple reversed(const zs_tuple& t) {
+  zs_tuple r = t;
+  std::memcpy(r.saddr, t.daddr, sizeof(r.saddr));
+  std::memcpy(r.daddr, t.saddr, sizeof(r.daddr));
+  r.sport = t.dport;
+  r.dport = t.sport;
+  return r;
+}
+
+}  // namespace
+
+bool CtKeyEqual::operator()(const zs_ct_key& a, const zs_ct_key& b) const {
+  return std::memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+FlowClock FlowClock::now() {
+  FlowClock c;
+  c.mono_to_unix = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+  c.now_coarse = static_cast<uint64_t>(clock_ns(CLOCK_MONOTONIC_COARSE));
+  return c;
+}
+
+FlowRecord FlowTable::end_record(const zs_ct_key& key, const Live& flow, FlowEndReason why,
+                                 const FlowClock& clock) const {
+  const zs_ct_entry& ct = flow.last;
+  FlowRecord r;
+  r.event = FlowEvent::end;
+  r.end_reason = why;
+  r.direction = ct.direction;
+  r.verdict = ct.flags & ZS_CT_AUDIT ? ZS_VERDICT_AUDIT : ZS_VERDICT_ALLOWED;
+  r.ifindex = key.ifindex;
+  r.subject = ct.subject;
+  r.peer = ct.peer;
+  r.rule_id = ct.rule_id;
+  r.start_ns = static_cast<int64_t>(ct.created_ns) + clock.mono_to_unix;
+  r.time_ns = static_cast<int64_t>(ct.last_seen_ns) + clock.mono_to_unix;
+  r.tuple = key.tuple;
+  r.icmp_type = flow.icmp_type;
+  r.icmp_code = flow.icmp_code;
+  r.tcp_flags = {ct.tcp_flags[0], ct.tcp_flags[1]};
+  r.packets = {ct.packets[0], ct.packets[1]};
+  r.bytes = {ct.bytes[0], ct.bytes[1]};
+  return r;
+}
+
+void FlowTable::on_event(const zs_event& ev, const FlowClock& clock, std::vector<FlowRecord>& out) {
+  FlowRecord r;
+  r.direction = ev.direction;
+  r.verdict = ev.verdict;
+  r.reason = ev.reason;
+  r.icmp_type = ev.icmp_type;
+  r.icmp_code = ev.icmp_code;
+  r.ifindex = ev.ifindex;
+  r.subject = ev.subject;
+  r.peer = ev.peer;
+  r.rule_id = ev.rule_id;
+  r.suppressed = ev.suppressed;
+  r.time_ns = static_cast<int64_t>(ev.ts_ns) + clock.mono_to_unix;
+  r.tuple = ev.tuple;
+  r.tcp_flags[0] = ev.tcp_flags;
+
+  zs_ct_key key{};
+  key.ifindex = ev.ifindex;
+  key.tuple = ev.tuple;
+  switch (ev.type) {
+    case ZS_EVENT_FLOW_NEW: {
+      r.event = FlowEvent::start;
+      if (!is_icmp_error(ev.tuple, ev.icmp_type)) {
+        auto [it, fresh] = flows_.try_emplace(key);
+        if (!fresh) out.push_back(end_record(key, it->second, FlowEndReason::timeout, clock));
+        it->second.synced = false;
+        it->second.icmp_type = ev.icmp_type;
+        it->second.icmp_code = ev.icmp_code;
+        zs_ct_entry& ct = it->second.last;
+        ct = {};
+        ct.created_ns = ct.last_seen_ns = ev.ts_ns;
+        ct.packets[0] = 1;
+        ct.rule_id = ev.rule_id;
+        ct.subject = ev.subject;
+        ct.peer = ev.peer;
+        ct.direction = ev.direction;
+        ct.flags = ev.verdict == ZS_VERDICT_AUDIT ? ZS_CT_AUDIT : 0;
+        ct.tcp_flags[0] = ev.tcp_flags;
+        it->second.sweep = sweeps_;
+      }
+      out.push_back(r);
+      return;
+    }
+    case ZS_EVENT_DENY:
+      r.event = FlowEvent::deny;
+      out.push_back(r);
+      return;
+    case ZS_EVENT_REVOKED: {
+      // the packet that found the flow revoked may be a reply
+      auto it = flows_.find(key);
+      if (it == flows_.end()) {
+        key.tuple = reversed(ev.tuple);
+        it = flows_.find(key);
+      }
+      if (it != flows_.end()) {
+        FlowRecord end = end_record(key, it->second, FlowEndReason::revoked, clock);
+        end.verdict = ev.verdict;
+        end.reason = ev.reason;
+        end.rule_id = ev.rule_id;
+        end.time_ns = r.time_ns;
+        flows_.erase(it);
+        out.push_back(end);
+      } else {
+        r.event = FlowEvent::end;
+        r.end_reason = FlowEndReason::revoked;
+        r.start_ns = r.time_ns;
+        out.push_back(r);
+      }
+      return;
+    }
+  }
+}
+
+void FlowTable::sweep(const MapRef& conntrack, const zs_config& cfg, const FlowClock& clock,
+                      std::vector<FlowRecord>& out) {
+  uint64_t id = ++sweeps_;
+  std::vector<std::pair<zs_ct_key, Live>> expired;
+  size_t entries = 0;
+  for_each_entry(conntrack, [&](const void* k, const void* v) {
+    const auto& key = *static_cast<const zs_ct_key*>(k);
+    const auto& ct = *static_cast<const zs_ct_entry*>(v);
+    entries++;
+    auto [it, fresh] = flows_.try_emplace(key);
+    Live& flow = it->second;
+    if (fresh && (key.tuple.proto == 1 || key.tuple.proto == 58) && key.tuple.sport)
+      flow.icmp_type = key.tuple.proto == 1 ? 8 : 128;  // a start the agent never saw: an echo flow has ids
+    // a newer flow on a tuple whose old flow ended between sweeps
+    if (flow.synced && flow.last.created_ns != ct.created_ns) {
+      out.push_back(end_record(key, flow, FlowEndReason::timeout, clock));
+      flow.icmp_type = flow.icmp_code = 0;
+    }
+    flow.last = ct;
+    flow.synced = true;
+    flow.sweep = id;
+    if (clock.now_coarse > ct.last_seen_ns && clock.now_coarse - ct.last_seen_ns > timeout_ns(cfg, ct, key.tuple.proto))
+      expired.emplace_back(key, flow);
+  });
+  conntrack_entries_ = entries;
+  for (const auto& [key, flow] : expired) {
+    // delete only what is still the flow we judged idle: a packet may have
+    // opened a new flow on the tuple since
+    const zs_ct_entry& ct = flow.last;
+    zs_ct_entry now{};
+    if (conntrack.lookup(&key, &now) && now.created_ns == ct.created_ns && now.last_seen_ns == ct.last_seen_ns)
+      conntrack.remove(&key);
+    out.push_back(end_record(key, flow, ct.flags & ZS_CT_CLOSING ? FlowEndReason::closed : FlowEndReason::timeout,
+                             clock));
+    flows_.erase(key);
+    conntrack_entries_--;
+  }
+  for (auto it = flows_.begin(); it != flows_.end();) {
+    zs_ct_entry ct{};
+    if (it->second.sweep == id || (conntrack.lookup(&it->first, &ct) &&
+                                   (!it->second.synced || ct.created_ns == it->second.last.created_ns))) {
+      ++it;
+      continue;
+    }
+    out.push_back(end_record(it->first, it->second, FlowEndReason::evicted, clock));
+    it = flows_.erase(it);
+  }
+}
+
+void for_each_entry(const MapRef& map, const std::function<void(const void*, const void*)>& fn) {
+  constexpr uint32_t kBatch = 4096;
+  std::vector<uint8_t> keys(static_cast<size_t>(kBatch) * map.key_size());
+  std::vector<uint8_t> values(static_cast<size_t>(kBatch) * map.value_size());
+  uint64_t in_batch = 0, out_batch = 0;
+  bool first = true;
+  for (;;) {
+    uint32_t count = kBatch;
+    int rc = bpf_map_lookup_batch(map.fd(), first ? nullptr : &in_batch, &out_batch, keys.data(), values.data(),
+                                  &count, nullptr);
+    int err = rc ? errno : 0;
+    if (rc && err != ENOENT) {
+      if (first && (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP)) break;  // walk key by key below
+      map.fail("batch lookup", err);
+    }
+    for (uint32_t i = 0; i < count; i++)
+      fn(keys.data() + static_cast<size_t>(i) * map.key_size(), values.data() + static_cast<size_t>(i) * map.value_size());
+    if (err == ENOENT) return;
+    in_batch = out_batch;
+    first = false;
+  }
+  std::vector<uint8_t> value(map.value_size());
+  for (const auto& key : map.keys())
+    if (map.lookup(key.data(), value.data())) fn(key.data(), value.data());
+}
+
+}  // namespace zeroseg

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+// FlowTable: the flows the agent knows are live, so that every flow gets
+// exactly one start and one end record. Starts and denies come from the
+// kernel's events; ends come from walking conntrack (sweep), which also
+// deletes the entries that timed out. A flow whose entry vanished without
+// timing out (LRU eviction, reuse of its tuple) still gets its end, with
+// the counters last seen.
+#pragma once
+
+#include <zeroseg/config.h>
+#include <zeroseg/conntrack.h>
+#include <zeroseg/event.h>
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "bpf/map.h"
+#include "telemetry/flow_record.h"
+
+namespace zeroseg {
+
+struct CtKeyHash {
+  size_t operator()(const zs_ct_key& k) const {
+    return std::hash<std::string_view>()(std::string_view(reinterpret_cast<const char*>(&k), sizeof(k)));
+  }
+};
+struct CtKeyEqual {
+  bool operator()(const zs_ct_key& a, const zs_ct_key& b) const;
+};
+
+// Clocks: events carry CLOCK_MONOTONIC, conntrack CLOCK_MONOTONIC_COARSE
+// (the same base); records carry Unix time.
+struct FlowClock {
+  int64_t mono_to_unix = 0;  // add to a monotonic ns time
+  uint64_t now_coarse = 0;   // CLOCK_MONOTONIC_COARSE now
+  static FlowClock now();
+};
+
+class FlowTable {
+ public:
+  // The records one kernel event makes: a start or a deny; a revoke is the
+  // end of its flow. A start whose tuple the table still holds ends the old
+  // flow first (its entry timed out and was reused before a sweep).
+  void on_event(const zs_event& ev, const FlowClock& clock, std::vector<FlowRecord>& out);
+
+  // One walk of the conntrack map: ends of flows idle past their timeout
+  // (their entries are deleted) and of flows whose entries vanished.
+  void sweep(const MapRef& conntrack, const zs_config& cfg, const FlowClock& clock, std::vector<FlowRecord>& out);
+
+  size_t live() const { return flows_.size(); }
+  // Entries conntrack held at the last sweep (for the map's fill).
+  size_t conntrack_entries() const { return conntrack_entries_; }
+
+ private:
+  struct Live {
+    zs_ct_entry last{};  // as last seen (from the event, then from sweeps)
+    uint64_t sweep = 0;  // the last sweep that saw it
+    bool synced = false; // last came from conntrack (the event's clock differs)
+    uint8_t icmp_type = 0, icmp_code = 0;  // of the first packet
+  };
+  FlowRecord end_record(const zs_ct_key& key, const Live& flow, FlowEndReason why, const FlowClock& clock) const;
+
+  std::unordered_map<zs_ct_key, Live, CtKeyHash, CtKeyEqual> flows_;
+  uint64_t sweeps_ = 0;
+  size_t conntrack_entries_ = 0;
+};
+
+// Walks a hash map in batches (BPF_MAP_LOOKUP_BATCH), calling
+// fn(key, value) for every entry; falls back to key-by-key walking where
+// batches are not supported.
+void for_each_entry(const MapRef& map, const std::function<void(const void* key, const void* value)>& fn);
+
+}  // namespace zeroseg

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "telemetry/telemetry.h"
+
+#include <bpf/libbpf.h>
+
+#include <chrono>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "telemetry/flow_json.h"
+
+namespace zeroseg {
+
+Telemetry::Telemetry(const Datapath& dp, TelemetryOptions options)
+    : dp_(dp), options_(std::move(options)), catalog_(std::make_shared<FlowCatalog>(options_.node)) {
+  if (!options_.flow_log.empty())
+    log_ = std::make_unique<FlowLog>(options_.flow_log, options_.flow_log_max_bytes, options_.flow_log_keep);
+  ring_ = ring_buffer__new(
+      dp_.map("zs_events").fd(),
+      [](void* ctx, void* data, size_t size) {
+        if (size >= sizeof(zs_event)) static_cast<Telemetry*>(ctx)->handle(*static_cast<const zs_event*>(data));
+        return 0;
+      },
+      this, nullptr);
+  if (!ring_) throw_errno("opening the event ring buffer zs_events", errno);
+  thread_ = std::thread([this] { run(); });
+}
+
+Telemetry::~Telemetry() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+  hub_.close();
+  if (ring_) ring_buffer__free(ring_);
+}
+
+void Telemetry::publish(std::shared_ptr<const FlowCatalog> catalog) {
+  std::lock_guard lock(catalog_mu_);
+  catalog_ = std::move(catalog);
+}
+
+std::shared_ptr<const FlowCatalog> Telemetry::catalog() const {
+  std::lock_guard lock(catalog_mu_);
+  return catalog_;
+}
+
+void Telemetry::sweep_now() {
+  std::unique_lock lock(sweep_mu_);
+  uint64_t want = ++sweep_requested_;
+  sweep_cv_.wait(lock, [&] { return sweep_done_ >= want || stopping_; });
+}
+
+void Telemetry::handle(const zs_event& ev) {
+  counters_.events.fetch_add(1, std::memory_order_relaxed);
+  table_.on_event(ev, clock_, pending_);
+}
+
+void Telemetry::emit(const std::vector<FlowRecord>& records) {
+  if (records.empty()) return;
+  auto names = catalog();
+  batch_.clear();
+  std::vector<std::string> lines;
+  lines.reserve(records.size());
+  for (const auto& r : records) {
+    size_t at = batch_.size();
+    append_flow_json(batch_, r, *names);
+    lines.emplace_back(batch_, at);
+    switch (r.event) {
+      case FlowEvent::start: counters_.flows_started++; break;
+      case FlowEvent::deny:
+        counters_.denies++;
+        counters_.denies_suppressed += r.suppressed;
+        break;
+      case FlowEvent::end:
+        counters_.flows_ended++;
+        counters_.ended_by[static_cast<int>(r.end_reason)]++;
+        break;
+    }
+    if (options_.exporter && r.event != FlowEvent::start) options_.exporter->add(r, *names);
+  }
+  if (log_) log_->write(batch_);
+  hub_.publish(lines);
+}
+
+void Telemetry::run() {
+  auto next_sweep = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    clock_ = FlowClock::now();
+    int n = ring_buffer__poll(ring_, 100);
+    if (n < 0 && n != -EINTR) log::warn("reading the event ring buffer: " + std::string(strerror(-n)));
+    uint64_t requested;
+    {
+      std::lock_guard lock(sweep_mu_);
+      requested = sweep_requested_;
+    }
+    bool sweep = requested > sweep_done_ || std::chrono::steady_clock::now() >= next_sweep;
+    if (sweep) {
+      // events already in the ring belong before the ends the sweep finds
+      ring_buffer__consume(ring_);
+      clock_ = FlowClock::now();
+      auto t0 = std::chrono::steady_clock::now();
+      table_.sweep(dp_.map("zs_conntrack"), dp_.config(), clock_, pending_);
+      counters_.last_sweep_ns = static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+      counters_.sweeps++;
+      counters_.conntrack_entries = table_.conntrack_entries();
+      next_sweep = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.sweep_interval_ms);
+    }
+    try {
+      emit(pending_);
+    } catch (const std::exception& e) {
+      log::error(std::string("flow telemetry: ") + e.what());
+    }
+    pending_.clear();
+    counters_.live_flows = table_.live();
+    if (log_) log_->flush();
+    if (options_.exporter) options_.exporter->flush();
+    if (sweep) {
+      std::lock_guard lock(sweep_mu_);
+      sweep_done_ = requested;
+      sweep_cv_.notify_all();
+    }
+  }
+  // the last events and a final flush; flows still live stay in conntrack
+  // and are reported by the next agent
+  clock_ = FlowClock::now();
+  ring_buffer__consume(ring_);
+  emit(pending_);
+  pending_.clear();
+  if (log_) log_->flush();
+  if (options_.exporter) options_.exporter->flush();
+  std::lock_guard lock(sweep_mu_);
+  sweep_done_ = sweep_requested_;
+  sweep_cv_.notify_all();
+}
+
+}  // namespace zeroseg

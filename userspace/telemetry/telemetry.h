@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+// Telemetry: the agent's flow pipeline, on one thread of its own.
+//
+//   ring buffer (zs_events) --> FlowTable --> FlowRecord --> JSON line --> FlowLog (file/stdout)
+//   conntrack walk (sweep)  -/                          \              \-> FlowHub (--last, --follow)
+//                                                        \-> IpfixExporter, counters (metrics)
+//
+// One thread drains the ring buffer and sweeps conntrack in turn, so a
+// flow's start is always handled before its end and the FlowTable needs no
+// lock. Names come from the FlowCatalog the agent publishes on each commit.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "datapath/datapath.h"
+#include "telemetry/flow_catalog.h"
+#include "telemetry/flow_hub.h"
+#include "telemetry/flow_log.h"
+#include "telemetry/flow_table.h"
+
+struct ring_buffer;
+
+namespace zeroseg {
+
+// Where ended flows and denies go besides the log (IPFIX).
+class FlowExporter {
+ public:
+  virtual ~FlowExporter() = default;
+  virtual void add(const FlowRecord& r, const FlowCatalog& names) = 0;
+  virtual void flush() = 0;
+};
+
+struct TelemetryOptions {
+  std::string node;
+  std::string flow_log;  // "" = none, "-" = stdout
+  uint64_t flow_log_max_bytes = FlowLog::kDefaultMaxBytes;
+  int flow_log_keep = FlowLog::kDefaultKeep;
+  uint32_t sweep_interval_ms = 2000;
+  std::unique_ptr<FlowExporter> exporter;  // optional
+};
+
+// What the pipeline did, for `zeroseg status` and /metrics.
+struct TelemetryCounters {
+  std::atomic<uint64_t> events{0};         // records read from the ring buffer
+  std::atomic<uint64_t> flows_started{0};
+  std::atomic<uint64_t> flows_ended{0};
+  std::atomic<uint64_t> denies{0};          // deny records (reported denies)
+  std::atomic<uint64_t> denies_suppressed{0};  // as the deny records say
+  std::atomic<uint64_t> ended_by[5]{};      // by FlowEndReason
+  std::atomic<uint64_t> live_flows{0};
+  std::atomic<uint64_t> conntrack_entries{0};
+  std::atomic<uint64_t> sweeps{0};
+  std::atomic<uint64_t> last_sweep_ns{0};
+};
+
+class Telemetry {
+ public:
+  Telemetry(const Datapath& dp, TelemetryOptions options);
+  ~Telemetry();  // stops the thread, flushes the sinks
+  Telemetry(const Telemetry&) = delete;
+  Telemetry& operator=(const Telemetry&) = delete;
+
+  void publish(std::shared_ptr<const FlowCatalog> catalog);
+  FlowHub& hub() { return hub_; }
+  const TelemetryCounters& counters() const { return counters_; }
+  // Runs a sweep on the next turn of the thread, and waits for it (tests,
+  // `agent` shutdown).
+  void sweep_now();
+
+ private:
+  void run();
+  void handle(const zs_event& ev);
+  void emit(const std::vector<FlowRecord>& records);
+  std::shared_ptr<const FlowCatalog> catalog() const;
+
+  const Datapath& dp_;
+  TelemetryOptions options_;
+  ring_buffer* ring_ = nullptr;
+  FlowTable table_;
+  FlowHub hub_;
+  std::unique_ptr<FlowLog> log_;
+  TelemetryCounters counters_;
+  FlowClock clock_;
+  std::vector<FlowRecord> pending_;
+  std::string batch_;
+
+  mutable std::mutex catalog_mu_;
+  std::shared_ptr<const FlowCatalog> catalog_;
+
+  std::mutex sweep_mu_;
+  std::condition_variable sweep_cv_;
+  uint64_t sweep_requested_ = 0, sweep_done_ = 0;
+
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace zeroseg
