@@ -11,6 +11,9 @@
 namespace zeroseg {
 namespace {
 
+// CLOCK_MONOTONIC_COARSE trails CLOCK_MONOTONIC by up to a tick
+constexpr uint64_t kCoarseSlackNs = 50'000'000;
+
 int64_t clock_ns(clockid_t id) {
   timespec ts{};
   clock_gettime(id, &ts);
@@ -99,7 +102,18 @@ void FlowTable::on_event(const zs_event& ev, const FlowClock& clock, std::vector
       r.event = FlowEvent::start;
       if (!is_icmp_error(ev.tuple, ev.icmp_type)) {
         auto [it, fresh] = flows_.try_emplace(key);
-        if (!fresh) out.push_back(end_record(key, it->second, FlowEndReason::timeout, clock));
+        Live& flow = it->second;
+        // a sweep may have found the entry between the kernel's insert and
+        // this event: the same flow (conntrack's coarse clock lags by a tick)
+        bool same = !fresh && !flow.started && flow.synced &&
+                    flow.last.created_ns <= ev.ts_ns + kCoarseSlackNs && ev.ts_ns <= flow.last.created_ns + kCoarseSlackNs;
+        if (same) {
+          flow.started = true;
+          out.push_back(r);
+          return;
+        }
+        if (!fresh) out.push_back(end_record(key, flow, FlowEndReason::timeout, clock));
+        flow.started = true;
         it->second.synced = false;
         it->second.icmp_type = ev.icmp_type;
         it->second.icmp_code = ev.icmp_code;
@@ -178,8 +192,13 @@ void FlowTable::sweep(const MapRef& conntrack, const zs_config& cfg, const FlowC
     // opened a new flow on the tuple since
     const zs_ct_entry& ct = flow.last;
     zs_ct_entry now{};
-    if (conntrack.lookup(&key, &now) && now.created_ns == ct.created_ns && now.last_seen_ns == ct.last_seen_ns)
+    if (conntrack.lookup(&key, &now) && now.created_ns == ct.created_ns) {
+      if (now.last_seen_ns != ct.last_seen_ns) {
+        flows_[key].last = now;  // a late packet: not idle after all
+        continue;
+      }
       conntrack.remove(&key);
+    }
     out.push_back(end_record(key, flow, ct.flags & ZS_CT_CLOSING ? FlowEndReason::closed : FlowEndReason::timeout,
                              clock));
     flows_.erase(key);

@@ -59,6 +59,7 @@ class FlowTable {
     zs_ct_entry last{};  // as last seen (from the event, then from sweeps)
     uint64_t sweep = 0;  // the last sweep that saw it
     bool synced = false; // last came from conntrack (the event's clock differs)
+    bool started = false;  // its start record went out
     uint8_t icmp_type = 0, icmp_code = 0;  // of the first packet
   };
   FlowRecord end_record(const zs_ct_key& key, const Live& flow, FlowEndReason why, const FlowClock& clock) const;

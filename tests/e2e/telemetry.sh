@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# Flow telemetry end to end: real traffic through an enforcing node, then
+# the flow log, `zeroseg flows` (recent and --follow), Prometheus /metrics
+# (checked by promtool), IPFIX received by nfcapd and read back by nfdump,
+# and a burst of short flows that must each appear exactly once as a start
+# and once as an end (or be counted as lost).
+#
+# Usage: telemetry.sh PATH/TO/zeroseg
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+# shellcheck source=../../scripts/lib/topology.sh
+source "$here/../../scripts/lib/topology.sh"
+e2e_require_root
+for tool in promtool nfcapd nfdump curl python3; do
+  command -v $tool >/dev/null || { echo "FAIL: $tool is missing (scripts/install-deps.sh installs it)"; exit 1; }
+done
+
+ZS=$(realpath "$1")
+tag=zs-t$(($$ % 100000))
+NODE=$tag-n
+work=$(mktemp -d)
+SOCK=$work/zeroseg.sock PIN=/sys/fs/bpf/$tag FLOWS=$work/flows.json
+IPFIX_PORT=$((20000 + $$ % 20000))
+agent_pid= nfcapd_pid=
+
+cleanup() {
+  [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+  [ -n "$nfcapd_pid" ] && kill "$nfcapd_pid" 2>/dev/null && wait "$nfcapd_pid" 2>/dev/null
+  topo_down "$tag" "$ZS" "$PIN"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+in_node() { nsenter --net="/run/netns/$NODE" "$@"; }
+zs() { in_node "$ZS" "$@" --socket "$SOCK"; }
+# flows_where PY_EXPR [FILE]: how many flow records f in the log satisfy PY_EXPR
+flows_where() {
+  python3 - "$1" "${2:-$FLOWS}" <<'PY'
+import json, sys
+expr, path = sys.argv[1], sys.argv[2]
+n = 0
+for line in open(path):
+    f = json.loads(line)
+    src, dst = f["source"], f["destination"]
+    if eval(expr):
+        n += 1
+print(n)
+PY
+}
+# expect_count DESCRIPTION WANT GOT
+expect_count() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (wanted $2, got $3)"; fi; }
+expect_at_least() { if [ "$3" -ge "$2" ]; then pass "$1"; else fail "$1 (wanted at least $2, got $3)"; fi; }
+
+# --- lab: web 1, app 2, db 3 behind the node; services on web -------------
+topo_node "$tag" || exit 1
+declare -A IDX=([web]=1 [app]=2 [db]=3)
+for w in web app db; do topo_workload "$tag" "$w" "${IDX[$w]}"; done
+ip netns exec "$tag-web" ncat -lk 80 --exec /bin/cat >/dev/null 2>&1 &
+ip netns exec "$tag-web" python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8080)); s.listen(1024)
+while True:
+    c, _ = s.accept(); c.close()' &
+for s in app db; do topo_warm "$tag" $s 1; done
+
+mkdir -p "$work/ipfix"
+# nsenter execs the program: $! is the process itself (a shell function would fork)
+nsenter --net="/run/netns/$NODE" nfcapd -w "$work/ipfix" -p "$IPFIX_PORT" -b 127.0.0.1 -t 3600 >"$work/nfcapd.log" 2>&1 &
+nfcapd_pid=$!
+cat >"$work/agent.yaml" <<YAML
+node-name: lab-node-1
+flow-log: $FLOWS
+metrics-listen: 127.0.0.1:0
+ipfix-collector: 127.0.0.1:$IPFIX_PORT
+ct-timeout-tcp-closing: 1s
+ct-timeout-other: 2s
+flow-sweep-interval: 300ms
+YAML
+nsenter --net="/run/netns/$NODE" "$ZS" agent --config "$work/agent.yaml" --socket "$SOCK" --bpf-pin-dir "$PIN" --state-dir "$work/state" \
+  >"$work/agent.log" 2>&1 &
+agent_pid=$!
+for _ in $(seq 50); do [ -S "$SOCK" ] && zs status >/dev/null 2>&1 && break; sleep 0.1; done
+METRICS=$(grep -o 'http://[^ ]*/metrics' "$work/agent.log")
+[ -n "$METRICS" ] || { echo "agent did not come up:"; cat "$work/agent.log"; exit 1; }
+
+cat >"$work/objects.yaml" <<YAML
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: web, namespace: shop, labels: {tier: web}}
+spec: {interface: $tag-webh, ips: [10.77.1.2, "fd77:1::2"]}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: app, namespace: shop, labels: {tier: app}}
+spec: {interface: $tag-apph, ips: [10.77.2.2, "fd77:2::2"]}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: db, namespace: shop, labels: {tier: db}}
+spec: {interface: $tag-dbh, ips: [10.77.3.2, "fd77:3::2"]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  podSelector: {matchLabels: {tier: web}}
+  ingress: [{from: [{podSelector: {matchLabels: {tier: app}}}], ports: [{port: 80}, {port: 8080}]}]
+YAML
+expect_ok "apply the lab's objects" zs apply -f "$work/objects.yaml"
+
+# --- a live stream, started before the traffic ----------------------------
+nsenter --net="/run/netns/$NODE" "$ZS" flows --socket "$SOCK" --follow --last 0 -o json --from shop/app --to tier=web --port 80 \
+  >"$work/follow.json" 2>&1 &
+follow_pid=$!
+sleep 0.5
+
+echo "== traffic: app -> web:80 (allowed), app -> web:81 and db -> web (denied)"
+ip netns exec "$tag-app" bash -c "echo hello | ncat -w 1 10.77.1.2 80" >/dev/null 2>&1
+ip netns exec "$tag-app" ncat -z -w 1 10.77.1.2 81 >/dev/null 2>&1
+ip netns exec "$tag-db" ping -c 1 -W 1 10.77.1.2 >/dev/null 2>&1
+sleep 2.5   # closing timeout 1s, sweeps every 300ms
+
+echo "== the flow log"
+web_in='f["interface"]=="'$tag-webh'" and f["direction"]=="ingress"'
+expect_count "one start of app -> web:80, allowed by the NetworkPolicy's rule" 1 \
+  "$(flows_where "$web_in and f['event']=='flow-start' and dst.get('port')==80 and f['verdict']=='allowed' \
+     and f['rule']=='NetworkPolicy/shop/web ingress[0]' and src['name']=='shop/app' and src['labels'].get('tier')=='app' \
+     and dst['name']=='shop/web' and f['node']=='lab-node-1' and 'SYN' in f['tcp_flags']")"
+expect_count "one end of it: closed, packets and bytes both ways, flags seen" 1 \
+  "$(flows_where "$web_in and f['event']=='flow-end' and dst.get('port')==80 and f['end_reason']=='closed' \
+     and f['packets']['forward']>=3 and f['packets']['reply']>=2 and f['bytes']['reply']>0 and 'FIN' in f['tcp_flags']")"
+expect_at_least "app -> web:81 denied by default deny, naming the policy that selects web" 1 \
+  "$(flows_where "$web_in and f['event']=='deny' and dst.get('port')==81 and f['verdict']=='denied' \
+     and f['reason']=='default-deny' and 'NetworkPolicy/shop/web selects shop/web for ingress' in f['why']")"
+expect_count "db -> web ping denied, with its ICMP type" 1 \
+  "$(flows_where "$web_in and f['event']=='deny' and f['protocol']=='icmp' and f['icmp']['type']==8 \
+     and src['name']=='shop/db'")"
+expect_count "no deny was recorded for the allowed flow" 0 \
+  "$(flows_where "f['event']=='deny' and dst.get('port')==80")"
+
+echo "== zeroseg flows"
+out=$(zs flows --to shop/web --verdict denied)
+if grep -q "shop/app  *->  *shop/web:81  *tcp" <<<"$out" && grep -q "default deny" <<<"$out"; then
+  pass "flows table: app -> web:81 denied, why"
+else
+  fail "flows table: $out"
+fi
+expect_count "flows -o json --port 81: only port 81" "$(zs flows -o json --port 81 | wc -l)" \
+  "$(zs flows -o json --port 81 | grep -c '"port":81}')"
+expect_count "flows --from 10.77.3.0/24 --protocol icmp -o json: the ping" 1 \
+  "$(zs flows -o json --from 10.77.3.0/24 --protocol icmp --event deny | wc -l)"
+expect_fail "flows --verdict maybe is refused" zs flows --verdict maybe
+kill "$follow_pid" 2>/dev/null; wait "$follow_pid" 2>/dev/null
+expect_count "flows --follow streamed app -> web:80 (start and end, at web and at app)" 4 \
+  "$(flows_where "True" "$work/follow.json")"
+
+echo "== metrics"
+in_node curl -sf "$METRICS" -o "$work/metrics.txt" || fail "GET $METRICS"
+if promtool check metrics <"$work/metrics.txt" >"$work/promtool.txt" 2>&1; then pass "promtool check metrics"
+else fail "promtool check metrics: $(cat "$work/promtool.txt")"; fi
+metric() { awk -v m="$1" '$1 == m {print $2}' "$work/metrics.txt"; }
+expect_at_least "zeroseg_flow_denies_total counts the denies" 2 "$(metric zeroseg_flow_denies_total)"
+expect_at_least "zeroseg_flows_ended_total{reason=\"closed\"}" 2 "$(metric 'zeroseg_flows_ended_total{reason="closed"}')"
+expect_at_least "default-deny drops counted" 2 "$(metric 'zeroseg_drop_reason_packets_total{reason="default-deny"}')"
+expect_count "policy revision exported" 1 "$(metric zeroseg_policy_revision)"
+expect_count "endpoint map fill exported" 3 "$(metric 'zeroseg_map_entries{map="zs_endpoints"}')"
+expect_count "events lost: none" 0 "$(metric zeroseg_events_lost_total)"
+
+echo "== many short flows: each exactly once as start and end"
+N=500
+ip netns exec "$tag-app" python3 -c "
+import socket
+for i in range($N):
+    s = socket.create_connection(('10.77.1.2', 8080), timeout=2)
+    s.close()"
+sleep 2.5
+zs status -o json --bpf-pin-dir "$PIN" >"$work/status.json"
+lost=$(python3 -c "import json; print(json.load(open('$work/status.json'))['agent']['telemetry']['events_lost'])")
+per_port() {  # EVENT: distinct source ports, and records, of app -> web:8080 at web's ingress
+  python3 - "$FLOWS" "$1" "$tag-webh" <<'PY'
+import json, sys, collections
+path, event, iface = sys.argv[1:]
+ports = collections.Counter()
+for line in open(path):
+    f = json.loads(line)
+    if f["event"] == event and f["interface"] == iface and f["destination"].get("port") == 8080:
+        ports[f["source"]["port"]] += 1
+print(len(ports), sum(ports.values()))
+PY
+}
+read -r starts start_records < <(per_port flow-start)
+read -r ends end_records < <(per_port flow-end)
+if [ "$lost" = 0 ]; then
+  expect_count "$N flows started, each once" "$N $N" "$starts $start_records"
+  expect_count "$N flows ended, each once" "$N $N" "$ends $end_records"
+else
+  expect_count "started + lost events cover all $N flows" "$N" "$((starts + lost))"
+fi
+
+echo "== IPFIX: nfcapd received what the flow log says"
+kill "$agent_pid"; wait "$agent_pid" 2>/dev/null; agent_pid=
+kill "$nfcapd_pid"; wait "$nfcapd_pid" 2>/dev/null; nfcapd_pid=
+# the allowed flow's end at web's ingress: its forward packets per the flow log
+log_pkts=$(python3 - "$FLOWS" "$tag-webh" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    f = json.loads(line)
+    if f["event"] == "flow-end" and f["interface"] == sys.argv[2] and f["destination"].get("port") == 80:
+        print(f["source"]["port"], f["packets"]["forward"], f["bytes"]["forward"])
+PY
+)
+read -r sport pkts bytes <<<"$log_pkts"
+got=$(nfdump -R "$work/ipfix" -q -o "fmt:%sp %pkt %byt" "src ip 10.77.2.2 and dst ip 10.77.1.2 and dst port 80 and proto tcp" 2>&1 |
+      awk -v p="$sport" '$1 == p' | head -1 | tr -s ' ')
+expect_count "nfdump shows the flow with the log's packets and bytes" "$sport $pkts $bytes" "$(echo $got)"
+denied=$(nfdump -R "$work/ipfix" -q -o "fmt:%dp" "dst ip 10.77.1.2 and dst port 81 and proto tcp" 2>/dev/null | grep -c 81)
+expect_at_least "nfdump shows the denied app -> web:81" 1 "$denied"
+total=$(nfdump -R "$work/ipfix" -q -o "fmt:%dp" "dst ip 10.77.1.2 and dst port 8080" 2>/dev/null | wc -l)
+expect_at_least "nfdump has the short flows' ends (both observation points)" $((2 * N)) "$total"
+
+e2e_summary
