@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: Apache-2.0
+// Flow telemetry without a kernel: records from events, their JSON lines,
+// filters, the rotating log and the IPFIX wire format.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <zeroseg/verdict.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "policy/loader.h"
+#include "telemetry/flow_filter.h"
+#include "telemetry/flow_json.h"
+#include "telemetry/flow_log.h"
+#include "telemetry/flow_table.h"
+#include "telemetry/ipfix.h"
+
+namespace zeroseg {
+namespace {
+
+using nlohmann::json;
+
+zs_event event(uint8_t type, uint16_t sport, uint16_t dport, uint64_t ts = 1'000'000'000) {
+  zs_event ev{};
+  ev.ts_ns = ts;
+  ev.type = type;
+  ev.direction = ZS_DIR_INGRESS;
+  ev.ifindex = 7;
+  ev.subject = 300;
+  ev.peer = 301;
+  ev.tuple.family = 4;
+  ev.tuple.proto = 6;
+  ev.tuple.saddr[0] = htonl(0x0a000202);  // 10.0.2.2
+  ev.tuple.daddr[0] = htonl(0x0a000102);  // 10.0.1.2
+  ev.tuple.sport = htons(sport);
+  ev.tuple.dport = htons(dport);
+  ev.tcp_flags = 0x02;
+  return ev;
+}
+
+FlowClock clock_at(int64_t offset) {
+  FlowClock c;
+  c.mono_to_unix = offset;
+  return c;
+}
+
+TEST(FlowTable, StartAndDenyBecomeRecords) {
+  FlowTable t;
+  std::vector<FlowRecord> out;
+  t.on_event(event(ZS_EVENT_FLOW_NEW, 40000, 80), clock_at(0), out);
+  zs_event deny = event(ZS_EVENT_DENY, 40001, 81);
+  deny.verdict = ZS_VERDICT_DENIED;
+  deny.reason = ZS_REASON_DEFAULT_DENY;
+  deny.suppressed = 3;
+  t.on_event(deny, clock_at(0), out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].event, FlowEvent::start);
+  EXPECT_EQ(out[1].event, FlowEvent::deny);
+  EXPECT_EQ(out[1].suppressed, 3u);
+  EXPECT_EQ(out[0].source_identity(), 301u);  // ingress: the peer sent it
+  EXPECT_EQ(out[0].destination_identity(), 300u);
+  EXPECT_EQ(t.live(), 1u);  // denies open no flow
+}
+
+TEST(FlowTable, ANewStartOnALiveTupleEndsTheOldFlow) {
+  FlowTable t;
+  std::vector<FlowRecord> out;
+  t.on_event(event(ZS_EVENT_FLOW_NEW, 40000, 80, 1'000'000'000), clock_at(0), out);
+  t.on_event(event(ZS_EVENT_FLOW_NEW, 40000, 80, 9'000'000'000), clock_at(0), out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[1].event, FlowEvent::end);
+  EXPECT_EQ(out[1].end_reason, FlowEndReason::timeout);
+  EXPECT_EQ(out[2].event, FlowEvent::start);
+  EXPECT_EQ(t.live(), 1u);
+}
+
+TEST(FlowTable, ARevokeEndsTheFlowFoundByItsReply) {
+  FlowTable t;
+  std::vector<FlowRecord> out;
+  t.on_event(event(ZS_EVENT_FLOW_NEW, 40000, 80), clock_at(5), out);
+  // the server's reply is the packet that finds the flow revoked
+  zs_event rev = event(ZS_EVENT_REVOKED, 80, 40000, 2'000'000'000);
+  std::swap(rev.tuple.saddr[0], rev.tuple.daddr[0]);
+  rev.verdict = ZS_VERDICT_DENIED;
+  rev.reason = ZS_REASON_DEFAULT_DENY;
+  t.on_event(rev, clock_at(5), out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].event, FlowEvent::end);
+  EXPECT_EQ(out[1].end_reason, FlowEndReason::revoked);
+  EXPECT_EQ(ntohs(out[1].tuple.dport), 80);  // reported as the flow went, not as the reply
+  EXPECT_EQ(out[1].start_ns, 1'000'000'005);
+  EXPECT_EQ(t.live(), 0u);
+}
+
+TEST(FlowTable, IcmpErrorsOpenNoFlow) {
+  FlowTable t;
+  std::vector<FlowRecord> out;
+  zs_event ev = event(ZS_EVENT_FLOW_NEW, 0, 0);
+  ev.tuple.proto = 1;
+  ev.icmp_type = 3;  // destination unreachable
+  t.on_event(ev, clock_at(0), out);
+  EXPECT_EQ(out.size(), 1u);
+  EXPECT_EQ(t.live(), 0u);
+}
+
+class FlowJsonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ObjectSet objs = load_yaml(R"(apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: web, namespace: shop, labels: {tier: web}}
+spec: {interface: zs-none-web, ips: [10.0.1.2]}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: app, namespace: shop, labels: {tier: app}}
+spec: {interface: zs-none-app, ips: [10.0.2.2]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  podSelector: {matchLabels: {tier: web}}
+  ingress: [{from: [{podSelector: {matchLabels: {tier: app}}}], ports: [{port: 80}]}]
+)", "objects.yaml");
+    compiled_ = PolicyCompiler(ids_, rules_).compile(objs);
+    names_ = FlowCatalog::build("node-1", compiled_, objs);
+    for (const auto& [id, ident] : compiled_.identities) {
+      if (ident.labels.count("tier") && ident.labels.at("tier") == "web") web_ = id;
+      if (ident.labels.count("tier") && ident.labels.at("tier") == "app") app_ = id;
+    }
+    rule_ = compiled_.rules.begin()->first;
+  }
+  json line(const FlowRecord& r) {
+    std::string s;
+    append_flow_json(s, r, *names_);
+    EXPECT_EQ(s.back(), '\n');
+    return json::parse(s);
+  }
+  FlowRecord record(FlowEvent e) {
+    FlowTable t;
+    std::vector<FlowRecord> out;
+    zs_event ev = event(e == FlowEvent::deny ? ZS_EVENT_DENY : ZS_EVENT_FLOW_NEW, 40000, 80);
+    ev.subject = web_;
+    ev.peer = app_;
+    ev.rule_id = e == FlowEvent::deny ? 0 : rule_;
+    if (e == FlowEvent::deny) {
+      ev.verdict = ZS_VERDICT_DENIED;
+      ev.reason = ZS_REASON_DEFAULT_DENY;
+    }
+    t.on_event(ev, clock_at(1'795'000'000'000'000'000), out);
+    return out.at(0);
+  }
+  LocalIdentityAllocator ids_;
+  RuleIdAllocator rules_;
+  Compiled compiled_;
+  std::shared_ptr<const FlowCatalog> names_;
+  uint32_t web_ = 0, app_ = 0, rule_ = 0;
+};
+
+TEST_F(FlowJsonTest, AStartNamesBothEndsAndTheRule) {
+  json j = line(record(FlowEvent::start));
+  EXPECT_EQ(j["event"], "flow-start");
+  EXPECT_EQ(j["node"], "node-1");
+  EXPECT_EQ(j["direction"], "ingress");
+  EXPECT_EQ(j["protocol"], "tcp");
+  EXPECT_EQ(j["source"]["name"], "shop/app");
+  EXPECT_EQ(j["source"]["ip"], "10.0.2.2");
+  EXPECT_EQ(j["source"]["port"], 40000);
+  EXPECT_EQ(j["source"]["labels"]["tier"], "app");
+  EXPECT_EQ(j["destination"]["name"], "shop/web");
+  EXPECT_EQ(j["destination"]["port"], 80);
+  EXPECT_EQ(j["verdict"], "allowed");
+  EXPECT_EQ(j["policy"], "NetworkPolicy/shop/web");
+  EXPECT_EQ(j["rule"], "NetworkPolicy/shop/web ingress[0]");
+  EXPECT_EQ(j["why"], "allowed by NetworkPolicy/shop/web ingress[0]");
+  EXPECT_EQ(j["tcp_flags"], "SYN");
+  EXPECT_EQ(j["time"], "2026-11-18T11:06:41.000000000Z");
+}
+
+TEST_F(FlowJsonTest, ADefaultDenyNamesThePolicyThatSelects) {
+  json j = line(record(FlowEvent::deny));
+  EXPECT_EQ(j["event"], "deny");
+  EXPECT_EQ(j["reason"], "default-deny");
+  EXPECT_EQ(j["why"],
+            "default deny: NetworkPolicy/shop/web selects shop/web for ingress and no rule allows this");
+  EXPECT_FALSE(j.contains("rule"));
+}
+
+TEST_F(FlowJsonTest, AnEndCarriesCountersBothWays) {
+  FlowRecord r = record(FlowEvent::start);
+  r.event = FlowEvent::end;
+  r.end_reason = FlowEndReason::closed;
+  r.start_ns = r.time_ns - 1'500'000'000;
+  r.packets = {5, 4};
+  r.bytes = {344, 280};
+  r.tcp_flags = {0x13, 0x12};
+  json j = line(r);
+  EXPECT_EQ(j["end_reason"], "closed");
+  EXPECT_EQ(j["duration_ms"], 1500);
+  EXPECT_EQ(j["packets"]["forward"], 5);
+  EXPECT_EQ(j["bytes"]["reply"], 280);
+  EXPECT_EQ(j["tcp_flags"], "FIN,SYN,ACK");
+  EXPECT_EQ(j["tcp_flags_reply"], "SYN,ACK");
+}
+
+TEST_F(FlowJsonTest, FiltersMatchLabelsWorkloadsCidrsAndPorts) {
+  json j = line(record(FlowEvent::start));
+  auto f = [](std::map<std::string, std::string> q) { return FlowFilter::from_query(q); };
+  EXPECT_TRUE(f({{"from", "tier=app"}, {"to", "shop/web"}}).matches(j));
+  EXPECT_TRUE(f({{"from", "app"}, {"port", "80"}, {"protocol", "tcp"}}).matches(j));
+  EXPECT_TRUE(f({{"from", "10.0.0.0/16"}, {"verdict", "allowed"}, {"event", "flow-start"}}).matches(j));
+  EXPECT_FALSE(f({{"from", "tier=web"}}).matches(j));
+  EXPECT_FALSE(f({{"to", "10.0.2.0/24"}}).matches(j));
+  EXPECT_FALSE(f({{"port", "81"}}).matches(j));
+  EXPECT_FALSE(f({{"verdict", "denied"}}).matches(j));
+  EXPECT_THROW(f({{"port", "http"}}), Error);
+  EXPECT_THROW(f({{"verdict", "maybe"}}), Error);
+}
+
+TEST(FlowLog, RotatesByWholeLinesAndKeepsN) {
+  auto dir = std::filesystem::temp_directory_path() / ("zs-flowlog-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::string path = (dir / "flows.json").string();
+  {
+    FlowLog log(path, 100, 2);
+    std::string line(39, 'x');
+    line += '\n';  // 40 bytes: two fit in 100
+    for (int i = 0; i < 7; i++) log.write(line);
+    log.flush();
+    EXPECT_EQ(log.rotations(), 3u);
+  }
+  EXPECT_EQ(std::filesystem::file_size(path), 40u);
+  EXPECT_EQ(std::filesystem::file_size(path + ".1"), 80u);
+  EXPECT_EQ(std::filesystem::file_size(path + ".2"), 80u);
+  EXPECT_FALSE(std::filesystem::exists(path + ".3"));
+  std::filesystem::remove_all(dir);
+}
+
+// A UDP socket on loopback that plays collector.
+struct Collector {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  uint16_t port = 0;
+  Collector() {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    socklen_t len = sizeof(a);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    timeval tv{2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
+  ~Collector() { close(fd); }
+  std::vector<uint8_t> receive() {
+    std::vector<uint8_t> buf(65536);
+    ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+    buf.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    return buf;
+  }
+};
+
+uint16_t be16(const std::vector<uint8_t>& b, size_t at) { return static_cast<uint16_t>(b[at] << 8 | b[at + 1]); }
+uint32_t be32(const std::vector<uint8_t>& b, size_t at) { return static_cast<uint32_t>(be16(b, at)) << 16 | be16(b, at + 2); }
+
+TEST_F(FlowJsonTest, IpfixSendsTemplatesThenRecordsWithSequenceNumbers) {
+  Collector c;
+  IpfixExporter x("127.0.0.1:" + std::to_string(c.port), 42);
+  FlowRecord end = record(FlowEvent::start);
+  end.event = FlowEvent::end;
+  end.end_reason = FlowEndReason::closed;
+  end.start_ns = end.time_ns - 1'000'000;
+  end.packets = {5, 4};
+  end.bytes = {344, 280};
+  x.add(end, *names_);
+  x.add(record(FlowEvent::deny), *names_);
+  x.flush();
+
+  auto tmpl = c.receive();
+  ASSERT_GE(tmpl.size(), 20u);
+  EXPECT_EQ(be16(tmpl, 0), 10);                 // IPFIX
+  EXPECT_EQ(be16(tmpl, 2), tmpl.size());        // message length
+  EXPECT_EQ(be32(tmpl, 8), 0u);                 // no data records before
+  EXPECT_EQ(be32(tmpl, 12), 42u);               // observation domain
+  EXPECT_EQ(be16(tmpl, 16), 2);                 // a template set
+  EXPECT_EQ(be16(tmpl, 18), tmpl.size() - 16);  // the set fills the message
+  EXPECT_EQ(be16(tmpl, 20), 256);               // the IPv4 template first
+
+  auto data = c.receive();
+  ASSERT_GE(data.size(), 20u);
+  EXPECT_EQ(be16(data, 2), data.size());
+  EXPECT_EQ(be32(data, 8), 0u);
+  EXPECT_EQ(be16(data, 16), 256);  // one IPv4 data set with both records
+  EXPECT_EQ(be16(data, 18), data.size() - 16);
+  size_t rec = 20;
+  EXPECT_EQ(be32(data, rec + 16), 0x0a000202u);  // source address after the two timestamps
+  EXPECT_EQ(be16(data, rec + 24), 40000);        // source port
+  EXPECT_EQ(be16(data, rec + 26), 80);
+  EXPECT_EQ(data[rec + 28], 6);                  // TCP
+  EXPECT_EQ(be32(data, rec + 33) , 0u);          // packetDeltaCount, high half
+  EXPECT_EQ(be32(data, rec + 37), 5u);
+  EXPECT_EQ(x.records_sent(), 2u);
+
+  x.add(record(FlowEvent::deny), *names_);
+  x.flush();
+  auto next = c.receive();
+  EXPECT_EQ(be32(next, 8), 2u);  // two data records went before
+}
+
+}  // namespace
+}  // namespace zeroseg
