@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "policy/loader.h"
 #include "telemetry/flow_filter.h"
+#include "telemetry/flow_hub.h"
 #include "telemetry/flow_json.h"
 #include "telemetry/flow_log.h"
 #include "telemetry/flow_table.h"
@@ -235,7 +236,6 @@ TEST(FlowLog, RotatesByWholeLinesAndKeepsN) {
     std::string line(39, 'x');
     line += '\n';  // 40 bytes: two fit in 100
     for (int i = 0; i < 7; i++) log.write(line);
-    log.flush();
     EXPECT_EQ(log.rotations(), 3u);
   }
   EXPECT_EQ(std::filesystem::file_size(path), 40u);
@@ -314,6 +314,37 @@ TEST_F(FlowJsonTest, IpfixSendsTemplatesThenRecordsWithSequenceNumbers) {
   x.flush();
   auto next = c.receive();
   EXPECT_EQ(be32(next, 8), 2u);  // two data records went before
+}
+
+}  // namespace
+}  // namespace zeroseg
+
+namespace zeroseg {
+namespace {
+
+TEST(FlowHub, RecentLinesComeFromBatchesOldestFirst) {
+  FlowHub hub(3);
+  hub.publish("{\"n\":1}\n{\"n\":2}\n", 2);
+  hub.publish("{\"n\":3}\n", 1);
+  hub.publish("{\"n\":4}\n{\"n\":5}\n", 2);
+  FlowFilter none;
+  auto last = hub.recent(3, none);
+  ASSERT_EQ(last.size(), 3u);
+  EXPECT_EQ(last[0], "{\"n\":3}\n");
+  EXPECT_EQ(last[2], "{\"n\":5}\n");
+  EXPECT_EQ(hub.recent(100, none).size(), 3u);  // older batches were let go
+}
+
+TEST(FlowHub, StreamsGetNewLinesAndCountWhatTheyMiss) {
+  FlowHub hub(10, 2);
+  auto s = hub.subscribe(FlowFilter());
+  hub.publish("{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n", 3);
+  auto got = s->wait(100);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1], "{\"n\":2}\n");
+  EXPECT_EQ(s->dropped(), 1u);
+  hub.close();
+  EXPECT_TRUE(s->closed());
 }
 
 }  // namespace

@@ -62,6 +62,8 @@ void AgentConfig::set(const std::string& key, const std::string& value) {
   else if (key == "ct-timeout-tcp") ct_timeout_tcp = seconds_setting(key, value);
   else if (key == "ct-timeout-tcp-closing") ct_timeout_tcp_closing = seconds_setting(key, value);
   else if (key == "ct-timeout-other") ct_timeout_other = seconds_setting(key, value);
+  else if (key == "deny-events-per-sec") deny_events_per_sec = static_cast<uint32_t>(number_setting(key, value, 0, 1000000));
+  else if (key == "deny-events-burst") deny_events_burst = static_cast<uint32_t>(number_setting(key, value, 1, 1000000));
   else throw Error("unknown agent setting \"" + key + "\"");
 }
 
@@ -185,6 +187,7 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
   if (auto desired = store_.read("desired.yaml"); !desired.empty())
     desired_ = load_yaml(desired, store_.dir() + "/desired.yaml");
   dp_->set_ct_timeouts(config.ct_timeout_tcp, config.ct_timeout_tcp_closing, config.ct_timeout_other);
+  dp_->set_deny_event_rate(config.deny_events_per_sec, config.deny_events_burst);
   mirror_ = std::make_unique<Mirror>(Mirror::read(*dp_));
   // The maps still enforce what the last agent left: converge on the
   // stored desired state by changing only what differs. No gap.

@@ -32,12 +32,15 @@ struct AgentConfig {
   std::string metrics_listen;     // ADDR:PORT
   // conntrack lifetimes without a packet, seconds; 0 = keep the datapath's
   uint32_t ct_timeout_tcp = 0, ct_timeout_tcp_closing = 0, ct_timeout_other = 0;
+  // deny events per source address and second (0 = no limit), and burst
+  uint32_t deny_events_per_sec = 20, deny_events_burst = 100;
   MapSizes sizes;
 
   // A YAML file with the same names as the flags (socket, bpf-pin-dir,
   // state-dir, node-name, flow-log, flow-log-max-bytes, flow-log-keep,
   // flow-sweep-interval, ipfix-collector, metrics-listen, ct-timeout-tcp,
-  // ct-timeout-tcp-closing, ct-timeout-other); unknown keys are errors.
+  // ct-timeout-tcp-closing, ct-timeout-other, deny-events-per-sec,
+  // deny-events-burst); unknown keys are errors.
   void load_file(const std::string& path);
   // One setting by its name; throws Error naming it when the value is bad.
   void set(const std::string& key, const std::string& value);

@@ -217,6 +217,11 @@ void Datapath::set_ct_timeouts(uint32_t tcp, uint32_t tcp_closing, uint32_t othe
   if (other) __atomic_store_n(&config_->ct_timeout_other, other, __ATOMIC_RELAXED);
 }
 
+void Datapath::set_deny_event_rate(uint32_t per_sec, uint32_t burst) {
+  __atomic_store_n(&config_->deny_events_burst, burst, __ATOMIC_RELAXED);
+  __atomic_store_n(&config_->deny_events_per_sec, per_sec, __ATOMIC_RELAXED);
+}
+
 uint64_t Datapath::generation() const { return __atomic_load_n(&config_->generation, __ATOMIC_ACQUIRE); }
 
 zs_counter Datapath::counter(uint32_t idx) const {

@@ -77,6 +77,8 @@ class Datapath {
   uint64_t generation() const;
   // Conntrack lifetimes in seconds without a packet; 0 keeps the current.
   void set_ct_timeouts(uint32_t tcp, uint32_t tcp_closing, uint32_t other);
+  // Deny events per source and second, and their burst; 0 per second = no limit.
+  void set_deny_event_rate(uint32_t per_sec, uint32_t burst);
   // The slot packets read now.
   int active_slot() const { return static_cast<int>(generation() & 1); }
 

@@ -41,22 +41,25 @@ const char* flow_end_reason_name(FlowEndReason r) {
 
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
-  for (char c : s) {
+  size_t plain = 0;  // chars since the last escape, appended in one go
+  for (size_t i = 0; i < s.size(); i++) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + plain, i - plain);
+    plain = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
       case '\n': out += "\\n"; break;
       case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
+      default: {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+        out += buf;
+      }
     }
   }
+  out.append(s.data() + plain, s.size() - plain);
   out += '"';
 }
 
@@ -82,6 +85,8 @@ std::string labels_json(const Labels& labels) {
 
 }  // namespace
 
+Named::Named(std::string t) : text(std::move(t)) { append_json_string(json, text); }
+
 IpAddr tuple_source(const zs_tuple& t) { return tuple_addr(t.saddr, t.family); }
 IpAddr tuple_destination(const zs_tuple& t) { return tuple_addr(t.daddr, t.family); }
 
@@ -89,16 +94,16 @@ std::shared_ptr<const FlowCatalog> FlowCatalog::build(std::string node, const Co
                                                       const ObjectSet& desired) {
   auto c = std::make_shared<FlowCatalog>(std::move(node));
   for (const auto& [ifname, ep] : compiled.endpoints)
-    if (unsigned ifindex = if_nametoindex(ifname.c_str())) c->endpoints_[ifindex] = {ifname, ep.workload};
+    if (unsigned ifindex = if_nametoindex(ifname.c_str())) c->endpoints_[ifindex] = {Named(ifname), ep.workload};
   for (const auto& w : desired.workloads)
-    for (const auto& ip : w.ips) c->workloads_by_ip_[ip] = w.meta.ns + "/" + w.meta.name;
+    for (const auto& ip : w.ips) c->workloads_by_ip_[ip] = Named(w.meta.ns + "/" + w.meta.name);
   for (const auto& [id, ident] : compiled.identities) {
     std::string name = !ident.cidr.empty()             ? ident.cidr
                        : ident.workloads.size() == 1 ? ident.workloads[0]
                                                      : labels_str(ident.labels);
-    c->identities_[id] = {name, labels_json(ident.labels)};
+    c->identities_[id] = {Named(name), labels_json(ident.labels)};
   }
-  c->rules_.insert(compiled.rules.begin(), compiled.rules.end());
+  for (const auto& [id, info] : compiled.rules) c->rules_[id] = {info, Named(info.policy), Named(info.str())};
   for (const auto& [subject, dirs] : compiled.selected_by)
     for (int d = 0; d < 2; d++) {
       std::string s;
@@ -108,13 +113,17 @@ std::shared_ptr<const FlowCatalog> FlowCatalog::build(std::string node, const Co
   return c;
 }
 
-FlowCatalog::Endpoint FlowCatalog::endpoint(uint32_t ifindex) const {
+const FlowCatalog::Endpoint& FlowCatalog::endpoint(uint32_t ifindex) const {
   if (auto it = endpoints_.find(ifindex); it != endpoints_.end()) return it->second;
-  char name[IF_NAMESIZE] = {};
-  return {if_indextoname(ifindex, name) ? name : "if" + std::to_string(ifindex), ""};
+  auto [it, fresh] = other_interfaces_.try_emplace(ifindex);
+  if (fresh) {
+    char name[IF_NAMESIZE] = {};
+    it->second.interface = Named(if_indextoname(ifindex, name) ? name : "if" + std::to_string(ifindex));
+  }
+  return it->second;
 }
 
-std::string FlowCatalog::party(const IpAddr& address, uint32_t identity) const {
+const Named& FlowCatalog::party(const IpAddr& address, uint32_t identity) const {
   if (auto it = workloads_by_ip_.find(address); it != workloads_by_ip_.end()) return it->second;
   return this->identity(identity).name;
 }
@@ -122,24 +131,32 @@ std::string FlowCatalog::party(const IpAddr& address, uint32_t identity) const {
 const FlowCatalog::Identity& FlowCatalog::identity(uint32_t id) const {
   if (auto it = identities_.find(id); it != identities_.end()) return it->second;
   // reserved identities (world, host, ...) and ones this catalog predates
-  thread_local Identity fallback;
-  fallback = {identity_name(id), "{}"};
-  return fallback;
+  auto [it, fresh] = other_identities_.try_emplace(id);
+  if (fresh) it->second = {Named(identity_name(id)), "{}"};
+  return it->second;
 }
 
-const RuleInfo* FlowCatalog::rule(uint32_t id) const {
+const FlowCatalog::Rule* FlowCatalog::rule(uint32_t id) const {
   auto it = rules_.find(id);
   return it == rules_.end() ? nullptr : &it->second;
 }
 
-std::string FlowCatalog::explain(const FlowRecord& r) const {
+const Named& FlowCatalog::explain(const FlowRecord& r) const {
+  // the sentence depends on these alone: compute each once
+  ExplainKey k{r.subject, r.rule_id, r.ifindex, static_cast<uint8_t>(r.event), static_cast<uint8_t>(r.end_reason),
+               r.verdict, r.reason, r.direction};
+  if (auto it = explanations_.find(k); it != explanations_.end()) return it->second;
+  return explanations_.emplace(k, Named(explain_uncached(r))).first->second;
+}
+
+std::string FlowCatalog::explain_uncached(const FlowRecord& r) const {
   auto rule_name = [&] {
-    const RuleInfo* info = rule(r.rule_id);
-    return info ? info->str() : "rule " + std::to_string(r.rule_id);
+    const Rule* info = rule(r.rule_id);
+    return info ? info->name.text : "rule " + std::to_string(r.rule_id);
   };
   const char* dir = direction_name(r.direction);
   std::string who = endpoint(r.ifindex).workload;
-  if (who.empty()) who = identity(r.subject).name;
+  if (who.empty()) who = identity(r.subject).name.text;
   if (r.event == FlowEvent::end && r.end_reason == FlowEndReason::revoked)
     return "revoked: the policy changed and no longer allows this flow";
   if (r.reason == ZS_REASON_NONE && r.verdict == ZS_VERDICT_ALLOWED)

@@ -24,33 +24,52 @@ uint64_t FlowHub::Stream::dropped() const {
   return dropped_;
 }
 
-void FlowHub::publish(const std::vector<std::string>& lines) {
-  if (lines.empty()) return;
+void FlowHub::publish(std::string batch, size_t lines) {
+  if (batch.empty()) return;
   std::lock_guard lock(mu_);
-  for (const auto& line : lines) {
-    recent_.push_back(line);
-    if (recent_.size() > keep_) recent_.pop_front();
-  }
-  for (auto& s : streams_) {
-    std::lock_guard slock(s->mu_);
-    for (const auto& line : lines) {
-      if (!s->filter_.matches_line(line)) continue;
-      if (s->queue_.size() >= stream_queue_) {
-        s->dropped_++;
-        dropped_total_++;
-        continue;
+  if (!streams_.empty()) {
+    std::string_view rest = batch;
+    while (!rest.empty()) {
+      size_t nl = rest.find('\n');
+      std::string_view line = rest.substr(0, nl == std::string_view::npos ? rest.size() : nl + 1);
+      rest.remove_prefix(line.size());
+      for (auto& s : streams_) {
+        std::lock_guard slock(s->mu_);
+        if (!s->filter_.empty() && !s->filter_.matches_line(std::string(line))) continue;
+        if (s->queue_.size() >= stream_queue_) {
+          s->dropped_++;
+          dropped_total_++;
+          continue;
+        }
+        s->queue_.emplace_back(line);
       }
-      s->queue_.push_back(line);
     }
-    s->cv_.notify_one();
+    for (auto& s : streams_) s->cv_.notify_one();
+  }
+  recent_.push_back({std::move(batch), lines});
+  recent_lines_ += lines;
+  while (!recent_.empty() && recent_lines_ - recent_.front().lines >= keep_) {
+    recent_lines_ -= recent_.front().lines;
+    recent_.pop_front();
   }
 }
 
 std::vector<std::string> FlowHub::recent(size_t n, const FlowFilter& filter) const {
   std::lock_guard lock(mu_);
   std::vector<std::string> out;
-  for (auto it = recent_.rbegin(); it != recent_.rend() && out.size() < n; ++it)
-    if (filter.matches_line(*it)) out.push_back(*it);
+  for (auto b = recent_.rbegin(); b != recent_.rend() && out.size() < n; ++b) {
+    // the batch's lines, newest first
+    std::string_view text = b->text;
+    size_t end = text.size();
+    while (end > 0 && out.size() < n) {
+      // the newline before this line's own
+      size_t start = end >= 2 ? text.rfind('\n', end - 2) : std::string_view::npos;
+      start = start == std::string_view::npos ? 0 : start + 1;
+      std::string line(text.substr(start, end - start));
+      if (filter.matches_line(line)) out.push_back(std::move(line));
+      end = start;
+    }
+  }
   std::reverse(out.begin(), out.end());
   return out;
 }

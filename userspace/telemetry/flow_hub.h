@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "telemetry/flow_filter.h"
@@ -38,8 +39,9 @@ class FlowHub {
   explicit FlowHub(size_t keep = 10000, size_t stream_queue = 65536) : keep_(keep), stream_queue_(stream_queue) {}
   ~FlowHub() { close(); }
 
-  // Lines end with '\n'.
-  void publish(const std::vector<std::string>& lines);
+  // A batch of whole lines, each ending with '\n'. Kept as it is: the
+  // recent buffer holds batches, not copies of each line.
+  void publish(std::string batch, size_t lines);
   // The last n lines that pass the filter, oldest first.
   std::vector<std::string> recent(size_t n, const FlowFilter& filter) const;
   std::shared_ptr<Stream> subscribe(FlowFilter filter);
@@ -50,7 +52,12 @@ class FlowHub {
  private:
   size_t keep_, stream_queue_;
   mutable std::mutex mu_;
-  std::deque<std::string> recent_;
+  struct Batch {
+    std::string text;
+    size_t lines;
+  };
+  std::deque<Batch> recent_;  // oldest first; at least keep_ lines when there are
+  size_t recent_lines_ = 0;
   std::vector<std::shared_ptr<Stream>> streams_;
   uint64_t dropped_total_ = 0;
 };

@@ -43,12 +43,24 @@ void append_time(std::string& out, int64_t unix_ns) {
   out += "Z\"";
 }
 
+// inet_ntop goes through printf: IPv4 is done by hand
+void append_ip(std::string& out, const IpAddr& ip) {
+  if (ip.family != 4) {
+    out += ip.str();
+    return;
+  }
+  for (int i = 0; i < 4; i++) {
+    if (i) out += '.';
+    append_uint(out, ip.bytes[i]);
+  }
+}
+
 void append_party(std::string& out, const char* key, const IpAddr& ip, uint16_t port_be, bool has_ports,
                   uint32_t identity, const FlowCatalog& names) {
   out += ",\"";
   out += key;
   out += "\":{\"ip\":\"";
-  out += ip.str();
+  append_ip(out, ip);
   out += '"';
   if (has_ports) {
     out += ",\"port\":";
@@ -57,17 +69,27 @@ void append_party(std::string& out, const char* key, const IpAddr& ip, uint16_t 
   out += ",\"identity\":";
   append_uint(out, identity);
   out += ",\"name\":";
-  append_json_string(out, names.party(ip, identity));
+  out += names.party(ip, identity).json;
   out += ",\"labels\":";
   out += names.identity(identity).labels_json;
   out += '}';
 }
 
-void append_field(std::string& out, const char* key, std::string_view value) {
+// value: a JSON value already (a Named's json)
+void append_json(std::string& out, const char* key, const std::string& value) {
   out += ",\"";
   out += key;
   out += "\":";
-  append_json_string(out, value);
+  out += value;
+}
+
+// value: a fixed name that needs no escaping (verdicts, protocols, ...)
+void append_name(std::string& out, const char* key, std::string_view value) {
+  out += ",\"";
+  out += key;
+  out += "\":\"";
+  out += value;
+  out += '"';
 }
 
 void append_number(std::string& out, const char* key, uint64_t value) {
@@ -107,12 +129,12 @@ void append_flow_json(std::string& out, const FlowRecord& r, const FlowCatalog& 
   const zs_tuple& t = r.tuple;
   out += "{\"time\":";
   append_time(out, r.time_ns);
-  append_field(out, "event", flow_event_name(r.event));
-  append_field(out, "node", names.node());
-  append_field(out, "interface", names.endpoint(r.ifindex).interface);
-  append_field(out, "direction", direction_name(r.direction));
+  append_name(out, "event", flow_event_name(r.event));
+  append_json(out, "node", names.node().json);
+  append_json(out, "interface", names.endpoint(r.ifindex).interface.json);
+  append_name(out, "direction", direction_name(r.direction));
   append_number(out, "ip_version", t.family == 6 ? 6 : 4);
-  append_field(out, "protocol", proto_name(t.proto));
+  append_name(out, "protocol", proto_name(t.proto));
   append_party(out, "source", tuple_source(t), t.sport, has_ports(t.proto), r.source_identity(), names);
   append_party(out, "destination", tuple_destination(t), t.dport, has_ports(t.proto), r.destination_identity(),
                names);
@@ -123,24 +145,24 @@ void append_flow_json(std::string& out, const FlowRecord& r, const FlowCatalog& 
     append_uint(out, r.icmp_code);
     out += '}';
   }
-  append_field(out, "verdict", verdict_name(r.verdict));
-  append_field(out, "reason", reason_name(r.reason));
+  append_name(out, "verdict", verdict_name(r.verdict));
+  append_name(out, "reason", reason_name(r.reason));
   append_number(out, "rule_id", r.rule_id);
-  if (const RuleInfo* rule = names.rule(r.rule_id)) {
-    append_field(out, "policy", rule->policy);
-    append_field(out, "rule", rule->str());
+  if (const FlowCatalog::Rule* rule = names.rule(r.rule_id)) {
+    append_json(out, "policy", rule->policy.json);
+    append_json(out, "rule", rule->name.json);
   }
-  append_field(out, "why", names.explain(r));
-  if (t.proto == 6) append_field(out, "tcp_flags", tcp_flags_str(r.tcp_flags[0]));
+  append_json(out, "why", names.explain(r).json);
+  if (t.proto == 6) append_name(out, "tcp_flags", tcp_flags_str(r.tcp_flags[0]));
   if (r.event == FlowEvent::deny) append_number(out, "suppressed", r.suppressed);
   if (r.event == FlowEvent::end) {
-    append_field(out, "end_reason", flow_end_reason_name(r.end_reason));
+    append_name(out, "end_reason", flow_end_reason_name(r.end_reason));
     out += ",\"start\":";
     append_time(out, r.start_ns);
     append_number(out, "duration_ms", r.time_ns > r.start_ns ? (r.time_ns - r.start_ns) / 1000000 : 0);
     append_pair(out, "packets", r.packets);
     append_pair(out, "bytes", r.bytes);
-    if (t.proto == 6) append_field(out, "tcp_flags_reply", tcp_flags_str(r.tcp_flags[1]));
+    if (t.proto == 6) append_name(out, "tcp_flags_reply", tcp_flags_str(r.tcp_flags[1]));
   }
   out += "}\n";
 }

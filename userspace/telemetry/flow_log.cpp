@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "telemetry/flow_log.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
@@ -16,27 +18,29 @@ FlowLog::FlowLog(std::string path, uint64_t max_bytes, int keep)
 }
 
 FlowLog::~FlowLog() {
-  if (file_ && file_ != stdout) fclose(file_);
-  else if (file_) fflush(file_);
+  if (fd_ >= 0 && fd_ != STDOUT_FILENO) close(fd_);
 }
 
 void FlowLog::open() {
   if (path_ == "-") {
-    file_ = stdout;
+    fd_ = STDOUT_FILENO;
+    rotating_ = false;
     return;
   }
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
-  file_ = fopen(path_.c_str(), "ae");
-  if (!file_) throw_errno("opening the flow log " + path_, errno);
-  setvbuf(file_, nullptr, _IOFBF, 1 << 20);
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd_ < 0) throw_errno("opening the flow log " + path_, errno);
   struct stat st{};
-  size_ = fstat(fileno(file_), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  if (fstat(fd_, &st) == 0) {
+    size_ = static_cast<uint64_t>(st.st_size);
+    rotating_ = S_ISREG(st.st_mode);  // never rename /dev/null or a FIFO
+  }
 }
 
 void FlowLog::rotate() {
-  fclose(file_);
-  file_ = nullptr;
+  close(fd_);
+  fd_ = -1;
   std::error_code ec;
   std::filesystem::remove(path_ + "." + std::to_string(keep_), ec);
   for (int i = keep_ - 1; i >= 1; i--)
@@ -49,7 +53,7 @@ void FlowLog::rotate() {
 void FlowLog::write(std::string_view lines) {
   while (!lines.empty()) {
     std::string_view chunk = lines;
-    if (file_ != stdout && size_ + chunk.size() > max_bytes_) {
+    if (rotating_ && size_ + chunk.size() > max_bytes_) {
       // as many whole lines as fit; at least one line per file
       size_t room = max_bytes_ > size_ ? max_bytes_ - size_ : 0;
       size_t cut = chunk.rfind('\n', room ? room - 1 : 0);
@@ -62,15 +66,24 @@ void FlowLog::write(std::string_view lines) {
       }
       chunk = chunk.substr(0, cut == std::string_view::npos ? chunk.size() : cut + 1);
     }
-    fwrite(chunk.data(), 1, chunk.size(), file_);
+    write_all(chunk);
     size_ += chunk.size();
     lines.remove_prefix(chunk.size());
-    if (!lines.empty() && file_ != stdout) rotate();
+    if (!lines.empty() && rotating_) rotate();
   }
 }
 
-void FlowLog::flush() {
-  if (file_) fflush(file_);
+void FlowLog::write_all(std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd_, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      // a full disk must not stop enforcement or telemetry: count and go on
+      write_errors_++;
+      return;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
 }
 
 }  // namespace zeroseg

@@ -177,8 +177,8 @@ void IpfixExporter::add(const FlowRecord& r, const FlowCatalog& names) {
   put8(rec, r.verdict);
   put8(rec, r.reason);
   put32(rec, r.rule_id);
-  put_string(rec, names.party(tuple_source(r.tuple), r.source_identity()));
-  put_string(rec, names.party(tuple_destination(r.tuple), r.destination_identity()));
+  put_string(rec, names.party(tuple_source(r.tuple), r.source_identity()).text);
+  put_string(rec, names.party(tuple_destination(r.tuple), r.destination_identity()).text);
 
   auto& set = set_[fam];
   if (!set.empty() && 16 + set.size() + rec.size() > kMaxMessage) flush();

@@ -58,12 +58,8 @@ void Telemetry::emit(const std::vector<FlowRecord>& records) {
   if (records.empty()) return;
   auto names = catalog();
   batch_.clear();
-  std::vector<std::string> lines;
-  lines.reserve(records.size());
   for (const auto& r : records) {
-    size_t at = batch_.size();
     append_flow_json(batch_, r, *names);
-    lines.emplace_back(batch_, at);
     switch (r.event) {
       case FlowEvent::start: counters_.flows_started++; break;
       case FlowEvent::deny:
@@ -78,7 +74,9 @@ void Telemetry::emit(const std::vector<FlowRecord>& records) {
     if (options_.exporter && r.event != FlowEvent::start) options_.exporter->add(r, *names);
   }
   if (log_) log_->write(batch_);
-  hub_.publish(lines);
+  hub_.publish(std::move(batch_), records.size());
+  batch_ = std::string();
+  batch_.reserve(records.size() * 640);
 }
 
 void Telemetry::run() {
@@ -112,7 +110,6 @@ void Telemetry::run() {
     }
     pending_.clear();
     counters_.live_flows = table_.live();
-    if (log_) log_->flush();
     if (options_.exporter) options_.exporter->flush();
     if (sweep) {
       std::lock_guard lock(sweep_mu_);
@@ -126,7 +123,6 @@ void Telemetry::run() {
   ring_buffer__consume(ring_);
   emit(pending_);
   pending_.clear();
-  if (log_) log_->flush();
   if (options_.exporter) options_.exporter->flush();
   std::lock_guard lock(sweep_mu_);
   sweep_done_ = sweep_requested_;
