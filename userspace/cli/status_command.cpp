@@ -123,6 +123,19 @@ void run_status(const GlobalOptions& g) {
               << a["identities"] << " identities, " << a["policy_entries"] << " policy entries";
     if (!a["waiting_for_interfaces"].empty()) std::cout << ", waiting for " << a["waiting_for_interfaces"].dump();
     std::cout << "\n";
+    if (a.contains("telemetry")) {
+      const json& t = a["telemetry"];
+      auto n = [&](const char* k) { return std::to_string(t.value(k, uint64_t{0})); };
+      std::cout << "flows on node " << t.value("node", "") << ": " << n("flows_started") << " started, "
+                << n("flows_ended") << " ended, " << n("flows_live") << " live, " << n("denies") << " denies; events "
+                << n("events") << " read, " << n("events_lost") << " lost, " << n("deny_events_suppressed")
+                << " denies suppressed by the rate limit\n";
+      std::string sinks;
+      if (!t.value("flow_log", "").empty()) sinks += "log " + t.value("flow_log", "");
+      if (!t.value("ipfix_collector", "").empty()) sinks += (sinks.empty() ? "" : ", ") + ("IPFIX to " + t.value("ipfix_collector", ""));
+      if (!t.value("metrics_listen", "").empty()) sinks += (sinks.empty() ? "" : ", ") + ("metrics on " + t.value("metrics_listen", ""));
+      if (!sinks.empty()) std::cout << "flow sinks: " << sinks << "\n";
+    }
   }
   std::cout << "datapath pinned under " << g.pin_dir << ", policy revision " << dp->generation() << "\n\n";
   progs.print(std::cout);
