@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "net/addr.h"
 
 namespace zeroseg::api {
 namespace {
@@ -123,22 +124,12 @@ std::unique_ptr<HttpServer> HttpServer::unix_socket(const std::string& path, uid
 }
 
 std::unique_ptr<HttpServer> HttpServer::tcp(const std::string& listen_on, Handler handler) {
-  auto colon = listen_on.rfind(':');
-  if (colon == std::string::npos) throw Error("--metrics-listen \"" + listen_on + "\": expected ADDR:PORT");
-  std::string host = listen_on.substr(0, colon), port = listen_on.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  addrinfo hints{}, *res = nullptr;
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-  if (int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res))
-    throw Error("--metrics-listen \"" + listen_on + "\": " + gai_strerror(rc));
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(res, freeaddrinfo);
-  UniqueFd listener(socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  SocketAddress at = resolve_host_port(listen_on, SOCK_STREAM, true, "--metrics-listen");
+  UniqueFd listener(socket(at.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!listener) throw_errno("creating the metrics socket", errno);
   int one = 1;
   setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(listener.get(), res->ai_addr, res->ai_addrlen)) throw_errno("binding " + listen_on, errno);
+  if (bind(listener.get(), reinterpret_cast<sockaddr*>(&at.addr), at.len)) throw_errno("binding " + listen_on, errno);
   if (listen(listener.get(), 64)) throw_errno("listening on " + listen_on, errno);
   sockaddr_storage bound{};
   socklen_t len = sizeof(bound);

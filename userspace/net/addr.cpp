@@ -2,9 +2,13 @@
 #include "net/addr.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
+
+#include "common/error.h"
 
 namespace zeroseg {
 
@@ -56,6 +60,25 @@ std::string Prefix::str() const { return addr.str() + "/" + std::to_string(len);
 
 bool Prefix::contains(const IpAddr& a) const {
   return a.family == addr.family && Prefix::of(a, len).addr == addr;
+}
+
+SocketAddress resolve_host_port(const std::string& text, int socktype, bool passive, const std::string& setting) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) throw Error(setting + " \"" + text + "\": expected HOST:PORT");
+  std::string host = text.substr(0, colon), port = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = socktype;
+  if (passive) hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+  if (int rc = getaddrinfo(host.empty() && passive ? nullptr : host.c_str(), port.c_str(), &hints, &res))
+    throw Error(setting + " \"" + text + "\": " + gai_strerror(rc));
+  SocketAddress out;
+  out.family = res->ai_family;
+  out.len = res->ai_addrlen;
+  std::memcpy(&out.addr, res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  return out;
 }
 
 }  // namespace zeroseg

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <sys/socket.h>
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -36,5 +38,15 @@ struct Prefix {
   bool operator==(const Prefix&) const = default;
   auto operator<=>(const Prefix&) const = default;
 };
+
+// "HOST:PORT", "[v6]:PORT" or ":PORT", resolved for socket type socktype
+// (SOCK_STREAM, SOCK_DGRAM); passive: for bind, numeric only, "" = any.
+// Throws Error naming `setting` and the text when it does not resolve.
+struct SocketAddress {
+  int family = 0;
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+};
+SocketAddress resolve_host_port(const std::string& text, int socktype, bool passive, const std::string& setting);
 
 }  // namespace zeroseg

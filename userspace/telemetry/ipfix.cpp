@@ -10,6 +10,7 @@
 #include <ctime>
 
 #include "common/error.h"
+#include "net/addr.h"
 #include "telemetry/flow_catalog.h"
 
 namespace zeroseg {
@@ -99,18 +100,11 @@ uint8_t end_reason_code(const FlowRecord& r) {
 }  // namespace
 
 IpfixExporter::IpfixExporter(const std::string& collector, uint32_t observation_domain) : domain_(observation_domain) {
-  auto colon = collector.rfind(':');
-  if (colon == std::string::npos) throw Error("ipfix-collector \"" + collector + "\": expected HOST:PORT");
-  std::string host = collector.substr(0, colon), port = collector.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  addrinfo hints{}, *res = nullptr;
-  hints.ai_socktype = SOCK_DGRAM;
-  if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res))
-    throw Error("ipfix-collector \"" + collector + "\": " + gai_strerror(rc));
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(res, freeaddrinfo);
-  socket_.reset(socket(res->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  SocketAddress at = resolve_host_port(collector, SOCK_DGRAM, false, "ipfix-collector");
+  socket_.reset(socket(at.family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!socket_) throw_errno("creating the IPFIX socket", errno);
-  if (connect(socket_.get(), res->ai_addr, res->ai_addrlen)) throw_errno("connecting to " + collector, errno);
+  if (connect(socket_.get(), reinterpret_cast<sockaddr*>(&at.addr), at.len))
+    throw_errno("connecting to " + collector, errno);
 }
 
 std::vector<uint8_t> IpfixExporter::template_set() const {
