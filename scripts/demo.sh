@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
-# zeroseg's demo: identity-based enforcement on a workload's veth, with real
-# traffic between network namespaces. Builds what it needs, cleans up after
-# itself (also on Ctrl-C or failure). Until scripts/lab.sh lands, the lab is
-# three namespaces: client -- node -- web.
+# zeroseg's demo: the namespace lab (scripts/lab.sh), the agent, the
+# three-tier policy, real traffic, a scan from the attacker seen in the
+# flows, and a compromised workload quarantined. Builds what it needs and
+# cleans up after itself (also on Ctrl-C or failure). Non-interactive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-# shellcheck source=lib/topology.sh
-source scripts/lib/topology.sh
 
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (namespaces, BPF)" >&2; exit 1; }
 
@@ -15,81 +13,96 @@ step=0
 STEPS=7
 say() { step=$((step + 1)); printf '\n\033[1m==> %d/%d %s\033[0m\n' "$step" "$STEPS" "$*"; }
 note() { printf '    %s\n' "$*"; }
+indent() { sed 's/^/    /'; }
 
 say "build"
-if [ ! -x build/userspace/zeroseg ]; then
+if [ ! -x build/userspace/zeroseg ] || ! command -v nmap >/dev/null; then
   bash scripts/install-deps.sh
   cmake -S . -B build >/dev/null && cmake --build build -j"$(nproc)" >/dev/null
 fi
-ZS=$root/build/userspace/zeroseg
-note "$("$ZS" --version)"
+ZEROSEG=$root/build/userspace/zeroseg
+LAB=zs-demo
+# shellcheck source=lib/lab.sh
+source scripts/lib/lab.sh
+note "$("$ZEROSEG" --version)"
 
-tag=zs-demo
-PIN=/sys/fs/bpf/$tag
 cleanup() {
   [ -n "${conn_pid:-}" ] && kill "$conn_pid" 2>/dev/null
-  topo_down "$tag" "$ZS" "$PIN"
   rm -rf "${fifo_dir:-}"
+  lab_down
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-topo_down "$tag" "$ZS" "$PIN"  # a run interrupted before
+lab_down  # a run interrupted before
 
-zs() { nsenter --net="/run/netns/$tag-n" "$ZS" "$@" --bpf-pin-dir "$PIN"; }
-in_cli() { ip netns exec "$tag-c" "$@"; }
-
-# probe DESCRIPTION CMD...: one aligned line, allowed or denied
+# probe DESCRIPTION SRC DST PROTO [PORT] [FAMILY]: one aligned line
 probe() {
   local what=$1; shift
-  if "$@" >/dev/null 2>&1; then printf '    %-34s \033[32mallowed\033[0m\n' "$what"
-  else printf '    %-34s \033[31mdenied\033[0m\n' "$what"; fi
+  if lab_probe "$@"; then printf '    %-44s \033[32mallowed\033[0m\n' "$what"
+  else printf '    %-44s \033[31mdenied\033[0m\n' "$what"; fi
 }
 probes() {
-  probe "client -> web  tcp/8080" in_cli ncat -z -w 1 $TOPO_WEB_IP 8080
-  probe "client -> web  tcp/22" in_cli ncat -z -w 1 $TOPO_WEB_IP 22
-  probe "client -> web  ping" in_cli ping -c1 -W1 $TOPO_WEB_IP
-  probe "client -> web  tcp/8080 over IPv6" in_cli ncat -z -w 1 $TOPO_WEB_IP6 8080
+  probe "guest/attacker -> prod/web    http"        guest/attacker prod/web http
+  probe "guest/attacker -> prod/db     tcp/5432"    guest/attacker prod/db tcp 5432
+  probe "prod/web       -> prod/app    tcp/8080"    prod/web prod/app tcp 8080
+  probe "prod/app       -> prod/db     tcp/5432 v6" prod/app prod/db tcp 5432 6
+  probe "dev/web        -> prod/db     tcp/5432"    dev/web prod/db tcp 5432
+  probe "mgmt/bastion   -> prod/app    ssh"         mgmt/bastion prod/app tcp 22
 }
 
-say "lab: client ($TOPO_CLI_IP) -- node -- web ($TOPO_WEB_IP), services on web tcp/8080 and tcp/22"
-topo_up "$tag"
-for port in 8080 22; do ip netns exec "$tag-w" ncat -lk $port --exec /bin/cat >/dev/null 2>&1 & done
-sleep 0.3
-note "no zeroseg yet: the flat network lets everything through"
+say "lab: namespaces prod (web, app, db), dev (web), mgmt (bastion), guest (attacker); the agent on the node"
+lab_up
+lab_status | indent
+note ""
+note "no policy yet: a flat network, everyone reaches everything"
 probes
 
-say "attach zeroseg to web's veth: web is identity 1000, both directions enforce (default deny)"
-zs bpf load >/dev/null
-zs bpf attach "$tag-wh" --identity 1000 --ingress enforce --egress enforce | sed 's/^/    /'
-probes
-
-say "client's address is identity 2000; policy: 2000 may reach 1000 on tcp/8080, nothing else"
-zs bpf ipcache set $TOPO_CLI_IP/32 2000
-zs bpf ipcache set $TOPO_CLI_IP6/128 2000
-zs bpf policy set --subject 1000 --peer 2000 --direction ingress --proto tcp --port 8080 --allow --rule 1
+say "apply policies/three-tier.yaml: web <- anyone, app <- web, db <- app, ssh <- bastion, dev never reaches db"
+lab_zs apply -f policies/three-tier.yaml | indent
+applied=$(date +%s)
 probes
 note ""
-note "the flows conntrack holds (replies pass as part of them):"
-zs bpf dump conntrack | sed 's/^/    /'
+note "the flows into prod/db since, with the rule (or the default deny) that decided each:"
+lab_zs flows --to prod/db --since "$(($(date +%s) - applied + 1))s" | grep -v -e "no policy selects" -e "  end  " | indent
 
-say "revoke the rule while a connection is open: zeroseg cuts it at once"
+say "the attacker scans prod: nmap -sT on 5 ports of web, app, db"
+lab_exec guest/attacker nmap -sT -Pn -n --max-retries 0 --host-timeout 15s -p 22,80,443,5432,8080 \
+  10.77.1.2 10.77.2.2 10.77.3.2 2>&1 | grep -E "^Nmap scan report|/tcp +open" | indent || true
+sleep 0.5
+lab_zs flows --from guest/attacker --verdict denied --last 1000 -o json >"$(lab_dir)/scan.json"
+python3 - "$(lab_dir)/scan.json" <<'PY' | indent
+import json, sys
+flows = [json.loads(l) for l in open(sys.argv[1])]
+targets = {(f["destination"]["name"], f["destination"].get("port")) for f in flows}
+hosts = sorted({h for h, _ in targets})
+print(f"zeroseg saw {len(flows)} denied attempts from guest/attacker on {len(targets)} host:port pairs ({', '.join(hosts)})")
+print("(lateral-movement alerts on this stream come with the detection issue)")
+PY
+
+say "prod/web is compromised: quarantine it (label quarantine=true + policies/quarantine.yaml)"
 fifo_dir=$(mktemp -d)
 mkfifo "$fifo_dir/in" "$fifo_dir/out"
-in_cli ncat $TOPO_WEB_IP 8080 <"$fifo_dir/in" >"$fifo_dir/out" &
+lab_exec prod/web ncat 10.77.2.2 8080 <"$fifo_dir/in" >"$fifo_dir/out" &
 conn_pid=$!
 exec 7>"$fifo_dir/in" 8<"$fifo_dir/out"
 echo_line() { echo "$1" >&7 && IFS= read -r -t 2 reply <&8 && [ "$reply" = "$1" ]; }
-probe "open connection: data echoed" echo_line "hello"
-zs bpf policy delete --subject 1000 --peer 2000 --direction ingress --proto tcp --port 8080
-probe "same connection after revoke" echo_line "again"
-probe "new connection after revoke" in_cli ncat -z -w 1 $TOPO_WEB_IP 8080
+if echo_line hello; then note "an open connection prod/web -> prod/app:8080 echoes"; fi
+sed 's/namespace: prod, labels: {tier: web}}/namespace: prod, labels: {tier: web, quarantine: "true"}}/' \
+  "$(lab_dir)/lab.yaml" >"$(lab_dir)/quarantined.yaml"
+lab_zs apply -f "$(lab_dir)/quarantined.yaml" -f policies/quarantine.yaml | grep -v unchanged | indent
+if echo_line again; then note "the open connection still echoes"; else note "the open connection is cut at once (its flow was judged again)"; fi
+probe "prod/web       -> prod/app    tcp/8080"    prod/web prod/app tcp 8080
+probe "guest/attacker -> prod/web    http"        guest/attacker prod/web http
+probe "mgmt/bastion   -> prod/web    ssh"         mgmt/bastion prod/web tcp 22
 
-say "just-in-time access: tcp/22 for 3 seconds, expired by the kernel itself"
-zs bpf policy set --subject 1000 --peer 2000 --direction ingress --proto tcp --port 22 --allow --rule 2 --expires +3s
-probe "client -> web  tcp/22 (granted)" in_cli ncat -z -w 1 $TOPO_WEB_IP 22
-sleep 3.2
-probe "client -> web  tcp/22 (3s later)" in_cli ncat -z -w 1 $TOPO_WEB_IP 22
+say "release: the label goes, the tier's rules apply again"
+lab_zs apply -f "$(lab_dir)/lab.yaml" | grep -v unchanged | indent
+probe "prod/web       -> prod/app    tcp/8080"    prod/web prod/app tcp 8080
+probe "guest/attacker -> prod/web    http"        guest/attacker prod/web http
 
-say "status: programs, attachments, map fill, counters by verdict and reason"
-zs status | sed 's/^/    /'
-printf '\ndemo done: cleaning up the namespaces and pins\n'
+say "status and metrics"
+status=$(lab_zs status)
+sed -n '1,3p' <<<"$status" | indent
+metrics=$(nsenter --net="/run/netns/$(lab_node)" curl -s http://127.0.0.1:9464/metrics)
+grep -E '^zeroseg_(flows_started_total|flow_denies_total|conntrack_revoked_total|policy_revision) ' <<<"$metrics" | indent
+printf '\ndemo done: cleaning up the lab\n'

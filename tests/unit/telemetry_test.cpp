@@ -223,6 +223,9 @@ TEST_F(FlowJsonTest, FiltersMatchLabelsWorkloadsCidrsAndPorts) {
   EXPECT_FALSE(f({{"to", "10.0.2.0/24"}}).matches(j));
   EXPECT_FALSE(f({{"port", "81"}}).matches(j));
   EXPECT_FALSE(f({{"verdict", "denied"}}).matches(j));
+  EXPECT_TRUE(f({{"since", "2026-11-18T11:06:41Z"}}).matches(j));
+  EXPECT_FALSE(f({{"since", "2026-11-18T11:06:41.5Z"}}).matches(j));
+  EXPECT_THROW(f({{"since", "yesterday"}}), Error);
   EXPECT_THROW(f({{"port", "http"}}), Error);
   EXPECT_THROW(f({{"verdict", "maybe"}}), Error);
 }

@@ -8,6 +8,7 @@
 #include "cli/options.h"
 #include "cli/table.h"
 #include "common/error.h"
+#include "common/time.h"
 
 namespace zeroseg::cli {
 namespace {
@@ -19,7 +20,7 @@ struct FlowsFlags {
   std::string output = "table";
   bool follow = false;
   size_t last = 20;
-  std::string from, to, protocol, verdict, event;
+  std::string from, to, protocol, verdict, event, since;
   int port = -1;
 };
 
@@ -43,6 +44,11 @@ std::string query_of(const FlowsFlags& f) {
   add("verdict", f.verdict);
   add("event", f.event.empty() ? "" : f.event == "start" || f.event == "end" ? "flow-" + f.event : f.event);
   if (f.port >= 0) add("port", std::to_string(f.port));
+  if (!f.since.empty()) {
+    auto ago = parse_duration_ns(f.since);
+    if (!ago) throw Error("--since \"" + f.since + "\": expected a duration such as 30s, 5m, 2h");
+    add("since", format_rfc3339(realtime_now_ns() - *ago));
+  }
   if (f.follow) q += "&follow=1";
   return q;
 }
@@ -203,6 +209,7 @@ void add_flows_command(CLI::App& app, GlobalOptions&) {
   cmd->add_option("--protocol", flags.protocol, "tcp, udp, icmp, ... or a number");
   cmd->add_option("--verdict", flags.verdict, "allowed, denied or audit")
       ->check(CLI::IsMember({"allowed", "denied", "audit"}));
+  cmd->add_option("--since", flags.since, "Only flows of the last DURATION (30s, 5m, 2h)");
   cmd->add_option("--event", flags.event, "start, end or deny")->check(CLI::IsMember({"start", "end", "deny"}));
   cmd->callback([] { run_flows(flags); });
 }

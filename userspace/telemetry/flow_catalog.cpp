@@ -169,8 +169,9 @@ std::string FlowCatalog::explain_uncached(const FlowRecord& r) const {
   } else {
     std::string selectors;
     if (auto it = selected_by_.find(r.subject); it != selected_by_.end()) selectors = it->second[r.direction & 1];
-    why = "default deny: " + (selectors.empty() ? std::string("a policy") : selectors) + " selects " + who +
-          " for " + dir + " and no rule allows this";
+    bool several = selectors.find(", ") != std::string::npos;
+    why = "default deny: " + (selectors.empty() ? std::string("a policy") : selectors) +
+          (several ? " select " : " selects ") + who + " for " + dir + " and no rule allows this";
   }
   return r.verdict == ZS_VERDICT_AUDIT ? "audit (passed): would be " + why : why;
 }

@@ -2,6 +2,7 @@
 #include "telemetry/flow_filter.h"
 
 #include "common/error.h"
+#include "common/time.h"
 #include "datapath/names.h"
 #include "net/addr.h"
 
@@ -49,6 +50,10 @@ FlowFilter FlowFilter::from_query(const std::map<std::string, std::string>& q) {
   f.verdict_ = get("verdict");
   if (!f.verdict_.empty() && f.verdict_ != "allowed" && f.verdict_ != "denied" && f.verdict_ != "audit")
     throw Error("verdict: \"" + f.verdict_ + "\" is not one of allowed, denied, audit");
+  if (auto t = get("since"); !t.empty()) {
+    f.since_ = parse_rfc3339(t);
+    if (!f.since_) throw Error("since: \"" + t + "\" is not an RFC 3339 time");
+  }
   f.event_ = get("event");
   if (!f.event_.empty() && f.event_ != "flow-start" && f.event_ != "flow-end" && f.event_ != "deny")
     throw Error("event: \"" + f.event_ + "\" is not one of flow-start, flow-end, deny");
@@ -56,13 +61,18 @@ FlowFilter FlowFilter::from_query(const std::map<std::string, std::string>& q) {
 }
 
 bool FlowFilter::empty() const {
-  return from_.empty() && to_.empty() && protocol_.empty() && verdict_.empty() && event_.empty() && !port_;
+  return from_.empty() && to_.empty() && protocol_.empty() && verdict_.empty() && event_.empty() && !port_ &&
+         !since_;
 }
 
 bool FlowFilter::matches(const nlohmann::json& flow) const {
   if (!verdict_.empty() && flow.value("verdict", "") != verdict_) return false;
   if (!event_.empty() && flow.value("event", "") != event_) return false;
   if (!protocol_.empty() && flow.value("protocol", "") != protocol_) return false;
+  if (since_) {
+    auto t = parse_rfc3339(flow.value("time", ""));
+    if (!t || *t < *since_) return false;
+  }
   const auto& dst = flow.value("destination", nlohmann::json::object());
   if (port_ && dst.value("port", -1) != *port_) return false;
   return party_matches(from_, flow.value("source", nlohmann::json::object())) && party_matches(to_, dst);

@@ -13,7 +13,8 @@ namespace zeroseg {
 class FlowFilter {
  public:
   // From the query of GET /v1/flows: from, to (LABEL key=value, WORKLOAD
-  // name or namespace/name, or CIDR), port, protocol, verdict, event.
+  // name or namespace/name, or CIDR), port, protocol, verdict, event, since
+  // (RFC 3339: records whose time is not earlier).
   // Throws Error naming the bad parameter.
   static FlowFilter from_query(const std::map<std::string, std::string>& query);
 
@@ -25,6 +26,7 @@ class FlowFilter {
  private:
   std::string from_, to_, protocol_, verdict_, event_;
   std::optional<uint16_t> port_;
+  std::optional<int64_t> since_;
 };
 
 }  // namespace zeroseg

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The namespace lab on one machine (see scripts/lib/lab.sh for its layout).
+#
+#   scripts/lab.sh up [--name zs-lab] [--no-agent]    namespaces, services, the agent, the Workloads
+#   scripts/lab.sh down [--name zs-lab]               removes exactly what up made
+#   scripts/lab.sh status [--name zs-lab]
+#   scripts/lab.sh exec WORKLOAD CMD...               e.g. exec guest/attacker nmap -sT 10.77.1-3.2
+#   scripts/lab.sh zeroseg ARGS...                    the CLI against the lab's agent, e.g. zeroseg flows -f
+#   scripts/lab.sh probe SRC DST tcp|udp|icmp|http [PORT] [4|6]
+#
+# Several labs can run at once under different names (zs-NAME, at most 11
+# characters). ZEROSEG names the binary (default: build/userspace/zeroseg).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+ZEROSEG=${ZEROSEG:-$root/build/userspace/zeroseg}
+LAB=zs-lab
+args=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --name) LAB=$2; shift 2 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+set -- "${args[@]}"
+# shellcheck source=lib/lab.sh
+source "$root/scripts/lib/lab.sh"
+
+[ "$(id -u)" = 0 ] || { echo "lab.sh: run as root (namespaces, BPF)" >&2; exit 1; }
+cmd=${1:-}
+shift || true
+case $cmd in
+  up)
+    [ -x "$ZEROSEG" ] || { echo "lab.sh: no zeroseg at $ZEROSEG (build first, or set ZEROSEG)" >&2; exit 1; }
+    lab_up "$@" || { lab_down; exit 1; }
+    lab_status ;;
+  down) lab_down ;;
+  status) lab_status ;;
+  exec) lab_exec "$@" ;;
+  zeroseg) lab_zs "$@" ;;
+  probe) if lab_probe "$@"; then echo allowed; else echo denied; exit 1; fi ;;
+  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; [ -z "$cmd" ] || exit 2 ;;
+esac
