@@ -16,11 +16,14 @@ note() { printf '    %s\n' "$*"; }
 indent() { sed 's/^/    /'; }
 
 say "build"
-if [ ! -x build/userspace/zeroseg ] || ! command -v nmap >/dev/null; then
-  bash scripts/install-deps.sh
-  cmake -S . -B build >/dev/null && cmake --build build -j"$(nproc)" >/dev/null
+# ZEROSEG names a binary built elsewhere (the tests run the demo that way)
+if [ -z "${ZEROSEG:-}" ]; then
+  if [ ! -x build/userspace/zeroseg ] || ! command -v nmap >/dev/null; then
+    bash scripts/install-deps.sh
+    cmake -S . -B build >/dev/null && cmake --build build -j"$(nproc)" >/dev/null
+  fi
+  ZEROSEG=$root/build/userspace/zeroseg
 fi
-ZEROSEG=$root/build/userspace/zeroseg
 LAB=zs-demo
 # shellcheck source=lib/lab.sh
 source scripts/lib/lab.sh
@@ -35,19 +38,25 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 lab_down  # a run interrupted before
 
-# probe DESCRIPTION SRC DST PROTO [PORT] [FAMILY]: one aligned line
+# probe EXPECTED DESCRIPTION SRC DST PROTO [PORT] [FAMILY]: one aligned
+# line; a verdict other than EXPECTED is flagged and fails the demo
+unexpected=0
 probe() {
-  local what=$1; shift
-  if lab_probe "$@"; then printf '    %-44s \033[32mallowed\033[0m\n' "$what"
-  else printf '    %-44s \033[31mdenied\033[0m\n' "$what"; fi
+  local want=$1 what=$2 got=denied color=31
+  shift 2
+  if lab_probe "$@"; then got=allowed color=32; fi
+  printf '    %-44s \033[%sm%s\033[0m' "$what" "$color" "$got"
+  if [ "$got" != "$want" ]; then printf '  \033[1;31m<- expected %s\033[0m' "$want"; unexpected=$((unexpected + 1)); fi
+  printf '\n'
 }
-probes() {
-  probe "guest/attacker -> prod/web    http"        guest/attacker prod/web http
-  probe "guest/attacker -> prod/db     tcp/5432"    guest/attacker prod/db tcp 5432
-  probe "prod/web       -> prod/app    tcp/8080"    prod/web prod/app tcp 8080
-  probe "prod/app       -> prod/db     tcp/5432 v6" prod/app prod/db tcp 5432 6
-  probe "dev/web        -> prod/db     tcp/5432"    dev/web prod/db tcp 5432
-  probe "mgmt/bastion   -> prod/app    ssh"         mgmt/bastion prod/app tcp 22
+probes() {  # the verdicts expected of: a flat network (flat) or three-tier
+  local d=allowed; [ "$1" = flat ] || d=denied
+  probe allowed "guest/attacker -> prod/web    http"        guest/attacker prod/web http
+  probe $d      "guest/attacker -> prod/db     tcp/5432"    guest/attacker prod/db tcp 5432
+  probe allowed "prod/web       -> prod/app    tcp/8080"    prod/web prod/app tcp 8080
+  probe allowed "prod/app       -> prod/db     tcp/5432 v6" prod/app prod/db tcp 5432 6
+  probe $d      "dev/web        -> prod/db     tcp/5432"    dev/web prod/db tcp 5432
+  probe allowed "mgmt/bastion   -> prod/app    ssh"         mgmt/bastion prod/app tcp 22
 }
 
 say "lab: namespaces prod (web, app, db), dev (web), mgmt (bastion), guest (attacker); the agent on the node"
@@ -55,12 +64,12 @@ lab_up
 lab_status | indent
 note ""
 note "no policy yet: a flat network, everyone reaches everything"
-probes
+probes flat
 
 say "apply policies/three-tier.yaml: web <- anyone, app <- web, db <- app, ssh <- bastion, dev never reaches db"
 lab_zs apply -f policies/three-tier.yaml | indent
 applied=$(date +%s)
-probes
+probes three-tier
 note ""
 note "the flows into prod/db since, with the rule (or the default deny) that decided each:"
 lab_zs flows --to prod/db --since "$(($(date +%s) - applied + 1))s" | grep -v -e "no policy selects" -e "  end  " | indent
@@ -70,9 +79,11 @@ lab_exec guest/attacker nmap -sT -Pn -n --max-retries 0 --host-timeout 15s -p 22
   10.77.1.2 10.77.2.2 10.77.3.2 2>&1 | grep -E "^Nmap scan report|/tcp +open" | indent || true
 sleep 0.5
 lab_zs flows --from guest/attacker --verdict denied --last 1000 -o json >"$(lab_dir)/scan.json"
-python3 - "$(lab_dir)/scan.json" <<'PY' | indent
+python3 - "$(lab_dir)/scan.json" <<'PY' | indent || unexpected=$((unexpected + 1))
 import json, sys
 flows = [json.loads(l) for l in open(sys.argv[1])]
+if not flows:
+    sys.exit("no denied flows from guest/attacker: the scan went unseen  <- expected denies")
 targets = {(f["destination"]["name"], f["destination"].get("port")) for f in flows}
 hosts = sorted({h for h, _ in targets})
 print(f"zeroseg saw {len(flows)} denied attempts from guest/attacker on {len(targets)} host:port pairs ({', '.join(hosts)})")
@@ -90,19 +101,28 @@ if echo_line hello; then note "an open connection prod/web -> prod/app:8080 echo
 sed 's/namespace: prod, labels: {tier: web}}/namespace: prod, labels: {tier: web, quarantine: "true"}}/' \
   "$(lab_dir)/lab.yaml" >"$(lab_dir)/quarantined.yaml"
 lab_zs apply -f "$(lab_dir)/quarantined.yaml" -f policies/quarantine.yaml | grep -v unchanged | indent
-if echo_line again; then note "the open connection still echoes"; else note "the open connection is cut at once (its flow was judged again)"; fi
-probe "prod/web       -> prod/app    tcp/8080"    prod/web prod/app tcp 8080
-probe "guest/attacker -> prod/web    http"        guest/attacker prod/web http
-probe "mgmt/bastion   -> prod/web    ssh"         mgmt/bastion prod/web tcp 22
+if echo_line again; then
+  note "the open connection still echoes  <- expected it cut"
+  unexpected=$((unexpected + 1))
+else
+  note "the open connection is cut at once (its flow was judged again)"
+fi
+probe denied  "prod/web       -> prod/app    tcp/8080"    prod/web prod/app tcp 8080
+probe denied  "guest/attacker -> prod/web    http"        guest/attacker prod/web http
+probe allowed "mgmt/bastion   -> prod/web    ssh"         mgmt/bastion prod/web tcp 22
 
 say "release: the label goes, the tier's rules apply again"
 lab_zs apply -f "$(lab_dir)/lab.yaml" | grep -v unchanged | indent
-probe "prod/web       -> prod/app    tcp/8080"    prod/web prod/app tcp 8080
-probe "guest/attacker -> prod/web    http"        guest/attacker prod/web http
+probe allowed "prod/web       -> prod/app    tcp/8080"    prod/web prod/app tcp 8080
+probe allowed "guest/attacker -> prod/web    http"        guest/attacker prod/web http
 
 say "status and metrics"
 status=$(lab_zs status)
 sed -n '1,3p' <<<"$status" | indent
 metrics=$(nsenter --net="/run/netns/$(lab_node)" curl -s http://127.0.0.1:9464/metrics)
 grep -E '^zeroseg_(flows_started_total|flow_denies_total|conntrack_revoked_total|policy_revision) ' <<<"$metrics" | indent
+if [ "$unexpected" -gt 0 ]; then
+  printf '\ndemo: %d verdicts were not what the policy says: see the flagged lines\n' "$unexpected"
+  exit 1
+fi
 printf '\ndemo done: cleaning up the lab\n'
