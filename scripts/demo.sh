@@ -24,6 +24,7 @@ if [ -z "${ZEROSEG:-}" ]; then
   fi
   ZEROSEG=$root/build/userspace/zeroseg
 fi
+# shellcheck disable=SC2034  # read by lib/lab.sh
 LAB=zs-demo
 # shellcheck source=lib/lab.sh
 source scripts/lib/lab.sh

@@ -14,6 +14,8 @@ packages=(
   netsniff-ng tcpdump iptables python3 util-linux
   # telemetry checks: promtool (prometheus), an IPFIX collector (nfdump)
   prometheus nfdump
+  # lint: shell scripts and the Vagrantfile
+  shellcheck vagrant
 )
 
 missing=()

@@ -13,11 +13,12 @@
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 ZEROSEG=${ZEROSEG:-$root/build/userspace/zeroseg}
+# shellcheck disable=SC2034  # LAB and ZEROSEG are read by lib/lab.sh
 LAB=zs-lab
 args=()
 while [ $# -gt 0 ]; do
   case $1 in
-    --name) LAB=$2; shift 2 ;;
+    --name) LAB=$2; shift 2 ;;  # read by lib/lab.sh
     *) args+=("$1"); shift ;;
   esac
 done

@@ -7,7 +7,9 @@
 #     --veth-- node ns TAG-n (TAG-NAMEh, 10.77.I.1, fd77:I::1)
 # shellcheck shell=bash
 
+# shellcheck disable=SC2034  # the addresses, for the scripts that source this
 TOPO_WEB_IP=10.77.1.2 TOPO_CLI_IP=10.77.2.2
+# shellcheck disable=SC2034
 TOPO_WEB_IP6=fd77:1::2 TOPO_CLI_IP6=fd77:2::2
 
 # topo_node TAG: the node namespace (TAG: at most 9 characters, zs-...)

@@ -23,7 +23,7 @@ NODE=$tag-n
 work=$(mktemp -d)
 SOCK=$work/zeroseg.sock PIN=/sys/fs/bpf/$tag FLOWS=$work/flows.json
 IPFIX_PORT=$((20000 + $$ % 20000))
-agent_pid= nfcapd_pid=
+agent_pid='' nfcapd_pid=''
 
 cleanup() {
   [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null

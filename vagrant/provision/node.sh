@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# A zeroseg node VM: its workloads as network namespaces behind veths (as a
+# container runtime makes them), routes to the other node's workloads, the
+# agent as a systemd service, and the lab's objects applied.
+#
+# Usage: node.sh node1|node2
+set -euo pipefail
+node=$1
+here=$(cd "$(dirname "$0")" && pwd)
+# provisioning copies this script alone: the tree is under /zeroseg
+[ -f "$here/topology.sh" ] || here=/zeroseg/vagrant/provision
+# shellcheck source=topology.sh
+source "$here/topology.sh"
+
+sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+for w in "${VM_WORKLOADS[@]}"; do
+  read -r wnode ns name _ i <<<"$w"
+  if [ "$wnode" = "$node" ]; then
+    netns="$ns-$name"
+    ip netns list | grep -qx "$netns" && continue
+    ip netns add "$netns"
+    ip -n "$netns" link set lo up
+    ip link add "zs-w$i" type veth peer name eth0 netns "$netns"
+    ip addr add "10.77.$i.1/24" dev "zs-w$i"
+    ip addr add "fd77:$i::1/64" dev "zs-w$i" nodad
+    ip link set "zs-w$i" up
+    ip -n "$netns" addr add "10.77.$i.2/24" dev eth0
+    ip -n "$netns" addr add "fd77:$i::2/64" dev eth0 nodad
+    ip -n "$netns" link set eth0 up
+    ip -n "$netns" route add default via "10.77.$i.1"
+    ip -n "$netns" -6 route add default via "fd77:$i::1"
+    systemd-run --unit "zs-services-$ns-$name" ip netns exec "$netns" \
+      python3 /zeroseg/scripts/lib/lab_services.py "$ns/$name" --http 80 --tcp 22,443,5432,8080 --udp 53
+  elif [ "$wnode" != attacker ]; then
+    ip route replace "10.77.$i.0/24" via "${VM_NODE_IP[$wnode]}"
+  fi
+done
+
+systemctl enable --now zeroseg
+for _ in $(seq 50); do zeroseg workload list >/dev/null 2>&1 && break; sleep 0.2; done
+vm_objects_yaml "$node" >/etc/zeroseg/lab.yaml
+zeroseg apply -f /etc/zeroseg/lab.yaml
+zeroseg apply -f /zeroseg/policies/three-tier.yaml
+zeroseg workload list
