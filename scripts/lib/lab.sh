@@ -14,12 +14,19 @@
 #     pins under /sys/fs/bpf/LAB, metrics on 127.0.0.1:9464 in the node
 # shellcheck shell=bash
 
+# The defaults below make the lab above; a test may set LAB_WORKLOADS,
+# LAB_NAMESPACES, LAB_NS_LABELS, LAB_TCP_PORTS, LAB_UDP_PORTS and
+# LAB_PORTS_YAML before sourcing to build another set of workloads the same way.
 LAB=${LAB:-zs-lab}
-LAB_WORKLOADS=("prod web tier=web" "prod app tier=app" "prod db tier=db"
-               "dev web tier=web" "mgmt bastion role=bastion" "guest attacker role=guest")
-declare -A LAB_NS_LABELS=([prod]="env: prod" [dev]="env: dev" [mgmt]="env: mgmt" [guest]="env: guest")
-LAB_TCP_PORTS="22,443,5432,8080"
-LAB_UDP_PORTS="53"
+if [ -z "${LAB_WORKLOADS+set}" ]; then
+  LAB_WORKLOADS=("prod web tier=web" "prod app tier=app" "prod db tier=db"
+                 "dev web tier=web" "mgmt bastion role=bastion" "guest attacker role=guest")
+  LAB_NAMESPACES=(prod dev mgmt guest)
+  declare -A LAB_NS_LABELS=([prod]="env: prod" [dev]="env: dev" [mgmt]="env: mgmt" [guest]="env: guest")
+fi
+: "${LAB_TCP_PORTS:=22,443,5432,8080}"
+: "${LAB_UDP_PORTS:=53}"
+: "${LAB_PORTS_YAML:=[{name: ssh, port: 22}, {name: http, port: 80}, {name: https, port: 443}, {name: postgres, port: 5432}, {name: api, port: 8080}, {name: dns, port: 53, protocol: UDP}]}"
 LAB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 lab_dir() { echo "/run/zeroseg/$LAB"; }
@@ -42,7 +49,7 @@ lab_index() {
     read -r ns name _ <<<"$w"
     if [ "$1" = "$ns/$name" ] || [ "$1" = "$name" ]; then echo $i; return 0; fi
   done
-  echo "lab: no workload \"$1\" (try: prod/web prod/app prod/db dev/web mgmt/bastion guest/attacker)" >&2
+  echo "lab: no workload \"$1\" in this lab" >&2
   return 1
 }
 lab_name() {  # WORKLOAD -> namespace/name
@@ -90,7 +97,7 @@ lab_probe() {
 
 lab_objects_yaml() {
   local i=0 w ns name label
-  for ns in prod dev mgmt guest; do
+  for ns in "${LAB_NAMESPACES[@]}"; do
     printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: %s, labels: {%s}}\n' "$ns" "${LAB_NS_LABELS[$ns]}"
   done
   for w in "${LAB_WORKLOADS[@]}"; do
@@ -99,7 +106,7 @@ lab_objects_yaml() {
     printf -- '---\napiVersion: zeroseg.io/v1\nkind: Workload\n'
     printf 'metadata: {name: %s, namespace: %s, labels: {%s: %s}}\n' "$name" "$ns" "${label%%=*}" "${label#*=}"
     printf 'spec:\n  interface: %s-w%d\n  ips: [10.77.%d.2, "fd77:%d::2"]\n' "$LAB" $i $i $i
-    printf '  ports: [{name: ssh, port: 22}, {name: http, port: 80}, {name: https, port: 443}, {name: postgres, port: 5432}, {name: api, port: 8080}, {name: dns, port: 53, protocol: UDP}]\n'
+    printf '  ports: %s\n' "$LAB_PORTS_YAML"
   done
 }
 
@@ -161,7 +168,7 @@ YAML
   # every service listening before anyone probes
   for w in "${LAB_WORKLOADS[@]}"; do
     read -r ns name _ <<<"$w"
-    for _ in $(seq 50); do lab_exec "$ns/$name" ncat -z -w 1 127.0.0.1 8080 2>/dev/null && break; sleep 0.1; done
+    for _ in $(seq 50); do lab_exec "$ns/$name" ncat -z -w 1 127.0.0.1 80 2>/dev/null && break; sleep 0.1; done
   done
 }
 
@@ -179,7 +186,9 @@ lab_down() {
   if [ -e "/run/netns/$node" ] && [ -x "$ZEROSEG" ]; then
     nsenter --net="/run/netns/$node" "$ZEROSEG" agent --uninstall --bpf-pin-dir "$(lab_pin)" >/dev/null 2>&1 || true
   fi
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$LAB-(node|prod|dev|mgmt|guest)(-|$)"); do
+  local namespaces
+  namespaces=$(IFS='|'; echo "node|${LAB_NAMESPACES[*]}")
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$LAB-($namespaces)(-|$)"); do
     ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
     ip netns del "$ns" 2>/dev/null || true
   done
@@ -191,7 +200,7 @@ lab_status() {
   local dir node pid n
   dir=$(lab_dir) node=$(lab_node)
   if [ ! -e "/run/netns/$node" ]; then echo "lab $LAB: down"; return 1; fi
-  n=$(ip netns list | awk '{print $1}' | grep -cE "^$LAB-(prod|dev|mgmt|guest)-")
+  n=$(ip netns list | awk '{print $1}' | grep -cE "^$LAB-($(IFS='|'; echo "${LAB_NAMESPACES[*]}"))-")
   pid=$(cat "$dir/agent.pid" 2>/dev/null)
   printf 'lab %s: up, %d workloads, node namespace %s\n' "$LAB" "$n" "$node"
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
