@@ -75,23 +75,24 @@ note ""
 note "the flows into prod/db since, with the rule (or the default deny) that decided each:"
 lab_zs flows --to prod/db --since "$(($(date +%s) - applied + 1))s" | grep -v -e "no policy selects" -e "  end  " | indent
 
-say "the attacker scans prod: nmap -sT on 5 ports of web, app, db"
-lab_exec guest/attacker nmap -sT -Pn -n --max-retries 0 --host-timeout 15s -p 22,80,443,5432,8080 \
-  10.77.1.2 10.77.2.2 10.77.3.2 2>&1 | grep -E "^Nmap scan report|/tcp +open" | indent || true
+say "prod/web is compromised: from inside, it scans its neighbours (nmap -sT, 5 ports of app and db)"
+lab_exec prod/web nmap -sT -Pn -n --max-retries 0 --host-timeout 15s -p 22,80,443,5432,8080 \
+  10.77.2.2 10.77.3.2 2>&1 | grep -E "^Nmap scan report|/tcp +open" | indent || true
+note "(8080 on app is open to web: the scan found what the policy allows, nothing more)"
 sleep 0.5
-lab_zs flows --from guest/attacker --verdict denied --last 1000 -o json >"$(lab_dir)/scan.json"
+lab_zs flows --from prod/web --verdict denied --last 1000 -o json >"$(lab_dir)/scan.json"
 python3 - "$(lab_dir)/scan.json" <<'PY' | indent || unexpected=$((unexpected + 1))
 import json, sys
 flows = [json.loads(l) for l in open(sys.argv[1])]
 if not flows:
-    sys.exit("no denied flows from guest/attacker: the scan went unseen  <- expected denies")
+    sys.exit("no denied flows from prod/web: the scan went unseen  <- expected denies")
 targets = {(f["destination"]["name"], f["destination"].get("port")) for f in flows}
 hosts = sorted({h for h, _ in targets})
-print(f"zeroseg saw {len(flows)} denied attempts from guest/attacker on {len(targets)} host:port pairs ({', '.join(hosts)})")
+print(f"zeroseg saw {len(flows)} denied attempts from prod/web on {len(targets)} host:port pairs ({', '.join(hosts)})")
 print("(lateral-movement alerts on this stream come with the detection issue)")
 PY
 
-say "prod/web is compromised: quarantine it (label quarantine=true + policies/quarantine.yaml)"
+say "quarantine prod/web (label quarantine=true + policies/quarantine.yaml): only mgmt may reach it"
 fifo_dir=$(mktemp -d)
 mkfifo "$fifo_dir/in" "$fifo_dir/out"
 lab_exec prod/web ncat 10.77.2.2 8080 <"$fifo_dir/in" >"$fifo_dir/out" &

@@ -26,7 +26,9 @@ if [ -z "${LAB_WORKLOADS+set}" ]; then
 fi
 : "${LAB_TCP_PORTS:=22,443,5432,8080}"
 : "${LAB_UDP_PORTS:=53}"
-: "${LAB_PORTS_YAML:=[{name: ssh, port: 22}, {name: http, port: 80}, {name: https, port: 443}, {name: postgres, port: 5432}, {name: api, port: 8080}, {name: dns, port: 53, protocol: UDP}]}"
+if [ -z "${LAB_PORTS_YAML+set}" ]; then  # (braces in the value: no ${:=} here)
+  LAB_PORTS_YAML='[{name: ssh, port: 22}, {name: http, port: 80}, {name: https, port: 443}, {name: postgres, port: 5432}, {name: api, port: 8080}, {name: dns, port: 53, protocol: UDP}]'
+fi
 LAB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 lab_dir() { echo "/run/zeroseg/$LAB"; }
