@@ -63,6 +63,14 @@ void AgentConfig::set(const std::string& key, const std::string& value) {
   else if (key == "ct-timeout-tcp-closing") ct_timeout_tcp_closing = seconds_setting(key, value);
   else if (key == "ct-timeout-other") ct_timeout_other = seconds_setting(key, value);
   else if (key == "deny-events-per-sec") deny_events_per_sec = static_cast<uint32_t>(number_setting(key, value, 0, 1000000));
+  else if (key == "alert-log") alert_log = value;
+  else if (key == "alert-suppress") detection.suppress_ns = int64_t{seconds_setting(key, value)} * 1'000'000'000;
+  else if (key == "detect-window") detection.window_ns = int64_t{seconds_setting(key, value)} * 1'000'000'000;
+  else if (key == "detect-port-scan-ports") detection.port_scan_ports = number_setting(key, value, 2, 65535);
+  else if (key == "detect-host-sweep-hosts") detection.host_sweep_hosts = number_setting(key, value, 2, 1000000);
+  else if (key == "detect-host-sweep-hosts-lateral")
+    detection.host_sweep_hosts_lateral = number_setting(key, value, 2, 1000000);
+  else if (key == "detect-denied-burst") detection.denied_burst = number_setting(key, value, 2, 1000000);
   else if (key == "deny-events-burst") deny_events_burst = static_cast<uint32_t>(number_setting(key, value, 1, 1000000));
   else throw Error("unknown agent setting \"" + key + "\"");
 }
@@ -205,6 +213,8 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
   t.flow_log_max_bytes = config_.flow_log_max_bytes;
   t.flow_log_keep = config_.flow_log_keep;
   t.sweep_interval_ms = config_.flow_sweep_ms;
+  t.alert_log = config_.alert_log;
+  t.detection = config_.detection;
   if (!config_.ipfix_collector.empty()) t.exporter = std::make_unique<IpfixExporter>(config_.ipfix_collector);
   telemetry_ = std::make_unique<Telemetry>(*dp_, std::move(t));
   publish_catalog();
@@ -503,6 +513,10 @@ std::string Agent::metrics() const {
     a.identities = compiled_.identities.size();
   }
   a.revision = dp_->generation();
+  for (const auto& c : telemetry_->alert_counts()) {
+    a.alerts_by_detector[c.detector] = c.raised;
+    a.alerts_suppressed_by_detector[c.detector] = c.suppressed;
+  }
   return render_metrics(*dp_, telemetry_->counters(), a);
 }
 

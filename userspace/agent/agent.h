@@ -32,6 +32,8 @@ struct AgentConfig {
   std::string metrics_listen;     // ADDR:PORT
   // conntrack lifetimes without a packet, seconds; 0 = keep the datapath's
   uint32_t ct_timeout_tcp = 0, ct_timeout_tcp_closing = 0, ct_timeout_other = 0;
+  std::string alert_log;  // JSON lines
+  DetectionConfig detection;
   // deny events per source address and second (0 = no limit), and burst
   uint32_t deny_events_per_sec = 20, deny_events_burst = 100;
   MapSizes sizes;
@@ -40,7 +42,9 @@ struct AgentConfig {
   // state-dir, node-name, flow-log, flow-log-max-bytes, flow-log-keep,
   // flow-sweep-interval, ipfix-collector, metrics-listen, ct-timeout-tcp,
   // ct-timeout-tcp-closing, ct-timeout-other, deny-events-per-sec,
-  // deny-events-burst); unknown keys are errors.
+  // deny-events-burst, alert-log, alert-suppress, detect-window,
+  // detect-port-scan-ports, detect-host-sweep-hosts,
+  // detect-host-sweep-hosts-lateral, detect-denied-burst); unknown keys are errors.
   void load_file(const std::string& path);
   // One setting by its name; throws Error naming it when the value is bad.
   void set(const std::string& key, const std::string& value);

@@ -52,7 +52,8 @@ size_t query_number(const Request& req, const char* key, size_t fallback) {
 
 // GET /v1/flows?last=N&follow=1&from=&to=&port=&protocol=&verdict=&event=
 // JSON lines: the last N flows that pass the filters, then (follow) new
-// ones as they come, until the client goes.
+// ones as they come, until the client goes. GET /v1/alerts the same, from
+// the alerts' hub.
 Response flows(FlowHub& hub, const Request& req) {
   FlowFilter filter = FlowFilter::from_query(req.query);
   size_t last = query_number(req, "last", 20);
@@ -119,6 +120,7 @@ Handler routes(Agent& agent) {
       if (req.method == "GET" && req.path == "/v1/identities") return ok(agent.identities());
       if (req.method == "GET" && req.path == "/v1/status") return ok(agent.status());
       if (req.method == "GET" && req.path == "/v1/flows") return flows(agent.telemetry().hub(), req);
+      if (req.method == "GET" && req.path == "/v1/alerts") return flows(agent.telemetry().alerts(), req);
       return error(404, "no route " + req.method + " " + req.path);
     } catch (const json::exception& e) {
       return error(400, std::string("bad request: ") + e.what());

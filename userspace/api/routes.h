@@ -3,7 +3,8 @@
 // one of these routes:
 //   POST /v1/apply, /v1/delete   {"documents":[{"name","content"}], "dry_run"}
 //   GET  /v1/policies, /v1/policy?ref=, /v1/workloads, /v1/identities, /v1/status
-//   GET  /v1/flows?last=N&follow=1&from=&to=&port=&protocol=&verdict=&event=  (JSON lines)
+//   GET  /v1/flows?last=N&follow=1&from=&to=&port=&protocol=&verdict=&event=&since=  (JSON lines)
+//   GET  /v1/alerts?last=N&follow=1  (JSON lines)
 #pragma once
 
 #include "agent/agent.h"

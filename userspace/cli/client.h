@@ -2,6 +2,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,12 @@ namespace zeroseg::cli {
 // One API call; a non-200 answer throws Error with the agent's message.
 nlohmann::json request(const GlobalOptions& g, const std::string& method, const std::string& path,
                        const nlohmann::json& body = nullptr);
+
+// A JSON-lines route (/v1/flows, /v1/alerts): each line's object to
+// `each`, as they come when following. Throws Error with the agent's
+// message on a non-200 answer.
+void read_json_lines(const std::string& socket, const std::string& path, bool follow,
+                     const std::function<void(const nlohmann::json&)>& each);
 
 // The files behind -f (a file or a directory of *.yaml/*.yml), as the
 // documents of an apply/delete request.

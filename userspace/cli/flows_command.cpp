@@ -3,7 +3,6 @@
 #include <iostream>
 #include <map>
 
-#include "api/http.h"
 #include "cli/client.h"
 #include "cli/options.h"
 #include "cli/table.h"
@@ -138,29 +137,14 @@ void print_line(const json& f, const std::string& output) {
 void run_flows(const FlowsFlags& f) {
   std::string path = "/v1/flows?" + query_of(f);
   if (!f.follow) {
-    api::Response r = api::call(f.socket, "GET", path);
-    if (r.status != 200) {
-      auto j = json::parse(r.body, nullptr, false);
-      throw Error(j.is_object() ? j.value("error", r.body) : r.body);
-    }
     std::vector<json> flows;
-    size_t at = 0;
-    while (at < r.body.size()) {
-      size_t nl = r.body.find('\n', at);
-      if (nl == std::string::npos) nl = r.body.size();
-      if (nl > at) flows.push_back(json::parse(r.body.substr(at, nl - at)));
-      at = nl + 1;
-    }
-    if (f.output == "json") {
-      for (const auto& fl : flows) std::cout << fl.dump() << "\n";
+    read_json_lines(f.socket, path, false, [&](const json& j) { flows.push_back(j); });
+    if (f.output != "table") {
+      for (const auto& fl : flows) print_line(fl, f.output);
       return;
     }
     if (flows.empty()) {
       std::cout << "no flows\n";
-      return;
-    }
-    if (f.output == "compact") {
-      for (const auto& fl : flows) print_line(fl, "compact");
       return;
     }
     Table t({"time", "event", "verdict", "source", "", "destination", "proto", "why"});
@@ -174,22 +158,10 @@ void run_flows(const FlowsFlags& f) {
                   "DESTINATION", "PROTO", "WHY");
     std::cout << buf << std::endl;
   }
-  std::string partial, error_body;
-  int status = api::call_stream(f.socket, path, [&](std::string_view chunk) {
-    partial.append(chunk);
-    size_t at = 0, nl;
-    while ((nl = partial.find('\n', at)) != std::string::npos) {
-      if (nl > at) print_line(json::parse(partial.substr(at, nl - at)), f.output);
-      at = nl + 1;
-    }
-    partial.erase(0, at);
+  read_json_lines(f.socket, path, true, [&](const json& j) {
+    print_line(j, f.output);
     std::cout.flush();
-    return static_cast<bool>(std::cout);
-  }, error_body);
-  if (status != 200) {
-    auto j = json::parse(error_body, nullptr, false);
-    throw Error(j.is_object() ? j.value("error", error_body) : error_body);
-  }
+  });
 }
 
 }  // namespace

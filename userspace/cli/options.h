@@ -27,5 +27,6 @@ void add_apply_commands(CLI::App& app, GlobalOptions& g);
 void add_policy_commands(CLI::App& app, GlobalOptions& g);
 void add_inventory_commands(CLI::App& app, GlobalOptions& g);
 void add_flows_command(CLI::App& app, GlobalOptions& g);
+void add_alerts_command(CLI::App& app, GlobalOptions& g);
 
 }  // namespace zeroseg::cli

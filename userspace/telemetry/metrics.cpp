@@ -143,6 +143,10 @@ std::string render_metrics(const Datapath& dp, const TelemetryCounters& t, const
   w.family("zeroseg_alerts_total", "counter", "Alerts raised, by detector.");
   for (const auto& [detector, n] : a.alerts_by_detector)
     w.sample("zeroseg_alerts_total", {{"detector", detector}}, static_cast<double>(n));
+  w.family("zeroseg_alerts_suppressed_total", "counter",
+           "Duplicate alerts held back (same source and detector within alert-suppress).");
+  for (const auto& [detector, n] : a.alerts_suppressed_by_detector)
+    w.sample("zeroseg_alerts_suppressed_total", {{"detector", detector}}, static_cast<double>(n));
   return w.text();
 }
 

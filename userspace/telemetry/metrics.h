@@ -36,7 +36,8 @@ struct AgentMetrics {
   std::vector<std::pair<double, uint64_t>> apply_buckets;
   double apply_seconds_sum = 0;
   size_t workloads = 0, policies = 0, identities = 0;
-  std::map<std::string, uint64_t> alerts_by_detector;  // detection
+  std::map<std::string, uint64_t> alerts_by_detector;             // detection
+  std::map<std::string, uint64_t> alerts_suppressed_by_detector;  // duplicates held back
 };
 
 // Latency buckets for applies, in seconds.

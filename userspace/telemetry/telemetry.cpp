@@ -12,9 +12,13 @@
 namespace zeroseg {
 
 Telemetry::Telemetry(const Datapath& dp, TelemetryOptions options)
-    : dp_(dp), options_(std::move(options)), catalog_(std::make_shared<FlowCatalog>(options_.node)) {
+    : dp_(dp),
+      options_(std::move(options)),
+      detection_(options_.detection),
+      catalog_(std::make_shared<FlowCatalog>(options_.node)) {
   if (!options_.flow_log.empty())
     log_ = std::make_unique<FlowLog>(options_.flow_log, options_.flow_log_max_bytes, options_.flow_log_keep);
+  if (!options_.alert_log.empty()) alert_log_ = std::make_unique<FlowLog>(options_.alert_log);
   ring_ = ring_buffer__new(
       dp_.map("zs_events").fd(),
       [](void* ctx, void* data, size_t size) {
@@ -30,6 +34,7 @@ Telemetry::~Telemetry() {
   stopping_ = true;
   if (thread_.joinable()) thread_.join();
   hub_.close();
+  alerts_.close();
   if (ring_) ring_buffer__free(ring_);
 }
 
@@ -57,6 +62,7 @@ void Telemetry::handle(const zs_event& ev) {
 void Telemetry::emit(const std::vector<FlowRecord>& records) {
   if (records.empty()) return;
   auto names = catalog();
+  std::vector<Alert> alerts;
   batch_.clear();
   for (const auto& r : records) {
     append_flow_json(batch_, r, *names);
@@ -72,6 +78,13 @@ void Telemetry::emit(const std::vector<FlowRecord>& records) {
         break;
     }
     if (options_.exporter && r.event != FlowEvent::start) options_.exporter->add(r, *names);
+    detection_.observe(r, *names, alerts);
+  }
+  for (const auto& a : alerts) {
+    std::string line = alert_json(a);
+    log::warn("alert: " + a.detector + " from " + a.source_name + " (" + a.source_ip + "): " + a.summary);
+    if (alert_log_) alert_log_->write(line);
+    alerts_.publish(std::move(line), 1);
   }
   if (log_) log_->write(batch_);
   hub_.publish(std::move(batch_), records.size());

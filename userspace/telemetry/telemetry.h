@@ -4,6 +4,7 @@
 //   ring buffer (zs_events) --> FlowTable --> FlowRecord --> JSON line --> FlowLog (file/stdout)
 //   conntrack walk (sweep)  -/                          \              \-> FlowHub (--last, --follow)
 //                                                        \-> IpfixExporter, counters (metrics)
+//                                                        \-> Detection --> Alert --> alert log, alerts hub
 //
 // One thread drains the ring buffer and sweeps conntrack in turn, so a
 // flow's start is always handled before its end and the FlowTable needs no
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "datapath/datapath.h"
+#include "detect/detection.h"
 #include "telemetry/flow_catalog.h"
 #include "telemetry/flow_hub.h"
 #include "telemetry/flow_log.h"
@@ -42,6 +44,8 @@ struct TelemetryOptions {
   int flow_log_keep = FlowLog::kDefaultKeep;
   uint32_t sweep_interval_ms = 2000;
   std::unique_ptr<FlowExporter> exporter;  // optional
+  std::string alert_log;  // JSON lines; "" = none
+  DetectionConfig detection;
 };
 
 // What the pipeline did, for `zeroseg status` and /metrics.
@@ -67,6 +71,8 @@ class Telemetry {
 
   void publish(std::shared_ptr<const FlowCatalog> catalog);
   FlowHub& hub() { return hub_; }
+  FlowHub& alerts() { return alerts_; }
+  std::vector<Detection::Count> alert_counts() const { return detection_.counts(); }
   const TelemetryCounters& counters() const { return counters_; }
   // Runs a sweep on the next turn of the thread, and waits for it (tests,
   // `agent` shutdown).
@@ -84,6 +90,9 @@ class Telemetry {
   FlowTable table_;
   FlowHub hub_;
   std::unique_ptr<FlowLog> log_;
+  Detection detection_;
+  FlowHub alerts_{1000};
+  std::unique_ptr<FlowLog> alert_log_;
   TelemetryCounters counters_;
   FlowClock clock_;
   std::vector<FlowRecord> pending_;

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: Apache-2.0
+// The detectors on synthetic flow streams: thresholds, windows, first
+// contacts, suppression, and quiet on normal traffic.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <zeroseg/verdict.h>
+
+#include <nlohmann/json.hpp>
+
+#include "detect/detection.h"
+
+namespace zeroseg {
+namespace {
+
+constexpr int64_t kSec = 1'000'000'000;
+
+FlowRecord record(FlowEvent e, uint32_t src, uint32_t dst, uint16_t port, int64_t t) {
+  FlowRecord r;
+  r.event = e;
+  r.time_ns = r.start_ns = t;
+  r.direction = ZS_DIR_INGRESS;
+  r.tuple.family = 4;
+  r.tuple.proto = 6;
+  r.tuple.saddr[0] = htonl(src);
+  r.tuple.daddr[0] = htonl(dst);
+  r.tuple.sport = htons(40000);
+  r.tuple.dport = htons(port);
+  if (e == FlowEvent::deny) {
+    r.verdict = ZS_VERDICT_DENIED;
+    r.reason = ZS_REASON_DEFAULT_DENY;
+  }
+  return r;
+}
+FlowRecord denied(uint32_t src, uint32_t dst, uint16_t port, int64_t t) { return record(FlowEvent::deny, src, dst, port, t); }
+FlowRecord answered(uint32_t src, uint32_t dst, uint16_t port, int64_t t) {
+  FlowRecord r = record(FlowEvent::end, src, dst, port, t);
+  r.end_reason = FlowEndReason::closed;
+  r.packets = {5, 4};
+  r.tcp_flags = {0x1b, 0x1b};
+  return r;
+}
+FlowRecord refused(uint32_t src, uint32_t dst, uint16_t port, int64_t t) {
+  FlowRecord r = record(FlowEvent::end, src, dst, port, t);
+  r.end_reason = FlowEndReason::closed;
+  r.packets = {1, 1};
+  r.tcp_flags = {0x02, 0x14};  // RST,ACK back
+  return r;
+}
+
+constexpr uint32_t kAttacker = 0x0a4d0602, kTarget = 0x0a4d0302;  // 10.77.6.2, 10.77.3.2
+
+struct Stream {
+  Detection detection;
+  FlowCatalog names{"node"};
+  std::vector<Alert> alerts;
+  explicit Stream(DetectionConfig c = {}) : detection(c) {}
+  void feed(const FlowRecord& r) { detection.observe(r, names, alerts); }
+  size_t count(const std::string& detector) const {
+    size_t n = 0;
+    for (const auto& a : alerts) n += a.detector == detector;
+    return n;
+  }
+};
+
+TEST(PortScan, FifteenPortsOnOneHostWithinFiveMinutes) {
+  Stream s;
+  for (uint16_t p = 1; p <= 14; p++) s.feed(denied(kAttacker, kTarget, p, p * kSec));
+  EXPECT_EQ(s.count("port-scan"), 0u);
+  s.feed(refused(kAttacker, kTarget, 15, 15 * kSec));  // a refusal counts as a failed try too
+  ASSERT_EQ(s.count("port-scan"), 1u);
+  const Alert& a = s.alerts.back().detector == "port-scan" ? s.alerts.back() : s.alerts.front();
+  EXPECT_EQ(a.source_ip, "10.77.6.2");
+  EXPECT_EQ(a.mitre, std::vector<std::string>{"T1046"});
+  EXPECT_EQ(a.targets, std::vector<std::string>{"10.77.3.2"});
+  EXPECT_FALSE(a.evidence.empty());
+  auto j = nlohmann::json::parse(alert_json(a));
+  EXPECT_EQ(j["detector"], "port-scan");
+  EXPECT_EQ(j["source"]["ip"], "10.77.6.2");
+}
+
+TEST(PortScan, PortsOutsideTheWindowDoNotAddUp) {
+  Stream s;
+  for (uint16_t p = 1; p <= 30; p++) s.feed(denied(kAttacker, kTarget, p, p * 30 * kSec));  // one every 30 s
+  EXPECT_EQ(s.count("port-scan"), 0u);  // at most 10 in any 5 minutes
+}
+
+TEST(PortScan, AnsweredConnectionsAreNotAScan) {
+  Stream s;
+  for (uint16_t p = 1; p <= 40; p++) s.feed(answered(kAttacker, kTarget, p, p * kSec));
+  EXPECT_TRUE(s.alerts.empty());
+}
+
+TEST(HostSweep, TwentyFiveHostsOnOnePortOrFiveOnALateralMovementPort) {
+  Stream s;
+  for (uint32_t h = 1; h <= 25; h++) s.feed(denied(kAttacker, 0x0a000000 + h, 80, h * kSec));
+  EXPECT_EQ(s.count("host-sweep"), 1u);
+  Stream smb;
+  for (uint32_t h = 1; h <= 5; h++) smb.feed(denied(kAttacker, 0x0a000000 + h, 445, h * kSec));
+  ASSERT_EQ(smb.count("host-sweep"), 1u);
+  for (const auto& a : smb.alerts)
+    if (a.detector == "host-sweep") {
+      EXPECT_EQ(a.severity, "high");
+      EXPECT_EQ(a.targets.size(), 5u);
+      EXPECT_EQ(a.mitre, (std::vector<std::string>{"T1046", "T1018"}));
+    }
+}
+
+TEST(ThresholdRandomWalk, FourFailedFirstContactsFlagAScanner) {
+  // (1 - 0.2) / (1 - 0.8) = 4 per failure: 4^4 = 256 >= 0.99 / 0.01 = 99
+  Stream s;
+  for (uint32_t h = 1; h <= 3; h++) s.feed(denied(kAttacker, 0x0a000000 + h, 22, h * kSec));
+  EXPECT_EQ(s.count("scan-trw"), 0u);
+  s.feed(denied(kAttacker, 0x0a000004, 22, 4 * kSec));
+  EXPECT_EQ(s.count("scan-trw"), 1u);
+}
+
+TEST(ThresholdRandomWalk, OnlyFirstContactsCountAndSuccessesWalkBack) {
+  Stream s;
+  s.feed(answered(kAttacker, 0x0a000001, 80, kSec));  // 0.25
+  for (int i = 0; i < 5; i++) s.feed(denied(kAttacker, 0x0a000002, 80, (2 + i) * kSec));  // one first contact: 1
+  EXPECT_EQ(s.count("scan-trw"), 0u);
+  s.feed(denied(kAttacker, 0x0a000003, 80, 8 * kSec));  // 4
+  s.feed(denied(kAttacker, 0x0a000004, 80, 9 * kSec));  // 16
+  s.feed(denied(kAttacker, 0x0a000005, 80, 10 * kSec));  // 64
+  EXPECT_EQ(s.count("scan-trw"), 0u);
+  s.feed(denied(kAttacker, 0x0a000006, 80, 11 * kSec));  // 256
+  EXPECT_EQ(s.count("scan-trw"), 1u);
+}
+
+TEST(DeniedBurst, FiftyDeniesInTenSeconds) {
+  Stream s;
+  for (int64_t i = 0; i < 49; i++) s.feed(denied(kAttacker, kTarget, 80, i * 100'000'000));
+  EXPECT_EQ(s.count("denied-burst"), 0u);
+  s.feed(denied(kAttacker, kTarget, 80, 5 * kSec));
+  EXPECT_EQ(s.count("denied-burst"), 1u);
+}
+
+TEST(Detection, DuplicatesForOneSourceAndDetectorAreSuppressedAndCounted) {
+  DetectionConfig c;
+  c.suppress_ns = 60 * kSec;
+  Stream s(c);
+  for (int round = 0; round < 3; round++)
+    for (uint16_t p = 1; p <= 15; p++) s.feed(denied(kAttacker, kTarget, p, round * 10 * kSec + p * 100'000'000));
+  EXPECT_EQ(s.count("port-scan"), 1u);
+  for (const auto& c2 : s.detection.counts())
+    if (c2.detector == "port-scan") {
+      EXPECT_EQ(c2.raised, 1u);
+      EXPECT_EQ(c2.suppressed, 2u);
+    }
+  // after the suppression time, a new scan alerts again
+  for (uint16_t p = 1; p <= 15; p++) s.feed(denied(kAttacker, kTarget, p, 200 * kSec + p));
+  EXPECT_EQ(s.count("port-scan"), 2u);
+}
+
+TEST(Detection, NormalTrafficBetweenTiersRaisesNothing) {
+  Stream s;
+  // web talks to app:8080 and app to db:5432, all answered, for an hour
+  for (int i = 0; i < 3600; i++) {
+    s.feed(answered(0x0a4d0102, 0x0a4d0202, 8080, i * kSec));
+    s.feed(answered(0x0a4d0202, 0x0a4d0302, 5432, i * kSec));
+  }
+  EXPECT_TRUE(s.alerts.empty());
+}
+
+}  // namespace
+}  // namespace zeroseg

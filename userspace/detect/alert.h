@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+// An alert: what a detector concluded about a source, with its evidence.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace zeroseg {
+
+struct Alert {
+  int64_t time_ns = 0;  // Unix ns: the flow record that tipped it
+  std::string detector; // port-scan, host-sweep, scan-trw, denied-burst
+  std::string severity; // low, medium, high
+  uint32_t source_identity = 0;
+  std::string source_name;  // "prod/web", a CIDR or "world"
+  std::string source_ip;
+  std::string source_labels_json;  // {"tier":"web",...}
+  std::vector<std::string> targets;  // "prod/db:5432", "prod/app"
+  std::vector<std::string> mitre;    // ATT&CK technique ids
+  std::string summary;
+  std::vector<std::string> evidence;  // the flows behind it, one line each
+};
+
+// One JSON line (with '\n'):
+//   {"time":"...","detector":"port-scan","severity":"medium",
+//    "source":{"identity":256,"name":"prod/web","ip":"10.77.1.2","labels":{...}},
+//    "targets":[...],"mitre":["T1046"],"summary":"...","evidence":[...]}
+std::string alert_json(const Alert& a);
+
+}  // namespace zeroseg

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "detect/detectors.h"
+
+#include <arpa/inet.h>
+#include <zeroseg/verdict.h>
+
+#include <cmath>
+#include <unordered_set>
+
+#include "datapath/names.h"
+
+namespace zeroseg {
+namespace {
+
+constexpr size_t kEvidence = 10;  // flows kept per alert
+
+struct PairHash {
+  size_t operator()(const std::pair<IpAddr, IpAddr>& p) const { return IpAddrHash()(p.first) * 31 + IpAddrHash()(p.second); }
+};
+struct AddrPortHash {
+  size_t operator()(const std::pair<IpAddr, uint16_t>& p) const { return IpAddrHash()(p.first) * 31 + p.second; }
+};
+
+// "prod/db" for a workload's address, else the address
+std::string host_label(const FlowCatalog& names, const IpAddr& ip) {
+  const std::string& n = names.party(ip, 0).text;
+  return n == identity_name(0) ? ip.str() : n;
+}
+
+void keep_evidence(std::deque<std::string>& ev, const std::string& line) {
+  ev.push_back(line);
+  if (ev.size() > kEvidence) ev.pop_front();
+}
+
+// port-scan: distinct ports tried on one host by one source
+class PortScan : public Detector {
+ public:
+  explicit PortScan(const DetectionConfig& c) : c_(c) {}
+  const char* name() const override { return "port-scan"; }
+  void observe(const Attempt& a, const FlowCatalog& names, std::vector<Alert>& out) override {
+    if (!a.outcome || !a.failed || !a.port) return;
+    State& s = state_[{a.src, a.dst}];
+    s.ports[a.port] = a.time_ns;
+    s.last = a.time_ns;
+    keep_evidence(s.evidence, a.evidence);
+    for (auto it = s.ports.begin(); it != s.ports.end();)
+      it = a.time_ns - it->second > c_.window_ns ? s.ports.erase(it) : std::next(it);
+    if (s.ports.size() < c_.port_scan_ports) return;
+    Alert al;
+    al.detector = name();
+    al.severity = "medium";
+    al.mitre = {"T1046"};
+    std::string host = host_label(names, a.dst), ports;
+    for (const auto& [p, t] : s.ports) ports += (ports.empty() ? "" : ",") + std::to_string(p);
+    al.targets = {host};
+    al.summary = std::to_string(s.ports.size()) + " ports tried on " + host + " within " +
+                 std::to_string(c_.window_ns / 60'000'000'000) + " min, unanswered or denied (" + ports + ")";
+    al.evidence.assign(s.evidence.begin(), s.evidence.end());
+    out.push_back(std::move(al));
+    s.ports.clear();
+  }
+  void expire(int64_t before) override {
+    for (auto it = state_.begin(); it != state_.end();) it = it->second.last < before ? state_.erase(it) : std::next(it);
+  }
+
+ private:
+  struct State {
+    std::map<uint16_t, int64_t> ports;
+    std::deque<std::string> evidence;
+    int64_t last = 0;
+  };
+  DetectionConfig c_;
+  std::unordered_map<std::pair<IpAddr, IpAddr>, State, PairHash> state_;
+};
+
+// host-sweep: distinct hosts tried on one port by one source
+class HostSweep : public Detector {
+ public:
+  explicit HostSweep(const DetectionConfig& c) : c_(c) {}
+  const char* name() const override { return "host-sweep"; }
+  void observe(const Attempt& a, const FlowCatalog& names, std::vector<Alert>& out) override {
+    if (!a.outcome || !a.failed) return;
+    State& s = state_[{a.src, a.port}];
+    s.hosts[a.dst] = a.time_ns;
+    s.last = a.time_ns;
+    keep_evidence(s.evidence, a.evidence);
+    for (auto it = s.hosts.begin(); it != s.hosts.end();)
+      it = a.time_ns - it->second > c_.window_ns ? s.hosts.erase(it) : std::next(it);
+    bool lateral = lateral_movement_port(a.port);
+    size_t threshold = lateral ? c_.host_sweep_hosts_lateral : c_.host_sweep_hosts;
+    if (s.hosts.size() < threshold) return;
+    Alert al;
+    al.detector = name();
+    al.severity = lateral ? "high" : "medium";
+    al.mitre = {"T1046", "T1018"};
+    for (const auto& [h, t] : s.hosts) al.targets.push_back(host_label(names, h) + ":" + std::to_string(a.port));
+    al.summary = std::to_string(s.hosts.size()) + " hosts tried on " + proto_name(a.proto) + "/" +
+                 std::to_string(a.port) + (lateral ? " (a lateral-movement service)" : "") + ", unanswered or denied";
+    al.evidence.assign(s.evidence.begin(), s.evidence.end());
+    out.push_back(std::move(al));
+    s.hosts.clear();
+  }
+  void expire(int64_t before) override {
+    for (auto it = state_.begin(); it != state_.end();) it = it->second.last < before ? state_.erase(it) : std::next(it);
+  }
+
+ private:
+  struct State {
+    std::map<IpAddr, int64_t> hosts;
+    std::deque<std::string> evidence;
+    int64_t last = 0;
+  };
+  DetectionConfig c_;
+  std::unordered_map<std::pair<IpAddr, uint16_t>, State, AddrPortHash> state_;
+};
+
+// scan-trw: sequential hypothesis test over the outcomes of first contacts
+class ThresholdRandomWalk : public Detector {
+ public:
+  explicit ThresholdRandomWalk(const DetectionConfig& c)
+      : c_(c),
+        up_((1 - c.trw_theta1) / (1 - c.trw_theta0)),
+        down_(c.trw_theta1 / c.trw_theta0),
+        eta1_(c.trw_beta / c.trw_alpha),
+        eta0_((1 - c.trw_beta) / (1 - c.trw_alpha)) {}
+  const char* name() const override { return "scan-trw"; }
+  void observe(const Attempt& a, const FlowCatalog& names, std::vector<Alert>& out) override {
+    if (!a.outcome) return;
+    State& s = state_[a.src];
+    s.last = a.time_ns;
+    if (!s.contacted.insert(a.dst).second) return;  // only first contacts count
+    s.ratio *= a.failed ? up_ : down_;
+    if (a.failed) {
+      keep_evidence(s.evidence, a.evidence);
+      s.failed_hosts.push_back(host_label(names, a.dst));
+    }
+    if (s.ratio <= eta0_) {
+      s.ratio = 1;  // benign so far: walk again from the start
+      return;
+    }
+    if (s.ratio < eta1_) return;
+    Alert al;
+    al.detector = name();
+    al.severity = "high";
+    al.mitre = {"T1046"};
+    al.targets = s.failed_hosts;
+    char ratio[32];
+    std::snprintf(ratio, sizeof(ratio), "%.0f", s.ratio);
+    al.summary = std::to_string(s.failed_hosts.size()) + " failed first contacts: likelihood ratio " + ratio +
+                 " >= " + std::to_string(static_cast<int>(std::lround(eta1_))) + " (threshold random walk)";
+    al.evidence.assign(s.evidence.begin(), s.evidence.end());
+    out.push_back(std::move(al));
+    s.ratio = 1;
+    s.failed_hosts.clear();
+    s.evidence.clear();
+  }
+  void expire(int64_t before) override {
+    for (auto it = state_.begin(); it != state_.end();) it = it->second.last < before ? state_.erase(it) : std::next(it);
+  }
+
+ private:
+  struct State {
+    double ratio = 1;
+    std::unordered_set<IpAddr, IpAddrHash> contacted;
+    std::vector<std::string> failed_hosts;
+    std::deque<std::string> evidence;
+    int64_t last = 0;
+  };
+  DetectionConfig c_;
+  double up_, down_, eta1_, eta0_;
+  std::unordered_map<IpAddr, State, IpAddrHash> state_;
+};
+
+// denied-burst: many denies from one source in a short window
+class DeniedBurst : public Detector {
+ public:
+  explicit DeniedBurst(const DetectionConfig& c) : c_(c) {}
+  const char* name() const override { return "denied-burst"; }
+  void observe(const Attempt& a, const FlowCatalog&, std::vector<Alert>& out) override {
+    if (!a.denied) return;
+    State& s = state_[a.src];
+    s.times.push_back(a.time_ns);
+    s.last = a.time_ns;
+    keep_evidence(s.evidence, a.evidence);
+    while (!s.times.empty() && a.time_ns - s.times.front() > c_.denied_burst_window_ns) s.times.pop_front();
+    if (s.times.size() < c_.denied_burst) return;
+    Alert al;
+    al.detector = name();
+    al.severity = "medium";
+    al.mitre = {"T1046"};
+    al.summary = std::to_string(s.times.size()) + " denied attempts within " +
+                 std::to_string(c_.denied_burst_window_ns / 1'000'000'000) + " s";
+    al.evidence.assign(s.evidence.begin(), s.evidence.end());
+    out.push_back(std::move(al));
+    s.times.clear();
+  }
+  void expire(int64_t before) override {
+    for (auto it = state_.begin(); it != state_.end();) it = it->second.last < before ? state_.erase(it) : std::next(it);
+  }
+
+ private:
+  struct State {
+    std::deque<int64_t> times;
+    std::deque<std::string> evidence;
+    int64_t last = 0;
+  };
+  DetectionConfig c_;
+  std::unordered_map<IpAddr, State, IpAddrHash> state_;
+};
+
+}  // namespace
+
+bool lateral_movement_port(uint16_t port) {
+  switch (port) {
+    case 22: case 135: case 139: case 445: case 3389: case 5900: case 5985: case 5986: return true;
+    default: return false;
+  }
+}
+
+std::optional<Attempt> attempt_of(const FlowRecord& r, const FlowCatalog& names) {
+  if (r.event == FlowEvent::start) return std::nullopt;
+  Attempt a;
+  a.time_ns = r.time_ns;
+  a.src = tuple_source(r.tuple);
+  a.dst = tuple_destination(r.tuple);
+  a.proto = r.tuple.proto;
+  bool ports = a.proto == 6 || a.proto == 17 || a.proto == 132;
+  a.port = ports ? ntohs(r.tuple.dport) : 0;
+  a.src_identity = r.source_identity();
+  a.outcome = true;
+  a.denied = r.event == FlowEvent::deny || (r.event == FlowEvent::end && r.end_reason == FlowEndReason::revoked);
+  // refused: the reply carried a RST; unanswered: no reply at all
+  bool refused = r.tuple.proto == 6 && (r.tcp_flags[1] & 0x04);
+  a.failed = a.denied || (r.event == FlowEvent::end && (r.packets[1] == 0 || refused));
+  std::string dst = names.party(a.dst, r.destination_identity()).text;
+  a.evidence = names.party(a.src, r.source_identity()).text + " -> " + dst + (a.port ? ":" + std::to_string(a.port) : "") +
+               " " + proto_name(a.proto) + " " +
+               (a.denied ? std::string("denied (") + reason_name(r.reason) + ")"
+                         : a.failed ? (refused ? "refused" : "unanswered") : "answered");
+  return a;
+}
+
+std::vector<std::unique_ptr<Detector>> make_detectors(const DetectionConfig& c) {
+  std::vector<std::unique_ptr<Detector>> d;
+  d.push_back(std::make_unique<PortScan>(c));
+  d.push_back(std::make_unique<HostSweep>(c));
+  d.push_back(std::make_unique<ThresholdRandomWalk>(c));
+  d.push_back(std::make_unique<DeniedBurst>(c));
+  return d;
+}
+
+}  // namespace zeroseg

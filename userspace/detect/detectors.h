@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+// Lateral-movement detectors over the flow stream, per source address.
+//
+// Each sees every flow record and keeps its own sliding-window state. An
+// *attempt* is a denied record, or an ended flow that got no answer (no
+// reply packet) or was refused (RST back); a *success* is an ended flow
+// that was answered. A flow between two local workloads is seen at both
+// ends: detectors count distinct targets, so seeing it twice counts once.
+//
+//   port-scan     distinct ports tried on one host   (Zeek scan.zeek: 15 in 5 min)      T1046
+//   host-sweep    distinct hosts tried on one port   (Zeek: 25 in 5 min; 5 on the
+//                 lateral-movement ports 22 135 139 445 3389 5900 5985 5986)          T1046, T1018
+//   scan-trw      threshold random walk over first contacts (Jung et al. 2004:
+//                 theta0 0.8, theta1 0.2, alpha 0.01, beta 0.99: eta1 = 99)           T1046
+//   denied-burst  denies from one source in a short window (50 in 10 s)                T1046
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "detect/alert.h"
+#include "telemetry/flow_catalog.h"
+
+namespace zeroseg {
+
+struct DetectionConfig {
+  int64_t window_ns = 300'000'000'000;  // port-scan and host-sweep window: 5 min
+  size_t port_scan_ports = 15;
+  size_t host_sweep_hosts = 25;
+  size_t host_sweep_hosts_lateral = 5;  // on lateral-movement ports
+  double trw_theta0 = 0.8, trw_theta1 = 0.2, trw_alpha = 0.01, trw_beta = 0.99;
+  size_t denied_burst = 50;
+  int64_t denied_burst_window_ns = 10'000'000'000;
+  int64_t suppress_ns = 600'000'000'000;  // one alert per source and detector per 10 min
+};
+
+bool lateral_movement_port(uint16_t port);
+
+// What a detector reads of a flow record.
+struct Attempt {
+  int64_t time_ns = 0;
+  IpAddr src, dst;
+  uint16_t port = 0;  // destination port (ICMP: 0)
+  uint8_t proto = 0;
+  uint32_t src_identity = 0;
+  bool outcome = false;  // an attempt with a known outcome (deny or end)
+  bool failed = false;
+  bool denied = false;
+  std::string evidence;  // "prod/web -> prod/db:22 tcp denied"
+};
+// nullopt for records that say nothing about an attempt (starts).
+std::optional<Attempt> attempt_of(const FlowRecord& r, const FlowCatalog& names);
+
+class Detector {
+ public:
+  virtual ~Detector() = default;
+  virtual const char* name() const = 0;
+  // Alerts this attempt completes (the engine fills in the source).
+  virtual void observe(const Attempt& a, const FlowCatalog& names, std::vector<Alert>& out) = 0;
+  // Forgets state idle since before `before`.
+  virtual void expire(int64_t before) = 0;
+};
+
+std::vector<std::unique_ptr<Detector>> make_detectors(const DetectionConfig& config);
+
+}  // namespace zeroseg
