@@ -36,6 +36,7 @@ cleanup() {
   lab_down
 }
 trap cleanup EXIT
+trap 'echo "demo.sh: failed at line $LINENO" >&2' ERR
 trap 'exit 130' INT TERM
 lab_down  # a run interrupted before
 
@@ -88,7 +89,9 @@ if ! grep -q '"detector":"port-scan".*"name":"prod/web"' <<<"$alerts"; then
   note "no port-scan alert from prod/web  <- expected one"
   unexpected=$((unexpected + 1))
 fi
-lab_zs alerts -o json | head -1 | python3 -c 'import json, sys; print("evidence: " + "; ".join(json.load(sys.stdin)["evidence"][:3]) + " ...")' | indent
+# (from the variable: a `| head` would cut the CLI's pipe and, with pipefail, the demo)
+python3 -c 'import json, sys; print("evidence: " + "; ".join(json.loads(sys.stdin.readline())["evidence"][:3]) + " ...")' \
+  <<<"$alerts" | indent
 
 say "quarantine prod/web (label quarantine=true + policies/quarantine.yaml): only mgmt may reach it"
 fifo_dir=$(mktemp -d)

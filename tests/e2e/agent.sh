@@ -263,6 +263,5 @@ if [ ! -e "$PIN" ] && [ "$left" = 0 ]; then pass "--uninstall removed pins and p
 
 cleanup
 trap - EXIT
-left=$(ip netns list | grep -c "^$tag" || true)
-[ "$left" = 0 ] && pass "nothing left behind" || fail "$left namespaces left"
+e2e_nothing_left "$tag" "$PIN"
 e2e_summary

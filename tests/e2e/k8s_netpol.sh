@@ -125,4 +125,8 @@ expect_ok "labels back" lab_zs apply -f "$(lab_dir)/lab.yaml"
 expect_ok "delete the last policies" lab_zs delete -f "$work/applied.yaml"
 check "no policy again" '*'
 
+lab_down
+rm -rf "$work"
+trap - EXIT
+e2e_nothing_left "$LAB" "$(lab_pin)"
 e2e_summary

@@ -111,13 +111,7 @@ matrix "after delete: a flat network again" "$ALL"
 echo "== down, and nothing left"
 agent=$(cat "$(lab_dir)/agent.pid")
 lab_down
-left=$(ip netns list | awk '{print $1}' | grep -c "^$LAB-")
-expect_count() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (wanted $2, got $3)"; fi; }
-expect_count "no namespace of the lab" 0 "$left"
-expect_count "no interface of the lab in the root namespace" 0 "$(ip -o link show | grep -c "$LAB-")"
+e2e_nothing_left "$LAB" "$(lab_pin)"
 expect_fail "the agent is gone" kill -0 "$agent"
-expect_fail "no pins" test -e "$(lab_pin)"
 expect_fail "no lab directory" test -e "$(lab_dir)"
-expect_count "no process of the lab" 0 "$(pgrep -fc "$LAB" || true)"
-
 e2e_summary

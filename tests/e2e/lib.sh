@@ -35,3 +35,18 @@ e2e_summary() {
   echo "$((E2E_CHECKS - E2E_FAILURES)) passed, $E2E_FAILURES failed"
   [ "$E2E_FAILURES" = 0 ]
 }
+
+# e2e_nothing_left TAG PIN_DIR: after cleanup, no namespace, link, pin or
+# process of the test may remain (names carry TAG)
+e2e_nothing_left() {
+  local tag=$1 pin=$2 left=""
+  local ns links procs
+  ns=$(ip netns list | awk '{print $1}' | grep -c "^$tag-" || true)
+  links=$(ip -o link show | grep -c "$tag-" || true)
+  procs=$(pgrep -fc -- "$tag" || true)
+  [ "$ns" = 0 ] || left+=" $ns namespaces"
+  [ "$links" = 0 ] || left+=" $links links"
+  [ ! -e "$pin" ] || left+=" the pin dir $pin"
+  [ "$procs" = 0 ] || left+=" $procs processes"
+  if [ -z "$left" ]; then pass "nothing of $tag left behind"; else fail "left behind:$left"; fi
+}

@@ -132,6 +132,5 @@ if [ $rc = 1 ] && [[ $out == *"no zeroseg datapath is pinned under /tmp"* ]]; th
 
 cleanup
 trap - EXIT
-left=$(ip netns list | grep -c "^$tag" || true)
-if [ "$left" = 0 ] && [ ! -e "$PIN" ]; then pass "nothing left behind"; else fail "left behind: $left namespaces, pin dir $PIN"; fi
+e2e_nothing_left "$tag" "$PIN"
 e2e_summary

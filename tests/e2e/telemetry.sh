@@ -225,4 +225,7 @@ expect_at_least "nfdump shows the denied app -> web:81" 1 "$denied"
 total=$(nfdump -R "$work/ipfix" -q -o "fmt:%dp" "dst ip 10.77.1.2 and dst port 8080" 2>/dev/null | wc -l)
 expect_at_least "nfdump has the short flows' ends (both observation points)" $((2 * N)) "$total"
 
+cleanup
+trap - EXIT
+e2e_nothing_left "$tag" "$PIN"
 e2e_summary
