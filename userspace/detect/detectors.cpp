@@ -27,6 +27,12 @@ std::string host_label(const FlowCatalog& names, const IpAddr& ip) {
   return n == identity_name(0) ? ip.str() : n;
 }
 
+// Drops the per-key state nothing touched since `before`.
+template <class Map>
+void erase_idle(Map& state, int64_t before) {
+  for (auto it = state.begin(); it != state.end();) it = it->second.last < before ? state.erase(it) : std::next(it);
+}
+
 void keep_evidence(std::deque<std::string>& ev, const std::string& line) {
   ev.push_back(line);
   if (ev.size() > kEvidence) ev.pop_front();
@@ -59,9 +65,7 @@ class PortScan : public Detector {
     out.push_back(std::move(al));
     s.ports.clear();
   }
-  void expire(int64_t before) override {
-    for (auto it = state_.begin(); it != state_.end();) it = it->second.last < before ? state_.erase(it) : std::next(it);
-  }
+  void expire(int64_t before) override { erase_idle(state_, before); }
 
  private:
   struct State {
@@ -100,9 +104,7 @@ class HostSweep : public Detector {
     out.push_back(std::move(al));
     s.hosts.clear();
   }
-  void expire(int64_t before) override {
-    for (auto it = state_.begin(); it != state_.end();) it = it->second.last < before ? state_.erase(it) : std::next(it);
-  }
+  void expire(int64_t before) override { erase_idle(state_, before); }
 
  private:
   struct State {
@@ -154,9 +156,7 @@ class ThresholdRandomWalk : public Detector {
     s.failed_hosts.clear();
     s.evidence.clear();
   }
-  void expire(int64_t before) override {
-    for (auto it = state_.begin(); it != state_.end();) it = it->second.last < before ? state_.erase(it) : std::next(it);
-  }
+  void expire(int64_t before) override { erase_idle(state_, before); }
 
  private:
   struct State {
@@ -194,9 +194,7 @@ class DeniedBurst : public Detector {
     out.push_back(std::move(al));
     s.times.clear();
   }
-  void expire(int64_t before) override {
-    for (auto it = state_.begin(); it != state_.end();) it = it->second.last < before ? state_.erase(it) : std::next(it);
-  }
+  void expire(int64_t before) override { erase_idle(state_, before); }
 
  private:
   struct State {
