@@ -12,7 +12,7 @@ Detection::Detection(DetectionConfig config)
       suppressed_(new std::atomic<uint64_t>[detectors_.size()]()) {}
 
 void Detection::observe(const FlowRecord& r, const FlowCatalog& names, std::vector<Alert>& out) {
-  auto a = attempt_of(r, names);
+  auto a = attempt_of(r);
   if (!a) return;
   // idle state goes once a window
   if (++seen_ % 4096 == 0) {

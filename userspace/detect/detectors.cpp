@@ -33,9 +33,15 @@ void erase_idle(Map& state, int64_t before) {
   for (auto it = state.begin(); it != state.end();) it = it->second.last < before ? state.erase(it) : std::next(it);
 }
 
-void keep_evidence(std::deque<std::string>& ev, const std::string& line) {
-  ev.push_back(line);
+void keep_evidence(std::deque<Attempt>& ev, const Attempt& a) {
+  ev.push_back(a);
   if (ev.size() > kEvidence) ev.pop_front();
+}
+
+std::vector<std::string> evidence_lines(const std::deque<Attempt>& ev, const FlowCatalog& names) {
+  std::vector<std::string> out;
+  for (const auto& a : ev) out.push_back(evidence_line(a, names));
+  return out;
 }
 
 // port-scan: distinct ports tried on one host by one source
@@ -48,7 +54,7 @@ class PortScan : public Detector {
     State& s = state_[{a.src, a.dst}];
     s.ports[a.port] = a.time_ns;
     s.last = a.time_ns;
-    keep_evidence(s.evidence, a.evidence);
+    keep_evidence(s.evidence, a);
     for (auto it = s.ports.begin(); it != s.ports.end();)
       it = a.time_ns - it->second > c_.window_ns ? s.ports.erase(it) : std::next(it);
     if (s.ports.size() < c_.port_scan_ports) return;
@@ -61,7 +67,7 @@ class PortScan : public Detector {
     al.targets = {host};
     al.summary = std::to_string(s.ports.size()) + " ports tried on " + host + " within " +
                  std::to_string(c_.window_ns / 60'000'000'000) + " min, unanswered or denied (" + ports + ")";
-    al.evidence.assign(s.evidence.begin(), s.evidence.end());
+    al.evidence = evidence_lines(s.evidence, names);
     out.push_back(std::move(al));
     s.ports.clear();
   }
@@ -70,7 +76,7 @@ class PortScan : public Detector {
  private:
   struct State {
     std::map<uint16_t, int64_t> ports;
-    std::deque<std::string> evidence;
+    std::deque<Attempt> evidence;
     int64_t last = 0;
   };
   DetectionConfig c_;
@@ -87,7 +93,7 @@ class HostSweep : public Detector {
     State& s = state_[{a.src, a.port}];
     s.hosts[a.dst] = a.time_ns;
     s.last = a.time_ns;
-    keep_evidence(s.evidence, a.evidence);
+    keep_evidence(s.evidence, a);
     for (auto it = s.hosts.begin(); it != s.hosts.end();)
       it = a.time_ns - it->second > c_.window_ns ? s.hosts.erase(it) : std::next(it);
     bool lateral = lateral_movement_port(a.port);
@@ -100,7 +106,7 @@ class HostSweep : public Detector {
     for (const auto& [h, t] : s.hosts) al.targets.push_back(host_label(names, h) + ":" + std::to_string(a.port));
     al.summary = std::to_string(s.hosts.size()) + " hosts tried on " + proto_name(a.proto) + "/" +
                  std::to_string(a.port) + (lateral ? " (a lateral-movement service)" : "") + ", unanswered or denied";
-    al.evidence.assign(s.evidence.begin(), s.evidence.end());
+    al.evidence = evidence_lines(s.evidence, names);
     out.push_back(std::move(al));
     s.hosts.clear();
   }
@@ -109,7 +115,7 @@ class HostSweep : public Detector {
  private:
   struct State {
     std::map<IpAddr, int64_t> hosts;
-    std::deque<std::string> evidence;
+    std::deque<Attempt> evidence;
     int64_t last = 0;
   };
   DetectionConfig c_;
@@ -133,7 +139,7 @@ class ThresholdRandomWalk : public Detector {
     if (!s.contacted.insert(a.dst).second) return;  // only first contacts count
     s.ratio *= a.failed ? up_ : down_;
     if (a.failed) {
-      keep_evidence(s.evidence, a.evidence);
+      keep_evidence(s.evidence, a);
       s.failed_hosts.push_back(host_label(names, a.dst));
     }
     if (s.ratio <= eta0_) {
@@ -150,7 +156,7 @@ class ThresholdRandomWalk : public Detector {
     std::snprintf(ratio, sizeof(ratio), "%.0f", s.ratio);
     al.summary = std::to_string(s.failed_hosts.size()) + " failed first contacts: likelihood ratio " + ratio +
                  " >= " + std::to_string(static_cast<int>(std::lround(eta1_))) + " (threshold random walk)";
-    al.evidence.assign(s.evidence.begin(), s.evidence.end());
+    al.evidence = evidence_lines(s.evidence, names);
     out.push_back(std::move(al));
     s.ratio = 1;
     s.failed_hosts.clear();
@@ -163,7 +169,7 @@ class ThresholdRandomWalk : public Detector {
     double ratio = 1;
     std::unordered_set<IpAddr, IpAddrHash> contacted;
     std::vector<std::string> failed_hosts;
-    std::deque<std::string> evidence;
+    std::deque<Attempt> evidence;
     int64_t last = 0;
   };
   DetectionConfig c_;
@@ -176,12 +182,12 @@ class DeniedBurst : public Detector {
  public:
   explicit DeniedBurst(const DetectionConfig& c) : c_(c) {}
   const char* name() const override { return "denied-burst"; }
-  void observe(const Attempt& a, const FlowCatalog&, std::vector<Alert>& out) override {
+  void observe(const Attempt& a, const FlowCatalog& names, std::vector<Alert>& out) override {
     if (!a.denied) return;
     State& s = state_[a.src];
     s.times.push_back(a.time_ns);
     s.last = a.time_ns;
-    keep_evidence(s.evidence, a.evidence);
+    keep_evidence(s.evidence, a);
     while (!s.times.empty() && a.time_ns - s.times.front() > c_.denied_burst_window_ns) s.times.pop_front();
     if (s.times.size() < c_.denied_burst) return;
     Alert al;
@@ -190,7 +196,7 @@ class DeniedBurst : public Detector {
     al.mitre = {"T1046"};
     al.summary = std::to_string(s.times.size()) + " denied attempts within " +
                  std::to_string(c_.denied_burst_window_ns / 1'000'000'000) + " s";
-    al.evidence.assign(s.evidence.begin(), s.evidence.end());
+    al.evidence = evidence_lines(s.evidence, names);
     out.push_back(std::move(al));
     s.times.clear();
   }
@@ -199,7 +205,7 @@ class DeniedBurst : public Detector {
  private:
   struct State {
     std::deque<int64_t> times;
-    std::deque<std::string> evidence;
+    std::deque<Attempt> evidence;
     int64_t last = 0;
   };
   DetectionConfig c_;
@@ -215,7 +221,7 @@ bool lateral_movement_port(uint16_t port) {
   }
 }
 
-std::optional<Attempt> attempt_of(const FlowRecord& r, const FlowCatalog& names) {
+std::optional<Attempt> attempt_of(const FlowRecord& r) {
   if (r.event == FlowEvent::start) return std::nullopt;
   Attempt a;
   a.time_ns = r.time_ns;
@@ -225,17 +231,21 @@ std::optional<Attempt> attempt_of(const FlowRecord& r, const FlowCatalog& names)
   bool ports = a.proto == 6 || a.proto == 17 || a.proto == 132;
   a.port = ports ? ntohs(r.tuple.dport) : 0;
   a.src_identity = r.source_identity();
+  a.dst_identity = r.destination_identity();
+  a.reason = r.reason;
   a.outcome = true;
   a.denied = r.event == FlowEvent::deny || (r.event == FlowEvent::end && r.end_reason == FlowEndReason::revoked);
   // refused: the reply carried a RST; unanswered: no reply at all
-  bool refused = r.tuple.proto == 6 && (r.tcp_flags[1] & 0x04);
-  a.failed = a.denied || (r.event == FlowEvent::end && (r.packets[1] == 0 || refused));
-  std::string dst = names.party(a.dst, r.destination_identity()).text;
-  a.evidence = names.party(a.src, r.source_identity()).text + " -> " + dst + (a.port ? ":" + std::to_string(a.port) : "") +
-               " " + proto_name(a.proto) + " " +
-               (a.denied ? std::string("denied (") + reason_name(r.reason) + ")"
-                         : a.failed ? (refused ? "refused" : "unanswered") : "answered");
+  a.refused = r.tuple.proto == 6 && (r.tcp_flags[1] & 0x04);
+  a.failed = a.denied || (r.event == FlowEvent::end && (r.packets[1] == 0 || a.refused));
   return a;
+}
+
+std::string evidence_line(const Attempt& a, const FlowCatalog& names) {
+  return names.party(a.src, a.src_identity).text + " -> " + names.party(a.dst, a.dst_identity).text +
+         (a.port ? ":" + std::to_string(a.port) : "") + " " + proto_name(a.proto) + " " +
+         (a.denied ? std::string("denied (") + reason_name(a.reason) + ")"
+                   : a.failed ? (a.refused ? "refused" : "unanswered") : "answered");
 }
 
 std::vector<std::unique_ptr<Detector>> make_detectors(const DetectionConfig& c) {

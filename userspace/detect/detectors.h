@@ -41,20 +41,24 @@ struct DetectionConfig {
 
 bool lateral_movement_port(uint16_t port);
 
-// What a detector reads of a flow record.
+// What a detector reads of a flow record. Kept as evidence too, and put
+// into words only when an alert goes out (not per record).
 struct Attempt {
   int64_t time_ns = 0;
   IpAddr src, dst;
   uint16_t port = 0;  // destination port (ICMP: 0)
   uint8_t proto = 0;
-  uint32_t src_identity = 0;
+  uint8_t reason = 0;  // zs_reason of a deny
+  uint32_t src_identity = 0, dst_identity = 0;
   bool outcome = false;  // an attempt with a known outcome (deny or end)
   bool failed = false;
   bool denied = false;
-  std::string evidence;  // "prod/web -> prod/db:22 tcp denied"
+  bool refused = false;  // RST back
 };
+// "prod/web -> prod/db:22 tcp denied (default-deny)"
+std::string evidence_line(const Attempt& a, const FlowCatalog& names);
 // nullopt for records that say nothing about an attempt (starts).
-std::optional<Attempt> attempt_of(const FlowRecord& r, const FlowCatalog& names);
+std::optional<Attempt> attempt_of(const FlowRecord& r);
 
 class Detector {
  public:
