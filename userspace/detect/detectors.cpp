@@ -33,15 +33,37 @@ void erase_idle(Map& state, int64_t before) {
   for (auto it = state.begin(); it != state.end();) it = it->second.last < before ? state.erase(it) : std::next(it);
 }
 
-void keep_evidence(std::deque<Attempt>& ev, const Attempt& a) {
-  ev.push_back(a);
-  if (ev.size() > kEvidence) ev.pop_front();
-}
+// What every detector keeps per key: when it was last touched, and the
+// last few attempts as evidence.
+struct Trail {
+  std::deque<Attempt> evidence;
+  int64_t last = 0;
+  void keep(const Attempt& a) {
+    evidence.push_back(a);
+    if (evidence.size() > kEvidence) evidence.pop_front();
+  }
+};
 
-std::vector<std::string> evidence_lines(const std::deque<Attempt>& ev, const FlowCatalog& names) {
-  std::vector<std::string> out;
-  for (const auto& a : ev) out.push_back(evidence_line(a, names));
-  return out;
+// Distinct keys (ports, hosts) seen within a sliding window.
+template <class K>
+struct DistinctWindow {
+  std::map<K, int64_t> seen;
+  void see(const K& k, int64_t now, int64_t window) {
+    seen[k] = now;
+    for (auto it = seen.begin(); it != seen.end();) it = now - it->second > window ? seen.erase(it) : std::next(it);
+  }
+  size_t size() const { return seen.size(); }
+};
+
+// An alert with its trail's evidence worded (the engine fills the source).
+Alert make_alert(const char* detector, const char* severity, std::vector<std::string> mitre, const Trail& trail,
+                 const FlowCatalog& names) {
+  Alert al;
+  al.detector = detector;
+  al.severity = severity;
+  al.mitre = std::move(mitre);
+  for (const auto& a : trail.evidence) al.evidence.push_back(evidence_line(a, names));
+  return al;
 }
 
 // port-scan: distinct ports tried on one host by one source
@@ -52,32 +74,24 @@ class PortScan : public Detector {
   void observe(const Attempt& a, const FlowCatalog& names, std::vector<Alert>& out) override {
     if (!a.outcome || !a.failed || !a.port) return;
     State& s = state_[{a.src, a.dst}];
-    s.ports[a.port] = a.time_ns;
     s.last = a.time_ns;
-    keep_evidence(s.evidence, a);
-    for (auto it = s.ports.begin(); it != s.ports.end();)
-      it = a.time_ns - it->second > c_.window_ns ? s.ports.erase(it) : std::next(it);
+    s.keep(a);
+    s.ports.see(a.port, a.time_ns, c_.window_ns);
     if (s.ports.size() < c_.port_scan_ports) return;
-    Alert al;
-    al.detector = name();
-    al.severity = "medium";
-    al.mitre = {"T1046"};
+    Alert al = make_alert(name(), "medium", {"T1046"}, s, names);
     std::string host = host_label(names, a.dst), ports;
-    for (const auto& [p, t] : s.ports) ports += (ports.empty() ? "" : ",") + std::to_string(p);
+    for (const auto& [p, t] : s.ports.seen) ports += (ports.empty() ? "" : ",") + std::to_string(p);
     al.targets = {host};
     al.summary = std::to_string(s.ports.size()) + " ports tried on " + host + " within " +
                  std::to_string(c_.window_ns / 60'000'000'000) + " min, unanswered or denied (" + ports + ")";
-    al.evidence = evidence_lines(s.evidence, names);
     out.push_back(std::move(al));
-    s.ports.clear();
+    s.ports.seen.clear();
   }
   void expire(int64_t before) override { erase_idle(state_, before); }
 
  private:
-  struct State {
-    std::map<uint16_t, int64_t> ports;
-    std::deque<Attempt> evidence;
-    int64_t last = 0;
+  struct State : Trail {
+    DistinctWindow<uint16_t> ports;
   };
   DetectionConfig c_;
   std::unordered_map<std::pair<IpAddr, IpAddr>, State, PairHash> state_;
@@ -91,32 +105,24 @@ class HostSweep : public Detector {
   void observe(const Attempt& a, const FlowCatalog& names, std::vector<Alert>& out) override {
     if (!a.outcome || !a.failed) return;
     State& s = state_[{a.src, a.port}];
-    s.hosts[a.dst] = a.time_ns;
     s.last = a.time_ns;
-    keep_evidence(s.evidence, a);
-    for (auto it = s.hosts.begin(); it != s.hosts.end();)
-      it = a.time_ns - it->second > c_.window_ns ? s.hosts.erase(it) : std::next(it);
+    s.keep(a);
+    s.hosts.see(a.dst, a.time_ns, c_.window_ns);
     bool lateral = lateral_movement_port(a.port);
     size_t threshold = lateral ? c_.host_sweep_hosts_lateral : c_.host_sweep_hosts;
     if (s.hosts.size() < threshold) return;
-    Alert al;
-    al.detector = name();
-    al.severity = lateral ? "high" : "medium";
-    al.mitre = {"T1046", "T1018"};
-    for (const auto& [h, t] : s.hosts) al.targets.push_back(host_label(names, h) + ":" + std::to_string(a.port));
+    Alert al = make_alert(name(), lateral ? "high" : "medium", {"T1046", "T1018"}, s, names);
+    for (const auto& [h, t] : s.hosts.seen) al.targets.push_back(host_label(names, h) + ":" + std::to_string(a.port));
     al.summary = std::to_string(s.hosts.size()) + " hosts tried on " + proto_name(a.proto) + "/" +
                  std::to_string(a.port) + (lateral ? " (a lateral-movement service)" : "") + ", unanswered or denied";
-    al.evidence = evidence_lines(s.evidence, names);
     out.push_back(std::move(al));
-    s.hosts.clear();
+    s.hosts.seen.clear();
   }
   void expire(int64_t before) override { erase_idle(state_, before); }
 
  private:
-  struct State {
-    std::map<IpAddr, int64_t> hosts;
-    std::deque<Attempt> evidence;
-    int64_t last = 0;
+  struct State : Trail {
+    DistinctWindow<IpAddr> hosts;
   };
   DetectionConfig c_;
   std::unordered_map<std::pair<IpAddr, uint16_t>, State, AddrPortHash> state_;
@@ -139,7 +145,7 @@ class ThresholdRandomWalk : public Detector {
     if (!s.contacted.insert(a.dst).second) return;  // only first contacts count
     s.ratio *= a.failed ? up_ : down_;
     if (a.failed) {
-      keep_evidence(s.evidence, a);
+      s.keep(a);
       s.failed_hosts.push_back(host_label(names, a.dst));
     }
     if (s.ratio <= eta0_) {
@@ -147,16 +153,12 @@ class ThresholdRandomWalk : public Detector {
       return;
     }
     if (s.ratio < eta1_) return;
-    Alert al;
-    al.detector = name();
-    al.severity = "high";
-    al.mitre = {"T1046"};
+    Alert al = make_alert(name(), "high", {"T1046"}, s, names);
     al.targets = s.failed_hosts;
     char ratio[32];
     std::snprintf(ratio, sizeof(ratio), "%.0f", s.ratio);
     al.summary = std::to_string(s.failed_hosts.size()) + " failed first contacts: likelihood ratio " + ratio +
                  " >= " + std::to_string(static_cast<int>(std::lround(eta1_))) + " (threshold random walk)";
-    al.evidence = evidence_lines(s.evidence, names);
     out.push_back(std::move(al));
     s.ratio = 1;
     s.failed_hosts.clear();
@@ -165,12 +167,10 @@ class ThresholdRandomWalk : public Detector {
   void expire(int64_t before) override { erase_idle(state_, before); }
 
  private:
-  struct State {
+  struct State : Trail {
     double ratio = 1;
     std::unordered_set<IpAddr, IpAddrHash> contacted;
     std::vector<std::string> failed_hosts;
-    std::deque<Attempt> evidence;
-    int64_t last = 0;
   };
   DetectionConfig c_;
   double up_, down_, eta1_, eta0_;
@@ -187,26 +187,20 @@ class DeniedBurst : public Detector {
     State& s = state_[a.src];
     s.times.push_back(a.time_ns);
     s.last = a.time_ns;
-    keep_evidence(s.evidence, a);
+    s.keep(a);
     while (!s.times.empty() && a.time_ns - s.times.front() > c_.denied_burst_window_ns) s.times.pop_front();
     if (s.times.size() < c_.denied_burst) return;
-    Alert al;
-    al.detector = name();
-    al.severity = "medium";
-    al.mitre = {"T1046"};
+    Alert al = make_alert(name(), "medium", {"T1046"}, s, names);
     al.summary = std::to_string(s.times.size()) + " denied attempts within " +
                  std::to_string(c_.denied_burst_window_ns / 1'000'000'000) + " s";
-    al.evidence = evidence_lines(s.evidence, names);
     out.push_back(std::move(al));
     s.times.clear();
   }
   void expire(int64_t before) override { erase_idle(state_, before); }
 
  private:
-  struct State {
+  struct State : Trail {
     std::deque<int64_t> times;
-    std::deque<Attempt> evidence;
-    int64_t last = 0;
   };
   DetectionConfig c_;
   std::unordered_map<IpAddr, State, IpAddrHash> state_;
