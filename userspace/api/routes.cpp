@@ -54,7 +54,7 @@ size_t query_number(const Request& req, const char* key, size_t fallback) {
 // JSON lines: the last N flows that pass the filters, then (follow) new
 // ones as they come, until the client goes. GET /v1/alerts the same, from
 // the alerts' hub.
-Response flows(FlowHub& hub, const Request& req) {
+Response json_lines(FlowHub& hub, const Request& req) {
   FlowFilter filter = FlowFilter::from_query(req.query);
   size_t last = query_number(req, "last", 20);
   bool follow = req.query.count("follow") && req.query.at("follow") != "0";
@@ -119,8 +119,8 @@ Handler routes(Agent& agent) {
       if (req.method == "GET" && req.path == "/v1/workloads") return ok(agent.workloads());
       if (req.method == "GET" && req.path == "/v1/identities") return ok(agent.identities());
       if (req.method == "GET" && req.path == "/v1/status") return ok(agent.status());
-      if (req.method == "GET" && req.path == "/v1/flows") return flows(agent.telemetry().hub(), req);
-      if (req.method == "GET" && req.path == "/v1/alerts") return flows(agent.telemetry().alerts(), req);
+      if (req.method == "GET" && req.path == "/v1/flows") return json_lines(agent.telemetry().hub(), req);
+      if (req.method == "GET" && req.path == "/v1/alerts") return json_lines(agent.telemetry().alerts(), req);
       return error(404, "no route " + req.method + " " + req.path);
     } catch (const json::exception& e) {
       return error(400, std::string("bad request: ") + e.what());
