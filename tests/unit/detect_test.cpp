@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <zeroseg/verdict.h>
 
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "detect/detection.h"
@@ -159,6 +161,144 @@ TEST(Detection, NormalTrafficBetweenTiersRaisesNothing) {
     s.feed(answered(0x0a4d0102, 0x0a4d0202, 8080, i * kSec));
     s.feed(answered(0x0a4d0202, 0x0a4d0302, 5432, i * kSec));
   }
+  EXPECT_TRUE(s.alerts.empty());
+}
+
+// A flow's first packet, let through, between identities.
+FlowRecord started(uint32_t src, uint32_t src_id, uint32_t dst, uint32_t dst_id, uint16_t port, int64_t t) {
+  FlowRecord r = record(FlowEvent::start, src, dst, port, t);
+  r.verdict = ZS_VERDICT_ALLOWED;
+  r.peer = src_id;  // ingress: the peer is the source
+  r.subject = dst_id;
+  return r;
+}
+
+constexpr uint32_t kWeb = 0x0a4d0102, kApp = 0x0a4d0202, kDb = 0x0a4d0302;
+constexpr uint32_t kWebId = 256, kAppId = 257, kDbId = 258;
+
+DetectionConfig learning_for(int64_t ns) {
+  DetectionConfig c;
+  c.learning_ns = ns;
+  return c;
+}
+
+TEST(FirstSeenEdge, QuietWhileLearningThenOnceForAnEdgeNotInTheBaseline) {
+  Stream s(learning_for(60 * kSec));
+  for (int i = 1; i <= 50; i++) s.feed(started(kWeb, kWebId, kApp, kAppId, 8080, i * kSec));
+  s.feed(started(kApp, kAppId, kDb, kDbId, 5432, 10 * kSec));
+  EXPECT_TRUE(s.alerts.empty());
+  for (int i = 100; i < 200; i++) s.feed(started(kWeb, kWebId, kApp, kAppId, 8080, i * kSec));  // learned
+  EXPECT_TRUE(s.alerts.empty());
+  s.feed(started(kWeb, kWebId, kDb, kDbId, 5432, 300 * kSec));  // web never spoke to db
+  ASSERT_EQ(s.count("first-seen-edge"), 1u);
+  EXPECT_EQ(s.alerts[0].severity, "low");
+  EXPECT_EQ(s.alerts[0].mitre, std::vector<std::string>{"T1021"});
+  EXPECT_EQ(s.alerts[0].targets, std::vector<std::string>{"10.77.3.2:5432"});
+  s.feed(started(kWeb, kWebId, kDb, kDbId, 5432, 301 * kSec));  // now part of the baseline
+  EXPECT_EQ(s.count("first-seen-edge"), 1u);
+  // a denied try is not traffic on an edge
+  s.feed(denied(kWeb, kDb, 6379, 302 * kSec));
+  EXPECT_EQ(s.count("first-seen-edge"), 1u);
+}
+
+TEST(FirstSeenEdge, EdgesAreKeyedByIdentityNotAddress) {
+  Stream s(learning_for(60 * kSec));
+  s.feed(started(kWeb, kWebId, kApp, kAppId, 8080, kSec));
+  // another replica of web (same identity) on a new address: the same edge
+  s.feed(started(kWeb + 100, kWebId, kApp, kAppId, 8080, 100 * kSec));
+  EXPECT_TRUE(s.alerts.empty());
+}
+
+TEST(LateralService, FirstTryOfARemoteServiceBySourceIdentity) {
+  Stream s(learning_for(60 * kSec));
+  s.feed(started(kWeb, kWebId, kApp, kAppId, 22, kSec));  // web uses ssh while learning
+  s.feed(started(kWeb, kWebId, kDb, kDbId, 22, 100 * kSec));
+  EXPECT_EQ(s.count("lateral-service"), 0u);  // web used ssh before (a new edge, though)
+  EXPECT_EQ(s.count("first-seen-edge"), 1u);
+  FlowRecord r = denied(kApp, kDb, 3389, 110 * kSec);
+  r.peer = kAppId;
+  r.subject = kDbId;
+  s.feed(r);  // app never tried rdp: denied, still news
+  FlowRecord ssh = denied(kApp, kDb, 22, 111 * kSec);
+  ssh.peer = kAppId;
+  ssh.subject = kDbId;
+  s.feed(ssh);  // nor ssh: another alert, not a duplicate
+  ASSERT_EQ(s.count("lateral-service"), 2u);
+  std::vector<std::string> mitre;
+  for (const auto& a : s.alerts)
+    if (a.detector == "lateral-service") {
+      EXPECT_EQ(a.severity, "high");
+      mitre.push_back(a.mitre.at(0));
+      EXPECT_NE(a.summary.find("denied"), std::string::npos) << a.summary;
+    }
+  EXPECT_EQ(mitre, (std::vector<std::string>{"T1021.001", "T1021.004"}));
+  s.feed(ssh);
+  EXPECT_EQ(s.count("lateral-service"), 2u);
+}
+
+TEST(Chain, TwoNewEdgesThroughOneHostWithinTheWindow) {
+  Stream s(learning_for(10 * kSec));
+  s.feed(started(kWeb, kWebId, kApp, kAppId, 8080, kSec));
+  s.feed(started(kWeb, kWebId, kApp, kAppId, 22, 100 * kSec));  // web -> app: new
+  s.feed(started(kApp, kAppId, kDb, kDbId, 22, 160 * kSec));    // app -> db: new, 60 s later
+  ASSERT_EQ(s.count("chain"), 1u);
+  for (const auto& a : s.alerts)
+    if (a.detector == "chain") {
+      EXPECT_EQ(a.source_ip, "10.77.2.2");  // the pivot
+      EXPECT_EQ(a.targets, (std::vector<std::string>{"10.77.2.2", "10.77.3.2"}));
+      EXPECT_EQ(a.evidence.size(), 2u);
+      EXPECT_EQ(a.summary.rfind("10.77.1.2 -> 10.77.2.2 -> 10.77.3.2", 0), 0u) << a.summary;
+    }
+}
+
+TEST(Chain, HopsFurtherApartThanTheWindowAreNoChain) {
+  Stream s(learning_for(10 * kSec));
+  s.feed(started(kWeb, kWebId, kApp, kAppId, 8080, kSec));
+  s.feed(started(kWeb, kWebId, kApp, kAppId, 22, 100 * kSec));
+  s.feed(started(kApp, kAppId, kDb, kDbId, 22, 800 * kSec));  // 700 s > 600 s
+  EXPECT_EQ(s.count("chain"), 0u);
+  // and going back where the hop came from is no chain either
+  s.feed(started(kApp, kAppId, kWeb, kWebId, 9000, 810 * kSec));
+  EXPECT_EQ(s.count("chain"), 0u);
+}
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char t[] = "/tmp/zs-detect-XXXXXX";
+    path = mkdtemp(t);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+TEST(Baseline, KeptInTheStateDirAcrossRestarts) {
+  TempDir dir;
+  DetectionConfig c = learning_for(60 * kSec);
+  c.state_dir = dir.path;
+  {
+    Stream s(c);
+    s.feed(started(kWeb, kWebId, kApp, kAppId, 8080, kSec));
+    s.detection.save();
+  }
+  auto j = nlohmann::json::parse(std::ifstream(dir.path + "/baseline.json"));
+  EXPECT_EQ(j["version"], 1);
+  EXPECT_EQ(j["learning_started"], kSec);
+  EXPECT_EQ(j["edges"].size(), 1u);
+  Stream again(c);
+  EXPECT_EQ(again.detection.baseline_status().learning_ends_ns, 61 * kSec);  // learning does not restart
+  again.feed(started(kWeb, kWebId, kApp, kAppId, 8080, 100 * kSec));  // known
+  again.feed(started(kApp, kAppId, kDb, kDbId, 5432, 101 * kSec));   // new
+  EXPECT_EQ(again.count("first-seen-edge"), 1u);
+}
+
+TEST(Baseline, AnUnreadableFileIsKeptAsideAndLearningStartsAgain) {
+  TempDir dir;
+  std::ofstream(dir.path + "/baseline.json") << "{not json";
+  DetectionConfig c = learning_for(60 * kSec);
+  c.state_dir = dir.path;
+  Stream s(c);
+  EXPECT_TRUE(std::filesystem::exists(dir.path + "/baseline.json.bad"));
+  s.feed(started(kWeb, kWebId, kApp, kAppId, 8080, kSec));
   EXPECT_TRUE(s.alerts.empty());
 }
 

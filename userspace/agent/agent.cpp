@@ -71,6 +71,10 @@ void AgentConfig::set(const std::string& key, const std::string& value) {
   else if (key == "detect-host-sweep-hosts-lateral")
     detection.host_sweep_hosts_lateral = number_setting(key, value, 2, 1000000);
   else if (key == "detect-denied-burst") detection.denied_burst = number_setting(key, value, 2, 1000000);
+  else if (key == "detect-learning-period")
+    detection.learning_ns = int64_t{seconds_setting(key, value)} * 1'000'000'000;
+  else if (key == "detect-chain-window")
+    detection.chain_window_ns = int64_t{seconds_setting(key, value)} * 1'000'000'000;
   else if (key == "deny-events-burst") deny_events_burst = static_cast<uint32_t>(number_setting(key, value, 1, 1000000));
   else throw Error("unknown agent setting \"" + key + "\"");
 }
@@ -215,6 +219,7 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
   t.sweep_interval_ms = config_.flow_sweep_ms;
   t.alert_log = config_.alert_log;
   t.detection = config_.detection;
+  t.detection.state_dir = config_.state_dir;
   if (!config_.ipfix_collector.empty()) t.exporter = std::make_unique<IpfixExporter>(config_.ipfix_collector);
   telemetry_ = std::make_unique<Telemetry>(*dp_, std::move(t));
   publish_catalog();
@@ -480,7 +485,18 @@ json Agent::telemetry_status() const {
           {"flows_ended", t.flows_ended.load()},
           {"flows_live", t.live_flows.load()},
           {"denies", t.denies.load()},
-          {"stream_lines_dropped", telemetry_->hub().streams_dropped()}};
+          {"stream_lines_dropped", telemetry_->hub().streams_dropped()},
+          {"detection", detection_status()}};
+}
+
+json Agent::detection_status() const {
+  auto b = telemetry_->baseline_status();
+  json j = {{"alert_log", config_.alert_log},
+            {"baseline_edges", b.edges},
+            {"baseline_services", b.services},
+            {"learning", b.learning_ends_ns == 0 || realtime_now_ns() < b.learning_ends_ns}};
+  if (b.learning_ends_ns) j["learning_ends"] = format_rfc3339(b.learning_ends_ns);
+  return j;
 }
 
 json Agent::status() const {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/state_store.h"
+#include "common/state_store.h"
 #include "datapath/datapath.h"
 #include "identity/allocator.h"
 #include "policy/compiler.h"
@@ -44,7 +44,8 @@ struct AgentConfig {
   // ct-timeout-tcp-closing, ct-timeout-other, deny-events-per-sec,
   // deny-events-burst, alert-log, alert-suppress, detect-window,
   // detect-port-scan-ports, detect-host-sweep-hosts,
-  // detect-host-sweep-hosts-lateral, detect-denied-burst); unknown keys are errors.
+  // detect-host-sweep-hosts-lateral, detect-denied-burst,
+  // detect-learning-period, detect-chain-window); unknown keys are errors.
   void load_file(const std::string& path);
   // One setting by its name; throws Error naming it when the value is bad.
   void set(const std::string& key, const std::string& value);
@@ -104,6 +105,7 @@ class Agent {
   void persist() const;
   void publish_catalog();
   nlohmann::json telemetry_status() const;
+  nlohmann::json detection_status() const;
   void record_apply(double seconds, bool failed);
 
   AgentConfig config_;

@@ -10,7 +10,7 @@ namespace zeroseg {
 
 struct Alert {
   int64_t time_ns = 0;  // Unix ns: the flow record that tipped it
-  std::string detector; // port-scan, host-sweep, scan-trw, denied-burst
+  std::string detector; // port-scan, host-sweep, ... (detectors.h)
   std::string severity; // low, medium, high
   uint32_t source_identity = 0;
   std::string source_name;  // "prod/web", a CIDR or "world"
@@ -20,6 +20,9 @@ struct Alert {
   std::vector<std::string> mitre;    // ATT&CK technique ids
   std::string summary;
   std::vector<std::string> evidence;  // the flows behind it, one line each
+  // What it is about beyond its source ("" = the source alone): alerts of
+  // one detector, source and `about` are duplicates (suppressed).
+  std::string about;
 };
 
 // One JSON line (with '\n'):

@@ -1,45 +1,129 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "detect/detection.h"
 
+#include <algorithm>
+#include <filesystem>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/state_store.h"
 #include "common/time.h"
 
 namespace zeroseg {
+namespace {
+
+constexpr const char* kBaselineFile = "baseline.json";
+constexpr int64_t kSaveEvery = 60'000'000'000;  // flow time between baseline writes
+
+}  // namespace
 
 Detection::Detection(DetectionConfig config)
     : config_(config),
       detectors_(make_detectors(config)),
+      baseline_(config.learning_ns),
       raised_(new std::atomic<uint64_t>[detectors_.size()]()),
-      suppressed_(new std::atomic<uint64_t>[detectors_.size()]()) {}
+      suppressed_(new std::atomic<uint64_t>[detectors_.size()]()) {
+  if (config_.state_dir.empty()) return;
+  std::string text = StateStore(config_.state_dir).read(kBaselineFile);
+  if (text.empty()) return;
+  std::string path = config_.state_dir + "/" + kBaselineFile;
+  try {
+    baseline_.load_json(text, path);
+  } catch (const Error& e) {
+    // the agent's own file: keep it for a look, and learn again
+    std::error_code ec;
+    std::filesystem::rename(path, path + ".bad", ec);
+    log::warn(std::string(e.what()) + ": kept as " + path + ".bad; learning a new baseline");
+    baseline_ = Baseline(config_.learning_ns);
+  }
+  publish_status();
+}
+
+const std::string& Detection::identity_key(uint32_t id, const FlowCatalog& names) {
+  auto [it, fresh] = identity_keys_.try_emplace(id);
+  if (fresh) {
+    const auto& ident = names.identity(id);
+    it->second = ident.labels_json == "{}" || ident.labels_json.empty() ? ident.name.text : ident.labels_json;
+  }
+  return it->second;
+}
+
+// Tells the baseline about the attempt, and marks what was news to it.
+void Detection::mark_news(Attempt& a, const FlowCatalog& names) {
+  if (names.serial() != catalog_serial_) {  // identity numbers may mean other labels now
+    catalog_serial_ = names.serial();
+    known_edges_.clear();
+    known_services_.clear();
+    identity_keys_.clear();
+  }
+  bool traffic = a.start || (a.outcome && !a.failed);
+  if (traffic && known_edges_.insert({a.src_identity, a.dst_identity, a.port, a.proto}).second)
+    a.new_edge = baseline_
+                     .traffic(identity_key(a.src_identity, names), identity_key(a.dst_identity, names), a.proto,
+                              a.port, a.time_ns)
+                     .edge;
+  bool service = (a.proto == 6 || a.proto == 17) && lateral_movement_port(a.port);
+  if (service && known_services_.insert(uint64_t{a.src_identity} << 16 | a.port).second)
+    a.new_service = baseline_.service_try(identity_key(a.src_identity, names), a.port, a.time_ns);
+}
 
 void Detection::observe(const FlowRecord& r, const FlowCatalog& names, std::vector<Alert>& out) {
-  auto a = attempt_of(r);
-  if (!a) return;
-  // idle state goes once a window
+  Attempt a = attempt_of(r);
+  mark_news(a, names);
+  // idle state goes once in a while: keep what the longest window needs
   if (++seen_ % 4096 == 0) {
-    for (auto& d : detectors_) d->expire(a->time_ns - config_.window_ns);
+    int64_t keep = std::max({config_.window_ns, config_.chain_window_ns, config_.denied_burst_window_ns});
+    for (auto& d : detectors_) d->expire(a.time_ns - keep);
+    publish_status();
     for (auto it = last_alert_.begin(); it != last_alert_.end();)
-      it = a->time_ns - it->second > config_.suppress_ns ? last_alert_.erase(it) : std::next(it);
+      it = a.time_ns - it->second > config_.suppress_ns ? last_alert_.erase(it) : std::next(it);
+  }
+  if (baseline_.dirty() && a.time_ns - last_save_ns_ >= kSaveEvery) {
+    last_save_ns_ = a.time_ns;
+    save();
   }
   std::vector<Alert> raised;
   for (size_t i = 0; i < detectors_.size(); i++) {
     raised.clear();
-    detectors_[i]->observe(*a, names, raised);
+    detectors_[i]->observe(a, names, raised);
     for (auto& al : raised) {
-      auto [it, fresh] = last_alert_.try_emplace({i, a->src}, a->time_ns);
-      if (!fresh && a->time_ns - it->second < config_.suppress_ns) {
+      auto [it, fresh] = last_alert_.try_emplace({i, a.src, al.about}, a.time_ns);
+      if (!fresh && a.time_ns - it->second < config_.suppress_ns) {
         suppressed_[i]++;
         continue;
       }
-      it->second = a->time_ns;
+      it->second = a.time_ns;
       raised_[i]++;
-      al.time_ns = a->time_ns;
-      al.source_identity = a->src_identity;
-      al.source_ip = a->src.str();
-      al.source_name = names.party(a->src, a->src_identity).text;
-      al.source_labels_json = names.identity(a->src_identity).labels_json;
+      al.time_ns = a.time_ns;
+      al.source_identity = a.src_identity;
+      al.source_ip = a.src.str();
+      al.source_name = names.party(a.src, a.src_identity).text;
+      al.source_labels_json = names.identity(a.src_identity).labels_json;
       out.push_back(std::move(al));
     }
   }
+}
+
+void Detection::publish_status() {
+  std::lock_guard lock(status_mu_);
+  int64_t started = baseline_.learning_started().value_or(0);
+  status_ = {started, started ? started + config_.learning_ns : 0, baseline_.edges(), baseline_.services()};
+}
+
+void Detection::save() {
+  publish_status();
+  if (config_.state_dir.empty() || !baseline_.dirty()) return;
+  try {
+    StateStore(config_.state_dir).write(kBaselineFile, baseline_.to_json());
+    baseline_.saved();
+  } catch (const Error& e) {
+    log::warn(std::string("saving the detection baseline: ") + e.what());
+  }
+}
+
+Detection::BaselineStatus Detection::baseline_status() const {
+  std::lock_guard lock(status_mu_);
+  return status_;
 }
 
 std::vector<Detection::Count> Detection::counts() const {

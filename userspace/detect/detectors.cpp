@@ -206,17 +206,121 @@ class DeniedBurst : public Detector {
   std::unordered_map<IpAddr, State, IpAddrHash> state_;
 };
 
+// first-seen-edge: traffic on an edge the baseline has not seen
+class FirstSeenEdge : public Detector {
+ public:
+  const char* name() const override { return "first-seen-edge"; }
+  void observe(const Attempt& a, const FlowCatalog& names, std::vector<Alert>& out) override {
+    if (!a.new_edge) return;
+    Trail t;
+    t.keep(a);
+    bool lateral = lateral_movement_port(a.port);
+    Alert al = make_alert(name(), lateral ? "medium" : "low", {remote_service_technique(a.port)}, t, names);
+    std::string target = host_label(names, a.dst) + port_suffix(a);
+    al.targets = {target};
+    al.about = target;
+    al.summary = "first traffic from " + names.identity(a.src_identity).name.text + " to " +
+                 names.identity(a.dst_identity).name.text + " on " + proto_name(a.proto) + port_suffix(a, "/") +
+                 " since the baseline was learned";
+    out.push_back(std::move(al));
+  }
+  void expire(int64_t) override {}
+
+ private:
+  static std::string port_suffix(const Attempt& a, const char* sep = ":") {
+    return a.port ? sep + std::to_string(a.port) : "";
+  }
+};
+
+// lateral-service: a source's first try of a lateral-movement service
+class LateralService : public Detector {
+ public:
+  const char* name() const override { return "lateral-service"; }
+  void observe(const Attempt& a, const FlowCatalog& names, std::vector<Alert>& out) override {
+    if (!a.new_service) return;
+    Trail t;
+    t.keep(a);
+    Alert al = make_alert(name(), "high", {remote_service_technique(a.port)}, t, names);
+    std::string target = host_label(names, a.dst) + ":" + std::to_string(a.port);
+    al.targets = {target};
+    al.about = std::to_string(a.port);
+    const char* outcome = a.start ? "let through" : a.denied ? "denied" : a.failed ? "unanswered" : "answered";
+    al.summary = std::string("first ") + lateral_movement_service(a.port) + " (" + proto_name(a.proto) + "/" +
+                 std::to_string(a.port) + ") by " + names.identity(a.src_identity).name.text + ", to " + target +
+                 ": " + outcome;
+    out.push_back(std::move(al));
+  }
+  void expire(int64_t) override {}
+};
+
+// chain: A -> B on a new edge, then B -> C on a new edge within a window
+class Chain : public Detector {
+ public:
+  explicit Chain(const DetectionConfig& c) : c_(c) {}
+  const char* name() const override { return "chain"; }
+  void observe(const Attempt& a, const FlowCatalog& names, std::vector<Alert>& out) override {
+    if (!a.new_edge) return;
+    // the hop into this source, if recent and not from where we now go
+    auto in = arrivals_.find(a.src);
+    if (in != arrivals_.end() && a.time_ns - in->second.last <= c_.chain_window_ns && in->second.from != a.dst) {
+      Trail t = in->second;
+      t.keep(a);
+      Alert al = make_alert(name(), "high", {"T1021"}, t, names);
+      std::string from = host_label(names, in->second.from), via = host_label(names, a.src),
+                  to = host_label(names, a.dst);
+      al.targets = {via, to};
+      al.about = to;
+      al.summary = from + " -> " + via + " -> " + to + ": two new edges within " +
+                   std::to_string((a.time_ns - in->second.last) / 1'000'000'000) + " s";
+      out.push_back(std::move(al));
+    }
+    Arrival& next = arrivals_[a.dst];
+    next.evidence.clear();
+    next.keep(a);
+    next.from = a.src;
+    next.last = a.time_ns;
+  }
+  void expire(int64_t before) override { erase_idle(arrivals_, before); }
+
+ private:
+  struct Arrival : Trail {
+    IpAddr from;
+  };
+  DetectionConfig c_;
+  std::unordered_map<IpAddr, Arrival, IpAddrHash> arrivals_;  // by the address reached
+};
+
 }  // namespace
 
-bool lateral_movement_port(uint16_t port) {
+const char* lateral_movement_service(uint16_t port) {
   switch (port) {
-    case 22: case 135: case 139: case 445: case 3389: case 5900: case 5985: case 5986: return true;
-    default: return false;
+    case 22: return "ssh";
+    case 135: return "msrpc";
+    case 139: return "netbios-ssn";
+    case 445: return "smb";
+    case 3389: return "rdp";
+    case 5900: return "vnc";
+    case 5985: return "winrm";
+    case 5986: return "winrm-https";
+    default: return "";
   }
 }
 
-std::optional<Attempt> attempt_of(const FlowRecord& r) {
-  if (r.event == FlowEvent::start) return std::nullopt;
+const char* remote_service_technique(uint16_t port) {
+  switch (port) {
+    case 3389: return "T1021.001";  // Remote Desktop Protocol
+    case 139: case 445: return "T1021.002";  // SMB/Windows Admin Shares
+    case 135: return "T1021.003";  // Distributed Component Object Model
+    case 22: return "T1021.004";  // SSH
+    case 5900: return "T1021.005";  // VNC
+    case 5985: case 5986: return "T1021.006";  // Windows Remote Management
+    default: return "T1021";  // Remote Services
+  }
+}
+
+bool lateral_movement_port(uint16_t port) { return *lateral_movement_service(port) != 0; }
+
+Attempt attempt_of(const FlowRecord& r) {
   Attempt a;
   a.time_ns = r.time_ns;
   a.src = tuple_source(r.tuple);
@@ -227,6 +331,8 @@ std::optional<Attempt> attempt_of(const FlowRecord& r) {
   a.src_identity = r.source_identity();
   a.dst_identity = r.destination_identity();
   a.reason = r.reason;
+  a.start = r.event == FlowEvent::start;
+  if (a.start) return a;
   a.outcome = true;
   a.denied = r.event == FlowEvent::deny || (r.event == FlowEvent::end && r.end_reason == FlowEndReason::revoked);
   // refused: the reply carried a RST; unanswered: no reply at all
@@ -239,7 +345,7 @@ std::string evidence_line(const Attempt& a, const FlowCatalog& names) {
   return names.party(a.src, a.src_identity).text + " -> " + names.party(a.dst, a.dst_identity).text +
          (a.port ? ":" + std::to_string(a.port) : "") + " " + proto_name(a.proto) + " " +
          (a.denied ? std::string("denied (") + reason_name(a.reason) + ")"
-                   : a.failed ? (a.refused ? "refused" : "unanswered") : "answered");
+                   : a.start ? "started" : a.failed ? (a.refused ? "refused" : "unanswered") : "answered");
 }
 
 std::vector<std::unique_ptr<Detector>> make_detectors(const DetectionConfig& c) {
@@ -248,6 +354,9 @@ std::vector<std::unique_ptr<Detector>> make_detectors(const DetectionConfig& c) 
   d.push_back(std::make_unique<HostSweep>(c));
   d.push_back(std::make_unique<ThresholdRandomWalk>(c));
   d.push_back(std::make_unique<DeniedBurst>(c));
+  d.push_back(std::make_unique<FirstSeenEdge>());
+  d.push_back(std::make_unique<LateralService>());
+  d.push_back(std::make_unique<Chain>(c));
   return d;
 }
 

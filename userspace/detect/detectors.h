@@ -13,6 +13,13 @@
 //   scan-trw      threshold random walk over first contacts (Jung et al. 2004:
 //                 theta0 0.8, theta1 0.2, alpha 0.01, beta 0.99: eta1 = 99)           T1046
 //   denied-burst  denies from one source in a short window (50 in 10 s)                T1046
+//   first-seen-edge  traffic on an (identity, identity, proto, port) edge that is
+//                 not in the learned baseline (baseline.h)                          T1021[.x]
+//   lateral-service  a source's first try of a lateral-movement service, answered
+//                 or not (22 ssh, 135 msrpc, 139/445 smb, 3389 rdp, 5900 vnc,
+//                 5985/5986 winrm)                                                  T1021.x
+//   chain         A reaches B on a new edge, then B reaches C on a new edge within
+//                 a window (10 min): a multi-hop path                               T1021
 #pragma once
 
 #include <cstdint>
@@ -37,9 +44,16 @@ struct DetectionConfig {
   size_t denied_burst = 50;
   int64_t denied_burst_window_ns = 10'000'000'000;
   int64_t suppress_ns = 600'000'000'000;  // one alert per source and detector per 10 min
+  int64_t learning_ns = 86'400'000'000'000;  // baseline learning period: 24 h
+  int64_t chain_window_ns = 600'000'000'000;
+  std::string state_dir;  // where baseline.json is kept; "" = not kept
 };
 
 bool lateral_movement_port(uint16_t port);
+// "ssh", "smb", ... for a lateral-movement port; "" for others
+const char* lateral_movement_service(uint16_t port);
+// The ATT&CK technique of traffic to a port: T1021.004 for ssh, ...; T1021 for others.
+const char* remote_service_technique(uint16_t port);
 
 // What a detector reads of a flow record. Kept as evidence too, and put
 // into words only when an alert goes out (not per record).
@@ -54,11 +68,14 @@ struct Attempt {
   bool failed = false;
   bool denied = false;
   bool refused = false;  // RST back
+  bool start = false;    // a flow's first packet, allowed (or audited)
+  // set by Detection from the baseline before detectors see the attempt
+  bool new_edge = false, new_service = false;
 };
 // "prod/web -> prod/db:22 tcp denied (default-deny)"
 std::string evidence_line(const Attempt& a, const FlowCatalog& names);
-// nullopt for records that say nothing about an attempt (starts).
-std::optional<Attempt> attempt_of(const FlowRecord& r);
+// What a record says about an attempt: a start, a deny or an end.
+Attempt attempt_of(const FlowRecord& r);
 
 class Detector {
  public:

@@ -6,6 +6,7 @@
 #include <zeroseg/ipcache.h>
 #include <zeroseg/verdict.h>
 
+#include <atomic>
 #include <cstring>
 
 #include "datapath/names.h"
@@ -126,6 +127,11 @@ const FlowCatalog::Endpoint& FlowCatalog::endpoint(uint32_t ifindex) const {
 const Named& FlowCatalog::party(const IpAddr& address, uint32_t identity) const {
   if (auto it = workloads_by_ip_.find(address); it != workloads_by_ip_.end()) return it->second;
   return this->identity(identity).name;
+}
+
+uint64_t FlowCatalog::next_serial() {
+  static std::atomic<uint64_t> n{0};
+  return ++n;
 }
 
 const FlowCatalog::Identity& FlowCatalog::identity(uint32_t id) const {

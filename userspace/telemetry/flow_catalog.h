@@ -49,6 +49,9 @@ class FlowCatalog {
   };
 
   const Named& node() const { return node_; }
+  // Distinct per catalog ever built: what a cache keyed by identity numbers
+  // checks before trusting them.
+  uint64_t serial() const { return serial_; }
   // The interface's name, and the workload behind it (empty if unknown).
   const Endpoint& endpoint(uint32_t ifindex) const;
   // "prod/web" for a workload's address, else the identity's name.
@@ -60,7 +63,9 @@ class FlowCatalog {
   const Named& explain(const FlowRecord& r) const;
 
  private:
+  static uint64_t next_serial();
   Named node_;
+  uint64_t serial_ = next_serial();
   std::unordered_map<uint32_t, Endpoint> endpoints_;
   std::unordered_map<IpAddr, Named, IpAddrHash> workloads_by_ip_;
   std::unordered_map<uint32_t, Identity> identities_;

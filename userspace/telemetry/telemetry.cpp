@@ -33,6 +33,7 @@ Telemetry::Telemetry(const Datapath& dp, TelemetryOptions options)
 Telemetry::~Telemetry() {
   stopping_ = true;
   if (thread_.joinable()) thread_.join();
+  detection_.save();
   hub_.close();
   alerts_.close();
   if (ring_) ring_buffer__free(ring_);

@@ -73,6 +73,7 @@ class Telemetry {
   FlowHub& hub() { return hub_; }
   FlowHub& alerts() { return alerts_; }
   std::vector<Detection::Count> alert_counts() const { return detection_.counts(); }
+  Detection::BaselineStatus baseline_status() const { return detection_.baseline_status(); }
   const TelemetryCounters& counters() const { return counters_; }
   // Runs a sweep on the next turn of the thread, and waits for it (tests,
   // `agent` shutdown).

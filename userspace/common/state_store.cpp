@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "agent/state_store.h"
+#include "common/state_store.h"
 
 #include <fcntl.h>
 #include <unistd.h>
