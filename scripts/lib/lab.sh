@@ -10,13 +10,15 @@
 #     permanent neighbour entries both ways (no ARP/ND races in probes)
 #   services in every workload (scripts/lib/lab_services.py): HTTP on 80
 #     (answers "ns/name"), TCP echo on 22, 443, 5432, 8080, UDP echo on 53
-#   the agent: socket, state, flow log and YAML under /run/zeroseg/LAB/,
+#   the agent: socket, state, flow and alert logs and YAML under /run/zeroseg/LAB/,
+#     quarantines keeping mgmt (10.77.5.0/24, fd77:5::/64) as management,
 #     pins under /sys/fs/bpf/LAB, metrics on 127.0.0.1:9464 in the node
 # shellcheck shell=bash
 
 # The defaults below make the lab above; a test may set LAB_WORKLOADS,
 # LAB_NAMESPACES, LAB_NS_LABELS, LAB_TCP_PORTS, LAB_UDP_PORTS and
-# LAB_PORTS_YAML before sourcing to build another set of workloads the same way.
+# LAB_PORTS_YAML before sourcing to build another set of workloads the same way,
+# and LAB_AGENT_YAML (lines) to add to the agent's config.
 LAB=${LAB:-zs-lab}
 if [ -z "${LAB_WORKLOADS+set}" ]; then
   LAB_WORKLOADS=("prod web tier=web" "prod app tier=app" "prod db tier=db"
@@ -156,6 +158,9 @@ metrics-listen: 127.0.0.1:9464
 ct-timeout-tcp-closing: 2s
 ct-timeout-other: 10s
 flow-sweep-interval: 500ms
+alert-log: $dir/alerts.json
+quarantine-management: 10.77.5.0/24,fd77:5::/64
+${LAB_AGENT_YAML:-}
 YAML
   # nsenter execs the agent: $! is the agent; setsid keeps terminal signals off it
   setsid nsenter --net="/run/netns/$node" "$ZEROSEG" agent --config "$dir/agent.yaml" \

@@ -11,6 +11,7 @@
 #include <limits>
 #include <unordered_map>
 
+#include "agent/quarantine.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "datapath/attach.h"
@@ -19,6 +20,7 @@
 #include "datapath/transaction.h"
 #include "common/time.h"
 #include "policy/loader.h"
+#include "detect/webhook.h"
 #include "telemetry/ipfix.h"
 
 namespace zeroseg {
@@ -75,7 +77,14 @@ void AgentConfig::set(const std::string& key, const std::string& value) {
     detection.learning_ns = int64_t{seconds_setting(key, value)} * 1'000'000'000;
   else if (key == "detect-chain-window")
     detection.chain_window_ns = int64_t{seconds_setting(key, value)} * 1'000'000'000;
-  else if (key == "deny-events-burst") deny_events_burst = static_cast<uint32_t>(number_setting(key, value, 1, 1000000));
+  else if (key == "alert-webhook") alert_webhook = value;
+  else if (key == "quarantine-management") quarantine_management = parse_prefix_list(key, value);
+  else if (key == "auto-quarantine") auto_quarantine = AutoQuarantine::parse(key, value);
+  else if (key == "auto-quarantine-duration") {
+    auto ns = parse_duration_ns(value);
+    if (!ns || *ns < 1'000'000'000) throw Error(key + ": \"" + value + "\" is not a duration of 1s or more");
+    auto_quarantine.duration_ns = *ns;
+  } else if (key == "deny-events-burst") deny_events_burst = static_cast<uint32_t>(number_setting(key, value, 1, 1000000));
   else throw Error("unknown agent setting \"" + key + "\"");
 }
 
@@ -198,6 +207,8 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
   if (auto rules = store_.read("rules.json"); !rules.empty()) rule_ids_.from_json(json::parse(rules));
   if (auto desired = store_.read("desired.yaml"); !desired.empty())
     desired_ = load_yaml(desired, store_.dir() + "/desired.yaml");
+  if (auto q = store_.read("quarantine.json"); !q.empty())
+    desired_.quarantines = quarantines_from_text(q, store_.dir() + "/quarantine.json");
   dp_->set_ct_timeouts(config.ct_timeout_tcp, config.ct_timeout_tcp_closing, config.ct_timeout_other);
   dp_->set_deny_event_rate(config.deny_events_per_sec, config.deny_events_burst);
   mirror_ = std::make_unique<Mirror>(Mirror::read(*dp_));
@@ -221,15 +232,74 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
   t.detection = config_.detection;
   t.detection.state_dir = config_.state_dir;
   if (!config_.ipfix_collector.empty()) t.exporter = std::make_unique<IpfixExporter>(config_.ipfix_collector);
+  if (!config_.alert_webhook.empty()) {
+    auto sink = std::make_unique<WebhookSink>(config_.alert_webhook);
+    webhook_ = sink.get();
+    t.webhook = std::move(sink);
+  }
+  if (!config_.auto_quarantine.detectors.empty()) t.respond = [this](Alert& a) { respond(a); };
   telemetry_ = std::make_unique<Telemetry>(*dp_, std::move(t));
   publish_catalog();
   for (double le : apply_bucket_bounds()) apply_stats_.apply_buckets.emplace_back(le, 0);
   apply_stats_.apply_buckets.emplace_back(std::numeric_limits<double>::infinity(), 0);
+  housekeeping_ = std::thread([this] { housekeeping(); });
   log::info("agent started: " + std::to_string(desired_.size()) + " objects, " + std::to_string(changed) +
             " map entries reconciled, policy revision " + std::to_string(dp_->generation()));
 }
 
-Agent::~Agent() = default;
+Agent::~Agent() {
+  {
+    std::lock_guard lock(housekeeping_mu_);
+    stopping_ = true;
+  }
+  housekeeping_cv_.notify_all();
+  if (housekeeping_.joinable()) housekeeping_.join();
+}
+
+// Quarantine expiry, once a second, and the quarantines alerts asked for.
+void Agent::housekeeping() {
+  std::unique_lock lock(housekeeping_mu_);
+  while (!stopping_) {
+    housekeeping_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || !requested_.empty(); });
+    if (stopping_) break;
+    auto requests = std::move(requested_);
+    requested_.clear();
+    lock.unlock();
+    for (const auto& [ip, reason] : requests) {
+      try {
+        quarantine_add(ip, realtime_now_ns() + config_.auto_quarantine.duration_ns, config_.quarantine_management,
+                       reason);
+      } catch (const std::exception& e) {
+        log::warn("automatic quarantine of " + ip + " failed: " + e.what());
+      }
+    }
+    try {
+      expire_quarantines();
+    } catch (const std::exception& e) {
+      log::warn(std::string("releasing expired quarantines: ") + e.what());
+    }
+    lock.lock();
+  }
+}
+
+// On the telemetry thread: decides, and leaves the work to housekeeping.
+void Agent::respond(Alert& a) {
+  if (!config_.auto_quarantine.matches(a.detector, a.severity)) return;
+  if (a.source_identity == ZS_ID_QUARANTINE) {
+    a.actions.push_back("none: " + a.source_ip + " is quarantined already");
+    return;
+  }
+  auto ip = IpAddr::parse(a.source_ip);
+  for (const auto& m : config_.quarantine_management)
+    if (ip && m.contains(Prefix::host(*ip))) {
+      a.actions.push_back("none: " + a.source_ip + " is in the management prefix " + m.str());
+      return;
+    }
+  a.actions.push_back("quarantine " + a.source_ip + " for " + format_duration(config_.auto_quarantine.duration_ns));
+  std::lock_guard lock(housekeeping_mu_);
+  requested_.emplace_back(a.source_ip, "auto: " + a.detector + " alert: " + a.summary);
+  housekeeping_cv_.notify_all();
+}
 
 bool Agent::mirror_endpoint(uint32_t ifindex) const { return mirror_->endpoints.count(ifindex) > 0; }
 
@@ -403,6 +473,7 @@ void Agent::persist() const {
   store_.write("desired.yaml", docs);
   store_.write("identities.json", identities_.to_json().dump(1));
   store_.write("rules.json", rule_ids_.to_json().dump(1));
+  store_.write("quarantine.json", quarantines_to_text(desired_.quarantines));
 }
 
 json Agent::policies() const {
@@ -491,7 +562,13 @@ json Agent::telemetry_status() const {
 
 json Agent::detection_status() const {
   auto b = telemetry_->baseline_status();
+  std::string auto_quarantine;
+  for (const auto& [detector, rank] : config_.auto_quarantine.detectors)
+    auto_quarantine += (auto_quarantine.empty() ? "" : ",") + detector + ":" + severity_name(rank);
   json j = {{"alert_log", config_.alert_log},
+            {"alert_webhook", config_.alert_webhook},
+            {"auto_quarantine", auto_quarantine},
+            {"quarantines", desired_.quarantines.size()},
             {"baseline_edges", b.edges},
             {"baseline_services", b.services},
             {"learning", b.learning_ends_ns == 0 || realtime_now_ns() < b.learning_ends_ns}};
@@ -527,11 +604,16 @@ std::string Agent::metrics() const {
     a.workloads = desired_.workloads.size();
     a.policies = desired_.policies.size();
     a.identities = compiled_.identities.size();
+    a.quarantines = desired_.quarantines.size();
   }
   a.revision = dp_->generation();
   for (const auto& c : telemetry_->alert_counts()) {
     a.alerts_by_detector[c.detector] = c.raised;
     a.alerts_suppressed_by_detector[c.detector] = c.suppressed;
+  }
+  if (webhook_) {
+    const auto& n = webhook_->counts();
+    a.webhook = {{"sent", n.sent.load()}, {"failed", n.failed.load()}, {"dropped", n.dropped.load()}};
   }
   return render_metrics(*dp_, telemetry_->counters(), a);
 }

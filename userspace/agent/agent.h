@@ -3,14 +3,18 @@
 
 #include <map>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "agent/quarantine.h"
 #include "common/state_store.h"
 #include "datapath/datapath.h"
+#include "detect/webhook.h"
 #include "identity/allocator.h"
 #include "policy/compiler.h"
 #include "policy/objects.h"
@@ -33,7 +37,11 @@ struct AgentConfig {
   // conntrack lifetimes without a packet, seconds; 0 = keep the datapath's
   uint32_t ct_timeout_tcp = 0, ct_timeout_tcp_closing = 0, ct_timeout_other = 0;
   std::string alert_log;  // JSON lines
+  std::string alert_webhook;  // http://HOST:PORT/PATH: each alert POSTed as JSON
   DetectionConfig detection;
+  // the allow-list of a quarantine that names none
+  std::vector<Prefix> quarantine_management;
+  AutoQuarantine auto_quarantine;  // off unless detectors are named
   // deny events per source address and second (0 = no limit), and burst
   uint32_t deny_events_per_sec = 20, deny_events_burst = 100;
   MapSizes sizes;
@@ -45,7 +53,9 @@ struct AgentConfig {
   // deny-events-burst, alert-log, alert-suppress, detect-window,
   // detect-port-scan-ports, detect-host-sweep-hosts,
   // detect-host-sweep-hosts-lateral, detect-denied-burst,
-  // detect-learning-period, detect-chain-window); unknown keys are errors.
+  // detect-learning-period, detect-chain-window, alert-webhook,
+  // quarantine-management, auto-quarantine, auto-quarantine-duration);
+  // unknown keys are errors.
   void load_file(const std::string& path);
   // One setting by its name; throws Error naming it when the value is bad.
   void set(const std::string& key, const std::string& value);
@@ -84,6 +94,16 @@ class Agent {
   // are workloads (namespace/name or name) or addresses. Runs the loaded
   // datapath on a crafted packet for each end that zeroseg guards.
   nlohmann::json trace(const std::string& from, const std::string& to, uint16_t port, uint8_t proto);
+  // `quarantine add|remove|list`: a target is a workload (namespace/name,
+  // or a name one namespace has) or an address. Add replaces the target's
+  // quarantine; both return once the maps enforce the change.
+  nlohmann::json quarantine_add(const std::string& target, std::optional<int64_t> expires_ns,
+                                const std::vector<Prefix>& management, const std::string& reason);
+  nlohmann::json quarantine_remove(const std::string& target);
+  nlohmann::json quarantines() const;
+  // Releases the quarantines whose time is up (housekeeping, each second).
+  void expire_quarantines();
+
   const AgentConfig& config() const { return config_; }
   Telemetry& telemetry() { return *telemetry_; }
   // Prometheus text for /metrics.
@@ -102,11 +122,14 @@ class Agent {
   struct TraceEnd;
   bool mirror_endpoint(uint32_t ifindex) const;
   TraceEnd trace_end(const std::string& spec) const;
+  std::string quarantine_target(const std::string& spec) const;
   void persist() const;
   void publish_catalog();
   nlohmann::json telemetry_status() const;
   nlohmann::json detection_status() const;
   void record_apply(double seconds, bool failed);
+  void housekeeping();
+  void respond(Alert& a);
 
   AgentConfig config_;
   std::unique_ptr<Datapath> dp_;
@@ -121,6 +144,13 @@ class Agent {
   uint32_t trace_seq_ = 0;
   std::unique_ptr<Telemetry> telemetry_;  // after dp_: stops before the maps close
   AgentMetrics apply_stats_;
+  WebhookSink* webhook_ = nullptr;  // owned by telemetry_
+
+  std::mutex housekeeping_mu_;
+  std::condition_variable housekeeping_cv_;
+  bool stopping_ = false;
+  std::vector<std::pair<std::string, std::string>> requested_;  // quarantines alerts asked for: (address, reason)
+  std::thread housekeeping_;  // last: stops first
 };
 
 }  // namespace zeroseg

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/time.h"
 #include "policy/loader.h"
 #include "telemetry/flow_filter.h"
 
@@ -96,6 +97,30 @@ Handler metrics_routes(Agent& agent) {
   };
 }
 
+namespace {
+
+// {"target":..., "expires": "1h" | RFC 3339, "management": [CIDR...]}
+json quarantine_add(Agent& agent, const json& body) {
+  std::optional<int64_t> expires;
+  if (body.contains("expires")) {
+    std::string text = body["expires"];
+    if (auto d = parse_duration_ns(text); d && *d > 0) expires = realtime_now_ns() + *d;
+    else if (auto t = parse_rfc3339(text)) expires = *t;
+    else throw Error("--expires: \"" + text + "\" is neither a duration (1h, 30m) nor an RFC 3339 time");
+    if (*expires <= realtime_now_ns()) throw Error("--expires: " + text + " is in the past");
+  }
+  std::vector<Prefix> management;
+  for (const auto& m : body.value("management", json::array())) {
+    auto p = Prefix::parse(m.get<std::string>());
+    if (!p) throw Error("--allow-management: \"" + m.get<std::string>() + "\" is not a CIDR");
+    management.push_back(*p);
+  }
+  if (management.empty()) management = agent.config().quarantine_management;
+  return agent.quarantine_add(body.at("target"), expires, management, "operator");
+}
+
+}  // namespace
+
 Handler routes(Agent& agent) {
   return [&agent](const Request& req) -> Response {
     try {
@@ -110,6 +135,10 @@ Handler routes(Agent& agent) {
         json body = json::parse(req.body);
         return ok(agent.trace(body.at("from"), body.at("to"), body.at("port"), body.at("proto")));
       }
+      if (req.method == "POST" && req.path == "/v1/quarantine/add") return ok(quarantine_add(agent, json::parse(req.body)));
+      if (req.method == "POST" && req.path == "/v1/quarantine/remove")
+        return ok(agent.quarantine_remove(json::parse(req.body).at("target")));
+      if (req.method == "GET" && req.path == "/v1/quarantines") return ok(agent.quarantines());
       if (req.method == "GET" && req.path == "/v1/policies") return ok(agent.policies());
       if (req.method == "GET" && req.path == "/v1/policy") {
         auto it = req.query.find("ref");

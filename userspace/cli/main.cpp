@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   cli::add_inventory_commands(app, global);
   cli::add_flows_command(app, global);
   cli::add_alerts_command(app, global);
+  cli::add_quarantine_commands(app, global);
   cli::add_status_command(app, global);
   cli::add_bpf_commands(app, global);
 

@@ -28,5 +28,6 @@ void add_policy_commands(CLI::App& app, GlobalOptions& g);
 void add_inventory_commands(CLI::App& app, GlobalOptions& g);
 void add_flows_command(CLI::App& app, GlobalOptions& g);
 void add_alerts_command(CLI::App& app, GlobalOptions& g);
+void add_quarantine_commands(CLI::App& app, GlobalOptions& g);
 
 }  // namespace zeroseg::cli

@@ -135,6 +135,15 @@ void run_status(const GlobalOptions& g) {
       if (!t.value("ipfix_collector", "").empty()) sinks += (sinks.empty() ? "" : ", ") + ("IPFIX to " + t.value("ipfix_collector", ""));
       if (!t.value("metrics_listen", "").empty()) sinks += (sinks.empty() ? "" : ", ") + ("metrics on " + t.value("metrics_listen", ""));
       if (!sinks.empty()) std::cout << "flow sinks: " << sinks << "\n";
+      if (t.contains("detection")) {
+        const json& d = t["detection"];
+        std::cout << "detection: " << (d.value("learning", false) ? "learning the baseline" : "baseline learned");
+        if (d.contains("learning_ends")) std::cout << (d.value("learning", false) ? " until " : " on ") << d["learning_ends"].get<std::string>();
+        std::cout << " (" << d.value("baseline_edges", 0) << " edges); " << d.value("quarantines", 0) << " quarantined";
+        if (!d.value("alert_webhook", "").empty()) std::cout << "; alerts to " << d.value("alert_webhook", "");
+        if (!d.value("auto_quarantine", "").empty()) std::cout << "; auto-quarantine on " << d.value("auto_quarantine", "");
+        std::cout << "\n";
+      }
     }
   }
   std::cout << "datapath pinned under " << g.pin_dir << ", policy revision " << dp->generation() << "\n\n";

@@ -96,4 +96,14 @@ std::optional<int64_t> parse_duration_ns(std::string_view s) {
 uint64_t realtime_to_tai_ns(int64_t unix_ns) { return static_cast<uint64_t>(unix_ns + tai_offset_ns()); }
 int64_t tai_to_realtime_ns(uint64_t tai_ns) { return static_cast<int64_t>(tai_ns) - tai_offset_ns(); }
 
+std::string format_duration(int64_t ns) {
+  int64_t s = ns / 1'000'000'000;
+  std::string out;
+  for (auto [unit, n] : {std::pair{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}}) {
+    if (s >= n) out += std::to_string(s / n) + unit;
+    s %= n;
+  }
+  return out.empty() ? "0s" : out;
+}
+
 }  // namespace zeroseg

@@ -15,6 +15,8 @@ std::optional<int64_t> parse_rfc3339(std::string_view text);
 std::string format_rfc3339(int64_t unix_ns);
 // "90s", "15m", "2h", "1d", "500ms"
 std::optional<int64_t> parse_duration_ns(std::string_view text);
+// The other way, to the second: "1h", "1h30m", "45s"
+std::string format_duration(int64_t ns);
 
 // The kernel enforces rule expiry against CLOCK_TAI (bpf_ktime_get_tai_ns),
 // which differs from CLOCK_REALTIME by the current leap-second offset.

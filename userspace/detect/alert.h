@@ -23,12 +23,15 @@ struct Alert {
   // What it is about beyond its source ("" = the source alone): alerts of
   // one detector, source and `about` are duplicates (suppressed).
   std::string about;
+  // What the agent did about it ("quarantine 10.77.6.2 for 1h"), if anything.
+  std::vector<std::string> actions;
 };
 
 // One JSON line (with '\n'):
 //   {"time":"...","detector":"port-scan","severity":"medium",
 //    "source":{"identity":256,"name":"prod/web","ip":"10.77.1.2","labels":{...}},
-//    "targets":[...],"mitre":["T1046"],"summary":"...","evidence":[...]}
+//    "targets":[...],"mitre":["T1046"],"summary":"...","evidence":[...],
+//    "actions":[...]}   (actions only when there are some)
 std::string alert_json(const Alert& a);
 
 }  // namespace zeroseg

@@ -40,6 +40,7 @@ class Compilation {
 
   Compiled run() {
     index_namespaces();
+    index_quarantines();
     index_workloads();
     index_cidrs();
     for (const auto& p : state_.policies) compile_policy(p);
@@ -58,14 +59,35 @@ class Compilation {
     for (const auto& n : state_.namespaces) ns_labels_[n.meta.name] = n.meta.labels;
   }
 
+  // Which workloads and addresses are quarantined: a target names a
+  // workload, or an address (a workload's address quarantines the workload).
+  void index_quarantines() {
+    std::map<IpAddr, const Workload*> by_ip;
+    for (const auto& w : state_.workloads)
+      for (const auto& ip : w.ips) by_ip.emplace(ip, &w);
+    for (const auto& q : state_.quarantines) {
+      for (const auto& m : q.management) management_.insert(m);
+      if (auto ip = IpAddr::parse(q.target)) {
+        auto it = by_ip.find(*ip);
+        if (it != by_ip.end())
+          quarantined_.insert(it->second->meta.ns + "/" + it->second->meta.name);
+        else
+          quarantined_ips_.insert(*ip);
+      } else {
+        quarantined_.insert(q.target);
+      }
+    }
+  }
+
   void index_workloads() {
     std::map<IpAddr, const Workload*> ip_owner;
     std::map<std::string, const Workload*> if_owner;
     for (const auto& w : state_.workloads) {
-      uint32_t id = ids_.allocate(identity_labels(w, ns_labels(w.meta.ns)));
+      bool quarantined = quarantined_.count(w.meta.ns + "/" + w.meta.name) > 0;
+      uint32_t id = quarantined ? uint32_t{ZS_ID_QUARANTINE} : ids_.allocate(identity_labels(w, ns_labels(w.meta.ns)));
       workloads_.push_back({&w, id});
       auto& ci = out_.identities[id];
-      ci.labels = identity_labels(w, ns_labels(w.meta.ns));
+      ci.labels = quarantined ? Labels{{"zeroseg.io/quarantine", "true"}} : identity_labels(w, ns_labels(w.meta.ns));
       ci.workloads.push_back(w.meta.ns + "/" + w.meta.name);
       for (const auto& ip : w.ips) {
         auto [it, fresh] = ip_owner.emplace(ip, &w);
@@ -82,6 +104,10 @@ class Compilation {
         out_.endpoints[w.interface] = {w.meta.ns + "/" + w.meta.name, id, w.attach, {ZS_MODE_OFF, ZS_MODE_OFF}};
       }
     }
+    for (const auto& ip : quarantined_ips_) {
+      out_.ipcache[Prefix::host(ip)] = ZS_ID_QUARANTINE;
+      out_.identities[ZS_ID_QUARANTINE].labels = {{"zeroseg.io/quarantine", "true"}};
+    }
   }
 
   // Every CIDR and except named by a policy gets an identity and an
@@ -94,6 +120,7 @@ class Compilation {
       out_.identities[id].labels = {{"zeroseg.io/cidr", p.str()}};
       out_.identities[id].cidr = p.str();
     };
+    for (const auto& m : management_) add(m);
     for (const auto& pol : state_.policies)
       for (const auto* rules : {&pol.allow_in, &pol.allow_out, &pol.deny_in, &pol.deny_out})
         for (const auto& r : *rules)
@@ -107,7 +134,8 @@ class Compilation {
   std::set<uint32_t> select_workloads(const std::string& ns, const LabelSelector& sel) {
     std::set<uint32_t> out;
     for (const auto& wi : workloads_)
-      if (wi.w->meta.ns == ns && sel.matches(wi.w->meta.labels)) out.insert(wi.identity);
+      if (wi.identity != ZS_ID_QUARANTINE && wi.w->meta.ns == ns && sel.matches(wi.w->meta.labels))
+        out.insert(wi.identity);
     return out;
   }
 
@@ -120,7 +148,7 @@ class Compilation {
     }
     if (peer.cidr) {
       for (const auto& [prefix, id] : out_.ipcache) {
-        if (!peer.cidr->cidr.contains(prefix)) continue;
+        if (id == ZS_ID_QUARANTINE || !peer.cidr->cidr.contains(prefix)) continue;
         bool excepted = false;
         for (const auto& e : peer.cidr->except) excepted = excepted || e.contains(prefix);
         if (!excepted) out.insert(id);
@@ -133,6 +161,7 @@ class Compilation {
     auto cached = selector_cache_.find(key);
     if (cached != selector_cache_.end()) return cached->second;
     for (const auto& wi : workloads_) {
+      if (wi.identity == ZS_ID_QUARANTINE) continue;  // no policy reaches it (compile_quarantine)
       const Workload& w = *wi.w;
       bool ns_ok = peer.namespaces ? peer.namespaces->matches(ns_labels(w.meta.ns)) : w.meta.ns == policy_ns;
       bool pod_ok = !peer.pods || peer.pods->matches(w.meta.labels);
@@ -257,6 +286,7 @@ class Compilation {
         compile_rules(*p, p->deny_out, "egressDeny", ZS_DIR_EGRESS, true, subjects);
       }
     }
+    compile_quarantine();
     for (auto& [ifname, ep] : out_.endpoints) {
       ep.mode[ZS_DIR_INGRESS] = out_mode_[ep.identity][ZS_DIR_INGRESS];
       ep.mode[ZS_DIR_EGRESS] = out_mode_[ep.identity][ZS_DIR_EGRESS];
@@ -265,6 +295,59 @@ class Compilation {
     for (const auto& [id, ci] : out_.identities) live.insert(id);
     ids_.release_unused(live);
     rule_ids_.release_unused(used_rules_);
+  }
+
+  // The built-in policy "Quarantine": the quarantine identity may reach
+  // the management prefixes and be reached from them, both ways, and
+  // nothing else; every other identity is denied to and from it (but those
+  // inside the management prefixes, allowed). An address-only target is
+  // not behind one of our endpoints: endpoints that enforce nothing in a
+  // direction then enforce an allow-all there, so the deny can apply.
+  void compile_quarantine() {
+    if (state_.quarantines.empty()) return;
+    std::set<uint32_t> management;
+    for (const auto& m : management_) {
+      for (const auto& [prefix, id] : out_.ipcache)
+        if (id != ZS_ID_QUARANTINE && m.contains(prefix)) management.insert(id);
+      if (m.len == 0) management.insert(ZS_ID_WORLD);
+    }
+    std::set<uint32_t> others;
+    for (const auto& wi : workloads_)
+      if (wi.identity != ZS_ID_QUARANTINE) others.insert(wi.identity);
+    auto rule = [&](const char* section, bool deny, uint8_t dir) {
+      uint32_t id = rule_ids_.allocate(std::string("Quarantine|") + section);
+      used_rules_.insert(id);
+      out_.rules[id] = {"Quarantine", section, 0, false, {}};
+      return [this, id, deny, dir](uint32_t subject, uint32_t peer) {
+        zs_policy_key k{};
+        k.subject = subject;
+        k.peer = peer;
+        k.direction = dir;
+        k.proto = ZS_PROTO_ANY;
+        add_entry(k, id, deny, false, 0);
+      };
+    };
+    for (uint8_t dir : {ZS_DIR_INGRESS, ZS_DIR_EGRESS}) {
+      bool in = dir == ZS_DIR_INGRESS;
+      auto allow = rule(in ? "ingress" : "egress", false, dir);
+      auto deny = rule(in ? "ingressDeny" : "egressDeny", true, dir);
+      auto open = rule(in ? "ingressOpen" : "egressOpen", false, dir);
+      out_mode_[ZS_ID_QUARANTINE][dir] = ZS_MODE_ENFORCE;
+      out_.selected_by[ZS_ID_QUARANTINE][dir] = {"Quarantine"};
+      for (uint32_t m : management) allow(ZS_ID_QUARANTINE, m);
+      for (uint32_t s : others) {
+        if (management.count(s)) {
+          allow(s, ZS_ID_QUARANTINE);
+          continue;
+        }
+        deny(s, ZS_ID_QUARANTINE);
+        uint8_t& mode = out_mode_[s][dir];
+        if (mode == ZS_MODE_OFF && !quarantined_ips_.empty()) {
+          mode = ZS_MODE_ENFORCE;
+          open(s, ZS_ID_ANY);
+        }
+      }
+    }
   }
 
   const ObjectSet& state_;
@@ -277,6 +360,9 @@ class Compilation {
   std::map<uint32_t, std::array<uint8_t, 2>> out_mode_;
   std::set<uint32_t> used_rules_;
   std::map<std::string, std::set<uint32_t>> selector_cache_;
+  std::set<std::string> quarantined_;  // workloads, namespace/name
+  std::set<IpAddr> quarantined_ips_;   // addresses of no workload
+  std::set<Prefix> management_;
 };
 
 }  // namespace

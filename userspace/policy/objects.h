@@ -107,11 +107,23 @@ struct Policy {
   std::string ref() const { return std::string(kind_name()) + "/" + meta.ns + "/" + meta.name; }
 };
 
+// A workload or an address cut off (`zeroseg quarantine add`): it gets the
+// quarantine identity and talks to nothing but the management prefixes,
+// both ways. Not a YAML kind: the agent keeps these beside the objects.
+struct Quarantine {
+  std::string target;  // a workload "namespace/name", or an address
+  std::vector<Prefix> management;
+  int64_t since_ns = 0;                // Unix ns
+  std::optional<int64_t> expires_ns;   // Unix ns; absent: until removed
+  std::string reason;                  // "operator", or the alert that asked
+};
+
 // Everything one apply (or the whole desired state) holds.
 struct ObjectSet {
   std::vector<Workload> workloads;
   std::vector<Namespace> namespaces;
   std::vector<Policy> policies;
+  std::vector<Quarantine> quarantines;  // not objects: size() leaves them out
 
   size_t size() const { return workloads.size() + namespaces.size() + policies.size(); }
   void append(ObjectSet&& more) {

@@ -147,6 +147,13 @@ std::string render_metrics(const Datapath& dp, const TelemetryCounters& t, const
            "Duplicate alerts held back (same source and detector within alert-suppress).");
   for (const auto& [detector, n] : a.alerts_suppressed_by_detector)
     w.sample("zeroseg_alerts_suppressed_total", {{"detector", detector}}, static_cast<double>(n));
+  if (!a.webhook.empty()) {
+    w.family("zeroseg_alert_webhook_total", "counter", "Alerts given to the webhook, by what became of them.");
+    for (const auto& [result, n] : a.webhook)
+      w.sample("zeroseg_alert_webhook_total", {{"result", result}}, static_cast<double>(n));
+  }
+  w.family("zeroseg_quarantines", "gauge", "Workloads and addresses in quarantine.");
+  w.sample("zeroseg_quarantines", static_cast<double>(a.quarantines));
   return w.text();
 }
 

@@ -38,6 +38,8 @@ struct AgentMetrics {
   size_t workloads = 0, policies = 0, identities = 0;
   std::map<std::string, uint64_t> alerts_by_detector;             // detection
   std::map<std::string, uint64_t> alerts_suppressed_by_detector;  // duplicates held back
+  std::map<std::string, uint64_t> webhook;  // sent, failed, dropped; empty: no webhook
+  size_t quarantines = 0;
 };
 
 // Latency buckets for applies, in seconds.

@@ -81,10 +81,12 @@ void Telemetry::emit(const std::vector<FlowRecord>& records) {
     if (options_.exporter && r.event != FlowEvent::start) options_.exporter->add(r, *names);
     detection_.observe(r, *names, alerts);
   }
-  for (const auto& a : alerts) {
+  for (auto& a : alerts) {
+    if (options_.respond) options_.respond(a);
     std::string line = alert_json(a);
     log::warn("alert: " + a.detector + " from " + a.source_name + " (" + a.source_ip + "): " + a.summary);
     if (alert_log_) alert_log_->write(line);
+    if (options_.webhook) options_.webhook->send(line);
     alerts_.publish(std::move(line), 1);
   }
   if (log_) log_->write(batch_);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,6 +38,14 @@ class FlowExporter {
   virtual void flush() = 0;
 };
 
+// Where alerts go besides the log and the hub (a webhook).
+class AlertSink {
+ public:
+  virtual ~AlertSink() = default;
+  // Must not block: queue and return.
+  virtual void send(const std::string& json_line) = 0;
+};
+
 struct TelemetryOptions {
   std::string node;
   std::string flow_log;  // "" = none, "-" = stdout
@@ -46,6 +55,10 @@ struct TelemetryOptions {
   std::unique_ptr<FlowExporter> exporter;  // optional
   std::string alert_log;  // JSON lines; "" = none
   DetectionConfig detection;
+  // Sees each alert before it goes out, and may add actions (the agent's
+  // automatic quarantine). Runs on the telemetry thread: must not block.
+  std::function<void(Alert&)> respond;
+  std::unique_ptr<AlertSink> webhook;  // optional
 };
 
 // What the pipeline did, for `zeroseg status` and /metrics.
