@@ -16,9 +16,16 @@ enum class V { allowed, denied, audit };
 
 class CompilerTest : public testing::Test {
  protected:
-  void apply(const std::string& yaml) {
+  void apply(const std::string& yaml, std::vector<Quarantine> quarantines = {}) {
     state_ = load_yaml(yaml, "t.yaml");
+    state_.quarantines = std::move(quarantines);
     out_ = compiler_.compile(state_);
+  }
+  static Quarantine quarantine(const std::string& target, const std::string& management = "") {
+    Quarantine q;
+    q.target = target;
+    if (!management.empty()) q.management.push_back(*Prefix::parse(management));
+    return q;
   }
 
   uint32_t id_of_ip(const std::string& ip) const {
@@ -423,6 +430,52 @@ spec:
   apply(cluster() + p);
   EXPECT_EQ(out_.rules.begin()->first, id);
   EXPECT_EQ(out_.selected_by.at(ep("xa").identity)[ZS_DIR_INGRESS].at(0), "NetworkPolicy/x/p");
+}
+
+// Quarantine: the target gets the quarantine identity; only the
+// management prefix reaches it or is reached, whatever policies say.
+TEST_F(CompilerTest, QuarantineCutsAWorkloadOffButForManagement) {
+  std::string allow_all = cluster() + R"(apiVersion: zeroseg.io/v1
+kind: SegmentPolicy
+metadata: {name: open, namespace: x}
+spec:
+  selector: {}
+  ingress: [{}]
+  egress: [{}]
+)";
+  apply(allow_all, {quarantine("x/a", "10.0.0.9/32")});  // 10.0.0.9 is z/c
+  EXPECT_EQ(ep("xa").identity, static_cast<uint32_t>(ZS_ID_QUARANTINE));
+  EXPECT_EQ(id_of_ip("10.0.0.1"), static_cast<uint32_t>(ZS_ID_QUARANTINE));
+  EXPECT_EQ(ep("xa").mode[ZS_DIR_INGRESS], ZS_MODE_ENFORCE);
+  EXPECT_EQ(ep("xa").mode[ZS_DIR_EGRESS], ZS_MODE_ENFORCE);
+  EXPECT_EQ(reach("xb", "xa", 80), V::denied);  // the policy's allow-all no longer reaches it
+  EXPECT_EQ(reach("xa", "xb", 80), V::denied);
+  EXPECT_EQ(reach("ya", "xa", 80), V::denied);
+  EXPECT_EQ(reach("zc", "xa", 22), V::allowed);  // management, both ways
+  EXPECT_EQ(reach("xa", "zc", 22), V::allowed);
+  EXPECT_EQ(reach("xb", "xc", 80), V::allowed);  // the others as before
+  EXPECT_EQ(out_.identities.at(ZS_ID_QUARANTINE).workloads, std::vector<std::string>{"x/a"});
+
+  apply(allow_all);  // released: back to its own identity and policy
+  EXPECT_NE(ep("xa").identity, static_cast<uint32_t>(ZS_ID_QUARANTINE));
+  EXPECT_EQ(reach("xb", "xa", 80), V::allowed);
+}
+
+TEST_F(CompilerTest, QuarantineOfAWorkloadsAddressQuarantinesTheWorkload) {
+  apply(cluster(), {quarantine("10.0.0.5")});  // y/b
+  EXPECT_EQ(ep("yb").identity, static_cast<uint32_t>(ZS_ID_QUARANTINE));
+  EXPECT_EQ(reach("ya", "yb", 80), V::denied);
+  EXPECT_EQ(ep("ya").mode[ZS_DIR_INGRESS], ZS_MODE_OFF);  // its own endpoint enforces: others unchanged
+}
+
+TEST_F(CompilerTest, QuarantineOfAnOutsideAddressIsDeniedAtEveryEndpoint) {
+  apply(cluster(), {quarantine("192.0.2.7")});
+  EXPECT_EQ(id_of_ip("192.0.2.7"), static_cast<uint32_t>(ZS_ID_QUARANTINE));
+  EXPECT_EQ(reach_from_ip("192.0.2.7", "xa", 80), V::denied);
+  EXPECT_EQ(reach_from_ip("192.0.2.8", "xa", 80), V::allowed);  // endpoints without policy stay open
+  EXPECT_EQ(reach("xa", "yb", 80), V::allowed);
+  EXPECT_EQ(side(ep("xa").identity, ZS_DIR_EGRESS, ep("xa").mode[ZS_DIR_EGRESS], ZS_ID_QUARANTINE, 6, 443),
+            V::denied);
 }
 
 }  // namespace

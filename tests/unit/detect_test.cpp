@@ -2,14 +2,20 @@
 // The detectors on synthetic flow streams: thresholds, windows, first
 // contacts, suppression, and quiet on normal traffic.
 #include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <gtest/gtest.h>
 #include <zeroseg/verdict.h>
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
+#include "agent/quarantine.h"
+#include "common/error.h"
 #include "detect/detection.h"
+#include "detect/webhook.h"
 
 namespace zeroseg {
 namespace {
@@ -300,6 +306,84 @@ TEST(Baseline, AnUnreadableFileIsKeptAsideAndLearningStartsAgain) {
   EXPECT_TRUE(std::filesystem::exists(dir.path + "/baseline.json.bad"));
   s.feed(started(kWeb, kWebId, kApp, kAppId, 8080, kSec));
   EXPECT_TRUE(s.alerts.empty());
+}
+
+TEST(AutoQuarantine, ByDetectorAndLowestSeverity) {
+  auto a = AutoQuarantine::parse("auto-quarantine", "port-scan,scan-trw:high");
+  EXPECT_TRUE(a.matches("port-scan", "low"));
+  EXPECT_TRUE(a.matches("scan-trw", "high"));
+  EXPECT_FALSE(a.matches("scan-trw", "medium"));
+  EXPECT_FALSE(a.matches("chain", "high"));
+  auto any = AutoQuarantine::parse("auto-quarantine", "*:high");
+  EXPECT_TRUE(any.matches("chain", "high"));
+  EXPECT_FALSE(any.matches("chain", "medium"));
+  EXPECT_TRUE(AutoQuarantine::parse("auto-quarantine", "").detectors.empty());
+  try {
+    AutoQuarantine::parse("auto-quarantine", "port-scan,portscan");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "auto-quarantine: unknown detector \"portscan\"");
+  }
+  EXPECT_THROW(AutoQuarantine::parse("auto-quarantine", "port-scan:urgent"), Error);
+}
+
+TEST(Quarantine, KeptAsJsonAndReadBack) {
+  Quarantine q;
+  q.target = "prod/web";
+  q.management = {*Prefix::parse("10.77.5.0/24")};
+  q.since_ns = 1'700'000'000 * kSec;
+  q.expires_ns = q.since_ns + 3600 * kSec;
+  q.reason = "operator";
+  auto back = quarantines_from_text(quarantines_to_text({q}), "quarantine.json");
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].target, "prod/web");
+  EXPECT_EQ(back[0].management[0].str(), "10.77.5.0/24");
+  EXPECT_EQ(back[0].expires_ns, q.expires_ns);
+  EXPECT_THROW(quarantines_from_text("[{\"target\":\"x\"}]", "quarantine.json"), Error);
+}
+
+TEST(Webhook, RefusesWhatItCannotPostTo) {
+  EXPECT_THROW(WebhookSink("https://siem.example/alerts"), Error);
+  EXPECT_THROW(WebhookSink("http://:80/x"), Error);
+  EXPECT_THROW(WebhookSink("http://host:99999/x"), Error);
+  EXPECT_NO_THROW(WebhookSink("http://[::1]:9/x"));
+}
+
+TEST(Webhook, PostsEachAlertAndCountsWhatFailed) {
+  // a receiver on a loopback port: one POST in, 204 out
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  listen(listener, 4);
+  std::string got;
+  std::thread receiver([&] {
+    int c = accept(listener, nullptr, nullptr);
+    char buf[4096];
+    for (ssize_t n; got.find("\"detector\"") == std::string::npos && (n = read(c, buf, sizeof(buf))) > 0;)
+      got.append(buf, static_cast<size_t>(n));
+    const char reply[] = "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
+    (void)!write(c, reply, sizeof(reply) - 1);
+    close(c);
+  });
+  {
+    WebhookSink hook("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/alerts");
+    hook.send("{\"detector\":\"port-scan\"}\n");
+    receiver.join();
+    for (int i = 0; i < 100 && hook.counts().sent == 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(hook.counts().sent, 1u);
+  }
+  close(listener);
+  EXPECT_NE(got.find("POST /alerts HTTP/1.1"), std::string::npos) << got;
+  EXPECT_NE(got.find("Content-Type: application/json"), std::string::npos) << got;
+  // nobody listening: counted as failed, not blocking the caller
+  WebhookSink dead("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/alerts");
+  dead.send("{}\n");
+  for (int i = 0; i < 300 && dead.counts().failed == 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(dead.counts().failed, 1u);
 }
 
 }  // namespace
