@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <zeroseg/identity.h>
 
+#include "policy/evaluate.h"
 #include "policy/loader.h"
 
 namespace zeroseg {
@@ -476,6 +477,29 @@ TEST_F(CompilerTest, QuarantineOfAnOutsideAddressIsDeniedAtEveryEndpoint) {
   EXPECT_EQ(reach("xa", "yb", 80), V::allowed);
   EXPECT_EQ(side(ep("xa").identity, ZS_DIR_EGRESS, ep("xa").mode[ZS_DIR_EGRESS], ZS_ID_QUARANTINE, 6, 443),
             V::denied);
+}
+
+// PolicyJudge (policy diff's replay) agrees with the datapath's reading.
+TEST_F(CompilerTest, PolicyJudgeJudgesBothEndsLikeTheDatapath) {
+  apply(cluster() + R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: only-b, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {pod: b}}}]
+    ports: [{port: 80}]
+)");
+  PolicyJudge judge(out_, state_);
+  auto ip = [](const char* s) { return *IpAddr::parse(s); };
+  EXPECT_EQ(judge.judge(ip("10.0.0.2"), ip("10.0.0.1"), 6, 80).verdict, ZS_VERDICT_ALLOWED);  // x/b -> x/a
+  EXPECT_EQ(judge.judge(ip("10.0.0.2"), ip("10.0.0.1"), 6, 80).why, "NetworkPolicy/x/only-b ingress[0]");
+  auto denied = judge.judge(ip("10.0.0.3"), ip("10.0.0.1"), 6, 80);  // x/c -> x/a
+  EXPECT_EQ(denied.verdict, ZS_VERDICT_DENIED);
+  EXPECT_EQ(denied.why, "default deny at x/a ingress");
+  EXPECT_EQ(judge.judge(ip("10.0.0.2"), ip("10.0.0.1"), 6, 81).verdict, ZS_VERDICT_DENIED);
+  EXPECT_EQ(judge.judge(ip("192.0.2.1"), ip("10.0.0.4"), 17, 53).verdict, ZS_VERDICT_ALLOWED);  // y/a: open
+  EXPECT_EQ(judge.judge(ip("10.0.0.2"), ip("10.0.0.1"), 1, 8).verdict, ZS_VERDICT_DENIED);  // ping: not port 80
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "telemetry/flow_filter.h"
 #include "telemetry/flow_hub.h"
 #include "telemetry/flow_json.h"
+#include "telemetry/flow_ledger.h"
 #include "telemetry/flow_log.h"
 #include "telemetry/flow_table.h"
 #include "telemetry/ipfix.h"
@@ -348,6 +349,41 @@ TEST(FlowHub, StreamsGetNewLinesAndCountWhatTheyMiss) {
   EXPECT_EQ(s->dropped(), 1u);
   hub.close();
   EXPECT_TRUE(s->closed());
+}
+
+FlowRecord ledger_start(uint16_t sport, int64_t t, uint8_t verdict = ZS_VERDICT_ALLOWED) {
+  FlowRecord r;
+  r.event = FlowEvent::start;
+  r.time_ns = t;
+  r.verdict = verdict;
+  r.tuple.family = 4;
+  r.tuple.proto = 6;
+  r.tuple.saddr[0] = htonl(0x0a000202);
+  r.tuple.daddr[0] = htonl(0x0a000102);
+  r.tuple.sport = htons(sport);
+  r.tuple.dport = htons(80);
+  return r;
+}
+
+TEST(FlowLedger, OneConversationCountsEachFlowOnceThoughSeenAtBothEnds) {
+  FlowLedger ledger;
+  ledger.record(ledger_start(40000, 1'000'000'000));
+  ledger.record(ledger_start(40000, 1'000'100'000));  // the same flow at the other end
+  ledger.record(ledger_start(40001, 2'000'000'000));  // a second flow
+  FlowRecord end = ledger_start(40001, 3'000'000'000);
+  end.event = FlowEvent::end;
+  ledger.record(end);  // ends are no new flows
+  auto all = ledger.snapshot();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].flows, 2u);
+  EXPECT_EQ(all[0].port, 80);
+  EXPECT_EQ(all[0].first_ns, 1'000'000'000);
+  EXPECT_EQ(all[0].last_ns, 2'000'000'000);
+  // allowed out of one end, denied into the other: the flow was denied
+  ledger.record(ledger_start(40002, 4'000'000'000));
+  ledger.record(ledger_start(40002, 4'000'000'100, ZS_VERDICT_DENIED));
+  EXPECT_EQ(ledger.snapshot()[0].verdict, ZS_VERDICT_DENIED);
+  EXPECT_EQ(ledger.snapshot()[0].flows, 3u);
 }
 
 }  // namespace

@@ -116,6 +116,7 @@ json ApplyResult::to_json() const {
   for (const auto& [ref, action] : objects) j["objects"].push_back({{"object", ref}, {"action", action}});
   j["revision"] = revision;
   j["entries_changed"] = entries_changed;
+  if (!replay.is_null()) j["replay"] = replay;
   return j;
 }
 
@@ -359,6 +360,7 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run) {
     want = PolicyCompiler(ids, rules).compile(next);
     if (dry_run) {
       result.entries_changed = count_changes(want);
+      result.replay = replay(want, next);
       result.revision = dp_->generation();
       return result;
     }

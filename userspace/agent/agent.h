@@ -66,6 +66,7 @@ struct ApplyResult {
   std::vector<std::pair<std::string, std::string>> objects;  // ref, created|configured|unchanged|deleted
   uint64_t revision = 0;
   size_t entries_changed = 0;
+  nlohmann::json replay;  // dry runs: the recorded conversations a change would deny or allow
   nlohmann::json to_json() const;
 };
 
@@ -101,6 +102,9 @@ class Agent {
                                 const std::vector<Prefix>& management, const std::string& reason);
   nlohmann::json quarantine_remove(const std::string& target);
   nlohmann::json quarantines() const;
+  // `policy suggest`: SegmentPolicy YAML from the conversations seen since
+  // `since_ns` (0: all), for the workloads of `ns` ("" = all).
+  std::string suggest(int64_t since_ns, const std::string& ns) const;
   // Releases the quarantines whose time is up (housekeeping, each second).
   void expire_quarantines();
 
@@ -123,6 +127,7 @@ class Agent {
   bool mirror_endpoint(uint32_t ifindex) const;
   TraceEnd trace_end(const std::string& spec) const;
   std::string quarantine_target(const std::string& spec) const;
+  nlohmann::json replay(const Compiled& draft, const ObjectSet& draft_state) const;
   void persist() const;
   void publish_catalog();
   nlohmann::json telemetry_status() const;

@@ -119,6 +119,18 @@ json quarantine_add(Agent& agent, const json& body) {
   return agent.quarantine_add(body.at("target"), expires, management, "operator");
 }
 
+// ?since=DURATION&namespace=NS -> {"yaml": "..."}
+json suggest(Agent& agent, const Request& req) {
+  int64_t since = 0;
+  if (auto it = req.query.find("since"); it != req.query.end() && !it->second.empty()) {
+    auto d = parse_duration_ns(it->second);
+    if (!d || *d <= 0) throw Error("--since: \"" + it->second + "\" is not a duration (10m, 1h, 7d)");
+    since = realtime_now_ns() - *d;
+  }
+  auto ns = req.query.find("namespace");
+  return {{"yaml", agent.suggest(since, ns == req.query.end() ? "" : ns->second)}};
+}
+
 }  // namespace
 
 Handler routes(Agent& agent) {
@@ -139,6 +151,7 @@ Handler routes(Agent& agent) {
       if (req.method == "POST" && req.path == "/v1/quarantine/remove")
         return ok(agent.quarantine_remove(json::parse(req.body).at("target")));
       if (req.method == "GET" && req.path == "/v1/quarantines") return ok(agent.quarantines());
+      if (req.method == "GET" && req.path == "/v1/policy/suggest") return ok(suggest(agent, req));
       if (req.method == "GET" && req.path == "/v1/policies") return ok(agent.policies());
       if (req.method == "GET" && req.path == "/v1/policy") {
         auto it = req.query.find("ref");

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// `zeroseg policy list|get|validate|diff`.
+// `zeroseg policy list|get|validate|diff|trace|suggest`.
 #include <iostream>
 
 #include "cli/client.h"
@@ -93,6 +93,47 @@ void run_trace(const GlobalOptions& g, const TraceArgs& a) {
   std::cout << "verdict: " << r["verdict"].get<std::string>() << "\n";
 }
 
+void run_diff(const GlobalOptions& g, const std::vector<std::string>& files) {
+  json r = request(g, "POST", "/v1/apply", {{"documents", read_documents(files)}, {"dry_run", true}});
+  if (g.json()) {
+    std::cout << r.dump(2) << "\n";
+    return;
+  }
+  for (const auto& o : r["objects"])
+    std::cout << o["object"].get<std::string>() << " would be " << o["action"].get<std::string>() << "\n";
+  std::cout << r["entries_changed"].get<size_t>() << " datapath entries would change\n";
+  if (!r.contains("replay")) return;
+  const json& rp = r["replay"];
+  std::cout << "\nreplayed " << rp["conversations"] << " conversations seen on this node: " << rp["unchanged"]
+            << " keep their verdict, " << rp["newly_denied"].size() << " would be denied, "
+            << rp["newly_allowed"].size() << " allowed\n";
+  for (const char* key : {"newly_denied", "newly_allowed"}) {
+    if (rp[key].empty()) continue;
+    std::cout << "\n";
+    Table t({key == std::string("newly_denied") ? "would be denied" : "would be allowed", "to", "port", "flows",
+             "last seen", "now", "why"});
+    size_t shown = 0;
+    for (const auto& c : rp[key]) {
+      if (shown++ == 50) break;
+      t.add({c["source"], c["destination"], std::to_string(c["port"].get<int>()) + "/" + c["protocol"].get<std::string>(),
+             std::to_string(c["flows"].get<uint64_t>()), c["last_seen"], c["now"], c["why"]});
+    }
+    t.print(std::cout);
+    if (rp[key].size() > 50) std::cout << "(" << rp[key].size() - 50 << " more: -o json shows all)\n";
+  }
+}
+
+struct SuggestArgs {
+  std::string since, ns;
+};
+
+void run_suggest(const GlobalOptions& g, const SuggestArgs& a) {
+  std::string path = "/v1/policy/suggest?since=" + a.since + "&namespace=" + a.ns;
+  json r = request(g, "GET", path);
+  if (g.json()) std::cout << r.dump(2) << "\n";
+  else std::cout << r["yaml"].get<std::string>();
+}
+
 }  // namespace
 
 void add_policy_commands(CLI::App& app, GlobalOptions& g) {
@@ -123,19 +164,17 @@ void add_policy_commands(CLI::App& app, GlobalOptions& g) {
   trace->add_option("--port", trace_args.port, "N/PROTO: 80/tcp, 53/udp, 8/icmp (ICMP type)")->required();
   trace->callback([&g] { run_trace(g, trace_args); });
 
-  auto* diff = policy->add_subcommand("diff", "What applying the files would change");
+  auto* diff = policy->add_subcommand("diff", "What applying the files would change, and which seen flows it would deny or allow");
   add_client_options(*diff, g);
   diff->add_option("-f,--filename", files)->required();
-  diff->callback([&g] {
-    json r = request(g, "POST", "/v1/apply", {{"documents", read_documents(files)}, {"dry_run", true}});
-    if (g.json()) {
-      std::cout << r.dump(2) << "\n";
-      return;
-    }
-    for (const auto& o : r["objects"])
-      std::cout << o["object"].get<std::string>() << " would be " << o["action"].get<std::string>() << "\n";
-    std::cout << r["entries_changed"].get<size_t>() << " datapath entries would change\n";
-  });
+  diff->callback([&g] { run_diff(g, files); });
+
+  static SuggestArgs suggest_args;
+  auto* suggest = policy->add_subcommand("suggest", "Least-privilege SegmentPolicy YAML from the flows seen");
+  add_client_options(*suggest, g);
+  suggest->add_option("--since", suggest_args.since, "Only flows seen within this long (10m, 1h, 7d)");
+  suggest->add_option("-n,--namespace", suggest_args.ns, "Only policies for this namespace's workloads");
+  suggest->callback([&g] { run_suggest(g, suggest_args); });
 }
 
 }  // namespace zeroseg::cli

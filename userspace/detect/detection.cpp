@@ -69,7 +69,7 @@ void Detection::mark_news(Attempt& a, const FlowCatalog& names) {
 
 void Detection::observe(const FlowRecord& r, const FlowCatalog& names, std::vector<Alert>& out) {
   Attempt a = attempt_of(r);
-  mark_news(a, names);
+  if (!r.link_control()) mark_news(a, names);
   // idle state goes once in a while: keep what the longest window needs
   if (++seen_ % 4096 == 0) {
     int64_t keep = std::max({config_.window_ns, config_.chain_window_ns, config_.denied_burst_window_ns});

@@ -50,6 +50,9 @@ struct FlowRecord {
   // The identities of the source and destination of the first packet.
   uint32_t source_identity() const { return ingress() ? peer : subject; }
   uint32_t destination_identity() const { return ingress() ? subject : peer; }
+  // IPv6's own link plumbing (MLD 130-132 and 143, ND 133-137): not a
+  // conversation between workloads, so neither learned nor news.
+  bool link_control() const { return tuple.proto == 58 && ((icmp_type >= 130 && icmp_type <= 137) || icmp_type == 143); }
 };
 
 }  // namespace zeroseg

@@ -80,6 +80,7 @@ void Telemetry::emit(const std::vector<FlowRecord>& records) {
     }
     if (options_.exporter && r.event != FlowEvent::start) options_.exporter->add(r, *names);
     detection_.observe(r, *names, alerts);
+    ledger_.record(r);
   }
   for (auto& a : alerts) {
     if (options_.respond) options_.respond(a);

@@ -23,6 +23,7 @@
 #include "detect/detection.h"
 #include "telemetry/flow_catalog.h"
 #include "telemetry/flow_hub.h"
+#include "telemetry/flow_ledger.h"
 #include "telemetry/flow_log.h"
 #include "telemetry/flow_table.h"
 
@@ -85,6 +86,7 @@ class Telemetry {
   void publish(std::shared_ptr<const FlowCatalog> catalog);
   FlowHub& hub() { return hub_; }
   FlowHub& alerts() { return alerts_; }
+  const FlowLedger& ledger() const { return ledger_; }
   std::vector<Detection::Count> alert_counts() const { return detection_.counts(); }
   Detection::BaselineStatus baseline_status() const { return detection_.baseline_status(); }
   const TelemetryCounters& counters() const { return counters_; }
@@ -105,6 +107,7 @@ class Telemetry {
   FlowHub hub_;
   std::unique_ptr<FlowLog> log_;
   Detection detection_;
+  FlowLedger ledger_;
   FlowHub alerts_{1000};
   std::unique_ptr<FlowLog> alert_log_;
   TelemetryCounters counters_;
