@@ -229,16 +229,16 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
   t.flow_log_max_bytes = config_.flow_log_max_bytes;
   t.flow_log_keep = config_.flow_log_keep;
   t.sweep_interval_ms = config_.flow_sweep_ms;
-  t.alert_log = config_.alert_log;
-  t.detection = config_.detection;
-  t.detection.state_dir = config_.state_dir;
+  t.analysis.alert_log = config_.alert_log;
+  t.analysis.detection = config_.detection;
+  t.analysis.detection.state_dir = config_.state_dir;
   if (!config_.ipfix_collector.empty()) t.exporter = std::make_unique<IpfixExporter>(config_.ipfix_collector);
   if (!config_.alert_webhook.empty()) {
     auto sink = std::make_unique<WebhookSink>(config_.alert_webhook);
     webhook_ = sink.get();
-    t.webhook = std::move(sink);
+    t.analysis.webhook = std::move(sink);
   }
-  if (!config_.auto_quarantine.detectors.empty()) t.respond = [this](Alert& a) { respond(a); };
+  if (!config_.auto_quarantine.detectors.empty()) t.analysis.respond = [this](Alert& a) { respond(a); };
   telemetry_ = std::make_unique<Telemetry>(*dp_, std::move(t));
   publish_catalog();
   for (double le : apply_bucket_bounds()) apply_stats_.apply_buckets.emplace_back(le, 0);
@@ -563,7 +563,7 @@ json Agent::telemetry_status() const {
 }
 
 json Agent::detection_status() const {
-  auto b = telemetry_->baseline_status();
+  auto b = telemetry_->analyzer().baseline_status();
   std::string auto_quarantine;
   for (const auto& [detector, rank] : config_.auto_quarantine.detectors)
     auto_quarantine += (auto_quarantine.empty() ? "" : ",") + detector + ":" + severity_name(rank);
@@ -571,6 +571,7 @@ json Agent::detection_status() const {
             {"alert_webhook", config_.alert_webhook},
             {"auto_quarantine", auto_quarantine},
             {"quarantines", desired_.quarantines.size()},
+            {"records_skipped", telemetry_->analyzer().records_skipped()},
             {"baseline_edges", b.edges},
             {"baseline_services", b.services},
             {"learning", b.learning_ends_ns == 0 || realtime_now_ns() < b.learning_ends_ns}};
@@ -609,10 +610,11 @@ std::string Agent::metrics() const {
     a.quarantines = desired_.quarantines.size();
   }
   a.revision = dp_->generation();
-  for (const auto& c : telemetry_->alert_counts()) {
+  for (const auto& c : telemetry_->analyzer().alert_counts()) {
     a.alerts_by_detector[c.detector] = c.raised;
     a.alerts_suppressed_by_detector[c.detector] = c.suppressed;
   }
+  a.analysis_skipped = telemetry_->analyzer().records_skipped();
   if (webhook_) {
     const auto& n = webhook_->counts();
     a.webhook = {{"sent", n.sent.load()}, {"failed", n.failed.load()}, {"dropped", n.dropped.load()}};

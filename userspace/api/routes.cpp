@@ -162,7 +162,7 @@ Handler routes(Agent& agent) {
       if (req.method == "GET" && req.path == "/v1/identities") return ok(agent.identities());
       if (req.method == "GET" && req.path == "/v1/status") return ok(agent.status());
       if (req.method == "GET" && req.path == "/v1/flows") return json_lines(agent.telemetry().hub(), req);
-      if (req.method == "GET" && req.path == "/v1/alerts") return json_lines(agent.telemetry().alerts(), req);
+      if (req.method == "GET" && req.path == "/v1/alerts") return json_lines(agent.telemetry().analyzer().alerts(), req);
       return error(404, "no route " + req.method + " " + req.path);
     } catch (const json::exception& e) {
       return error(400, std::string("bad request: ") + e.what());

@@ -13,7 +13,8 @@ namespace zeroseg {
 namespace {
 
 constexpr const char* kBaselineFile = "baseline.json";
-constexpr int64_t kSaveEvery = 60'000'000'000;  // flow time between baseline writes
+constexpr int64_t kSaveEvery = 60'000'000'000;    // flow time between baseline writes
+constexpr int64_t kExpireEvery = 10'000'000'000;  // flow time between walks over idle state
 
 }  // namespace
 
@@ -70,8 +71,10 @@ void Detection::mark_news(Attempt& a, const FlowCatalog& names) {
 void Detection::observe(const FlowRecord& r, const FlowCatalog& names, std::vector<Alert>& out) {
   Attempt a = attempt_of(r);
   if (!r.link_control()) mark_news(a, names);
-  // idle state goes once in a while: keep what the longest window needs
-  if (++seen_ % 4096 == 0) {
+  // idle state goes every 10 s of flow time (a walk over all of it: by
+  // time, not by record count, so a flood does not walk more often)
+  if (a.time_ns - last_expire_ns_ >= kExpireEvery) {
+    last_expire_ns_ = a.time_ns;
     int64_t keep = std::max({config_.window_ns, config_.chain_window_ns, config_.denied_burst_window_ns});
     for (auto& d : detectors_) d->expire(a.time_ns - keep);
     publish_status();

@@ -71,7 +71,7 @@ class Detection {
   std::unique_ptr<std::atomic<uint64_t>[]> raised_, suppressed_;
   mutable std::mutex status_mu_;  // baseline_status from other threads
   BaselineStatus status_{};
-  uint64_t seen_ = 0;
+  int64_t last_expire_ns_ = 0;
 };
 
 }  // namespace zeroseg

@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "telemetry/telemetry.h"
+#include "telemetry/flow_analyzer.h"
 
 namespace zeroseg {
 

@@ -129,6 +129,12 @@ const Named& FlowCatalog::party(const IpAddr& address, uint32_t identity) const 
   return this->identity(identity).name;
 }
 
+FlowCatalog::FlowCatalog(std::string node) : node_(std::move(node)) {
+  // the reserved identities every flow may name, outside the memo's lock
+  for (uint32_t id : {ZS_ID_ANY, ZS_ID_HOST, ZS_ID_WORLD, ZS_ID_QUARANTINE})
+    identities_[id] = {Named(identity_name(id)), "{}"};
+}
+
 uint64_t FlowCatalog::next_serial() {
   static std::atomic<uint64_t> n{0};
   return ++n;
@@ -137,6 +143,7 @@ uint64_t FlowCatalog::next_serial() {
 const FlowCatalog::Identity& FlowCatalog::identity(uint32_t id) const {
   if (auto it = identities_.find(id); it != identities_.end()) return it->second;
   // reserved identities (world, host, ...) and ones this catalog predates
+  std::lock_guard lock(other_identities_mu_);
   auto [it, fresh] = other_identities_.try_emplace(id);
   if (fresh) it->second = {Named(identity_name(id)), "{}"};
   return it->second;

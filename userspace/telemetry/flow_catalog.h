@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -30,8 +31,8 @@ struct Named {
 
 class FlowCatalog {
  public:
-  // An empty catalog: numbers only.
-  explicit FlowCatalog(std::string node) : node_(std::move(node)) {}
+  // An empty catalog: numbers only (and the reserved identities' names).
+  explicit FlowCatalog(std::string node);
   static std::shared_ptr<const FlowCatalog> build(std::string node, const Compiled& compiled,
                                                   const ObjectSet& desired);
 
@@ -56,7 +57,7 @@ class FlowCatalog {
   const Endpoint& endpoint(uint32_t ifindex) const;
   // "prod/web" for a workload's address, else the identity's name.
   const Named& party(const IpAddr& address, uint32_t identity) const;
-  const Identity& identity(uint32_t id) const;
+  const Identity& identity(uint32_t id) const;  // party() and identity(): safe from two threads
   const Rule* rule(uint32_t id) const;
   // Why the flow got its verdict, in one sentence naming the rule, or the
   // policies that make the direction default-deny.
@@ -73,10 +74,14 @@ class FlowCatalog {
   std::unordered_map<uint32_t, std::array<std::string, 2>> selected_by_;  // "P1, P2" per direction
 
   // Memos, filled as flows need them (the catalog is otherwise immutable;
-  // a new catalog starts them afresh).
+  // a new catalog starts them afresh). Two threads read a catalog: the
+  // telemetry thread (everything) and the analyzer (party and identity
+  // only). So the identity memo takes a lock; the others are the telemetry
+  // thread's alone.
   std::string explain_uncached(const FlowRecord& r) const;
   mutable std::unordered_map<uint32_t, Endpoint> other_interfaces_;
-  mutable std::unordered_map<uint32_t, Identity> other_identities_;
+  mutable std::mutex other_identities_mu_;
+  mutable std::unordered_map<uint32_t, Identity> other_identities_;  // node-based: references stay valid
   struct ExplainKey {
     uint32_t subject, rule_id, ifindex;
     uint8_t event, end_reason, verdict, reason, direction;

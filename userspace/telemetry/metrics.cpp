@@ -152,6 +152,9 @@ std::string render_metrics(const Datapath& dp, const TelemetryCounters& t, const
     for (const auto& [result, n] : a.webhook)
       w.sample("zeroseg_alert_webhook_total", {{"result", result}}, static_cast<double>(n));
   }
+  w.family("zeroseg_analysis_skipped_records_total", "counter",
+           "Flow records detection and the flow ledger skipped, being too far behind.");
+  w.sample("zeroseg_analysis_skipped_records_total", static_cast<double>(a.analysis_skipped));
   w.family("zeroseg_quarantines", "gauge", "Workloads and addresses in quarantine.");
   w.sample("zeroseg_quarantines", static_cast<double>(a.quarantines));
   return w.text();

@@ -40,6 +40,7 @@ struct AgentMetrics {
   std::map<std::string, uint64_t> alerts_suppressed_by_detector;  // duplicates held back
   std::map<std::string, uint64_t> webhook;  // sent, failed, dropped; empty: no webhook
   size_t quarantines = 0;
+  uint64_t analysis_skipped = 0;  // records the analyzer had no time for
 };
 
 // Latency buckets for applies, in seconds.

@@ -14,11 +14,10 @@ namespace zeroseg {
 Telemetry::Telemetry(const Datapath& dp, TelemetryOptions options)
     : dp_(dp),
       options_(std::move(options)),
-      detection_(options_.detection),
+      analyzer_(std::make_unique<FlowAnalyzer>(std::move(options_.analysis))),
       catalog_(std::make_shared<FlowCatalog>(options_.node)) {
   if (!options_.flow_log.empty())
     log_ = std::make_unique<FlowLog>(options_.flow_log, options_.flow_log_max_bytes, options_.flow_log_keep);
-  if (!options_.alert_log.empty()) alert_log_ = std::make_unique<FlowLog>(options_.alert_log);
   ring_ = ring_buffer__new(
       dp_.map("zs_events").fd(),
       [](void* ctx, void* data, size_t size) {
@@ -33,9 +32,8 @@ Telemetry::Telemetry(const Datapath& dp, TelemetryOptions options)
 Telemetry::~Telemetry() {
   stopping_ = true;
   if (thread_.joinable()) thread_.join();
-  detection_.save();
+  analyzer_.reset();  // analyses what the last turns handed over
   hub_.close();
-  alerts_.close();
   if (ring_) ring_buffer__free(ring_);
 }
 
@@ -60,10 +58,9 @@ void Telemetry::handle(const zs_event& ev) {
   table_.on_event(ev, clock_, pending_);
 }
 
-void Telemetry::emit(const std::vector<FlowRecord>& records) {
+void Telemetry::emit(std::vector<FlowRecord>& records) {
   if (records.empty()) return;
   auto names = catalog();
-  std::vector<Alert> alerts;
   batch_.clear();
   for (const auto& r : records) {
     append_flow_json(batch_, r, *names);
@@ -79,19 +76,11 @@ void Telemetry::emit(const std::vector<FlowRecord>& records) {
         break;
     }
     if (options_.exporter && r.event != FlowEvent::start) options_.exporter->add(r, *names);
-    detection_.observe(r, *names, alerts);
-    ledger_.record(r);
   }
-  for (auto& a : alerts) {
-    if (options_.respond) options_.respond(a);
-    std::string line = alert_json(a);
-    log::warn("alert: " + a.detector + " from " + a.source_name + " (" + a.source_ip + "): " + a.summary);
-    if (alert_log_) alert_log_->write(line);
-    if (options_.webhook) options_.webhook->send(line);
-    alerts_.publish(std::move(line), 1);
-  }
+  size_t n = records.size();
+  analyzer_->submit(names, std::move(records));
   if (log_) log_->write(batch_);
-  hub_.publish(std::move(batch_), records.size());
+  hub_.publish(std::move(batch_), n);
   batch_ = std::string();
   batch_.reserve(records.size() * 640);
 }

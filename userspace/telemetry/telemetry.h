@@ -4,7 +4,8 @@
 //   ring buffer (zs_events) --> FlowTable --> FlowRecord --> JSON line --> FlowLog (file/stdout)
 //   conntrack walk (sweep)  -/                          \              \-> FlowHub (--last, --follow)
 //                                                        \-> IpfixExporter, counters (metrics)
-//                                                        \-> Detection --> Alert --> alert log, alerts hub
+//                                                        \-> FlowAnalyzer (its own thread): detection,
+//                                                            alerts, the flow ledger (flow_analyzer.h)
 //
 // One thread drains the ring buffer and sweeps conntrack in turn, so a
 // flow's start is always handled before its end and the FlowTable needs no
@@ -20,10 +21,9 @@
 #include <vector>
 
 #include "datapath/datapath.h"
-#include "detect/detection.h"
 #include "telemetry/flow_catalog.h"
+#include "telemetry/flow_analyzer.h"
 #include "telemetry/flow_hub.h"
-#include "telemetry/flow_ledger.h"
 #include "telemetry/flow_log.h"
 #include "telemetry/flow_table.h"
 
@@ -39,14 +39,6 @@ class FlowExporter {
   virtual void flush() = 0;
 };
 
-// Where alerts go besides the log and the hub (a webhook).
-class AlertSink {
- public:
-  virtual ~AlertSink() = default;
-  // Must not block: queue and return.
-  virtual void send(const std::string& json_line) = 0;
-};
-
 struct TelemetryOptions {
   std::string node;
   std::string flow_log;  // "" = none, "-" = stdout
@@ -54,12 +46,7 @@ struct TelemetryOptions {
   int flow_log_keep = FlowLog::kDefaultKeep;
   uint32_t sweep_interval_ms = 2000;
   std::unique_ptr<FlowExporter> exporter;  // optional
-  std::string alert_log;  // JSON lines; "" = none
-  DetectionConfig detection;
-  // Sees each alert before it goes out, and may add actions (the agent's
-  // automatic quarantine). Runs on the telemetry thread: must not block.
-  std::function<void(Alert&)> respond;
-  std::unique_ptr<AlertSink> webhook;  // optional
+  AnalyzerOptions analysis;  // detection and its alert sinks
 };
 
 // What the pipeline did, for `zeroseg status` and /metrics.
@@ -85,10 +72,8 @@ class Telemetry {
 
   void publish(std::shared_ptr<const FlowCatalog> catalog);
   FlowHub& hub() { return hub_; }
-  FlowHub& alerts() { return alerts_; }
-  const FlowLedger& ledger() const { return ledger_; }
-  std::vector<Detection::Count> alert_counts() const { return detection_.counts(); }
-  Detection::BaselineStatus baseline_status() const { return detection_.baseline_status(); }
+  FlowAnalyzer& analyzer() { return *analyzer_; }
+  const FlowAnalyzer& analyzer() const { return *analyzer_; }
   const TelemetryCounters& counters() const { return counters_; }
   // Runs a sweep on the next turn of the thread, and waits for it (tests,
   // `agent` shutdown).
@@ -97,7 +82,7 @@ class Telemetry {
  private:
   void run();
   void handle(const zs_event& ev);
-  void emit(const std::vector<FlowRecord>& records);
+  void emit(std::vector<FlowRecord>& records);  // hands them on to the analyzer
   std::shared_ptr<const FlowCatalog> catalog() const;
 
   const Datapath& dp_;
@@ -106,10 +91,7 @@ class Telemetry {
   FlowTable table_;
   FlowHub hub_;
   std::unique_ptr<FlowLog> log_;
-  Detection detection_;
-  FlowLedger ledger_;
-  FlowHub alerts_{1000};
-  std::unique_ptr<FlowLog> alert_log_;
+  std::unique_ptr<FlowAnalyzer> analyzer_;
   TelemetryCounters counters_;
   FlowClock clock_;
   std::vector<FlowRecord> pending_;
