@@ -93,7 +93,7 @@ fi
 python3 -c 'import json, sys; print("evidence: " + "; ".join(json.loads(sys.stdin.readline())["evidence"][:3]) + " ...")' \
   <<<"$alerts" | indent
 
-say "quarantine prod/web (label quarantine=true + policies/quarantine.yaml): only mgmt may reach it"
+say "zeroseg quarantine add prod/web --expires 1h: only mgmt (the lab's management prefix) may reach it"
 fifo_dir=$(mktemp -d)
 mkfifo "$fifo_dir/in" "$fifo_dir/out"
 lab_exec prod/web ncat 10.77.2.2 8080 <"$fifo_dir/in" >"$fifo_dir/out" &
@@ -101,9 +101,8 @@ conn_pid=$!
 exec 7>"$fifo_dir/in" 8<"$fifo_dir/out"
 echo_line() { echo "$1" >&7 && IFS= read -r -t 2 reply <&8 && [ "$reply" = "$1" ]; }
 if echo_line hello; then note "an open connection prod/web -> prod/app:8080 echoes"; fi
-sed 's/namespace: prod, labels: {tier: web}}/namespace: prod, labels: {tier: web, quarantine: "true"}}/' \
-  "$(lab_dir)/lab.yaml" >"$(lab_dir)/quarantined.yaml"
-lab_zs apply -f "$(lab_dir)/quarantined.yaml" -f policies/quarantine.yaml | grep -v unchanged | indent
+lab_zs quarantine add prod/web --expires 1h | indent
+lab_zs quarantine list | indent
 if echo_line again; then
   note "the open connection still echoes  <- expected it cut"
   unexpected=$((unexpected + 1))
@@ -114,8 +113,8 @@ probe denied  "prod/web       -> prod/app    tcp/8080"    prod/web prod/app tcp 
 probe denied  "guest/attacker -> prod/web    http"        guest/attacker prod/web http
 probe allowed "mgmt/bastion   -> prod/web    ssh"         mgmt/bastion prod/web tcp 22
 
-say "release: the label goes, the tier's rules apply again"
-lab_zs apply -f "$(lab_dir)/lab.yaml" | grep -v unchanged | indent
+say "zeroseg quarantine remove prod/web: its identity and the tier's rules apply again"
+lab_zs quarantine remove prod/web | indent
 probe allowed "prod/web       -> prod/app    tcp/8080"    prod/web prod/app tcp 8080
 probe allowed "guest/attacker -> prod/web    http"        guest/attacker prod/web http
 
