@@ -60,16 +60,27 @@ bool AutoQuarantine::matches(const std::string& detector, const std::string& sev
   return false;
 }
 
+namespace {
+
+// "a,b,,c" -> a, b, c
+std::vector<std::string> comma_list(const std::string& value) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at < value.size()) {
+    size_t comma = std::min(value.find(',', at), value.size());
+    if (comma > at) out.push_back(value.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
 AutoQuarantine AutoQuarantine::parse(const std::string& key, const std::string& value) {
   AutoQuarantine a;
   std::set<std::string> known{"*"};
   for (const auto& d : make_detectors({})) known.insert(d->name());
-  size_t at = 0;
-  while (at <= value.size() && !value.empty()) {
-    size_t comma = value.find(',', at);
-    std::string item = value.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-    at = comma == std::string::npos ? value.size() + 1 : comma + 1;
-    if (item.empty()) continue;
+  for (const auto& item : comma_list(value)) {
     size_t colon = item.find(':');
     std::string detector = item.substr(0, colon), severity = colon == std::string::npos ? "low" : item.substr(colon + 1);
     if (!known.count(detector)) throw Error(key + ": unknown detector \"" + detector + "\"");
@@ -82,12 +93,7 @@ AutoQuarantine AutoQuarantine::parse(const std::string& key, const std::string& 
 
 std::vector<Prefix> parse_prefix_list(const std::string& key, const std::string& value) {
   std::vector<Prefix> out;
-  size_t at = 0;
-  while (at < value.size()) {
-    size_t comma = value.find(',', at);
-    std::string item = value.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-    at = comma == std::string::npos ? value.size() : comma + 1;
-    if (item.empty()) continue;
+  for (const auto& item : comma_list(value)) {
     auto p = Prefix::parse(item);
     if (!p) throw Error(key + ": \"" + item + "\" is not a CIDR");
     out.push_back(*p);

@@ -3,6 +3,9 @@
 
 #include <httplib.h>
 
+#include <chrono>
+#include <optional>
+
 #include "common/error.h"
 #include "common/log.h"
 
@@ -63,11 +66,17 @@ void WebhookSink::run() {
   client.set_read_timeout(2);
   client.set_write_timeout(2);
   bool warned = false;
+  std::optional<std::chrono::steady_clock::time_point> give_up;  // once stopping: 3 s more at most
   for (;;) {
     std::string body;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_ && !give_up) give_up = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+      if (give_up && std::chrono::steady_clock::now() > *give_up) {
+        counts_.dropped += queue_.size();
+        queue_.clear();
+      }
       if (queue_.empty()) return;
       body = std::move(queue_.front());
       queue_.pop_front();

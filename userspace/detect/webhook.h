@@ -21,7 +21,7 @@ class WebhookSink : public AlertSink {
   static constexpr size_t kQueue = 1000;
   // Throws Error when the URL is not http://HOST[:PORT][/PATH].
   explicit WebhookSink(const std::string& url);
-  ~WebhookSink() override;  // delivers what is queued (each try bounded), then stops
+  ~WebhookSink() override;  // delivers what is queued for up to 3 s (each try 2 s at most), then stops
 
   void send(const std::string& json_line) override;
 
