@@ -23,6 +23,7 @@
 #include "agent/agent.h"
 #include "api/http.h"
 #include "api/routes.h"
+#include "common/log.h"
 #include "policy/loader.h"
 
 using namespace zeroseg;
@@ -95,7 +96,9 @@ int main() {
   auto server = api::HttpServer::unix_socket(cfg.socket, 0, api::routes(agent));
   std::thread serving([&] { server->serve(); });
 
-  // one rule changes: policy p7's first rule moves to another port
+  // one rule changes: policy p7's first rule moves to another port (the
+  // agent logs where each change's time goes)
+  log::set_level(log::Level::debug);
   std::vector<double> change_ms;
   for (int i = 0; i < 20; i++) {
     nlohmann::json body = {{"documents", {{{"name", "p7.yaml"}, {"content", policy_yaml(7, (i + 1) % 2 * 5000)}}}}};

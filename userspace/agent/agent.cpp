@@ -352,12 +352,23 @@ void Agent::publish_catalog() {
 
 ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run) {
   auto started = std::chrono::steady_clock::now();
+  // where an apply's time goes, for `--log-level debug` (phase: ms)
+  std::string phases;
+  auto phase = [&, last = started](const char* name) mutable {
+    auto now = std::chrono::steady_clock::now();
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), " %s %.1f ms", name, std::chrono::duration<double, std::milli>(now - last).count());
+    phases += buf;
+    last = now;
+  };
   // compile with copies: a failed or dry run allocates nothing
   LocalIdentityAllocator ids = identities_;
   RuleIdAllocator rules = rule_ids_;
   Compiled want;
   try {
+    phase("copy");
     want = PolicyCompiler(ids, rules).compile(next);
+    phase("compile");
     if (dry_run) {
       result.entries_changed = count_changes(want);
       result.replay = replay(want, next);
@@ -365,6 +376,7 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run) {
       return result;
     }
     result.entries_changed = reconcile(want);
+    phase("maps");
   } catch (...) {
     record_apply(0, true);
     throw;
@@ -373,8 +385,12 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run) {
   identities_ = std::move(ids);
   rule_ids_ = std::move(rules);
   compiled_ = std::move(want);
+  phase("swap");
   persist();
+  phase("state-dir");
   publish_catalog();
+  phase("names");
+  log::debug("apply:" + phases);
   record_apply(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), false);
   // a big apply's transient trees go back to the system (not on every
   // small change: the trim walks the heap)

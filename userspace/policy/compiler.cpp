@@ -3,6 +3,8 @@
 
 #include <zeroseg/identity.h>
 
+#include <unordered_map>
+
 #include "common/error.h"
 #include "common/time.h"
 #include "datapath/port_ranges.h"
@@ -85,6 +87,8 @@ class Compilation {
     for (const auto& w : state_.workloads) {
       bool quarantined = quarantined_.count(w.meta.ns + "/" + w.meta.name) > 0;
       uint32_t id = quarantined ? uint32_t{ZS_ID_QUARANTINE} : ids_.allocate(identity_labels(w, ns_labels(w.meta.ns)));
+      if (!quarantined)  // no policy selects or names a quarantined workload
+        for (const auto& [k, v] : w.meta.labels) by_label_[k + "=" + v].push_back(workloads_.size());
       workloads_.push_back({&w, id});
       auto& ci = out_.identities[id];
       ci.labels = quarantined ? Labels{{"zeroseg.io/quarantine", "true"}} : identity_labels(w, ns_labels(w.meta.ns));
@@ -131,11 +135,27 @@ class Compilation {
             }
   }
 
+  // Calls f(workload) for each workload a pod selector may match: those
+  // with its first matchLabels pair (the label index), else all of them.
+  // 1000 policies over 10k workloads are 10M matches without the index.
+  template <class F>
+  void for_candidates(const LabelSelector* sel, F f) {
+    if (sel && !sel->match_labels.empty()) {
+      const auto& [k, v] = *sel->match_labels.begin();
+      auto it = by_label_.find(k + "=" + v);
+      if (it == by_label_.end()) return;
+      for (size_t i : it->second) f(workloads_[i]);
+      return;
+    }
+    for (const auto& wi : workloads_)
+      if (wi.identity != ZS_ID_QUARANTINE) f(wi);
+  }
+
   std::set<uint32_t> select_workloads(const std::string& ns, const LabelSelector& sel) {
     std::set<uint32_t> out;
-    for (const auto& wi : workloads_)
-      if (wi.identity != ZS_ID_QUARANTINE && wi.w->meta.ns == ns && sel.matches(wi.w->meta.labels))
-        out.insert(wi.identity);
+    for_candidates(&sel, [&](const WorkloadInfo& wi) {
+      if (wi.w->meta.ns == ns && sel.matches(wi.w->meta.labels)) out.insert(wi.identity);
+    });
     return out;
   }
 
@@ -160,13 +180,13 @@ class Compilation {
     std::string key = (peer.pods ? peer.pods->str() : "*") + "|" + (peer.namespaces ? peer.namespaces->str() : "=" + policy_ns);
     auto cached = selector_cache_.find(key);
     if (cached != selector_cache_.end()) return cached->second;
-    for (const auto& wi : workloads_) {
-      if (wi.identity == ZS_ID_QUARANTINE) continue;  // no policy reaches it (compile_quarantine)
+    // (quarantined workloads are no candidates: no policy reaches them)
+    for_candidates(peer.pods ? &*peer.pods : nullptr, [&](const WorkloadInfo& wi) {
       const Workload& w = *wi.w;
       bool ns_ok = peer.namespaces ? peer.namespaces->matches(ns_labels(w.meta.ns)) : w.meta.ns == policy_ns;
       bool pod_ok = !peer.pods || peer.pods->matches(w.meta.labels);
       if (ns_ok && pod_ok) out.insert(wi.identity);
-    }
+    });
     selector_cache_[key] = out;
     return out;
   }
@@ -360,6 +380,7 @@ class Compilation {
   std::map<uint32_t, std::array<uint8_t, 2>> out_mode_;
   std::set<uint32_t> used_rules_;
   std::map<std::string, std::set<uint32_t>> selector_cache_;
+  std::unordered_map<std::string, std::vector<size_t>> by_label_;  // "key=value" -> indexes into workloads_
   std::set<std::string> quarantined_;  // workloads, namespace/name
   std::set<IpAddr> quarantined_ips_;   // addresses of no workload
   std::set<Prefix> management_;

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "identity/allocator.h"
@@ -17,9 +18,12 @@
 
 namespace zeroseg {
 
+// Field by field (integer compares; padding is always zero and ignored):
+// memcmp here was a fifth of a big compile.
 struct PolicyKeyLess {
   bool operator()(const zs_policy_key& a, const zs_policy_key& b) const {
-    return std::memcmp(&a, &b, sizeof(a)) < 0;
+    return std::tie(a.subject, a.peer, a.direction, a.proto, a.port_plen, a.port) <
+           std::tie(b.subject, b.peer, b.direction, b.proto, b.port_plen, b.port);
   }
 };
 
