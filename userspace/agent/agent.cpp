@@ -257,15 +257,20 @@ Agent::~Agent() {
   if (housekeeping_.joinable()) housekeeping_.join();
 }
 
-// Quarantine expiry, once a second, and the quarantines alerts asked for.
+// Quarantine expiry, once a second, the quarantines alerts asked for, and
+// freeing the states commits replaced.
 void Agent::housekeeping() {
   std::unique_lock lock(housekeeping_mu_);
   while (!stopping_) {
-    housekeeping_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || !requested_.empty(); });
+    housekeeping_cv_.wait_for(lock, std::chrono::seconds(1),
+                              [&] { return stopping_ || !requested_.empty() || !retired_.empty(); });
     if (stopping_) break;
     auto requests = std::move(requested_);
     requested_.clear();
+    auto retired = std::move(retired_);
+    retired_.clear();
     lock.unlock();
+    retired.clear();
     for (const auto& [ip, reason] : requests) {
       try {
         quarantine_add(ip, realtime_now_ns() + config_.auto_quarantine.duration_ns, config_.quarantine_management,
@@ -381,10 +386,19 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run) {
     record_apply(0, true);
     throw;
   }
+  // the old state is freed by housekeeping, not on the request's path
+  auto old = std::make_unique<Retired>();
+  std::swap(old->desired, desired_);
+  std::swap(old->compiled, compiled_);
   desired_ = std::move(next);
   identities_ = std::move(ids);
   rule_ids_ = std::move(rules);
   compiled_ = std::move(want);
+  {
+    std::lock_guard lock(housekeeping_mu_);
+    retired_.push_back(std::move(old));
+  }
+  housekeeping_cv_.notify_all();
   phase("swap");
   persist();
   phase("state-dir");
@@ -489,9 +503,20 @@ void Agent::persist() const {
   for (const auto& w : desired_.workloads) add(w.meta);
   for (const auto& p : desired_.policies) add(p.meta);
   store_.write("desired.yaml", docs);
-  store_.write("identities.json", identities_.to_json().dump(1));
-  store_.write("rules.json", rule_ids_.to_json().dump(1));
-  store_.write("quarantine.json", quarantines_to_text(desired_.quarantines));
+  // the rest only when it changed (100k rule ids are 4 MB of JSON)
+  if (persisted_.identities != identities_.changes()) {
+    store_.write("identities.json", identities_.to_json().dump(1));
+    persisted_.identities = identities_.changes();
+  }
+  if (persisted_.rules != rule_ids_.changes()) {
+    store_.write("rules.json", rule_ids_.to_json().dump(1));
+    persisted_.rules = rule_ids_.changes();
+  }
+  std::string quarantines = quarantines_to_text(desired_.quarantines);
+  if (persisted_.quarantines != quarantines) {
+    store_.write("quarantine.json", quarantines);
+    persisted_.quarantines = std::move(quarantines);
+  }
 }
 
 json Agent::policies() const {

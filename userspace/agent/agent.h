@@ -150,11 +150,21 @@ class Agent {
   std::unique_ptr<Telemetry> telemetry_;  // after dp_: stops before the maps close
   AgentMetrics apply_stats_;
   WebhookSink* webhook_ = nullptr;  // owned by telemetry_
+  struct Persisted {  // what persist() last wrote, to skip what did not change
+    uint64_t identities = ~0ull, rules = ~0ull;
+    std::string quarantines = "-";
+  };
+  mutable Persisted persisted_;
 
   std::mutex housekeeping_mu_;
   std::condition_variable housekeeping_cv_;
   bool stopping_ = false;
   std::vector<std::pair<std::string, std::string>> requested_;  // quarantines alerts asked for: (address, reason)
+  struct Retired {  // a replaced state: 100k rules take tens of ms to free
+    ObjectSet desired;
+    Compiled compiled;
+  };
+  std::vector<std::unique_ptr<Retired>> retired_;
   std::thread housekeeping_;  // last: stops first
 };
 

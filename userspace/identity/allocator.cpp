@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "identity/allocator.h"
 
+#include <map>
+
 namespace zeroseg {
 namespace {
 
@@ -34,6 +36,7 @@ uint32_t LocalIdentityAllocator::allocate(const Labels& labels) {
   uint32_t id = pool_.take();
   by_key_[key] = id;
   by_id_[id] = labels;
+  changes_++;
   return id;
 }
 
@@ -46,6 +49,7 @@ void LocalIdentityAllocator::release_unused(const std::set<uint32_t>& in_use) {
     by_key_.erase(key_of(it->second));
     pool_.give_back(it->first);
     it = by_id_.erase(it);
+    changes_++;
   }
 }
 
@@ -73,6 +77,7 @@ uint32_t RuleIdAllocator::allocate(const std::string& key) {
   if (auto it = by_key_.find(key); it != by_key_.end()) return it->second;
   uint32_t id = pool_.take();
   by_key_[key] = id;
+  changes_++;
   return id;
 }
 
@@ -84,11 +89,17 @@ void RuleIdAllocator::release_unused(const std::set<uint32_t>& in_use) {
     }
     pool_.give_back(it->second);
     it = by_key_.erase(it);
+    changes_++;
   }
 }
 
+nlohmann::json RuleIdAllocator::to_json() const {
+  return std::map<std::string, uint32_t>(by_key_.begin(), by_key_.end());  // sorted: a stable file
+}
+
 void RuleIdAllocator::from_json(const nlohmann::json& j) {
-  by_key_ = j.get<std::map<std::string, uint32_t>>();
+  auto sorted = j.get<std::map<std::string, uint32_t>>();
+  by_key_ = {sorted.begin(), sorted.end()};
   std::set<uint32_t> taken;
   for (const auto& [k, id] : by_key_) taken.insert(id);
   pool_.reset(taken);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include "policy/labels.h"
 
@@ -48,10 +49,13 @@ class LocalIdentityAllocator : public IdentityAllocator {
 
   nlohmann::json to_json() const;
   void from_json(const nlohmann::json& j);
+  // Counts allocations and releases: what to persist has changed when it moved.
+  uint64_t changes() const { return changes_; }
 
  private:
   std::map<std::string, uint32_t> by_key_;
   std::map<uint32_t, Labels> by_id_;
+  uint64_t changes_ = 0;
   NumberPool pool_{ZS_ID_FIRST_ALLOCATED};
 };
 
@@ -60,11 +64,13 @@ class RuleIdAllocator {
  public:
   uint32_t allocate(const std::string& key);
   void release_unused(const std::set<uint32_t>& in_use);
-  nlohmann::json to_json() const { return by_key_; }
+  nlohmann::json to_json() const;
   void from_json(const nlohmann::json& j);
+  uint64_t changes() const { return changes_; }  // as LocalIdentityAllocator's
 
  private:
-  std::map<std::string, uint32_t> by_key_;
+  std::unordered_map<std::string, uint32_t> by_key_;  // 100k rules: hashed, not a tree of long keys
+  uint64_t changes_ = 0;
   NumberPool pool_{1};
 };
 
