@@ -112,6 +112,8 @@ int main() {
     }
   }
   std::sort(change_ms.begin(), change_ms.end());
+  // the agent frees a replaced state on its housekeeping thread: let it
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   long rss_after = rss_kib();
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
