@@ -249,12 +249,15 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
 }
 
 Agent::~Agent() {
+  // housekeeping first (its commits publish to telemetry), then telemetry
+  // (its analyzer calls respond(), which needs housekeeping's members)
   {
     std::lock_guard lock(housekeeping_mu_);
     stopping_ = true;
   }
   housekeeping_cv_.notify_all();
   if (housekeeping_.joinable()) housekeeping_.join();
+  telemetry_.reset();
 }
 
 // Quarantine expiry, once a second, the quarantines alerts asked for, and
