@@ -16,6 +16,10 @@ import threading
 class Dual(socketserver.ThreadingMixIn):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: the probers connect from every
+    # workload at once, and a SYN dropped from a full queue comes back only
+    # after 1 s, as long as a probe waits (a flaky "fail" under load)
+    request_queue_size = 128
 
 
 def serve(server_cls, handler, port):
