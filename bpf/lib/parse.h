@@ -200,9 +200,13 @@ static __always_inline int zs_parse_l4(struct zs_ctx *ctx, __u32 off,
 			t->sport = *(__u16 *)(l4 + 4);
 			t->dport = t->sport;
 		}
-		if (t->proto == IPPROTO_ICMP && zs_icmp4_is_error(l4[0]))
+		/* ICMPv6 in IPv4 (or ICMP in IPv6) is just another protocol:
+		 * no neighbour discovery pass, no related error (the fuzz
+		 * test found ICMPv6 type 134 in IPv4 passing deny-all) */
+		if (t->proto == IPPROTO_ICMP && t->family == ZS_FAMILY_IPV4 &&
+		    zs_icmp4_is_error(l4[0]))
 			zs_parse_quoted(ctx, off + 8, ZS_FAMILY_IPV4, p);
-		if (t->proto == IPPROTO_ICMPV6) {
+		if (t->proto == IPPROTO_ICMPV6 && t->family == ZS_FAMILY_IPV6) {
 			if (zs_icmp6_is_error(l4[0]))
 				zs_parse_quoted(ctx, off + 8, ZS_FAMILY_IPV6, p);
 			/* RS, RA, NS, NA, redirect */

@@ -75,6 +75,16 @@ std::vector<uint8_t> mutate(std::vector<uint8_t> p, std::mt19937_64& rng) {
 
 // What may pass a deny-all policy: frames that are not IP, and IPv6
 // neighbour discovery. Walks headers the way the datapath documents.
+std::string hex(const std::vector<uint8_t>& p) {
+  std::string s;
+  char b[4];
+  for (uint8_t c : p) {
+    std::snprintf(b, sizeof(b), "%02x", c);
+    s += b;
+  }
+  return s;
+}
+
 bool may_pass_deny_all(const std::vector<uint8_t>& p) {
   size_t off = 12;
   auto u16 = [&](size_t at) { return at + 2 <= p.size() ? (p[at] << 8 | p[at + 1]) : -1; };
@@ -143,7 +153,8 @@ TEST_P(FuzzTest, RandomAndMutatedPackets) {
       ASSERT_TRUE(rv == TC_ACT_OK || rv == TC_ACT_SHOT) << "tc returned " << rv << " (packet " << i << ")";
     }
     if (test_run_passed(prog, rv)) {
-      ASSERT_TRUE(may_pass_deny_all(p)) << "packet " << i << " passed a deny-all policy";
+      ASSERT_TRUE(may_pass_deny_all(p)) << "packet " << i << " passed a deny-all policy (direction " << int{dir}
+                                         << "): " << hex(p);
     }
   }
   uint64_t counted = counter(ZS_CTR_NON_IP);

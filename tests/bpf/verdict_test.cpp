@@ -120,6 +120,9 @@ std::vector<Case> verdict_cases(const World& w) {
     cases.push_back({"IPv4 options",
                      {{IN, PB().eth().ipv4(w.app, s).ipv4_options({1, 1, 1, 0x94, 4, 0, 0}).tcp(40000, 80).build(), true},
                       {IN, PB().eth().ipv4(w.app, s).ipv4_options({1, 1, 1}).tcp(40000, 81).build(), false}}});
+    cases.push_back({"ICMPv6 neighbour discovery inside IPv4 is judged like any protocol, not passed",
+                     {{IN, PB().eth().ipv4(w.outsider, s).proto(58).payload({135, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}).build(),
+                       false}}});
   } else {
     cases.push_back({"IPv6 extension header chain",
                      {{IN, PB().eth().ipv6(w.app, s).ipv6_ext(0).ipv6_ext(60, 1).ipv6_ext(43).tcp(40000, 80).build(), true},
