@@ -3,6 +3,7 @@
 
 #include <zeroseg/identity.h>
 
+#include <functional>
 #include <unordered_map>
 
 #include "common/error.h"
@@ -351,7 +352,9 @@ class Compilation {
       bool in = dir == ZS_DIR_INGRESS;
       auto allow = rule(in ? "ingress" : "egress", false, dir);
       auto deny = rule(in ? "ingressDeny" : "egressDeny", true, dir);
-      auto open = rule(in ? "ingressOpen" : "egressOpen", false, dir);
+      // only address targets need the open rule: no id for it otherwise
+      std::function<void(uint32_t, uint32_t)> open;
+      if (!quarantined_ips_.empty()) open = rule(in ? "ingressOpen" : "egressOpen", false, dir);
       out_mode_[ZS_ID_QUARANTINE][dir] = ZS_MODE_ENFORCE;
       out_.selected_by[ZS_ID_QUARANTINE][dir] = {"Quarantine"};
       for (uint32_t m : management) allow(ZS_ID_QUARANTINE, m);
@@ -362,7 +365,7 @@ class Compilation {
         }
         deny(s, ZS_ID_QUARANTINE);
         uint8_t& mode = out_mode_[s][dir];
-        if (mode == ZS_MODE_OFF && !quarantined_ips_.empty()) {
+        if (mode == ZS_MODE_OFF && open) {
           mode = ZS_MODE_ENFORCE;
           open(s, ZS_ID_ANY);
         }
