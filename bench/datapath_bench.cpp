@@ -2,12 +2,15 @@
 // ns/packet through BPF_PROG_TEST_RUN for the XDP and the tc program:
 // established flow, new flow allowed, new flow denied, with 10 .. 100k rules
 // and prefixes, against a trivial program measured in the same run (the
-// floor). Prints a markdown table for bench/RESULTS.md.
+// floor), and against the same with one conntrack lookup (the least an
+// established packet can cost). Prints markdown tables for bench/RESULTS.md.
 //
 //   sudo build/bench/datapath_bench [--quick]
 //
 // Medians and minimums over interleaved rounds: see bench/RESULTS.md.
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <zeroseg/conntrack.h>
 #include <zeroseg/identity.h>
 
 #include <algorithm>
@@ -99,7 +102,7 @@ struct Config {
 };
 
 struct Stats {
-  double floor = 1e18, established = 1e18, denied = 1e18;
+  double floor = 1e18, lookup_floor = 1e18, established = 1e18, denied = 1e18;
   std::vector<uint32_t> allowed, floor_one;
 };
 
@@ -120,7 +123,7 @@ int main(int argc, char** argv) {
   for (uint32_t n : sizes) {
     std::fprintf(stderr, "loading a datapath with %u rules and prefixes ...\n", n);
     MapSizes ms;
-    ms.conntrack = 65536;
+    ms.conntrack4 = ms.conntrack6 = 65536;
     Config c{n, Datapath::load({.sizes = ms, .pin = false})};
     install(*c.dp, n, ZS_ATTACH_HOST);  // XDP and tc ingress both judge ingress
     configs.push_back(std::move(c));
@@ -133,6 +136,25 @@ int main(int argc, char** argv) {
   auto floor_fd = [&](Program p) {
     return bpf_program__fd(p == Program::xdp_ingress ? floor->progs.zs_floor_xdp : floor->progs.zs_floor_tc);
   };
+  auto lookup_floor_fd = [&](Program p) {
+    return bpf_program__fd(p == Program::xdp_ingress ? floor->progs.zs_floor_lookup_xdp
+                                                     : floor->progs.zs_floor_lookup_tc);
+  };
+  {
+    // the key zs_floor_lookup looks for (bpf/floor.bpf.c)
+    zs_ct_key4 key{};
+    key.ifindex = kIfindex;
+    key.saddr = 0x0100000a;
+    key.daddr = 0x0200000a;
+    key.sport = 0x4000;
+    key.dport = 0x5000;
+    key.proto = 6;
+    zs_ct_entry entry{};
+    if (bpf_map_update_elem(bpf_map__fd(floor->maps.zs_floor_ct), &key, &entry, BPF_ANY)) {
+      std::fprintf(stderr, "filling the lookup floor's map failed\n");
+      return 1;
+    }
+  }
 
   std::vector<std::vector<Stats>> stats(configs.size(), std::vector<Stats>(hooks.size()));
   for (int round = 0; round < rounds; round++) {
@@ -146,6 +168,8 @@ int main(int argc, char** argv) {
         Stats& st = stats[ci][hi];
         auto syn = tcp_from(peer, 40000, 80, PacketBuilder::kSyn);
         st.floor = std::min<double>(st.floor, test_run(ffd, prog, syn, kIfindex, repeat).duration_ns);
+        st.lookup_floor = std::min<double>(
+            st.lookup_floor, test_run(lookup_floor_fd(prog), prog, syn, kIfindex, repeat).duration_ns);
         // established: one flow, every packet a conntrack hit
         test_run(fd, prog, syn, kIfindex);
         auto ack = tcp_from(peer, 40000, 80, PacketBuilder::kAck);
@@ -165,24 +189,25 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("| hook | rules & prefixes | floor | established | new flow denied | new flow allowed (median) | floor (median, 1 run) |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| hook | rules & prefixes | floor | floor + 1 ct lookup | established | new flow denied | new flow allowed (median) | floor (median, 1 run) |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
   for (size_t hi = 0; hi < hooks.size(); hi++)
     for (size_t ci = 0; ci < configs.size(); ci++) {
       const Stats& st = stats[ci][hi];
-      std::printf("| %s | %u | %.0f | %.0f | %.0f | %.0f | %.0f |\n", hooks[hi].first, configs[ci].n, st.floor,
-                  st.established, st.denied, median(st.allowed), median(st.floor_one));
+      std::printf("| %s | %u | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n", hooks[hi].first, configs[ci].n, st.floor,
+                  st.lookup_floor, st.established, st.denied, median(st.allowed), median(st.floor_one));
     }
-  std::printf("\n| hook | established - floor | new denied - floor | new allowed - floor | denied 100k/10 | allowed 100k/10 |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|\n");
+  std::printf("\n| hook | established - floor | one ct lookup | established - floor - lookup | new denied - floor | new allowed - floor | denied 100k/10 | allowed 100k/10 |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
   for (size_t hi = 0; hi < hooks.size(); hi++) {
     const Stats& small = stats.front()[hi];
     const Stats& big = stats.back()[hi];
     double denied_small = small.denied - small.floor, denied_big = big.denied - big.floor;
     double allowed_small = median(small.allowed) - median(small.floor_one);
     double allowed_big = median(big.allowed) - median(big.floor_one);
-    std::printf("| %s | %.0f | %.0f | %.0f | %.2f | %.2f |\n", hooks[hi].first, big.established - big.floor,
-                denied_big, allowed_big, denied_big / std::max(1.0, denied_small),
+    double lookup = big.lookup_floor - big.floor;
+    std::printf("| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f |\n", hooks[hi].first,
+                big.established - big.floor, lookup, big.established - big.lookup_floor, denied_big, allowed_big, denied_big / std::max(1.0, denied_small),
                 allowed_big / std::max(1.0, allowed_small));
   }
   return 0;

@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
   ProducerCost cost = producer_cost();
 
   MapSizes sizes;
-  sizes.conntrack = 65536;
+  sizes.conntrack4 = sizes.conntrack6 = 65536;
   auto dp = Datapath::load({.sizes = sizes, .pin = false});
   {
     Transaction tx(*dp);

@@ -37,25 +37,110 @@ static __always_inline __u64 zs_ct_timeout_ns(const struct zs_config *cfg,
 	return (__u64)sec * ZS_NS_PER_SEC;
 }
 
+/* The key of the flow whose packets carry tuple t, on ifindex; reverse:
+ * t is a reply's, so the flow's original tuple is t reversed. */
+static __always_inline void zs_ct_key_of(struct zs_ct_key *key, __u32 ifindex,
+					 const struct zs_tuple *t, int reverse)
+{
+	key->ifindex = ifindex;
+	key->pad = 0;
+	if (reverse)
+		zs_tuple_reverse(&key->tuple, t);
+	else
+		key->tuple = *t;
+}
+
+/* An IPv4 flow is stored in zs_conntrack4 under the smaller zs_ct_key4,
+ * an IPv6 flow in zs_conntrack6; everywhere else a flow is named by its
+ * zs_ct_key. Each map has a call of its own, so the verifier can inline
+ * the lookups. */
+static __always_inline void zs_ct_key4_of(struct zs_ct_key4 *key4, __u32 ifindex,
+					  const struct zs_tuple *t, int reverse)
+{
+	key4->ifindex = ifindex;
+	key4->saddr = reverse ? t->daddr[0] : t->saddr[0];
+	key4->daddr = reverse ? t->saddr[0] : t->daddr[0];
+	key4->sport = reverse ? t->dport : t->sport;
+	key4->dport = reverse ? t->sport : t->dport;
+	key4->proto = t->proto;
+	key4->pad[0] = key4->pad[1] = key4->pad[2] = 0;
+}
+
+/* Room for either key: a lookup's key lives in its caller's frame. */
+union zs_ct_any_key {
+	struct zs_ct_key key;
+	struct zs_ct_key4 key4;
+};
+
+static __always_inline struct zs_ct_entry *zs_ct_find(union zs_ct_any_key *k,
+						      __u32 ifindex,
+						      const struct zs_tuple *t,
+						      int reverse)
+{
+	struct zs_ct_entry *ct;
+
+	if (t->family == ZS_FAMILY_IPV4) {
+		zs_ct_key4_of(&k->key4, ifindex, t, reverse);
+		ct = bpf_map_lookup_elem(&zs_conntrack4, &k->key4);
+		zs_no_merge(ct);
+		return ct;
+	}
+	zs_ct_key_of(&k->key, ifindex, t, reverse);
+	return bpf_map_lookup_elem(&zs_conntrack6, &k->key);
+}
+
+static __always_inline struct zs_ct_entry *zs_ct_find_key(const struct zs_ct_key *key)
+{
+	struct zs_ct_key4 key4;
+
+	if (key->tuple.family == ZS_FAMILY_IPV4) {
+		zs_ct_key4_of(&key4, key->ifindex, &key->tuple, 0);
+		return bpf_map_lookup_elem(&zs_conntrack4, &key4);
+	}
+	return bpf_map_lookup_elem(&zs_conntrack6, key);
+}
+
+static __always_inline void zs_ct_insert(const struct zs_ct_key *key,
+					 const struct zs_ct_entry *ct)
+{
+	struct zs_ct_key4 key4;
+
+	if (key->tuple.family == ZS_FAMILY_IPV4) {
+		zs_ct_key4_of(&key4, key->ifindex, &key->tuple, 0);
+		bpf_map_update_elem(&zs_conntrack4, &key4, ct, BPF_ANY);
+		return;
+	}
+	bpf_map_update_elem(&zs_conntrack6, key, ct, BPF_ANY);
+}
+
+static __always_inline void zs_ct_remove(const struct zs_ct_key *key)
+{
+	struct zs_ct_key4 key4;
+
+	if (key->tuple.family == ZS_FAMILY_IPV4) {
+		zs_ct_key4_of(&key4, key->ifindex, &key->tuple, 0);
+		bpf_map_delete_elem(&zs_conntrack4, &key4);
+		return;
+	}
+	bpf_map_delete_elem(&zs_conntrack6, key);
+}
+
 /* Finds the flow of the packet with tuple t on ifindex, original direction
- * first, then as a reply. key is left holding the entry's key. Entries idle
- * for longer than their timeout count as absent. */
+ * first, then as a reply (ZS_CT_REPLY: the flow's key is t reversed).
+ * Entries idle for longer than their timeout count as absent. */
 static __always_inline int zs_ct_lookup(const struct zs_config *cfg,
 					__u32 ifindex, const struct zs_tuple *t,
-					__u8 tcp_flags, __u64 now, struct zs_ct_key *key,
+					__u8 tcp_flags, __u64 now,
 					struct zs_ct_entry **entry)
 {
+	union zs_ct_any_key k;
 	struct zs_ct_entry *ct;
 	int found = ZS_CT_ORIGINAL;
 
-	key->ifindex = ifindex;
-	key->pad = 0;
-	key->tuple = *t;
-	ct = bpf_map_lookup_elem(&zs_conntrack, key);
+	ct = zs_ct_find(&k, ifindex, t, 0);
 	/* a bare SYN opens a flow, it never answers one */
 	if (!ct && !(t->proto == IPPROTO_TCP && (tcp_flags & (ZS_TCP_SYN | ZS_TCP_ACK)) == ZS_TCP_SYN)) {
-		zs_tuple_reverse(&key->tuple, t);
-		ct = bpf_map_lookup_elem(&zs_conntrack, key);
+		ct = zs_ct_find(&k, ifindex, t, 1);
 		found = ZS_CT_REPLY;
 	}
 	if (!ct || now - ct->last_seen_ns > zs_ct_timeout_ns(cfg, ct, t->proto))

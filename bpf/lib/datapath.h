@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The verdict for one packet, shared by every hook:
- *   endpoint -> parse -> conntrack -> (new or stale) identities -> policy
- *   -> conntrack insert -> event.
+ *   parse -> conntrack (a current flow passes here) -> endpoint ->
+ *   (new or stale) identities -> policy -> conntrack insert -> event.
  * Returns ZS_PASS or ZS_DROP; the entry program maps it to its hook.
  *
  * The slow paths (new flow, re-judging a stale flow, related ICMP errors)
@@ -81,15 +81,14 @@ static __always_inline void zs_judge_flow(const struct zs_config *cfg,
 }
 
 /* First packet of a flow: judge it, track it if it passes, report it. */
-ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p,
-			    struct zs_ct_key *key)
+ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 {
 	const struct zs_config *cfg = zs_get_config();
 	struct zs_judgement j = {};
 	struct zs_event_info info = {};
-	struct zs_ct_entry *ct;
+	struct zs_scratch *scratch;
 
-	if (!fc || !p || !key || !cfg)
+	if (!fc || !p || !cfg)
 		return ZS_RESULT(ZS_VERDICT_DENIED, ZS_REASON_NONE);
 	info.direction = fc->direction;
 	zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info);
@@ -101,11 +100,11 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p,
 	}
 
 	/* errors are judged, but never open a flow */
-	ct = zs_scratch_ct();
-	if (ct && !p->icmp_error) {
-		key->ifindex = fc->ifindex;
-		key->pad = 0;
-		key->tuple = p->tuple;
+	scratch = zs_get_scratch();
+	if (scratch && !p->icmp_error) {
+		struct zs_ct_entry *ct = &scratch->ct;
+
+		zs_ct_key_of(&scratch->key, fc->ifindex, &p->tuple, 0);
 		__builtin_memset(ct, 0, sizeof(*ct));
 		ct->created_ns = fc->now;
 		ct->last_seen_ns = fc->now;
@@ -120,7 +119,7 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p,
 		ct->flags = j.verdict == ZS_VERDICT_AUDIT ? ZS_CT_AUDIT : 0;
 		ct->tcp_flags[0] = p->tcp_flags;
 		ct->policy_port = p->policy_port;
-		bpf_map_update_elem(&zs_conntrack, key, ct, BPF_ANY);
+		zs_ct_insert(&scratch->key, ct);
 	}
 	info.type = ZS_EVENT_FLOW_NEW;
 	zs_emit(fc->ifindex, fc->hook, p, &j, &info);
@@ -130,17 +129,20 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p,
 /* A tracked flow whose verdict is stale (the policy changed since, or the
  * allowing rule expired): judged again as its first packet was. Returns
  * the verdict for this packet; a denied flow is removed. */
-ZS_NOINLINE int zs_rejudge(struct zs_flow_ctx *fc, struct zs_ct_key *key,
-			   struct zs_packet *p)
+ZS_NOINLINE int zs_rejudge(struct zs_flow_ctx *fc, struct zs_packet *p, int found)
 {
 	const struct zs_config *cfg = zs_get_config();
+	struct zs_scratch *scratch = zs_get_scratch();
 	struct zs_judgement j = {};
 	struct zs_event_info info = { .type = ZS_EVENT_REVOKED };
 	struct zs_ct_entry *ct;
+	struct zs_ct_key *key;
 
-	if (!fc || !key || !p || !cfg)
+	if (!fc || !p || !cfg || !scratch)
 		return ZS_RESULT(ZS_VERDICT_DENIED, ZS_REASON_NONE);
-	ct = bpf_map_lookup_elem(&zs_conntrack, key);
+	key = &scratch->key;
+	zs_ct_key_of(key, fc->ifindex, &p->tuple, found == ZS_CT_REPLY);
+	ct = zs_ct_find_key(key);
 	if (!ct)
 		return ZS_RESULT(ZS_VERDICT_DENIED, ZS_REASON_NONE);
 
@@ -150,7 +152,7 @@ ZS_NOINLINE int zs_rejudge(struct zs_flow_ctx *fc, struct zs_ct_key *key,
 	if (j.verdict == ZS_VERDICT_DENIED) {
 		zs_count(ZS_CTR_CT_REVOKED, 0);
 		zs_emit(fc->ifindex, fc->hook, p, &j, &info);
-		bpf_map_delete_elem(&zs_conntrack, key);
+		zs_ct_remove(key);
 		return ZS_RESULT(j.verdict, j.reason);
 	}
 	ct->generation = cfg->generation;
@@ -194,11 +196,10 @@ ZS_NOINLINE int zs_related(struct zs_flow_ctx *fc, struct zs_packet *p)
 {
 	const struct zs_config *cfg = zs_get_config();
 	struct zs_ct_entry *ct;
-	struct zs_ct_key key;
 
 	if (!fc || !p || !cfg || !p->icmp_error)
 		return 0;
-	return zs_ct_lookup(cfg, fc->ifindex, &p->inner, 0, fc->now, &key, &ct) !=
+	return zs_ct_lookup(cfg, fc->ifindex, &p->inner, 0, fc->now, &ct) !=
 	       ZS_CT_NEW;
 }
 
@@ -284,52 +285,92 @@ static __always_inline int zs_endpoint_flow_ctx(const struct zs_config *cfg,
 	return 1;
 }
 
-static __always_inline int zs_datapath(struct zs_ctx *ctx)
+/* The established path: a packet of a flow tracked on this interface and
+ * judged under the current generation passes with no endpoint lookup. A
+ * change of the endpoint (identity, mode, kind, removal) moves the
+ * generation on, so the flow is then re-judged on the slow path, which
+ * looks the endpoint up. The packet's direction is the flow's, or its
+ * opposite for a reply: on one interface a flow's packets in one direction
+ * always cross the same hook. */
+static __always_inline int zs_established(const struct zs_config *cfg,
+					  const struct zs_ctx *ctx,
+					  const struct zs_packet *p,
+					  struct zs_ct_entry *ct, int found, __u64 now)
 {
-	const struct zs_config *cfg = zs_get_config();
-	struct zs_packet p = {};
+	__u8 direction = ct->direction ^ (found == ZS_CT_REPLY);
+
+	if (ct->generation != cfg->generation ||
+	    (ct->expires_tai && bpf_ktime_get_tai_ns() >= ct->expires_tai))
+		return -1;
+	zs_ct_account(ct, found, p, ctx->len, now);
+	return zs_finish(ctx, direction,
+			 ct->flags & ZS_CT_AUDIT ? ZS_VERDICT_AUDIT : ZS_VERDICT_ALLOWED, 0);
+}
+
+/* Everything but the established path: the endpoint, then what the packet
+ * is (not IP, malformed, neighbour discovery, a stale or new flow). */
+static __always_inline int zs_judge_packet(const struct zs_config *cfg,
+					   struct zs_ctx *ctx, struct zs_packet *p,
+					   int rc, int found, struct zs_ct_entry *ct,
+					   __u64 now)
+{
 	struct zs_flow_ctx fc = {};
-	struct zs_ct_entry *ct = NULL;
-	struct zs_ct_key key;
-	int rc, found;
 
-	if (!zs_endpoint_flow_ctx(cfg, ctx, &fc))
-		goto unmanaged;
-
-	rc = zs_parse(ctx, &p);
+	if (!zs_endpoint_flow_ctx(cfg, ctx, &fc)) {
+		zs_count(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0), ctx->len);
+		return ZS_PASS;
+	}
+	fc.now = now;
 	if (rc == ZS_PARSE_NON_IP) {
 		zs_count(ZS_CTR_NON_IP, ctx->len);
 		return ZS_PASS;
 	}
 	if (rc)
 		return zs_unjudgeable(ctx, &fc, rc);
-	if (p.neighbour_disc)
+	if (p->neighbour_disc)
 		return zs_finish(ctx, fc.direction, ZS_VERDICT_ALLOWED, 0);
-	if ((p.frag_first || p.frag_later) && zs_fragment_ports(&p))
-		return zs_unjudgeable(ctx, &fc, ZS_REASON_FRAG_NO_FIRST);
-
-	fc.now = bpf_ktime_get_coarse_ns();
-	found = zs_ct_lookup(cfg, ctx->ifindex, &p.tuple, p.tcp_flags, fc.now, &key, &ct);
 	if (found != ZS_CT_NEW && ct) {
-		if (unlikely(ct->generation != cfg->generation ||
-			     (ct->expires_tai && bpf_ktime_get_tai_ns() >= ct->expires_tai))) {
-			rc = zs_rejudge(&fc, &key, &p);
-			if (ZS_RESULT_VERDICT(rc) == ZS_VERDICT_DENIED)
-				return zs_finish(ctx, fc.direction, ZS_VERDICT_DENIED,
-						 ZS_RESULT_REASON(rc));
-		}
-		zs_ct_account(ct, found, &p, ctx->len, fc.now);
+		/* stale: the policy changed since, or the allowing rule expired */
+		rc = zs_rejudge(&fc, p, found);
+		if (ZS_RESULT_VERDICT(rc) == ZS_VERDICT_DENIED)
+			return zs_finish(ctx, fc.direction, ZS_VERDICT_DENIED,
+					 ZS_RESULT_REASON(rc));
+		zs_ct_account(ct, found, p, ctx->len, now);
 		return zs_finish(ctx, fc.direction,
 				 ct->flags & ZS_CT_AUDIT ? ZS_VERDICT_AUDIT : ZS_VERDICT_ALLOWED, 0);
 	}
-	if (p.icmp_error && zs_related(&fc, &p))
+	if (p->icmp_error && zs_related(&fc, p))
 		return zs_finish(ctx, fc.direction, ZS_VERDICT_ALLOWED, 0);
-	rc = zs_new_flow(&fc, &p, &key);
+	rc = zs_new_flow(&fc, p);
 	return zs_finish(ctx, fc.direction, ZS_RESULT_VERDICT(rc), ZS_RESULT_REASON(rc));
+}
 
-unmanaged:
-	zs_count(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0), ctx->len);
-	return ZS_PASS;
+static __always_inline int zs_datapath(struct zs_ctx *ctx)
+{
+	const struct zs_config *cfg = zs_get_config();
+	struct zs_packet p = {};
+	struct zs_ct_entry *ct = NULL;
+	int rc, found = ZS_CT_NEW;
+	__u64 now;
+
+	if (!cfg) {
+		zs_count(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0), ctx->len);
+		return ZS_PASS;
+	}
+	rc = zs_parse(ctx, &p);
+	if (rc == ZS_PARSE_IP && (p.frag_first || p.frag_later) && zs_fragment_ports(&p))
+		rc = ZS_REASON_FRAG_NO_FIRST;
+	now = bpf_ktime_get_coarse_ns();
+	if (rc == ZS_PARSE_IP && !p.neighbour_disc) {
+		found = zs_ct_lookup(cfg, ctx->ifindex, &p.tuple, p.tcp_flags, now, &ct);
+		if (found != ZS_CT_NEW && ct) {
+			int verdict = zs_established(cfg, ctx, &p, ct, found, now);
+
+			if (verdict >= 0)
+				return verdict;
+		}
+	}
+	return zs_judge_packet(cfg, ctx, &p, rc, found, ct, now);
 }
 
 /* zs_tc_trace's body: endpoint, parse, judge; nothing else. */

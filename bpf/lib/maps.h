@@ -49,13 +49,22 @@ struct {
 	__type(value, struct zs_policy_value);
 } zs_policy SEC(".maps");
 
-/* (ifindex, 5-tuple) -> flow state; LRU evicts the coldest when full */
+/* (ifindex, 5-tuple) -> flow state, IPv4 flows (a smaller key: see
+ * zs_ct_key4); LRU evicts the coldest when full */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 262144);
+	__type(key, struct zs_ct_key4);
+	__type(value, struct zs_ct_entry);
+} zs_conntrack4 SEC(".maps");
+
+/* the same for IPv6 flows */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
 	__type(key, struct zs_ct_key);
 	__type(value, struct zs_ct_entry);
-} zs_conntrack SEC(".maps");
+} zs_conntrack6 SEC(".maps");
 
 /* first fragment's ports, for the fragments that follow it */
 struct {
@@ -117,6 +126,7 @@ struct {
 /* per-CPU scratch space for values too large for the 512-byte stack */
 struct zs_scratch {
 	struct zs_ct_entry ct;
+	struct zs_ct_key key;
 };
 
 struct {
@@ -126,12 +136,11 @@ struct {
 	__type(value, struct zs_scratch);
 } zs_scratch SEC(".maps");
 
-static __always_inline struct zs_ct_entry *zs_scratch_ct(void)
+static __always_inline struct zs_scratch *zs_get_scratch(void)
 {
 	__u32 zero = 0;
-	struct zs_scratch *s = bpf_map_lookup_elem(&zs_scratch, &zero);
 
-	return s ? &s->ct : NULL;
+	return bpf_map_lookup_elem(&zs_scratch, &zero);
 }
 
 static __always_inline void zs_count(__u32 idx, __u32 bytes)

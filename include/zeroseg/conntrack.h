@@ -28,6 +28,20 @@ struct zs_ct_key {
 	struct zs_tuple tuple;
 };
 
+/* conntrack4 (LRU): the IPv4 flows, with a key of 20 bytes instead of 48.
+ * The kernel hashes and compares the whole key on every lookup: the
+ * established path's biggest cost (bench/RESULTS.md). Same fields and
+ * meaning as zs_ct_key; IPv6 flows are in zs_conntrack6. */
+struct zs_ct_key4 {
+	__u32 ifindex;
+	__u32 saddr;  /* network order */
+	__u32 daddr;
+	__u16 sport;  /* network order */
+	__u16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
 enum zs_ct_flags {
 	ZS_CT_AUDIT = 1 << 0,   /* allowed only because the direction audits */
 	ZS_CT_CLOSING = 1 << 1, /* FIN or RST seen */
@@ -68,6 +82,7 @@ struct zs_frag_value {
 
 ZS_STATIC_ASSERT(sizeof(struct zs_tuple) == 40, "zs_tuple ABI");
 ZS_STATIC_ASSERT(sizeof(struct zs_ct_key) == 48, "zs_ct_key ABI");
+ZS_STATIC_ASSERT(sizeof(struct zs_ct_key4) == 20, "zs_ct_key4 ABI");
 ZS_STATIC_ASSERT(sizeof(struct zs_ct_entry) == 88, "zs_ct_entry ABI");
 
 #endif

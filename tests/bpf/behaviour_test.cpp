@@ -201,6 +201,60 @@ TEST_P(BehaviourTest, ConntrackCountsBothDirections) {
   EXPECT_EQ(ct.direction, IN);
 }
 
+TEST_P(BehaviourTest, EstablishedPacketsCountInTheirOwnDirection) {
+  // the established path finds the direction from the flow, not the endpoint
+  add_rule(http());
+  ASSERT_TRUE(send(IN, syn_in(80)));
+  ASSERT_TRUE(send(OUT, PB().eth().ipv4(kSelfIp, kPeerIp).tcp(80, 40000, PB::kSyn | PB::kAck).build()));
+  ASSERT_TRUE(send(IN, ack_in(80)));
+  ASSERT_TRUE(send(OUT, PB().eth().ipv4(kSelfIp, kPeerIp).tcp(80, 40000, PB::kAck).build()));
+  ASSERT_TRUE(send(OUT, PB().eth().ipv4(kSelfIp, kPeerIp).tcp(80, 40000, PB::kAck).build()));
+  EXPECT_EQ(counter(ZS_CTR_VERDICT(ZS_VERDICT_ALLOWED, IN)), 2u);
+  EXPECT_EQ(counter(ZS_CTR_VERDICT(ZS_VERDICT_ALLOWED, OUT)), 3u);
+}
+
+TEST_P(BehaviourTest, EndpointChangeRejudgesEstablishedFlows) {
+  add_rule(http());
+  ASSERT_TRUE(send(IN, syn_in(80)));
+  ASSERT_TRUE(send(IN, ack_in(80)));
+  // the interface now fronts another identity, which nothing allows
+  set_endpoint(kSelf + 1, ZS_MODE_ENFORCE, ZS_MODE_ENFORCE);
+  EXPECT_FALSE(send(IN, ack_in(80)));
+  EXPECT_EQ(counter(ZS_CTR_CT_REVOKED), 1u);
+
+  // an interface that stops being managed passes its flows as unmanaged
+  set_endpoint(kSelf, ZS_MODE_ENFORCE, ZS_MODE_ENFORCE);
+  ASSERT_TRUE(send(IN, syn_in(80, 40001)));
+  Transaction tx(dp());
+  tx.remove_endpoint(kIfindex);
+  tx.commit();
+  uint64_t unmanaged = counter(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0));
+  EXPECT_TRUE(send(IN, ack_in(80, 40001)));
+  EXPECT_EQ(counter(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0)), unmanaged + 1);
+}
+
+TEST_P(BehaviourTest, FlowsAreKeptByFamily) {
+  set_identity("fd00::2/128", kPeer);
+  add_rule(http());
+  ASSERT_TRUE(send(IN, syn_in(80)));
+  ASSERT_TRUE(send(IN, PB().eth().ipv6("fd00::2", "fd00::1").tcp(40000, 80, PB::kSyn).build()));
+  Conntrack ct = dp().conntrack();
+  EXPECT_EQ(ct.v4().count(), 1u);
+  EXPECT_EQ(ct.v6().count(), 1u);
+
+  // the view names both by zs_ct_key, and finds and removes them by it
+  auto flows = ct.entries();
+  ASSERT_EQ(flows.size(), 2u);
+  for (const auto& [key, entry] : flows) {
+    zs_ct_entry found{};
+    ASSERT_TRUE(ct.lookup(key, &found));
+    EXPECT_EQ(found.created_ns, entry.created_ns);
+    EXPECT_EQ(ntohs(key.tuple.dport), 80);
+    EXPECT_TRUE(ct.remove(key));
+  }
+  EXPECT_EQ(ct.entries().size(), 0u);
+}
+
 // --- malformed packets: each layer, dropped under enforce, counted ----------
 
 struct Malformed {

@@ -37,7 +37,7 @@ void DatapathTest::SetUp() {
   for (auto& [k, v] : dp_->ipcache().entries()) tx.remove_identity(Transaction::prefix_of(k));
   for (auto& [k, v] : dp_->policy().entries()) tx.remove_rule(k);
   tx.commit();
-  clear(dp_->conntrack());
+  dp_->conntrack().clear();
   clear_raw(dp_->map("zs_fragments"));
   clear_raw(dp_->map("zs_deny_ratelimit"));
   std::vector<zs_counter> zero(libbpf_num_possible_cpus());

@@ -62,4 +62,30 @@ void throw_map_layout(const MapRef& ref, size_t key_size, size_t value_size) {
               ": it was pinned by another zeroseg version (run `zeroseg bpf uninstall`)");
 }
 
+void for_each_entry(const MapRef& map, const std::function<void(const void*, const void*)>& fn) {
+  constexpr uint32_t kBatch = 4096;
+  std::vector<uint8_t> keys(static_cast<size_t>(kBatch) * map.key_size());
+  std::vector<uint8_t> values(static_cast<size_t>(kBatch) * map.value_size());
+  uint64_t in_batch = 0, out_batch = 0;
+  bool first = true;
+  for (;;) {
+    uint32_t count = kBatch;
+    int rc = bpf_map_lookup_batch(map.fd(), first ? nullptr : &in_batch, &out_batch, keys.data(), values.data(),
+                                  &count, nullptr);
+    int err = rc ? errno : 0;
+    if (rc && err != ENOENT) {
+      if (first && (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP)) break;  // walk key by key below
+      map.fail("batch lookup", err);
+    }
+    for (uint32_t i = 0; i < count; i++)
+      fn(keys.data() + static_cast<size_t>(i) * map.key_size(), values.data() + static_cast<size_t>(i) * map.value_size());
+    if (err == ENOENT) return;
+    in_batch = out_batch;
+    first = false;
+  }
+  std::vector<uint8_t> value(map.value_size());
+  for (const auto& key : map.keys())
+    if (map.lookup(key.data(), value.data())) fn(key.data(), value.data());
+}
+
 }  // namespace zeroseg

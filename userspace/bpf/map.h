@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,11 @@ class MapRef {
   std::string name_;
   uint32_t type_ = 0, key_size_ = 0, value_size_ = 0, max_entries_ = 0;
 };
+
+// Walks a hash map in batches (BPF_MAP_LOOKUP_BATCH), calling
+// fn(key, value) for every entry; falls back to key-by-key walking where
+// batches are not supported.
+void for_each_entry(const MapRef& map, const std::function<void(const void* key, const void* value)>& fn);
 
 // A MapRef with its key and value types checked once against the kernel.
 template <class Key, class Value>

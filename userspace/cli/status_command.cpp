@@ -18,7 +18,7 @@ namespace {
 
 using nlohmann::json;
 
-const char* const kFillMaps[] = {"zs_endpoints", "zs_ipcache", "zs_policy", "zs_conntrack", "zs_fragments"};
+const char* const kFillMaps[] = {"zs_endpoints", "zs_ipcache", "zs_policy", "zs_conntrack4", "zs_conntrack6", "zs_fragments"};
 
 const char* extra_counter_name(uint32_t idx) {
   switch (idx) {

@@ -29,6 +29,10 @@ namespace {
 
 constexpr Program kPrograms[] = {Program::xdp_ingress, Program::tc_ingress, Program::tc_egress, Program::tc_trace};
 
+// Maps earlier versions pinned, removed on unpin: zs_conntrack became
+// zs_conntrack4 and zs_conntrack6.
+constexpr const char* kRetiredMaps[] = {"zs_conntrack"};
+
 // Conntrack lifetimes without a packet, and the deny event rate limit.
 constexpr uint32_t kCtTimeoutTcp = 6 * 3600;
 constexpr uint32_t kCtTimeoutTcpClosing = 10;
@@ -103,7 +107,8 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   bpf_map__set_max_entries(skel->maps.zs_ipcache, s.ipcache);
   bpf_map__set_max_entries(skel->maps.zs_endpoints, s.endpoints);
   bpf_map__set_max_entries(skel->maps.zs_policy, s.policy);
-  bpf_map__set_max_entries(skel->maps.zs_conntrack, s.conntrack);
+  bpf_map__set_max_entries(skel->maps.zs_conntrack4, s.conntrack4);
+  bpf_map__set_max_entries(skel->maps.zs_conntrack6, s.conntrack6);
   bpf_map__set_max_entries(skel->maps.zs_fragments, s.fragments);
   bpf_map__set_max_entries(skel->maps.zs_events, s.events_bytes);
   if (options.pin) {
@@ -175,6 +180,7 @@ void Datapath::unpin(const std::string& pin_dir) {
   std::error_code ec;
   if (!fs::exists(pin_dir, ec)) return;
   for (const auto& name : map_names()) unlink(pin_path(pin_dir, name).c_str());
+  for (const char* name : kRetiredMaps) unlink(pin_path(pin_dir, name).c_str());
   for (Program p : kPrograms) unlink(pin_path(pin_dir, program_name(p)).c_str());
   if (rmdir(pin_dir.c_str()) && errno != ENOENT)
     log::warn("pin directory " + pin_dir + " not removed: " + std::strerror(errno));

@@ -15,6 +15,7 @@
 
 #include "bpf/fd.h"
 #include "bpf/map.h"
+#include "datapath/conntrack.h"
 #include "datapath/lookup_plan.h"
 
 namespace zeroseg {
@@ -25,7 +26,8 @@ struct MapSizes {
   uint32_t ipcache = 262144;
   uint32_t endpoints = 4096;
   uint32_t policy = 262144;
-  uint32_t conntrack = 262144;
+  uint32_t conntrack4 = 262144;
+  uint32_t conntrack6 = 65536;
   uint32_t fragments = 8192;
   uint32_t events_bytes = 4u << 20;
 };
@@ -70,7 +72,7 @@ class Datapath {
   Map<uint32_t, zs_endpoint_value> endpoints() const { return Map<uint32_t, zs_endpoint_value>(map("zs_endpoints")); }
   Map<zs_ipcache_key, zs_ipcache_value> ipcache() const { return Map<zs_ipcache_key, zs_ipcache_value>(map("zs_ipcache")); }
   Map<zs_policy_key, zs_policy_value> policy() const { return Map<zs_policy_key, zs_policy_value>(map("zs_policy")); }
-  Map<zs_ct_key, zs_ct_entry> conntrack() const { return Map<zs_ct_key, zs_ct_entry>(map("zs_conntrack")); }
+  Conntrack conntrack() const { return Conntrack(map("zs_conntrack4"), map("zs_conntrack6")); }
 
   // The live config (an mmap of the config map).
   const zs_config& config() const { return *config_; }

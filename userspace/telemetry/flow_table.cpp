@@ -2,6 +2,7 @@
 #include "telemetry/flow_table.h"
 
 #include <bpf/bpf.h>
+#include <zeroseg/ipcache.h>
 #include <zeroseg/verdict.h>
 
 #include <cerrno>
@@ -19,6 +20,9 @@ int64_t clock_ns(clockid_t id) {
   clock_gettime(id, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
+
+// conntrack_entries_'s index: zs_conntrack4, zs_conntrack6
+int family_index(const zs_ct_key& key) { return key.tuple.family == ZS_FAMILY_IPV4 ? 0 : 1; }
 
 // ICMP errors are judged but never open a flow (bpf/lib/datapath.h)
 bool is_icmp_error(const zs_tuple& t, uint8_t type) {
@@ -162,15 +166,13 @@ void FlowTable::on_event(const zs_event& ev, const FlowClock& clock, std::vector
   }
 }
 
-void FlowTable::sweep(const MapRef& conntrack, const zs_config& cfg, const FlowClock& clock,
+void FlowTable::sweep(const Conntrack& conntrack, const zs_config& cfg, const FlowClock& clock,
                       std::vector<FlowRecord>& out) {
   uint64_t id = ++sweeps_;
   std::vector<std::pair<zs_ct_key, Live>> expired;
-  size_t entries = 0;
-  for_each_entry(conntrack, [&](const void* k, const void* v) {
-    const auto& key = *static_cast<const zs_ct_key*>(k);
-    const auto& ct = *static_cast<const zs_ct_entry*>(v);
-    entries++;
+  size_t entries[2] = {};
+  conntrack.for_each([&](const zs_ct_key& key, const zs_ct_entry& ct) {
+    entries[family_index(key)]++;
     auto [it, fresh] = flows_.try_emplace(key);
     Live& flow = it->second;
     if (fresh && (key.tuple.proto == 1 || key.tuple.proto == 58) && key.tuple.sport)
@@ -186,27 +188,28 @@ void FlowTable::sweep(const MapRef& conntrack, const zs_config& cfg, const FlowC
     if (clock.now_coarse > ct.last_seen_ns && clock.now_coarse - ct.last_seen_ns > timeout_ns(cfg, ct, key.tuple.proto))
       expired.emplace_back(key, flow);
   });
-  conntrack_entries_ = entries;
+  conntrack_entries_[0] = entries[0];
+  conntrack_entries_[1] = entries[1];
   for (const auto& [key, flow] : expired) {
     // delete only what is still the flow we judged idle: a packet may have
     // opened a new flow on the tuple since
     const zs_ct_entry& ct = flow.last;
     zs_ct_entry now{};
-    if (conntrack.lookup(&key, &now) && now.created_ns == ct.created_ns) {
+    if (conntrack.lookup(key, &now) && now.created_ns == ct.created_ns) {
       if (now.last_seen_ns != ct.last_seen_ns) {
         flows_[key].last = now;  // a late packet: not idle after all
         continue;
       }
-      conntrack.remove(&key);
+      conntrack.remove(key);
     }
     out.push_back(end_record(key, flow, ct.flags & ZS_CT_CLOSING ? FlowEndReason::closed : FlowEndReason::timeout,
                              clock));
     flows_.erase(key);
-    conntrack_entries_--;
+    conntrack_entries_[family_index(key)]--;
   }
   for (auto it = flows_.begin(); it != flows_.end();) {
     zs_ct_entry ct{};
-    if (it->second.sweep == id || (conntrack.lookup(&it->first, &ct) &&
+    if (it->second.sweep == id || (conntrack.lookup(it->first, &ct) &&
                                    (!it->second.synced || ct.created_ns == it->second.last.created_ns))) {
       ++it;
       continue;
@@ -214,32 +217,6 @@ void FlowTable::sweep(const MapRef& conntrack, const zs_config& cfg, const FlowC
     out.push_back(end_record(it->first, it->second, FlowEndReason::evicted, clock));
     it = flows_.erase(it);
   }
-}
-
-void for_each_entry(const MapRef& map, const std::function<void(const void*, const void*)>& fn) {
-  constexpr uint32_t kBatch = 4096;
-  std::vector<uint8_t> keys(static_cast<size_t>(kBatch) * map.key_size());
-  std::vector<uint8_t> values(static_cast<size_t>(kBatch) * map.value_size());
-  uint64_t in_batch = 0, out_batch = 0;
-  bool first = true;
-  for (;;) {
-    uint32_t count = kBatch;
-    int rc = bpf_map_lookup_batch(map.fd(), first ? nullptr : &in_batch, &out_batch, keys.data(), values.data(),
-                                  &count, nullptr);
-    int err = rc ? errno : 0;
-    if (rc && err != ENOENT) {
-      if (first && (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP)) break;  // walk key by key below
-      map.fail("batch lookup", err);
-    }
-    for (uint32_t i = 0; i < count; i++)
-      fn(keys.data() + static_cast<size_t>(i) * map.key_size(), values.data() + static_cast<size_t>(i) * map.value_size());
-    if (err == ENOENT) return;
-    in_batch = out_batch;
-    first = false;
-  }
-  std::vector<uint8_t> value(map.value_size());
-  for (const auto& key : map.keys())
-    if (map.lookup(key.data(), value.data())) fn(key.data(), value.data());
 }
 
 }  // namespace zeroseg

@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "bpf/map.h"
+#include "datapath/conntrack.h"
 #include "telemetry/flow_record.h"
 
 namespace zeroseg {
@@ -48,11 +48,13 @@ class FlowTable {
 
   // One walk of the conntrack map: ends of flows idle past their timeout
   // (their entries are deleted) and of flows whose entries vanished.
-  void sweep(const MapRef& conntrack, const zs_config& cfg, const FlowClock& clock, std::vector<FlowRecord>& out);
+  void sweep(const Conntrack& conntrack, const zs_config& cfg, const FlowClock& clock, std::vector<FlowRecord>& out);
 
   size_t live() const { return flows_.size(); }
-  // Entries conntrack held at the last sweep (for the map's fill).
-  size_t conntrack_entries() const { return conntrack_entries_; }
+  // Entries zs_conntrack4 and zs_conntrack6 held at the last sweep (for
+  // the maps' fill).
+  size_t conntrack4_entries() const { return conntrack_entries_[0]; }
+  size_t conntrack6_entries() const { return conntrack_entries_[1]; }
 
  private:
   struct Live {
@@ -66,12 +68,7 @@ class FlowTable {
 
   std::unordered_map<zs_ct_key, Live, CtKeyHash, CtKeyEqual> flows_;
   uint64_t sweeps_ = 0;
-  size_t conntrack_entries_ = 0;
+  size_t conntrack_entries_[2] = {};  // IPv4, IPv6
 };
-
-// Walks a hash map in batches (BPF_MAP_LOOKUP_BATCH), calling
-// fn(key, value) for every entry; falls back to key-by-key walking where
-// batches are not supported.
-void for_each_entry(const MapRef& map, const std::function<void(const void* key, const void* value)>& fn);
 
 }  // namespace zeroseg

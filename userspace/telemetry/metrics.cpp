@@ -110,7 +110,8 @@ std::string render_metrics(const Datapath& dp, const TelemetryCounters& t, const
 
   // maps and their fill
   std::vector<std::pair<const char*, double>> maps = {
-      {"zs_conntrack", static_cast<double>(t.conntrack_entries.load())},
+      {"zs_conntrack4", static_cast<double>(t.conntrack4_entries.load())},
+      {"zs_conntrack6", static_cast<double>(t.conntrack6_entries.load())},
       {"zs_policy", static_cast<double>(dp.entries("zs_policy"))},
       {"zs_ipcache", static_cast<double>(dp.entries("zs_ipcache"))},
       {"zs_endpoints", static_cast<double>(dp.entries("zs_endpoints"))},

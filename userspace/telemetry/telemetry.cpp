@@ -102,11 +102,12 @@ void Telemetry::run() {
       ring_buffer__consume(ring_);
       clock_ = FlowClock::now();
       auto t0 = std::chrono::steady_clock::now();
-      table_.sweep(dp_.map("zs_conntrack"), dp_.config(), clock_, pending_);
+      table_.sweep(dp_.conntrack(), dp_.config(), clock_, pending_);
       counters_.last_sweep_ns = static_cast<uint64_t>(
           std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
       counters_.sweeps++;
-      counters_.conntrack_entries = table_.conntrack_entries();
+      counters_.conntrack4_entries = table_.conntrack4_entries();
+      counters_.conntrack6_entries = table_.conntrack6_entries();
       next_sweep = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.sweep_interval_ms);
     }
     try {

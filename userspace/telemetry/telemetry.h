@@ -58,7 +58,7 @@ struct TelemetryCounters {
   std::atomic<uint64_t> denies_suppressed{0};  // as the deny records say
   std::atomic<uint64_t> ended_by[5]{};      // by FlowEndReason
   std::atomic<uint64_t> live_flows{0};
-  std::atomic<uint64_t> conntrack_entries{0};
+  std::atomic<uint64_t> conntrack4_entries{0}, conntrack6_entries{0};
   std::atomic<uint64_t> sweeps{0};
   std::atomic<uint64_t> last_sweep_ns{0};
 };
