@@ -160,6 +160,16 @@ static __always_inline void zs_parse_quoted(struct zs_ctx *ctx, __u32 off,
 	p->icmp_error = 1;
 }
 
+/* Both ports in one 4-byte store: the conntrack key reads them back as one
+ * 4-byte load, and a load that spans two smaller stores cannot be
+ * forwarded from the store buffer (a stall of ~5 ns on the established
+ * path, seen with perf). Packet data is not aligned: x86 does not mind,
+ * and the verifier allows it where unaligned access is efficient. */
+static __always_inline void zs_copy_ports(struct zs_tuple *t, const __u8 *l4)
+{
+	*(__u32 *)&t->sport = *(const __u32 *)l4;
+}
+
 static __always_inline int zs_parse_l4(struct zs_ctx *ctx, __u32 off,
 				       struct zs_packet *p)
 {
@@ -175,8 +185,7 @@ static __always_inline int zs_parse_l4(struct zs_ctx *ctx, __u32 off,
 
 		if ((void *)(tcp + 1) > ctx->data_end || tcp->doff < 5)
 			return ZS_REASON_MALFORMED_L4;
-		t->sport = tcp->source;
-		t->dport = tcp->dest;
+		zs_copy_ports(t, l4);
 		p->tcp_flags = l4[13];
 		p->has_ports = 1;
 		break;
@@ -186,8 +195,7 @@ static __always_inline int zs_parse_l4(struct zs_ctx *ctx, __u32 off,
 		/* both start with source and destination port */
 		if ((void *)(l4 + (t->proto == IPPROTO_UDP ? 8 : 12)) > ctx->data_end)
 			return ZS_REASON_MALFORMED_L4;
-		t->sport = *(__u16 *)l4;
-		t->dport = *(__u16 *)(l4 + 2);
+		zs_copy_ports(t, l4);
 		p->has_ports = 1;
 		break;
 	case IPPROTO_ICMP:
