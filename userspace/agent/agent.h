@@ -129,7 +129,8 @@ class Agent {
   std::string quarantine_target(const std::string& spec) const;
   nlohmann::json replay(const Compiled& draft, const ObjectSet& draft_state) const;
   void persist() const;
-  void publish_catalog();
+  // Returns the catalog it replaced.
+  std::shared_ptr<const FlowCatalog> publish_catalog();
   nlohmann::json telemetry_status() const;
   nlohmann::json detection_status() const;
   void record_apply(double seconds, bool failed);
@@ -140,10 +141,12 @@ class Agent {
   std::unique_ptr<Datapath> dp_;
   StateStore store_;
   mutable std::mutex mu_;
-  ObjectSet desired_;
+  // The state in force, as immutable snapshots: a commit swaps in new
+  // ones; flow catalogs and readers keep the ones they took.
+  std::shared_ptr<const ObjectSet> desired_ = std::make_shared<const ObjectSet>();
   LocalIdentityAllocator identities_;
   RuleIdAllocator rule_ids_;
-  Compiled compiled_;
+  std::shared_ptr<const Compiled> compiled_ = std::make_shared<const Compiled>();
   std::unique_ptr<Mirror> mirror_;
   std::set<std::string> attached_;  // interface names with our programs
   uint32_t trace_seq_ = 0;
@@ -161,8 +164,11 @@ class Agent {
   bool stopping_ = false;
   std::vector<std::pair<std::string, std::string>> requested_;  // quarantines alerts asked for: (address, reason)
   struct Retired {  // a replaced state: 100k rules take tens of ms to free
-    ObjectSet desired;
-    Compiled compiled;
+    std::shared_ptr<const ObjectSet> desired;
+    std::shared_ptr<const Compiled> compiled;
+    LocalIdentityAllocator identities;
+    RuleIdAllocator rule_ids;
+    std::shared_ptr<const FlowCatalog> catalog;  // holds the compiled state too
   };
   std::vector<std::unique_ptr<Retired>> retired_;
   std::thread housekeeping_;  // last: stops first

@@ -87,7 +87,7 @@ std::string Agent::suggest(int64_t since_ns, const std::string& ns) const {
   std::lock_guard lock(mu_);
   std::map<IpAddr, const Workload*> by_ip;
   std::set<Group> groups;
-  for (const auto& w : desired_.workloads) {
+  for (const auto& w : desired_->workloads) {
     for (const auto& ip : w.ips) by_ip[ip] = &w;
     if (ns.empty() || w.meta.ns == ns) groups.insert({w.meta.ns, w.meta.labels});
   }
@@ -155,9 +155,9 @@ std::string Agent::suggest(int64_t since_ns, const std::string& ns) const {
 }
 
 json Agent::replay(const Compiled& draft, const ObjectSet& draft_state) const {
-  PolicyJudge now(compiled_, desired_), next(draft, draft_state);
+  PolicyJudge now(*compiled_, *desired_), next(draft, draft_state);
   std::map<IpAddr, std::string> names;
-  for (const auto* s : {&desired_, &draft_state})
+  for (const auto* s : {desired_.get(), &draft_state})
     for (const auto& w : s->workloads)
       for (const auto& ip : w.ips) names[ip] = w.meta.ns + "/" + w.meta.name;
   auto name = [&](const IpAddr& ip) {

@@ -27,13 +27,13 @@ struct Agent::TraceEnd {
 
 Agent::TraceEnd Agent::trace_end(const std::string& spec) const {
   if (auto ip = IpAddr::parse(spec)) {
-    for (const auto& w : desired_.workloads)
+    for (const auto& w : desired_->workloads)
       for (const auto& a : w.ips)
         if (a == *ip) return {w.meta.ns + "/" + w.meta.name, {*ip}, w.interface, w.attach};
     return {spec, {*ip}, "", ZS_ATTACH_WORKLOAD};
   }
   const Workload* found = nullptr;
-  for (const auto& w : desired_.workloads) {
+  for (const auto& w : desired_->workloads) {
     if (w.meta.ns + "/" + w.meta.name != spec && w.meta.name != spec) continue;
     if (found) throw Error("\"" + spec + "\" names several workloads: say namespace/name");
     found = &w;
@@ -126,7 +126,7 @@ json Agent::trace(const std::string& from, const std::string& to, uint16_t port,
                             {"rule", r->rule_id},
                             {"subject", r->subject},
                             {"peer", identity_name(r->peer)},
-                            {"explanation", explain(*r, compiled_, end.name)}});
+                            {"explanation", explain(*r, *compiled_, end.name)}});
   }
   out["verdict"] = !allowed ? "denied" : audited ? "audit" : "allowed";
   return out;

@@ -125,7 +125,7 @@ std::vector<Quarantine> quarantines_from_text(const std::string& text, const std
 std::string Agent::quarantine_target(const std::string& spec) const {
   if (auto ip = IpAddr::parse(spec)) return ip->str();
   const Workload* found = nullptr;
-  for (const auto& w : desired_.workloads) {
+  for (const auto& w : desired_->workloads) {
     if (w.meta.ns + "/" + w.meta.name != spec && w.meta.name != spec) continue;
     if (found) throw Error("\"" + spec + "\" names several workloads: say namespace/name");
     found = &w;
@@ -147,7 +147,7 @@ nlohmann::json Agent::quarantine_add(const std::string& spec, std::optional<int6
     for (const auto& m : management)
       if (m.contains(Prefix::host(*ip)))
         throw Error(q.target + " is inside the management prefix " + m.str() + ": it cannot be quarantined from it");
-  ObjectSet next = desired_;
+  ObjectSet next = *desired_;
   auto& qs = next.quarantines;
   qs.erase(std::remove_if(qs.begin(), qs.end(), [&](const Quarantine& o) { return o.target == q.target; }), qs.end());
   qs.push_back(q);
@@ -163,7 +163,7 @@ nlohmann::json Agent::quarantine_add(const std::string& spec, std::optional<int6
 nlohmann::json Agent::quarantine_remove(const std::string& spec) {
   std::lock_guard lock(mu_);
   std::string target = IpAddr::parse(spec) ? IpAddr::parse(spec)->str() : spec;
-  ObjectSet next = desired_;
+  ObjectSet next = *desired_;
   auto& qs = next.quarantines;
   auto it = std::find_if(qs.begin(), qs.end(), [&](const Quarantine& q) {
     return q.target == target || q.target.substr(q.target.find('/') + 1) == target;
@@ -180,14 +180,14 @@ nlohmann::json Agent::quarantine_remove(const std::string& spec) {
 nlohmann::json Agent::quarantines() const {
   std::lock_guard lock(mu_);
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& q : desired_.quarantines) {
+  for (const auto& q : desired_->quarantines) {
     nlohmann::json j = quarantine_to_json(q);
     // what the target stands for now: its addresses
     std::vector<std::string> ips;
     if (IpAddr::parse(q.target)) {
       ips.push_back(q.target);
     } else {
-      for (const auto& w : desired_.workloads)
+      for (const auto& w : desired_->workloads)
         if (w.meta.ns + "/" + w.meta.name == q.target)
           for (const auto& ip : w.ips) ips.push_back(ip.str());
     }
@@ -200,7 +200,7 @@ nlohmann::json Agent::quarantines() const {
 void Agent::expire_quarantines() {
   std::lock_guard lock(mu_);
   int64_t now = realtime_now_ns();
-  ObjectSet next = desired_;
+  ObjectSet next = *desired_;
   auto& qs = next.quarantines;
   std::vector<std::string> lifted;
   for (auto it = qs.begin(); it != qs.end();) {

@@ -26,18 +26,10 @@ ObjectSet documents(const json& body) {
   };
   for (const auto& d : body.at("documents")) {
     ObjectSet one = load_yaml(d.at("content").get<std::string>(), d.at("name").get<std::string>());
-    for (auto& n : one.namespaces) {
-      check("Namespace/" + n.meta.name, n.meta.source);
-      all.namespaces.push_back(std::move(n));
-    }
-    for (auto& w : one.workloads) {
-      check("Workload/" + w.meta.ns + "/" + w.meta.name, w.meta.source);
-      all.workloads.push_back(std::move(w));
-    }
-    for (auto& p : one.policies) {
-      check(p.ref(), p.meta.source);
-      all.policies.push_back(std::move(p));
-    }
+    for (const auto& n : one.namespaces) check("Namespace/" + n.meta.name, n.meta.source);
+    for (const auto& w : one.workloads) check("Workload/" + w.meta.ns + "/" + w.meta.name, w.meta.source);
+    for (const auto& p : one.policies) check(p.ref(), p.meta.source);
+    all.append(one);
   }
   return all;
 }

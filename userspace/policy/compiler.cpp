@@ -100,6 +100,7 @@ class Compilation {
           throw Error(w.meta.source.str() + ": Workload " + w.meta.ns + "/" + w.meta.name + " claims " + ip.str() +
                       ", which Workload " + it->second->meta.ns + "/" + it->second->meta.name + " has");
         out_.ipcache[Prefix::host(ip)] = id;
+        out_.workloads_by_ip.emplace(ip, w.meta.ns + "/" + w.meta.name);
       }
       if (!w.interface.empty()) {
         auto [it, fresh] = if_owner.emplace(w.interface, &w);

@@ -55,6 +55,7 @@ struct Compiled {
   std::map<Prefix, uint32_t> ipcache;
   std::map<zs_policy_key, zs_policy_entry, PolicyKeyLess> policy;
   std::map<uint32_t, CompiledIdentity> identities;
+  std::map<IpAddr, std::string> workloads_by_ip;  // namespace/name
   std::map<uint32_t, RuleInfo> rules;
   // The policies that make a subject's direction default-deny, for
   // "default deny because policy X selects the destination".

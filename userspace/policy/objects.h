@@ -8,7 +8,11 @@
 
 #include <zeroseg/endpoint.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <iterator>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -118,18 +122,75 @@ struct Quarantine {
   std::string reason;                  // "operator", or the alert that asked
 };
 
+// Immutable objects held by shared pointers: copying a SharedVector (each
+// apply starts from a copy of the desired state) copies pointers, not
+// objects, and the states before and after an apply share what did not
+// change. Reads as a vector of const T.
+template <class T>
+class SharedVector {
+ public:
+  using Ptr = std::shared_ptr<const T>;
+
+  class const_iterator {
+   public:
+    using iterator_category = std::random_access_iterator_tag;
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const T*;
+    using reference = const T&;
+    const_iterator() = default;
+    explicit const_iterator(typename std::vector<Ptr>::const_iterator it) : it_(it) {}
+    const T& operator*() const { return **it_; }
+    const T* operator->() const { return it_->get(); }
+    const_iterator& operator++() { ++it_; return *this; }
+    const_iterator operator++(int) { return const_iterator(it_++); }
+    const_iterator& operator--() { --it_; return *this; }
+    const_iterator& operator+=(difference_type n) { it_ += n; return *this; }
+    const_iterator operator+(difference_type n) const { return const_iterator(it_ + n); }
+    difference_type operator-(const const_iterator& o) const { return it_ - o.it_; }
+    bool operator==(const const_iterator& o) const { return it_ == o.it_; }
+    bool operator!=(const const_iterator& o) const { return it_ != o.it_; }
+    typename std::vector<Ptr>::const_iterator base() const { return it_; }
+
+   private:
+    typename std::vector<Ptr>::const_iterator it_;
+  };
+
+  SharedVector() = default;
+  SharedVector(std::initializer_list<T> items) {
+    for (const auto& t : items) push_back(t);
+  }
+
+  void push_back(T item) { items_.push_back(std::make_shared<const T>(std::move(item))); }
+  void push_back(Ptr item) { items_.push_back(std::move(item)); }
+  void set(size_t i, Ptr item) { items_[i] = std::move(item); }
+  void erase(size_t i) { items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(i)); }
+  void clear() { items_.clear(); }
+
+  const T& operator[](size_t i) const { return *items_[i]; }
+  const T& back() const { return *items_.back(); }
+  const Ptr& ptr(size_t i) const { return items_[i]; }
+  size_t size() const { return items_.size(); }
+  bool empty() const { return items_.empty(); }
+  const_iterator begin() const { return const_iterator(items_.begin()); }
+  const_iterator end() const { return const_iterator(items_.end()); }
+
+ private:
+  std::vector<Ptr> items_;
+};
+
 // Everything one apply (or the whole desired state) holds.
 struct ObjectSet {
-  std::vector<Workload> workloads;
-  std::vector<Namespace> namespaces;
-  std::vector<Policy> policies;
+  SharedVector<Workload> workloads;
+  SharedVector<Namespace> namespaces;
+  SharedVector<Policy> policies;
   std::vector<Quarantine> quarantines;  // not objects: size() leaves them out
 
   size_t size() const { return workloads.size() + namespaces.size() + policies.size(); }
-  void append(ObjectSet&& more) {
-    for (auto& w : more.workloads) workloads.push_back(std::move(w));
-    for (auto& n : more.namespaces) namespaces.push_back(std::move(n));
-    for (auto& p : more.policies) policies.push_back(std::move(p));
+  void append(const ObjectSet& more) {
+    for (size_t i = 0; i < more.workloads.size(); i++) workloads.push_back(more.workloads.ptr(i));
+    for (size_t i = 0; i < more.namespaces.size(); i++) namespaces.push_back(more.namespaces.ptr(i));
+    for (size_t i = 0; i < more.policies.size(); i++) policies.push_back(more.policies.ptr(i));
   }
 };
 

@@ -91,48 +91,15 @@ Named::Named(std::string t) : text(std::move(t)) { append_json_string(json, text
 IpAddr tuple_source(const zs_tuple& t) { return tuple_addr(t.saddr, t.family); }
 IpAddr tuple_destination(const zs_tuple& t) { return tuple_addr(t.daddr, t.family); }
 
-std::shared_ptr<const FlowCatalog> FlowCatalog::build(std::string node, const Compiled& compiled,
-                                                      const ObjectSet& desired) {
-  auto c = std::make_shared<FlowCatalog>(std::move(node));
-  for (const auto& [ifname, ep] : compiled.endpoints)
-    if (unsigned ifindex = if_nametoindex(ifname.c_str())) c->endpoints_[ifindex] = {Named(ifname), ep.workload};
-  for (const auto& w : desired.workloads)
-    for (const auto& ip : w.ips) c->workloads_by_ip_[ip] = Named(w.meta.ns + "/" + w.meta.name);
-  for (const auto& [id, ident] : compiled.identities) {
-    std::string name = !ident.cidr.empty()             ? ident.cidr
-                       : ident.workloads.size() == 1 ? ident.workloads[0]
-                                                     : labels_str(ident.labels);
-    c->identities_[id] = {Named(name), labels_json(ident.labels)};
-  }
-  for (const auto& [id, info] : compiled.rules) c->rules_[id] = {info, Named(info.policy), Named(info.str())};
-  for (const auto& [subject, dirs] : compiled.selected_by)
-    for (int d = 0; d < 2; d++) {
-      std::string s;
-      for (const auto& p : dirs[d]) s += (s.empty() ? "" : ", ") + p;
-      c->selected_by_[subject][d] = s;
-    }
+FlowCatalog::FlowCatalog(std::string node) : FlowCatalog(std::move(node), std::make_shared<const Compiled>()) {}
+
+FlowCatalog::FlowCatalog(std::string node, std::shared_ptr<const Compiled> compiled)
+    : node_(std::move(node)), compiled_(compiled ? std::move(compiled) : std::make_shared<const Compiled>()) {}
+
+std::shared_ptr<const FlowCatalog> FlowCatalog::another_reader() const {
+  auto c = std::make_shared<FlowCatalog>(node_.text, compiled_);
+  c->serial_ = serial_;
   return c;
-}
-
-const FlowCatalog::Endpoint& FlowCatalog::endpoint(uint32_t ifindex) const {
-  if (auto it = endpoints_.find(ifindex); it != endpoints_.end()) return it->second;
-  auto [it, fresh] = other_interfaces_.try_emplace(ifindex);
-  if (fresh) {
-    char name[IF_NAMESIZE] = {};
-    it->second.interface = Named(if_indextoname(ifindex, name) ? name : "if" + std::to_string(ifindex));
-  }
-  return it->second;
-}
-
-const Named& FlowCatalog::party(const IpAddr& address, uint32_t identity) const {
-  if (auto it = workloads_by_ip_.find(address); it != workloads_by_ip_.end()) return it->second;
-  return this->identity(identity).name;
-}
-
-FlowCatalog::FlowCatalog(std::string node) : node_(std::move(node)) {
-  // the reserved identities every flow may name, outside the memo's lock
-  for (uint32_t id : {ZS_ID_ANY, ZS_ID_HOST, ZS_ID_WORLD, ZS_ID_QUARANTINE})
-    identities_[id] = {Named(identity_name(id)), "{}"};
 }
 
 uint64_t FlowCatalog::next_serial() {
@@ -140,18 +107,58 @@ uint64_t FlowCatalog::next_serial() {
   return ++n;
 }
 
+const FlowCatalog::Endpoint& FlowCatalog::endpoint(uint32_t ifindex) const {
+  return endpoint_locked(ifindex);
+}
+
+const FlowCatalog::Endpoint& FlowCatalog::endpoint_locked(uint32_t ifindex) const {
+  auto [it, fresh] = endpoints_.try_emplace(ifindex);
+  if (fresh) {
+    char name[IF_NAMESIZE] = {};
+    std::string ifname = if_indextoname(ifindex, name) ? name : "if" + std::to_string(ifindex);
+    it->second.interface = Named(ifname);
+    if (auto ep = compiled_->endpoints.find(ifname); ep != compiled_->endpoints.end())
+      it->second.workload = ep->second.workload;
+  }
+  return it->second;
+}
+
+const Named& FlowCatalog::party(const IpAddr& address, uint32_t identity) const {
+  if (auto it = workloads_by_ip_.find(address); it != workloads_by_ip_.end()) return it->second;
+  if (auto w = compiled_->workloads_by_ip.find(address); w != compiled_->workloads_by_ip.end())
+    return workloads_by_ip_.emplace(address, Named(w->second)).first->second;
+  return identity_locked(identity).name;
+}
+
 const FlowCatalog::Identity& FlowCatalog::identity(uint32_t id) const {
-  if (auto it = identities_.find(id); it != identities_.end()) return it->second;
-  // reserved identities (world, host, ...) and ones this catalog predates
-  std::lock_guard lock(other_identities_mu_);
-  auto [it, fresh] = other_identities_.try_emplace(id);
-  if (fresh) it->second = {Named(identity_name(id)), "{}"};
+  return identity_locked(id);
+}
+
+const FlowCatalog::Identity& FlowCatalog::identity_locked(uint32_t id) const {
+  auto [it, fresh] = identities_.try_emplace(id);
+  if (!fresh) return it->second;
+  auto c = compiled_->identities.find(id);
+  if (c == compiled_->identities.end()) {
+    it->second = {Named(identity_name(id)), "{}"};
+  } else {
+    const CompiledIdentity& ident = c->second;
+    std::string name = !ident.cidr.empty()             ? ident.cidr
+                       : ident.workloads.size() == 1 ? ident.workloads[0]
+                                                     : labels_str(ident.labels);
+    it->second = {Named(name), labels_json(ident.labels)};
+  }
   return it->second;
 }
 
 const FlowCatalog::Rule* FlowCatalog::rule(uint32_t id) const {
-  auto it = rules_.find(id);
-  return it == rules_.end() ? nullptr : &it->second;
+  return rule_locked(id);
+}
+
+const FlowCatalog::Rule* FlowCatalog::rule_locked(uint32_t id) const {
+  if (auto it = rules_.find(id); it != rules_.end()) return &it->second;
+  auto info = compiled_->rules.find(id);
+  if (info == compiled_->rules.end()) return nullptr;
+  return &rules_.emplace(id, Rule{info->second, Named(info->second.policy), Named(info->second.str())}).first->second;
 }
 
 const Named& FlowCatalog::explain(const FlowRecord& r) const {
@@ -164,12 +171,12 @@ const Named& FlowCatalog::explain(const FlowRecord& r) const {
 
 std::string FlowCatalog::explain_uncached(const FlowRecord& r) const {
   auto rule_name = [&] {
-    const Rule* info = rule(r.rule_id);
+    const Rule* info = rule_locked(r.rule_id);
     return info ? info->name.text : "rule " + std::to_string(r.rule_id);
   };
   const char* dir = direction_name(r.direction);
-  std::string who = endpoint(r.ifindex).workload;
-  if (who.empty()) who = identity(r.subject).name.text;
+  std::string who = endpoint_locked(r.ifindex).workload;
+  if (who.empty()) who = identity_locked(r.subject).name.text;
   if (r.event == FlowEvent::end && r.end_reason == FlowEndReason::revoked)
     return "revoked: the policy changed and no longer allows this flow";
   if (r.reason == ZS_REASON_NONE && r.verdict == ZS_VERDICT_ALLOWED)
@@ -181,7 +188,8 @@ std::string FlowCatalog::explain_uncached(const FlowRecord& r) const {
     why = "denied by " + rule_name();
   } else {
     std::string selectors;
-    if (auto it = selected_by_.find(r.subject); it != selected_by_.end()) selectors = it->second[r.direction & 1];
+    if (auto it = compiled_->selected_by.find(r.subject); it != compiled_->selected_by.end())
+      for (const auto& p : it->second[r.direction & 1]) selectors += (selectors.empty() ? "" : ", ") + p;
     bool several = selectors.find(", ") != std::string::npos;
     why = "default deny: " + (selectors.empty() ? std::string("a policy") : selectors) +
           (several ? " select " : " selects ") + who + " for " + dir + " and no rule allows this";

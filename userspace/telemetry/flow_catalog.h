@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // FlowCatalog: the names a flow record needs (workloads, identities and
-// their labels, rules, interfaces), taken from one compiled state. The
-// agent publishes a new catalog after every commit; the telemetry thread
-// reads whichever is current. Lookups memoize without locks: one thread
-// (the telemetry thread) reads a catalog at a time.
+// their labels, rules, interfaces), from one compiled state. The agent
+// publishes a new catalog after every commit (a pointer to the state it
+// committed, nothing copied); the telemetry thread and the analyzer read
+// whichever is current, each through a catalog of its own, and each name is
+// worked out once, when a flow first needs it.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -33,8 +33,12 @@ class FlowCatalog {
  public:
   // An empty catalog: numbers only (and the reserved identities' names).
   explicit FlowCatalog(std::string node);
-  static std::shared_ptr<const FlowCatalog> build(std::string node, const Compiled& compiled,
-                                                  const ObjectSet& desired);
+  // The names of one compiled state, worked out as flows ask for them: a
+  // commit publishes a catalog in no time, whatever the state's size.
+  FlowCatalog(std::string node, std::shared_ptr<const Compiled> compiled);
+  // The same names (and serial) for another thread: a catalog memoizes
+  // without locks, so each reading thread has one of its own.
+  std::shared_ptr<const FlowCatalog> another_reader() const;
 
   struct Identity {
     Named name;               // "prod/web" (one workload), "app=web" (several), the CIDR, or "world"
@@ -57,7 +61,7 @@ class FlowCatalog {
   const Endpoint& endpoint(uint32_t ifindex) const;
   // "prod/web" for a workload's address, else the identity's name.
   const Named& party(const IpAddr& address, uint32_t identity) const;
-  const Identity& identity(uint32_t id) const;  // party() and identity(): safe from two threads
+  const Identity& identity(uint32_t id) const;
   const Rule* rule(uint32_t id) const;
   // Why the flow got its verdict, in one sentence naming the rule, or the
   // policies that make the direction default-deny.
@@ -65,23 +69,21 @@ class FlowCatalog {
 
  private:
   static uint64_t next_serial();
+  const Endpoint& endpoint_locked(uint32_t ifindex) const;
+  const Identity& identity_locked(uint32_t id) const;
+  const Rule* rule_locked(uint32_t id) const;
+  std::string explain_uncached(const FlowRecord& r) const;
+
   Named node_;
   uint64_t serial_ = next_serial();
-  std::unordered_map<uint32_t, Endpoint> endpoints_;
-  std::unordered_map<IpAddr, Named, IpAddrHash> workloads_by_ip_;
-  std::unordered_map<uint32_t, Identity> identities_;
-  std::unordered_map<uint32_t, Rule> rules_;
-  std::unordered_map<uint32_t, std::array<std::string, 2>> selected_by_;  // "P1, P2" per direction
+  std::shared_ptr<const Compiled> compiled_;  // never null
 
-  // Memos, filled as flows need them (the catalog is otherwise immutable;
-  // a new catalog starts them afresh). Two threads read a catalog: the
-  // telemetry thread (everything) and the analyzer (party and identity
-  // only). So the identity memo takes a lock; the others are the telemetry
-  // thread's alone.
-  std::string explain_uncached(const FlowRecord& r) const;
-  mutable std::unordered_map<uint32_t, Endpoint> other_interfaces_;
-  mutable std::mutex other_identities_mu_;
-  mutable std::unordered_map<uint32_t, Identity> other_identities_;  // node-based: references stay valid
+  // Memos, filled as flows need them; node-based maps, so references stay
+  // valid. One thread reads a catalog: no locks (another_reader()).
+  mutable std::unordered_map<uint32_t, Endpoint> endpoints_;
+  mutable std::unordered_map<IpAddr, Named, IpAddrHash> workloads_by_ip_;
+  mutable std::unordered_map<uint32_t, Identity> identities_;
+  mutable std::unordered_map<uint32_t, Rule> rules_;
   struct ExplainKey {
     uint32_t subject, rule_id, ifindex;
     uint8_t event, end_reason, verdict, reason, direction;

@@ -15,7 +15,8 @@ Telemetry::Telemetry(const Datapath& dp, TelemetryOptions options)
     : dp_(dp),
       options_(std::move(options)),
       analyzer_(std::make_unique<FlowAnalyzer>(std::move(options_.analysis))),
-      catalog_(std::make_shared<FlowCatalog>(options_.node)) {
+      catalog_(std::make_shared<FlowCatalog>(options_.node)),
+      analysis_catalog_(catalog_->another_reader()) {
   if (!options_.flow_log.empty())
     log_ = std::make_unique<FlowLog>(options_.flow_log, options_.flow_log_max_bytes, options_.flow_log_keep);
   ring_ = ring_buffer__new(
@@ -37,14 +38,12 @@ Telemetry::~Telemetry() {
   if (ring_) ring_buffer__free(ring_);
 }
 
-void Telemetry::publish(std::shared_ptr<const FlowCatalog> catalog) {
+std::shared_ptr<const FlowCatalog> Telemetry::publish(std::shared_ptr<const FlowCatalog> catalog) {
+  auto analysis = catalog->another_reader();
   std::lock_guard lock(catalog_mu_);
-  catalog_ = std::move(catalog);
-}
-
-std::shared_ptr<const FlowCatalog> Telemetry::catalog() const {
-  std::lock_guard lock(catalog_mu_);
-  return catalog_;
+  std::swap(catalog_, catalog);
+  analysis_catalog_ = std::move(analysis);
+  return catalog;
 }
 
 void Telemetry::sweep_now() {
@@ -60,7 +59,12 @@ void Telemetry::handle(const zs_event& ev) {
 
 void Telemetry::emit(std::vector<FlowRecord>& records) {
   if (records.empty()) return;
-  auto names = catalog();
+  std::shared_ptr<const FlowCatalog> names, analysis_names;
+  {
+    std::lock_guard lock(catalog_mu_);
+    names = catalog_;
+    analysis_names = analysis_catalog_;
+  }
   batch_.clear();
   for (const auto& r : records) {
     append_flow_json(batch_, r, *names);
@@ -78,7 +82,7 @@ void Telemetry::emit(std::vector<FlowRecord>& records) {
     if (options_.exporter && r.event != FlowEvent::start) options_.exporter->add(r, *names);
   }
   size_t n = records.size();
-  analyzer_->submit(names, std::move(records));
+  analyzer_->submit(std::move(analysis_names), std::move(records));
   if (log_) log_->write(batch_);
   hub_.publish(std::move(batch_), n);
   batch_ = std::string();

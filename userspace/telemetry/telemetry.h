@@ -70,7 +70,8 @@ class Telemetry {
   Telemetry(const Telemetry&) = delete;
   Telemetry& operator=(const Telemetry&) = delete;
 
-  void publish(std::shared_ptr<const FlowCatalog> catalog);
+  // Returns the catalog it replaces (for the caller to free where it likes).
+  std::shared_ptr<const FlowCatalog> publish(std::shared_ptr<const FlowCatalog> catalog);
   FlowHub& hub() { return hub_; }
   FlowAnalyzer& analyzer() { return *analyzer_; }
   const FlowAnalyzer& analyzer() const { return *analyzer_; }
@@ -83,7 +84,6 @@ class Telemetry {
   void run();
   void handle(const zs_event& ev);
   void emit(std::vector<FlowRecord>& records);  // hands them on to the analyzer
-  std::shared_ptr<const FlowCatalog> catalog() const;
 
   const Datapath& dp_;
   TelemetryOptions options_;
@@ -98,7 +98,8 @@ class Telemetry {
   std::string batch_;
 
   mutable std::mutex catalog_mu_;
-  std::shared_ptr<const FlowCatalog> catalog_;
+  std::shared_ptr<const FlowCatalog> catalog_;           // the telemetry thread's
+  std::shared_ptr<const FlowCatalog> analysis_catalog_;  // the analyzer's (its own memos)
 
   std::mutex sweep_mu_;
   std::condition_variable sweep_cv_;
