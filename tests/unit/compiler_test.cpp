@@ -10,6 +10,12 @@
 #include "policy/evaluate.h"
 #include "policy/loader.h"
 
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <sstream>
+
 namespace zeroseg {
 namespace {
 
@@ -500,6 +506,148 @@ spec:
   EXPECT_EQ(judge.judge(ip("10.0.0.2"), ip("10.0.0.1"), 6, 81).verdict, ZS_VERDICT_DENIED);
   EXPECT_EQ(judge.judge(ip("192.0.2.1"), ip("10.0.0.4"), 17, 53).verdict, ZS_VERDICT_ALLOWED);  // y/a: open
   EXPECT_EQ(judge.judge(ip("10.0.0.2"), ip("10.0.0.1"), 1, 8).verdict, ZS_VERDICT_DENIED);  // ping: not port 80
+}
+
+
+// --- compile_policies: a change of policies only, merged key by key --------
+
+// A random SegmentPolicy over workloads labelled app=a0..a5, tier=t0..t2:
+// allows and denies, ports, ranges, ICMP, entities, audit, expiry.
+std::string random_policy(std::mt19937& rng, int n) {
+  auto pick = [&](int k) { return static_cast<int>(rng() % static_cast<unsigned>(k)); };
+  std::ostringstream y;
+  y << "---\napiVersion: zeroseg.io/v1\nkind: SegmentPolicy\nmetadata: {name: p" << n << ", namespace: ns}\nspec:\n";
+  y << "  selector: {matchLabels: {" << (pick(2) ? "app: a" + std::to_string(pick(6)) : "tier: t" + std::to_string(pick(3)))
+    << "}}\n";
+  if (pick(4) == 0) y << "  mode: audit\n";
+  for (const char* section : {"ingress", "egress", "ingressDeny"}) {
+    int rules = pick(4);
+    if (rules == 0) continue;
+    y << "  " << section << ":\n";
+    for (int r = 0; r < rules; r++) {
+      const char* peer_key = std::string(section) == "egress" ? "to" : "from";
+      switch (pick(4)) {
+        case 0: y << "  - " << peer_key << ": [{selector: {matchLabels: {app: a" << pick(6) << "}}}]\n"; break;
+        case 1: y << "  - " << peer_key << ": [{selector: {matchLabels: {tier: t" << pick(3) << "}}}]\n"; break;
+        case 2: y << "  - " << peer_key << ": [{entity: world}]\n"; break;
+        default: y << "  - " << peer_key << ": [{selector: {}}]\n";
+      }
+      int port = 80 + pick(4);
+      switch (pick(4)) {
+        case 0: y << "    ports: [{port: " << port << "}]\n"; break;
+        case 1: y << "    ports: [{port: " << port << ", endPort: " << port + pick(20) << "}]\n"; break;
+        case 2: y << "    ports: [{port: " << port << ", protocol: UDP}]\n"; break;
+        default: break;  // every port
+      }
+      if (pick(6) == 0) y << "    expires: \"2099-0" << 1 + pick(2) << "-01T00:00:00Z\"\n";
+    }
+  }
+  return y.str();
+}
+
+std::string workloads_yaml() {
+  std::string y = "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns}\n";
+  for (int i = 0; i < 24; i++)
+    y += "---\napiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: w" + std::to_string(i) +
+         ", namespace: ns, labels: {app: a" + std::to_string(i % 6) + ", tier: t" + std::to_string(i % 3) +
+         "}}\nspec: {ips: [10.9.0." + std::to_string(i + 1) + "]}\n";
+  return y;
+}
+
+TEST(CompilePoliciesTest, MatchesAWholeCompileAfterRandomPolicyChanges) {
+  std::mt19937 rng(20261129);
+  const ObjectSet workloads = load_yaml(workloads_yaml(), "w.yaml");
+  // slot i holds policy p<i>'s text; empty: deleted
+  std::vector<std::string> texts;
+  for (int n = 0; n < 8; n++) texts.push_back(random_policy(rng, n));
+  // The state of texts, keeping the objects of policies whose text did not
+  // change (as an apply does): those are what compile_policies reuses.
+  auto state_of = [&](const ObjectSet& before) {
+    std::map<std::string, SharedVector<Policy>::Ptr> by_doc;
+    for (size_t i = 0; i < before.policies.size(); i++) by_doc[before.policies[i].meta.document] = before.policies.ptr(i);
+    ObjectSet s;
+    s.workloads = workloads.workloads;
+    s.namespaces = workloads.namespaces;
+    for (const auto& t : texts) {
+      if (t.empty()) continue;
+      ObjectSet one = load_yaml(t, "p.yaml");
+      auto it = by_doc.find(one.policies[0].meta.document);
+      s.policies.push_back(it != by_doc.end() ? it->second : one.policies.ptr(0));
+    }
+    return s;
+  };
+  ObjectSet base = state_of(ObjectSet{});
+  LocalIdentityAllocator ids;
+  RuleIdAllocator rules;
+  Compiled prev = PolicyCompiler(ids, rules).compile(base);
+
+  int incremental = 0;
+  for (int round = 0; round < 200; round++) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    // one or two policies rewritten, deleted, or back
+    for (int k = 0; k <= static_cast<int>(rng() % 2); k++) {
+      size_t i = rng() % texts.size();
+      texts[i] = rng() % 5 == 0 ? "" : random_policy(rng, static_cast<int>(i));
+    }
+    ObjectSet next = state_of(base);
+
+    LocalIdentityAllocator ids_whole = ids, ids_inc = ids;
+    RuleIdAllocator rules_whole = rules, rules_inc = rules;
+    Compiled whole = PolicyCompiler(ids_whole, rules_whole).compile(next);
+    std::optional<Compiled> inc = PolicyCompiler(ids_inc, rules_inc).compile_policies(next, base, prev);
+    if (inc) {
+      incremental++;
+      ASSERT_EQ(inc->policy.size(), whole.policy.size());
+      for (const auto& [k, e] : whole.policy) {
+        auto it = inc->policy.find(k);
+        ASSERT_NE(it, inc->policy.end());
+        EXPECT_EQ(std::memcmp(&it->second, &e, sizeof(e)), 0)
+            << "subject " << k.subject << " peer " << k.peer << " dir " << int(k.direction) << " proto " << int(k.proto)
+            << " port " << k.port << "/" << int(k.port_plen) << ": allow " << it->second.allow_rule << " vs "
+            << e.allow_rule << ", deny " << it->second.deny_rule << " vs " << e.deny_rule << ", exp "
+            << it->second.allow_expires << " vs " << e.allow_expires;
+      }
+      ASSERT_EQ(inc->rules.size(), whole.rules.size());
+      for (const auto& [id, info] : whole.rules) EXPECT_EQ(inc->rules.at(id).str(), info.str());
+      EXPECT_EQ(inc->selected_by, whole.selected_by);
+      EXPECT_EQ(inc->modes, whole.modes);
+      EXPECT_EQ(inc->ipcache, whole.ipcache);
+      EXPECT_EQ(rules_inc.to_json(), rules_whole.to_json());
+      // every key that changed is among those it says it touched
+      std::set<zs_policy_key, PolicyKeyLess> touched(inc->touched.begin(), inc->touched.end());
+      for (const auto& [k, e] : whole.policy) {
+        auto old = prev.policy.find(k);
+        if (old == prev.policy.end() || std::memcmp(&old->second, &e, sizeof(e)) != 0) {
+          EXPECT_TRUE(touched.count(k));
+        }
+      }
+      for (const auto& [k, e] : prev.policy) {
+        if (!whole.policy.count(k)) {
+          EXPECT_TRUE(touched.count(k));
+        }
+      }
+    }
+    if (HasFailure()) return;
+    base = next;
+    ids = ids_whole;
+    rules = rules_whole;
+    prev = std::move(whole);
+  }
+  // most random changes keep every mode: the incremental path must have run
+  EXPECT_GT(incremental, 50);
+}
+
+TEST(CompilePoliciesTest, FallsBackWhenWorkloadsChange) {
+  ObjectSet a = load_yaml(workloads_yaml() + random_policy(*std::make_unique<std::mt19937>(1), 0), "a.yaml");
+  LocalIdentityAllocator ids;
+  RuleIdAllocator rules;
+  Compiled prev = PolicyCompiler(ids, rules).compile(a);
+  ObjectSet b = load_yaml(workloads_yaml() + random_policy(*std::make_unique<std::mt19937>(1), 0), "a.yaml");
+  EXPECT_FALSE(PolicyCompiler(ids, rules).compile_policies(b, a, prev));  // other workload objects
+  ObjectSet c = a;
+  EXPECT_TRUE(PolicyCompiler(ids, rules).compile_policies(c, a, prev));  // the same objects
+  c.quarantines.push_back(Quarantine{"ns/w1", {}, 0, std::nullopt, "operator"});
+  EXPECT_FALSE(PolicyCompiler(ids, rules).compile_policies(c, a, prev));
 }
 
 }  // namespace

@@ -395,15 +395,18 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run) {
   Compiled want;
   try {
     phase("copy");
-    want = PolicyCompiler(ids, rules).compile(next);
-    phase("compile");
+    // a change of policies alone merges only the keys it touches
+    std::optional<Compiled> quick;
+    if (!dry_run) quick = PolicyCompiler(ids, rules).compile_policies(next, *desired_, *compiled_);
+    want = quick ? std::move(*quick) : PolicyCompiler(ids, rules).compile(next);
+    phase(quick ? "compile-policies" : "compile");
     if (dry_run) {
       result.entries_changed = count_changes(want);
       result.replay = replay(want, next);
       result.revision = dp_->generation();
       return result;
     }
-    result.entries_changed = reconcile(want);
+    result.entries_changed = quick ? reconcile_policy(want) : reconcile(want);
     phase("maps");
   } catch (...) {
     record_apply(0, true);
@@ -435,6 +438,34 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run) {
   if (result.entries_changed > 10000) malloc_trim(0);
   result.revision = dp_->generation();
   return result;
+}
+
+// reconcile() for a compile_policies() result: endpoints and the ipcache
+// are as they were, and only the policy keys it touched can differ.
+size_t Agent::reconcile_policy(const Compiled& want) {
+  Transaction tx(*dp_);
+  size_t n = 0;
+  for (const auto& key : want.touched) {
+    auto w = want.policy.find(key);
+    auto h = mirror_->policy.find(key);
+    if (w == want.policy.end()) {
+      if (h != mirror_->policy.end()) {
+        tx.remove_rule(key);
+        n++;
+      }
+    } else if (h == mirror_->policy.end() || std::memcmp(&h->second, &w->second, sizeof(w->second)) != 0) {
+      tx.set_rule(key, w->second);
+      n++;
+    }
+  }
+  tx.commit();
+  for (const auto& key : want.touched) {
+    if (auto w = want.policy.find(key); w != want.policy.end())
+      mirror_->policy[key] = w->second;
+    else
+      mirror_->policy.erase(key);
+  }
+  return n;
 }
 
 size_t Agent::count_changes(const Compiled& want) const {

@@ -122,6 +122,7 @@ class Agent {
   ObjectSet without(const ObjectSet& gone, ApplyResult& result) const;
   ApplyResult commit(ObjectSet next, ApplyResult result, bool dry_run);
   size_t reconcile(const Compiled& want);
+  size_t reconcile_policy(const Compiled& want);
   size_t count_changes(const Compiled& want) const;
   struct TraceEnd;
   bool mirror_endpoint(uint32_t ifindex) const;

@@ -16,7 +16,13 @@ int64_t clock_ns(clockid_t id) {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-int64_t tai_offset_ns() { return clock_ns(CLOCK_TAI) - clock_ns(CLOCK_REALTIME); }
+// The kernel's TAI offset is whole seconds: rounded, two reads of the clocks
+// a few ns apart give the same answer (a recompile does not move expiries).
+int64_t tai_offset_ns() {
+  int64_t d = clock_ns(CLOCK_TAI) - clock_ns(CLOCK_REALTIME);
+  int64_t s = (d >= 0 ? d + 500'000'000 : d - 500'000'000) / 1'000'000'000;
+  return s * 1'000'000'000;
+}
 
 bool digits(std::string_view s, size_t at, size_t n, int& out) {
   if (at + n > s.size()) return false;

@@ -93,6 +93,14 @@ void RuleIdAllocator::release_unused(const std::set<uint32_t>& in_use) {
   }
 }
 
+void RuleIdAllocator::release(const std::string& key) {
+  auto it = by_key_.find(key);
+  if (it == by_key_.end()) return;
+  pool_.give_back(it->second);
+  by_key_.erase(it);
+  changes_++;
+}
+
 nlohmann::json RuleIdAllocator::to_json() const {
   return std::map<std::string, uint32_t>(by_key_.begin(), by_key_.end());  // sorted: a stable file
 }

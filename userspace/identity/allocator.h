@@ -64,6 +64,7 @@ class RuleIdAllocator {
  public:
   uint32_t allocate(const std::string& key);
   void release_unused(const std::set<uint32_t>& in_use);
+  void release(const std::string& key);  // no-op when the key has no id
   nlohmann::json to_json() const;
   void from_json(const nlohmann::json& j);
   uint64_t changes() const { return changes_; }  // as LocalIdentityAllocator's

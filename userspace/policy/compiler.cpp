@@ -3,6 +3,7 @@
 
 #include <zeroseg/identity.h>
 
+#include <algorithm>
 #include <functional>
 #include <unordered_map>
 
@@ -21,7 +22,56 @@ Labels identity_labels(const Workload& w, const Labels& namespace_labels) {
 
 namespace {
 
+// a outlives b (0: never expires)
+bool outlives(uint64_t a, uint64_t b) { return a != b && (a == 0 || (b != 0 && a > b)); }
+
+}  // namespace
+
+// The entry is the best of its votes, whatever their order: an enforced
+// deny beats an audit one, then the longest-lived wins, then the lowest
+// rule id; the same for allows.
+void fold_vote(zs_policy_entry& e, const PolicyVote& v) {
+  if (v.deny) {
+    bool take = !e.deny_rule || (e.deny_audit && !v.audit) ||
+                (e.deny_audit == v.audit && (outlives(v.expires_tai, e.deny_expires) ||
+                                             (v.expires_tai == e.deny_expires && v.rule_id < e.deny_rule)));
+    if (take) {
+      e.deny_rule = v.rule_id;
+      e.deny_expires = v.expires_tai;
+      e.deny_audit = v.audit;
+    }
+  } else if (!e.allow_rule || outlives(v.expires_tai, e.allow_expires) ||
+             (v.expires_tai == e.allow_expires && v.rule_id < e.allow_rule)) {
+    e.allow_rule = v.rule_id;
+    e.allow_expires = v.expires_tai;
+  }
+}
+
+namespace {
+
 constexpr uint8_t kIcmp = 1, kIcmp6 = 58;
+
+// Prefixes policies name (cidrs and their excepts): each gets an identity.
+std::set<Prefix> policy_cidrs(const ObjectSet& state) {
+  std::set<Prefix> out;
+  for (const auto& pol : state.policies)
+    for (const auto* rules : {&pol.allow_in, &pol.allow_out, &pol.deny_in, &pol.deny_out})
+      for (const auto& r : *rules)
+        for (const auto& peer : r.peers)
+          if (peer.cidr) {
+            out.insert(peer.cidr->cidr);
+            for (const auto& e : peer.cidr->except) out.insert(e);
+          }
+  return out;
+}
+
+template <class T>
+bool same_objects(const SharedVector<T>& a, const SharedVector<T>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); i++)
+    if (a.ptr(i) != b.ptr(i)) return false;
+  return true;
+}
 
 struct WorkloadInfo {
   const Workload* w;
@@ -48,6 +98,93 @@ class Compilation {
     index_cidrs();
     for (const auto& p : state_.policies) compile_policy(p);
     finish();
+    return std::move(out_);
+  }
+
+  // compile_policies(): see compiler.h.
+  std::optional<Compiled> run_policies(const ObjectSet& prev_state, const Compiled& prev) {
+    if (!same_objects(state_.workloads, prev_state.workloads) ||
+        !same_objects(state_.namespaces, prev_state.namespaces) || !state_.quarantines.empty() ||
+        !prev_state.quarantines.empty() || prev.workload_identities.size() != state_.workloads.size())
+      return std::nullopt;
+    out_.policy_cidrs = policy_cidrs(state_);
+    if (out_.policy_cidrs != prev.policy_cidrs) return std::nullopt;
+    // what only workloads, namespaces and cidrs decide: as it was
+    out_.endpoints = prev.endpoints;
+    out_.ipcache = prev.ipcache;
+    out_.identities = prev.identities;
+    out_.workloads_by_ip = prev.workloads_by_ip;
+    out_.workload_identities = prev.workload_identities;
+    index_namespaces();
+    for (size_t i = 0; i < state_.workloads.size(); i++) {
+      const Workload& w = state_.workloads[i];
+      for (const auto& [k, v] : w.meta.labels) by_label_[k + "=" + v].push_back(workloads_.size());
+      workloads_.push_back({&w, prev.workload_identities[i]});
+    }
+    // subjects: an unchanged policy's are as they were
+    for (const auto& p : state_.policies) {
+      auto it = prev.parts.find(&p);
+      if (it == prev.parts.end()) {
+        compile_policy(p);
+      } else {
+        const auto& subjects = it->second->subjects;
+        policies_.push_back({&p, std::set<uint32_t>(subjects.begin(), subjects.end())});
+      }
+    }
+    compute_modes();
+    if (out_mode_ != prev.modes) return std::nullopt;  // the audit rule reads modes: all parts change
+    out_.modes = out_mode_;
+
+    out_.policy = prev.policy;
+    out_.rules = prev.rules;
+    std::set<zs_policy_key, PolicyKeyLess> touched;
+    std::set<uint32_t> new_rule_ids;
+    std::set<const Policy*> kept;
+    for (const auto& [p, subjects] : policies_) {
+      if (auto it = prev.parts.find(p); it != prev.parts.end()) {
+        out_.parts.emplace(p, it->second);
+        kept.insert(p);
+        continue;
+      }
+      auto part = compile_part(*p, subjects);
+      for (const auto& [key, vote] : part->votes) touched.insert(key);
+      for (const auto& [id, info] : part->rules) new_rule_ids.insert(id);
+      out_.parts.emplace(p, std::move(part));
+    }
+    for (const auto& [p, part] : prev.parts) {
+      if (kept.count(p)) continue;
+      for (const auto& [key, vote] : part->votes) touched.insert(key);
+      for (const auto& [id, info] : part->rules) {
+        if (new_rule_ids.count(id)) continue;  // the same rule, still there
+        out_.rules.erase(id);
+        rule_ids_.release(info.policy + "|" + info.section + "|" + std::to_string(info.index));
+      }
+    }
+    for (const auto& [p, part] : out_.parts)
+      if (!kept.count(p))
+        for (const auto& [id, info] : part->rules) out_.rules[id] = info;
+
+    // each touched key again, from every part that votes on it
+    std::unordered_map<uint32_t, std::vector<const PolicyPart*>> by_subject;
+    for (const auto& [p, part] : out_.parts)
+      for (uint32_t s : part->subjects) by_subject[s].push_back(part.get());
+    for (const auto& key : touched) {
+      zs_policy_entry e{};
+      bool any = false;
+      for (const PolicyPart* part : by_subject[key.subject]) {
+        auto it = std::lower_bound(part->votes.begin(), part->votes.end(), key,
+                                   [](const auto& v, const zs_policy_key& k) { return PolicyKeyLess()(v.first, k); });
+        for (; it != part->votes.end() && !PolicyKeyLess()(key, it->first); ++it) {
+          fold_vote(e, it->second);
+          any = true;
+        }
+      }
+      if (any)
+        out_.policy[key] = e;
+      else
+        out_.policy.erase(key);
+      out_.touched.push_back(key);
+    }
     return std::move(out_);
   }
 
@@ -91,6 +228,7 @@ class Compilation {
       if (!quarantined)  // no policy selects or names a quarantined workload
         for (const auto& [k, v] : w.meta.labels) by_label_[k + "=" + v].push_back(workloads_.size());
       workloads_.push_back({&w, id});
+      out_.workload_identities.push_back(id);
       auto& ci = out_.identities[id];
       ci.labels = quarantined ? Labels{{"zeroseg.io/quarantine", "true"}} : identity_labels(w, ns_labels(w.meta.ns));
       ci.workloads.push_back(w.meta.ns + "/" + w.meta.name);
@@ -127,14 +265,8 @@ class Compilation {
       out_.identities[id].cidr = p.str();
     };
     for (const auto& m : management_) add(m);
-    for (const auto& pol : state_.policies)
-      for (const auto* rules : {&pol.allow_in, &pol.allow_out, &pol.deny_in, &pol.deny_out})
-        for (const auto& r : *rules)
-          for (const auto& peer : r.peers)
-            if (peer.cidr) {
-              add(peer.cidr->cidr);
-              for (const auto& e : peer.cidr->except) add(e);
-            }
+    out_.policy_cidrs = policy_cidrs(state_);
+    for (const auto& p : out_.policy_cidrs) add(p);
   }
 
   // Calls f(workload) for each workload a pod selector may match: those
@@ -227,31 +359,17 @@ class Compilation {
   }
 
   void add_entry(const zs_policy_key& key, uint32_t rule_id, bool deny, bool audit, uint64_t expires_tai) {
-    zs_policy_entry& e = out_.policy[key];
-    auto longer = [](uint64_t a, uint64_t b) { return a == 0 || (b != 0 && a > b); };  // a outlives b
-    if (deny) {
-      // an enforced deny beats an audit one; then the longest-lived wins
-      bool take = !e.deny_rule || (e.deny_audit && !audit) ||
-                  (e.deny_audit == audit && longer(expires_tai, e.deny_expires));
-      if (take) {
-        e.deny_rule = rule_id;
-        e.deny_expires = expires_tai;
-        e.deny_audit = audit;
-      }
-    } else if (!e.allow_rule || longer(expires_tai, e.allow_expires)) {
-      e.allow_rule = rule_id;
-      e.allow_expires = expires_tai;
-    }
+    fold_vote(out_.policy[key], {rule_id, deny, audit, expires_tai});
   }
 
   void compile_rules(const Policy& p, const std::vector<Rule>& rules, const char* section, uint8_t dir, bool deny,
-                     const std::set<uint32_t>& subjects) {
+                     const std::set<uint32_t>& subjects, PolicyPart& part) {
     for (size_t i = 0; i < rules.size(); i++) {
       const Rule& r = rules[i];
       std::string key = p.ref() + "|" + section + "|" + std::to_string(i);
       uint32_t rule_id = rule_ids_.allocate(key);
       used_rules_.insert(rule_id);
-      out_.rules[rule_id] = {p.ref(), section, i, p.audit, r.source};
+      part.rules.emplace_back(rule_id, RuleInfo{p.ref(), section, i, p.audit, r.source});
       uint64_t expires = r.expires_ns ? realtime_to_tai_ns(*r.expires_ns) : 0;
 
       std::set<uint32_t> peers;
@@ -274,7 +392,7 @@ class Compilation {
             k.proto = b.proto;
             k.port = b.port;
             k.port_plen = b.plen;
-            add_entry(k, rule_id, deny, audit, expires);
+            part.votes.emplace_back(k, PolicyVote{rule_id, deny, audit, expires});
           }
         }
       }
@@ -286,8 +404,8 @@ class Compilation {
     policies_.push_back({&p, subjects});
   }
 
-  void finish() {
-    // modes first: whether audit allows count depends on them
+  // Each subject's modes, and the policies behind them, from policies_.
+  void compute_modes() {
     for (const auto& [p, subjects] : policies_) {
       for (uint32_t s : subjects) {
         for (uint8_t dir : {ZS_DIR_INGRESS, ZS_DIR_EGRESS}) {
@@ -298,15 +416,33 @@ class Compilation {
         }
       }
     }
+  }
+
+  std::shared_ptr<PolicyPart> compile_part(const Policy& p, const std::set<uint32_t>& subjects) {
+    auto part = std::make_shared<PolicyPart>();
+    part->subjects.assign(subjects.begin(), subjects.end());
+    if (p.ingress) {
+      compile_rules(p, p.allow_in, "ingress", ZS_DIR_INGRESS, false, subjects, *part);
+      compile_rules(p, p.deny_in, "ingressDeny", ZS_DIR_INGRESS, true, subjects, *part);
+    }
+    if (p.egress) {
+      compile_rules(p, p.allow_out, "egress", ZS_DIR_EGRESS, false, subjects, *part);
+      compile_rules(p, p.deny_out, "egressDeny", ZS_DIR_EGRESS, true, subjects, *part);
+    }
+    std::stable_sort(part->votes.begin(), part->votes.end(),
+                     [](const auto& a, const auto& b) { return PolicyKeyLess()(a.first, b.first); });
+    return part;
+  }
+
+  void finish() {
+    // modes first: whether audit allows count depends on them
+    compute_modes();
+    out_.modes = out_mode_;  // before the quarantine's: compile_policies() compares these
     for (const auto& [p, subjects] : policies_) {
-      if (p->ingress) {
-        compile_rules(*p, p->allow_in, "ingress", ZS_DIR_INGRESS, false, subjects);
-        compile_rules(*p, p->deny_in, "ingressDeny", ZS_DIR_INGRESS, true, subjects);
-      }
-      if (p->egress) {
-        compile_rules(*p, p->allow_out, "egress", ZS_DIR_EGRESS, false, subjects);
-        compile_rules(*p, p->deny_out, "egressDeny", ZS_DIR_EGRESS, true, subjects);
-      }
+      auto part = compile_part(*p, subjects);
+      for (const auto& [key, vote] : part->votes) fold_vote(out_.policy[key], vote);
+      for (const auto& [id, info] : part->rules) out_.rules[id] = info;
+      out_.parts.emplace(p, std::move(part));
     }
     compile_quarantine();
     for (auto& [ifname, ep] : out_.endpoints) {
@@ -393,5 +529,10 @@ class Compilation {
 }  // namespace
 
 Compiled PolicyCompiler::compile(const ObjectSet& state) { return Compilation(state, identities_, rule_ids_).run(); }
+
+std::optional<Compiled> PolicyCompiler::compile_policies(const ObjectSet& state, const ObjectSet& prev_state,
+                                                         const Compiled& prev) {
+  return Compilation(state, identities_, rule_ids_).run_policies(prev_state, prev);
+}
 
 }  // namespace zeroseg

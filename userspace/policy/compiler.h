@@ -8,7 +8,10 @@
 #include <array>
 #include <cstring>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
+#include <unordered_map>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -37,6 +40,24 @@ struct RuleInfo {
   std::string str() const { return policy + " " + section + "[" + std::to_string(index) + "]"; }
 };
 
+// One rule's say on one policy map key; votes on a key fold into its entry
+// (fold_vote), in any order.
+struct PolicyVote {
+  uint32_t rule_id = 0;
+  bool deny = false, audit = false;
+  uint64_t expires_tai = 0;  // 0: never
+};
+
+void fold_vote(zs_policy_entry& e, const PolicyVote& v);
+
+// What compiling one policy put in. Kept per policy so that a change of a
+// few policies re-merges only the keys they touch (compile_policies).
+struct PolicyPart {
+  std::vector<uint32_t> subjects;                           // sorted
+  std::vector<std::pair<zs_policy_key, PolicyVote>> votes;  // sorted by key
+  std::vector<std::pair<uint32_t, RuleInfo>> rules;
+};
+
 struct CompiledEndpoint {
   std::string workload;  // namespace/name
   uint32_t identity = 0;
@@ -60,6 +81,17 @@ struct Compiled {
   // The policies that make a subject's direction default-deny, for
   // "default deny because policy X selects the destination".
   std::map<uint32_t, std::array<std::vector<std::string>, 2>> selected_by;
+
+  // For compile_policies(): each policy's part, by the policy object (alive
+  // as long as the ObjectSet compiled is); each subject's modes; each
+  // workload's identity, in the state's order; the CIDRs policies name.
+  std::unordered_map<const Policy*, std::shared_ptr<const PolicyPart>> parts;
+  std::map<uint32_t, std::array<uint8_t, 2>> modes;
+  std::vector<uint32_t> workload_identities;
+  std::set<Prefix> policy_cidrs;
+  // The policy map keys the last compile_policies() changed (empty after a
+  // whole compile): what the maps need rewriting.
+  std::vector<zs_policy_key> touched;
 };
 
 class PolicyCompiler {
@@ -71,6 +103,16 @@ class PolicyCompiler {
   // the state is inconsistent (two workloads claiming one IP or one
   // interface). Identities and rule ids no longer used are released.
   Compiled compile(const ObjectSet& state);
+
+  // Compiles state when it differs from prev_state (compiled into prev,
+  // both still alive) only in policies: the parts of unchanged policies,
+  // the identities and the ipcache are reused, and only the keys of
+  // changed policies are merged again (listed in `touched`). Returns
+  // nullopt when the change reaches further (workloads, namespaces,
+  // quarantines, the CIDRs policies name, a subject's mode): then compile()
+  // it whole. Gives the same result as compile().
+  std::optional<Compiled> compile_policies(const ObjectSet& state, const ObjectSet& prev_state,
+                                           const Compiled& prev);
 
  private:
   IdentityAllocator& identities_;
