@@ -650,5 +650,30 @@ TEST(CompilePoliciesTest, FallsBackWhenWorkloadsChange) {
   EXPECT_FALSE(PolicyCompiler(ids, rules).compile_policies(c, a, prev));
 }
 
+TEST(RuleIdJournalTest, UndoesAllocationsAndReleasesUnlessKept) {
+  RuleIdAllocator a;
+  uint32_t x = a.allocate("x"), y = a.allocate("y");
+  nlohmann::json before = a.to_json();
+  {
+    RuleIdJournal j(a);
+    a.allocate("z");
+    a.release("x");
+    a.release_unused({y});
+    EXPECT_EQ(a.to_json().size(), 1u);
+  }  // not kept: undone
+  EXPECT_EQ(a.to_json(), before);
+  EXPECT_EQ(a.allocate("x"), x);
+  uint32_t w = 0;
+  {
+    RuleIdJournal j(a);
+    a.release("x");
+    w = a.allocate("w");  // takes the id x gave back
+    j.keep();
+  }
+  EXPECT_EQ(w, x);
+  EXPECT_EQ(a.allocate("x"), 3u);  // a new id: w holds x's old one
+  EXPECT_EQ(a.allocate("y"), y);
+}
+
 }  // namespace
 }  // namespace zeroseg

@@ -389,17 +389,25 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run) {
     phases += buf;
     last = now;
   };
-  // compile with copies: a failed or dry run allocates nothing
-  LocalIdentityAllocator ids = identities_;
-  RuleIdAllocator rules = rule_ids_;
+  // A failed or dry run allocates nothing: rule ids are journaled (and
+  // undone unless kept), identities copied for a whole compile (a change of
+  // policies alone allocates none).
+  RuleIdJournal rules_journal(rule_ids_);
+  std::optional<LocalIdentityAllocator> ids;
   Compiled want;
   try {
-    phase("copy");
     // a change of policies alone merges only the keys it touches
     std::optional<Compiled> quick;
-    if (!dry_run) quick = PolicyCompiler(ids, rules).compile_policies(next, *desired_, *compiled_);
-    want = quick ? std::move(*quick) : PolicyCompiler(ids, rules).compile(next);
-    phase(quick ? "compile-policies" : "compile");
+    if (!dry_run) quick = PolicyCompiler(identities_, rule_ids_).compile_policies(next, *desired_, *compiled_);
+    if (quick) {
+      want = std::move(*quick);
+      phase("compile-policies");
+    } else {
+      ids = identities_;
+      phase("copy");
+      want = PolicyCompiler(*ids, rule_ids_).compile(next);
+      phase("compile");
+    }
     if (dry_run) {
       result.entries_changed = count_changes(want);
       result.replay = replay(want, next);
@@ -413,14 +421,15 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run) {
     throw;
   }
   // the old state is freed by housekeeping, not on the request's path
+  rules_journal.keep();
   auto old = std::make_unique<Retired>();
   std::swap(old->desired, desired_);
   std::swap(old->compiled, compiled_);
-  std::swap(old->identities, identities_);
-  std::swap(old->rule_ids, rule_ids_);
+  if (ids) {
+    std::swap(old->identities, identities_);
+    identities_ = std::move(*ids);
+  }
   desired_ = std::make_shared<const ObjectSet>(std::move(next));
-  identities_ = std::move(ids);
-  rule_ids_ = std::move(rules);
   compiled_ = std::make_shared<const Compiled>(std::move(want));
   old->catalog = publish_catalog();
   phase("swap");

@@ -168,7 +168,6 @@ class Agent {
     std::shared_ptr<const ObjectSet> desired;
     std::shared_ptr<const Compiled> compiled;
     LocalIdentityAllocator identities;
-    RuleIdAllocator rule_ids;
     std::shared_ptr<const FlowCatalog> catalog;  // holds the compiled state too
   };
   std::vector<std::unique_ptr<Retired>> retired_;

@@ -78,6 +78,7 @@ uint32_t RuleIdAllocator::allocate(const std::string& key) {
   uint32_t id = pool_.take();
   by_key_[key] = id;
   changes_++;
+  if (journaling_) journal_.push_back({true, key, id});
   return id;
 }
 
@@ -88,6 +89,7 @@ void RuleIdAllocator::release_unused(const std::set<uint32_t>& in_use) {
       continue;
     }
     pool_.give_back(it->second);
+    if (journaling_) journal_.push_back({false, it->first, it->second});
     it = by_key_.erase(it);
     changes_++;
   }
@@ -97,8 +99,33 @@ void RuleIdAllocator::release(const std::string& key) {
   auto it = by_key_.find(key);
   if (it == by_key_.end()) return;
   pool_.give_back(it->second);
+  if (journaling_) journal_.push_back({false, it->first, it->second});
   by_key_.erase(it);
   changes_++;
+}
+
+void RuleIdAllocator::start_journal() {
+  journaling_ = true;
+  journal_.clear();
+}
+
+void RuleIdAllocator::undo() {
+  for (auto c = journal_.rbegin(); c != journal_.rend(); ++c) {
+    if (c->allocated) {
+      by_key_.erase(c->key);
+      pool_.give_back(c->id);
+    } else {
+      by_key_[c->key] = c->id;
+      pool_.take_back(c->id);
+    }
+    changes_++;
+  }
+  journal_.clear();
+}
+
+void RuleIdAllocator::stop_journal() {
+  journaling_ = false;
+  journal_.clear();
 }
 
 nlohmann::json RuleIdAllocator::to_json() const {

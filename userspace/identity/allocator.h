@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "policy/labels.h"
 
@@ -20,6 +21,7 @@ class NumberPool {
   explicit NumberPool(uint32_t first) : first_(first), next_(first) {}
   uint32_t take();
   void give_back(uint32_t n) { free_.insert(n); }
+  void take_back(uint32_t n) { free_.erase(n); }  // undoes give_back(n)
   void reset(const std::set<uint32_t>& taken);  // restoring state
 
  private:
@@ -69,10 +71,42 @@ class RuleIdAllocator {
   void from_json(const nlohmann::json& j);
   uint64_t changes() const { return changes_; }  // as LocalIdentityAllocator's
 
+  // While journaling, allocations and releases are recorded so that undo()
+  // puts them back: an apply that fails, or a dry run, changes nothing,
+  // without copying 100k ids first (RuleIdJournal).
+  void start_journal();
+  void undo();
+  void stop_journal();
+
  private:
   std::unordered_map<std::string, uint32_t> by_key_;  // 100k rules: hashed, not a tree of long keys
   uint64_t changes_ = 0;
   NumberPool pool_{1};
+  struct Change {
+    bool allocated;  // else released
+    std::string key;
+    uint32_t id;
+  };
+  bool journaling_ = false;
+  std::vector<Change> journal_;
+};
+
+// Journals a RuleIdAllocator for its scope, undoing what it recorded
+// unless keep() was called.
+class RuleIdJournal {
+ public:
+  explicit RuleIdJournal(RuleIdAllocator& a) : a_(a) { a_.start_journal(); }
+  ~RuleIdJournal() {
+    if (!kept_) a_.undo();
+    a_.stop_journal();
+  }
+  RuleIdJournal(const RuleIdJournal&) = delete;
+  RuleIdJournal& operator=(const RuleIdJournal&) = delete;
+  void keep() { kept_ = true; }
+
+ private:
+  RuleIdAllocator& a_;
+  bool kept_ = false;
 };
 
 }  // namespace zeroseg
