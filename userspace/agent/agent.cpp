@@ -182,6 +182,45 @@ void remove_kind(SharedVector<T>& from, const SharedVector<T>& gone, ApplyResult
   }
 }
 
+constexpr const char* kDesiredLog = "desired.log";
+constexpr size_t kCompactLogBytes = 4u << 20;
+
+void append_document(std::string& out, const ObjectMeta& m) { out += "---\n" + m.document + "\n"; }
+
+// A desired.log record: "apply" or "delete", then the objects' YAML.
+std::string log_record(const char* what, const ObjectSet& objects) {
+  std::string r = std::string(what) + "\n";
+  for (const auto& n : objects.namespaces) append_document(r, n.meta);
+  for (const auto& w : objects.workloads) append_document(r, w.meta);
+  for (const auto& p : objects.policies) append_document(r, p.meta);
+  return r;
+}
+
+// Replays desired.log's records onto the snapshot's objects.
+void replay_log(const StateStore& store, ObjectSet& state) {
+  auto records = store.read_records(kDesiredLog);
+  for (size_t i = 0; i < records.size(); i++) {
+    const std::string& rec = records[i];
+    size_t eol = rec.find('\n');
+    std::string what = rec.substr(0, eol);
+    ObjectSet objects = load_yaml(eol == std::string::npos ? "" : rec.substr(eol + 1),
+                                  store.dir() + "/" + kDesiredLog + " record " + std::to_string(i + 1));
+    ApplyResult ignored;
+    if (what == "apply") {
+      merge_kind(state.namespaces, objects.namespaces, ignored);
+      merge_kind(state.workloads, objects.workloads, ignored);
+      merge_kind(state.policies, objects.policies, ignored);
+    } else if (what == "delete") {
+      remove_kind(state.namespaces, objects.namespaces, ignored);
+      remove_kind(state.workloads, objects.workloads, ignored);
+      remove_kind(state.policies, objects.policies, ignored);
+    } else {
+      throw Error(store.dir() + "/" + kDesiredLog + " record " + std::to_string(i + 1) + ": unknown change \"" +
+                  what + "\"");
+    }
+  }
+}
+
 // True when an apply or delete leaves every object as it was.
 bool changes_nothing(const ApplyResult& r) {
   return std::all_of(r.objects.begin(), r.objects.end(),
@@ -218,6 +257,7 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
     ObjectSet stored;
     if (auto desired = store_.read("desired.yaml"); !desired.empty())
       stored = load_yaml(desired, store_.dir() + "/desired.yaml");
+    replay_log(store_, stored);
     if (auto q = store_.read("quarantine.json"); !q.empty())
       stored.quarantines = quarantines_from_text(q, store_.dir() + "/quarantine.json");
     desired_ = std::make_shared<const ObjectSet>(std::move(stored));
@@ -229,7 +269,8 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
   // stored desired state by changing only what differs. No gap.
   compiled_ = std::make_shared<const Compiled>(PolicyCompiler(identities_, rule_ids_).compile(*desired_));
   size_t changed = reconcile(*compiled_);
-  persist();
+  persist("");
+  if (!store_.read_records(kDesiredLog).empty()) write_snapshot();  // start from a short log
   TelemetryOptions t;
   if (config_.node_name.empty()) {
     char host[256] = {};
@@ -348,7 +389,7 @@ ApplyResult Agent::apply(const ObjectSet& objects, bool dry_run) {
     r.revision = dp_->generation();
     return r;
   }
-  return commit(std::move(next), std::move(r), dry_run);
+  return commit(std::move(next), std::move(r), dry_run, log_record("apply", objects));
 }
 
 ApplyResult Agent::remove(const ObjectSet& objects, bool dry_run) {
@@ -359,7 +400,7 @@ ApplyResult Agent::remove(const ObjectSet& objects, bool dry_run) {
     r.revision = dp_->generation();
     return r;
   }
-  return commit(std::move(next), std::move(r), dry_run);
+  return commit(std::move(next), std::move(r), dry_run, log_record("delete", objects));
 }
 
 void Agent::record_apply(double seconds, bool failed) {
@@ -378,7 +419,7 @@ std::shared_ptr<const FlowCatalog> Agent::publish_catalog() {
   return telemetry_->publish(std::make_shared<const FlowCatalog>(config_.node_name, compiled_));
 }
 
-ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run) {
+ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, const std::string& record) {
   auto started = std::chrono::steady_clock::now();
   // where an apply's time goes, for `--log-level debug` (phase: ms)
   std::string phases;
@@ -433,7 +474,7 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run) {
   compiled_ = std::make_shared<const Compiled>(std::move(want));
   old->catalog = publish_catalog();
   phase("swap");
-  persist();
+  persist(record);
   phase("state-dir");
   {
     std::lock_guard lock(housekeeping_mu_);
@@ -560,13 +601,23 @@ void Agent::sync_links() {
   }
 }
 
-void Agent::persist() const {
+// The desired objects on disk: desired.yaml, a snapshot, and desired.log,
+// the applies and deletes since, one record each. A change appends its
+// record (a few kB, where the snapshot of 10k objects is megabytes); the
+// snapshot is written again, and the log emptied, when the log outgrows
+// kCompactLogBytes, and at start. Replaying the log on a snapshot that
+// already holds it changes nothing, so a crash between the two is safe.
+void Agent::write_snapshot() const {
   std::string docs;
-  auto add = [&](const ObjectMeta& m) { docs += "---\n" + m.document + "\n"; };
-  for (const auto& n : desired_->namespaces) add(n.meta);
-  for (const auto& w : desired_->workloads) add(w.meta);
-  for (const auto& p : desired_->policies) add(p.meta);
+  for (const auto& n : desired_->namespaces) append_document(docs, n.meta);
+  for (const auto& w : desired_->workloads) append_document(docs, w.meta);
+  for (const auto& p : desired_->policies) append_document(docs, p.meta);
   store_.write("desired.yaml", docs);
+  store_.remove(kDesiredLog);
+}
+
+void Agent::persist(const std::string& record) const {
+  if (!record.empty() && store_.append_record(kDesiredLog, record) > kCompactLogBytes) write_snapshot();
   // the rest only when it changed (100k rule ids are 4 MB of JSON)
   if (persisted_.identities != identities_.changes()) {
     store_.write("identities.json", identities_.to_json().dump(1));

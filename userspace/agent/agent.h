@@ -120,7 +120,7 @@ class Agent {
   struct Mirror;  // what the maps hold, kept in memory
   ObjectSet merged(const ObjectSet& incoming, ApplyResult& result) const;
   ObjectSet without(const ObjectSet& gone, ApplyResult& result) const;
-  ApplyResult commit(ObjectSet next, ApplyResult result, bool dry_run);
+  ApplyResult commit(ObjectSet next, ApplyResult result, bool dry_run, const std::string& record = "");
   size_t reconcile(const Compiled& want);
   size_t reconcile_policy(const Compiled& want);
   size_t count_changes(const Compiled& want) const;
@@ -129,7 +129,10 @@ class Agent {
   TraceEnd trace_end(const std::string& spec) const;
   std::string quarantine_target(const std::string& spec) const;
   nlohmann::json replay(const Compiled& draft, const ObjectSet& draft_state) const;
-  void persist() const;
+  // Writes what changed to the state dir; `record` is the change to the
+  // objects for desired.log ("" when they did not change).
+  void persist(const std::string& record) const;
+  void write_snapshot() const;
   // Returns the catalog it replaced.
   std::shared_ptr<const FlowCatalog> publish_catalog();
   nlohmann::json telemetry_status() const;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace zeroseg {
 
@@ -15,6 +16,14 @@ class StateStore {
   // "" when the file does not exist
   std::string read(const std::string& name) const;
   void write(const std::string& name, const std::string& content) const;
+  void remove(const std::string& name) const;
+
+  // Journals: records appended one by one, each fsynced before append
+  // returns. A crash leaves a record whole or absent: read_records() drops
+  // a torn or corrupt tail (and cuts it off the file, so later records
+  // follow good ones). Returns the journal's size after the append.
+  size_t append_record(const std::string& name, const std::string& record) const;
+  std::vector<std::string> read_records(const std::string& name) const;
 
  private:
   std::string dir_;
