@@ -520,13 +520,18 @@ std::string random_policy(std::mt19937& rng, int n) {
   y << "  selector: {matchLabels: {" << (pick(2) ? "app: a" + std::to_string(pick(6)) : "tier: t" + std::to_string(pick(3)))
     << "}}\n";
   if (pick(4) == 0) y << "  mode: audit\n";
+  bool any_section = false;
   for (const char* section : {"ingress", "egress", "ingressDeny"}) {
     int rules = pick(4);
     if (rules == 0) continue;
+    any_section = true;
     y << "  " << section << ":\n";
     for (int r = 0; r < rules; r++) {
       const char* peer_key = std::string(section) == "egress" ? "to" : "from";
-      switch (pick(4)) {
+      switch (pick(5)) {
+        case 4:  // a prefix: the same two each time, so most changes keep the CIDR set
+          y << "  - " << peer_key << ": [{cidr: 10.9.0.0/28" << (pick(2) ? ", except: [10.9.0.8/30]" : "") << "}]\n";
+          break;
         case 0: y << "  - " << peer_key << ": [{selector: {matchLabels: {app: a" << pick(6) << "}}}]\n"; break;
         case 1: y << "  - " << peer_key << ": [{selector: {matchLabels: {tier: t" << pick(3) << "}}}]\n"; break;
         case 2: y << "  - " << peer_key << ": [{entity: world}]\n"; break;
@@ -542,6 +547,7 @@ std::string random_policy(std::mt19937& rng, int n) {
       if (pick(6) == 0) y << "    expires: \"2099-0" << 1 + pick(2) << "-01T00:00:00Z\"\n";
     }
   }
+  if (!any_section) y << "  ingress: []\n";  // default deny, nothing allowed
   return y.str();
 }
 

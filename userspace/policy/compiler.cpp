@@ -51,17 +51,33 @@ namespace {
 
 constexpr uint8_t kIcmp = 1, kIcmp6 = 58;
 
-// Prefixes policies name (cidrs and their excepts): each gets an identity.
-std::set<Prefix> policy_cidrs(const ObjectSet& state) {
+// Prefixes a policy names (cidrs and their excepts): each gets an identity.
+std::vector<Prefix> cidrs_of(const Policy& pol) {
+  std::vector<Prefix> out;
+  for (const auto* rules : {&pol.allow_in, &pol.allow_out, &pol.deny_in, &pol.deny_out})
+    for (const auto& r : *rules)
+      for (const auto& peer : r.peers)
+        if (peer.cidr) {
+          out.push_back(peer.cidr->cidr);
+          for (const auto& e : peer.cidr->except) out.push_back(e);
+        }
+  return out;
+}
+
+// The same for every policy of a state, a kept part's from the part.
+std::set<Prefix> policy_cidrs(const ObjectSet& state, const Compiled* prev = nullptr) {
   std::set<Prefix> out;
-  for (const auto& pol : state.policies)
-    for (const auto* rules : {&pol.allow_in, &pol.allow_out, &pol.deny_in, &pol.deny_out})
-      for (const auto& r : *rules)
-        for (const auto& peer : r.peers)
-          if (peer.cidr) {
-            out.insert(peer.cidr->cidr);
-            for (const auto& e : peer.cidr->except) out.insert(e);
-          }
+  for (const auto& pol : state.policies) {
+    const PolicyPart* kept = nullptr;
+    if (prev) {
+      if (auto it = prev->parts.find(&pol); it != prev->parts.end()) kept = it->second.get();
+    }
+    if (kept) {
+      out.insert(kept->cidrs.begin(), kept->cidrs.end());
+    } else {
+      for (const auto& p : cidrs_of(pol)) out.insert(p);
+    }
+  }
   return out;
 }
 
@@ -107,7 +123,7 @@ class Compilation {
         !same_objects(state_.namespaces, prev_state.namespaces) || !state_.quarantines.empty() ||
         !prev_state.quarantines.empty() || prev.workload_identities.size() != state_.workloads.size())
       return std::nullopt;
-    out_.policy_cidrs = policy_cidrs(state_);
+    out_.policy_cidrs = policy_cidrs(state_, &prev);
     if (out_.policy_cidrs != prev.policy_cidrs) return std::nullopt;
     // what only workloads, namespaces and cidrs decide: as it was
     out_.endpoints = prev.endpoints;
@@ -421,6 +437,7 @@ class Compilation {
   std::shared_ptr<PolicyPart> compile_part(const Policy& p, const std::set<uint32_t>& subjects) {
     auto part = std::make_shared<PolicyPart>();
     part->subjects.assign(subjects.begin(), subjects.end());
+    part->cidrs = cidrs_of(p);
     if (p.ingress) {
       compile_rules(p, p.allow_in, "ingress", ZS_DIR_INGRESS, false, subjects, *part);
       compile_rules(p, p.deny_in, "ingressDeny", ZS_DIR_INGRESS, true, subjects, *part);

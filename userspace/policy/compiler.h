@@ -56,6 +56,7 @@ struct PolicyPart {
   std::vector<uint32_t> subjects;                           // sorted
   std::vector<std::pair<zs_policy_key, PolicyVote>> votes;  // sorted by key
   std::vector<std::pair<uint32_t, RuleInfo>> rules;
+  std::vector<Prefix> cidrs;  // the prefixes its peers name (cidrs and excepts)
 };
 
 struct CompiledEndpoint {
