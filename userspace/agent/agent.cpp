@@ -125,7 +125,7 @@ json ApplyResult::to_json() const {
 struct Agent::Mirror {
   std::map<uint32_t, zs_endpoint> endpoints;
   std::map<Prefix, uint32_t> ipcache;
-  std::map<zs_policy_key, zs_policy_entry, PolicyKeyLess> policy;
+  PolicyEntries policy;
 
   static Mirror read(const Datapath& dp) {
     Mirror m;

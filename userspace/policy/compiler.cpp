@@ -455,12 +455,25 @@ class Compilation {
     // modes first: whether audit allows count depends on them
     compute_modes();
     out_.modes = out_mode_;  // before the quarantine's: compile_policies() compares these
+    // every vote, in key order: each key's entry is folded once and the
+    // chunked map is filled front to back
+    std::vector<std::pair<zs_policy_key, PolicyVote>> votes;
+    std::vector<std::pair<uint32_t, const RuleInfo*>> rules;
     for (const auto& [p, subjects] : policies_) {
       auto part = compile_part(*p, subjects);
-      for (const auto& [key, vote] : part->votes) fold_vote(out_.policy[key], vote);
-      for (const auto& [id, info] : part->rules) out_.rules[id] = info;
+      votes.insert(votes.end(), part->votes.begin(), part->votes.end());
+      for (const auto& [id, info] : part->rules) rules.emplace_back(id, &info);
       out_.parts.emplace(p, std::move(part));
     }
+    std::sort(votes.begin(), votes.end(), [](const auto& a, const auto& b) { return PolicyKeyLess()(a.first, b.first); });
+    for (size_t i = 0; i < votes.size();) {
+      zs_policy_entry& e = out_.policy[votes[i].first];
+      size_t j = i;
+      for (; j < votes.size() && !PolicyKeyLess()(votes[i].first, votes[j].first); j++) fold_vote(e, votes[j].second);
+      i = j;
+    }
+    std::sort(rules.begin(), rules.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [id, info] : rules) out_.rules[id] = *info;
     compile_quarantine();
     for (auto& [ifname, ep] : out_.endpoints) {
       ep.mode[ZS_DIR_INGRESS] = out_mode_[ep.identity][ZS_DIR_INGRESS];

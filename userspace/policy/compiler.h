@@ -7,15 +7,17 @@
 
 #include <array>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 #include <tuple>
 #include <vector>
 
+#include "common/chunked_map.h"
 #include "identity/allocator.h"
 #include "policy/objects.h"
 
@@ -29,6 +31,13 @@ struct PolicyKeyLess {
            std::tie(b.subject, b.peer, b.direction, b.proto, b.port_plen, b.port);
   }
 };
+
+// The compiled policy map: chunks by subject, shared between compiled
+// states (an apply that changes a few subjects copies only theirs).
+struct PolicyKeyChunk {
+  uint64_t operator()(const zs_policy_key& k) const { return k.subject; }
+};
+using PolicyEntries = ChunkedMap<zs_policy_key, zs_policy_entry, PolicyKeyLess, PolicyKeyChunk>;
 
 // What a rule id stands for, for flows and `policy trace`.
 struct RuleInfo {
@@ -59,6 +68,12 @@ struct PolicyPart {
   std::vector<Prefix> cidrs;  // the prefixes its peers name (cidrs and excepts)
 };
 
+// Rule ids' meanings, in chunks of 256 ids, shared the same way.
+struct RuleIdChunk {
+  uint64_t operator()(uint32_t id) const { return id >> 8; }
+};
+using RuleInfos = ChunkedMap<uint32_t, RuleInfo, std::less<uint32_t>, RuleIdChunk>;
+
 struct CompiledEndpoint {
   std::string workload;  // namespace/name
   uint32_t identity = 0;
@@ -75,10 +90,10 @@ struct CompiledIdentity {
 struct Compiled {
   std::map<std::string, CompiledEndpoint> endpoints;  // by interface name
   std::map<Prefix, uint32_t> ipcache;
-  std::map<zs_policy_key, zs_policy_entry, PolicyKeyLess> policy;
+  PolicyEntries policy;
   std::map<uint32_t, CompiledIdentity> identities;
   std::map<IpAddr, std::string> workloads_by_ip;  // namespace/name
-  std::map<uint32_t, RuleInfo> rules;
+  RuleInfos rules;
   // The policies that make a subject's direction default-deny, for
   // "default deny because policy X selects the destination".
   std::map<uint32_t, std::array<std::vector<std::string>, 2>> selected_by;
