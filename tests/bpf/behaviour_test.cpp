@@ -347,12 +347,19 @@ TEST_P(BehaviourTest, TooManyPrefixLengthsFailsWholeAndKeepsOldState) {
   EXPECT_FALSE(send(IN, syn_in(81)));
 }
 
-TEST_P(BehaviourTest, SlotsAreLevelAfterCommit) {
+TEST_P(BehaviourTest, SlotsAreLevelOnceSettled) {
   add_rule(http());
+  // a commit returns at its flip: packets see the new state at once, and
+  // the retired slot catches up after an RCU grace period (settle)
+  EXPECT_FALSE(dp().settled());
+  EXPECT_TRUE(send(IN, syn_in(80)));
+  dp().settle();
+  EXPECT_TRUE(dp().settled());
   for (auto& [k, v] : dp().policy().entries())
     EXPECT_EQ(std::memcmp(&v.slot[0], &v.slot[1], sizeof(v.slot[0])), 0);
   for (auto& [k, v] : dp().ipcache().entries()) EXPECT_EQ(v.identity[0], v.identity[1]);
   remove_rule(http());
+  dp().settle();
   EXPECT_TRUE(dp().policy().entries().empty());
 }
 

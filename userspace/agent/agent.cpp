@@ -326,6 +326,15 @@ void Agent::housekeeping() {
     auto retired = std::move(retired_);
     retired_.clear();
     lock.unlock();
+    {
+      // the last commit's retired map slot catches up, off the request's path
+      std::lock_guard agent_lock(mu_);
+      try {
+        dp_->settle();
+      } catch (const std::exception& e) {
+        log::warn(std::string("levelling the map slots: ") + e.what());
+      }
+    }
     retired.clear();
     for (const auto& [ip, reason] : requests) {
       try {

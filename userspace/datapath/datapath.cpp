@@ -187,7 +187,24 @@ void Datapath::unpin(const std::string& pin_dir) {
 }
 
 Datapath::~Datapath() {
+  try {
+    settle();
+  } catch (const std::exception& e) {
+    log::warn(std::string("levelling the map slots: ") + e.what() + " (the next agent levels them)");
+  }
   if (config_) munmap(config_, config_len_);
+}
+
+void Datapath::settle() {
+  if (!pending_level_) return;
+  auto level = std::move(pending_level_);
+  pending_level_ = nullptr;
+  try {
+    level();
+  } catch (...) {
+    counted_ = false;  // the next transaction levels every entry first
+    throw;
+  }
 }
 
 int Datapath::program_fd(Program p) const { return prog_fds_.at(p).get(); }

@@ -8,6 +8,7 @@
 #include <zeroseg/policy.h>
 #include <zeroseg/verdict.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -94,6 +95,12 @@ class Datapath {
   // Returns once no program still runs that read the generation before
   // the last flip (an ARRAY_OF_MAPS update waits for an RCU grace period).
   void wait_for_programs() const;
+  // Finishes the last commit: once no program reads the slot it retired
+  // (an RCU grace period, a few ms), that slot catches up. A commit returns
+  // at its flip, when packets see the new state, and leaves this for later:
+  // the next transaction runs it first, the agent when it is idle.
+  void settle();
+  bool settled() const { return !pending_level_; }
 
   // Entry counts per double-buffered map, kept by transactions.
   size_t entries(std::string_view map_name) const;
@@ -118,6 +125,7 @@ class Datapath {
   UniqueFd writer_lock_;
   bool counted_ = false;
   int ncpus_ = 1;
+  std::function<void()> pending_level_;  // set by a commit, run by settle()
 };
 
 }  // namespace zeroseg

@@ -12,6 +12,7 @@
 namespace zeroseg {
 
 Transaction::Transaction(Datapath& dp) : dp_(dp) {
+  dp_.settle();
   if (!dp_.counted_) {
     dp_.repair_and_count();
     dp_.counted_ = true;
@@ -152,17 +153,26 @@ void Transaction::commit() {
   }
   dp_.config_->plan[inactive] = plan;
   __atomic_store_n(&dp_.config_->generation, gen + 1, __ATOMIC_RELEASE);
-  dp_.wait_for_programs();
 
-  eps.level(active);
-  ips.level(active);
-  pol.level(active);
-  dp_.config_->plan[active] = plan;
+  // the retired slot catches up later (Datapath::settle)
+  struct Level {
+    Staged<uint32_t, zs_endpoint_value, zs_endpoint> eps;
+    Staged<zs_ipcache_key, zs_ipcache_value, uint32_t> ips;
+    Staged<zs_policy_key, zs_policy_value, zs_policy_entry> pol;
+  };
+  auto level = std::make_shared<Level>(Level{std::move(eps), std::move(ips), std::move(pol)});
+  dp_.pending_level_ = [&dp = dp_, level, active, plan] {
+    dp.wait_for_programs();
+    level->eps.level(active);
+    level->ips.level(active);
+    level->pol.level(active);
+    dp.config_->plan[active] = plan;
+  };
 
   dp_.prefix_use_ = use;
-  dp_.entry_counts_["zs_endpoints"] += eps.new_keys - eps.removed_keys;
-  dp_.entry_counts_["zs_ipcache"] += ips.new_keys - ips.removed_keys;
-  dp_.entry_counts_["zs_policy"] += pol.new_keys - pol.removed_keys;
+  dp_.entry_counts_["zs_endpoints"] += level->eps.new_keys - level->eps.removed_keys;
+  dp_.entry_counts_["zs_ipcache"] += level->ips.new_keys - level->ips.removed_keys;
+  dp_.entry_counts_["zs_policy"] += level->pol.new_keys - level->pol.removed_keys;
   endpoints_ = {};
   ipcache_ = {};
   policy_ = {};
