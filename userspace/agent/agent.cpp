@@ -529,7 +529,7 @@ size_t Agent::reconcile_policy(const Compiled& want) {
 
 size_t Agent::count_changes(const Compiled& want) const {
   auto none = [](auto&&...) {};
-  size_t n = diff(want.ipcache, mirror_->ipcache, none, none);
+  size_t n = diff(want.ipcache.map(), mirror_->ipcache, none, none);
   n += diff(want.policy, mirror_->policy, none, none);
   for (const auto& [ifname, ep] : want.endpoints) {
     auto cur = compiled_->endpoints.find(ifname);
@@ -559,7 +559,7 @@ size_t Agent::reconcile(const Compiled& want) {
   Transaction tx(*dp_);
   size_t n = diff(want_eps, mirror_->endpoints, [&](uint32_t k, const zs_endpoint& v) { tx.set_endpoint(k, v); },
                   [&](uint32_t k) { tx.remove_endpoint(k); });
-  n += diff(want.ipcache, mirror_->ipcache, [&](const Prefix& k, uint32_t v) { tx.set_identity(k, v); },
+  n += diff(want.ipcache.map(), mirror_->ipcache, [&](const Prefix& k, uint32_t v) { tx.set_identity(k, v); },
             [&](const Prefix& k) { tx.remove_identity(k); });
   n += diff(want.policy, mirror_->policy,
             [&](const zs_policy_key& k, const zs_policy_entry& v) { tx.set_rule(k, v); },
@@ -585,7 +585,7 @@ size_t Agent::reconcile(const Compiled& want) {
       attached_.erase(name);
     }
   mirror_->endpoints = std::move(want_eps);
-  mirror_->ipcache = want.ipcache;
+  mirror_->ipcache = want.ipcache.map();
   mirror_->policy = want.policy;
   return n;
 }

@@ -132,11 +132,9 @@ class Compilation {
     out_.workloads_by_ip = prev.workloads_by_ip;
     out_.workload_identities = prev.workload_identities;
     index_namespaces();
-    for (size_t i = 0; i < state_.workloads.size(); i++) {
-      const Workload& w = state_.workloads[i];
-      for (const auto& [k, v] : w.meta.labels) by_label_[k + "=" + v].push_back(workloads_.size());
-      workloads_.push_back({&w, prev.workload_identities[i]});
-    }
+    for (size_t i = 0; i < state_.workloads.size(); i++)
+      workloads_.push_back({&state_.workloads[i], prev.workload_identities[i]});
+    out_.label_index = prev.label_index;  // the same workloads, none quarantined
     // subjects: an unchanged policy's are as they were
     for (const auto& p : state_.policies) {
       auto it = prev.parts.find(&p);
@@ -238,11 +236,12 @@ class Compilation {
   void index_workloads() {
     std::map<IpAddr, const Workload*> ip_owner;
     std::map<std::string, const Workload*> if_owner;
+    std::unordered_map<std::string, std::vector<size_t>> label_index;
     for (const auto& w : state_.workloads) {
       bool quarantined = quarantined_.count(w.meta.ns + "/" + w.meta.name) > 0;
       uint32_t id = quarantined ? uint32_t{ZS_ID_QUARANTINE} : ids_.allocate(identity_labels(w, ns_labels(w.meta.ns)));
       if (!quarantined)  // no policy selects or names a quarantined workload
-        for (const auto& [k, v] : w.meta.labels) by_label_[k + "=" + v].push_back(workloads_.size());
+        for (const auto& [k, v] : w.meta.labels) label_index[k + "=" + v].push_back(workloads_.size());
       workloads_.push_back({&w, id});
       out_.workload_identities.push_back(id);
       auto& ci = out_.identities[id];
@@ -254,7 +253,7 @@ class Compilation {
           throw Error(w.meta.source.str() + ": Workload " + w.meta.ns + "/" + w.meta.name + " claims " + ip.str() +
                       ", which Workload " + it->second->meta.ns + "/" + it->second->meta.name + " has");
         out_.ipcache[Prefix::host(ip)] = id;
-        out_.workloads_by_ip.emplace(ip, w.meta.ns + "/" + w.meta.name);
+        out_.workloads_by_ip.mut().emplace(ip, w.meta.ns + "/" + w.meta.name);
       }
       if (!w.interface.empty()) {
         auto [it, fresh] = if_owner.emplace(w.interface, &w);
@@ -264,6 +263,8 @@ class Compilation {
         out_.endpoints[w.interface] = {w.meta.ns + "/" + w.meta.name, id, w.attach, {ZS_MODE_OFF, ZS_MODE_OFF}};
       }
     }
+    out_.label_index = std::make_shared<const std::unordered_map<std::string, std::vector<size_t>>>(
+        std::move(label_index));
     for (const auto& ip : quarantined_ips_) {
       out_.ipcache[Prefix::host(ip)] = ZS_ID_QUARANTINE;
       out_.identities[ZS_ID_QUARANTINE].labels = {{"zeroseg.io/quarantine", "true"}};
@@ -290,10 +291,10 @@ class Compilation {
   // 1000 policies over 10k workloads are 10M matches without the index.
   template <class F>
   void for_candidates(const LabelSelector* sel, F f) {
-    if (sel && !sel->match_labels.empty()) {
+    if (sel && !sel->match_labels.empty() && out_.label_index) {
       const auto& [k, v] = *sel->match_labels.begin();
-      auto it = by_label_.find(k + "=" + v);
-      if (it == by_label_.end()) return;
+      auto it = out_.label_index->find(k + "=" + v);
+      if (it == out_.label_index->end()) return;
       for (size_t i : it->second) f(workloads_[i]);
       return;
     }
@@ -475,7 +476,7 @@ class Compilation {
     std::sort(rules.begin(), rules.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (const auto& [id, info] : rules) out_.rules[id] = *info;
     compile_quarantine();
-    for (auto& [ifname, ep] : out_.endpoints) {
+    for (auto& [ifname, ep] : out_.endpoints.mut()) {
       ep.mode[ZS_DIR_INGRESS] = out_mode_[ep.identity][ZS_DIR_INGRESS];
       ep.mode[ZS_DIR_EGRESS] = out_mode_[ep.identity][ZS_DIR_EGRESS];
     }
@@ -550,7 +551,6 @@ class Compilation {
   std::map<uint32_t, std::array<uint8_t, 2>> out_mode_;
   std::set<uint32_t> used_rules_;
   std::map<std::string, std::set<uint32_t>> selector_cache_;
-  std::unordered_map<std::string, std::vector<size_t>> by_label_;  // "key=value" -> indexes into workloads_
   std::set<std::string> quarantined_;  // workloads, namespace/name
   std::set<IpAddr> quarantined_ips_;   // addresses of no workload
   std::set<Prefix> management_;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/chunked_map.h"
+#include "common/cow_map.h"
 #include "identity/allocator.h"
 #include "policy/objects.h"
 
@@ -87,12 +88,14 @@ struct CompiledIdentity {
   std::string cidr;                    // for CIDR identities
 };
 
+// The workload side (endpoints, addresses, identities) is shared with the
+// compiled state before when an apply changed policies only.
 struct Compiled {
-  std::map<std::string, CompiledEndpoint> endpoints;  // by interface name
-  std::map<Prefix, uint32_t> ipcache;
+  CowMap<std::map<std::string, CompiledEndpoint>> endpoints;  // by interface name
+  CowMap<std::map<Prefix, uint32_t>> ipcache;
   PolicyEntries policy;
-  std::map<uint32_t, CompiledIdentity> identities;
-  std::map<IpAddr, std::string> workloads_by_ip;  // namespace/name
+  CowMap<std::map<uint32_t, CompiledIdentity>> identities;
+  CowMap<std::map<IpAddr, std::string>> workloads_by_ip;  // namespace/name
   RuleInfos rules;
   // The policies that make a subject's direction default-deny, for
   // "default deny because policy X selects the destination".
@@ -104,6 +107,9 @@ struct Compiled {
   std::unordered_map<const Policy*, std::shared_ptr<const PolicyPart>> parts;
   std::map<uint32_t, std::array<uint8_t, 2>> modes;
   std::vector<uint32_t> workload_identities;
+  // "key=value" -> the workloads (indexes in the state's order) with that
+  // label, for pod selectors' candidates; quarantined workloads left out.
+  std::shared_ptr<const std::unordered_map<std::string, std::vector<size_t>>> label_index;
   std::set<Prefix> policy_cidrs;
   // The policy map keys the last compile_policies() changed (empty after a
   // whole compile): what the maps need rewriting.
