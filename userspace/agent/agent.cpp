@@ -196,8 +196,8 @@ std::string log_record(const char* what, const ObjectSet& objects) {
   return r;
 }
 
-// Replays desired.log's records onto the snapshot's objects.
-void replay_log(const StateStore& store, ObjectSet& state) {
+// Replays desired.log's records onto the snapshot's objects; returns how many.
+size_t replay_log(const StateStore& store, ObjectSet& state) {
   auto records = store.read_records(kDesiredLog);
   for (size_t i = 0; i < records.size(); i++) {
     const std::string& rec = records[i];
@@ -219,6 +219,7 @@ void replay_log(const StateStore& store, ObjectSet& state) {
                   what + "\"");
     }
   }
+  return records.size();
 }
 
 // True when an apply or delete leaves every object as it was.
@@ -253,11 +254,12 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
   dp_->lock_writers("zeroseg agent");
   if (auto ids = store_.read("identities.json"); !ids.empty()) identities_.from_json(json::parse(ids));
   if (auto rules = store_.read("rules.json"); !rules.empty()) rule_ids_.from_json(json::parse(rules));
+  size_t replayed = 0;
   {
     ObjectSet stored;
     if (auto desired = store_.read("desired.yaml"); !desired.empty())
       stored = load_yaml(desired, store_.dir() + "/desired.yaml");
-    replay_log(store_, stored);
+    replayed = replay_log(store_, stored);
     if (auto q = store_.read("quarantine.json"); !q.empty())
       stored.quarantines = quarantines_from_text(q, store_.dir() + "/quarantine.json");
     desired_ = std::make_shared<const ObjectSet>(std::move(stored));
@@ -270,7 +272,7 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
   compiled_ = std::make_shared<const Compiled>(PolicyCompiler(identities_, rule_ids_).compile(*desired_));
   size_t changed = reconcile(*compiled_);
   persist("");
-  if (!store_.read_records(kDesiredLog).empty()) write_snapshot();  // start from a short log
+  if (replayed) write_snapshot();  // start from a short log
   TelemetryOptions t;
   if (config_.node_name.empty()) {
     char host[256] = {};
