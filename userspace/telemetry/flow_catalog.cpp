@@ -108,10 +108,6 @@ uint64_t FlowCatalog::next_serial() {
 }
 
 const FlowCatalog::Endpoint& FlowCatalog::endpoint(uint32_t ifindex) const {
-  return endpoint_locked(ifindex);
-}
-
-const FlowCatalog::Endpoint& FlowCatalog::endpoint_locked(uint32_t ifindex) const {
   auto [it, fresh] = endpoints_.try_emplace(ifindex);
   if (fresh) {
     char name[IF_NAMESIZE] = {};
@@ -127,14 +123,10 @@ const Named& FlowCatalog::party(const IpAddr& address, uint32_t identity) const 
   if (auto it = workloads_by_ip_.find(address); it != workloads_by_ip_.end()) return it->second;
   if (auto w = compiled_->workloads_by_ip.find(address); w != compiled_->workloads_by_ip.end())
     return workloads_by_ip_.emplace(address, Named(w->second)).first->second;
-  return identity_locked(identity).name;
+  return this->identity(identity).name;
 }
 
 const FlowCatalog::Identity& FlowCatalog::identity(uint32_t id) const {
-  return identity_locked(id);
-}
-
-const FlowCatalog::Identity& FlowCatalog::identity_locked(uint32_t id) const {
   auto [it, fresh] = identities_.try_emplace(id);
   if (!fresh) return it->second;
   auto c = compiled_->identities.find(id);
@@ -151,10 +143,6 @@ const FlowCatalog::Identity& FlowCatalog::identity_locked(uint32_t id) const {
 }
 
 const FlowCatalog::Rule* FlowCatalog::rule(uint32_t id) const {
-  return rule_locked(id);
-}
-
-const FlowCatalog::Rule* FlowCatalog::rule_locked(uint32_t id) const {
   if (auto it = rules_.find(id); it != rules_.end()) return &it->second;
   auto info = compiled_->rules.find(id);
   if (info == compiled_->rules.end()) return nullptr;
@@ -171,12 +159,12 @@ const Named& FlowCatalog::explain(const FlowRecord& r) const {
 
 std::string FlowCatalog::explain_uncached(const FlowRecord& r) const {
   auto rule_name = [&] {
-    const Rule* info = rule_locked(r.rule_id);
+    const Rule* info = rule(r.rule_id);
     return info ? info->name.text : "rule " + std::to_string(r.rule_id);
   };
   const char* dir = direction_name(r.direction);
-  std::string who = endpoint_locked(r.ifindex).workload;
-  if (who.empty()) who = identity_locked(r.subject).name.text;
+  std::string who = endpoint(r.ifindex).workload;
+  if (who.empty()) who = identity(r.subject).name.text;
   if (r.event == FlowEvent::end && r.end_reason == FlowEndReason::revoked)
     return "revoked: the policy changed and no longer allows this flow";
   if (r.reason == ZS_REASON_NONE && r.verdict == ZS_VERDICT_ALLOWED)

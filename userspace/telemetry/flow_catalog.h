@@ -69,9 +69,6 @@ class FlowCatalog {
 
  private:
   static uint64_t next_serial();
-  const Endpoint& endpoint_locked(uint32_t ifindex) const;
-  const Identity& identity_locked(uint32_t id) const;
-  const Rule* rule_locked(uint32_t id) const;
   std::string explain_uncached(const FlowRecord& r) const;
 
   Named node_;
