@@ -6,6 +6,9 @@
 // established packet can cost). Prints markdown tables for bench/RESULTS.md.
 //
 //   sudo build/bench/datapath_bench [--quick]
+//   sudo build/bench/datapath_bench --established
+//     (the established path alone, XDP and tc, against both floors: best
+//     of 200 interleaved rounds, tighter than the full run's 9)
 //   sudo perf record -g -- build/bench/datapath_bench --profile-established
 //     (runs only established packets through XDP, 10 rules, for a profile)
 //
@@ -22,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "datapath/datapath.h"
 #include "datapath/port_ranges.h"
 #include "datapath/slots.h"
@@ -108,10 +112,77 @@ struct Stats {
   std::vector<uint32_t> allowed, floor_one;
 };
 
+// The two floors of bpf/floor.bpf.c, loaded, with the key the lookup floor
+// finds in its map.
+class Floors {
+ public:
+  Floors() : skel_(floor_bpf__open_and_load()) {
+    if (!skel_) throw Error("loading the floor programs failed");
+    zs_ct_key4 key{};  // the key zs_floor_lookup looks for
+    key.ifindex = kIfindex;
+    key.saddr = 0x0100000a;
+    key.daddr = 0x0200000a;
+    key.sport = 0x4000;
+    key.dport = 0x5000;
+    key.proto = 6;
+    zs_ct_entry entry{};
+    if (bpf_map_update_elem(bpf_map__fd(skel_->maps.zs_floor_ct), &key, &entry, BPF_ANY))
+      throw Error("filling the lookup floor's map failed");
+  }
+  int floor(Program p) const {
+    return bpf_program__fd(p == Program::xdp_ingress ? skel_->progs.zs_floor_xdp : skel_->progs.zs_floor_tc);
+  }
+  int lookup(Program p) const {
+    return bpf_program__fd(p == Program::xdp_ingress ? skel_->progs.zs_floor_lookup_xdp
+                                                     : skel_->progs.zs_floor_lookup_tc);
+  }
+
+ private:
+  std::unique_ptr<floor_bpf, FloorDeleter> skel_;
+};
+
+const std::vector<std::pair<const char*, Program>> kHooks = {{"xdp", Program::xdp_ingress},
+                                                             {"tc", Program::tc_ingress}};
+
+// --established: floor, lookup floor and established, interleaved.
+int established_only() {
+  MapSizes ms;
+  ms.conntrack4 = ms.conntrack6 = 65536;
+  auto dp = Datapath::load({.sizes = ms, .pin = false});
+  install(*dp, 10, ZS_ATTACH_HOST);
+  Floors floors;
+  auto syn = tcp_from(9, 40000, 80, PacketBuilder::kSyn);
+  auto ack = tcp_from(9, 40000, 80, PacketBuilder::kAck);
+  std::vector<Stats> stats(kHooks.size());
+  const int rounds = 200;
+  for (int round = 0; round < rounds; round++) {
+    if (round % 50 == 0) std::fprintf(stderr, "round %d/%d\n", round + 1, rounds);
+    for (size_t hi = 0; hi < kHooks.size(); hi++) {
+      Program prog = kHooks[hi].second;
+      Stats& st = stats[hi];
+      if (round == 0) test_run(dp->program_fd(prog), prog, syn, kIfindex);
+      st.floor = std::min<double>(st.floor, test_run(floors.floor(prog), prog, syn, kIfindex, 100000).duration_ns);
+      st.lookup_floor =
+          std::min<double>(st.lookup_floor, test_run(floors.lookup(prog), prog, syn, kIfindex, 100000).duration_ns);
+      st.established =
+          std::min<double>(st.established, test_run(dp->program_fd(prog), prog, ack, kIfindex, 100000).duration_ns);
+    }
+  }
+  std::printf("| hook | floor | floor + 1 ct lookup | established | established - floor | established - floor - lookup |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|\n");
+  for (size_t hi = 0; hi < kHooks.size(); hi++) {
+    const Stats& st = stats[hi];
+    std::printf("| %s | %.0f | %.0f | %.0f | %.0f | %.0f |\n", kHooks[hi].first, st.floor, st.lookup_floor,
+                st.established, st.established - st.floor, st.established - st.lookup_floor);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  if (argc > 1 && std::string(argv[1]) == "--established") return established_only();
   if (argc > 1 && std::string(argv[1]) == "--profile-established") {
     MapSizes ms;
     ms.conntrack4 = ms.conntrack6 = 65536;
@@ -130,8 +201,7 @@ int main(int argc, char** argv) {
   const int rounds = quick ? 3 : 9;
   const uint32_t new_flows_per_round = quick ? 500 : 2000;
   const std::vector<uint32_t> sizes = {10, 1000, 10000, 100000};
-  const std::vector<std::pair<const char*, Program>> hooks = {{"xdp", Program::xdp_ingress},
-                                                              {"tc", Program::tc_ingress}};
+  const auto& hooks = kHooks;
 
   // One datapath (own maps) per size, measured in interleaved rounds, so
   // that the machine's drift hits every size alike.
@@ -144,33 +214,9 @@ int main(int argc, char** argv) {
     install(*c.dp, n, ZS_ATTACH_HOST);  // XDP and tc ingress both judge ingress
     configs.push_back(std::move(c));
   }
-  std::unique_ptr<floor_bpf, FloorDeleter> floor(floor_bpf__open_and_load());
-  if (!floor) {
-    std::fprintf(stderr, "loading the floor programs failed\n");
-    return 1;
-  }
-  auto floor_fd = [&](Program p) {
-    return bpf_program__fd(p == Program::xdp_ingress ? floor->progs.zs_floor_xdp : floor->progs.zs_floor_tc);
-  };
-  auto lookup_floor_fd = [&](Program p) {
-    return bpf_program__fd(p == Program::xdp_ingress ? floor->progs.zs_floor_lookup_xdp
-                                                     : floor->progs.zs_floor_lookup_tc);
-  };
-  {
-    // the key zs_floor_lookup looks for (bpf/floor.bpf.c)
-    zs_ct_key4 key{};
-    key.ifindex = kIfindex;
-    key.saddr = 0x0100000a;
-    key.daddr = 0x0200000a;
-    key.sport = 0x4000;
-    key.dport = 0x5000;
-    key.proto = 6;
-    zs_ct_entry entry{};
-    if (bpf_map_update_elem(bpf_map__fd(floor->maps.zs_floor_ct), &key, &entry, BPF_ANY)) {
-      std::fprintf(stderr, "filling the lookup floor's map failed\n");
-      return 1;
-    }
-  }
+  Floors floors;
+  auto floor_fd = [&](Program p) { return floors.floor(p); };
+  auto lookup_floor_fd = [&](Program p) { return floors.lookup(p); };
 
   std::vector<std::vector<Stats>> stats(configs.size(), std::vector<Stats>(hooks.size()));
   for (int round = 0; round < rounds; round++) {

@@ -7,6 +7,25 @@
 
 #define ZS_NS_PER_SEC 1000000000ULL
 
+/* Conntrack's clock: CLOCK_MONOTONIC_COARSE, read only when it may have
+ * moved. The coarse clock moves once per tick, as jiffies do, but reading
+ * it is a helper call (~5 ns, a third of the established path's budget)
+ * where bpf_jiffies64() is inlined into a load. So a flow last seen in
+ * this tick has not idled out and its last_seen_ns is the time now. (The
+ * two move a moment apart at a tick; that can cost one tick of precision
+ * in last_seen_ns, never a timeout seconds long.) */
+struct zs_clock {
+	__u64 jiffies;
+	__u64 ns; /* 0 until read */
+};
+
+static __always_inline __u64 zs_clock_ns(struct zs_clock *clk)
+{
+	if (!clk->ns)
+		clk->ns = bpf_ktime_get_coarse_ns();
+	return clk->ns;
+}
+
 enum zs_ct_lookup {
 	ZS_CT_NEW = 0,
 	ZS_CT_ORIGINAL = 1, /* the packet travels as the flow's first did */
@@ -130,7 +149,7 @@ static __always_inline void zs_ct_remove(const struct zs_ct_key *key)
  * Entries idle for longer than their timeout count as absent. */
 static __always_inline int zs_ct_lookup(const struct zs_config *cfg,
 					__u32 ifindex, const struct zs_tuple *t,
-					__u8 tcp_flags, __u64 now,
+					__u8 tcp_flags, struct zs_clock *clk,
 					struct zs_ct_entry **entry)
 {
 	union zs_ct_any_key k;
@@ -143,8 +162,15 @@ static __always_inline int zs_ct_lookup(const struct zs_config *cfg,
 		ct = zs_ct_find(&k, ifindex, t, 1);
 		found = ZS_CT_REPLY;
 	}
-	if (!ct || now - ct->last_seen_ns > zs_ct_timeout_ns(cfg, ct, t->proto))
+	if (!ct)
 		return ZS_CT_NEW;
+	if (ct->last_seen_jiffies == clk->jiffies) {
+		if (!clk->ns)
+			clk->ns = ct->last_seen_ns;
+	} else if (zs_clock_ns(clk) - ct->last_seen_ns >
+		   zs_ct_timeout_ns(cfg, ct, t->proto)) {
+		return ZS_CT_NEW;
+	}
 	*entry = ct;
 	return found;
 }
@@ -154,7 +180,7 @@ static __always_inline int zs_ct_lookup(const struct zs_config *cfg,
  * telemetry, not a security boundary. */
 static __always_inline void zs_ct_account(struct zs_ct_entry *ct, int found,
 					  const struct zs_packet *p, __u32 len,
-					  __u64 now)
+					  struct zs_clock *clk)
 {
 	int d = found == ZS_CT_REPLY;
 
@@ -163,8 +189,10 @@ static __always_inline void zs_ct_account(struct zs_ct_entry *ct, int found,
 	ct->tcp_flags[d] |= p->tcp_flags;
 	if (p->tcp_flags & (ZS_TCP_FIN | ZS_TCP_RST))
 		ct->flags |= ZS_CT_CLOSING;
-	if (ct->last_seen_ns != now)
-		ct->last_seen_ns = now;
+	if (ct->last_seen_jiffies != clk->jiffies) {
+		ct->last_seen_ns = zs_clock_ns(clk);
+		ct->last_seen_jiffies = clk->jiffies;
+	}
 }
 
 #endif

@@ -25,6 +25,7 @@
 /* What the slow paths need to know of the packet beyond its headers. */
 struct zs_flow_ctx {
 	__u64 now;       /* bpf_ktime_get_coarse_ns(): conntrack times */
+	__u64 jiffies;   /* bpf_jiffies64() (see zs_clock) */
 	__u32 ifindex;
 	__u32 len;
 	__u32 subject;   /* the endpoint's identity */
@@ -108,6 +109,7 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 		__builtin_memset(ct, 0, sizeof(*ct));
 		ct->created_ns = fc->now;
 		ct->last_seen_ns = fc->now;
+		ct->last_seen_jiffies = fc->jiffies;
 		ct->generation = cfg->generation;
 		ct->expires_tai = j.expires_tai;
 		ct->packets[0] = 1;
@@ -195,11 +197,15 @@ ZS_NOINLINE int zs_trace_flow(struct zs_flow_ctx *fc, struct zs_packet *p, __u32
 ZS_NOINLINE int zs_related(struct zs_flow_ctx *fc, struct zs_packet *p)
 {
 	const struct zs_config *cfg = zs_get_config();
+	struct zs_scratch *scratch = zs_get_scratch();
 	struct zs_ct_entry *ct;
+	struct zs_clock clk;
 
-	if (!fc || !p || !cfg || !p->icmp_error)
+	if (!fc || !p || !cfg || !scratch || !p->icmp_error)
 		return 0;
-	return zs_ct_lookup(cfg, fc->ifindex, &p->inner, 0, fc->now, &ct) !=
+	clk.jiffies = fc->jiffies;
+	clk.ns = fc->now;
+	return zs_ct_lookup(cfg, fc->ifindex, &scratch->inner, 0, &clk, &ct) !=
 	       ZS_CT_NEW;
 }
 
@@ -295,14 +301,15 @@ static __always_inline int zs_endpoint_flow_ctx(const struct zs_config *cfg,
 static __always_inline int zs_established(const struct zs_config *cfg,
 					  const struct zs_ctx *ctx,
 					  const struct zs_packet *p,
-					  struct zs_ct_entry *ct, int found, __u64 now)
+					  struct zs_ct_entry *ct, int found,
+					  struct zs_clock *clk)
 {
 	__u8 direction = ct->direction ^ (found == ZS_CT_REPLY);
 
 	if (ct->generation != cfg->generation ||
 	    (ct->expires_tai && bpf_ktime_get_tai_ns() >= ct->expires_tai))
 		return -1;
-	zs_ct_account(ct, found, p, ctx->len, now);
+	zs_ct_account(ct, found, p, ctx->len, clk);
 	return zs_finish(ctx, direction,
 			 ct->flags & ZS_CT_AUDIT ? ZS_VERDICT_AUDIT : ZS_VERDICT_ALLOWED, 0);
 }
@@ -312,7 +319,7 @@ static __always_inline int zs_established(const struct zs_config *cfg,
 static __always_inline int zs_judge_packet(const struct zs_config *cfg,
 					   struct zs_ctx *ctx, struct zs_packet *p,
 					   int rc, int found, struct zs_ct_entry *ct,
-					   __u64 now)
+					   struct zs_clock *clk)
 {
 	struct zs_flow_ctx fc = {};
 
@@ -320,7 +327,8 @@ static __always_inline int zs_judge_packet(const struct zs_config *cfg,
 		zs_count(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0), ctx->len);
 		return ZS_PASS;
 	}
-	fc.now = now;
+	fc.now = zs_clock_ns(clk);
+	fc.jiffies = clk->jiffies;
 	if (rc == ZS_PARSE_NON_IP) {
 		zs_count(ZS_CTR_NON_IP, ctx->len);
 		return ZS_PASS;
@@ -335,7 +343,7 @@ static __always_inline int zs_judge_packet(const struct zs_config *cfg,
 		if (ZS_RESULT_VERDICT(rc) == ZS_VERDICT_DENIED)
 			return zs_finish(ctx, fc.direction, ZS_VERDICT_DENIED,
 					 ZS_RESULT_REASON(rc));
-		zs_ct_account(ct, found, p, ctx->len, now);
+		zs_ct_account(ct, found, p, ctx->len, clk);
 		return zs_finish(ctx, fc.direction,
 				 ct->flags & ZS_CT_AUDIT ? ZS_VERDICT_AUDIT : ZS_VERDICT_ALLOWED, 0);
 	}
@@ -351,7 +359,7 @@ static __always_inline int zs_datapath(struct zs_ctx *ctx)
 	struct zs_packet p = {};
 	struct zs_ct_entry *ct = NULL;
 	int rc, found = ZS_CT_NEW;
-	__u64 now;
+	struct zs_clock clk;
 
 	if (!cfg) {
 		zs_count(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0), ctx->len);
@@ -360,17 +368,18 @@ static __always_inline int zs_datapath(struct zs_ctx *ctx)
 	rc = zs_parse(ctx, &p);
 	if (rc == ZS_PARSE_IP && (p.frag_first || p.frag_later) && zs_fragment_ports(&p))
 		rc = ZS_REASON_FRAG_NO_FIRST;
-	now = bpf_ktime_get_coarse_ns();
+	clk.jiffies = bpf_jiffies64();
+	clk.ns = 0;
 	if (rc == ZS_PARSE_IP && !p.neighbour_disc) {
-		found = zs_ct_lookup(cfg, ctx->ifindex, &p.tuple, p.tcp_flags, now, &ct);
+		found = zs_ct_lookup(cfg, ctx->ifindex, &p.tuple, p.tcp_flags, &clk, &ct);
 		if (found != ZS_CT_NEW && ct) {
-			int verdict = zs_established(cfg, ctx, &p, ct, found, now);
+			int verdict = zs_established(cfg, ctx, &p, ct, found, &clk);
 
 			if (verdict >= 0)
 				return verdict;
 		}
 	}
-	return zs_judge_packet(cfg, ctx, &p, rc, found, ct, now);
+	return zs_judge_packet(cfg, ctx, &p, rc, found, ct, &clk);
 }
 
 /* zs_tc_trace's body: endpoint, parse, judge; nothing else. */

@@ -127,6 +127,7 @@ struct {
 struct zs_scratch {
 	struct zs_ct_entry ct;
 	struct zs_ct_key key;
+	struct zs_tuple inner; /* the packet an ICMP error quotes (zs_parse_quoted) */
 };
 
 struct {

@@ -13,6 +13,7 @@
 #include <linux/udp.h>
 
 #include "ctx.h"
+#include "maps.h"
 #include <zeroseg/conntrack.h>
 #include <zeroseg/ipcache.h>
 #include <zeroseg/verdict.h>
@@ -58,14 +59,13 @@ struct zs_vlan_hdr {
 
 struct zs_packet {
 	struct zs_tuple tuple;
-	struct zs_tuple inner; /* the packet quoted by an ICMP error */
 	__u32 frag_id;
 	__u16 policy_port;     /* dport, or ICMP type << 8 | code */
 	__u8 tcp_flags;
 	__u8 icmp_type;
 	__u8 icmp_code;
 	__u8 has_ports;        /* TCP, UDP, SCTP: ports are meaningful */
-	__u8 icmp_error;       /* inner holds the quoted packet */
+	__u8 icmp_error;       /* zs_scratch.inner: the quoted packet */
 	__u8 neighbour_disc;   /* IPv6 ND: always passes */
 	__u8 frag_first;       /* offset 0 and more fragments follow */
 	__u8 frag_later;       /* offset > 0: no L4 header here */
@@ -129,11 +129,18 @@ static __always_inline int zs_parse_ports(struct zs_ctx *ctx, __u32 off,
 	return 0;
 }
 
-/* The header quoted by an ICMP error at off; best effort. */
+/* The header quoted by an ICMP error at off, into zs_scratch.inner (not
+ * into p, which every packet would then pay to zero); best effort. */
 static __always_inline void zs_parse_quoted(struct zs_ctx *ctx, __u32 off,
 					    __u8 family, struct zs_packet *p)
 {
-	struct zs_tuple *t = &p->inner;
+	struct zs_scratch *scratch = zs_get_scratch();
+	struct zs_tuple *t;
+
+	if (!scratch)
+		return;
+	t = &scratch->inner;
+	__builtin_memset(t, 0, sizeof(*t));
 
 	if (family == ZS_FAMILY_IPV4) {
 		struct iphdr *ip = ctx->data + off;

@@ -62,6 +62,7 @@ struct zs_ct_entry {
 	__u8 tcp_flags[2];  /* OR of TCP flags seen, per direction */
 	__u16 policy_port;  /* the port policy judged (see zs_policy_key) */
 	__u16 pad;
+	__u64 last_seen_jiffies; /* bpf_jiffies64() when last_seen_ns was set */
 };
 
 /* fragments (LRU): the first fragment of a datagram records its ports so
@@ -83,6 +84,6 @@ struct zs_frag_value {
 ZS_STATIC_ASSERT(sizeof(struct zs_tuple) == 40, "zs_tuple ABI");
 ZS_STATIC_ASSERT(sizeof(struct zs_ct_key) == 48, "zs_ct_key ABI");
 ZS_STATIC_ASSERT(sizeof(struct zs_ct_key4) == 20, "zs_ct_key4 ABI");
-ZS_STATIC_ASSERT(sizeof(struct zs_ct_entry) == 88, "zs_ct_entry ABI");
+ZS_STATIC_ASSERT(sizeof(struct zs_ct_entry) == 96, "zs_ct_entry ABI");
 
 #endif

@@ -233,6 +233,32 @@ TEST_P(BehaviourTest, EndpointChangeRejudgesEstablishedFlows) {
   EXPECT_EQ(counter(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0)), unmanaged + 1);
 }
 
+TEST_P(BehaviourTest, IdleFlowsTimeOutAndBusyOnesMoveTheirClock) {
+  const zs_config saved = dp().config();
+  dp().set_ct_timeouts(1, 1, 1);
+  add_rule(http());
+  auto reply = PB().eth().ipv4(kSelfIp, kPeerIp).tcp(80, 40000, PB::kAck).build();
+  ASSERT_TRUE(send(IN, syn_in(80)));
+  ASSERT_TRUE(send(OUT, reply));
+
+  // a packet more than a tick later moves the flow's last_seen_ns (the
+  // established path reads the clock only when jiffies have moved)
+  auto last_seen = [&] {
+    auto flows = dp().conntrack().entries();
+    return flows.size() == 1 ? flows[0].second.last_seen_ns : 0;
+  };
+  uint64_t before = last_seen();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(send(OUT, reply));
+  EXPECT_GE(last_seen(), before + 30'000'000);
+
+  // idle past the timeout: the reply is a new flow of its own, and no
+  // egress rule opens it
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  EXPECT_FALSE(send(OUT, reply));
+  dp().set_ct_timeouts(saved.ct_timeout_tcp, saved.ct_timeout_tcp_closing, saved.ct_timeout_other);
+}
+
 TEST_P(BehaviourTest, FlowsAreKeptByFamily) {
   set_identity("fd00::2/128", kPeer);
   add_rule(http());
