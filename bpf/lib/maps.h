@@ -88,12 +88,13 @@ struct {
 	__uint(max_entries, 4 << 20);
 } zs_events SEC(".maps");
 
-/* packets and bytes per verdict x direction, per reason, and extras */
+/* packets and bytes per verdict x direction, per reason, and extras; one
+ * element (see struct zs_counters) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, ZS_CTR_MAX);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct zs_counter);
+	__type(value, struct zs_counters);
 } zs_counters SEC(".maps");
 
 /* Updating an ARRAY_OF_MAPS makes the syscall wait for running programs
@@ -146,11 +147,13 @@ static __always_inline struct zs_scratch *zs_get_scratch(void)
 
 static __always_inline void zs_count(__u32 idx, __u32 bytes)
 {
-	struct zs_counter *c = bpf_map_lookup_elem(&zs_counters, &idx);
+	__u32 zero = 0;
+	struct zs_counters *cs = bpf_map_lookup_elem(&zs_counters, &zero);
 
-	if (c) {
-		c->packets++;
-		c->bytes += bytes;
+	barrier_var(idx); /* or clang drops the bound the verifier needs */
+	if (cs && idx < ZS_CTR_MAX) {
+		cs->slot[idx].packets++;
+		cs->slot[idx].bytes += bytes;
 	}
 }
 

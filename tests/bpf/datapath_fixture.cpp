@@ -40,8 +40,9 @@ void DatapathTest::SetUp() {
   dp_->conntrack().clear();
   clear_raw(dp_->map("zs_fragments"));
   clear_raw(dp_->map("zs_deny_ratelimit"));
-  std::vector<zs_counter> zero(libbpf_num_possible_cpus());
-  for (uint32_t i = 0; i < ZS_CTR_MAX; i++) dp_->map("zs_counters").update(&i, zero.data());
+  std::vector<zs_counters> zero(libbpf_num_possible_cpus());
+  const uint32_t key = 0;
+  dp_->map("zs_counters").update(&key, zero.data());
 }
 
 Program DatapathTest::program_for(uint8_t direction) const {

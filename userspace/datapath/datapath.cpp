@@ -248,12 +248,13 @@ void Datapath::set_deny_event_rate(uint32_t per_sec, uint32_t burst) {
 uint64_t Datapath::generation() const { return __atomic_load_n(&config_->generation, __ATOMIC_ACQUIRE); }
 
 zs_counter Datapath::counter(uint32_t idx) const {
-  std::vector<zs_counter> per_cpu(ncpus_);
+  std::vector<zs_counters> per_cpu(ncpus_);
   zs_counter total{};
-  if (!map("zs_counters").lookup(&idx, per_cpu.data())) return total;
-  for (const auto& c : per_cpu) {
-    total.packets += c.packets;
-    total.bytes += c.bytes;
+  const uint32_t zero = 0;
+  if (idx >= ZS_CTR_MAX || !map("zs_counters").lookup(&zero, per_cpu.data())) return total;
+  for (const auto& cpu : per_cpu) {
+    total.packets += cpu.slot[idx].packets;
+    total.bytes += cpu.slot[idx].bytes;
   }
   return total;
 }
