@@ -20,6 +20,7 @@
 #include "datapath/transaction.h"
 #include "common/time.h"
 #include "policy/loader.h"
+#include "policy/object_merge.h"
 #include "detect/webhook.h"
 #include "telemetry/ipfix.h"
 
@@ -143,45 +144,6 @@ struct Agent::Mirror {
 
 namespace {
 
-std::string ref_of(const Workload& w) { return "Workload/" + w.meta.ns + "/" + w.meta.name; }
-std::string ref_of(const Namespace& n) { return "Namespace/" + n.meta.name; }
-std::string ref_of(const Policy& p) { return p.ref(); }
-
-// Replaces or adds each incoming object in `into`, noting what happened.
-template <class T>
-void merge_kind(SharedVector<T>& into, const SharedVector<T>& incoming, ApplyResult& r) {
-  std::unordered_map<std::string, size_t> at;
-  for (size_t i = 0; i < into.size(); i++) at.emplace(ref_of(into[i]), i);
-  for (size_t i = 0; i < incoming.size(); i++) {
-    const T& obj = incoming[i];
-    std::string ref = ref_of(obj);
-    auto it = at.find(ref);
-    if (it == at.end()) {
-      at.emplace(ref, into.size());
-      into.push_back(incoming.ptr(i));
-      r.objects.emplace_back(ref, "created");
-    } else if (into[it->second].meta.document == obj.meta.document) {
-      r.objects.emplace_back(ref, "unchanged");
-    } else {
-      into.set(it->second, incoming.ptr(i));
-      r.objects.emplace_back(ref, "configured");
-    }
-  }
-}
-
-template <class T>
-void remove_kind(SharedVector<T>& from, const SharedVector<T>& gone, ApplyResult& r) {
-  for (const auto& obj : gone) {
-    auto it = std::find_if(from.begin(), from.end(), [&](const T& o) { return ref_of(o) == ref_of(obj); });
-    if (it == from.end()) {
-      r.objects.emplace_back(ref_of(obj), "not found");
-    } else {
-      from.erase(static_cast<size_t>(it - from.begin()));
-      r.objects.emplace_back(ref_of(obj), "deleted");
-    }
-  }
-}
-
 constexpr const char* kDesiredLog = "desired.log";
 constexpr size_t kCompactLogBytes = 4u << 20;
 
@@ -207,13 +169,9 @@ size_t replay_log(const StateStore& store, ObjectSet& state) {
                                   store.dir() + "/" + kDesiredLog + " record " + std::to_string(i + 1));
     ApplyResult ignored;
     if (what == "apply") {
-      merge_kind(state.namespaces, objects.namespaces, ignored);
-      merge_kind(state.workloads, objects.workloads, ignored);
-      merge_kind(state.policies, objects.policies, ignored);
+      merge_objects(state, objects, ignored.objects);
     } else if (what == "delete") {
-      remove_kind(state.namespaces, objects.namespaces, ignored);
-      remove_kind(state.workloads, objects.workloads, ignored);
-      remove_kind(state.policies, objects.policies, ignored);
+      remove_objects(state, objects, ignored.objects);
     } else {
       throw Error(store.dir() + "/" + kDesiredLog + " record " + std::to_string(i + 1) + ": unknown change \"" +
                   what + "\"");
@@ -378,17 +336,13 @@ bool Agent::mirror_endpoint(uint32_t ifindex) const { return mirror_->endpoints.
 
 ObjectSet Agent::merged(const ObjectSet& incoming, ApplyResult& r) const {
   ObjectSet next = *desired_;
-  merge_kind(next.namespaces, incoming.namespaces, r);
-  merge_kind(next.workloads, incoming.workloads, r);
-  merge_kind(next.policies, incoming.policies, r);
+  merge_objects(next, incoming, r.objects);
   return next;
 }
 
 ObjectSet Agent::without(const ObjectSet& gone, ApplyResult& r) const {
   ObjectSet next = *desired_;
-  remove_kind(next.namespaces, gone.namespaces, r);
-  remove_kind(next.workloads, gone.workloads, r);
-  remove_kind(next.policies, gone.policies, r);
+  remove_objects(next, gone, r.objects);
   return next;
 }
 

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -21,8 +22,23 @@ namespace {
 // Walks one document, failing at the first problem with its position.
 class Reader {
  public:
-  // first_line: where this document starts in the file (0-based)
-  Reader(const std::string& file, int first_line) : file_(file), first_line_(first_line) {}
+  // first_line: where this document starts in the file (0-based); text:
+  // the document's YAML
+  Reader(const std::string& file, int first_line, std::string_view text)
+      : file_(file), first_line_(first_line), text_(text) {}
+
+  // The document as written (comments too), without its "---" line and
+  // trailing blank lines: what the state directory stores and `policy get`
+  // shows. (Re-emitting it with YAML::Emitter took longer than parsing it.)
+  std::string document() const {
+    std::string_view t = text_;
+    size_t eol = t.find('\n');
+    std::string_view first = t.substr(0, eol);
+    while (!first.empty() && (first.back() == '\r' || first.back() == ' ' || first.back() == '\t')) first.remove_suffix(1);
+    if (first == "---") t.remove_prefix(eol == std::string_view::npos ? t.size() : eol + 1);
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
+    return std::string(t);
+  }
 
   [[noreturn]] void fail(const YAML::Node& at, const std::string& message) const {
     YAML::Mark m = at.IsDefined() ? at.Mark() : YAML::Mark();
@@ -165,6 +181,7 @@ class Reader {
  private:
   const std::string& file_;
   int first_line_;
+  std::string_view text_;
 };
 
 ObjectMeta meta(const Reader& r, const YAML::Node& doc, const std::string& kind, bool namespaced) {
@@ -184,9 +201,7 @@ ObjectMeta meta(const Reader& r, const YAML::Node& doc, const std::string& kind,
   if (!namespaced) out.ns = "";
   out.labels = r.labels(m["labels"], kind + ".metadata.labels");
   out.source = r.source(doc);
-  YAML::Emitter e;
-  e << doc;
-  out.document = e.c_str();
+  out.document = r.document();
   return out;
 }
 
@@ -520,7 +535,7 @@ ObjectSet load_yaml(std::string_view text, const std::string& filename) {
   for (const auto& doc_at : split_documents(text)) {
     const int first_line = doc_at.first;  // not a structured binding: lambdas capture it (clang 14)
     const std::string& doc_text = doc_at.second;
-    Reader r(filename, first_line);
+    Reader r(filename, first_line, doc_text);
     auto where = [&](const YAML::Mark& m) {
       return filename + ":" + std::to_string(m.line + first_line + 1) + ":" + std::to_string(m.column + 1) + ": ";
     };
