@@ -436,7 +436,7 @@ spec:
   uint32_t id = first->first;
   apply(cluster() + p);
   EXPECT_EQ(out_.rules.begin()->first, id);
-  EXPECT_EQ(out_.selected_by.at(ep("xa").identity)[ZS_DIR_INGRESS].at(0), "NetworkPolicy/x/p");
+  EXPECT_EQ(out_.selected_by->at(ep("xa").identity)[ZS_DIR_INGRESS].at(0), "NetworkPolicy/x/p");
 }
 
 // Quarantine: the target gets the quarantine identity; only the
@@ -615,8 +615,8 @@ TEST(CompilePoliciesTest, MatchesAWholeCompileAfterRandomPolicyChanges) {
       }
       ASSERT_EQ(inc->rules.size(), whole.rules.size());
       for (const auto& [id, info] : whole.rules) EXPECT_EQ(inc->rules.at(id).str(), info.str());
-      EXPECT_EQ(inc->selected_by, whole.selected_by);
-      EXPECT_EQ(inc->modes, whole.modes);
+      EXPECT_EQ(*inc->selected_by, *whole.selected_by);
+      EXPECT_EQ(*inc->modes, *whole.modes);
       EXPECT_EQ(inc->ipcache, whole.ipcache);
       EXPECT_EQ(rules_inc.to_json(), rules_whole.to_json());
       // every key that changed is among those it says it touched

@@ -53,7 +53,7 @@ std::string explain(const zs_trace_result& r, const Compiled& c, const std::stri
   };
   auto selectors = [&] {
     std::string s;
-    if (auto it = c.selected_by.find(r.subject); it != c.selected_by.end())
+    if (auto it = c.selected_by->find(r.subject); it != c.selected_by->end())
       for (const auto& p : it->second[r.direction & 1]) s += (s.empty() ? "" : ", ") + p;
     return s.empty() ? std::string("a policy") : s;
   };

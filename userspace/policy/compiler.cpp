@@ -136,28 +136,34 @@ class Compilation {
       workloads_.push_back({&state_.workloads[i], prev.workload_identities[i]});
     out_.label_index = prev.label_index;  // the same workloads, none quarantined
     // subjects: an unchanged policy's are as they were
+    std::vector<const Policy*> changed;
     for (const auto& p : state_.policies) {
       auto it = prev.parts.find(&p);
       if (it == prev.parts.end()) {
         compile_policy(p);
+        changed.push_back(&p);
       } else {
-        const auto& subjects = it->second->subjects;
-        policies_.push_back({&p, std::set<uint32_t>(subjects.begin(), subjects.end())});
+        policies_.push_back({&p, it->second->subjects});
       }
     }
-    compute_modes();
-    if (out_mode_ != prev.modes) return std::nullopt;  // the audit rule reads modes: all parts change
-    out_.modes = out_mode_;
+    if (keeps_modes(changed, prev_state, prev)) {
+      out_.modes = prev.modes;
+      out_.selected_by = prev.selected_by;
+      modes_ = prev.modes.get();
+    } else {
+      compute_modes();
+      if (out_mode_ != *prev.modes) return std::nullopt;  // the audit rule reads modes: all parts change
+      out_.modes = std::make_shared<const Compiled::Modes>(out_mode_);
+      out_.selected_by = std::make_shared<const Compiled::SelectedBy>(std::move(selected_by_));
+    }
 
     out_.policy = prev.policy;
     out_.rules = prev.rules;
     std::set<zs_policy_key, PolicyKeyLess> touched;
     std::set<uint32_t> new_rule_ids;
-    std::set<const Policy*> kept;
     for (const auto& [p, subjects] : policies_) {
       if (auto it = prev.parts.find(p); it != prev.parts.end()) {
         out_.parts.emplace(p, it->second);
-        kept.insert(p);
         continue;
       }
       auto part = compile_part(*p, subjects);
@@ -165,8 +171,9 @@ class Compilation {
       for (const auto& [id, info] : part->rules) new_rule_ids.insert(id);
       out_.parts.emplace(p, std::move(part));
     }
+    // the parts of policies changed or gone: prev's parts out_ does not share
     for (const auto& [p, part] : prev.parts) {
-      if (kept.count(p)) continue;
+      if (auto it = out_.parts.find(p); it != out_.parts.end() && it->second == part) continue;
       for (const auto& [key, vote] : part->votes) touched.insert(key);
       for (const auto& [id, info] : part->rules) {
         if (new_rule_ids.count(id)) continue;  // the same rule, still there
@@ -174,14 +181,15 @@ class Compilation {
         rule_ids_.release(info.policy + "|" + info.section + "|" + std::to_string(info.index));
       }
     }
-    for (const auto& [p, part] : out_.parts)
-      if (!kept.count(p))
-        for (const auto& [id, info] : part->rules) out_.rules[id] = info;
+    for (const Policy* p : changed)
+      for (const auto& [id, info] : out_.parts.at(p)->rules) out_.rules[id] = info;
 
-    // each touched key again, from every part that votes on it
+    // each touched key again, from every part that votes on its subject
     std::unordered_map<uint32_t, std::vector<const PolicyPart*>> by_subject;
+    for (const auto& key : touched) by_subject.try_emplace(key.subject);
     for (const auto& [p, part] : out_.parts)
-      for (uint32_t s : part->subjects) by_subject[s].push_back(part.get());
+      for (uint32_t s : part->subjects)
+        if (auto it = by_subject.find(s); it != by_subject.end()) it->second.push_back(part.get());
     for (const auto& key : touched) {
       zs_policy_entry e{};
       bool any = false;
@@ -380,7 +388,7 @@ class Compilation {
   }
 
   void compile_rules(const Policy& p, const std::vector<Rule>& rules, const char* section, uint8_t dir, bool deny,
-                     const std::set<uint32_t>& subjects, PolicyPart& part) {
+                     const std::vector<uint32_t>& subjects, PolicyPart& part) {
     for (size_t i = 0; i < rules.size(); i++) {
       const Rule& r = rules[i];
       std::string key = p.ref() + "|" + section + "|" + std::to_string(i);
@@ -394,7 +402,7 @@ class Compilation {
       for (const auto& peer : r.peers) peers.merge(peer_identities(peer, p.meta.ns));
 
       for (uint32_t subject : subjects) {
-        uint8_t mode = out_mode_[subject][dir];
+        uint8_t mode = mode_of(subject, dir);
         // an audit policy's allows cannot widen what enforcing policies allow
         if (!deny && p.audit && mode == ZS_MODE_ENFORCE) continue;
         bool audit = deny && p.audit && mode == ZS_MODE_ENFORCE;
@@ -418,7 +426,7 @@ class Compilation {
 
   void compile_policy(const Policy& p) {
     std::set<uint32_t> subjects = select_workloads(p.meta.ns, p.selector);
-    policies_.push_back({&p, subjects});
+    policies_.push_back({&p, std::vector<uint32_t>(subjects.begin(), subjects.end())});
   }
 
   // Each subject's modes, and the policies behind them, from policies_.
@@ -429,15 +437,43 @@ class Compilation {
           if (!(dir == ZS_DIR_INGRESS ? p->ingress : p->egress)) continue;
           uint8_t& m = out_mode_[s][dir];
           m = std::max<uint8_t>(m, p->audit ? ZS_MODE_AUDIT : ZS_MODE_ENFORCE);
-          out_.selected_by[s][dir].push_back(p->ref());
+          selected_by_[s][dir].push_back(p->ref());
         }
       }
     }
   }
 
-  std::shared_ptr<PolicyPart> compile_part(const Policy& p, const std::set<uint32_t>& subjects) {
+  uint8_t mode_of(uint32_t subject, uint8_t dir) const {
+    auto it = modes_->find(subject);
+    return it == modes_->end() ? static_cast<uint8_t>(ZS_MODE_OFF) : it->second[dir & 1];
+  }
+
+  // Whether the modes (and the policies behind them) stay as in prev:
+  // every changed policy replaces one of the same name that selected the
+  // same subjects in the same directions, with the same audit flag, and
+  // none came or went. Then compute_modes() need not walk every policy.
+  bool keeps_modes(const std::vector<const Policy*>& changed, const ObjectSet& prev_state,
+                   const Compiled& prev) const {
+    if (state_.policies.size() != prev_state.policies.size()) return false;
+    for (const Policy* p : changed) {
+      auto was = std::find_if(prev_state.policies.begin(), prev_state.policies.end(), [&](const Policy& q) {
+        return q.kind == p->kind && q.meta.name == p->meta.name && q.meta.ns == p->meta.ns;
+      });
+      if (was == prev_state.policies.end() || was->audit != p->audit || was->ingress != p->ingress ||
+          was->egress != p->egress)
+        return false;
+      auto part = prev.parts.find(&*was);
+      const auto& subjects = std::find_if(policies_.begin(), policies_.end(), [&](const auto& e) {
+                               return e.first == p;
+                             })->second;
+      if (part == prev.parts.end() || part->second->subjects != subjects) return false;
+    }
+    return true;
+  }
+
+  std::shared_ptr<PolicyPart> compile_part(const Policy& p, const std::vector<uint32_t>& subjects) {
     auto part = std::make_shared<PolicyPart>();
-    part->subjects.assign(subjects.begin(), subjects.end());
+    part->subjects = subjects;
     part->cidrs = cidrs_of(p);
     if (p.ingress) {
       compile_rules(p, p.allow_in, "ingress", ZS_DIR_INGRESS, false, subjects, *part);
@@ -455,7 +491,8 @@ class Compilation {
   void finish() {
     // modes first: whether audit allows count depends on them
     compute_modes();
-    out_.modes = out_mode_;  // before the quarantine's: compile_policies() compares these
+    // before the quarantine's: compile_policies() compares these
+    out_.modes = std::make_shared<const Compiled::Modes>(out_mode_);
     // every vote, in key order: each key's entry is folded once and the
     // chunked map is filled front to back
     std::vector<std::pair<zs_policy_key, PolicyVote>> votes;
@@ -476,6 +513,7 @@ class Compilation {
     std::sort(rules.begin(), rules.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (const auto& [id, info] : rules) out_.rules[id] = *info;
     compile_quarantine();
+    out_.selected_by = std::make_shared<const Compiled::SelectedBy>(std::move(selected_by_));
     for (auto& [ifname, ep] : out_.endpoints.mut()) {
       ep.mode[ZS_DIR_INGRESS] = out_mode_[ep.identity][ZS_DIR_INGRESS];
       ep.mode[ZS_DIR_EGRESS] = out_mode_[ep.identity][ZS_DIR_EGRESS];
@@ -524,7 +562,7 @@ class Compilation {
       std::function<void(uint32_t, uint32_t)> open;
       if (!quarantined_ips_.empty()) open = rule(in ? "ingressOpen" : "egressOpen", false, dir);
       out_mode_[ZS_ID_QUARANTINE][dir] = ZS_MODE_ENFORCE;
-      out_.selected_by[ZS_ID_QUARANTINE][dir] = {"Quarantine"};
+      selected_by_[ZS_ID_QUARANTINE][dir] = {"Quarantine"};
       for (uint32_t m : management) allow(ZS_ID_QUARANTINE, m);
       for (uint32_t s : others) {
         if (management.count(s)) {
@@ -547,8 +585,10 @@ class Compilation {
   Compiled out_;
   std::map<std::string, Labels> ns_labels_;
   std::vector<WorkloadInfo> workloads_;
-  std::vector<std::pair<const Policy*, std::set<uint32_t>>> policies_;
-  std::map<uint32_t, std::array<uint8_t, 2>> out_mode_;
+  std::vector<std::pair<const Policy*, std::vector<uint32_t>>> policies_;  // subjects sorted
+  Compiled::Modes out_mode_;
+  const Compiled::Modes* modes_ = &out_mode_;  // what compile_rules reads
+  Compiled::SelectedBy selected_by_;
   std::set<uint32_t> used_rules_;
   std::map<std::string, std::set<uint32_t>> selector_cache_;
   std::set<std::string> quarantined_;  // workloads, namespace/name

@@ -98,14 +98,18 @@ struct Compiled {
   CowMap<std::map<IpAddr, std::string>> workloads_by_ip;  // namespace/name
   RuleInfos rules;
   // The policies that make a subject's direction default-deny, for
-  // "default deny because policy X selects the destination".
-  std::map<uint32_t, std::array<std::vector<std::string>, 2>> selected_by;
+  // "default deny because policy X selects the destination". Shared with
+  // the compiled state before when a change of policies keeps every
+  // subject's modes (as is each subject's mode, below).
+  using SelectedBy = std::map<uint32_t, std::array<std::vector<std::string>, 2>>;
+  std::shared_ptr<const SelectedBy> selected_by = std::make_shared<const SelectedBy>();
 
   // For compile_policies(): each policy's part, by the policy object (alive
   // as long as the ObjectSet compiled is); each subject's modes; each
   // workload's identity, in the state's order; the CIDRs policies name.
   std::unordered_map<const Policy*, std::shared_ptr<const PolicyPart>> parts;
-  std::map<uint32_t, std::array<uint8_t, 2>> modes;
+  using Modes = std::map<uint32_t, std::array<uint8_t, 2>>;
+  std::shared_ptr<const Modes> modes = std::make_shared<const Modes>();
   std::vector<uint32_t> workload_identities;
   // "key=value" -> the workloads (indexes in the state's order) with that
   // label, for pod selectors' candidates; quarantined workloads left out.

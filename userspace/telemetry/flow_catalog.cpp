@@ -176,7 +176,7 @@ std::string FlowCatalog::explain_uncached(const FlowRecord& r) const {
     why = "denied by " + rule_name();
   } else {
     std::string selectors;
-    if (auto it = compiled_->selected_by.find(r.subject); it != compiled_->selected_by.end())
+    if (auto it = compiled_->selected_by->find(r.subject); it != compiled_->selected_by->end())
       for (const auto& p : it->second[r.direction & 1]) selectors += (selectors.empty() ? "" : ", ") + p;
     bool several = selectors.find(", ") != std::string::npos;
     why = "default deny: " + (selectors.empty() ? std::string("a policy") : selectors) +
