@@ -626,7 +626,7 @@ json Agent::policy(const std::string& ref) const {
     if (p.ref() == ref || p.meta.ns + "/" + p.meta.name == ref || p.meta.name == ref) {
       json rules = json::array();
       for (const auto& [id, info] : compiled_->rules)
-        if (info.policy == p.ref()) rules.push_back({{"id", id}, {"rule", info.str()}});
+        if (info.policy() == p.ref()) rules.push_back({{"id", id}, {"rule", info.str()}});
       return {{"object", p.ref()}, {"document", p.meta.document}, {"rules", rules}};
     }
   throw Error("no policy " + ref);

@@ -178,7 +178,7 @@ class Compilation {
       for (const auto& [id, info] : part->rules) {
         if (new_rule_ids.count(id)) continue;  // the same rule, still there
         out_.rules.erase(id);
-        rule_ids_.release(info.policy + "|" + info.section + "|" + std::to_string(info.index));
+        rule_ids_.release(info.policy() + "|" + info.section + "|" + std::to_string(info.index));
       }
     }
     for (const Policy* p : changed)
@@ -387,14 +387,16 @@ class Compilation {
     fold_vote(out_.policy[key], {rule_id, deny, audit, expires_tai});
   }
 
-  void compile_rules(const Policy& p, const std::vector<Rule>& rules, const char* section, uint8_t dir, bool deny,
-                     const std::vector<uint32_t>& subjects, PolicyPart& part) {
+  // section: a literal (RuleInfo keeps the pointer)
+  void compile_rules(const Policy& p, const std::shared_ptr<const std::string>& ref, const std::vector<Rule>& rules,
+                     const char* section, uint8_t dir, bool deny, const std::vector<uint32_t>& subjects,
+                     PolicyPart& part) {
     for (size_t i = 0; i < rules.size(); i++) {
       const Rule& r = rules[i];
-      std::string key = p.ref() + "|" + section + "|" + std::to_string(i);
+      std::string key = *ref + "|" + section + "|" + std::to_string(i);
       uint32_t rule_id = rule_ids_.allocate(key);
       used_rules_.insert(rule_id);
-      part.rules.emplace_back(rule_id, RuleInfo{p.ref(), section, i, p.audit, r.source});
+      part.rules.emplace_back(rule_id, RuleInfo{ref, section, static_cast<uint32_t>(i), p.audit, r.source});
       uint64_t expires = r.expires_ns ? realtime_to_tai_ns(*r.expires_ns) : 0;
 
       std::set<uint32_t> peers;
@@ -475,13 +477,14 @@ class Compilation {
     auto part = std::make_shared<PolicyPart>();
     part->subjects = subjects;
     part->cidrs = cidrs_of(p);
+    auto ref = std::make_shared<const std::string>(p.ref());
     if (p.ingress) {
-      compile_rules(p, p.allow_in, "ingress", ZS_DIR_INGRESS, false, subjects, *part);
-      compile_rules(p, p.deny_in, "ingressDeny", ZS_DIR_INGRESS, true, subjects, *part);
+      compile_rules(p, ref, p.allow_in, "ingress", ZS_DIR_INGRESS, false, subjects, *part);
+      compile_rules(p, ref, p.deny_in, "ingressDeny", ZS_DIR_INGRESS, true, subjects, *part);
     }
     if (p.egress) {
-      compile_rules(p, p.allow_out, "egress", ZS_DIR_EGRESS, false, subjects, *part);
-      compile_rules(p, p.deny_out, "egressDeny", ZS_DIR_EGRESS, true, subjects, *part);
+      compile_rules(p, ref, p.allow_out, "egress", ZS_DIR_EGRESS, false, subjects, *part);
+      compile_rules(p, ref, p.deny_out, "egressDeny", ZS_DIR_EGRESS, true, subjects, *part);
     }
     std::stable_sort(part->votes.begin(), part->votes.end(),
                      [](const auto& a, const auto& b) { return PolicyKeyLess()(a.first, b.first); });
@@ -541,10 +544,11 @@ class Compilation {
     std::set<uint32_t> others;
     for (const auto& wi : workloads_)
       if (wi.identity != ZS_ID_QUARANTINE) others.insert(wi.identity);
+    auto quarantine_ref = std::make_shared<const std::string>("Quarantine");
     auto rule = [&](const char* section, bool deny, uint8_t dir) {
       uint32_t id = rule_ids_.allocate(std::string("Quarantine|") + section);
       used_rules_.insert(id);
-      out_.rules[id] = {"Quarantine", section, 0, false, {}};
+      out_.rules[id] = {quarantine_ref, section, 0, false, {}};
       return [this, id, deny, dir](uint32_t subject, uint32_t peer) {
         zs_policy_key k{};
         k.subject = subject;

@@ -41,13 +41,18 @@ struct PolicyKeyChunk {
 using PolicyEntries = ChunkedMap<zs_policy_key, zs_policy_entry, PolicyKeyLess, PolicyKeyChunk>;
 
 // What a rule id stands for, for flows and `policy trace`.
+// Kept for each of 100k rules, twice (in its policy's part and in
+// Compiled::rules): the policy's ref is one string per policy, shared, and
+// the section a literal.
 struct RuleInfo {
-  std::string policy;  // Kind/namespace/name
-  std::string section; // ingress, egress, ingressDeny, egressDeny
-  size_t index = 0;
+  std::shared_ptr<const std::string> policy_ref;  // Kind/namespace/name
+  const char* section = "";  // ingress, egress, ingressDeny, egressDeny, ...
+  uint32_t index = 0;
   bool audit = false;
   SourceRef source;
-  std::string str() const { return policy + " " + section + "[" + std::to_string(index) + "]"; }
+
+  const std::string& policy() const { return *policy_ref; }
+  std::string str() const { return policy() + " " + section + "[" + std::to_string(index) + "]"; }
 };
 
 // One rule's say on one policy map key; votes on a key fold into its entry

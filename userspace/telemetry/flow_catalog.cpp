@@ -146,7 +146,7 @@ const FlowCatalog::Rule* FlowCatalog::rule(uint32_t id) const {
   if (auto it = rules_.find(id); it != rules_.end()) return &it->second;
   auto info = compiled_->rules.find(id);
   if (info == compiled_->rules.end()) return nullptr;
-  return &rules_.emplace(id, Rule{info->second, Named(info->second.policy), Named(info->second.str())}).first->second;
+  return &rules_.emplace(id, Rule{info->second, Named(info->second.policy()), Named(info->second.str())}).first->second;
 }
 
 const Named& FlowCatalog::explain(const FlowRecord& r) const {
