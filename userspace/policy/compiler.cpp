@@ -340,7 +340,7 @@ class Compilation {
     auto cached = selector_cache_.find(key);
     if (cached != selector_cache_.end()) return cached->second;
     // (quarantined workloads are no candidates: no policy reaches them)
-    for_candidates(peer.pods ? &*peer.pods : nullptr, [&](const WorkloadInfo& wi) {
+    for_candidates(peer.pods.get(), [&](const WorkloadInfo& wi) {
       const Workload& w = *wi.w;
       bool ns_ok = peer.namespaces ? peer.namespaces->matches(ns_labels(w.meta.ns)) : w.meta.ns == policy_ns;
       bool pod_ok = !peer.pods || peer.pods->matches(w.meta.labels);

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <unordered_map>
 #include <sstream>
 
 #include "common/time.h"
@@ -24,8 +25,10 @@ class Reader {
  public:
   // first_line: where this document starts in the file (0-based); text:
   // the document's YAML
-  Reader(const std::string& file, int first_line, std::string_view text)
-      : file_(file), first_line_(first_line), text_(text) {}
+  // selectors: equal peer selectors of one load, shared (see SelectorRef)
+  Reader(const std::string& file, int first_line, std::string_view text,
+         std::unordered_map<std::string, SelectorRef>& selectors)
+      : file_(file), first_line_(first_line), text_(text), selectors_(selectors) {}
 
   // The document as written (comments too), without its "---" line and
   // trailing blank lines: what the state directory stores and `policy get`
@@ -138,6 +141,13 @@ class Reader {
     return s;
   }
 
+  SelectorRef peer_selector(const YAML::Node& n, const std::string& what) const {
+    LabelSelector s = selector(n, what);
+    SelectorRef& shared = selectors_[s.str()];
+    if (!shared || *shared != s) shared = std::make_shared<const LabelSelector>(std::move(s));
+    return shared;
+  }
+
   Prefix prefix(const YAML::Node& n, const std::string& what) const {
     std::string s = str(n, what);
     if (s.find('/') == std::string::npos) fail(n, what + " \"" + s + "\" is not a CIDR (address/length)");
@@ -182,6 +192,7 @@ class Reader {
   const std::string& file_;
   int first_line_;
   std::string_view text_;
+  std::unordered_map<std::string, SelectorRef>& selectors_;
 };
 
 ObjectMeta meta(const Reader& r, const YAML::Node& doc, const std::string& kind, bool namespaced) {
@@ -281,8 +292,8 @@ std::vector<PortSpec> k8s_ports(const Reader& r, const YAML::Node& n, const std:
 Peer k8s_peer(const Reader& r, const YAML::Node& n, const std::string& what) {
   r.map(n, what, {"podSelector", "namespaceSelector", "ipBlock"});
   Peer p;
-  if (n["podSelector"]) p.pods = r.selector(n["podSelector"], what + ".podSelector");
-  if (n["namespaceSelector"]) p.namespaces = r.selector(n["namespaceSelector"], what + ".namespaceSelector");
+  if (n["podSelector"]) p.pods = r.peer_selector(n["podSelector"], what + ".podSelector");
+  if (n["namespaceSelector"]) p.namespaces = r.peer_selector(n["namespaceSelector"], what + ".namespaceSelector");
   if (YAML::Node ib = n["ipBlock"]) {
     if (p.pods || p.namespaces) r.fail(ib, what + ": ipBlock cannot be combined with selectors");
     r.map(ib, what + ".ipBlock", {"cidr", "except"});
@@ -344,8 +355,8 @@ Policy network_policy(const Reader& r, const YAML::Node& doc) {
 Peer segment_peer(const Reader& r, const YAML::Node& n, const std::string& what) {
   r.map(n, what, {"selector", "namespaceSelector", "cidr", "except", "entity"});
   Peer p;
-  if (n["selector"]) p.pods = r.selector(n["selector"], what + ".selector");
-  if (n["namespaceSelector"]) p.namespaces = r.selector(n["namespaceSelector"], what + ".namespaceSelector");
+  if (n["selector"]) p.pods = r.peer_selector(n["selector"], what + ".selector");
+  if (n["namespaceSelector"]) p.namespaces = r.peer_selector(n["namespaceSelector"], what + ".namespaceSelector");
   if (n["cidr"]) p.cidr = r.cidr(n["cidr"], n["except"], what);
   else if (n["except"]) r.fail(n["except"], what + ".except needs a cidr");
   if (YAML::Node e = n["entity"]) {
@@ -532,10 +543,11 @@ std::vector<std::pair<int, std::string>> split_documents(std::string_view text) 
 ObjectSet load_yaml(std::string_view text, const std::string& filename) {
   check_characters(text, filename);
   ObjectSet out;
+  std::unordered_map<std::string, SelectorRef> selectors;
   for (const auto& doc_at : split_documents(text)) {
     const int first_line = doc_at.first;  // not a structured binding: lambdas capture it (clang 14)
     const std::string& doc_text = doc_at.second;
-    Reader r(filename, first_line, doc_text);
+    Reader r(filename, first_line, doc_text, selectors);
     auto where = [&](const YAML::Mark& m) {
       return filename + ":" + std::to_string(m.line + first_line + 1) + ":" + std::to_string(m.column + 1) + ": ";
     };

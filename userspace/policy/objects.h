@@ -78,11 +78,16 @@ struct CidrSpec {
 
 enum class Entity { host, world, all };
 
+// A peer's selector, shared: rules name the same few selectors over and
+// over (the loader gives equal selectors of one load one object), and a
+// rule is one of 100k.
+using SelectorRef = std::shared_ptr<const LabelSelector>;
+
 // One peer: workloads by selectors, addresses, or an entity. The selectors
 // AND; a peer with neither selector nor cidr nor entity is not valid.
 struct Peer {
-  std::optional<LabelSelector> pods;        // absent with namespaces: all pods there
-  std::optional<LabelSelector> namespaces;  // absent with pods: the policy's namespace
+  SelectorRef pods;        // null with namespaces: all pods there
+  SelectorRef namespaces;  // null with pods: the policy's namespace
   std::optional<CidrSpec> cidr;
   std::optional<Entity> entity;
 };
