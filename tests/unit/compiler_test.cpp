@@ -656,6 +656,32 @@ TEST(CompilePoliciesTest, FallsBackWhenWorkloadsChange) {
   EXPECT_FALSE(PolicyCompiler(ids, rules).compile_policies(c, a, prev));
 }
 
+TEST(RuleIdAllocatorTest, EveryKindOfKeyKeepsItsIdThroughJson) {
+  // "PREFIX|N" keys are slots of a vector per prefix; others are whole
+  const std::vector<std::string> keys = {"SegmentPolicy/a/p|ingress|0", "SegmentPolicy/a/p|ingress|12",
+                                         "SegmentPolicy/a/p|egressDeny|3", "Quarantine|ingress", "x|07",
+                                         "x|7", "x|", "|5", "nobar"};
+  RuleIdAllocator a;
+  std::map<std::string, uint32_t> ids;
+  for (const auto& k : keys) ids[k] = a.allocate(k);
+  std::set<uint32_t> distinct;
+  for (const auto& [k, id] : ids) distinct.insert(id);
+  EXPECT_EQ(distinct.size(), keys.size());
+  EXPECT_EQ(a.to_json(), nlohmann::json(ids));
+
+  RuleIdAllocator b;
+  b.from_json(a.to_json());
+  for (const auto& k : keys) EXPECT_EQ(b.allocate(k), ids[k]) << k;
+  b.release("SegmentPolicy/a/p|ingress|12");
+  b.release("x|07");
+  b.release_unused({ids["SegmentPolicy/a/p|ingress|0"], ids["Quarantine|ingress"], ids["x|7"], ids["x|"],
+                    ids["|5"], ids["nobar"]});
+  ids.erase("SegmentPolicy/a/p|ingress|12");
+  ids.erase("x|07");
+  ids.erase("SegmentPolicy/a/p|egressDeny|3");
+  EXPECT_EQ(b.to_json(), nlohmann::json(ids));
+}
+
 TEST(RuleIdJournalTest, UndoesAllocationsAndReleasesUnlessKept) {
   RuleIdAllocator a;
   uint32_t x = a.allocate("x"), y = a.allocate("y");

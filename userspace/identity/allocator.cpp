@@ -73,34 +73,95 @@ void LocalIdentityAllocator::from_json(const nlohmann::json& j) {
   pool_.reset(taken);
 }
 
-uint32_t RuleIdAllocator::allocate(const std::string& key) {
+namespace {
+
+// "PREFIX|N" -> (PREFIX, N); nullopt for any other key.
+constexpr size_t kMaxSlot = 1 << 20;
+std::optional<std::pair<std::string_view, size_t>> split_rule_key(std::string_view key) {
+  size_t bar = key.rfind('|');
+  if (bar == std::string_view::npos || bar + 1 == key.size() || key.size() - bar > 8) return std::nullopt;
+  size_t n = 0;
+  for (char c : key.substr(bar + 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<size_t>(c - '0');
+  }
+  if (n >= kMaxSlot || (key[bar + 1] == '0' && key.size() - bar > 2)) return std::nullopt;  // "07" is another key
+  return std::pair{key.substr(0, bar), n};
+}
+
+}  // namespace
+
+std::optional<uint32_t> RuleIdAllocator::find(const std::string& key) const {
+  if (auto split = split_rule_key(key)) {
+    auto it = by_prefix_.find(std::string(split->first));
+    if (it == by_prefix_.end() || split->second >= it->second.size() || !it->second[split->second]) return std::nullopt;
+    return it->second[split->second];
+  }
   if (auto it = by_key_.find(key); it != by_key_.end()) return it->second;
-  uint32_t id = pool_.take();
+  return std::nullopt;
+}
+
+void RuleIdAllocator::put(const std::string& key, uint32_t id) {
+  if (auto split = split_rule_key(key)) {
+    auto& slots = by_prefix_[std::string(split->first)];
+    if (split->second >= slots.size()) slots.resize(split->second + 1);
+    slots[split->second] = id;
+    return;
+  }
   by_key_[key] = id;
+}
+
+void RuleIdAllocator::erase(const std::string& key) {
+  if (auto split = split_rule_key(key)) {
+    auto it = by_prefix_.find(std::string(split->first));
+    if (it == by_prefix_.end() || split->second >= it->second.size()) return;
+    auto& slots = it->second;
+    slots[split->second] = 0;
+    while (!slots.empty() && !slots.back()) slots.pop_back();
+    if (slots.empty()) by_prefix_.erase(it);
+    return;
+  }
+  by_key_.erase(key);
+}
+
+template <class F>
+void RuleIdAllocator::for_each(F&& f) const {
+  for (const auto& [prefix, slots] : by_prefix_)
+    for (size_t i = 0; i < slots.size(); i++)
+      if (slots[i]) f(prefix + "|" + std::to_string(i), slots[i]);
+  for (const auto& [key, id] : by_key_) f(key, id);
+}
+
+uint32_t RuleIdAllocator::allocate(const std::string& key) {
+  if (auto id = find(key)) return *id;
+  uint32_t id = pool_.take();
+  put(key, id);
   changes_++;
   if (journaling_) journal_.push_back({true, key, id});
   return id;
 }
 
 void RuleIdAllocator::release_unused(const std::set<uint32_t>& in_use) {
-  for (auto it = by_key_.begin(); it != by_key_.end();) {
-    if (in_use.count(it->second)) {
-      ++it;
-      continue;
-    }
-    pool_.give_back(it->second);
-    if (journaling_) journal_.push_back({false, it->first, it->second});
-    it = by_key_.erase(it);
+  std::vector<std::pair<std::string, uint32_t>> unused;  // keys built for these only
+  for (const auto& [prefix, slots] : by_prefix_)
+    for (size_t i = 0; i < slots.size(); i++)
+      if (slots[i] && !in_use.count(slots[i])) unused.emplace_back(prefix + "|" + std::to_string(i), slots[i]);
+  for (const auto& [key, id] : by_key_)
+    if (!in_use.count(id)) unused.emplace_back(key, id);
+  for (const auto& [key, id] : unused) {
+    pool_.give_back(id);
+    if (journaling_) journal_.push_back({false, key, id});
+    erase(key);
     changes_++;
   }
 }
 
 void RuleIdAllocator::release(const std::string& key) {
-  auto it = by_key_.find(key);
-  if (it == by_key_.end()) return;
-  pool_.give_back(it->second);
-  if (journaling_) journal_.push_back({false, it->first, it->second});
-  by_key_.erase(it);
+  auto id = find(key);
+  if (!id) return;
+  pool_.give_back(*id);
+  if (journaling_) journal_.push_back({false, key, *id});
+  erase(key);
   changes_++;
 }
 
@@ -112,10 +173,10 @@ void RuleIdAllocator::start_journal() {
 void RuleIdAllocator::undo() {
   for (auto c = journal_.rbegin(); c != journal_.rend(); ++c) {
     if (c->allocated) {
-      by_key_.erase(c->key);
+      erase(c->key);
       pool_.give_back(c->id);
     } else {
-      by_key_[c->key] = c->id;
+      put(c->key, c->id);
       pool_.take_back(c->id);
     }
     changes_++;
@@ -129,14 +190,19 @@ void RuleIdAllocator::stop_journal() {
 }
 
 nlohmann::json RuleIdAllocator::to_json() const {
-  return std::map<std::string, uint32_t>(by_key_.begin(), by_key_.end());  // sorted: a stable file
+  std::map<std::string, uint32_t> sorted;  // a stable file
+  for_each([&](std::string key, uint32_t id) { sorted.emplace(std::move(key), id); });
+  return sorted;
 }
 
 void RuleIdAllocator::from_json(const nlohmann::json& j) {
-  auto sorted = j.get<std::map<std::string, uint32_t>>();
-  by_key_ = {sorted.begin(), sorted.end()};
+  by_prefix_.clear();
+  by_key_.clear();
   std::set<uint32_t> taken;
-  for (const auto& [k, id] : by_key_) taken.insert(id);
+  for (const auto& [key, id] : j.get<std::map<std::string, uint32_t>>()) {
+    put(key, id);
+    taken.insert(id);
+  }
   pool_.reset(taken);
 }
 

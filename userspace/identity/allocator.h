@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <string_view>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -79,7 +81,16 @@ class RuleIdAllocator {
   void stop_journal();
 
  private:
-  std::unordered_map<std::string, uint32_t> by_key_;  // 100k rules: hashed, not a tree of long keys
+  // A key "PREFIX|N" (a policy's section and a rule's place in it) is kept
+  // as slot N of PREFIX's vector (0: no id): 100k rules make ~2k prefixes,
+  // not 100k strings (12 MiB). Other keys are kept whole.
+  std::optional<uint32_t> find(const std::string& key) const;
+  void put(const std::string& key, uint32_t id);
+  void erase(const std::string& key);
+  template <class F>
+  void for_each(F&& f) const;  // f(key, id), keys built
+  std::unordered_map<std::string, std::vector<uint32_t>> by_prefix_;
+  std::unordered_map<std::string, uint32_t> by_key_;
   uint64_t changes_ = 0;
   NumberPool pool_{1};
   struct Change {
