@@ -396,7 +396,7 @@ class Compilation {
       std::string key = *ref + "|" + section + "|" + std::to_string(i);
       uint32_t rule_id = rule_ids_.allocate(key);
       used_rules_.insert(rule_id);
-      part.rules.emplace_back(rule_id, RuleInfo{ref, section, static_cast<uint32_t>(i), p.audit, r.source});
+      part.rules.emplace_back(rule_id, RuleInfo{ref, section, static_cast<uint32_t>(i), p.audit});
       uint64_t expires = r.expires_ns ? realtime_to_tai_ns(*r.expires_ns) : 0;
 
       std::set<uint32_t> peers;
@@ -548,7 +548,7 @@ class Compilation {
     auto rule = [&](const char* section, bool deny, uint8_t dir) {
       uint32_t id = rule_ids_.allocate(std::string("Quarantine|") + section);
       used_rules_.insert(id);
-      out_.rules[id] = {quarantine_ref, section, 0, false, {}};
+      out_.rules[id] = {quarantine_ref, section, 0, false};
       return [this, id, deny, dir](uint32_t subject, uint32_t peer) {
         zs_policy_key k{};
         k.subject = subject;

@@ -43,13 +43,12 @@ using PolicyEntries = ChunkedMap<zs_policy_key, zs_policy_entry, PolicyKeyLess, 
 // What a rule id stands for, for flows and `policy trace`.
 // Kept for each of 100k rules, twice (in its policy's part and in
 // Compiled::rules): the policy's ref is one string per policy, shared, and
-// the section a literal.
+// the section a literal. (policy, section, index) finds the rule's text.
 struct RuleInfo {
   std::shared_ptr<const std::string> policy_ref;  // Kind/namespace/name
   const char* section = "";  // ingress, egress, ingressDeny, egressDeny, ...
   uint32_t index = 0;
   bool audit = false;
-  SourceRef source;
 
   const std::string& policy() const { return *policy_ref; }
   std::string str() const { return policy() + " " + section + "[" + std::to_string(index) + "]"; }
