@@ -20,9 +20,44 @@ namespace zeroseg {
 // A chunk is changed in place only when this map is its sole owner, so
 // copies may be read from other threads while the copy that is being
 // changed stays with one thread.
+//
+// A chunk is a sorted vector, not a tree: with 100k entries the tree's
+// nodes cost ~48 bytes each more than the entries (bench/RESULTS.md), and
+// an insert's move costs no more than the clone a change of a shared
+// chunk makes anyway. A reference from operator[] lasts until the next
+// change.
 template <class K, class V, class Less, class ChunkOf>
 class ChunkedMap {
-  using Chunk = std::map<K, V, Less>;
+  class Chunk {
+   public:
+    using value_type = std::pair<K, V>;
+    using const_iterator = typename std::vector<value_type>::const_iterator;
+    const_iterator begin() const { return items_.begin(); }
+    const_iterator end() const { return items_.end(); }
+    bool empty() const { return items_.empty(); }
+    const_iterator find(const K& key) const {
+      auto it = lower_bound(items_, key);
+      return it != items_.end() && !Less()(key, it->first) ? const_iterator(it) : end();
+    }
+    size_t count(const K& key) const { return find(key) == end() ? 0 : 1; }
+    std::pair<value_type*, bool> try_emplace(const K& key) {
+      auto it = lower_bound(items_, key);
+      if (it != items_.end() && !Less()(key, it->first)) return {&*it, false};
+      return {&*items_.insert(it, value_type(key, V{})), true};
+    }
+    void erase(const K& key) {
+      auto it = lower_bound(items_, key);
+      if (it != items_.end() && !Less()(key, it->first)) items_.erase(it);
+    }
+
+   private:
+    template <class Items>
+    static auto lower_bound(Items& items, const K& key) {
+      return std::lower_bound(items.begin(), items.end(), key,
+                              [](const value_type& v, const K& k) { return Less()(v.first, k); });
+    }
+    std::vector<value_type> items_;
+  };
   using Slot = std::pair<uint64_t, std::shared_ptr<Chunk>>;  // chunk id, never empty
 
  public:
