@@ -220,6 +220,7 @@ exec 7>"$work/in" 8<"$work/out"
 echo_line() { echo "$1" >&7 && IFS= read -r -t 2 reply <&8 && [ "$reply" = "$1" ]; }
 expect_ok "web -> app: an established connection" echo_line one
 [ -s "$STATE/desired.log" ] && pass "applies since the start are journaled (desired.log)" || fail "no desired.log in $STATE"
+[ -s "$STATE/rules.log" ] && pass "new rule ids are journaled, not the whole rules.json rewritten (rules.log)" || fail "no rules.log in $STATE"
 stop_agent
 expect_ok "agent stopped: the connection carries on" echo_line two
 expect_fail "agent stopped: denied traffic stays denied" probe web db tcp 4
@@ -228,6 +229,7 @@ expect_ok "agent restarted: the connection survived" echo_line three
 expect_fail "agent restarted: denied traffic stays denied" probe web db tcp 4
 grep -q " 0 map entries reconciled" "$work/agent.$starts.log" && pass "restart reconciled without rewriting the maps" || fail "restart: $(cat "$work/agent.$starts.log")"
 [ ! -e "$STATE/desired.log" ] && [ -s "$STATE/desired.yaml" ] && pass "restart folded the journal into the snapshot" || fail "after restart: $(ls -l "$STATE")"
+[ ! -e "$STATE/rules.log" ] && [ -s "$STATE/rules.json" ] && pass "restart folded the rule id log into rules.json" || fail "after restart: $(ls -l "$STATE")"
 exec 7>&- 8<&-; kill "$conn_pid" 2>/dev/null; conn_pid=
 
 echo "== a workload whose link appears later"

@@ -145,6 +145,8 @@ struct Agent::Mirror {
 namespace {
 
 constexpr const char* kDesiredLog = "desired.log";
+// rules.json's changes since it was written (RuleIdAllocator::take_log)
+constexpr const char* kRulesLog = "rules.log";
 constexpr size_t kCompactLogBytes = 4u << 20;
 
 void append_document(std::string& out, const ObjectMeta& m) { out += "---\n" + m.document + "\n"; }
@@ -212,6 +214,8 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
   dp_->lock_writers("zeroseg agent");
   if (auto ids = store_.read("identities.json"); !ids.empty()) identities_.from_json(json::parse(ids));
   if (auto rules = store_.read("rules.json"); !rules.empty()) rule_ids_.from_json(json::parse(rules));
+  auto rule_records = store_.read_records(kRulesLog);
+  for (const auto& rec : rule_records) rule_ids_.apply_log(rec);
   size_t replayed = 0;
   {
     ObjectSet stored;
@@ -230,7 +234,8 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
   compiled_ = std::make_shared<const Compiled>(PolicyCompiler(identities_, rule_ids_).compile(*desired_));
   size_t changed = reconcile(*compiled_);
   persist("");
-  if (replayed) write_snapshot();  // start from a short log
+  if (replayed) write_snapshot();  // start from short logs
+  if (!rule_records.empty()) write_rule_ids();
   TelemetryOptions t;
   if (config_.node_name.empty()) {
     char host[256] = {};
@@ -581,15 +586,27 @@ void Agent::write_snapshot() const {
   store_.remove(kDesiredLog);
 }
 
-void Agent::persist(const std::string& record) const {
+void Agent::write_rule_ids() {
+  store_.write("rules.json", rule_ids_.to_json().dump(1));
+  store_.remove(kRulesLog);
+  rule_ids_.take_log();  // all in the file now
+  persisted_.rules = rule_ids_.changes();
+}
+
+void Agent::persist(const std::string& record) {
   if (!record.empty() && store_.append_record(kDesiredLog, record) > kCompactLogBytes) write_snapshot();
-  // the rest only when it changed (100k rule ids are 4 MB of JSON)
+  // the rest only when it changed
   if (persisted_.identities != identities_.changes()) {
     store_.write("identities.json", identities_.to_json().dump(1));
     persisted_.identities = identities_.changes();
   }
+  // rule ids: their changes appended to rules.log (100k ids are 4.7 MB of
+  // JSON), the whole file rewritten when the log grows past it
   if (persisted_.rules != rule_ids_.changes()) {
-    store_.write("rules.json", rule_ids_.to_json().dump(1));
+    std::string log = rule_ids_.take_log();
+    if (!store_.exists("rules.json") || log.size() > kCompactLogBytes ||
+        store_.append_record(kRulesLog, log) > kCompactLogBytes)
+      write_rule_ids();
     persisted_.rules = rule_ids_.changes();
   }
   std::string quarantines = quarantines_to_text(desired_->quarantines);

@@ -131,8 +131,9 @@ class Agent {
   nlohmann::json replay(const Compiled& draft, const ObjectSet& draft_state) const;
   // Writes what changed to the state dir; `record` is the change to the
   // objects for desired.log ("" when they did not change).
-  void persist(const std::string& record) const;
+  void persist(const std::string& record);
   void write_snapshot() const;
+  void write_rule_ids();
   // Returns the catalog it replaced.
   std::shared_ptr<const FlowCatalog> publish_catalog();
   nlohmann::json telemetry_status() const;

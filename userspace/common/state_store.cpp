@@ -53,6 +53,8 @@ void write_all(int fd, std::string_view data, const std::string& what) {
 
 }  // namespace
 
+bool StateStore::exists(const std::string& name) const { return access((dir_ + "/" + name).c_str(), F_OK) == 0; }
+
 void StateStore::remove(const std::string& name) const {
   const std::string path = dir_ + "/" + name;
   if (unlink(path.c_str()) && errno != ENOENT) throw_errno("removing " + path, errno);

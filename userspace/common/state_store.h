@@ -17,6 +17,7 @@ class StateStore {
   std::string read(const std::string& name) const;
   void write(const std::string& name, const std::string& content) const;
   void remove(const std::string& name) const;
+  bool exists(const std::string& name) const;
 
   // Journals: records appended one by one, each fsynced before append
   // returns. A crash leaves a record whole or absent: read_records() drops

@@ -3,6 +3,8 @@
 
 #include <map>
 
+#include "common/error.h"
+
 namespace zeroseg {
 namespace {
 
@@ -138,6 +140,7 @@ uint32_t RuleIdAllocator::allocate(const std::string& key) {
   put(key, id);
   changes_++;
   if (journaling_) journal_.push_back({true, key, id});
+  unlogged_.push_back({true, key, id});
   return id;
 }
 
@@ -151,6 +154,7 @@ void RuleIdAllocator::release_unused(const std::set<uint32_t>& in_use) {
   for (const auto& [key, id] : unused) {
     pool_.give_back(id);
     if (journaling_) journal_.push_back({false, key, id});
+    unlogged_.push_back({false, key, id});
     erase(key);
     changes_++;
   }
@@ -161,6 +165,7 @@ void RuleIdAllocator::release(const std::string& key) {
   if (!id) return;
   pool_.give_back(*id);
   if (journaling_) journal_.push_back({false, key, *id});
+  unlogged_.push_back({false, key, *id});
   erase(key);
   changes_++;
 }
@@ -168,6 +173,7 @@ void RuleIdAllocator::release(const std::string& key) {
 void RuleIdAllocator::start_journal() {
   journaling_ = true;
   journal_.clear();
+  unlogged_at_journal_ = unlogged_.size();
 }
 
 void RuleIdAllocator::undo() {
@@ -182,6 +188,7 @@ void RuleIdAllocator::undo() {
     changes_++;
   }
   journal_.clear();
+  if (unlogged_.size() > unlogged_at_journal_) unlogged_.resize(unlogged_at_journal_);
 }
 
 void RuleIdAllocator::stop_journal() {
@@ -198,11 +205,41 @@ nlohmann::json RuleIdAllocator::to_json() const {
 void RuleIdAllocator::from_json(const nlohmann::json& j) {
   by_prefix_.clear();
   by_key_.clear();
+  unlogged_.clear();
   std::set<uint32_t> taken;
   for (const auto& [key, id] : j.get<std::map<std::string, uint32_t>>()) {
     put(key, id);
     taken.insert(id);
   }
+  pool_.reset(taken);
+}
+
+std::string RuleIdAllocator::take_log() {
+  std::string text;
+  for (const auto& c : unlogged_) text += (c.allocated ? "+" : "-") + std::to_string(c.id) + " " + c.key + "\n";
+  unlogged_.clear();
+  return text;
+}
+
+void RuleIdAllocator::apply_log(const std::string& text) {
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t eol = text.find('\n', at);
+    std::string line = text.substr(at, eol == std::string::npos ? std::string::npos : eol - at);
+    at = eol == std::string::npos ? text.size() : eol + 1;
+    size_t space = line.find(' ');
+    if (line.size() < 4 || (line[0] != '+' && line[0] != '-') || space == std::string::npos)
+      throw Error("rule id log: bad line \"" + line + "\"");
+    uint32_t id = static_cast<uint32_t>(std::stoul(line.substr(1, space - 1)));
+    std::string key = line.substr(space + 1);
+    if (line[0] == '+')
+      put(key, id);
+    else
+      erase(key);
+    changes_++;
+  }
+  std::set<uint32_t> taken;
+  for_each([&](const std::string&, uint32_t id) { taken.insert(id); });
   pool_.reset(taken);
 }
 

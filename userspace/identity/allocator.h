@@ -80,6 +80,13 @@ class RuleIdAllocator {
   void undo();
   void stop_journal();
 
+  // The changes since the last take_log() or from_json(), as text lines
+  // ("+ID KEY", "-ID KEY"): the agent appends them to a log beside the
+  // whole file, so a change of one rule does not rewrite 100k ids (4.7 MB
+  // of JSON, ~110 ms). apply_log() replays such text.
+  std::string take_log();
+  void apply_log(const std::string& text);
+
  private:
   // A key "PREFIX|N" (a policy's section and a rule's place in it) is kept
   // as slot N of PREFIX's vector (0: no id): 100k rules make ~2k prefixes,
@@ -100,6 +107,8 @@ class RuleIdAllocator {
   };
   bool journaling_ = false;
   std::vector<Change> journal_;
+  std::vector<Change> unlogged_;  // for take_log(); undo() cuts it back
+  size_t unlogged_at_journal_ = 0;
 };
 
 // Journals a RuleIdAllocator for its scope, undoing what it recorded
