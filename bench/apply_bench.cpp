@@ -3,7 +3,8 @@
 // SegmentPolicies of 100 rules) loaded, compiled and applied into the real
 // datapath by an in-process agent; then a one-rule change sent the way the
 // CLI sends it (HTTP over the agent's Unix socket), timed until the maps
-// enforce it; and the agent's resident memory.
+// enforce it, and a rule added and removed (a new rule id each time); and
+// the agent's resident memory.
 //
 //   sudo build/bench/apply_bench
 #include <malloc.h>
@@ -44,11 +45,11 @@ std::string workloads_yaml() {
   return y.str();
 }
 
-std::string policy_yaml(int app, int port_shift = 0) {
+std::string policy_yaml(int app, int port_shift = 0, int rules = kRulesPerPolicy) {
   std::ostringstream y;
   y << "---\napiVersion: zeroseg.io/v1\nkind: SegmentPolicy\nmetadata: {name: p" << app
     << ", namespace: bench}\nspec:\n  selector: {matchLabels: {app: a" << app << "}}\n  ingress:\n";
-  for (int r = 0; r < kRulesPerPolicy; r++)
+  for (int r = 0; r < rules; r++)
     y << "  - from: [{selector: {matchLabels: {app: a" << (app + r + 1) % kApps << "}}}]\n    ports: [{port: "
       << 1000 + r + port_shift << "}]\n";
   return y.str();
@@ -115,6 +116,22 @@ int main() {
     }
   }
   std::sort(change_ms.begin(), change_ms.end());
+  // one rule added, then removed again: a new rule id each time
+  std::vector<double> add_ms;
+  for (int i = 0; i < 20; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    int rules = i % 2 == 0 ? kRulesPerPolicy + 1 : kRulesPerPolicy;
+    nlohmann::json body = {{"documents", {{{"name", "p7.yaml"}, {"content", policy_yaml(7, 0, rules)}}}}};
+    std::string payload = body.dump();
+    t = Clock::now();
+    api::Response resp = api::call(cfg.socket, "POST", "/v1/apply", payload);
+    add_ms.push_back(ms_since(t));
+    if (resp.status != 200) {
+      std::fprintf(stderr, "apply failed: %s\n", resp.body.c_str());
+      return 1;
+    }
+  }
+  std::sort(add_ms.begin(), add_ms.end());
   // of which: reading the changed policy's YAML (the agent does it per request)
   std::vector<double> parse_one_ms;
   for (int i = 0; i < 20; i++) {
@@ -138,6 +155,7 @@ int main() {
   std::printf("| compile + apply (maps enforce, state on disk) | %.0f ms |\n", apply_ms);
   std::printf("| one-rule change, socket to maps, median of 20 | %.1f ms |\n", change_ms[change_ms.size() / 2]);
   std::printf("| one-rule change, slowest of 20 | %.1f ms |\n", change_ms.back());
+  std::printf("| one rule added or removed, median of 20 | %.1f ms |\n", add_ms[add_ms.size() / 2]);
   std::printf("| of which: YAML of the changed policy (100 rules), median | %.1f ms |\n",
               parse_one_ms[parse_one_ms.size() / 2]);
   std::printf("| agent RSS with that state (VmRSS, minus the process before) | %.1f MiB |\n",
