@@ -24,6 +24,7 @@
 #include "agent/agent.h"
 #include "api/http.h"
 #include "api/routes.h"
+#include "common/error.h"
 #include "common/log.h"
 #include "policy/loader.h"
 
@@ -97,41 +98,30 @@ int main() {
   auto server = api::HttpServer::unix_socket(cfg.socket, 0, api::routes(agent));
   std::thread serving([&] { server->serve(); });
 
-  // one rule changes: policy p7's first rule moves to another port (the
-  // agent logs where each change's time goes)
-  log::set_level(log::Level::debug);
-  std::vector<double> change_ms;
-  for (int i = 0; i < 20; i++) {
-    // an operator's changes come seconds apart: the agent has freed the
-    // state the last one replaced (on its housekeeping thread) by then
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    nlohmann::json body = {{"documents", {{{"name", "p7.yaml"}, {"content", policy_yaml(7, (i + 1) % 2 * 5000)}}}}};
-    std::string payload = body.dump();
-    t = Clock::now();
-    api::Response resp = api::call(cfg.socket, "POST", "/v1/apply", payload);
-    change_ms.push_back(ms_since(t));
-    if (resp.status != 200) {
-      std::fprintf(stderr, "apply failed: %s\n", resp.body.c_str());
-      return 1;
+  // p7's YAML sent as `zeroseg apply -f p7.yaml` sends it, 20 times, each
+  // timed until the maps enforce it (sorted). An operator's changes come
+  // seconds apart: the agent has freed the state the last one replaced
+  // (on its housekeeping thread) by then.
+  auto timed_applies = [&](auto yaml_of_change) {
+    std::vector<double> ms;
+    for (int i = 0; i < 20; i++) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      nlohmann::json body = {{"documents", {{{"name", "p7.yaml"}, {"content", yaml_of_change(i)}}}}};
+      std::string payload = body.dump();
+      auto started = Clock::now();
+      api::Response resp = api::call(cfg.socket, "POST", "/v1/apply", payload);
+      ms.push_back(ms_since(started));
+      if (resp.status != 200) throw Error("apply failed: " + resp.body);
     }
-  }
-  std::sort(change_ms.begin(), change_ms.end());
+    std::sort(ms.begin(), ms.end());
+    return ms;
+  };
+  log::set_level(log::Level::debug);  // the agent logs where each change's time goes
+  // one rule changes: p7's first rule moves to another port
+  std::vector<double> change_ms = timed_applies([](int i) { return policy_yaml(7, (i + 1) % 2 * 5000); });
   // one rule added, then removed again: a new rule id each time
-  std::vector<double> add_ms;
-  for (int i = 0; i < 20; i++) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    int rules = i % 2 == 0 ? kRulesPerPolicy + 1 : kRulesPerPolicy;
-    nlohmann::json body = {{"documents", {{{"name", "p7.yaml"}, {"content", policy_yaml(7, 0, rules)}}}}};
-    std::string payload = body.dump();
-    t = Clock::now();
-    api::Response resp = api::call(cfg.socket, "POST", "/v1/apply", payload);
-    add_ms.push_back(ms_since(t));
-    if (resp.status != 200) {
-      std::fprintf(stderr, "apply failed: %s\n", resp.body.c_str());
-      return 1;
-    }
-  }
-  std::sort(add_ms.begin(), add_ms.end());
+  std::vector<double> add_ms =
+      timed_applies([](int i) { return policy_yaml(7, 0, i % 2 == 0 ? kRulesPerPolicy + 1 : kRulesPerPolicy); });
   // of which: reading the changed policy's YAML (the agent does it per request)
   std::vector<double> parse_one_ms;
   for (int i = 0; i < 20; i++) {
