@@ -9,7 +9,7 @@
 
 /* Conntrack's clock: CLOCK_MONOTONIC_COARSE, read only when it may have
  * moved. The coarse clock moves once per tick, as jiffies do, but reading
- * it is a helper call (~5 ns, a third of the established path's budget)
+ * it is a helper call (~5 ns, a sixth of the established path's budget)
  * where bpf_jiffies64() is inlined into a load. So a flow last seen in
  * this tick has not idled out and its last_seen_ns is the time now. (The
  * two move a moment apart at a tick; that can cost one tick of precision
