@@ -136,12 +136,12 @@ class Compilation {
       workloads_.push_back({&state_.workloads[i], prev.workload_identities[i]});
     out_.label_index = prev.label_index;  // the same workloads, none quarantined
     // subjects: an unchanged policy's are as they were
-    std::vector<const Policy*> changed;
+    std::vector<size_t> changed;  // in policies_
     for (const auto& p : state_.policies) {
       auto it = prev.parts.find(&p);
       if (it == prev.parts.end()) {
+        changed.push_back(policies_.size());
         compile_policy(p);
-        changed.push_back(&p);
       } else {
         policies_.push_back({&p, it->second->subjects});
       }
@@ -181,8 +181,8 @@ class Compilation {
         rule_ids_.release(info.policy() + "|" + info.section + "|" + std::to_string(info.index));
       }
     }
-    for (const Policy* p : changed)
-      for (const auto& [id, info] : out_.parts.at(p)->rules) out_.rules[id] = info;
+    for (size_t i : changed)
+      for (const auto& [id, info] : out_.parts.at(policies_[i].first)->rules) out_.rules[id] = info;
 
     // each touched key again, from every part that votes on its subject
     std::unordered_map<uint32_t, std::vector<const PolicyPart*>> by_subject;
@@ -454,10 +454,11 @@ class Compilation {
   // every changed policy replaces one of the same name that selected the
   // same subjects in the same directions, with the same audit flag, and
   // none came or went. Then compute_modes() need not walk every policy.
-  bool keeps_modes(const std::vector<const Policy*>& changed, const ObjectSet& prev_state,
-                   const Compiled& prev) const {
+  bool keeps_modes(const std::vector<size_t>& changed, const ObjectSet& prev_state, const Compiled& prev) const {
     if (state_.policies.size() != prev_state.policies.size()) return false;
-    for (const Policy* p : changed) {
+    for (size_t i : changed) {
+      const Policy* p = policies_[i].first;  // not a structured binding: the lambda captures it
+      const auto& subjects = policies_[i].second;
       auto was = std::find_if(prev_state.policies.begin(), prev_state.policies.end(), [&](const Policy& q) {
         return q.kind == p->kind && q.meta.name == p->meta.name && q.meta.ns == p->meta.ns;
       });
@@ -465,9 +466,6 @@ class Compilation {
           was->egress != p->egress)
         return false;
       auto part = prev.parts.find(&*was);
-      const auto& subjects = std::find_if(policies_.begin(), policies_.end(), [&](const auto& e) {
-                               return e.first == p;
-                             })->second;
       if (part == prev.parts.end() || part->second->subjects != subjects) return false;
     }
     return true;
