@@ -605,7 +605,7 @@ void Agent::persist(const std::string& record) {
   if (persisted_.rules != rule_ids_.changes()) {
     std::string log = rule_ids_.take_log();
     if (!store_.exists("rules.json") || log.size() > kCompactLogBytes ||
-        store_.append_record(kRulesLog, log) > kCompactLogBytes)
+        (!log.empty() && store_.append_record(kRulesLog, log) > kCompactLogBytes))
       write_rule_ids();
     persisted_.rules = rule_ids_.changes();
   }
