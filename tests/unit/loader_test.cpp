@@ -70,7 +70,7 @@ TEST(Loader, LoadsEveryKind) {
   EXPECT_TRUE(np.ingress);
   EXPECT_FALSE(np.egress);  // no egress rules: Ingress only
   ASSERT_EQ(np.allow_in.size(), 1u);
-  EXPECT_EQ(np.allow_in[0].ports[0].named, "http");
+  EXPECT_EQ(*np.allow_in[0].ports[0].named, "http");
   EXPECT_EQ(*np.allow_in[0].ports[1].end_port, 8080);
   EXPECT_EQ(np.allow_in[0].ports[1].proto, 6);  // TCP by default
   const Policy& sp = s.policies[1];
@@ -81,7 +81,7 @@ TEST(Loader, LoadsEveryKind) {
   EXPECT_EQ(*sp.allow_in[0].peers[1].entity, Entity::world);
   EXPECT_EQ(sp.allow_in[0].icmp[1].family, 6);
   EXPECT_TRUE(sp.allow_in[0].expires_ns.has_value());
-  EXPECT_EQ(sp.allow_in[0].source.line, 32);
+  EXPECT_EQ(sp.allow_in[0].line, 32u);
 }
 
 TEST(Loader, PolicyTypesDefaulting) {

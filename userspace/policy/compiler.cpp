@@ -161,28 +161,29 @@ class Compilation {
     out_.rules = prev.rules;
     std::set<zs_policy_key, PolicyKeyLess> touched;
     std::set<uint32_t> new_rule_ids;
+    std::vector<std::pair<uint32_t, RuleInfo>> new_rules;
     for (const auto& [p, subjects] : policies_) {
       if (auto it = prev.parts.find(p); it != prev.parts.end()) {
         out_.parts.emplace(p, it->second);
         continue;
       }
-      auto part = compile_part(*p, subjects);
+      auto part = compile_part(*p, subjects, new_rules);
       for (const auto& [key, vote] : part->votes) touched.insert(key);
-      for (const auto& [id, info] : part->rules) new_rule_ids.insert(id);
+      new_rule_ids.insert(part->rule_ids.begin(), part->rule_ids.end());
       out_.parts.emplace(p, std::move(part));
     }
     // the parts of policies changed or gone: prev's parts out_ does not share
     for (const auto& [p, part] : prev.parts) {
       if (auto it = out_.parts.find(p); it != out_.parts.end() && it->second == part) continue;
       for (const auto& [key, vote] : part->votes) touched.insert(key);
-      for (const auto& [id, info] : part->rules) {
+      for (uint32_t id : part->rule_ids) {
         if (new_rule_ids.count(id)) continue;  // the same rule, still there
-        out_.rules.erase(id);
+        const RuleInfo& info = prev.rules.at(id);
         rule_ids_.release(info.policy() + "|" + info.section + "|" + std::to_string(info.index));
+        out_.rules.erase(id);
       }
     }
-    for (size_t i : changed)
-      for (const auto& [id, info] : out_.parts.at(policies_[i].first)->rules) out_.rules[id] = info;
+    for (auto& [id, info] : new_rules) out_.rules[id] = std::move(info);
 
     // each touched key again, from every part that votes on its subject
     std::unordered_map<uint32_t, std::vector<const PolicyPart*>> by_subject;
@@ -368,8 +369,8 @@ class Compilation {
       for (auto pp : port_range_to_prefixes(first, last)) out.push_back({proto, pp.port, pp.plen});
     };
     for (const auto& ps : r.ports) {
-      if (!ps.named.empty()) {
-        for (auto [proto, port] : named_port(destination, ps.named, ps.proto)) add_range(proto, port, port);
+      if (ps.named) {
+        for (auto [proto, port] : named_port(destination, *ps.named, ps.proto)) add_range(proto, port, port);
       } else if (!ps.port) {
         out.push_back({ps.proto, 0, 0});
       } else {
@@ -387,16 +388,20 @@ class Compilation {
     fold_vote(out_.policy[key], {rule_id, deny, audit, expires_tai});
   }
 
+  // Rule ids' meanings, as compile_part() finds them: for Compiled::rules.
+  using NewRules = std::vector<std::pair<uint32_t, RuleInfo>>;
+
   // section: a literal (RuleInfo keeps the pointer)
   void compile_rules(const Policy& p, const std::shared_ptr<const std::string>& ref, const std::vector<Rule>& rules,
                      const char* section, uint8_t dir, bool deny, const std::vector<uint32_t>& subjects,
-                     PolicyPart& part) {
+                     PolicyPart& part, NewRules& infos) {
     for (size_t i = 0; i < rules.size(); i++) {
       const Rule& r = rules[i];
       std::string key = *ref + "|" + section + "|" + std::to_string(i);
       uint32_t rule_id = rule_ids_.allocate(key);
       used_rules_.insert(rule_id);
-      part.rules.emplace_back(rule_id, RuleInfo{ref, section, static_cast<uint32_t>(i), p.audit});
+      part.rule_ids.push_back(rule_id);
+      infos.emplace_back(rule_id, RuleInfo{ref, section, static_cast<uint32_t>(i), p.audit});
       uint64_t expires = r.expires_ns ? realtime_to_tai_ns(*r.expires_ns) : 0;
 
       std::set<uint32_t> peers;
@@ -471,21 +476,25 @@ class Compilation {
     return true;
   }
 
-  std::shared_ptr<PolicyPart> compile_part(const Policy& p, const std::vector<uint32_t>& subjects) {
+  // One policy's part; its rules' meanings are appended to infos.
+  std::shared_ptr<PolicyPart> compile_part(const Policy& p, const std::vector<uint32_t>& subjects, NewRules& infos) {
     auto part = std::make_shared<PolicyPart>();
     part->subjects = subjects;
     part->cidrs = cidrs_of(p);
     auto ref = std::make_shared<const std::string>(p.ref());
     if (p.ingress) {
-      compile_rules(p, ref, p.allow_in, "ingress", ZS_DIR_INGRESS, false, subjects, *part);
-      compile_rules(p, ref, p.deny_in, "ingressDeny", ZS_DIR_INGRESS, true, subjects, *part);
+      compile_rules(p, ref, p.allow_in, "ingress", ZS_DIR_INGRESS, false, subjects, *part, infos);
+      compile_rules(p, ref, p.deny_in, "ingressDeny", ZS_DIR_INGRESS, true, subjects, *part, infos);
     }
     if (p.egress) {
-      compile_rules(p, ref, p.allow_out, "egress", ZS_DIR_EGRESS, false, subjects, *part);
-      compile_rules(p, ref, p.deny_out, "egressDeny", ZS_DIR_EGRESS, true, subjects, *part);
+      compile_rules(p, ref, p.allow_out, "egress", ZS_DIR_EGRESS, false, subjects, *part, infos);
+      compile_rules(p, ref, p.deny_out, "egressDeny", ZS_DIR_EGRESS, true, subjects, *part, infos);
     }
     std::stable_sort(part->votes.begin(), part->votes.end(),
                      [](const auto& a, const auto& b) { return PolicyKeyLess()(a.first, b.first); });
+    // kept as long as the policy is: no growth slack (1000 parts, 100k rules)
+    part->votes.shrink_to_fit();
+    part->rule_ids.shrink_to_fit();
     return part;
   }
 
@@ -497,11 +506,10 @@ class Compilation {
     // every vote, in key order: each key's entry is folded once and the
     // chunked map is filled front to back
     std::vector<std::pair<zs_policy_key, PolicyVote>> votes;
-    std::vector<std::pair<uint32_t, const RuleInfo*>> rules;
+    NewRules rules;
     for (const auto& [p, subjects] : policies_) {
-      auto part = compile_part(*p, subjects);
+      auto part = compile_part(*p, subjects, rules);
       votes.insert(votes.end(), part->votes.begin(), part->votes.end());
-      for (const auto& [id, info] : part->rules) rules.emplace_back(id, &info);
       out_.parts.emplace(p, std::move(part));
     }
     std::sort(votes.begin(), votes.end(), [](const auto& a, const auto& b) { return PolicyKeyLess()(a.first, b.first); });
@@ -512,7 +520,7 @@ class Compilation {
       i = j;
     }
     std::sort(rules.begin(), rules.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (const auto& [id, info] : rules) out_.rules[id] = *info;
+    for (auto& [id, info] : rules) out_.rules[id] = std::move(info);
     compile_quarantine();
     out_.selected_by = std::make_shared<const Compiled::SelectedBy>(std::move(selected_by_));
     for (auto& [ifname, ep] : out_.endpoints.mut()) {

@@ -41,9 +41,9 @@ struct PolicyKeyChunk {
 using PolicyEntries = ChunkedMap<zs_policy_key, zs_policy_entry, PolicyKeyLess, PolicyKeyChunk>;
 
 // What a rule id stands for, for flows and `policy trace`.
-// Kept for each of 100k rules, twice (in its policy's part and in
-// Compiled::rules): the policy's ref is one string per policy, shared, and
-// the section a literal. (policy, section, index) finds the rule's text.
+// Kept for each of 100k rules (in Compiled::rules): the policy's ref is
+// one string per policy, shared, and the section a literal. (policy,
+// section, index) finds the rule's text.
 struct RuleInfo {
   std::shared_ptr<const std::string> policy_ref;  // Kind/namespace/name
   const char* section = "";  // ingress, egress, ingressDeny, egressDeny, ...
@@ -69,7 +69,7 @@ void fold_vote(zs_policy_entry& e, const PolicyVote& v);
 struct PolicyPart {
   std::vector<uint32_t> subjects;                           // sorted
   std::vector<std::pair<zs_policy_key, PolicyVote>> votes;  // sorted by key
-  std::vector<std::pair<uint32_t, RuleInfo>> rules;
+  std::vector<uint32_t> rule_ids;  // what they mean: Compiled::rules
   std::vector<Prefix> cidrs;  // the prefixes its peers name (cidrs and excepts)
 };
 

@@ -54,6 +54,13 @@ class Reader {
     return {file_, m.line + first_line_ + 1, m.column + 1};
   }
 
+  // A rule's line and column (its file is its policy's).
+  void place(Rule& rule, const YAML::Node& n) const {
+    YAML::Mark m = n.Mark();
+    rule.line = static_cast<uint32_t>(m.line + first_line_ + 1);
+    rule.column = static_cast<uint32_t>(m.column + 1);
+  }
+
   void map(const YAML::Node& n, const std::string& what, std::initializer_list<const char*> fields) const {
     if (!n.IsMap()) fail(n, what + " must be a mapping");
     for (const auto& kv : n) {
@@ -268,15 +275,15 @@ Namespace namespace_obj(const Reader& r, const YAML::Node& doc) {
 
 // --- NetworkPolicy (networking.k8s.io/v1) -----------------------------------
 
-std::vector<PortSpec> k8s_ports(const Reader& r, const YAML::Node& n, const std::string& what) {
-  std::vector<PortSpec> out;
+SmallVector<PortSpec> k8s_ports(const Reader& r, const YAML::Node& n, const std::string& what) {
+  SmallVector<PortSpec> out;
   for (const auto& p : r.seq(n, what)) {
     r.map(p, what + "[]", {"port", "endPort", "protocol"});
     PortSpec ps;
     if (p["protocol"]) ps.proto = r.protocol(p["protocol"], what + "[].protocol");
     if (YAML::Node port = p["port"]) {
       if (r.is_integer(port)) ps.port = static_cast<uint16_t>(r.integer(port, what + "[].port", 1, 65535));
-      else ps.named = r.str(port, what + "[].port");
+      else ps.named = std::make_shared<const std::string>(r.str(port, what + "[].port"));
     }
     if (YAML::Node end = p["endPort"]) {
       if (!ps.port) r.fail(end, what + "[].endPort needs a numeric port");
@@ -298,7 +305,7 @@ Peer k8s_peer(const Reader& r, const YAML::Node& n, const std::string& what) {
     if (p.pods || p.namespaces) r.fail(ib, what + ": ipBlock cannot be combined with selectors");
     r.map(ib, what + ".ipBlock", {"cidr", "except"});
     if (!ib["cidr"]) r.fail(ib, what + ".ipBlock needs \"cidr\"");
-    p.cidr = r.cidr(ib["cidr"], ib["except"], what + ".ipBlock");
+    p.cidr = std::make_shared<const CidrSpec>(r.cidr(ib["cidr"], ib["except"], what + ".ipBlock"));
   }
   if (!p.pods && !p.namespaces && !p.cidr) r.fail(n, what + " needs podSelector, namespaceSelector or ipBlock");
   return p;
@@ -306,10 +313,11 @@ Peer k8s_peer(const Reader& r, const YAML::Node& n, const std::string& what) {
 
 std::vector<Rule> k8s_rules(const Reader& r, const YAML::Node& n, const std::string& what, const char* peers_key) {
   std::vector<Rule> out;
+  out.reserve(r.seq(n, what).size());  // kept as long as the policy is: no growth slack
   for (const auto& rn : r.seq(n, what)) {
     r.map(rn, what + "[]", {peers_key, "ports"});
     Rule rule;
-    rule.source = r.source(rn);
+    r.place(rule, rn);
     if (YAML::Node peers = rn[peers_key]) {
       for (const auto& p : r.seq(peers, what + "[]." + peers_key))
         rule.peers.push_back(k8s_peer(r, p, what + "[]." + peers_key + "[]"));
@@ -357,7 +365,7 @@ Peer segment_peer(const Reader& r, const YAML::Node& n, const std::string& what)
   Peer p;
   if (n["selector"]) p.pods = r.peer_selector(n["selector"], what + ".selector");
   if (n["namespaceSelector"]) p.namespaces = r.peer_selector(n["namespaceSelector"], what + ".namespaceSelector");
-  if (n["cidr"]) p.cidr = r.cidr(n["cidr"], n["except"], what);
+  if (n["cidr"]) p.cidr = std::make_shared<const CidrSpec>(r.cidr(n["cidr"], n["except"], what));
   else if (n["except"]) r.fail(n["except"], what + ".except needs a cidr");
   if (YAML::Node e = n["entity"]) {
     std::string s = r.str(e, what + ".entity");
@@ -375,10 +383,11 @@ Peer segment_peer(const Reader& r, const YAML::Node& n, const std::string& what)
 std::vector<Rule> segment_rules(const Reader& r, const YAML::Node& n, const std::string& what,
                                 const char* peers_key) {
   std::vector<Rule> out;
+  out.reserve(r.seq(n, what).size());  // kept as long as the policy is: no growth slack
   for (const auto& rn : r.seq(n, what)) {
     r.map(rn, what + "[]", {peers_key, "ports", "icmp", "expires"});
     Rule rule;
-    rule.source = r.source(rn);
+    r.place(rule, rn);
     if (YAML::Node peers = rn[peers_key]) {
       for (const auto& p : r.seq(peers, what + "[]." + peers_key))
         rule.peers.push_back(segment_peer(r, p, what + "[]." + peers_key + "[]"));
@@ -387,7 +396,7 @@ std::vector<Rule> segment_rules(const Reader& r, const YAML::Node& n, const std:
     if (YAML::Node ports = rn["ports"]) {
       rule.ports = k8s_ports(r, ports, what + "[].ports");
       for (size_t i = 0; i < rule.ports.size(); i++)
-        if (!rule.ports[i].named.empty()) r.fail(ports[i]["port"], what + "[].ports: named ports are for NetworkPolicy; give a number");
+        if (rule.ports[i].named) r.fail(ports[i]["port"], what + "[].ports: named ports are for NetworkPolicy; give a number");
     }
     if (YAML::Node icmp = rn["icmp"]) {
       for (const auto& ic : r.seq(icmp, what + "[].icmp")) {

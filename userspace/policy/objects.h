@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "common/small_vector.h"
 #include "net/addr.h"
 #include "policy/labels.h"
 
@@ -59,10 +60,12 @@ struct Namespace {
 };
 
 struct PortSpec {
-  uint8_t proto = 6;          // TCP unless given
-  std::optional<uint16_t> port;  // absent: every port of proto
-  std::string named;          // a named port, resolved per destination workload
+  uint8_t proto = 6;             // TCP unless given
+  std::optional<uint16_t> port;  // absent: every port of proto (or named)
   std::optional<uint16_t> end_port;
+  // A named port, resolved per destination workload; null when numeric.
+  // Shared, not a string: a rule is one of 100k, a name rarely given.
+  std::shared_ptr<const std::string> named;
 };
 
 struct IcmpSpec {
@@ -88,18 +91,21 @@ using SelectorRef = std::shared_ptr<const LabelSelector>;
 struct Peer {
   SelectorRef pods;        // null with namespaces: all pods there
   SelectorRef namespaces;  // null with pods: the policy's namespace
-  std::optional<CidrSpec> cidr;
+  std::shared_ptr<const CidrSpec> cidr;  // null: none
   std::optional<Entity> entity;
 };
 
+// Policies hold 100k of these: the usual single peer and port are inline
+// (SmallVector), and where a rule was written is its line and column in
+// its policy's file (meta.source.file).
 struct Rule {
-  bool any_peer = true;      // from/to absent or empty: every peer
-  std::vector<Peer> peers;   // OR
-  bool any_port = true;      // ports and icmp absent or empty: everything
-  std::vector<PortSpec> ports;
+  SmallVector<Peer> peers;  // OR
+  SmallVector<PortSpec> ports;
   std::vector<IcmpSpec> icmp;
   std::optional<int64_t> expires_ns;  // Unix ns; just-in-time rules
-  SourceRef source;
+  uint32_t line = 0, column = 0;      // 1-based
+  bool any_peer = true;  // from/to absent or empty: every peer
+  bool any_port = true;  // ports and icmp absent or empty: everything
 };
 
 struct Policy {
