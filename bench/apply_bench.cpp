@@ -133,6 +133,12 @@ int main() {
   // the agent frees a replaced state on its housekeeping thread: let it
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   long rss_after = rss_kib();
+  malloc_stats();
+  { struct mallinfo2 mi = mallinfo2(); std::fprintf(stderr, "MI inuse %.1f free %.1f mmap %.1f arena %.1f\n", mi.uordblks/1048576.0, mi.fordblks/1048576.0, mi.hblkhd/1048576.0, mi.arena/1048576.0); }
+  if (getenv("ZS_QUICK_EXIT")) _exit(0);
+  { std::ifstream in("/proc/self/smaps"); std::ofstream out("/tmp/smaps.txt"); out << in.rdbuf(); }
+  malloc_trim(0);
+  std::fprintf(stderr, "RSS after trim: %.1f MiB\n", (rss_kib() - rss_before)/1024.0);
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
 

@@ -570,14 +570,14 @@ TEST(CompilePoliciesTest, MatchesAWholeCompileAfterRandomPolicyChanges) {
   // change (as an apply does): those are what compile_policies reuses.
   auto state_of = [&](const ObjectSet& before) {
     std::map<std::string, SharedVector<Policy>::Ptr> by_doc;
-    for (size_t i = 0; i < before.policies.size(); i++) by_doc[before.policies[i].meta.document] = before.policies.ptr(i);
+    for (size_t i = 0; i < before.policies.size(); i++) by_doc[before.policies[i].meta.document.str()] = before.policies.ptr(i);
     ObjectSet s;
     s.workloads = workloads.workloads;
     s.namespaces = workloads.namespaces;
     for (const auto& t : texts) {
       if (t.empty()) continue;
       ObjectSet one = load_yaml(t, "p.yaml");
-      auto it = by_doc.find(one.policies[0].meta.document);
+      auto it = by_doc.find(one.policies[0].meta.document.str());
       s.policies.push_back(it != by_doc.end() ? it->second : one.policies.ptr(0));
     }
     return s;

@@ -34,7 +34,7 @@ TEST(ObjectMerge, ApplyCreatesConfiguresAndKeepsInTheOrderNamed) {
   ASSERT_EQ(state.workloads.size(), 3u);
   EXPECT_EQ(state.workloads[0].meta.name, "web");  // replaced in place, added at the end
   EXPECT_EQ(state.workloads[1].meta.name, "db");
-  EXPECT_NE(state.workloads[1].meta.document.find("10.0.0.9"), std::string::npos);
+  EXPECT_NE(state.workloads[1].meta.document.str().find("10.0.0.9"), std::string::npos);
   EXPECT_EQ(state.workloads[2].meta.name, "api");
 }
 
@@ -56,7 +56,7 @@ TEST(ObjectMerge, AnObjectNamedTwiceInOneApplyEndsAsItsLastCopy) {
   EXPECT_EQ(out[0].second, "created");
   EXPECT_EQ(out[1].second, "configured");
   ASSERT_EQ(state.workloads.size(), 1u);
-  EXPECT_NE(state.workloads[0].meta.document.find("10.0.0.2"), std::string::npos);
+  EXPECT_NE(state.workloads[0].meta.document.str().find("10.0.0.2"), std::string::npos);
 }
 
 TEST(ObjectMerge, DeleteRemovesWhatItNamesAndReportsTheRest) {

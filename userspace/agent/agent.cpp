@@ -149,7 +149,7 @@ constexpr const char* kDesiredLog = "desired.log";
 constexpr const char* kRulesLog = "rules.log";
 constexpr size_t kCompactLogBytes = 4u << 20;
 
-void append_document(std::string& out, const ObjectMeta& m) { out += "---\n" + m.document + "\n"; }
+void append_document(std::string& out, const ObjectMeta& m) { out += "---\n" + m.document.str() + "\n"; }
 
 // A desired.log record: "apply" or "delete", then the objects' YAML.
 std::string log_record(const char* what, const ObjectSet& objects) {
@@ -644,7 +644,7 @@ json Agent::policy(const std::string& ref) const {
       json rules = json::array();
       for (const auto& [id, info] : compiled_->rules)
         if (info.policy() == p.ref()) rules.push_back({{"id", id}, {"rule", info.str()}});
-      return {{"object", p.ref()}, {"document", p.meta.document}, {"rules", rules}};
+      return {{"object", p.ref()}, {"document", p.meta.document.str()}, {"rules", rules}};
     }
   throw Error("no policy " + ref);
 }

@@ -23,16 +23,13 @@ class SmallVector {
     for (const T& t : items) push_back(t);
   }
   SmallVector(const SmallVector& o) {
-    if (o.state_ == State::one) new (&one_) T(o.one_);
-    else if (o.state_ == State::many) new (&many_) std::vector<T>(o.many_);
-    state_ = o.state_;
+    for (const T& t : o) push_back(t);
   }
   SmallVector(SmallVector&& o) noexcept { take(std::move(o)); }
   SmallVector& operator=(const SmallVector& o) {
     if (this != &o) {
-      SmallVector copy(o);
       clear();
-      take(std::move(copy));
+      for (const T& t : o) push_back(t);
     }
     return *this;
   }

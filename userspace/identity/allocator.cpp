@@ -193,7 +193,7 @@ void RuleIdAllocator::undo() {
 
 void RuleIdAllocator::stop_journal() {
   journaling_ = false;
-  journal_ = {};  // its capacity too
+  journal_ = std::vector<Change>();  // its capacity too (not `= {}`: that keeps it)
 }
 
 nlohmann::json RuleIdAllocator::to_json() const {
@@ -205,7 +205,7 @@ nlohmann::json RuleIdAllocator::to_json() const {
 void RuleIdAllocator::from_json(const nlohmann::json& j) {
   by_prefix_.clear();
   by_key_.clear();
-  unlogged_ = {};
+  unlogged_ = std::vector<Change>();
   std::set<uint32_t> taken;
   for (const auto& [key, id] : j.get<std::map<std::string, uint32_t>>()) {
     put(key, id);
@@ -217,7 +217,7 @@ void RuleIdAllocator::from_json(const nlohmann::json& j) {
 std::string RuleIdAllocator::take_log() {
   std::string text;
   for (const auto& c : unlogged_) text += (c.allocated ? "+" : "-") + std::to_string(c.id) + " " + c.key + "\n";
-  unlogged_ = {};  // not clear(): a whole compile's 100k changes would keep their capacity (12 MiB)
+  unlogged_ = std::vector<Change>();  // not clear() or `= {}`: a whole compile's 100k changes would keep their capacity (12 MiB)
   return text;
 }
 

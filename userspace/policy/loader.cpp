@@ -33,14 +33,14 @@ class Reader {
   // The document as written (comments too), without its "---" line and
   // trailing blank lines: what the state directory stores and `policy get`
   // shows. (Re-emitting it with YAML::Emitter took longer than parsing it.)
-  std::string document() const {
+  PackedText document() const {
     std::string_view t = text_;
     size_t eol = t.find('\n');
     std::string_view first = t.substr(0, eol);
     while (!first.empty() && (first.back() == '\r' || first.back() == ' ' || first.back() == '\t')) first.remove_suffix(1);
     if (first == "---") t.remove_prefix(eol == std::string_view::npos ? t.size() : eol + 1);
     while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
-    return std::string(t);
+    return PackedText(t);
   }
 
   [[noreturn]] void fail(const YAML::Node& at, const std::string& message) const {

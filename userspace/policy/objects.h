@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "common/packed_text.h"
 #include "common/small_vector.h"
 #include "net/addr.h"
 #include "policy/labels.h"
@@ -38,7 +39,7 @@ struct ObjectMeta {
   std::string ns = "default";
   Labels labels;
   SourceRef source;
-  std::string document;  // the object's YAML, as stored and shown back
+  PackedText document;  // the object's YAML as written, stored and shown back
 };
 
 struct NamedPort {
