@@ -7,6 +7,7 @@
 // the agent's resident memory.
 //
 //   sudo build/bench/apply_bench
+//   sudo heaptrack build/bench/apply_bench --exit-after-measure  (what holds the memory)
 #include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -66,7 +67,8 @@ long rss_kib() {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const bool exit_after_measure = argc > 1 && std::string(argv[1]) == "--exit-after-measure";
   const std::string tmp = "/tmp/zs-apply-bench";
   std::filesystem::remove_all(tmp);
   AgentConfig cfg;
@@ -133,12 +135,14 @@ int main() {
   // the agent frees a replaced state on its housekeeping thread: let it
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   long rss_after = rss_kib();
-  malloc_stats();
-  { struct mallinfo2 mi = mallinfo2(); std::fprintf(stderr, "MI inuse %.1f free %.1f mmap %.1f arena %.1f\n", mi.uordblks/1048576.0, mi.fordblks/1048576.0, mi.hblkhd/1048576.0, mi.arena/1048576.0); }
-  if (getenv("ZS_QUICK_EXIT")) _exit(0);
-  { std::ifstream in("/proc/self/smaps"); std::ofstream out("/tmp/smaps.txt"); out << in.rdbuf(); }
-  malloc_trim(0);
-  std::fprintf(stderr, "RSS after trim: %.1f MiB\n", (rss_kib() - rss_before)/1024.0);
+  double heap_mib = static_cast<double>(mallinfo2().uordblks) / (1 << 20);
+  // `heaptrack build/bench/apply_bench --exit-after-measure`: heaptrack's
+  // "leaked" is then what the agent holds, by allocation site
+  if (exit_after_measure) {
+    Agent::uninstall(cfg);  // its pins; the maps go with the process
+    std::filesystem::remove_all(tmp);
+    _exit(0);
+  }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
 
@@ -156,6 +160,7 @@ int main() {
               parse_one_ms[parse_one_ms.size() / 2]);
   std::printf("| agent RSS with that state (VmRSS, minus the process before) | %.1f MiB |\n",
               (rss_after - rss_before) / 1024.0);
+  std::printf("| of which: heap in use (mallinfo2) | %.1f MiB |\n", heap_mib);
   std::printf("| peak RSS of the process (incl. the YAML text) | %.1f MiB |\n", ru.ru_maxrss / 1024.0);
 
   owned.reset();

@@ -70,7 +70,7 @@ TEST(Loader, LoadsEveryKind) {
   EXPECT_TRUE(np.ingress);
   EXPECT_FALSE(np.egress);  // no egress rules: Ingress only
   ASSERT_EQ(np.allow_in.size(), 1u);
-  EXPECT_EQ(*np.allow_in[0].ports[0].named, "http");
+  EXPECT_EQ(np.allow_in[0].ports[0].named, "http");
   EXPECT_EQ(*np.allow_in[0].ports[1].end_port, 8080);
   EXPECT_EQ(np.allow_in[0].ports[1].proto, 6);  // TCP by default
   const Policy& sp = s.policies[1];
@@ -163,6 +163,41 @@ TEST(Loader, ErrorsNameFileLineColumnAndField) {
 
 namespace zeroseg {
 namespace {
+
+// Rules name the same few peers and ports over and over: one load keeps
+// equal lists once (SharedList), and lists that differ in any field apart.
+TEST(Loader, EqualPeerAndPortListsOfOneLoadAreShared) {
+  std::string yaml = "apiVersion: zeroseg.io/v1\nkind: SegmentPolicy\nmetadata: {name: a}\nspec:\n"
+                     "  selector: {}\n  ingress:\n";
+  const char* rules[] = {
+      "[{selector: {matchLabels: {app: x}}}], ports: [{port: 80}]",              // 0
+      "[{selector: {matchLabels: {app: x}}}], ports: [{port: 80}]",              // 1: as 0
+      "[{selector: {matchLabels: {app: y}}}], ports: [{port: 80, protocol: UDP}]",  // 2: neither
+      "[{cidr: 10.0.0.0/8, except: [10.1.0.0/16]}], ports: [{port: 80, endPort: 90}]",  // 3
+      "[{cidr: 10.0.0.0/8, except: [10.2.0.0/16]}], ports: [{port: 80, endPort: 90}]",  // 4: ports as 3
+      "[{selector: {matchLabels: {app: x}}, namespaceSelector: {}}], icmp: [{type: 8}]",  // 5
+  };
+  for (const char* r : rules) yaml += std::string("  - {from: ") + r + "}\n";
+  yaml += "---\napiVersion: zeroseg.io/v1\nkind: SegmentPolicy\nmetadata: {name: b}\nspec:\n  selector: {}\n"
+          "  egress:\n  - {to: [{selector: {matchLabels: {app: x}}}], ports: [{port: 80}], icmp: [{type: 8}]}\n";
+  ObjectSet set = load_yaml(yaml, "f.yaml");
+  const auto& in = set.policies[0].allow_in;
+  const auto& out = set.policies[1].allow_out[0];
+  ASSERT_EQ(in.size(), 6u);
+  EXPECT_TRUE(in[0].peers.shares(in[1].peers));
+  EXPECT_TRUE(in[0].ports.shares(in[1].ports));
+  EXPECT_TRUE(in[0].peers.shares(out.peers));  // across documents of the load
+  EXPECT_TRUE(in[5].icmp.shares(out.icmp));
+  EXPECT_FALSE(in[0].peers.shares(in[2].peers));
+  EXPECT_FALSE(in[0].ports.shares(in[2].ports));
+  EXPECT_FALSE(in[3].peers.shares(in[4].peers));
+  EXPECT_TRUE(in[3].ports.shares(in[4].ports));
+  EXPECT_FALSE(in[0].peers.shares(in[5].peers));
+  EXPECT_EQ(in[4].peers[0].cidr->except[0].str(), "10.2.0.0/16");
+  EXPECT_EQ(in[2].ports[0].proto, 17);
+  EXPECT_EQ(in[0].line, 7u);
+  EXPECT_EQ(in[5].line, 12u);
+}
 
 TEST(Loader, AliasesAndDeepNestingAreRefused) {
   EXPECT_EQ(error_of("apiVersion: v1\nkind: Namespace\nmetadata: &m {name: a, labels: *m}\n"),

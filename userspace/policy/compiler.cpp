@@ -369,8 +369,8 @@ class Compilation {
       for (auto pp : port_range_to_prefixes(first, last)) out.push_back({proto, pp.port, pp.plen});
     };
     for (const auto& ps : r.ports) {
-      if (ps.named) {
-        for (auto [proto, port] : named_port(destination, *ps.named, ps.proto)) add_range(proto, port, port);
+      if (!ps.named.empty()) {
+        for (auto [proto, port] : named_port(destination, ps.named, ps.proto)) add_range(proto, port, port);
       } else if (!ps.port) {
         out.push_back({ps.proto, 0, 0});
       } else {

@@ -20,15 +20,44 @@
 namespace zeroseg {
 namespace {
 
+// What one load shares between its objects' equal parts (SelectorRef,
+// SharedList), each by a text key.
+struct Interned {
+  std::unordered_map<std::string, SelectorRef> selectors;
+  std::unordered_map<std::string, SharedList<Peer>> peers;
+  std::unordered_map<std::string, SharedList<PortSpec>> ports;
+  std::unordered_map<std::string, SharedList<IcmpSpec>> icmp;
+};
+
+// The keys: equal for equal items (selectors by pointer: shared already).
+// A key that is equal for items that are not is harmless: share() checks.
+std::string key_of(const Peer& p) {
+  std::string k = std::to_string(reinterpret_cast<uintptr_t>(p.pods.get())) + " " +
+                  std::to_string(reinterpret_cast<uintptr_t>(p.namespaces.get()));
+  if (p.cidr) {
+    k += " " + p.cidr->cidr.str();
+    for (const auto& e : p.cidr->except) k += "!" + e.str();
+  }
+  if (p.entity) k += " entity " + std::to_string(static_cast<int>(*p.entity));
+  return k;
+}
+
+std::string key_of(const PortSpec& p) {
+  return std::to_string(p.proto) + "/" + (p.port ? std::to_string(*p.port) : p.named) + "-" +
+         (p.end_port ? std::to_string(*p.end_port) : "");
+}
+
+std::string key_of(const IcmpSpec& i) {
+  return std::to_string(i.family) + ":" + std::to_string(i.type) + ":" + (i.code ? std::to_string(*i.code) : "");
+}
+
 // Walks one document, failing at the first problem with its position.
 class Reader {
  public:
   // first_line: where this document starts in the file (0-based); text:
-  // the document's YAML
-  // selectors: equal peer selectors of one load, shared (see SelectorRef)
-  Reader(const std::string& file, int first_line, std::string_view text,
-         std::unordered_map<std::string, SelectorRef>& selectors)
-      : file_(file), first_line_(first_line), text_(text), selectors_(selectors) {}
+  // the document's YAML; interned: what the whole load shares
+  Reader(const std::string& file, int first_line, std::string_view text, Interned& interned)
+      : file_(file), first_line_(first_line), text_(text), interned_(interned) {}
 
   // The document as written (comments too), without its "---" line and
   // trailing blank lines: what the state directory stores and `policy get`
@@ -53,6 +82,20 @@ class Reader {
     YAML::Mark m = n.Mark();
     return {file_, m.line + first_line_ + 1, m.column + 1};
   }
+
+  // items as a SharedList: the load's list equal to it, if there is one
+  template <class T>
+  SharedList<T> share(std::vector<T> items, std::unordered_map<std::string, SharedList<T>>& pool) const {
+    if (items.empty()) return {};
+    std::string key;
+    for (const auto& item : items) key += key_of(item) + ";";
+    SharedList<T>& shared = pool[key];
+    if (!std::equal(items.begin(), items.end(), shared.begin(), shared.end())) shared = SharedList<T>(std::move(items));
+    return shared;
+  }
+  SharedList<Peer> share(std::vector<Peer> peers) const { return share(std::move(peers), interned_.peers); }
+  SharedList<PortSpec> share(std::vector<PortSpec> ports) const { return share(std::move(ports), interned_.ports); }
+  SharedList<IcmpSpec> share(std::vector<IcmpSpec> icmp) const { return share(std::move(icmp), interned_.icmp); }
 
   // A rule's line and column (its file is its policy's).
   void place(Rule& rule, const YAML::Node& n) const {
@@ -150,7 +193,7 @@ class Reader {
 
   SelectorRef peer_selector(const YAML::Node& n, const std::string& what) const {
     LabelSelector s = selector(n, what);
-    SelectorRef& shared = selectors_[s.str()];
+    SelectorRef& shared = interned_.selectors[s.str()];
     if (!shared || *shared != s) shared = std::make_shared<const LabelSelector>(std::move(s));
     return shared;
   }
@@ -199,7 +242,7 @@ class Reader {
   const std::string& file_;
   int first_line_;
   std::string_view text_;
-  std::unordered_map<std::string, SelectorRef>& selectors_;
+  Interned& interned_;
 };
 
 ObjectMeta meta(const Reader& r, const YAML::Node& doc, const std::string& kind, bool namespaced) {
@@ -275,15 +318,15 @@ Namespace namespace_obj(const Reader& r, const YAML::Node& doc) {
 
 // --- NetworkPolicy (networking.k8s.io/v1) -----------------------------------
 
-SmallVector<PortSpec> k8s_ports(const Reader& r, const YAML::Node& n, const std::string& what) {
-  SmallVector<PortSpec> out;
+std::vector<PortSpec> k8s_ports(const Reader& r, const YAML::Node& n, const std::string& what) {
+  std::vector<PortSpec> out;
   for (const auto& p : r.seq(n, what)) {
     r.map(p, what + "[]", {"port", "endPort", "protocol"});
     PortSpec ps;
     if (p["protocol"]) ps.proto = r.protocol(p["protocol"], what + "[].protocol");
     if (YAML::Node port = p["port"]) {
       if (r.is_integer(port)) ps.port = static_cast<uint16_t>(r.integer(port, what + "[].port", 1, 65535));
-      else ps.named = std::make_shared<const std::string>(r.str(port, what + "[].port"));
+      else ps.named = r.str(port, what + "[].port");
     }
     if (YAML::Node end = p["endPort"]) {
       if (!ps.port) r.fail(end, what + "[].endPort needs a numeric port");
@@ -305,7 +348,7 @@ Peer k8s_peer(const Reader& r, const YAML::Node& n, const std::string& what) {
     if (p.pods || p.namespaces) r.fail(ib, what + ": ipBlock cannot be combined with selectors");
     r.map(ib, what + ".ipBlock", {"cidr", "except"});
     if (!ib["cidr"]) r.fail(ib, what + ".ipBlock needs \"cidr\"");
-    p.cidr = std::make_shared<const CidrSpec>(r.cidr(ib["cidr"], ib["except"], what + ".ipBlock"));
+    p.cidr = r.cidr(ib["cidr"], ib["except"], what + ".ipBlock");
   }
   if (!p.pods && !p.namespaces && !p.cidr) r.fail(n, what + " needs podSelector, namespaceSelector or ipBlock");
   return p;
@@ -319,12 +362,14 @@ std::vector<Rule> k8s_rules(const Reader& r, const YAML::Node& n, const std::str
     Rule rule;
     r.place(rule, rn);
     if (YAML::Node peers = rn[peers_key]) {
+      std::vector<Peer> list;
       for (const auto& p : r.seq(peers, what + "[]." + peers_key))
-        rule.peers.push_back(k8s_peer(r, p, what + "[]." + peers_key + "[]"));
+        list.push_back(k8s_peer(r, p, what + "[]." + peers_key + "[]"));
+      rule.peers = r.share(std::move(list));
       rule.any_peer = rule.peers.empty();
     }
     if (YAML::Node ports = rn["ports"]) {
-      rule.ports = k8s_ports(r, ports, what + "[].ports");
+      rule.ports = r.share(k8s_ports(r, ports, what + "[].ports"));
       rule.any_port = rule.ports.empty();
     }
     out.push_back(std::move(rule));
@@ -365,7 +410,7 @@ Peer segment_peer(const Reader& r, const YAML::Node& n, const std::string& what)
   Peer p;
   if (n["selector"]) p.pods = r.peer_selector(n["selector"], what + ".selector");
   if (n["namespaceSelector"]) p.namespaces = r.peer_selector(n["namespaceSelector"], what + ".namespaceSelector");
-  if (n["cidr"]) p.cidr = std::make_shared<const CidrSpec>(r.cidr(n["cidr"], n["except"], what));
+  if (n["cidr"]) p.cidr = r.cidr(n["cidr"], n["except"], what);
   else if (n["except"]) r.fail(n["except"], what + ".except needs a cidr");
   if (YAML::Node e = n["entity"]) {
     std::string s = r.str(e, what + ".entity");
@@ -389,16 +434,20 @@ std::vector<Rule> segment_rules(const Reader& r, const YAML::Node& n, const std:
     Rule rule;
     r.place(rule, rn);
     if (YAML::Node peers = rn[peers_key]) {
+      std::vector<Peer> list;
       for (const auto& p : r.seq(peers, what + "[]." + peers_key))
-        rule.peers.push_back(segment_peer(r, p, what + "[]." + peers_key + "[]"));
+        list.push_back(segment_peer(r, p, what + "[]." + peers_key + "[]"));
+      rule.peers = r.share(std::move(list));
       rule.any_peer = rule.peers.empty();
     }
     if (YAML::Node ports = rn["ports"]) {
-      rule.ports = k8s_ports(r, ports, what + "[].ports");
-      for (size_t i = 0; i < rule.ports.size(); i++)
-        if (rule.ports[i].named) r.fail(ports[i]["port"], what + "[].ports: named ports are for NetworkPolicy; give a number");
+      std::vector<PortSpec> list = k8s_ports(r, ports, what + "[].ports");
+      for (size_t i = 0; i < list.size(); i++)
+        if (!list[i].named.empty()) r.fail(ports[i]["port"], what + "[].ports: named ports are for NetworkPolicy; give a number");
+      rule.ports = r.share(std::move(list));
     }
     if (YAML::Node icmp = rn["icmp"]) {
+      std::vector<IcmpSpec> list;
       for (const auto& ic : r.seq(icmp, what + "[].icmp")) {
         r.map(ic, what + "[].icmp[]", {"type", "code", "family"});
         IcmpSpec s;
@@ -410,8 +459,9 @@ std::vector<Rule> segment_rules(const Reader& r, const YAML::Node& n, const std:
           if (fam == "IPv6") s.family = 6;
           else if (fam != "IPv4") r.fail(f, what + "[].icmp[].family must be IPv4 or IPv6");
         }
-        rule.icmp.push_back(s);
+        list.push_back(s);
       }
+      rule.icmp = r.share(std::move(list));
     }
     rule.any_port = rule.ports.empty() && rule.icmp.empty();
     if (rn["expires"]) rule.expires_ns = r.expires(rn["expires"], what + "[].expires");
@@ -552,11 +602,11 @@ std::vector<std::pair<int, std::string>> split_documents(std::string_view text) 
 ObjectSet load_yaml(std::string_view text, const std::string& filename) {
   check_characters(text, filename);
   ObjectSet out;
-  std::unordered_map<std::string, SelectorRef> selectors;
+  Interned interned;
   for (const auto& doc_at : split_documents(text)) {
     const int first_line = doc_at.first;  // not a structured binding: lambdas capture it (clang 14)
     const std::string& doc_text = doc_at.second;
-    Reader r(filename, first_line, doc_text, selectors);
+    Reader r(filename, first_line, doc_text, interned);
     auto where = [&](const YAML::Mark& m) {
       return filename + ":" + std::to_string(m.line + first_line + 1) + ":" + std::to_string(m.column + 1) + ": ";
     };

@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "common/packed_text.h"
-#include "common/small_vector.h"
 #include "net/addr.h"
 #include "policy/labels.h"
 
@@ -63,21 +62,22 @@ struct Namespace {
 struct PortSpec {
   uint8_t proto = 6;             // TCP unless given
   std::optional<uint16_t> port;  // absent: every port of proto (or named)
+  std::string named;             // a named port, resolved per destination workload
   std::optional<uint16_t> end_port;
-  // A named port, resolved per destination workload; null when numeric.
-  // Shared, not a string: a rule is one of 100k, a name rarely given.
-  std::shared_ptr<const std::string> named;
+  bool operator==(const PortSpec&) const = default;
 };
 
 struct IcmpSpec {
   uint8_t family = 4;  // 4: ICMP, 6: ICMPv6
   uint8_t type = 0;
   std::optional<uint8_t> code;
+  bool operator==(const IcmpSpec&) const = default;
 };
 
 struct CidrSpec {
   Prefix cidr;
   std::vector<Prefix> except;
+  bool operator==(const CidrSpec&) const = default;
 };
 
 enum class Entity { host, world, all };
@@ -92,17 +92,39 @@ using SelectorRef = std::shared_ptr<const LabelSelector>;
 struct Peer {
   SelectorRef pods;        // null with namespaces: all pods there
   SelectorRef namespaces;  // null with pods: the policy's namespace
-  std::shared_ptr<const CidrSpec> cidr;  // null: none
+  std::optional<CidrSpec> cidr;
   std::optional<Entity> entity;
+  // selectors by pointer: the loader shares equal ones
+  bool operator==(const Peer&) const = default;
 };
 
-// Policies hold 100k of these: the usual single peer and port are inline
-// (SmallVector), and where a rule was written is its line and column in
-// its policy's file (meta.source.file).
+// An immutable list, shared: rules name the same few peer and port lists
+// over and over, and a rule is one of 100k, so the loader gives equal
+// lists of one load one object. Reads as a vector of const T.
+template <class T>
+class SharedList {
+ public:
+  SharedList() = default;
+  explicit SharedList(std::vector<T> items) {
+    if (!items.empty()) items_ = std::make_shared<const std::vector<T>>(std::move(items));
+  }
+  const T* begin() const { return items_ ? items_->data() : nullptr; }
+  const T* end() const { return items_ ? items_->data() + items_->size() : nullptr; }
+  size_t size() const { return items_ ? items_->size() : 0; }
+  bool empty() const { return size() == 0; }
+  const T& operator[](size_t i) const { return (*items_)[i]; }
+  bool shares(const SharedList& o) const { return items_ == o.items_; }
+
+ private:
+  std::shared_ptr<const std::vector<T>> items_;  // null: empty
+};
+
+// Policies hold 100k of these (80 bytes each): where a rule was written is
+// its line and column in its policy's file (meta.source.file).
 struct Rule {
-  SmallVector<Peer> peers;  // OR
-  SmallVector<PortSpec> ports;
-  std::vector<IcmpSpec> icmp;
+  SharedList<Peer> peers;  // OR
+  SharedList<PortSpec> ports;
+  SharedList<IcmpSpec> icmp;
   std::optional<int64_t> expires_ns;  // Unix ns; just-in-time rules
   uint32_t line = 0, column = 0;      // 1-based
   bool any_peer = true;  // from/to absent or empty: every peer
