@@ -81,14 +81,6 @@ std::set<Prefix> policy_cidrs(const ObjectSet& state, const Compiled* prev = nul
   return out;
 }
 
-template <class T>
-bool same_objects(const SharedVector<T>& a, const SharedVector<T>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); i++)
-    if (a.ptr(i) != b.ptr(i)) return false;
-  return true;
-}
-
 struct WorkloadInfo {
   const Workload* w;
   uint32_t identity;
@@ -119,8 +111,8 @@ class Compilation {
 
   // compile_policies(): see compiler.h.
   std::optional<Compiled> run_policies(const ObjectSet& prev_state, const Compiled& prev) {
-    if (!same_objects(state_.workloads, prev_state.workloads) ||
-        !same_objects(state_.namespaces, prev_state.namespaces) || !state_.quarantines.empty() ||
+    if (!state_.workloads.same_objects(prev_state.workloads) ||
+        !state_.namespaces.same_objects(prev_state.namespaces) || !state_.quarantines.empty() ||
         !prev_state.quarantines.empty() || prev.workload_identities.size() != state_.workloads.size())
       return std::nullopt;
     out_.policy_cidrs = policy_cidrs(state_, &prev);

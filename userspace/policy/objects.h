@@ -156,10 +156,13 @@ struct Quarantine {
   std::string reason;                  // "operator", or the alert that asked
 };
 
-// Immutable objects held by shared pointers: copying a SharedVector (each
-// apply starts from a copy of the desired state) copies pointers, not
-// objects, and the states before and after an apply share what did not
-// change. Reads as a vector of const T.
+// Immutable objects held by shared pointers, in chunks of 256 pointers
+// that are shared too: each apply starts from a copy of the desired state
+// (11k objects at scale), and copying a SharedVector copies ~44 chunk
+// pointers, not 11k object pointers (whose reference counts, one cache
+// line each, were a tenth of a one-rule change). A change clones the
+// chunk it touches. The states before and after an apply share what did
+// not change. Reads as a vector of const T.
 template <class T>
 class SharedVector {
  public:
@@ -173,21 +176,23 @@ class SharedVector {
     using pointer = const T*;
     using reference = const T&;
     const_iterator() = default;
-    explicit const_iterator(typename std::vector<Ptr>::const_iterator it) : it_(it) {}
-    const T& operator*() const { return **it_; }
-    const T* operator->() const { return it_->get(); }
-    const_iterator& operator++() { ++it_; return *this; }
-    const_iterator operator++(int) { return const_iterator(it_++); }
-    const_iterator& operator--() { --it_; return *this; }
-    const_iterator& operator+=(difference_type n) { it_ += n; return *this; }
-    const_iterator operator+(difference_type n) const { return const_iterator(it_ + n); }
-    difference_type operator-(const const_iterator& o) const { return it_ - o.it_; }
-    bool operator==(const const_iterator& o) const { return it_ == o.it_; }
-    bool operator!=(const const_iterator& o) const { return it_ != o.it_; }
-    typename std::vector<Ptr>::const_iterator base() const { return it_; }
+    const_iterator(const SharedVector* v, size_t i) : v_(v), i_(i) {}
+    const T& operator*() const { return (*v_)[i_]; }
+    const T* operator->() const { return &(*v_)[i_]; }
+    const_iterator& operator++() { ++i_; return *this; }
+    const_iterator operator++(int) { return const_iterator(v_, i_++); }
+    const_iterator& operator--() { --i_; return *this; }
+    const_iterator& operator+=(difference_type n) { i_ += n; return *this; }
+    const_iterator operator+(difference_type n) const { return const_iterator(v_, i_ + n); }
+    difference_type operator-(const const_iterator& o) const {
+      return static_cast<difference_type>(i_) - static_cast<difference_type>(o.i_);
+    }
+    bool operator==(const const_iterator& o) const { return i_ == o.i_; }
+    bool operator!=(const const_iterator& o) const { return i_ != o.i_; }
 
    private:
-    typename std::vector<Ptr>::const_iterator it_;
+    const SharedVector* v_ = nullptr;
+    size_t i_ = 0;
   };
 
   SharedVector() = default;
@@ -195,22 +200,54 @@ class SharedVector {
     for (const auto& t : items) push_back(t);
   }
 
-  void push_back(T item) { items_.push_back(std::make_shared<const T>(std::move(item))); }
-  void push_back(Ptr item) { items_.push_back(std::move(item)); }
-  void set(size_t i, Ptr item) { items_[i] = std::move(item); }
-  void erase(size_t i) { items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(i)); }
-  void clear() { items_.clear(); }
+  void push_back(T item) { push_back(std::make_shared<const T>(std::move(item))); }
+  void push_back(Ptr item) {
+    if (size_ % kChunk == 0) chunks_.push_back(std::make_shared<const Chunk>());
+    mutable_chunk(size_ / kChunk).push_back(std::move(item));
+    size_++;
+  }
+  void set(size_t i, Ptr item) { mutable_chunk(i / kChunk)[i % kChunk] = std::move(item); }
+  void clear() {
+    chunks_.clear();
+    size_ = 0;
+  }
 
-  const T& operator[](size_t i) const { return *items_[i]; }
-  const T& back() const { return *items_.back(); }
-  const Ptr& ptr(size_t i) const { return items_[i]; }
-  size_t size() const { return items_.size(); }
-  bool empty() const { return items_.empty(); }
-  const_iterator begin() const { return const_iterator(items_.begin()); }
-  const_iterator end() const { return const_iterator(items_.end()); }
+  const T& operator[](size_t i) const { return *ptr(i); }
+  const T& back() const { return (*this)[size_ - 1]; }
+  const Ptr& ptr(size_t i) const { return (*chunks_[i / kChunk])[i % kChunk]; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const_iterator begin() const { return const_iterator(this, 0); }
+  const_iterator end() const { return const_iterator(this, size_); }
+
+  // Whether both hold the same objects (not equal ones: the same), in
+  // order; chunks shared by both are not looked into.
+  bool same_objects(const SharedVector& o) const {
+    if (size_ != o.size_) return false;
+    for (size_t c = 0; c < chunks_.size(); c++) {
+      if (chunks_[c] == o.chunks_[c]) continue;
+      if (*chunks_[c] != *o.chunks_[c]) return false;  // compares the pointers
+    }
+    return true;
+  }
 
  private:
-  std::vector<Ptr> items_;
+  static constexpr size_t kChunk = 256;
+  using Chunk = std::vector<Ptr>;
+
+  // Chunk c, for writing: cloned first when another vector shares it.
+  Chunk& mutable_chunk(size_t c) {
+    if (chunks_[c].use_count() > 1) {
+      auto copy = std::make_shared<Chunk>();
+      copy->reserve(kChunk);
+      copy->assign(chunks_[c]->begin(), chunks_[c]->end());
+      chunks_[c] = std::move(copy);
+    }
+    return const_cast<Chunk&>(*chunks_[c]);  // held by this vector alone
+  }
+
+  std::vector<std::shared_ptr<const Chunk>> chunks_;  // full but the last
+  size_t size_ = 0;
 };
 
 // Everything one apply (or the whole desired state) holds.
