@@ -12,7 +12,8 @@ runs=${2:-100000}
 seed=${3:-1}
 mkdir -p "$out/corpus"
 u=$root/userspace
-sources=(common/error.cpp common/time.cpp net/addr.cpp policy/labels.cpp policy/loader.cpp policy/compiler.cpp
+sources=(common/error.cpp common/packed_text.cpp common/time.cpp net/addr.cpp policy/labels.cpp policy/loader.cpp
+         policy/yaml_tree.cpp policy/compiler.cpp
          identity/allocator.cpp datapath/names.cpp datapath/port_ranges.cpp)
 srcs=()
 for s in "${sources[@]}"; do srcs+=("$u/$s"); done
@@ -21,7 +22,7 @@ if [ ! -x "$out/yaml_loader_fuzz" ] ||
    [ -n "$(find "$here" "$u" "$root/include" \( -name '*.cpp' -o -name '*.h' \) -newer "$out/yaml_loader_fuzz" | head -1)" ]; then
   echo "building the fuzz target ..."
   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I"$u" -I"$root/include" "$here/yaml_loader_fuzz.cpp" "${srcs[@]}" -lyaml-cpp -o "$out/yaml_loader_fuzz"
+    -I"$u" -I"$root/include" "$here/yaml_loader_fuzz.cpp" "${srcs[@]}" -lyaml-cpp -lz -o "$out/yaml_loader_fuzz"
 fi
 rm -rf "$out/corpus" && mkdir -p "$out/corpus"
 cp "$root"/policies/*.yaml "$out/corpus/"
