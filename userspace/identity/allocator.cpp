@@ -217,7 +217,9 @@ void RuleIdAllocator::from_json(const nlohmann::json& j) {
 std::string RuleIdAllocator::take_log() {
   std::string text;
   for (const auto& c : unlogged_) text += (c.allocated ? "+" : "-") + std::to_string(c.id) + " " + c.key + "\n";
-  unlogged_ = std::vector<Change>();  // not clear() or `= {}`: a whole compile's 100k changes would keep their capacity (12 MiB)
+  // not clear() or `= {}`, which keep the capacity: a whole compile's 100k
+  // changes would hold 12 MiB
+  unlogged_ = std::vector<Change>();
   return text;
 }
 

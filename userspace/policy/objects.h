@@ -202,7 +202,7 @@ class SharedVector {
 
   void push_back(T item) { push_back(std::make_shared<const T>(std::move(item))); }
   void push_back(Ptr item) {
-    if (size_ % kChunk == 0) chunks_.push_back(std::make_shared<const Chunk>());
+    if (size_ % kChunk == 0) chunks_.push_back(std::make_shared<Chunk>());  // not const: see mutable_chunk
     mutable_chunk(size_ / kChunk).push_back(std::move(item));
     size_++;
   }
@@ -243,7 +243,8 @@ class SharedVector {
       copy->assign(chunks_[c]->begin(), chunks_[c]->end());
       chunks_[c] = std::move(copy);
     }
-    return const_cast<Chunk&>(*chunks_[c]);  // held by this vector alone
+    // held by this vector alone, and made non-const (a shared_ptr<Chunk>)
+    return const_cast<Chunk&>(*chunks_[c]);
   }
 
   std::vector<std::shared_ptr<const Chunk>> chunks_;  // full but the last
