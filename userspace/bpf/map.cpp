@@ -34,6 +34,12 @@ void MapRef::update(const void* key, const void* value, uint64_t flags) const {
   if (bpf_map_update_elem(fd_, key, value, flags)) fail("update", errno);
 }
 
+void MapRef::update_batch(const void* keys, const void* values, uint32_t count) const {
+  if (count == 0) return;
+  uint32_t done = count;
+  if (bpf_map_update_batch(fd_, keys, values, &done, nullptr)) fail("update", errno);
+}
+
 bool MapRef::remove(const void* key) const {
   if (bpf_map_delete_elem(fd_, key) == 0) return true;
   if (errno == ENOENT) return false;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -28,6 +29,9 @@ class MapRef {
   // false when the key is absent
   bool lookup(const void* key, void* value) const;
   void update(const void* key, const void* value, uint64_t flags = 0) const;
+  // count keys and values, packed, in one BPF_MAP_UPDATE_BATCH (hash and
+  // array maps have it since Linux 5.6). On failure, a prefix may be written.
+  void update_batch(const void* keys, const void* values, uint32_t count) const;
   // false when the key was absent
   bool remove(const void* key) const;
   // All keys, as key_size() bytes each.
@@ -67,6 +71,10 @@ class Map {
     ref_.update(&key, &value, flags);
   }
   bool erase(const Key& key) const { return ref_.remove(&key); }
+  // keys[i] -> values[i], in one system call (see MapRef::update_batch)
+  void put_all(const std::vector<Key>& keys, const std::vector<Value>& values) const {
+    ref_.update_batch(keys.data(), values.data(), static_cast<uint32_t>(std::min(keys.size(), values.size())));
+  }
 
   std::vector<std::pair<Key, Value>> entries() const {
     std::vector<std::pair<Key, Value>> out;

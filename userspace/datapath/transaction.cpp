@@ -91,11 +91,19 @@ struct Staged {
   }
 
   // Phase 1: the new values go into the inactive slot, unseen by packets.
+  // One system call for all keys (a one-rule change touches ~200).
   void write_inactive(int inactive, std::vector<std::function<void()>>& undo) {
+    std::vector<Key> keys;
+    std::vector<Value> values;
+    keys.reserve(items.size());
+    values.reserve(items.size());
     for (auto& item : items) {
       Value staged = item.value;
       slot_ref(staged, inactive) = item.next;
-      map.put(item.key, staged);
+      keys.push_back(item.key);
+      values.push_back(staged);
+      // harmless for an item the batch did not reach: it puts back what is
+      // there, or erases what is absent
       undo.push_back([this, &item] {
         if (item.existed)
           map.put(item.key, item.value);
@@ -103,10 +111,13 @@ struct Staged {
           map.erase(item.key);
       });
     }
+    map.put_all(keys, values);
   }
 
   // Phase 2, after the flip: the old slot catches up, empty keys go.
   void level(int old_active) {
+    std::vector<Key> keys;
+    std::vector<Value> values;
     for (auto& item : items) {
       if (slot_empty(item.next)) {
         map.erase(item.key);
@@ -115,8 +126,10 @@ struct Staged {
       Value v = item.value;
       slot_ref(v, old_active) = item.next;
       slot_ref(v, old_active ^ 1) = item.next;
-      map.put(item.key, v);
+      keys.push_back(item.key);
+      values.push_back(v);
     }
+    map.put_all(keys, values);
   }
 };
 
