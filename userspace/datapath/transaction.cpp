@@ -54,6 +54,34 @@ void Transaction::remove_rule(const zs_policy_key& key) { policy_.set(key, std::
 
 namespace {
 
+// Writes key/value pairs in BPF_MAP_UPDATE_BATCH calls of up to 1024: one
+// call for a small change, and small buffers for a whole apply (buffers
+// for 110k keys stayed in the heap once freed: +14 MiB of RSS).
+template <class Key, class Value>
+class BatchWriter {
+ public:
+  explicit BatchWriter(const Map<Key, Value>& map) : map_(map) {
+    keys_.reserve(kBatch);
+    values_.reserve(kBatch);
+  }
+  void put(const Key& key, const Value& value) {
+    keys_.push_back(key);
+    values_.push_back(value);
+    if (keys_.size() == kBatch) flush();
+  }
+  void flush() {
+    map_.put_all(keys_, values_);
+    keys_.clear();
+    values_.clear();
+  }
+
+ private:
+  static constexpr size_t kBatch = 1024;
+  const Map<Key, Value>& map_;
+  std::vector<Key> keys_;
+  std::vector<Value> values_;
+};
+
 // One map's share of a commit: what each touched key held and will hold.
 template <class Key, class Value, class Slot>
 struct Staged {
@@ -91,33 +119,28 @@ struct Staged {
   }
 
   // Phase 1: the new values go into the inactive slot, unseen by packets.
-  // One system call for all keys (a one-rule change touches ~200).
+  // In batches (a one-rule change touches ~200 keys: one system call).
   void write_inactive(int inactive, std::vector<std::function<void()>>& undo) {
-    std::vector<Key> keys;
-    std::vector<Value> values;
-    keys.reserve(items.size());
-    values.reserve(items.size());
+    BatchWriter<Key, Value> writer(map);
     for (auto& item : items) {
       Value staged = item.value;
       slot_ref(staged, inactive) = item.next;
-      keys.push_back(item.key);
-      values.push_back(staged);
-      // harmless for an item the batch did not reach: it puts back what is
-      // there, or erases what is absent
+      // harmless for an item no batch reached: it puts back what is there,
+      // or erases what is absent
       undo.push_back([this, &item] {
         if (item.existed)
           map.put(item.key, item.value);
         else
           map.erase(item.key);
       });
+      writer.put(item.key, staged);
     }
-    map.put_all(keys, values);
+    writer.flush();
   }
 
   // Phase 2, after the flip: the old slot catches up, empty keys go.
   void level(int old_active) {
-    std::vector<Key> keys;
-    std::vector<Value> values;
+    BatchWriter<Key, Value> writer(map);
     for (auto& item : items) {
       if (slot_empty(item.next)) {
         map.erase(item.key);
@@ -126,10 +149,9 @@ struct Staged {
       Value v = item.value;
       slot_ref(v, old_active) = item.next;
       slot_ref(v, old_active ^ 1) = item.next;
-      keys.push_back(item.key);
-      values.push_back(v);
+      writer.put(item.key, v);
     }
-    map.put_all(keys, values);
+    writer.flush();
   }
 };
 
