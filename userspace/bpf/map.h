@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -71,10 +70,9 @@ class Map {
     ref_.update(&key, &value, flags);
   }
   bool erase(const Key& key) const { return ref_.remove(&key); }
-  // keys[i] -> values[i], in one system call (see MapRef::update_batch)
-  void put_all(const std::vector<Key>& keys, const std::vector<Value>& values) const {
-    ref_.update_batch(keys.data(), values.data(), static_cast<uint32_t>(std::min(keys.size(), values.size())));
-  }
+  // keys[i] -> values[i] for i < count, in one system call (see
+  // MapRef::update_batch)
+  void put_all(const Key* keys, const Value* values, uint32_t count) const { ref_.update_batch(keys, values, count); }
 
   std::vector<std::pair<Key, Value>> entries() const {
     std::vector<std::pair<Key, Value>> out;

@@ -70,7 +70,7 @@ class BatchWriter {
     if (keys_.size() == kBatch) flush();
   }
   void flush() {
-    map_.put_all(keys_, values_);
+    map_.put_all(keys_.data(), values_.data(), static_cast<uint32_t>(keys_.size()));
     keys_.clear();
     values_.clear();
   }
