@@ -24,10 +24,10 @@
 
 #include "agent/agent.h"
 #include "api/http.h"
-#include "api/routes.h"
+#include "agent/routes.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "policy/loader.h"
+#include "policy/yaml_reader.h"
 
 using namespace zeroseg;
 using Clock = std::chrono::steady_clock;
@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   text.shrink_to_fit();
   malloc_trim(0);
 
-  auto server = api::HttpServer::unix_socket(cfg.socket, 0, api::routes(agent));
+  auto server = api::HttpServer::unix_socket(cfg.socket, 0, api_routes(agent));
   std::thread serving([&] { server->serve(); });
 
   // p7's YAML sent as `zeroseg apply -f p7.yaml` sends it, 20 times, each

@@ -26,11 +26,11 @@
 #include <vector>
 
 #include "common/error.h"
-#include "datapath/datapath.h"
-#include "datapath/port_ranges.h"
-#include "datapath/slots.h"
-#include "datapath/test_run.h"
-#include "datapath/transaction.h"
+#include "loader/datapath.h"
+#include "abi/port_ranges.h"
+#include "loader/slot_access.h"
+#include "loader/test_run.h"
+#include "loader/transaction.h"
 #include "floor.skel.h"
 #include "net/packet_builder.h"
 

@@ -30,11 +30,12 @@
 #include <thread>
 #include <vector>
 
-#include "datapath/datapath.h"
-#include "datapath/test_run.h"
-#include "datapath/transaction.h"
+#include "loader/datapath.h"
+#include "loader/test_run.h"
+#include "loader/transaction.h"
 #include "event_producer.skel.h"
 #include "net/packet_builder.h"
+#include "detect/flow_analyzer.h"
 #include "telemetry/telemetry.h"
 
 using namespace zeroseg;
@@ -90,12 +91,12 @@ struct Run {
 };
 
 // Judges denied packets for `seconds`, at `rate` events/s (0: flat out).
-Run produce(const Datapath& dp, Telemetry& t, double seconds, double rate) {
+Run produce(const Datapath& dp, Telemetry& t, FlowAnalyzer& analyzer, double seconds, double rate) {
   std::vector<uint8_t> pkt = PacketBuilder().eth().ipv4("10.9.2.2", "10.0.1.2").tcp(40000, 80, 2).build();
   const uint32_t batch = 1000;
   int prog = dp.program_fd(Program::tc_ingress);
   uint64_t events0 = t.counters().events, lost0 = dp.counter(ZS_CTR_EVENTS_LOST).packets;
-  uint64_t skipped0 = t.analyzer().records_skipped();
+  uint64_t skipped0 = analyzer.records_skipped();
   Run r;
   auto start = Clock::now();
   while (seconds_since(start) < seconds) {
@@ -116,8 +117,8 @@ Run produce(const Datapath& dp, Telemetry& t, double seconds, double rate) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   r.drain_seconds = seconds_since(start);
-  t.analyzer().drain();
-  r.skipped = t.analyzer().records_skipped() - skipped0;
+  analyzer.drain();
+  r.skipped = analyzer.records_skipped() - skipped0;
   return r;
 }
 
@@ -195,19 +196,22 @@ int main(int argc, char** argv) {
   opts.flow_log_max_bytes = max_bytes;
   opts.flow_log_keep = 1;
   opts.sweep_interval_ms = 1000;
-  auto t = std::make_unique<Telemetry>(*dp, std::move(opts));
+  auto analyzer = std::make_unique<FlowAnalyzer>(AnalyzerOptions{});
+  opts.analysis = analyzer.get();
+  auto t = std::make_unique<Telemetry>(dp->kernel_flows(), std::move(opts));
   pin_to_cpu(0);
   cpu_set_t cpu0;
   CPU_ZERO(&cpu0);
   CPU_SET(0, &cpu0);
-  pthread_setaffinity_np(t->analyzer().native_handle(), sizeof(cpu0), &cpu0);
+  pthread_setaffinity_np(analyzer->native_handle(), sizeof(cpu0), &cpu0);
 
   std::fprintf(stderr, "flat out for %.0fs ...\n", seconds);
-  Run flat = produce(*dp, *t, seconds, 0);
+  Run flat = produce(*dp, *t, *analyzer, seconds, 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   std::fprintf(stderr, "paced at %.0f/s for %.0fs ...\n", rate, seconds);
-  Run paced = produce(*dp, *t, seconds, rate);
+  Run paced = produce(*dp, *t, *analyzer, seconds, rate);
   t.reset();
+  analyzer.reset();
   pin_to_cpu(1);
   std::fprintf(stderr, "the analyzer alone ...\n");
   double analysed = analyzer_rate();

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "datapath/test_run.h"
+#include "loader/test_run.h"
 #include "ipcache_lookup.skel.h"
 #include "net/packet_builder.h"
 

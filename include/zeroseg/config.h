@@ -28,6 +28,11 @@ struct zs_lookup_plan {
 	__u8 pad[3];
 };
 
+/* Deny events per source and second, and their burst, until the agent's
+ * configuration says otherwise. */
+#define ZS_DEFAULT_DENY_EVENTS_PER_SEC 20
+#define ZS_DEFAULT_DENY_EVENTS_BURST 100
+
 struct zs_config {
 	/* Bumped by one per committed change; bit 0 selects the active slot. */
 	__u64 generation;

@@ -264,7 +264,7 @@ TEST_P(BehaviourTest, FlowsAreKeptByFamily) {
   add_rule(http());
   ASSERT_TRUE(send(IN, syn_in(80)));
   ASSERT_TRUE(send(IN, PB().eth().ipv6("fd00::2", "fd00::1").tcp(40000, 80, PB::kSyn).build()));
-  Conntrack ct = dp().conntrack();
+  ConntrackMap ct = dp().conntrack();
   EXPECT_EQ(ct.v4().count(), 1u);
   EXPECT_EQ(ct.v6().count(), 1u);
 

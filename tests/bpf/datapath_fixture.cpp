@@ -4,7 +4,7 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
-#include "datapath/slots.h"
+#include "loader/slot_access.h"
 
 namespace zeroseg::test {
 

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "datapath/datapath.h"
-#include "datapath/port_ranges.h"
-#include "datapath/test_run.h"
-#include "datapath/transaction.h"
+#include "loader/datapath.h"
+#include "abi/port_ranges.h"
+#include "loader/test_run.h"
+#include "loader/transaction.h"
 #include "net/packet_builder.h"
 #include "privileged.h"
 

@@ -2,7 +2,7 @@
 // Every program loads, and the instructions the verifier had to walk stay
 // within a budget well under the kernel's 1M limit: a change that blows up
 // verifier states fails here, not on a user's kernel.
-#include "datapath/program_info.h"
+#include "loader/program_info.h"
 #include "datapath_fixture.h"
 
 namespace zeroseg::test {

@@ -12,9 +12,9 @@ runs=${2:-100000}
 seed=${3:-1}
 mkdir -p "$out/corpus"
 u=$root/userspace
-sources=(common/error.cpp common/packed_text.cpp common/time.cpp net/addr.cpp policy/labels.cpp policy/loader.cpp
+sources=(common/error.cpp common/packed_text.cpp common/time.cpp net/addr.cpp identity/labels.cpp policy/yaml_reader.cpp
          policy/yaml_tree.cpp policy/compiler.cpp
-         identity/allocator.cpp datapath/names.cpp datapath/port_ranges.cpp)
+         identity/allocator.cpp abi/names.cpp abi/port_ranges.cpp)
 srcs=()
 for s in "${sources[@]}"; do srcs+=("$u/$s"); done
 # rebuilt when any source it compiles (or any header) is newer than it

@@ -9,7 +9,7 @@
 #include "common/error.h"
 #include "identity/allocator.h"
 #include "policy/compiler.h"
-#include "policy/loader.h"
+#include "policy/yaml_reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -8,7 +8,7 @@
 #include <zeroseg/identity.h>
 
 #include "policy/evaluate.h"
-#include "policy/loader.h"
+#include "policy/yaml_reader.h"
 
 #include <cstring>
 #include <map>

@@ -12,7 +12,7 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
-#include "agent/quarantine.h"
+#include "detect/quarantine.h"
 #include "common/error.h"
 #include "detect/detection.h"
 #include "detect/webhook.h"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "datapath/lookup_plan.h"
+#include "loader/lookup_plan.h"
 
 #include <gtest/gtest.h>
 

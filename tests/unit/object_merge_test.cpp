@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "policy/loader.h"
+#include "policy/yaml_reader.h"
 
 namespace zeroseg {
 namespace {

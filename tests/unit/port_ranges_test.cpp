@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "datapath/port_ranges.h"
+#include "abi/port_ranges.h"
 
 #include <gtest/gtest.h>
 

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "policy/loader.h"
+#include "policy/yaml_reader.h"
 #include "telemetry/flow_filter.h"
 #include "telemetry/flow_hub.h"
 #include "telemetry/flow_json.h"

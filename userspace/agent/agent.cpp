@@ -11,18 +11,21 @@
 #include <limits>
 #include <unordered_map>
 
-#include "agent/quarantine.h"
+#include "abi/names.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "datapath/attach.h"
-#include "datapath/names.h"
-#include "datapath/slots.h"
-#include "datapath/transaction.h"
 #include "common/time.h"
-#include "policy/loader.h"
-#include "policy/object_merge.h"
+#include "detect/detection_metrics.h"
+#include "detect/quarantine.h"
 #include "detect/webhook.h"
+#include "loader/attach.h"
+#include "loader/datapath_metrics.h"
+#include "loader/slot_access.h"
+#include "loader/transaction.h"
+#include "policy/object_merge.h"
+#include "policy/yaml_reader.h"
 #include "telemetry/ipfix.h"
+#include "telemetry/telemetry_metrics.h"
 
 namespace zeroseg {
 
@@ -247,17 +250,20 @@ Agent::Agent(const AgentConfig& config) : config_(config), store_(config.state_d
   t.flow_log_max_bytes = config_.flow_log_max_bytes;
   t.flow_log_keep = config_.flow_log_keep;
   t.sweep_interval_ms = config_.flow_sweep_ms;
-  t.analysis.alert_log = config_.alert_log;
-  t.analysis.detection = config_.detection;
-  t.analysis.detection.state_dir = config_.state_dir;
+  AnalyzerOptions analysis;
+  analysis.alert_log = config_.alert_log;
+  analysis.detection = config_.detection;
+  analysis.detection.state_dir = config_.state_dir;
   if (!config_.ipfix_collector.empty()) t.exporter = std::make_unique<IpfixExporter>(config_.ipfix_collector);
   if (!config_.alert_webhook.empty()) {
     auto sink = std::make_unique<WebhookSink>(config_.alert_webhook);
     webhook_ = sink.get();
-    t.analysis.webhook = std::move(sink);
+    analysis.webhook = std::move(sink);
   }
-  if (!config_.auto_quarantine.detectors.empty()) t.analysis.respond = [this](Alert& a) { respond(a); };
-  telemetry_ = std::make_unique<Telemetry>(*dp_, std::move(t));
+  if (!config_.auto_quarantine.detectors.empty()) analysis.respond = [this](Alert& a) { respond(a); };
+  analyzer_ = std::make_unique<FlowAnalyzer>(std::move(analysis));
+  t.analysis = analyzer_.get();
+  telemetry_ = std::make_unique<Telemetry>(dp_->kernel_flows(), std::move(t));
   publish_catalog();
   for (double le : apply_bucket_bounds()) apply_stats_.apply_buckets.emplace_back(le, 0);
   apply_stats_.apply_buckets.emplace_back(std::numeric_limits<double>::infinity(), 0);
@@ -276,6 +282,7 @@ Agent::~Agent() {
   housekeeping_cv_.notify_all();
   if (housekeeping_.joinable()) housekeeping_.join();
   telemetry_.reset();
+  analyzer_.reset();  // analyses what telemetry's last turns handed over
 }
 
 // Quarantine expiry, once a second, the quarantines alerts asked for, and
@@ -701,7 +708,7 @@ json Agent::telemetry_status() const {
 }
 
 json Agent::detection_status() const {
-  auto b = telemetry_->analyzer().baseline_status();
+  auto b = analyzer_->baseline_status();
   std::string auto_quarantine;
   for (const auto& [detector, rank] : config_.auto_quarantine.detectors)
     auto_quarantine += (auto_quarantine.empty() ? "" : ",") + detector + ":" + severity_name(rank);
@@ -709,7 +716,7 @@ json Agent::detection_status() const {
             {"alert_webhook", config_.alert_webhook},
             {"auto_quarantine", auto_quarantine},
             {"quarantines", desired_->quarantines.size()},
-            {"records_skipped", telemetry_->analyzer().records_skipped()},
+            {"records_skipped", analyzer_->records_skipped()},
             {"baseline_edges", b.edges},
             {"baseline_services", b.services},
             {"learning", b.learning_ends_ns == 0 || realtime_now_ns() < b.learning_ends_ns}};
@@ -748,16 +755,14 @@ std::string Agent::metrics() const {
     a.quarantines = desired_->quarantines.size();
   }
   a.revision = dp_->generation();
-  for (const auto& c : telemetry_->analyzer().alert_counts()) {
-    a.alerts_by_detector[c.detector] = c.raised;
-    a.alerts_suppressed_by_detector[c.detector] = c.suppressed;
-  }
-  a.analysis_skipped = telemetry_->analyzer().records_skipped();
-  if (webhook_) {
-    const auto& n = webhook_->counts();
-    a.webhook = {{"sent", n.sent.load()}, {"failed", n.failed.load()}, {"dropped", n.dropped.load()}};
-  }
-  return render_metrics(*dp_, telemetry_->counters(), a);
+  const TelemetryCounters& t = telemetry_->counters();
+  PromWriter w;
+  write_datapath_metrics(w, *dp_);
+  write_telemetry_metrics(w, t);
+  write_map_metrics(w, *dp_, t.conntrack4_entries.load(), t.conntrack6_entries.load());
+  write_agent_metrics(w, a);
+  write_detection_metrics(w, *analyzer_, webhook_);
+  return w.text();
 }
 
 void Agent::uninstall(const AgentConfig& config) {

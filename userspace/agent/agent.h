@@ -11,22 +11,24 @@
 #include <string>
 #include <vector>
 
-#include "agent/quarantine.h"
+#include "detect/quarantine.h"
 #include "common/state_store.h"
-#include "datapath/datapath.h"
+#include "loader/datapath.h"
 #include "detect/webhook.h"
 #include "identity/allocator.h"
 #include "policy/compiler.h"
 #include "policy/objects.h"
-#include "telemetry/metrics.h"
+#include "agent/agent_metrics.h"
+#include "detect/flow_analyzer.h"
+#include "detect/quarantine.h"
 #include "telemetry/telemetry.h"
 
 namespace zeroseg {
 
 struct AgentConfig {
-  std::string socket = "/run/zeroseg/zeroseg.sock";
+  std::string socket = kDefaultSocket;
   std::string pin_dir = kDefaultPinDir;
-  std::string state_dir = "/var/lib/zeroseg";
+  std::string state_dir = kDefaultStateDir;
   std::string node_name;      // in flow records; default: the host name
   std::string flow_log;       // JSON lines; "-" = stdout
   uint64_t flow_log_max_bytes = FlowLog::kDefaultMaxBytes;
@@ -110,6 +112,7 @@ class Agent {
 
   const AgentConfig& config() const { return config_; }
   Telemetry& telemetry() { return *telemetry_; }
+  FlowAnalyzer& analyzer() { return *analyzer_; }
   // Prometheus text for /metrics.
   std::string metrics() const;
 
@@ -155,9 +158,10 @@ class Agent {
   std::unique_ptr<Mirror> mirror_;
   std::set<std::string> attached_;  // interface names with our programs
   uint32_t trace_seq_ = 0;
-  std::unique_ptr<Telemetry> telemetry_;  // after dp_: stops before the maps close
+  std::unique_ptr<FlowAnalyzer> analyzer_;  // telemetry's second reader: detection, the flow ledger
+  std::unique_ptr<Telemetry> telemetry_;  // after dp_ and analyzer_: stops before either goes
   AgentMetrics apply_stats_;
-  WebhookSink* webhook_ = nullptr;  // owned by telemetry_
+  WebhookSink* webhook_ = nullptr;  // owned by analyzer_
   struct Persisted {  // what persist() last wrote, to skip what did not change
     uint64_t identities = ~0ull, rules = ~0ull;
     std::string quarantines = "-";

@@ -12,7 +12,7 @@
 
 #include "agent/agent.h"
 #include "common/time.h"
-#include "datapath/names.h"
+#include "abi/names.h"
 #include "policy/evaluate.h"
 
 namespace zeroseg {
@@ -95,7 +95,7 @@ std::string Agent::suggest(int64_t since_ns, const std::string& ns) const {
   using PeerKey = std::pair<std::optional<Group>, std::string>;
   std::map<Group, std::map<PeerKey, PeerTraffic>> in, out;
   uint64_t conversations = 0, flows = 0;
-  for (const auto& c : telemetry_->analyzer().ledger().snapshot()) {
+  for (const auto& c : analyzer_->ledger().snapshot()) {
     if (c.verdict == ZS_VERDICT_DENIED || c.last_ns < since_ns) continue;
     auto src = by_ip.find(c.src), dst = by_ip.find(c.dst);
     std::optional<Group> sg, dg;
@@ -166,7 +166,7 @@ json Agent::replay(const Compiled& draft, const ObjectSet& draft_state) const {
   };
   json denied = json::array(), allowed = json::array();
   size_t total = 0, unchanged = 0;
-  auto conversations = telemetry_->analyzer().ledger().snapshot();
+  auto conversations = analyzer_->ledger().snapshot();
   std::sort(conversations.begin(), conversations.end(),
             [](const Conversation& a, const Conversation& b) { return a.flows > b.flows; });
   for (const auto& c : conversations) {

@@ -9,8 +9,8 @@
 
 #include "agent/agent.h"
 #include "common/error.h"
-#include "datapath/names.h"
-#include "datapath/test_run.h"
+#include "abi/names.h"
+#include "loader/test_run.h"
 #include "net/packet_builder.h"
 
 namespace zeroseg {

@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "bpf/fd.h"
+#include "common/handles.h"
 
 namespace zeroseg::api {
 

@@ -12,7 +12,7 @@ namespace {
 using nlohmann::json;
 
 struct AlertsFlags {
-  std::string socket = "/run/zeroseg/zeroseg.sock";
+  std::string socket = kDefaultSocket;
   std::string output = "table";
   bool follow = false;
   size_t last = 20;

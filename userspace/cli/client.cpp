@@ -4,7 +4,7 @@
 
 #include "api/http.h"
 #include "common/error.h"
-#include "policy/loader.h"
+#include "policy/yaml_reader.h"
 
 namespace zeroseg::cli {
 

@@ -4,13 +4,13 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "datapath/datapath.h"
+#include "abi/defaults.h"
 
 namespace zeroseg::cli {
 
 // Options every command takes.
 struct GlobalOptions {
-  std::string socket = "/run/zeroseg/zeroseg.sock";
+  std::string socket = kDefaultSocket;
   std::string pin_dir = kDefaultPinDir;
   std::string output = "table";  // table | json
   bool json() const { return output == "json"; }
@@ -20,9 +20,6 @@ void add_global_options(CLI::App& cmd, GlobalOptions& g);
 // --socket and -o: for words answered by the agent
 void add_client_options(CLI::App& cmd, GlobalOptions& g);
 
-void add_bpf_commands(CLI::App& app, GlobalOptions& g);
-void add_status_command(CLI::App& app, GlobalOptions& g);
-void add_agent_command(CLI::App& app, GlobalOptions& g);
 void add_apply_commands(CLI::App& app, GlobalOptions& g);
 void add_policy_commands(CLI::App& app, GlobalOptions& g);
 void add_inventory_commands(CLI::App& app, GlobalOptions& g);

@@ -7,9 +7,9 @@
 #include "cli/table.h"
 #include "identity/allocator.h"
 #include "policy/compiler.h"
-#include "policy/loader.h"
+#include "policy/yaml_reader.h"
 #include "common/error.h"
-#include "datapath/names.h"
+#include "abi/names.h"
 
 namespace zeroseg::cli {
 namespace {

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "common/log.h"
 
-#include <bpf/libbpf.h>
-
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
@@ -14,7 +12,6 @@ namespace {
 
 std::atomic<Level> g_level{Level::info};
 std::mutex g_mutex;
-thread_local bool t_libbpf_quiet = false;
 
 const char* name(Level level) {
   switch (level) {
@@ -24,19 +21,6 @@ const char* name(Level level) {
     case Level::error: return "error";
   }
   return "?";
-}
-
-int libbpf_print(enum libbpf_print_level lvl, const char* fmt, va_list args) {
-  Level level = lvl == LIBBPF_WARN ? Level::warn
-                : lvl == LIBBPF_INFO ? Level::info
-                                     : Level::debug;
-  if (level < g_level.load() || t_libbpf_quiet) return 0;
-  char buf[4096];
-  int n = std::vsnprintf(buf, sizeof(buf), fmt, args);
-  std::string message(buf, n > 0 ? std::min<size_t>(n, sizeof(buf) - 1) : 0);
-  while (!message.empty() && message.back() == '\n') message.pop_back();
-  write(level, message);
-  return n;
 }
 
 }  // namespace
@@ -50,10 +34,5 @@ void write(Level level, std::string_view message) {
   std::fprintf(stderr, "zeroseg: %s: %.*s\n", name(level), static_cast<int>(message.size()),
                message.data());
 }
-
-void route_libbpf() { libbpf_set_print(libbpf_print); }
-
-QuietLibbpf::QuietLibbpf() : was_(t_libbpf_quiet) { t_libbpf_quiet = true; }
-QuietLibbpf::~QuietLibbpf() { t_libbpf_quiet = was_; }
 
 }  // namespace zeroseg::log

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string_view>
 
-#include "bpf/fd.h"
+#include "common/handles.h"
 #include "common/error.h"
 
 namespace zeroseg {

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <unordered_set>
 
-#include "datapath/names.h"
+#include "abi/names.h"
 
 namespace zeroseg {
 namespace {

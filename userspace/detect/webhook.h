@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "telemetry/flow_analyzer.h"
+#include "detect/flow_analyzer.h"
 
 namespace zeroseg {
 

@@ -13,7 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "policy/labels.h"
+#include "identity/labels.h"
 
 namespace zeroseg {
 

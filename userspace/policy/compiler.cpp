@@ -9,7 +9,7 @@
 
 #include "common/error.h"
 #include "common/time.h"
-#include "datapath/port_ranges.h"
+#include "abi/port_ranges.h"
 
 namespace zeroseg {
 

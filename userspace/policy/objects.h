@@ -19,7 +19,7 @@
 
 #include "common/packed_text.h"
 #include "net/addr.h"
-#include "policy/labels.h"
+#include "identity/labels.h"
 
 namespace zeroseg {
 

@@ -9,7 +9,7 @@
 #include <atomic>
 #include <cstring>
 
-#include "datapath/names.h"
+#include "abi/names.h"
 
 namespace zeroseg {
 

@@ -3,7 +3,7 @@
 
 #include "common/error.h"
 #include "common/time.h"
-#include "datapath/names.h"
+#include "abi/names.h"
 #include "net/addr.h"
 
 namespace zeroseg {

@@ -8,7 +8,7 @@
 #include <charconv>
 #include <ctime>
 
-#include "datapath/names.h"
+#include "abi/names.h"
 
 namespace zeroseg {
 namespace {

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "telemetry/flow_table.h"
 
-#include <bpf/bpf.h>
 #include <zeroseg/ipcache.h>
 #include <zeroseg/verdict.h>
 
@@ -166,7 +165,7 @@ void FlowTable::on_event(const zs_event& ev, const FlowClock& clock, std::vector
   }
 }
 
-void FlowTable::sweep(const Conntrack& conntrack, const zs_config& cfg, const FlowClock& clock,
+void FlowTable::sweep(const ConntrackReader& conntrack, const zs_config& cfg, const FlowClock& clock,
                       std::vector<FlowRecord>& out) {
   uint64_t id = ++sweeps_;
   std::vector<std::pair<zs_ct_key, Live>> expired;

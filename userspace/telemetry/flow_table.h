@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "datapath/conntrack.h"
+#include "abi/kernel_flows.h"
 #include "telemetry/flow_record.h"
 
 namespace zeroseg {
@@ -48,7 +48,7 @@ class FlowTable {
 
   // One walk of the conntrack map: ends of flows idle past their timeout
   // (their entries are deleted) and of flows whose entries vanished.
-  void sweep(const Conntrack& conntrack, const zs_config& cfg, const FlowClock& clock, std::vector<FlowRecord>& out);
+  void sweep(const ConntrackReader& conntrack, const zs_config& cfg, const FlowClock& clock, std::vector<FlowRecord>& out);
 
   size_t live() const { return flows_.size(); }
   // Entries zs_conntrack4 and zs_conntrack6 held at the last sweep (for

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "bpf/fd.h"
+#include "common/handles.h"
 #include "telemetry/telemetry.h"
 
 namespace zeroseg {

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "telemetry/telemetry.h"
 
-#include <bpf/libbpf.h>
-
 #include <chrono>
 
 #include "common/error.h"
@@ -11,31 +9,20 @@
 
 namespace zeroseg {
 
-Telemetry::Telemetry(const Datapath& dp, TelemetryOptions options)
-    : dp_(dp),
+Telemetry::Telemetry(KernelFlows kernel, TelemetryOptions options)
+    : kernel_(std::move(kernel)),
       options_(std::move(options)),
-      analyzer_(std::make_unique<FlowAnalyzer>(std::move(options_.analysis))),
       catalog_(std::make_shared<FlowCatalog>(options_.node)),
       analysis_catalog_(catalog_->another_reader()) {
   if (!options_.flow_log.empty())
     log_ = std::make_unique<FlowLog>(options_.flow_log, options_.flow_log_max_bytes, options_.flow_log_keep);
-  ring_ = ring_buffer__new(
-      dp_.map("zs_events").fd(),
-      [](void* ctx, void* data, size_t size) {
-        if (size >= sizeof(zs_event)) static_cast<Telemetry*>(ctx)->handle(*static_cast<const zs_event*>(data));
-        return 0;
-      },
-      this, nullptr);
-  if (!ring_) throw_errno("opening the event ring buffer zs_events", errno);
   thread_ = std::thread([this] { run(); });
 }
 
 Telemetry::~Telemetry() {
   stopping_ = true;
   if (thread_.joinable()) thread_.join();
-  analyzer_.reset();  // analyses what the last turns handed over
   hub_.close();
-  if (ring_) ring_buffer__free(ring_);
 }
 
 std::shared_ptr<const FlowCatalog> Telemetry::publish(std::shared_ptr<const FlowCatalog> catalog) {
@@ -82,7 +69,7 @@ void Telemetry::emit(std::vector<FlowRecord>& records) {
     if (options_.exporter && r.event != FlowEvent::start) options_.exporter->add(r, *names);
   }
   size_t n = records.size();
-  analyzer_->submit(std::move(analysis_names), std::move(records));
+  if (options_.analysis) options_.analysis->submit(std::move(analysis_names), std::move(records));
   if (log_) log_->write(batch_);
   hub_.publish(std::move(batch_), n);
   batch_ = std::string();
@@ -90,10 +77,11 @@ void Telemetry::emit(std::vector<FlowRecord>& records) {
 }
 
 void Telemetry::run() {
+  const EventSource::OnEvent on_event = [this](const zs_event& ev) { handle(ev); };
   auto next_sweep = std::chrono::steady_clock::now();
   while (!stopping_) {
     clock_ = FlowClock::now();
-    int n = ring_buffer__poll(ring_, 100);
+    int n = kernel_.events->read(100, on_event);
     if (n < 0 && n != -EINTR) log::warn("reading the event ring buffer: " + std::string(strerror(-n)));
     uint64_t requested;
     {
@@ -103,10 +91,10 @@ void Telemetry::run() {
     bool sweep = requested > sweep_done_ || std::chrono::steady_clock::now() >= next_sweep;
     if (sweep) {
       // events already in the ring belong before the ends the sweep finds
-      ring_buffer__consume(ring_);
+      kernel_.events->read(0, on_event);
       clock_ = FlowClock::now();
       auto t0 = std::chrono::steady_clock::now();
-      table_.sweep(dp_.conntrack(), dp_.config(), clock_, pending_);
+      table_.sweep(*kernel_.conntrack, kernel_.config(), clock_, pending_);
       counters_.last_sweep_ns = static_cast<uint64_t>(
           std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
       counters_.sweeps++;
@@ -131,7 +119,7 @@ void Telemetry::run() {
   // the last events and a final flush; flows still live stay in conntrack
   // and are reported by the next agent
   clock_ = FlowClock::now();
-  ring_buffer__consume(ring_);
+  kernel_.events->read(0, on_event);
   emit(pending_);
   pending_.clear();
   if (options_.exporter) options_.exporter->flush();

@@ -4,15 +4,17 @@
 //   ring buffer (zs_events) --> FlowTable --> FlowRecord --> JSON line --> FlowLog (file/stdout)
 //   conntrack walk (sweep)  -/                          \              \-> FlowHub (--last, --follow)
 //                                                        \-> IpfixExporter, counters (metrics)
-//                                                        \-> FlowAnalyzer (its own thread): detection,
-//                                                            alerts, the flow ledger (flow_analyzer.h)
+//                                                        \-> a FlowRecordSink: the agent wires detection
+//                                                            (detect/flow_analyzer.h) here
 //
-// One thread drains the ring buffer and sweeps conntrack in turn, so a
+// The kernel's side comes through abi/kernel_flows.h (the loader implements
+// it); nothing here touches BPF. One thread drains the ring buffer and sweeps conntrack in turn, so a
 // flow's start is always handled before its end and the FlowTable needs no
 // lock. Names come from the FlowCatalog the agent publishes on each commit.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -20,14 +22,11 @@
 #include <thread>
 #include <vector>
 
-#include "datapath/datapath.h"
+#include "abi/kernel_flows.h"
 #include "telemetry/flow_catalog.h"
-#include "telemetry/flow_analyzer.h"
 #include "telemetry/flow_hub.h"
 #include "telemetry/flow_log.h"
 #include "telemetry/flow_table.h"
-
-struct ring_buffer;
 
 namespace zeroseg {
 
@@ -39,6 +38,14 @@ class FlowExporter {
   virtual void flush() = 0;
 };
 
+// The records' second reader (detection and the flow ledger). Must not
+// block: it queues and returns.
+class FlowRecordSink {
+ public:
+  virtual ~FlowRecordSink() = default;
+  virtual void submit(std::shared_ptr<const FlowCatalog> names, std::vector<FlowRecord> records) = 0;
+};
+
 struct TelemetryOptions {
   std::string node;
   std::string flow_log;  // "" = none, "-" = stdout
@@ -46,7 +53,7 @@ struct TelemetryOptions {
   int flow_log_keep = FlowLog::kDefaultKeep;
   uint32_t sweep_interval_ms = 2000;
   std::unique_ptr<FlowExporter> exporter;  // optional
-  AnalyzerOptions analysis;  // detection and its alert sinks
+  FlowRecordSink* analysis = nullptr;  // optional; outlives the Telemetry
 };
 
 // What the pipeline did, for `zeroseg status` and /metrics.
@@ -65,7 +72,7 @@ struct TelemetryCounters {
 
 class Telemetry {
  public:
-  Telemetry(const Datapath& dp, TelemetryOptions options);
+  Telemetry(KernelFlows kernel, TelemetryOptions options);
   ~Telemetry();  // stops the thread, flushes the sinks
   Telemetry(const Telemetry&) = delete;
   Telemetry& operator=(const Telemetry&) = delete;
@@ -73,8 +80,6 @@ class Telemetry {
   // Returns the catalog it replaces (for the caller to free where it likes).
   std::shared_ptr<const FlowCatalog> publish(std::shared_ptr<const FlowCatalog> catalog);
   FlowHub& hub() { return hub_; }
-  FlowAnalyzer& analyzer() { return *analyzer_; }
-  const FlowAnalyzer& analyzer() const { return *analyzer_; }
   const TelemetryCounters& counters() const { return counters_; }
   // Runs a sweep on the next turn of the thread, and waits for it (tests,
   // `agent` shutdown).
@@ -83,15 +88,13 @@ class Telemetry {
  private:
   void run();
   void handle(const zs_event& ev);
-  void emit(std::vector<FlowRecord>& records);  // hands them on to the analyzer
+  void emit(std::vector<FlowRecord>& records);  // hands them on to the sinks
 
-  const Datapath& dp_;
+  KernelFlows kernel_;
   TelemetryOptions options_;
-  ring_buffer* ring_ = nullptr;
   FlowTable table_;
   FlowHub hub_;
   std::unique_ptr<FlowLog> log_;
-  std::unique_ptr<FlowAnalyzer> analyzer_;
   TelemetryCounters counters_;
   FlowClock clock_;
   std::vector<FlowRecord> pending_;

@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""lint.architecture: the parts of zeroseg and the arrows between them.
+
+The build declares each part and the parts it uses (zeroseg_part(... DEPENDS
+...) in userspace/CMakeLists.txt); the compiler then refuses an include of a
+part not declared. This lint checks what the compiler cannot:
+
+  1. every declared arrow is one the design allows (RULES below, from
+     docs/ARCHITECTURE.md), and the arrows form no cycle;
+  2. every include of a part's header is declared (the same check as the
+     compiler's, but named, and also for headers no .cpp of the part uses);
+  3. the kernel side (bpf/, include/zeroseg/) includes nothing of user space;
+  4. with --build-dir: the unit tests of the pure parts link no libbpf.
+
+  architecture.py [--self-test] [--build-dir DIR] SOURCE_DIR
+
+--self-test first breaks a copy of the tree in each way above and checks
+that the lint names the break, so the lint cannot pass by checking nothing.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+# What each part may use. Everything may use abi and common.
+RULES = {
+    "abi": set(),
+    "common": {"abi"},
+    "net": {"abi", "common"},
+    "loader": {"abi", "common", "net"},
+    "identity": {"abi", "common"},
+    "policy": {"abi", "common", "net", "identity"},
+    "telemetry": {"abi", "common", "net", "identity", "policy"},
+    "detect": {"abi", "common", "net", "identity", "policy", "telemetry"},
+    "api": {"abi", "common", "net"},
+    "agent": {"abi", "common", "net", "loader", "identity", "policy", "telemetry", "detect", "api"},
+    "cli": {"abi", "common", "net", "identity", "policy", "api"},
+    "inspect": {"abi", "common", "net", "loader", "cli"},
+}
+
+# Why, for the arrows people are most tempted to add.
+WHY = {
+    ("policy", "loader"): "policy is pure: it compiles, the agent writes the maps",
+    ("identity", "loader"): "identity is pure: numbers for label sets",
+    ("detect", "loader"): "detect reads flow records, never maps",
+    ("telemetry", "loader"): "telemetry reads the kernel through abi/kernel_flows.h",
+    ("cli", "loader"): "cli talks to the agent; pinned maps are inspect's",
+    ("api", "agent"): "api is transport: the agent registers its routes on it",
+    ("loader", "policy"): "the loader writes what it is given, it does not compile",
+    ("telemetry", "detect"): "detect reads telemetry's records, not the other way round",
+}
+
+# Unit test binaries that must not link libbpf (tests/CMakeLists.txt).
+PURE_TEST_BINARIES = ["unit_policy_tests", "unit_detect_tests", "unit_telemetry_tests", "unit_common_tests"]
+
+INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
+
+
+class Lint:
+    def __init__(self):
+        self.errors = []
+        self.checks = 0
+
+    def check(self, ok, message):
+        self.checks += 1
+        if not ok:
+            self.errors.append(message)
+
+
+def declared_parts(root):
+    """{part: [deps]} from userspace/CMakeLists.txt's zeroseg_part() calls."""
+    text = open(os.path.join(root, "userspace", "CMakeLists.txt")).read()
+    text = re.sub(r"#.*", "", text)
+    parts = {}
+    for m in re.finditer(r"zeroseg_part\(\s*(\w+)(.*?)\)", text, re.S):
+        name, body = m.group(1), m.group(2)
+        d = re.search(r"DEPENDS(.*?)(?:\bLIBS\b|\bSOURCES\b|$)", body, re.S)
+        parts[name] = d.group(1).split() if d else []
+    return parts
+
+
+def source_files(folder):
+    for dirpath, _, files in os.walk(folder):
+        for f in sorted(files):
+            if f.endswith((".h", ".cpp", ".c")):
+                yield os.path.join(dirpath, f)
+
+
+def includes(path):
+    return INCLUDE.findall(open(path, errors="replace").read())
+
+
+def lint_tree(root, build_dir=None):
+    lint = Lint()
+    parts = declared_parts(root)
+    lint.check(len(parts) >= len(RULES) - 1, f"userspace/CMakeLists.txt declares {len(parts)} parts, expected the design's {len(RULES)}")
+
+    # 1. declared arrows against the rules, and no cycles
+    for part, deps in parts.items():
+        lint.check(part in RULES, f"part {part}: not in the design (add it to docs/ARCHITECTURE.md and RULES)")
+        for d in deps:
+            lint.check(d in parts, f"part {part}: depends on {d}, which is no part")
+            allowed = RULES.get(part, set())
+            why = WHY.get((part, d), "not an arrow of docs/ARCHITECTURE.md")
+            lint.check(d in allowed, f"part {part} -> {d}: forbidden ({why})")
+    state = {}
+
+    def visit(p, path):
+        if state.get(p) == "done":
+            return
+        if state.get(p) == "open":
+            lint.errors.append("cycle: " + " -> ".join(path + [p]))
+            return
+        state[p] = "open"
+        for d in parts.get(p, []):
+            visit(d, path + [p])
+        state[p] = "done"
+
+    for p in parts:
+        visit(p, [])
+    lint.checks += 1
+
+    # 2. the include graph of user space; every folder there is a part
+    userspace = os.path.join(root, "userspace")
+    for entry in sorted(os.listdir(userspace)):
+        if os.path.isdir(os.path.join(userspace, entry)):
+            lint.check(entry in parts, f"userspace/{entry}/: a folder that is no part (declare it with zeroseg_part)")
+    for part in sorted(parts):
+        folder = os.path.join(userspace, part)
+        for path in source_files(folder):
+            rel = os.path.relpath(path, root)
+            for kind, target in includes(path):
+                if kind == "<" and target.startswith("zeroseg/"):
+                    lint.check(part == "abi" or "abi" in parts[part], f"{rel}: includes <{target}> without depending on abi")
+                    continue
+                if kind != '"' or "/" not in target:
+                    continue
+                other = target.split("/", 1)[0]
+                if other not in parts or other == part:
+                    continue
+                why = WHY.get((part, other), "not declared in userspace/CMakeLists.txt")
+                lint.check(other in parts[part], f'{rel}: includes "{target}": {part} -> {other} ({why})')
+
+    # 3. the kernel side stays on its side
+    for folder in ("bpf", "include"):
+        for path in source_files(os.path.join(root, folder)):
+            rel = os.path.relpath(path, root)
+            for kind, target in includes(path):
+                other = target.split("/", 1)[0]
+                lint.check(other not in parts or other == "zeroseg",
+                           f'{rel}: the kernel side includes user space ("{target}")')
+
+    # 4. the pure parts' unit tests link no libbpf
+    if build_dir:
+        for name in PURE_TEST_BINARIES:
+            binary = os.path.join(build_dir, "tests", name)
+            if not os.path.exists(binary):
+                lint.check(False, f"{binary}: missing (build the tests first)")
+                continue
+            needed = subprocess.run(["readelf", "-d", binary], capture_output=True, text=True, check=True).stdout
+            lint.check("libbpf" not in needed, f"{name} links libbpf: a pure part reaches the loader")
+    return lint
+
+
+def self_test(root):
+    """Breaks a copy of the tree in each way the lint knows; each must be named."""
+    breaks = [
+        ("an include of the loader from policy", "userspace/policy/compiler.cpp",
+         lambda s: s.replace('#include "policy/compiler.h"', '#include "policy/compiler.h"\n#include "loader/datapath.h"', 1),
+         "policy -> loader"),
+        ("a forbidden arrow declared", "userspace/CMakeLists.txt",
+         lambda s: s.replace("DEPENDS abi common net identity\n  LIBS PkgConfig::YAMLCPP", "DEPENDS abi common net identity loader\n  LIBS PkgConfig::YAMLCPP", 1),
+         "part policy -> loader: forbidden"),
+        ("api reaching the agent", "userspace/api/http.h",
+         lambda s: s.replace("#pragma once", '#pragma once\n#include "agent/agent.h"', 1),
+         "api -> agent"),
+        ("the kernel including user space", "bpf/lib/common.h",
+         lambda s: s.replace("#define", '#include "loader/map.h"\n#define', 1),
+         "the kernel side includes user space"),
+        ("a cycle", "userspace/CMakeLists.txt",
+         lambda s: s.replace("SOURCES identity/allocator.cpp identity/labels.cpp\n  DEPENDS abi common",
+                             "SOURCES identity/allocator.cpp identity/labels.cpp\n  DEPENDS abi common policy", 1),
+         "cycle"),
+    ]
+    failures = []
+    for what, rel, edit, expected in breaks:
+        with tempfile.TemporaryDirectory(prefix="zs-lint-") as tmp:
+            for folder in ("userspace", "include", "bpf"):
+                shutil.copytree(os.path.join(root, folder), os.path.join(tmp, folder))
+            path = os.path.join(tmp, rel)
+            before = open(path).read()
+            after = edit(before)
+            if after == before:
+                failures.append(f"self-test: could not make {what} in {rel} (the tree changed: update the self-test)")
+                continue
+            open(path, "w").write(after)
+            lint = lint_tree(tmp)
+            if not any(expected in e for e in lint.errors):
+                failures.append(f"self-test: {what} in {rel} was not reported (wanted '{expected}', got {lint.errors})")
+            else:
+                print(f"self-test: {what}: reported")
+    return failures, len(breaks)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("source_dir")
+    ap.add_argument("--build-dir")
+    ap.add_argument("--self-test", action="store_true")
+    args = ap.parse_args()
+    root = os.path.abspath(args.source_dir)
+    failures = []
+    if args.self_test:
+        f, n = self_test(root)
+        failures += f
+    lint = lint_tree(root, args.build_dir)
+    failures += lint.errors
+    for f in failures:
+        print("lint.architecture: " + f, file=sys.stderr)
+    if lint.checks == 0:
+        print("lint.architecture: no checks ran", file=sys.stderr)
+        return 1
+    print(f"lint.architecture: {lint.checks} checks, {len(failures)} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

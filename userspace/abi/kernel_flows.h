@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the flow pipeline reads from the kernel, as interfaces over the ABI's
+// records. The loader implements them over its maps (EventRing,
+// ConntrackMap); telemetry reads through them and never touches BPF, so it
+// can be fed by a test or, later, by another node's stream.
+#pragma once
+
+#include <zeroseg/config.h>
+#include <zeroseg/conntrack.h>
+#include <zeroseg/event.h>
+
+#include <functional>
+#include <memory>
+
+namespace zeroseg {
+
+// The flows conntrack holds, each named by its zs_ct_key whatever its family.
+class ConntrackReader {
+ public:
+  using Visit = std::function<void(const zs_ct_key&, const zs_ct_entry&)>;
+  virtual ~ConntrackReader() = default;
+  // Every flow, IPv4 first.
+  virtual void for_each(const Visit& fn) const = 0;
+  // false when the flow is absent
+  virtual bool lookup(const zs_ct_key& key, zs_ct_entry* entry) const = 0;
+  // false when the flow was absent
+  virtual bool remove(const zs_ct_key& key) const = 0;
+};
+
+// The kernel's event records (zs_event), in the order it wrote them.
+class EventSource {
+ public:
+  using OnEvent = std::function<void(const zs_event&)>;
+  virtual ~EventSource() = default;
+  // Hands every record waiting to on_event, first waiting up to timeout_ms
+  // for one (0: not at all). Returns how many, or -errno.
+  virtual int read(int timeout_ms, const OnEvent& on_event) = 0;
+};
+
+// Everything telemetry needs from the datapath.
+struct KernelFlows {
+  std::unique_ptr<EventSource> events;
+  std::unique_ptr<ConntrackReader> conntrack;
+  std::function<zs_config()> config;  // the live settings (conntrack timeouts)
+};
+
+}  // namespace zeroseg

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+// `zeroseg agent`: the long-running agent, in the foreground.
+#include <pthread.h>
+#include <signal.h>
+
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include "agent/agent_command.h"
+
+#include "agent/agent.h"
+#include "agent/link_watcher.h"
+#include "api/http.h"
+#include "agent/routes.h"
+#include "common/log.h"
+
+namespace zeroseg {
+namespace {
+
+struct AgentFlags {
+  std::string config;
+  std::map<std::string, std::string> settings;  // flags given, by setting name
+  bool uninstall = false;
+};
+
+AgentConfig resolve(const AgentFlags& f) {
+  AgentConfig c;
+  if (!f.config.empty()) c.load_file(f.config);
+  for (const auto& [key, value] : f.settings)
+    if (!value.empty()) c.set(key, value);  // flags override the file
+  return c;
+}
+
+void run_agent(const AgentFlags& flags) {
+  AgentConfig config = resolve(flags);
+  if (flags.uninstall) {
+    Agent::uninstall(config);
+    std::cout << "zeroseg agent: detached every endpoint and removed the pins under " << config.pin_dir << "\n";
+    return;
+  }
+  // SIGTERM/SIGINT go to one thread, which stops the server: every other
+  // thread runs with them blocked
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  Agent agent(config);
+  auto server = api::HttpServer::unix_socket(config.socket, 0, api_routes(agent));
+  std::unique_ptr<api::HttpServer> metrics;
+  std::thread metrics_thread;
+  if (!config.metrics_listen.empty()) {
+    metrics = api::HttpServer::tcp(config.metrics_listen, metrics_routes(agent));
+    metrics_thread = std::thread([&] { metrics->serve(); });
+    log::info("metrics on http://" + metrics->address() + "/metrics");
+  }
+  LinkWatcher links([&agent] { agent.sync_links(); });
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    log::info(std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+              ": programs and pins stay, enforcement continues");
+    server->stop();
+    if (metrics) metrics->stop();
+  });
+  log::info("serving on " + config.socket + " (pins under " + config.pin_dir + ", state in " + config.state_dir + ")");
+  server->serve();
+  signals.join();
+  if (metrics_thread.joinable()) metrics_thread.join();
+}
+
+}  // namespace
+
+void add_agent_command(CLI::App& app) {
+  static AgentFlags flags;
+  auto* cmd = app.add_subcommand("agent", "Run the agent (foreground)");
+  cmd->add_option("--config", flags.config, "YAML file with the settings below");
+  auto setting = [&](const char* name, const char* help) {
+    cmd->add_option(std::string("--") + name, flags.settings[name], help);
+  };
+  setting("socket", "API socket (default /run/zeroseg/zeroseg.sock)");
+  setting("bpf-pin-dir", "Pin directory (default /sys/fs/bpf/zeroseg)");
+  setting("state-dir", "Desired state on disk (default /var/lib/zeroseg)");
+  setting("node-name", "This node's name in flow records (default: the host name)");
+  setting("flow-log", "Flow log: a file of JSON lines (rotated by size), or - for stdout");
+  setting("metrics-listen", "ADDR:PORT for Prometheus /metrics");
+  setting("ipfix-collector", "HOST:PORT: export ended flows and denies as IPFIX over UDP");
+  cmd->add_flag("--uninstall", flags.uninstall, "Detach from every endpoint, remove the pins, and exit");
+  cmd->callback([] { run_agent(flags); });
+}
+
+}  // namespace zeroseg

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/agent_metrics.h"
+
+namespace zeroseg {
+
+const std::vector<double>& apply_bucket_bounds() {
+  static const std::vector<double> b = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10};
+  return b;
+}
+
+void write_agent_metrics(PromWriter& w, const AgentMetrics& a) {
+  w.family("zeroseg_policy_revision", "gauge", "The policy revision packets are judged by.");
+  w.sample("zeroseg_policy_revision", static_cast<double>(a.revision));
+  w.family("zeroseg_workloads", "gauge", "Workloads in the desired state.");
+  w.sample("zeroseg_workloads", static_cast<double>(a.workloads));
+  w.family("zeroseg_policies", "gauge", "Policies in the desired state.");
+  w.sample("zeroseg_policies", static_cast<double>(a.policies));
+  w.family("zeroseg_identities", "gauge", "Identities allocated.");
+  w.sample("zeroseg_identities", static_cast<double>(a.identities));
+  w.family("zeroseg_apply_failures_total", "counter", "Applies and deletes refused (nothing changed).");
+  w.sample("zeroseg_apply_failures_total", static_cast<double>(a.apply_failures));
+  w.family("zeroseg_apply_last_duration_seconds", "gauge", "How long the last apply or delete took.");
+  w.sample("zeroseg_apply_last_duration_seconds", a.last_apply_seconds);
+  w.family("zeroseg_apply_duration_seconds", "histogram", "Time from an apply's request to its commit.");
+  for (const auto& [le, n] : a.apply_buckets)
+    w.sample("zeroseg_apply_duration_seconds_bucket", {{"le", prom_number(le)}}, static_cast<double>(n));
+  w.sample("zeroseg_apply_duration_seconds_sum", a.apply_seconds_sum);
+  w.sample("zeroseg_apply_duration_seconds_count", static_cast<double>(a.applies));
+  w.family("zeroseg_quarantines", "gauge", "Workloads and addresses in quarantine.");
+  w.sample("zeroseg_quarantines", static_cast<double>(a.quarantines));
+}
+
+}  // namespace zeroseg

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: Apache-2.0
+// The agent's HTTP/JSON API (v1). Every CLI word that needs the agent is
+// one of these routes:
+//   POST /v1/apply, /v1/delete   {"documents":[{"name","content"}], "dry_run"}
+//   GET  /v1/policies, /v1/policy?ref=, /v1/workloads, /v1/identities, /v1/status
+//   GET  /v1/flows?last=N&follow=1&from=&to=&port=&protocol=&verdict=&event=&since=  (JSON lines)
+//   GET  /v1/alerts?last=N&follow=1  (JSON lines)
+#pragma once
+
+#include "agent/agent.h"
+#include "api/http.h"
+
+namespace zeroseg {
+
+api::Handler api_routes(Agent& agent);
+// GET /metrics, Prometheus text (served on --metrics-listen)
+api::Handler metrics_routes(Agent& agent);
+
+}  // namespace zeroseg

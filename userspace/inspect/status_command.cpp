@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: Apache-2.0
+// `zeroseg status`: programs, attachments, map fill and counters.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/client.h"
+#include "cli/options.h"
+#include "inspect/inspect.h"
+#include "common/error.h"
+#include "cli/table.h"
+#include "loader/attach.h"
+#include "loader/datapath.h"
+#include "abi/names.h"
+#include "loader/program_info.h"
+#include "loader/slot_access.h"
+
+namespace zeroseg::inspect {
+using cli::GlobalOptions;
+
+namespace {
+
+using namespace cli;
+
+using nlohmann::json;
+
+const char* const kFillMaps[] = {"zs_endpoints", "zs_ipcache", "zs_policy", "zs_conntrack4", "zs_conntrack6", "zs_fragments"};
+
+const char* extra_counter_name(uint32_t idx) {
+  switch (idx) {
+    case ZS_CTR_EVENTS_LOST: return "events-lost";
+    case ZS_CTR_EVENTS_SUPPRESSED: return "deny-events-suppressed";
+    case ZS_CTR_CT_REJUDGED: return "flows-rejudged";
+    case ZS_CTR_CT_REVOKED: return "flows-revoked";
+    case ZS_CTR_NON_IP: return "non-ip-passed";
+  }
+  return "?";
+}
+
+std::string hook_text(const HookState& h) {
+  std::string in = h.xdp_prog_id ? "xdp" : h.tc_ingress_prog_id ? "tc" : "none";
+  std::string out = h.tc_egress_prog_id ? "tc" : "none";
+  return in + "/" + out;
+}
+
+// The agent's own view, when it answers on --socket.
+json agent_status(const GlobalOptions& g) {
+  try {
+    return request(g, "GET", "/v1/status");
+  } catch (const Error& e) {
+    return {{"error", e.what()}};
+  }
+}
+
+void run_status(const GlobalOptions& g) {
+  auto dp = Datapath::open_pinned(g.pin_dir);
+  json j;
+  j["agent"] = agent_status(g);
+  j["pin_dir"] = g.pin_dir;
+  j["generation"] = dp->generation();
+
+  Table progs({"program", "id", "verified insns", "jited bytes"});
+  for (Program p : {Program::xdp_ingress, Program::tc_ingress, Program::tc_egress, Program::tc_trace}) {
+    ProgramInfo info = program_info(dp->program_fd(p));
+    j["programs"].push_back({{"name", info.name}, {"id", info.id}, {"verified_insns", info.verified_insns},
+                             {"jited_bytes", info.jited_bytes}});
+    progs.add({info.name, std::to_string(info.id), std::to_string(info.verified_insns),
+               std::to_string(info.jited_bytes)});
+  }
+
+  Table eps({"interface", "ifindex", "kind", "identity", "ingress", "egress", "hooks (in/out)"});
+  int slot = dp->active_slot();
+  j["endpoints"] = json::array();
+  for (auto& [ifindex, v] : dp->endpoints().entries()) {
+    const auto& e = slot_ref(v, slot);
+    std::string name = ifname_of(ifindex);
+    HookState h = name.empty() ? HookState{} : query_hooks(ifindex);
+    bool wanted_xdp = e.kind == ZS_ATTACH_HOST;
+    j["endpoints"].push_back({{"interface", name}, {"ifindex", ifindex}, {"kind", attach_kind_name(e.kind)},
+                              {"identity", e.identity}, {"ingress", mode_name(e.mode[0])},
+                              {"egress", mode_name(e.mode[1])}, {"hooks", hook_text(h)},
+                              {"xdp_fallback", wanted_xdp && !h.xdp_prog_id && h.tc_ingress_prog_id}});
+    std::string hooks = hook_text(h);
+    if (wanted_xdp && !h.xdp_prog_id && h.tc_ingress_prog_id) hooks += " (no native XDP: tc fallback)";
+    eps.add({name.empty() ? "(gone)" : name, std::to_string(ifindex), attach_kind_name(e.kind),
+             identity_name(e.identity), mode_name(e.mode[0]), mode_name(e.mode[1]), hooks});
+  }
+
+  Table maps({"map", "entries", "capacity", "fill"});
+  for (const char* name : kFillMaps) {
+    const MapRef& m = dp->map(name);
+    size_t n = m.count();
+    double fill = m.max_entries() ? 100.0 * n / m.max_entries() : 0;
+    char pct[16];
+    std::snprintf(pct, sizeof(pct), "%.1f%%", fill);
+    j["maps"].push_back({{"name", name}, {"entries", n}, {"capacity", m.max_entries()}});
+    maps.add({name, std::to_string(n), std::to_string(m.max_entries()), pct});
+  }
+
+  Table ctrs({"counter", "packets", "bytes"});
+  for (uint8_t v = 0; v < ZS_VERDICT_MAX; v++)
+    for (uint8_t d = 0; d < ZS_DIR_MAX; d++) {
+      zs_counter c = dp->counter(ZS_CTR_VERDICT(v, d));
+      std::string name = std::string(verdict_name(v)) + " " + direction_name(d);
+      j["counters"]["verdict"][verdict_name(v)][direction_name(d)] = {{"packets", c.packets}, {"bytes", c.bytes}};
+      if (c.packets) ctrs.add({name, std::to_string(c.packets), std::to_string(c.bytes)});
+    }
+  for (uint8_t r = 1; r < ZS_REASON_MAX; r++) {
+    zs_counter c = dp->counter(ZS_CTR_REASON(r));
+    j["counters"]["reason"][reason_name(r)] = {{"packets", c.packets}, {"bytes", c.bytes}};
+    if (c.packets) ctrs.add({std::string("reason ") + reason_name(r), std::to_string(c.packets), std::to_string(c.bytes)});
+  }
+  for (uint32_t idx = ZS_CTR_EVENTS_LOST; idx < ZS_CTR_MAX; idx++) {
+    zs_counter c = dp->counter(idx);
+    j["counters"][extra_counter_name(idx)] = c.packets;
+    ctrs.add({extra_counter_name(idx), std::to_string(c.packets), idx == ZS_CTR_NON_IP ? std::to_string(c.bytes) : "-"});
+  }
+
+  if (g.json()) {
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  const json& a = j["agent"];
+  if (a.contains("error")) {
+    std::cout << "agent: none answering on " << g.socket << " (the datapath below enforces on its own)\n";
+  } else {
+    std::cout << "agent: pid " << a["pid"] << " on " << a["socket"].get<std::string>() << ", "
+              << a["objects"]["workloads"] << " workloads, " << a["objects"]["policies"] << " policies, "
+              << a["identities"] << " identities, " << a["policy_entries"] << " policy entries";
+    if (!a["waiting_for_interfaces"].empty()) std::cout << ", waiting for " << a["waiting_for_interfaces"].dump();
+    std::cout << "\n";
+    if (a.contains("telemetry")) {
+      const json& t = a["telemetry"];
+      auto n = [&](const char* k) { return std::to_string(t.value(k, uint64_t{0})); };
+      std::cout << "flows on node " << t.value("node", "") << ": " << n("flows_started") << " started, "
+                << n("flows_ended") << " ended, " << n("flows_live") << " live, " << n("denies") << " denies; events "
+                << n("events") << " read, " << n("events_lost") << " lost, " << n("deny_events_suppressed")
+                << " denies suppressed by the rate limit\n";
+      std::string sinks;
+      if (!t.value("flow_log", "").empty()) sinks += "log " + t.value("flow_log", "");
+      if (!t.value("ipfix_collector", "").empty()) sinks += (sinks.empty() ? "" : ", ") + ("IPFIX to " + t.value("ipfix_collector", ""));
+      if (!t.value("metrics_listen", "").empty()) sinks += (sinks.empty() ? "" : ", ") + ("metrics on " + t.value("metrics_listen", ""));
+      if (!sinks.empty()) std::cout << "flow sinks: " << sinks << "\n";
+      if (t.contains("detection")) {
+        const json& d = t["detection"];
+        std::cout << "detection: " << (d.value("learning", false) ? "learning the baseline" : "baseline learned");
+        if (d.contains("learning_ends")) std::cout << (d.value("learning", false) ? " until " : " on ") << d["learning_ends"].get<std::string>();
+        std::cout << " (" << d.value("baseline_edges", 0) << " edges); " << d.value("quarantines", 0) << " quarantined";
+        if (!d.value("alert_webhook", "").empty()) std::cout << "; alerts to " << d.value("alert_webhook", "");
+        if (!d.value("auto_quarantine", "").empty()) std::cout << "; auto-quarantine on " << d.value("auto_quarantine", "");
+        std::cout << "\n";
+      }
+    }
+  }
+  std::cout << "datapath pinned under " << g.pin_dir << ", policy revision " << dp->generation() << "\n\n";
+  progs.print(std::cout);
+  std::cout << "\n";
+  if (eps.empty()) std::cout << "no endpoints attached\n";
+  else eps.print(std::cout);
+  std::cout << "\n";
+  maps.print(std::cout);
+  std::cout << "\n";
+  ctrs.print(std::cout);
+}
+
+}  // namespace
+
+void add_status_command(CLI::App& app, GlobalOptions& g) {
+  auto* cmd = app.add_subcommand("status", "Agent, programs, attachments, map fill and counters");
+  add_global_options(*cmd, g);
+  cmd->add_option("--socket", g.socket, "The agent's API socket")->capture_default_str();
+  cmd->callback([&g] { run_status(g); });
+}
+
+}  // namespace zeroseg::inspect

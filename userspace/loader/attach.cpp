@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "loader/attach.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "loader/libbpf_log.h"
+#include "loader/datapath.h"
+
+namespace zeroseg {
+namespace {
+
+// Our tc filters: one handle and priority per direction, so re-attaching
+// replaces them and detaching removes only them.
+constexpr uint32_t kTcHandle = 0x7a73;  // "zs"
+constexpr uint32_t kTcPriority = 1;
+
+bpf_tc_hook tc_hook(uint32_t ifindex, bpf_tc_attach_point point) {
+  bpf_tc_hook hook{};
+  hook.sz = sizeof(hook);
+  hook.ifindex = static_cast<int>(ifindex);
+  hook.attach_point = point;
+  return hook;
+}
+
+bpf_tc_opts tc_opts(int prog_fd = 0) {
+  bpf_tc_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.handle = kTcHandle;
+  opts.priority = kTcPriority;
+  opts.prog_fd = prog_fd;
+  opts.flags = prog_fd ? BPF_TC_F_REPLACE : 0;
+  return opts;
+}
+
+void tc_attach(uint32_t ifindex, const std::string& ifname, bpf_tc_attach_point point, int prog_fd) {
+  bpf_tc_hook hook = tc_hook(ifindex, point);
+  int err;
+  {
+    log::QuietLibbpf quiet;  // EEXIST: the clsact qdisc is there already
+    err = bpf_tc_hook_create(&hook);
+  }
+  if (err && err != -EEXIST) throw_errno("creating the clsact qdisc on " + ifname, err);
+  bpf_tc_opts opts = tc_opts(prog_fd);
+  if ((err = bpf_tc_attach(&hook, &opts)))
+    throw_errno(std::string("attaching tc ") + (point == BPF_TC_INGRESS ? "ingress" : "egress") +
+                    " on " + ifname,
+                err);
+}
+
+void tc_detach(uint32_t ifindex, bpf_tc_attach_point point) {
+  bpf_tc_hook hook = tc_hook(ifindex, point);
+  bpf_tc_opts opts = tc_opts();
+  log::QuietLibbpf quiet;
+  bpf_tc_detach(&hook, &opts);  // ENOENT: nothing of ours there
+}
+
+uint32_t tc_prog_id(uint32_t ifindex, bpf_tc_attach_point point) {
+  bpf_tc_hook hook = tc_hook(ifindex, point);
+  bpf_tc_opts opts = tc_opts();
+  log::QuietLibbpf quiet;
+  return bpf_tc_query(&hook, &opts) == 0 ? opts.prog_id : 0;
+}
+
+std::string prog_name(uint32_t id) {
+  int fd = bpf_prog_get_fd_by_id(id);
+  if (fd < 0) return "";
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  std::string name = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.name : "";
+  close(fd);
+  return name;
+}
+
+uint32_t xdp_prog_id(uint32_t ifindex) {
+  uint32_t id = 0;
+  if (bpf_xdp_query_id(static_cast<int>(ifindex), 0, &id)) return 0;
+  return id;
+}
+
+void xdp_detach_ours(uint32_t ifindex) {
+  uint32_t id = xdp_prog_id(ifindex);
+  if (id && prog_name(id) == program_name(Program::xdp_ingress))
+    bpf_xdp_detach(static_cast<int>(ifindex), 0, nullptr);
+}
+
+}  // namespace
+
+uint32_t ifindex_of(const std::string& ifname) {
+  unsigned idx = if_nametoindex(ifname.c_str());
+  if (!idx) throw Error("interface " + ifname + " does not exist");
+  return idx;
+}
+
+std::string ifname_of(uint32_t ifindex) {
+  char buf[IF_NAMESIZE];
+  return if_indextoname(ifindex, buf) ? buf : "";
+}
+
+Attachment attach(const Datapath& dp, const AttachRequest& req) {
+  Attachment a;
+  a.ifname = req.ifname;
+  a.ifindex = ifindex_of(req.ifname);
+  a.ingress = req.ingress.value_or(req.kind == ZS_ATTACH_HOST ? IngressHook::xdp : IngressHook::tc);
+
+  // egress first: a half-attached interface must not open a direction
+  tc_attach(a.ifindex, a.ifname, BPF_TC_EGRESS, dp.program_fd(Program::tc_egress));
+  if (a.ingress == IngressHook::xdp) {
+    int err;
+    {
+      log::QuietLibbpf quiet;  // a failure is reported below, with its consequence
+      err = bpf_xdp_attach(static_cast<int>(a.ifindex), dp.program_fd(Program::xdp_ingress),
+                           XDP_FLAGS_DRV_MODE, nullptr);
+    }
+    if (err) {
+      a.xdp_fallback = true;
+      a.xdp_error = std::strerror(-err);
+      a.ingress = IngressHook::tc;
+      log::warn("native XDP is not available on " + a.ifname + " (" + a.xdp_error +
+                "): enforcing ingress with tc instead");
+    }
+  }
+  if (a.ingress == IngressHook::tc) {
+    // tc first, then drop XDP: the interface is never unguarded
+    tc_attach(a.ifindex, a.ifname, BPF_TC_INGRESS, dp.program_fd(Program::tc_ingress));
+    xdp_detach_ours(a.ifindex);
+  } else {
+    tc_detach(a.ifindex, BPF_TC_INGRESS);
+  }
+  return a;
+}
+
+void detach(uint32_t ifindex) {
+  xdp_detach_ours(ifindex);
+  tc_detach(ifindex, BPF_TC_INGRESS);
+  tc_detach(ifindex, BPF_TC_EGRESS);
+}
+
+void detach(const std::string& ifname) { detach(ifindex_of(ifname)); }
+
+HookState query_hooks(uint32_t ifindex) {
+  HookState s;
+  uint32_t xdp = xdp_prog_id(ifindex);
+  if (xdp && prog_name(xdp) == program_name(Program::xdp_ingress)) s.xdp_prog_id = xdp;
+  s.tc_ingress_prog_id = tc_prog_id(ifindex, BPF_TC_INGRESS);
+  s.tc_egress_prog_id = tc_prog_id(ifindex, BPF_TC_EGRESS);
+  return s;
+}
+
+}  // namespace zeroseg

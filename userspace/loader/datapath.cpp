@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "loader/datapath.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "loader/event_ring.h"
+#include "loader/libbpf_log.h"
+#include "loader/slot_access.h"
+#include "zeroseg.skel.h"
+
+namespace zeroseg {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr Program kPrograms[] = {Program::xdp_ingress, Program::tc_ingress, Program::tc_egress, Program::tc_trace};
+
+// Maps earlier versions pinned, removed on unpin: zs_conntrack became
+// zs_conntrack4 and zs_conntrack6.
+constexpr const char* kRetiredMaps[] = {"zs_conntrack"};
+
+// Conntrack lifetimes without a packet, and the deny event rate limit.
+constexpr uint32_t kCtTimeoutTcp = 6 * 3600;
+constexpr uint32_t kCtTimeoutTcpClosing = 10;
+constexpr uint32_t kCtTimeoutOther = 60;
+
+struct SkeletonDeleter {
+  void operator()(zeroseg_bpf* s) const { zeroseg_bpf__destroy(s); }
+};
+using Skeleton = std::unique_ptr<zeroseg_bpf, SkeletonDeleter>;
+
+bool on_bpffs(const fs::path& path) {
+  fs::path p = path;
+  while (!p.empty() && !fs::exists(p)) p = p.parent_path();
+  struct statfs st {};
+  return statfs(p.empty() ? "/" : p.c_str(), &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+// The pin directory must be on a bpffs; /sys/fs/bpf is mounted if missing.
+void ensure_pin_dir(const std::string& pin_dir) {
+  if (!on_bpffs(pin_dir) && pin_dir.starts_with("/sys/fs/bpf")) {
+    if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") && errno != EBUSY)
+      throw_errno("mounting a BPF filesystem on /sys/fs/bpf", errno);
+    log::info("mounted a BPF filesystem on /sys/fs/bpf");
+  }
+  if (!on_bpffs(pin_dir))
+    throw Error("pin directory " + pin_dir +
+                " is not on a BPF filesystem: mount one with `mount -t bpf bpf DIR`");
+  std::error_code ec;
+  fs::create_directories(pin_dir, ec);
+  if (ec) throw Error("creating pin directory " + pin_dir + " failed: " + ec.message());
+}
+
+int dup_fd(int fd) {
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (copy < 0) throw_errno("dup of a BPF fd", errno);
+  return copy;
+}
+
+// Names of every map of the datapath object, read from its ELF.
+std::vector<std::string> map_names() {
+  Skeleton skel(zeroseg_bpf__open());
+  if (!skel) throw_errno("opening the embedded BPF object", errno);
+  std::vector<std::string> names;
+  bpf_map* m;
+  bpf_object__for_each_map(m, skel->obj) names.emplace_back(bpf_map__name(m));
+  return names;
+}
+
+std::string pin_path(const std::string& dir, const std::string& name) { return dir + "/" + name; }
+
+}  // namespace
+
+const char* program_name(Program p) {
+  switch (p) {
+    case Program::xdp_ingress: return "zs_xdp_ingress";
+    case Program::tc_ingress: return "zs_tc_ingress";
+    case Program::tc_egress: return "zs_tc_egress";
+    case Program::tc_trace: return "zs_tc_trace";
+  }
+  return "?";
+}
+
+std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
+  log::route_libbpf();
+  if (options.pin) ensure_pin_dir(options.pin_dir);
+
+  Skeleton skel(zeroseg_bpf__open());
+  if (!skel) throw_errno("opening the embedded BPF object", errno);
+  const MapSizes& s = options.sizes;
+  bpf_map__set_max_entries(skel->maps.zs_ipcache, s.ipcache);
+  bpf_map__set_max_entries(skel->maps.zs_endpoints, s.endpoints);
+  bpf_map__set_max_entries(skel->maps.zs_policy, s.policy);
+  bpf_map__set_max_entries(skel->maps.zs_conntrack4, s.conntrack4);
+  bpf_map__set_max_entries(skel->maps.zs_conntrack6, s.conntrack6);
+  bpf_map__set_max_entries(skel->maps.zs_fragments, s.fragments);
+  bpf_map__set_max_entries(skel->maps.zs_events, s.events_bytes);
+  if (options.pin) {
+    bpf_map* m;
+    bpf_object__for_each_map(m, skel->obj) {
+      if (bpf_map__set_pin_path(m, pin_path(options.pin_dir, bpf_map__name(m)).c_str()))
+        throw_errno(std::string("setting the pin path of map ") + bpf_map__name(m), errno);
+    }
+  }
+  if (int err = zeroseg_bpf__load(skel.get())) {
+    throw Error("loading the BPF datapath failed: " + std::string(std::strerror(-err)) +
+                (err == -EINVAL && options.pin
+                     ? " (maps pinned under " + options.pin_dir +
+                           " may have other sizes or layouts: see the libbpf messages above, "
+                           "or run `zeroseg bpf uninstall --bpf-pin-dir " + options.pin_dir + "`)"
+                     : " (the verifier's log is above)"));
+  }
+
+  std::unique_ptr<Datapath> dp(new Datapath());
+  dp->pin_dir_ = options.pin ? options.pin_dir : "";
+  bpf_map* m;
+  bpf_object__for_each_map(m, skel->obj) {
+    std::string name = bpf_map__name(m);
+    dp->map_fds_.emplace(name, UniqueFd(dup_fd(bpf_map__fd(m))));
+  }
+  for (Program p : kPrograms) {
+    bpf_program* prog = bpf_object__find_program_by_name(skel->obj, program_name(p));
+    dp->prog_fds_.emplace(p, UniqueFd(dup_fd(bpf_program__fd(prog))));
+    if (options.pin) {
+      std::string path = pin_path(options.pin_dir, program_name(p));
+      unlink(path.c_str());
+      if (bpf_obj_pin(dp->prog_fds_.at(p).get(), path.c_str()))
+        throw_errno("pinning program " + std::string(program_name(p)), errno);
+    }
+  }
+  for (auto& [name, fd] : dp->map_fds_) dp->maps_.emplace(name, MapRef(fd.get(), name));
+  dp->map_config();
+  return dp;
+}
+
+bool Datapath::is_pinned(const std::string& pin_dir) {
+  return access(pin_path(pin_dir, "zs_config").c_str(), F_OK) == 0 &&
+         access(pin_path(pin_dir, program_name(Program::tc_egress)).c_str(), F_OK) == 0;
+}
+
+std::unique_ptr<Datapath> Datapath::open_pinned(const std::string& pin_dir) {
+  log::route_libbpf();
+  if (!is_pinned(pin_dir))
+    throw Error("no zeroseg datapath is pinned under " + pin_dir +
+                " (is the agent running with this --bpf-pin-dir?)");
+  std::unique_ptr<Datapath> dp(new Datapath());
+  dp->pin_dir_ = pin_dir;
+  for (const auto& name : map_names()) {
+    int fd = bpf_obj_get(pin_path(pin_dir, name).c_str());
+    if (fd < 0) throw_errno("opening pinned map " + pin_path(pin_dir, name), errno);
+    dp->map_fds_.emplace(name, UniqueFd(fd));
+  }
+  for (Program p : kPrograms) {
+    int fd = bpf_obj_get(pin_path(pin_dir, program_name(p)).c_str());
+    if (fd < 0) throw_errno("opening pinned program " + pin_path(pin_dir, program_name(p)), errno);
+    dp->prog_fds_.emplace(p, UniqueFd(fd));
+  }
+  for (auto& [name, fd] : dp->map_fds_) dp->maps_.emplace(name, MapRef(fd.get(), name));
+  dp->map_config();
+  return dp;
+}
+
+void Datapath::unpin(const std::string& pin_dir) {
+  std::error_code ec;
+  if (!fs::exists(pin_dir, ec)) return;
+  for (const auto& name : map_names()) unlink(pin_path(pin_dir, name).c_str());
+  for (const char* name : kRetiredMaps) unlink(pin_path(pin_dir, name).c_str());
+  for (Program p : kPrograms) unlink(pin_path(pin_dir, program_name(p)).c_str());
+  if (rmdir(pin_dir.c_str()) && errno != ENOENT)
+    log::warn("pin directory " + pin_dir + " not removed: " + std::strerror(errno));
+}
+
+Datapath::~Datapath() {
+  try {
+    settle();
+  } catch (const std::exception& e) {
+    log::warn(std::string("levelling the map slots: ") + e.what() + " (the next agent levels them)");
+  }
+  if (config_) munmap(config_, config_len_);
+}
+
+void Datapath::settle() {
+  if (!pending_level_) return;
+  auto level = std::move(pending_level_);
+  pending_level_ = nullptr;
+  try {
+    level();
+  } catch (...) {
+    counted_ = false;  // the next transaction levels every entry first
+    throw;
+  }
+}
+
+int Datapath::program_fd(Program p) const { return prog_fds_.at(p).get(); }
+
+const MapRef& Datapath::map(std::string_view name) const {
+  auto it = maps_.find(name);
+  if (it == maps_.end()) throw Error("the datapath has no map " + std::string(name));
+  return it->second;
+}
+
+void Datapath::map_config() {
+  const MapRef& ref = map("zs_config");
+  long page = sysconf(_SC_PAGESIZE);
+  config_len_ = (sizeof(zs_config) + page - 1) / page * page;
+  void* p = mmap(nullptr, config_len_, PROT_READ | PROT_WRITE, MAP_SHARED, ref.fd(), 0);
+  if (p == MAP_FAILED) ref.fail("mmap", errno);
+  config_ = static_cast<zs_config*>(p);
+  if (config_->ct_timeout_tcp == 0) {
+    // a fresh map: the defaults, before any program can see a packet
+    config_->ct_timeout_tcp = kCtTimeoutTcp;
+    config_->ct_timeout_tcp_closing = kCtTimeoutTcpClosing;
+    config_->ct_timeout_other = kCtTimeoutOther;
+    config_->deny_events_per_sec = ZS_DEFAULT_DENY_EVENTS_PER_SEC;
+    config_->deny_events_burst = ZS_DEFAULT_DENY_EVENTS_BURST;
+  }
+  ncpus_ = libbpf_num_possible_cpus();
+  if (ncpus_ < 1) ncpus_ = 1;
+}
+
+KernelFlows Datapath::kernel_flows() const {
+  KernelFlows k;
+  k.events = std::make_unique<EventRing>(map("zs_events"));
+  k.conntrack = std::make_unique<ConntrackMap>(conntrack());
+  const zs_config* cfg = config_;
+  k.config = [cfg] { return *cfg; };
+  return k;
+}
+
+void Datapath::set_ct_timeouts(uint32_t tcp, uint32_t tcp_closing, uint32_t other) {
+  if (tcp) __atomic_store_n(&config_->ct_timeout_tcp, tcp, __ATOMIC_RELAXED);
+  if (tcp_closing) __atomic_store_n(&config_->ct_timeout_tcp_closing, tcp_closing, __ATOMIC_RELAXED);
+  if (other) __atomic_store_n(&config_->ct_timeout_other, other, __ATOMIC_RELAXED);
+}
+
+void Datapath::set_deny_event_rate(uint32_t per_sec, uint32_t burst) {
+  __atomic_store_n(&config_->deny_events_burst, burst, __ATOMIC_RELAXED);
+  __atomic_store_n(&config_->deny_events_per_sec, per_sec, __ATOMIC_RELAXED);
+}
+
+uint64_t Datapath::generation() const { return __atomic_load_n(&config_->generation, __ATOMIC_ACQUIRE); }
+
+zs_counter Datapath::counter(uint32_t idx) const {
+  std::vector<zs_counters> per_cpu(ncpus_);
+  zs_counter total{};
+  const uint32_t zero = 0;
+  if (idx >= ZS_CTR_MAX || !map("zs_counters").lookup(&zero, per_cpu.data())) return total;
+  for (const auto& cpu : per_cpu) {
+    total.packets += cpu.slot[idx].packets;
+    total.bytes += cpu.slot[idx].bytes;
+  }
+  return total;
+}
+
+void Datapath::lock_writers(const std::string& holder_hint) {
+  if (writer_lock_ || pin_dir_.empty()) return;
+  UniqueFd fd(open(pin_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw_errno("opening " + pin_dir_, errno);
+  if (flock(fd.get(), LOCK_EX | LOCK_NB)) {
+    if (errno == EWOULDBLOCK)
+      throw Error("another zeroseg process (" + holder_hint + ") already manages " + pin_dir_ +
+                  ": use its socket, or another --bpf-pin-dir");
+    throw_errno("locking " + pin_dir_, errno);
+  }
+  writer_lock_ = std::move(fd);
+}
+
+void Datapath::wait_for_programs() const {
+  const MapRef& outer = map("zs_barrier");
+  uint32_t zero = 0;
+  uint32_t inner = map("zs_barrier_inner").fd();
+  outer.update(&zero, &inner);
+}
+
+size_t Datapath::entries(std::string_view map_name) const {
+  auto it = entry_counts_.find(map_name);
+  return it == entry_counts_.end() ? 0 : it->second;
+}
+
+// Makes every double-buffered entry's inactive slot equal its active one
+// (a writer that died between the two halves of a commit leaves them
+// apart; the active slot is what packets saw, so it wins), and counts the
+// entries and prefix lengths in use.
+void Datapath::repair_and_count() {
+  int slot = active_slot();
+  prefix_use_ = PrefixLengthUse();
+  entry_counts_["zs_endpoints"] = repair_slots(endpoints(), slot, [](auto&, auto&) {});
+  entry_counts_["zs_ipcache"] = repair_slots(ipcache(), slot, [&](const zs_ipcache_key& k, auto&) {
+    prefix_use_.add_ip(k.family, k.prefixlen, 1);
+  });
+  entry_counts_["zs_policy"] = repair_slots(policy(), slot, [&](const zs_policy_key& k, auto&) {
+    prefix_use_.add_policy_key(k.peer, k.proto, k.port_plen, 1);
+  });
+  config_->plan[0] = config_->plan[1] = prefix_use_.plan();
+}
+
+}  // namespace zeroseg

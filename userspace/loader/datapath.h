@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <zeroseg/config.h>
+#include <zeroseg/conntrack.h>
+#include <zeroseg/endpoint.h>
+#include <zeroseg/ipcache.h>
+#include <zeroseg/policy.h>
+#include <zeroseg/verdict.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "abi/defaults.h"
+#include "abi/kernel_flows.h"
+#include "common/handles.h"
+#include "loader/map.h"
+#include "loader/conntrack_map.h"
+#include "loader/lookup_plan.h"
+
+namespace zeroseg {
+
+struct MapSizes {
+  uint32_t ipcache = 262144;
+  uint32_t endpoints = 4096;
+  uint32_t policy = 262144;
+  uint32_t conntrack4 = 262144;
+  uint32_t conntrack6 = 65536;
+  uint32_t fragments = 8192;
+  uint32_t events_bytes = 4u << 20;
+};
+
+struct DatapathOptions {
+  std::string pin_dir = kDefaultPinDir;
+  MapSizes sizes;
+  bool pin = true;  // false: private maps and programs (tests, benchmarks)
+};
+
+// tc_trace is never attached: `policy trace` runs it (include/zeroseg/trace.h)
+enum class Program { xdp_ingress, tc_ingress, tc_egress, tc_trace };
+const char* program_name(Program p);
+
+class Transaction;
+
+// The loaded datapath: its programs and maps, owned as file descriptors
+// whether they were just loaded or opened from their pins. The maps outlive
+// any one agent: pinned under pin_dir, they carry policy and conntrack
+// across restarts.
+class Datapath {
+ public:
+  // Loads the programs, reusing maps already pinned under pin_dir (so
+  // enforced policy and established flows survive an agent restart), and
+  // pins new maps and the programs.
+  static std::unique_ptr<Datapath> load(const DatapathOptions& options);
+  // Opens what a load pinned under pin_dir, loading nothing.
+  static std::unique_ptr<Datapath> open_pinned(const std::string& pin_dir);
+  // True when pin_dir holds a pinned datapath.
+  static bool is_pinned(const std::string& pin_dir);
+  // Removes pin_dir's pins (attachments are the caller's to remove first).
+  static void unpin(const std::string& pin_dir);
+
+  Datapath(const Datapath&) = delete;
+  Datapath& operator=(const Datapath&) = delete;
+  ~Datapath();
+
+  const std::string& pin_dir() const { return pin_dir_; }
+  int program_fd(Program p) const;
+  const MapRef& map(std::string_view name) const;
+
+  Map<uint32_t, zs_endpoint_value> endpoints() const { return Map<uint32_t, zs_endpoint_value>(map("zs_endpoints")); }
+  Map<zs_ipcache_key, zs_ipcache_value> ipcache() const { return Map<zs_ipcache_key, zs_ipcache_value>(map("zs_ipcache")); }
+  Map<zs_policy_key, zs_policy_value> policy() const { return Map<zs_policy_key, zs_policy_value>(map("zs_policy")); }
+  ConntrackMap conntrack() const { return ConntrackMap(map("zs_conntrack4"), map("zs_conntrack6")); }
+
+  // What telemetry reads: the event ring, conntrack and the live config.
+  // The Datapath must outlive it.
+  KernelFlows kernel_flows() const;
+
+  // The live config (an mmap of the config map).
+  const zs_config& config() const { return *config_; }
+  uint64_t generation() const;
+  // Conntrack lifetimes in seconds without a packet; 0 keeps the current.
+  void set_ct_timeouts(uint32_t tcp, uint32_t tcp_closing, uint32_t other);
+  // Deny events per source and second, and their burst; 0 per second = no limit.
+  void set_deny_event_rate(uint32_t per_sec, uint32_t burst);
+  // The slot packets read now.
+  int active_slot() const { return static_cast<int>(generation() & 1); }
+
+  // Counter slot idx (zs_counter_extra, ZS_CTR_*) summed over CPUs.
+  zs_counter counter(uint32_t idx) const;
+
+  // Serialises writers across processes: an agent holds this for its whole
+  // life, a one-off CLI write for one transaction. Throws when held.
+  void lock_writers(const std::string& holder_hint);
+
+  // Returns once no program still runs that read the generation before
+  // the last flip (an ARRAY_OF_MAPS update waits for an RCU grace period).
+  void wait_for_programs() const;
+  // Finishes the last commit: once no program reads the slot it retired
+  // (an RCU grace period, a few ms), that slot catches up. A commit returns
+  // at its flip, when packets see the new state, and leaves this for later:
+  // the next transaction runs it first, the agent when it is idle.
+  void settle();
+  bool settled() const { return !pending_level_; }
+
+  // Entry counts per double-buffered map, kept by transactions.
+  size_t entries(std::string_view map_name) const;
+
+ private:
+  friend class Transaction;
+  Datapath() = default;
+  void open_maps_from_pins();
+  void map_config();
+  // Levels both slots of every entry and counts entries and prefix
+  // lengths; the first transaction runs it.
+  void repair_and_count();
+
+  std::string pin_dir_;
+  std::map<std::string, UniqueFd, std::less<>> map_fds_;
+  std::map<std::string, MapRef, std::less<>> maps_;
+  std::map<Program, UniqueFd> prog_fds_;
+  zs_config* config_ = nullptr;
+  size_t config_len_ = 0;
+  PrefixLengthUse prefix_use_;
+  std::map<std::string, size_t, std::less<>> entry_counts_;
+  UniqueFd writer_lock_;
+  bool counted_ = false;
+  int ncpus_ = 1;
+  std::function<void()> pending_level_;  // set by a commit, run by settle()
+};
+
+}  // namespace zeroseg

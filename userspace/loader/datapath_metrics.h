@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: Apache-2.0
+// The datapath's metric families: its per-CPU counters and its maps' fill.
+#pragma once
+
+#include <cstddef>
+
+#include "common/prom_writer.h"
+#include "loader/datapath.h"
+
+namespace zeroseg {
+
+// Packets and bytes by verdict and direction, drops by reason, events lost
+// and suppressed in the kernel.
+void write_datapath_metrics(PromWriter& w, const Datapath& dp);
+// Entries, capacity and pressure of the maps that fill; conntrack's entries
+// as the last sweep counted them (a walk of the map costs too much here).
+void write_map_metrics(PromWriter& w, const Datapath& dp, size_t conntrack4_entries, size_t conntrack6_entries);
+
+}  // namespace zeroseg

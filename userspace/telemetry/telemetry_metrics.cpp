@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "telemetry/telemetry_metrics.h"
+
+namespace zeroseg {
+
+void write_telemetry_metrics(PromWriter& w, const TelemetryCounters& t) {
+  w.family("zeroseg_events_total", "counter", "Events read from the ring buffer.");
+  w.sample("zeroseg_events_total", static_cast<double>(t.events.load()));
+  w.family("zeroseg_flows_started_total", "counter", "Flows that started (allowed or audited).");
+  w.sample("zeroseg_flows_started_total", static_cast<double>(t.flows_started.load()));
+  w.family("zeroseg_flows_ended_total", "counter", "Flows that ended, by why.");
+  for (auto r : {FlowEndReason::timeout, FlowEndReason::closed, FlowEndReason::revoked, FlowEndReason::evicted})
+    w.sample("zeroseg_flows_ended_total", {{"reason", flow_end_reason_name(r)}},
+             static_cast<double>(t.ended_by[static_cast<int>(r)].load()));
+  w.family("zeroseg_flow_denies_total", "counter", "Deny records reported.");
+  w.sample("zeroseg_flow_denies_total", static_cast<double>(t.denies.load()));
+  w.family("zeroseg_flows_live", "gauge", "Flows the agent tracks as live.");
+  w.sample("zeroseg_flows_live", static_cast<double>(t.live_flows.load()));
+
+}
+
+}  // namespace zeroseg
