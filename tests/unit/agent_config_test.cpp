@@ -39,5 +39,44 @@ TEST(ExampleAgentConfig, LoadsWithEveryCommentedSettingOn) {
   std::filesystem::remove(path);
 }
 
+// docs/agent-settings.md is what the table prints (regenerate it with
+// `zeroseg agent --settings-reference > docs/agent-settings.md`).
+TEST(AgentSettings, DocsAreTheTable) {
+  std::ifstream in(ZEROSEG_SOURCE_DIR "/docs/agent-settings.md");
+  std::stringstream docs;
+  docs << in.rdbuf();
+  EXPECT_EQ(docs.str(), agent_settings_markdown());
+}
+
+// Every setting reads back as it would be written, and that reads again.
+TEST(AgentSettings, EveryDefaultReadsBack) {
+  AgentConfig defaults;
+  size_t shown = 0;
+  for (const auto& s : agent_settings()) {
+    SCOPED_TRACE(s.key);
+    std::string value = s.show(defaults);
+    if (value.empty()) continue;
+    AgentConfig c;
+    EXPECT_NO_THROW(c.set(s.key, value));
+    EXPECT_EQ(s.show(c), value);
+    shown++;
+  }
+  EXPECT_GE(shown, 15u);
+  AgentConfig c;
+  c.set("flow-sweep-interval", "500ms");
+  EXPECT_EQ(c.flow_sweep_ms, 500u);
+  c.set("auto-quarantine-duration", "2h");
+  c.set("auto-quarantine", "port-scan:high");  // keeps the duration set before it
+  EXPECT_EQ(c.auto_quarantine.duration_ns, 7200 * int64_t{1'000'000'000});
+  try {
+    c.set("detect-windw", "5m");
+    ADD_FAILURE() << "an unknown setting was taken";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "unknown agent setting \"detect-windw\"");
+  }
+  EXPECT_THROW(c.set("flow-log-keep", "-1"), Error);
+  EXPECT_THROW(c.set("ct-timeout-tcp", "500ms"), Error);
+}
+
 }  // namespace
 }  // namespace zeroseg

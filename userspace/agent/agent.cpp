@@ -4,7 +4,6 @@
 #include <malloc.h>
 #include <net/if.h>
 #include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include <chrono>
 #include <cstring>
@@ -30,89 +29,6 @@
 namespace zeroseg {
 
 using nlohmann::json;
-
-namespace {
-
-uint32_t seconds_setting(const std::string& key, const std::string& value) {
-  auto ns = parse_duration_ns(value);
-  if (!ns || *ns < 1000000000 || *ns > int64_t{1} << 62) throw Error(key + ": \"" + value + "\" is not a duration of 1s or more (e.g. 30s, 5m, 6h)");
-  return static_cast<uint32_t>(*ns / 1000000000);
-}
-
-uint64_t number_setting(const std::string& key, const std::string& value, uint64_t min, uint64_t max) {
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long n = std::strtoull(value.c_str(), &end, 10);
-  if (value.empty() || *end || errno || n < min || n > max)
-    throw Error(key + ": \"" + value + "\" is not a number from " + std::to_string(min) + " to " + std::to_string(max));
-  return n;
-}
-
-}  // namespace
-
-void AgentConfig::set(const std::string& key, const std::string& value) {
-  if (key == "socket") socket = value;
-  else if (key == "bpf-pin-dir") pin_dir = value;
-  else if (key == "state-dir") state_dir = value;
-  else if (key == "node-name") node_name = value;
-  else if (key == "flow-log") flow_log = value;
-  else if (key == "flow-log-max-bytes") flow_log_max_bytes = number_setting(key, value, 4096, uint64_t{1} << 40);
-  else if (key == "flow-log-keep") flow_log_keep = static_cast<int>(number_setting(key, value, 1, 1000));
-  else if (key == "flow-sweep-interval") {
-    auto ns = parse_duration_ns(value);
-    if (!ns || *ns < 100000000 || *ns > 3600 * int64_t{1000000000})
-      throw Error(key + ": \"" + value + "\" is not a duration from 100ms to 1h");
-    flow_sweep_ms = static_cast<uint32_t>(*ns / 1000000);
-  } else if (key == "ipfix-collector") ipfix_collector = value;
-  else if (key == "metrics-listen") metrics_listen = value;
-  else if (key == "ct-timeout-tcp") ct_timeout_tcp = seconds_setting(key, value);
-  else if (key == "ct-timeout-tcp-closing") ct_timeout_tcp_closing = seconds_setting(key, value);
-  else if (key == "ct-timeout-other") ct_timeout_other = seconds_setting(key, value);
-  else if (key == "deny-events-per-sec") deny_events_per_sec = static_cast<uint32_t>(number_setting(key, value, 0, 1000000));
-  else if (key == "alert-log") alert_log = value;
-  else if (key == "alert-suppress") detection.suppress_ns = int64_t{seconds_setting(key, value)} * 1'000'000'000;
-  else if (key == "detect-window") detection.window_ns = int64_t{seconds_setting(key, value)} * 1'000'000'000;
-  else if (key == "detect-port-scan-ports") detection.port_scan_ports = number_setting(key, value, 2, 65535);
-  else if (key == "detect-host-sweep-hosts") detection.host_sweep_hosts = number_setting(key, value, 2, 1000000);
-  else if (key == "detect-host-sweep-hosts-lateral")
-    detection.host_sweep_hosts_lateral = number_setting(key, value, 2, 1000000);
-  else if (key == "detect-denied-burst") detection.denied_burst = number_setting(key, value, 2, 1000000);
-  else if (key == "detect-learning-period")
-    detection.learning_ns = int64_t{seconds_setting(key, value)} * 1'000'000'000;
-  else if (key == "detect-chain-window")
-    detection.chain_window_ns = int64_t{seconds_setting(key, value)} * 1'000'000'000;
-  else if (key == "alert-webhook") alert_webhook = value;
-  else if (key == "quarantine-management") quarantine_management = parse_prefix_list(key, value);
-  else if (key == "auto-quarantine") auto_quarantine = AutoQuarantine::parse(key, value);
-  else if (key == "auto-quarantine-duration") {
-    auto ns = parse_duration_ns(value);
-    if (!ns || *ns < 1'000'000'000) throw Error(key + ": \"" + value + "\" is not a duration of 1s or more");
-    auto_quarantine.duration_ns = *ns;
-  } else if (key == "deny-events-burst") deny_events_burst = static_cast<uint32_t>(number_setting(key, value, 1, 1000000));
-  else throw Error("unknown agent setting \"" + key + "\"");
-}
-
-void AgentConfig::load_file(const std::string& path) {
-  YAML::Node n;
-  try {
-    n = YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    throw Error(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
-  if (n.IsNull()) return;
-  if (!n.IsMap()) throw Error(path + ": the agent config must be a mapping");
-  for (const auto& kv : n) {
-    auto where = [&](const YAML::Node& at) {
-      return path + ":" + std::to_string(at.Mark().line + 1) + ":" + std::to_string(at.Mark().column + 1) + ": ";
-    };
-    if (!kv.second.IsScalar()) throw Error(where(kv.second) + kv.first.as<std::string>() + ": expected a single value");
-    try {
-      set(kv.first.as<std::string>(), kv.second.as<std::string>());
-    } catch (const Error& e) {
-      throw Error(where(kv.first) + e.what());
-    }
-  }
-}
 
 json ApplyResult::to_json() const {
   json j;

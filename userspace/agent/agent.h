@@ -18,50 +18,13 @@
 #include "identity/allocator.h"
 #include "policy/compiler.h"
 #include "policy/objects.h"
+#include "agent/agent_config.h"
 #include "agent/agent_metrics.h"
 #include "detect/flow_analyzer.h"
 #include "detect/quarantine.h"
 #include "telemetry/telemetry.h"
 
 namespace zeroseg {
-
-struct AgentConfig {
-  std::string socket = kDefaultSocket;
-  std::string pin_dir = kDefaultPinDir;
-  std::string state_dir = kDefaultStateDir;
-  std::string node_name;      // in flow records; default: the host name
-  std::string flow_log;       // JSON lines; "-" = stdout
-  uint64_t flow_log_max_bytes = FlowLog::kDefaultMaxBytes;
-  int flow_log_keep = FlowLog::kDefaultKeep;
-  uint32_t flow_sweep_ms = 2000;  // how often conntrack is walked for ended flows
-  std::string ipfix_collector;    // HOST:PORT (UDP)
-  std::string metrics_listen;     // ADDR:PORT
-  // conntrack lifetimes without a packet, seconds; 0 = keep the datapath's
-  uint32_t ct_timeout_tcp = 0, ct_timeout_tcp_closing = 0, ct_timeout_other = 0;
-  std::string alert_log;  // JSON lines
-  std::string alert_webhook;  // http://HOST:PORT/PATH: each alert POSTed as JSON
-  DetectionConfig detection;
-  // the allow-list of a quarantine that names none
-  std::vector<Prefix> quarantine_management;
-  AutoQuarantine auto_quarantine;  // off unless detectors are named
-  // deny events per source address and second (0 = no limit), and burst
-  uint32_t deny_events_per_sec = 20, deny_events_burst = 100;
-  MapSizes sizes;
-
-  // A YAML file with the same names as the flags (socket, bpf-pin-dir,
-  // state-dir, node-name, flow-log, flow-log-max-bytes, flow-log-keep,
-  // flow-sweep-interval, ipfix-collector, metrics-listen, ct-timeout-tcp,
-  // ct-timeout-tcp-closing, ct-timeout-other, deny-events-per-sec,
-  // deny-events-burst, alert-log, alert-suppress, detect-window,
-  // detect-port-scan-ports, detect-host-sweep-hosts,
-  // detect-host-sweep-hosts-lateral, detect-denied-burst,
-  // detect-learning-period, detect-chain-window, alert-webhook,
-  // quarantine-management, auto-quarantine, auto-quarantine-duration);
-  // unknown keys are errors.
-  void load_file(const std::string& path);
-  // One setting by its name; throws Error naming it when the value is bad.
-  void set(const std::string& key, const std::string& value);
-};
 
 // What an apply or delete did, object by object.
 struct ApplyResult {

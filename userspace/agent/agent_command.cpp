@@ -7,12 +7,12 @@
 #include <map>
 #include <thread>
 
-#include "agent/agent_command.h"
-
 #include "agent/agent.h"
+#include "agent/agent_command.h"
+#include "agent/agent_config.h"
 #include "agent/link_watcher.h"
-#include "api/http.h"
 #include "agent/routes.h"
+#include "api/http.h"
 #include "common/log.h"
 
 namespace zeroseg {
@@ -75,20 +75,23 @@ void run_agent(const AgentFlags& flags) {
 
 void add_agent_command(CLI::App& app) {
   static AgentFlags flags;
+  static bool reference = false;
   auto* cmd = app.add_subcommand("agent", "Run the agent (foreground)");
-  cmd->add_option("--config", flags.config, "YAML file with the settings below");
-  auto setting = [&](const char* name, const char* help) {
-    cmd->add_option(std::string("--") + name, flags.settings[name], help);
-  };
-  setting("socket", "API socket (default /run/zeroseg/zeroseg.sock)");
-  setting("bpf-pin-dir", "Pin directory (default /sys/fs/bpf/zeroseg)");
-  setting("state-dir", "Desired state on disk (default /var/lib/zeroseg)");
-  setting("node-name", "This node's name in flow records (default: the host name)");
-  setting("flow-log", "Flow log: a file of JSON lines (rotated by size), or - for stdout");
-  setting("metrics-listen", "ADDR:PORT for Prometheus /metrics");
-  setting("ipfix-collector", "HOST:PORT: export ended flows and denies as IPFIX over UDP");
+  cmd->add_option("--config", flags.config, "YAML file with the settings below (flags override it)");
+  for (const auto& s : agent_settings()) {
+    std::string shown = s.show(AgentConfig());
+    cmd->add_option(std::string("--") + s.key, flags.settings[s.key],
+                    std::string(s.help) + (shown.empty() ? "" : " (default " + shown + ")"));
+  }
   cmd->add_flag("--uninstall", flags.uninstall, "Detach from every endpoint, remove the pins, and exit");
-  cmd->callback([] { run_agent(flags); });
+  cmd->add_flag("--settings-reference", reference, "Print every setting as docs/agent-settings.md has it, and exit");
+  cmd->callback([] {
+    if (reference) {
+      std::cout << agent_settings_markdown();
+      return;
+    }
+    run_agent(flags);
+  });
 }
 
 }  // namespace zeroseg

@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/agent_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "common/error.h"
+#include "common/time.h"
+
+namespace zeroseg {
+namespace {
+
+constexpr int64_t kSecond = 1'000'000'000;
+
+// Parsers, each naming the setting in its error.
+int64_t duration_setting(const std::string& key, const std::string& value, int64_t min_ns, int64_t max_ns,
+                         const char* range) {
+  auto ns = parse_duration_ns(value);
+  if (!ns || *ns < min_ns || *ns > max_ns) throw Error(key + ": \"" + value + "\" is not a duration " + range);
+  return *ns;
+}
+
+int64_t seconds_ns_setting(const std::string& key, const std::string& value) {
+  int64_t ns = duration_setting(key, value, kSecond, int64_t{1} << 62, "of 1s or more (e.g. 30s, 5m, 6h)");
+  return ns / kSecond * kSecond;  // to the second, as the kernel and detectors count
+}
+
+uint64_t number_setting(const std::string& key, const std::string& value, uint64_t min, uint64_t max) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long n = std::strtoull(value.c_str(), &end, 10);
+  if (value.empty() || value[0] == '-' || *end || errno || n < min || n > max)
+    throw Error(key + ": \"" + value + "\" is not a number from " + std::to_string(min) + " to " + std::to_string(max));
+  return n;
+}
+
+// Setting makers: a field of AgentConfig (or of its detection config), its
+// parser and its read-back.
+template <class Field>
+AgentSetting text(const char* key, Field field, const char* help) {
+  return {key, help, [field](AgentConfig& c, const std::string&, const std::string& v) { c.*field = v; },
+          [field](const AgentConfig& c) { return c.*field; }};
+}
+
+template <class Get>
+AgentSetting number(const char* key, uint64_t min, uint64_t max, Get get, const char* help) {
+  return {key, help,
+          [=](AgentConfig& c, const std::string& k, const std::string& v) {
+            auto& f = get(c);
+            f = static_cast<std::remove_reference_t<decltype(f)>>(number_setting(k, v, min, max));
+          },
+          [=](const AgentConfig& c) { return std::to_string(get(const_cast<AgentConfig&>(c))); }};
+}
+
+// Seconds kept as uint32 seconds; 0 reads back as unset (the datapath's own).
+template <class Get>
+AgentSetting seconds(const char* key, Get get, const char* help) {
+  return {key, help,
+          [=](AgentConfig& c, const std::string& k, const std::string& v) {
+            get(c) = static_cast<uint32_t>(seconds_ns_setting(k, v) / kSecond);
+          },
+          [=](const AgentConfig& c) {
+            uint32_t s = get(const_cast<AgentConfig&>(c));
+            return s ? format_duration(int64_t{s} * kSecond) : std::string();
+          }};
+}
+
+// A detection period kept in nanoseconds.
+AgentSetting detect_period(const char* key, int64_t DetectionConfig::*field, const char* help) {
+  return {key, help,
+          [field](AgentConfig& c, const std::string& k, const std::string& v) {
+            c.detection.*field = seconds_ns_setting(k, v);
+          },
+          [field](const AgentConfig& c) { return format_duration(c.detection.*field); }};
+}
+
+template <class T>
+AgentSetting detect_count(const char* key, uint64_t min, T DetectionConfig::*field, const char* help) {
+  return number(key, min, 1000000, [field](AgentConfig& c) -> T& { return c.detection.*field; }, help);
+}
+
+std::string prefix_list_text(const std::vector<Prefix>& list) {
+  std::string out;
+  for (const auto& p : list) out += (out.empty() ? "" : ",") + p.str();
+  return out;
+}
+
+std::string auto_quarantine_text(const AutoQuarantine& a) {
+  std::string out;
+  for (const auto& [detector, rank] : a.detectors) out += (out.empty() ? "" : ",") + detector + ":" + severity_name(rank);
+  return out;
+}
+
+std::vector<AgentSetting> make_settings() {
+  using C = AgentConfig;
+  return {
+      text("socket", &C::socket, "The API socket (root only)"),
+      text("bpf-pin-dir", &C::pin_dir, "Where the datapath's maps and programs are pinned"),
+      text("state-dir", &C::state_dir, "The desired state on disk"),
+      text("node-name", &C::node_name, "This node's name in flow records (default: the host name)"),
+      text("flow-log", &C::flow_log, "Flow log: a file of JSON lines (rotated by size), or - for stdout"),
+      number("flow-log-max-bytes", 4096, uint64_t{1} << 40, [](C& c) -> uint64_t& { return c.flow_log_max_bytes; },
+             "Rotate the flow log at this size"),
+      number("flow-log-keep", 1, 1000, [](C& c) -> int& { return c.flow_log_keep; }, "Rotated flow logs kept"),
+      {"flow-sweep-interval", "How often conntrack is walked for ended flows (100ms to 1h)",
+       [](C& c, const std::string& k, const std::string& v) {
+         c.flow_sweep_ms = static_cast<uint32_t>(duration_setting(k, v, kSecond / 10, 3600 * kSecond, "from 100ms to 1h") / 1000000);
+       },
+       [](const C& c) {
+         return c.flow_sweep_ms % 1000 ? std::to_string(c.flow_sweep_ms) + "ms" : format_duration(int64_t{c.flow_sweep_ms} * 1000000);
+       }},
+      text("ipfix-collector", &C::ipfix_collector, "HOST:PORT: export ended flows and denies as IPFIX over UDP"),
+      text("metrics-listen", &C::metrics_listen, "ADDR:PORT for Prometheus /metrics"),
+      seconds("ct-timeout-tcp", [](C& c) -> uint32_t& { return c.ct_timeout_tcp; },
+              "An established TCP flow's lifetime without a packet (default: the datapath's, 6h)"),
+      seconds("ct-timeout-tcp-closing", [](C& c) -> uint32_t& { return c.ct_timeout_tcp_closing; },
+              "A closing TCP flow's lifetime without a packet (default: the datapath's)"),
+      seconds("ct-timeout-other", [](C& c) -> uint32_t& { return c.ct_timeout_other; },
+              "A UDP, ICMP or other flow's lifetime without a packet (default: the datapath's)"),
+      number("deny-events-per-sec", 0, 1000000, [](C& c) -> uint32_t& { return c.deny_events_per_sec; },
+             "Deny events per source address and second (0: no limit)"),
+      number("deny-events-burst", 1, 1000000, [](C& c) -> uint32_t& { return c.deny_events_burst; },
+             "Deny events a source may send at once before the rate applies"),
+      text("alert-log", &C::alert_log, "Alerts as JSON lines in this file"),
+      text("alert-webhook", &C::alert_webhook, "http://HOST:PORT/PATH: each alert POSTed as JSON"),
+      detect_period("alert-suppress", &DetectionConfig::suppress_ns,
+                    "One alert per source and detector within this period"),
+      detect_period("detect-window", &DetectionConfig::window_ns, "The port-scan and host-sweep window"),
+      detect_count("detect-port-scan-ports", 2, &DetectionConfig::port_scan_ports,
+                   "Ports of one host within the window that make a port scan"),
+      detect_count("detect-host-sweep-hosts", 2, &DetectionConfig::host_sweep_hosts,
+                   "Hosts within the window that make a host sweep"),
+      detect_count("detect-host-sweep-hosts-lateral", 2, &DetectionConfig::host_sweep_hosts_lateral,
+                   "The same, on lateral-movement ports (SSH, SMB, RDP, ...)"),
+      detect_count("detect-denied-burst", 2, &DetectionConfig::denied_burst,
+                   "Denied attempts of one source within 10s that make a burst"),
+      detect_period("detect-learning-period", &DetectionConfig::learning_ns,
+                    "How long the baseline of edges and services learns before new ones alert"),
+      detect_period("detect-chain-window", &DetectionConfig::chain_window_ns,
+                    "How far apart the hops of a lateral-movement chain may be"),
+      {"quarantine-management", "Prefixes that still reach a quarantined workload (comma-separated)",
+       [](C& c, const std::string& k, const std::string& v) { c.quarantine_management = parse_prefix_list(k, v); },
+       [](const C& c) { return prefix_list_text(c.quarantine_management); }},
+      {"auto-quarantine", "Alerts that quarantine their source: detector[:lowest severity],... or *:high",
+       [](C& c, const std::string& k, const std::string& v) {
+         int64_t duration = c.auto_quarantine.duration_ns;
+         c.auto_quarantine = AutoQuarantine::parse(k, v);
+         c.auto_quarantine.duration_ns = duration;
+       },
+       [](const C& c) { return auto_quarantine_text(c.auto_quarantine); }},
+      {"auto-quarantine-duration", "How long an automatic quarantine lasts",
+       [](C& c, const std::string& k, const std::string& v) {
+         c.auto_quarantine.duration_ns = duration_setting(k, v, kSecond, int64_t{1} << 62, "of 1s or more");
+       },
+       [](const C& c) { return format_duration(c.auto_quarantine.duration_ns); }},
+  };
+}
+
+}  // namespace
+
+const std::vector<AgentSetting>& agent_settings() {
+  static const std::vector<AgentSetting> settings = make_settings();
+  return settings;
+}
+
+void AgentConfig::set(const std::string& key, const std::string& value) {
+  for (const auto& s : agent_settings())
+    if (key == s.key) return s.set(*this, key, value);
+  throw Error("unknown agent setting \"" + key + "\"");
+}
+
+void AgentConfig::load_file(const std::string& path) {
+  YAML::Node n;
+  try {
+    n = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    throw Error(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  if (n.IsNull()) return;
+  if (!n.IsMap()) throw Error(path + ": the agent config must be a mapping");
+  for (const auto& kv : n) {
+    auto where = [&](const YAML::Node& at) {
+      return path + ":" + std::to_string(at.Mark().line + 1) + ":" + std::to_string(at.Mark().column + 1) + ": ";
+    };
+    if (!kv.second.IsScalar()) throw Error(where(kv.second) + kv.first.as<std::string>() + ": expected a single value");
+    try {
+      set(kv.first.as<std::string>(), kv.second.as<std::string>());
+    } catch (const Error& e) {
+      throw Error(where(kv.first) + e.what());
+    }
+  }
+}
+
+std::string agent_settings_markdown() {
+  std::string out =
+      "# Agent settings\n\n"
+      "Each is a key of the agent's YAML config file (`zeroseg agent --config FILE`) and a flag of\n"
+      "`zeroseg agent` of the same name; a flag overrides the file. Generated from the agent's own\n"
+      "table (`userspace/agent/agent_config.cpp`): `zeroseg agent --settings-reference` prints this page.\n\n"
+      "| setting | default | what it does |\n|---|---|---|\n";
+  AgentConfig defaults;
+  for (const auto& s : agent_settings()) {
+    std::string value = s.show(defaults);
+    out += std::string("| `") + s.key + "` | " + (value.empty() ? "" : "`" + value + "`") + " | " + s.help + " |\n";
+  }
+  return out;
+}
+
+}  // namespace zeroseg
