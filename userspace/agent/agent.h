@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "detect/quarantine.h"
-#include "common/state_store.h"
+#include "agent/state_files.h"
 #include "loader/datapath.h"
 #include "detect/webhook.h"
 #include "identity/allocator.h"
@@ -25,6 +25,8 @@
 #include "telemetry/telemetry.h"
 
 namespace zeroseg {
+
+class Reconciler;
 
 // What an apply or delete did, object by object.
 struct ApplyResult {
@@ -83,23 +85,16 @@ class Agent {
   static void uninstall(const AgentConfig& config);
 
  private:
-  struct Mirror;  // what the maps hold, kept in memory
   ObjectSet merged(const ObjectSet& incoming, ApplyResult& result) const;
   ObjectSet without(const ObjectSet& gone, ApplyResult& result) const;
   ApplyResult commit(ObjectSet next, ApplyResult result, bool dry_run, const std::string& record = "");
-  size_t reconcile(const Compiled& want);
-  size_t reconcile_policy(const Compiled& want);
-  size_t count_changes(const Compiled& want) const;
   struct TraceEnd;
-  bool mirror_endpoint(uint32_t ifindex) const;
   TraceEnd trace_end(const std::string& spec) const;
   std::string quarantine_target(const std::string& spec) const;
   nlohmann::json replay(const Compiled& draft, const ObjectSet& draft_state) const;
   // Writes what changed to the state dir; `record` is the change to the
   // objects for desired.log ("" when they did not change).
   void persist(const std::string& record);
-  void write_snapshot() const;
-  void write_rule_ids();
   // Returns the catalog it replaced.
   std::shared_ptr<const FlowCatalog> publish_catalog();
   nlohmann::json telemetry_status() const;
@@ -110,7 +105,7 @@ class Agent {
 
   AgentConfig config_;
   std::unique_ptr<Datapath> dp_;
-  StateStore store_;
+  StateFiles state_files_;
   mutable std::mutex mu_;
   // The state in force, as immutable snapshots: a commit swaps in new
   // ones; flow catalogs and readers keep the ones they took.
@@ -118,18 +113,12 @@ class Agent {
   LocalIdentityAllocator identities_;
   RuleIdAllocator rule_ids_;
   std::shared_ptr<const Compiled> compiled_ = std::make_shared<const Compiled>();
-  std::unique_ptr<Mirror> mirror_;
-  std::set<std::string> attached_;  // interface names with our programs
+  std::unique_ptr<Reconciler> reconciler_;  // the maps and attachments
   uint32_t trace_seq_ = 0;
   std::unique_ptr<FlowAnalyzer> analyzer_;  // telemetry's second reader: detection, the flow ledger
   std::unique_ptr<Telemetry> telemetry_;  // after dp_ and analyzer_: stops before either goes
   AgentMetrics apply_stats_;
   WebhookSink* webhook_ = nullptr;  // owned by analyzer_
-  struct Persisted {  // what persist() last wrote, to skip what did not change
-    uint64_t identities = ~0ull, rules = ~0ull;
-    std::string quarantines = "-";
-  };
-  mutable Persisted persisted_;
 
   std::mutex housekeeping_mu_;
   std::condition_variable housekeeping_cv_;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "agent/agent.h"
+#include "agent/reconciler.h"
 #include "common/error.h"
 #include "abi/names.h"
 #include "loader/test_run.h"
@@ -99,7 +100,7 @@ json Agent::trace(const std::string& from, const std::string& to, uint16_t port,
   for (int side = 0; side < 2; side++) {
     const TraceEnd& end = side == 0 ? src : dst;
     unsigned ifindex = end.interface.empty() ? 0 : if_nametoindex(end.interface.c_str());
-    if (!ifindex || !mirror_endpoint(ifindex)) {
+    if (!ifindex || !reconciler_->has_endpoint(ifindex)) {
       out["steps"].push_back({{"at", end.name}, {"direction", side == 0 ? "egress" : "ingress"},
                               {"verdict", "unguarded"},
                               {"explanation", end.name + " is not behind an interface zeroseg guards here"}});

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/reconciler.h"
+
+#include <net/if.h>
+
+#include <cstring>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "loader/attach.h"
+#include "loader/slot_access.h"
+#include "loader/transaction.h"
+
+namespace zeroseg {
+namespace {
+
+// Diffs want against have, staging only the differences.
+template <class Map, class Stage, class Remove>
+size_t diff(const Map& want, const Map& have, Stage stage, Remove remove) {
+  size_t n = 0;
+  for (const auto& [k, v] : want) {
+    auto it = have.find(k);
+    if (it == have.end() || std::memcmp(&it->second, &v, sizeof(v)) != 0) {
+      stage(k, v);
+      n++;
+    }
+  }
+  for (const auto& [k, v] : have)
+    if (!want.count(k)) {
+      remove(k);
+      n++;
+    }
+  return n;
+}
+
+}  // namespace
+
+Reconciler::Mirror Reconciler::Mirror::read(const Datapath& dp) {
+  Mirror m;
+  int slot = dp.active_slot();
+  for (auto& [k, v] : dp.endpoints().entries())
+    if (!slot_empty(slot_ref(v, slot))) m.endpoints[k] = slot_ref(v, slot);
+  for (auto& [k, v] : dp.ipcache().entries()) {
+    if (slot_ref(v, slot)) m.ipcache[Transaction::prefix_of(k)] = slot_ref(v, slot);
+  }
+  for (auto& [k, v] : dp.policy().entries())
+    if (!slot_empty(slot_ref(v, slot))) m.policy[k] = slot_ref(v, slot);
+  return m;
+}
+
+Reconciler::Reconciler(Datapath& dp) : dp_(dp), mirror_(Mirror::read(dp)) {}
+
+size_t Reconciler::reconcile_policy(const Compiled& want) {
+  Transaction tx(dp_);
+  size_t n = 0;
+  for (const auto& key : want.touched) {
+    auto w = want.policy.find(key);
+    auto h = mirror_.policy.find(key);
+    if (w == want.policy.end()) {
+      if (h != mirror_.policy.end()) {
+        tx.remove_rule(key);
+        n++;
+      }
+    } else if (h == mirror_.policy.end() || std::memcmp(&h->second, &w->second, sizeof(w->second)) != 0) {
+      tx.set_rule(key, w->second);
+      n++;
+    }
+  }
+  tx.commit();
+  for (const auto& key : want.touched) {
+    if (auto w = want.policy.find(key); w != want.policy.end())
+      mirror_.policy[key] = w->second;
+    else
+      mirror_.policy.erase(key);
+  }
+  return n;
+}
+
+size_t Reconciler::count_changes(const Compiled& want, const Compiled& current) const {
+  auto none = [](auto&&...) {};
+  size_t n = diff(want.ipcache.map(), mirror_.ipcache, none, none);
+  n += diff(want.policy, mirror_.policy, none, none);
+  for (const auto& [ifname, ep] : want.endpoints) {
+    auto cur = current.endpoints.find(ifname);
+    if (cur == current.endpoints.end() || cur->second.identity != ep.identity || cur->second.mode != ep.mode) n++;
+  }
+  for (const auto& [ifname, ep] : current.endpoints) n += !want.endpoints.count(ifname);
+  return n;
+}
+
+size_t Reconciler::reconcile(const Compiled& want) {
+  std::map<uint32_t, zs_endpoint> want_eps;
+  std::map<uint32_t, std::pair<std::string, zs_attach_kind>> attach_to;
+  for (const auto& [ifname, ep] : want.endpoints) {
+    unsigned ifindex = if_nametoindex(ifname.c_str());
+    if (!ifindex) continue;  // attached when the link appears (sync_links)
+    zs_endpoint e{};
+    e.identity = ep.identity;
+    e.kind = static_cast<uint8_t>(ep.kind);
+    e.mode[ZS_DIR_INGRESS] = ep.mode[ZS_DIR_INGRESS];
+    e.mode[ZS_DIR_EGRESS] = ep.mode[ZS_DIR_EGRESS];
+    want_eps[ifindex] = e;
+    attach_to[ifindex] = {ifname, ep.kind};
+  }
+  Transaction tx(dp_);
+  size_t n = diff(want_eps, mirror_.endpoints, [&](uint32_t k, const zs_endpoint& v) { tx.set_endpoint(k, v); },
+                  [&](uint32_t k) { tx.remove_endpoint(k); });
+  n += diff(want.ipcache.map(), mirror_.ipcache, [&](const Prefix& k, uint32_t v) { tx.set_identity(k, v); },
+            [&](const Prefix& k) { tx.remove_identity(k); });
+  n += diff(want.policy, mirror_.policy,
+            [&](const zs_policy_key& k, const zs_policy_entry& v) { tx.set_rule(k, v); },
+            [&](const zs_policy_key& k) { tx.remove_rule(k); });
+  tx.commit();
+
+  // endpoints first (above), then programs: a new interface is never seen unmanaged
+  for (const auto& [ifindex, name_kind] : attach_to) {
+    HookState h = query_hooks(ifindex);
+    bool ours = h.tc_egress_prog_id && (h.xdp_prog_id || h.tc_ingress_prog_id);
+    if (ours && attached_.count(name_kind.first)) continue;
+    try {
+      attach(dp_, {.ifname = name_kind.first, .kind = name_kind.second});
+      attached_.insert(name_kind.first);
+    } catch (const Error& e) {
+      log::warn(std::string("attaching to ") + name_kind.first + ": " + e.what());
+    }
+  }
+  for (const auto& [ifindex, ep] : mirror_.endpoints)
+    if (!want_eps.count(ifindex)) {
+      std::string name = ifname_of(ifindex);
+      if (!name.empty()) detach(ifindex);
+      attached_.erase(name);
+    }
+  mirror_.endpoints = std::move(want_eps);
+  mirror_.ipcache = want.ipcache.map();
+  mirror_.policy = want.policy;
+  return n;
+}
+
+bool Reconciler::links_changed(const Compiled& want) const {
+  for (const auto& [ifname, ep] : want.endpoints) {
+    unsigned ifindex = if_nametoindex(ifname.c_str());
+    bool known = ifindex && mirror_.endpoints.count(ifindex);
+    if (!known || !attached_.count(ifname)) return true;
+  }
+  for (const auto& [ifindex, ep] : mirror_.endpoints)
+    if (ifname_of(ifindex).empty()) return true;
+  return false;
+}
+
+}  // namespace zeroseg

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// Reconciler: brings the datapath's maps and attachments to a compiled
+// state. It owns the mirror of what the maps hold (their active slots), so
+// a change is diffed in memory: reading 100k entries back costs more than
+// the change. Not thread-safe: the agent calls it under its lock.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "loader/datapath.h"
+#include "net/addr.h"
+#include "policy/compiler.h"
+
+namespace zeroseg {
+
+class Reconciler {
+ public:
+  // Reads the maps' active slots: what the last agent left enforced.
+  explicit Reconciler(Datapath& dp);
+
+  // Brings the maps to `want` in one transaction, then attaches to new
+  // endpoints and detaches from removed ones. Throws (with the maps as
+  // they were) when the change does not fit. Returns the entries changed.
+  size_t reconcile(const Compiled& want);
+  // reconcile() for a compile_policies() result: endpoints and the
+  // ipcache are as they were, and only the policy keys it touched can differ.
+  size_t reconcile_policy(const Compiled& want);
+  // The entries reconcile(want) would change, from `current` (a dry run).
+  size_t count_changes(const Compiled& want, const Compiled& current) const;
+  // True when a link came or went since the last reconcile: an endpoint
+  // of `want` without its entry or programs, or an entry without its link.
+  bool links_changed(const Compiled& want) const;
+
+  bool has_endpoint(uint32_t ifindex) const { return mirror_.endpoints.count(ifindex) > 0; }
+  bool attached(const std::string& ifname) const { return attached_.count(ifname) > 0; }
+
+ private:
+  struct Mirror {
+    std::map<uint32_t, zs_endpoint> endpoints;
+    std::map<Prefix, uint32_t> ipcache;
+    PolicyEntries policy;
+    static Mirror read(const Datapath& dp);
+  };
+
+  Datapath& dp_;
+  Mirror mirror_;
+  std::set<std::string> attached_;  // interface names with our programs
+};
+
+}  // namespace zeroseg
