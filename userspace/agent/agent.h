@@ -20,6 +20,7 @@
 #include "policy/objects.h"
 #include "agent/agent_config.h"
 #include "agent/agent_metrics.h"
+#include "agent/desired_state.h"
 #include "detect/flow_analyzer.h"
 #include "detect/quarantine.h"
 #include "telemetry/telemetry.h"
@@ -28,26 +29,17 @@ namespace zeroseg {
 
 class Reconciler;
 
-// What an apply or delete did, object by object.
-struct ApplyResult {
-  std::vector<std::pair<std::string, std::string>> objects;  // ref, created|configured|unchanged|deleted
-  uint64_t revision = 0;
-  size_t entries_changed = 0;
-  nlohmann::json replay;  // dry runs: the recorded conversations a change would deny or allow
-  nlohmann::json to_json() const;
-};
-
 // The agent's state machine: desired objects in, datapath maps out. Every
 // change is compiled whole, diffed against what the maps hold, committed
 // as one transaction, then written to the state directory. A failure at
 // any step leaves the maps and the stored state as they were.
-class Agent {
+class Agent : public DesiredState {
  public:
   explicit Agent(const AgentConfig& config);
   ~Agent();
 
-  ApplyResult apply(const ObjectSet& objects, bool dry_run);
-  ApplyResult remove(const ObjectSet& objects, bool dry_run);
+  ApplyResult apply(const ObjectSet& objects, bool dry_run) override;
+  ApplyResult remove(const ObjectSet& objects, bool dry_run) override;
 
   // Attaches to Workload interfaces that exist now and were missing (the
   // link watcher calls this), and forgets endpoints whose link is gone.
@@ -114,7 +106,6 @@ class Agent {
   RuleIdAllocator rule_ids_;
   std::shared_ptr<const Compiled> compiled_ = std::make_shared<const Compiled>();
   std::unique_ptr<Reconciler> reconciler_;  // the maps and attachments
-  uint32_t trace_seq_ = 0;
   std::unique_ptr<FlowAnalyzer> analyzer_;  // telemetry's second reader: detection, the flow ledger
   std::unique_ptr<Telemetry> telemetry_;  // after dp_ and analyzer_: stops before either goes
   AgentMetrics apply_stats_;

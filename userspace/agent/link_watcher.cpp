@@ -8,6 +8,7 @@
 
 #include <chrono>
 
+#include "common/handles.h"
 #include "common/log.h"
 
 namespace zeroseg {
@@ -30,9 +31,14 @@ LinkWatcher::~LinkWatcher() {
 }
 
 void LinkWatcher::run() {
-  nl_sock* sk = nl_socket_alloc();
+  UniqueHandle<nl_sock, nl_socket_free> owned(nl_socket_alloc());
+  nl_sock* sk = owned.get();
   bool changed = false;
-  if (!sk || nl_connect(sk, NETLINK_ROUTE) < 0) {
+  if (sk && nl_connect(sk, NETLINK_ROUTE) < 0) {
+    owned.reset();
+    sk = nullptr;
+  }
+  if (!sk) {
     log::warn("link watcher: no rtnetlink socket; checking links once a second instead");
   } else {
     nl_socket_disable_seq_check(sk);
@@ -55,7 +61,6 @@ void LinkWatcher::run() {
       on_change_();
     }
   }
-  if (sk) nl_socket_free(sk);
 }
 
 }  // namespace zeroseg

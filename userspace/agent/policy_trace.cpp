@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 // `zeroseg policy trace`: the loaded datapath judges a crafted packet.
-#include <bpf/libbpf.h>
 #include <net/if.h>
 #include <zeroseg/identity.h>
 #include <zeroseg/trace.h>
@@ -11,7 +10,6 @@
 #include "agent/reconciler.h"
 #include "common/error.h"
 #include "abi/names.h"
-#include "loader/test_run.h"
 #include "net/packet_builder.h"
 
 namespace zeroseg {
@@ -108,16 +106,8 @@ json Agent::trace(const std::string& from, const std::string& to, uint16_t port,
     }
     // a workload's egress arrives on its veth; a host's egress leaves its uplink
     bool arriving = (side == 0) == (end.kind == ZS_ATTACH_WORKLOAD);
-    uint32_t seq = (++trace_seq_ << 1) | 1;
-    test_run(dp_->program_fd(Program::tc_trace), Program::tc_trace, packet, ifindex, 1,
-             arriving ? ZS_TRACE_ARRIVING : ZS_TRACE_LEAVING, seq);
-    std::vector<zs_trace_result> per_cpu(libbpf_num_possible_cpus());
-    uint32_t zero = 0;
-    dp_->map("zs_trace").lookup(&zero, per_cpu.data());
-    const zs_trace_result* r = nullptr;
-    for (const auto& c : per_cpu)
-      if (c.seq == seq) r = &c;
-    if (!r) throw Error("the trace program left no result");
+    zs_trace_result result = dp_->trace(packet, ifindex, arriving);
+    const zs_trace_result* r = &result;
     allowed = allowed && r->verdict != ZS_VERDICT_DENIED;
     audited = audited || r->verdict == ZS_VERDICT_AUDIT;
     out["steps"].push_back({{"at", end.name},

@@ -137,7 +137,8 @@ Handler api_routes(Agent& agent) {
         json body = json::parse(req.body);
         ObjectSet objs = documents(body);
         bool dry = body.value("dry_run", false);
-        ApplyResult r = req.path == "/v1/apply" ? agent.apply(objs, dry) : agent.remove(objs, dry);
+        DesiredState& desired = agent;  // the seam every source of objects goes through
+        ApplyResult r = req.path == "/v1/apply" ? desired.apply(objs, dry) : desired.remove(objs, dry);
         return ok(r.to_json());
       }
       if (req.method == "POST" && req.path == "/v1/trace") {

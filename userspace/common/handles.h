@@ -3,6 +3,7 @@
 // these, released once, whatever path leaves the scope.
 #pragma once
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <memory>
@@ -33,6 +34,35 @@ class UniqueFd {
 
  private:
   int fd_ = -1;
+};
+
+// An owned mmap: unmapped once.
+class UniqueMapping {
+ public:
+  UniqueMapping() = default;
+  UniqueMapping(void* addr, size_t len) : addr_(addr), len_(len) {}
+  UniqueMapping(UniqueMapping&& o) noexcept : addr_(std::exchange(o.addr_, nullptr)), len_(o.len_) {}
+  UniqueMapping& operator=(UniqueMapping&& o) noexcept {
+    if (this != &o) {
+      reset();
+      addr_ = std::exchange(o.addr_, nullptr);
+      len_ = o.len_;
+    }
+    return *this;
+  }
+  UniqueMapping(const UniqueMapping&) = delete;
+  UniqueMapping& operator=(const UniqueMapping&) = delete;
+  ~UniqueMapping() { reset(); }
+
+  void* get() const { return addr_; }
+  void reset() {
+    if (addr_) ::munmap(addr_, len_);
+    addr_ = nullptr;
+  }
+
+ private:
+  void* addr_ = nullptr;
+  size_t len_ = 0;
 };
 
 // A C library's handle freed by its own function, e.g.

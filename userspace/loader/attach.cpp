@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "common/handles.h"
 #include "common/log.h"
 #include "loader/libbpf_log.h"
 #include "loader/datapath.h"
@@ -70,13 +71,11 @@ uint32_t tc_prog_id(uint32_t ifindex, bpf_tc_attach_point point) {
 }
 
 std::string prog_name(uint32_t id) {
-  int fd = bpf_prog_get_fd_by_id(id);
-  if (fd < 0) return "";
+  UniqueFd fd(bpf_prog_get_fd_by_id(id));
+  if (!fd) return "";
   bpf_prog_info info{};
   uint32_t len = sizeof(info);
-  std::string name = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.name : "";
-  close(fd);
-  return name;
+  return bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0 ? info.name : "";
 }
 
 uint32_t xdp_prog_id(uint32_t ifindex) {

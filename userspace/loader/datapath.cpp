@@ -192,7 +192,6 @@ Datapath::~Datapath() {
   } catch (const std::exception& e) {
     log::warn(std::string("levelling the map slots: ") + e.what() + " (the next agent levels them)");
   }
-  if (config_) munmap(config_, config_len_);
 }
 
 void Datapath::settle() {
@@ -218,9 +217,10 @@ const MapRef& Datapath::map(std::string_view name) const {
 void Datapath::map_config() {
   const MapRef& ref = map("zs_config");
   long page = sysconf(_SC_PAGESIZE);
-  config_len_ = (sizeof(zs_config) + page - 1) / page * page;
-  void* p = mmap(nullptr, config_len_, PROT_READ | PROT_WRITE, MAP_SHARED, ref.fd(), 0);
+  size_t len = (sizeof(zs_config) + page - 1) / page * page;
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, ref.fd(), 0);
   if (p == MAP_FAILED) ref.fail("mmap", errno);
+  config_map_ = UniqueMapping(p, len);
   config_ = static_cast<zs_config*>(p);
   if (config_->ct_timeout_tcp == 0) {
     // a fresh map: the defaults, before any program can see a packet

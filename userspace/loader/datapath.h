@@ -6,11 +6,13 @@
 #include <zeroseg/endpoint.h>
 #include <zeroseg/ipcache.h>
 #include <zeroseg/policy.h>
+#include <zeroseg/trace.h>
 #include <zeroseg/verdict.h>
 
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -89,6 +91,11 @@ class Datapath {
   // The slot packets read now.
   int active_slot() const { return static_cast<int>(generation() & 1); }
 
+  // `policy trace`: runs tc_trace (include/zeroseg/trace.h) on one crafted
+  // packet as if it arrived on (arriving) or left (!arriving) ifindex, and
+  // returns its judgement. Touches no conntrack, counters or events.
+  zs_trace_result trace(std::span<const uint8_t> packet, uint32_t ifindex, bool arriving) const;
+
   // Counter slot idx (zs_counter_extra, ZS_CTR_*) summed over CPUs.
   zs_counter counter(uint32_t idx) const;
 
@@ -122,13 +129,14 @@ class Datapath {
   std::map<std::string, UniqueFd, std::less<>> map_fds_;
   std::map<std::string, MapRef, std::less<>> maps_;
   std::map<Program, UniqueFd> prog_fds_;
-  zs_config* config_ = nullptr;
-  size_t config_len_ = 0;
+  UniqueMapping config_map_;
+  zs_config* config_ = nullptr;  // in config_map_
   PrefixLengthUse prefix_use_;
   std::map<std::string, size_t, std::less<>> entry_counts_;
   UniqueFd writer_lock_;
   bool counted_ = false;
   int ncpus_ = 1;
+  mutable uint32_t trace_seq_ = 0;  // tells one trace's result from the last
   std::function<void()> pending_level_;  // set by a commit, run by settle()
 };
 

@@ -17,30 +17,28 @@ FlowLog::FlowLog(std::string path, uint64_t max_bytes, int keep)
   open();
 }
 
-FlowLog::~FlowLog() {
-  if (fd_ >= 0 && fd_ != STDOUT_FILENO) close(fd_);
-}
+FlowLog::~FlowLog() = default;
 
 void FlowLog::open() {
   if (path_ == "-") {
-    fd_ = STDOUT_FILENO;
+    fd_ = UniqueFd(fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3));
+    if (!fd_) throw_errno("the flow log on stdout", errno);
     rotating_ = false;
     return;
   }
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd_ < 0) throw_errno("opening the flow log " + path_, errno);
+  fd_ = UniqueFd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (!fd_) throw_errno("opening the flow log " + path_, errno);
   struct stat st{};
-  if (fstat(fd_, &st) == 0) {
+  if (fstat(fd_.get(), &st) == 0) {
     size_ = static_cast<uint64_t>(st.st_size);
     rotating_ = S_ISREG(st.st_mode);  // never rename /dev/null or a FIFO
   }
 }
 
 void FlowLog::rotate() {
-  close(fd_);
-  fd_ = -1;
+  fd_.reset();
   std::error_code ec;
   std::filesystem::remove(path_ + "." + std::to_string(keep_), ec);
   for (int i = keep_ - 1; i >= 1; i--)
@@ -75,7 +73,7 @@ void FlowLog::write(std::string_view lines) {
 
 void FlowLog::write_all(std::string_view data) {
   while (!data.empty()) {
-    ssize_t n = ::write(fd_, data.data(), data.size());
+    ssize_t n = ::write(fd_.get(), data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       // a full disk must not stop enforcement or telemetry: count and go on

@@ -4,6 +4,8 @@
 // files rotate (a FIFO or /dev/null is written as is).
 #pragma once
 
+#include "common/handles.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -36,7 +38,7 @@ class FlowLog {
   std::string path_;
   uint64_t max_bytes_;
   int keep_;
-  int fd_ = -1;  // stdout's for "-"
+  UniqueFd fd_;  // a duplicate of stdout for "-"
   uint64_t size_ = 0;
   bool rotating_ = false;  // a regular file
   uint64_t rotations_ = 0;
