@@ -15,12 +15,7 @@ namespace zeroseg {
 
 std::string Agent::quarantine_target(const std::string& spec) const {
   if (auto ip = IpAddr::parse(spec)) return ip->str();
-  const Workload* found = nullptr;
-  for (const auto& w : desired_->workloads) {
-    if (w.meta.ns + "/" + w.meta.name != spec && w.meta.name != spec) continue;
-    if (found) throw Error("\"" + spec + "\" names several workloads: say namespace/name");
-    found = &w;
-  }
+  const Workload* found = desired_->find_workload(spec);
   if (!found) throw Error("no workload \"" + spec + "\", and not an address");
   return found->meta.ns + "/" + found->meta.name;
 }

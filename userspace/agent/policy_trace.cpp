@@ -31,12 +31,7 @@ Agent::TraceEnd Agent::trace_end(const std::string& spec) const {
         if (a == *ip) return {w.meta.ns + "/" + w.meta.name, {*ip}, w.interface, w.attach};
     return {spec, {*ip}, "", ZS_ATTACH_WORKLOAD};
   }
-  const Workload* found = nullptr;
-  for (const auto& w : desired_->workloads) {
-    if (w.meta.ns + "/" + w.meta.name != spec && w.meta.name != spec) continue;
-    if (found) throw Error("\"" + spec + "\" names several workloads: say namespace/name");
-    found = &w;
-  }
+  const Workload* found = desired_->find_workload(spec);
   if (!found) throw Error("no workload or address \"" + spec + "\"");
   if (found->ips.empty()) throw Error("workload " + spec + " has no IP address to trace from or to");
   return {found->meta.ns + "/" + found->meta.name, found->ips, found->interface, found->attach};

@@ -5,6 +5,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "common/error.h"
+
 namespace zeroseg {
 
 std::string ref_of(const Workload& w) { return "Workload/" + w.meta.ns + "/" + w.meta.name; }
@@ -96,6 +98,16 @@ void remove_objects(ObjectSet& from, const ObjectSet& gone, MergeOutcome& outcom
   remove_kind(from.namespaces, gone.namespaces, outcome);
   remove_kind(from.workloads, gone.workloads, outcome);
   remove_kind(from.policies, gone.policies, outcome);
+}
+
+const Workload* ObjectSet::find_workload(const std::string& spec) const {
+  const Workload* found = nullptr;
+  for (const auto& w : workloads) {
+    if (w.meta.ns + "/" + w.meta.name != spec && w.meta.name != spec) continue;
+    if (found) throw Error("\"" + spec + "\" names several workloads: say namespace/name");
+    found = &w;
+  }
+  return found;
 }
 
 }  // namespace zeroseg

@@ -264,6 +264,9 @@ struct ObjectSet {
     for (size_t i = 0; i < more.namespaces.size(); i++) namespaces.push_back(more.namespaces.ptr(i));
     for (size_t i = 0; i < more.policies.size(); i++) policies.push_back(more.policies.ptr(i));
   }
+  // The workload "namespace/name", or "name" when one namespace has it;
+  // null when none. Throws Error when a bare name is in several namespaces.
+  const Workload* find_workload(const std::string& spec) const;
 };
 
 }  // namespace zeroseg
