@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/time.h"
 #include "detect/detection_metrics.h"
+#include "detect/policy_learning.h"
 #include "detect/quarantine.h"
 #include "detect/webhook.h"
 #include "agent/reconciler.h"
@@ -254,7 +255,7 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
     }
     if (dry_run) {
       result.entries_changed = reconciler_->count_changes(want, *compiled_);
-      result.replay = replay(want, next);
+      result.replay = replay_conversations(analyzer_->ledger().snapshot(), *compiled_, *desired_, want, next);
       result.revision = dp_->generation();
       return result;
     }
@@ -306,6 +307,15 @@ void Agent::sync_links() {
 }
 
 void Agent::persist(const std::string& record) { state_files_.persist(record, *desired_, identities_, rule_ids_); }
+
+std::string Agent::suggest(int64_t since_ns, const std::string& ns) const {
+  std::shared_ptr<const ObjectSet> state;
+  {
+    std::lock_guard lock(mu_);
+    state = desired_;
+  }
+  return suggest_policies(analyzer_->ledger().snapshot(), *state, config_.node_name, since_ns, ns);
+}
 
 std::string Agent::metrics() const {
   AgentMetrics a;

@@ -83,7 +83,6 @@ class Agent : public DesiredState {
   struct TraceEnd;
   TraceEnd trace_end(const std::string& spec) const;
   std::string quarantine_target(const std::string& spec) const;
-  nlohmann::json replay(const Compiled& draft, const ObjectSet& draft_state) const;
   // Writes what changed to the state dir; `record` is the change to the
   // objects for desired.log ("" when they did not change).
   void persist(const std::string& record);

@@ -10,9 +10,10 @@
 #include <map>
 #include <set>
 
-#include "agent/agent.h"
-#include "common/time.h"
+#include "detect/policy_learning.h"
+
 #include "abi/names.h"
+#include "common/time.h"
 #include "policy/evaluate.h"
 
 namespace zeroseg {
@@ -83,11 +84,11 @@ std::string policy_name(const Group& g, std::set<std::string>& taken) {
 
 }  // namespace
 
-std::string Agent::suggest(int64_t since_ns, const std::string& ns) const {
-  std::lock_guard lock(mu_);
+std::string suggest_policies(const std::vector<Conversation>& seen, const ObjectSet& state, const std::string& node,
+                             int64_t since_ns, const std::string& ns) {
   std::map<IpAddr, const Workload*> by_ip;
   std::set<Group> groups;
-  for (const auto& w : desired_->workloads) {
+  for (const auto& w : state.workloads) {
     for (const auto& ip : w.ips) by_ip[ip] = &w;
     if (ns.empty() || w.meta.ns == ns) groups.insert({w.meta.ns, w.meta.labels});
   }
@@ -95,7 +96,7 @@ std::string Agent::suggest(int64_t since_ns, const std::string& ns) const {
   using PeerKey = std::pair<std::optional<Group>, std::string>;
   std::map<Group, std::map<PeerKey, PeerTraffic>> in, out;
   uint64_t conversations = 0, flows = 0;
-  for (const auto& c : analyzer_->ledger().snapshot()) {
+  for (const auto& c : seen) {
     if (c.verdict == ZS_VERDICT_DENIED || c.last_ns < since_ns) continue;
     auto src = by_ip.find(c.src), dst = by_ip.find(c.dst);
     std::optional<Group> sg, dg;
@@ -120,7 +121,7 @@ std::string Agent::suggest(int64_t since_ns, const std::string& ns) const {
   }
 
   std::string y = "# zeroseg policy suggest: least-privilege SegmentPolicies from " + std::to_string(flows) +
-                  " flows (" + std::to_string(conversations) + " conversations) seen by node " + config_.node_name +
+                  " flows (" + std::to_string(conversations) + " conversations) seen by node " + node +
                   (since_ns ? " since " + format_rfc3339(since_ns) : "") +
                   ".\n# Review before applying: what was not seen while learning is denied.\n";
   std::set<std::string> taken;
@@ -154,10 +155,11 @@ std::string Agent::suggest(int64_t since_ns, const std::string& ns) const {
   return y;
 }
 
-json Agent::replay(const Compiled& draft, const ObjectSet& draft_state) const {
-  PolicyJudge now(*compiled_, *desired_), next(draft, draft_state);
+json replay_conversations(std::vector<Conversation> conversations, const Compiled& current,
+                          const ObjectSet& current_state, const Compiled& draft, const ObjectSet& draft_state) {
+  PolicyJudge now(current, current_state), next(draft, draft_state);
   std::map<IpAddr, std::string> names;
-  for (const auto* s : {desired_.get(), &draft_state})
+  for (const auto* s : {&current_state, &draft_state})
     for (const auto& w : s->workloads)
       for (const auto& ip : w.ips) names[ip] = w.meta.ns + "/" + w.meta.name;
   auto name = [&](const IpAddr& ip) {
@@ -166,7 +168,6 @@ json Agent::replay(const Compiled& draft, const ObjectSet& draft_state) const {
   };
   json denied = json::array(), allowed = json::array();
   size_t total = 0, unchanged = 0;
-  auto conversations = analyzer_->ledger().snapshot();
   std::sort(conversations.begin(), conversations.end(),
             [](const Conversation& a, const Conversation& b) { return a.flows > b.flows; });
   for (const auto& c : conversations) {
