@@ -6,6 +6,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include <zeroseg/conntrack.h>
+#include <zeroseg/proto.h>
 
 /* zs_conntrack4's shape; the bench puts kFloorKey in it */
 struct {
@@ -23,7 +24,7 @@ static __always_inline int zs_floor_lookup(__u32 ifindex)
 		.daddr = 0x0200000a,
 		.sport = 0x4000,
 		.dport = 0x5000,
-		.proto = 6,
+		.proto = ZS_PROTO_TCP,
 	};
 
 	return bpf_map_lookup_elem(&zs_floor_ct, &key) != NULL;

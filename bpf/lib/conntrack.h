@@ -5,8 +5,6 @@
 #include "maps.h"
 #include "parse.h"
 
-#define ZS_NS_PER_SEC 1000000000ULL
-
 /* Conntrack's clock: CLOCK_MONOTONIC_COARSE, read only when it may have
  * moved. The coarse clock moves once per tick, as jiffies do, but reading
  * it is a helper call (~5 ns, a sixth of the established path's budget)
@@ -42,18 +40,6 @@ static __always_inline void zs_tuple_reverse(struct zs_tuple *dst,
 	dst->proto = src->proto;
 	dst->family = src->family;
 	dst->pad = 0;
-}
-
-static __always_inline __u64 zs_ct_timeout_ns(const struct zs_config *cfg,
-					      const struct zs_ct_entry *ct,
-					      __u8 proto)
-{
-	__u32 sec = cfg->ct_timeout_other;
-
-	if (proto == IPPROTO_TCP)
-		sec = ct->flags & ZS_CT_CLOSING ? cfg->ct_timeout_tcp_closing :
-						   cfg->ct_timeout_tcp;
-	return (__u64)sec * ZS_NS_PER_SEC;
 }
 
 /* The key of the flow whose packets carry tuple t, on ifindex; reverse:
@@ -158,7 +144,7 @@ static __always_inline int zs_ct_lookup(const struct zs_config *cfg,
 
 	ct = zs_ct_find(&k, ifindex, t, 0);
 	/* a bare SYN opens a flow, it never answers one */
-	if (!ct && !(t->proto == IPPROTO_TCP && (tcp_flags & (ZS_TCP_SYN | ZS_TCP_ACK)) == ZS_TCP_SYN)) {
+	if (!ct && !(t->proto == ZS_PROTO_TCP && (tcp_flags & (ZS_TCP_SYN | ZS_TCP_ACK)) == ZS_TCP_SYN)) {
 		ct = zs_ct_find(&k, ifindex, t, 1);
 		found = ZS_CT_REPLY;
 	}

@@ -234,7 +234,7 @@ static ZS_NOINLINE int zs_fragment_ports(struct zs_packet *p)
 	val = bpf_map_lookup_elem(&zs_fragments, &key);
 	if (!val)
 		return -1;
-	if (p->tuple.proto == IPPROTO_ICMP || p->tuple.proto == IPPROTO_ICMPV6)
+	if (zs_is_icmp(p->tuple.proto))
 		return -1; /* fragmented ICMP: type and code are in the first only */
 	p->tuple.sport = val->sport;
 	p->tuple.dport = val->dport;

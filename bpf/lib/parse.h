@@ -16,24 +16,9 @@
 #include "maps.h"
 #include <zeroseg/conntrack.h>
 #include <zeroseg/ipcache.h>
+#include <zeroseg/proto.h>
 #include <zeroseg/verdict.h>
 
-/* From <linux/icmp.h> and <linux/icmpv6.h>, which pull in libc headers. */
-#define ICMP_ECHOREPLY 0
-#define ICMP_DEST_UNREACH 3
-#define ICMP_SOURCE_QUENCH 4
-#define ICMP_REDIRECT 5
-#define ICMP_ECHO 8
-#define ICMP_TIME_EXCEEDED 11
-#define ICMP_PARAMETERPROB 12
-#define ICMPV6_DEST_UNREACH 1
-#define ICMPV6_PARAMPROB 4
-#define ICMPV6_ECHO_REQUEST 128
-#define ICMPV6_ECHO_REPLY 129
-
-#ifndef IPPROTO_SCTP
-#define IPPROTO_SCTP 132
-#endif
 #define ZS_ETH_P_8021AD 0x88A8
 #define ZS_MAX_VLANS 2
 #define ZS_MAX_IPV6_EXT 8
@@ -60,7 +45,7 @@ struct zs_vlan_hdr {
 struct zs_packet {
 	struct zs_tuple tuple;
 	__u32 frag_id;
-	__u16 policy_port;     /* dport, or ICMP type << 8 | code */
+	__u16 policy_port;     /* zs_policy_port: dport, or ICMP type << 8 | code */
 	__u8 tcp_flags;
 	__u8 icmp_type;
 	__u8 icmp_code;
@@ -82,25 +67,6 @@ enum zs_parse_result {
 #define ZS_TCP_RST 0x04
 #define ZS_TCP_ACK 0x10
 
-static __always_inline int zs_icmp4_is_error(__u8 type)
-{
-	return type == ICMP_DEST_UNREACH || type == ICMP_SOURCE_QUENCH ||
-	       type == ICMP_REDIRECT || type == ICMP_TIME_EXCEEDED ||
-	       type == ICMP_PARAMETERPROB;
-}
-
-static __always_inline int zs_icmp6_is_error(__u8 type)
-{
-	return type >= ICMPV6_DEST_UNREACH && type <= ICMPV6_PARAMPROB;
-}
-
-static __always_inline int zs_icmp_is_echo(__u8 proto, __u8 type)
-{
-	if (proto == IPPROTO_ICMP)
-		return type == ICMP_ECHO || type == ICMP_ECHOREPLY;
-	return type == ICMPV6_ECHO_REQUEST || type == ICMPV6_ECHO_REPLY;
-}
-
 /* Ports of a TCP/UDP/SCTP header, or the echo id of ICMP, at l4. Used for
  * the outer packet and for the packet an ICMP error quotes (of which only 8
  * bytes are guaranteed). */
@@ -112,14 +78,14 @@ static __always_inline int zs_parse_ports(struct zs_ctx *ctx, __u32 off,
 	if ((void *)(l4 + 8) > ctx->data_end)
 		return ZS_REASON_MALFORMED_L4;
 	switch (t->proto) {
-	case IPPROTO_TCP:
-	case IPPROTO_UDP:
-	case IPPROTO_SCTP:
+	case ZS_PROTO_TCP:
+	case ZS_PROTO_UDP:
+	case ZS_PROTO_SCTP:
 		t->sport = *(__u16 *)l4;
 		t->dport = *(__u16 *)(l4 + 2);
 		break;
-	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6:
+	case ZS_PROTO_ICMP:
+	case ZS_PROTO_ICMPV6:
 		if (zs_icmp_is_echo(t->proto, l4[0])) {
 			t->sport = *(__u16 *)(l4 + 4);
 			t->dport = t->sport;
@@ -187,7 +153,7 @@ static __always_inline int zs_parse_l4(struct zs_ctx *ctx, __u32 off,
 		return ZS_REASON_MALFORMED_L4;
 
 	switch (t->proto) {
-	case IPPROTO_TCP: {
+	case ZS_PROTO_TCP: {
 		struct tcphdr *tcp = (void *)l4;
 
 		if ((void *)(tcp + 1) > ctx->data_end || tcp->doff < 5)
@@ -197,16 +163,16 @@ static __always_inline int zs_parse_l4(struct zs_ctx *ctx, __u32 off,
 		p->has_ports = 1;
 		break;
 	}
-	case IPPROTO_UDP:
-	case IPPROTO_SCTP:
+	case ZS_PROTO_UDP:
+	case ZS_PROTO_SCTP:
 		/* both start with source and destination port */
-		if ((void *)(l4 + (t->proto == IPPROTO_UDP ? 8 : 12)) > ctx->data_end)
+		if ((void *)(l4 + (t->proto == ZS_PROTO_UDP ? 8 : 12)) > ctx->data_end)
 			return ZS_REASON_MALFORMED_L4;
 		zs_copy_ports(t, l4);
 		p->has_ports = 1;
 		break;
-	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6:
+	case ZS_PROTO_ICMP:
+	case ZS_PROTO_ICMPV6:
 		if ((void *)(l4 + 8) > ctx->data_end)
 			return ZS_REASON_MALFORMED_L4;
 		p->icmp_type = l4[0];
@@ -218,21 +184,20 @@ static __always_inline int zs_parse_l4(struct zs_ctx *ctx, __u32 off,
 		/* ICMPv6 in IPv4 (or ICMP in IPv6) is just another protocol:
 		 * no neighbour discovery pass, no related error (the fuzz
 		 * test found ICMPv6 type 134 in IPv4 passing deny-all) */
-		if (t->proto == IPPROTO_ICMP && t->family == ZS_FAMILY_IPV4 &&
-		    zs_icmp4_is_error(l4[0]))
+		if (t->proto == ZS_PROTO_ICMP && t->family == ZS_FAMILY_IPV4 &&
+		    zs_icmp_is_error(ZS_FAMILY_IPV4, l4[0]))
 			zs_parse_quoted(ctx, off + 8, ZS_FAMILY_IPV4, p);
-		if (t->proto == IPPROTO_ICMPV6 && t->family == ZS_FAMILY_IPV6) {
-			if (zs_icmp6_is_error(l4[0]))
+		if (t->proto == ZS_PROTO_ICMPV6 && t->family == ZS_FAMILY_IPV6) {
+			if (zs_icmp_is_error(ZS_FAMILY_IPV6, l4[0]))
 				zs_parse_quoted(ctx, off + 8, ZS_FAMILY_IPV6, p);
-			/* RS, RA, NS, NA, redirect */
-			p->neighbour_disc = l4[0] >= 133 && l4[0] <= 137;
+			p->neighbour_disc = zs_icmp6_is_nd(l4[0]);
 		}
 		break;
 	}
 	if (p->has_ports)
 		p->policy_port = bpf_ntohs(t->dport);
-	else if (t->proto == IPPROTO_ICMP || t->proto == IPPROTO_ICMPV6)
-		p->policy_port = (__u16)p->icmp_type << 8 | p->icmp_code;
+	else if (zs_is_icmp(t->proto))
+		p->policy_port = zs_policy_port(t->proto, 0, p->icmp_type, p->icmp_code);
 	return 0;
 }
 

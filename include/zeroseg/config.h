@@ -28,6 +28,12 @@ struct zs_lookup_plan {
 	__u8 pad[3];
 };
 
+/* Conntrack lifetimes in seconds without a packet, until the agent's
+ * configuration says otherwise (zs_ct_timeout_ns in conntrack.h). */
+#define ZS_DEFAULT_CT_TIMEOUT_TCP (6 * 3600)
+#define ZS_DEFAULT_CT_TIMEOUT_TCP_CLOSING 10
+#define ZS_DEFAULT_CT_TIMEOUT_OTHER 60
+
 /* Deny events per source and second, and their burst, until the agent's
  * configuration says otherwise. */
 #define ZS_DEFAULT_DENY_EVENTS_PER_SEC 20

@@ -3,6 +3,8 @@
 #define ZEROSEG_CONNTRACK_H
 
 #include "types.h"
+#include "config.h"
+#include "proto.h"
 
 /* A flow's 5-tuple as its first packet carried it. For ICMP echo both ports
  * hold the echo id (so the reply's reversed tuple finds the request); other
@@ -80,6 +82,19 @@ struct zs_frag_value {
 	__u16 sport;
 	__u16 dport;
 };
+
+/* How long a flow lives without a packet (zs_config's timeouts, whose
+ * defaults are ZS_DEFAULT_CT_TIMEOUT_*); proto is the flow's. */
+ZS_INLINE __u64 zs_ct_timeout_ns(const struct zs_config *cfg, const struct zs_ct_entry *ct,
+				 __u8 proto)
+{
+	__u32 sec = cfg->ct_timeout_other;
+
+	if (proto == ZS_PROTO_TCP)
+		sec = ct->flags & ZS_CT_CLOSING ? cfg->ct_timeout_tcp_closing :
+						   cfg->ct_timeout_tcp;
+	return (__u64)sec * ZS_NS_PER_SEC;
+}
 
 ZS_STATIC_ASSERT(sizeof(struct zs_tuple) == 40, "zs_tuple ABI");
 ZS_STATIC_ASSERT(sizeof(struct zs_ct_key) == 48, "zs_ct_key ABI");

@@ -3,6 +3,7 @@
 #define ZEROSEG_POLICY_H
 
 #include "types.h"
+#include "proto.h"
 #include "slots.h"
 
 /* policy: (subject, peer, direction, protocol, port prefix) -> verdict.
@@ -15,7 +16,8 @@
  * so the cost depends on the number of distinct port prefix lengths in use
  * (1 when all rules name single ports), never on the number of rules. A port range port..endPort is stored as the aligned power-of-two
  * blocks that cover it (at most 30). For ICMP and ICMPv6 the "port" is
- * type << 8 | code, so a type-only rule is a /8 and a type+code rule a /16.
+ * type << 8 | code (zs_policy_port in proto.h), so a type-only rule is a /8
+ * and a type+code rule a /16.
  *
  * One key can be named by several rules: the agent merges them into one
  * value holding the strongest deny and the longest-lived allow. Across keys
@@ -24,14 +26,12 @@ struct zs_policy_key {
 	__u32 subject;   /* identity of the protected endpoint */
 	__u32 peer;      /* identity of the other end, ZS_ID_ANY = any */
 	__u8 direction;  /* zs_direction */
-	__u8 proto;      /* IPPROTO_*, ZS_PROTO_ANY = any protocol */
+	__u8 proto;      /* ZS_PROTO_*, ZS_PROTO_ANY = any protocol */
 	__u8 port_plen;  /* 0..16: leading bits of port that must match */
 	__u8 pad;
 	__u16 port;      /* host order, masked to port_plen */
 	__u16 pad2;
 };
-
-#define ZS_PROTO_ANY 0
 
 /* rule ids are the agent's; 0 means "no rule" */
 struct zs_policy_entry {

@@ -12,6 +12,17 @@
 #define ZS_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 #endif
 
+/* Helpers in these headers. In BPF programs they must be always inlined:
+ * spelled out as <bpf/bpf_helpers.h> defines __always_inline, because
+ * <linux/stddef.h>'s is a mere __inline__ and either may come first. */
+#ifdef __cplusplus
+#define ZS_INLINE static inline
+#else
+#define ZS_INLINE static inline __attribute__((always_inline))
+#endif
+
+#define ZS_NS_PER_SEC 1000000000ULL
+
 /* Directions are relative to the subject endpoint (the workload or host the
  * policy protects), never to the interface. */
 enum zs_direction {

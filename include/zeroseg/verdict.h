@@ -7,25 +7,50 @@
 
 #include "types.h"
 
+/* Each list below is the one place its values and names are written: the
+ * enums here and user space's name tables (userspace/abi/names.cpp) are
+ * made from it. X(NAME, "name") is ZS_VERDICT_NAME (ZS_REASON_NAME,
+ * ZS_CTR_NAME), numbered in the order of the list and shown as "name".
+ * Numbers and names are an ABI (maps an older agent pinned, events, JSON,
+ * scripts that grep them): the asserts below pin the numbers. */
+
+#define ZS_VERDICTS(X)                                                           \
+	X(ALLOWED, "allowed")     /* allowed by a rule or by conntrack */        \
+	X(DENIED, "denied")       /* dropped */                                  \
+	X(AUDIT, "audit")         /* passed, but enforce mode would drop it */   \
+	X(UNMANAGED, "unmanaged") /* passed: no endpoint, mode off, or not IP */
+
+#define ZS_REASONS(X)                                                                         \
+	X(NONE, "none")                     /* no reason to name */                           \
+	X(POLICY_DENY, "policy-deny")       /* an explicit deny rule */                       \
+	X(DEFAULT_DENY, "default-deny")     /* no allow rule under an enforcing direction */  \
+	X(MALFORMED_L2, "malformed-l2")     /* truncated Ethernet or VLAN header */           \
+	X(MALFORMED_IPV4, "malformed-ipv4") /* truncated, bad version/IHL/length */           \
+	X(MALFORMED_IPV6, "malformed-ipv6") /* truncated fixed or extension header */         \
+	X(MALFORMED_L4, "malformed-l4")     /* truncated TCP/UDP/SCTP/ICMP header */          \
+	X(IPV6_EXT_LIMIT, "ipv6-ext-limit") /* more extension headers than we walk */         \
+	X(FRAG_NO_FIRST, "fragment-without-first") /* non-first fragment without its first */ \
+	X(VLAN_LIMIT, "vlan-limit")         /* more than two VLAN tags */
+
+/* The counter slots after the verdicts' and reasons'. */
+#define ZS_COUNTERS(X)                                                                            \
+	X(EVENTS_LOST, "events-lost")    /* events with no room in the ring buffer */             \
+	X(EVENTS_SUPPRESSED, "deny-events-suppressed") /* deny events the rate limit held back */ \
+	X(CT_REJUDGED, "flows-rejudged") /* established flows re-judged after a change */         \
+	X(CT_REVOKED, "flows-revoked")   /* ... and cut */                                        \
+	X(NON_IP, "non-ip-passed")       /* ARP and other non-IP frames, always passed */
+
+#define ZS_VERDICT_ENUMERATOR(name, text) ZS_VERDICT_##name,
+#define ZS_REASON_ENUMERATOR(name, text) ZS_REASON_##name,
+#define ZS_CTR_ENUMERATOR(name, text) ZS_CTR_##name,
+
 enum zs_verdict {
-	ZS_VERDICT_ALLOWED = 0,   /* allowed by a rule or by conntrack */
-	ZS_VERDICT_DENIED = 1,    /* dropped */
-	ZS_VERDICT_AUDIT = 2,     /* passed, but enforce mode would drop it */
-	ZS_VERDICT_UNMANAGED = 3, /* passed: no endpoint, mode off, or not IP */
-	ZS_VERDICT_MAX = 4,
+	ZS_VERDICTS(ZS_VERDICT_ENUMERATOR)
+	ZS_VERDICT_MAX,
 };
 
 enum zs_reason {
-	ZS_REASON_NONE = 0,
-	ZS_REASON_POLICY_DENY,        /* an explicit deny rule */
-	ZS_REASON_DEFAULT_DENY,       /* no allow rule under an enforcing direction */
-	ZS_REASON_MALFORMED_L2,       /* truncated Ethernet or VLAN header */
-	ZS_REASON_MALFORMED_IPV4,     /* truncated, bad version/IHL/length */
-	ZS_REASON_MALFORMED_IPV6,     /* truncated fixed or extension header */
-	ZS_REASON_MALFORMED_L4,       /* truncated TCP/UDP/SCTP/ICMP header */
-	ZS_REASON_IPV6_EXT_LIMIT,     /* more extension headers than we walk */
-	ZS_REASON_FRAG_NO_FIRST,      /* non-first fragment without its first */
-	ZS_REASON_VLAN_LIMIT,         /* more than two VLAN tags */
+	ZS_REASONS(ZS_REASON_ENUMERATOR)
 	ZS_REASON_MAX,
 };
 
@@ -33,13 +58,17 @@ enum zs_reason {
 #define ZS_CTR_VERDICT(verdict, dir) ((verdict) * 2 + (dir))
 #define ZS_CTR_REASON(reason) (ZS_VERDICT_MAX * 2 + (reason))
 enum zs_counter_extra {
-	ZS_CTR_EVENTS_LOST = ZS_VERDICT_MAX * 2 + ZS_REASON_MAX,
-	ZS_CTR_EVENTS_SUPPRESSED,
-	ZS_CTR_CT_REJUDGED,  /* established flows re-judged after a change */
-	ZS_CTR_CT_REVOKED,   /* ... and cut */
-	ZS_CTR_NON_IP,       /* ARP and other non-IP frames, always passed */
+	/* the slot before the first of ZS_COUNTERS: the last reason's */
+	ZS_CTR_EXTRA_BEFORE = ZS_CTR_REASON(ZS_REASON_MAX) - 1,
+	ZS_COUNTERS(ZS_CTR_ENUMERATOR)
 	ZS_CTR_MAX,
 };
+#define ZS_CTR_EXTRA_FIRST (ZS_CTR_EXTRA_BEFORE + 1)
+
+ZS_STATIC_ASSERT(ZS_VERDICT_UNMANAGED == 3 && ZS_VERDICT_MAX == 4, "zs_verdict ABI");
+ZS_STATIC_ASSERT(ZS_REASON_VLAN_LIMIT == 9 && ZS_REASON_MAX == 10, "zs_reason ABI");
+ZS_STATIC_ASSERT(ZS_CTR_EVENTS_LOST == 18 && ZS_CTR_NON_IP == 22 && ZS_CTR_MAX == 23,
+		 "counter slots ABI");
 
 struct zs_counter {
 	__u64 packets;

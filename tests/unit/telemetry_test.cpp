@@ -109,6 +109,26 @@ TEST(FlowTable, IcmpErrorsOpenNoFlow) {
   EXPECT_EQ(t.live(), 0u);
 }
 
+// The kernel's rule (include/zeroseg/proto.h): only the family's own ICMP
+// has errors; any other ICMP message that passes opens a flow.
+TEST(FlowTable, IcmpErrorsAreTheFamilysOwn) {
+  FlowTable t;
+  std::vector<FlowRecord> out;
+  zs_event ev = event(ZS_EVENT_FLOW_NEW, 0, 0);
+  ev.tuple.family = 6;
+  ev.tuple.proto = 58;
+  ev.icmp_type = 1;  // ICMPv6 destination unreachable: an error
+  t.on_event(ev, clock_at(0), out);
+  EXPECT_EQ(t.live(), 0u);
+  ev.icmp_type = 100;  // private experimentation: no error, a flow
+  t.on_event(ev, clock_at(0), out);
+  EXPECT_EQ(t.live(), 1u);
+  ev.tuple.proto = 1;  // ICMP in IPv6 is just another protocol
+  ev.icmp_type = 3;
+  t.on_event(ev, clock_at(0), out);
+  EXPECT_EQ(t.live(), 2u);
+}
+
 class FlowJsonTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -3,37 +3,34 @@
 
 #include <zeroseg/endpoint.h>
 #include <zeroseg/identity.h>
+#include <zeroseg/proto.h>
 #include <zeroseg/types.h>
 #include <zeroseg/verdict.h>
 
 #include <charconv>
+#include <iterator>
 
 namespace zeroseg {
+namespace {
 
-const char* verdict_name(uint8_t v) {
-  switch (v) {
-    case ZS_VERDICT_ALLOWED: return "allowed";
-    case ZS_VERDICT_DENIED: return "denied";
-    case ZS_VERDICT_AUDIT: return "audit";
-    case ZS_VERDICT_UNMANAGED: return "unmanaged";
-  }
-  return "?";
-}
+// The names of verdict.h's lists, in their order (which is their numbers').
+#define ZS_NAME_OF(name, text) text,
+constexpr const char* kVerdictNames[] = {ZS_VERDICTS(ZS_NAME_OF)};
+constexpr const char* kReasonNames[] = {ZS_REASONS(ZS_NAME_OF)};
+constexpr const char* kCounterNames[] = {ZS_COUNTERS(ZS_NAME_OF)};
+#undef ZS_NAME_OF
+static_assert(std::size(kVerdictNames) == ZS_VERDICT_MAX);
+static_assert(std::size(kReasonNames) == ZS_REASON_MAX);
+static_assert(std::size(kCounterNames) == ZS_CTR_MAX - ZS_CTR_EXTRA_FIRST);
 
-const char* reason_name(uint8_t r) {
-  switch (r) {
-    case ZS_REASON_NONE: return "none";
-    case ZS_REASON_POLICY_DENY: return "policy-deny";
-    case ZS_REASON_DEFAULT_DENY: return "default-deny";
-    case ZS_REASON_MALFORMED_L2: return "malformed-l2";
-    case ZS_REASON_MALFORMED_IPV4: return "malformed-ipv4";
-    case ZS_REASON_MALFORMED_IPV6: return "malformed-ipv6";
-    case ZS_REASON_MALFORMED_L4: return "malformed-l4";
-    case ZS_REASON_IPV6_EXT_LIMIT: return "ipv6-ext-limit";
-    case ZS_REASON_FRAG_NO_FIRST: return "fragment-without-first";
-    case ZS_REASON_VLAN_LIMIT: return "vlan-limit";
-  }
-  return "?";
+}  // namespace
+
+const char* verdict_name(uint8_t v) { return v < ZS_VERDICT_MAX ? kVerdictNames[v] : "?"; }
+
+const char* reason_name(uint8_t r) { return r < ZS_REASON_MAX ? kReasonNames[r] : "?"; }
+
+const char* counter_name(uint32_t slot) {
+  return slot >= ZS_CTR_EXTRA_FIRST && slot < ZS_CTR_MAX ? kCounterNames[slot - ZS_CTR_EXTRA_FIRST] : "?";
 }
 
 const char* direction_name(uint8_t d) { return d == ZS_DIR_EGRESS ? "egress" : "ingress"; }
@@ -54,7 +51,8 @@ struct ProtoName {
   uint8_t number;
   const char* name;
 };
-constexpr ProtoName kProtos[] = {{0, "any"}, {1, "icmp"}, {6, "tcp"}, {17, "udp"}, {58, "icmpv6"}, {132, "sctp"}};
+constexpr ProtoName kProtos[] = {{ZS_PROTO_ANY, "any"},    {ZS_PROTO_ICMP, "icmp"},     {ZS_PROTO_TCP, "tcp"},
+                                  {ZS_PROTO_UDP, "udp"},    {ZS_PROTO_ICMPV6, "icmpv6"}, {ZS_PROTO_SCTP, "sctp"}};
 }  // namespace
 
 std::string proto_name(uint8_t proto) {

@@ -11,6 +11,7 @@ namespace zeroseg {
 
 const char* verdict_name(uint8_t verdict);  // allowed, denied, audit, unmanaged
 const char* reason_name(uint8_t reason);    // policy-deny, default-deny, malformed-ipv4, ...
+const char* counter_name(uint32_t slot);    // events-lost, ...: the slots of ZS_COUNTERS, "?" for others
 const char* direction_name(uint8_t dir);    // ingress, egress
 const char* mode_name(uint8_t mode);        // off, audit, enforce
 const char* attach_kind_name(uint8_t kind); // workload, host

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "detect/detection.h"
 
+#include <zeroseg/proto.h>
+
 #include <algorithm>
 #include <filesystem>
 
@@ -63,7 +65,7 @@ void Detection::mark_news(Attempt& a, const FlowCatalog& names) {
                      .traffic(identity_key(a.src_identity, names), identity_key(a.dst_identity, names), a.proto,
                               a.port, a.time_ns)
                      .edge;
-  bool service = (a.proto == 6 || a.proto == 17) && lateral_movement_port(a.port);
+  bool service = (a.proto == ZS_PROTO_TCP || a.proto == ZS_PROTO_UDP) && lateral_movement_port(a.port);
   if (service && known_services_.insert(uint64_t{a.src_identity} << 16 | a.port).second)
     a.new_service = baseline_.service_try(identity_key(a.src_identity, names), a.port, a.time_ns);
 }

@@ -2,6 +2,7 @@
 #include "detect/detectors.h"
 
 #include <arpa/inet.h>
+#include <zeroseg/proto.h>
 #include <zeroseg/verdict.h>
 
 #include <cmath>
@@ -326,8 +327,7 @@ Attempt attempt_of(const FlowRecord& r) {
   a.src = tuple_source(r.tuple);
   a.dst = tuple_destination(r.tuple);
   a.proto = r.tuple.proto;
-  bool ports = a.proto == 6 || a.proto == 17 || a.proto == 132;
-  a.port = ports ? ntohs(r.tuple.dport) : 0;
+  a.port = zs_has_ports(a.proto) ? ntohs(r.tuple.dport) : 0;
   a.src_identity = r.source_identity();
   a.dst_identity = r.destination_identity();
   a.reason = r.reason;
@@ -336,7 +336,7 @@ Attempt attempt_of(const FlowRecord& r) {
   a.outcome = true;
   a.denied = r.event == FlowEvent::deny || (r.event == FlowEvent::end && r.end_reason == FlowEndReason::revoked);
   // refused: the reply carried a RST; unanswered: no reply at all
-  a.refused = r.tuple.proto == 6 && (r.tcp_flags[1] & 0x04);
+  a.refused = r.tuple.proto == ZS_PROTO_TCP && (r.tcp_flags[1] & 0x04);
   a.failed = a.denied || (r.event == FlowEvent::end && (r.packets[1] == 0 || a.refused));
   return a;
 }

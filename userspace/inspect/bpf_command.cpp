@@ -4,6 +4,7 @@
 // debugging, labs and tests, like `cilium bpf`.
 #include <arpa/inet.h>
 #include <zeroseg/identity.h>
+#include <zeroseg/proto.h>
 
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -127,9 +128,9 @@ std::vector<zs_policy_key> rule_keys(const RuleArgs& r) {
   base.proto = *proto;
   std::vector<zs_policy_key> keys;
   if (r.icmp_type >= 0) {
-    if (base.proto != IPPROTO_ICMP && base.proto != IPPROTO_ICMPV6)
-      throw Error("--icmp-type needs --proto icmp or icmpv6");
-    base.port = static_cast<uint16_t>(r.icmp_type << 8 | std::max(r.icmp_code, 0));
+    if (!zs_is_icmp(base.proto)) throw Error("--icmp-type needs --proto icmp or icmpv6");
+    base.port = zs_policy_port(base.proto, 0, static_cast<uint8_t>(r.icmp_type),
+                               static_cast<uint8_t>(std::max(r.icmp_code, 0)));
     base.port_plen = r.icmp_code >= 0 ? 16 : 8;
     return {base};
   }
@@ -200,7 +201,7 @@ std::string tuple_addr(const uint32_t* a, uint8_t family) {
 }
 
 std::string port_text(const zs_policy_key& k) {
-  if (k.proto == IPPROTO_ICMP || k.proto == IPPROTO_ICMPV6) {
+  if (zs_is_icmp(k.proto)) {
     if (k.port_plen == 0) return "*";
     std::string s = "type " + std::to_string(k.port >> 8);
     return k.port_plen >= 16 ? s + " code " + std::to_string(k.port & 0xff) : s;

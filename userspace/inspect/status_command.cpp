@@ -25,17 +25,6 @@ using nlohmann::json;
 
 const char* const kFillMaps[] = {"zs_endpoints", "zs_ipcache", "zs_policy", "zs_conntrack4", "zs_conntrack6", "zs_fragments"};
 
-const char* extra_counter_name(uint32_t idx) {
-  switch (idx) {
-    case ZS_CTR_EVENTS_LOST: return "events-lost";
-    case ZS_CTR_EVENTS_SUPPRESSED: return "deny-events-suppressed";
-    case ZS_CTR_CT_REJUDGED: return "flows-rejudged";
-    case ZS_CTR_CT_REVOKED: return "flows-revoked";
-    case ZS_CTR_NON_IP: return "non-ip-passed";
-  }
-  return "?";
-}
-
 std::string hook_text(const HookState& h) {
   std::string in = h.xdp_prog_id ? "xdp" : h.tc_ingress_prog_id ? "tc" : "none";
   std::string out = h.tc_egress_prog_id ? "tc" : "none";
@@ -109,10 +98,10 @@ void run_status(const GlobalOptions& g) {
     j["counters"]["reason"][reason_name(r)] = {{"packets", c.packets}, {"bytes", c.bytes}};
     if (c.packets) ctrs.add({std::string("reason ") + reason_name(r), std::to_string(c.packets), std::to_string(c.bytes)});
   }
-  for (uint32_t idx = ZS_CTR_EVENTS_LOST; idx < ZS_CTR_MAX; idx++) {
+  for (uint32_t idx = ZS_CTR_EXTRA_FIRST; idx < ZS_CTR_MAX; idx++) {
     zs_counter c = dp->counter(idx);
-    j["counters"][extra_counter_name(idx)] = c.packets;
-    ctrs.add({extra_counter_name(idx), std::to_string(c.packets), idx == ZS_CTR_NON_IP ? std::to_string(c.bytes) : "-"});
+    j["counters"][counter_name(idx)] = c.packets;
+    ctrs.add({counter_name(idx), std::to_string(c.packets), idx == ZS_CTR_NON_IP ? std::to_string(c.bytes) : "-"});
   }
 
   if (g.json()) {

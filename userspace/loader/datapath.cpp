@@ -35,11 +35,6 @@ constexpr Program kPrograms[] = {Program::xdp_ingress, Program::tc_ingress, Prog
 // zs_conntrack4 and zs_conntrack6.
 constexpr const char* kRetiredMaps[] = {"zs_conntrack"};
 
-// Conntrack lifetimes without a packet, and the deny event rate limit.
-constexpr uint32_t kCtTimeoutTcp = 6 * 3600;
-constexpr uint32_t kCtTimeoutTcpClosing = 10;
-constexpr uint32_t kCtTimeoutOther = 60;
-
 struct SkeletonDeleter {
   void operator()(zeroseg_bpf* s) const { zeroseg_bpf__destroy(s); }
 };
@@ -224,9 +219,9 @@ void Datapath::map_config() {
   config_ = static_cast<zs_config*>(p);
   if (config_->ct_timeout_tcp == 0) {
     // a fresh map: the defaults, before any program can see a packet
-    config_->ct_timeout_tcp = kCtTimeoutTcp;
-    config_->ct_timeout_tcp_closing = kCtTimeoutTcpClosing;
-    config_->ct_timeout_other = kCtTimeoutOther;
+    config_->ct_timeout_tcp = ZS_DEFAULT_CT_TIMEOUT_TCP;
+    config_->ct_timeout_tcp_closing = ZS_DEFAULT_CT_TIMEOUT_TCP_CLOSING;
+    config_->ct_timeout_other = ZS_DEFAULT_CT_TIMEOUT_OTHER;
     config_->deny_events_per_sec = ZS_DEFAULT_DENY_EVENTS_PER_SEC;
     config_->deny_events_burst = ZS_DEFAULT_DENY_EVENTS_BURST;
   }

@@ -2,6 +2,7 @@
 #include "net/packet_builder.h"
 
 #include <arpa/inet.h>
+#include <zeroseg/proto.h>
 
 #include <cstring>
 
@@ -120,7 +121,7 @@ PacketBuilder& PacketBuilder::ipv6_ext(uint8_t type, uint8_t units) {
 }
 
 PacketBuilder& PacketBuilder::tcp(uint16_t sport, uint16_t dport, uint8_t flags) {
-  set_next(6);
+  set_next(ZS_PROTO_TCP);
   size_t at = b_.size();
   b_.resize(at + 20);
   put16(at, sport);
@@ -132,7 +133,7 @@ PacketBuilder& PacketBuilder::tcp(uint16_t sport, uint16_t dport, uint8_t flags)
 }
 
 PacketBuilder& PacketBuilder::udp(uint16_t sport, uint16_t dport) {
-  set_next(17);
+  set_next(ZS_PROTO_UDP);
   udp_at_ = static_cast<long>(b_.size());
   b_.resize(b_.size() + 8);
   put16(udp_at_, sport);
@@ -141,7 +142,7 @@ PacketBuilder& PacketBuilder::udp(uint16_t sport, uint16_t dport) {
 }
 
 PacketBuilder& PacketBuilder::sctp(uint16_t sport, uint16_t dport) {
-  set_next(132);
+  set_next(ZS_PROTO_SCTP);
   size_t at = b_.size();
   b_.resize(at + 12);
   put16(at, sport);
@@ -150,7 +151,7 @@ PacketBuilder& PacketBuilder::sctp(uint16_t sport, uint16_t dport) {
 }
 
 PacketBuilder& PacketBuilder::icmp(uint8_t type, uint8_t code, uint16_t id) {
-  set_next(ip_version_ == 6 ? 58 : 1);
+  set_next(ip_version_ == 6 ? ZS_PROTO_ICMPV6 : ZS_PROTO_ICMP);
   size_t at = b_.size();
   b_.resize(at + 8);
   b_[at] = type;

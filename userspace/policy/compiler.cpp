@@ -2,6 +2,7 @@
 #include "policy/compiler.h"
 
 #include <zeroseg/identity.h>
+#include <zeroseg/proto.h>
 
 #include <algorithm>
 #include <functional>
@@ -48,8 +49,6 @@ void fold_vote(zs_policy_entry& e, const PolicyVote& v) {
 }
 
 namespace {
-
-constexpr uint8_t kIcmp = 1, kIcmp6 = 58;
 
 // Prefixes a policy names (cidrs and their excepts): each gets an identity.
 std::vector<Prefix> cidrs_of(const Policy& pol) {
@@ -370,8 +369,9 @@ class Compilation {
       }
     }
     for (const auto& ic : r.icmp) {
-      uint16_t port = static_cast<uint16_t>(ic.type << 8 | ic.code.value_or(0));
-      out.push_back({ic.family == 6 ? kIcmp6 : kIcmp, port, static_cast<uint8_t>(ic.code ? 16 : 8)});
+      uint8_t proto = zs_icmp_proto(ic.family);  // IcmpSpec's family is a zs_family
+      uint16_t port = zs_policy_port(proto, 0, ic.type, ic.code.value_or(0));
+      out.push_back({proto, port, static_cast<uint8_t>(ic.code ? 16 : 8)});
     }
     return out;
   }

@@ -2,6 +2,7 @@
 #include "policy/evaluate.h"
 
 #include <zeroseg/identity.h>
+#include <zeroseg/proto.h>
 
 #include "common/time.h"
 
@@ -28,8 +29,8 @@ PolicyJudge::Verdict PolicyJudge::side(const CompiledEndpoint& ep, const std::st
                                        uint32_t peer, uint8_t proto, uint16_t port) const {
   uint8_t mode = ep.mode[dir];
   if (mode == ZS_MODE_OFF) return {};
-  bool icmp = proto == 1 || proto == 58;
-  uint16_t key_port = icmp ? static_cast<uint16_t>(port << 8) : port;
+  // for ICMP, port is the type: the key holds it as a type-only rule does
+  uint16_t key_port = zs_is_icmp(proto) ? zs_policy_port(proto, 0, static_cast<uint8_t>(port), 0) : port;
   uint32_t allow = 0, audit = 0;
   auto live = [&](uint64_t expires) { return !expires || now_tai_ < expires; };
   for (uint32_t p : {peer, uint32_t{ZS_ID_ANY}}) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <zeroseg/endpoint.h>
+#include <zeroseg/proto.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -44,7 +45,7 @@ struct ObjectMeta {
 struct NamedPort {
   std::string name;
   uint16_t port = 0;
-  uint8_t proto = 6;
+  uint8_t proto = ZS_PROTO_TCP;
 };
 
 struct Workload {
@@ -60,7 +61,7 @@ struct Namespace {
 };
 
 struct PortSpec {
-  uint8_t proto = 6;             // TCP unless given
+  uint8_t proto = ZS_PROTO_TCP;  // TCP unless given
   std::optional<uint16_t> port;  // absent: every port of proto (or named)
   std::string named;             // a named port, resolved per destination workload
   std::optional<uint16_t> end_port;
@@ -68,7 +69,7 @@ struct PortSpec {
 };
 
 struct IcmpSpec {
-  uint8_t family = 4;  // 4: ICMP, 6: ICMPv6
+  uint8_t family = ZS_FAMILY_IPV4;  // zs_family: IPv4 for ICMP, IPv6 for ICMPv6
   uint8_t type = 0;
   std::optional<uint8_t> code;
   bool operator==(const IcmpSpec&) const = default;

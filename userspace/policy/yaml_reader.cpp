@@ -457,7 +457,7 @@ std::vector<Rule> segment_rules(const Reader& r, const yaml::Node& n, const std:
         if (ic["code"]) s.code = static_cast<uint8_t>(r.integer(ic["code"], what + "[].icmp[].code", 0, 255));
         if (yaml::Node f = ic["family"]) {
           std::string fam = r.str(f, what + "[].icmp[].family");
-          if (fam == "IPv6") s.family = 6;
+          if (fam == "IPv6") s.family = ZS_FAMILY_IPV6;
           else if (fam != "IPv4") r.fail(f, what + "[].icmp[].family must be IPv4 or IPv6");
         }
         list.push_back(s);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "telemetry/flow_json.h"
 
+#include <zeroseg/proto.h>
 #include <zeroseg/verdict.h>
 
 #include <arpa/inet.h>
@@ -109,9 +110,6 @@ void append_pair(std::string& out, const char* key, const std::array<uint64_t, 2
   out += '}';
 }
 
-bool is_icmp(uint8_t proto) { return proto == 1 || proto == 58; }
-bool has_ports(uint8_t proto) { return proto == 6 || proto == 17 || proto == 132; }
-
 }  // namespace
 
 std::string tcp_flags_str(uint8_t flags) {
@@ -135,10 +133,10 @@ void append_flow_json(std::string& out, const FlowRecord& r, const FlowCatalog& 
   append_name(out, "direction", direction_name(r.direction));
   append_number(out, "ip_version", t.family == 6 ? 6 : 4);
   append_name(out, "protocol", proto_name(t.proto));
-  append_party(out, "source", tuple_source(t), t.sport, has_ports(t.proto), r.source_identity(), names);
-  append_party(out, "destination", tuple_destination(t), t.dport, has_ports(t.proto), r.destination_identity(),
+  append_party(out, "source", tuple_source(t), t.sport, zs_has_ports(t.proto), r.source_identity(), names);
+  append_party(out, "destination", tuple_destination(t), t.dport, zs_has_ports(t.proto), r.destination_identity(),
                names);
-  if (is_icmp(t.proto)) {
+  if (zs_is_icmp(t.proto)) {
     out += ",\"icmp\":{\"type\":";
     append_uint(out, r.icmp_type);
     out += ",\"code\":";
@@ -153,7 +151,7 @@ void append_flow_json(std::string& out, const FlowRecord& r, const FlowCatalog& 
     append_json(out, "rule", rule->name.json);
   }
   append_json(out, "why", names.explain(r).json);
-  if (t.proto == 6) append_name(out, "tcp_flags", tcp_flags_str(r.tcp_flags[0]));
+  if (t.proto == ZS_PROTO_TCP) append_name(out, "tcp_flags", tcp_flags_str(r.tcp_flags[0]));
   if (r.event == FlowEvent::deny) append_number(out, "suppressed", r.suppressed);
   if (r.event == FlowEvent::end) {
     append_name(out, "end_reason", flow_end_reason_name(r.end_reason));
@@ -162,7 +160,7 @@ void append_flow_json(std::string& out, const FlowRecord& r, const FlowCatalog& 
     append_number(out, "duration_ms", r.time_ns > r.start_ns ? (r.time_ns - r.start_ns) / 1000000 : 0);
     append_pair(out, "packets", r.packets);
     append_pair(out, "bytes", r.bytes);
-    if (t.proto == 6) append_name(out, "tcp_flags_reply", tcp_flags_str(r.tcp_flags[1]));
+    if (t.proto == ZS_PROTO_TCP) append_name(out, "tcp_flags_reply", tcp_flags_str(r.tcp_flags[1]));
   }
   out += "}\n";
 }

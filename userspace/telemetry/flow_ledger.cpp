@@ -2,6 +2,7 @@
 #include "telemetry/flow_ledger.h"
 
 #include <arpa/inet.h>
+#include <zeroseg/proto.h>
 #include <zeroseg/verdict.h>
 
 #include <algorithm>
@@ -22,10 +23,8 @@ int strictness(uint8_t verdict) {
 void FlowLedger::record(const FlowRecord& r) {
   if (r.event == FlowEvent::end || r.link_control()) return;
   uint8_t proto = r.tuple.proto;
-  bool ports = proto == 6 || proto == 17 || proto == 132;
-  bool icmp = proto == 1 || proto == 58;
   Key k{tuple_source(r.tuple), tuple_destination(r.tuple), proto,
-        static_cast<uint16_t>(ports ? ntohs(r.tuple.dport) : icmp ? r.icmp_type : 0)};
+        static_cast<uint16_t>(zs_has_ports(proto) ? ntohs(r.tuple.dport) : zs_is_icmp(proto) ? r.icmp_type : 0)};
   std::lock_guard lock(mu_);
   auto it = seen_.find(k);
   if (it == seen_.end()) {

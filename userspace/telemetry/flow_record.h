@@ -5,6 +5,7 @@
 #pragma once
 
 #include <zeroseg/conntrack.h>
+#include <zeroseg/proto.h>
 
 #include <array>
 #include <cstdint>
@@ -52,7 +53,10 @@ struct FlowRecord {
   uint32_t destination_identity() const { return ingress() ? subject : peer; }
   // IPv6's own link plumbing (MLD 130-132 and 143, ND 133-137): not a
   // conversation between workloads, so neither learned nor news.
-  bool link_control() const { return tuple.proto == 58 && ((icmp_type >= 130 && icmp_type <= 137) || icmp_type == 143); }
+  bool link_control() const {
+    return tuple.proto == ZS_PROTO_ICMPV6 &&
+           (zs_icmp6_is_nd(icmp_type) || (icmp_type >= 130 && icmp_type <= 132) || icmp_type == 143);
+  }
 };
 
 }  // namespace zeroseg

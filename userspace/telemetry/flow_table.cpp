@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "telemetry/flow_table.h"
 
+#include <zeroseg/conntrack.h>
 #include <zeroseg/ipcache.h>
+#include <zeroseg/proto.h>
 #include <zeroseg/verdict.h>
 
 #include <cerrno>
@@ -23,17 +25,10 @@ int64_t clock_ns(clockid_t id) {
 // conntrack_entries_'s index: zs_conntrack4, zs_conntrack6
 int family_index(const zs_ct_key& key) { return key.tuple.family == ZS_FAMILY_IPV4 ? 0 : 1; }
 
-// ICMP errors are judged but never open a flow (bpf/lib/datapath.h)
+// ICMP errors (of the family's own ICMP) are judged but never open a flow
+// (bpf/lib/parse.h, bpf/lib/datapath.h)
 bool is_icmp_error(const zs_tuple& t, uint8_t type) {
-  if (t.proto == 1) return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
-  if (t.proto == 58) return type < 128;
-  return false;
-}
-
-uint64_t timeout_ns(const zs_config& cfg, const zs_ct_entry& ct, uint8_t proto) {
-  uint32_t sec = cfg.ct_timeout_other;
-  if (proto == 6) sec = ct.flags & ZS_CT_CLOSING ? cfg.ct_timeout_tcp_closing : cfg.ct_timeout_tcp;
-  return static_cast<uint64_t>(sec) * 1000000000ull;
+  return t.proto == zs_icmp_proto(t.family) && zs_icmp_is_error(t.family, type);
 }
 
 zs_tuple reversed(const zs_tuple& t) {
@@ -174,8 +169,8 @@ void FlowTable::sweep(const ConntrackReader& conntrack, const zs_config& cfg, co
     entries[family_index(key)]++;
     auto [it, fresh] = flows_.try_emplace(key);
     Live& flow = it->second;
-    if (fresh && (key.tuple.proto == 1 || key.tuple.proto == 58) && key.tuple.sport)
-      flow.icmp_type = key.tuple.proto == 1 ? 8 : 128;  // a start the agent never saw: an echo flow has ids
+    if (fresh && zs_is_icmp(key.tuple.proto) && key.tuple.sport)  // a start the agent never saw: an echo flow has ids
+      flow.icmp_type = key.tuple.proto == ZS_PROTO_ICMP ? ZS_ICMP_ECHO : ZS_ICMPV6_ECHO_REQUEST;
     // a newer flow on a tuple whose old flow ended between sweeps
     if (flow.synced && flow.last.created_ns != ct.created_ns) {
       out.push_back(end_record(key, flow, FlowEndReason::timeout, clock));
@@ -184,7 +179,8 @@ void FlowTable::sweep(const ConntrackReader& conntrack, const zs_config& cfg, co
     flow.last = ct;
     flow.synced = true;
     flow.sweep = id;
-    if (clock.now_coarse > ct.last_seen_ns && clock.now_coarse - ct.last_seen_ns > timeout_ns(cfg, ct, key.tuple.proto))
+    if (clock.now_coarse > ct.last_seen_ns &&
+        clock.now_coarse - ct.last_seen_ns > zs_ct_timeout_ns(&cfg, &ct, key.tuple.proto))
       expired.emplace_back(key, flow);
   });
   conntrack_entries_[0] = entries[0];

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
+#include <zeroseg/proto.h>
 #include <zeroseg/verdict.h>
 
 #include <cerrno>
@@ -152,12 +153,12 @@ void IpfixExporter::add(const FlowRecord& r, const FlowCatalog& names) {
   const auto* d = reinterpret_cast<const uint8_t*>(r.tuple.daddr);
   rec.insert(rec.end(), s, s + alen);
   rec.insert(rec.end(), d, d + alen);
-  bool icmp = r.tuple.proto == 1 || r.tuple.proto == 58;
+  bool icmp = zs_is_icmp(r.tuple.proto);
   put16(rec, icmp ? 0 : ntohs(r.tuple.sport));
   put16(rec, icmp ? 0 : ntohs(r.tuple.dport));
   put8(rec, r.tuple.proto);
   put16(rec, static_cast<uint16_t>(r.tcp_flags[0] | r.tcp_flags[1]));
-  put16(rec, icmp ? static_cast<uint16_t>(r.icmp_type << 8 | r.icmp_code) : 0);
+  put16(rec, icmp ? zs_policy_port(r.tuple.proto, 0, r.icmp_type, r.icmp_code) : 0);  // icmpTypeCode: type << 8 | code
   put64(rec, deny ? 1 : r.packets[0]);
   put64(rec, r.bytes[0]);
   put64(rec, r.packets[1]);

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The protocols the datapath reads past the IP header, and the rules over
+ * them that the kernel and user space share: which carry ports, which ICMP
+ * messages are errors (judged, never opening a flow) or echoes (their id in
+ * both ports), and the port a policy key judges. */
+#ifndef ZEROSEG_PROTO_H
+#define ZEROSEG_PROTO_H
+
+#include "types.h"
+#include "ipcache.h"
+
+/* IP protocol numbers (IANA), as in zs_tuple.proto and zs_policy_key.proto */
+#define ZS_PROTO_ANY 0 /* policy keys only: any protocol */
+#define ZS_PROTO_ICMP 1
+#define ZS_PROTO_TCP 6
+#define ZS_PROTO_UDP 17
+#define ZS_PROTO_ICMPV6 58
+#define ZS_PROTO_SCTP 132
+
+/* ICMP and ICMPv6 types (<linux/icmp.h> and <linux/icmpv6.h> pull in libc
+ * headers, which BPF programs cannot include) */
+#define ZS_ICMP_ECHOREPLY 0
+#define ZS_ICMP_DEST_UNREACH 3
+#define ZS_ICMP_SOURCE_QUENCH 4
+#define ZS_ICMP_REDIRECT 5
+#define ZS_ICMP_ECHO 8
+#define ZS_ICMP_TIME_EXCEEDED 11
+#define ZS_ICMP_PARAMETERPROB 12
+#define ZS_ICMPV6_DEST_UNREACH 1
+#define ZS_ICMPV6_PARAMPROB 4
+#define ZS_ICMPV6_ECHO_REQUEST 128
+#define ZS_ICMPV6_ECHO_REPLY 129
+#define ZS_ICMPV6_ND_FIRST 133 /* router solicitation */
+#define ZS_ICMPV6_ND_LAST 137  /* redirect */
+
+/* ICMP or ICMPv6: the policy port is type and code */
+ZS_INLINE int zs_is_icmp(__u8 proto)
+{
+	return proto == ZS_PROTO_ICMP || proto == ZS_PROTO_ICMPV6;
+}
+
+/* TCP, UDP, SCTP: a source and a destination port lead the header */
+ZS_INLINE int zs_has_ports(__u8 proto)
+{
+	return proto == ZS_PROTO_TCP || proto == ZS_PROTO_UDP || proto == ZS_PROTO_SCTP;
+}
+
+/* A family's own ICMP. ICMPv6 in IPv4 (or ICMP in IPv6) is just another
+ * protocol: it has no errors and no neighbour discovery. */
+ZS_INLINE __u8 zs_icmp_proto(__u8 family)
+{
+	return family == ZS_FAMILY_IPV6 ? ZS_PROTO_ICMPV6 : ZS_PROTO_ICMP;
+}
+
+/* Error types of the family's own ICMP: they quote a packet of the flow
+ * they concern, are judged as related to it, and never open a flow. */
+ZS_INLINE int zs_icmp_is_error(__u8 family, __u8 type)
+{
+	if (family == ZS_FAMILY_IPV6)
+		return type >= ZS_ICMPV6_DEST_UNREACH && type <= ZS_ICMPV6_PARAMPROB;
+	return type == ZS_ICMP_DEST_UNREACH || type == ZS_ICMP_SOURCE_QUENCH ||
+	       type == ZS_ICMP_REDIRECT || type == ZS_ICMP_TIME_EXCEEDED ||
+	       type == ZS_ICMP_PARAMETERPROB;
+}
+
+/* Echo requests and replies carry their id in both ports of the tuple, so a
+ * reply's reversed tuple finds its request. */
+ZS_INLINE int zs_icmp_is_echo(__u8 proto, __u8 type)
+{
+	if (proto == ZS_PROTO_ICMP)
+		return type == ZS_ICMP_ECHO || type == ZS_ICMP_ECHOREPLY;
+	return type == ZS_ICMPV6_ECHO_REQUEST || type == ZS_ICMPV6_ECHO_REPLY;
+}
+
+/* IPv6 neighbour discovery (RS, RA, NS, NA, redirect): always passes */
+ZS_INLINE int zs_icmp6_is_nd(__u8 type)
+{
+	return type >= ZS_ICMPV6_ND_FIRST && type <= ZS_ICMPV6_ND_LAST;
+}
+
+/* The port policy judges (zs_policy_key.port, host order): the destination
+ * port where there are ports, type << 8 | code for ICMP and ICMPv6 (a
+ * type-only rule is then a /8, a type+code rule a /16), else 0. */
+ZS_INLINE __u16 zs_policy_port(__u8 proto, __u16 dport, __u8 icmp_type, __u8 icmp_code)
+{
+	if (zs_is_icmp(proto))
+		return (__u16)((__u16)icmp_type << 8 | icmp_code);
+	return zs_has_ports(proto) ? dport : 0;
+}
+
+#endif

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+// The ABI's vocabulary (include/zeroseg): names are an interface (JSON,
+// metrics, scripts that grep them), so they are pinned here one by one; and
+// the protocol rules user space shares with the kernel.
+#include <gtest/gtest.h>
+#include <zeroseg/proto.h>
+#include <zeroseg/verdict.h>
+
+#include <string>
+
+#include "abi/names.h"
+
+namespace zeroseg {
+namespace {
+
+TEST(AbiNames, VerdictsKeepTheirNumbersAndNames) {
+  EXPECT_STREQ(verdict_name(0), "allowed");
+  EXPECT_STREQ(verdict_name(1), "denied");
+  EXPECT_STREQ(verdict_name(2), "audit");
+  EXPECT_STREQ(verdict_name(3), "unmanaged");
+  EXPECT_STREQ(verdict_name(ZS_VERDICT_MAX), "?");
+}
+
+TEST(AbiNames, ReasonsKeepTheirNumbersAndNames) {
+  const char* names[] = {"none",           "policy-deny",    "default-deny",   "malformed-l2",
+                         "malformed-ipv4", "malformed-ipv6", "malformed-l4",   "ipv6-ext-limit",
+                         "fragment-without-first", "vlan-limit"};
+  ASSERT_EQ(std::size(names), size_t{ZS_REASON_MAX});
+  for (uint8_t r = 0; r < ZS_REASON_MAX; r++) EXPECT_STREQ(reason_name(r), names[r]) << int{r};
+  EXPECT_EQ(ZS_REASON_FRAG_NO_FIRST, 8);
+  EXPECT_STREQ(reason_name(ZS_REASON_MAX), "?");
+}
+
+TEST(AbiNames, CountersKeepTheirSlotsAndNames) {
+  EXPECT_STREQ(counter_name(ZS_CTR_EVENTS_LOST), "events-lost");
+  EXPECT_STREQ(counter_name(ZS_CTR_EVENTS_SUPPRESSED), "deny-events-suppressed");
+  EXPECT_STREQ(counter_name(ZS_CTR_CT_REJUDGED), "flows-rejudged");
+  EXPECT_STREQ(counter_name(ZS_CTR_CT_REVOKED), "flows-revoked");
+  EXPECT_STREQ(counter_name(ZS_CTR_NON_IP), "non-ip-passed");
+  EXPECT_EQ(ZS_CTR_EXTRA_FIRST, ZS_CTR_REASON(ZS_REASON_MAX));
+  EXPECT_STREQ(counter_name(ZS_CTR_REASON(ZS_REASON_VLAN_LIMIT)), "?");  // named by reason_name
+  EXPECT_STREQ(counter_name(ZS_CTR_MAX), "?");
+}
+
+TEST(AbiNames, ProtocolsByNameAndNumber) {
+  EXPECT_EQ(proto_name(ZS_PROTO_SCTP), "sctp");
+  EXPECT_EQ(proto_name(ZS_PROTO_ICMPV6), "icmpv6");
+  EXPECT_EQ(proto_name(47), "47");
+  EXPECT_EQ(parse_proto("udp"), ZS_PROTO_UDP);
+  EXPECT_EQ(parse_proto("any"), ZS_PROTO_ANY);
+}
+
+TEST(AbiProto, PolicyPortIsDestinationPortOrIcmpTypeAndCode) {
+  EXPECT_EQ(zs_policy_port(ZS_PROTO_TCP, 443, 0, 0), 443);
+  EXPECT_EQ(zs_policy_port(ZS_PROTO_SCTP, 9, 3, 4), 9);
+  EXPECT_EQ(zs_policy_port(ZS_PROTO_ICMP, 1234, 3, 4), 0x0304);  // ports ignored: echo ids live there
+  EXPECT_EQ(zs_policy_port(ZS_PROTO_ICMPV6, 0, 128, 0), 0x8000);
+  EXPECT_EQ(zs_policy_port(47, 80, 3, 4), 0);  // no ports, not ICMP
+}
+
+TEST(AbiProto, IcmpErrorsAreTheFamilysOwn) {
+  for (int type : {3, 4, 5, 11, 12}) EXPECT_TRUE(zs_icmp_is_error(ZS_FAMILY_IPV4, type)) << type;
+  for (int type : {0, 8, 13}) EXPECT_FALSE(zs_icmp_is_error(ZS_FAMILY_IPV4, type)) << type;
+  for (int type : {1, 2, 3, 4}) EXPECT_TRUE(zs_icmp_is_error(ZS_FAMILY_IPV6, type)) << type;
+  for (int type : {0, 5, 127, 128, 135}) EXPECT_FALSE(zs_icmp_is_error(ZS_FAMILY_IPV6, type)) << type;
+  EXPECT_EQ(zs_icmp_proto(ZS_FAMILY_IPV4), ZS_PROTO_ICMP);
+  EXPECT_EQ(zs_icmp_proto(ZS_FAMILY_IPV6), ZS_PROTO_ICMPV6);
+  EXPECT_TRUE(zs_has_ports(ZS_PROTO_UDP));
+  EXPECT_FALSE(zs_has_ports(ZS_PROTO_ICMP));
+  EXPECT_TRUE(zs_is_icmp(ZS_PROTO_ICMPV6));
+  EXPECT_FALSE(zs_is_icmp(ZS_PROTO_TCP));
+}
+
+}  // namespace
+}  // namespace zeroseg
