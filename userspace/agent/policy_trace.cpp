@@ -2,6 +2,7 @@
 // `zeroseg policy trace`: the loaded datapath judges a crafted packet.
 #include <net/if.h>
 #include <zeroseg/identity.h>
+#include <zeroseg/proto.h>
 #include <zeroseg/trace.h>
 
 #include <vector>
@@ -79,10 +80,10 @@ json Agent::trace(const std::string& from, const std::string& to, uint16_t port,
   pb.eth();
   if (s->family == 4) pb.ipv4(s->str(), d->str());
   else pb.ipv6(s->str(), d->str());
-  if (proto == 6) pb.tcp(40000, port, PacketBuilder::kSyn);
-  else if (proto == 17) pb.udp(40000, port);
-  else if (proto == 132) pb.sctp(40000, port);
-  else if (proto == 1 || proto == 58) pb.icmp(static_cast<uint8_t>(port), 0, 1);
+  if (proto == ZS_PROTO_TCP) pb.tcp(40000, port, PacketBuilder::kSyn);
+  else if (proto == ZS_PROTO_UDP) pb.udp(40000, port);
+  else if (proto == ZS_PROTO_SCTP) pb.sctp(40000, port);
+  else if (zs_is_icmp(proto)) pb.icmp(static_cast<uint8_t>(port), 0, 1);
   else throw Error("trace knows tcp, udp, sctp and icmp");
   std::vector<uint8_t> packet = pb.build();
 

@@ -12,6 +12,8 @@
 
 #include "detect/policy_learning.h"
 
+#include <zeroseg/proto.h>
+
 #include "abi/names.h"
 #include "common/time.h"
 #include "policy/evaluate.h"
@@ -52,11 +54,13 @@ struct PeerTraffic {
 std::string ports_yaml(const std::set<std::pair<uint8_t, uint16_t>>& ports) {
   std::string tcp_udp, icmp, other;
   for (auto [proto, port] : ports) {
-    if (proto == 6 || proto == 17 || proto == 132)
-      tcp_udp += (tcp_udp.empty() ? "" : ", ") + ("{port: " + std::to_string(port) +
-                                                 (proto == 6 ? "" : proto == 17 ? ", protocol: UDP" : ", protocol: SCTP") + "}");
-    else if (proto == 1 || proto == 58)
-      icmp += (icmp.empty() ? "" : ", ") + ("{type: " + std::to_string(port) + (proto == 58 ? ", family: IPv6" : "") + "}");
+    if (zs_has_ports(proto))
+      tcp_udp += (tcp_udp.empty() ? "" : ", ") +
+                 ("{port: " + std::to_string(port) +
+                  (proto == ZS_PROTO_TCP ? "" : proto == ZS_PROTO_UDP ? ", protocol: UDP" : ", protocol: SCTP") + "}");
+    else if (zs_is_icmp(proto))
+      icmp += (icmp.empty() ? "" : ", ") +
+              ("{type: " + std::to_string(port) + (proto == ZS_PROTO_ICMPV6 ? ", family: IPv6" : "") + "}");
     else
       other = proto_name(proto);
   }
