@@ -107,7 +107,6 @@ Transport::Transport(UniqueFd listener, std::optional<uid_t> allowed_uid, const 
   svr_sock_ = listener_.get();
   new_task_queue = [threads = limits.threads] { return new httplib::ThreadPool(threads); };
   set_payload_max_length(limits.stream.max_body);
-  set_keep_alive_max_count(1);  // process_and_close_socket serves one request anyway
   auto on_request = [this](const httplib::Request& in, httplib::Response& out) { answer(in, out); };
   // every path and method to the one handler, which routes by itself
   Get(".*", on_request).Post(".*", on_request).Put(".*", on_request).Patch(".*", on_request);
