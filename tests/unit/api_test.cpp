@@ -420,6 +420,32 @@ TEST(Api, AStreamThatIsRefusedReportsItsError) {
   EXPECT_EQ(error_body, R"({"error":"no route"})");
 }
 
+// Each live stream holds a thread: past a bound they are refused, and
+// short calls still find a thread.
+TEST(Api, LiveStreamsAreBoundedAndShortCallsStillServed) {
+  TempDir dir;
+  TestRoutes routes;
+  Running api(serve_me(dir.file("api.sock"), routes));
+  const std::string address = api.server->address(), follow = "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n";
+  std::vector<UniqueFd> open_streams;
+  int refused_with = 0;
+  while (open_streams.size() < 64 && !refused_with) {
+    UniqueFd fd = connect_to(address);
+    timeval two{2, 0};
+    setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &two, sizeof(two));
+    ASSERT_EQ(send(fd.get(), follow.data(), follow.size(), MSG_NOSIGNAL), static_cast<ssize_t>(follow.size()));
+    char head[64] = {};
+    ASSERT_GT(recv(fd.get(), head, sizeof(head) - 1, 0), 12) << "no answer with " << open_streams.size() << " open";
+    int status = status_of(head);
+    if (status == 200) open_streams.push_back(std::move(fd));
+    else refused_with = status;
+  }
+  EXPECT_EQ(refused_with, 503);
+  EXPECT_GT(open_streams.size(), 0u);
+  EXPECT_LT(open_streams.size(), 16u) << "streams may take every thread";
+  EXPECT_EQ(status_of(exchange(address, kNormal)), 200);
+}
+
 // --- addresses and stopping ------------------------------------------------
 
 TEST(Api, TcpListenReportsThePortTheKernelChose) {

@@ -2,7 +2,7 @@
 // The agent's HTTP/1.1 transport, over cpp-httplib: the API on a Unix
 // socket (JSON bodies, peers checked with SO_PEERCRED before a byte of the
 // request is read) and /metrics on TCP. One request per connection, a
-// bounded pool of threads, bounded heads and bodies. httplib stays behind
+// bounded number of threads, bounded heads and bodies. httplib stays behind
 // this header: its users need neither its header nor its build flags.
 #pragma once
 

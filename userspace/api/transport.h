@@ -2,7 +2,7 @@
 // httplib's Server, given a listener we bound ourselves and a socket
 // handler of our own: httplib 0.11 neither hands a handler the accepted
 // socket nor checks a Unix peer's credentials, so the check happens in
-// process_and_close_socket (a virtual httplib calls on its pool thread for
+// process_and_close_socket (a virtual httplib calls on a worker thread for
 // each accepted socket) before httplib reads anything.
 #pragma once
 
@@ -19,7 +19,7 @@ namespace zeroseg::api {
 
 struct TransportLimits {
   StreamLimits stream;
-  size_t threads;      // httplib's pool: requests served at once
+  size_t threads;      // requests served at once (one thread each)
   size_t max_streams;  // of them, live streams (each holds a thread until its client goes)
 };
 
