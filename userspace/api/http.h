@@ -1,27 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
-// The agent's HTTP/1.1 transport, one request per connection: the API on a
-// Unix socket (JSON bodies, peers checked with SO_PEERCRED before a request
-// is read) and /metrics on TCP. Small on purpose: cpp-httplib 0.11 (Debian
-// 12) has no Unix socket support and no way to see the peer's credentials.
+// The agent's HTTP/1.1 transport, over cpp-httplib: the API on a Unix
+// socket (JSON bodies, peers checked with SO_PEERCRED before a byte of the
+// request is read) and /metrics on TCP. One request per connection, a
+// bounded number of threads, bounded heads and bodies. httplib stays behind
+// this header: its users need neither its header nor its build flags.
 #pragma once
 
-#include <atomic>
+#include <sys/types.h>
+
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
-
-#include "common/handles.h"
 
 namespace zeroseg::api {
 
 struct Request {
   std::string method, path, body;
-  std::map<std::string, std::string> query;
-  uid_t peer_uid = 0;
-  pid_t peer_pid = 0;
+  std::map<std::string, std::string> query;  // decoded; the last of a repeated key wins
 };
 
 // Returns false once the client has gone or the server stops; an empty
@@ -32,12 +29,14 @@ struct Response {
   int status = 200;
   std::string body;  // JSON unless content_type says otherwise
   std::string content_type = "application/json";
-  // A body of unknown length (a live stream): runs after the head is sent
-  // and ends the response when it returns.
+  // A body of unknown length (a live stream, sent chunked): runs after the
+  // head is sent and ends the response when it returns.
   std::function<void(const StreamWriter&)> stream;
 };
 
 using Handler = std::function<Response(const Request&)>;
+
+class Transport;
 
 class HttpServer {
  public:
@@ -47,23 +46,19 @@ class HttpServer {
   // Read-only endpoints for anyone (/metrics): "ADDR:PORT", "[v6]:PORT" or ":PORT".
   static std::unique_ptr<HttpServer> tcp(const std::string& listen, Handler handler);
   ~HttpServer();
-  // Serves until stop() (from another thread), then waits for the
-  // requests in flight; streams end within half a second of stop().
+  // Serves until stop() (from another thread, before or during serve()),
+  // then waits for the requests in flight; streams end within half a
+  // second of stop().
   void serve();
-  void stop() { stopping_ = true; }
+  void stop();
   // "unix:PATH" or "ADDR:PORT" (with the port the kernel chose for ":0")
   const std::string& address() const { return address_; }
 
  private:
-  HttpServer(UniqueFd listener, std::string address, std::optional<uid_t> allowed_uid, Handler handler);
-  void handle(int fd);
+  HttpServer(std::unique_ptr<Transport> transport, std::string address, std::string unix_path);
 
-  UniqueFd listener_;
+  std::unique_ptr<Transport> transport_;
   std::string address_, unix_path_;
-  std::optional<uid_t> allowed_uid_;  // none: no peer check (TCP)
-  Handler handler_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> in_flight_{0};
 };
 
 // The CLI's side: one request, its response. Throws Error when the agent
