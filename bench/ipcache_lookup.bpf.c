@@ -2,7 +2,7 @@
 /* bench only: the two ipcache designs side by side, one lookup of the
  * packet's IPv4 source per run. zs_bench_lpm probes an LPM trie;
  * zs_bench_hash probes a hash keyed by (prefix length, masked address) for
- * each length in `lens`, longest first, as bpf/lib/ipcache.h does. */
+ * each length in `lens`, longest first, as bpf/lib/ipcache_lookup.h does. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>

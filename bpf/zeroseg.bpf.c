@@ -3,7 +3,7 @@
  * the maps in bpf/lib/maps.h. */
 #include <linux/pkt_cls.h>
 
-#include "lib/datapath.h"
+#include "lib/pipeline.h"
 
 /* Headers a tc program needs in the linear part of the skb. */
 #define ZS_TC_PULL_LEN 256

@@ -4,7 +4,7 @@
 
 #include "maps.h"
 #include "parse.h"
-#include "policy.h"
+#include "policy_lookup.h"
 
 struct zs_event_info {
 	__u32 subject;

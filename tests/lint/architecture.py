@@ -11,7 +11,8 @@ part not declared. This lint checks what the compiler cannot:
   2. every include of a part's header is declared (the same check as the
      compiler's, but named, and also for headers no .cpp of the part uses);
   3. the kernel side (bpf/, include/zeroseg/) includes nothing of user space;
-  4. with --build-dir: the unit tests of the pure parts link no libbpf.
+  4. no two headers share a file name (a reader finds a thing by its name);
+  5. with --build-dir: the unit tests of the pure parts link no libbpf.
 
   architecture.py [--self-test] [--build-dir DIR] SOURCE_DIR
 
@@ -154,7 +155,16 @@ def lint_tree(root, build_dir=None):
                 lint.check(other not in parts or other == "zeroseg",
                            f'{rel}: the kernel side includes user space ("{target}")')
 
-    # 4. the pure parts' unit tests link no libbpf
+    # 4. one name, one header: no two headers of the tree share a file name
+    seen = {}
+    for folder in ("userspace", "bpf", "include"):
+        for path in source_files(os.path.join(root, folder)):
+            if path.endswith(".h"):
+                seen.setdefault(os.path.basename(path), []).append(os.path.relpath(path, root))
+    for name, paths in sorted(seen.items()):
+        lint.check(len(paths) == 1, f"{name}: the name of {len(paths)} headers ({', '.join(paths)}): name each for what it holds")
+
+    # 5. the pure parts' unit tests link no libbpf
     if build_dir:
         for name in PURE_TEST_BINARIES:
             binary = os.path.join(build_dir, "tests", name)
@@ -166,41 +176,60 @@ def lint_tree(root, build_dir=None):
     return lint
 
 
+def edit(rel, change):
+    """A break that rewrites one file of the copy; False when the file no longer has what it changes."""
+    def apply(tmp):
+        path = os.path.join(tmp, rel)
+        before = open(path).read()
+        after = change(before)
+        open(path, "w").write(after)
+        return after != before
+    return apply
+
+
+def add_file(rel, text):
+    def apply(tmp):
+        open(os.path.join(tmp, rel), "w").write(text)
+        return True
+    return apply
+
+
 def self_test(root):
     """Breaks a copy of the tree in each way the lint knows; each must be named."""
     breaks = [
-        ("an include of the loader from policy", "userspace/policy/compiler.cpp",
-         lambda s: s.replace('#include "policy/compiler.h"', '#include "policy/compiler.h"\n#include "loader/datapath.h"', 1),
+        ("an include of the loader from policy",
+         edit("userspace/policy/compiler.cpp",
+              lambda s: s.replace('#include "policy/compiler.h"', '#include "policy/compiler.h"\n#include "loader/datapath.h"', 1)),
          "policy -> loader"),
-        ("a forbidden arrow declared", "userspace/CMakeLists.txt",
-         lambda s: s.replace("DEPENDS abi common net identity\n  LIBS PkgConfig::YAMLCPP", "DEPENDS abi common net identity loader\n  LIBS PkgConfig::YAMLCPP", 1),
+        ("a forbidden arrow declared",
+         edit("userspace/CMakeLists.txt",
+              lambda s: s.replace("DEPENDS abi common net identity\n  LIBS PkgConfig::YAMLCPP",
+                                  "DEPENDS abi common net identity loader\n  LIBS PkgConfig::YAMLCPP", 1)),
          "part policy -> loader: forbidden"),
-        ("api reaching the agent", "userspace/api/http.h",
-         lambda s: s.replace("#pragma once", '#pragma once\n#include "agent/agent.h"', 1),
+        ("api reaching the agent",
+         edit("userspace/api/http.h", lambda s: s.replace("#pragma once", '#pragma once\n#include "agent/agent.h"', 1)),
          "api -> agent"),
-        ("the kernel including user space", "bpf/lib/common.h",
-         lambda s: s.replace("#define", '#include "loader/map.h"\n#define', 1),
+        ("the kernel including user space",
+         edit("bpf/lib/common.h", lambda s: s.replace("#define", '#include "loader/map.h"\n#define', 1)),
          "the kernel side includes user space"),
-        ("a cycle", "userspace/CMakeLists.txt",
-         lambda s: s.replace("SOURCES identity/allocator.cpp identity/labels.cpp\n  DEPENDS abi common",
-                             "SOURCES identity/allocator.cpp identity/labels.cpp\n  DEPENDS abi common policy", 1),
+        ("a cycle",
+         edit("userspace/CMakeLists.txt",
+              lambda s: s.replace("SOURCES identity/allocator.cpp identity/labels.cpp\n  DEPENDS abi common",
+                                  "SOURCES identity/allocator.cpp identity/labels.cpp\n  DEPENDS abi common policy", 1)),
          "cycle"),
+        ("two headers of one name", add_file("userspace/policy/attach.h", "#pragma once\n"), "the name of 2 headers"),
     ]
     failures = []
-    for what, rel, edit, expected in breaks:
+    for what, apply, expected in breaks:
         with tempfile.TemporaryDirectory(prefix="zs-lint-") as tmp:
             for folder in ("userspace", "include", "bpf"):
                 shutil.copytree(os.path.join(root, folder), os.path.join(tmp, folder))
-            path = os.path.join(tmp, rel)
-            before = open(path).read()
-            after = edit(before)
-            if after == before:
-                failures.append(f"self-test: could not make {what} in {rel} (the tree changed: update the self-test)")
+            if not apply(tmp):
+                failures.append(f"self-test: could not make {what} (the tree changed: update the self-test)")
                 continue
-            open(path, "w").write(after)
             lint = lint_tree(tmp)
             if not any(expected in e for e in lint.errors):
-                failures.append(f"self-test: {what} in {rel} was not reported (wanted '{expected}', got {lint.errors})")
+                failures.append(f"self-test: {what} was not reported (wanted '{expected}', got {lint.errors})")
             else:
                 print(f"self-test: {what}: reported")
     return failures, len(breaks)

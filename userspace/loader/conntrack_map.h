@@ -15,7 +15,7 @@ namespace zeroseg {
 // The flows the datapath tracks. The kernel keeps them in two maps,
 // zs_conntrack4 (IPv4, under the 20-byte zs_ct_key4: a smaller key is a
 // cheaper lookup on the established path) and zs_conntrack6 (IPv6, under
-// zs_ct_key); here, as everywhere outside bpf/lib/conntrack.h, a flow is
+// zs_ct_key); here, as everywhere outside bpf/lib/conn_tracking.h, a flow is
 // named by its zs_ct_key whatever its family.
 class ConntrackMap : public ConntrackReader {
  public:

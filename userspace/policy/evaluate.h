@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // PolicyJudge: a new flow judged against a compiled state in user space,
-// the way the datapath judges it (bpf/lib/policy.h): each end zeroseg
+// the way the datapath judges it (bpf/lib/policy_lookup.h): each end zeroseg
 // guards is asked in its direction; an enforced deny beats an audit deny,
 // which beats an allow, which beats the endpoint's default. For replaying
 // recorded flows against a draft (`policy diff`), where no kernel holds

@@ -26,7 +26,7 @@ int64_t clock_ns(clockid_t id) {
 int family_index(const zs_ct_key& key) { return key.tuple.family == ZS_FAMILY_IPV4 ? 0 : 1; }
 
 // ICMP errors (of the family's own ICMP) are judged but never open a flow
-// (bpf/lib/parse.h, bpf/lib/datapath.h)
+// (bpf/lib/parse.h, bpf/lib/pipeline.h)
 bool is_icmp_error(const zs_tuple& t, uint8_t type) {
   return t.proto == zs_icmp_proto(t.family) && zs_icmp_is_error(t.family, type);
 }

@@ -9,16 +9,16 @@
  * of once per state the parser can leave behind, and each has its own stack
  * frame. Their arguments hold scalars only, so they look up the maps they
  * need again; that costs a few ns on a new flow, nothing per packet. */
-#ifndef ZS_BPF_DATAPATH_H
-#define ZS_BPF_DATAPATH_H
+#ifndef ZS_BPF_PIPELINE_H
+#define ZS_BPF_PIPELINE_H
 
-#include "conntrack.h"
+#include "conn_tracking.h"
 #include "ctx.h"
 #include "events.h"
-#include "ipcache.h"
+#include "ipcache_lookup.h"
 #include "maps.h"
 #include "parse.h"
-#include "policy.h"
+#include "policy_lookup.h"
 
 #define ZS_NOINLINE __attribute__((noinline))
 

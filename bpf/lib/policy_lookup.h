@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#ifndef ZS_BPF_POLICY_H
-#define ZS_BPF_POLICY_H
+#ifndef ZS_BPF_POLICY_LOOKUP_H
+#define ZS_BPF_POLICY_LOOKUP_H
 
 #include "maps.h"
 #include <zeroseg/endpoint.h>

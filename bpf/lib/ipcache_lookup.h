@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#ifndef ZS_BPF_IPCACHE_H
-#define ZS_BPF_IPCACHE_H
+#ifndef ZS_BPF_IPCACHE_LOOKUP_H
+#define ZS_BPF_IPCACHE_LOOKUP_H
 
 #include "maps.h"
 #include <zeroseg/identity.h>

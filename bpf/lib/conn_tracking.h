@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#ifndef ZS_BPF_CONNTRACK_H
-#define ZS_BPF_CONNTRACK_H
+#ifndef ZS_BPF_CONN_TRACKING_H
+#define ZS_BPF_CONN_TRACKING_H
 
 #include "maps.h"
 #include "parse.h"
