@@ -13,6 +13,7 @@
 
 #include "detect/quarantine.h"
 #include "agent/state_files.h"
+#include "agent/state_views.h"
 #include "loader/datapath.h"
 #include "detect/webhook.h"
 #include "identity/allocator.h"
@@ -45,10 +46,8 @@ class Agent : public DesiredState {
   // link watcher calls this), and forgets endpoints whose link is gone.
   void sync_links();
 
-  nlohmann::json policies() const;
-  nlohmann::json policy(const std::string& ref) const;
-  nlohmann::json workloads() const;
-  nlohmann::json identities() const;
+  // The state in force, for the read-only views (state_views.h).
+  StateSnapshot snapshot() const;
   nlohmann::json status() const;
   // `policy trace`: would FROM reach TO on port/proto, and why; FROM and TO
   // are workloads (namespace/name or name) or addresses. Runs the loaded

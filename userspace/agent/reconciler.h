@@ -34,7 +34,7 @@ class Reconciler {
   bool links_changed(const Compiled& want) const;
 
   bool has_endpoint(uint32_t ifindex) const { return mirror_.endpoints.count(ifindex) > 0; }
-  bool attached(const std::string& ifname) const { return attached_.count(ifname) > 0; }
+  const std::set<std::string>& attached_interfaces() const { return attached_; }
 
  private:
   struct Mirror {

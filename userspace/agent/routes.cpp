@@ -150,14 +150,14 @@ Handler api_routes(Agent& agent) {
         return ok(agent.quarantine_remove(json::parse(req.body).at("target")));
       if (req.method == "GET" && req.path == "/v1/quarantines") return ok(agent.quarantines());
       if (req.method == "GET" && req.path == "/v1/policy/suggest") return ok(suggest(agent, req));
-      if (req.method == "GET" && req.path == "/v1/policies") return ok(agent.policies());
+      if (req.method == "GET" && req.path == "/v1/policies") return ok(policies_view(agent.snapshot()));
       if (req.method == "GET" && req.path == "/v1/policy") {
         auto it = req.query.find("ref");
         if (it == req.query.end()) return error(400, "policy needs ?ref=Kind/namespace/name");
-        return ok(agent.policy(it->second));
+        return ok(policy_view(agent.snapshot(), it->second));
       }
-      if (req.method == "GET" && req.path == "/v1/workloads") return ok(agent.workloads());
-      if (req.method == "GET" && req.path == "/v1/identities") return ok(agent.identities());
+      if (req.method == "GET" && req.path == "/v1/workloads") return ok(workloads_view(agent.snapshot()));
+      if (req.method == "GET" && req.path == "/v1/identities") return ok(identities_view(agent.snapshot()));
       if (req.method == "GET" && req.path == "/v1/status") return ok(agent.status());
       if (req.method == "GET" && req.path == "/v1/flows") return json_lines(agent.telemetry().hub(), req);
       if (req.method == "GET" && req.path == "/v1/alerts") return json_lines(agent.analyzer().alerts(), req);
