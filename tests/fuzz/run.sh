@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the YAML loader fuzz target with clang (libFuzzer + ASan + UBSan)
+# Builds the YAML reader's fuzz target with clang (libFuzzer + ASan + UBSan)
 # and runs it on a corpus seeded from policies/: RUNS inputs from a fixed
 # seed. Close to repeatable, not exactly: libFuzzer's scheduling also
 # depends on timing, so a rare bug may show in one run and not the next.

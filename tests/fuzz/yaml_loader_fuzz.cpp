@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// libFuzzer target: arbitrary bytes through the YAML loader, validator and
+// libFuzzer target: arbitrary bytes through the YAML reader, validator and
 // compiler. Anything but a clean zeroseg::Error is a bug: a crash, a hang,
 // a sanitizer report, unbounded memory.
 #include <cstddef>

@@ -48,7 +48,7 @@ size_t query_number(const Request& req, const char* key, size_t fallback) {
   return n;
 }
 
-// GET /v1/flows?last=N&follow=1&from=&to=&port=&protocol=&verdict=&event=
+// GET /v1/flows?last=N&follow=1&from=&to=&port=&protocol=&verdict=&event=&since=
 // JSON lines: the last N flows that pass the filters, then (follow) new
 // ones as they come, until the client goes. GET /v1/alerts the same, from
 // the alerts' hub.

@@ -2,7 +2,11 @@
 // The agent's HTTP/JSON API (v1). Every CLI word that needs the agent is
 // one of these routes:
 //   POST /v1/apply, /v1/delete   {"documents":[{"name","content"}], "dry_run"}
-//   GET  /v1/policies, /v1/policy?ref=, /v1/workloads, /v1/identities, /v1/status
+//   POST /v1/trace               {"from","to","port","proto"}
+//   POST /v1/quarantine/add      {"target","expires","management"}
+//   POST /v1/quarantine/remove   {"target"}
+//   GET  /v1/policies, /v1/policy?ref=, /v1/workloads, /v1/identities, /v1/status, /v1/quarantines
+//   GET  /v1/policy/suggest?since=&namespace=
 //   GET  /v1/flows?last=N&follow=1&from=&to=&port=&protocol=&verdict=&event=&since=  (JSON lines)
 //   GET  /v1/alerts?last=N&follow=1  (JSON lines)
 #pragma once

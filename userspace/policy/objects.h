@@ -84,7 +84,7 @@ struct CidrSpec {
 enum class Entity { host, world, all };
 
 // A peer's selector, shared: rules name the same few selectors over and
-// over (the loader gives equal selectors of one load one object), and a
+// over (the YAML reader gives equal selectors of one load one object), and a
 // rule is one of 100k.
 using SelectorRef = std::shared_ptr<const LabelSelector>;
 
@@ -95,12 +95,12 @@ struct Peer {
   SelectorRef namespaces;  // null with pods: the policy's namespace
   std::optional<CidrSpec> cidr;
   std::optional<Entity> entity;
-  // selectors by pointer: the loader shares equal ones
+  // selectors by pointer: the YAML reader shares equal ones
   bool operator==(const Peer&) const = default;
 };
 
 // An immutable list, shared: rules name the same few peer and port lists
-// over and over, and a rule is one of 100k, so the loader gives equal
+// over and over, and a rule is one of 100k, so the YAML reader gives equal
 // lists of one load one object. Reads as a vector of const T.
 template <class T>
 class SharedList {

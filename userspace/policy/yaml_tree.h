@@ -4,7 +4,7 @@
 // pointer, a node_data and a map per node) cost a third of loading a
 // policy, and a one-rule change reloads a whole policy; this tree is one
 // vector of items in document order. yaml::Node reads like the subset of
-// YAML::Node the loader uses (operator[], IsMap, as<std::string>, Mark,
+// YAML::Node the YAML reader uses (operator[], IsMap, as<std::string>, Mark,
 // iteration yielding items with .first/.second on maps).
 //
 // What the schema never needs and an attacker could use is refused while
