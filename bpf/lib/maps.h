@@ -7,6 +7,7 @@
 #include "common.h"
 #include <zeroseg/config.h>
 #include <zeroseg/conntrack.h>
+#include <zeroseg/map_sizes.h>
 #include <zeroseg/endpoint.h>
 #include <zeroseg/event.h>
 #include <zeroseg/ipcache.h>
@@ -27,7 +28,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 262144);
+	__uint(max_entries, ZS_DEFAULT_IPCACHE_ENTRIES);
 	__type(key, struct zs_ipcache_key);
 	__type(value, struct zs_ipcache_value);
 } zs_ipcache SEC(".maps");
@@ -35,7 +36,7 @@ struct {
 /* ifindex -> subject identity, attachment kind, mode per direction */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, ZS_DEFAULT_ENDPOINTS_ENTRIES);
 	__type(key, __u32);
 	__type(value, struct zs_endpoint_value);
 } zs_endpoints SEC(".maps");
@@ -44,7 +45,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 262144);
+	__uint(max_entries, ZS_DEFAULT_POLICY_ENTRIES);
 	__type(key, struct zs_policy_key);
 	__type(value, struct zs_policy_value);
 } zs_policy SEC(".maps");
@@ -53,7 +54,7 @@ struct {
  * zs_ct_key4); LRU evicts the coldest when full */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 262144);
+	__uint(max_entries, ZS_DEFAULT_CONNTRACK4_ENTRIES);
 	__type(key, struct zs_ct_key4);
 	__type(value, struct zs_ct_entry);
 } zs_conntrack4 SEC(".maps");
@@ -61,7 +62,7 @@ struct {
 /* the same for IPv6 flows */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, ZS_DEFAULT_CONNTRACK6_ENTRIES);
 	__type(key, struct zs_ct_key);
 	__type(value, struct zs_ct_entry);
 } zs_conntrack6 SEC(".maps");
@@ -69,7 +70,7 @@ struct {
 /* first fragment's ports, for the fragments that follow it */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
+	__uint(max_entries, ZS_DEFAULT_FRAGMENTS_ENTRIES);
 	__type(key, struct zs_frag_key);
 	__type(value, struct zs_frag_value);
 } zs_fragments SEC(".maps");
@@ -77,7 +78,7 @@ struct {
 /* source address -> deny event token bucket */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, ZS_DEFAULT_DENY_LIMITER_ENTRIES);
 	__type(key, __u32[4]);
 	__type(value, struct zs_ratelimit);
 } zs_deny_ratelimit SEC(".maps");
@@ -85,7 +86,7 @@ struct {
 /* flow and deny events to the agent */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20);
+	__uint(max_entries, ZS_DEFAULT_EVENTS_BYTES);
 } zs_events SEC(".maps");
 
 /* packets and bytes per verdict x direction, per reason, and extras; one

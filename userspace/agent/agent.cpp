@@ -11,22 +11,22 @@
 #include <unordered_map>
 
 #include "abi/names.h"
+#include "agent/reconciler.h"
+#include "agent/state_files.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/time.h"
 #include "detect/detection_metrics.h"
+#include "detect/flow_analyzer.h"
 #include "detect/policy_learning.h"
 #include "detect/quarantine.h"
 #include "detect/webhook.h"
-#include "agent/reconciler.h"
-#include "agent/state_files.h"
 #include "loader/attach.h"
+#include "loader/datapath.h"
 #include "loader/datapath_metrics.h"
-#include "loader/slot_access.h"
-#include "loader/transaction.h"
 #include "policy/object_merge.h"
-#include "policy/yaml_reader.h"
 #include "telemetry/ipfix.h"
+#include "telemetry/telemetry.h"
 #include "telemetry/telemetry_metrics.h"
 
 namespace zeroseg {
@@ -161,12 +161,10 @@ void Agent::respond(Alert& a) {
     a.actions.push_back("none: " + a.source_ip + " is quarantined already");
     return;
   }
-  auto ip = IpAddr::parse(a.source_ip);
-  for (const auto& m : config_.quarantine_management)
-    if (ip && m.contains(Prefix::host(*ip))) {
-      a.actions.push_back("none: " + a.source_ip + " is in the management prefix " + m.str());
-      return;
-    }
+  if (const Prefix* m = management_prefix_of(a.source_ip, config_.quarantine_management)) {
+    a.actions.push_back("none: " + a.source_ip + " is in the management prefix " + m->str());
+    return;
+  }
   a.actions.push_back("quarantine " + a.source_ip + " for " + format_duration(config_.auto_quarantine.duration_ns));
   std::lock_guard lock(housekeeping_mu_);
   requested_.emplace_back(a.source_ip, "auto: " + a.detector + " alert: " + a.summary);

@@ -1,34 +1,34 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-#include <map>
-#include <memory>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
-#include <thread>
 #include <nlohmann/json.hpp>
-#include <set>
+#include <optional>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
-#include "detect/quarantine.h"
-#include "agent/state_files.h"
-#include "agent/state_views.h"
-#include "loader/datapath.h"
-#include "detect/webhook.h"
-#include "identity/allocator.h"
-#include "policy/compiler.h"
-#include "policy/objects.h"
 #include "agent/agent_config.h"
 #include "agent/agent_metrics.h"
 #include "agent/desired_state.h"
-#include "detect/flow_analyzer.h"
-#include "detect/quarantine.h"
-#include "telemetry/telemetry.h"
+#include "agent/state_files.h"
+#include "agent/state_views.h"
+#include "identity/allocator.h"
+#include "policy/compiler.h"
+#include "policy/objects.h"
 
 namespace zeroseg {
 
+class Datapath;
+class FlowAnalyzer;
+class FlowCatalog;
 class Reconciler;
+class Telemetry;
+class WebhookSink;
+struct Alert;
 
 // The agent's state machine: desired objects in, datapath maps out. Every
 // change is compiled whole, diffed against what the maps hold, committed

@@ -13,7 +13,6 @@
 #include "abi/defaults.h"
 #include "detect/detectors.h"
 #include "detect/quarantine.h"
-#include "loader/datapath.h"
 #include "net/addr.h"
 #include "telemetry/flow_log.h"
 

@@ -2,14 +2,15 @@
 // The agent's side of `zeroseg quarantine add|remove|list`, and the expiry
 // of quarantines whose time is up.
 #include <algorithm>
-#include <set>
 
 #include "agent/agent.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/time.h"
-#include "detect/detectors.h"
+#include "detect/flow_analyzer.h"
 #include "detect/quarantine.h"
+#include "loader/datapath.h"
+#include "telemetry/telemetry.h"
 
 namespace zeroseg {
 
@@ -29,10 +30,8 @@ nlohmann::json Agent::quarantine_add(const std::string& spec, std::optional<int6
   q.since_ns = realtime_now_ns();
   q.expires_ns = expires_ns;
   q.reason = reason;
-  if (auto ip = IpAddr::parse(q.target))
-    for (const auto& m : management)
-      if (m.contains(Prefix::host(*ip)))
-        throw Error(q.target + " is inside the management prefix " + m.str() + ": it cannot be quarantined from it");
+  if (const Prefix* m = management_prefix_of(q.target, management))
+    throw Error(q.target + " is inside the management prefix " + m->str() + ": it cannot be quarantined from it");
   ObjectSet next = *desired_;
   auto& qs = next.quarantines;
   qs.erase(std::remove_if(qs.begin(), qs.end(), [&](const Quarantine& o) { return o.target == q.target; }), qs.end());
@@ -48,7 +47,8 @@ nlohmann::json Agent::quarantine_add(const std::string& spec, std::optional<int6
 
 nlohmann::json Agent::quarantine_remove(const std::string& spec) {
   std::lock_guard lock(mu_);
-  std::string target = IpAddr::parse(spec) ? IpAddr::parse(spec)->str() : spec;
+  auto ip = IpAddr::parse(spec);
+  std::string target = ip ? ip->str() : spec;
   ObjectSet next = *desired_;
   auto& qs = next.quarantines;
   auto it = std::find_if(qs.begin(), qs.end(), [&](const Quarantine& q) {
@@ -72,10 +72,8 @@ nlohmann::json Agent::quarantines() const {
     std::vector<std::string> ips;
     if (IpAddr::parse(q.target)) {
       ips.push_back(q.target);
-    } else {
-      for (const auto& w : desired_->workloads)
-        if (w.meta.ns + "/" + w.meta.name == q.target)
-          for (const auto& ip : w.ips) ips.push_back(ip.str());
+    } else if (const Workload* w = desired_->find_workload(q.target)) {
+      for (const auto& ip : w->ips) ips.push_back(ip.str());
     }
     j["addresses"] = ips;
     out.push_back(j);

@@ -11,6 +11,10 @@
 #include "agent/reconciler.h"
 #include "common/error.h"
 #include "common/time.h"
+#include "detect/flow_analyzer.h"
+#include "detect/quarantine.h"
+#include "loader/datapath.h"
+#include "telemetry/telemetry.h"
 
 namespace zeroseg {
 

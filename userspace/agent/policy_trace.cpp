@@ -7,11 +7,14 @@
 
 #include <vector>
 
+#include "abi/names.h"
 #include "agent/agent.h"
 #include "agent/reconciler.h"
 #include "common/error.h"
-#include "abi/names.h"
+#include "detect/flow_analyzer.h"
+#include "loader/datapath.h"
 #include "net/packet_builder.h"
+#include "telemetry/telemetry.h"
 
 namespace zeroseg {
 

@@ -5,8 +5,11 @@
 
 #include "common/error.h"
 #include "common/time.h"
+#include "detect/flow_analyzer.h"
+#include "loader/datapath.h"
 #include "policy/yaml_reader.h"
 #include "telemetry/flow_filter.h"
+#include "telemetry/telemetry.h"
 
 namespace zeroseg {
 using api::Handler;

@@ -2,14 +2,14 @@
 // `zeroseg policy list|get|validate|diff|trace|suggest`.
 #include <iostream>
 
+#include "abi/names.h"
 #include "cli/client.h"
 #include "cli/options.h"
 #include "cli/table.h"
+#include "common/error.h"
 #include "identity/allocator.h"
 #include "policy/compiler.h"
 #include "policy/yaml_reader.h"
-#include "common/error.h"
-#include "abi/names.h"
 
 namespace zeroseg::cli {
 namespace {

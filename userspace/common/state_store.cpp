@@ -10,8 +10,8 @@
 #include <sstream>
 #include <string_view>
 
-#include "common/handles.h"
 #include "common/error.h"
+#include "common/handles.h"
 
 namespace zeroseg {
 

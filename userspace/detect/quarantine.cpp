@@ -119,4 +119,12 @@ std::vector<Quarantine> quarantines_from_text(const std::string& text, const std
   return out;
 }
 
+const Prefix* management_prefix_of(const std::string& target, const std::vector<Prefix>& management) {
+  auto ip = IpAddr::parse(target);
+  if (!ip) return nullptr;
+  for (const auto& m : management)
+    if (m.contains(Prefix::host(*ip))) return &m;
+  return nullptr;
+}
+
 }  // namespace zeroseg

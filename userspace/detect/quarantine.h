@@ -30,6 +30,10 @@ int severity_rank(const std::string& severity);  // low 0, medium 1, high 2; -1 
 const char* severity_name(int rank);
 // "10.77.5.0/24,fd77:5::/64"; throws Error naming the setting.
 std::vector<Prefix> parse_prefix_list(const std::string& key, const std::string& value);
+// The management prefix an address target lies in (it cannot be
+// quarantined from its own management network); null when none, or when
+// the target is a workload's name.
+const Prefix* management_prefix_of(const std::string& target, const std::vector<Prefix>& management);
 
 std::string quarantines_to_text(const std::vector<Quarantine>& qs);
 std::vector<Quarantine> quarantines_from_text(const std::string& text, const std::string& what);

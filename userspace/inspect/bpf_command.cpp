@@ -9,15 +9,15 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "abi/names.h"
+#include "abi/port_ranges.h"
 #include "cli/options.h"
-#include "inspect/inspect.h"
 #include "cli/table.h"
 #include "common/error.h"
 #include "common/time.h"
+#include "inspect/inspect.h"
 #include "loader/attach.h"
 #include "loader/datapath.h"
-#include "abi/names.h"
-#include "abi/port_ranges.h"
 #include "loader/slot_access.h"
 #include "loader/transaction.h"
 

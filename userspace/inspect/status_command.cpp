@@ -3,14 +3,14 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "abi/names.h"
 #include "cli/client.h"
 #include "cli/options.h"
-#include "inspect/inspect.h"
-#include "common/error.h"
 #include "cli/table.h"
+#include "common/error.h"
+#include "inspect/inspect.h"
 #include "loader/attach.h"
 #include "loader/datapath.h"
-#include "abi/names.h"
 #include "loader/program_info.h"
 #include "loader/slot_access.h"
 

@@ -12,8 +12,8 @@
 #include "common/error.h"
 #include "common/handles.h"
 #include "common/log.h"
-#include "loader/libbpf_log.h"
 #include "loader/datapath.h"
+#include "loader/libbpf_log.h"
 
 namespace zeroseg {
 namespace {

@@ -19,21 +19,11 @@
 #include "abi/defaults.h"
 #include "abi/kernel_flows.h"
 #include "common/handles.h"
-#include "loader/map.h"
 #include "loader/conntrack_map.h"
 #include "loader/lookup_plan.h"
+#include "loader/map.h"
 
 namespace zeroseg {
-
-struct MapSizes {
-  uint32_t ipcache = 262144;
-  uint32_t endpoints = 4096;
-  uint32_t policy = 262144;
-  uint32_t conntrack4 = 262144;
-  uint32_t conntrack6 = 65536;
-  uint32_t fragments = 8192;
-  uint32_t events_bytes = 4u << 20;
-};
 
 struct DatapathOptions {
   std::string pin_dir = kDefaultPinDir;

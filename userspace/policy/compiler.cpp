@@ -8,9 +8,9 @@
 #include <functional>
 #include <unordered_map>
 
+#include "abi/port_ranges.h"
 #include "common/error.h"
 #include "common/time.h"
-#include "abi/port_ranges.h"
 
 namespace zeroseg {
 

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "common/packed_text.h"
-#include "net/addr.h"
 #include "identity/labels.h"
+#include "net/addr.h"
 
 namespace zeroseg {
 

@@ -14,8 +14,8 @@
 #include <unordered_map>
 #include <sstream>
 
-#include "common/time.h"
 #include "abi/names.h"
+#include "common/time.h"
 #include "policy/yaml_tree.h"
 
 namespace zeroseg {

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "telemetry/flow_filter.h"
 
+#include "abi/names.h"
 #include "common/error.h"
 #include "common/time.h"
-#include "abi/names.h"
 #include "net/addr.h"
 
 namespace zeroseg {
