@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -358,6 +359,94 @@ TEST(Api, HostileRequestsOnTcpGet4xxOrAClose) {
   requests.push_back({"a body without a length beyond the limit",
                       "POST /echo HTTP/1.1\r\nHost: t\r\n\r\n" + std::string(64 << 10, 'z')});
   expect_survives(metrics.server->address(), requests);
+}
+
+// 64 MiB of zeros, brotli-compressed into 54 bytes: a request body
+// httplib would inflate unbounded (its payload limit counts wire bytes).
+const unsigned char kBrotliBomb64MiB[] = {
+    0xcf, 0xff, 0xff, 0x7f, 0xf8, 0x27, 0x00, 0xe2, 0xb1, 0x40, 0x20, 0xf7, 0xfe, 0x9f, 0xff, 0xff, 0xff, 0xf0,
+    0x4f, 0x00, 0xc4, 0x61, 0x01, 0x80, 0xee, 0xfd, 0x3f, 0xff, 0xff, 0xff, 0xe1, 0x9f, 0x00, 0x88, 0xc3, 0x22,
+    0x00, 0xdd, 0xfb, 0x7f, 0xfe, 0xff, 0xff, 0xc3, 0x3f, 0x01, 0x10, 0x87, 0x05, 0x00, 0xba, 0xf7, 0xff, 0x03};
+
+// Anyone may reach /metrics: a body of a few bytes must not become gigabytes.
+TEST(Api, ACompressedBodyIsRefusedNotInflated) {
+  TestRoutes routes;
+  Running metrics(api::HttpServer::tcp("127.0.0.1:0", routes.handler()));
+  std::string bomb(reinterpret_cast<const char*>(kBrotliBomb64MiB), sizeof(kBrotliBomb64MiB));
+  for (const char* encoding : {"br", "gzip", "deflate", "x-unknown"}) {
+    const std::string request = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Encoding: "s + encoding +
+                                "\r\nContent-Length: " + std::to_string(bomb.size()) + "\r\n\r\n" + bomb;
+    std::string answer = exchange(metrics.server->address(), request);
+    EXPECT_EQ(status_of(answer), 415) << encoding << ": " << answer.substr(0, 200);
+  }
+  EXPECT_EQ(routes.served, 0) << "a handler saw an inflated body";
+}
+
+// A Range of 2700 "0-" made httplib answer 2700 copies of the body: 8 KiB
+// asked for, megabytes built and sent. Ranges are ignored: the body, whole.
+TEST(Api, RangesAreIgnored) {
+  TestRoutes routes;
+  Running metrics(api::HttpServer::tcp("127.0.0.1:0", routes.handler()));
+  std::string ranges = "bytes=0-";
+  for (int i = 0; i < 2000; i++) ranges += ",0-";
+  for (const std::string& range : {ranges, "bytes=2-3"s, "bytes=99-"s}) {
+    const std::string request = "GET /echo HTTP/1.1\r\nHost: t\r\nRange: " + range + "\r\n\r\n";
+    std::string answer = exchange(metrics.server->address(), request);
+    EXPECT_EQ(status_of(answer), 200) << range.substr(0, 20) << ": " << answer.substr(0, 200);
+    EXPECT_LT(answer.size(), 400u) << range.substr(0, 20);
+    EXPECT_EQ(answer.substr(answer.size() < 5 ? 0 : answer.size() - 5), "GET 0") << answer.substr(0, 300);
+  }
+}
+
+// A client that sends its head a byte at a time, each within the read
+// timeout, held a thread for as long as it liked: /metrics has 4.
+TEST(Api, ATricklingClientIsCutAtTheRequestDeadline) {
+  TestRoutes routes;
+  Running metrics(api::HttpServer::tcp("127.0.0.1:0", routes.handler()));
+  UniqueFd slow = connect_to(metrics.server->address());
+  std::string head = "GET /echo HTTP/1.1\r\nX-Slow: " + std::string(200, 's');
+  auto start = Clock::now();
+  bool cut = false;
+  for (size_t i = 0; i < head.size() && ms_since(start) < 15000 && !cut; i++) {
+    cut = send(slow.get(), &head[i], 1, MSG_NOSIGNAL) != 1;
+    std::this_thread::sleep_for(250ms);
+    char buf[256];
+    ssize_t n = recv(slow.get(), buf, sizeof(buf), MSG_DONTWAIT);
+    if (n >= 0) cut = true;  // an answer, or the server closed
+  }
+  EXPECT_TRUE(cut) << "a client trickling its head held a thread for " << ms_since(start) << " ms";
+  EXPECT_LT(ms_since(start), 7000);
+}
+
+size_t open_fds() {
+  size_t n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d)) n++;
+    closedir(d);
+  }
+  return n;
+}
+
+// Every accepted connection waited for a thread holding its descriptor:
+// anyone could open thousands to /metrics and leave the agent (API
+// included) without descriptors. Those beyond a bounded queue are shed.
+TEST(Api, ConnectionsBeyondABoundedQueueAreShed) {
+  TestRoutes routes;
+  Running metrics(api::HttpServer::tcp("127.0.0.1:0", routes.handler()));
+  size_t before = open_fds();
+  std::vector<UniqueFd> idle;
+  for (int i = 0; i < 300; i++) idle.push_back(connect_to(metrics.server->address()));
+  std::this_thread::sleep_for(500ms);
+  size_t held = open_fds() - before - idle.size();  // the server's side of them
+  EXPECT_LT(held, 100u) << "the server holds a descriptor for each of " << idle.size() << " idle clients";
+  idle.clear();
+  auto start = Clock::now();
+  int status = 0;
+  while (status != 200 && ms_since(start) < 10000) {
+    status = status_of(exchange(metrics.server->address(), kNormal));
+    if (status != 200) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(status, 200) << "the server did not recover once the idle clients went";
 }
 
 // --- streams ----------------------------------------------------------------

@@ -21,8 +21,46 @@ namespace {
 
 using nlohmann::json;
 
-Response error(int status, const std::string& message) { return {status, json{{"error", message}}.dump()}; }
-Response ok(const json& j) { return {200, j.dump()}; }
+// Messages quote what the client sent (a query is any bytes once decoded):
+// bytes that are not UTF-8 are replaced, or dump() would throw and the
+// client get a 500 for its own mistake.
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+Response error(int status, const std::string& message) { return {status, dump(json{{"error", message}})}; }
+Response ok(const json& j) { return {200, dump(j)}; }
+
+// Bodies nest three levels (documents, one, its fields); a 32 MiB body of
+// '[' took nlohmann ~1.5 GB to hold while it parsed.
+constexpr int kMaxBodyDepth = 32;
+
+json parse_body(const std::string& text) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxBodyDepth) throw Error("the body nests deeper than " + std::to_string(kMaxBodyDepth) + " levels");
+    } else if (c == ']' || c == '}') {
+      depth--;
+    }
+  }
+  return json::parse(text);
+}
+
+// A JSON integer within [0, max]: get<uint16_t>() took 70000 as 4464, -1
+// as 65535 and 1e30 as 0, and traced them.
+template <typename T>
+T bounded_integer(const json& body, const char* key, T max) {
+  const json& v = body.at(key);
+  if (!v.is_number_integer() || (v.is_number_unsigned() ? v.get<uint64_t>() > max : v.get<int64_t>() < 0 ||
+                                                                                        v.get<int64_t>() > max))
+    throw Error(std::string(key) + ": " + dump(v) + " is not an integer from 0 to " + std::to_string(max));
+  return static_cast<T>(v.get<uint64_t>());
+}
 
 // All documents of a request, validated together: one bad file fails all.
 ObjectSet documents(const json& body) {
@@ -66,9 +104,19 @@ Response json_lines(FlowHub& hub, const Request& req) {
     for (const auto& line : recent) r.body += line;
     return r;
   }
-  // subscribe before sending the backlog: nothing falls between the two
-  auto stream = hub.subscribe(filter);
-  r.stream = [&hub, stream, recent = std::move(recent)](const StreamWriter& write) {
+  // subscribe before sending the backlog: nothing falls between the two.
+  // The subscription ends with the stream function, whether or not it ever
+  // runs: a follow refused (503, streams at their limit) or whose client
+  // went before the head was sent left it subscribed, its queue filling
+  // (65536 lines) and every publish walking it, for good.
+  struct Subscription {
+    FlowHub& hub;
+    std::shared_ptr<FlowHub::Stream> stream;
+    ~Subscription() { hub.unsubscribe(stream); }
+  };
+  auto subscription = std::make_shared<Subscription>(Subscription{hub, hub.subscribe(filter)});
+  r.stream = [subscription, recent = std::move(recent)](const StreamWriter& write) {
+    const auto& stream = subscription->stream;
     std::string backlog;
     for (const auto& line : recent) backlog += line;
     bool open = backlog.empty() ? write("") : write(backlog);
@@ -82,9 +130,15 @@ Response json_lines(FlowHub& hub, const Request& req) {
       }
       open = write(chunk);
     }
-    if (!stream->closed()) hub.unsubscribe(stream);
   };
   return r;
+}
+
+// The routes that need only the hubs; the rest is 404.
+Response hub_routes(const Request& req, FlowHub& flows, FlowHub& alerts) {
+  if (req.method == "GET" && req.path == "/v1/flows") return json_lines(flows, req);
+  if (req.method == "GET" && req.path == "/v1/alerts") return json_lines(alerts, req);
+  return error(404, "no route " + req.method + " " + req.path);
 }
 
 }  // namespace
@@ -137,7 +191,7 @@ Handler api_routes(Agent& agent) {
   return [&agent](const Request& req) -> Response {
     try {
       if (req.method == "POST" && (req.path == "/v1/apply" || req.path == "/v1/delete")) {
-        json body = json::parse(req.body);
+        json body = parse_body(req.body);
         ObjectSet objs = documents(body);
         bool dry = body.value("dry_run", false);
         DesiredState& desired = agent;  // the seam every source of objects goes through
@@ -145,12 +199,13 @@ Handler api_routes(Agent& agent) {
         return ok(r.to_json());
       }
       if (req.method == "POST" && req.path == "/v1/trace") {
-        json body = json::parse(req.body);
-        return ok(agent.trace(body.at("from"), body.at("to"), body.at("port"), body.at("proto")));
+        json body = parse_body(req.body);
+        return ok(agent.trace(body.at("from"), body.at("to"), bounded_integer<uint16_t>(body, "port", 65535),
+                              bounded_integer<uint8_t>(body, "proto", 255)));
       }
-      if (req.method == "POST" && req.path == "/v1/quarantine/add") return ok(quarantine_add(agent, json::parse(req.body)));
+      if (req.method == "POST" && req.path == "/v1/quarantine/add") return ok(quarantine_add(agent, parse_body(req.body)));
       if (req.method == "POST" && req.path == "/v1/quarantine/remove")
-        return ok(agent.quarantine_remove(json::parse(req.body).at("target")));
+        return ok(agent.quarantine_remove(parse_body(req.body).at("target")));
       if (req.method == "GET" && req.path == "/v1/quarantines") return ok(agent.quarantines());
       if (req.method == "GET" && req.path == "/v1/policy/suggest") return ok(suggest(agent, req));
       if (req.method == "GET" && req.path == "/v1/policies") return ok(policies_view(agent.snapshot()));
@@ -162,11 +217,19 @@ Handler api_routes(Agent& agent) {
       if (req.method == "GET" && req.path == "/v1/workloads") return ok(workloads_view(agent.snapshot()));
       if (req.method == "GET" && req.path == "/v1/identities") return ok(identities_view(agent.snapshot()));
       if (req.method == "GET" && req.path == "/v1/status") return ok(agent.status());
-      if (req.method == "GET" && req.path == "/v1/flows") return json_lines(agent.telemetry().hub(), req);
-      if (req.method == "GET" && req.path == "/v1/alerts") return json_lines(agent.analyzer().alerts(), req);
-      return error(404, "no route " + req.method + " " + req.path);
+      return hub_routes(req, agent.telemetry().hub(), agent.analyzer().alerts());
     } catch (const json::exception& e) {
       return error(400, std::string("bad request: ") + e.what());
+    } catch (const Error& e) {
+      return error(400, e.what());
+    }
+  };
+}
+
+Handler stream_routes(FlowHub& flows, FlowHub& alerts) {
+  return [&flows, &alerts](const Request& req) -> Response {
+    try {
+      return hub_routes(req, flows, alerts);
     } catch (const Error& e) {
       return error(400, e.what());
     }

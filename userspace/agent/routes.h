@@ -17,6 +17,9 @@
 namespace zeroseg {
 
 api::Handler api_routes(Agent& agent);
+// GET /v1/flows and /v1/alerts from these hubs, as api_routes serves them
+// (errors included): what tests can serve without an agent.
+api::Handler stream_routes(FlowHub& flows, FlowHub& alerts);
 // GET /metrics, Prometheus text (served on --metrics-listen)
 api::Handler metrics_routes(Agent& agent);
 

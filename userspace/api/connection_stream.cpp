@@ -41,7 +41,9 @@ void name_of(const sockaddr_storage& addr, socklen_t len, std::string& ip, int& 
 }  // namespace
 
 bool ConnectionStream::wait_readable() const {
-  for (milliseconds left = limits_.read_timeout; left.count() > 0; left -= kStopCheck) {
+  auto until_deadline =
+      std::chrono::duration_cast<milliseconds>(request_deadline_ - std::chrono::steady_clock::now());
+  for (milliseconds left = std::min(limits_.read_timeout, until_deadline); left.count() > 0; left -= kStopCheck) {
     short revents = 0;
     if (poll_once(fd_, POLLIN, std::min(left, kStopCheck), revents) != 0) return revents != 0;
     if (stopping_) return false;

@@ -20,6 +20,10 @@ struct StreamLimits {
   size_t max_head;  // request line and headers, bytes
   size_t max_body;  // bytes after the head, framing included
   std::chrono::milliseconds read_timeout, write_timeout;
+  // The whole request (head and body) arrives within this, however the
+  // client paces it: read_timeout bounds one wait, so a client sending a
+  // byte a little faster would otherwise hold its thread for hours.
+  std::chrono::milliseconds request_timeout;
 };
 
 class ConnectionStream final : public httplib::Stream {
@@ -43,6 +47,7 @@ class ConnectionStream final : public httplib::Stream {
 
   int fd_;
   StreamLimits limits_;
+  std::chrono::steady_clock::time_point request_deadline_ = std::chrono::steady_clock::now() + limits_.request_timeout;
   const std::atomic<bool>& stopping_;
   std::array<char, 4096> buffer_{};  // httplib reads the head a byte at a time
   size_t buffered_at_ = 0, buffered_end_ = 0;

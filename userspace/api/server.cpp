@@ -33,14 +33,27 @@ using namespace std::chrono_literals;
 // benchmark's state (10k workloads, 1000 policies) is 10 MB of YAML, a
 // little more as a JSON string: 32 MiB leaves it room to grow. Streams
 // (flows/alerts --follow) each hold a thread; the rest stay for short calls.
-const TransportLimits kApiLimits{{64 << 10, 32 << 20, 30s, 30s}, 16, 12};
-// /metrics: anyone on the network, GETs only.
-const TransportLimits kMetricsLimits{{16 << 10, 4 << 10, 10s, 30s}, 4, 0};
+// A request has a minute to arrive whole (32 MiB over a Unix socket takes
+// milliseconds); 64 connections at most wait for a thread.
+const TransportLimits kApiLimits{{64 << 10, 32 << 20, 30s, 30s, 60s}, 16, 12, 64};
+// /metrics: anyone on the network, GETs only. A scraper sends its request
+// at once: 5 s for all of it. Anyone can open connections, and each one
+// accepted holds a descriptor of the agent's until it is served: past 16
+// waiting, a connection is answered 503 and closed at once.
+const TransportLimits kMetricsLimits{{16 << 10, 4 << 10, 5s, 30s, 5s}, 4, 0, 16};
 
 // Listen backlog: connections the kernel holds while every thread is busy.
 constexpr int kBacklog = 64;
 
-std::string json_error(const std::string& message) { return nlohmann::json{{"error", message}}.dump(); }
+// A message may quote what the client sent, bytes that are not UTF-8
+// included: replaced, or dump() would throw.
+std::string json_error(const std::string& message) {
+  return nlohmann::json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Set while the accepting thread runs a connection no thread may take:
+// process_and_close_socket sheds it.
+thread_local bool t_shed = false;
 
 // The body of an error httplib answers by itself (its handler never ran).
 std::string transport_error(int status) {
@@ -49,6 +62,7 @@ std::string transport_error(int status) {
     case 404: return "no such route";
     case 413: return "request body too large";
     case 414: return "request line too long";
+    case 415: return "the body must not be compressed (Content-Encoding)";
     default: return "request refused (HTTP " + std::to_string(status) + ")";
   }
 }
@@ -65,6 +79,14 @@ std::optional<int> bad_length(const httplib::Request& in, size_t max_body) {
     return 400;
   if (std::stoull(text) > max_body) return 413;
   return std::nullopt;
+}
+
+// httplib inflates a gzip, deflate or br body with no bound but the
+// string's max_size (its payload limit counts the bytes on the wire): 841
+// bytes of br are 1 GiB. No client of ours compresses a body.
+bool compressed(const httplib::Request& in) {
+  if (!in.has_header("Content-Encoding")) return false;
+  return in.get_header_value_count("Content-Encoding") > 1 || in.get_header_value("Content-Encoding") != "identity";
 }
 
 Request request_of(const httplib::Request& in) {
@@ -94,10 +116,18 @@ class StreamSlot {
 // against 57.2 MiB). A thread that exits hands its arena to the next.
 class BoundedThreads final : public httplib::TaskQueue {
  public:
-  explicit BoundedThreads(size_t limit) : limit_(limit) {}
+  BoundedThreads(size_t limit, size_t max_waiting) : limit_(limit), max_waiting_(max_waiting) {}
 
   void enqueue(std::function<void()> job) override {
     std::unique_lock lock(mutex_);
+    if (waiting_.size() >= max_waiting_) {
+      // each waiting connection holds a descriptor: shed this one now
+      lock.unlock();
+      t_shed = true;
+      job();
+      t_shed = false;
+      return;
+    }
     waiting_.push_back(std::move(job));
     if (running_ == limit_) return;  // a running thread takes it next
     running_++;
@@ -133,7 +163,7 @@ class BoundedThreads final : public httplib::TaskQueue {
     if (--running_ == 0) idle_.notify_all();
   }
 
-  const size_t limit_;
+  const size_t limit_, max_waiting_;
   std::mutex mutex_;
   std::condition_variable idle_;
   std::deque<std::function<void()>> waiting_;
@@ -164,13 +194,21 @@ Transport::Transport(UniqueFd listener, std::optional<uid_t> allowed_uid, const 
                      api::Handler handler)
     : listener_(std::move(listener)), allowed_uid_(allowed_uid), limits_(limits), handler_(std::move(handler)) {
   svr_sock_ = listener_.get();
-  new_task_queue = [threads = limits.threads] { return new BoundedThreads(threads); };
+  new_task_queue = [threads = limits.threads, waiting = limits.max_waiting] {
+    return new BoundedThreads(threads, waiting);
+  };
   set_payload_max_length(limits.stream.max_body);
   auto on_request = [this](const httplib::Request& in, httplib::Response& out) { answer(in, out); };
   // every path and method to the one handler, which routes by itself
   Get(".*", on_request).Post(".*", on_request).Put(".*", on_request).Patch(".*", on_request);
   Delete(".*", on_request).Options(".*", on_request);
   set_pre_routing_handler([max_body = limits.stream.max_body](const httplib::Request& in, httplib::Response& out) {
+    // before httplib reads the body
+    if (compressed(in)) {
+      out.status = 415;
+      out.set_content(json_error(transport_error(415)), "application/json");
+      return HandlerResponse::Handled;
+    }
     auto status = bad_length(in, max_body);
     if (!status) return HandlerResponse::Unhandled;
     out.status = *status;
@@ -205,6 +243,13 @@ void Transport::stop() {
   ::shutdown(listener_.get(), SHUT_RDWR);
 }
 
+static std::string canned_answer(int status, const char* reason, const std::string& message) {
+  std::string body = json_error(message);
+  return "HTTP/1.1 " + std::to_string(status) + " " + reason +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n\r\n" + body;
+}
+
 bool Transport::peer_allowed(int sock) const {
   if (!allowed_uid_) return true;
   ucred peer{};
@@ -212,19 +257,20 @@ bool Transport::peer_allowed(int sock) const {
   return getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && (peer.uid == 0 || peer.uid == *allowed_uid_);
 }
 
-// Answers 403 without parsing a byte the peer sent, then reads (and drops)
-// its request for a moment: closing with it unread would reset the
-// connection before the client could read why.
-void Transport::refuse(int sock) const {
-  static const std::string body = json_error("permission denied: the zeroseg API is for root");
-  static const std::string answer = "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: " +
-                                    std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-  if (::send(sock, answer.data(), answer.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(answer.size())) return;
+// Answers status without parsing a byte the peer sent, then reads (and
+// drops) its request for a moment: closing with it unread would reset the
+// connection before the client could read why. The moment is a second in
+// all, however the peer paces its bytes.
+void Transport::refuse(int sock, const std::string& answer, bool wait) const {
+  if (::send(sock, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(answer.size()))
+    return;
   ::shutdown(sock, SHUT_WR);
+  auto deadline = std::chrono::steady_clock::now() + 1s;
   char drop[4096];
   for (size_t dropped = 0; dropped < limits_.stream.max_head;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     pollfd p{sock, POLLIN, 0};
-    if (::poll(&p, 1, 1000) != 1) return;
+    if (!wait || left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) != 1) return;
     ssize_t n = ::recv(sock, drop, sizeof(drop), 0);
     if (n <= 0) return;
     dropped += static_cast<size_t>(n);
@@ -236,12 +282,20 @@ bool Transport::process_and_close_socket(int sock) {
   bool ok = false;
   try {
     fcntl(sock, F_SETFD, FD_CLOEXEC);  // httplib accepts without it
-    if (!peer_allowed(sock)) {
-      refuse(sock);
+    if (t_shed) {
+      // on the accepting thread: no waiting for the peer
+      static const std::string answer = canned_answer(503, "Service Unavailable", "the agent is busy: try again");
+      refuse(sock, answer, /*wait=*/false);
+    } else if (!peer_allowed(sock)) {
+      static const std::string answer =
+          canned_answer(403, "Forbidden", "permission denied: the zeroseg API is for root");
+      refuse(sock, answer, /*wait=*/true);
     } else {
       ConnectionStream stream(sock, limits_.stream, stopping_);
       bool closed = false;
-      ok = process_request(stream, /*close_connection=*/true, closed, nullptr);
+      // A Range made httplib answer a copy of the body per range asked
+      // for (2700 copies in an 8 KiB head): every answer here is whole.
+      ok = process_request(stream, /*close_connection=*/true, closed, [](httplib::Request& req) { req.ranges.clear(); });
     }
     ::shutdown(sock, SHUT_RDWR);
   } catch (const std::exception& e) {

@@ -21,6 +21,7 @@ struct TransportLimits {
   StreamLimits stream;
   size_t threads;      // requests served at once (one thread each)
   size_t max_streams;  // of them, live streams (each holds a thread until its client goes)
+  size_t max_waiting;  // accepted connections waiting for a thread; more are answered 503
 };
 
 class Transport final : public httplib::Server {
@@ -36,7 +37,7 @@ class Transport final : public httplib::Server {
  private:
   bool process_and_close_socket(int sock) override;
   bool peer_allowed(int sock) const;
-  void refuse(int sock) const;
+  void refuse(int sock, const std::string& answer, bool wait) const;
   void answer(const httplib::Request& in, httplib::Response& out);
   void answer_with_stream(Response resp, httplib::Response& out);
 

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+// The API routes that need no agent: /v1/flows and /v1/alerts over hubs.
+#include <gtest/gtest.h>
+
+#include "agent/routes.h"
+
+namespace zeroseg {
+namespace {
+
+api::Request flows_request(std::map<std::string, std::string> query) {
+  return {"GET", "/v1/flows", "", std::move(query)};
+}
+
+// A query is any bytes once decoded: an error quoting them was a 500
+// (dump() threw on bytes that are not UTF-8), not the client's 400.
+TEST(Routes, AQueryThatIsNotUtf8GetsA400) {
+  FlowHub flows, alerts;
+  api::Handler routes = stream_routes(flows, alerts);
+  for (const char* key : {"verdict", "since", "event", "protocol", "port"}) {
+    api::Response r;
+    ASSERT_NO_THROW(r = routes(flows_request({{key, "\xff\xfe"}}))) << key;
+    EXPECT_EQ(r.status, 400) << key << ": " << r.body;
+  }
+}
+
+// A follow the transport drops before its stream runs (refused with 503
+// at the stream limit, or its client gone before the head was sent) must
+// not stay subscribed: its queue would fill and every publish walk it.
+TEST(Routes, AFollowThatNeverRunsDoesNotStaySubscribed) {
+  FlowHub flows(10, /*stream_queue=*/1), alerts;
+  {
+    api::Response r = stream_routes(flows, alerts)(flows_request({{"follow", "1"}}));
+    ASSERT_EQ(r.status, 200);
+    ASSERT_TRUE(r.stream);
+  }
+  flows.publish("{\"n\":1}\n{\"n\":2}\n", 2);
+  EXPECT_EQ(flows.streams_dropped(), 0u) << "a stream nobody reads is still subscribed";
+}
+
+TEST(Routes, AFollowWhoseClientWentUnsubscribes) {
+  FlowHub flows(10, /*stream_queue=*/1), alerts;
+  api::Response r = stream_routes(flows, alerts)(flows_request({{"follow", "1"}}));
+  ASSERT_TRUE(r.stream);
+  r.stream([](std::string_view) { return false; });  // the client went at once
+  flows.publish("{\"n\":1}\n{\"n\":2}\n", 2);
+  EXPECT_EQ(flows.streams_dropped(), 0u);
+}
+
+}  // namespace
+}  // namespace zeroseg
