@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/agent.h"
 #include "common/error.h"
 #include "common/time.h"
 #include "detect/flow_analyzer.h"

@@ -11,10 +11,12 @@
 //   GET  /v1/alerts?last=N&follow=1  (JSON lines)
 #pragma once
 
-#include "agent/agent.h"
 #include "api/http.h"
+#include "telemetry/flow_hub.h"
 
 namespace zeroseg {
+
+class Agent;
 
 api::Handler api_routes(Agent& agent);
 // GET /v1/flows and /v1/alerts from these hubs, as api_routes serves them
