@@ -12,11 +12,9 @@ runs=${2:-100000}
 seed=${3:-1}
 mkdir -p "$out/corpus"
 u=$root/userspace
-sources=(common/error.cpp common/packed_text.cpp common/time.cpp net/addr.cpp identity/labels.cpp policy/yaml_reader.cpp
-         policy/yaml_tree.cpp policy/compiler.cpp
-         identity/allocator.cpp abi/names.cpp abi/port_ranges.cpp)
+# the policy part and the parts it may use (docs/ARCHITECTURE.md), whole
 srcs=()
-for s in "${sources[@]}"; do srcs+=("$u/$s"); done
+for part in abi common net identity policy; do srcs+=("$u/$part"/*.cpp); done
 # rebuilt when any source it compiles (or any header) is newer than it
 if [ ! -x "$out/yaml_loader_fuzz" ] ||
    [ -n "$(find "$here" "$u" "$root/include" \( -name '*.cpp' -o -name '*.h' \) -newer "$out/yaml_loader_fuzz" | head -1)" ]; then

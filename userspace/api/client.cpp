@@ -61,6 +61,10 @@ Response call(const std::string& socket_path, const std::string& method, const s
   req.path = path;
   req.body = body;
   if (!body.empty()) req.set_header("Content-Type", "application/json");
+  // Debian's httplib is built with brotli and zlib, and its client asks for
+  // "br, gzip" by default: the agent then spends ~1 ms compressing an answer
+  // that crosses a local socket (apply_bench: a change 4.4 -> 5.4 ms).
+  req.set_header("Accept-Encoding", "identity");
   httplib::Result result = client.send(req);
   if (!result) fail(socket_path, result.error());
   return {result->status, result->body, result->get_header_value("Content-Type"), {}};
@@ -72,7 +76,7 @@ int call_stream(const std::string& socket_path, const std::string& path,
   configure(client, kQuietStreamTimeout);
   int status = 0;
   httplib::Result result = client.Get(
-      path,
+      path, {{"Accept-Encoding", "identity"}},
       [&](const httplib::Response& head) {
         status = head.status;
         return true;
