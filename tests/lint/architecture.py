@@ -12,7 +12,8 @@ part not declared. This lint checks what the compiler cannot:
      compiler's, but named, and also for headers no .cpp of the part uses);
   3. the kernel side (bpf/, include/zeroseg/) includes nothing of user space;
   4. no two headers share a file name (a reader finds a thing by its name);
-  5. with --build-dir: the unit tests of the pure parts link no libbpf.
+  5. no source file of user space or the kernel over 500 lines;
+  6. with --build-dir: the unit tests of the pure parts link no libbpf.
 
   architecture.py [--self-test] [--build-dir DIR] SOURCE_DIR
 
@@ -50,6 +51,8 @@ WHY = {
     ("loader", "policy"): "the loader writes what it is given, it does not compile",
     ("telemetry", "detect"): "detect reads telemetry's records, not the other way round",
 }
+
+MAX_LINES = 500
 
 # Unit test binaries that must not link libbpf (tests/CMakeLists.txt).
 PURE_TEST_BINARIES = ["unit_policy_tests", "unit_detect_tests", "unit_telemetry_tests", "unit_common_tests"]
@@ -194,7 +197,13 @@ def lint_tree(root, build_dir=None):
     for name, paths in sorted(seen.items()):
         lint.check(len(paths) == 1, f"{name}: the name of {len(paths)} headers ({', '.join(paths)}): name each for what it holds")
 
-    # 5. the pure parts' unit tests link no libbpf
+    # 5. a file a reader can take in: no source of a part or of the kernel past 500 lines
+    for folder in ("userspace", "bpf", "include"):
+        for path in source_files(os.path.join(root, folder)):
+            lines = sum(1 for _ in open(path, errors="replace"))
+            lint.check(lines <= MAX_LINES, f"{os.path.relpath(path, root)}: {lines} lines (at most {MAX_LINES}): split it by what it does")
+
+    # 6. the pure parts' unit tests link no libbpf
     if build_dir:
         for name in PURE_TEST_BINARIES:
             check_no_libbpf(lint, os.path.join(build_dir, "tests", name))
@@ -284,6 +293,7 @@ def self_test(root, build_dir=None):
          edit("userspace/CMakeLists.txt", lambda s: s + "\ntarget_link_libraries(zeroseg_policy PRIVATE zeroseg_loader)\n"),
          "part policy -> loader: forbidden"),
         ("a folder that is no part", add_dir("userspace/sources"), "a folder that is no part"),
+        ("a source past 500 lines", add_file("userspace/policy/long.cpp", "//\n" * 501), "501 lines"),
         ("an arrow the design's table no longer allows",
          edit("docs/ARCHITECTURE.md", lambda s: s.replace("| abi, common, net, identity |", "| abi, common, net |", 1)),
          "part policy -> identity: forbidden"),
