@@ -24,6 +24,7 @@
 #include "api/http.h"
 #include "common/error.h"
 #include "common/handles.h"
+#include "privileged.h"
 
 using namespace zeroseg;
 using namespace std::chrono_literals;
@@ -34,17 +35,7 @@ namespace {
 
 constexpr uid_t kNobody = 65534;
 
-// As ZS_REQUIRE_PRIVILEGED (tests/bpf/privileged.h): skip without root,
-// but fail under ZEROSEG_REQUIRE_PRIVILEGED=1, where a skip would hide a
-// broken CI setup.
-#define ZS_REQUIRE_ROOT_TO_SETUID()                                                       \
-  do {                                                                                    \
-    if (geteuid() != 0) {                                                                 \
-      const char* req = std::getenv("ZEROSEG_REQUIRE_PRIVILEGED");                        \
-      if (req && std::string(req) == "1") FAIL() << "needs root, and CI requires it";     \
-      GTEST_SKIP() << "needs root to connect as another uid (run as root, or sudo ctest)"; \
-    }                                                                                     \
-  } while (0)
+#define ZS_REQUIRE_ROOT_TO_SETUID() ZS_REQUIRE_ROOT("to connect as another uid")
 
 long ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
