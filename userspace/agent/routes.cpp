@@ -110,12 +110,22 @@ Response json_lines(FlowHub& hub, const Request& req) {
   // runs: a follow refused (503, streams at their limit) or whose client
   // went before the head was sent left it subscribed, its queue filling
   // (65536 lines) and every publish walking it, for good.
+  // (Made in place and never copied: a copy's destructor would unsubscribe
+  // the stream it shares, before the first line.)
   struct Subscription {
+    Subscription(FlowHub& h, std::shared_ptr<FlowHub::Stream> s) : hub(h), stream(std::move(s)) {}
+    Subscription(const Subscription&) = delete;
+    Subscription& operator=(const Subscription&) = delete;
+    ~Subscription() { end(); }
+    void end() {  // once: when the stream returns, else when the response goes
+      if (!ended) hub.unsubscribe(stream);
+      ended = true;
+    }
     FlowHub& hub;
     std::shared_ptr<FlowHub::Stream> stream;
-    ~Subscription() { hub.unsubscribe(stream); }
+    bool ended = false;
   };
-  auto subscription = std::make_shared<Subscription>(Subscription{hub, hub.subscribe(filter)});
+  auto subscription = std::make_shared<Subscription>(hub, hub.subscribe(filter));
   r.stream = [subscription, recent = std::move(recent)](const StreamWriter& write) {
     const auto& stream = subscription->stream;
     std::string backlog;
@@ -131,6 +141,7 @@ Response json_lines(FlowHub& hub, const Request& req) {
       }
       open = write(chunk);
     }
+    subscription->end();
   };
   return r;
 }
