@@ -2,6 +2,11 @@
 // The API routes that need no agent: /v1/flows and /v1/alerts over hubs.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+
 #include "agent/routes.h"
 
 namespace zeroseg {
@@ -44,6 +49,33 @@ TEST(Routes, AFollowWhoseClientWentUnsubscribes) {
   r.stream([](std::string_view) { return false; });  // the client went at once
   flows.publish("{\"n\":1}\n{\"n\":2}\n", 2);
   EXPECT_EQ(flows.streams_dropped(), 0u);
+}
+
+// What a follow is for: lines published after it starts reach its client.
+// (A subscription copied from a temporary was ended by the temporary's
+// destructor, and `flows --follow` got nothing.)
+TEST(Routes, AFollowGetsWhatIsPublishedAfterIt) {
+  FlowHub flows, alerts;
+  api::Response r = stream_routes(flows, alerts)(flows_request({{"follow", "1"}}));
+  ASSERT_EQ(r.status, 200);
+  ASSERT_TRUE(r.stream);
+  std::string got;
+  std::atomic<bool> done{false};
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  std::thread client([&] {
+    r.stream([&](std::string_view chunk) {  // the stream asks every 0.5 s: an empty chunk
+      got += chunk;
+      bool more = got.find("\"n\":1") == std::string::npos && std::chrono::steady_clock::now() < deadline;
+      if (!more) done = true;
+      return more;
+    });
+  });
+  for (int i = 0; i < 100 && !done; i++) {
+    flows.publish("{\"n\":1}\n", 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  client.join();
+  EXPECT_NE(got.find("{\"n\":1}"), std::string::npos) << got;
 }
 
 }  // namespace
