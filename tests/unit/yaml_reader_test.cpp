@@ -93,8 +93,17 @@ spec:
   egress: []
 )", "f.yaml");
   EXPECT_TRUE(s.policies[0].ingress);
-  EXPECT_TRUE(s.policies[0].egress);
+  EXPECT_FALSE(s.policies[0].egress);  // Kubernetes: Egress only for a non-empty egress list
   EXPECT_TRUE(s.policies[0].allow_out.empty());
+  s = load_yaml(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p}
+spec:
+  podSelector: {}
+  egress: [{}]
+)", "f.yaml");
+  EXPECT_TRUE(s.policies[0].ingress);
+  EXPECT_TRUE(s.policies[0].egress);
   s = load_yaml(R"(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: p}
@@ -104,6 +113,27 @@ spec:
 )", "f.yaml");
   EXPECT_FALSE(s.policies[0].ingress);
   EXPECT_TRUE(s.policies[0].egress);
+  // given policyTypes win over the lists
+  s = load_yaml(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+  egress: []
+)", "f.yaml");
+  EXPECT_TRUE(s.policies[0].ingress);
+  EXPECT_TRUE(s.policies[0].egress);
+  s = load_yaml(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+  egress: [{}]
+)", "f.yaml");
+  EXPECT_TRUE(s.policies[0].ingress);
+  EXPECT_FALSE(s.policies[0].egress);
 }
 
 struct BadCase {

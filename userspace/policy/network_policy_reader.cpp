@@ -86,9 +86,10 @@ Policy network_policy(const Reader& r, const yaml::Node& doc) {
       else r.fail(t, "NetworkPolicy.spec.policyTypes: \"" + s + "\" is not Ingress or Egress");
     }
   } else {
-    // Kubernetes: Ingress always, Egress when egress rules are given
+    // Kubernetes: Ingress always, Egress when egress rules are given (an
+    // empty list gives none: `egress: []` makes no egress policy)
     p.ingress = true;
-    p.egress = static_cast<bool>(spec["egress"]);
+    p.egress = !p.allow_out.empty();
   }
   return p;
 }
