@@ -99,6 +99,10 @@ scenario "ipBlock with except (y/b's /24 carved out)" '* !*>x/a:* *>x/a:* !y/b>x
   < <(np a-cidr x "$A" 'ingress: [{from: [{ipBlock: {cidr: 10.77.0.0/16, except: [10.77.5.0/24]}}]}]')
 scenario "egress to a port with no peer: x/a reaches TCP 80 only" '* !x/a>*:* x/a>*:tcp/80' \
   < <(np a-egress x "$A" 'policyTypes: [Egress]' 'egress: [{ports: [{port: 80}]}]')
+scenario "egress on one named port, no peer: x's pods reach serve-80-tcp (TCP 80) of every pod" \
+  '* !x/*>*:* x/*>*:tcp/80' < <(np named-egress x 'podSelector: {}' 'policyTypes: [Egress]' 'egress: [{ports: [{port: serve-80-tcp}]}]')
+scenario "egress: [] with no policyTypes is Ingress alone: x denies ingress, sends anywhere" '* !*>x/*:*' \
+  < <(np empty-egress x 'podSelector: {}' 'egress: []')
 scenario "both ends must allow: x/a out only to y, y/b in only from z" \
   '* !x/a>*:* x/a>y/*:* !*>y/b:* z/*>y/b:*' < <(
   np a-to-y x "$A" 'policyTypes: [Egress]' 'egress: [{to: [{namespaceSelector: {matchLabels: {ns: y}}}]}]'

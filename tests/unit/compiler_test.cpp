@@ -306,6 +306,70 @@ spec:
   EXPECT_EQ(reach("xa", "yb", 80), V::denied);
 }
 
+// Kubernetes e2e "should allow egress access on one named port": egress to
+// any peer on a named port reaches every destination whose pod has a port
+// of that name, on its number there; the name means nothing elsewhere.
+TEST_F(CompilerTest, EgressOnANamedPortWithNoPeerResolvesOnEachDestination) {
+  apply(R"(apiVersion: v1
+kind: Namespace
+metadata: {name: x}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: client, namespace: x, labels: {app: client}}
+spec: {interface: xclient, ips: [10.1.0.1], ports: [{name: admin, port: 9000}]}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: web, namespace: x, labels: {app: web}}
+spec: {interface: xweb, ips: [10.1.0.2], ports: [{name: http, port: 8080}, {name: admin, port: 9090}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: out-http, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: client}}
+  policyTypes: [Egress]
+  egress: [{ports: [{port: http}, {port: 53, protocol: UDP}]}]
+)");
+  PolicyJudge judge(out_, state_);
+  auto ip = [](const char* s) { return *IpAddr::parse(s); };
+  const IpAddr client = ip("10.1.0.1"), web = ip("10.1.0.2"), outside = ip("192.0.2.1");
+  auto allowed = judge.judge(client, web, 6, 8080);
+  EXPECT_EQ(allowed.verdict, ZS_VERDICT_ALLOWED);
+  EXPECT_EQ(allowed.why, "NetworkPolicy/x/out-http egress[0]");
+  EXPECT_EQ(judge.judge(client, web, 6, 80).verdict, ZS_VERDICT_DENIED);
+  EXPECT_EQ(judge.judge(client, web, 6, 9090).verdict, ZS_VERDICT_DENIED);    // another name
+  EXPECT_EQ(judge.judge(client, web, 17, 8080).verdict, ZS_VERDICT_DENIED);   // http is TCP
+  EXPECT_EQ(judge.judge(client, outside, 6, 8080).verdict, ZS_VERDICT_DENIED);  // no pod, no name
+  EXPECT_EQ(judge.judge(client, outside, 17, 53).verdict, ZS_VERDICT_ALLOWED);  // numbers: any peer
+  EXPECT_EQ(judge.judge(client, web, 17, 53).verdict, ZS_VERDICT_ALLOWED);
+  // the entry: the client's egress to web's identity, on web's number
+  zs_policy_key k{};
+  k.subject = ep("xclient").identity;
+  k.peer = ep("xweb").identity;
+  k.direction = ZS_DIR_EGRESS;
+  k.proto = 6;
+  k.port = 8080;
+  k.port_plen = 16;
+  ASSERT_TRUE(out_.policy.count(k));
+  EXPECT_NE(out_.policy.at(k).allow_rule, 0u);
+  // and the same through the cluster's named ports, from every pod of x
+  apply(cluster() + R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: out-80, namespace: x}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress: [{ports: [{port: serve-80}]}]
+)");
+  EXPECT_EQ(reach("xa", "yb", 80), V::allowed);
+  EXPECT_EQ(reach("xb", "xc", 80), V::allowed);
+  EXPECT_EQ(reach("xa", "yb", 81), V::denied);
+  EXPECT_EQ(reach("xa", "yb", 53, 17), V::denied);
+  EXPECT_EQ(reach("ya", "xb", 81), V::allowed);  // ingress untouched
+}
+
 TEST_F(CompilerTest, BothEndsMustAllow) {
   apply(cluster() + R"(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy

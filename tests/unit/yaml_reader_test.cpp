@@ -93,8 +93,17 @@ spec:
   egress: []
 )", "f.yaml");
   EXPECT_TRUE(s.policies[0].ingress);
-  EXPECT_TRUE(s.policies[0].egress);
+  EXPECT_FALSE(s.policies[0].egress);  // Kubernetes: Egress only for a non-empty egress list
   EXPECT_TRUE(s.policies[0].allow_out.empty());
+  s = load_yaml(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p}
+spec:
+  podSelector: {}
+  egress: [{}]
+)", "f.yaml");
+  EXPECT_TRUE(s.policies[0].ingress);
+  EXPECT_TRUE(s.policies[0].egress);
   s = load_yaml(R"(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: p}
@@ -104,6 +113,50 @@ spec:
 )", "f.yaml");
   EXPECT_FALSE(s.policies[0].ingress);
   EXPECT_TRUE(s.policies[0].egress);
+  // given policyTypes win over the lists
+  s = load_yaml(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+  egress: []
+)", "f.yaml");
+  EXPECT_TRUE(s.policies[0].ingress);
+  EXPECT_TRUE(s.policies[0].egress);
+  s = load_yaml(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+  egress: [{}]
+)", "f.yaml");
+  EXPECT_TRUE(s.policies[0].ingress);
+  EXPECT_FALSE(s.policies[0].egress);
+}
+
+// A port is a number 1..65535 or a name (IANA_SVC_NAME): -1 is neither,
+// and was read as a port named "-1".
+TEST(Loader, PortsOutOfRangeOrBadlyNamedAreRefused) {
+  auto np = [](const std::string& port) {
+    return "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: a}\nspec:\n  podSelector: {}\n"
+           "  egress:\n  - ports: [{port: " + port + "}]\n";
+  };
+  EXPECT_EQ(error_of(np("-1")), "f.yaml:7:20: NetworkPolicy.spec.egress[].ports[].port -1 is out of range 1..65535");
+  EXPECT_EQ(error_of(np("0")), "f.yaml:7:20: NetworkPolicy.spec.egress[].ports[].port 0 is out of range 1..65535");
+  EXPECT_EQ(error_of(np("65536")),
+            "f.yaml:7:20: NetworkPolicy.spec.egress[].ports[].port 65536 is out of range 1..65535");
+  const std::string not_a_name =
+      "\" is neither a number (1..65535) nor a port name (up to 15 of a-z, 0-9 and '-', with a letter, no '-' at "
+      "an end or twice in a row)";
+  for (std::string bad : {"Http", "web_80", "-http", "http-", "we--b", "a-very-long-name-x", "+80", "1.5"})
+    EXPECT_EQ(error_of(np(bad)), "f.yaml:7:20: NetworkPolicy.spec.egress[].ports[].port \"" + bad + not_a_name);
+  for (std::string good : {"http", "serve-80-tcp", "h2", "a-very-long-nam"})
+    EXPECT_EQ(load_yaml(np(good), "f.yaml").policies[0].allow_out[0].ports[0].named, good);
+  EXPECT_EQ(error_of("apiVersion: zeroseg.io/v1\nkind: SegmentPolicy\nmetadata: {name: a}\nspec:\n  selector: {}\n"
+                     "  ingress:\n  - ports: [{port: -1}]\n"),
+            "f.yaml:7:20: SegmentPolicy.spec.ingress[].ports[].port -1 is out of range 1..65535");
 }
 
 struct BadCase {

@@ -55,7 +55,13 @@ void read_json_lines(const std::string& socket, const std::string& path, bool fo
 json read_documents(const std::vector<std::string>& paths) {
   json docs = json::array();
   for (const auto& path : paths)
-    for (const auto& [name, text] : read_yaml_files(path)) docs.push_back({{"name", name}, {"content", text}});
+    for (const auto& [name, text] : read_yaml_files(path)) {
+      // here, with the file's name and place: the JSON request cannot hold
+      // invalid UTF-8 (dump() throws, naming neither), nor the agent's
+      // YAML reader a NUL
+      check_characters(text, name);
+      docs.push_back({{"name", name}, {"content", text}});
+    }
   return docs;
 }
 

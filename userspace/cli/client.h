@@ -21,7 +21,8 @@ void read_json_lines(const std::string& socket, const std::string& path, bool fo
                      const std::function<void(const nlohmann::json&)>& each);
 
 // The files behind -f (a file or a directory of *.yaml/*.yml), as the
-// documents of an apply/delete request.
+// documents of an apply/delete request. A file with a control character
+// or invalid UTF-8 throws Error "FILE:LINE:COLUMN: ...".
 nlohmann::json read_documents(const std::vector<std::string>& paths);
 
 }  // namespace zeroseg::cli

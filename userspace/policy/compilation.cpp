@@ -260,6 +260,22 @@ std::vector<std::pair<uint8_t, uint16_t>> Compilation::named_port(uint32_t ident
   return out;
 }
 
+std::map<uint32_t, std::vector<PortBlock>> Compilation::named_port_destinations(const Rule& r) const {
+  std::map<uint32_t, std::set<std::pair<uint8_t, uint16_t>>> ports;
+  for (const auto& ps : r.ports) {
+    if (ps.named.empty()) continue;
+    for (const auto& wi : workloads_) {
+      if (wi.identity == ZS_ID_QUARANTINE) continue;  // no policy reaches it
+      for (const auto& np : wi.w->ports)
+        if (np.name == ps.named && np.proto == ps.proto) ports[wi.identity].emplace(np.proto, np.port);
+    }
+  }
+  std::map<uint32_t, std::vector<PortBlock>> out;
+  for (const auto& [id, numbers] : ports)
+    for (auto [proto, port] : numbers) out[id].push_back({proto, port, 16});
+  return out;
+}
+
 std::vector<PortBlock> Compilation::port_blocks(const Rule& r, uint32_t destination) {
   std::vector<PortBlock> out;
   if (r.any_port) return {{ZS_PROTO_ANY, 0, 0}};
@@ -296,16 +312,19 @@ void Compilation::compile_rules(const Policy& p, const std::shared_ptr<const std
     std::set<uint32_t> peers;
     if (r.any_peer) peers.insert(ZS_ID_ANY);
     for (const auto& peer : r.peers) peers.merge(peer_identities(peer, p.meta.ns));
+    // Named ports belong to the destination: the subject on ingress, the
+    // peer on egress. Egress to any peer (ZS_ID_ANY, which owns no names)
+    // reaches each workload with a port of the name on its number there.
+    std::map<uint32_t, std::vector<PortBlock>> named_destinations;
+    if (dir == ZS_DIR_EGRESS && peers.count(ZS_ID_ANY)) named_destinations = named_port_destinations(r);
 
     for (uint32_t subject : subjects) {
       uint8_t mode = mode_of(subject, dir);
       // an audit policy's allows cannot widen what enforcing policies allow
       if (!deny && p.audit && mode == ZS_MODE_ENFORCE) continue;
       bool audit = deny && p.audit && mode == ZS_MODE_ENFORCE;
-      for (uint32_t peer : peers) {
-        // named ports belong to the destination: the subject on ingress
-        uint32_t destination = dir == ZS_DIR_INGRESS ? subject : peer;
-        for (const auto& b : port_blocks(r, destination)) {
+      auto vote = [&](uint32_t peer, const std::vector<PortBlock>& blocks) {
+        for (const auto& b : blocks) {
           zs_policy_key k{};
           k.subject = subject;
           k.peer = peer;
@@ -315,7 +334,9 @@ void Compilation::compile_rules(const Policy& p, const std::shared_ptr<const std
           k.port_plen = b.plen;
           part.votes.emplace_back(k, PolicyVote{rule_id, deny, audit, expires});
         }
-      }
+      };
+      for (uint32_t peer : peers) vote(peer, port_blocks(r, dir == ZS_DIR_INGRESS ? subject : peer));
+      for (const auto& [destination, blocks] : named_destinations) vote(destination, blocks);
     }
   }
 }

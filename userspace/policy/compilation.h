@@ -96,6 +96,10 @@ class Compilation {
 
   std::vector<PortBlock> port_blocks(const Rule& r, uint32_t destination);
 
+  // Where the named ports of an egress rule to any peer lead: each identity
+  // with a port of one of r's names, and those ports' numbers there.
+  std::map<uint32_t, std::vector<PortBlock>> named_port_destinations(const Rule& r) const;
+
   void add_entry(const zs_policy_key& key, uint32_t rule_id, bool deny, bool audit, uint64_t expires_tai) {
     fold_vote(out_.policy[key], {rule_id, deny, audit, expires_tai});
   }

@@ -4,6 +4,23 @@
 
 namespace zeroseg::reading {
 
+namespace {
+
+// Kubernetes' IANA_SVC_NAME: 1 to 15 of a-z, 0-9 and '-', at least one
+// letter, no '-' at either end nor two in a row.
+bool is_port_name(const std::string& s) {
+  if (s.empty() || s.size() > 15 || s.front() == '-' || s.back() == '-' || s.find("--") != std::string::npos)
+    return false;
+  bool letter = false;
+  for (char c : s) {
+    if (c >= 'a' && c <= 'z') letter = true;
+    else if (!(c >= '0' && c <= '9') && c != '-') return false;
+  }
+  return letter;
+}
+
+}  // namespace
+
 std::vector<PortSpec> k8s_ports(const Reader& r, const yaml::Node& n, const std::string& what) {
   std::vector<PortSpec> out;
   for (const auto& p : r.seq(n, what)) {
@@ -11,8 +28,18 @@ std::vector<PortSpec> k8s_ports(const Reader& r, const yaml::Node& n, const std:
     PortSpec ps;
     if (p["protocol"]) ps.proto = r.protocol(p["protocol"], what + "[].protocol");
     if (yaml::Node port = p["port"]) {
-      if (r.is_integer(port)) ps.port = static_cast<uint16_t>(r.integer(port, what + "[].port", 1, 65535));
-      else ps.named = r.str(port, what + "[].port");
+      std::string s = r.str(port, what + "[].port");
+      // a number, signed too: -1 is out of range, not a name
+      auto digit = [](char c) { return c >= '0' && c <= '9'; };
+      bool number = s.size() > 1 && s[0] == '-' ? std::all_of(s.begin() + 1, s.end(), digit) : r.is_integer(port);
+      if (number) {
+        ps.port = static_cast<uint16_t>(r.integer(port, what + "[].port", 1, 65535));
+      } else if (is_port_name(s)) {
+        ps.named = s;
+      } else {
+        r.fail(port, what + "[].port \"" + s + "\" is neither a number (1..65535) nor a port name (up to 15 of " +
+                         "a-z, 0-9 and '-', with a letter, no '-' at an end or twice in a row)");
+      }
     }
     if (yaml::Node end = p["endPort"]) {
       if (!ps.port) r.fail(end, what + "[].endPort needs a numeric port");
@@ -86,9 +113,10 @@ Policy network_policy(const Reader& r, const yaml::Node& doc) {
       else r.fail(t, "NetworkPolicy.spec.policyTypes: \"" + s + "\" is not Ingress or Egress");
     }
   } else {
-    // Kubernetes: Ingress always, Egress when egress rules are given
+    // Kubernetes: Ingress always, Egress when egress rules are given (an
+    // empty list gives none: `egress: []` makes no egress policy)
     p.ingress = true;
-    p.egress = static_cast<bool>(spec["egress"]);
+    p.egress = !p.allow_out.empty();
   }
   return p;
 }

@@ -18,6 +18,11 @@ namespace zeroseg {
 // errors.
 ObjectSet load_yaml(std::string_view text, const std::string& filename);
 
+// Throws "filename:line:column: ..." at the first character YAML does not
+// allow here: a control character but tab and line breaks, or invalid
+// UTF-8. load_yaml checks first; so does the CLI before it sends a file.
+void check_characters(std::string_view text, const std::string& filename);
+
 // A file, or every *.yaml / *.yml file of a directory (sorted by name).
 ObjectSet load_path(const std::string& path);
 
