@@ -26,12 +26,13 @@
 struct zs_flow_ctx {
 	__u64 now;       /* bpf_ktime_get_coarse_ns(): conntrack times */
 	__u64 jiffies;   /* bpf_jiffies64() (see zs_clock) */
+	__u64 generation; /* zs_config's, read once at entry: what judges */
 	__u32 ifindex;
 	__u32 len;
 	__u32 subject;   /* the endpoint's identity */
 	__u8 hook;       /* zs_hook */
 	__u8 direction;  /* of this packet, relative to the subject */
-	__u8 slot;       /* active slot of the generation read at entry */
+	__u8 slot;       /* generation & 1: the slot every lookup reads */
 	__u8 mode[ZS_DIR_MAX];
 	__u8 pad[3];
 };
@@ -110,7 +111,14 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 		ct->created_ns = fc->now;
 		ct->last_seen_ns = fc->now;
 		ct->last_seen_jiffies = fc->jiffies;
-		ct->generation = cfg->generation;
+		/* the generation whose slot judged the flow, not
+		 * cfg->generation: a flip since fc was filled must leave
+		 * the entry stale, to be judged again by the new slot on
+		 * its next packet. Stamped with the new generation, a
+		 * flow judged by the old policy would pass as judged by
+		 * the new one: a flow opened while a change revoking it
+		 * was committed would survive the revocation. */
+		ct->generation = fc->generation;
 		ct->expires_tai = j.expires_tai;
 		ct->packets[0] = 1;
 		ct->bytes[0] = fc->len;
@@ -157,7 +165,7 @@ ZS_NOINLINE int zs_rejudge(struct zs_flow_ctx *fc, struct zs_packet *p, int foun
 		zs_ct_remove(key);
 		return ZS_RESULT(j.verdict, j.reason);
 	}
-	ct->generation = cfg->generation;
+	ct->generation = fc->generation; /* as in zs_new_flow: what judged */
 	ct->expires_tai = j.expires_tai;
 	ct->rule_id = j.rule_id;
 	ct->flags = (ct->flags & ~ZS_CT_AUDIT) |
@@ -277,7 +285,10 @@ static __always_inline int zs_endpoint_flow_ctx(const struct zs_config *cfg,
 
 	if (!cfg || !epv)
 		return 0;
-	fc->slot = cfg->generation & 1;
+	/* one read: the slot and the generation stamped on conntrack
+	 * entries must be the same one's (zs_new_flow) */
+	fc->generation = *(volatile const __u64 *)&cfg->generation;
+	fc->slot = fc->generation & 1;
 	ep = &epv->slot[fc->slot];
 	if (!ep->identity)
 		return 0;
@@ -306,8 +317,7 @@ static __always_inline int zs_established(const struct zs_config *cfg,
 {
 	__u8 direction = ct->direction ^ (found == ZS_CT_REPLY);
 
-	if (ct->generation != cfg->generation ||
-	    (ct->expires_tai && bpf_ktime_get_tai_ns() >= ct->expires_tai))
+	if (!zs_ct_current(ct, cfg->generation))
 		return -1;
 	zs_ct_account(ct, found, p, ctx->len, clk);
 	return zs_finish(ctx, direction,
