@@ -201,20 +201,52 @@ ZS_NOINLINE int zs_trace_flow(struct zs_flow_ctx *fc, struct zs_packet *p, __u32
 	return ZS_RESULT(j.verdict, j.reason);
 }
 
-/* An ICMP error quoting a packet of a tracked flow is related traffic. */
+/* An ICMP or ICMPv6 error (p->icmp_error) passes without policy, as
+ * related to a flow, only when all three hold:
+ *  1. it quotes a packet of a flow tracked on this interface whose verdict
+ *     is current: given under this generation, its rule not expired; or,
+ *     stale, judged again now (zs_rejudge) and still allowed. A flow the
+ *     policy no longer allows is revoked here, as its own next packet
+ *     would revoke it;
+ *  2. it goes back to the quoted packet's sender: the outer destination is
+ *     the quoted source (the quoted packet is one the error's receiver
+ *     sent). The outer source is not checked: an error comes from the far
+ *     end (the quoted destination) or from any router on the path, whose
+ *     address can be anything;
+ *  3. it is no bigger than an error may be: 576 bytes for ICMP (RFC 1812
+ *     4.3.2.3), 1280 for ICMPv6 (RFC 4443 2.4(c)), IP header on
+ *     (zs_icmp_error_fits).
+ * Anything else is judged by policy as ordinary ICMP (and, allowed or not,
+ * opens no flow). Without 2 and 3, an error quoting any live flow would
+ * carry what it liked, to whom it liked, past the policy. */
 ZS_NOINLINE int zs_related(struct zs_flow_ctx *fc, struct zs_packet *p)
 {
 	const struct zs_config *cfg = zs_get_config();
 	struct zs_scratch *scratch = zs_get_scratch();
-	struct zs_ct_entry *ct;
+	struct zs_ct_entry *ct = NULL;
+	const struct zs_tuple *t;
 	struct zs_clock clk;
+	int found;
 
-	if (!fc || !p || !cfg || !scratch || !p->icmp_error)
+	if (!fc || !p || !cfg || !scratch || !p->icmp_error || !scratch->quote_whole)
+		return 0;
+	t = &scratch->quoted.tuple;
+	if (!zs_icmp_error_fits(p->tuple.family, scratch->error_len))
+		return 0;
+	if (p->tuple.daddr[0] != t->saddr[0] || p->tuple.daddr[1] != t->saddr[1] ||
+	    p->tuple.daddr[2] != t->saddr[2] || p->tuple.daddr[3] != t->saddr[3])
 		return 0;
 	clk.jiffies = fc->jiffies;
 	clk.ns = fc->now;
-	return zs_ct_lookup(cfg, fc->ifindex, &scratch->inner, 0, &clk, &ct) !=
-	       ZS_CT_NEW;
+	found = zs_ct_lookup(cfg, fc->ifindex, t, 0, &clk, &ct);
+	if (found == ZS_CT_NEW || !ct)
+		return 0;
+	if (zs_ct_current(ct, fc->generation))
+		return 1;
+	/* stale: judged as a packet of the flow would be; a revocation's
+	 * event names the quoted packet */
+	return ZS_RESULT_VERDICT(zs_rejudge(fc, &scratch->quoted, found)) !=
+	       ZS_VERDICT_DENIED;
 }
 
 /* Ports of a later fragment come from its first fragment. A subprogram
