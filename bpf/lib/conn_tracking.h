@@ -161,6 +161,14 @@ static __always_inline int zs_ct_lookup(const struct zs_config *cfg,
 	return found;
 }
 
+/* A tracked flow's verdict still holds: it was given under generation (the
+ * current one) and its allowing rule has not expired. */
+static __always_inline int zs_ct_current(const struct zs_ct_entry *ct, __u64 generation)
+{
+	return ct->generation == generation &&
+	       !(ct->expires_tai && bpf_ktime_get_tai_ns() >= ct->expires_tai);
+}
+
 /* Per-packet accounting of an established flow. Plain adds: a flow is
  * handled by one CPU at a time in practice, and counters of a flow are
  * telemetry, not a security boundary. */

@@ -5,6 +5,7 @@
 #define ZS_BPF_MAPS_H
 
 #include "common.h"
+#include "packet.h"
 #include <zeroseg/config.h>
 #include <zeroseg/conntrack.h>
 #include <zeroseg/map_sizes.h>
@@ -129,7 +130,12 @@ struct {
 struct zs_scratch {
 	struct zs_ct_entry ct;
 	struct zs_ct_key key;
-	struct zs_tuple inner; /* the packet an ICMP error quotes (zs_parse_quoted) */
+	/* the packet an ICMP error quotes (zs_parse_quoted): its tuple, the
+	 * rest zero; a zs_packet, for zs_rejudge */
+	struct zs_packet quoted;
+	__u32 error_len;       /* that error's IP datagram, its header on */
+	__u8 quote_whole;      /* quoted.tuple was parsed whole */
+	__u8 pad[3];
 };
 
 struct {

@@ -14,6 +14,7 @@
 
 #include "ctx.h"
 #include "maps.h"
+#include "packet.h"
 #include <zeroseg/conntrack.h>
 #include <zeroseg/ipcache.h>
 #include <zeroseg/proto.h>
@@ -40,20 +41,6 @@ static __always_inline __u32 zs_verifier_off(__u32 off)
 struct zs_vlan_hdr {
 	__be16 tci;
 	__be16 proto;
-};
-
-struct zs_packet {
-	struct zs_tuple tuple;
-	__u32 frag_id;
-	__u16 policy_port;     /* zs_policy_port: dport, or ICMP type << 8 | code */
-	__u8 tcp_flags;
-	__u8 icmp_type;
-	__u8 icmp_code;
-	__u8 has_ports;        /* TCP, UDP, SCTP: ports are meaningful */
-	__u8 icmp_error;       /* zs_scratch.inner: the quoted packet */
-	__u8 neighbour_disc;   /* IPv6 ND: always passes */
-	__u8 frag_first;       /* offset 0 and more fragments follow */
-	__u8 frag_later;       /* offset > 0: no L4 header here */
 };
 
 enum zs_parse_result {
@@ -95,18 +82,28 @@ static __always_inline int zs_parse_ports(struct zs_ctx *ctx, __u32 off,
 	return 0;
 }
 
-/* The header quoted by an ICMP error at off, into zs_scratch.inner (not
- * into p, which every packet would then pay to zero); best effort. */
+/* The header quoted by an ICMP error at off, into zs_scratch.quoted (not
+ * into p, which every packet would then pay to zero), with the error's
+ * length (its IP header at l3_off); best effort: zs_scratch.quote_whole
+ * says whether the quote was parsed whole. */
 static __always_inline void zs_parse_quoted(struct zs_ctx *ctx, __u32 off,
-					    __u8 family, struct zs_packet *p)
+					    __u32 l3_off, __u8 family)
 {
 	struct zs_scratch *scratch = zs_get_scratch();
 	struct zs_tuple *t;
 
 	if (!scratch)
 		return;
-	t = &scratch->inner;
-	__builtin_memset(t, 0, sizeof(*t));
+	__builtin_memset(&scratch->quoted, 0, sizeof(scratch->quoted));
+	t = &scratch->quoted.tuple;
+	scratch->quote_whole = 0;
+	/* The error's length is what the frame holds from its IP header
+	 * on: no receiver takes in more (a datagram whose header says more
+	 * than it holds is dropped, one that says less is cut to it), and
+	 * it needs no second read of the header: a bounds check here, in
+	 * the parser every packet runs, would double what the verifier
+	 * walks. The frame holds the header, so this cannot wrap. */
+	scratch->error_len = ctx->len - l3_off;
 
 	if (family == ZS_FAMILY_IPV4) {
 		struct iphdr *ip = ctx->data + off;
@@ -130,7 +127,7 @@ static __always_inline void zs_parse_quoted(struct zs_ctx *ctx, __u32 off,
 	t->family = family;
 	if (off > ZS_MAX_L4_OFF || zs_parse_ports(ctx, off, t))
 		return;
-	p->icmp_error = 1;
+	scratch->quote_whole = 1;
 }
 
 /* Both ports in one 4-byte store: the conntrack key reads them back as one
@@ -143,8 +140,9 @@ static __always_inline void zs_copy_ports(struct zs_tuple *t, const __u8 *l4)
 	*(__u32 *)&t->sport = *(const __u32 *)l4;
 }
 
+/* The L4 header at off, of the IP datagram whose header is at l3_off. */
 static __always_inline int zs_parse_l4(struct zs_ctx *ctx, __u32 off,
-				       struct zs_packet *p)
+				       __u32 l3_off, struct zs_packet *p)
 {
 	struct zs_tuple *t = &p->tuple;
 	__u8 *l4 = ctx->data + off;
@@ -185,11 +183,15 @@ static __always_inline int zs_parse_l4(struct zs_ctx *ctx, __u32 off,
 		 * no neighbour discovery pass, no related error (the fuzz
 		 * test found ICMPv6 type 134 in IPv4 passing deny-all) */
 		if (t->proto == ZS_PROTO_ICMP && t->family == ZS_FAMILY_IPV4 &&
-		    zs_icmp_is_error(ZS_FAMILY_IPV4, l4[0]))
-			zs_parse_quoted(ctx, off + 8, ZS_FAMILY_IPV4, p);
+		    zs_icmp_is_error(ZS_FAMILY_IPV4, l4[0])) {
+			p->icmp_error = 1;
+			zs_parse_quoted(ctx, off + 8, l3_off, ZS_FAMILY_IPV4);
+		}
 		if (t->proto == ZS_PROTO_ICMPV6 && t->family == ZS_FAMILY_IPV6) {
-			if (zs_icmp_is_error(ZS_FAMILY_IPV6, l4[0]))
-				zs_parse_quoted(ctx, off + 8, ZS_FAMILY_IPV6, p);
+			if (zs_icmp_is_error(ZS_FAMILY_IPV6, l4[0])) {
+				p->icmp_error = 1;
+				zs_parse_quoted(ctx, off + 8, l3_off, ZS_FAMILY_IPV6);
+			}
 			p->neighbour_disc = zs_icmp6_is_nd(l4[0]);
 		}
 		break;
@@ -230,7 +232,7 @@ static __always_inline int zs_parse_ipv4(struct zs_ctx *ctx, __u32 off,
 	p->frag_id = ip->id;
 	if (p->frag_later)
 		return 0;
-	return zs_parse_l4(ctx, off + hlen, p);
+	return zs_parse_l4(ctx, off + hlen, off, p);
 }
 
 static __always_inline int zs_is_ipv6_ext(__u8 nexthdr)
@@ -244,6 +246,7 @@ static __always_inline int zs_parse_ipv6(struct zs_ctx *ctx, __u32 off,
 					 struct zs_packet *p)
 {
 	struct ipv6hdr *ip6 = ctx->data + off;
+	__u32 l3_off = off;
 	__u8 nexthdr;
 	int i;
 
@@ -296,7 +299,7 @@ static __always_inline int zs_parse_ipv6(struct zs_ctx *ctx, __u32 off,
 	p->tuple.proto = nexthdr;
 	if (off > ZS_MAX_L4_OFF)
 		return ZS_REASON_MALFORMED_IPV6;
-	return zs_parse_l4(ctx, zs_verifier_off(off), p);
+	return zs_parse_l4(ctx, zs_verifier_off(off), l3_off, p);
 }
 
 /* Fills p; returns ZS_PARSE_IP, ZS_PARSE_NON_IP or a zs_reason. */

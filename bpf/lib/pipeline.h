@@ -26,12 +26,13 @@
 struct zs_flow_ctx {
 	__u64 now;       /* bpf_ktime_get_coarse_ns(): conntrack times */
 	__u64 jiffies;   /* bpf_jiffies64() (see zs_clock) */
+	__u64 generation; /* zs_config's, read once at entry: what judges */
 	__u32 ifindex;
 	__u32 len;
 	__u32 subject;   /* the endpoint's identity */
 	__u8 hook;       /* zs_hook */
 	__u8 direction;  /* of this packet, relative to the subject */
-	__u8 slot;       /* active slot of the generation read at entry */
+	__u8 slot;       /* generation & 1: the slot every lookup reads */
 	__u8 mode[ZS_DIR_MAX];
 	__u8 pad[3];
 };
@@ -110,7 +111,14 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 		ct->created_ns = fc->now;
 		ct->last_seen_ns = fc->now;
 		ct->last_seen_jiffies = fc->jiffies;
-		ct->generation = cfg->generation;
+		/* the generation whose slot judged the flow, not
+		 * cfg->generation: a flip since fc was filled must leave
+		 * the entry stale, to be judged again by the new slot on
+		 * its next packet. Stamped with the new generation, a
+		 * flow judged by the old policy would pass as judged by
+		 * the new one: a flow opened while a change revoking it
+		 * was committed would survive the revocation. */
+		ct->generation = fc->generation;
 		ct->expires_tai = j.expires_tai;
 		ct->packets[0] = 1;
 		ct->bytes[0] = fc->len;
@@ -157,7 +165,7 @@ ZS_NOINLINE int zs_rejudge(struct zs_flow_ctx *fc, struct zs_packet *p, int foun
 		zs_ct_remove(key);
 		return ZS_RESULT(j.verdict, j.reason);
 	}
-	ct->generation = cfg->generation;
+	ct->generation = fc->generation; /* as in zs_new_flow: what judged */
 	ct->expires_tai = j.expires_tai;
 	ct->rule_id = j.rule_id;
 	ct->flags = (ct->flags & ~ZS_CT_AUDIT) |
@@ -193,20 +201,52 @@ ZS_NOINLINE int zs_trace_flow(struct zs_flow_ctx *fc, struct zs_packet *p, __u32
 	return ZS_RESULT(j.verdict, j.reason);
 }
 
-/* An ICMP error quoting a packet of a tracked flow is related traffic. */
+/* An ICMP or ICMPv6 error (p->icmp_error) passes without policy, as
+ * related to a flow, only when all three hold:
+ *  1. it quotes a packet of a flow tracked on this interface whose verdict
+ *     is current: given under this generation, its rule not expired; or,
+ *     stale, judged again now (zs_rejudge) and still allowed. A flow the
+ *     policy no longer allows is revoked here, as its own next packet
+ *     would revoke it;
+ *  2. it goes back to the quoted packet's sender: the outer destination is
+ *     the quoted source (the quoted packet is one the error's receiver
+ *     sent). The outer source is not checked: an error comes from the far
+ *     end (the quoted destination) or from any router on the path, whose
+ *     address can be anything;
+ *  3. it is no bigger than an error may be: 576 bytes for ICMP (RFC 1812
+ *     4.3.2.3), 1280 for ICMPv6 (RFC 4443 2.4(c)), IP header on
+ *     (zs_icmp_error_fits).
+ * Anything else is judged by policy as ordinary ICMP (and, allowed or not,
+ * opens no flow). Without 2 and 3, an error quoting any live flow would
+ * carry what it liked, to whom it liked, past the policy. */
 ZS_NOINLINE int zs_related(struct zs_flow_ctx *fc, struct zs_packet *p)
 {
 	const struct zs_config *cfg = zs_get_config();
 	struct zs_scratch *scratch = zs_get_scratch();
-	struct zs_ct_entry *ct;
+	struct zs_ct_entry *ct = NULL;
+	const struct zs_tuple *t;
 	struct zs_clock clk;
+	int found;
 
-	if (!fc || !p || !cfg || !scratch || !p->icmp_error)
+	if (!fc || !p || !cfg || !scratch || !p->icmp_error || !scratch->quote_whole)
+		return 0;
+	t = &scratch->quoted.tuple;
+	if (!zs_icmp_error_fits(p->tuple.family, scratch->error_len))
+		return 0;
+	if (p->tuple.daddr[0] != t->saddr[0] || p->tuple.daddr[1] != t->saddr[1] ||
+	    p->tuple.daddr[2] != t->saddr[2] || p->tuple.daddr[3] != t->saddr[3])
 		return 0;
 	clk.jiffies = fc->jiffies;
 	clk.ns = fc->now;
-	return zs_ct_lookup(cfg, fc->ifindex, &scratch->inner, 0, &clk, &ct) !=
-	       ZS_CT_NEW;
+	found = zs_ct_lookup(cfg, fc->ifindex, t, 0, &clk, &ct);
+	if (found == ZS_CT_NEW || !ct)
+		return 0;
+	if (zs_ct_current(ct, fc->generation))
+		return 1;
+	/* stale: judged as a packet of the flow would be; a revocation's
+	 * event names the quoted packet */
+	return ZS_RESULT_VERDICT(zs_rejudge(fc, &scratch->quoted, found)) !=
+	       ZS_VERDICT_DENIED;
 }
 
 /* Ports of a later fragment come from its first fragment. A subprogram
@@ -277,7 +317,10 @@ static __always_inline int zs_endpoint_flow_ctx(const struct zs_config *cfg,
 
 	if (!cfg || !epv)
 		return 0;
-	fc->slot = cfg->generation & 1;
+	/* one read: the slot and the generation stamped on conntrack
+	 * entries must be the same one's (zs_new_flow) */
+	fc->generation = *(volatile const __u64 *)&cfg->generation;
+	fc->slot = fc->generation & 1;
 	ep = &epv->slot[fc->slot];
 	if (!ep->identity)
 		return 0;
@@ -306,8 +349,7 @@ static __always_inline int zs_established(const struct zs_config *cfg,
 {
 	__u8 direction = ct->direction ^ (found == ZS_CT_REPLY);
 
-	if (ct->generation != cfg->generation ||
-	    (ct->expires_tai && bpf_ktime_get_tai_ns() >= ct->expires_tai))
+	if (!zs_ct_current(ct, cfg->generation))
 		return -1;
 	zs_ct_account(ct, found, p, ctx->len, clk);
 	return zs_finish(ctx, direction,

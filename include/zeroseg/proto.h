@@ -53,7 +53,9 @@ ZS_INLINE __u8 zs_icmp_proto(__u8 family)
 }
 
 /* Error types of the family's own ICMP: they quote a packet of the flow
- * they concern, are judged as related to it, and never open a flow. */
+ * they concern and never open a flow. One passes as related to its flow
+ * only under the rule of bpf/lib/pipeline.h (zs_related); else policy
+ * judges it as any ICMP. */
 ZS_INLINE int zs_icmp_is_error(__u8 family, __u8 type)
 {
 	if (family == ZS_FAMILY_IPV6)
@@ -61,6 +63,18 @@ ZS_INLINE int zs_icmp_is_error(__u8 family, __u8 type)
 	return type == ZS_ICMP_DEST_UNREACH || type == ZS_ICMP_SOURCE_QUENCH ||
 	       type == ZS_ICMP_REDIRECT || type == ZS_ICMP_TIME_EXCEEDED ||
 	       type == ZS_ICMP_PARAMETERPROB;
+}
+
+/* The largest an ICMP error may be, its IP header on: an IPv4 router's
+ * error is at most 576 bytes (RFC 1812 4.3.2.3), an ICMPv6 error at most
+ * the IPv6 minimum MTU, 1280 (RFC 4443 2.4(c)). A bigger one is no error a
+ * host or router sends: the datapath judges it by policy, never as related. */
+#define ZS_ICMP_ERROR_MAX_LEN 576
+#define ZS_ICMPV6_ERROR_MAX_LEN 1280
+
+ZS_INLINE int zs_icmp_error_fits(__u8 family, __u32 ip_len)
+{
+	return ip_len <= (family == ZS_FAMILY_IPV6 ? ZS_ICMPV6_ERROR_MAX_LEN : ZS_ICMP_ERROR_MAX_LEN);
 }
 
 /* Echo requests and replies carry their id in both ports of the tuple, so a

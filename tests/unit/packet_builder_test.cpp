@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "common/error.h"
+
 namespace zeroseg {
 namespace {
 
@@ -40,6 +44,27 @@ TEST(PacketBuilder, Ipv4OptionsRaiseIhl) {
   auto p = PacketBuilder().eth().ipv4("10.0.0.1", "10.0.0.2").ipv4_options({1, 1, 1}).udp(1, 2).build();
   EXPECT_EQ(p[14], 0x46);
   EXPECT_EQ(p.size(), 14u + 24 + 8);
+}
+
+TEST(PacketBuilder, IcmpErrorQuotesAPacketAndPadsToALength) {
+  auto quoted = PacketBuilder().ipv4("10.0.0.2", "10.0.0.1").udp(5, 53).build();
+  auto p = PacketBuilder().eth().ipv4("10.0.0.1", "10.0.0.2").icmp_error(3, 3, quoted).pad_ip_to(576).build();
+  ASSERT_EQ(p.size(), 14u + 576);
+  EXPECT_EQ(be16(p, 14 + 2), 576);  // the outer total length
+  EXPECT_EQ(p[14 + 9], 1);
+  EXPECT_EQ(p[34], 3);
+  EXPECT_EQ(p[35], 3);
+  EXPECT_TRUE(std::equal(quoted.begin(), quoted.end(), p.begin() + 42));
+
+  auto quoted6 = PacketBuilder().ipv6("fd00::2", "fd00::1").udp(5, 53).build();
+  auto p6 = PacketBuilder().eth().ipv6("fd00::1", "fd00::2").icmp_error(1, 4, quoted6).pad_ip_to(1280).build();
+  ASSERT_EQ(p6.size(), 14u + 1280);
+  EXPECT_EQ(be16(p6, 14 + 4), 1280 - 40);  // payload length
+  EXPECT_EQ(p6[14 + 6], 58);
+  EXPECT_TRUE(std::equal(quoted6.begin(), quoted6.end(), p6.begin() + 14 + 48));
+
+  EXPECT_THROW(PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").udp(1, 2).pad_ip_to(27), Error);
+  EXPECT_THROW(PacketBuilder().eth().pad_ip_to(100), Error);
 }
 
 }  // namespace

@@ -160,6 +160,19 @@ PacketBuilder& PacketBuilder::icmp(uint8_t type, uint8_t code, uint16_t id) {
   return *this;
 }
 
+PacketBuilder& PacketBuilder::icmp_error(uint8_t type, uint8_t code, const std::vector<uint8_t>& quoted) {
+  return icmp(type, code).payload(quoted);
+}
+
+PacketBuilder& PacketBuilder::pad_ip_to(size_t total, uint8_t fill) {
+  if (ip_at_ < 0) throw Error("packet builder: pad_ip_to without an IP header");
+  size_t now = b_.size() - static_cast<size_t>(ip_at_);
+  if (total < now)
+    throw Error("packet builder: the IP datagram is " + std::to_string(now) + " bytes already, over " +
+                std::to_string(total));
+  return payload(total - now, fill);
+}
+
 PacketBuilder& PacketBuilder::proto(uint8_t protocol) {
   set_next(protocol);
   return *this;

@@ -35,6 +35,12 @@ class PacketBuilder {
   PacketBuilder& sctp(uint16_t sport, uint16_t dport);
   // ICMP or ICMPv6, by the IP layer below; id and sequence for echo.
   PacketBuilder& icmp(uint8_t type, uint8_t code, uint16_t id = 0);
+  // An ICMP or ICMPv6 error (by the IP layer below) quoting `quoted`, a
+  // bare IP packet built without eth(): the packet the error's receiver
+  // sent. Any type may be given; the rest of the header is zero.
+  PacketBuilder& icmp_error(uint8_t type, uint8_t code, const std::vector<uint8_t>& quoted);
+  // Pads with fill until the IP datagram (its header on) is total bytes.
+  PacketBuilder& pad_ip_to(size_t total, uint8_t fill = 0);
   // Any other IP protocol, with no header of its own.
   PacketBuilder& proto(uint8_t protocol);
   PacketBuilder& payload(const std::vector<uint8_t>& bytes);

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What parsing learns of a packet (bpf/lib/parse.h); also the packet an
+ * ICMP error quotes, in zs_scratch (bpf/lib/maps.h). */
+#ifndef ZS_BPF_PACKET_H
+#define ZS_BPF_PACKET_H
+
+#include <zeroseg/conntrack.h>
+
+struct zs_packet {
+	struct zs_tuple tuple;
+	__u32 frag_id;
+	__u16 policy_port;     /* zs_policy_port: dport, or ICMP type << 8 | code */
+	__u8 tcp_flags;
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 has_ports;        /* TCP, UDP, SCTP: ports are meaningful */
+	__u8 icmp_error;       /* the family's own ICMP error: opens no flow;
+				* zs_scratch.quoted holds its quote */
+	__u8 neighbour_disc;   /* IPv6 ND: always passes */
+	__u8 frag_first;       /* offset 0 and more fragments follow */
+	__u8 frag_later;       /* offset > 0: no L4 header here */
+};
+
+#endif
