@@ -16,9 +16,11 @@ struct zs_packet {
 	__u8 has_ports;        /* TCP, UDP, SCTP: ports are meaningful */
 	__u8 icmp_error;       /* the family's own ICMP error: opens no flow;
 				* zs_scratch.quoted holds its quote */
-	__u8 neighbour_disc;   /* IPv6 ND: always passes */
+	__u8 neighbour_disc;   /* ICMPv6 ND type in IPv6: zs_nd_class decides */
 	__u8 frag_first;       /* offset 0 and more fragments follow */
 	__u8 frag_later;       /* offset > 0: no L4 header here */
+	__u8 hop_limit;        /* IPv6: the fixed header's (for zs_nd_class) */
+	__u8 ip6_nexthdr;      /* IPv6: the fixed header's next header */
 };
 
 #endif

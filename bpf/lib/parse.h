@@ -43,6 +43,13 @@ struct zs_vlan_hdr {
 	__be16 proto;
 };
 
+/* Whether IPv6 neighbour discovery passes without policy (zs_nd_class). */
+enum zs_nd {
+	ZS_ND_JUDGED = 0,   /* not ND, or ND judged by policy like any ICMPv6 */
+	ZS_ND_LINK = 1,     /* cannot cross a router: passes both ways */
+	ZS_ND_ARRIVING = 2, /* sent on this link: passes as ingress only */
+};
+
 enum zs_parse_result {
 	ZS_PARSE_IP = 0,
 	ZS_PARSE_NON_IP = -1,
@@ -203,6 +210,65 @@ static __always_inline int zs_parse_l4(struct zs_ctx *ctx, __u32 off,
 	return 0;
 }
 
+/* fe80::/10: never forwarded, as source or destination (RFC 4291 2.5.6) */
+static __always_inline int zs_ip6_link_local(const __u32 *a)
+{
+	return (a[0] & bpf_htonl(0xffc00000)) == bpf_htonl(0xfe800000);
+}
+
+/* ff02::/16, link-scope multicast: never forwarded (RFC 4291 2.7). Every
+ * multicast destination of RFC 4861 is one: all-nodes, all-routers,
+ * solicited-node. */
+static __always_inline int zs_ip6_link_multicast(const __u32 *a)
+{
+	return (a[0] & bpf_htonl(0xffff0000)) == bpf_htonl(0xff020000);
+}
+
+/* IPv6 neighbour discovery that passes without policy (a zs_nd), for p,
+ * whose type is ND (p->neighbour_disc). RFC 4861 has a receiver
+ * accept ND only with hop limit 255 and code 0 (6.1.1, 6.1.2, 7.1.1,
+ * 7.1.2, 8.1), which no forwarded packet keeps; but a workload can send
+ * 255 itself, to an address a router forwards on. So ND passes only
+ * when all of these hold, and is judged by policy like any ICMPv6
+ * otherwise (dropped under deny-all):
+ *  - ICMPv6 right after the fixed header: no extension header, so no
+ *    fragment (RFC 6980 section 5: ND is never fragmented);
+ *  - hop limit 255 and code 0;
+ *  - a source that is not multicast; RA and redirect from a link-local
+ *    source only (6.1.2, 8.1); the unspecified source only for NS (DAD,
+ *    7.1.1) and RS (6.1.1), to link-scope multicast (ff02::/16);
+ *  - and it cannot cross a router: ZS_ND_LINK when its source is
+ *    link-local (so unicast NS for NUD, 7.1.1, solicited NA, 7.2.4, and
+ *    redirect, 8.1, may go to any unicast address) or its destination is
+ *    link-local or ff02::/16 (NS from a global source: Linux resolves
+ *    with the source of the packet waiting). Else (a global source to a
+ *    global destination, as a solicited NA to a global solicitor)
+ *    ZS_ND_ARRIVING: passed as ingress only, where hop limit 255 proves
+ *    the sender is on this link; sent, a router could forward it, data
+ *    and all, to another link, so policy judges it.
+ * Cheap: the addresses are in p already, no map is read; and called in a
+ * global function (zs_nd_passes), so the verifier walks it once, not once
+ * per path out of the parser. */
+static __always_inline __u8 zs_nd_class(const struct zs_packet *p)
+{
+	const __u32 *s = p->tuple.saddr, *d = p->tuple.daddr;
+	__u8 type = p->icmp_type;
+
+	if (p->ip6_nexthdr != ZS_PROTO_ICMPV6 || p->hop_limit != ZS_ND_HOP_LIMIT || p->icmp_code)
+		return ZS_ND_JUDGED;
+	if (zs_ip6_link_local(s))
+		return ZS_ND_LINK;
+	if (type == ZS_ICMPV6_ND_RA || type == ZS_ICMPV6_ND_REDIRECT ||
+	    (s[0] & bpf_htonl(0xff000000)) == bpf_htonl(0xff000000))
+		return ZS_ND_JUDGED;
+	if (!(s[0] | s[1] | s[2] | s[3]))
+		return (type == ZS_ICMPV6_ND_NS || type == ZS_ICMPV6_ND_RS) &&
+		       zs_ip6_link_multicast(d) ? ZS_ND_LINK : ZS_ND_JUDGED;
+	if (zs_ip6_link_local(d) || zs_ip6_link_multicast(d))
+		return ZS_ND_LINK;
+	return ZS_ND_ARRIVING;
+}
+
 static __always_inline int zs_parse_ipv4(struct zs_ctx *ctx, __u32 off,
 					 struct zs_packet *p)
 {
@@ -257,6 +323,8 @@ static __always_inline int zs_parse_ipv6(struct zs_ctx *ctx, __u32 off,
 	__builtin_memcpy(p->tuple.saddr, &ip6->saddr, 16);
 	__builtin_memcpy(p->tuple.daddr, &ip6->daddr, 16);
 	nexthdr = ip6->nexthdr;
+	p->hop_limit = ip6->hop_limit;
+	p->ip6_nexthdr = nexthdr;
 	off += sizeof(*ip6);
 
 	for (i = 0; i < ZS_MAX_IPV6_EXT; i++) {

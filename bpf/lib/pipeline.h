@@ -249,6 +249,20 @@ ZS_NOINLINE int zs_related(struct zs_flow_ctx *fc, struct zs_packet *p)
 	       ZS_VERDICT_DENIED;
 }
 
+/* Neighbour discovery that passes without policy in this direction
+ * (zs_nd_class). A global function: the verifier checks its branches
+ * once, not once per path out of the parser (inline, they took the
+ * programs from ~225k verified instructions to ~560k). */
+ZS_NOINLINE int zs_nd_passes(struct zs_flow_ctx *fc, struct zs_packet *p)
+{
+	__u8 nd;
+
+	if (!fc || !p)
+		return 0;
+	nd = zs_nd_class(p);
+	return nd == ZS_ND_LINK || (nd == ZS_ND_ARRIVING && fc->direction == ZS_DIR_INGRESS);
+}
+
 /* Ports of a later fragment come from its first fragment. A subprogram
  * so its key does not sit in the entry's stack frame. */
 static ZS_NOINLINE int zs_fragment_ports(struct zs_packet *p)
@@ -377,7 +391,9 @@ static __always_inline int zs_judge_packet(const struct zs_config *cfg,
 	}
 	if (rc)
 		return zs_unjudgeable(ctx, &fc, rc);
-	if (p->neighbour_disc)
+	/* ND that stays on its link; other ND is judged below (found is
+	 * ZS_CT_NEW: zs_datapath does not track ND) */
+	if (p->neighbour_disc && zs_nd_passes(&fc, p))
 		return zs_finish(ctx, fc.direction, ZS_VERDICT_ALLOWED, 0);
 	if (found != ZS_CT_NEW && ct) {
 		/* stale: the policy changed since, or the allowing rule expired */

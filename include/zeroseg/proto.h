@@ -30,8 +30,14 @@
 #define ZS_ICMPV6_PARAMPROB 4
 #define ZS_ICMPV6_ECHO_REQUEST 128
 #define ZS_ICMPV6_ECHO_REPLY 129
-#define ZS_ICMPV6_ND_FIRST 133 /* router solicitation */
-#define ZS_ICMPV6_ND_LAST 137  /* redirect */
+#define ZS_ICMPV6_ND_RS 133       /* router solicitation */
+#define ZS_ICMPV6_ND_RA 134       /* router advertisement */
+#define ZS_ICMPV6_ND_NS 135       /* neighbour solicitation */
+#define ZS_ICMPV6_ND_NA 136       /* neighbour advertisement */
+#define ZS_ICMPV6_ND_REDIRECT 137
+#define ZS_ICMPV6_ND_FIRST ZS_ICMPV6_ND_RS
+#define ZS_ICMPV6_ND_LAST ZS_ICMPV6_ND_REDIRECT
+#define ZS_ND_HOP_LIMIT 255       /* RFC 4861: sent with, and accepted only with */
 
 /* ICMP or ICMPv6: the policy port is type and code */
 ZS_INLINE int zs_is_icmp(__u8 proto)
@@ -86,7 +92,9 @@ ZS_INLINE int zs_icmp_is_echo(__u8 proto, __u8 type)
 	return type == ZS_ICMPV6_ECHO_REQUEST || type == ZS_ICMPV6_ECHO_REPLY;
 }
 
-/* IPv6 neighbour discovery (RS, RA, NS, NA, redirect): always passes */
+/* IPv6 neighbour discovery (RS, RA, NS, NA, redirect) by type. Which of it
+ * passes without policy is the kernel's zs_nd_class (bpf/lib/parse.h):
+ * only what stays on its link; the rest is judged like any ICMPv6. */
 ZS_INLINE int zs_icmp6_is_nd(__u8 type)
 {
 	return type >= ZS_ICMPV6_ND_FIRST && type <= ZS_ICMPV6_ND_LAST;

@@ -127,9 +127,13 @@ std::vector<Case> verdict_cases(const World& w) {
     cases.push_back({"IPv6 extension header chain",
                      {{IN, PB().eth().ipv6(w.app, s).ipv6_ext(0).ipv6_ext(60, 1).ipv6_ext(43).tcp(40000, 80).build(), true},
                       {IN, PB().eth().ipv6(w.app, s).ipv6_ext(0).ipv6_ext(60).ipv6_ext(43).tcp(40000, 81).build(), false}}});
-    cases.push_back({"neighbour discovery passes under default deny",
-                     {{IN, ip(w, w.outsider, s).icmp(135, 0).payload(16).build(), true},
-                      {OUT, ip(w, s, w.outsider).icmp(136, 0).payload(16).build(), true}}});
+    // (the rules of what passes: nd_test.cpp)
+    cases.push_back({"neighbour discovery on the link passes under default deny",
+                     {{IN, ip(w, "fe80::1", "ff02::1:ff00:10").hop_limit(255).nd(135, s).build(), true},
+                      {OUT, ip(w, s, "fe80::1").hop_limit(255).nd(136, s).build(), true}}});
+    cases.push_back({"neighbour discovery with a hop limit below 255 is judged like any ICMPv6",
+                     {{IN, ip(w, w.outsider, s).icmp(135, 0).payload(16).build(), false},
+                      {OUT, ip(w, s, w.outsider).icmp(136, 0).payload(16).build(), false}}});
   }
   return cases;
 }

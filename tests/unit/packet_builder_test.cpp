@@ -67,5 +67,25 @@ TEST(PacketBuilder, IcmpErrorQuotesAPacketAndPadsToALength) {
   EXPECT_THROW(PacketBuilder().eth().pad_ip_to(100), Error);
 }
 
+TEST(PacketBuilder, NeighbourDiscoveryMessagesAndHopLimit) {
+  auto ns = PacketBuilder().eth().ipv6("fe80::1", "ff02::1:ff00:2").hop_limit(255).nd(135, "fd00::2").build();
+  size_t ip = 14, icmp = ip + 40;
+  ASSERT_EQ(ns.size(), icmp + 8 + 16);
+  EXPECT_EQ(ns[ip + 6], 58);
+  EXPECT_EQ(ns[ip + 7], 255);
+  EXPECT_EQ(be16(ns, ip + 4), 24);
+  EXPECT_EQ(ns[icmp], 135);
+  EXPECT_EQ(ns[icmp + 1], 0);
+  EXPECT_EQ(ns[icmp + 8], 0xfd);   // the target
+  EXPECT_EQ(ns[icmp + 23], 0x02);
+  EXPECT_EQ(PacketBuilder().eth().ipv6("fe80::1", "ff02::2").nd(133).build().size(), icmp + 8);
+  EXPECT_EQ(PacketBuilder().eth().ipv6("fe80::1", "ff02::1").nd(134).build().size(), icmp + 16);
+  EXPECT_EQ(PacketBuilder().eth().ipv6("fe80::1", "fd00::2").nd(137, "fd00::3").build().size(), icmp + 40);
+  EXPECT_EQ(PacketBuilder().eth().ipv6("fe80::1", "fd00::2").nd(135).build()[ip + 7], 64);  // the default
+  EXPECT_EQ(PacketBuilder().eth().ipv4("10.0.0.1", "10.0.0.2").hop_limit(1).build()[14 + 8], 1);
+  EXPECT_ANY_THROW(PacketBuilder().eth().ipv6("fe80::1", "ff02::1").nd(128));
+  EXPECT_ANY_THROW(PacketBuilder().eth().ipv4("10.0.0.1", "10.0.0.2").nd(135));
+}
+
 }  // namespace
 }  // namespace zeroseg

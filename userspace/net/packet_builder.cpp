@@ -120,6 +120,12 @@ PacketBuilder& PacketBuilder::ipv6_ext(uint8_t type, uint8_t units) {
   return *this;
 }
 
+PacketBuilder& PacketBuilder::hop_limit(uint8_t hops) {
+  if (ip_at_ < 0) throw Error("packet builder: hop_limit() before ipv4() or ipv6()");
+  b_[ip_at_ + (ip_version_ == 4 ? 8 : 7)] = hops;
+  return *this;
+}
+
 PacketBuilder& PacketBuilder::tcp(uint16_t sport, uint16_t dport, uint8_t flags) {
   set_next(ZS_PROTO_TCP);
   size_t at = b_.size();
@@ -171,6 +177,30 @@ PacketBuilder& PacketBuilder::pad_ip_to(size_t total, uint8_t fill) {
     throw Error("packet builder: the IP datagram is " + std::to_string(now) + " bytes already, over " +
                 std::to_string(total));
   return payload(total - now, fill);
+}
+
+PacketBuilder& PacketBuilder::nd(uint8_t type, const std::string& target) {
+  if (ip_version_ != 6) throw Error("packet builder: nd() needs ipv6()");
+  icmp(type, 0);  // type, code, checksum and the first 4 bytes of the message
+  auto t = addr_bytes(target, 6);
+  switch (type) {
+    case 133:  // RS: reserved (in the 8 bytes already)
+      break;
+    case 134:  // RA: reachable time, retrans timer
+      b_.resize(b_.size() + 8);
+      break;
+    case 135:  // NS, NA: target address
+    case 136:
+      b_.insert(b_.end(), t.begin(), t.end());
+      break;
+    case 137:  // redirect: target, then destination
+      b_.insert(b_.end(), t.begin(), t.end());
+      b_.insert(b_.end(), t.begin(), t.end());
+      break;
+    default:
+      throw Error("packet builder: ICMPv6 type " + std::to_string(type) + " is not neighbour discovery");
+  }
+  return *this;
 }
 
 PacketBuilder& PacketBuilder::proto(uint8_t protocol) {

@@ -29,6 +29,9 @@ class PacketBuilder {
   // An IPv6 extension header (hop-by-hop 0, routing 43, destination
   // options 60) of 8 * (1 + units) bytes.
   PacketBuilder& ipv6_ext(uint8_t type, uint8_t units = 0);
+  // The IPv4 TTL or IPv6 hop limit of the last ipv4()/ipv6() (default 64;
+  // neighbour discovery sends 255).
+  PacketBuilder& hop_limit(uint8_t hops);
 
   PacketBuilder& tcp(uint16_t sport, uint16_t dport, uint8_t flags = kSyn);
   PacketBuilder& udp(uint16_t sport, uint16_t dport);
@@ -41,6 +44,12 @@ class PacketBuilder {
   PacketBuilder& icmp_error(uint8_t type, uint8_t code, const std::vector<uint8_t>& quoted);
   // Pads with fill until the IP datagram (its header on) is total bytes.
   PacketBuilder& pad_ip_to(size_t total, uint8_t fill = 0);
+  // An ICMPv6 neighbour discovery message (RFC 4861 section 4) of type 133
+  // (RS), 134 (RA), 135 (NS), 136 (NA) or 137 (redirect), code 0, with its
+  // fixed fields zero and no options; target is the target address of NS,
+  // NA and redirect (whose destination field repeats it). Pair it with
+  // hop_limit(255) for a message a node accepts.
+  PacketBuilder& nd(uint8_t type, const std::string& target = "::");
   // Any other IP protocol, with no header of its own.
   PacketBuilder& proto(uint8_t protocol);
   PacketBuilder& payload(const std::vector<uint8_t>& bytes);
