@@ -73,4 +73,16 @@ class DatapathTest : public testing::TestWithParam<Variant> {
   static std::unique_ptr<Datapath> dp_;
 };
 
+// A table case: packets in order, each expected to pass or not.
+struct Step {
+  uint8_t direction;  // ZS_DIR_*, relative to the endpoint
+  std::vector<uint8_t> packet;
+  bool pass;
+};
+
+struct Case {
+  std::string name;
+  std::vector<Step> steps;
+};
+
 }  // namespace zeroseg::test

@@ -26,17 +26,6 @@ std::vector<uint8_t> nd(uint8_t type, const std::string& src, const std::string&
   return PB().eth().ipv6(src, dst).hop_limit(hops).nd(type, target).payload(data).build();
 }
 
-struct Step {
-  uint8_t direction;
-  std::vector<uint8_t> packet;
-  bool pass;
-};
-
-struct Case {
-  std::string name;
-  std::vector<Step> steps;
-};
-
 std::vector<Case> nd_cases() {
   return {
       // what the link needs

@@ -45,17 +45,6 @@ std::vector<uint8_t> out_tcp(const World& w, const std::string& to, uint16_t dpo
   return ip(w, w.self, to).tcp(sport, dport, flags).build();
 }
 
-struct Step {
-  uint8_t direction;
-  std::vector<uint8_t> packet;
-  bool pass;
-};
-
-struct Case {
-  std::string name;
-  std::vector<Step> steps;
-};
-
 std::vector<Case> verdict_cases(const World& w) {
   const auto& s = w.self;
   std::vector<Case> cases = {
