@@ -11,7 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-out=$1/fuzz
+out=$(cd "$1" && pwd)/fuzz
 budget=${2:-100000}
 seed=${3:-1}
 target=${4:-yaml_loader}
