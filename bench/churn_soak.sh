@@ -7,9 +7,12 @@
 # last cycle. bench/RESULTS.md ("Memory under churn") says why the bound.
 #
 # Usage: churn_soak.sh PATH/TO/zeroseg [--cycles N] [--warmup W]
-#                      [--max-growth-kib K] [--traffic-every T] [--fresh-labels]
+#                      [--max-growth-kib K] [--traffic-every T] [--burst B] [--fresh-labels]
 #   --traffic-every: a TCP connection denied under the policy and one
-#   allowed after its delete every T cycles (default 100)
+#   allowed after its delete every T cycles (default 5)
+#   --burst B: B new UDP flows at the start of the warm-up (default 3000):
+#   they fill the agent's recent-flows buffer to its byte bound, so what
+#   grows after the warm-up is not a bounded cache filling up
 #   --fresh-labels: every relabel gives the workload a label set never seen
 #   before (a new pod-template-hash), so every relabel needs a new identity;
 #   without it the workload alternates between two label sets.
@@ -25,13 +28,14 @@ source "$here/../scripts/lib/topology.sh"
 e2e_require_root
 
 ZS=$(realpath "$1"); shift
-cycles=3000 warmup=500 max_growth_kib=1024 traffic_every=100 fresh=0
+cycles=2000 warmup=500 max_growth_kib=1024 traffic_every=5 burst=3000 fresh=0
 while [ $# -gt 0 ]; do
   case $1 in
     --cycles) cycles=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
     --max-growth-kib) max_growth_kib=$2; shift 2 ;;
     --traffic-every) traffic_every=$2; shift 2 ;;
+    --burst) burst=$2; shift 2 ;;
     --fresh-labels) fresh=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -95,12 +99,23 @@ YAML
 workloads r0 >"$work/w.yaml"
 zs apply -f "$work/w.yaml" >/dev/null || { echo "apply of the workloads failed"; exit 1; }
 
+# B UDP flows from the client, each from a port of its own
+udp_burst() {
+  ip netns exec "$tag-c" python3 -c '
+import socket, sys
+for i in range(int(sys.argv[1])):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b"x", (sys.argv[2], 53))
+    s.close()
+' "$1" "$TOPO_WEB_IP"
+}
 web80() { ip netns exec "$tag-c" ncat -z -w 1 "$TOPO_WEB_IP" 80; }
 status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
-echo "churn soak: $cycles cycles, warm-up $warmup, bound $max_growth_kib KiB, traffic every $traffic_every, fresh labels: $fresh"
+echo "churn soak: $cycles cycles, warm-up $warmup, bound $max_growth_kib KiB, traffic every $traffic_every, burst $burst, fresh labels: $fresh"
 printf '%7s %10s %5s %8s\n' cycle "RSS KiB" fds threads
 rss_warm= rss_end= fds_warm= threads_warm= cycle_errors=0
+[ "$burst" -gt 0 ] && { udp_burst "$burst" || fail "the UDP burst failed"; }
 for c in $(seq 1 "$cycles"); do
   zs apply -f "$work/policy.yaml" >/dev/null || cycle_errors=$((cycle_errors + 1))
   if [ $((c % traffic_every)) = 0 ]; then
