@@ -83,6 +83,7 @@ size_t FlowHub::recent_bytes() const {
 
 std::vector<std::string> FlowHub::recent(size_t n, const FlowFilter& filter) const {
   std::lock_guard lock(mu_);
+  n = std::min(n, keep_);  // a chunk holds more than keep_ lines may need
   std::vector<std::string> out;
   for (auto b = recent_.rbegin(); b != recent_.rend() && out.size() < n; ++b) {
     // the batch's lines, newest first
