@@ -48,7 +48,7 @@ tag=zs-m$(($$ % 100000))
 NODE=$tag-n
 work=$(mktemp -d)
 SOCK=$work/zeroseg.sock PIN=/sys/fs/bpf/$tag STATE=$work/state
-agent_pid= launched_pid=
+agent_pid='' launched_pid=''
 
 find_agent() { pgrep -f "^$ZS agent --socket $SOCK " | head -1; }
 cleanup() {
@@ -114,7 +114,7 @@ status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
 echo "churn soak: $cycles cycles, warm-up $warmup, bound $max_growth_kib KiB, traffic every $traffic_every, burst $burst, fresh labels: $fresh"
 printf '%7s %10s %5s %8s\n' cycle "RSS KiB" fds threads
-rss_warm= rss_end= fds_warm= threads_warm= cycle_errors=0
+rss_warm='' rss_end='' fds_warm='' threads_warm='' cycle_errors=0
 [ "$burst" -gt 0 ] && { udp_burst "$burst" || fail "the UDP burst failed"; }
 for c in $(seq 1 "$cycles"); do
   zs apply -f "$work/policy.yaml" >/dev/null || cycle_errors=$((cycle_errors + 1))
