@@ -3,6 +3,7 @@
 // filters, the rotating log and the IPFIX wire format.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <zeroseg/verdict.h>
@@ -384,6 +385,51 @@ TEST(FlowHub, StreamsGetNewLinesAndCountWhatTheyMiss) {
   EXPECT_EQ(s->dropped(), 1u);
   hub.close();
   EXPECT_TRUE(s->closed());
+}
+
+// A line at a time, as telemetry publishes under churn (one flow per
+// turn, in a string reserved for a bigger batch): the heap the hub holds
+// stays within its byte bound however many lines came. Measured with
+// mallinfo2, not the hub's own count, so spare capacity is not missed.
+TEST(FlowHub, RecentLinesHoldAtMostTheirByteBoundOfHeap) {
+  std::string line(399, 'x');
+  line += '\n';
+  auto heap = [] {
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;  // from the arena and mmapped
+  };
+  size_t before = heap();
+  {
+    FlowHub hub;  // the defaults: 10000 lines, 4 MiB
+    for (int i = 0; i < 30000; i++) {
+      std::string batch;
+      batch.reserve(640);
+      batch += line;
+      hub.publish(std::move(batch), 1);
+    }
+    size_t held = heap() - before;
+    EXPECT_LE(held, (4u << 20) + (256u << 10)) << "bytes of heap for 10000 lines of 400 bytes";
+    auto last = hub.recent(20000, FlowFilter());
+    EXPECT_GE(last.size(), 10000u * 9 / 10) << "the bound still keeps about 10000 such lines";
+    EXPECT_EQ(last.back(), line);
+  }
+}
+
+TEST(FlowHub, LongLinesAreBoundedByBytesNotLines) {
+  FlowHub hub(10000, 16, 1u << 20);
+  std::string line(4095, 'y');
+  line += '\n';
+  for (int i = 0; i < 2000; i++) hub.publish(line, 1);  // 8 MiB of lines
+  EXPECT_LE(hub.recent_bytes(), 1u << 20);
+  auto last = hub.recent(10000, FlowFilter());
+  EXPECT_GE(last.size(), 200u);
+  EXPECT_LE(last.size(), 256u);
+  // a batch bigger than the bound is kept whole while it is the newest
+  hub.publish(std::string(3u << 20, 'z') + "\n", 1);
+  EXPECT_EQ(hub.recent(10, FlowFilter()).size(), 1u);
+  hub.publish(line, 1);  // and let go of when it is not
+  EXPECT_EQ(hub.recent(10, FlowFilter()).size(), 1u);
+  EXPECT_LE(hub.recent_bytes(), 2 * FlowHub::kChunkBytes);
 }
 
 FlowRecord ledger_start(uint16_t sport, int64_t t, uint8_t verdict = ZS_VERDICT_ALLOWED) {

@@ -46,16 +46,44 @@ void FlowHub::publish(std::string batch, size_t lines) {
     }
     for (auto& s : streams_) s->cv_.notify_one();
   }
-  recent_.push_back({std::move(batch), lines});
-  recent_lines_ += lines;
-  while (!recent_.empty() && recent_lines_ - recent_.front().lines >= keep_) {
-    recent_lines_ -= recent_.front().lines;
-    recent_.pop_front();
+  keep_recent(std::move(batch), lines);
+}
+
+void FlowHub::keep_recent(std::string batch, size_t lines) {
+  // Under churn most batches are a line or two, each in a string reserved
+  // for a bigger one: kept one by one, 10k lines held ~7 MiB, not 4.
+  if (batch.size() < kChunkBytes / 2) {
+    if (recent_.empty() || recent_.back().text.size() + batch.size() > recent_.back().text.capacity()) {
+      std::string chunk;
+      chunk.reserve(kChunkBytes);
+      recent_bytes_ += chunk.capacity();
+      recent_.push_back({std::move(chunk), 0});
+    }
+    recent_.back().text += batch;
+    recent_.back().lines += lines;
+  } else {
+    batch.shrink_to_fit();
+    recent_bytes_ += batch.capacity();
+    recent_.push_back({std::move(batch), lines});
   }
+  recent_lines_ += lines;
+  auto drop_oldest = [&] {
+    recent_lines_ -= recent_.front().lines;
+    recent_bytes_ -= recent_.front().text.capacity();
+    recent_.pop_front();
+  };
+  while (recent_.size() > 1 && recent_lines_ - recent_.front().lines >= keep_) drop_oldest();
+  while (recent_.size() > 1 && recent_bytes_ > keep_bytes_) drop_oldest();
+}
+
+size_t FlowHub::recent_bytes() const {
+  std::lock_guard lock(mu_);
+  return recent_bytes_;
 }
 
 std::vector<std::string> FlowHub::recent(size_t n, const FlowFilter& filter) const {
   std::lock_guard lock(mu_);
+  n = std::min(n, keep_);  // a chunk holds more than keep_ lines may need
   std::vector<std::string> out;
   for (auto b = recent_.rbegin(); b != recent_.rend() && out.size() < n; ++b) {
     // the batch's lines, newest first

@@ -36,11 +36,18 @@ class FlowHub {
     bool closed_ = false;
   };
 
-  explicit FlowHub(size_t keep = 10000, size_t stream_queue = 65536) : keep_(keep), stream_queue_(stream_queue) {}
+  // The recent lines are bounded twice: at least `keep` lines are kept
+  // when there are, but never more than keep_bytes of memory (lines differ
+  // in length: a flow line is ~400 bytes, 10k of them ~4 MiB).
+  static constexpr size_t kDefaultKeepBytes = 4u << 20;
+  explicit FlowHub(size_t keep = 10000, size_t stream_queue = 65536, size_t keep_bytes = kDefaultKeepBytes)
+      : keep_(keep), stream_queue_(stream_queue), keep_bytes_(keep_bytes) {}
   ~FlowHub() { close(); }
 
-  // A batch of whole lines, each ending with '\n'. Kept as it is: the
-  // recent buffer holds batches, not copies of each line.
+  // A batch of whole lines, each ending with '\n'. The recent buffer
+  // holds batches, not a string per line; small batches are packed into
+  // chunks of kChunkBytes, so a line costs its bytes, not an allocation
+  // and the spare capacity of the string it came in.
   void publish(std::string batch, size_t lines);
   // The last n lines that pass the filter, oldest first.
   std::vector<std::string> recent(size_t n, const FlowFilter& filter) const;
@@ -48,16 +55,22 @@ class FlowHub {
   void unsubscribe(const std::shared_ptr<Stream>& s);
   void close();
   uint64_t streams_dropped() const;
+  size_t recent_bytes() const;  // the memory the recent lines hold
+
+  static constexpr size_t kChunkBytes = 64u << 10;
 
  private:
-  size_t keep_, stream_queue_;
+  void keep_recent(std::string batch, size_t lines);  // mu_ held
+
+  size_t keep_, stream_queue_, keep_bytes_;
   mutable std::mutex mu_;
   struct Batch {
     std::string text;
     size_t lines;
   };
-  std::deque<Batch> recent_;  // oldest first; at least keep_ lines when there are
+  std::deque<Batch> recent_;  // oldest first; at least keep_ lines when there are, within keep_bytes_
   size_t recent_lines_ = 0;
+  size_t recent_bytes_ = 0;  // the capacity of recent_'s strings
   std::vector<std::shared_ptr<Stream>> streams_;
   uint64_t dropped_total_ = 0;
 };
