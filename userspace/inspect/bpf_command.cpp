@@ -48,7 +48,16 @@ Prefix parse_prefix_or_throw(const std::string& text) {
 struct AttachArgs {
   std::string ifname, kind = "workload", hook, ingress = "enforce", egress = "enforce";
   uint32_t identity = 0;
+  std::vector<std::string> ips, allowed_source_prefixes;
 };
+
+// Stages the removal of ifindex's source validation entries.
+void remove_sources(const Datapath& dp, Transaction& tx, uint32_t ifindex) {
+  for (const auto& [k, v] : dp.sources().entries())
+    if (k.ifindex == ifindex) tx.remove_source(k);
+  for (const auto& [k, v] : dp.source_prefixes().entries())
+    if (k.ifindex == ifindex) tx.remove_source_prefix(k);
+}
 
 void run_attach(const GlobalOptions& g, const AttachArgs& a) {
   auto dp = open_for_write(g);
@@ -61,8 +70,18 @@ void run_attach(const GlobalOptions& g, const AttachArgs& a) {
   ep.mode[ZS_DIR_INGRESS] = *parse_mode(a.ingress);
   ep.mode[ZS_DIR_EGRESS] = *parse_mode(a.egress);
   // the endpoint entry first: a program must never see the interface unmanaged
+  uint32_t ifindex = ifindex_of(a.ifname);
   Transaction tx(*dp);
-  tx.set_endpoint(ifindex_of(a.ifname), ep);
+  tx.set_endpoint(ifindex, ep);
+  // the sources a workload may send from (an uplink's are the agent's)
+  remove_sources(*dp, tx, ifindex);
+  for (const auto& ip : a.ips) {
+    auto addr = IpAddr::parse(ip);
+    if (!addr) throw Error("--ip: bad address: " + ip);
+    tx.set_source(Transaction::source_key(ifindex, *addr), ZS_SOURCE_OWN);
+  }
+  for (const auto& p : a.allowed_source_prefixes)
+    tx.set_source_prefix(Transaction::source_prefix_key(ifindex, parse_prefix_or_throw(p)));
   tx.commit();
   Attachment at = attach(*dp, req);
   std::cout << "attached " << at.ifname << " (ifindex " << at.ifindex << "): ingress "
@@ -76,6 +95,7 @@ void run_detach(const GlobalOptions& g, const std::string& ifname) {
   detach(ifindex);
   Transaction tx(*dp);
   tx.remove_endpoint(ifindex);
+  remove_sources(*dp, tx, ifindex);
   tx.commit();
   std::cout << "detached " << ifname << "\n";
 }
@@ -312,6 +332,11 @@ void add_bpf_commands(CLI::App& app, GlobalOptions& g) {
       ->capture_default_str();
   att->add_option("--egress", attach_args.egress, "Egress mode")->check(CLI::IsMember({"off", "audit", "enforce"}))
       ->capture_default_str();
+  att->add_option("--ip", attach_args.ips,
+                  "A workload's own address (repeat for more): the sources its egress may carry, with "
+                  "--allowed-source-prefix and IPv6 link-local; others are dropped as spoofed-source");
+  att->add_option("--allowed-source-prefix", attach_args.allowed_source_prefixes,
+                  "A prefix the workload may also send from (a router's), as allowedSourcePrefixes");
   att->callback([&g] { run_attach(g, attach_args); });
 
   static std::string detach_if;
