@@ -6,6 +6,7 @@
 #include <zeroseg/identity.h>
 #include <zeroseg/proto.h>
 
+#include <algorithm>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -284,6 +285,33 @@ void dump_policy(const Datapath& dp, bool as_json) {
   else t.print(std::cout);
 }
 
+// The source validation entries: own and local addresses, allowed prefixes.
+void dump_sources(const Datapath& dp, bool as_json) {
+  int slot = dp.active_slot();
+  Table t({"ifindex", "interface", "source", "kind"});
+  json out = json::array();
+  auto add = [&](uint32_t ifindex, const std::string& source, const char* kind) {
+    out.push_back({{"ifindex", ifindex}, {"interface", ifname_of(ifindex)}, {"source", source}, {"kind", kind}});
+    t.add({std::to_string(ifindex), ifname_of(ifindex), source, kind});
+  };
+  for (auto& [k, v] : dp.sources().entries()) {
+    uint8_t kind = slot_ref(v, slot);
+    if (kind) add(k.ifindex, tuple_addr(k.addr, k.family), kind == ZS_SOURCE_OWN ? "own" : "local-workload");
+  }
+  for (auto& [k, v] : dp.source_prefixes().entries()) {
+    if (!slot_ref(v, slot)) continue;
+    const auto* b = reinterpret_cast<const uint8_t*>(k.addr);
+    bool v4 = std::all_of(b, b + 10, [](uint8_t x) { return x == 0; }) && b[10] == 0xff && b[11] == 0xff &&
+              k.prefixlen >= ZS_SOURCE_PREFIX_IFINDEX_BITS + 96;
+    uint32_t a4[4] = {k.addr[3], 0, 0, 0};
+    std::string addr = v4 ? tuple_addr(a4, 4) : tuple_addr(k.addr, 6);
+    uint32_t len = k.prefixlen - ZS_SOURCE_PREFIX_IFINDEX_BITS - (v4 ? 96 : 0);
+    add(k.ifindex, addr + "/" + std::to_string(len), "allowed-prefix");
+  }
+  if (as_json) std::cout << out.dump(2) << "\n";
+  else t.print(std::cout);
+}
+
 void dump_conntrack(const Datapath& dp, bool as_json) {
   Table t({"ifindex", "proto", "source", "destination", "direction", "subject", "peer", "rule", "packets", "bytes"});
   json out = json::array();
@@ -391,13 +419,14 @@ void add_bpf_commands(CLI::App& app, GlobalOptions& g) {
   static std::string what;
   auto* dump = bpf->add_subcommand("dump", "Show a map's entries");
   add_global_options(*dump, g);
-  dump->add_option("map", what)->required()->check(CLI::IsMember({"endpoints", "ipcache", "policy", "conntrack"}));
+  dump->add_option("map", what)->required()->check(CLI::IsMember({"endpoints", "ipcache", "policy", "conntrack", "sources"}));
   dump->callback([&g] {
     auto dp = Datapath::open_pinned(g.pin_dir);
     if (what == "endpoints") dump_endpoints(*dp, g.json());
     if (what == "ipcache") dump_ipcache(*dp, g.json());
     if (what == "policy") dump_policy(*dp, g.json());
     if (what == "conntrack") dump_conntrack(*dp, g.json());
+    if (what == "sources") dump_sources(*dp, g.json());
   });
 }
 
