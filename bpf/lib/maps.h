@@ -13,6 +13,7 @@
 #include <zeroseg/event.h>
 #include <zeroseg/ipcache.h>
 #include <zeroseg/policy.h>
+#include <zeroseg/source.h>
 #include <zeroseg/trace.h>
 #include <zeroseg/verdict.h>
 
@@ -50,6 +51,24 @@ struct {
 	__type(key, struct zs_policy_key);
 	__type(value, struct zs_policy_value);
 } zs_policy SEC(".maps");
+
+/* (ifindex, source address) -> own / a local workload's (source.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, ZS_DEFAULT_SOURCES_ENTRIES);
+	__type(key, struct zs_source_key);
+	__type(value, struct zs_source_value);
+} zs_sources SEC(".maps");
+
+/* (ifindex, prefix) -> a workload's allowedSourcePrefixes (source.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, ZS_DEFAULT_SOURCE_PREFIXES_ENTRIES);
+	__type(key, struct zs_source_prefix_key);
+	__type(value, struct zs_source_prefix_value);
+} zs_source_prefixes SEC(".maps");
 
 /* (ifindex, 5-tuple) -> flow state, IPv4 flows (a smaller key: see
  * zs_ct_key4); LRU evicts the coldest when full */

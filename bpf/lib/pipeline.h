@@ -19,6 +19,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "policy_lookup.h"
+#include "source_check.h"
 
 #define ZS_NOINLINE __attribute__((noinline))
 
@@ -424,6 +425,9 @@ static __always_inline int zs_datapath(struct zs_ctx *ctx)
 		return ZS_PASS;
 	}
 	rc = zs_parse(ctx, &p);
+	/* before conntrack: a spoofed packet passes as no one's flow */
+	if (rc == ZS_PARSE_IP && zs_source_spoofed(cfg, ctx, &p))
+		return ZS_DROP;
 	if (rc == ZS_PARSE_IP && (p.frag_first || p.frag_later) && zs_fragment_ports(&p))
 		rc = ZS_REASON_FRAG_NO_FIRST;
 	clk.jiffies = bpf_jiffies64();

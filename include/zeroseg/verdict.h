@@ -30,7 +30,9 @@
 	X(MALFORMED_L4, "malformed-l4")     /* truncated TCP/UDP/SCTP/ICMP header */          \
 	X(IPV6_EXT_LIMIT, "ipv6-ext-limit") /* more extension headers than we walk */         \
 	X(FRAG_NO_FIRST, "fragment-without-first") /* non-first fragment without its first */ \
-	X(VLAN_LIMIT, "vlan-limit")         /* more than two VLAN tags */
+	X(VLAN_LIMIT, "vlan-limit")         /* more than two VLAN tags */                     \
+	X(SPOOFED_SOURCE, "spoofed-source") /* a workload sent from an address not its own */ \
+	X(UPLINK_SPOOFED_SOURCE, "uplink-spoofed-source") /* from outside, a local workload's source */
 
 /* The counter slots after the verdicts' and reasons'. */
 #define ZS_COUNTERS(X)                                                                            \
@@ -66,8 +68,9 @@ enum zs_counter_extra {
 #define ZS_CTR_EXTRA_FIRST (ZS_CTR_EXTRA_BEFORE + 1)
 
 ZS_STATIC_ASSERT(ZS_VERDICT_UNMANAGED == 3 && ZS_VERDICT_MAX == 4, "zs_verdict ABI");
-ZS_STATIC_ASSERT(ZS_REASON_VLAN_LIMIT == 9 && ZS_REASON_MAX == 10, "zs_reason ABI");
-ZS_STATIC_ASSERT(ZS_CTR_EVENTS_LOST == 18 && ZS_CTR_NON_IP == 22 && ZS_CTR_MAX == 23,
+ZS_STATIC_ASSERT(ZS_REASON_VLAN_LIMIT == 9 && ZS_REASON_UPLINK_SPOOFED_SOURCE == 11 &&
+		 ZS_REASON_MAX == 12, "zs_reason ABI");
+ZS_STATIC_ASSERT(ZS_CTR_EVENTS_LOST == 20 && ZS_CTR_NON_IP == 24 && ZS_CTR_MAX == 25,
 		 "counter slots ABI");
 
 struct zs_counter {

@@ -148,6 +148,14 @@ lab_up() {
   done
   lab_objects_yaml >"$dir/lab.yaml"
   [ "${1:-}" = --no-agent ] && return 0
+  lab_agent_up
+}
+
+# lab_agent_up: the agent started in the node namespace (after lab_up
+# --no-agent: the lab first without, then with), and the lab's objects applied
+lab_agent_up() {
+  local node dir w ns name
+  node=$(lab_node) dir=$(lab_dir)
   cat >"$dir/agent.yaml" <<YAML
 socket: $dir/agent.sock
 bpf-pin-dir: $(lab_pin)

@@ -36,6 +36,12 @@ void DatapathTest::SetUp() {
   for (auto& [k, v] : dp_->endpoints().entries()) tx.remove_endpoint(k);
   for (auto& [k, v] : dp_->ipcache().entries()) tx.remove_identity(Transaction::prefix_of(k));
   for (auto& [k, v] : dp_->policy().entries()) tx.remove_rule(k);
+  for (auto& [k, v] : dp_->sources().entries()) tx.remove_source(k);
+  for (auto& [k, v] : dp_->source_prefixes().entries()) tx.remove_source_prefix(k);
+  // the endpoint may send from any source: these tests are about policy
+  // (spoof_test.cpp takes them away)
+  tx.set_source_prefix(Transaction::source_prefix_key(kIfindex, *Prefix::parse("0.0.0.0/0")));
+  tx.set_source_prefix(Transaction::source_prefix_key(kIfindex, *Prefix::parse("::/0")));
   tx.commit();
   dp_->conntrack().clear();
   clear_raw(dp_->map("zs_fragments"));

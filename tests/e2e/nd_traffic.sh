@@ -21,7 +21,7 @@ ZS=$(realpath "$1")
 tag=zs-d$(($$ % 100000))
 NODE=$tag-n WEB=$tag-w CLI=$tag-c
 PIN=/sys/fs/bpf/$tag
-WEB_IP6=$TOPO_WEB_IP6 CLI_IP6=$TOPO_CLI_IP6 GW_IP6=fd77:1::1
+WEB_IP=$TOPO_WEB_IP WEB_IP6=$TOPO_WEB_IP6 CLI_IP6=$TOPO_CLI_IP6 GW_IP6=fd77:1::1
 WEB_ID=1000 CLI_ID=2000
 probe=$here/nd_probe.py
 
@@ -76,7 +76,8 @@ if [ "$n" -ge 1 ]; then pass "no datapath: web's crafted NS with data reaches th
 zs bpf load >/dev/null || { echo "FAIL: loading the datapath"; exit 1; }
 for hook in tc xdp; do
   echo "== web under deny-all, ingress by $hook"
-  zs bpf attach "$tag-wh" --identity $WEB_ID --hook "$hook" --ingress enforce --egress enforce >/dev/null
+  zs bpf attach "$tag-wh" --identity $WEB_ID --hook "$hook" --ingress enforce --egress enforce \
+    --ip "$WEB_IP" --ip "$WEB_IP6" >/dev/null
   for type in 135 136 134 137; do
     n=$(arrivals "nd-$hook-$type" "$type" "$WEB_IP6" "$CLI_IP6")
     if [ "$n" = 0 ]; then pass "ND type $type with data from web to another link does not arrive"; else fail "ND type $type with data from web reached the client ($n)"; fi

@@ -59,7 +59,8 @@ close_connection() { exec 7>&- 8<&-; kill "$conn_pid" 2>/dev/null; wait "$conn_p
 run_suite() {
   local hook=$1
   echo "== workload veth, ingress by $hook"
-  zs bpf attach "$tag-wh" --identity $WEB_ID --hook "$hook" --ingress enforce --egress enforce >/dev/null
+  zs bpf attach "$tag-wh" --identity $WEB_ID --hook "$hook" --ingress enforce --egress enforce \
+    --ip "$WEB_IP" --ip "$WEB_IP6" >/dev/null
   local hooks; hooks=$(zs status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["endpoints"][0]["hooks"])')
   if [ "$hooks" = "$hook/tc" ]; then pass "status shows the $hook/tc hooks"; else fail "status shows hooks $hooks, wanted $hook/tc"; fi
 
@@ -81,7 +82,7 @@ run_suite() {
   open_connection
   expect_ok "established connection carries data" echo_line "hello-$hook"
   # an upgrade or restart: new programs over the pinned maps, re-attached in place
-  zs bpf load >/dev/null && zs bpf attach "$tag-wh" --identity $WEB_ID --hook "$hook" >/dev/null
+  zs bpf load >/dev/null && zs bpf attach "$tag-wh" --identity $WEB_ID --hook "$hook" --ip "$WEB_IP" --ip "$WEB_IP6" >/dev/null
   expect_ok "reloaded and re-attached: the established connection survives" echo_line "still-$hook"
   expect_fail "reloaded and re-attached: denied traffic stays denied" ip netns exec "$WEB" ping -c1 -W1 $CLI_IP
   zs bpf policy delete --subject $WEB_ID --peer $CLI_ID --direction ingress --proto tcp --port 8080

@@ -24,10 +24,13 @@ TEST(AbiNames, VerdictsKeepTheirNumbersAndNames) {
 TEST(AbiNames, ReasonsKeepTheirNumbersAndNames) {
   const char* names[] = {"none",           "policy-deny",    "default-deny",   "malformed-l2",
                          "malformed-ipv4", "malformed-ipv6", "malformed-l4",   "ipv6-ext-limit",
-                         "fragment-without-first", "vlan-limit"};
+                         "fragment-without-first", "vlan-limit", "spoofed-source",
+                         "uplink-spoofed-source"};
   ASSERT_EQ(std::size(names), size_t{ZS_REASON_MAX});
   for (uint8_t r = 0; r < ZS_REASON_MAX; r++) EXPECT_STREQ(reason_name(r), names[r]) << int{r};
   EXPECT_EQ(ZS_REASON_FRAG_NO_FIRST, 8);
+  EXPECT_EQ(ZS_REASON_SPOOFED_SOURCE, 10);
+  EXPECT_EQ(ZS_REASON_UPLINK_SPOOFED_SOURCE, 11);
   EXPECT_STREQ(reason_name(ZS_REASON_MAX), "?");
 }
 

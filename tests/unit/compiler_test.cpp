@@ -624,6 +624,34 @@ std::string workloads_yaml() {
   return y;
 }
 
+// What source validation needs: each endpoint's own addresses, and its
+// allowedSourcePrefixes made disjoint (the datapath's trie relies on it).
+TEST_F(CompilerTest, EndpointsCarryTheirSourcesWithDisjointPrefixes) {
+  apply(R"(apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: router}
+spec:
+  interface: veth-r
+  ips: [10.0.0.1, "fd00::1"]
+  allowedSourcePrefixes: [192.168.1.0/24, 192.168.0.0/16, 10.9.0.0/16, "fd00:99::/64", "fd00:99:0:0:1::/80", 192.168.0.0/16]
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: plain}
+spec: {interface: veth-p, ips: [10.0.0.2]}
+)");
+  const auto& r = ep("veth-r");
+  ASSERT_EQ(r.ips.size(), 2u);
+  EXPECT_EQ(r.ips[0].str(), "10.0.0.1");
+  std::vector<std::string> prefixes;
+  for (const auto& p : r.allowed_sources) prefixes.push_back(p.str());
+  EXPECT_EQ(prefixes, (std::vector<std::string>{"10.9.0.0/16", "192.168.0.0/16", "fd00:99::/64"}));
+  EXPECT_TRUE(ep("veth-p").allowed_sources.empty());
+  EXPECT_EQ(disjoint_prefixes({*Prefix::parse("0.0.0.0/0"), *Prefix::parse("::/0"), *Prefix::parse("10.0.0.0/8")})
+                .size(),
+            2u);
+}
+
 TEST(CompilePoliciesTest, MatchesAWholeCompileAfterRandomPolicyChanges) {
   std::mt19937 rng(20261129);
   const ObjectSet workloads = load_yaml(workloads_yaml(), "w.yaml");

@@ -84,6 +84,23 @@ TEST(Loader, LoadsEveryKind) {
   EXPECT_EQ(sp.allow_in[0].line, 32u);
 }
 
+TEST(Loader, AllowedSourcePrefixes) {
+  auto set = load_yaml(R"(apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: router}
+spec:
+  interface: veth-r
+  ips: [10.0.0.1]
+  allowedSourcePrefixes: [192.168.0.0/16, "fd00:99::/64"]
+)", "f.yaml");
+  ASSERT_EQ(set.workloads.size(), 1u);
+  const auto& w = set.workloads[0];
+  ASSERT_EQ(w.allowed_source_prefixes.size(), 2u);
+  EXPECT_EQ(w.allowed_source_prefixes[0].str(), "192.168.0.0/16");
+  EXPECT_EQ(w.allowed_source_prefixes[1].str(), "fd00:99::/64");
+  EXPECT_TRUE(load_yaml(kAllKinds, "f.yaml").workloads[0].allowed_source_prefixes.empty());
+}
+
 TEST(Loader, PolicyTypesDefaulting) {
   auto s = load_yaml(R"(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -205,6 +222,18 @@ TEST(Loader, ErrorsNameFileLineColumnAndField) {
        "  ingress: [{expires: tomorrow}]\n",
        "f.yaml:6:23: SegmentPolicy.spec.ingress[].expires \"tomorrow\" is not an RFC 3339 time (e.g. "
        "2026-11-28T18:00:00Z)"},
+      {"apiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: a}\nspec:\n"
+       "  allowedSourcePrefixes: [10.0.0.0/8, 10.1.0.0/33]\n",
+       "f.yaml:5:39: Workload.spec.allowedSourcePrefixes[] \"10.1.0.0/33\" is not a valid CIDR"},
+      {"apiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: a}\nspec:\n"
+       "  allowedSourcePrefixes: [10.0.0.1]\n",
+       "f.yaml:5:27: Workload.spec.allowedSourcePrefixes[] \"10.0.0.1\" is not a CIDR (address/length)"},
+      {"apiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: a}\nspec:\n  allowedSourcePrefixes: 10.0.0.0/8\n",
+       "f.yaml:5:26: Workload.spec.allowedSourcePrefixes must be a list"},
+      {"apiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: a}\nspec:\n  ips: [\"fe80::1\"]\n",
+       "f.yaml:5:9: Workload.spec.ips: \"fe80::1\" is link-local (fe80::/10: any workload may send from it)"},
+      {"apiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: a}\nspec:\n  ips: [0.0.0.0]\n",
+       "f.yaml:5:9: Workload.spec.ips: \"0.0.0.0\" is unspecified"},
       {"kind: Workload\n", "f.yaml:1:1: the document needs \"apiVersion\""},
       {"apiVersion: v1\nkind: Namespace\nmetadata: {name: a\n", "f.yaml:4:1: end of map flow not found"},
   };

@@ -45,6 +45,10 @@ Reconciler::Mirror Reconciler::Mirror::read(const Datapath& dp) {
   }
   for (auto& [k, v] : dp.policy().entries())
     if (!slot_empty(slot_ref(v, slot))) m.policy[k] = slot_ref(v, slot);
+  for (auto& [k, v] : dp.sources().entries())
+    if (slot_ref(v, slot)) m.sources[k] = slot_ref(v, slot);
+  for (auto& [k, v] : dp.source_prefixes().entries())
+    if (slot_ref(v, slot)) m.source_prefixes[k] = slot_ref(v, slot);
   return m;
 }
 
@@ -82,14 +86,39 @@ size_t Reconciler::count_changes(const Compiled& want, const Compiled& current) 
   n += diff(want.policy, mirror_.policy, none, none);
   for (const auto& [ifname, ep] : want.endpoints) {
     auto cur = current.endpoints.find(ifname);
-    if (cur == current.endpoints.end() || cur->second.identity != ep.identity || cur->second.mode != ep.mode) n++;
+    if (cur == current.endpoints.end() || cur->second.identity != ep.identity || cur->second.mode != ep.mode ||
+        cur->second.ips != ep.ips || cur->second.allowed_sources != ep.allowed_sources)
+      n++;
   }
   for (const auto& [ifname, ep] : current.endpoints) n += !want.endpoints.count(ifname);
   return n;
 }
 
+// The source validation entries (include/zeroseg/source.h) of endpoints
+// by ifindex: each workload's own addresses and allowed prefixes on its
+// interface, and every local workload's addresses on every uplink.
+void Reconciler::want_sources(const std::map<uint32_t, const CompiledEndpoint*>& by_ifindex, Sources& sources,
+                              SourcePrefixes& prefixes) {
+  std::vector<uint32_t> uplinks;
+  std::vector<IpAddr> local;
+  for (const auto& [ifindex, ep] : by_ifindex) {
+    if (ep->kind == ZS_ATTACH_HOST) {
+      uplinks.push_back(ifindex);
+      continue;
+    }
+    for (const auto& ip : ep->ips) {
+      sources[Transaction::source_key(ifindex, ip)] = ZS_SOURCE_OWN;
+      local.push_back(ip);
+    }
+    for (const auto& p : ep->allowed_sources) prefixes[Transaction::source_prefix_key(ifindex, p)] = 1;
+  }
+  for (uint32_t uplink : uplinks)
+    for (const auto& ip : local) sources[Transaction::source_key(uplink, ip)] = ZS_SOURCE_LOCAL;
+}
+
 size_t Reconciler::reconcile(const Compiled& want) {
   std::map<uint32_t, zs_endpoint> want_eps;
+  std::map<uint32_t, const CompiledEndpoint*> by_ifindex;
   std::map<uint32_t, std::pair<std::string, zs_attach_kind>> attach_to;
   for (const auto& [ifname, ep] : want.endpoints) {
     unsigned ifindex = if_nametoindex(ifname.c_str());
@@ -100,8 +129,12 @@ size_t Reconciler::reconcile(const Compiled& want) {
     e.mode[ZS_DIR_INGRESS] = ep.mode[ZS_DIR_INGRESS];
     e.mode[ZS_DIR_EGRESS] = ep.mode[ZS_DIR_EGRESS];
     want_eps[ifindex] = e;
+    by_ifindex[ifindex] = &ep;
     attach_to[ifindex] = {ifname, ep.kind};
   }
+  Sources want_src;
+  SourcePrefixes want_pfx;
+  want_sources(by_ifindex, want_src, want_pfx);
   Transaction tx(dp_);
   size_t n = diff(want_eps, mirror_.endpoints, [&](uint32_t k, const zs_endpoint& v) { tx.set_endpoint(k, v); },
                   [&](uint32_t k) { tx.remove_endpoint(k); });
@@ -110,6 +143,11 @@ size_t Reconciler::reconcile(const Compiled& want) {
   n += diff(want.policy, mirror_.policy,
             [&](const zs_policy_key& k, const zs_policy_entry& v) { tx.set_rule(k, v); },
             [&](const zs_policy_key& k) { tx.remove_rule(k); });
+  n += diff(want_src, mirror_.sources,
+            [&](const zs_source_key& k, uint8_t v) { tx.set_source(k, static_cast<zs_source_kind>(v)); },
+            [&](const zs_source_key& k) { tx.remove_source(k); });
+  n += diff(want_pfx, mirror_.source_prefixes, [&](const zs_source_prefix_key& k, uint8_t) { tx.set_source_prefix(k); },
+            [&](const zs_source_prefix_key& k) { tx.remove_source_prefix(k); });
   tx.commit();
 
   // endpoints first (above), then programs: a new interface is never seen unmanaged
@@ -133,6 +171,8 @@ size_t Reconciler::reconcile(const Compiled& want) {
   mirror_.endpoints = std::move(want_eps);
   mirror_.ipcache = want.ipcache.map();
   mirror_.policy = want.policy;
+  mirror_.sources = std::move(want_src);
+  mirror_.source_prefixes = std::move(want_pfx);
   return n;
 }
 

@@ -5,6 +5,7 @@
 // the change. Not thread-safe: the agent calls it under its lock.
 #pragma once
 
+#include <cstring>
 #include <map>
 #include <set>
 #include <string>
@@ -37,12 +38,27 @@ class Reconciler {
   const std::set<std::string>& attached_interfaces() const { return attached_; }
 
  private:
+  // Map keys of plain bytes (padding zeroed), ordered as bytes.
+  struct BytesLess {
+    template <class K>
+    bool operator()(const K& a, const K& b) const {
+      return std::memcmp(&a, &b, sizeof(K)) < 0;
+    }
+  };
+  using Sources = std::map<zs_source_key, uint8_t, BytesLess>;
+  using SourcePrefixes = std::map<zs_source_prefix_key, uint8_t, BytesLess>;
+
   struct Mirror {
     std::map<uint32_t, zs_endpoint> endpoints;
     std::map<Prefix, uint32_t> ipcache;
     PolicyEntries policy;
+    Sources sources;
+    SourcePrefixes source_prefixes;
     static Mirror read(const Datapath& dp);
   };
+
+  static void want_sources(const std::map<uint32_t, const CompiledEndpoint*>& by_ifindex, Sources& sources,
+                           SourcePrefixes& prefixes);
 
   Datapath& dp_;
   Mirror mirror_;

@@ -6,6 +6,7 @@
 #include <zeroseg/identity.h>
 #include <zeroseg/proto.h>
 
+#include <algorithm>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -48,7 +49,16 @@ Prefix parse_prefix_or_throw(const std::string& text) {
 struct AttachArgs {
   std::string ifname, kind = "workload", hook, ingress = "enforce", egress = "enforce";
   uint32_t identity = 0;
+  std::vector<std::string> ips, allowed_source_prefixes;
 };
+
+// Stages the removal of ifindex's source validation entries.
+void remove_sources(const Datapath& dp, Transaction& tx, uint32_t ifindex) {
+  for (const auto& [k, v] : dp.sources().entries())
+    if (k.ifindex == ifindex) tx.remove_source(k);
+  for (const auto& [k, v] : dp.source_prefixes().entries())
+    if (k.ifindex == ifindex) tx.remove_source_prefix(k);
+}
 
 void run_attach(const GlobalOptions& g, const AttachArgs& a) {
   auto dp = open_for_write(g);
@@ -61,8 +71,18 @@ void run_attach(const GlobalOptions& g, const AttachArgs& a) {
   ep.mode[ZS_DIR_INGRESS] = *parse_mode(a.ingress);
   ep.mode[ZS_DIR_EGRESS] = *parse_mode(a.egress);
   // the endpoint entry first: a program must never see the interface unmanaged
+  uint32_t ifindex = ifindex_of(a.ifname);
   Transaction tx(*dp);
-  tx.set_endpoint(ifindex_of(a.ifname), ep);
+  tx.set_endpoint(ifindex, ep);
+  // the sources a workload may send from (an uplink's are the agent's)
+  remove_sources(*dp, tx, ifindex);
+  for (const auto& ip : a.ips) {
+    auto addr = IpAddr::parse(ip);
+    if (!addr) throw Error("--ip: bad address: " + ip);
+    tx.set_source(Transaction::source_key(ifindex, *addr), ZS_SOURCE_OWN);
+  }
+  for (const auto& p : a.allowed_source_prefixes)
+    tx.set_source_prefix(Transaction::source_prefix_key(ifindex, parse_prefix_or_throw(p)));
   tx.commit();
   Attachment at = attach(*dp, req);
   std::cout << "attached " << at.ifname << " (ifindex " << at.ifindex << "): ingress "
@@ -76,6 +96,7 @@ void run_detach(const GlobalOptions& g, const std::string& ifname) {
   detach(ifindex);
   Transaction tx(*dp);
   tx.remove_endpoint(ifindex);
+  remove_sources(*dp, tx, ifindex);
   tx.commit();
   std::cout << "detached " << ifname << "\n";
 }
@@ -264,6 +285,33 @@ void dump_policy(const Datapath& dp, bool as_json) {
   else t.print(std::cout);
 }
 
+// The source validation entries: own and local addresses, allowed prefixes.
+void dump_sources(const Datapath& dp, bool as_json) {
+  int slot = dp.active_slot();
+  Table t({"ifindex", "interface", "source", "kind"});
+  json out = json::array();
+  auto add = [&](uint32_t ifindex, const std::string& source, const char* kind) {
+    out.push_back({{"ifindex", ifindex}, {"interface", ifname_of(ifindex)}, {"source", source}, {"kind", kind}});
+    t.add({std::to_string(ifindex), ifname_of(ifindex), source, kind});
+  };
+  for (auto& [k, v] : dp.sources().entries()) {
+    uint8_t kind = slot_ref(v, slot);
+    if (kind) add(k.ifindex, tuple_addr(k.addr, k.family), kind == ZS_SOURCE_OWN ? "own" : "local-workload");
+  }
+  for (auto& [k, v] : dp.source_prefixes().entries()) {
+    if (!slot_ref(v, slot)) continue;
+    const auto* b = reinterpret_cast<const uint8_t*>(k.addr);
+    bool v4 = std::all_of(b, b + 10, [](uint8_t x) { return x == 0; }) && b[10] == 0xff && b[11] == 0xff &&
+              k.prefixlen >= ZS_SOURCE_PREFIX_IFINDEX_BITS + 96;
+    uint32_t a4[4] = {k.addr[3], 0, 0, 0};
+    std::string addr = v4 ? tuple_addr(a4, 4) : tuple_addr(k.addr, 6);
+    uint32_t len = k.prefixlen - ZS_SOURCE_PREFIX_IFINDEX_BITS - (v4 ? 96 : 0);
+    add(k.ifindex, addr + "/" + std::to_string(len), "allowed-prefix");
+  }
+  if (as_json) std::cout << out.dump(2) << "\n";
+  else t.print(std::cout);
+}
+
 void dump_conntrack(const Datapath& dp, bool as_json) {
   Table t({"ifindex", "proto", "source", "destination", "direction", "subject", "peer", "rule", "packets", "bytes"});
   json out = json::array();
@@ -312,6 +360,11 @@ void add_bpf_commands(CLI::App& app, GlobalOptions& g) {
       ->capture_default_str();
   att->add_option("--egress", attach_args.egress, "Egress mode")->check(CLI::IsMember({"off", "audit", "enforce"}))
       ->capture_default_str();
+  att->add_option("--ip", attach_args.ips,
+                  "A workload's own address (repeat for more): the sources its egress may carry, with "
+                  "--allowed-source-prefix and IPv6 link-local; others are dropped as spoofed-source");
+  att->add_option("--allowed-source-prefix", attach_args.allowed_source_prefixes,
+                  "A prefix the workload may also send from (a router's), as allowedSourcePrefixes");
   att->callback([&g] { run_attach(g, attach_args); });
 
   static std::string detach_if;
@@ -366,13 +419,14 @@ void add_bpf_commands(CLI::App& app, GlobalOptions& g) {
   static std::string what;
   auto* dump = bpf->add_subcommand("dump", "Show a map's entries");
   add_global_options(*dump, g);
-  dump->add_option("map", what)->required()->check(CLI::IsMember({"endpoints", "ipcache", "policy", "conntrack"}));
+  dump->add_option("map", what)->required()->check(CLI::IsMember({"endpoints", "ipcache", "policy", "conntrack", "sources"}));
   dump->callback([&g] {
     auto dp = Datapath::open_pinned(g.pin_dir);
     if (what == "endpoints") dump_endpoints(*dp, g.json());
     if (what == "ipcache") dump_ipcache(*dp, g.json());
     if (what == "policy") dump_policy(*dp, g.json());
     if (what == "conntrack") dump_conntrack(*dp, g.json());
+    if (what == "sources") dump_sources(*dp, g.json());
   });
 }
 

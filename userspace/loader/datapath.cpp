@@ -302,6 +302,8 @@ void Datapath::repair_and_count() {
   entry_counts_["zs_policy"] = repair_slots(policy(), slot, [&](const zs_policy_key& k, auto&) {
     prefix_use_.add_policy_key(k.peer, k.proto, k.port_plen, 1);
   });
+  entry_counts_["zs_sources"] = repair_slots(sources(), slot, [](auto&, auto&) {});
+  entry_counts_["zs_source_prefixes"] = repair_slots(source_prefixes(), slot, [](auto&, auto&) {});
   config_->plan[0] = config_->plan[1] = prefix_use_.plan();
 }
 

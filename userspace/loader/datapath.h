@@ -6,6 +6,7 @@
 #include <zeroseg/endpoint.h>
 #include <zeroseg/ipcache.h>
 #include <zeroseg/policy.h>
+#include <zeroseg/source.h>
 #include <zeroseg/trace.h>
 #include <zeroseg/verdict.h>
 
@@ -65,6 +66,12 @@ class Datapath {
   Map<uint32_t, zs_endpoint_value> endpoints() const { return Map<uint32_t, zs_endpoint_value>(map("zs_endpoints")); }
   Map<zs_ipcache_key, zs_ipcache_value> ipcache() const { return Map<zs_ipcache_key, zs_ipcache_value>(map("zs_ipcache")); }
   Map<zs_policy_key, zs_policy_value> policy() const { return Map<zs_policy_key, zs_policy_value>(map("zs_policy")); }
+  Map<zs_source_key, zs_source_value> sources() const {
+    return Map<zs_source_key, zs_source_value>(map("zs_sources"));
+  }
+  Map<zs_source_prefix_key, zs_source_prefix_value> source_prefixes() const {
+    return Map<zs_source_prefix_key, zs_source_prefix_value>(map("zs_source_prefixes"));
+  }
   ConntrackMap conntrack() const { return ConntrackMap(map("zs_conntrack4"), map("zs_conntrack6")); }
 
   // What telemetry reads: the event ring, conntrack and the live config.

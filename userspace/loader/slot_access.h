@@ -5,6 +5,7 @@
 #include <zeroseg/endpoint.h>
 #include <zeroseg/ipcache.h>
 #include <zeroseg/policy.h>
+#include <zeroseg/source.h>
 
 #include <cstring>
 
@@ -15,6 +16,34 @@ namespace zeroseg {
 inline uint32_t& slot_ref(zs_ipcache_value& v, int s) { return v.identity[s & 1]; }
 inline zs_endpoint& slot_ref(zs_endpoint_value& v, int s) { return v.slot[s & 1]; }
 inline zs_policy_entry& slot_ref(zs_policy_value& v, int s) { return v.slot[s & 1]; }
+inline uint8_t& slot_ref(zs_source_value& v, int s) { return v.kind[s & 1]; }
+inline uint8_t& slot_ref(zs_source_prefix_value& v, int s) { return v.allowed[s & 1]; }
+
+// What Staged reads back from a map: get(), but an LPM trie's lookup
+// returns a covering prefix's entry when the key has none.
+template <class Key, class Value>
+std::optional<Value> get_exact(const Map<Key, Value>& m, const Key& k) {
+  return m.get(k);
+}
+inline std::optional<zs_source_prefix_value> get_exact(const Map<zs_source_prefix_key, zs_source_prefix_value>& m,
+                                                       const zs_source_prefix_key& k) {
+  auto v = m.get(k);
+  if (v && v->prefixlen != k.prefixlen) return std::nullopt;
+  return v;
+}
+
+// A new key's value before its slots are written.
+template <class Value, class Key>
+Value new_value(const Key&) {
+  return Value{};
+}
+template <>
+inline zs_source_prefix_value new_value<zs_source_prefix_value, zs_source_prefix_key>(
+    const zs_source_prefix_key& k) {
+  zs_source_prefix_value v{};
+  v.prefixlen = static_cast<uint8_t>(k.prefixlen);  // the datapath's second probe starts below it
+  return v;
+}
 
 // An all-zero slot means "no entry" to the datapath.
 template <class Slot>

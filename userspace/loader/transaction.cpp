@@ -34,6 +34,38 @@ Prefix Transaction::prefix_of(const zs_ipcache_key& key) {
   return Prefix::of(a, key.prefixlen);
 }
 
+zs_source_key Transaction::source_key(uint32_t ifindex, const IpAddr& addr) {
+  zs_source_key key{};
+  key.ifindex = ifindex;
+  key.family = addr.family;
+  std::memcpy(key.addr, addr.bytes.data(), addr.family == 4 ? 4 : 16);
+  return key;
+}
+
+// IPv4 as ::ffff:a.b.c.d; the length counts the ifindex's bits.
+zs_source_prefix_key Transaction::source_prefix_key(uint32_t ifindex, const Prefix& prefix) {
+  zs_source_prefix_key key{};
+  key.ifindex = ifindex;
+  auto* bytes = reinterpret_cast<uint8_t*>(key.addr);
+  if (prefix.addr.family == 4) {
+    bytes[10] = bytes[11] = 0xff;
+    std::memcpy(bytes + 12, prefix.addr.bytes.data(), 4);
+    key.prefixlen = ZS_SOURCE_PREFIX_IFINDEX_BITS + 96 + prefix.len;
+  } else {
+    std::memcpy(bytes, prefix.addr.bytes.data(), 16);
+    key.prefixlen = ZS_SOURCE_PREFIX_IFINDEX_BITS + prefix.len;
+  }
+  return key;
+}
+
+void Transaction::set_source(const zs_source_key& key, zs_source_kind kind) {
+  if (kind == ZS_SOURCE_NONE) throw Error("source kind 0 is reserved for 'no entry'");
+  sources_.set(key, static_cast<uint8_t>(kind));
+}
+void Transaction::remove_source(const zs_source_key& key) { sources_.set(key, std::nullopt); }
+void Transaction::set_source_prefix(const zs_source_prefix_key& key) { source_prefixes_.set(key, uint8_t{1}); }
+void Transaction::remove_source_prefix(const zs_source_prefix_key& key) { source_prefixes_.set(key, std::nullopt); }
+
 void Transaction::set_endpoint(uint32_t ifindex, const zs_endpoint& ep) {
   if (ep.identity == 0) throw Error("endpoint identity 0 is reserved for 'no endpoint'");
   endpoints_.set(ifindex, ep);
@@ -99,8 +131,8 @@ struct Staged {
   Staged(Map<Key, Value> m, const Changes& changes, int active, OnSlot on_slot) : map(std::move(m)) {
     for (const auto& [bytes, change] : changes.by_key) {
       const auto& [key, slot] = change;
-      auto current = map.get(key);
-      Item item{key, current.value_or(Value{}), current.has_value(), slot.value_or(Slot{})};
+      auto current = get_exact(map, key);
+      Item item{key, current.value_or(new_value<Value>(key)), current.has_value(), slot.value_or(Slot{})};
       const Slot& old = slot_ref(item.value, active);
       if (!slot_empty(old)) on_slot(key, old, -1);
       if (!slot_empty(item.next)) on_slot(key, item.next, +1);
@@ -172,7 +204,12 @@ void Transaction::commit() {
       dp_.policy(), policy_, active, [&](const zs_policy_key& k, auto&, int d) {
         use.add_policy_key(k.peer, k.proto, k.port_plen, d);
       });
+  Staged<zs_source_key, zs_source_value, uint8_t> srcs(dp_.sources(), sources_, active, [](auto&, auto&, int) {});
+  Staged<zs_source_prefix_key, zs_source_prefix_value, uint8_t> spfx(dp_.source_prefixes(), source_prefixes_,
+                                                                       active, [](auto&, auto&, int) {});
   eps.check_capacity(dp_.entries("zs_endpoints"));
+  srcs.check_capacity(dp_.entries("zs_sources"));
+  spfx.check_capacity(dp_.entries("zs_source_prefixes"));
   ips.check_capacity(dp_.entries("zs_ipcache"));
   pol.check_capacity(dp_.entries("zs_policy"));
   const zs_lookup_plan plan = use.plan();
@@ -182,6 +219,8 @@ void Transaction::commit() {
     eps.write_inactive(inactive, undo);
     ips.write_inactive(inactive, undo);
     pol.write_inactive(inactive, undo);
+    srcs.write_inactive(inactive, undo);
+    spfx.write_inactive(inactive, undo);
   } catch (...) {
     for (auto it = undo.rbegin(); it != undo.rend(); ++it) (*it)();
     throw;
@@ -194,13 +233,18 @@ void Transaction::commit() {
     Staged<uint32_t, zs_endpoint_value, zs_endpoint> eps;
     Staged<zs_ipcache_key, zs_ipcache_value, uint32_t> ips;
     Staged<zs_policy_key, zs_policy_value, zs_policy_entry> pol;
+    Staged<zs_source_key, zs_source_value, uint8_t> srcs;
+    Staged<zs_source_prefix_key, zs_source_prefix_value, uint8_t> spfx;
   };
-  auto level = std::make_shared<Level>(Level{std::move(eps), std::move(ips), std::move(pol)});
+  auto level = std::make_shared<Level>(
+      Level{std::move(eps), std::move(ips), std::move(pol), std::move(srcs), std::move(spfx)});
   dp_.pending_level_ = [&dp = dp_, level, active, plan] {
     dp.wait_for_programs();
     level->eps.level(active);
     level->ips.level(active);
     level->pol.level(active);
+    level->srcs.level(active);
+    level->spfx.level(active);
     dp.config_->plan[active] = plan;
   };
 
@@ -208,9 +252,13 @@ void Transaction::commit() {
   dp_.entry_counts_["zs_endpoints"] += level->eps.new_keys - level->eps.removed_keys;
   dp_.entry_counts_["zs_ipcache"] += level->ips.new_keys - level->ips.removed_keys;
   dp_.entry_counts_["zs_policy"] += level->pol.new_keys - level->pol.removed_keys;
+  dp_.entry_counts_["zs_sources"] += level->srcs.new_keys - level->srcs.removed_keys;
+  dp_.entry_counts_["zs_source_prefixes"] += level->spfx.new_keys - level->spfx.removed_keys;
   endpoints_ = {};
   ipcache_ = {};
   policy_ = {};
+  sources_ = {};
+  source_prefixes_ = {};
 }
 
 }  // namespace zeroseg

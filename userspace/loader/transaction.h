@@ -4,6 +4,7 @@
 #include <zeroseg/endpoint.h>
 #include <zeroseg/ipcache.h>
 #include <zeroseg/policy.h>
+#include <zeroseg/source.h>
 
 #include <cstdint>
 #include <map>
@@ -30,14 +31,26 @@ class Transaction {
   void remove_identity(const Prefix& prefix);
   void set_rule(const zs_policy_key& key, const zs_policy_entry& entry);
   void remove_rule(const zs_policy_key& key);
+  // Source validation (include/zeroseg/source.h; keys by source_key and
+  // source_prefix_key): an address own (ZS_SOURCE_OWN) on a workload's
+  // ifindex, or a local workload's (ZS_SOURCE_LOCAL) on an uplink's; a
+  // prefix of a workload's allowedSourcePrefixes.
+  void set_source(const zs_source_key& key, zs_source_kind kind);
+  void remove_source(const zs_source_key& key);
+  void set_source_prefix(const zs_source_prefix_key& key);
+  void remove_source_prefix(const zs_source_prefix_key& key);
 
-  size_t size() const { return endpoints_.size() + ipcache_.size() + policy_.size(); }
+  size_t size() const {
+    return endpoints_.size() + ipcache_.size() + policy_.size() + sources_.size() + source_prefixes_.size();
+  }
   // Applies the changes and bumps the generation (the policy revision),
   // which re-judges established flows on their next packet.
   void commit();
 
   static zs_ipcache_key ipcache_key(const Prefix& prefix);
   static Prefix prefix_of(const zs_ipcache_key& key);
+  static zs_source_key source_key(uint32_t ifindex, const IpAddr& addr);
+  static zs_source_prefix_key source_prefix_key(uint32_t ifindex, const Prefix& prefix);
 
  private:
   template <class Key, class Slot>
@@ -53,6 +66,8 @@ class Transaction {
   Changes<uint32_t, zs_endpoint> endpoints_;
   Changes<zs_ipcache_key, uint32_t> ipcache_;
   Changes<zs_policy_key, zs_policy_entry> policy_;
+  Changes<zs_source_key, uint8_t> sources_;
+  Changes<zs_source_prefix_key, uint8_t> source_prefixes_;
 };
 
 }  // namespace zeroseg

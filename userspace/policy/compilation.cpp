@@ -187,7 +187,8 @@ void Compilation::index_workloads() {
       if (!fresh)
         throw Error(w.meta.source.str() + ": Workload " + w.meta.ns + "/" + w.meta.name + " claims interface " +
                     w.interface + ", which Workload " + it->second->meta.ns + "/" + it->second->meta.name + " has");
-      out_.endpoints[w.interface] = {w.meta.ns + "/" + w.meta.name, id, w.attach, {ZS_MODE_OFF, ZS_MODE_OFF}};
+      out_.endpoints[w.interface] = {w.meta.ns + "/" + w.meta.name, id, w.attach, {ZS_MODE_OFF, ZS_MODE_OFF},
+                                     w.ips, disjoint_prefixes(w.allowed_source_prefixes)};
     }
   }
   out_.label_index = std::make_shared<const std::unordered_map<std::string, std::vector<size_t>>>(

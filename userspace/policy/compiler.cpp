@@ -20,6 +20,16 @@ Labels identity_labels(const Workload& w, const Labels& namespace_labels) {
   return l;
 }
 
+std::vector<Prefix> disjoint_prefixes(std::vector<Prefix> prefixes) {
+  // sorted by (family, address, length): a prefix inside another comes
+  // after it, before anything beside it
+  std::sort(prefixes.begin(), prefixes.end());
+  std::vector<Prefix> out;
+  for (const auto& p : prefixes)
+    if (out.empty() || out.back().addr.family != p.addr.family || !out.back().contains(p)) out.push_back(p);
+  return out;
+}
+
 namespace {
 
 // a outlives b (0: never expires)

@@ -84,7 +84,15 @@ struct CompiledEndpoint {
   uint32_t identity = 0;
   zs_attach_kind kind = ZS_ATTACH_WORKLOAD;
   std::array<uint8_t, 2> mode{};  // zs_mode per zs_direction
+  // The sources its egress may carry (include/zeroseg/source.h): its own
+  // addresses, and its allowedSourcePrefixes made disjoint (a prefix
+  // inside another is left out), as the datapath's prefix trie needs.
+  std::vector<IpAddr> ips;
+  std::vector<Prefix> allowed_sources;
 };
+
+// allowedSourcePrefixes without the prefixes inside another, sorted.
+std::vector<Prefix> disjoint_prefixes(std::vector<Prefix> prefixes);
 
 struct CompiledIdentity {
   Labels labels;

@@ -54,6 +54,9 @@ struct Workload {
   std::vector<IpAddr> ips;
   std::vector<NamedPort> ports;
   zs_attach_kind attach = ZS_ATTACH_WORKLOAD;
+  // Sources its egress may carry besides its own ips (a router's or NAT's
+  // forwarded packets); anything else is dropped as spoofed-source.
+  std::vector<Prefix> allowed_source_prefixes;
 };
 
 struct Namespace {

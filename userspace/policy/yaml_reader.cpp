@@ -46,12 +46,28 @@ namespace {
 
 using namespace reading;
 
+// Why a cannot be a workload's address, or null. Link-local IPv6 sources
+// pass the source check from any workload (on-link only), so no workload
+// may own one: the ipcache would judge them as that workload.
+const char* not_a_workload_address(const IpAddr& a) {
+  const auto& b = a.bytes;
+  if (a.family == 4) {
+    if (b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0) return "unspecified";
+    if (b[0] >= 224 && b[0] <= 239) return "multicast";
+    return nullptr;
+  }
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "link-local (fe80::/10: any workload may send from it)";
+  if (b[0] == 0xff) return "multicast";
+  if (std::all_of(b.begin(), b.end(), [](uint8_t x) { return x == 0; })) return "unspecified";
+  return nullptr;
+}
+
 Workload workload(const Reader& r, const yaml::Node& doc) {
   Workload w;
   w.meta = meta(r, doc, "Workload", true);
   yaml::Node spec = doc["spec"];
   if (!spec) r.fail(doc, "Workload needs spec");
-  r.map(spec, "Workload.spec", {"interface", "ips", "ports", "attach"});
+  r.map(spec, "Workload.spec", {"interface", "ips", "ports", "attach", "allowedSourcePrefixes"});
   if (yaml::Node i = spec["interface"]) {
     w.interface = r.str(i, "Workload.spec.interface");
     if (w.interface.empty() || w.interface.size() > 15 || w.interface.find('/') != std::string::npos)
@@ -62,8 +78,13 @@ Workload workload(const Reader& r, const yaml::Node& doc) {
       std::string s = r.str(ip, "Workload.spec.ips[]");
       auto a = IpAddr::parse(s);
       if (!a) r.fail(ip, "Workload.spec.ips: \"" + s + "\" is not an IP address");
+      if (const char* why = not_a_workload_address(*a)) r.fail(ip, "Workload.spec.ips: \"" + s + "\" is " + why);
       w.ips.push_back(*a);
     }
+  }
+  if (yaml::Node prefixes = spec["allowedSourcePrefixes"]) {
+    for (const auto& p : r.seq(prefixes, "Workload.spec.allowedSourcePrefixes"))
+      w.allowed_source_prefixes.push_back(r.prefix(p, "Workload.spec.allowedSourcePrefixes[]"));
   }
   if (yaml::Node ports = spec["ports"]) {
     std::set<std::string> names;
