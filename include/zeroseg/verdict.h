@@ -30,7 +30,8 @@
 	X(MALFORMED_L4, "malformed-l4")     /* truncated TCP/UDP/SCTP/ICMP header */          \
 	X(IPV6_EXT_LIMIT, "ipv6-ext-limit") /* more extension headers than we walk */         \
 	X(FRAG_NO_FIRST, "fragment-without-first") /* non-first fragment without its first */ \
-	X(VLAN_LIMIT, "vlan-limit")         /* more than two VLAN tags */
+	X(VLAN_LIMIT, "vlan-limit")         /* more than two VLAN tags */                      \
+	X(CT_ENDPOINT_LIMIT, "ct-endpoint-limit") /* a new flow of an endpoint at its conntrack share */
 
 /* The counter slots after the verdicts' and reasons'. */
 #define ZS_COUNTERS(X)                                                                            \
@@ -66,8 +67,8 @@ enum zs_counter_extra {
 #define ZS_CTR_EXTRA_FIRST (ZS_CTR_EXTRA_BEFORE + 1)
 
 ZS_STATIC_ASSERT(ZS_VERDICT_UNMANAGED == 3 && ZS_VERDICT_MAX == 4, "zs_verdict ABI");
-ZS_STATIC_ASSERT(ZS_REASON_VLAN_LIMIT == 9 && ZS_REASON_MAX == 10, "zs_reason ABI");
-ZS_STATIC_ASSERT(ZS_CTR_EVENTS_LOST == 18 && ZS_CTR_NON_IP == 22 && ZS_CTR_MAX == 23,
+ZS_STATIC_ASSERT(ZS_REASON_VLAN_LIMIT == 9 && ZS_REASON_CT_ENDPOINT_LIMIT == 10 && ZS_REASON_MAX == 11, "zs_reason ABI");
+ZS_STATIC_ASSERT(ZS_CTR_EVENTS_LOST == 19 && ZS_CTR_NON_IP == 23 && ZS_CTR_MAX == 24,
 		 "counter slots ABI");
 
 struct zs_counter {

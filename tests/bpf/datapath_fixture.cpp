@@ -38,6 +38,7 @@ void DatapathTest::SetUp() {
   for (auto& [k, v] : dp_->policy().entries()) tx.remove_rule(k);
   tx.commit();
   dp_->conntrack().clear();
+  clear_raw(dp_->map("zs_ct_usage"));
   clear_raw(dp_->map("zs_fragments"));
   clear_raw(dp_->map("zs_deny_ratelimit"));
   std::vector<zs_counters> zero(libbpf_num_possible_cpus());
