@@ -143,10 +143,13 @@ static __always_inline int zs_ct_remove(const struct zs_ct_key *key)
  * with broad egress fill it and so evict other tenants' flows, whose
  * replies were then dropped. With a share, a workload at its limit gets
  * its own new flows refused (ZS_REASON_CT_ENDPOINT_LIMIT) while its
- * established flows and everyone else's go on. Counting per endpoint
- * instead of giving each one an LRU of its own (map-in-map) keeps one
- * lookup on the established path and lets the agent size the share
- * without reloading maps; Cilium and Calico bound only the whole table. */
+ * established flows and everyone else's go on. Cilium and Calico bound
+ * only the whole table (cilium/cilium#20068 describes the same eviction
+ * of live flows under a high connection rate; projectcalico/felix#617
+ * the same table filled by one VM). Counting per endpoint, rather than an
+ * LRU per endpoint (map-in-map: one more lookup on every packet, and a
+ * table per interface to size and create), keeps the established path
+ * as it was: the count is read and written on a new flow only. */
 static __always_inline int zs_ct_room(const struct zs_config *cfg, __u32 ifindex,
 				      __u8 family)
 {

@@ -333,6 +333,7 @@ std::string Agent::metrics() const {
   write_datapath_metrics(w, *dp_);
   write_telemetry_metrics(w, t);
   write_map_metrics(w, *dp_, t.conntrack4_entries.load(), t.conntrack6_entries.load());
+  write_ct_usage_metrics(w, *dp_, telemetry_->ct_usage());
   write_agent_metrics(w, a);
   write_detection_metrics(w, *analyzer_, webhook_);
   return w.text();
