@@ -5,9 +5,12 @@
 #   t/victim holds a TCP connection to t/server:7000 (both under policy:
 #   nothing else in or out), and the server talks first after the flood, so
 #   a lost conntrack entry shows: the server's push is then a new flow that
-#   policy drops. t/attacker, allowed everything out, floods SYNs and UDP to
-#   random destinations (hping3 --rand-dest), many times more flows than the
-#   agent's small conntrack table holds (conntrack4-entries 2048).
+#   policy drops. t/attacker, allowed everything out, floods SYNs (hping3
+#   --rand-dest) and UDP flows of two datagrams each (flow_flood.py: a BPF
+#   LRU spares entries looked up again, so one packet a flow would churn
+#   only the flood's own entries) to random destinations, many times more
+#   flows than the agent's small conntrack table holds (conntrack4-entries
+#   2048).
 #   Checked: the connection still carries data both ways, the victim still
 #   opens new flows, the attacker's flows beyond its share were refused with
 #   ct-endpoint-limit (counter, deny records), the conntrack-limit alert
@@ -133,12 +136,12 @@ expect_ok "the policy holds: the attacker cannot reach the server" \
 echo "== the attacker floods new flows"
 refused0=$(metric 'zeroseg_drop_reason_packets_total{reason="ct-endpoint-limit"}')
 syn=$(flood -S -p 80)
-udp=$(flood --udp -p 53)
-echo "  hping3 sent $syn SYNs and $udp UDP datagrams to random destinations"
+udp=$(lab_exec t/attacker python3 "$here/flow_flood.py" 4 10)
+echo "  hping3 sent $syn SYNs, flow_flood.py opened $udp UDP flows of two datagrams, to random destinations"
 if [ "${syn:-0}" -gt $((4 * CT4)) ] && [ "${udp:-0}" -gt $((4 * CT4)) ]; then
   pass "the flood opened more than 4x the table's flows, TCP and UDP"
 else
-  fail "the flood was too small to fill the table: $(cat "$work/hping")"
+  fail "the flood was too small to fill the table: $(cat "$work/hping") / $udp"
 fi
 
 echo "== after the flood"
@@ -160,7 +163,7 @@ for _ in $(seq 50); do
   sleep 0.2
 done
 [ "$alert" -ge 1 ] && pass "a conntrack-limit alert names the attacker" || fail "no conntrack-limit alert: $(alerts_json)"
-held=$(lab_zs bpf dump conntrack -o json | python3 -c '
+held=$(nsenter --net="/run/netns/$(lab_node)" "$ZEROSEG" bpf dump conntrack -o json --bpf-pin-dir "$(lab_pin)" | python3 -c '
 import json, sys
 print(sum(1 for r in json.load(sys.stdin) if r["src"] == sys.argv[1]))' "$ATTACKER_IP")
 max=$((CT4 * SHARE / 100))
@@ -169,7 +172,12 @@ if [ -n "$held" ] && [ "$held" -le $((max + 64)) ]; then
 else
   fail "the attacker holds ${held:-?} entries, its share is $max"
 fi
-echo "  victim's client: $(tr '\n' ' ' <"$work/client.out")"
+gauge=$(metric "zeroseg_conntrack_endpoint_entries{interface=\"$LAB-w3\",map=\"zs_conntrack4\"}")
+if [ "${gauge%.*}" -ge 1 ] && [ "${gauge%.*}" -le $((max + 64)) ]; then
+  pass "/metrics shows the attacker's use: $gauge entries"
+else
+  fail "/metrics: the attacker's use is ${gauge:-?}"
+fi
 
 cleanup
 trap - EXIT
