@@ -51,7 +51,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-VICTIM_IP=$(lab_ip t/victim) SERVER_IP=$(lab_ip t/server) ATTACKER_IP=$(lab_ip t/attacker)
+SERVER_IP=$(lab_ip t/server) ATTACKER_IP=$(lab_ip t/attacker)
 
 # push TOKEN: the server sends TOKEN on the held connection and the victim
 # echoes it; 0 when the echo came back
