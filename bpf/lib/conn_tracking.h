@@ -105,29 +105,85 @@ static __always_inline struct zs_ct_entry *zs_ct_find_key(const struct zs_ct_key
 	return bpf_map_lookup_elem(&zs_conntrack6, key);
 }
 
-static __always_inline void zs_ct_insert(const struct zs_ct_key *key,
-					 const struct zs_ct_entry *ct)
+/* Stores the flow; 1 when it took a free key (a new entry, to be charged
+ * to its endpoint), 0 when it replaced an entry on the same key (a flow
+ * that had idled out, charged already). */
+static __always_inline int zs_ct_insert(const struct zs_ct_key *key,
+					const struct zs_ct_entry *ct)
 {
 	struct zs_ct_key4 key4;
 
 	if (key->tuple.family == ZS_FAMILY_IPV4) {
 		zs_ct_key4_of(&key4, key->ifindex, &key->tuple, 0);
+		if (!bpf_map_update_elem(&zs_conntrack4, &key4, ct, BPF_NOEXIST))
+			return 1;
 		bpf_map_update_elem(&zs_conntrack4, &key4, ct, BPF_ANY);
-		return;
+		return 0;
 	}
+	if (!bpf_map_update_elem(&zs_conntrack6, key, ct, BPF_NOEXIST))
+		return 1;
 	bpf_map_update_elem(&zs_conntrack6, key, ct, BPF_ANY);
+	return 0;
 }
 
-static __always_inline void zs_ct_remove(const struct zs_ct_key *key)
+/* 1 when the flow was there and is removed */
+static __always_inline int zs_ct_remove(const struct zs_ct_key *key)
 {
 	struct zs_ct_key4 key4;
 
 	if (key->tuple.family == ZS_FAMILY_IPV4) {
 		zs_ct_key4_of(&key4, key->ifindex, &key->tuple, 0);
-		bpf_map_delete_elem(&zs_conntrack4, &key4);
-		return;
+		return !bpf_map_delete_elem(&zs_conntrack4, &key4);
 	}
-	bpf_map_delete_elem(&zs_conntrack6, key);
+	return !bpf_map_delete_elem(&zs_conntrack6, key);
+}
+
+/* Per-endpoint shares of conntrack (zs_ct_usage in conntrack.h says how
+ * the counts are kept true). One LRU for every interface let a workload
+ * with broad egress fill it and so evict other tenants' flows, whose
+ * replies were then dropped. With a share, a workload at its limit gets
+ * its own new flows refused (ZS_REASON_CT_ENDPOINT_LIMIT) while its
+ * established flows and everyone else's go on. Cilium and Calico bound
+ * only the whole table (cilium/cilium#20068 describes the same eviction
+ * of live flows under a high connection rate; projectcalico/felix#617
+ * the same table filled by one VM). Counting per endpoint, rather than an
+ * LRU per endpoint (map-in-map: one more lookup on every packet, and a
+ * table per interface to size and create), keeps the established path
+ * as it was: the count is read and written on a new flow only. */
+static __always_inline int zs_ct_room(const struct zs_config *cfg, __u32 ifindex,
+				      __u8 family)
+{
+	int t = zs_ct_table_of(family);
+	__u32 max = t ? cfg->ct_endpoint_max[1] : cfg->ct_endpoint_max[0];
+	struct zs_ct_usage *u;
+
+	if (!max)
+		return 1;
+	u = bpf_map_lookup_elem(&zs_ct_usage, &ifindex);
+	return !u || (t ? u->entries[1] : u->entries[0]) < max;
+}
+
+/* Adds delta (1 or -1) to the entries the endpoint on ifindex holds in
+ * family's table. Atomic: CPUs open flows of one endpoint at once. */
+static __always_inline void zs_ct_charge(__u32 ifindex, __u8 family, int delta)
+{
+	struct zs_ct_usage *u = bpf_map_lookup_elem(&zs_ct_usage, &ifindex);
+	__u32 *n;
+
+	if (!u) {
+		struct zs_ct_usage zero = {};
+
+		if (delta < 0)
+			return;
+		bpf_map_update_elem(&zs_ct_usage, &ifindex, &zero, BPF_NOEXIST);
+		u = bpf_map_lookup_elem(&zs_ct_usage, &ifindex);
+		if (!u)
+			return; /* the map is full: the agent's recount adds it */
+	}
+	n = zs_ct_table_of(family) ? &u->entries[1] : &u->entries[0];
+	if (delta < 0 && !*n)
+		return; /* recounted since: nothing to take off */
+	__sync_fetch_and_add(n, delta);
 }
 
 /* Finds the flow of the packet with tuple t on ifindex, original direction

@@ -87,6 +87,15 @@ struct {
 	__type(value, struct zs_ct_entry);
 } zs_conntrack6 SEC(".maps");
 
+/* ifindex -> the conntrack entries its endpoint holds, per table (see
+ * zs_ct_usage); sized as zs_endpoints */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZS_DEFAULT_ENDPOINTS_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct zs_ct_usage);
+} zs_ct_usage SEC(".maps");
+
 /* first fragment's ports, for the fragments that follow it */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

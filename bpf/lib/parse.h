@@ -56,11 +56,6 @@ enum zs_parse_result {
 	/* > 0: a zs_reason */
 };
 
-#define ZS_TCP_FIN 0x01
-#define ZS_TCP_SYN 0x02
-#define ZS_TCP_RST 0x04
-#define ZS_TCP_ACK 0x10
-
 /* Ports of a TCP/UDP/SCTP header, or the echo id of ICMP, at l4. Used for
  * the outer packet and for the packet an ICMP error quotes (of which only 8
  * bytes are guaranteed). */

@@ -95,6 +95,14 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 		return ZS_RESULT(ZS_VERDICT_DENIED, ZS_REASON_NONE);
 	info.direction = fc->direction;
 	zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info);
+	/* an endpoint at its share of conntrack opens no flow (zs_ct_room),
+	 * whatever the policy and mode say */
+	if (j.verdict != ZS_VERDICT_DENIED && !p->icmp_error &&
+	    !zs_ct_room(cfg, fc->ifindex, p->tuple.family)) {
+		j.verdict = ZS_VERDICT_DENIED;
+		j.reason = ZS_REASON_CT_ENDPOINT_LIMIT;
+		j.rule_id = 0;
+	}
 	if (j.verdict == ZS_VERDICT_DENIED) {
 		info.type = ZS_EVENT_DENY;
 		if (zs_deny_event_allowed(cfg, &p->tuple, fc->now, &info.suppressed))
@@ -130,7 +138,8 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 		ct->flags = j.verdict == ZS_VERDICT_AUDIT ? ZS_CT_AUDIT : 0;
 		ct->tcp_flags[0] = p->tcp_flags;
 		ct->policy_port = p->policy_port;
-		zs_ct_insert(&scratch->key, ct);
+		if (zs_ct_insert(&scratch->key, ct))
+			zs_ct_charge(fc->ifindex, p->tuple.family, 1);
 	}
 	info.type = ZS_EVENT_FLOW_NEW;
 	zs_emit(fc->ifindex, fc->hook, p, &j, &info);
@@ -163,7 +172,8 @@ ZS_NOINLINE int zs_rejudge(struct zs_flow_ctx *fc, struct zs_packet *p, int foun
 	if (j.verdict == ZS_VERDICT_DENIED) {
 		zs_count(ZS_CTR_CT_REVOKED, 0);
 		zs_emit(fc->ifindex, fc->hook, p, &j, &info);
-		zs_ct_remove(key);
+		if (zs_ct_remove(key))
+			zs_ct_charge(fc->ifindex, key->tuple.family, -1);
 		return ZS_RESULT(j.verdict, j.reason);
 	}
 	ct->generation = fc->generation; /* as in zs_new_flow: what judged */

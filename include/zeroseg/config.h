@@ -33,6 +33,14 @@ struct zs_lookup_plan {
 #define ZS_DEFAULT_CT_TIMEOUT_TCP (6 * 3600)
 #define ZS_DEFAULT_CT_TIMEOUT_TCP_CLOSING 10
 #define ZS_DEFAULT_CT_TIMEOUT_OTHER 60
+/* A TCP flow until it is established (zs_ct_tcp_state), as Linux's
+ * nf_conntrack_tcp_timeout_syn_sent and _syn_recv: an unanswered SYN must
+ * not hold an entry for the established lifetime. */
+#define ZS_DEFAULT_CT_TIMEOUT_TCP_SYN_SENT 120
+#define ZS_DEFAULT_CT_TIMEOUT_TCP_SYN_RECV 60
+/* The share of each conntrack table one endpoint may hold, in percent,
+ * until the agent's configuration says otherwise (zs_ct_usage). */
+#define ZS_DEFAULT_CT_ENDPOINT_PERCENT 25
 
 /* Deny events per source and second, and their burst, until the agent's
  * configuration says otherwise. */
@@ -49,11 +57,16 @@ struct zs_config {
 	__u32 ct_timeout_tcp;
 	__u32 ct_timeout_tcp_closing;
 	__u32 ct_timeout_other;
+	__u32 ct_timeout_tcp_syn_sent;
+	__u32 ct_timeout_tcp_syn_recv;
+	/* Entries one endpoint may hold in zs_conntrack4 and zs_conntrack6
+	 * (zs_ct_usage); 0 = no limit. */
+	__u32 ct_endpoint_max[2];
 	__u32 pad;
 	struct zs_lookup_plan plan[ZS_SLOTS];
 };
 
 ZS_STATIC_ASSERT(sizeof(struct zs_lookup_plan) == 56, "zs_lookup_plan ABI");
-ZS_STATIC_ASSERT(sizeof(struct zs_config) == 144, "zs_config ABI");
+ZS_STATIC_ASSERT(sizeof(struct zs_config) == 160, "zs_config ABI");
 
 #endif

@@ -83,16 +83,79 @@ struct zs_frag_value {
 	__u16 dport;
 };
 
+/* ct_usage (hash): ifindex -> the entries the endpoint on that interface
+ * holds in each conntrack table. The kernel adds one when it inserts an
+ * entry and takes one off when it removes one; an LRU map tells nobody
+ * what it evicts, and the agent deletes idle entries, so the agent's
+ * conntrack sweep, which walks both tables anyway, recounts every
+ * endpoint's entries and corrects the counts (keeping what the kernel
+ * added while it walked): a count can be off by what happened since the
+ * last sweep, never drift. A flow is charged to the interface whose entry
+ * it is: a flow between two local workloads holds an entry at each end,
+ * and its opener is the one refused when over its share (on its egress,
+ * before the packet reaches the other end). */
+struct zs_ct_usage {
+	__u32 entries[2]; /* [0] zs_conntrack4, [1] zs_conntrack6 */
+};
+
+/* The table of a family: 0 for IPv4, 1 for IPv6. */
+ZS_INLINE int zs_ct_table_of(__u8 family)
+{
+	return family == ZS_FAMILY_IPV4 ? 0 : 1;
+}
+
+/* Where a TCP flow is, from the flags each direction has sent: as Linux's
+ * tcp conntrack, coarser. A flow is established once both ends have
+ * acknowledged (the original end's handshake ACK after the reply's
+ * SYN-ACK, or, for a flow picked up mid-stream by a first packet without
+ * SYN, an ACK from each end). Until then an entry lives for SYN-SENT's
+ * lifetime (opened by SYN, no reply yet) or SYN-RECV's (answered but not
+ * established, or picked up mid-stream: Linux's loose pickup would call
+ * that established, but an entry no reply has confirmed must not live
+ * for hours). */
+enum zs_ct_tcp_state {
+	ZS_CT_TCP_SYN_SENT = 0,
+	ZS_CT_TCP_SYN_RECV = 1,
+	ZS_CT_TCP_ESTABLISHED = 2,
+	ZS_CT_TCP_CLOSING = 3,
+};
+
+ZS_INLINE int zs_ct_tcp_state_of(const struct zs_ct_entry *ct)
+{
+	if (ct->flags & ZS_CT_CLOSING)
+		return ZS_CT_TCP_CLOSING;
+	if (ct->tcp_flags[0] & ct->tcp_flags[1] & ZS_TCP_ACK)
+		return ZS_CT_TCP_ESTABLISHED;
+	if ((ct->tcp_flags[0] & ZS_TCP_SYN) && !ct->tcp_flags[1])
+		return ZS_CT_TCP_SYN_SENT;
+	return ZS_CT_TCP_SYN_RECV;
+}
+
 /* How long a flow lives without a packet (zs_config's timeouts, whose
- * defaults are ZS_DEFAULT_CT_TIMEOUT_*); proto is the flow's. */
+ * defaults are ZS_DEFAULT_CT_TIMEOUT_*); proto is the flow's. The one
+ * rule: the kernel expires by it, the agent's sweep deletes and reports
+ * by it. */
 ZS_INLINE __u64 zs_ct_timeout_ns(const struct zs_config *cfg, const struct zs_ct_entry *ct,
 				 __u8 proto)
 {
 	__u32 sec = cfg->ct_timeout_other;
 
-	if (proto == ZS_PROTO_TCP)
-		sec = ct->flags & ZS_CT_CLOSING ? cfg->ct_timeout_tcp_closing :
-						   cfg->ct_timeout_tcp;
+	if (proto == ZS_PROTO_TCP) {
+		switch (zs_ct_tcp_state_of(ct)) {
+		case ZS_CT_TCP_CLOSING:
+			sec = cfg->ct_timeout_tcp_closing;
+			break;
+		case ZS_CT_TCP_ESTABLISHED:
+			sec = cfg->ct_timeout_tcp;
+			break;
+		case ZS_CT_TCP_SYN_SENT:
+			sec = cfg->ct_timeout_tcp_syn_sent;
+			break;
+		default:
+			sec = cfg->ct_timeout_tcp_syn_recv;
+			break;
+		}
+	}
 	return (__u64)sec * ZS_NS_PER_SEC;
 }
 
@@ -100,5 +163,6 @@ ZS_STATIC_ASSERT(sizeof(struct zs_tuple) == 40, "zs_tuple ABI");
 ZS_STATIC_ASSERT(sizeof(struct zs_ct_key) == 48, "zs_ct_key ABI");
 ZS_STATIC_ASSERT(sizeof(struct zs_ct_key4) == 20, "zs_ct_key4 ABI");
 ZS_STATIC_ASSERT(sizeof(struct zs_ct_entry) == 96, "zs_ct_entry ABI");
+ZS_STATIC_ASSERT(sizeof(struct zs_ct_usage) == 8, "zs_ct_usage ABI");
 
 #endif

@@ -17,6 +17,12 @@
 #define ZS_PROTO_ICMPV6 58
 #define ZS_PROTO_SCTP 132
 
+/* TCP flags, as conntrack records them (zs_ct_entry.tcp_flags) */
+#define ZS_TCP_FIN 0x01
+#define ZS_TCP_SYN 0x02
+#define ZS_TCP_RST 0x04
+#define ZS_TCP_ACK 0x10
+
 /* ICMP and ICMPv6 types (<linux/icmp.h> and <linux/icmpv6.h> pull in libc
  * headers, which BPF programs cannot include) */
 #define ZS_ICMP_ECHOREPLY 0

@@ -32,7 +32,8 @@
 	X(FRAG_NO_FIRST, "fragment-without-first") /* non-first fragment without its first */ \
 	X(VLAN_LIMIT, "vlan-limit")         /* more than two VLAN tags */                     \
 	X(SPOOFED_SOURCE, "spoofed-source") /* a workload sent from an address not its own */ \
-	X(UPLINK_SPOOFED_SOURCE, "uplink-spoofed-source") /* from outside, a local workload's source */
+	X(UPLINK_SPOOFED_SOURCE, "uplink-spoofed-source") /* from outside, a local workload's source */ \
+	X(CT_ENDPOINT_LIMIT, "ct-endpoint-limit") /* a new flow of an endpoint at its conntrack share */
 
 /* The counter slots after the verdicts' and reasons'. */
 #define ZS_COUNTERS(X)                                                                            \
@@ -69,8 +70,8 @@ enum zs_counter_extra {
 
 ZS_STATIC_ASSERT(ZS_VERDICT_UNMANAGED == 3 && ZS_VERDICT_MAX == 4, "zs_verdict ABI");
 ZS_STATIC_ASSERT(ZS_REASON_VLAN_LIMIT == 9 && ZS_REASON_UPLINK_SPOOFED_SOURCE == 11 &&
-		 ZS_REASON_MAX == 12, "zs_reason ABI");
-ZS_STATIC_ASSERT(ZS_CTR_EVENTS_LOST == 20 && ZS_CTR_NON_IP == 24 && ZS_CTR_MAX == 25,
+		 ZS_REASON_CT_ENDPOINT_LIMIT == 12 && ZS_REASON_MAX == 13, "zs_reason ABI");
+ZS_STATIC_ASSERT(ZS_CTR_EVENTS_LOST == 21 && ZS_CTR_NON_IP == 25 && ZS_CTR_MAX == 26,
 		 "counter slots ABI");
 
 struct zs_counter {

@@ -235,7 +235,7 @@ TEST_P(BehaviourTest, EndpointChangeRejudgesEstablishedFlows) {
 
 TEST_P(BehaviourTest, IdleFlowsTimeOutAndBusyOnesMoveTheirClock) {
   const zs_config saved = dp().config();
-  dp().set_ct_timeouts(1, 1, 1);
+  dp().set_ct_timeouts(1, 1, 1, 1, 1);  // the flow below is half open (SYN, ACK back)
   add_rule(http());
   auto reply = PB().eth().ipv4(kSelfIp, kPeerIp).tcp(80, 40000, PB::kAck).build();
   ASSERT_TRUE(send(IN, syn_in(80)));
@@ -256,7 +256,8 @@ TEST_P(BehaviourTest, IdleFlowsTimeOutAndBusyOnesMoveTheirClock) {
   // egress rule opens it
   std::this_thread::sleep_for(std::chrono::milliseconds(1300));
   EXPECT_FALSE(send(OUT, reply));
-  dp().set_ct_timeouts(saved.ct_timeout_tcp, saved.ct_timeout_tcp_closing, saved.ct_timeout_other);
+  dp().set_ct_timeouts(saved.ct_timeout_tcp, saved.ct_timeout_tcp_closing, saved.ct_timeout_other,
+                       saved.ct_timeout_tcp_syn_sent, saved.ct_timeout_tcp_syn_recv);
 }
 
 TEST_P(BehaviourTest, FlowsAreKeptByFamily) {

@@ -44,6 +44,7 @@ void DatapathTest::SetUp() {
   tx.set_source_prefix(Transaction::source_prefix_key(kIfindex, *Prefix::parse("::/0")));
   tx.commit();
   dp_->conntrack().clear();
+  clear_raw(dp_->map("zs_ct_usage"));
   clear_raw(dp_->map("zs_fragments"));
   clear_raw(dp_->map("zs_deny_ratelimit"));
   std::vector<zs_counters> zero(libbpf_num_possible_cpus());

@@ -3,6 +3,7 @@
 // metrics, scripts that grep them), so they are pinned here one by one; and
 // the protocol rules user space shares with the kernel.
 #include <gtest/gtest.h>
+#include <zeroseg/conntrack.h>
 #include <zeroseg/proto.h>
 #include <zeroseg/verdict.h>
 
@@ -25,16 +26,19 @@ TEST(AbiNames, ReasonsKeepTheirNumbersAndNames) {
   const char* names[] = {"none",           "policy-deny",    "default-deny",   "malformed-l2",
                          "malformed-ipv4", "malformed-ipv6", "malformed-l4",   "ipv6-ext-limit",
                          "fragment-without-first", "vlan-limit", "spoofed-source",
-                         "uplink-spoofed-source"};
+                         "uplink-spoofed-source", "ct-endpoint-limit"};
   ASSERT_EQ(std::size(names), size_t{ZS_REASON_MAX});
   for (uint8_t r = 0; r < ZS_REASON_MAX; r++) EXPECT_STREQ(reason_name(r), names[r]) << int{r};
   EXPECT_EQ(ZS_REASON_FRAG_NO_FIRST, 8);
   EXPECT_EQ(ZS_REASON_SPOOFED_SOURCE, 10);
   EXPECT_EQ(ZS_REASON_UPLINK_SPOOFED_SOURCE, 11);
+  EXPECT_EQ(ZS_REASON_CT_ENDPOINT_LIMIT, 12);
   EXPECT_STREQ(reason_name(ZS_REASON_MAX), "?");
 }
 
 TEST(AbiNames, CountersKeepTheirSlotsAndNames) {
+  EXPECT_EQ(ZS_CTR_EVENTS_LOST, 21);
+  EXPECT_EQ(ZS_CTR_NON_IP, 25);
   EXPECT_STREQ(counter_name(ZS_CTR_EVENTS_LOST), "events-lost");
   EXPECT_STREQ(counter_name(ZS_CTR_EVENTS_SUPPRESSED), "deny-events-suppressed");
   EXPECT_STREQ(counter_name(ZS_CTR_CT_REJUDGED), "flows-rejudged");
@@ -72,6 +76,38 @@ TEST(AbiProto, IcmpErrorsAreTheFamilysOwn) {
   EXPECT_FALSE(zs_has_ports(ZS_PROTO_ICMP));
   EXPECT_TRUE(zs_is_icmp(ZS_PROTO_ICMPV6));
   EXPECT_FALSE(zs_is_icmp(ZS_PROTO_TCP));
+}
+
+// The one rule by which the kernel expires flows and the agent's sweep
+// deletes and reports them: hours only for an established TCP flow.
+TEST(AbiConntrack, ATcpFlowLivesLongOnlyOnceBothEndsAcknowledged) {
+  zs_config cfg{};
+  cfg.ct_timeout_tcp = 21600;
+  cfg.ct_timeout_tcp_closing = 10;
+  cfg.ct_timeout_other = 60;
+  cfg.ct_timeout_tcp_syn_sent = 120;
+  cfg.ct_timeout_tcp_syn_recv = 30;
+  struct Case {
+    uint8_t sent, answered, flags;
+    uint64_t seconds;
+  } cases[] = {
+      {ZS_TCP_SYN, 0, 0, 120},                            // SYN-SENT
+      {ZS_TCP_SYN | ZS_TCP_ACK, 0, 0, 120},               // its own ACK establishes nothing
+      {ZS_TCP_SYN, ZS_TCP_SYN | ZS_TCP_ACK, 0, 30},       // SYN-RECV
+      {ZS_TCP_SYN | ZS_TCP_ACK, ZS_TCP_SYN | ZS_TCP_ACK, 0, 21600},
+      {ZS_TCP_ACK, 0, 0, 30},                             // picked up without SYN
+      {ZS_TCP_ACK, ZS_TCP_ACK, 0, 21600},
+      {ZS_TCP_SYN | ZS_TCP_ACK, ZS_TCP_ACK, ZS_CT_CLOSING, 10},
+  };
+  for (const auto& c : cases) {
+    zs_ct_entry ct{};
+    ct.tcp_flags[0] = c.sent;
+    ct.tcp_flags[1] = c.answered;
+    ct.flags = c.flags;
+    EXPECT_EQ(zs_ct_timeout_ns(&cfg, &ct, ZS_PROTO_TCP), c.seconds * ZS_NS_PER_SEC)
+        << int{c.sent} << "/" << int{c.answered};
+    EXPECT_EQ(zs_ct_timeout_ns(&cfg, &ct, ZS_PROTO_UDP), 60 * ZS_NS_PER_SEC);
+  }
 }
 
 }  // namespace

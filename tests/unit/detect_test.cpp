@@ -143,6 +143,23 @@ TEST(DeniedBurst, FiftyDeniesInTenSeconds) {
   EXPECT_EQ(s.count("denied-burst"), 1u);
 }
 
+TEST(ConntrackLimit, AFlowRefusedAtAnEndpointsShareAlertsOnce) {
+  Stream s;
+  s.feed(denied(kAttacker, kTarget, 80, kSec));  // a policy deny: not this detector's
+  EXPECT_EQ(s.count("conntrack-limit"), 0u);
+  for (int64_t i = 0; i < 3; i++) {
+    FlowRecord r = denied(kAttacker, kTarget + 1 + i, 80, 2 * kSec + i);
+    r.reason = ZS_REASON_CT_ENDPOINT_LIMIT;
+    s.feed(r);
+  }
+  ASSERT_EQ(s.count("conntrack-limit"), 1u);  // suppressed per source after the first
+  for (const auto& a : s.alerts)
+    if (a.detector == "conntrack-limit") {
+      EXPECT_EQ(a.severity, "high");
+      EXPECT_EQ(a.mitre, std::vector<std::string>{"T1499"});
+    }
+}
+
 TEST(Detection, DuplicatesForOneSourceAndDetectorAreSuppressedAndCounted) {
   DetectionConfig c;
   c.suppress_ns = 60 * kSec;

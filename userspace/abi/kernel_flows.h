@@ -9,7 +9,10 @@
 #include <zeroseg/conntrack.h>
 #include <zeroseg/event.h>
 
+#include <array>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 
 namespace zeroseg {
@@ -37,10 +40,26 @@ class EventSource {
   virtual int read(int timeout_ms, const OnEvent& on_event) = 0;
 };
 
+// Conntrack entries each endpoint holds, by ifindex: [0] IPv4, [1] IPv6.
+using CtUsage = std::map<uint32_t, std::array<uint32_t, 2>>;
+
+// The kernel's per-endpoint counts (zs_ct_usage), which only the kernel's
+// inserts and removals move: the conntrack sweep corrects them from its walk.
+class CtUsageCounts {
+ public:
+  virtual ~CtUsageCounts() = default;
+  virtual CtUsage read() const = 0;
+  // Sets each endpoint's counts to walked plus what the kernel added since
+  // before was read (flows opened while the walk ran); forgets endpoints
+  // left with none.
+  virtual void correct(const CtUsage& walked, const CtUsage& before) const = 0;
+};
+
 // Everything telemetry needs from the datapath.
 struct KernelFlows {
   std::unique_ptr<EventSource> events;
   std::unique_ptr<ConntrackReader> conntrack;
+  std::unique_ptr<CtUsageCounts> ct_usage;  // null: nothing to correct
   std::function<zs_config()> config;  // the live settings (conntrack timeouts)
 };
 

@@ -58,7 +58,9 @@ Agent::Agent(const AgentConfig& config) : config_(config), state_files_(config.s
   dp_->lock_writers("zeroseg agent");
   StateFiles::Loaded stored = state_files_.load(identities_, rule_ids_);
   desired_ = std::make_shared<const ObjectSet>(std::move(stored.desired));
-  dp_->set_ct_timeouts(config.ct_timeout_tcp, config.ct_timeout_tcp_closing, config.ct_timeout_other);
+  dp_->set_ct_timeouts(config.ct_timeout_tcp, config.ct_timeout_tcp_closing, config.ct_timeout_other,
+                       config.ct_timeout_tcp_syn_sent, config.ct_timeout_tcp_syn_recv);
+  dp_->set_ct_endpoint_share(config.ct_endpoint_percent);
   dp_->set_deny_event_rate(config.deny_events_per_sec, config.deny_events_burst);
   reconciler_ = std::make_unique<Reconciler>(*dp_);
   // The maps still enforce what the last agent left: converge on the
@@ -331,6 +333,7 @@ std::string Agent::metrics() const {
   write_datapath_metrics(w, *dp_);
   write_telemetry_metrics(w, t);
   write_map_metrics(w, *dp_, t.conntrack4_entries.load(), t.conntrack6_entries.load());
+  write_ct_usage_metrics(w, *dp_, telemetry_->ct_usage());
   write_agent_metrics(w, a);
   write_detection_metrics(w, *analyzer_, webhook_);
   return w.text();

@@ -119,6 +119,18 @@ std::vector<AgentSetting> make_settings() {
               "A closing TCP flow's lifetime without a packet (default: the datapath's)"),
       seconds("ct-timeout-other", [](C& c) -> uint32_t& { return c.ct_timeout_other; },
               "A UDP, ICMP or other flow's lifetime without a packet (default: the datapath's)"),
+      seconds("ct-timeout-tcp-syn-sent", [](C& c) -> uint32_t& { return c.ct_timeout_tcp_syn_sent; },
+              "A TCP flow's lifetime while its SYN has no answer (default: the datapath's, 2m)"),
+      seconds("ct-timeout-tcp-syn-recv", [](C& c) -> uint32_t& { return c.ct_timeout_tcp_syn_recv; },
+              "A TCP flow's lifetime once answered but not established, or picked up without SYN "
+              "until both ends ACK (default: the datapath's, 1m)"),
+      number("ct-endpoint-share", 1, 100, [](C& c) -> uint32_t& { return c.ct_endpoint_percent; },
+             "Percent of each conntrack table one endpoint may hold; its new flows beyond are dropped "
+             "(ct-endpoint-limit). 100: no limit"),
+      number("conntrack4-entries", 64, uint64_t{1} << 24, [](C& c) -> uint32_t& { return c.sizes.conntrack4; },
+             "Size of the IPv4 conntrack table (a change needs the maps unpinned)"),
+      number("conntrack6-entries", 64, uint64_t{1} << 24, [](C& c) -> uint32_t& { return c.sizes.conntrack6; },
+             "Size of the IPv6 conntrack table (a change needs the maps unpinned)"),
       number("deny-events-per-sec", 0, 1000000, [](C& c) -> uint32_t& { return c.deny_events_per_sec; },
              "Deny events per source address and second (0: no limit)"),
       number("deny-events-burst", 1, 1000000, [](C& c) -> uint32_t& { return c.deny_events_burst; },

@@ -31,6 +31,9 @@ struct AgentConfig {
   std::string metrics_listen;     // ADDR:PORT
   // conntrack lifetimes without a packet, seconds; 0 = keep the datapath's
   uint32_t ct_timeout_tcp = 0, ct_timeout_tcp_closing = 0, ct_timeout_other = 0;
+  uint32_t ct_timeout_tcp_syn_sent = 0, ct_timeout_tcp_syn_recv = 0;
+  // the share of each conntrack table one endpoint may hold (100 = no limit)
+  uint32_t ct_endpoint_percent = ZS_DEFAULT_CT_ENDPOINT_PERCENT;
   std::string alert_log;  // JSON lines
   std::string alert_webhook;  // http://HOST:PORT/PATH: each alert POSTed as JSON
   DetectionConfig detection;

@@ -207,6 +207,24 @@ class DeniedBurst : public Detector {
   std::unordered_map<IpAddr, State, IpAddrHash> state_;
 };
 
+// conntrack-limit: a flow refused because an endpoint holds its whole share
+// of conntrack: a flood of new flows (the engine's suppression makes it one
+// alert per source and period)
+class ConntrackLimit : public Detector {
+ public:
+  const char* name() const override { return "conntrack-limit"; }
+  void observe(const Attempt& a, const FlowCatalog& names, std::vector<Alert>& out) override {
+    if (!a.denied || a.reason != ZS_REASON_CT_ENDPOINT_LIMIT) return;
+    Trail t;
+    t.keep(a);
+    Alert al = make_alert(name(), "high", {"T1499"}, t, names);
+    al.summary = "new flows from " + names.identity(a.src_identity).name.text + " refused: the endpoint holds "
+                 "its whole share of conntrack (a flood of flows)";
+    out.push_back(std::move(al));
+  }
+  void expire(int64_t) override {}
+};
+
 // first-seen-edge: traffic on an edge the baseline has not seen
 class FirstSeenEdge : public Detector {
  public:
@@ -354,6 +372,7 @@ std::vector<std::unique_ptr<Detector>> make_detectors(const DetectionConfig& c) 
   d.push_back(std::make_unique<HostSweep>(c));
   d.push_back(std::make_unique<ThresholdRandomWalk>(c));
   d.push_back(std::make_unique<DeniedBurst>(c));
+  d.push_back(std::make_unique<ConntrackLimit>());
   d.push_back(std::make_unique<FirstSeenEdge>());
   d.push_back(std::make_unique<LateralService>());
   d.push_back(std::make_unique<Chain>(c));

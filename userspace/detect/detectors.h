@@ -13,6 +13,8 @@
 //   scan-trw      threshold random walk over first contacts (Jung et al. 2004:
 //                 theta0 0.8, theta1 0.2, alpha 0.01, beta 0.99: eta1 = 99)           T1046
 //   denied-burst  denies from one source in a short window (50 in 10 s)                T1046
+//   conntrack-limit  a new flow refused because an endpoint holds its share
+//                 of conntrack (ct-endpoint-limit): a flood of flows            T1499
 //   first-seen-edge  traffic on an (identity, identity, proto, port) edge that is
 //                 not in the learned baseline (baseline.h)                          T1021[.x]
 //   lateral-service  a source's first try of a lateral-movement service, answered

@@ -56,8 +56,12 @@ void run_status(const GlobalOptions& g) {
                std::to_string(info.jited_bytes)});
   }
 
-  Table eps({"interface", "ifindex", "kind", "identity", "ingress", "egress", "hooks (in/out)"});
+  Table eps({"interface", "ifindex", "kind", "identity", "ingress", "egress", "hooks (in/out)", "conntrack"});
   int slot = dp->active_slot();
+  // the entries each endpoint holds as the kernel counts them, against its share
+  Map<uint32_t, zs_ct_usage> usage(dp->map("zs_ct_usage"));
+  const uint32_t* limit = dp->config().ct_endpoint_max;
+  j["conntrack_endpoint_limit"] = {limit[0], limit[1]};
   j["endpoints"] = json::array();
   for (auto& [ifindex, v] : dp->endpoints().entries()) {
     const auto& e = slot_ref(v, slot);
@@ -68,10 +72,14 @@ void run_status(const GlobalOptions& g) {
                               {"identity", e.identity}, {"ingress", mode_name(e.mode[0])},
                               {"egress", mode_name(e.mode[1])}, {"hooks", hook_text(h)},
                               {"xdp_fallback", wanted_xdp && !h.xdp_prog_id && h.tc_ingress_prog_id}});
+    zs_ct_usage u = usage.get(ifindex).value_or(zs_ct_usage{});
+    j["endpoints"].back()["conntrack_entries"] = {u.entries[0], u.entries[1]};
+    std::string ct = std::to_string(u.entries[0]) + "/" + std::to_string(u.entries[1]);
+    if (limit[0] && (u.entries[0] >= limit[0] || u.entries[1] >= limit[1])) ct += " (at its share)";
     std::string hooks = hook_text(h);
     if (wanted_xdp && !h.xdp_prog_id && h.tc_ingress_prog_id) hooks += " (no native XDP: tc fallback)";
     eps.add({name.empty() ? "(gone)" : name, std::to_string(ifindex), attach_kind_name(e.kind),
-             identity_name(e.identity), mode_name(e.mode[0]), mode_name(e.mode[1]), hooks});
+             identity_name(e.identity), mode_name(e.mode[0]), mode_name(e.mode[1]), hooks, ct});
   }
 
   Table maps({"map", "entries", "capacity", "fill"});

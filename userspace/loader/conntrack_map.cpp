@@ -3,6 +3,8 @@
 
 #include <zeroseg/ipcache.h>
 
+#include <set>
+
 #include "common/error.h"
 
 namespace zeroseg {
@@ -72,6 +74,44 @@ std::vector<std::pair<zs_ct_key, zs_ct_entry>> ConntrackMap::entries() const {
 
 void ConntrackMap::clear() const {
   for (const auto& [key, entry] : entries()) remove(key);
+}
+
+CtUsageMap::CtUsageMap(MapRef map) : map_(std::move(map)) {
+  if (map_.key_size() != sizeof(uint32_t) || map_.value_size() != sizeof(zs_ct_usage))
+    throw_map_layout(map_, sizeof(uint32_t), sizeof(zs_ct_usage));
+}
+
+CtUsage CtUsageMap::read() const {
+  CtUsage out;
+  for_each_entry(map_, [&](const void* k, const void* v) {
+    const auto* u = static_cast<const zs_ct_usage*>(v);
+    out[*static_cast<const uint32_t*>(k)] = {u->entries[0], u->entries[1]};
+  });
+  return out;
+}
+
+// Not atomic against the kernel's adds: one that lands between the read of
+// now and the write is lost until the next sweep counts its entry.
+void CtUsageMap::correct(const CtUsage& walked, const CtUsage& before) const {
+  CtUsage now = read();
+  auto at = [](const CtUsage& m, uint32_t ifindex, int t) {
+    auto it = m.find(ifindex);
+    return it == m.end() ? 0u : it->second[t];
+  };
+  std::set<uint32_t> ifindexes;
+  for (const auto& [ifindex, u] : walked) ifindexes.insert(ifindex);
+  for (const auto& [ifindex, u] : now) ifindexes.insert(ifindex);
+  for (uint32_t ifindex : ifindexes) {
+    zs_ct_usage u{};
+    for (int t = 0; t < 2; t++) {
+      uint32_t n = at(now, ifindex, t), b = at(before, ifindex, t);
+      u.entries[t] = at(walked, ifindex, t) + (n > b ? n - b : 0);
+    }
+    if (u.entries[0] || u.entries[1])
+      map_.update(&ifindex, &u);
+    else
+      map_.remove(&ifindex);
+  }
 }
 
 }  // namespace zeroseg

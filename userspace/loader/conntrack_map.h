@@ -37,6 +37,17 @@ class ConntrackMap : public ConntrackReader {
   MapRef v4_, v6_;
 };
 
+// zs_ct_usage: the conntrack entries each endpoint holds.
+class CtUsageMap : public CtUsageCounts {
+ public:
+  explicit CtUsageMap(MapRef map);
+  CtUsage read() const override;
+  void correct(const CtUsage& walked, const CtUsage& before) const override;
+
+ private:
+  MapRef map_;
+};
+
 zs_ct_key4 ct_key4_of(const zs_ct_key& key);
 zs_ct_key ct_key_of(const zs_ct_key4& key4);
 

@@ -12,6 +12,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -101,6 +102,7 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   const MapSizes& s = options.sizes;
   bpf_map__set_max_entries(skel->maps.zs_ipcache, s.ipcache);
   bpf_map__set_max_entries(skel->maps.zs_endpoints, s.endpoints);
+  bpf_map__set_max_entries(skel->maps.zs_ct_usage, s.endpoints);
   bpf_map__set_max_entries(skel->maps.zs_policy, s.policy);
   bpf_map__set_max_entries(skel->maps.zs_conntrack4, s.conntrack4);
   bpf_map__set_max_entries(skel->maps.zs_conntrack6, s.conntrack6);
@@ -222,8 +224,11 @@ void Datapath::map_config() {
     config_->ct_timeout_tcp = ZS_DEFAULT_CT_TIMEOUT_TCP;
     config_->ct_timeout_tcp_closing = ZS_DEFAULT_CT_TIMEOUT_TCP_CLOSING;
     config_->ct_timeout_other = ZS_DEFAULT_CT_TIMEOUT_OTHER;
+    config_->ct_timeout_tcp_syn_sent = ZS_DEFAULT_CT_TIMEOUT_TCP_SYN_SENT;
+    config_->ct_timeout_tcp_syn_recv = ZS_DEFAULT_CT_TIMEOUT_TCP_SYN_RECV;
     config_->deny_events_per_sec = ZS_DEFAULT_DENY_EVENTS_PER_SEC;
     config_->deny_events_burst = ZS_DEFAULT_DENY_EVENTS_BURST;
+    set_ct_endpoint_share(ZS_DEFAULT_CT_ENDPOINT_PERCENT);
   }
   ncpus_ = libbpf_num_possible_cpus();
   if (ncpus_ < 1) ncpus_ = 1;
@@ -233,15 +238,35 @@ KernelFlows Datapath::kernel_flows() const {
   KernelFlows k;
   k.events = std::make_unique<EventRing>(map("zs_events"));
   k.conntrack = std::make_unique<ConntrackMap>(conntrack());
+  k.ct_usage = std::make_unique<CtUsageMap>(map("zs_ct_usage"));
   const zs_config* cfg = config_;
   k.config = [cfg] { return *cfg; };
   return k;
 }
 
-void Datapath::set_ct_timeouts(uint32_t tcp, uint32_t tcp_closing, uint32_t other) {
+void Datapath::set_ct_timeouts(uint32_t tcp, uint32_t tcp_closing, uint32_t other, uint32_t tcp_syn_sent,
+                               uint32_t tcp_syn_recv) {
   if (tcp) __atomic_store_n(&config_->ct_timeout_tcp, tcp, __ATOMIC_RELAXED);
   if (tcp_closing) __atomic_store_n(&config_->ct_timeout_tcp_closing, tcp_closing, __ATOMIC_RELAXED);
   if (other) __atomic_store_n(&config_->ct_timeout_other, other, __ATOMIC_RELAXED);
+  if (tcp_syn_sent) __atomic_store_n(&config_->ct_timeout_tcp_syn_sent, tcp_syn_sent, __ATOMIC_RELAXED);
+  if (tcp_syn_recv) __atomic_store_n(&config_->ct_timeout_tcp_syn_recv, tcp_syn_recv, __ATOMIC_RELAXED);
+}
+
+void Datapath::set_ct_endpoint_limit(uint32_t max4, uint32_t max6) {
+  __atomic_store_n(&config_->ct_endpoint_max[0], max4, __ATOMIC_RELAXED);
+  __atomic_store_n(&config_->ct_endpoint_max[1], max6, __ATOMIC_RELAXED);
+}
+
+void Datapath::set_ct_endpoint_share(uint32_t percent) {
+  auto share = [&](std::string_view table) {
+    uint64_t n = uint64_t{map(table).max_entries()} * percent / 100;
+    return static_cast<uint32_t>(std::max<uint64_t>(n, 1));
+  };
+  if (percent >= 100)
+    set_ct_endpoint_limit(0, 0);
+  else
+    set_ct_endpoint_limit(share("zs_conntrack4"), share("zs_conntrack6"));
 }
 
 void Datapath::set_deny_event_rate(uint32_t per_sec, uint32_t burst) {

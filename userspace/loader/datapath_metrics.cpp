@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "loader/datapath_metrics.h"
 
+#include <net/if.h>
+
 #include <zeroseg/verdict.h>
 
 #include <utility>
@@ -60,6 +62,20 @@ void write_map_metrics(PromWriter& w, const Datapath& dp, size_t conntrack4_entr
   w.family("zeroseg_map_pressure", "gauge", "Entries over capacity (0..1).");
   for (const auto& [name, n] : maps) w.sample("zeroseg_map_pressure", {{"map", name}}, n / dp.map(name).max_entries());
 
+}
+
+void write_ct_usage_metrics(PromWriter& w, const Datapath& dp, const CtUsage& usage) {
+  const char* tables[2] = {"zs_conntrack4", "zs_conntrack6"};
+  w.family("zeroseg_conntrack_endpoint_entries", "gauge", "Conntrack entries an endpoint holds, by interface.");
+  for (const auto& [ifindex, n] : usage) {
+    char name[IF_NAMESIZE] = {};
+    std::string iface = if_indextoname(ifindex, name) ? name : std::to_string(ifindex);
+    for (int t = 0; t < 2; t++)
+      if (n[t]) w.sample("zeroseg_conntrack_endpoint_entries", {{"interface", iface}, {"map", tables[t]}}, n[t]);
+  }
+  w.family("zeroseg_conntrack_endpoint_limit", "gauge", "Conntrack entries one endpoint may hold (0: no limit).");
+  for (int t = 0; t < 2; t++)
+    w.sample("zeroseg_conntrack_endpoint_limit", {{"map", tables[t]}}, dp.config().ct_endpoint_max[t]);
 }
 
 }  // namespace zeroseg

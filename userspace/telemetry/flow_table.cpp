@@ -165,8 +165,10 @@ void FlowTable::sweep(const ConntrackReader& conntrack, const zs_config& cfg, co
   uint64_t id = ++sweeps_;
   std::vector<std::pair<zs_ct_key, Live>> expired;
   size_t entries[2] = {};
+  usage_.clear();
   conntrack.for_each([&](const zs_ct_key& key, const zs_ct_entry& ct) {
     entries[family_index(key)]++;
+    usage_[key.ifindex][family_index(key)]++;
     auto [it, fresh] = flows_.try_emplace(key);
     Live& flow = it->second;
     if (fresh && zs_is_icmp(key.tuple.proto) && key.tuple.sport)  // a start the agent never saw: an echo flow has ids
@@ -195,7 +197,7 @@ void FlowTable::sweep(const ConntrackReader& conntrack, const zs_config& cfg, co
         flows_[key].last = now;  // a late packet: not idle after all
         continue;
       }
-      conntrack.remove(key);
+      if (conntrack.remove(key)) usage_[key.ifindex][family_index(key)]--;
     }
     out.push_back(end_record(key, flow, ct.flags & ZS_CT_CLOSING ? FlowEndReason::closed : FlowEndReason::timeout,
                              clock));

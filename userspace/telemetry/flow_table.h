@@ -55,6 +55,9 @@ class FlowTable {
   // the maps' fill).
   size_t conntrack4_entries() const { return conntrack_entries_[0]; }
   size_t conntrack6_entries() const { return conntrack_entries_[1]; }
+  // Entries each endpoint (by ifindex) held at the last sweep, after its
+  // deletions: what the kernel's per-endpoint counts are corrected to.
+  const CtUsage& endpoint_usage() const { return usage_; }
 
  private:
   struct Live {
@@ -69,6 +72,7 @@ class FlowTable {
   std::unordered_map<zs_ct_key, Live, CtKeyHash, CtKeyEqual> flows_;
   uint64_t sweeps_ = 0;
   size_t conntrack_entries_[2] = {};  // IPv4, IPv6
+  CtUsage usage_;
 };
 
 }  // namespace zeroseg

@@ -39,6 +39,28 @@ void Telemetry::sweep_now() {
   sweep_cv_.wait(lock, [&] { return sweep_done_ >= want || stopping_; });
 }
 
+CtUsage Telemetry::ct_usage() const {
+  std::lock_guard lock(usage_mu_);
+  return usage_;
+}
+
+void Telemetry::sweep_and_recount() {
+  CtUsage before;
+  try {
+    if (kernel_.ct_usage) before = kernel_.ct_usage->read();
+  } catch (const std::exception& e) {
+    log::warn(std::string("reading per-endpoint conntrack counts: ") + e.what());
+  }
+  table_.sweep(*kernel_.conntrack, kernel_.config(), clock_, pending_);
+  try {
+    if (kernel_.ct_usage) kernel_.ct_usage->correct(table_.endpoint_usage(), before);
+  } catch (const std::exception& e) {
+    log::warn(std::string("correcting per-endpoint conntrack counts: ") + e.what());
+  }
+  std::lock_guard lock(usage_mu_);
+  usage_ = table_.endpoint_usage();
+}
+
 void Telemetry::handle(const zs_event& ev) {
   counters_.events.fetch_add(1, std::memory_order_relaxed);
   table_.on_event(ev, clock_, pending_);
@@ -94,7 +116,7 @@ void Telemetry::run() {
       kernel_.events->read(0, on_event);
       clock_ = FlowClock::now();
       auto t0 = std::chrono::steady_clock::now();
-      table_.sweep(*kernel_.conntrack, kernel_.config(), clock_, pending_);
+      sweep_and_recount();
       counters_.last_sweep_ns = static_cast<uint64_t>(
           std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
       counters_.sweeps++;

@@ -84,9 +84,14 @@ class Telemetry {
   // Runs a sweep on the next turn of the thread, and waits for it (tests,
   // `agent` shutdown).
   void sweep_now();
+  // Conntrack entries each endpoint held at the last sweep.
+  CtUsage ct_usage() const;
 
  private:
   void run();
+  // One walk of conntrack: ended flows, and the kernel's per-endpoint
+  // counts corrected from what the walk found (zs_ct_usage).
+  void sweep_and_recount();
   void handle(const zs_event& ev);
   void emit(std::vector<FlowRecord>& records);  // hands them on to the sinks
 
@@ -103,6 +108,9 @@ class Telemetry {
   mutable std::mutex catalog_mu_;
   std::shared_ptr<const FlowCatalog> catalog_;           // the telemetry thread's
   std::shared_ptr<const FlowCatalog> analysis_catalog_;  // the analyzer's (its own memos)
+
+  mutable std::mutex usage_mu_;
+  CtUsage usage_;
 
   std::mutex sweep_mu_;
   std::condition_variable sweep_cv_;
