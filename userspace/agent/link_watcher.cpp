@@ -21,7 +21,7 @@ int on_message(struct nl_msg*, void* arg) {
 
 }  // namespace
 
-LinkWatcher::LinkWatcher(std::function<void()> on_change) : on_change_(std::move(on_change)) {
+LinkWatcher::LinkWatcher(std::function<void(bool event)> on_change) : on_change_(std::move(on_change)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -43,7 +43,7 @@ void LinkWatcher::run() {
   } else {
     nl_socket_disable_seq_check(sk);
     nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_message, &changed);
-    nl_socket_add_membership(sk, RTNLGRP_LINK);
+    nl_socket_add_memberships(sk, RTNLGRP_LINK, RTNLGRP_TC, 0);
     nl_socket_set_nonblocking(sk);
   }
   auto last = std::chrono::steady_clock::now();
@@ -56,9 +56,10 @@ void LinkWatcher::run() {
     }
     auto now = std::chrono::steady_clock::now();
     if (changed || now - last > std::chrono::seconds(1)) {
+      bool event = changed;
       changed = false;
       last = now;
-      on_change_();
+      on_change_(event);
     }
   }
 }
