@@ -190,6 +190,7 @@ ApplyResult Agent::apply(const ObjectSet& objects, bool dry_run) {
   ObjectSet next = merged(objects, r);
   if (!dry_run && changes_nothing(r)) {  // nothing to compile: what is in force stays
     r.revision = dp_->generation();
+    r.not_enforced = not_enforced();
     return r;
   }
   return commit(std::move(next), std::move(r), dry_run, log_record("apply", objects));
@@ -201,6 +202,7 @@ ApplyResult Agent::remove(const ObjectSet& objects, bool dry_run) {
   ObjectSet next = without(objects, r);
   if (!dry_run && changes_nothing(r)) {
     r.revision = dp_->generation();
+    r.not_enforced = not_enforced();
     return r;
   }
   return commit(std::move(next), std::move(r), dry_run, log_record("delete", objects));

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "loader/datapath.h"
 #include "loader/libbpf_log.h"
+#include "loader/qdisc.h"
 
 namespace zeroseg {
 namespace {
@@ -49,6 +50,12 @@ void tc_attach(uint32_t ifindex, const std::string& ifname, bpf_tc_attach_point 
     err = bpf_tc_hook_create(&hook);
   }
   if (err && err != -EEXIST) throw_errno("creating the clsact qdisc on " + ifname, err);
+  if (err == -EEXIST) {
+    std::string kind = ingress_qdisc_kind(ifindex);
+    if (kind != "clsact")
+      throw Error(ifname + " has an \"" + kind + "\" qdisc where zeroseg's clsact goes (our egress program would " +
+                  "run on ingress): remove it with `tc qdisc del dev " + ifname + " " + kind + "`");
+  }
   bpf_tc_opts opts = tc_opts(prog_fd);
   if ((err = bpf_tc_attach(&hook, &opts)))
     throw_errno(std::string("attaching tc ") + (point == BPF_TC_INGRESS ? "ingress" : "egress") +
@@ -184,13 +191,17 @@ HookCheck compare(uint32_t found, uint32_t ours) {
 
 AttachmentCheck check_attachment(const Datapath& dp, const Attachment& a) {
   AttachmentCheck c;
-  c.egress = compare(tc_prog_id(a.ifindex, BPF_TC_EGRESS), loaded_id(dp, Program::tc_egress));
+  // under an `ingress` qdisc our filters would sit in its one block: not ours
+  bool clsact = ingress_qdisc_kind(a.ifindex) == "clsact";
+  c.egress = clsact ? compare(tc_prog_id(a.ifindex, BPF_TC_EGRESS), loaded_id(dp, Program::tc_egress))
+                    : HookCheck::missing;
   if (a.ingress == IngressHook::xdp) {
     uint32_t id = 0;
     if (bpf_xdp_query_id(static_cast<int>(a.ifindex), XDP_FLAGS_DRV_MODE, &id)) id = 0;
     c.ingress = compare(id, loaded_id(dp, Program::xdp_ingress));
   } else {
-    c.ingress = compare(tc_prog_id(a.ifindex, BPF_TC_INGRESS), loaded_id(dp, Program::tc_ingress));
+    c.ingress = clsact ? compare(tc_prog_id(a.ifindex, BPF_TC_INGRESS), loaded_id(dp, Program::tc_ingress))
+                       : HookCheck::missing;
   }
   return c;
 }
