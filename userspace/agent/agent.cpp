@@ -310,11 +310,11 @@ std::string Agent::suggest(int64_t since_ns, const std::string& ns) const {
 std::string Agent::metrics() const {
   AgentMetrics a;
   AttachCounters attach_counters;
-  size_t not_enforced = 0;
+  size_t unenforced = 0;
   {
     std::lock_guard lock(mu_);
     attach_counters = reconciler_->attachments().counters();
-    not_enforced = reconciler_->attachments().problems().size();
+    unenforced = reconciler_->attachments().problems().size();
     a = apply_stats_;
     a.workloads = desired_->workloads.size();
     a.policies = desired_->policies.size();
@@ -328,7 +328,7 @@ std::string Agent::metrics() const {
   write_telemetry_metrics(w, t);
   write_map_metrics(w, *dp_, t.conntrack4_entries.load(), t.conntrack6_entries.load());
   write_agent_metrics(w, a);
-  write_attach_metrics(w, attach_counters, not_enforced);
+  write_attach_metrics(w, attach_counters, unenforced);
   write_detection_metrics(w, *analyzer_, webhook_);
   return w.text();
 }

@@ -2,6 +2,7 @@
 #include "agent/link_watcher.h"
 
 #include <linux/rtnetlink.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 #include <poll.h>
@@ -14,8 +15,11 @@
 namespace zeroseg {
 namespace {
 
-int on_message(struct nl_msg*, void* arg) {
-  *static_cast<bool*>(arg) = true;
+int on_message(struct nl_msg* msg, void* arg) {
+  // A qdisc query (the attachment check asks for the clsact's kind) is
+  // answered to every listener as RTM_NEWQDISC: not a change, or the check
+  // would wake itself. What removes our hooks comes as DELQDISC or a filter.
+  if (nlmsg_hdr(msg)->nlmsg_type != RTM_NEWQDISC) *static_cast<bool*>(arg) = true;
   return NL_OK;
 }
 

@@ -25,7 +25,7 @@ std::string ingress_qdisc_kind(uint32_t ifindex) {
   } req{};
   req.n.nlmsg_len = NLMSG_LENGTH(sizeof(tcmsg));
   req.n.nlmsg_type = RTM_GETQDISC;
-  req.n.nlmsg_flags = NLM_F_REQUEST;
+  req.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_ECHO;  // a get is answered only with ECHO
   req.n.nlmsg_seq = 1;
   req.t.tcm_family = AF_UNSPEC;
   req.t.tcm_ifindex = static_cast<int>(ifindex);
