@@ -21,7 +21,7 @@ e2e_require_root
 
 ZS=$(realpath "$1")
 tag=zs-p$(($$ % 100000))
-NODE=$tag-n WEB=$tag-w CLI=$tag-c X=$tag-x OUT=$tag-out
+NODE=$tag-n WEB=$tag-w CLI=$tag-c OUT=$tag-out
 work=$(mktemp -d)
 SOCK=$work/zeroseg.sock PIN=/sys/fs/bpf/$tag STATE=$work/state
 MPORT=9477  # in the node's own namespace: no other run shares it
