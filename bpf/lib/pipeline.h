@@ -392,7 +392,7 @@ static __always_inline int zs_judge_packet(const struct zs_config *cfg,
 	if (rc)
 		return zs_unjudgeable(ctx, &fc, rc);
 	/* ND that stays on its link; other ND is judged below (found is
-	 * ZS_CT_NEW: zs_datapath does not track ND) */
+	 * ZS_CT_NEW: zs_datapath looks neither ND nor errors up) */
 	if (p->neighbour_disc && zs_nd_passes(&fc, p))
 		return zs_finish(ctx, fc.direction, ZS_VERDICT_ALLOWED, 0);
 	if (found != ZS_CT_NEW && ct) {
@@ -428,7 +428,13 @@ static __always_inline int zs_datapath(struct zs_ctx *ctx)
 		rc = ZS_REASON_FRAG_NO_FIRST;
 	clk.jiffies = bpf_jiffies64();
 	clk.ns = 0;
-	if (rc == ZS_PARSE_IP && !p.neighbour_disc) {
+	/* Neither ND nor an ICMP error is a packet of a flow: ND is judged
+	 * by zs_nd_class, an error by zs_related (or by policy). Looked up
+	 * by its own tuple, an error (ports 0) would pass as established
+	 * with any ICMP flow of ports 0 between the same two addresses (an
+	 * echo with id 0, a timestamp, ND allowed by policy): no check of
+	 * its quote, its destination or its size. */
+	if (rc == ZS_PARSE_IP && !p.neighbour_disc && !p.icmp_error) {
 		found = zs_ct_lookup(cfg, ctx->ifindex, &p.tuple, p.tcp_flags, &clk, &ct);
 		if (found != ZS_CT_NEW && ct) {
 			int verdict = zs_established(cfg, ctx, &p, ct, found, &clk);

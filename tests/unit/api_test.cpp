@@ -245,6 +245,23 @@ TEST(Api, CallCarriesBodyQueryAndStatus) {
   EXPECT_EQ(r.body, R"({"error":"no route"})");
 }
 
+// What the CLI puts in a query (policy names, namespaces, flow filters)
+// reaches the handler as the user typed it.
+TEST(Api, AnEncodedQueryValueArrivesAsWritten) {
+  TempDir dir;
+  TestRoutes routes;
+  std::string path = dir.file("api.sock");
+  Running api(serve_me(path, routes));
+  for (std::string name : {"100%ok", "a b", "a+b", "x?y=z", "x#frag", "a&b=c", "a/b", "\u00fc/\u00df", "%2F", "%zz",
+                           "%", "a=b", "\x01\x7f\xff", "..", "~_.-"}) {
+    api::Response r = api::call(path, "GET", "/echo?a=" + api::url_encode(name));
+    EXPECT_EQ(r.status, 200) << name;
+    EXPECT_EQ(r.body, "GET 0 a=" + name) << name;
+  }
+  EXPECT_EQ(api::url_encode("aZ09-._~"), "aZ09-._~");
+  EXPECT_EQ(api::url_encode("100%ok/\xff"), "100%25ok%2F%FF");
+}
+
 TEST(Api, AHandlerThatThrowsAnswers500AndTheServerLives) {
   TempDir dir;
   TestRoutes routes;

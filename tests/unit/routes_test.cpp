@@ -28,6 +28,19 @@ TEST(Routes, AQueryThatIsNotUtf8GetsA400) {
   }
 }
 
+// ?last= is digits: strtoul took "-1" as 2^64-1, " 5" and "+5" as 5, and
+// a number past 2^64 as 2^64-1.
+TEST(Routes, LastIsDigitsOnly) {
+  FlowHub flows, alerts;
+  api::Handler routes = stream_routes(flows, alerts);
+  for (const char* bad : {"-1", " 5", "+5", "5 ", "0x10", "99999999999999999999999", "5\n"}) {
+    api::Response r = routes(flows_request({{"last", bad}}));
+    EXPECT_EQ(r.status, 400) << "last=" << bad << ": " << r.body;
+  }
+  EXPECT_EQ(routes(flows_request({{"last", "5"}})).status, 200);
+  EXPECT_EQ(routes(flows_request({{"last", ""}})).status, 200);
+}
+
 // A follow the transport drops before its stream runs (refused with 503
 // at the stream limit, or its client gone before the head was sent) must
 // not stay subscribed: its queue would fill and every publish walk it.

@@ -4,11 +4,11 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/agent.h"
+#include "agent/route_input.h"
 #include "common/error.h"
 #include "common/time.h"
 #include "detect/flow_analyzer.h"
 #include "loader/datapath.h"
-#include "policy/yaml_reader.h"
 #include "telemetry/flow_filter.h"
 #include "telemetry/telemetry.h"
 
@@ -29,74 +29,13 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 Response error(int status, const std::string& message) { return {status, dump(json{{"error", message}})}; }
 Response ok(const json& j) { return {200, dump(j)}; }
 
-// Bodies nest three levels (documents, one, its fields); a 32 MiB body of
-// '[' took nlohmann ~1.5 GB to hold while it parsed.
-constexpr int kMaxBodyDepth = 32;
-
-json parse_body(const std::string& text) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxBodyDepth) throw Error("the body nests deeper than " + std::to_string(kMaxBodyDepth) + " levels");
-    } else if (c == ']' || c == '}') {
-      depth--;
-    }
-  }
-  return json::parse(text);
-}
-
-// A JSON integer within [0, max]: get<uint16_t>() took 70000 as 4464, -1
-// as 65535 and 1e30 as 0, and traced them.
-template <typename T>
-T bounded_integer(const json& body, const char* key, T max) {
-  const json& v = body.at(key);
-  if (!v.is_number_integer() || (v.is_number_unsigned() ? v.get<uint64_t>() > max : v.get<int64_t>() < 0 ||
-                                                                                        v.get<int64_t>() > max))
-    throw Error(std::string(key) + ": " + dump(v) + " is not an integer from 0 to " + std::to_string(max));
-  return static_cast<T>(v.get<uint64_t>());
-}
-
-// All documents of a request, validated together: one bad file fails all.
-ObjectSet documents(const json& body) {
-  ObjectSet all;
-  std::map<std::string, SourceRef> seen;
-  auto check = [&](const std::string& ref, const SourceRef& src) {
-    auto [it, fresh] = seen.emplace(ref, src);
-    if (!fresh) throw Error(src.str() + ": " + ref + " is also defined at " + it->second.str());
-  };
-  for (const auto& d : body.at("documents")) {
-    ObjectSet one = load_yaml(d.at("content").get<std::string>(), d.at("name").get<std::string>());
-    for (const auto& n : one.namespaces) check("Namespace/" + n.meta.name, n.meta.source);
-    for (const auto& w : one.workloads) check("Workload/" + w.meta.ns + "/" + w.meta.name, w.meta.source);
-    for (const auto& p : one.policies) check(p.ref(), p.meta.source);
-    all.append(one);
-  }
-  return all;
-}
-
-size_t query_number(const Request& req, const char* key, size_t fallback) {
-  auto it = req.query.find(key);
-  if (it == req.query.end() || it->second.empty()) return fallback;
-  char* end = nullptr;
-  unsigned long n = std::strtoul(it->second.c_str(), &end, 10);
-  if (*end) throw Error(std::string(key) + ": \"" + it->second + "\" is not a number");
-  return n;
-}
-
 // GET /v1/flows?last=N&follow=1&from=&to=&port=&protocol=&verdict=&event=&since=
 // JSON lines: the last N flows that pass the filters, then (follow) new
 // ones as they come, until the client goes. GET /v1/alerts the same, from
 // the alerts' hub.
 Response json_lines(FlowHub& hub, const Request& req) {
   FlowFilter filter = FlowFilter::from_query(req.query);
-  size_t last = query_number(req, "last", 20);
+  size_t last = query_number(req.query, "last", 20);
   bool follow = req.query.count("follow") && req.query.at("follow") != "0";
   Response r;
   r.content_type = "application/x-ndjson";
@@ -163,42 +102,6 @@ Handler metrics_routes(Agent& agent) {
   };
 }
 
-namespace {
-
-// {"target":..., "expires": "1h" | RFC 3339, "management": [CIDR...]}
-json quarantine_add(Agent& agent, const json& body) {
-  std::optional<int64_t> expires;
-  if (body.contains("expires")) {
-    std::string text = body["expires"];
-    if (auto d = parse_duration_ns(text); d && *d > 0) expires = realtime_now_ns() + *d;
-    else if (auto t = parse_rfc3339(text)) expires = *t;
-    else throw Error("--expires: \"" + text + "\" is neither a duration (1h, 30m) nor an RFC 3339 time");
-    if (*expires <= realtime_now_ns()) throw Error("--expires: " + text + " is in the past");
-  }
-  std::vector<Prefix> management;
-  for (const auto& m : body.value("management", json::array())) {
-    auto p = Prefix::parse(m.get<std::string>());
-    if (!p) throw Error("--allow-management: \"" + m.get<std::string>() + "\" is not a CIDR");
-    management.push_back(*p);
-  }
-  if (management.empty()) management = agent.config().quarantine_management;
-  return agent.quarantine_add(body.at("target"), expires, management, "operator");
-}
-
-// ?since=DURATION&namespace=NS -> {"yaml": "..."}
-json suggest(Agent& agent, const Request& req) {
-  int64_t since = 0;
-  if (auto it = req.query.find("since"); it != req.query.end() && !it->second.empty()) {
-    auto d = parse_duration_ns(it->second);
-    if (!d || *d <= 0) throw Error("--since: \"" + it->second + "\" is not a duration (10m, 1h, 7d)");
-    since = realtime_now_ns() - *d;
-  }
-  auto ns = req.query.find("namespace");
-  return {{"yaml", agent.suggest(since, ns == req.query.end() ? "" : ns->second)}};
-}
-
-}  // namespace
-
 Handler api_routes(Agent& agent) {
   return [&agent](const Request& req) -> Response {
     try {
@@ -211,15 +114,22 @@ Handler api_routes(Agent& agent) {
         return ok(r.to_json());
       }
       if (req.method == "POST" && req.path == "/v1/trace") {
-        json body = parse_body(req.body);
-        return ok(agent.trace(body.at("from"), body.at("to"), bounded_integer<uint16_t>(body, "port", 65535),
-                              bounded_integer<uint8_t>(body, "proto", 255)));
+        TraceRequest t = trace_request(parse_body(req.body));
+        return ok(agent.trace(t.from, t.to, t.port, t.proto));
       }
-      if (req.method == "POST" && req.path == "/v1/quarantine/add") return ok(quarantine_add(agent, parse_body(req.body)));
+      if (req.method == "POST" && req.path == "/v1/quarantine/add") {
+        QuarantineRequest q = quarantine_request(parse_body(req.body), realtime_now_ns());
+        if (q.management.empty()) q.management = agent.config().quarantine_management;
+        return ok(agent.quarantine_add(q.target, q.expires, q.management, "operator"));
+      }
       if (req.method == "POST" && req.path == "/v1/quarantine/remove")
         return ok(agent.quarantine_remove(parse_body(req.body).at("target")));
       if (req.method == "GET" && req.path == "/v1/quarantines") return ok(agent.quarantines());
-      if (req.method == "GET" && req.path == "/v1/policy/suggest") return ok(suggest(agent, req));
+      if (req.method == "GET" && req.path == "/v1/policy/suggest") {
+        auto ns = req.query.find("namespace");
+        return ok({{"yaml", agent.suggest(suggest_since(req.query, realtime_now_ns()),
+                                          ns == req.query.end() ? "" : ns->second)}});
+      }
       if (req.method == "GET" && req.path == "/v1/policies") return ok(policies_view(agent.snapshot()));
       if (req.method == "GET" && req.path == "/v1/policy") {
         auto it = req.query.find("ref");

@@ -61,6 +61,12 @@ class HttpServer {
   std::string address_, unix_path_;
 };
 
+// A query value (or a path segment), percent-encoded: every byte but
+// RFC 3986's unreserved ones (A-Z a-z 0-9 - . _ ~) as %XX, so that '%',
+// '+', '&', '#', '?', '/', spaces and non-ASCII reach the agent as the
+// caller wrote them.
+std::string url_encode(std::string_view text);
+
 // The CLI's side: one request, its response. Throws Error when the agent
 // cannot be reached, naming the socket.
 Response call(const std::string& socket_path, const std::string& method, const std::string& path,

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <map>
 
+#include "api/http.h"
 #include "cli/client.h"
 #include "cli/options.h"
 #include "cli/table.h"
@@ -27,15 +28,7 @@ std::string query_of(const FlowsFlags& f) {
   std::string q = "last=" + std::to_string(f.last);
   auto add = [&](const char* key, const std::string& v) {
     if (v.empty()) return;
-    q += std::string("&") + key + "=";
-    for (unsigned char c : v) {
-      if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '/' || c == ':') q += static_cast<char>(c);
-      else {
-        char buf[4];
-        std::snprintf(buf, sizeof(buf), "%%%02X", c);
-        q += buf;
-      }
-    }
+    q += std::string("&") + key + "=" + api::url_encode(v);
   };
   add("from", f.from);
   add("to", f.to);

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "abi/names.h"
+#include "api/http.h"
 #include "cli/client.h"
 #include "cli/options.h"
 #include "cli/table.h"
@@ -31,7 +32,7 @@ void run_list(const GlobalOptions& g) {
 }
 
 void run_get(const GlobalOptions& g, const std::string& ref) {
-  json p = request(g, "GET", "/v1/policy?ref=" + ref);
+  json p = request(g, "GET", "/v1/policy?ref=" + api::url_encode(ref));
   if (g.json()) {
     std::cout << p.dump(2) << "\n";
     return;
@@ -128,7 +129,7 @@ struct SuggestArgs {
 };
 
 void run_suggest(const GlobalOptions& g, const SuggestArgs& a) {
-  std::string path = "/v1/policy/suggest?since=" + a.since + "&namespace=" + a.ns;
+  std::string path = "/v1/policy/suggest?since=" + api::url_encode(a.since) + "&namespace=" + api::url_encode(a.ns);
   json r = request(g, "GET", path);
   if (g.json()) std::cout << r.dump(2) << "\n";
   else std::cout << r["yaml"].get<std::string>();
