@@ -78,5 +78,23 @@ TEST(AgentSettings, EveryDefaultReadsBack) {
   EXPECT_THROW(c.set("ct-timeout-tcp", "500ms"), Error);
 }
 
+// The attachment check: every 10s unless told, never faster than a second
+// (each check asks the kernel three questions per interface).
+TEST(AgentSettings, AttachCheckInterval) {
+  AgentConfig c;
+  EXPECT_EQ(c.attach_check_ms, 10000u);
+  c.set("attach-check-interval", "2s");
+  EXPECT_EQ(c.attach_check_ms, 2000u);
+  try {
+    c.set("attach-check-interval", "200ms");
+    ADD_FAILURE() << "a check 5 times a second was taken";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "attach-check-interval: \"200ms\" is not a duration from 1s to 1h");
+  }
+  EXPECT_THROW(c.set("attach-check-interval", "2h"), Error);
+  EXPECT_THROW(c.set("attach-check-interval", "0"), Error);
+  EXPECT_EQ(c.attach_check_ms, 2000u);
+}
+
 }  // namespace
 }  // namespace zeroseg

@@ -40,6 +40,7 @@ json ApplyResult::to_json() const {
   j["revision"] = revision;
   j["entries_changed"] = entries_changed;
   if (!replay.is_null()) j["replay"] = replay;
+  if (!not_enforced.empty()) j["not_enforced"] = not_enforced;
   return j;
 }
 
@@ -191,6 +192,7 @@ ApplyResult Agent::apply(const ObjectSet& objects, bool dry_run) {
   ObjectSet next = merged(objects, r);
   if (!dry_run && changes_nothing(r)) {  // nothing to compile: what is in force stays
     r.revision = dp_->generation();
+    r.not_enforced = not_enforced();
     return r;
   }
   return commit(std::move(next), std::move(r), dry_run, log_record("apply", objects));
@@ -202,6 +204,7 @@ ApplyResult Agent::remove(const ObjectSet& objects, bool dry_run) {
   ObjectSet next = without(objects, r);
   if (!dry_run && changes_nothing(r)) {
     r.revision = dp_->generation();
+    r.not_enforced = not_enforced();
     return r;
   }
   return commit(std::move(next), std::move(r), dry_run, log_record("delete", objects));
@@ -291,19 +294,8 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
   // small change: the trim walks the heap)
   if (result.entries_changed > 10000) malloc_trim(0);
   result.revision = dp_->generation();
+  result.not_enforced = not_enforced();
   return result;
-}
-
-void Agent::sync_links() {
-  std::lock_guard lock(mu_);
-  if (!reconciler_->links_changed(*compiled_)) return;
-  try {
-    size_t n = reconciler_->reconcile(*compiled_);
-    publish_catalog();
-    if (n) log::info("links changed: " + std::to_string(n) + " map entries updated");
-  } catch (const Error& e) {
-    log::error(std::string("reconciling after a link change: ") + e.what());
-  }
 }
 
 void Agent::persist(const std::string& record) { state_files_.persist(record, *desired_, identities_, rule_ids_); }
@@ -319,8 +311,12 @@ std::string Agent::suggest(int64_t since_ns, const std::string& ns) const {
 
 std::string Agent::metrics() const {
   AgentMetrics a;
+  AttachCounters attach_counters;
+  size_t unenforced = 0;
   {
     std::lock_guard lock(mu_);
+    attach_counters = reconciler_->attachments().counters();
+    unenforced = reconciler_->attachments().problems().size();
     a = apply_stats_;
     a.workloads = desired_->workloads.size();
     a.policies = desired_->policies.size();
@@ -335,6 +331,7 @@ std::string Agent::metrics() const {
   write_map_metrics(w, *dp_, t.conntrack4_entries.load(), t.conntrack6_entries.load());
   write_ct_usage_metrics(w, *dp_, telemetry_->ct_usage());
   write_agent_metrics(w, a);
+  write_attach_metrics(w, attach_counters, unenforced);
   write_detection_metrics(w, *analyzer_, webhook_);
   return w.text();
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -42,9 +43,12 @@ class Agent : public DesiredState {
   ApplyResult apply(const ObjectSet& objects, bool dry_run) override;
   ApplyResult remove(const ObjectSet& objects, bool dry_run) override;
 
-  // Attaches to Workload interfaces that exist now and were missing (the
-  // link watcher calls this), and forgets endpoints whose link is gone.
-  void sync_links();
+  // Attaches to Workload interfaces that exist now and were missing, and
+  // forgets endpoints whose link is gone (the link watcher calls this on
+  // every link or tc change, and once a second). On a change (event), and
+  // every attach-check-interval, compares every attachment with the kernel
+  // and repairs it (agent_attach.cpp).
+  void sync_links(bool event = false);
 
   // The state in force, for the read-only views (state_views.h).
   StateSnapshot snapshot() const;
@@ -89,6 +93,10 @@ class Agent : public DesiredState {
   std::shared_ptr<const FlowCatalog> publish_catalog();
   nlohmann::json telemetry_status() const;
   nlohmann::json detection_status() const;
+  // Interfaces that should be enforced and are not, with their workloads
+  // and why (for status and the apply result); under mu_.
+  nlohmann::json not_enforced() const;
+  nlohmann::json attachment_status() const;
   void record_apply(double seconds, bool failed);
   void housekeeping();
   void respond(Alert& a);
@@ -104,6 +112,7 @@ class Agent : public DesiredState {
   RuleIdAllocator rule_ids_;
   std::shared_ptr<const Compiled> compiled_ = std::make_shared<const Compiled>();
   std::unique_ptr<Reconciler> reconciler_;  // the maps and attachments
+  std::chrono::steady_clock::time_point next_attach_check_{};
   std::unique_ptr<FlowAnalyzer> analyzer_;  // telemetry's second reader: detection, the flow ledger
   std::unique_ptr<Telemetry> telemetry_;  // after dp_ and analyzer_: stops before either goes
   AgentMetrics apply_stats_;

@@ -56,7 +56,7 @@ void run_agent(const AgentFlags& flags) {
     metrics_thread = std::thread([&] { metrics->serve(); });
     log::info("metrics on http://" + metrics->address() + "/metrics");
   }
-  LinkWatcher links([&agent] { agent.sync_links(); });
+  LinkWatcher links([&agent](bool event) { agent.sync_links(event); });
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);

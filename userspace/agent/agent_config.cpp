@@ -111,6 +111,15 @@ std::vector<AgentSetting> make_settings() {
        [](const C& c) {
          return c.flow_sweep_ms % 1000 ? std::to_string(c.flow_sweep_ms) + "ms" : format_duration(int64_t{c.flow_sweep_ms} * 1000000);
        }},
+      {"attach-check-interval",
+       "How often every interface's hooks are compared with the kernel and repaired (1s to 1h; also on every "
+       "link or tc change)",
+       [](C& c, const std::string& k, const std::string& v) {
+         c.attach_check_ms = static_cast<uint32_t>(duration_setting(k, v, kSecond, 3600 * kSecond, "from 1s to 1h") / 1000000);
+       },
+       [](const C& c) {
+         return c.attach_check_ms % 1000 ? std::to_string(c.attach_check_ms) + "ms" : format_duration(int64_t{c.attach_check_ms} * 1000000);
+       }},
       text("ipfix-collector", &C::ipfix_collector, "HOST:PORT: export ended flows and denies as IPFIX over UDP"),
       text("metrics-listen", &C::metrics_listen, "ADDR:PORT for Prometheus /metrics"),
       seconds("ct-timeout-tcp", [](C& c) -> uint32_t& { return c.ct_timeout_tcp; },

@@ -27,6 +27,7 @@ struct AgentConfig {
   uint64_t flow_log_max_bytes = FlowLog::kDefaultMaxBytes;
   int flow_log_keep = FlowLog::kDefaultKeep;
   uint32_t flow_sweep_ms = 2000;  // how often conntrack is walked for ended flows
+  uint32_t attach_check_ms = 10000;  // how often every attachment is compared with the kernel
   std::string ipfix_collector;    // HOST:PORT (UDP)
   std::string metrics_listen;     // ADDR:PORT
   // conntrack lifetimes without a packet, seconds; 0 = keep the datapath's

@@ -30,4 +30,22 @@ void write_agent_metrics(PromWriter& w, const AgentMetrics& a) {
   w.sample("zeroseg_quarantines", static_cast<double>(a.quarantines));
 }
 
+void write_attach_metrics(PromWriter& w, const AttachCounters& c, size_t not_enforced) {
+  w.family("zeroseg_interfaces_not_enforced", "gauge",
+           "Workload interfaces that exist and lack one or both of zeroseg's hooks (an attach failed).");
+  w.sample("zeroseg_interfaces_not_enforced", static_cast<double>(not_enforced));
+  w.family("zeroseg_attach_failures_total", "counter", "Attempts to attach a hook that failed (each retry counts).");
+  w.sample("zeroseg_attach_failures_total", static_cast<double>(c.failures));
+  w.family("zeroseg_attach_repairs_total", "counter",
+           "Hooks found missing or replaced by another program, and attached again.");
+  for (int h = 0; h < static_cast<int>(RepairedHook::count); h++) {
+    auto hook = static_cast<RepairedHook>(h);
+    w.sample("zeroseg_attach_repairs_total",
+             {{"hook", repaired_hook_name(hook)}, {"direction", repaired_direction_name(hook)}},
+             static_cast<double>(c.repairs[h]));
+  }
+  w.family("zeroseg_attach_checks_total", "counter", "Checks of every attachment against the kernel.");
+  w.sample("zeroseg_attach_checks_total", static_cast<double>(c.checks));
+}
+
 }  // namespace zeroseg

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "agent/attachments.h"
 #include "common/prom_writer.h"
 
 namespace zeroseg {
@@ -26,5 +27,7 @@ struct AgentMetrics {
 const std::vector<double>& apply_bucket_bounds();
 
 void write_agent_metrics(PromWriter& w, const AgentMetrics& a);
+// Attachment repairs, failures and checks; not_enforced: interfaces without both hooks now.
+void write_attach_metrics(PromWriter& w, const AttachCounters& c, size_t not_enforced);
 
 }  // namespace zeroseg

@@ -76,6 +76,7 @@ json Agent::status() const {
           {"identities", compiled_->identities.size()},
           {"policy_entries", compiled_->policy.size()},
           {"waiting_for_interfaces", pending},
+          {"attachments", attachment_status()},
           {"telemetry", telemetry_status()}};
 }
 

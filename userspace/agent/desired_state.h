@@ -25,6 +25,9 @@ struct ApplyResult {
   uint64_t revision = 0;
   size_t entries_changed = 0;
   nlohmann::json replay;  // dry runs: the recorded conversations a change would deny or allow
+  // Workloads whose interface exists but could not be given both hooks:
+  // the change is committed, and not enforced there ([{workload, interface, error}]).
+  nlohmann::json not_enforced = nlohmann::json::array();
   nlohmann::json to_json() const;
 };
 

@@ -2,6 +2,7 @@
 #include "agent/link_watcher.h"
 
 #include <linux/rtnetlink.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 #include <poll.h>
@@ -14,14 +15,17 @@
 namespace zeroseg {
 namespace {
 
-int on_message(struct nl_msg*, void* arg) {
-  *static_cast<bool*>(arg) = true;
+int on_message(struct nl_msg* msg, void* arg) {
+  // A qdisc query (the attachment check asks for the clsact's kind) is
+  // answered to every listener as RTM_NEWQDISC: not a change, or the check
+  // would wake itself. What removes our hooks comes as DELQDISC or a filter.
+  if (nlmsg_hdr(msg)->nlmsg_type != RTM_NEWQDISC) *static_cast<bool*>(arg) = true;
   return NL_OK;
 }
 
 }  // namespace
 
-LinkWatcher::LinkWatcher(std::function<void()> on_change) : on_change_(std::move(on_change)) {
+LinkWatcher::LinkWatcher(std::function<void(bool event)> on_change) : on_change_(std::move(on_change)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -43,7 +47,7 @@ void LinkWatcher::run() {
   } else {
     nl_socket_disable_seq_check(sk);
     nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_message, &changed);
-    nl_socket_add_membership(sk, RTNLGRP_LINK);
+    nl_socket_add_memberships(sk, RTNLGRP_LINK, RTNLGRP_TC, 0);
     nl_socket_set_nonblocking(sk);
   }
   auto last = std::chrono::steady_clock::now();
@@ -56,9 +60,10 @@ void LinkWatcher::run() {
     }
     auto now = std::chrono::steady_clock::now();
     if (changed || now - last > std::chrono::seconds(1)) {
+      bool event = changed;
       changed = false;
       last = now;
-      on_change_();
+      on_change_(event);
     }
   }
 }

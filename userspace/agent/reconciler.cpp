@@ -52,7 +52,7 @@ Reconciler::Mirror Reconciler::Mirror::read(const Datapath& dp) {
   return m;
 }
 
-Reconciler::Reconciler(Datapath& dp) : dp_(dp), mirror_(Mirror::read(dp)) {}
+Reconciler::Reconciler(Datapath& dp) : dp_(dp), mirror_(Mirror::read(dp)), attachments_(dp) {}
 
 size_t Reconciler::reconcile_policy(const Compiled& want) {
   Transaction tx(dp_);
@@ -151,23 +151,14 @@ size_t Reconciler::reconcile(const Compiled& want) {
   tx.commit();
 
   // endpoints first (above), then programs: a new interface is never seen unmanaged
+  std::set<std::string> names;
   for (const auto& [ifindex, name_kind] : attach_to) {
-    HookState h = query_hooks(ifindex);
-    bool ours = h.tc_egress_prog_id && (h.xdp_prog_id || h.tc_ingress_prog_id);
-    if (ours && attached_.count(name_kind.first)) continue;
-    try {
-      attach(dp_, {.ifname = name_kind.first, .kind = name_kind.second});
-      attached_.insert(name_kind.first);
-    } catch (const Error& e) {
-      log::warn(std::string("attaching to ") + name_kind.first + ": " + e.what());
-    }
+    attachments_.ensure(ifindex, name_kind.first, name_kind.second);
+    names.insert(name_kind.first);
   }
+  attachments_.keep_only(names);
   for (const auto& [ifindex, ep] : mirror_.endpoints)
-    if (!want_eps.count(ifindex)) {
-      std::string name = ifname_of(ifindex);
-      if (!name.empty()) detach(ifindex);
-      attached_.erase(name);
-    }
+    if (!want_eps.count(ifindex) && !ifname_of(ifindex).empty()) detach(ifindex);
   mirror_.endpoints = std::move(want_eps);
   mirror_.ipcache = want.ipcache.map();
   mirror_.policy = want.policy;
@@ -180,7 +171,7 @@ bool Reconciler::links_changed(const Compiled& want) const {
   for (const auto& [ifname, ep] : want.endpoints) {
     unsigned ifindex = if_nametoindex(ifname.c_str());
     bool known = ifindex && mirror_.endpoints.count(ifindex);
-    if (!known || !attached_.count(ifname)) return true;
+    if (!known || !attachments_.known(ifname, ifindex)) return true;
   }
   for (const auto& [ifindex, ep] : mirror_.endpoints)
     if (ifname_of(ifindex).empty()) return true;

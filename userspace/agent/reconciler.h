@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "agent/attachments.h"
 #include "loader/datapath.h"
 #include "net/addr.h"
 #include "policy/compiler.h"
@@ -35,7 +36,11 @@ class Reconciler {
   bool links_changed(const Compiled& want) const;
 
   bool has_endpoint(uint32_t ifindex) const { return mirror_.endpoints.count(ifindex) > 0; }
-  const std::set<std::string>& attached_interfaces() const { return attached_; }
+  std::set<std::string> attached_interfaces() const { return attachments_.enforced(); }
+  // Re-checks the attachments against the kernel and repairs them
+  // (Attachments::verify); returns the hooks repaired.
+  size_t verify_attachments() { return attachments_.verify(); }
+  const Attachments& attachments() const { return attachments_; }
 
  private:
   // Map keys of plain bytes (padding zeroed), ordered as bytes.
@@ -62,7 +67,7 @@ class Reconciler {
 
   Datapath& dp_;
   Mirror mirror_;
-  std::set<std::string> attached_;  // interface names with our programs
+  Attachments attachments_;  // the interfaces with (or waiting for) our programs
 };
 
 }  // namespace zeroseg

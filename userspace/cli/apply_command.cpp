@@ -5,15 +5,30 @@
 #include "cli/client.h"
 #include "cli/options.h"
 #include "cli/table.h"
+#include "common/error.h"
 
 namespace zeroseg::cli {
 namespace {
 
 using nlohmann::json;
 
+// A change the agent committed but cannot enforce on some interface (its
+// attach failed) fails the command, after saying what was done.
+void fail_if_not_enforced(const json& r) {
+  if (!r.contains("not_enforced") || r["not_enforced"].empty()) return;
+  std::string what;
+  for (const auto& p : r["not_enforced"]) {
+    std::string w = p.value("workload", "");
+    what += (what.empty() ? "" : "; ") + p.value("interface", "") + (w.empty() ? "" : " (" + w + ")") + ": " +
+            p.value("error", "");
+  }
+  throw Error("applied, but not enforced on " + what);
+}
+
 void print_result(const GlobalOptions& g, const json& r, bool dry_run) {
   if (g.json()) {
     std::cout << r.dump(2) << "\n";
+    fail_if_not_enforced(r);
     return;
   }
   for (const auto& o : r["objects"])
@@ -24,6 +39,7 @@ void print_result(const GlobalOptions& g, const json& r, bool dry_run) {
   else
     std::cout << "policy revision " << r["revision"].get<uint64_t>() << ", " << r["entries_changed"].get<size_t>()
               << " datapath entries changed\n";
+  fail_if_not_enforced(r);
 }
 
 }  // namespace

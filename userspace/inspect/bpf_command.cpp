@@ -85,6 +85,9 @@ void run_attach(const GlobalOptions& g, const AttachArgs& a) {
     tx.set_source_prefix(Transaction::source_prefix_key(ifindex, parse_prefix_or_throw(p)));
   tx.commit();
   Attachment at = attach(*dp, req);
+  if (!at.complete())
+    throw Error("attaching to " + at.ifname + " failed: " + at.ingress_error +
+                (at.ingress_error.empty() || at.egress_error.empty() ? "" : "; ") + at.egress_error);
   std::cout << "attached " << at.ifname << " (ifindex " << at.ifindex << "): ingress "
             << (at.ingress == IngressHook::xdp ? "xdp" : "tc") << (at.xdp_fallback ? " (XDP fallback)" : "")
             << ", egress tc, identity " << identity_name(a.identity) << "\n";

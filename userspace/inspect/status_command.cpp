@@ -40,6 +40,19 @@ json agent_status(const GlobalOptions& g) {
   }
 }
 
+// Interfaces the agent could not give both hooks (a failed attach): they
+// make `status` fail once it has printed everything.
+std::string not_enforced_text(const json& agent) {
+  std::string out;
+  if (!agent.contains("attachments")) return out;
+  for (const auto& p : agent["attachments"].value("not_enforced", json::array())) {
+    std::string w = p.value("workload", "");
+    out += (out.empty() ? "" : "; ") + p.value("interface", "") + (w.empty() ? "" : " (" + w + ")") + ": " +
+           p.value("error", "");
+  }
+  return out;
+}
+
 void run_status(const GlobalOptions& g) {
   auto dp = Datapath::open_pinned(g.pin_dir);
   json j;
@@ -112,8 +125,13 @@ void run_status(const GlobalOptions& g) {
     ctrs.add({counter_name(idx), std::to_string(c.packets), idx == ZS_CTR_NON_IP ? std::to_string(c.bytes) : "-"});
   }
 
+  std::string degraded = not_enforced_text(j["agent"]);
+  auto fail_if_degraded = [&] {
+    if (!degraded.empty()) throw Error("degraded: not enforced on " + degraded);
+  };
   if (g.json()) {
     std::cout << j.dump(2) << "\n";
+    fail_if_degraded();
     return;
   }
   const json& a = j["agent"];
@@ -125,6 +143,16 @@ void run_status(const GlobalOptions& g) {
               << a["identities"] << " identities, " << a["policy_entries"] << " policy entries";
     if (!a["waiting_for_interfaces"].empty()) std::cout << ", waiting for " << a["waiting_for_interfaces"].dump();
     std::cout << "\n";
+    if (a.contains("attachments")) {
+      const json& at = a["attachments"];
+      std::cout << "attachments: " << at.value("enforced", 0) << " interfaces enforced, "
+                << at["not_enforced"].size() << " not; " << at.value("repairs", 0) << " hooks repaired, "
+                << at.value("failures", 0) << " attach failures; checked every " << at.value("check_interval", "")
+                << "\n";
+      for (const auto& p : at["not_enforced"])
+        std::cout << "NOT ENFORCED: " << p.value("interface", "") << " (" << p.value("workload", "")
+                  << "): " << p.value("error", "") << "\n";
+    }
     if (a.contains("telemetry")) {
       const json& t = a["telemetry"];
       auto n = [&](const char* k) { return std::to_string(t.value(k, uint64_t{0})); };
@@ -157,6 +185,7 @@ void run_status(const GlobalOptions& g) {
   maps.print(std::cout);
   std::cout << "\n";
   ctrs.print(std::cout);
+  fail_if_degraded();
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "loader/datapath.h"
 #include "loader/libbpf_log.h"
+#include "loader/qdisc.h"
 
 namespace zeroseg {
 namespace {
@@ -49,6 +50,12 @@ void tc_attach(uint32_t ifindex, const std::string& ifname, bpf_tc_attach_point 
     err = bpf_tc_hook_create(&hook);
   }
   if (err && err != -EEXIST) throw_errno("creating the clsact qdisc on " + ifname, err);
+  if (err == -EEXIST) {
+    std::string kind = ingress_qdisc_kind(ifindex);
+    if (kind != "clsact")
+      throw Error(ifname + " has an \"" + kind + "\" qdisc where zeroseg's clsact goes (our egress program would " +
+                  "run on ingress): remove it with `tc qdisc del dev " + ifname + " " + kind + "`");
+  }
   bpf_tc_opts opts = tc_opts(prog_fd);
   if ((err = bpf_tc_attach(&hook, &opts)))
     throw_errno(std::string("attaching tc ") + (point == BPF_TC_INGRESS ? "ingress" : "egress") +
@@ -103,35 +110,49 @@ std::string ifname_of(uint32_t ifindex) {
   return if_indextoname(ifindex, buf) ? buf : "";
 }
 
+void attach_egress(const Datapath& dp, const Attachment& a) {
+  tc_attach(a.ifindex, a.ifname, BPF_TC_EGRESS, dp.program_fd(Program::tc_egress));
+}
+
+void attach_ingress(const Datapath& dp, Attachment& a) {
+  if (a.ingress == IngressHook::xdp) {
+    int err;
+    {
+      log::QuietLibbpf quiet;  // a failure is reported below, with its consequence
+      err = bpf_xdp_attach(static_cast<int>(a.ifindex), dp.program_fd(Program::xdp_ingress), XDP_FLAGS_DRV_MODE,
+                           nullptr);
+    }
+    if (!err) {
+      tc_detach(a.ifindex, BPF_TC_INGRESS);
+      return;
+    }
+    a.xdp_fallback = true;
+    a.xdp_error = std::strerror(-err);
+    a.ingress = IngressHook::tc;
+    log::warn("native XDP is not available on " + a.ifname + " (" + a.xdp_error +
+              "): enforcing ingress with tc instead");
+  }
+  // tc first, then drop XDP: the interface is never unguarded
+  tc_attach(a.ifindex, a.ifname, BPF_TC_INGRESS, dp.program_fd(Program::tc_ingress));
+  xdp_detach_ours(a.ifindex);
+}
+
 Attachment attach(const Datapath& dp, const AttachRequest& req) {
   Attachment a;
   a.ifname = req.ifname;
   a.ifindex = ifindex_of(req.ifname);
   a.ingress = req.ingress.value_or(req.kind == ZS_ATTACH_HOST ? IngressHook::xdp : IngressHook::tc);
-
-  // egress first: a half-attached interface must not open a direction
-  tc_attach(a.ifindex, a.ifname, BPF_TC_EGRESS, dp.program_fd(Program::tc_egress));
-  if (a.ingress == IngressHook::xdp) {
-    int err;
-    {
-      log::QuietLibbpf quiet;  // a failure is reported below, with its consequence
-      err = bpf_xdp_attach(static_cast<int>(a.ifindex), dp.program_fd(Program::xdp_ingress),
-                           XDP_FLAGS_DRV_MODE, nullptr);
-    }
-    if (err) {
-      a.xdp_fallback = true;
-      a.xdp_error = std::strerror(-err);
-      a.ingress = IngressHook::tc;
-      log::warn("native XDP is not available on " + a.ifname + " (" + a.xdp_error +
-                "): enforcing ingress with tc instead");
-    }
+  // Each hook is tried whatever became of the other, and none is rolled
+  // back: a half-guarded interface is closer to enforced than a bare one.
+  try {
+    attach_egress(dp, a);
+  } catch (const Error& e) {
+    a.egress_error = e.what();
   }
-  if (a.ingress == IngressHook::tc) {
-    // tc first, then drop XDP: the interface is never unguarded
-    tc_attach(a.ifindex, a.ifname, BPF_TC_INGRESS, dp.program_fd(Program::tc_ingress));
-    xdp_detach_ours(a.ifindex);
-  } else {
-    tc_detach(a.ifindex, BPF_TC_INGRESS);
+  try {
+    attach_ingress(dp, a);
+  } catch (const Error& e) {
+    a.ingress_error = e.what();
   }
   return a;
 }
@@ -151,6 +172,47 @@ HookState query_hooks(uint32_t ifindex) {
   s.tc_ingress_prog_id = tc_prog_id(ifindex, BPF_TC_INGRESS);
   s.tc_egress_prog_id = tc_prog_id(ifindex, BPF_TC_EGRESS);
   return s;
+}
+
+namespace {
+
+uint32_t loaded_id(const Datapath& dp, Program p) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  return bpf_obj_get_info_by_fd(dp.program_fd(p), &info, &len) == 0 ? info.id : 0;
+}
+
+HookCheck compare(uint32_t found, uint32_t ours) {
+  if (!found) return HookCheck::missing;
+  return found == ours ? HookCheck::ours : HookCheck::foreign;
+}
+
+}  // namespace
+
+AttachmentCheck check_attachment(const Datapath& dp, const Attachment& a) {
+  AttachmentCheck c;
+  // under an `ingress` qdisc our filters would sit in its one block: not ours
+  bool clsact = ingress_qdisc_kind(a.ifindex) == "clsact";
+  c.egress = clsact ? compare(tc_prog_id(a.ifindex, BPF_TC_EGRESS), loaded_id(dp, Program::tc_egress))
+                    : HookCheck::missing;
+  if (a.ingress == IngressHook::xdp) {
+    uint32_t id = 0;
+    if (bpf_xdp_query_id(static_cast<int>(a.ifindex), XDP_FLAGS_DRV_MODE, &id)) id = 0;
+    c.ingress = compare(id, loaded_id(dp, Program::xdp_ingress));
+  } else {
+    c.ingress = clsact ? compare(tc_prog_id(a.ifindex, BPF_TC_INGRESS), loaded_id(dp, Program::tc_ingress))
+                       : HookCheck::missing;
+  }
+  return c;
+}
+
+const char* hook_check_name(HookCheck c) {
+  switch (c) {
+    case HookCheck::ours: return "ours";
+    case HookCheck::missing: return "missing";
+    case HookCheck::foreign: return "foreign";
+  }
+  return "?";
 }
 
 }  // namespace zeroseg
