@@ -152,5 +152,32 @@ class Model(unittest.TestCase):
         self.assertFalse(allowed(p, "y/b", "z/c", "TCP", 81), "both ends: y isolates its egress")
 
 
+class ZerosegIdentity(unittest.TestCase):
+    """by_identity: the divergences the test tolerates unless ZEROSEG_NETPOL_STRICT=1"""
+    pods = [{"namespace": "x", "name": "a", "ips": ["10.77.1.2", "fd77:1::2"], "labels": {"pod": "s"},
+             "ports": [{"name": "web", "port": 80}]},
+            {"namespace": "x", "name": "b", "ips": ["10.77.2.2", "fd77:2::2"], "labels": {"pod": "s"},
+             "ports": [{"name": "web", "port": 8080}]},
+            {"namespace": "x", "name": "c", "ips": ["10.77.3.2", "fd77:3::2"], "labels": {}, "ports": []}]
+
+    def verdict(self, by_identity, policies, src, dst, port=80, family=0):
+        c = Cluster({"x": {}}, self.pods, policies, by_identity)
+        s, d = (next(p for p in self.pods if p["name"] == n) for n in (src, dst))
+        return c.verdict(Endpoint(s["ips"][family], s), Endpoint(d["ips"][family], d), "TCP", port)[0]
+
+    def test_an_ip_block_matches_the_identity(self):
+        p = [np("x", {"podSelector": {"matchLabels": {}}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.77.1.2/32"}}]}]})]
+        self.assertTrue(self.verdict(False, p, "a", "c"))
+        self.assertFalse(self.verdict(False, p, "a", "c", family=1), "Kubernetes: the IPv6 address is not in it")
+        self.assertTrue(self.verdict(True, p, "a", "c", family=1))
+        self.assertFalse(self.verdict(False, p, "b", "c"))
+        self.assertTrue(self.verdict(True, p, "b", "c"), "b has a's labels")
+
+    def test_a_named_port_resolves_over_the_identity(self):
+        p = [np("x", {"podSelector": {"matchLabels": {"pod": "s"}}, "ingress": [{"ports": [{"port": "web"}]}]})]
+        self.assertFalse(self.verdict(False, p, "c", "a", 8080))
+        self.assertTrue(self.verdict(True, p, "c", "a", 8080), "b's web port")
+
+
 if __name__ == "__main__":
     unittest.main()
