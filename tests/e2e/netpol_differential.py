@@ -171,13 +171,17 @@ def removed(case, path):
     return c
 
 
-def shrink(zs, case, probe):
-    """the smallest case reached by single removals that still disagrees on PROBE"""
+def shrink(zs, case, probe, budget=600):
+    """the smallest case reached by single removals that still disagrees on
+    PROBE (within BUDGET tries: a CI run stays bounded)"""
     case = copy.deepcopy(list(case))
     changed = True
-    while changed:
+    while changed and budget > 0:
         changed = False
         for path in list(candidates(case)):
+            budget -= 1
+            if budget < 0:
+                break
             smaller = removed(case, path)
             if disagrees(zs, smaller, probe) not in (None, "refused"):
                 case, changed = smaller, True
