@@ -257,6 +257,24 @@ spec:
   EXPECT_EQ(reach_from_ip("10.0.1.1", "xa", 80), V::denied);
 }
 
+// A /0 is every address of its family only: ::/0 admitted all of IPv4's
+// unknown addresses (world) too, and 0.0.0.0/0 all of IPv6's (found by
+// e2e.netpol_differential)
+TEST_F(CompilerTest, AnIpBlockOfSlashZeroIsOneFamily) {
+  auto from = [&](const std::string& cidr) {
+    apply(cluster() + "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: x}\n"
+                      "spec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{ipBlock: {cidr: \"" +
+          cidr + "\"}}]}]\n");
+  };
+  from("::/0");
+  EXPECT_EQ(reach_from_ip("2001:db8::1", "xa", 80), V::allowed);
+  EXPECT_EQ(reach_from_ip("198.51.100.1", "xa", 80), V::denied);
+  from("0.0.0.0/0");
+  EXPECT_EQ(reach_from_ip("198.51.100.1", "xa", 80), V::allowed);
+  EXPECT_EQ(reach("yb", "xa", 80), V::allowed);  // a workload's address too
+  EXPECT_EQ(reach_from_ip("2001:db8::1", "xa", 80), V::denied);
+}
+
 TEST_F(CompilerTest, NamedPortsResolveAgainstTheDestination) {
   std::string yaml = cluster();
   yaml += R"(apiVersion: zeroseg.io/v1

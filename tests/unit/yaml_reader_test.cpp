@@ -151,6 +151,29 @@ spec:
 )", "f.yaml");
   EXPECT_TRUE(s.policies[0].ingress);
   EXPECT_FALSE(s.policies[0].egress);
+  // an empty policyTypes list defaults like an absent one (the API server
+  // defaults on len(policyTypes) == 0); it was read as a policy of no
+  // direction, selecting nothing (found by e2e.netpol_differential)
+  s = load_yaml(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p}
+spec:
+  podSelector: {}
+  policyTypes: []
+  egress: [{}]
+)", "f.yaml");
+  EXPECT_TRUE(s.policies[0].ingress);
+  EXPECT_TRUE(s.policies[0].egress);
+  s = load_yaml(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p}
+spec:
+  podSelector: {}
+  policyTypes: []
+  egress: []
+)", "f.yaml");
+  EXPECT_TRUE(s.policies[0].ingress);
+  EXPECT_FALSE(s.policies[0].egress);
 }
 
 // A port is a number 1..65535 or a name (IANA_SVC_NAME): -1 is neither,

@@ -233,7 +233,8 @@ std::set<uint32_t> Compilation::peer_identities(const Peer& peer, const std::str
       for (const auto& e : peer.cidr->except) excepted = excepted || e.contains(prefix);
       if (!excepted) out.insert(id);
     }
-    if (peer.cidr->cidr.len == 0) out.insert(ZS_ID_WORLD);  // addresses in no prefix
+    // (a /0 is in the ipcache with its own identity, so the loop above has
+    // its family's unknown addresses; world would be both families')
     return out;
   }
   // many rules share a selector: match each distinct one once

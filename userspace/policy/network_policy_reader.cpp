@@ -105,16 +105,20 @@ Policy network_policy(const Reader& r, const yaml::Node& doc) {
   p.selector = r.selector(spec["podSelector"], "NetworkPolicy.spec.podSelector");
   if (spec["ingress"]) p.allow_in = k8s_rules(r, spec["ingress"], "NetworkPolicy.spec.ingress", "from");
   if (spec["egress"]) p.allow_out = k8s_rules(r, spec["egress"], "NetworkPolicy.spec.egress", "to");
+  bool typed = false;
   if (yaml::Node types = spec["policyTypes"]) {
     for (const auto& t : r.seq(types, "NetworkPolicy.spec.policyTypes")) {
       std::string s = r.str(t, "NetworkPolicy.spec.policyTypes[]");
       if (s == "Ingress") p.ingress = true;
       else if (s == "Egress") p.egress = true;
       else r.fail(t, "NetworkPolicy.spec.policyTypes: \"" + s + "\" is not Ingress or Egress");
+      typed = true;
     }
-  } else {
-    // Kubernetes: Ingress always, Egress when egress rules are given (an
-    // empty list gives none: `egress: []` makes no egress policy)
+  }
+  if (!typed) {
+    // Kubernetes defaults an absent or empty policyTypes (len == 0): Ingress
+    // always, Egress when egress rules are given (an empty list gives none:
+    // `egress: []` makes no egress policy)
     p.ingress = true;
     p.egress = !p.allow_out.empty();
   }
