@@ -152,8 +152,8 @@ fold_ops() {
   done <"$work/ops"
   out=$(printf '%s\n' "${!have[@]}" | grep . | sort | paste -sd' ')
   if [ -n "$inflight" ]; then
-    set -- $inflight
-    if [ "$1" = apply ]; then have[$2]=1; else unset "have[$2]"; fi
+    read -r op p <<<"$inflight"
+    if [ "$op" = apply ]; then have[$p]=1; else unset "have[$p]"; fi
   fi
   alt=$(printf '%s\n' "${!have[@]}" | grep . | sort | paste -sd' ')
   echo "$out|$alt"
