@@ -100,5 +100,22 @@ TEST_F(AgentStateTest, AnUnreadableStateRefusesToStartAndLeavesTheMaps) {
   EXPECT_EQ(policy_entries(), before);
 }
 
+// Quarantines are desired.log records too: they come back after a restart
+// that replays the log (no snapshot written since).
+TEST_F(AgentStateTest, QuarantinesComeBackFromTheLog) {
+  ZS_REQUIRE_PRIVILEGED();
+  {
+    Agent agent(config_);
+    agent.apply(load_yaml(kWorkloads, "workloads"), false);
+    agent.quarantine_add("lab/a", std::nullopt, {}, "test");
+    agent.quarantine_add("10.99.2.2", std::nullopt, {}, "test");
+    agent.quarantine_remove("10.99.2.2");
+  }
+  Agent agent(config_);
+  auto q = agent.quarantines();
+  ASSERT_EQ(q.size(), 1u) << q.dump();
+  EXPECT_EQ(q[0]["target"], "lab/a");
+}
+
 }  // namespace
 }  // namespace zeroseg
