@@ -3,10 +3,15 @@
 #include "common/state_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <filesystem>
 #include <fstream>
+
+#include "common/error.h"
 
 namespace zeroseg {
 namespace {
@@ -39,7 +44,7 @@ TEST_F(StateStoreTest, RecordsComeBackInOrderWhateverTheyHold) {
   StateStore s(dir_);
   s.append_record("log", "apply\n---\nkind: X\n");
   s.append_record("log", "");
-  size_t size = s.append_record("log", "@record 99 1\nnot a header\n");
+  size_t size = s.append_record("log", "@record 99 1\nnot a header\n").size;
   EXPECT_EQ(size, std::filesystem::file_size(dir_ + "/log"));
   auto r = s.read_records("log");
   ASSERT_EQ(r.size(), 3u);
@@ -51,7 +56,7 @@ TEST_F(StateStoreTest, RecordsComeBackInOrderWhateverTheyHold) {
 TEST_F(StateStoreTest, ATornOrCorruptTailIsDroppedAndCutOff) {
   StateStore s(dir_);
   s.append_record("log", "first");
-  size_t good = s.append_record("log", "second");
+  size_t good = s.append_record("log", "second").size;
   append_raw("log", "@record 100 12345\nhalf of a reco");  // a crash mid-append
   auto r = s.read_records("log");
   ASSERT_EQ(r.size(), 2u);
@@ -59,13 +64,116 @@ TEST_F(StateStoreTest, ATornOrCorruptTailIsDroppedAndCutOff) {
   EXPECT_EQ(std::filesystem::file_size(dir_ + "/log"), good);  // later records follow good ones
   s.append_record("log", "third");
   EXPECT_EQ(s.read_records("log").size(), 3u);
+  // the last record whole in length but scribbled (sectors not written): the tail too
+  good = std::filesystem::file_size(dir_ + "/log");
+  append_raw("log", "@record 5 42 c\nfifth\n");
+  EXPECT_EQ(s.read_records("log").size(), 3u);
+  EXPECT_EQ(std::filesystem::file_size(dir_ + "/log"), good);
+}
 
-  // a whole-looking record whose checksum does not match ends the journal
-  append_raw("log", "@record 5 42\nfifth\n");
-  s.append_record("log", "sixth");  // after the bad one: unreachable
-  r = s.read_records("log");
-  ASSERT_EQ(r.size(), 3u);
-  EXPECT_EQ(r[2], "third");
+TEST_F(StateStoreTest, ACorruptRecordInTheMiddleStopsTheReadNamingFileAndOffset) {
+  StateStore s(dir_);
+  s.append_record("log", "first");
+  size_t bad = s.append_record("log", "second").size;
+  append_raw("log", "@record 5 42\nfifth\n");  // whole-looking, wrong checksum
+  s.append_record("log", "sixth");             // a good record after the bad one
+  size_t size = std::filesystem::file_size(dir_ + "/log");
+  try {
+    s.read_records("log");
+    FAIL() << "a corrupt record with good ones after it was accepted";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find(dir_ + "/log"), std::string::npos) << m;
+    EXPECT_NE(m.find("record 3 at byte offset " + std::to_string(bad)), std::string::npos) << m;
+  }
+  EXPECT_EQ(std::filesystem::file_size(dir_ + "/log"), size);  // nothing cut
+
+  // a torn header in the middle, the same
+  std::filesystem::remove(dir_ + "/log");
+  s.append_record("log", "first");
+  append_raw("log", "@record 1");
+  s.append_record("log", "third");
+  EXPECT_THROW(s.read_records("log"), Error);
+}
+
+TEST_F(StateStoreTest, PendingRecordsAreSkippedUntilCommitted) {
+  StateStore s(dir_);
+  s.append_record("log", "one");
+  auto two = s.append_record("log", "two", true);
+  EXPECT_EQ(s.read_records("log"), std::vector<std::string>{"one"});  // a crash before the commit: forgotten
+  s.commit_record("log", two);
+  EXPECT_EQ(s.read_records("log"), (std::vector<std::string>{"one", "two"}));
+  auto three = s.append_record("log", "three", true);
+  s.cut("log", three.offset);
+  EXPECT_EQ(std::filesystem::file_size(dir_ + "/log"), two.size);
+  // a pending record that could not be cut, with records after it: skipped
+  s.append_record("log", "four", true);
+  s.append_record("log", "five");
+  EXPECT_EQ(s.read_records("log"), (std::vector<std::string>{"one", "two", "five"}));
+}
+
+TEST_F(StateStoreTest, RecordsWithoutMarksAreCommitted) {  // journals written before marks
+  StateStore s(dir_);
+  append_raw("log", "@record 3 " + std::to_string(0xcbf29ce484222325ULL) + "\nabc\n");
+  EXPECT_TRUE(s.read_records("log").empty());  // wrong sum for "abc": torn tail, cut
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : std::string("abc")) h = (h ^ c) * 0x100000001b3ULL;
+  append_raw("log", "@record 3 " + std::to_string(h) + "\nabc\n");
+  EXPECT_EQ(s.read_records("log"), std::vector<std::string>{"abc"});
+}
+
+// A full disk, without root: RLIMIT_FSIZE makes writes past it fail (EFBIG)
+// after writing what fits, as ENOSPC does.
+class FullDisk {
+ public:
+  explicit FullDisk(rlim_t bytes) {
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &old_);
+    rlimit r = old_;
+    r.rlim_cur = bytes;
+    setrlimit(RLIMIT_FSIZE, &r);
+  }
+  ~FullDisk() { setrlimit(RLIMIT_FSIZE, &old_); }
+
+ private:
+  rlimit old_{};
+};
+
+TEST_F(StateStoreTest, AFailedAppendLeavesTheJournalAsItWas) {
+  StateStore s(dir_);
+  size_t size = s.append_record("log", "one").size;
+  {
+    FullDisk full(size + 20);  // room for a part of the next record
+    EXPECT_THROW(s.append_record("log", std::string(100, 'x'), true), Error);
+  }
+  EXPECT_EQ(std::filesystem::file_size(dir_ + "/log"), size);
+  EXPECT_EQ(s.read_records("log"), std::vector<std::string>{"one"});
+  s.append_record("log", "two");  // space again: the next append follows the good records
+  EXPECT_EQ(s.read_records("log"), (std::vector<std::string>{"one", "two"}));
+}
+
+TEST_F(StateStoreTest, AFailedWriteKeepsTheOldFileAndNoTemporary) {
+  StateStore s(dir_);
+  s.write("a", "old");
+  {
+    FullDisk full(10);
+    EXPECT_THROW(s.write("a", std::string(100, 'x')), Error);
+  }
+  EXPECT_EQ(s.read("a"), "old");
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/a.tmp"));
+}
+
+TEST_F(StateStoreTest, AnUnreadableFileIsAnErrorNotEmpty) {
+  StateStore s(dir_);
+  std::filesystem::create_directory(dir_ + "/desired.yaml");  // reads fail (EISDIR), even for root
+  try {
+    s.read("desired.yaml");
+    FAIL() << "an unreadable file read as empty";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(dir_ + "/desired.yaml"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(s.read_records("desired.yaml"), Error);
+  EXPECT_EQ(s.read("absent"), "");  // absent is empty
 }
 
 }  // namespace

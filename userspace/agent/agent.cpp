@@ -57,7 +57,7 @@ bool changes_nothing(const ApplyResult& r) {
 Agent::Agent(const AgentConfig& config) : config_(config), state_files_(config.state_dir) {
   dp_ = Datapath::load({.pin_dir = config.pin_dir, .sizes = config.sizes});
   dp_->lock_writers("zeroseg agent");
-  StateFiles::Loaded stored = state_files_.load(identities_, rule_ids_);
+  StateFiles::Loaded stored = load_state();
   desired_ = std::make_shared<const ObjectSet>(std::move(stored.desired));
   dp_->set_ct_timeouts(config.ct_timeout_tcp, config.ct_timeout_tcp_closing, config.ct_timeout_other,
                        config.ct_timeout_tcp_syn_sent, config.ct_timeout_tcp_syn_recv);
@@ -68,7 +68,7 @@ Agent::Agent(const AgentConfig& config) : config_(config), state_files_(config.s
   // stored desired state by changing only what differs. No gap.
   compiled_ = std::make_shared<const Compiled>(PolicyCompiler(identities_, rule_ids_).compile(*desired_));
   size_t changed = reconciler_->reconcile(*compiled_);
-  persist("");
+  persist();
   if (stored.desired_records) state_files_.write_snapshot(*desired_);  // start from short logs
   if (stored.rule_records) state_files_.write_rule_ids(rule_ids_);
   TelemetryOptions t;
@@ -243,9 +243,9 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
   RuleIdJournal rules_journal(rule_ids_);
   std::optional<LocalIdentityAllocator> ids;
   Compiled want;
+  // a change of policies alone merges only the keys it touches
+  std::optional<Compiled> quick;
   try {
-    // a change of policies alone merges only the keys it touches
-    std::optional<Compiled> quick;
     if (!dry_run) quick = PolicyCompiler(identities_, rule_ids_).compile_policies(next, *desired_, *compiled_);
     if (quick) {
       want = std::move(*quick);
@@ -262,10 +262,44 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
       result.revision = dp_->generation();
       return result;
     }
-    result.entries_changed = quick ? reconciler_->reconcile_policy(want) : reconciler_->reconcile(want);
-    phase("maps");
   } catch (...) {
     record_apply(0, true);
+    throw;
+  }
+  // Write-ahead: the record on disk before the maps change, marked
+  // committed after; a crash in between forgets the change at the next
+  // start, a failure here leaves the maps as they are.
+  StateFiles::Pending pending;
+  try {
+    pending = state_files_.begin(record.empty() ? quarantine_record(next.quarantines) : record);
+  } catch (const std::exception& e) {
+    record_apply(0, true);
+    throw Error(std::string("nothing changed: the state directory could not record the change: ") + e.what());
+  }
+  phase("journal");
+  bool in_maps = false;
+  try {
+    result.entries_changed = quick ? reconciler_->reconcile_policy(want) : reconciler_->reconcile(want);
+    in_maps = true;
+    phase("maps");
+    state_files_.commit(pending);
+    phase("commit");
+  } catch (const std::exception& e) {
+    record_apply(0, true);
+    std::string undo;
+    if (in_maps) {  // the maps back to what is in force (and in the log)
+      try {
+        reconciler_->reconcile(*compiled_);
+      } catch (const std::exception& u) {
+        undo = u.what();
+      }
+    }
+    state_files_.abandon(pending);
+    if (!undo.empty())
+      throw Error(std::string("the change could not be committed (") + e.what() +
+                  ") and the maps could not be put back (" + undo +
+                  "): restart the agent to converge on the state directory");
+    if (in_maps) throw Error(std::string("nothing changed: the state directory could not commit the change: ") + e.what());
     throw;
   }
   // the old state is freed by housekeeping, not on the request's path
@@ -281,7 +315,7 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
   compiled_ = std::make_shared<const Compiled>(std::move(want));
   old->catalog = publish_catalog();
   phase("swap");
-  persist(record);
+  persist();
   phase("state-dir");
   {
     std::lock_guard lock(housekeeping_mu_);
@@ -298,7 +332,20 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
   return result;
 }
 
-void Agent::persist(const std::string& record) { state_files_.persist(record, *desired_, identities_, rule_ids_); }
+void Agent::persist() { state_files_.persist(*desired_, identities_, rule_ids_); }
+
+// An unreadable state is not an empty one: reconciling to it would detach
+// every endpoint (fail open). The agent stops before touching the maps.
+StateFiles::Loaded Agent::load_state() {
+  try {
+    return state_files_.load(identities_, rule_ids_);
+  } catch (const std::exception& e) {
+    size_t pinned = dp_->endpoints().entries().size();
+    throw Error(std::string("refusing to start: the state directory cannot be read: ") + e.what() +
+                "; the maps under " + config_.pin_dir + " are untouched (" + std::to_string(pinned) +
+                " endpoints stay enforced as pinned)");
+  }
+}
 
 std::string Agent::suggest(int64_t since_ns, const std::string& ns) const {
   std::shared_ptr<const ObjectSet> state;

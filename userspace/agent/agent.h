@@ -82,13 +82,16 @@ class Agent : public DesiredState {
  private:
   ObjectSet merged(const ObjectSet& incoming, ApplyResult& result) const;
   ObjectSet without(const ObjectSet& gone, ApplyResult& result) const;
+  // `record`: the change for desired.log (log_record()); "" for a change
+  // of quarantines alone (quarantine_record() of next's).
   ApplyResult commit(ObjectSet next, ApplyResult result, bool dry_run, const std::string& record = "");
   struct TraceEnd;
   TraceEnd trace_end(const std::string& spec) const;
   std::string quarantine_target(const std::string& spec) const;
-  // Writes what changed to the state dir; `record` is the change to the
-  // objects for desired.log ("" when they did not change).
-  void persist(const std::string& record);
+  // After a commit: the numbering files (StateFiles::persist).
+  void persist();
+  // The state dir read back; Error ("refusing to start") when it cannot be.
+  StateFiles::Loaded load_state();
   // Returns the catalog it replaced.
   std::shared_ptr<const FlowCatalog> publish_catalog();
   nlohmann::json telemetry_status() const;

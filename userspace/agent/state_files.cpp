@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "detect/quarantine.h"
 #include "policy/object_merge.h"
 #include "policy/yaml_reader.h"
@@ -28,6 +29,10 @@ std::string log_record(const char* what, const ObjectSet& objects) {
   return r;
 }
 
+std::string quarantine_record(const std::vector<Quarantine>& quarantines) {
+  return "quarantines\n" + quarantines_to_text(quarantines);
+}
+
 namespace {
 
 // Replays desired.log's records onto the snapshot's objects; returns how many.
@@ -36,9 +41,13 @@ size_t replay_log(const StateStore& store, ObjectSet& state) {
   for (size_t i = 0; i < records.size(); i++) {
     const std::string& rec = records[i];
     size_t eol = rec.find('\n');
-    std::string what = rec.substr(0, eol);
-    ObjectSet objects = load_yaml(eol == std::string::npos ? "" : rec.substr(eol + 1),
-                                  store.dir() + "/" + kDesiredLog + " record " + std::to_string(i + 1));
+    std::string what = rec.substr(0, eol), body = eol == std::string::npos ? "" : rec.substr(eol + 1);
+    const std::string where = store.dir() + "/" + kDesiredLog + " record " + std::to_string(i + 1);
+    if (what == "quarantines") {
+      state.quarantines = quarantines_from_text(body, where);
+      continue;
+    }
+    ObjectSet objects = load_yaml(body, where);
     std::vector<std::pair<std::string, std::string>> ignored;
     if (what == "apply") {
       merge_objects(state, objects, ignored);
@@ -54,19 +63,32 @@ size_t replay_log(const StateStore& store, ObjectSet& state) {
 
 }  // namespace
 
+namespace {
+
+nlohmann::json parse_json(const std::string& text, const std::string& path) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": not valid JSON: " + e.what());
+  }
+}
+
+}  // namespace
+
 StateFiles::Loaded StateFiles::load(LocalIdentityAllocator& identities, RuleIdAllocator& rule_ids) const {
-  using nlohmann::json;
   Loaded out;
-  if (auto ids = store_.read("identities.json"); !ids.empty()) identities.from_json(json::parse(ids));
-  if (auto rules = store_.read("rules.json"); !rules.empty()) rule_ids.from_json(json::parse(rules));
+  const std::string& dir = store_.dir();
+  if (auto ids = store_.read("identities.json"); !ids.empty())
+    identities.from_json(parse_json(ids, dir + "/identities.json"));
+  if (auto rules = store_.read("rules.json"); !rules.empty()) rule_ids.from_json(parse_json(rules, dir + "/rules.json"));
   auto rule_records = store_.read_records(kRulesLog);
   for (const auto& rec : rule_records) rule_ids.apply_log(rec);
   out.rule_records = rule_records.size();
-  if (auto desired = store_.read("desired.yaml"); !desired.empty())
-    out.desired = load_yaml(desired, store_.dir() + "/desired.yaml");
-  out.desired_records = replay_log(store_, out.desired);
+  if (auto desired = store_.read("desired.yaml"); !desired.empty()) out.desired = load_yaml(desired, dir + "/desired.yaml");
+  // the snapshot's quarantines, then the log's changes to them
   if (auto q = store_.read("quarantine.json"); !q.empty())
-    out.desired.quarantines = quarantines_from_text(q, store_.dir() + "/quarantine.json");
+    out.desired.quarantines = quarantines_from_text(q, dir + "/quarantine.json");
+  out.desired_records = replay_log(store_, out.desired);
   return out;
 }
 
@@ -76,7 +98,9 @@ void StateFiles::write_snapshot(const ObjectSet& desired) {
   for (const auto& w : desired.workloads) append_document(docs, w.meta);
   for (const auto& p : desired.policies) append_document(docs, p.meta);
   store_.write("desired.yaml", docs);
+  store_.write("quarantine.json", quarantines_to_text(desired.quarantines));
   store_.remove(kDesiredLog);
+  persisted_.desired_log = 0;
 }
 
 void StateFiles::write_rule_ids(RuleIdAllocator& rule_ids) {
@@ -84,29 +108,52 @@ void StateFiles::write_rule_ids(RuleIdAllocator& rule_ids) {
   store_.remove(kRulesLog);
   rule_ids.take_log();  // all in the file now
   persisted_.rules = rule_ids.changes();
+  persisted_.rules_lost = false;
 }
 
-void StateFiles::persist(const std::string& record, const ObjectSet& desired,
-                         const LocalIdentityAllocator& identities, RuleIdAllocator& rule_ids) {
-  if (!record.empty() && store_.append_record(kDesiredLog, record) > kCompactLogBytes) write_snapshot(desired);
-  // the rest only when it changed
+StateFiles::Pending StateFiles::begin(const std::string& record) {
+  Pending p = store_.append_record(kDesiredLog, record, true);
+  persisted_.desired_log = p.size;
+  return p;
+}
+
+void StateFiles::commit(const Pending& pending) { store_.commit_record(kDesiredLog, pending); }
+
+void StateFiles::abandon(const Pending& pending) {
+  store_.cut(kDesiredLog, pending.offset);
+  persisted_.desired_log = pending.offset;
+}
+
+void StateFiles::persist(const ObjectSet& desired, const LocalIdentityAllocator& identities,
+                         RuleIdAllocator& rule_ids) {
+  // The desired objects are safe in desired.log already: what fails here
+  // is tried again at the next commit, and a start redoes the numbering.
+  auto attempt = [&](const char* what, auto&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      log::warn(std::string("state directory: ") + what + ": " + e.what() + " (tried again at the next change)");
+    }
+  };
+  if (persisted_.desired_log > kCompactLogBytes) attempt("snapshot", [&] { write_snapshot(desired); });
   if (persisted_.identities != identities.changes()) {
-    store_.write("identities.json", identities.to_json().dump(1));
-    persisted_.identities = identities.changes();
+    attempt("identities", [&] {
+      store_.write("identities.json", identities.to_json().dump(1));
+      persisted_.identities = identities.changes();
+    });
   }
   // rule ids: their changes appended to rules.log (100k ids are 4.7 MB of
   // JSON), the whole file rewritten when the log grows past it
   if (persisted_.rules != rule_ids.changes()) {
-    std::string log = rule_ids.take_log();
-    if (!store_.exists("rules.json") || log.size() > kCompactLogBytes ||
-        (!log.empty() && store_.append_record(kRulesLog, log) > kCompactLogBytes))
-      write_rule_ids(rule_ids);
-    persisted_.rules = rule_ids.changes();
-  }
-  std::string quarantines = quarantines_to_text(desired.quarantines);
-  if (persisted_.quarantines != quarantines) {
-    store_.write("quarantine.json", quarantines);
-    persisted_.quarantines = std::move(quarantines);
+    attempt("rule ids", [&] {
+      if (persisted_.rules_lost || !store_.exists("rules.json")) return write_rule_ids(rule_ids);
+      std::string log = rule_ids.take_log();
+      persisted_.rules_lost = true;  // taken: until it is in the file, only a whole rewrite has it
+      if (log.size() > kCompactLogBytes || (!log.empty() && store_.append_record(kRulesLog, log).size > kCompactLogBytes))
+        return write_rule_ids(rule_ids);
+      persisted_.rules = rule_ids.changes();
+      persisted_.rules_lost = false;
+    });
   }
 }
 

@@ -4,14 +4,20 @@
 //
 //   desired.yaml + desired.log   the desired objects: a snapshot, and the
 //                                applies and deletes since, one record each
+//   quarantine.json              quarantines in force at the snapshot (their
+//                                changes since are desired.log records too)
 //   identities.json              label sets -> identities
 //   rules.json + rules.log       rule ids, and their changes since
-//   quarantine.json              quarantines in force
 //
-// A change appends its record (a few kB, where the snapshot of 10k objects
-// is megabytes); the snapshot is written again, and the log emptied, when
-// the log outgrows 4 MiB, and at start. Replaying the log on a snapshot
-// that already holds it changes nothing, so a crash between the two is safe.
+// A change is written ahead (docs/ARCHITECTURE.md, "The state directory"):
+// its desired.log record, pending and fsynced, before the maps change; the
+// record marked committed after. A crash in between forgets it at the next
+// start, which converges the maps on what the log holds; a failed write
+// leaves the maps alone. Identities and rule ids are numbering the next
+// start can redo: written after the commit, a failure there is logged.
+// The snapshot is written again, and the log emptied, when the log outgrows
+// 4 MiB, and at start. Replaying the log on a snapshot that already holds
+// it changes nothing, so a crash between the two is safe.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +31,9 @@ namespace zeroseg {
 
 // A desired.log record: "apply" or "delete", then the objects' YAML.
 std::string log_record(const char* what, const ObjectSet& objects);
+// A desired.log record that sets the quarantines: "quarantines", then
+// quarantine.json's text.
+std::string quarantine_record(const std::vector<Quarantine>& quarantines);
 
 class StateFiles {
  public:
@@ -39,11 +48,20 @@ class StateFiles {
   // desired objects are returned. Throws Error naming the file.
   Loaded load(LocalIdentityAllocator& identities, RuleIdAllocator& rule_ids) const;
 
-  // Writes what changed since the last call: `record` (log_record(), "" when
-  // the objects did not change), the identities, rule ids and quarantines.
-  void persist(const std::string& record, const ObjectSet& desired, const LocalIdentityAllocator& identities,
-               RuleIdAllocator& rule_ids);
-  // desired.yaml anew, desired.log emptied.
+  // Write-ahead: appends `record` (log_record()) to desired.log, pending,
+  // fsynced. Throws Error, with the log as it was, when it cannot.
+  using Pending = StateStore::Appended;
+  Pending begin(const std::string& record);
+  // The change is in the maps: its record marked committed. Throws Error
+  // (the record stays pending: forgotten at the next start).
+  void commit(const Pending& pending);
+  // The change was not made: its record cut off (stays pending if it cannot be).
+  void abandon(const Pending& pending);
+
+  // After a commit: identities, rule ids and, when desired.log outgrew
+  // 4 MiB, the snapshot; what fails is logged and tried again next time.
+  void persist(const ObjectSet& desired, const LocalIdentityAllocator& identities, RuleIdAllocator& rule_ids);
+  // desired.yaml and quarantine.json anew, desired.log emptied.
   void write_snapshot(const ObjectSet& desired);
   // rules.json anew, rules.log emptied.
   void write_rule_ids(RuleIdAllocator& rule_ids);
@@ -54,7 +72,8 @@ class StateFiles {
   StateStore store_;
   struct Persisted {  // what persist() last wrote, to skip what did not change
     uint64_t identities = ~0ull, rules = ~0ull;
-    std::string quarantines = "-";
+    bool rules_lost = false;  // a rules.log append failed: rules.json whole next time
+    size_t desired_log = 0;   // desired.log's size
   };
   Persisted persisted_;
 };

@@ -27,10 +27,10 @@ Detection::Detection(DetectionConfig config)
       raised_(new std::atomic<uint64_t>[detectors_.size()]()),
       suppressed_(new std::atomic<uint64_t>[detectors_.size()]()) {
   if (config_.state_dir.empty()) return;
-  std::string text = StateStore(config_.state_dir).read(kBaselineFile);
-  if (text.empty()) return;
   std::string path = config_.state_dir + "/" + kBaselineFile;
   try {
+    std::string text = StateStore(config_.state_dir).read(kBaselineFile);  // throws when unreadable
+    if (text.empty()) return;
     baseline_.load_json(text, path);
   } catch (const Error& e) {
     // the agent's own file: keep it for a look, and learn again
