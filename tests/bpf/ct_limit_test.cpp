@@ -92,6 +92,9 @@ class CtLimitTest : public DatapathTest {
     ep.mode[ZS_DIR_INGRESS] = ep.mode[ZS_DIR_EGRESS] = ZS_MODE_ENFORCE;
     Transaction tx(dp());
     tx.set_endpoint(ifindex, ep);
+    // it sends from the fixture's addresses: about shares, not sources
+    tx.set_source_prefix(Transaction::source_prefix_key(ifindex, *Prefix::parse("0.0.0.0/0")));
+    tx.set_source_prefix(Transaction::source_prefix_key(ifindex, *Prefix::parse("::/0")));
     add_rule({kOther, kApp, OUT, kTcp, 0, 0, 3}, &tx);
     tx.commit();
     return ifindex;
