@@ -54,8 +54,14 @@ gw=$(ip -n "$NODE" -o link show "$tag-atkh" | grep -o 'link/ether [0-9a-f:]*' | 
 # a live flow atk -> web:80 for the ICMP errors to quote (held open)
 ip netns exec "$WEB" ncat -lk 80 --exec /bin/cat >/dev/null 2>&1 &
 ip netns exec "$WEB" ncat -6 -lk 80 --exec /bin/cat >/dev/null 2>&1 &
-sleep 0.3
 ip netns exec "$ATK" ncat -lk 8080 --exec /bin/cat >/dev/null 2>&1 &
+# listening(NS PORT FAMILY): the listener is up (on a loaded machine, ncat
+# takes its time)
+listening() { ip netns exec "$1" ss -Hltn "$3" "sport = :$2" | grep -q .; }
+for _ in $(seq 200); do
+  listening "$WEB" 80 -4 && listening "$WEB" 80 -6 && listening "$ATK" 8080 -4 && break
+  sleep 0.05
+done
 hold_flow() {  # FAMILY|rev: holds a connection atk -> web:80 (rev: web -> atk:8080), prints its source port
   local dst=10.77.2.2 ns=$ATK port=80
   [ "$1" = 6 ] && dst=fd77:2::2
@@ -151,23 +157,23 @@ run zs bpf policy set --subject $WEB_ID --peer $ATK_ID --direction ingress --pro
 run zs bpf policy set --subject $WEB_ID --peer $ATK_ID --direction egress --proto tcp --port 8080 --allow --rule 3
 run zs bpf policy set --subject $ATK_ID --peer $WEB_ID --direction ingress --proto tcp --port 8080 --allow --rule 4
 
-run zs bpf attach "$tag-atkh" --identity $ATK_ID --ingress off --egress off
-run zs bpf attach "$tag-webh" --identity $WEB_ID --ingress off --egress off
-run zs bpf attach "$tag-dbh" --identity $DB_ID --ingress off --egress off
+run zs bpf attach "$tag-atkh" --identity $ATK_ID --ip 10.77.1.2 --ip fd77:1::2 --ingress off --egress off
+run zs bpf attach "$tag-webh" --identity $WEB_ID --ip 10.77.2.2 --ip fd77:2::2 --ingress off --egress off
+run zs bpf attach "$tag-dbh" --identity $DB_ID --ip 10.77.3.2 --ip fd77:3::2 --ingress off --egress off
 pass_all "modes off" 0
 run zs bpf detach "$tag-webh"
 run zs bpf detach "$tag-dbh"
 run zs bpf detach "$tag-atkh"
 
 for hook in tc xdp; do
-  run zs bpf attach "$tag-atkh" --identity $ATK_ID --hook $hook --ingress enforce --egress enforce
+  run zs bpf attach "$tag-atkh" --identity $ATK_ID --ip 10.77.1.2 --ip fd77:1::2 --hook $hook --ingress enforce --egress enforce
   new_flows "atk egress by $hook"
   pass_all "atk's egress enforced by $hook" 1
   run zs bpf detach "$tag-atkh"
 done
 
-run zs bpf attach "$tag-webh" --identity $WEB_ID --ingress enforce --egress enforce
-run zs bpf attach "$tag-dbh" --identity $DB_ID --ingress enforce --egress enforce
+run zs bpf attach "$tag-webh" --identity $WEB_ID --ip 10.77.2.2 --ip fd77:2::2 --ingress enforce --egress enforce
+run zs bpf attach "$tag-dbh" --identity $DB_ID --ip 10.77.3.2 --ip fd77:3::2 --ingress enforce --egress enforce
 new_flows "web and db ingress"
 pass_all "web's and db's ingress enforced" 1
 
