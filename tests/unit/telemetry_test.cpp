@@ -110,23 +110,36 @@ TEST(FlowTable, IcmpErrorsOpenNoFlow) {
   EXPECT_EQ(t.live(), 0u);
 }
 
-// The kernel's rule (include/zeroseg/proto.h): only the family's own ICMP
-// has errors; any other ICMP message that passes opens a flow.
-TEST(FlowTable, IcmpErrorsAreTheFamilysOwn) {
+// The kernel's rule (include/zeroseg/proto.h): only an ICMP query's request
+// opens a flow; errors, replies and any other message are judged on every
+// packet, whatever the family.
+TEST(FlowTable, OnlyIcmpRequestsOpenFlows) {
   FlowTable t;
   std::vector<FlowRecord> out;
   zs_event ev = event(ZS_EVENT_FLOW_NEW, 0, 0);
   ev.tuple.family = 6;
   ev.tuple.proto = 58;
-  ev.icmp_type = 1;  // ICMPv6 destination unreachable: an error
-  t.on_event(ev, clock_at(0), out);
+  for (uint8_t type : {1, 100, 129, 140, 135, 0}) {  // error, experimental, replies, ND, reserved
+    ev.icmp_type = type;
+    t.on_event(ev, clock_at(0), out);
+  }
+  EXPECT_EQ(out.size(), 6u);
   EXPECT_EQ(t.live(), 0u);
-  ev.icmp_type = 100;  // private experimentation: no error, a flow
+  ev.icmp_type = 139;  // node information query
   t.on_event(ev, clock_at(0), out);
   EXPECT_EQ(t.live(), 1u);
-  ev.tuple.proto = 1;  // ICMP in IPv6 is just another protocol
+  ev.tuple.proto = 1;  // ICMP in IPv6: its own queries, no errors
   ev.icmp_type = 3;
   t.on_event(ev, clock_at(0), out);
+  EXPECT_EQ(t.live(), 1u);
+  ev.icmp_type = 13;  // timestamp request
+  ev.tuple.sport = 1;
+  t.on_event(ev, clock_at(0), out);
+  EXPECT_EQ(t.live(), 2u);
+  for (uint8_t type : {4, 5, 14}) {  // source quench and redirect: never related, never flows
+    ev.icmp_type = type;
+    t.on_event(ev, clock_at(0), out);
+  }
   EXPECT_EQ(t.live(), 2u);
 }
 
