@@ -186,21 +186,27 @@ static __always_inline void zs_ct_charge(__u32 ifindex, __u8 family, int delta)
 	__sync_fetch_and_add(n, delta);
 }
 
-/* Finds the flow of the packet with tuple t on ifindex, original direction
- * first, then as a reply (ZS_CT_REPLY: the flow's key is t reversed).
- * Entries idle for longer than their timeout count as absent. */
+/* Finds the flow of packet p on ifindex, original direction first, then as
+ * a reply (ZS_CT_REPLY: the flow's key is p's tuple reversed), as its
+ * ct_role allows. Entries idle for longer than their timeout count as
+ * absent. */
 static __always_inline int zs_ct_lookup(const struct zs_config *cfg,
-					__u32 ifindex, const struct zs_tuple *t,
-					__u8 tcp_flags, struct zs_clock *clk,
+					__u32 ifindex, const struct zs_packet *p,
+					struct zs_clock *clk,
 					struct zs_ct_entry **entry)
 {
+	const struct zs_tuple *t = &p->tuple;
 	union zs_ct_any_key k;
-	struct zs_ct_entry *ct;
+	struct zs_ct_entry *ct = NULL;
 	int found = ZS_CT_ORIGINAL;
 
-	ct = zs_ct_find(&k, ifindex, t, 0);
-	/* a bare SYN opens a flow, it never answers one */
-	if (!ct && !(t->proto == ZS_PROTO_TCP && (tcp_flags & (ZS_TCP_SYN | ZS_TCP_ACK)) == ZS_TCP_SYN)) {
+	/* an ICMP reply answers its request's flow, it never opens one */
+	if (p->ct_role != ZS_CT_ROLE_REPLY)
+		ct = zs_ct_find(&k, ifindex, t, 0);
+	/* a bare SYN or an ICMP request opens a flow, it never answers one
+	 * (an echo request would answer the peer's echo of the same id) */
+	if (!ct && p->ct_role != ZS_CT_ROLE_REQUEST &&
+	    !(t->proto == ZS_PROTO_TCP && (p->tcp_flags & (ZS_TCP_SYN | ZS_TCP_ACK)) == ZS_TCP_SYN)) {
 		ct = zs_ct_find(&k, ifindex, t, 1);
 		found = ZS_CT_REPLY;
 	}

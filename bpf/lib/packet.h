@@ -6,6 +6,17 @@
 
 #include <zeroseg/conntrack.h>
 
+/* How conntrack may know a packet (zs_packet.ct_role), as Linux's
+ * conntrack knows ICMP (nf_conntrack_proto_icmp.c, icmpv6): only the
+ * query pairs of zs_icmp_request_type are flows. */
+enum zs_ct_role {
+	ZS_CT_ROLE_EITHER = 0,    /* a flow's packet either way: TCP, UDP, SCTP, other protocols */
+	ZS_CT_ROLE_REQUEST = 1,   /* an ICMP query's request: opens its flow, never answers one */
+	ZS_CT_ROLE_REPLY = 2,     /* an ICMP query's reply: answers its request's flow, never opens one */
+	ZS_CT_ROLE_UNTRACKED = 3, /* any other ICMP (errors, ND, ...): judged on every packet,
+				   * never looked up nor inserted */
+};
+
 struct zs_packet {
 	struct zs_tuple tuple;
 	__u32 frag_id;
@@ -21,6 +32,14 @@ struct zs_packet {
 	__u8 frag_later;       /* offset > 0: no L4 header here */
 	__u8 hop_limit;        /* IPv6: the fixed header's (for zs_nd_class) */
 	__u8 ip6_nexthdr;      /* IPv6: the fixed header's next header */
+	__u8 ct_role;          /* zs_ct_role */
 };
+
+/* A packet that may open a flow once policy allows it: an ICMP reply, error
+ * or other message never does (it is judged again on its next packet). */
+ZS_INLINE int zs_opens_flow(const struct zs_packet *p)
+{
+	return p->ct_role <= ZS_CT_ROLE_REQUEST;
+}
 
 #endif

@@ -97,7 +97,7 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 	zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info);
 	/* an endpoint at its share of conntrack opens no flow (zs_ct_room),
 	 * whatever the policy and mode say */
-	if (j.verdict != ZS_VERDICT_DENIED && !p->icmp_error &&
+	if (j.verdict != ZS_VERDICT_DENIED && zs_opens_flow(p) &&
 	    !zs_ct_room(cfg, fc->ifindex, p->tuple.family)) {
 		j.verdict = ZS_VERDICT_DENIED;
 		j.reason = ZS_REASON_CT_ENDPOINT_LIMIT;
@@ -110,9 +110,10 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 		return ZS_RESULT(j.verdict, j.reason);
 	}
 
-	/* errors are judged, but never open a flow */
+	/* ICMP but a query's request (an error, a reply, any other
+	 * message) is judged, but never opens a flow */
 	scratch = zs_get_scratch();
-	if (scratch && !p->icmp_error) {
+	if (scratch && zs_opens_flow(p)) {
 		struct zs_ct_entry *ct = &scratch->ct;
 
 		zs_ct_key_of(&scratch->key, fc->ifindex, &p->tuple, 0);
@@ -142,7 +143,10 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 			zs_ct_charge(fc->ifindex, p->tuple.family, 1);
 	}
 	info.type = ZS_EVENT_FLOW_NEW;
-	zs_emit(fc->ifindex, fc->hook, p, &j, &info);
+	/* judged again on its next packet, such a packet would report every
+	 * one: reported at the rate of denies */
+	if (zs_opens_flow(p) || zs_deny_event_allowed(cfg, &p->tuple, fc->now, &info.suppressed))
+		zs_emit(fc->ifindex, fc->hook, p, &j, &info);
 	return ZS_RESULT(j.verdict, j.reason);
 }
 
@@ -239,7 +243,8 @@ ZS_NOINLINE int zs_related(struct zs_flow_ctx *fc, struct zs_packet *p)
 	struct zs_clock clk;
 	int found;
 
-	if (!fc || !p || !cfg || !scratch || !p->icmp_error || !scratch->quote_whole)
+	if (!fc || !p || !cfg || !scratch || !p->icmp_error || !scratch->quote_whole ||
+	    scratch->quoted.ct_role == ZS_CT_ROLE_UNTRACKED)
 		return 0;
 	t = &scratch->quoted.tuple;
 	if (!zs_icmp_error_fits(p->tuple.family, scratch->error_len))
@@ -249,7 +254,7 @@ ZS_NOINLINE int zs_related(struct zs_flow_ctx *fc, struct zs_packet *p)
 		return 0;
 	clk.jiffies = fc->jiffies;
 	clk.ns = fc->now;
-	found = zs_ct_lookup(cfg, fc->ifindex, t, 0, &clk, &ct);
+	found = zs_ct_lookup(cfg, fc->ifindex, &scratch->quoted, &clk, &ct);
 	if (found == ZS_CT_NEW || !ct)
 		return 0;
 	if (zs_ct_current(ct, fc->generation))
@@ -403,7 +408,7 @@ static __always_inline int zs_judge_packet(const struct zs_config *cfg,
 	if (rc)
 		return zs_unjudgeable(ctx, &fc, rc);
 	/* ND that stays on its link; other ND is judged below (found is
-	 * ZS_CT_NEW: zs_datapath looks neither ND nor errors up) */
+	 * ZS_CT_NEW: zs_datapath looks no untracked ICMP up) */
 	if (p->neighbour_disc && zs_nd_passes(&fc, p))
 		return zs_finish(ctx, fc.direction, ZS_VERDICT_ALLOWED, 0);
 	if (found != ZS_CT_NEW && ct) {
@@ -442,14 +447,13 @@ static __always_inline int zs_datapath(struct zs_ctx *ctx)
 		rc = ZS_REASON_FRAG_NO_FIRST;
 	clk.jiffies = bpf_jiffies64();
 	clk.ns = 0;
-	/* Neither ND nor an ICMP error is a packet of a flow: ND is judged
-	 * by zs_nd_class, an error by zs_related (or by policy). Looked up
-	 * by its own tuple, an error (ports 0) would pass as established
-	 * with any ICMP flow of ports 0 between the same two addresses (an
-	 * echo with id 0, a timestamp, ND allowed by policy): no check of
-	 * its quote, its destination or its size. */
-	if (rc == ZS_PARSE_IP && !p.neighbour_disc && !p.icmp_error) {
-		found = zs_ct_lookup(cfg, ctx->ifindex, &p.tuple, p.tcp_flags, &clk, &ct);
+	/* ICMP but a query's request or reply is no packet of a flow: ND is
+	 * judged by zs_nd_class, an error by zs_related (or by policy), the
+	 * rest by policy, every packet. Looked up by its own tuple (ports 0),
+	 * an error would pass as established with any ICMP flow of the same
+	 * two addresses: no check of its quote, its destination or its size. */
+	if (rc == ZS_PARSE_IP && p.ct_role != ZS_CT_ROLE_UNTRACKED) {
+		found = zs_ct_lookup(cfg, ctx->ifindex, &p, &clk, &ct);
 		if (found != ZS_CT_NEW && ct) {
 			int verdict = zs_established(cfg, ctx, &p, ct, found, &clk);
 

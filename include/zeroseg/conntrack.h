@@ -6,9 +6,10 @@
 #include "config.h"
 #include "proto.h"
 
-/* A flow's 5-tuple as its first packet carried it. For ICMP echo both ports
- * hold the echo id (so the reply's reversed tuple finds the request); other
- * ICMP carries ports 0; protocols without ports carry 0. */
+/* A flow's 5-tuple as its first packet carried it. An ICMP query's ports
+ * are its id and its request's type and code (zs_icmp_query_ports); other
+ * ICMP carries ports 0, and is never tracked; protocols without ports
+ * carry 0. */
 struct zs_tuple {
 	__u32 saddr[4]; /* network order; IPv4 in [0] */
 	__u32 daddr[4];
@@ -18,6 +19,33 @@ struct zs_tuple {
 	__u8 family;    /* zs_family */
 	__u16 pad;
 };
+
+/* The ports of an ICMP query's packet (zs_icmp_request_type gave request,
+ * non-zero), network order: a request's are (id, zs_policy_port of its
+ * type and code), its reply's (the policy port of the request's type with
+ * the reply's code, id). So a reply's reversed tuple is its request's, and
+ * an ICMP flow's key holds the id and the request's type and code: an echo
+ * never finds a timestamp's flow. (Linux keys ICMP so: type, code, id.) */
+ZS_INLINE void zs_icmp_query_ports(struct zs_tuple *t, __u8 request, __u8 type, __u8 code,
+				   __u16 id)
+{
+	__u16 query = zs_htons(zs_policy_port(t->proto, 0, request, code));
+
+	t->sport = type == request ? id : query;
+	t->dport = type == request ? query : id;
+}
+
+/* What an ICMP flow's key (its request's tuple) says: the request's policy
+ * port, type << 8 | code, and its id (host order). */
+ZS_INLINE __u16 zs_icmp_flow_port(const struct zs_tuple *t)
+{
+	return zs_htons(t->dport);
+}
+
+ZS_INLINE __u16 zs_icmp_flow_id(const struct zs_tuple *t)
+{
+	return zs_htons(t->sport);
+}
 
 /* conntrack (LRU): one entry per flow and attachment. The ifindex is part of
  * the key because one packet between two local workloads is judged twice:

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The protocols the datapath reads past the IP header, and the rules over
  * them that the kernel and user space share: which carry ports, which ICMP
- * messages are errors (judged, never opening a flow) or echoes (their id in
- * both ports), and the port a policy key judges. */
+ * messages are errors (judged, never opening a flow) or queries (the only
+ * ICMP tracked as flows), and the port a policy key judges. */
 #ifndef ZEROSEG_PROTO_H
 #define ZEROSEG_PROTO_H
 
@@ -32,10 +32,14 @@
 #define ZS_ICMP_ECHO 8
 #define ZS_ICMP_TIME_EXCEEDED 11
 #define ZS_ICMP_PARAMETERPROB 12
+#define ZS_ICMP_TIMESTAMP 13
+#define ZS_ICMP_ADDRESSREPLY 18   /* the last query type: 13-18 are 3 pairs */
 #define ZS_ICMPV6_DEST_UNREACH 1
 #define ZS_ICMPV6_PARAMPROB 4
 #define ZS_ICMPV6_ECHO_REQUEST 128
 #define ZS_ICMPV6_ECHO_REPLY 129
+#define ZS_ICMPV6_NI_QUERY 139    /* node information, RFC 4620 */
+#define ZS_ICMPV6_NI_REPLY 140
 #define ZS_ICMPV6_ND_RS 133       /* router solicitation */
 #define ZS_ICMPV6_ND_RA 134       /* router advertisement */
 #define ZS_ICMPV6_ND_NS 135       /* neighbour solicitation */
@@ -64,16 +68,17 @@ ZS_INLINE __u8 zs_icmp_proto(__u8 family)
 	return family == ZS_FAMILY_IPV6 ? ZS_PROTO_ICMPV6 : ZS_PROTO_ICMP;
 }
 
-/* Error types of the family's own ICMP: they quote a packet of the flow
- * they concern and never open a flow. One passes as related to its flow
- * only under the rule of bpf/lib/pipeline.h (zs_related); else policy
- * judges it as any ICMP. */
+/* Error types of the family's own ICMP that may pass as related to the
+ * flow they quote: only under the rule of bpf/lib/pipeline.h (zs_related);
+ * else policy judges one as any ICMP. Never IPv4's redirect (5) or source
+ * quench (4): Linux takes a redirect only from the current gateway, which
+ * the datapath cannot know, and quench is deprecated (RFC 6633); policy
+ * judges both. (IPv6's redirect is neighbour discovery.) */
 ZS_INLINE int zs_icmp_is_error(__u8 family, __u8 type)
 {
 	if (family == ZS_FAMILY_IPV6)
 		return type >= ZS_ICMPV6_DEST_UNREACH && type <= ZS_ICMPV6_PARAMPROB;
-	return type == ZS_ICMP_DEST_UNREACH || type == ZS_ICMP_SOURCE_QUENCH ||
-	       type == ZS_ICMP_REDIRECT || type == ZS_ICMP_TIME_EXCEEDED ||
+	return type == ZS_ICMP_DEST_UNREACH || type == ZS_ICMP_TIME_EXCEEDED ||
 	       type == ZS_ICMP_PARAMETERPROB;
 }
 
@@ -89,13 +94,50 @@ ZS_INLINE int zs_icmp_error_fits(__u8 family, __u32 ip_len)
 	return ip_len <= (family == ZS_FAMILY_IPV6 ? ZS_ICMPV6_ERROR_MAX_LEN : ZS_ICMP_ERROR_MAX_LEN);
 }
 
-/* Echo requests and replies carry their id in both ports of the tuple, so a
- * reply's reversed tuple finds its request. */
-ZS_INLINE int zs_icmp_is_echo(__u8 proto, __u8 type)
+/* ICMP queries, the only ICMP tracked as flows, as Linux's conntrack
+ * tracks them (nf_conntrack_proto_icmp.c, nf_conntrack_proto_icmpv6.c):
+ * the request/reply pairs ICMP echo 8/0, timestamp 13/14, information
+ * 15/16 and address mask 17/18, ICMPv6 echo 128/129 and node information
+ * 139/140. Returns the request's type for a request or its reply, 0 for
+ * any other message (no request type is 0). A request opens a flow keyed
+ * by its type and id (zs_icmp_query_ports in conntrack.h), its reply
+ * answers it and opens none; any other ICMP is judged by policy on every
+ * packet and never tracked. */
+ZS_INLINE __u8 zs_icmp_request_type(__u8 proto, __u8 type)
 {
-	if (proto == ZS_PROTO_ICMP)
-		return type == ZS_ICMP_ECHO || type == ZS_ICMP_ECHOREPLY;
-	return type == ZS_ICMPV6_ECHO_REQUEST || type == ZS_ICMPV6_ECHO_REPLY;
+	if (proto == ZS_PROTO_ICMP) {
+		if (type == ZS_ICMP_ECHO || type == ZS_ICMP_ECHOREPLY)
+			return ZS_ICMP_ECHO;
+		if (type >= ZS_ICMP_TIMESTAMP && type <= ZS_ICMP_ADDRESSREPLY)
+			return (__u8)((type - 1) | 1); /* 13/14, 15/16, 17/18 */
+		return 0;
+	}
+	if (proto == ZS_PROTO_ICMPV6) {
+		if (type == ZS_ICMPV6_ECHO_REQUEST || type == ZS_ICMPV6_ECHO_REPLY)
+			return ZS_ICMPV6_ECHO_REQUEST;
+		if (type == ZS_ICMPV6_NI_QUERY || type == ZS_ICMPV6_NI_REPLY)
+			return ZS_ICMPV6_NI_QUERY;
+	}
+	return 0;
+}
+
+/* A query's request: the one ICMP message that opens a flow. */
+ZS_INLINE int zs_icmp_is_request(__u8 proto, __u8 type)
+{
+	__u8 request = zs_icmp_request_type(proto, type);
+
+	return request && request == type;
+}
+
+/* 16 bits in network order, for what both sides share (bpf_endian.h and
+ * arpa/inet.h are each one side's); its own inverse. */
+ZS_INLINE __u16 zs_htons(__u16 v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap16(v);
+#else
+	return v;
+#endif
 }
 
 /* IPv6 neighbour discovery (RS, RA, NS, NA, redirect) by type. Which of it

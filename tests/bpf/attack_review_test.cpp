@@ -124,17 +124,17 @@ TEST_P(AttackReviewTest, AnErrorDoesNotRideAFlowOpenedByNdThatPolicyAllowed) {
   EXPECT_FALSE(send(IN, unreachable(kV6, kV6.third, kV6.self, quote, 1400)));
 }
 
-// HOLE (open). ICMP messages are tracked by (addresses, id) with the id of
-// echoes in the ports and 0 for every other type, so the type is not part
-// of the flow: one ICMP type that policy allowed admits every other type
-// with ports 0 between the same addresses, either way. Here a rule for
-// timestamp requests (type 13) alone lets an echo request with id 0 and a
-// router advertisement (type 9) through; the reverse direction passes any
-// of them as "replies". Proposed fix: track only echo (ports = id, as now)
-// and judge every other non-error ICMP by policy on each packet (Linux's
-// conntrack tracks only the query types, keyed by type and id); or put the
-// request type in the tuple so an echo never matches a non-echo flow.
-TEST_P(AttackReviewTest, DISABLED_OneAllowedIcmpTypeDoesNotAdmitTheOthers) {
+// HOLE (fixed on this branch, as Linux's conntrack does it). ICMP messages
+// were tracked by (addresses, id) with the id of echoes in the ports and 0
+// for every other type, so the type was not part of the flow: one ICMP type
+// that policy allowed admitted every other type with ports 0 between the
+// same addresses, either way. Here a rule for timestamp requests (type 13)
+// alone let an echo request with id 0 and a router advertisement (type 9)
+// through; the reverse direction passed any of them as "replies". Now only
+// the query pairs are flows, keyed by id and request type
+// (zs_icmp_request_type, zs_icmp_query_ports); every other ICMP is judged
+// on each packet and never tracked.
+TEST_P(AttackReviewTest, OneAllowedIcmpTypeDoesNotAdmitTheOthers) {
   for (const Family* f : {&kV4, &kV6}) {
     SCOPED_TRACE("IPv" + std::to_string(f->family));
     enforce(*f);
@@ -145,6 +145,80 @@ TEST_P(AttackReviewTest, DISABLED_OneAllowedIcmpTypeDoesNotAdmitTheOthers) {
     EXPECT_FALSE(send(OUT, ip(*f, f->self, f->app).icmp(f->family == 4 ? 9 : 200, 0).payload(1000).build()));
     EXPECT_FALSE(send(IN, echo(*f, f->app, f->self, 0)));
   }
+}
+
+// Query pairs (IPv4 timestamp 13/14, IPv6 node information 139/140): the
+// request opens the flow, its reply (same id, same code) comes back; the
+// flow admits nothing else: no other id, no other type's reply, and no
+// request from the far end (a request never answers a flow).
+TEST_P(AttackReviewTest, AQueryPairIsAFlowOfItsTypeAndId) {
+  for (const Family* f : {&kV4, &kV6}) {
+    SCOPED_TRACE("IPv" + std::to_string(f->family));
+    enforce(*f);
+    uint8_t request = f->family == 4 ? 13 : 139, reply = request + 1;
+    allow_icmp_type(*f, OUT, request, 23);
+    auto query = [&](const std::string& src, const std::string& dst, uint8_t type, uint16_t id) {
+      return ip(*f, src, dst).icmp(type, 0, id).payload(12).build();
+    };
+    ASSERT_TRUE(send(OUT, query(f->self, f->app, request, 5)));
+    EXPECT_TRUE(send(IN, query(f->app, f->self, reply, 5)));
+    EXPECT_TRUE(send(IN, query(f->app, f->self, reply, 5)));  // the flow holds
+    EXPECT_FALSE(send(IN, query(f->app, f->self, reply, 6)));  // another id
+    EXPECT_FALSE(send(IN, query(f->app, f->self, f->echo_reply, 5)));  // another type's reply
+    EXPECT_FALSE(send(IN, query(f->app, f->self, request, 5)));  // a request never answers
+    EXPECT_FALSE(send(IN, ip(*f, f->app, f->self).icmp(reply, 1, 5).payload(12).build()));  // another code
+    EXPECT_FALSE(send(OUT, query(f->self, f->app, reply, 5)));  // nor rides its own flow
+    EXPECT_TRUE(send(OUT, query(f->self, f->app, request, 5)));
+  }
+}
+
+// The same for echo, where it mattered most: self may ping app, so the
+// flow (self, app, echo, id 9) is live; app's echo request with id 9 used
+// to pass self's ingress as a "reply" of it.
+TEST_P(AttackReviewTest, AnEchoRequestNeverRidesThePeersEchoFlow) {
+  for (const Family* f : {&kV4, &kV6}) {
+    SCOPED_TRACE("IPv" + std::to_string(f->family));
+    enforce(*f);
+    allow_icmp_type(*f, OUT, f->echo_request, 21);
+    ASSERT_TRUE(send(OUT, echo(*f, f->self, f->app, 9)));
+    EXPECT_FALSE(send(IN, echo(*f, f->app, f->self, 9)));
+    EXPECT_TRUE(send(IN, echo(*f, f->app, f->self, 9, false)));
+  }
+}
+
+// A reply with no request is judged by policy on every packet and opens no
+// flow: dropped under deny-all; allowed by a rule for replies, it passes
+// and conntrack stays empty (so nothing rides on it).
+TEST_P(AttackReviewTest, AReplyWithNoRequestIsJudgedAndOpensNoFlow) {
+  for (const Family* f : {&kV4, &kV6}) {
+    SCOPED_TRACE("IPv" + std::to_string(f->family));
+    enforce(*f);
+    EXPECT_FALSE(send(IN, echo(*f, f->app, f->self, 7, false)));
+    EXPECT_FALSE(send(OUT, echo(*f, f->self, f->app, 7, false)));
+    allow_icmp_type(*f, IN, f->echo_reply, 24);
+    EXPECT_TRUE(send(IN, echo(*f, f->app, f->self, 7, false)));
+    EXPECT_TRUE(dp().conntrack().entries().empty());
+    EXPECT_FALSE(send(OUT, echo(*f, f->self, f->app, 7)));  // self's own request is still judged
+  }
+}
+
+// IPv4 redirect (type 5) and source quench (type 4) are never related
+// errors: Linux takes a redirect only from the current gateway, and source
+// quench is deprecated (RFC 6633). Quoting a live flow, addressed to its
+// sender, small: still judged by policy, so dropped under deny-all of ICMP
+// (the unreachable of the same shape passes as related: the flow is live).
+TEST_P(AttackReviewTest, RedirectAndSourceQuenchAreJudgedByPolicy) {
+  enforce(kV4);
+  add_rule({kSelf, kApp, OUT, kUdp, 53, 53, 11});
+  ASSERT_TRUE(send(OUT, ip(kV4, kV4.self, kV4.app).udp(40000, 53).build()));
+  auto dns = udp(kV4, kV4.self, kV4.app, 40000, 53);
+  auto error = [&](uint8_t type, uint8_t code) { return ip(kV4, kV4.app, kV4.self).icmp_error(type, code, dns).build(); };
+  EXPECT_FALSE(send(IN, error(5, 1)));  // redirect for the host
+  EXPECT_FALSE(send(IN, error(5, 0)));
+  EXPECT_FALSE(send(IN, error(4, 0)));  // source quench
+  EXPECT_TRUE(send(IN, error(3, 3)));
+  allow_icmp_type(kV4, IN, 5, 25);  // a rule for redirects admits them, as any ICMP
+  EXPECT_TRUE(send(IN, error(5, 1)));
 }
 
 // Held, pinned: an error is never fragmented (RFC 1812 4.3.2.3 and RFC 4443

@@ -43,6 +43,9 @@ expect_ok "no policy yet: client reaches web" ip netns exec "$CLI" ping -c1 -W2 
 
 ping4() { ip netns exec "$CLI" ping -c1 -W1 $WEB_IP; }
 ping6() { ip netns exec "$CLI" ping -6 -c1 -W1 $WEB_IP6; }
+# an ICMP timestamp request (type 13); hping3 exits 1 when no reply (14) came
+timestamp4() { ip netns exec "$CLI" hping3 -1 --icmp-ts -c 1 $WEB_IP >/dev/null 2>&1; }
+expect_ok "no policy yet: web answers an ICMP timestamp request" timestamp4
 connect() { ip netns exec "$CLI" ncat -z -w 2 "$1" 8080; }
 
 # A long-lived connection: a line goes out every time we ask, and must come back.
@@ -75,6 +78,13 @@ run_suite() {
 
   expect_ok "allowed: ping (IPv4)" ping4
   expect_ok "allowed: ping (IPv6), neighbour discovery passes" ping6
+  # ICMP flows are keyed by id and request type: a rule for echo admits no other type
+  expect_fail "a rule for echo admits no timestamp request" timestamp4
+  zs bpf policy set --subject $WEB_ID --peer $CLI_ID --direction ingress --proto icmp --icmp-type 13 --allow --rule 4
+  expect_ok "allowed: timestamp request, its reply answers it through web's enforced egress" timestamp4
+  local ct; ct=$(zs bpf dump conntrack)
+  if [[ $ct == *"type 13 code 0"* ]]; then pass "bpf dump conntrack shows the timestamp flow's type"; else fail "dump conntrack: $ct"; fi
+  zs bpf policy delete --subject $WEB_ID --peer $CLI_ID --direction ingress --proto icmp --icmp-type 13
   expect_ok "allowed: TCP connect to 8080 (IPv4)" connect $WEB_IP
   expect_ok "allowed: TCP connect to 8080 (IPv6)" connect $WEB_IP6
   expect_fail "web's own egress stays denied (no egress rule)" ip netns exec "$WEB" ping -c1 -W1 $CLI_IP

@@ -2,6 +2,7 @@
 // The ABI's vocabulary (include/zeroseg): names are an interface (JSON,
 // metrics, scripts that grep them), so they are pinned here one by one; and
 // the protocol rules user space shares with the kernel.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <zeroseg/conntrack.h>
 #include <zeroseg/proto.h>
@@ -66,8 +67,9 @@ TEST(AbiProto, PolicyPortIsDestinationPortOrIcmpTypeAndCode) {
 }
 
 TEST(AbiProto, IcmpErrorsAreTheFamilysOwn) {
-  for (int type : {3, 4, 5, 11, 12}) EXPECT_TRUE(zs_icmp_is_error(ZS_FAMILY_IPV4, type)) << type;
-  for (int type : {0, 8, 13}) EXPECT_FALSE(zs_icmp_is_error(ZS_FAMILY_IPV4, type)) << type;
+  for (int type : {3, 11, 12}) EXPECT_TRUE(zs_icmp_is_error(ZS_FAMILY_IPV4, type)) << type;
+  // source quench and redirect are never related: policy judges them
+  for (int type : {0, 4, 5, 8, 13}) EXPECT_FALSE(zs_icmp_is_error(ZS_FAMILY_IPV4, type)) << type;
   for (int type : {1, 2, 3, 4}) EXPECT_TRUE(zs_icmp_is_error(ZS_FAMILY_IPV6, type)) << type;
   for (int type : {0, 5, 127, 128, 135}) EXPECT_FALSE(zs_icmp_is_error(ZS_FAMILY_IPV6, type)) << type;
   EXPECT_EQ(zs_icmp_proto(ZS_FAMILY_IPV4), ZS_PROTO_ICMP);
@@ -108,6 +110,41 @@ TEST(AbiConntrack, ATcpFlowLivesLongOnlyOnceBothEndsAcknowledged) {
         << int{c.sent} << "/" << int{c.answered};
     EXPECT_EQ(zs_ct_timeout_ns(&cfg, &ct, ZS_PROTO_UDP), 60 * ZS_NS_PER_SEC);
   }
+}
+
+// Linux's conntrack pairs (nf_conntrack_proto_icmp.c, icmpv6): a reply maps
+// to its request's type; nothing else is a query.
+TEST(AbiProto, IcmpQueriesAreTheRequestReplyPairs) {
+  const std::pair<int, int> v4[] = {{8, 8}, {0, 8}, {13, 13}, {14, 13}, {15, 15}, {16, 15}, {17, 17}, {18, 17}};
+  for (auto [type, request] : v4) EXPECT_EQ(zs_icmp_request_type(ZS_PROTO_ICMP, type), request) << type;
+  const std::pair<int, int> v6[] = {{128, 128}, {129, 128}, {139, 139}, {140, 139}};
+  for (auto [type, request] : v6) EXPECT_EQ(zs_icmp_request_type(ZS_PROTO_ICMPV6, type), request) << type;
+  for (int type : {1, 3, 4, 5, 9, 10, 11, 12, 19, 128, 129, 139, 140, 255})
+    EXPECT_EQ(zs_icmp_request_type(ZS_PROTO_ICMP, type), 0) << type;
+  for (int type : {0, 1, 8, 13, 127, 130, 133, 135, 137, 138, 141, 200})
+    EXPECT_EQ(zs_icmp_request_type(ZS_PROTO_ICMPV6, type), 0) << type;
+  EXPECT_EQ(zs_icmp_request_type(ZS_PROTO_UDP, 8), 0);
+  EXPECT_TRUE(zs_icmp_is_request(ZS_PROTO_ICMP, 13));
+  EXPECT_FALSE(zs_icmp_is_request(ZS_PROTO_ICMP, 0));
+  EXPECT_FALSE(zs_icmp_is_request(ZS_PROTO_ICMPV6, 0));  // reserved, no request
+  EXPECT_FALSE(zs_icmp_is_request(ZS_PROTO_ICMPV6, 140));
+}
+
+// A reply's reversed ports are its request's; the key holds id, type, code.
+TEST(AbiProto, IcmpQueryPortsPutTheRequestTypeInTheKey) {
+  zs_tuple req{}, rep{};
+  req.proto = rep.proto = ZS_PROTO_ICMP;
+  zs_icmp_query_ports(&req, 13, 13, 0, htons(77));
+  zs_icmp_query_ports(&rep, 13, 14, 0, htons(77));
+  EXPECT_EQ(rep.sport, req.dport);
+  EXPECT_EQ(rep.dport, req.sport);
+  EXPECT_EQ(zs_icmp_flow_port(&req), 13 << 8);
+  EXPECT_EQ(zs_icmp_flow_id(&req), 77);
+  zs_tuple echo{};
+  echo.proto = ZS_PROTO_ICMP;
+  zs_icmp_query_ports(&echo, 8, 8, 0, htons(77));
+  EXPECT_NE(echo.dport, req.dport);  // same id, another type: another flow
+  EXPECT_EQ(zs_htons(0x0102), htons(0x0102));
 }
 
 }  // namespace

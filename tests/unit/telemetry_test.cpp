@@ -6,6 +6,7 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <zeroseg/conntrack.h>
 #include <zeroseg/verdict.h>
 
 #include <filesystem>
@@ -110,24 +111,80 @@ TEST(FlowTable, IcmpErrorsOpenNoFlow) {
   EXPECT_EQ(t.live(), 0u);
 }
 
-// The kernel's rule (include/zeroseg/proto.h): only the family's own ICMP
-// has errors; any other ICMP message that passes opens a flow.
-TEST(FlowTable, IcmpErrorsAreTheFamilysOwn) {
+// The kernel's rule (include/zeroseg/proto.h): only an ICMP query's request
+// opens a flow; errors, replies and any other message are judged on every
+// packet, whatever the family.
+TEST(FlowTable, OnlyIcmpRequestsOpenFlows) {
   FlowTable t;
   std::vector<FlowRecord> out;
   zs_event ev = event(ZS_EVENT_FLOW_NEW, 0, 0);
   ev.tuple.family = 6;
   ev.tuple.proto = 58;
-  ev.icmp_type = 1;  // ICMPv6 destination unreachable: an error
-  t.on_event(ev, clock_at(0), out);
+  for (uint8_t type : {1, 100, 129, 140, 135, 0}) {  // error, experimental, replies, ND, reserved
+    ev.icmp_type = type;
+    t.on_event(ev, clock_at(0), out);
+  }
+  EXPECT_EQ(out.size(), 6u);
   EXPECT_EQ(t.live(), 0u);
-  ev.icmp_type = 100;  // private experimentation: no error, a flow
+  ev.icmp_type = 139;  // node information query
   t.on_event(ev, clock_at(0), out);
   EXPECT_EQ(t.live(), 1u);
-  ev.tuple.proto = 1;  // ICMP in IPv6 is just another protocol
+  ev.tuple.proto = 1;  // ICMP in IPv6: its own queries, no errors
   ev.icmp_type = 3;
   t.on_event(ev, clock_at(0), out);
+  EXPECT_EQ(t.live(), 1u);
+  ev.icmp_type = 13;  // timestamp request
+  ev.tuple.sport = 1;
+  t.on_event(ev, clock_at(0), out);
   EXPECT_EQ(t.live(), 2u);
+  for (uint8_t type : {4, 5, 14}) {  // source quench and redirect: never related, never flows
+    ev.icmp_type = type;
+    t.on_event(ev, clock_at(0), out);
+  }
+  EXPECT_EQ(t.live(), 2u);
+}
+
+// A conntrack that holds what the test puts in it.
+class FakeConntrack : public ConntrackReader {
+ public:
+  std::vector<std::pair<zs_ct_key, zs_ct_entry>> flows;
+  void for_each(const Visit& fn) const override {
+    for (const auto& [k, e] : flows) fn(k, e);
+  }
+  bool lookup(const zs_ct_key& key, zs_ct_entry* entry) const override {
+    for (const auto& [k, e] : flows)
+      if (CtKeyEqual{}(k, key)) return *entry = e, true;
+    return false;
+  }
+  bool remove(const zs_ct_key&) const override { return false; }
+};
+
+// An ICMP flow whose start the agent never saw is named by its key, which
+// holds the request's type and code (zs_icmp_query_ports), not taken for
+// an echo.
+TEST(FlowTable, AnIcmpFlowFoundBySweepIsNamedByItsKey) {
+  FlowTable t;
+  FakeConntrack ct;
+  zs_ct_key key{};
+  key.ifindex = 7;
+  key.tuple.family = 4;
+  key.tuple.proto = ZS_PROTO_ICMP;
+  zs_icmp_query_ports(&key.tuple, 13, 13, 0, htons(5));  // a timestamp request
+  zs_ct_entry e{};
+  e.created_ns = e.last_seen_ns = 1'000'000'000;
+  ct.flows.push_back({key, e});
+  zs_config cfg{};
+  cfg.ct_timeout_other = 60;
+  std::vector<FlowRecord> out;
+  FlowClock clock = clock_at(0);
+  clock.now_coarse = 1'000'000'000;
+  t.sweep(ct, cfg, clock, out);
+  EXPECT_EQ(t.live(), 1u);
+  ct.flows.clear();  // evicted
+  t.sweep(ct, cfg, clock, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].icmp_type, 13);
+  EXPECT_EQ(out[0].icmp_code, 0);
 }
 
 class FlowJsonTest : public ::testing::Test {

@@ -3,6 +3,7 @@
 // agent drives the same calls from compiled policy; these words are for
 // debugging, labs and tests, like `cilium bpf`.
 #include <arpa/inet.h>
+#include <zeroseg/conntrack.h>
 #include <zeroseg/identity.h>
 #include <zeroseg/proto.h>
 
@@ -322,13 +323,20 @@ void dump_conntrack(const Datapath& dp, bool as_json) {
     const auto& tu = k.tuple;
     std::string src = tuple_addr(tu.saddr, tu.family), dst = tuple_addr(tu.daddr, tu.family);
     uint16_t sport = ntohs(tu.sport), dport = ntohs(tu.dport);
-    out.push_back({{"ifindex", k.ifindex}, {"proto", proto_name(tu.proto)}, {"src", src}, {"sport", sport},
-                   {"dst", dst}, {"dport", dport}, {"direction", direction_name(c.direction)},
-                   {"subject", c.subject}, {"peer", c.peer}, {"rule", c.rule_id},
-                   {"packets", {c.packets[0], c.packets[1]}}, {"bytes", {c.bytes[0], c.bytes[1]}},
-                   {"generation", c.generation}, {"audit", (c.flags & ZS_CT_AUDIT) != 0}});
-    t.add({std::to_string(k.ifindex), proto_name(tu.proto), src + ":" + std::to_string(sport),
-           dst + ":" + std::to_string(dport), direction_name(c.direction), identity_name(c.subject),
+    json row = {{"ifindex", k.ifindex}, {"proto", proto_name(tu.proto)}, {"src", src}, {"sport", sport},
+                {"dst", dst}, {"dport", dport}, {"direction", direction_name(c.direction)},
+                {"subject", c.subject}, {"peer", c.peer}, {"rule", c.rule_id},
+                {"packets", {c.packets[0], c.packets[1]}}, {"bytes", {c.bytes[0], c.bytes[1]}},
+                {"generation", c.generation}, {"audit", (c.flags & ZS_CT_AUDIT) != 0}};
+    std::string from = src + ":" + std::to_string(sport), to = dst + ":" + std::to_string(dport);
+    if (zs_is_icmp(tu.proto)) {  // a query: the key holds its id and its request's type and code
+      uint16_t port = zs_icmp_flow_port(&tu);
+      row["icmp"] = {{"type", port >> 8}, {"code", port & 0xff}, {"id", zs_icmp_flow_id(&tu)}};
+      from = src + " id " + std::to_string(zs_icmp_flow_id(&tu));
+      to = dst + " type " + std::to_string(port >> 8) + " code " + std::to_string(port & 0xff);
+    }
+    out.push_back(row);
+    t.add({std::to_string(k.ifindex), proto_name(tu.proto), from, to, direction_name(c.direction), identity_name(c.subject),
            identity_name(c.peer), std::to_string(c.rule_id),
            std::to_string(c.packets[0]) + "/" + std::to_string(c.packets[1]),
            std::to_string(c.bytes[0]) + "/" + std::to_string(c.bytes[1])});

@@ -25,10 +25,11 @@ int64_t clock_ns(clockid_t id) {
 // conntrack_entries_'s index: zs_conntrack4, zs_conntrack6
 int family_index(const zs_ct_key& key) { return key.tuple.family == ZS_FAMILY_IPV4 ? 0 : 1; }
 
-// ICMP errors (of the family's own ICMP) are judged but never open a flow
-// (bpf/lib/parse.h, bpf/lib/pipeline.h)
-bool is_icmp_error(const zs_tuple& t, uint8_t type) {
-  return t.proto == zs_icmp_proto(t.family) && zs_icmp_is_error(t.family, type);
+// ICMP opens a flow only as a query's request (include/zeroseg/proto.h):
+// errors, replies and any other message are judged on every packet and
+// never tracked (bpf/lib/pipeline.h)
+bool opens_no_flow(const zs_tuple& t, uint8_t type) {
+  return zs_is_icmp(t.proto) && !zs_icmp_is_request(t.proto, type);
 }
 
 zs_tuple reversed(const zs_tuple& t) {
@@ -98,7 +99,7 @@ void FlowTable::on_event(const zs_event& ev, const FlowClock& clock, std::vector
   switch (ev.type) {
     case ZS_EVENT_FLOW_NEW: {
       r.event = FlowEvent::start;
-      if (!is_icmp_error(ev.tuple, ev.icmp_type)) {
+      if (!opens_no_flow(ev.tuple, ev.icmp_type)) {
         auto [it, fresh] = flows_.try_emplace(key);
         Live& flow = it->second;
         // a sweep may have found the entry between the kernel's insert and
@@ -171,8 +172,10 @@ void FlowTable::sweep(const ConntrackReader& conntrack, const zs_config& cfg, co
     usage_[key.ifindex][family_index(key)]++;
     auto [it, fresh] = flows_.try_emplace(key);
     Live& flow = it->second;
-    if (fresh && zs_is_icmp(key.tuple.proto) && key.tuple.sport)  // a start the agent never saw: an echo flow has ids
-      flow.icmp_type = key.tuple.proto == ZS_PROTO_ICMP ? ZS_ICMP_ECHO : ZS_ICMPV6_ECHO_REQUEST;
+    if (fresh && zs_is_icmp(key.tuple.proto)) {  // a start the agent never saw: the key holds the request's type
+      flow.icmp_type = static_cast<uint8_t>(zs_icmp_flow_port(&key.tuple) >> 8);
+      flow.icmp_code = static_cast<uint8_t>(zs_icmp_flow_port(&key.tuple) & 0xff);
+    }
     // a newer flow on a tuple whose old flow ended between sweeps
     if (flow.synced && flow.last.created_ns != ct.created_ns) {
       out.push_back(end_record(key, flow, FlowEndReason::timeout, clock));
