@@ -29,13 +29,7 @@ const Family kV4{4, "10.0.1.10", "10.0.2.20", "10.0.2.20/32", "198.51.100.9", 1,
 const Family kV6{6, "fd00:1::10", "fd00:2::20", "fd00:2::20/128", "2001:db8::9", 58, 1, 128, 129, 1280};
 
 PB ip(const Family& f, const std::string& src, const std::string& dst, bool with_eth = true) {
-  PB b;
-  if (with_eth) b.eth();
-  if (f.family == 4)
-    b.ipv4(src, dst);
-  else
-    b.ipv6(src, dst);
-  return b;
+  return ip_header(f.family, src, dst, with_eth);
 }
 
 std::vector<uint8_t> udp(const Family& f, const std::string& src, const std::string& dst, uint16_t sport,

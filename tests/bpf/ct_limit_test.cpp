@@ -33,15 +33,7 @@ struct Family {
 const Family kV4{4, "10.0.1.10", "10.0.2.20", "10.0.2.0/24"};
 const Family kV6{6, "fd00:1::10", "fd00:2::20", "fd00:2::/64"};
 
-PB ip(const Family& f, const std::string& src, const std::string& dst) {
-  PB b;
-  b.eth();
-  if (f.family == 4)
-    b.ipv4(src, dst);
-  else
-    b.ipv6(src, dst);
-  return b;
-}
+PB ip(const Family& f, const std::string& src, const std::string& dst) { return ip_header(f.family, src, dst); }
 // self:sport -> app:dport, and its reply
 std::vector<uint8_t> out_tcp(const Family& f, uint8_t flags, uint16_t sport = 40000, uint16_t dport = 80) {
   return ip(f, f.self, f.app).tcp(sport, dport, flags).build();

@@ -73,6 +73,18 @@ class DatapathTest : public testing::TestWithParam<Variant> {
   static std::unique_ptr<Datapath> dp_;
 };
 
+// An IPv4 or IPv6 header from src to dst, behind an Ethernet header
+// unless with_eth is false (the bare packet an ICMP error quotes).
+inline PacketBuilder ip_header(int family, const std::string& src, const std::string& dst, bool with_eth = true) {
+  PacketBuilder b;
+  if (with_eth) b.eth();
+  if (family == 4)
+    b.ipv4(src, dst);
+  else
+    b.ipv6(src, dst);
+  return b;
+}
+
 // A table case: packets in order, each expected to pass or not.
 struct Step {
   uint8_t direction;  // ZS_DIR_*, relative to the endpoint

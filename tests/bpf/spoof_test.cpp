@@ -31,15 +31,7 @@ const Family kV4{4, "10.0.1.10", "10.0.2.20", "10.0.3.30", "198.51.100.7", "192.
 const Family kV6{6, "fd00:1::10", "fd00:2::20", "fd00:3::30", "2001:db8::7", "fd00:99::9", "fd00:99::/64",
                  "fd00:99::/80"};
 
-PB ip(const Family& f, const std::string& src, const std::string& dst) {
-  PB b;
-  b.eth();
-  if (f.family == 4)
-    b.ipv4(src, dst);
-  else
-    b.ipv6(src, dst);
-  return b;
-}
+PB ip(const Family& f, const std::string& src, const std::string& dst) { return ip_header(f.family, src, dst); }
 std::vector<uint8_t> tcp(const Family& f, const std::string& src, const std::string& dst, uint16_t sport,
                          uint16_t dport, uint8_t flags = PB::kSyn) {
   return ip(f, src, dst).tcp(sport, dport, flags).build();
