@@ -60,8 +60,8 @@ static __always_inline int zs_source_on_link(const struct zs_packet *p)
 }
 
 /* Whether ifindex's allowedSourcePrefixes hold p's source in slot. At most
- * two entries cover an address (source.h): a second probe above the
- * first's length when the first is absent in this slot. */
+ * two entries cover an address (source.h): a second probe, at a shorter
+ * length than the first's, when the first is absent in this slot. */
 static __always_inline int zs_source_prefix_allowed(__u32 ifindex, __u32 slot,
 						    const struct zs_packet *p)
 {

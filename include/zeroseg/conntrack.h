@@ -112,8 +112,9 @@ struct zs_frag_value {
 };
 
 /* ct_usage (hash): ifindex -> the entries the endpoint on that interface
- * holds in each conntrack table. The kernel adds one when it inserts an
- * entry and takes one off when it removes one; an LRU map tells nobody
+ * holds in each conntrack table. The kernel adds one when it inserts a new
+ * key and takes one off when it revokes a flow (re-judged and denied); it
+ * does not see entries that expire and are replaced, and an LRU map tells nobody
  * what it evicts, and the agent deletes idle entries, so the agent's
  * conntrack sweep, which walks both tables anyway, recounts every
  * endpoint's entries and corrects the counts (keeping what the kernel

@@ -4,8 +4,12 @@
  *
  * A workload's egress (packets arriving on the host end of its veth) must
  * come from one of its own addresses (Workload spec.ips), from a prefix its
- * spec.allowedSourcePrefixes names, or be link-local IPv6 (fe80::/10, or
- * :: for DAD); anything else is dropped as spoofed-source. Packets arriving
+ * spec.allowedSourcePrefixes names, or be one of the on-link exceptions of
+ * zs_source_on_link (IPv6 link-local; :: for DAD, router solicitation and
+ * MLD reports; 0.0.0.0 for a DHCP request); anything else is dropped as
+ * spoofed-source. A workload's allowedSourcePrefixes are trusted as
+ * written: a prefix that covers another workload's address lets it send as
+ * that workload. Packets arriving
  * on a host uplink from outside must not carry a local workload's address
  * (uplink-spoofed-source). */
 #ifndef ZEROSEG_SOURCE_H
@@ -46,7 +50,7 @@ struct zs_source_value {
  * slot packets read (a prefix of the other generation). The compiler keeps
  * a workload's prefixes disjoint (a prefix inside another is dropped), so
  * at most two entries, one of each generation, cover an address: the
- * datapath then looks again above the absent entry's length, which the
+ * datapath then looks again at a shorter length than the absent entry's, which the
  * value repeats. */
 struct zs_source_prefix_key {
 	__u32 prefixlen;

@@ -127,7 +127,7 @@ std::vector<AgentSetting> make_settings() {
       seconds("ct-timeout-tcp-closing", [](C& c) -> uint32_t& { return c.ct_timeout_tcp_closing; },
               "A closing TCP flow's lifetime without a packet (default: the datapath's)"),
       seconds("ct-timeout-other", [](C& c) -> uint32_t& { return c.ct_timeout_other; },
-              "A UDP, ICMP or other flow's lifetime without a packet (default: the datapath's)"),
+              "A UDP flow's, an ICMP query's or another protocol's lifetime without a packet (default: the datapath's)"),
       seconds("ct-timeout-tcp-syn-sent", [](C& c) -> uint32_t& { return c.ct_timeout_tcp_syn_sent; },
               "A TCP flow's lifetime while its SYN has no answer (default: the datapath's, 2m)"),
       seconds("ct-timeout-tcp-syn-recv", [](C& c) -> uint32_t& { return c.ct_timeout_tcp_syn_recv; },

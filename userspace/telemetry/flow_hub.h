@@ -36,9 +36,10 @@ class FlowHub {
     bool closed_ = false;
   };
 
-  // The recent lines are bounded twice: at least `keep` lines are kept
-  // when there are, but never more than keep_bytes of memory (lines differ
-  // in length: a flow line is ~400 bytes, 10k of them ~4 MiB).
+  // The recent lines are bounded twice: at most `keep` lines and about
+  // keep_bytes of memory, whichever is less (lines differ in length: a
+  // flow line is ~400 bytes, 10k of them ~4 MiB); the newest batch is
+  // always kept, even when it alone is larger.
   static constexpr size_t kDefaultKeepBytes = 4u << 20;
   explicit FlowHub(size_t keep = 10000, size_t stream_queue = 65536, size_t keep_bytes = kDefaultKeepBytes)
       : keep_(keep), stream_queue_(stream_queue), keep_bytes_(keep_bytes) {}
