@@ -228,6 +228,21 @@ TEST_P(AttackReview2Test, APeerStopsAtTheEndpointsShare) {
   }
 }
 
+// Held: ICMPv6 carried in IPv4 (protocol 58) is not ICMP to the IPv4 echo
+// flow: the key holds the protocol, so an "echo reply" of type 129 or of
+// type 0 in protocol 58 with the flow's id is judged by policy (denied).
+TEST_P(AttackReview2Test, IcmpV6InIpv4DoesNotRideAnIpv4EchoFlow) {
+  Transaction tx(dp());
+  set_endpoint(kSelf, ZS_MODE_ENFORCE, ZS_MODE_ENFORCE, &tx);
+  set_identity(kV4.peer, kPeer, &tx);
+  add_rule({kSelf, kPeer, OUT, 1, 8 << 8, 8 << 8, 31}, &tx);
+  tx.commit();
+  ASSERT_TRUE(send(OUT, ip(4, kV4.self, kV4.peer).icmp(8, 0, 9).payload(56).build()));
+  EXPECT_FALSE(send(IN, ip(4, kV4.peer, kV4.self).proto(58).payload({129, 0, 0, 0, 0, 9, 0, 1}).build()));
+  EXPECT_FALSE(send(IN, ip(4, kV4.peer, kV4.self).proto(58).payload({0, 0, 0, 0, 0, 9, 0, 1}).build()));
+  EXPECT_TRUE(send(IN, ip(4, kV4.peer, kV4.self).icmp(0, 0, 9).payload(56).build()));
+}
+
 INSTANTIATE_TEST_SUITE_P(Hooks, AttackReview2Test, testing::Values(Variant::xdp_host, Variant::tc_workload),
                          variant_name);
 
