@@ -670,6 +670,30 @@ spec: {interface: veth-p, ips: [10.0.0.2]}
             2u);
 }
 
+// HOLE (attack review 2). allowedSourcePrefixes are made disjoint among
+// themselves only: a router's prefix may cover another workload's address,
+// and the router's egress then passes the source check from that address,
+// which every receiver's ipcache judges as the other workload: the router
+// borrows its identity (a rule admitting `plain` admits the router's
+// forged packets). Fix: refuse a prefix that holds another workload's ip
+// (an error naming both, as ConflictingClaimsAreErrors), or carve the
+// workloads' host addresses out of it (source-prefix entries marked not
+// allowed for each covered workload ip: the datapath's trie then stops at
+// the longer, denied entry).
+TEST_F(CompilerTest, DISABLED_AnAllowedSourcePrefixMayNotHoldAnotherWorkloadsAddress) {
+  EXPECT_THROW(apply(R"(apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: router}
+spec: {interface: veth-r, ips: [10.0.0.1], allowedSourcePrefixes: [10.0.0.0/24]}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: plain}
+spec: {interface: veth-p, ips: [10.0.0.2]}
+)"),
+               Error);
+}
+
 TEST(CompilePoliciesTest, MatchesAWholeCompileAfterRandomPolicyChanges) {
   std::mt19937 rng(20261129);
   const ObjectSet workloads = load_yaml(workloads_yaml(), "w.yaml");
