@@ -52,9 +52,9 @@ gw=$(ip -n "$NODE" -o link show "$tag-atkh" | grep -o 'link/ether [0-9a-f:]*' | 
 [ -n "$gw" ] || { echo "no MAC on $tag-atkh"; exit 1; }
 
 # a live flow atk -> web:80 for the ICMP errors to quote (held open)
-ip netns exec "$WEB" ncat -lk 80 --exec /bin/cat >/dev/null 2>&1 &
+ip netns exec "$WEB" ncat -4 -lk 80 --exec /bin/cat >/dev/null 2>&1 &
 ip netns exec "$WEB" ncat -6 -lk 80 --exec /bin/cat >/dev/null 2>&1 &
-ip netns exec "$ATK" ncat -lk 8080 --exec /bin/cat >/dev/null 2>&1 &
+ip netns exec "$ATK" ncat -4 -lk 8080 --exec /bin/cat >/dev/null 2>&1 &
 # listening(NS PORT FAMILY): the listener is up (on a loaded machine, ncat
 # takes its time)
 listening() { ip netns exec "$1" ss -Hltn "$3" "sport = :$2" | grep -q .; }
