@@ -16,6 +16,8 @@ packages=(
   prometheus nfdump
   # lint: shell scripts and the Vagrantfile
   shellcheck vagrant
+  # the generated shell completion, loaded in each shell
+  zsh fish
 )
 
 missing=()

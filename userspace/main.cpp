@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   cli::add_quarantine_commands(app, global);
   inspect::add_status_command(app, global);
   inspect::add_bpf_commands(app, global);
+  cli::add_completion_command(app);
 
   try {
     app.parse(argc, argv);

@@ -31,8 +31,20 @@ expect_fail() {
   if "$@" >/dev/null 2>&1; then fail "$what (command succeeded: $*)"; else pass "$what"; fi
 }
 
+# expect_eq DESCRIPTION GOT WANT
+expect_eq() {
+  if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (got '$2', want '$3')"; fi
+}
+
+# expect_contains DESCRIPTION TEXT PART
+expect_contains() {
+  if [[ $2 == *"$3"* ]]; then pass "$1"; else fail "$1 ('$3' not in: ${2:0:300})"; fi
+}
+
+# A test that ran no check fails: it proved nothing.
 e2e_summary() {
   echo "$((E2E_CHECKS - E2E_FAILURES)) passed, $E2E_FAILURES failed"
+  [ "$E2E_CHECKS" -gt 0 ] || { echo "FAIL: no check ran"; return 1; }
   [ "$E2E_FAILURES" = 0 ]
 }
 

@@ -66,7 +66,7 @@ void run_alerts(const AlertsFlags& f) {
 void add_alerts_command(CLI::App& app, GlobalOptions&) {
   static AlertsFlags flags;
   auto* cmd = app.add_subcommand("alerts", "Lateral-movement alerts: scans, sweeps, denied bursts");
-  cmd->add_option("--socket", flags.socket, "The agent's API socket")->capture_default_str();
+  add_socket_option(*cmd, flags.socket);
   cmd->add_option("-o,--output", flags.output, "table or json (one object a line)")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();

@@ -162,7 +162,7 @@ void run_flows(const FlowsFlags& f) {
 void add_flows_command(CLI::App& app, GlobalOptions&) {
   static FlowsFlags flags;
   auto* cmd = app.add_subcommand("flows", "Recent and live flows: who talked to whom, and which rule decided");
-  cmd->add_option("--socket", flags.socket, "The agent's API socket")->capture_default_str();
+  add_socket_option(*cmd, flags.socket);
   cmd->add_option("-o,--output", flags.output, "table, json (one object a line) or compact")
       ->check(CLI::IsMember({"table", "json", "compact"}))
       ->capture_default_str();

@@ -17,6 +17,8 @@ struct GlobalOptions {
 };
 
 void add_global_options(CLI::App& cmd, GlobalOptions& g);
+// --socket, which ZEROSEG_SOCKET sets when it is not given
+void add_socket_option(CLI::App& cmd, std::string& socket);
 // --socket and -o: for words answered by the agent
 void add_client_options(CLI::App& cmd, GlobalOptions& g);
 
@@ -26,5 +28,7 @@ void add_inventory_commands(CLI::App& app, GlobalOptions& g);
 void add_flows_command(CLI::App& app, GlobalOptions& g);
 void add_alerts_command(CLI::App& app, GlobalOptions& g);
 void add_quarantine_commands(CLI::App& app, GlobalOptions& g);
+// `completion bash|zsh|fish`: add it last, it walks the words added before it
+void add_completion_command(CLI::App& app);
 
 }  // namespace zeroseg::cli

@@ -193,7 +193,7 @@ void run_status(const GlobalOptions& g) {
 void add_status_command(CLI::App& app, GlobalOptions& g) {
   auto* cmd = app.add_subcommand("status", "Agent, programs, attachments, map fill and counters");
   add_global_options(*cmd, g);
-  cmd->add_option("--socket", g.socket, "The agent's API socket")->capture_default_str();
+  cli::add_socket_option(*cmd, g.socket);
   cmd->callback([&g] { run_status(g); });
 }
 
