@@ -11,7 +11,7 @@ packages=(
   nlohmann-json3-dev libcpp-httplib-dev libgtest-dev libgmock-dev
   # labs, tests, demo, benchmarks
   iproute2 iputils-ping netcat-openbsd ncat nmap hping3 iperf3 curl
-  netsniff-ng tcpdump iptables python3 util-linux
+  netsniff-ng tcpdump iptables python3 python3-yaml util-linux
   # telemetry checks: promtool (prometheus), an IPFIX collector (nfdump)
   prometheus nfdump
   # lint: shell scripts and the Vagrantfile

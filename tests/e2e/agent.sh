@@ -181,6 +181,19 @@ else
   fail "re-apply: $out; generation $rev_before -> $rev_after"
 fi
 
+# -o yaml is -o json in another syntax; --no-headers drops the header line
+yaml_as_json() { python3 -c "import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin), sort_keys=True))"; }
+json_sorted() { python3 -c "import json,sys; print(json.dumps(json.load(sys.stdin), sort_keys=True))"; }
+for words in "workload list" "policy list" "identity list"; do
+  # shellcheck disable=SC2086  # the words are split on purpose
+  expect_eq "$words -o yaml holds what -o json holds" "$(zs $words -o yaml | yaml_as_json)" "$(zs $words -o json | json_sorted)"
+done
+expect_eq "workload list --no-headers: one line a workload" "$(zs workload list --no-headers | grep -c .)" \
+  "$(zs workload list -o json | python3 -c "import json,sys; print(len(json.load(sys.stdin)))")"
+expect_eq "bpf dump endpoints -o yaml holds what -o json holds" \
+  "$(in_node "$ZS" bpf dump endpoints --bpf-pin-dir "$PIN" -o yaml | yaml_as_json)" \
+  "$(in_node "$ZS" bpf dump endpoints --bpf-pin-dir "$PIN" -o json | json_sorted)"
+
 ct_count() { in_node "$ZS" bpf dump conntrack --bpf-pin-dir "$PIN" -o json | python3 -c "import json,sys; print(len(json.load(sys.stdin)))"; }
 ct_before=$(ct_count)
 out=$(zs policy trace --from shop/web --to app --port 80/tcp)

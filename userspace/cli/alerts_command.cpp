@@ -4,6 +4,7 @@
 
 #include "cli/client.h"
 #include "cli/options.h"
+#include "cli/output.h"
 #include "cli/table.h"
 
 namespace zeroseg::cli {
@@ -15,6 +16,7 @@ struct AlertsFlags {
   std::string socket = kDefaultSocket;
   std::string output = "table";
   bool follow = false;
+  bool no_headers = false;
   size_t last = 20;
 };
 
@@ -43,12 +45,12 @@ void run_alerts(const AlertsFlags& f) {
     Table t(headers);
     read_json_lines(f.socket, path, false, [&](const json& a) { t.add(row_of(a)); });
     if (t.empty()) std::cout << "no alerts\n";
-    else t.print(std::cout);
+    else t.print(std::cout, !f.no_headers);
     return;
   }
   read_json_lines(f.socket, path, f.follow, [&](const json& a) {
-    if (f.output == "json") {
-      std::cout << a.dump() << std::endl;
+    if (f.output != "table") {
+      print_record(f.output, a);
       return;
     }
     if (a.value("event", "") == "lost") {
@@ -67,9 +69,10 @@ void add_alerts_command(CLI::App& app, GlobalOptions&) {
   static AlertsFlags flags;
   auto* cmd = app.add_subcommand("alerts", "Lateral-movement alerts: scans, sweeps, denied bursts");
   add_socket_option(*cmd, flags.socket);
-  cmd->add_option("-o,--output", flags.output, "table or json (one object a line)")
-      ->check(CLI::IsMember({"table", "json"}))
+  cmd->add_option("-o,--output", flags.output, "table, json (one object a line) or yaml (a document each)")
+      ->check(CLI::IsMember({"table", "json", "yaml"}))
       ->capture_default_str();
+  cmd->add_flag("--no-headers", flags.no_headers, "The table without its header line");
   cmd->add_flag("-f,--follow", flags.follow, "Keep printing new alerts as they come");
   cmd->add_option("--last", flags.last, "How many recent alerts first")->capture_default_str();
   cmd->callback([] { run_alerts(flags); });

@@ -4,6 +4,7 @@
 
 #include "cli/client.h"
 #include "cli/options.h"
+#include "cli/output.h"
 #include "cli/table.h"
 #include "common/error.h"
 
@@ -26,8 +27,8 @@ void fail_if_not_enforced(const json& r) {
 }
 
 void print_result(const GlobalOptions& g, const json& r, bool dry_run) {
-  if (g.json()) {
-    std::cout << r.dump(2) << "\n";
+  if (g.structured()) {
+    print_structured(g, r);
     fail_if_not_enforced(r);
     return;
   }

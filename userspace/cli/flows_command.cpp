@@ -6,6 +6,7 @@
 #include "api/http.h"
 #include "cli/client.h"
 #include "cli/options.h"
+#include "cli/output.h"
 #include "cli/table.h"
 #include "common/error.h"
 #include "common/time.h"
@@ -19,6 +20,7 @@ struct FlowsFlags {
   std::string socket = kDefaultSocket;
   std::string output = "table";
   bool follow = false;
+  bool no_headers = false;
   size_t last = 20;
   std::string from, to, protocol, verdict, event, since;
   int port = -1;
@@ -110,8 +112,8 @@ std::vector<std::string> row_of(const json& f) {
 }
 
 void print_line(const json& f, const std::string& output) {
-  if (output == "json") {
-    std::cout << f.dump() << "\n";
+  if (output == "json" || output == "yaml") {
+    print_record(output, f);
     return;
   }
   auto r = row_of(f);
@@ -142,10 +144,10 @@ void run_flows(const FlowsFlags& f) {
     }
     Table t({"time", "event", "verdict", "source", "", "destination", "proto", "why"});
     for (const auto& fl : flows) t.add(row_of(fl));
-    t.print(std::cout);
+    t.print(std::cout, !f.no_headers);
     return;
   }
-  if (f.output == "table") {
+  if (f.output == "table" && !f.no_headers) {
     char buf[256];
     std::snprintf(buf, sizeof(buf), "%-12s  %-5s  %-8s  %-24s    %-28s %-9s  %s", "TIME", "EVENT", "VERDICT", "SOURCE",
                   "DESTINATION", "PROTO", "WHY");
@@ -163,9 +165,10 @@ void add_flows_command(CLI::App& app, GlobalOptions&) {
   static FlowsFlags flags;
   auto* cmd = app.add_subcommand("flows", "Recent and live flows: who talked to whom, and which rule decided");
   add_socket_option(*cmd, flags.socket);
-  cmd->add_option("-o,--output", flags.output, "table, json (one object a line) or compact")
-      ->check(CLI::IsMember({"table", "json", "compact"}))
+  cmd->add_option("-o,--output", flags.output, "table, json (one object a line), yaml (a document each) or compact")
+      ->check(CLI::IsMember({"table", "json", "yaml", "compact"}))
       ->capture_default_str();
+  cmd->add_flag("--no-headers", flags.no_headers, "The table without its header line");
   cmd->add_flag("-f,--follow", flags.follow, "Keep printing new flows as they come");
   cmd->add_option("--last", flags.last, "How many recent flows first")->capture_default_str();
   cmd->add_option("--from", flags.from, "Source: a label (key=value), a workload (name or namespace/name) or a CIDR");

@@ -4,6 +4,7 @@
 
 #include "cli/client.h"
 #include "cli/options.h"
+#include "cli/output.h"
 #include "cli/table.h"
 
 namespace zeroseg::cli {
@@ -19,8 +20,8 @@ std::string labels_text(const json& labels) {
 
 void run_workloads(const GlobalOptions& g) {
   json list = request(g, "GET", "/v1/workloads");
-  if (g.json()) {
-    std::cout << list.dump(2) << "\n";
+  if (g.structured()) {
+    print_structured(g, list);
     return;
   }
   Table t({"namespace", "name", "identity", "interface", "ips", "ingress", "egress", "labels"});
@@ -33,13 +34,13 @@ void run_workloads(const GlobalOptions& g) {
            ips, w.value("ingress", "-"), w.value("egress", "-"), labels_text(w["labels"])});
   }
   if (t.empty()) std::cout << "no workloads\n";
-  else t.print(std::cout);
+  else t.print(std::cout, !g.no_headers);
 }
 
 void run_identities(const GlobalOptions& g) {
   json list = request(g, "GET", "/v1/identities");
-  if (g.json()) {
-    std::cout << list.dump(2) << "\n";
+  if (g.structured()) {
+    print_structured(g, list);
     return;
   }
   Table t({"identity", "labels", "workloads"});
@@ -52,7 +53,7 @@ void run_identities(const GlobalOptions& g) {
     for (const auto& w : i["workloads"]) ws += (ws.empty() ? "" : ",") + w.get<std::string>();
     t.add({std::to_string(i["identity"].get<uint32_t>()), labels_text(i["labels"]), ws.empty() ? "-" : ws});
   }
-  t.print(std::cout);
+  t.print(std::cout, !g.no_headers);
 }
 
 }  // namespace

@@ -12,10 +12,13 @@ namespace zeroseg::cli {
 struct GlobalOptions {
   std::string socket = kDefaultSocket;
   std::string pin_dir = kDefaultPinDir;
-  std::string output = "table";  // table | json
-  bool json() const { return output == "json"; }
+  std::string output = "table";  // table | json | yaml
+  bool no_headers = false;
+  bool structured() const { return output != "table"; }
 };
 
+// -o table|json|yaml and --no-headers
+void add_output_options(CLI::App& cmd, GlobalOptions& g);
 void add_global_options(CLI::App& cmd, GlobalOptions& g);
 // --socket, which ZEROSEG_SOCKET sets when it is not given
 void add_socket_option(CLI::App& cmd, std::string& socket);

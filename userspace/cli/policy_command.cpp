@@ -6,6 +6,7 @@
 #include "api/http.h"
 #include "cli/client.h"
 #include "cli/options.h"
+#include "cli/output.h"
 #include "cli/table.h"
 #include "common/error.h"
 #include "identity/allocator.h"
@@ -19,8 +20,8 @@ using nlohmann::json;
 
 void run_list(const GlobalOptions& g) {
   json list = request(g, "GET", "/v1/policies");
-  if (g.json()) {
-    std::cout << list.dump(2) << "\n";
+  if (g.structured()) {
+    print_structured(g, list);
     return;
   }
   Table t({"kind", "namespace", "name", "mode", "directions", "selector", "selected", "rules"});
@@ -28,13 +29,17 @@ void run_list(const GlobalOptions& g) {
     t.add({p["kind"], p["namespace"], p["name"], p["mode"], p["directions"], p["selector"],
            std::to_string(p["selected"].get<size_t>()), std::to_string(p["rules"].get<size_t>())});
   if (t.empty()) std::cout << "no policies\n";
-  else t.print(std::cout);
+  else t.print(std::cout, !g.no_headers);
 }
 
 void run_get(const GlobalOptions& g, const std::string& ref) {
   json p = request(g, "GET", "/v1/policy?ref=" + api::url_encode(ref));
-  if (g.json()) {
-    std::cout << p.dump(2) << "\n";
+  if (g.output == "yaml") {  // the object itself, as kubectl get -o yaml
+    std::cout << p["document"].get<std::string>() << "\n";
+    return;
+  }
+  if (g.structured()) {
+    print_structured(g, p);
     return;
   }
   std::cout << "# " << p["object"].get<std::string>() << "\n";
@@ -49,13 +54,11 @@ void run_validate(const GlobalOptions& g, const std::vector<std::string>& files)
   LocalIdentityAllocator ids;
   RuleIdAllocator rules;
   Compiled c = PolicyCompiler(ids, rules).compile(all);
-  if (g.json()) {
-    std::cout << json{{"valid", true},
-                      {"objects", all.size()},
-                      {"identities", c.identities.size()},
-                      {"policy_entries", c.policy.size()}}
-                     .dump(2)
-              << "\n";
+  if (g.structured()) {
+    print_structured(g, {{"valid", true},
+                         {"objects", all.size()},
+                         {"identities", c.identities.size()},
+                         {"policy_entries", c.policy.size()}});
     return;
   }
   std::cout << "valid: " << all.workloads.size() << " workloads, " << all.namespaces.size() << " namespaces, "
@@ -80,8 +83,8 @@ void run_trace(const GlobalOptions& g, const TraceArgs& a) {
   auto p = parse_proto(proto);
   if (!p || port < 0 || port > 65535) throw Error("--port wants N/PROTO, not " + a.port);
   json r = request(g, "POST", "/v1/trace", {{"from", a.from}, {"to", a.to}, {"port", port}, {"proto", *p}});
-  if (g.json()) {
-    std::cout << r.dump(2) << "\n";
+  if (g.structured()) {
+    print_structured(g, r);
     return;
   }
   std::cout << r["from"].get<std::string>() << " (" << r["source_ip"].get<std::string>() << ") -> "
@@ -90,14 +93,14 @@ void run_trace(const GlobalOptions& g, const TraceArgs& a) {
   Table t({"at", "direction", "verdict", "why"});
   for (const auto& s : r["steps"])
     t.add({s["at"], s["direction"], s["verdict"], s["explanation"]});
-  t.print(std::cout);
+  t.print(std::cout, !g.no_headers);
   std::cout << "verdict: " << r["verdict"].get<std::string>() << "\n";
 }
 
 void run_diff(const GlobalOptions& g, const std::vector<std::string>& files) {
   json r = request(g, "POST", "/v1/apply", {{"documents", read_documents(files)}, {"dry_run", true}});
-  if (g.json()) {
-    std::cout << r.dump(2) << "\n";
+  if (g.structured()) {
+    print_structured(g, r);
     return;
   }
   for (const auto& o : r["objects"])
@@ -119,7 +122,7 @@ void run_diff(const GlobalOptions& g, const std::vector<std::string>& files) {
       t.add({c["source"], c["destination"], std::to_string(c["port"].get<int>()) + "/" + c["protocol"].get<std::string>(),
              std::to_string(c["flows"].get<uint64_t>()), c["last_seen"], c["now"], c["why"]});
     }
-    t.print(std::cout);
+    t.print(std::cout, !g.no_headers);
     if (rp[key].size() > 50) std::cout << "(" << rp[key].size() - 50 << " more: -o json shows all)\n";
   }
 }
@@ -131,8 +134,8 @@ struct SuggestArgs {
 void run_suggest(const GlobalOptions& g, const SuggestArgs& a) {
   std::string path = "/v1/policy/suggest?since=" + api::url_encode(a.since) + "&namespace=" + api::url_encode(a.ns);
   json r = request(g, "GET", path);
-  if (g.json()) std::cout << r.dump(2) << "\n";
-  else std::cout << r["yaml"].get<std::string>();
+  if (g.output == "json") print_structured(g, r);
+  else std::cout << r["yaml"].get<std::string>();  // the suggested objects, -o yaml or not
 }
 
 }  // namespace

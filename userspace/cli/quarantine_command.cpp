@@ -5,6 +5,7 @@
 
 #include "cli/client.h"
 #include "cli/options.h"
+#include "cli/output.h"
 #include "cli/table.h"
 
 namespace zeroseg::cli {
@@ -25,8 +26,8 @@ std::string joined(const json& list) {
 }
 
 void print(const GlobalOptions& g, const json& q, bool added) {
-  if (g.json()) {
-    std::cout << q.dump(2) << "\n";
+  if (g.structured()) {
+    print_structured(g, q);
     return;
   }
   if (!added) {
@@ -40,8 +41,8 @@ void print(const GlobalOptions& g, const json& q, bool added) {
 
 void run_list(const GlobalOptions& g) {
   json list = request(g, "GET", "/v1/quarantines");
-  if (g.json()) {
-    std::cout << list.dump(2) << "\n";
+  if (g.structured()) {
+    print_structured(g, list);
     return;
   }
   Table t({"target", "addresses", "since", "expires", "management", "reason"});
@@ -49,7 +50,7 @@ void run_list(const GlobalOptions& g) {
     t.add({q["target"], joined(q["addresses"]), q["since"], q["expires"].is_null() ? "-" : q["expires"].get<std::string>(),
            joined(q["management"]), q.value("reason", "")});
   if (t.empty()) std::cout << "nothing is quarantined\n";
-  else t.print(std::cout);
+  else t.print(std::cout, !g.no_headers);
 }
 
 }  // namespace

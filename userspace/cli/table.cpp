@@ -5,7 +5,7 @@
 
 namespace zeroseg::cli {
 
-void Table::print(std::ostream& out) const {
+void Table::print(std::ostream& out, bool headers) const {
   std::vector<size_t> width(headers_.size());
   for (size_t i = 0; i < headers_.size(); i++) width[i] = headers_[i].size();
   for (const auto& row : rows_)
@@ -20,7 +20,7 @@ void Table::print(std::ostream& out) const {
   };
   std::vector<std::string> caps = headers_;
   for (auto& h : caps) std::transform(h.begin(), h.end(), h.begin(), ::toupper);
-  line(caps);
+  if (headers) line(caps);
   for (const auto& row : rows_) line(row);
 }
 

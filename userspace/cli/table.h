@@ -13,7 +13,7 @@ class Table {
   explicit Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
   void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
   bool empty() const { return rows_.empty(); }
-  void print(std::ostream& out) const;
+  void print(std::ostream& out, bool headers = true) const;
 
  private:
   std::vector<std::string> headers_;

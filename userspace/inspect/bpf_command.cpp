@@ -14,6 +14,7 @@
 #include "abi/names.h"
 #include "abi/port_ranges.h"
 #include "cli/options.h"
+#include "cli/output.h"
 #include "cli/table.h"
 #include "common/error.h"
 #include "common/time.h"
@@ -238,7 +239,7 @@ std::string port_text(const zs_policy_key& k) {
 
 std::string expiry_text(uint64_t tai) { return tai ? format_rfc3339(tai_to_realtime_ns(tai)) : "-"; }
 
-void dump_endpoints(const Datapath& dp, bool as_json) {
+void dump_endpoints(const Datapath& dp, const GlobalOptions& g) {
   int slot = dp.active_slot();
   Table t({"ifindex", "interface", "identity", "kind", "ingress", "egress"});
   json out = json::array();
@@ -251,11 +252,10 @@ void dump_endpoints(const Datapath& dp, bool as_json) {
     t.add({std::to_string(ifindex), name, identity_name(e.identity), attach_kind_name(e.kind), mode_name(e.mode[0]),
            mode_name(e.mode[1])});
   }
-  if (as_json) std::cout << out.dump(2) << "\n";
-  else t.print(std::cout);
+  print_output(g, out, t);
 }
 
-void dump_ipcache(const Datapath& dp, bool as_json) {
+void dump_ipcache(const Datapath& dp, const GlobalOptions& g) {
   int slot = dp.active_slot();
   Table t({"prefix", "identity"});
   json out = json::array();
@@ -264,11 +264,10 @@ void dump_ipcache(const Datapath& dp, bool as_json) {
     out.push_back({{"prefix", prefix}, {"identity", slot_ref(v, slot)}});
     t.add({prefix, identity_name(slot_ref(v, slot))});
   }
-  if (as_json) std::cout << out.dump(2) << "\n";
-  else t.print(std::cout);
+  print_output(g, out, t);
 }
 
-void dump_policy(const Datapath& dp, bool as_json) {
+void dump_policy(const Datapath& dp, const GlobalOptions& g) {
   int slot = dp.active_slot();
   Table t({"subject", "direction", "peer", "proto", "port", "allow", "deny", "expires"});
   json out = json::array();
@@ -285,12 +284,11 @@ void dump_policy(const Datapath& dp, bool as_json) {
     t.add({identity_name(k.subject), direction_name(k.direction), identity_name(k.peer), proto_name(k.proto),
            port_text(k), allow, deny, expiry_text(exp)});
   }
-  if (as_json) std::cout << out.dump(2) << "\n";
-  else t.print(std::cout);
+  print_output(g, out, t);
 }
 
 // The source validation entries: own and local addresses, allowed prefixes.
-void dump_sources(const Datapath& dp, bool as_json) {
+void dump_sources(const Datapath& dp, const GlobalOptions& g) {
   int slot = dp.active_slot();
   Table t({"ifindex", "interface", "source", "kind"});
   json out = json::array();
@@ -312,11 +310,10 @@ void dump_sources(const Datapath& dp, bool as_json) {
     uint32_t len = k.prefixlen - ZS_SOURCE_PREFIX_IFINDEX_BITS - (v4 ? 96 : 0);
     add(k.ifindex, addr + "/" + std::to_string(len), "allowed-prefix");
   }
-  if (as_json) std::cout << out.dump(2) << "\n";
-  else t.print(std::cout);
+  print_output(g, out, t);
 }
 
-void dump_conntrack(const Datapath& dp, bool as_json) {
+void dump_conntrack(const Datapath& dp, const GlobalOptions& g) {
   Table t({"ifindex", "proto", "source", "destination", "direction", "subject", "peer", "rule", "packets", "bytes"});
   json out = json::array();
   for (auto& [k, c] : dp.conntrack().entries()) {
@@ -341,8 +338,7 @@ void dump_conntrack(const Datapath& dp, bool as_json) {
            std::to_string(c.packets[0]) + "/" + std::to_string(c.packets[1]),
            std::to_string(c.bytes[0]) + "/" + std::to_string(c.bytes[1])});
   }
-  if (as_json) std::cout << out.dump(2) << "\n";
-  else t.print(std::cout);
+  print_output(g, out, t);
 }
 
 }  // namespace
@@ -433,11 +429,11 @@ void add_bpf_commands(CLI::App& app, GlobalOptions& g) {
   dump->add_option("map", what)->required()->check(CLI::IsMember({"endpoints", "ipcache", "policy", "conntrack", "sources"}));
   dump->callback([&g] {
     auto dp = Datapath::open_pinned(g.pin_dir);
-    if (what == "endpoints") dump_endpoints(*dp, g.json());
-    if (what == "ipcache") dump_ipcache(*dp, g.json());
-    if (what == "policy") dump_policy(*dp, g.json());
-    if (what == "conntrack") dump_conntrack(*dp, g.json());
-    if (what == "sources") dump_sources(*dp, g.json());
+    if (what == "endpoints") dump_endpoints(*dp, g);
+    if (what == "ipcache") dump_ipcache(*dp, g);
+    if (what == "policy") dump_policy(*dp, g);
+    if (what == "conntrack") dump_conntrack(*dp, g);
+    if (what == "sources") dump_sources(*dp, g);
   });
 }
 

@@ -6,6 +6,7 @@
 #include "abi/names.h"
 #include "cli/client.h"
 #include "cli/options.h"
+#include "cli/output.h"
 #include "cli/table.h"
 #include "common/error.h"
 #include "inspect/inspect.h"
@@ -129,8 +130,8 @@ void run_status(const GlobalOptions& g) {
   auto fail_if_degraded = [&] {
     if (!degraded.empty()) throw Error("degraded: not enforced on " + degraded);
   };
-  if (g.json()) {
-    std::cout << j.dump(2) << "\n";
+  if (g.structured()) {
+    print_structured(g, j);
     fail_if_degraded();
     return;
   }
@@ -177,14 +178,14 @@ void run_status(const GlobalOptions& g) {
     }
   }
   std::cout << "datapath pinned under " << g.pin_dir << ", policy revision " << dp->generation() << "\n\n";
-  progs.print(std::cout);
+  progs.print(std::cout, !g.no_headers);
   std::cout << "\n";
   if (eps.empty()) std::cout << "no endpoints attached\n";
-  else eps.print(std::cout);
+  else eps.print(std::cout, !g.no_headers);
   std::cout << "\n";
-  maps.print(std::cout);
+  maps.print(std::cout, !g.no_headers);
   std::cout << "\n";
-  ctrs.print(std::cout);
+  ctrs.print(std::cout, !g.no_headers);
   fail_if_degraded();
 }
 
