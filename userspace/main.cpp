@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const cli::ExitWith& e) {
+    return e.code;
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return 2;

@@ -181,6 +181,13 @@ else
   fail "re-apply: $out; generation $rev_before -> $rev_after"
 fi
 
+expect_ok "policy diff --exit-code: 0 when applying would change nothing" zs policy diff -f "$work/policy.yaml" --exit-code
+sed 's/ports: \[{port: 80}\]/ports: [{port: 8080}]/' "$work/policy.yaml" >"$work/policy-changed.yaml"
+rc=0
+zs policy diff -f "$work/policy-changed.yaml" --exit-code >/dev/null 2>&1 || rc=$?
+expect_eq "policy diff --exit-code: 1 when applying would change something" "$rc" 1
+expect_ok "policy diff without --exit-code: 0 either way" zs policy diff -f "$work/policy-changed.yaml"
+
 # -o yaml is -o json in another syntax; --no-headers drops the header line
 yaml_as_json() { python3 -c "import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin), sort_keys=True))"; }
 json_sorted() { python3 -c "import json,sys; print(json.dumps(json.load(sys.stdin), sort_keys=True))"; }

@@ -50,6 +50,19 @@ TEST(Time, Durations) {
   EXPECT_FALSE(parse_duration_ns("10"));
   EXPECT_FALSE(parse_duration_ns("-5s"));
   EXPECT_FALSE(parse_duration_ns("9223372036854775807d"));
+  // as format_duration prints them
+  EXPECT_EQ(parse_duration_ns("1h30m"), 5'400'000'000'000);
+  EXPECT_EQ(parse_duration_ns("1d2h3m4s"), ((26 * 60 + 3) * 60 + 4) * 1'000'000'000LL);
+  EXPECT_EQ(parse_duration_ns("1s500ms"), 1'500'000'000);
+  for (int64_t ns : {int64_t{1}, int64_t{59}, int64_t{3600}, int64_t{5400}, int64_t{90061}, int64_t{86400 * 400}})
+    EXPECT_EQ(parse_duration_ns(format_duration(ns * 1'000'000'000)), ns * 1'000'000'000) << format_duration(ns * 1'000'000'000);
+  EXPECT_FALSE(parse_duration_ns(""));
+  EXPECT_FALSE(parse_duration_ns("1h30"));
+  EXPECT_FALSE(parse_duration_ns("1h-30m"));
+  EXPECT_FALSE(parse_duration_ns("h"));
+  EXPECT_FALSE(parse_duration_ns("1h 30m"));
+  EXPECT_TRUE(parse_duration_ns("53375d"));
+  EXPECT_FALSE(parse_duration_ns("53375d53375d"));  // each part fits, the sum does not
 }
 
 TEST(Time, TaiRoundTrip) {

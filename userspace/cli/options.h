@@ -8,6 +8,12 @@
 
 namespace zeroseg::cli {
 
+// Thrown by a word that ends with an exit code but no error to print
+// (`policy diff --exit-code`); main returns the code.
+struct ExitWith {
+  int code;
+};
+
 // Options every command takes.
 struct GlobalOptions {
   std::string socket = kDefaultSocket;

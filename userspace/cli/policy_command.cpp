@@ -97,16 +97,19 @@ void run_trace(const GlobalOptions& g, const TraceArgs& a) {
   std::cout << "verdict: " << r["verdict"].get<std::string>() << "\n";
 }
 
-void run_diff(const GlobalOptions& g, const std::vector<std::string>& files) {
+// Whether applying the files would change anything.
+bool run_diff(const GlobalOptions& g, const std::vector<std::string>& files) {
   json r = request(g, "POST", "/v1/apply", {{"documents", read_documents(files)}, {"dry_run", true}});
+  bool changes = r["entries_changed"].get<size_t>() > 0;
+  for (const auto& o : r["objects"]) changes |= o["action"].get<std::string>() != "unchanged";
   if (g.structured()) {
     print_structured(g, r);
-    return;
+    return changes;
   }
   for (const auto& o : r["objects"])
     std::cout << o["object"].get<std::string>() << " would be " << o["action"].get<std::string>() << "\n";
   std::cout << r["entries_changed"].get<size_t>() << " datapath entries would change\n";
-  if (!r.contains("replay")) return;
+  if (!r.contains("replay")) return changes;
   const json& rp = r["replay"];
   std::cout << "\nreplayed " << rp["conversations"] << " conversations seen on this node: " << rp["unchanged"]
             << " keep their verdict, " << rp["newly_denied"].size() << " would be denied, "
@@ -125,6 +128,7 @@ void run_diff(const GlobalOptions& g, const std::vector<std::string>& files) {
     t.print(std::cout, !g.no_headers);
     if (rp[key].size() > 50) std::cout << "(" << rp[key].size() - 50 << " more: -o json shows all)\n";
   }
+  return changes;
 }
 
 struct SuggestArgs {
@@ -171,7 +175,11 @@ void add_policy_commands(CLI::App& app, GlobalOptions& g) {
   auto* diff = policy->add_subcommand("diff", "What applying the files would change, and which seen flows it would deny or allow");
   add_client_options(*diff, g);
   diff->add_option("-f,--filename", files)->required();
-  diff->callback([&g] { run_diff(g, files); });
+  static bool exit_code = false;
+  diff->add_flag("--exit-code", exit_code, "Exit 1 when applying would change something (as kubectl diff, git diff)");
+  diff->callback([&g] {
+    if (run_diff(g, files) && exit_code) throw ExitWith{1};
+  });
 
   static SuggestArgs suggest_args;
   auto* suggest = policy->add_subcommand("suggest", "Least-privilege SegmentPolicy YAML from the flows seen");

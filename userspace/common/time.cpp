@@ -3,6 +3,7 @@
 
 #include <time.h>
 
+#include <cctype>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
@@ -83,20 +84,31 @@ std::string format_rfc3339(int64_t unix_ns) {
   return buf;
 }
 
+// A sum of NUMBER UNIT parts, as format_duration() prints and Go parses.
 std::optional<int64_t> parse_duration_ns(std::string_view s) {
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc() || value < 0) return std::nullopt;
-  std::string_view unit(end, s.data() + s.size() - end);
-  int64_t scale;
-  if (unit == "ms") scale = 1000000;
-  else if (unit == "s") scale = 1000000000;
-  else if (unit == "m") scale = 60LL * 1000000000;
-  else if (unit == "h") scale = 3600LL * 1000000000;
-  else if (unit == "d") scale = 86400LL * 1000000000;
-  else return std::nullopt;
-  if (value > INT64_MAX / scale / 2) return std::nullopt;  // and room to add it to now
-  return value * scale;
+  constexpr int64_t kMost = INT64_MAX / 2;  // and room to add it to now
+  if (s.empty()) return std::nullopt;
+  int64_t total = 0;
+  while (!s.empty()) {
+    int64_t value = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (ec != std::errc() || value < 0) return std::nullopt;
+    s.remove_prefix(end - s.data());
+    size_t unit_len = 0;
+    while (unit_len < s.size() && std::isalpha(static_cast<unsigned char>(s[unit_len]))) unit_len++;
+    std::string_view unit = s.substr(0, unit_len);
+    s.remove_prefix(unit_len);
+    int64_t scale;
+    if (unit == "ms") scale = 1000000;
+    else if (unit == "s") scale = 1000000000;
+    else if (unit == "m") scale = 60LL * 1000000000;
+    else if (unit == "h") scale = 3600LL * 1000000000;
+    else if (unit == "d") scale = 86400LL * 1000000000;
+    else return std::nullopt;
+    if (value > (kMost - total) / scale) return std::nullopt;
+    total += value * scale;
+  }
+  return total;
 }
 
 uint64_t realtime_to_tai_ns(int64_t unix_ns) { return static_cast<uint64_t>(unix_ns + tai_offset_ns()); }

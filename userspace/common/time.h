@@ -13,7 +13,7 @@ int64_t realtime_now_ns();
 // "2026-11-28T10:00:00Z", "2026-11-28T10:00:00.5+01:00"
 std::optional<int64_t> parse_rfc3339(std::string_view text);
 std::string format_rfc3339(int64_t unix_ns);
-// "90s", "15m", "2h", "1d", "500ms"
+// "90s", "15m", "2h", "1d", "500ms", and sums as printed: "1h30m", "1d2h3s"
 std::optional<int64_t> parse_duration_ns(std::string_view text);
 // The other way, to the second: "1h", "1h30m", "45s"
 std::string format_duration(int64_t ns);
