@@ -83,10 +83,13 @@ print(sum(1 for f in map(json.loads, open(sys.argv[1])) if f["event"] == "flow-u
 [ "$n" -ge 118 ] && pass "flow log: $n flow-unanswered records from the attacker" || fail "flow log: $n flow-unanswered records"
 python3 -c '
 import json, sys
+seen = 0
 for f in map(json.loads, open(sys.argv[1])):
     if f["event"] == "flow-unanswered":
         assert f["verdict"] == "allowed" and f["packets"]["reply"] == 0 and "end_reason" not in f, f
         assert 3000 <= f["duration_ms"] <= 10000, f
+        seen += 1
+assert seen, "none"
 ' "$(lab_dir)/flows.json" && pass "each says allowed, no reply, reported 3-10 s after its first packet" \
   || fail "flow-unanswered records: $(grep -m3 flow-unanswered "$(lab_dir)/flows.json")"
 metrics=$(nsenter --net="/run/netns/$(lab_node)" curl -s http://127.0.0.1:9464/metrics)
