@@ -76,6 +76,18 @@ assert len(nobody) >= 20, a  # addresses with no workload are targets
 assert any("unanswered" in e for e in a["evidence"]), a
 ' && pass "the alert: guest/attacker, T1046+T1018, addresses nobody has among its targets, unanswered evidence" \
   || fail "host-sweep alert: $(alerts_json | grep host-sweep)"
+# in seconds from the first probe, however long nmap takes on a busy machine
+alerts_json | python3 -c '
+import json, sys
+from datetime import datetime
+t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")[:26] + "+00:00" if "." in s else s.replace("Z", "+00:00"))
+alert = min(t(a["time"]) for a in map(json.loads, sys.stdin) if a["detector"] == "host-sweep")
+first = min(t(f["time"]) for f in map(json.loads, open(sys.argv[1])) if f["event"] == "flow-start" and f["source"]["ip"] == "10.77.6.2")
+d = (alert - first).total_seconds()
+print(f"{d:.1f}")
+assert 0 <= d <= 10, d
+' "$(lab_dir)/flows.json" >"$work/delay" && pass "host-sweep $(cat "$work/delay") s after the sweep's first probe (at most 10)" \
+  || fail "host-sweep not within 10 s of the first probe: $(cat "$work/delay")"
 n=$(python3 -c '
 import json, sys
 print(sum(1 for f in map(json.loads, open(sys.argv[1])) if f["event"] == "flow-unanswered" and f["source"]["ip"] == "10.77.6.2"))
@@ -92,6 +104,9 @@ for f in map(json.loads, open(sys.argv[1])):
 assert seen, "none"
 ' "$(lab_dir)/flows.json" && pass "each says allowed, no reply, reported 3-10 s after its first packet" \
   || fail "flow-unanswered records: $(grep -m3 flow-unanswered "$(lab_dir)/flows.json")"
+lab_zs flows --last 10000 --from guest/attacker --event unanswered >"$work/flows.txt" 2>&1
+grep -q 'unanswered .*no reply [0-9]*ms after the first packet' "$work/flows.txt" && ! grep -qE ' (start|end|deny) ' "$work/flows.txt" \
+  && pass "zeroseg flows --event unanswered lists them, and only them" || fail "flows --event unanswered: $(head -5 "$work/flows.txt")"
 metrics=$(nsenter --net="/run/netns/$(lab_node)" curl -s http://127.0.0.1:9464/metrics)
 grep -q '^zeroseg_flows_unanswered_total [1-9]' <<<"$metrics" && pass "/metrics counts them" \
   || fail "metrics: $(grep unanswered <<<"$metrics")"
