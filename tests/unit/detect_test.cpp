@@ -8,6 +8,7 @@
 #include <zeroseg/verdict.h>
 
 #include <filesystem>
+#include <set>
 #include <fstream>
 #include <thread>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,9 @@
 #include "common/error.h"
 #include "detect/detection.h"
 #include "detect/webhook.h"
+#include "policy/compiler.h"
+#include "policy/evaluate.h"
+#include "policy/yaml_reader.h"
 
 namespace zeroseg {
 namespace {
@@ -135,9 +139,9 @@ TEST(ThresholdRandomWalk, OnlyFirstContactsCountAndSuccessesWalkBack) {
   EXPECT_EQ(s.count("scan-trw"), 1u);
 }
 
-TEST(DeniedBurst, FiftyDeniesInTenSeconds) {
+TEST(DeniedBurst, FiftyDeniesInTenSecondsOverFiveTargets) {
   Stream s;
-  for (int64_t i = 0; i < 49; i++) s.feed(denied(kAttacker, kTarget, 80, i * 100'000'000));
+  for (int64_t i = 0; i < 49; i++) s.feed(denied(kAttacker, kTarget + i % 5, 80, i * 100'000'000));
   EXPECT_EQ(s.count("denied-burst"), 0u);
   s.feed(denied(kAttacker, kTarget, 80, 5 * kSec));
   EXPECT_EQ(s.count("denied-burst"), 1u);
@@ -401,6 +405,226 @@ TEST(Webhook, PostsEachAlertAndCountsWhatFailed) {
   dead.send("{}\n");
   for (int i = 0; i < 300 && dead.counts().failed == 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(dead.counts().failed, 1u);
+}
+
+// A flow no reply reached, reported by the conntrack sweep seconds after
+// its first packet (FlowEvent::unanswered), with protocol and port.
+FlowRecord unanswered(uint32_t src, uint32_t dst, uint8_t proto, uint16_t port, int64_t t) {
+  FlowRecord r = record(FlowEvent::unanswered, src, dst, port, t);
+  r.verdict = ZS_VERDICT_ALLOWED;
+  r.direction = ZS_DIR_EGRESS;
+  r.tuple.proto = proto;
+  if (proto == ZS_PROTO_ICMP) {
+    r.tuple.sport = htons(7);  // the echo's id
+    r.tuple.dport = htons(8 << 8);
+    r.icmp_type = 8;
+  }
+  r.start_ns = t - 3 * kSec;
+  r.packets = {1, 0};
+  return r;
+}
+
+// nmap -sn, -sS and -sU over a /24 where nothing answers: addresses with no
+// workload are targets like any other, and the sweep is known from the
+// flow-unanswered records, seconds after the probes, not minutes.
+TEST(HostSweep, IcmpTcpAndUdpSweepsOfAddressesNobodyHasAlertFromUnansweredRecords) {
+  for (uint8_t proto : {ZS_PROTO_ICMP, ZS_PROTO_TCP, ZS_PROTO_UDP}) {
+    Stream s;
+    uint16_t port = proto == ZS_PROTO_ICMP ? 0 : proto == ZS_PROTO_TCP ? 443 : 161;
+    for (uint32_t h = 1; h <= 24; h++) s.feed(unanswered(kAttacker, 0x0a4d6300 + h, proto, port, 3 * kSec + h));
+    EXPECT_EQ(s.count("host-sweep"), 0u) << int(proto);
+    s.feed(unanswered(kAttacker, 0x0a4d6300 + 25, proto, port, 3 * kSec + 25));
+    ASSERT_EQ(s.count("host-sweep"), 1u) << int(proto);
+    for (const auto& a : s.alerts)
+      if (a.detector == "host-sweep") {
+        EXPECT_EQ(a.targets.size(), 25u);
+        EXPECT_EQ(a.targets[0], proto == ZS_PROTO_ICMP ? "10.77.99.1" : "10.77.99.1:" + std::to_string(port));
+        EXPECT_NE(a.summary.find("unanswered"), std::string::npos) << a.summary;
+        EXPECT_NE(a.evidence.back().find("unanswered"), std::string::npos) << a.evidence.back();
+      }
+    EXPECT_GE(s.count("scan-trw"), 1u);  // four failed first contacts
+  }
+}
+
+TEST(HostSweep, OneSweepIsOneProtocolAndPort) {
+  Stream s;
+  for (uint32_t h = 1; h <= 13; h++) {
+    s.feed(unanswered(kAttacker, 0x0a4d6300 + h, ZS_PROTO_TCP, 53, h * kSec));
+    s.feed(unanswered(kAttacker, 0x0a4d6300 + 100 + h, ZS_PROTO_UDP, 53, h * kSec));
+  }
+  EXPECT_EQ(s.count("host-sweep"), 0u);  // 13 on tcp/53, 13 on udp/53: not 26 on "53"
+}
+
+// The end of a flow already reported unanswered adds nothing: no second
+// failure (a late answer is still traffic).
+TEST(Detection, AnEndAfterItsUnansweredRecordIsNotCountedAgain) {
+  FlowRecord early = unanswered(kAttacker, kTarget, ZS_PROTO_TCP, 80, 3 * kSec);
+  Attempt a = attempt_of(early);
+  EXPECT_TRUE(a.outcome);
+  EXPECT_TRUE(a.failed);
+  EXPECT_FALSE(a.denied);
+  FlowRecord end = early;
+  end.event = FlowEvent::end;
+  end.end_reason = FlowEndReason::timeout;
+  EXPECT_TRUE(attempt_of(end).failed);  // unreported: the end is the failure
+  end.reported_unanswered = true;
+  a = attempt_of(end);
+  EXPECT_FALSE(a.outcome);
+  EXPECT_FALSE(a.failed);
+  end.packets[1] = 1;  // answered after all
+  a = attempt_of(end);
+  EXPECT_TRUE(a.outcome);
+  EXPECT_FALSE(a.failed);
+  // a source retrying one unanswered target: one first contact, whatever the ends
+  Stream s;
+  for (int i = 0; i < 10; i++) {
+    FlowRecord r = unanswered(kAttacker, kTarget, ZS_PROTO_TCP, 80, (3 + i) * kSec);
+    s.feed(r);
+    r.event = FlowEvent::end;
+    r.reported_unanswered = true;
+    s.feed(r);
+  }
+  EXPECT_TRUE(s.alerts.empty());
+}
+
+// A workload retrying the denied services it depends on (z/c probing three
+// addresses on one port ~5 times a second): a blocked dependency, low,
+// without an ATT&CK discovery id, with the policy that would allow it, and
+// no discovery alert. Many distinct ports or hosts still are discovery.
+class BlockedDependencyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    objects_ = load_yaml(R"(apiVersion: v1
+kind: Namespace
+metadata: {name: z}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: x}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: c, namespace: z, labels: {pod: c}}
+spec: {interface: zs-none-c, ips: [10.0.3.3]}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: a, namespace: x, labels: {pod: a}}
+spec: {interface: zs-none-a, ips: [10.0.1.1]}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: b, namespace: x, labels: {pod: b}}
+spec: {interface: zs-none-b, ips: [10.0.1.2]}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: d, namespace: x, labels: {pod: d}}
+spec: {interface: zs-none-d, ips: [10.0.1.3]}
+---
+apiVersion: zeroseg.io/v1
+kind: SegmentPolicy
+metadata: {name: deny-all-in, namespace: x}
+spec:
+  selector: {}
+  ingress: []
+)", "lab.yaml");
+    compiled_ = PolicyCompiler(ids_, rules_).compile(objects_);
+    names_ = FlowCatalog("node", std::make_shared<const Compiled>(compiled_));
+    for (const auto& [id, ident] : compiled_.identities)
+      if (!ident.workloads.empty()) id_of_[ident.workloads[0]] = id;
+  }
+  // z/c -> x/NAME:80, denied by default at x/NAME's ingress
+  FlowRecord denied_into(const std::string& name, uint32_t dst, int64_t t) {
+    FlowRecord r = denied(0x0a000303, dst, 80, t);
+    r.peer = id_of_["z/c"];
+    r.subject = id_of_["x/" + name];
+    return r;
+  }
+  ObjectSet objects_;
+  LocalIdentityAllocator ids_;
+  RuleIdAllocator rules_;
+  Compiled compiled_;
+  FlowCatalog names_{"node"};
+  std::map<std::string, uint32_t> id_of_;
+};
+
+TEST_F(BlockedDependencyTest, ThreeDeniedServicesRetriedFiveTimesASecondAreNoScan) {
+  Detection d;
+  std::vector<Alert> alerts;
+  const std::pair<const char*, uint32_t> targets[] = {{"a", 0x0a000101}, {"b", 0x0a000102}, {"d", 0x0a000103}};
+  for (int64_t i = 0; i < 5 * 60; i++)  // a minute
+    for (const auto& [name, ip] : targets) d.observe(denied_into(name, ip, i * 200'000'000), names_, alerts);
+  std::set<std::string> about;
+  for (const auto& a : alerts) {
+    EXPECT_EQ(a.detector, "blocked-dependency") << a.summary;
+    EXPECT_EQ(a.severity, "low");
+    EXPECT_TRUE(a.mitre.empty());
+    about.insert(a.targets.at(0));
+    EXPECT_NE(a.summary.find("z/c keeps trying x/"), std::string::npos) << a.summary;
+  }
+  EXPECT_EQ(about, (std::set<std::string>{"x/a:80", "x/b:80", "x/d:80"}));
+  EXPECT_EQ(alerts.size(), 3u);  // once per target within the suppression period
+
+  // the suggestion is a SegmentPolicy that, applied, lets exactly that through
+  const std::string& yaml = alerts.at(0).suggestion;
+  ASSERT_NE(yaml.find("kind: SegmentPolicy"), std::string::npos) << yaml;
+  ObjectSet after = objects_;
+  after.append(load_yaml(yaml, "suggestion.yaml"));
+  Compiled next = PolicyCompiler(ids_, rules_).compile(after);
+  PolicyJudge before(compiled_, objects_), then(next, after);
+  IpAddr c = *IpAddr::parse("10.0.3.3"), a = *IpAddr::parse("10.0.1.1"), b = *IpAddr::parse("10.0.1.2");
+  EXPECT_EQ(before.judge(c, a, ZS_PROTO_TCP, 80).verdict, ZS_VERDICT_DENIED);
+  EXPECT_EQ(then.judge(c, a, ZS_PROTO_TCP, 80).verdict, ZS_VERDICT_ALLOWED) << yaml;
+  EXPECT_EQ(then.judge(c, a, ZS_PROTO_TCP, 81).verdict, ZS_VERDICT_DENIED) << yaml;
+  EXPECT_EQ(then.judge(c, b, ZS_PROTO_TCP, 80).verdict, ZS_VERDICT_DENIED) << yaml;
+}
+
+TEST_F(BlockedDependencyTest, ManyDistinctPortsOrHostsAreStillDiscovery) {
+  Detection d;
+  std::vector<Alert> alerts;
+  for (int64_t i = 0; i < 60; i++) {  // 60 denies over 20 ports of x/a within 6 s
+    FlowRecord r = denied_into("a", 0x0a000101, i * 100'000'000);
+    r.tuple.dport = htons(static_cast<uint16_t>(1000 + i % 20));
+    d.observe(r, names_, alerts);
+  }
+  std::set<std::string> detectors;
+  for (const auto& a : alerts) detectors.insert(a.detector);
+  EXPECT_TRUE(detectors.count("port-scan"));
+  EXPECT_TRUE(detectors.count("denied-burst"));
+  EXPECT_FALSE(detectors.count("blocked-dependency"));  // three tries of each port at most
+}
+
+TEST_F(BlockedDependencyTest, AnExplicitDenyRuleIsNamedNotAllowedAround) {
+  Detection d;
+  std::vector<Alert> alerts;
+  for (int64_t i = 0; i < 5; i++) {
+    FlowRecord r = denied_into("a", 0x0a000101, i * kSec);
+    r.reason = ZS_REASON_POLICY_DENY;
+    d.observe(r, names_, alerts);
+  }
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_NE(alerts[0].suggestion.find("deny rules beat allow rules"), std::string::npos) << alerts[0].suggestion;
+}
+
+// A flood of unanswered flows from random sources (one record each, as a
+// spoofing or many-address attacker makes) holds at most state_keys keys
+// per detector, and a real scanner inside the flood is still caught.
+TEST(Detection, AFloodFromRandomSourcesHoldsBoundedStateAndMissesNoScanner) {
+  DetectionConfig c;
+  c.state_keys = 2000;
+  Stream s(c);
+  uint32_t x = 12345;
+  for (int64_t i = 0; i < 400'000; i++) {
+    x = x * 1103515245 + 12345;
+    s.feed(unanswered(0x0b000000 | (x & 0xffffff), 0x0a4d0302, ZS_PROTO_UDP, 53, kSec + i * 1000));
+    if (i % 1000 == 0 && i / 1000 < 25)  // the scanner: one host each 1000 records
+      s.feed(unanswered(kAttacker, 0x0a4d6300 + static_cast<uint32_t>(i / 1000), ZS_PROTO_TCP, 22, kSec + i * 1000));
+  }
+  EXPECT_LE(s.detection.state_keys(), 9 * c.state_keys);  // 9 detectors and the suppression memos
+  size_t sweeps = 0;
+  for (const auto& a : s.alerts) sweeps += a.detector == "host-sweep" && a.source_ip == "10.77.6.2";
+  EXPECT_EQ(sweeps, 1u);
 }
 
 }  // namespace

@@ -187,6 +187,119 @@ TEST(FlowTable, AnIcmpFlowFoundBySweepIsNamedByItsKey) {
   EXPECT_EQ(out[0].icmp_code, 0);
 }
 
+// One flow in conntrack as the sweep sees it: the start event's tuple,
+// first packet at 1 s, `replies` packets back.
+zs_ct_entry ct_entry(uint64_t replies, uint64_t last_seen_ns = 1'000'000'000) {
+  zs_ct_entry e{};
+  e.created_ns = 1'000'000'000;
+  e.last_seen_ns = last_seen_ns;
+  e.packets[0] = 1;
+  e.packets[1] = replies;
+  e.tcp_flags[0] = 0x02;
+  e.direction = ZS_DIR_INGRESS;
+  e.subject = 300;
+  e.peer = 301;
+  return e;
+}
+zs_ct_key key_of(const zs_event& ev) {
+  zs_ct_key k{};
+  k.ifindex = ev.ifindex;
+  k.tuple = ev.tuple;
+  return k;
+}
+std::vector<FlowRecord> sweep_at(FlowTable& t, const FakeConntrack& ct, uint64_t now_ns, uint32_t timeout_s = 120) {
+  zs_config cfg{};
+  cfg.ct_timeout_tcp_syn_sent = cfg.ct_timeout_tcp_syn_recv = cfg.ct_timeout_other = timeout_s;
+  FlowClock clock = clock_at(0);
+  clock.now_coarse = now_ns;
+  std::vector<FlowRecord> out;
+  t.sweep(ct, cfg, clock, out);
+  return out;
+}
+size_t count_of(const std::vector<FlowRecord>& out, FlowEvent e) {
+  size_t n = 0;
+  for (const auto& r : out) n += r.event == e;
+  return n;
+}
+
+// A SYN with no answer is reported seconds after it, not at its SYN-SENT
+// timeout (2 min), exactly once; its end says it was.
+TEST(FlowTable, AFlowWithNoReplyIsReportedOnceBySweepsAfterItsDelay) {
+  FlowTable t(3'000'000'000);
+  std::vector<FlowRecord> out;
+  zs_event ev = event(ZS_EVENT_FLOW_NEW, 40000, 80);
+  t.on_event(ev, clock_at(0), out);
+  FakeConntrack ct;
+  ct.flows.push_back({key_of(ev), ct_entry(0)});
+  EXPECT_TRUE(sweep_at(t, ct, 2'000'000'000).empty());  // 1 s old
+  EXPECT_TRUE(sweep_at(t, ct, 3'900'000'000).empty());  // 2.9 s old
+  out = sweep_at(t, ct, 4'000'000'000);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].event, FlowEvent::unanswered);
+  EXPECT_EQ(out[0].start_ns, 1'000'000'000);
+  EXPECT_EQ(out[0].time_ns, 4'000'000'000);
+  EXPECT_EQ(out[0].packets[1], 0u);
+  EXPECT_EQ(out[0].source_identity(), 301u);
+  for (uint64_t s = 5; s < 100; s += 2) EXPECT_TRUE(sweep_at(t, ct, s * 1'000'000'000).empty()) << s;
+  out = sweep_at(t, ct, 200'000'000'000);  // idle past its timeout
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].event, FlowEvent::end);
+  EXPECT_TRUE(out[0].reported_unanswered);
+}
+
+TEST(FlowTable, AnAnsweredFlowIsNeverUnanswered) {
+  FlowTable t(3'000'000'000);
+  std::vector<FlowRecord> out;
+  zs_event ev = event(ZS_EVENT_FLOW_NEW, 40000, 80);
+  t.on_event(ev, clock_at(0), out);
+  FakeConntrack ct;
+  ct.flows.push_back({key_of(ev), ct_entry(1)});
+  EXPECT_TRUE(sweep_at(t, ct, 10'000'000'000).empty());
+  out = sweep_at(t, ct, 500'000'000'000);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FALSE(out[0].reported_unanswered);
+}
+
+// A flow whose timeout is shorter than the delay ends with no reply: its end
+// is the report, no flow-unanswered before it in the same sweep.
+TEST(FlowTable, AFlowEndingInTheSweepThatWouldReportItGetsOnlyItsEnd) {
+  FlowTable t(3'000'000'000);
+  std::vector<FlowRecord> out;
+  zs_event ev = event(ZS_EVENT_FLOW_NEW, 40000, 80);
+  t.on_event(ev, clock_at(0), out);
+  FakeConntrack ct;
+  ct.flows.push_back({key_of(ev), ct_entry(0)});
+  out = sweep_at(t, ct, 5'000'000'000, 1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].event, FlowEvent::end);
+  EXPECT_FALSE(out[0].reported_unanswered);
+}
+
+// A new flow on the tuple of a reported one is a flow of its own: reported
+// again when no reply reaches it either; 0 turns reports off.
+TEST(FlowTable, ATupleReusedByANewFlowIsReportedAgainAndZeroReportsNothing) {
+  FlowTable t(3'000'000'000);
+  std::vector<FlowRecord> out;
+  zs_event ev = event(ZS_EVENT_FLOW_NEW, 40000, 80);
+  t.on_event(ev, clock_at(0), out);
+  FakeConntrack ct;
+  ct.flows.push_back({key_of(ev), ct_entry(0)});
+  EXPECT_EQ(count_of(sweep_at(t, ct, 5'000'000'000), FlowEvent::unanswered), 1u);
+  ct.flows[0].second.created_ns = ct.flows[0].second.last_seen_ns = 10'000'000'000;  // reused between sweeps
+  out = sweep_at(t, ct, 11'000'000'000);
+  ASSERT_EQ(out.size(), 1u);  // the old flow's end
+  EXPECT_TRUE(out[0].reported_unanswered);
+  out = sweep_at(t, ct, 13'000'000'000);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].event, FlowEvent::unanswered);
+  EXPECT_EQ(out[0].start_ns, 10'000'000'000);
+
+  FlowTable off(0);
+  off.on_event(ev, clock_at(0), out);
+  ct.flows[0].second = ct_entry(0);
+  EXPECT_TRUE(sweep_at(off, ct, 60'000'000'000).empty());
+}
+
 class FlowJsonTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -305,6 +418,27 @@ TEST_F(FlowJsonTest, AnEndCarriesCountersBothWays) {
   EXPECT_EQ(j["bytes"]["reply"], 280);
   EXPECT_EQ(j["tcp_flags"], "FIN,SYN,ACK");
   EXPECT_EQ(j["tcp_flags_reply"], "SYN,ACK");
+}
+
+TEST_F(FlowJsonTest, AnUnansweredRecordSaysSoAndItsEndSaysItWasReported) {
+  FlowRecord r = record(FlowEvent::start);
+  r.event = FlowEvent::unanswered;
+  r.start_ns = r.time_ns - 3'000'000'000;
+  r.packets = {2, 0};
+  json j = line(r);
+  EXPECT_EQ(j["event"], "flow-unanswered");
+  EXPECT_EQ(j["verdict"], "allowed");
+  EXPECT_FALSE(j.contains("end_reason"));
+  EXPECT_EQ(j["duration_ms"], 3000);
+  EXPECT_EQ(j["packets"]["reply"], 0);
+  EXPECT_FALSE(j.contains("reported_unanswered"));
+  EXPECT_TRUE(FlowFilter::from_query({{"event", "flow-unanswered"}}).matches(j));
+  r.event = FlowEvent::end;
+  r.end_reason = FlowEndReason::timeout;
+  r.reported_unanswered = true;
+  j = line(r);
+  EXPECT_EQ(j["end_reason"], "timeout");
+  EXPECT_EQ(j["reported_unanswered"], true);
 }
 
 TEST_F(FlowJsonTest, FiltersMatchLabelsWorkloadsCidrsAndPorts) {
@@ -511,6 +645,8 @@ TEST(FlowLedger, OneConversationCountsEachFlowOnceThoughSeenAtBothEnds) {
   FlowRecord end = ledger_start(40001, 3'000'000'000);
   end.event = FlowEvent::end;
   ledger.record(end);  // ends are no new flows
+  end.event = FlowEvent::unanswered;
+  ledger.record(end);  // nor unanswered ones
   auto all = ledger.snapshot();
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].flows, 2u);

@@ -82,6 +82,7 @@ Agent::Agent(const AgentConfig& config) : config_(config), state_files_(config.s
   t.flow_log_max_bytes = config_.flow_log_max_bytes;
   t.flow_log_keep = config_.flow_log_keep;
   t.sweep_interval_ms = config_.flow_sweep_ms;
+  t.unanswered_after_ns = config_.flow_unanswered_after_ns;
   AnalyzerOptions analysis;
   analysis.alert_log = config_.alert_log;
   analysis.detection = config_.detection;

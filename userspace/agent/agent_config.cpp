@@ -111,6 +111,16 @@ std::vector<AgentSetting> make_settings() {
        [](const C& c) {
          return c.flow_sweep_ms % 1000 ? std::to_string(c.flow_sweep_ms) + "ms" : format_duration(int64_t{c.flow_sweep_ms} * 1000000);
        }},
+      {"flow-unanswered-after",
+       "A flow no reply has reached this long after its first packet is reported at the next sweep "
+       "(flow-unanswered): detectors count it as failed then, not at its end (100ms to 1h)",
+       [](C& c, const std::string& k, const std::string& v) {
+         c.flow_unanswered_after_ns = duration_setting(k, v, kSecond / 10, 3600 * kSecond, "from 100ms to 1h");
+       },
+       [](const C& c) {
+         return c.flow_unanswered_after_ns % kSecond ? std::to_string(c.flow_unanswered_after_ns / 1000000) + "ms"
+                                                     : format_duration(c.flow_unanswered_after_ns);
+       }},
       {"attach-check-interval",
        "How often every interface's hooks are compared with the kernel and repaired (1s to 1h; also on every "
        "link or tc change)",
@@ -157,6 +167,12 @@ std::vector<AgentSetting> make_settings() {
                    "The same, on lateral-movement ports (SSH, SMB, RDP, ...)"),
       detect_count("detect-denied-burst", 2, &DetectionConfig::denied_burst,
                    "Denied attempts of one source within 10s that make a burst"),
+      detect_count("detect-denied-burst-targets", 1, &DetectionConfig::denied_burst_targets,
+                   "Distinct targets (host, protocol, port) a denied burst needs; fewer is a blocked dependency"),
+      detect_count("detect-blocked-dependency-repeats", 2, &DetectionConfig::blocked_dependency_repeats,
+                   "Denials of one target to one source within 60s that report a blocked dependency"),
+      detect_count("detect-state-keys", 64, &DetectionConfig::state_keys,
+                   "Keys (sources, pairs) each detector keeps; past it the least recent is forgotten"),
       detect_period("detect-learning-period", &DetectionConfig::learning_ns,
                     "How long the baseline of edges and services learns before new ones alert"),
       detect_period("detect-chain-window", &DetectionConfig::chain_window_ns,

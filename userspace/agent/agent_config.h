@@ -15,6 +15,7 @@
 #include "detect/quarantine.h"
 #include "net/addr.h"
 #include "telemetry/flow_log.h"
+#include "telemetry/flow_table.h"
 
 namespace zeroseg {
 
@@ -27,6 +28,8 @@ struct AgentConfig {
   uint64_t flow_log_max_bytes = FlowLog::kDefaultMaxBytes;
   int flow_log_keep = FlowLog::kDefaultKeep;
   uint32_t flow_sweep_ms = 2000;  // how often conntrack is walked for ended flows
+  // a flow with no reply this long after its first packet is reported (flow-unanswered)
+  int64_t flow_unanswered_after_ns = FlowTable::kDefaultUnansweredAfterNs;
   uint32_t attach_check_ms = 10000;  // how often every attachment is compared with the kernel
   std::string ipfix_collector;    // HOST:PORT (UDP)
   std::string metrics_listen;     // ADDR:PORT

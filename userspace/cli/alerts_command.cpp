@@ -35,7 +35,7 @@ std::vector<std::string> row_of(const json& a) {
   const json& src = a["source"];
   return {time.size() >= 19 ? time.substr(11, 8) : time, a.value("detector", ""), a.value("severity", ""),
           src.value("name", "") + " (" + src.value("ip", "") + ")", joined(a["targets"], 3), joined(a["mitre"], 3),
-          a.value("summary", "")};
+          a.value("summary", "") + (a.contains("suggestion") ? " (the policy that allows it: -o json, \"suggestion\")" : "")};
 }
 
 void run_alerts(const AlertsFlags& f) {

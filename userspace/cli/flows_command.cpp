@@ -36,7 +36,7 @@ std::string query_of(const FlowsFlags& f) {
   add("to", f.to);
   add("protocol", f.protocol);
   add("verdict", f.verdict);
-  add("event", f.event.empty() ? "" : f.event == "start" || f.event == "end" ? "flow-" + f.event : f.event);
+  add("event", f.event.empty() || f.event == "deny" ? f.event : "flow-" + f.event);
   if (f.port >= 0) add("port", std::to_string(f.port));
   if (!f.since.empty()) {
     auto ago = parse_duration_ns(f.since);
@@ -61,6 +61,7 @@ std::string party(const json& p, bool with_port) {
 std::string short_event(const std::string& e) {
   if (e == "flow-start") return "start";
   if (e == "flow-end") return "end";
+  if (e == "flow-unanswered") return "unanswered";
   return e;
 }
 
@@ -86,7 +87,10 @@ std::string protocol_text(const json& f) {
 // what the last column says: the rule or reason; for ends, how it ended
 std::string why_text(const json& f) {
   std::string why = f.value("why", "");
-  if (f.value("event", "") == "flow-end") {
+  if (f.value("event", "") == "flow-unanswered") {
+    why = "no reply " + std::to_string(f.value("duration_ms", 0)) + "ms after the first packet, " +
+          std::to_string(f["packets"]["forward"].get<uint64_t>()) + " pkts sent";
+  } else if (f.value("event", "") == "flow-end") {
     const json& p = f["packets"];
     const json& b = f["bytes"];
     why = f.value("end_reason", "") + " after " + std::to_string(f.value("duration_ms", 0)) + "ms, " +
@@ -178,7 +182,8 @@ void add_flows_command(CLI::App& app, GlobalOptions&) {
   cmd->add_option("--verdict", flags.verdict, "allowed, denied or audit")
       ->check(CLI::IsMember({"allowed", "denied", "audit"}));
   cmd->add_option("--since", flags.since, "Only flows of the last DURATION (30s, 5m, 2h)");
-  cmd->add_option("--event", flags.event, "start, end or deny")->check(CLI::IsMember({"start", "end", "deny"}));
+  cmd->add_option("--event", flags.event, "start, end, unanswered or deny")
+      ->check(CLI::IsMember({"start", "end", "unanswered", "deny"}));
   cmd->callback([] { run_flows(flags); });
 }
 

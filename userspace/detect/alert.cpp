@@ -35,6 +35,7 @@ std::string alert_json(const Alert& a) {
   list("mitre", a.mitre);
   field("summary", a.summary);
   list("evidence", a.evidence);
+  if (!a.suggestion.empty()) field("suggestion", a.suggestion);
   if (!a.actions.empty()) list("actions", a.actions);
   return out + "}\n";
 }

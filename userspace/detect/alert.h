@@ -23,6 +23,9 @@ struct Alert {
   // What it is about beyond its source ("" = the source alone): alerts of
   // one detector, source and `about` are duplicates (suppressed).
   std::string about;
+  // What would settle it, for alerts about misconfiguration (blocked-dependency):
+  // the SegmentPolicy YAML that allows the traffic, or the rule in the way.
+  std::string suggestion;
   // What the agent did about it ("quarantine 10.77.6.2 for 1h"), if anything.
   std::vector<std::string> actions;
 };
@@ -31,7 +34,7 @@ struct Alert {
 //   {"time":"...","detector":"port-scan","severity":"medium",
 //    "source":{"identity":256,"name":"prod/web","ip":"10.77.1.2","labels":{...}},
 //    "targets":[...],"mitre":["T1046"],"summary":"...","evidence":[...],
-//    "actions":[...]}   (actions only when there are some)
+//    "suggestion":"...","actions":[...]}   (suggestion and actions only when there are some)
 std::string alert_json(const Alert& a);
 
 }  // namespace zeroseg

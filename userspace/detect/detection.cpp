@@ -98,6 +98,7 @@ void Detection::observe(const FlowRecord& r, const FlowCatalog& names, std::vect
         continue;
       }
       it->second = a.time_ns;
+      if (last_alert_.size() > config_.state_keys) forget_suppressions(a.time_ns);
       raised_[i]++;
       al.time_ns = a.time_ns;
       al.source_identity = a.src_identity;
@@ -107,6 +108,21 @@ void Detection::observe(const FlowRecord& r, const FlowCatalog& names, std::vect
       out.push_back(std::move(al));
     }
   }
+}
+
+// A source that raises alerts on many targets (or a flood of sources that
+// each raise one) must not grow the memos without bound: the older half of
+// the suppression period goes, and if that is not enough, all of it.
+void Detection::forget_suppressions(int64_t now) {
+  for (auto it = last_alert_.begin(); it != last_alert_.end();)
+    it = now - it->second > config_.suppress_ns / 2 ? last_alert_.erase(it) : std::next(it);
+  if (last_alert_.size() > config_.state_keys) last_alert_.clear();
+}
+
+size_t Detection::state_keys() const {
+  size_t n = last_alert_.size();
+  for (const auto& d : detectors_) n += d->keys();
+  return n;
 }
 
 void Detection::publish_status() {

@@ -41,10 +41,14 @@ class Detection {
     size_t edges, services;
   };
   BaselineStatus baseline_status() const;
+  // Keys of state the detectors hold, and the suppression memos: the
+  // analyzer's thread only (tests).
+  size_t state_keys() const;
 
  private:
   void mark_news(Attempt& a, const FlowCatalog& names);
   void publish_status();
+  void forget_suppressions(int64_t now);
   const std::string& identity_key(uint32_t id, const FlowCatalog& names);
 
   DetectionConfig config_;

@@ -6,75 +6,39 @@
 #include <zeroseg/verdict.h>
 
 #include <cmath>
+#include <tuple>
 #include <unordered_set>
 
 #include "abi/names.h"
+#include "detect/detector_state.h"
 
 namespace zeroseg {
 namespace {
 
-constexpr size_t kEvidence = 10;  // flows kept per alert
-
 struct PairHash {
   size_t operator()(const std::pair<IpAddr, IpAddr>& p) const { return IpAddrHash()(p.first) * 31 + IpAddrHash()(p.second); }
 };
+// (address, protocol << 16 | port)
 struct AddrPortHash {
-  size_t operator()(const std::pair<IpAddr, uint16_t>& p) const { return IpAddrHash()(p.first) * 31 + p.second; }
+  size_t operator()(const std::pair<IpAddr, uint32_t>& p) const { return IpAddrHash()(p.first) * 31 + p.second; }
 };
 
-// "prod/db" for a workload's address, else the address
-std::string host_label(const FlowCatalog& names, const IpAddr& ip) {
-  const std::string& n = names.party(ip, 0).text;
-  return n == identity_name(0) ? ip.str() : n;
-}
-
-// Drops the per-key state nothing touched since `before`.
-template <class Map>
-void erase_idle(Map& state, int64_t before) {
-  for (auto it = state.begin(); it != state.end();) it = it->second.last < before ? state.erase(it) : std::next(it);
-}
-
-// What every detector keeps per key: when it was last touched, and the
-// last few attempts as evidence.
-struct Trail {
-  std::deque<Attempt> evidence;
-  int64_t last = 0;
-  void keep(const Attempt& a) {
-    evidence.push_back(a);
-    if (evidence.size() > kEvidence) evidence.pop_front();
-  }
+// A destination: host, protocol and port
+struct Target {
+  IpAddr host;
+  uint8_t proto;
+  uint16_t port;
+  bool operator<(const Target& o) const { return std::tie(host, proto, port) < std::tie(o.host, o.proto, o.port); }
 };
-
-// Distinct keys (ports, hosts) seen within a sliding window.
-template <class K>
-struct DistinctWindow {
-  std::map<K, int64_t> seen;
-  void see(const K& k, int64_t now, int64_t window) {
-    seen[k] = now;
-    for (auto it = seen.begin(); it != seen.end();) it = now - it->second > window ? seen.erase(it) : std::next(it);
-  }
-  size_t size() const { return seen.size(); }
-};
-
-// An alert with its trail's evidence worded (the engine fills the source).
-Alert make_alert(const char* detector, const char* severity, std::vector<std::string> mitre, const Trail& trail,
-                 const FlowCatalog& names) {
-  Alert al;
-  al.detector = detector;
-  al.severity = severity;
-  al.mitre = std::move(mitre);
-  for (const auto& a : trail.evidence) al.evidence.push_back(evidence_line(a, names));
-  return al;
-}
 
 // port-scan: distinct ports tried on one host by one source
 class PortScan : public Detector {
  public:
-  explicit PortScan(const DetectionConfig& c) : c_(c) {}
+  explicit PortScan(const DetectionConfig& c) : c_(c), state_(c.state_keys) {}
   const char* name() const override { return "port-scan"; }
   void observe(const Attempt& a, const FlowCatalog& names, std::vector<Alert>& out) override {
     if (!a.outcome || !a.failed || !a.port) return;
-    State& s = state_[{a.src, a.dst}];
+    State& s = state_.touch({a.src, a.dst}, a.time_ns);
     s.last = a.time_ns;
     s.keep(a);
     s.ports.see(a.port, a.time_ns, c_.window_ns);
@@ -88,45 +52,50 @@ class PortScan : public Detector {
     out.push_back(std::move(al));
     s.ports.seen.clear();
   }
-  void expire(int64_t before) override { erase_idle(state_, before); }
+  void expire(int64_t before) override { state_.expire(before); }
+  size_t keys() const override { return state_.size(); }
 
  private:
   struct State : Trail {
     DistinctWindow<uint16_t> ports;
   };
   DetectionConfig c_;
-  std::unordered_map<std::pair<IpAddr, IpAddr>, State, PairHash> state_;
+  RecentMap<std::pair<IpAddr, IpAddr>, State, PairHash> state_;
 };
 
 // host-sweep: distinct hosts tried on one port by one source
 class HostSweep : public Detector {
  public:
-  explicit HostSweep(const DetectionConfig& c) : c_(c) {}
+  explicit HostSweep(const DetectionConfig& c) : c_(c), state_(c.state_keys) {}
   const char* name() const override { return "host-sweep"; }
   void observe(const Attempt& a, const FlowCatalog& names, std::vector<Alert>& out) override {
     if (!a.outcome || !a.failed) return;
-    State& s = state_[{a.src, a.port}];
+    // by protocol too: tcp/53 and udp/53 are two services, ICMP echo no port
+    State& s = state_.touch({a.src, uint32_t{a.proto} << 16 | a.port}, a.time_ns);
     s.last = a.time_ns;
     s.keep(a);
     s.hosts.see(a.dst, a.time_ns, c_.window_ns);
-    bool lateral = lateral_movement_port(a.port);
+    bool lateral = zs_has_ports(a.proto) && lateral_movement_port(a.port);
     size_t threshold = lateral ? c_.host_sweep_hosts_lateral : c_.host_sweep_hosts;
     if (s.hosts.size() < threshold) return;
     Alert al = make_alert(name(), lateral ? "high" : "medium", {"T1046", "T1018"}, s, names);
-    for (const auto& [h, t] : s.hosts.seen) al.targets.push_back(host_label(names, h) + ":" + std::to_string(a.port));
-    al.summary = std::to_string(s.hosts.size()) + " hosts tried on " + proto_name(a.proto) + "/" +
-                 std::to_string(a.port) + (lateral ? " (a lateral-movement service)" : "") + ", unanswered or denied";
+    std::string port = zs_has_ports(a.proto) ? ":" + std::to_string(a.port) : "";
+    for (const auto& [h, t] : s.hosts.seen) al.targets.push_back(host_label(names, h) + port);
+    al.summary = std::to_string(s.hosts.size()) + " hosts tried on " + proto_name(a.proto) +
+                 (zs_has_ports(a.proto) ? "/" + std::to_string(a.port) : "") +
+                 (lateral ? " (a lateral-movement service)" : "") + ", unanswered, refused or denied";
     out.push_back(std::move(al));
     s.hosts.seen.clear();
   }
-  void expire(int64_t before) override { erase_idle(state_, before); }
+  void expire(int64_t before) override { state_.expire(before); }
+  size_t keys() const override { return state_.size(); }
 
  private:
   struct State : Trail {
     DistinctWindow<IpAddr> hosts;
   };
   DetectionConfig c_;
-  std::unordered_map<std::pair<IpAddr, uint16_t>, State, AddrPortHash> state_;
+  RecentMap<std::pair<IpAddr, uint32_t>, State, AddrPortHash> state_;
 };
 
 // scan-trw: sequential hypothesis test over the outcomes of first contacts
@@ -137,17 +106,22 @@ class ThresholdRandomWalk : public Detector {
         up_((1 - c.trw_theta1) / (1 - c.trw_theta0)),
         down_(c.trw_theta1 / c.trw_theta0),
         eta1_(c.trw_beta / c.trw_alpha),
-        eta0_((1 - c.trw_beta) / (1 - c.trw_alpha)) {}
+        eta0_((1 - c.trw_beta) / (1 - c.trw_alpha)),
+        state_(c.state_keys) {}
   const char* name() const override { return "scan-trw"; }
   void observe(const Attempt& a, const FlowCatalog& names, std::vector<Alert>& out) override {
     if (!a.outcome) return;
-    State& s = state_[a.src];
+    State& s = state_.touch(a.src, a.time_ns);
     s.last = a.time_ns;
+    // a source contacting more hosts than this starts its list again: a
+    // re-contact then counts as a first contact (memory, not precision)
+    if (s.contacted.size() >= kMaxContacts) s.contacted.clear();
     if (!s.contacted.insert(a.dst).second) return;  // only first contacts count
     s.ratio *= a.failed ? up_ : down_;
     if (a.failed) {
       s.keep(a);
-      s.failed_hosts.push_back(host_label(names, a.dst));
+      s.failures++;
+      if (s.failed_hosts.size() < kMaxTargets) s.failed_hosts.push_back(host_label(names, a.dst));
     }
     if (s.ratio <= eta0_) {
       s.ratio = 1;  // benign so far: walk again from the start
@@ -158,53 +132,65 @@ class ThresholdRandomWalk : public Detector {
     al.targets = s.failed_hosts;
     char ratio[32];
     std::snprintf(ratio, sizeof(ratio), "%.0f", s.ratio);
-    al.summary = std::to_string(s.failed_hosts.size()) + " failed first contacts: likelihood ratio " + ratio +
+    al.summary = std::to_string(s.failures) + " failed first contacts: likelihood ratio " + ratio +
                  " >= " + std::to_string(static_cast<int>(std::lround(eta1_))) + " (threshold random walk)";
     out.push_back(std::move(al));
     s.ratio = 1;
+    s.failures = 0;
     s.failed_hosts.clear();
     s.evidence.clear();
   }
-  void expire(int64_t before) override { erase_idle(state_, before); }
+  void expire(int64_t before) override { state_.expire(before); }
+  size_t keys() const override { return state_.size(); }
 
  private:
+  static constexpr size_t kMaxContacts = 4096, kMaxTargets = 100;
   struct State : Trail {
     double ratio = 1;
+    size_t failures = 0;
     std::unordered_set<IpAddr, IpAddrHash> contacted;
-    std::vector<std::string> failed_hosts;
+    std::vector<std::string> failed_hosts;  // the first kMaxTargets
   };
   DetectionConfig c_;
   double up_, down_, eta1_, eta0_;
-  std::unordered_map<IpAddr, State, IpAddrHash> state_;
+  RecentMap<IpAddr, State, IpAddrHash> state_;
 };
 
-// denied-burst: many denies from one source in a short window
+// denied-burst: many denies from one source in a short window, over many
+// targets (few targets denied again and again are blocked-dependency's)
 class DeniedBurst : public Detector {
  public:
-  explicit DeniedBurst(const DetectionConfig& c) : c_(c) {}
+  explicit DeniedBurst(const DetectionConfig& c) : c_(c), state_(c.state_keys) {}
   const char* name() const override { return "denied-burst"; }
   void observe(const Attempt& a, const FlowCatalog& names, std::vector<Alert>& out) override {
     if (!a.denied) return;
-    State& s = state_[a.src];
+    State& s = state_.touch(a.src, a.time_ns);
     s.times.push_back(a.time_ns);
     s.last = a.time_ns;
     s.keep(a);
-    while (!s.times.empty() && a.time_ns - s.times.front() > c_.denied_burst_window_ns) s.times.pop_front();
-    if (s.times.size() < c_.denied_burst) return;
+    s.targets.see({a.dst, a.proto, a.port}, a.time_ns, c_.denied_burst_window_ns);
+    // a retry loop keeps its times within the threshold: the deque stays bounded
+    while (!s.times.empty() &&
+           (a.time_ns - s.times.front() > c_.denied_burst_window_ns || s.times.size() > c_.denied_burst))
+      s.times.pop_front();
+    if (s.times.size() < c_.denied_burst || s.targets.size() < c_.denied_burst_targets) return;
     Alert al = make_alert(name(), "medium", {"T1046"}, s, names);
-    al.summary = std::to_string(s.times.size()) + " denied attempts within " +
-                 std::to_string(c_.denied_burst_window_ns / 1'000'000'000) + " s";
+    al.summary = std::to_string(s.times.size()) + " denied attempts on " + std::to_string(s.targets.size()) +
+                 " targets within " + std::to_string(c_.denied_burst_window_ns / 1'000'000'000) + " s";
     out.push_back(std::move(al));
     s.times.clear();
+    s.targets.seen.clear();
   }
-  void expire(int64_t before) override { erase_idle(state_, before); }
+  void expire(int64_t before) override { state_.expire(before); }
+  size_t keys() const override { return state_.size(); }
 
  private:
   struct State : Trail {
     std::deque<int64_t> times;
+    DistinctWindow<Target> targets;
   };
   DetectionConfig c_;
-  std::unordered_map<IpAddr, State, IpAddrHash> state_;
+  RecentMap<IpAddr, State, IpAddrHash> state_;
 };
 
 // conntrack-limit: a flow refused because an endpoint holds its whole share
@@ -275,41 +261,57 @@ class LateralService : public Detector {
 // chain: A -> B on a new edge, then B -> C on a new edge within a window
 class Chain : public Detector {
  public:
-  explicit Chain(const DetectionConfig& c) : c_(c) {}
+  explicit Chain(const DetectionConfig& c) : c_(c), arrivals_(c.state_keys) {}
   const char* name() const override { return "chain"; }
   void observe(const Attempt& a, const FlowCatalog& names, std::vector<Alert>& out) override {
     if (!a.new_edge) return;
     // the hop into this source, if recent and not from where we now go
-    auto in = arrivals_.find(a.src);
-    if (in != arrivals_.end() && a.time_ns - in->second.last <= c_.chain_window_ns && in->second.from != a.dst) {
-      Trail t = in->second;
+    const Arrival* in = arrivals_.find(a.src);
+    if (in && a.time_ns - in->last <= c_.chain_window_ns && in->from != a.dst) {
+      Trail t = *in;
       t.keep(a);
       Alert al = make_alert(name(), "high", {"T1021"}, t, names);
-      std::string from = host_label(names, in->second.from), via = host_label(names, a.src),
+      std::string from = host_label(names, in->from), via = host_label(names, a.src),
                   to = host_label(names, a.dst);
       al.targets = {via, to};
       al.about = to;
       al.summary = from + " -> " + via + " -> " + to + ": two new edges within " +
-                   std::to_string((a.time_ns - in->second.last) / 1'000'000'000) + " s";
+                   std::to_string((a.time_ns - in->last) / 1'000'000'000) + " s";
       out.push_back(std::move(al));
     }
-    Arrival& next = arrivals_[a.dst];
+    Arrival& next = arrivals_.touch(a.dst, a.time_ns);
     next.evidence.clear();
     next.keep(a);
     next.from = a.src;
     next.last = a.time_ns;
   }
-  void expire(int64_t before) override { erase_idle(arrivals_, before); }
+  void expire(int64_t before) override { arrivals_.expire(before); }
+  size_t keys() const override { return arrivals_.size(); }
 
  private:
   struct Arrival : Trail {
     IpAddr from;
   };
   DetectionConfig c_;
-  std::unordered_map<IpAddr, Arrival, IpAddrHash> arrivals_;  // by the address reached
+  RecentMap<IpAddr, Arrival, IpAddrHash> arrivals_;  // by the address reached
 };
 
 }  // namespace
+
+std::string host_label(const FlowCatalog& names, const IpAddr& ip) {
+  const std::string& n = names.party(ip, 0).text;
+  return n == identity_name(0) ? ip.str() : n;
+}
+
+Alert make_alert(const char* detector, const char* severity, std::vector<std::string> mitre, const Trail& trail,
+                 const FlowCatalog& names) {
+  Alert al;
+  al.detector = detector;
+  al.severity = severity;
+  al.mitre = std::move(mitre);
+  for (const auto& a : trail.evidence) al.evidence.push_back(evidence_line(a, names));
+  return al;
+}
 
 const char* lateral_movement_service(uint16_t port) {
   switch (port) {
@@ -349,13 +351,22 @@ Attempt attempt_of(const FlowRecord& r) {
   a.src_identity = r.source_identity();
   a.dst_identity = r.destination_identity();
   a.reason = r.reason;
+  a.ingress = r.ingress();
+  a.rule_id = r.rule_id;
   a.start = r.event == FlowEvent::start;
   if (a.start) return a;
   a.outcome = true;
+  if (r.event == FlowEvent::unanswered) {  // no reply yet, seconds after the first packet
+    a.failed = true;
+    return a;
+  }
   a.denied = r.event == FlowEvent::deny || (r.event == FlowEvent::end && r.end_reason == FlowEndReason::revoked);
   // refused: the reply carried a RST; unanswered: no reply at all
   a.refused = r.tuple.proto == ZS_PROTO_TCP && (r.tcp_flags[1] & 0x04);
   a.failed = a.denied || (r.event == FlowEvent::end && (r.packets[1] == 0 || a.refused));
+  // counted as failed at its flow-unanswered record: its end adds nothing
+  // (a late answer still counts as traffic)
+  if (r.reported_unanswered && a.failed) a.outcome = a.failed = a.denied = a.refused = false;
   return a;
 }
 
@@ -372,6 +383,7 @@ std::vector<std::unique_ptr<Detector>> make_detectors(const DetectionConfig& c) 
   d.push_back(std::make_unique<HostSweep>(c));
   d.push_back(std::make_unique<ThresholdRandomWalk>(c));
   d.push_back(std::make_unique<DeniedBurst>(c));
+  d.push_back(make_blocked_dependency(c));
   d.push_back(std::make_unique<ConntrackLimit>());
   d.push_back(std::make_unique<FirstSeenEdge>());
   d.push_back(std::make_unique<LateralService>());

@@ -25,6 +25,7 @@ const char* flow_event_name(FlowEvent e) {
     case FlowEvent::start: return "flow-start";
     case FlowEvent::deny: return "deny";
     case FlowEvent::end: return "flow-end";
+    case FlowEvent::unanswered: return "flow-unanswered";
   }
   return "?";
 }

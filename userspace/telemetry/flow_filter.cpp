@@ -55,8 +55,9 @@ FlowFilter FlowFilter::from_query(const std::map<std::string, std::string>& q) {
     if (!f.since_) throw Error("since: \"" + t + "\" is not an RFC 3339 time");
   }
   f.event_ = get("event");
-  if (!f.event_.empty() && f.event_ != "flow-start" && f.event_ != "flow-end" && f.event_ != "deny")
-    throw Error("event: \"" + f.event_ + "\" is not one of flow-start, flow-end, deny");
+  if (!f.event_.empty() && f.event_ != "flow-start" && f.event_ != "flow-end" && f.event_ != "deny" &&
+      f.event_ != "flow-unanswered")
+    throw Error("event: \"" + f.event_ + "\" is not one of flow-start, flow-end, flow-unanswered, deny");
   return f;
 }
 

@@ -13,7 +13,10 @@
 // ICMP flows carry "icmp":{"type":8,"code":0}; denies "suppressed" (denies
 // from the source the kernel did not report since the last one); ends
 // "end_reason", "start", "duration_ms", "packets"/"bytes" {"forward","reply"}
-// and "tcp_flags_reply".
+// and "tcp_flags_reply". A "flow-unanswered" record (a flow no reply has
+// reached flow-unanswered-after its first packet, once per flow; Zeek's
+// conn_state S0) has the same fields as an end but "end_reason", its
+// counters so far; the end of such a flow adds "reported_unanswered":true.
 #pragma once
 
 #include <string>

@@ -21,7 +21,7 @@ int strictness(uint8_t verdict) {
 }  // namespace
 
 void FlowLedger::record(const FlowRecord& r) {
-  if (r.event == FlowEvent::end || r.link_control()) return;
+  if ((r.event != FlowEvent::start && r.event != FlowEvent::deny) || r.link_control()) return;
   uint8_t proto = r.tuple.proto;
   Key k{tuple_source(r.tuple), tuple_destination(r.tuple), proto,
         static_cast<uint16_t>(zs_has_ports(proto) ? ntohs(r.tuple.dport) : zs_is_icmp(proto) ? r.icmp_type : 0)};

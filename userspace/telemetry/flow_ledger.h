@@ -32,7 +32,7 @@ class FlowLedger {
  public:
   static constexpr size_t kMax = 200'000;  // conversations; past it, new ones are counted, not kept
 
-  // A start or a deny; ends are not new conversations.
+  // A start or a deny; ends and unanswered flows are not new conversations.
   void record(const FlowRecord& r);
   std::vector<Conversation> snapshot() const;
   uint64_t dropped() const;

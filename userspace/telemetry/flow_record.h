@@ -16,6 +16,9 @@ enum class FlowEvent : uint8_t {
   start,    // first packet of an allowed or audited flow
   deny,     // a denied packet (rate-limited per source by the kernel)
   end,      // the flow ended: see FlowEndReason
+  // no reply yet, flow-unanswered-after its first packet (Zeek's conn_state
+  // S0): reported once, by the conntrack sweep, long before its end
+  unanswered,
 };
 
 enum class FlowEndReason : uint8_t {
@@ -26,7 +29,7 @@ enum class FlowEndReason : uint8_t {
   evicted,  // its conntrack entry vanished (LRU eviction, or reused)
 };
 
-const char* flow_event_name(FlowEvent e);         // flow-start, deny, flow-end
+const char* flow_event_name(FlowEvent e);         // flow-start, deny, flow-end, flow-unanswered
 const char* flow_end_reason_name(FlowEndReason r); // timeout, closed, ...
 
 struct FlowRecord {
@@ -45,7 +48,9 @@ struct FlowRecord {
   int64_t start_ns = 0;     // Unix ns: the flow's first packet (end records)
   zs_tuple tuple{};         // as the flow's first packet carried it
   std::array<uint8_t, 2> tcp_flags{};  // [0] forward (source to destination), [1] reply
-  std::array<uint64_t, 2> packets{}, bytes{};  // end records
+  std::array<uint64_t, 2> packets{}, bytes{};  // end and unanswered records (so far)
+  // an end whose flow had a flow-unanswered record: its failure was counted then
+  bool reported_unanswered = false;
 
   bool ingress() const { return direction == 0; }
   // The identities of the source and destination of the first packet.

@@ -74,7 +74,21 @@ FlowRecord FlowTable::end_record(const zs_ct_key& key, const Live& flow, FlowEnd
   r.tcp_flags = {ct.tcp_flags[0], ct.tcp_flags[1]};
   r.packets = {ct.packets[0], ct.packets[1]};
   r.bytes = {ct.bytes[0], ct.bytes[1]};
+  r.reported_unanswered = flow.unanswered;
   return r;
+}
+
+void FlowTable::report_unanswered(const zs_ct_key& key, Live& flow, const FlowClock& clock,
+                                  std::vector<FlowRecord>& out) const {
+  const zs_ct_entry& ct = flow.last;
+  if (flow.unanswered || !unanswered_after_ns_ || ct.packets[1] || clock.now_coarse < ct.created_ns ||
+      clock.now_coarse - ct.created_ns < static_cast<uint64_t>(unanswered_after_ns_))
+    return;
+  FlowRecord r = end_record(key, flow, FlowEndReason::none, clock);
+  r.event = FlowEvent::unanswered;
+  r.time_ns = static_cast<int64_t>(clock.now_coarse) + clock.mono_to_unix;
+  flow.unanswered = true;
+  out.push_back(r);
 }
 
 void FlowTable::on_event(const zs_event& ev, const FlowClock& clock, std::vector<FlowRecord>& out) {
@@ -113,6 +127,7 @@ void FlowTable::on_event(const zs_event& ev, const FlowClock& clock, std::vector
         }
         if (!fresh) out.push_back(end_record(key, flow, FlowEndReason::timeout, clock));
         flow.started = true;
+        flow.unanswered = false;
         it->second.synced = false;
         it->second.icmp_type = ev.icmp_type;
         it->second.icmp_code = ev.icmp_code;
@@ -180,13 +195,16 @@ void FlowTable::sweep(const ConntrackReader& conntrack, const zs_config& cfg, co
     if (flow.synced && flow.last.created_ns != ct.created_ns) {
       out.push_back(end_record(key, flow, FlowEndReason::timeout, clock));
       flow.icmp_type = flow.icmp_code = 0;
+      flow.unanswered = false;
     }
     flow.last = ct;
     flow.synced = true;
     flow.sweep = id;
     if (clock.now_coarse > ct.last_seen_ns &&
         clock.now_coarse - ct.last_seen_ns > zs_ct_timeout_ns(&cfg, &ct, key.tuple.proto))
-      expired.emplace_back(key, flow);
+      expired.emplace_back(key, flow);  // its end says it all
+    else
+      report_unanswered(key, flow, clock, out);
   });
   conntrack_entries_[0] = entries[0];
   conntrack_entries_[1] = entries[1];

@@ -4,7 +4,9 @@
 // kernel's events; ends come from walking conntrack (sweep), which also
 // deletes the entries that timed out. A flow whose entry vanished without
 // timing out (LRU eviction, reuse of its tuple) still gets its end, with
-// the counters last seen.
+// the counters last seen. The same walk reports, once, each flow that no
+// reply has reached `unanswered_after` its first packet: failure-counting
+// detectors then see it within seconds, not at its conntrack timeout.
 #pragma once
 
 #include <zeroseg/config.h>
@@ -41,13 +43,20 @@ struct FlowClock {
 
 class FlowTable {
  public:
+  static constexpr int64_t kDefaultUnansweredAfterNs = 3'000'000'000;
+  // unanswered_after_ns: how long after its first packet a flow with no
+  // reply gets its flow-unanswered record (0: never)
+  explicit FlowTable(int64_t unanswered_after_ns = kDefaultUnansweredAfterNs)
+      : unanswered_after_ns_(unanswered_after_ns) {}
+
   // The records one kernel event makes: a start or a deny; a revoke is the
   // end of its flow. A start whose tuple the table still holds ends the old
   // flow first (its entry timed out and was reused before a sweep).
   void on_event(const zs_event& ev, const FlowClock& clock, std::vector<FlowRecord>& out);
 
   // One walk of the conntrack map: ends of flows idle past their timeout
-  // (their entries are deleted) and of flows whose entries vanished.
+  // (their entries are deleted) and of flows whose entries vanished, and
+  // flow-unanswered records (no extra walk: the one that finds ends).
   void sweep(const ConntrackReader& conntrack, const zs_config& cfg, const FlowClock& clock, std::vector<FlowRecord>& out);
 
   size_t live() const { return flows_.size(); }
@@ -65,9 +74,15 @@ class FlowTable {
     uint64_t sweep = 0;  // the last sweep that saw it
     bool synced = false; // last came from conntrack (the event's clock differs)
     bool started = false;  // its start record went out
+    bool unanswered = false;  // its flow-unanswered record went out
     uint8_t icmp_type = 0, icmp_code = 0;  // of the first packet
   };
   FlowRecord end_record(const zs_ct_key& key, const Live& flow, FlowEndReason why, const FlowClock& clock) const;
+  // The flow's flow-unanswered record, once, when no reply has come
+  // unanswered_after_ns_ after its first packet (flow.last is from conntrack).
+  void report_unanswered(const zs_ct_key& key, Live& flow, const FlowClock& clock, std::vector<FlowRecord>& out) const;
+
+  int64_t unanswered_after_ns_;
 
   std::unordered_map<zs_ct_key, Live, CtKeyHash, CtKeyEqual> flows_;
   uint64_t sweeps_ = 0;

@@ -12,6 +12,7 @@ namespace zeroseg {
 Telemetry::Telemetry(KernelFlows kernel, TelemetryOptions options)
     : kernel_(std::move(kernel)),
       options_(std::move(options)),
+      table_(options_.unanswered_after_ns),
       catalog_(std::make_shared<FlowCatalog>(options_.node)),
       analysis_catalog_(catalog_->another_reader()) {
   if (!options_.flow_log.empty())
@@ -87,8 +88,10 @@ void Telemetry::emit(std::vector<FlowRecord>& records) {
         counters_.flows_ended++;
         counters_.ended_by[static_cast<int>(r.end_reason)]++;
         break;
+      case FlowEvent::unanswered: counters_.flows_unanswered++; break;
     }
-    if (options_.exporter && r.event != FlowEvent::start) options_.exporter->add(r, *names);
+    if (options_.exporter && (r.event == FlowEvent::end || r.event == FlowEvent::deny))
+      options_.exporter->add(r, *names);
   }
   size_t n = records.size();
   if (options_.analysis) options_.analysis->submit(std::move(analysis_names), std::move(records));

@@ -52,6 +52,9 @@ struct TelemetryOptions {
   uint64_t flow_log_max_bytes = FlowLog::kDefaultMaxBytes;
   int flow_log_keep = FlowLog::kDefaultKeep;
   uint32_t sweep_interval_ms = 2000;
+  // a flow with no reply this long after its first packet gets a
+  // flow-unanswered record at the next sweep (0: never)
+  int64_t unanswered_after_ns = FlowTable::kDefaultUnansweredAfterNs;
   std::unique_ptr<FlowExporter> exporter;  // optional
   FlowRecordSink* analysis = nullptr;  // optional; outlives the Telemetry
 };
@@ -61,6 +64,7 @@ struct TelemetryCounters {
   std::atomic<uint64_t> events{0};         // records read from the ring buffer
   std::atomic<uint64_t> flows_started{0};
   std::atomic<uint64_t> flows_ended{0};
+  std::atomic<uint64_t> flows_unanswered{0};  // flow-unanswered records
   std::atomic<uint64_t> denies{0};          // deny records (reported denies)
   std::atomic<uint64_t> denies_suppressed{0};  // as the deny records say
   std::atomic<uint64_t> ended_by[5]{};      // by FlowEndReason

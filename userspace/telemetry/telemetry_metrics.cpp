@@ -12,6 +12,9 @@ void write_telemetry_metrics(PromWriter& w, const TelemetryCounters& t) {
   for (auto r : {FlowEndReason::timeout, FlowEndReason::closed, FlowEndReason::revoked, FlowEndReason::evicted})
     w.sample("zeroseg_flows_ended_total", {{"reason", flow_end_reason_name(r)}},
              static_cast<double>(t.ended_by[static_cast<int>(r)].load()));
+  w.family("zeroseg_flows_unanswered_total", "counter",
+           "Flows no reply had reached flow-unanswered-after their first packet (reported once each).");
+  w.sample("zeroseg_flows_unanswered_total", static_cast<double>(t.flows_unanswered.load()));
   w.family("zeroseg_flow_denies_total", "counter", "Deny records reported.");
   w.sample("zeroseg_flow_denies_total", static_cast<double>(t.denies.load()));
   w.family("zeroseg_flows_live", "gauge", "Flows the agent tracks as live.");
