@@ -6,6 +6,8 @@
 // and says what the fix is.
 #include <zeroseg/identity.h>
 
+#include <map>
+
 #include "datapath_fixture.h"
 
 namespace zeroseg::test {
@@ -71,8 +73,9 @@ struct Unjudgeable {
 std::vector<Unjudgeable> unjudgeable(const Family& f, const std::string& src, const std::string& dst) {
   const std::string v = "IPv" + std::to_string(f.family) + " ";
   std::vector<Unjudgeable> out;
-  for (auto [proto, name] : {std::pair{6, "cut TCP"}, {17, "cut UDP"}, {f.family == 4 ? 1 : 58, "cut ICMP"}})
-    out.push_back({v + name, ip(f.family, src, dst).proto(static_cast<uint8_t>(proto)).payload(4).build()});
+  const std::vector<std::pair<uint8_t, std::string>> cut = {{6, "cut TCP"}, {17, "cut UDP"},
+                                                            {static_cast<uint8_t>(f.family == 4 ? 1 : 58), "cut ICMP"}};
+  for (const auto& [proto, name] : cut) out.push_back({v + name, ip(f.family, src, dst).proto(proto).payload(4).build()});
   out.push_back({v + "later fragment", ip(f.family, src, dst).fragment(72, false, 99).payload(64).build()});
   if (f.family == 6) {
     PB deep = ip(6, src, dst);
