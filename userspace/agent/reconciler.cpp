@@ -173,7 +173,10 @@ size_t Reconciler::reconcile(const Compiled& want) {
   n += diff(want_src, mirror_.sources,
             [&](const zs_source_key& k, uint8_t v) { tx.set_source(k, static_cast<zs_source_kind>(v)); },
             [&](const zs_source_key& k) { tx.remove_source(k); });
-  n += diff(want_pfx, mirror_.source_prefixes, [&](const zs_source_prefix_key& k, uint8_t) { tx.set_source_prefix(k); },
+  n += diff(want_pfx, mirror_.source_prefixes,
+            [&](const zs_source_prefix_key& k, uint8_t v) {
+              tx.set_source_prefix(k, static_cast<zs_source_prefix_state>(v));
+            },
             [&](const zs_source_prefix_key& k) { tx.remove_source_prefix(k); });
   tx.commit();
 
