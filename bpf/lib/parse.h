@@ -293,15 +293,18 @@ static __always_inline int zs_parse_ipv4(struct zs_ctx *ctx, __u32 off,
 
 	if ((void *)(ip + 1) > ctx->data_end)
 		return ZS_REASON_MALFORMED_IPV4;
+	/* the addresses first, whatever follows: the source check runs on
+	 * every packet whose addresses were read (zs_datapath), malformed
+	 * or not, so a packet the parser gives up on still has its source
+	 * judged */
+	p->tuple.family = ZS_FAMILY_IPV4;
+	p->tuple.saddr[0] = ip->saddr;
+	p->tuple.daddr[0] = ip->daddr;
 	hlen = ip->ihl * 4;
 	if (ip->version != 4 || hlen < sizeof(*ip) ||
 	    bpf_ntohs(ip->tot_len) < hlen ||
 	    ctx->data + off + hlen > ctx->data_end)
 		return ZS_REASON_MALFORMED_IPV4;
-
-	p->tuple.family = ZS_FAMILY_IPV4;
-	p->tuple.saddr[0] = ip->saddr;
-	p->tuple.daddr[0] = ip->daddr;
 	p->tuple.proto = ip->protocol;
 
 	frag = bpf_ntohs(ip->frag_off);
@@ -331,12 +334,14 @@ static __always_inline int zs_parse_ipv6(struct zs_ctx *ctx, __u32 off,
 	__u8 nexthdr;
 	int i;
 
-	if ((void *)(ip6 + 1) > ctx->data_end || ip6->version != 6)
+	if ((void *)(ip6 + 1) > ctx->data_end)
 		return ZS_REASON_MALFORMED_IPV6;
-
+	/* the addresses first, as in zs_parse_ipv4 */
 	p->tuple.family = ZS_FAMILY_IPV6;
 	__builtin_memcpy(p->tuple.saddr, &ip6->saddr, 16);
 	__builtin_memcpy(p->tuple.daddr, &ip6->daddr, 16);
+	if (ip6->version != 6)
+		return ZS_REASON_MALFORMED_IPV6;
 	nexthdr = ip6->nexthdr;
 	p->hop_limit = ip6->hop_limit;
 	p->ip6_nexthdr = nexthdr;
@@ -385,7 +390,9 @@ static __always_inline int zs_parse_ipv6(struct zs_ctx *ctx, __u32 off,
 	return zs_parse_l4(ctx, zs_verifier_off(off), l3_off, p);
 }
 
-/* Fills p; returns ZS_PARSE_IP, ZS_PARSE_NON_IP or a zs_reason. */
+/* Fills p; returns ZS_PARSE_IP, ZS_PARSE_NON_IP or a zs_reason. A reason
+ * may come with p's addresses read (p->tuple.family set): the IP header
+ * was there, what follows it was not judgeable. */
 static __always_inline int zs_parse(struct zs_ctx *ctx, struct zs_packet *p)
 {
 	struct ethhdr *eth = ctx->data;

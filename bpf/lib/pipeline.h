@@ -440,8 +440,9 @@ static __always_inline int zs_datapath(struct zs_ctx *ctx)
 		return ZS_PASS;
 	}
 	rc = zs_parse(ctx, &p);
-	/* before conntrack: a spoofed packet passes as no one's flow */
-	if (rc == ZS_PARSE_IP && zs_source_spoofed(cfg, ctx, &p))
+	/* before conntrack: a spoofed packet passes as no one's flow; and
+	 * whatever the parse found after the addresses (zs_parse) */
+	if (p.tuple.family && zs_source_spoofed(cfg, ctx, &p))
 		return ZS_DROP;
 	if (rc == ZS_PARSE_IP && (p.frag_first || p.frag_later) && zs_fragment_ports(&p))
 		rc = ZS_REASON_FRAG_NO_FIRST;

@@ -2,7 +2,8 @@
 /* Source address validation, the first check on an arriving packet
  * (include/zeroseg/source.h has the maps and the rules):
  *  - on a workload's interface (its egress) the source must be one of the
- *    workload's own addresses, inside its allowedSourcePrefixes, IPv6
+ *    workload's own addresses, inside its allowedSourcePrefixes (but
+ *    not another workload's address carved out of them), IPv6
  *    link-local, :: for duplicate address detection and MLD, or 0.0.0.0
  *    for a DHCP request; else spoofed-source;
  *  - on a host uplink (the host's ingress) the source must not be a local
@@ -59,9 +60,10 @@ static __always_inline int zs_source_on_link(const struct zs_packet *p)
 	       (p->icmp_type == ZS_ICMPV6_MLD_REPORT || p->icmp_type == ZS_ICMPV6_MLD2_REPORT);
 }
 
-/* Whether ifindex's allowedSourcePrefixes hold p's source in slot. At most
- * two entries cover an address (source.h): a second probe, at a shorter
- * length than the first's, when the first is absent in this slot. */
+/* Whether ifindex's allowedSourcePrefixes hold p's source in slot, and it
+ * is not carved out of them. At most three entries cover an address
+ * (source.h): another probe, at a shorter length than the last's, while
+ * the entry found is absent in this slot. */
 static __always_inline int zs_source_prefix_allowed(__u32 ifindex, __u32 slot,
 						    const struct zs_packet *p)
 {
@@ -79,12 +81,15 @@ static __always_inline int zs_source_prefix_allowed(__u32 ifindex, __u32 slot,
 		__builtin_memcpy(key.addr, p->tuple.saddr, 16);
 	}
 #pragma clang loop unroll(full)
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < ZS_SOURCE_PREFIX_PROBES; i++) {
+		__u8 state;
+
 		v = bpf_map_lookup_elem(&zs_source_prefixes, &key);
 		if (!v)
 			return 0;
-		if (v->allowed[slot & 1])
-			return 1;
+		state = v->allowed[slot & 1];
+		if (state != ZS_SOURCE_PREFIX_ABSENT)
+			return state == ZS_SOURCE_PREFIX_ALLOWED;
 		if (v->prefixlen <= ZS_SOURCE_PREFIX_IFINDEX_BITS)
 			return 0;
 		key.prefixlen = v->prefixlen - 1;

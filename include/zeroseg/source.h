@@ -7,10 +7,11 @@
  * spec.allowedSourcePrefixes names, or be one of the on-link exceptions of
  * zs_source_on_link (IPv6 link-local; :: for DAD, router solicitation and
  * MLD reports; 0.0.0.0 for a DHCP request); anything else is dropped as
- * spoofed-source. A workload's allowedSourcePrefixes are trusted as
- * written: a prefix that covers another workload's address lets it send as
- * that workload. Packets arriving
- * on a host uplink from outside must not carry a local workload's address
+ * spoofed-source. Another workload's address inside a workload's
+ * allowedSourcePrefixes is carved out of them (a denied host entry): a
+ * router may forward from anywhere but may not send as a workload the
+ * ipcache would judge it as. Packets arriving on a host uplink from
+ * outside must not carry a local workload's address
  * (uplink-spoofed-source). */
 #ifndef ZEROSEG_SOURCE_H
 #define ZEROSEG_SOURCE_H
@@ -40,26 +41,39 @@ struct zs_source_value {
 	__u8 kind[ZS_SLOTS]; /* zs_source_kind per slot */
 };
 
-/* source_prefixes (LPM trie): (ifindex, prefix) -> allowed, for a
- * workload's allowedSourcePrefixes. Read only when a workload's source is
- * not one of its own addresses (a router's forwarded packets, or a spoof).
- * IPv4 prefixes are IPv4-mapped (::ffff:0:0/96). prefixlen counts the
- * ifindex: 32 + the mapped prefix's length.
+/* source_prefixes (LPM trie): (ifindex, prefix) -> allowed or denied,
+ * for a workload's allowedSourcePrefixes (allowed) and the addresses of
+ * other workloads inside them, carved out as host prefixes (/32, /128:
+ * denied). Read only when a workload's source is not one of its own
+ * addresses (a router's forwarded packets, or a spoof). IPv4 prefixes are
+ * IPv4-mapped (::ffff:0:0/96). prefixlen counts the ifindex: 32 + the
+ * mapped prefix's length.
  *
  * An LPM lookup returns only the longest match, which may be absent in the
- * slot packets read (a prefix of the other generation). The compiler keeps
+ * slot packets read (an entry of the other generation). The compiler keeps
  * a workload's prefixes disjoint (a prefix inside another is dropped), so
- * at most two entries, one of each generation, cover an address: the
- * datapath then looks again at a shorter length than the absent entry's, which the
- * value repeats. */
+ * at most three entries cover an address: its carve-out (one key, both
+ * generations) and an allowed prefix of each generation. The datapath then
+ * looks again at a shorter length than the absent entry's, which the value
+ * repeats; the first entry present in its slot decides. */
 struct zs_source_prefix_key {
 	__u32 prefixlen;
 	__u32 ifindex;  /* whole (prefixlen >= 32): its byte order does not matter */
 	__u32 addr[4];
 };
 
+/* A source prefix entry's state in one slot. */
+enum zs_source_prefix_state {
+	ZS_SOURCE_PREFIX_ABSENT = 0,
+	ZS_SOURCE_PREFIX_ALLOWED = 1,
+	ZS_SOURCE_PREFIX_DENIED = 2, /* another workload's address: carved out */
+};
+
+/* at most this many entries cover one address (above) */
+#define ZS_SOURCE_PREFIX_PROBES 3
+
 struct zs_source_prefix_value {
-	__u8 allowed[ZS_SLOTS]; /* 1 = allowed in this slot; 0 = absent */
+	__u8 allowed[ZS_SLOTS]; /* zs_source_prefix_state per slot */
 	__u8 prefixlen;         /* the key's */
 	__u8 pad;
 };

@@ -6,6 +6,8 @@
 // and says what the fix is.
 #include <zeroseg/identity.h>
 
+#include <map>
+
 #include "datapath_fixture.h"
 
 namespace zeroseg::test {
@@ -60,47 +62,71 @@ class AttackReview2Test : public DatapathTest {
 
 constexpr Program kArrivals[] = {Program::tc_ingress, Program::xdp_ingress};
 
-// HOLE. The source check runs only on packets the parser could judge
+// Packets the parser gives up on after the IP header (a cut L4 header, an
+// extension chain past the walk or cut short, a header length below 20)
+// and a later fragment, from src to dst: each with what zs_unjudgeable
+// (or the fragment lookup) says of it.
+struct Unjudgeable {
+  std::string what;
+  std::vector<uint8_t> packet;
+};
+std::vector<Unjudgeable> unjudgeable(const Family& f, const std::string& src, const std::string& dst) {
+  const std::string v = "IPv" + std::to_string(f.family) + " ";
+  std::vector<Unjudgeable> out;
+  const std::vector<std::pair<uint8_t, std::string>> cut = {{6, "cut TCP"}, {17, "cut UDP"},
+                                                            {static_cast<uint8_t>(f.family == 4 ? 1 : 58), "cut ICMP"}};
+  for (const auto& [proto, name] : cut) out.push_back({v + name, ip(f.family, src, dst).proto(proto).payload(4).build()});
+  out.push_back({v + "later fragment", ip(f.family, src, dst).fragment(72, false, 99).payload(64).build()});
+  if (f.family == 6) {
+    PB deep = ip(6, src, dst);
+    for (int i = 0; i < 9; i++) deep.ipv6_ext(60);
+    out.push_back({v + "nine extension headers", deep.udp(5353, 53).payload(64).build()});
+    out.push_back({v + "cut extension header", ip(6, src, dst).proto(60).payload(4).build()});
+  } else {
+    std::vector<uint8_t> short_header = ip(4, src, dst).udp(5353, 53).payload(16).build();
+    short_header[14] = 0x44;  // version 4, header length 16 bytes
+    out.push_back({v + "header length below 20", short_header});
+  }
+  return out;
+}
+
+// Was a hole: the source check ran only on packets the parser could judge
 // (zs_datapath: rc == ZS_PARSE_IP). A packet it cannot judge (more IPv6
-// extension headers than it walks, a cut TCP header) skips the check and
-// goes to zs_unjudgeable, which passes it where the egress mode is audit or
-// off: a workload in audit or off sends from any address it likes, other
-// workloads' included, with a payload behind the ninth extension header
-// (the kernel forwards such a packet; only the datapath gives up on it).
-// source_check.h promises spoofed packets dropped in every mode.
-// Fix: in zs_datapath, run zs_source_spoofed on every IP packet whose
-// addresses were read (set p->tuple.saddr before any malformed-L4/ext
-// return, and check `rc != ZS_PARSE_NON_IP && p.tuple.family`), not only
-// on rc == ZS_PARSE_IP.
-TEST_P(AttackReview2Test, DISABLED_AnUnjudgeablePacketFromAnotherWorkloadsAddressIsDroppedInEveryMode) {
-  PB deep = ip(6, kV6.other, kV6.peer);
-  for (int i = 0; i < 9; i++) deep.ipv6_ext(60);
-  // IPv6: nine destination-options headers (ipv6-ext-limit); IPv4: a TCP
-  // header cut to 4 bytes (malformed-l4). Routers forward both.
-  const std::vector<std::vector<uint8_t>> packets = {deep.udp(5353, 53).payload(64).build(),
-                                                     ip(4, kV4.other, kV4.peer).proto(6).payload(4).build()};
+// extension headers than it walks, a cut TCP header) skipped the check
+// and went to zs_unjudgeable, which passes it where the egress mode is
+// audit or off: a workload in audit or off sent from any address it
+// liked, other workloads' included, with a payload behind the ninth
+// extension header (the kernel forwards such a packet; only the datapath
+// gives up on it). Now the parser reads the addresses before anything
+// else, and every packet whose addresses were read is checked.
+TEST_P(AttackReview2Test, AnUnjudgeablePacketFromAnotherWorkloadsAddressIsDroppedInEveryMode) {
   for (uint8_t mode : {ZS_MODE_OFF, ZS_MODE_AUDIT, ZS_MODE_ENFORCE}) {
     setup(ZS_ATTACH_WORKLOAD, mode, {kV4.self, kV6.self});
-    for (Program p : kArrivals)
-      for (size_t i = 0; i < packets.size(); i++) {
-        SCOPED_TRACE("mode " + std::to_string(mode) + (p == Program::xdp_ingress ? " xdp" : " tc") +
-                     (i ? " IPv4 cut TCP" : " IPv6 ext chain"));
-        uint64_t before = reason(ZS_REASON_SPOOFED_SOURCE);
-        EXPECT_FALSE(arrives(p, packets[i]));
-        EXPECT_EQ(reason(ZS_REASON_SPOOFED_SOURCE), before + 1);
-      }
+    for (const Family* f : {&kV4, &kV6})
+      for (const auto& [what, packet] : unjudgeable(*f, f->other, f->peer))
+        for (Program p : kArrivals) {
+          SCOPED_TRACE("mode " + std::to_string(mode) + (p == Program::xdp_ingress ? " xdp " : " tc ") + what);
+          uint64_t before = reason(ZS_REASON_SPOOFED_SOURCE);
+          EXPECT_FALSE(arrives(p, packet));
+          EXPECT_EQ(reason(ZS_REASON_SPOOFED_SOURCE), before + 1);
+        }
   }
 }
 
-// Held: the same unjudgeable packet from the workload's own address is
-// what zs_unjudgeable says (pins that the test above is about the source).
-TEST_P(AttackReview2Test, AnUnjudgeablePacketFromAnOwnAddressPassesInAuditOnly) {
-  PB deep = ip(6, kV6.self, kV6.peer);
-  for (int i = 0; i < 9; i++) deep.ipv6_ext(60);
-  const std::vector<uint8_t> v6 = deep.udp(5353, 53).build();
-  for (uint8_t mode : {ZS_MODE_AUDIT, ZS_MODE_ENFORCE}) {
+// Held: the same unjudgeable packets from the workload's own address are
+// what zs_unjudgeable says (pins that the test above is about the source):
+// passed in audit and off, dropped under enforce, never as spoofed.
+TEST_P(AttackReview2Test, AnUnjudgeablePacketFromAnOwnAddressPassesUnlessEnforced) {
+  for (uint8_t mode : {ZS_MODE_OFF, ZS_MODE_AUDIT, ZS_MODE_ENFORCE}) {
     setup(ZS_ATTACH_WORKLOAD, mode, {kV4.self, kV6.self});
-    EXPECT_EQ(arrives(Program::tc_ingress, v6), mode == ZS_MODE_AUDIT);
+    for (const Family* f : {&kV4, &kV6})
+      for (const auto& [what, packet] : unjudgeable(*f, f->self, f->peer))
+        for (Program p : kArrivals) {
+          SCOPED_TRACE("mode " + std::to_string(mode) + (p == Program::xdp_ingress ? " xdp " : " tc ") + what);
+          uint64_t before = reason(ZS_REASON_SPOOFED_SOURCE);
+          EXPECT_EQ(arrives(p, packet), mode != ZS_MODE_ENFORCE);
+          EXPECT_EQ(reason(ZS_REASON_SPOOFED_SOURCE), before);
+        }
   }
 }
 
@@ -145,6 +171,87 @@ TEST_P(AttackReview2Test, AnIpv4MappedLocalAddressOnAnUplinkIsJudgedAsWorld) {
     EXPECT_EQ(reason(ZS_REASON_UPLINK_SPOOFED_SOURCE), before + 1);
     EXPECT_FALSE(arrives(p, ip(6, "::ffff:" + kV4.self, kV6.peer).udp(5353, 53).build()));
   }
+}
+
+// Was a hole: a router's allowedSourcePrefixes could cover another
+// workload's address, and the router then sent as that workload (every
+// receiver's ipcache judges the source as it). The compiler now carves
+// each such address out (a denied host entry in zs_source_prefixes, as
+// Reconciler::want_sources writes it): R, a router with 10.0.0.0/8 and
+// fd00::/16, sends as V (peer) -> spoofed-source in every mode; as an
+// address no workload has -> through the source check; as itself -> as
+// ever.
+TEST_P(AttackReview2Test, ARoutersPrefixHasOtherWorkloadsAddressesCarvedOut) {
+  auto key = [](const std::string& prefix) { return Transaction::source_prefix_key(kIfindex, *Prefix::parse(prefix)); };
+  auto route = [&](uint8_t mode, const std::vector<std::string>& allowed, const std::vector<std::string>& denied) {
+    setup(ZS_ATTACH_WORKLOAD, mode, {kV4.self, kV6.self});
+    Transaction tx(dp());
+    for (const auto& a : allowed) tx.set_source_prefix(key(a));
+    for (const auto& d : denied) tx.set_source_prefix(key(d), ZS_SOURCE_PREFIX_DENIED);
+    tx.commit();
+  };
+  const std::map<int, std::string> outsider = {{4, "10.9.9.9"}, {6, "fd00:9::9"}};
+  for (uint8_t mode : {ZS_MODE_OFF, ZS_MODE_AUDIT, ZS_MODE_ENFORCE}) {
+    route(mode, {"10.0.0.0/8", "fd00::/16"}, {kV4.peer, kV6.peer});
+    for (const Family* f : {&kV4, &kV6})
+      for (Program p : kArrivals) {
+        SCOPED_TRACE("mode " + std::to_string(mode) + (p == Program::xdp_ingress ? " xdp" : " tc") + " IPv" +
+                     std::to_string(f->family));
+        uint64_t before = reason(ZS_REASON_SPOOFED_SOURCE);
+        EXPECT_FALSE(arrives(p, ip(f->family, f->peer, f->other).udp(5353, 53).build()));
+        EXPECT_EQ(reason(ZS_REASON_SPOOFED_SOURCE), before + 1) << "as the carved-out workload";
+        bool passes = mode != ZS_MODE_ENFORCE;  // enforce: denied by policy, not as spoofed
+        EXPECT_EQ(arrives(p, ip(f->family, outsider.at(f->family), f->other).udp(5353, 53).build()), passes);
+        EXPECT_EQ(arrives(p, ip(f->family, f->self, f->other).udp(5353, 53).build()), passes);
+        EXPECT_EQ(reason(ZS_REASON_SPOOFED_SOURCE), before + 1) << "only the carved-out source is spoofed";
+      }
+  }
+}
+
+// Held: the carve-out holds through policy generations, whichever slot
+// its entries are absent in: the datapath walks down to three entries
+// (a carve-out and an allowed prefix of each generation, source.h).
+TEST_P(AttackReview2Test, ACarveOutHoldsAcrossGenerations) {
+  auto key = [](const std::string& prefix) { return Transaction::source_prefix_key(kIfindex, *Prefix::parse(prefix)); };
+  setup(ZS_ATTACH_WORKLOAD, ZS_MODE_OFF, {kV4.self, kV6.self});
+  auto sends_as = [&](const std::string& src) {
+    bool tc = arrives(Program::tc_ingress, ip(4, src, kV4.other).udp(5353, 53).build());
+    EXPECT_EQ(arrives(Program::xdp_ingress, ip(4, src, kV4.other).udp(5353, 53).build()), tc) << src;
+    return tc;
+  };
+  {
+    Transaction tx(dp());
+    tx.set_source_prefix(key("10.0.0.0/16"));
+    tx.set_source_prefix(key(kV4.peer), ZS_SOURCE_PREFIX_DENIED);
+    tx.commit();
+  }
+  EXPECT_FALSE(sends_as(kV4.peer));
+  EXPECT_TRUE(sends_as("10.0.9.9"));
+  {  // a wider prefix, V gone: the /32 and the /16 absent in the slot read
+    Transaction tx(dp());
+    tx.remove_source_prefix(key("10.0.0.0/16"));
+    tx.remove_source_prefix(key(kV4.peer));
+    tx.set_source_prefix(key("10.0.0.0/8"));
+    tx.commit();
+  }
+  EXPECT_TRUE(sends_as(kV4.peer));
+  EXPECT_TRUE(sends_as("10.7.0.1"));
+  {  // V back, inside the /8
+    Transaction tx(dp());
+    tx.set_source_prefix(key(kV4.peer), ZS_SOURCE_PREFIX_DENIED);
+    tx.commit();
+  }
+  EXPECT_FALSE(sends_as(kV4.peer));
+  {  // an allowed host prefix of V's address, then carved out: the carve-out wins
+    Transaction tx(dp());
+    tx.set_source_prefix(key(kV4.other));
+    tx.commit();
+    EXPECT_TRUE(sends_as(kV4.other));
+    Transaction tx2(dp());
+    tx2.set_source_prefix(key(kV4.other), ZS_SOURCE_PREFIX_DENIED);
+    tx2.commit();
+  }
+  EXPECT_FALSE(sends_as(kV4.other));
 }
 
 // Held: a later fragment with another workload's source is dropped before

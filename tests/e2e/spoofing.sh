@@ -8,7 +8,10 @@
 # the agent enforces (spoofed-source on the attacker's veth,
 # uplink-spoofed-source on the uplink), whatever the attacker's own mode
 # (no policy selects it). Controls: app's own packets still arrive, and
-# so does outside's traffic under its own address.
+# so does outside's traffic under its own address. Then the attacker is
+# made a router (allowedSourcePrefixes covering the lab): it still cannot
+# send as prod/app (carved out), but a routed source no workload has
+# arrives.
 #
 # Linux's reverse path filter, which would drop some of these by itself,
 # is off in the node: what stops them must be zeroseg.
@@ -143,6 +146,27 @@ sleep 1  # the flow log is written by the agent's telemetry thread
 for r in spoofed-source uplink-spoofed-source; do
   if grep -q "\"$r\"" "$(lab_dir)/flows.json"; then pass "the flow log has deny records with reason $r"; else fail "no flow record with reason $r"; fi
 done
+
+echo "== guest/attacker made a router: allowedSourcePrefixes 10.0.0.0/8, fd00::/8"
+# Its prefixes cover every lab workload's address: those are carved out
+# (it may not send as prod/app), what no workload has is allowed through.
+{ lab_objects_yaml | awk -v want="$LAB-w6" '
+    /^---$/ { if (doc ~ ("interface: " want)) printf "%s", doc; doc = ""; next }
+    { doc = doc $0 "\n" }
+    END { if (doc ~ ("interface: " want)) printf "%s", doc }'
+  echo '  allowedSourcePrefixes: [10.0.0.0/8, "fd00::/8"]'
+} >"$work/router.yaml"
+grep -q "name: attacker" "$work/router.yaml" || fail "the attacker's Workload for the router case"
+expect_ok "guest/attacker given allowedSourcePrefixes" lab_zs apply -f "$work/router.yaml"
+for f in 4 6; do
+  app=$(lab_ip prod/app $f) db=$(lab_ip prod/db $f) devweb=$(lab_ip dev/web $f)
+  routed=10.55.0.9; [ $f = 6 ] && routed=fd55::9
+  stopped "router: IPv$f TCP SYN from the attacker as prod/app (inside its prefix) to db:5432" \
+    "$(arrivals "$DB_NS" "$ATTACKER_NS" "$ATTACKER_GW" tcp "$app" "$db" 5432)"
+  arrives "router: IPv$f TCP SYN from the attacker as $routed (routed, no workload's) to dev/web:80" \
+    "$(arrivals "$DEVWEB_NS" "$ATTACKER_NS" "$ATTACKER_GW" tcp "$routed" "$devweb" 80)"
+done
+controls "router"
 
 cleanup
 trap - EXIT

@@ -670,28 +670,45 @@ spec: {interface: veth-p, ips: [10.0.0.2]}
             2u);
 }
 
-// HOLE (attack review 2). allowedSourcePrefixes are made disjoint among
-// themselves only: a router's prefix may cover another workload's address,
-// and the router's egress then passes the source check from that address,
-// which every receiver's ipcache judges as the other workload: the router
-// borrows its identity (a rule admitting `plain` admits the router's
-// forged packets). Fix: refuse a prefix that holds another workload's ip
-// (an error naming both, as ConflictingClaimsAreErrors), or carve the
-// workloads' host addresses out of it (source-prefix entries marked not
-// allowed for each covered workload ip: the datapath's trie then stops at
-// the longer, denied entry).
-TEST_F(CompilerTest, DISABLED_AnAllowedSourcePrefixMayNotHoldAnotherWorkloadsAddress) {
-  EXPECT_THROW(apply(R"(apiVersion: zeroseg.io/v1
+// Was a hole (attack review 2): allowedSourcePrefixes were made disjoint
+// among themselves only, so a router's prefix could cover another
+// workload's address, and the router's egress then passed the source
+// check from that address, which every receiver's ipcache judges as the
+// other workload. Not refused (a router with 0.0.0.0/0 is valid): each
+// other workload's address inside the prefixes is carved out, local or
+// not (denied_sources, written as denied host entries); the router's own
+// addresses and addresses no workload has stay allowed.
+TEST_F(CompilerTest, AnAllowedSourcePrefixHasOtherWorkloadsAddressesCarvedOut) {
+  apply(R"(apiVersion: zeroseg.io/v1
 kind: Workload
 metadata: {name: router}
-spec: {interface: veth-r, ips: [10.0.0.1], allowedSourcePrefixes: [10.0.0.0/24]}
+spec: {interface: veth-r, ips: [10.0.0.1, "fd00::1"], allowedSourcePrefixes: [10.0.0.0/24, "::/0"]}
 ---
 apiVersion: zeroseg.io/v1
 kind: Workload
 metadata: {name: plain}
-spec: {interface: veth-p, ips: [10.0.0.2]}
-)"),
-               Error);
+spec: {interface: veth-p, ips: [10.0.0.2, "fd00::2"]}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: remote}
+spec: {ips: [10.0.0.3, 10.1.0.3]}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: edge}
+spec: {interface: veth-e, ips: [10.2.0.1], allowedSourcePrefixes: [0.0.0.0/0]}
+)");
+  auto denied = [&](const std::string& ifname) {
+    std::vector<std::string> out;
+    for (const auto& a : ep(ifname).denied_sources) out.push_back(a.str());
+    return out;
+  };
+  EXPECT_EQ(denied("veth-r"), (std::vector<std::string>{"10.0.0.2", "10.0.0.3", "fd00::2"}));
+  // a router carves out the other router too, never its own addresses
+  EXPECT_EQ(denied("veth-e"), (std::vector<std::string>{"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.1.0.3"}));
+  EXPECT_TRUE(denied("veth-p").empty());
+  EXPECT_EQ(ep("veth-r").allowed_sources.size(), 2u);
 }
 
 TEST(CompilePoliciesTest, MatchesAWholeCompileAfterRandomPolicyChanges) {

@@ -87,7 +87,8 @@ size_t Reconciler::count_changes(const Compiled& want, const Compiled& current) 
   for (const auto& [ifname, ep] : want.endpoints) {
     auto cur = current.endpoints.find(ifname);
     if (cur == current.endpoints.end() || cur->second.identity != ep.identity || cur->second.mode != ep.mode ||
-        cur->second.ips != ep.ips || cur->second.allowed_sources != ep.allowed_sources)
+        cur->second.ips != ep.ips || cur->second.allowed_sources != ep.allowed_sources ||
+        cur->second.denied_sources != ep.denied_sources)
       n++;
   }
   for (const auto& [ifname, ep] : current.endpoints) n += !want.endpoints.count(ifname);
@@ -96,7 +97,9 @@ size_t Reconciler::count_changes(const Compiled& want, const Compiled& current) 
 
 // The source validation entries (include/zeroseg/source.h) of endpoints
 // by ifindex: each workload's own addresses and allowed prefixes on its
-// interface, and every local workload's addresses on every uplink.
+// interface, with the other workloads' addresses inside them carved out
+// (a denied host prefix each), and every local workload's addresses on
+// every uplink.
 void Reconciler::want_sources(const std::map<uint32_t, const CompiledEndpoint*>& by_ifindex, Sources& sources,
                               SourcePrefixes& prefixes) {
   std::vector<uint32_t> uplinks;
@@ -110,10 +113,33 @@ void Reconciler::want_sources(const std::map<uint32_t, const CompiledEndpoint*>&
       sources[Transaction::source_key(ifindex, ip)] = ZS_SOURCE_OWN;
       local.push_back(ip);
     }
-    for (const auto& p : ep->allowed_sources) prefixes[Transaction::source_prefix_key(ifindex, p)] = 1;
+    for (const auto& p : ep->allowed_sources)
+      prefixes[Transaction::source_prefix_key(ifindex, p)] = ZS_SOURCE_PREFIX_ALLOWED;
+    // after the allowed ones: a carve-out beats an allowed host prefix
+    for (const auto& ip : ep->denied_sources)
+      prefixes[Transaction::source_prefix_key(ifindex, Prefix::host(ip))] = ZS_SOURCE_PREFIX_DENIED;
   }
   for (uint32_t uplink : uplinks)
     for (const auto& ip : local) sources[Transaction::source_key(uplink, ip)] = ZS_SOURCE_LOCAL;
+}
+
+// Carve-outs grow as workloads times routers (a router with 0.0.0.0/0 has
+// one per workload of the cluster): past the map, an error that says so,
+// before anything is changed.
+void Reconciler::check_source_prefix_room(const std::map<uint32_t, const CompiledEndpoint*>& by_ifindex,
+                                          size_t wanted) const {
+  uint32_t room = dp_.source_prefixes().ref().max_entries();
+  if (wanted <= room) return;
+  size_t carved = 0;
+  const CompiledEndpoint* widest = nullptr;
+  for (const auto& [ifindex, ep] : by_ifindex) {
+    carved += ep->denied_sources.size();
+    if (!widest || ep->denied_sources.size() > widest->denied_sources.size()) widest = ep;
+  }
+  throw Error("allowedSourcePrefixes need " + std::to_string(wanted) + " source prefix entries (" +
+              std::to_string(carved) + " of them other workloads' addresses carved out, most for " +
+              (widest ? widest->workload : std::string("none")) +
+              "), zs_source_prefixes holds " + std::to_string(room) + ": nothing was changed");
 }
 
 size_t Reconciler::reconcile(const Compiled& want) {
@@ -135,6 +161,7 @@ size_t Reconciler::reconcile(const Compiled& want) {
   Sources want_src;
   SourcePrefixes want_pfx;
   want_sources(by_ifindex, want_src, want_pfx);
+  check_source_prefix_room(by_ifindex, want_pfx.size());
   Transaction tx(dp_);
   size_t n = diff(want_eps, mirror_.endpoints, [&](uint32_t k, const zs_endpoint& v) { tx.set_endpoint(k, v); },
                   [&](uint32_t k) { tx.remove_endpoint(k); });
@@ -146,7 +173,10 @@ size_t Reconciler::reconcile(const Compiled& want) {
   n += diff(want_src, mirror_.sources,
             [&](const zs_source_key& k, uint8_t v) { tx.set_source(k, static_cast<zs_source_kind>(v)); },
             [&](const zs_source_key& k) { tx.remove_source(k); });
-  n += diff(want_pfx, mirror_.source_prefixes, [&](const zs_source_prefix_key& k, uint8_t) { tx.set_source_prefix(k); },
+  n += diff(want_pfx, mirror_.source_prefixes,
+            [&](const zs_source_prefix_key& k, uint8_t v) {
+              tx.set_source_prefix(k, static_cast<zs_source_prefix_state>(v));
+            },
             [&](const zs_source_prefix_key& k) { tx.remove_source_prefix(k); });
   tx.commit();
 

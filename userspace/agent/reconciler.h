@@ -64,6 +64,8 @@ class Reconciler {
 
   static void want_sources(const std::map<uint32_t, const CompiledEndpoint*>& by_ifindex, Sources& sources,
                            SourcePrefixes& prefixes);
+  void check_source_prefix_room(const std::map<uint32_t, const CompiledEndpoint*>& by_ifindex,
+                                size_t wanted) const;
 
   Datapath& dp_;
   Mirror mirror_;

@@ -308,7 +308,8 @@ void dump_sources(const Datapath& dp, const GlobalOptions& g) {
     uint32_t a4[4] = {k.addr[3], 0, 0, 0};
     std::string addr = v4 ? tuple_addr(a4, 4) : tuple_addr(k.addr, 6);
     uint32_t len = k.prefixlen - ZS_SOURCE_PREFIX_IFINDEX_BITS - (v4 ? 96 : 0);
-    add(k.ifindex, addr + "/" + std::to_string(len), "allowed-prefix");
+    add(k.ifindex, addr + "/" + std::to_string(len),
+        slot_ref(v, slot) == ZS_SOURCE_PREFIX_DENIED ? "denied-prefix" : "allowed-prefix");
   }
   print_output(g, out, t);
 }

@@ -63,7 +63,9 @@ void Transaction::set_source(const zs_source_key& key, zs_source_kind kind) {
   sources_.set(key, static_cast<uint8_t>(kind));
 }
 void Transaction::remove_source(const zs_source_key& key) { sources_.set(key, std::nullopt); }
-void Transaction::set_source_prefix(const zs_source_prefix_key& key) { source_prefixes_.set(key, uint8_t{1}); }
+void Transaction::set_source_prefix(const zs_source_prefix_key& key, zs_source_prefix_state state) {
+  source_prefixes_.set(key, static_cast<uint8_t>(state));
+}
 void Transaction::remove_source_prefix(const zs_source_prefix_key& key) { source_prefixes_.set(key, std::nullopt); }
 
 void Transaction::set_endpoint(uint32_t ifindex, const zs_endpoint& ep) {

@@ -34,10 +34,12 @@ class Transaction {
   // Source validation (include/zeroseg/source.h; keys by source_key and
   // source_prefix_key): an address own (ZS_SOURCE_OWN) on a workload's
   // ifindex, or a local workload's (ZS_SOURCE_LOCAL) on an uplink's; a
-  // prefix of a workload's allowedSourcePrefixes.
+  // prefix of a workload's allowedSourcePrefixes (ZS_SOURCE_PREFIX_ALLOWED),
+  // or another workload's address carved out of them (ZS_SOURCE_PREFIX_DENIED).
   void set_source(const zs_source_key& key, zs_source_kind kind);
   void remove_source(const zs_source_key& key);
-  void set_source_prefix(const zs_source_prefix_key& key);
+  void set_source_prefix(const zs_source_prefix_key& key,
+                         zs_source_prefix_state state = ZS_SOURCE_PREFIX_ALLOWED);
   void remove_source_prefix(const zs_source_prefix_key& key);
 
   size_t size() const {

@@ -193,6 +193,8 @@ void Compilation::index_workloads() {
   }
   out_.label_index = std::make_shared<const std::unordered_map<std::string, std::vector<size_t>>>(
       std::move(label_index));
+  for (auto& [ifname, ep] : out_.endpoints.mut())
+    if (!ep.allowed_sources.empty()) ep.denied_sources = carved_out_sources(ep, out_.workloads_by_ip.map());
   for (const auto& ip : quarantined_ips_) {
     out_.ipcache[Prefix::host(ip)] = ZS_ID_QUARANTINE;
     out_.identities[ZS_ID_QUARANTINE].labels = {{"zeroseg.io/quarantine", "true"}};

@@ -30,6 +30,19 @@ std::vector<Prefix> disjoint_prefixes(std::vector<Prefix> prefixes) {
   return out;
 }
 
+std::vector<IpAddr> carved_out_sources(const CompiledEndpoint& ep,
+                                       const std::map<IpAddr, std::string>& workloads_by_ip) {
+  std::vector<IpAddr> out;
+  for (const auto& p : ep.allowed_sources) {
+    // workloads_by_ip is sorted as prefixes are: a prefix's addresses from
+    // its first on (a router's /0 visits every workload of its family once)
+    for (auto it = workloads_by_ip.lower_bound(p.addr); it != workloads_by_ip.end() && p.contains(it->first); ++it)
+      if (std::find(ep.ips.begin(), ep.ips.end(), it->first) == ep.ips.end()) out.push_back(it->first);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 namespace {
 
 // a outlives b (0: never expires)

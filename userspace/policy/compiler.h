@@ -86,13 +86,22 @@ struct CompiledEndpoint {
   std::array<uint8_t, 2> mode{};  // zs_mode per zs_direction
   // The sources its egress may carry (include/zeroseg/source.h): its own
   // addresses, and its allowedSourcePrefixes made disjoint (a prefix
-  // inside another is left out), as the datapath's prefix trie needs.
+  // inside another is left out), as the datapath's prefix trie needs;
+  // and the addresses of other workloads inside those prefixes, carved
+  // out (denied_sources, sorted): every receiver's ipcache judges such a
+  // source as that workload, so a router may not send from it.
   std::vector<IpAddr> ips;
   std::vector<Prefix> allowed_sources;
+  std::vector<IpAddr> denied_sources;
 };
 
 // allowedSourcePrefixes without the prefixes inside another, sorted.
 std::vector<Prefix> disjoint_prefixes(std::vector<Prefix> prefixes);
+
+// The addresses of workloads_by_ip inside ep's allowed_sources that are
+// not ep's own, sorted: its carve-outs.
+std::vector<IpAddr> carved_out_sources(const CompiledEndpoint& ep,
+                                       const std::map<IpAddr, std::string>& workloads_by_ip);
 
 struct CompiledIdentity {
   Labels labels;
