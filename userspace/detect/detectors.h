@@ -65,6 +65,7 @@ struct Attempt {
   uint16_t port = 0;  // destination port (ICMP: 0)
   uint8_t proto = 0;
   uint8_t reason = 0;  // zs_reason of a deny
+  uint8_t direction = 0;  // zs_direction at the interface that judged it
   uint32_t src_identity = 0, dst_identity = 0;
   bool outcome = false;  // an attempt with a known outcome (deny or end)
   bool failed = false;
