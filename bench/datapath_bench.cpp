@@ -230,7 +230,7 @@ int main(int argc, char** argv) {
     Config c{n, Datapath::load({.sizes = ms, .pin = false})};
     // the endpoint's conntrack share is checked on every new flow but never
     // reached: 36k new flows of one endpoint would pass 25% of 64k
-    c.dp->set_ct_endpoint_limit(ms.conntrack4, ms.conntrack6);
+    c.dp->set_ct_endpoint_share_entries(ms.conntrack4, ms.conntrack6);
     install(*c.dp, n, ZS_ATTACH_HOST);  // XDP and tc ingress both judge ingress
     configs.push_back(std::move(c));
   }

@@ -138,34 +138,54 @@ static __always_inline int zs_ct_remove(const struct zs_ct_key *key)
 	return !bpf_map_delete_elem(&zs_conntrack6, key);
 }
 
-/* Per-endpoint shares of conntrack (zs_ct_usage in conntrack.h says how
- * the counts are kept true). One LRU for every interface let a workload
- * with broad egress fill it and so evict other tenants' flows, whose
- * replies were then dropped. With a share, a workload at its limit gets
- * its own new flows refused (ZS_REASON_CT_ENDPOINT_LIMIT) while its
- * established flows and everyone else's go on. Cilium and Calico bound
- * only the whole table (cilium/cilium#20068 describes the same eviction
- * of live flows under a high connection rate; projectcalico/felix#617
- * the same table filled by one VM). Counting per endpoint, rather than an
- * LRU per endpoint (map-in-map: one more lookup on every packet, and a
- * table per interface to size and create), keeps the established path
- * as it was: the count is read and written on a new flow only. */
-static __always_inline int zs_ct_room(const struct zs_config *cfg, __u32 ifindex,
-				      __u8 family)
+/* Per-endpoint shares of conntrack (zs_ct_usage in conntrack.h says what
+ * the shares are and how the counts are kept true). One LRU for every
+ * interface let a workload with broad egress fill it and so evict other
+ * tenants' flows, whose replies were then dropped. With shares, an
+ * endpoint at a share gets the new flows that share holds refused
+ * (ZS_REASON_CT_ENDPOINT_LIMIT; the deny record's direction names the
+ * share) while its established flows, its other share and everyone else's
+ * go on. Cilium and Calico bound only the whole table (cilium/cilium#20068
+ * describes the same eviction of live flows under a high connection rate;
+ * projectcalico/felix#617 the same table filled by one VM). Counting per
+ * endpoint, rather than an LRU per endpoint (map-in-map: one more lookup
+ * on every packet, and a table per interface to size and create), keeps
+ * the established path as it was: the count is read and written on a new
+ * flow only. */
+
+/* The count of the share that holds flows of family opened in direction
+ * (zs_direction, relative to the endpoint). Constant offsets only: the
+ * verifier then needs no bounds on family or direction. */
+static __always_inline __u32 *zs_ct_share_count(struct zs_ct_usage *u, __u8 family,
+						__u8 direction)
 {
-	int t = zs_ct_table_of(family);
-	__u32 max = t ? cfg->ct_endpoint_max[1] : cfg->ct_endpoint_max[0];
+	if (zs_ct_table_of(family))
+		return direction == ZS_DIR_EGRESS ? &u->entries[1][ZS_DIR_EGRESS]
+						  : &u->entries[1][ZS_DIR_INGRESS];
+	return direction == ZS_DIR_EGRESS ? &u->entries[0][ZS_DIR_EGRESS]
+					  : &u->entries[0][ZS_DIR_INGRESS];
+}
+
+/* 1 when the endpoint on ifindex may open one more flow of family in
+ * direction: its share for that direction is not full. */
+static __always_inline int zs_ct_share_room(const struct zs_config *cfg, __u32 ifindex,
+					    __u8 family, __u8 direction)
+{
+	__u32 max = zs_ct_table_of(family) ? cfg->ct_endpoint_share[1]
+					   : cfg->ct_endpoint_share[0];
 	struct zs_ct_usage *u;
 
 	if (!max)
 		return 1;
 	u = bpf_map_lookup_elem(&zs_ct_usage, &ifindex);
-	return !u || (t ? u->entries[1] : u->entries[0]) < max;
+	return !u || *zs_ct_share_count(u, family, direction) < max;
 }
 
-/* Adds delta (1 or -1) to the entries the endpoint on ifindex holds in
- * family's table. Atomic: CPUs open flows of one endpoint at once. */
-static __always_inline void zs_ct_charge(__u32 ifindex, __u8 family, int delta)
+/* Adds delta (1 or -1) to the share of the endpoint on ifindex that holds
+ * flows of family opened in direction. Atomic: CPUs open flows of one
+ * endpoint at once. */
+static __always_inline void zs_ct_share_charge(__u32 ifindex, __u8 family, __u8 direction,
+					       int delta)
 {
 	struct zs_ct_usage *u = bpf_map_lookup_elem(&zs_ct_usage, &ifindex);
 	__u32 *n;
@@ -180,7 +200,7 @@ static __always_inline void zs_ct_charge(__u32 ifindex, __u8 family, int delta)
 		if (!u)
 			return; /* the map is full: the agent's recount adds it */
 	}
-	n = zs_ct_table_of(family) ? &u->entries[1] : &u->entries[0];
+	n = zs_ct_share_count(u, family, direction);
 	if (delta < 0 && !*n)
 		return; /* recounted since: nothing to take off */
 	__sync_fetch_and_add(n, delta);

@@ -95,10 +95,10 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 		return ZS_RESULT(ZS_VERDICT_DENIED, ZS_REASON_NONE);
 	info.direction = fc->direction;
 	zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info);
-	/* an endpoint at its share of conntrack opens no flow (zs_ct_room),
-	 * whatever the policy and mode say */
+	/* an endpoint at its share of conntrack for this direction opens no
+	 * flow in it (zs_ct_share_room), whatever the policy and mode say */
 	if (j.verdict != ZS_VERDICT_DENIED && zs_opens_flow(p) &&
-	    !zs_ct_room(cfg, fc->ifindex, p->tuple.family)) {
+	    !zs_ct_share_room(cfg, fc->ifindex, p->tuple.family, fc->direction)) {
 		j.verdict = ZS_VERDICT_DENIED;
 		j.reason = ZS_REASON_CT_ENDPOINT_LIMIT;
 		j.rule_id = 0;
@@ -140,7 +140,7 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 		ct->tcp_flags[0] = p->tcp_flags;
 		ct->policy_port = p->policy_port;
 		if (zs_ct_insert(&scratch->key, ct))
-			zs_ct_charge(fc->ifindex, p->tuple.family, 1);
+			zs_ct_share_charge(fc->ifindex, p->tuple.family, fc->direction, 1);
 	}
 	info.type = ZS_EVENT_FLOW_NEW;
 	/* judged again on its next packet, such a packet would report every
@@ -177,7 +177,7 @@ ZS_NOINLINE int zs_rejudge(struct zs_flow_ctx *fc, struct zs_packet *p, int foun
 		zs_count(ZS_CTR_CT_REVOKED, 0);
 		zs_emit(fc->ifindex, fc->hook, p, &j, &info);
 		if (zs_ct_remove(key))
-			zs_ct_charge(fc->ifindex, key->tuple.family, -1);
+			zs_ct_share_charge(fc->ifindex, key->tuple.family, info.direction, -1);
 		return ZS_RESULT(j.verdict, j.reason);
 	}
 	ct->generation = fc->generation; /* as in zs_new_flow: what judged */

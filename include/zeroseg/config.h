@@ -38,8 +38,9 @@ struct zs_lookup_plan {
  * not hold an entry for the established lifetime. */
 #define ZS_DEFAULT_CT_TIMEOUT_TCP_SYN_SENT 120
 #define ZS_DEFAULT_CT_TIMEOUT_TCP_SYN_RECV 60
-/* The share of each conntrack table one endpoint may hold, in percent,
- * until the agent's configuration says otherwise (zs_ct_usage). */
+/* The share of each conntrack table one endpoint may hold per direction
+ * (the flows it opens; the flows opened towards it), in percent, until the
+ * agent's configuration says otherwise (zs_ct_usage). */
 #define ZS_DEFAULT_CT_ENDPOINT_PERCENT 25
 
 /* Deny events per source and second, and their burst, until the agent's
@@ -59,9 +60,11 @@ struct zs_config {
 	__u32 ct_timeout_other;
 	__u32 ct_timeout_tcp_syn_sent;
 	__u32 ct_timeout_tcp_syn_recv;
-	/* Entries one endpoint may hold in zs_conntrack4 and zs_conntrack6
-	 * (zs_ct_usage); 0 = no limit. */
-	__u32 ct_endpoint_max[2];
+	/* Entries each share of one endpoint may hold (ct-endpoint-share
+	 * of the table; an endpoint has an ingress and an egress share of
+	 * each, zs_ct_usage), in zs_conntrack4 and zs_conntrack6; 0 = no
+	 * limit. */
+	__u32 ct_endpoint_share[2];
 	__u32 pad;
 	struct zs_lookup_plan plan[ZS_SLOTS];
 };

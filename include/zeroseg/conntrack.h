@@ -112,19 +112,34 @@ struct zs_frag_value {
 };
 
 /* ct_usage (hash): ifindex -> the entries the endpoint on that interface
- * holds in each conntrack table. The kernel adds one when it inserts a new
- * key and takes one off when it revokes a flow (re-judged and denied); it
- * does not see entries that expire and are replaced, and an LRU map tells nobody
- * what it evicts, and the agent deletes idle entries, so the agent's
- * conntrack sweep, which walks both tables anyway, recounts every
- * endpoint's entries and corrects the counts (keeping what the kernel
- * added while it walked): a count can be off by what happened since the
- * last sweep, never drift. A flow is charged to the interface whose entry
- * it is: a flow between two local workloads holds an entry at each end,
- * and its opener is the one refused when over its share (on its egress,
- * before the packet reaches the other end). */
+ * holds in each conntrack table, per share. An endpoint has two shares of
+ * each table (ct-endpoint-share entries each, zs_config's
+ * ct_endpoint_share): one for the flows it opened (egress) and one for the
+ * flows opened towards it (ingress); an entry's direction (zs_ct_entry)
+ * says which share holds it. So the peers a policy lets in can fill only
+ * the ingress share: the endpoint's own new flows are judged against its
+ * egress share, which only it can fill. (One share for both let any
+ * allowed client lock a service out of its own DNS and database, holding
+ * the share full with flows the service never opened.) Like Linux's
+ * per-zone conntrack limits, a share bounds a bucket, not a peer: the
+ * clients allowed in can together fill the ingress share, and then new
+ * inbound flows wait while the endpoint's egress and every established
+ * flow go on.
+ * A flow between two local workloads holds an entry at each end: the
+ * opener's egress entry, in its egress share, and the receiver's ingress
+ * entry, in the receiver's ingress share. An opener over its egress share
+ * is refused on its egress, before anything reaches the other end.
+ * The kernel adds one when it inserts a new key and takes one off when it
+ * revokes a flow (re-judged and denied); it does not see entries that
+ * expire and are replaced, and an LRU map tells nobody what it evicts, and
+ * the agent deletes idle entries, so the agent's conntrack sweep, which
+ * walks both tables anyway, recounts every endpoint's entries per table and
+ * direction and corrects the counts (keeping what the kernel added while
+ * it walked): a count can be off by what happened since the last sweep,
+ * never drift. */
 struct zs_ct_usage {
-	__u32 entries[2]; /* [0] zs_conntrack4, [1] zs_conntrack6 */
+	/* [zs_ct_table_of(family)][zs_direction that opened the flow] */
+	__u32 entries[2][ZS_DIR_MAX];
 };
 
 /* The table of a family: 0 for IPv4, 1 for IPv6. */
@@ -192,6 +207,6 @@ ZS_STATIC_ASSERT(sizeof(struct zs_tuple) == 40, "zs_tuple ABI");
 ZS_STATIC_ASSERT(sizeof(struct zs_ct_key) == 48, "zs_ct_key ABI");
 ZS_STATIC_ASSERT(sizeof(struct zs_ct_key4) == 20, "zs_ct_key4 ABI");
 ZS_STATIC_ASSERT(sizeof(struct zs_ct_entry) == 96, "zs_ct_entry ABI");
-ZS_STATIC_ASSERT(sizeof(struct zs_ct_usage) == 8, "zs_ct_usage ABI");
+ZS_STATIC_ASSERT(sizeof(struct zs_ct_usage) == 16, "zs_ct_usage ABI");
 
 #endif

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // A second attack review of source validation (bpf/lib/source_check.h) and
-// per-endpoint conntrack shares (zs_ct_room): a workload that wants to
+// per-endpoint conntrack shares (zs_ct_share_room): a workload that wants to
 // borrow another's address, or to starve another endpoint of conntrack.
 // DISABLED_ tests are holes found here and not fixed yet: each fails now
 // and says what the fix is.
@@ -286,27 +286,23 @@ TEST_P(AttackReview2Test, TheOnLinkExceptionsCarryNothingToAWorkload) {
   EXPECT_EQ(reason(ZS_REASON_SPOOFED_SOURCE), before + 4);
 }
 
-// HOLE. A flow is charged to the interface whose entry it is, whoever
-// opened it: a peer that policy allows to reach V opens flows on V's
-// ingress, and they fill V's share. V's own new flows (its egress) are
-// then refused with ct-endpoint-limit: any client of a service (world, if
-// the service is public) locks the service out of its own outbound
-// connections (DNS, its database) for as long as it keeps the share full
-// (UDP: the "other" lifetime, refreshed by the attacker's own packets;
-// TCP: a handshake with the listening service makes the entries
-// established). The share was meant to stop a workload from evicting
-// others; here the others fill the victim's.
-// Fix: count (and limit) flows per direction: ingress-opened flows against
-// an ingress share, egress-opened ones against the endpoint's own; or keep
-// a reserve of the share for egress-opened flows.
-TEST_P(AttackReview2Test, DISABLED_APeerAllowedInCannotFillTheEndpointsShareForItsOwnEgress) {
+// Was a hole: a flow was charged to the interface whose entry it is,
+// whoever opened it, so a peer that policy allows to reach V filled V's
+// share with flows on V's ingress, and V's own new flows (its egress) were
+// refused with ct-endpoint-limit: any client of a service (world, if the
+// service is public) locked the service out of its own outbound
+// connections (DNS, its database) for as long as it kept the share full.
+// Fixed: an endpoint has an ingress and an egress share (zs_ct_usage);
+// flows opened towards V fill only the first (ct_limit_test.cpp has the
+// TCP case and the other way round).
+TEST_P(AttackReview2Test, APeerAllowedInCannotFillTheEndpointsShareForItsOwnEgress) {
   Transaction tx(dp());
   set_endpoint(kSelf, ZS_MODE_ENFORCE, ZS_MODE_ENFORCE, &tx);
   for (const Family* f : {&kV4, &kV6}) set_identity(f->peer, kPeer, &tx);
   add_rule({kSelf, kPeer, IN, 17, 0, 0, 11}, &tx);
   add_rule({kSelf, kPeer, OUT, 6, 0, 0, 12}, &tx);
   tx.commit();
-  dp().set_ct_endpoint_limit(3, 3);
+  dp().set_ct_endpoint_share_entries(3, 3);
   for (const Family* f : {&kV4, &kV6}) {
     SCOPED_TRACE("IPv" + std::to_string(f->family));
     // the peer, allowed in, opens three flows to V: V's share is full
@@ -325,7 +321,7 @@ TEST_P(AttackReview2Test, APeerStopsAtTheEndpointsShare) {
   for (const Family* f : {&kV4, &kV6}) set_identity(f->peer, kPeer, &tx);
   add_rule({kSelf, kPeer, IN, 17, 0, 0, 11}, &tx);
   tx.commit();
-  dp().set_ct_endpoint_limit(3, 3);
+  dp().set_ct_endpoint_share_entries(3, 3);
   for (const Family* f : {&kV4, &kV6}) {
     for (uint16_t sport = 50000; sport < 50003; sport++)
       ASSERT_TRUE(send(IN, ip(f->family, f->peer, f->self).udp(sport, 9000).build())) << sport;

@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 // Conntrack against exhaustion (include/zeroseg/conntrack.h, zs_ct_usage and
-// zs_ct_tcp_state; bpf/lib/conn_tracking.h, zs_ct_room):
+// zs_ct_tcp_state; bpf/lib/conn_tracking.h, zs_ct_share_room):
 //  - a TCP flow lives for the established lifetime (hours) only once both
 //    ends have acknowledged; an unanswered SYN, or a first packet without
 //    SYN that nobody answered, lives for SYN-SENT's or SYN-RECV's minutes;
 //  - an endpoint at its share of the table gets its new flows refused
 //    (ct-endpoint-limit), while its established flows and other endpoints'
 //    new flows pass, and the counts follow the table when the agent
-//    recounts it (an LRU tells nobody what it evicts).
+//    recounts it (an LRU tells nobody what it evicts);
+//  - an endpoint has two shares: the flows it opens (egress) and the flows
+//    opened towards it (ingress). Peers filling the one cannot stop the
+//    other, and the recount splits as the kernel does.
 #include <net/if.h>
 #include <unistd.h>
 #include <zeroseg/identity.h>
 
 #include <cstdlib>
+#include <cstring>
 
 #include "datapath_fixture.h"
 #include "loader/conntrack_map.h"
@@ -47,7 +51,7 @@ class CtLimitTest : public DatapathTest {
   void SetUp() override {
     DatapathTest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
-    dp().set_ct_endpoint_limit(0, 0);
+    dp().set_ct_endpoint_share_entries(0, 0);
     Transaction tx(dp());
     set_endpoint(kSelf, ZS_MODE_ENFORCE, ZS_MODE_ENFORCE, &tx);
     for (const Family* f : {&kV4, &kV6}) set_identity(f->app_prefix, kApp, &tx);
@@ -90,6 +94,13 @@ class CtLimitTest : public DatapathTest {
     add_rule({kOther, kApp, OUT, kTcp, 0, 0, 3}, &tx);
     tx.commit();
     return ifindex;
+  }
+  // The peer (kApp) allowed in, TCP and UDP.
+  void allow_peer_in() {
+    Transaction tx(dp());
+    add_rule({kSelf, kApp, IN, kTcp, 0, 0, 4}, &tx);
+    add_rule({kSelf, kApp, IN, kUdp, 0, 0, 5}, &tx);
+    tx.commit();
   }
   bool send_on(uint32_t ifindex, uint8_t direction, const std::vector<uint8_t>& packet) {
     Program p = program_for(direction);
@@ -140,7 +151,7 @@ TEST_P(CtLimitTest, ATcpFlowGetsTheEstablishedLifetimeOnlyOnceBothEndsAcknowledg
 TEST_P(CtLimitTest, AnEndpointAtItsShareGetsNewFlowsRefusedAndNothingElse) {
   uint32_t other = other_endpoint();
   ASSERT_NE(other, 0u);
-  dp().set_ct_endpoint_limit(3, 3);
+  dp().set_ct_endpoint_share_entries(3, 3);
   for (const Family* f : {&kV4, &kV6}) {
     SCOPED_TRACE("IPv" + std::to_string(f->family));
     // one established flow, then two unanswered SYNs: the share is full
@@ -167,7 +178,7 @@ TEST_P(CtLimitTest, AnEndpointAtItsShareGetsNewFlowsRefusedAndNothingElse) {
 }
 
 TEST_P(CtLimitTest, TheCountsFollowTheTableWhenRecounted) {
-  dp().set_ct_endpoint_limit(2, 2);
+  dp().set_ct_endpoint_share_entries(2, 2);
   const Family& f = kV4;
   ASSERT_TRUE(send(OUT, out_tcp(f, kSyn, 40000)));
   ASSERT_TRUE(send(OUT, out_tcp(f, kSyn, 40001)));
@@ -177,27 +188,129 @@ TEST_P(CtLimitTest, TheCountsFollowTheTableWhenRecounted) {
   dp().conntrack().clear();
   CtUsageMap usage(dp().map("zs_ct_usage"));
   CtUsage before = usage.read();
-  EXPECT_EQ(before[kIfindex][0], 2u);
+  EXPECT_EQ(before[kIfindex].entries[0][OUT], 2u);
   usage.correct({}, before);
   EXPECT_TRUE(usage.read().empty());
   EXPECT_TRUE(send(OUT, out_tcp(f, kSyn, 40002)));
   // a recount keeps what the kernel added while the walk ran
-  CtUsage walked = {{kIfindex, {1, 0}}};
+  CtUsage walked;
+  walked[kIfindex].entries[0][OUT] = 1;
   before = usage.read();
   ASSERT_TRUE(send(OUT, out_tcp(f, kSyn, 40003)));  // during the "walk"
   usage.correct(walked, before);
-  EXPECT_EQ(usage.read()[kIfindex][0], 2u);
+  EXPECT_EQ(usage.read()[kIfindex].entries[0][OUT], 2u);
   EXPECT_FALSE(send(OUT, out_tcp(f, kSyn, 40004)));
 }
 
 TEST_P(CtLimitTest, AFlowRevokedByPolicyGivesItsShareBack) {
-  dp().set_ct_endpoint_limit(1, 1);
+  dp().set_ct_endpoint_share_entries(1, 1);
   ASSERT_TRUE(send(OUT, out_tcp(kV4, kSyn, 40000)));
   ASSERT_FALSE(send(OUT, out_tcp(kV4, kSyn, 40001)));
   remove_rule({kSelf, kApp, OUT, kTcp, 0, 0, 1});
   EXPECT_FALSE(send(OUT, out_tcp(kV4, kAck, 40000)));  // revoked: its entry removed
   add_rule({kSelf, kApp, OUT, kTcp, 0, 0, 1});
   EXPECT_TRUE(send(OUT, out_tcp(kV4, kSyn, 40001)));
+}
+
+// Hole B of the second attack review, with TCP as a real client would hold
+// it: a peer allowed in fills the endpoint's ingress share with
+// established flows; the endpoint still opens its own flows up to its
+// egress share, and only then is refused.
+TEST_P(CtLimitTest, APeerFillingTheIngressShareLeavesTheEndpointsEgress) {
+  allow_peer_in();
+  dp().set_ct_endpoint_share_entries(3, 3);
+  CtUsageMap usage(dp().map("zs_ct_usage"));
+  for (const Family* f : {&kV4, &kV6}) {
+    SCOPED_TRACE("IPv" + std::to_string(f->family));
+    int t = f->family == 4 ? 0 : 1;
+    for (uint16_t sport = 50000; sport < 50003; sport++) {  // app:sport -> self:80, established
+      ASSERT_TRUE(send(IN, ip(*f, f->app, f->self).tcp(sport, 80, kSyn).build())) << sport;
+      ASSERT_TRUE(send(OUT, ip(*f, f->self, f->app).tcp(80, sport, kSynAck).build())) << sport;
+      ASSERT_TRUE(send(IN, ip(*f, f->app, f->self).tcp(sport, 80, kAck).build())) << sport;
+    }
+    uint64_t refused = counter(ZS_CTR_REASON(ZS_REASON_CT_ENDPOINT_LIMIT));
+    // the peer is at the ingress share: its next flow is refused
+    EXPECT_FALSE(send(IN, ip(*f, f->app, f->self).tcp(50003, 80, kSyn).build()));
+    EXPECT_FALSE(send(IN, ip(*f, f->app, f->self).udp(50004, 53).build()));
+    EXPECT_EQ(counter(ZS_CTR_REASON(ZS_REASON_CT_ENDPOINT_LIMIT)), refused + 2);
+    EXPECT_EQ(usage.read()[kIfindex].entries[t][IN], 3u);
+    // the endpoint's own new flows, TCP and UDP: its egress share is empty
+    EXPECT_TRUE(send(OUT, out_tcp(*f, kSyn, 40000)));
+    EXPECT_TRUE(send(OUT, out_tcp(*f, kSyn, 40001)));
+    EXPECT_TRUE(send(OUT, ip(*f, f->self, f->app).udp(40002, 53).build()));
+    EXPECT_EQ(counter(ZS_CTR_REASON(ZS_REASON_CT_ENDPOINT_LIMIT)), refused + 2);
+    // and its egress share is bounded too
+    EXPECT_FALSE(send(OUT, out_tcp(*f, kSyn, 40003)));
+    EXPECT_EQ(counter(ZS_CTR_REASON(ZS_REASON_CT_ENDPOINT_LIMIT)), refused + 3);
+    EXPECT_EQ(usage.read()[kIfindex].entries[t][OUT], 3u);
+    EXPECT_EQ(usage.read()[kIfindex].entries[t][IN], 3u);
+    // the peer's established flows go on both ways
+    EXPECT_TRUE(send(IN, ip(*f, f->app, f->self).tcp(50000, 80, kAck).build()));
+    EXPECT_TRUE(send(OUT, ip(*f, f->self, f->app).tcp(80, 50000, kAck).build()));
+  }
+}
+
+// The other way round: an endpoint that fills its egress share (a
+// compromised workload flooding out) cannot stop its peers: their
+// established flows go on, and they still open new flows to it.
+TEST_P(CtLimitTest, AnEndpointFillingItsEgressShareLeavesPeersReachingIt) {
+  allow_peer_in();
+  dp().set_ct_endpoint_share_entries(3, 3);
+  for (const Family* f : {&kV4, &kV6}) {
+    SCOPED_TRACE("IPv" + std::to_string(f->family));
+    // a peer's established flow to the endpoint
+    ASSERT_TRUE(send(IN, ip(*f, f->app, f->self).tcp(50000, 80, kSyn).build()));
+    ASSERT_TRUE(send(OUT, ip(*f, f->self, f->app).tcp(80, 50000, kSynAck).build()));
+    ASSERT_TRUE(send(IN, ip(*f, f->app, f->self).tcp(50000, 80, kAck).build()));
+    // the endpoint fills its egress share, and is refused beyond
+    for (uint16_t sport = 40000; sport < 40003; sport++) ASSERT_TRUE(send(OUT, out_tcp(*f, kSyn, sport))) << sport;
+    uint64_t refused = counter(ZS_CTR_REASON(ZS_REASON_CT_ENDPOINT_LIMIT));
+    EXPECT_FALSE(send(OUT, out_tcp(*f, kSyn, 40003)));
+    EXPECT_FALSE(send(OUT, ip(*f, f->self, f->app).udp(40004, 53).build()));
+    EXPECT_EQ(counter(ZS_CTR_REASON(ZS_REASON_CT_ENDPOINT_LIMIT)), refused + 2);
+    // the peer's established flow goes on both ways
+    EXPECT_TRUE(send(IN, ip(*f, f->app, f->self).tcp(50000, 80, kAck).build()));
+    EXPECT_TRUE(send(OUT, ip(*f, f->self, f->app).tcp(80, 50000, kAck).build()));
+    // and peers open new flows to it, up to the ingress share (one held)
+    EXPECT_TRUE(send(IN, ip(*f, f->app, f->self).tcp(50001, 80, kSyn).build()));
+    EXPECT_TRUE(send(IN, ip(*f, f->app, f->self).udp(50002, 53).build()));
+    EXPECT_EQ(counter(ZS_CTR_REASON(ZS_REASON_CT_ENDPOINT_LIMIT)), refused + 2);
+    EXPECT_FALSE(send(IN, ip(*f, f->app, f->self).tcp(50003, 80, kSyn).build()));
+  }
+}
+
+// The agent's sweep recounts from its walk (FlowTable::sweep counts each
+// entry with ct_usage_count): the walk splits the shares as the kernel
+// does, so a recount after peers filled the ingress share leaves the
+// endpoint's egress open, and a revoked inbound flow gives its ingress
+// share back.
+TEST_P(CtLimitTest, TheRecountSplitsTheSharesAsTheKernelDoes) {
+  allow_peer_in();
+  dp().set_ct_endpoint_share_entries(3, 3);
+  for (const Family* f : {&kV4, &kV6})
+    for (uint16_t sport = 50000; sport < 50003; sport++)
+      ASSERT_TRUE(send(IN, ip(*f, f->app, f->self).udp(sport, 53).build())) << sport;
+  ASSERT_TRUE(send(OUT, out_tcp(kV4, kSyn, 40000)));
+  CtUsageMap usage(dp().map("zs_ct_usage"));
+  CtUsage before = usage.read();
+  CtUsage walked;
+  dp().conntrack().for_each([&](const zs_ct_key& k, const zs_ct_entry& e) { ct_usage_count(walked, k, e)++; });
+  ASSERT_EQ(walked.size(), 1u);
+  EXPECT_EQ(std::memcmp(&walked[kIfindex], &before[kIfindex], sizeof(zs_ct_usage)), 0);
+  EXPECT_EQ(walked[kIfindex].entries[0][IN], 3u);
+  EXPECT_EQ(walked[kIfindex].entries[1][IN], 3u);
+  EXPECT_EQ(walked[kIfindex].entries[0][OUT], 1u);
+  usage.correct(walked, before);
+  EXPECT_EQ(std::memcmp(&usage.read()[kIfindex], &before[kIfindex], sizeof(zs_ct_usage)), 0);
+  // after the recount: the egress share has room, the ingress share none
+  EXPECT_TRUE(send(OUT, out_tcp(kV4, kSyn, 40001)));
+  EXPECT_TRUE(send(OUT, out_tcp(kV6, kSyn, 40001)));
+  EXPECT_FALSE(send(IN, ip(kV4, kV4.app, kV4.self).udp(50003, 53).build()));
+  // a revoked inbound flow comes off the ingress share
+  remove_rule({kSelf, kApp, IN, kUdp, 0, 0, 5});
+  EXPECT_FALSE(send(IN, ip(kV4, kV4.app, kV4.self).udp(50000, 53).build()));
+  EXPECT_EQ(usage.read()[kIfindex].entries[0][IN], 2u);
+  EXPECT_EQ(usage.read()[kIfindex].entries[0][OUT], 2u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Hooks, CtLimitTest, testing::Values(Variant::xdp_host, Variant::tc_workload),

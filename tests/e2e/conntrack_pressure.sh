@@ -172,12 +172,16 @@ if [ -n "$held" ] && [ "$held" -le $((max + 64)) ]; then
 else
   fail "the attacker holds ${held:-?} entries, its share is $max"
 fi
-gauge=$(metric "zeroseg_conntrack_endpoint_entries{interface=\"$LAB-w3\",map=\"zs_conntrack4\"}")
+gauge=$(metric "zeroseg_conntrack_endpoint_entries{interface=\"$LAB-w3\",map=\"zs_conntrack4\",direction=\"egress\"}")
 if [ "${gauge%.*}" -ge 1 ] && [ "${gauge%.*}" -le $((max + 64)) ]; then
-  pass "/metrics shows the attacker's use: $gauge entries"
+  pass "/metrics shows the attacker's use of its egress share: $gauge entries"
 else
-  fail "/metrics: the attacker's use is ${gauge:-?}"
+  fail "/metrics: the attacker's egress share holds ${gauge:-?}"
 fi
+gauge_in=$(metric "zeroseg_conntrack_endpoint_entries{interface=\"$LAB-w3\",map=\"zs_conntrack4\",direction=\"ingress\"}")
+# flows the attacker opened fill its egress share only (its ingress: [] lets no one open one towards it)
+[ "${gauge_in%.*}" -eq 0 ] && pass "the attacker's flood is not in its ingress share" ||
+  fail "the attacker's ingress share holds $gauge_in entries"
 
 cleanup
 trap - EXIT

@@ -164,6 +164,32 @@ TEST(ConntrackLimit, AFlowRefusedAtAnEndpointsShareAlertsOnce) {
     }
 }
 
+// The alert says which share is full: the flows the endpoint opened
+// (egress: the source is the endpoint) or the flows opened towards it
+// (ingress: the source is a peer, the target the endpoint). One source
+// filling both gets an alert for each.
+TEST(ConntrackLimit, TheAlertNamesTheShareThatIsFull) {
+  Stream s;
+  FlowRecord out = denied(kAttacker, kTarget, 80, kSec);
+  out.reason = ZS_REASON_CT_ENDPOINT_LIMIT;
+  out.direction = ZS_DIR_EGRESS;
+  s.feed(out);
+  FlowRecord in = denied(kAttacker, kTarget, 80, 2 * kSec);
+  in.reason = ZS_REASON_CT_ENDPOINT_LIMIT;
+  in.direction = ZS_DIR_INGRESS;
+  s.feed(in);
+  s.feed(in);  // suppressed
+  ASSERT_EQ(s.count("conntrack-limit"), 2u);
+  std::vector<const Alert*> alerts;
+  for (const auto& a : s.alerts)
+    if (a.detector == "conntrack-limit") alerts.push_back(&a);
+  EXPECT_NE(alerts[0]->summary.find("egress share"), std::string::npos) << alerts[0]->summary;
+  EXPECT_EQ(alerts[0]->summary.find("ingress"), std::string::npos) << alerts[0]->summary;
+  EXPECT_NE(alerts[1]->summary.find("ingress share"), std::string::npos) << alerts[1]->summary;
+  EXPECT_NE(alerts[1]->summary.find("10.77.3.2"), std::string::npos) << alerts[1]->summary;
+  EXPECT_EQ(alerts[1]->targets, std::vector<std::string>{"10.77.3.2"});
+}
+
 TEST(Detection, DuplicatesForOneSourceAndDetectorAreSuppressedAndCounted) {
   DetectionConfig c;
   c.suppress_ns = 60 * kSec;

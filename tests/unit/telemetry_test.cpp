@@ -300,6 +300,45 @@ TEST(FlowTable, ATupleReusedByANewFlowIsReportedAgainAndZeroReportsNothing) {
   EXPECT_TRUE(sweep_at(off, ct, 60'000'000'000).empty());
 }
 
+// The sweep's recount, which the kernel's per-endpoint counts are
+// corrected to, splits each endpoint's entries by table and by the
+// direction that opened the flow, as the kernel charges them
+// (zs_ct_share_charge): flows opened towards an endpoint never count
+// against the share of the flows it opens.
+TEST(FlowTable, TheSweepCountsEachEndpointsSharesByTheDirectionThatOpened) {
+  FlowTable t;
+  FakeConntrack ct;
+  auto add = [&](uint32_t ifindex, uint8_t family, uint8_t direction, uint16_t sport) {
+    zs_ct_key key{};
+    key.ifindex = ifindex;
+    key.tuple.family = family;
+    key.tuple.proto = ZS_PROTO_UDP;
+    key.tuple.sport = htons(sport);
+    zs_ct_entry e{};
+    e.created_ns = e.last_seen_ns = 1'000'000'000;
+    e.direction = direction;
+    ct.flows.push_back({key, e});
+  };
+  for (uint16_t p = 1; p <= 3; p++) add(7, ZS_FAMILY_IPV4, ZS_DIR_INGRESS, p);
+  add(7, ZS_FAMILY_IPV4, ZS_DIR_EGRESS, 10);
+  add(7, ZS_FAMILY_IPV6, ZS_DIR_INGRESS, 11);
+  add(8, ZS_FAMILY_IPV6, ZS_DIR_EGRESS, 12);
+  zs_config cfg{};
+  cfg.ct_timeout_other = 60;
+  std::vector<FlowRecord> out;
+  FlowClock clock = clock_at(0);
+  clock.now_coarse = 1'000'000'000;
+  t.sweep(ct, cfg, clock, out);
+  const CtUsage& u = t.endpoint_usage();
+  ASSERT_EQ(u.size(), 2u);
+  EXPECT_EQ(u.at(7).entries[0][ZS_DIR_INGRESS], 3u);
+  EXPECT_EQ(u.at(7).entries[0][ZS_DIR_EGRESS], 1u);
+  EXPECT_EQ(u.at(7).entries[1][ZS_DIR_INGRESS], 1u);
+  EXPECT_EQ(u.at(7).entries[1][ZS_DIR_EGRESS], 0u);
+  EXPECT_EQ(u.at(8).entries[1][ZS_DIR_EGRESS], 1u);
+  EXPECT_EQ(u.at(8).entries[0][ZS_DIR_INGRESS] + u.at(8).entries[0][ZS_DIR_EGRESS] + u.at(8).entries[1][ZS_DIR_INGRESS], 0u);
+}
+
 class FlowJsonTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -40,8 +40,14 @@ class EventSource {
   virtual int read(int timeout_ms, const OnEvent& on_event) = 0;
 };
 
-// Conntrack entries each endpoint holds, by ifindex: [0] IPv4, [1] IPv6.
-using CtUsage = std::map<uint32_t, std::array<uint32_t, 2>>;
+// Conntrack entries each endpoint holds, by ifindex, as the kernel keeps
+// them: entries[table][direction], table 0 IPv4 and 1 IPv6, direction the
+// zs_direction that opened the flow (its share).
+using CtUsage = std::map<uint32_t, zs_ct_usage>;
+// The count an entry is in: its endpoint's, table's and opening direction's.
+inline uint32_t& ct_usage_count(CtUsage& usage, const zs_ct_key& key, const zs_ct_entry& ct) {
+  return usage[key.ifindex].entries[zs_ct_table_of(key.tuple.family)][ct.direction & 1];
+}
 
 // The kernel's per-endpoint counts (zs_ct_usage), which only the kernel's
 // inserts and removals move: the conntrack sweep corrects them from its walk.

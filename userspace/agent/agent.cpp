@@ -61,7 +61,7 @@ Agent::Agent(const AgentConfig& config) : config_(config), state_files_(config.s
   desired_ = std::make_shared<const ObjectSet>(std::move(stored.desired));
   dp_->set_ct_timeouts(config.ct_timeout_tcp, config.ct_timeout_tcp_closing, config.ct_timeout_other,
                        config.ct_timeout_tcp_syn_sent, config.ct_timeout_tcp_syn_recv);
-  dp_->set_ct_endpoint_share(config.ct_endpoint_percent);
+  dp_->set_ct_endpoint_share(config.ct_endpoint_share);
   dp_->set_deny_event_rate(config.deny_events_per_sec, config.deny_events_burst);
   reconciler_ = std::make_unique<Reconciler>(*dp_);
   // The maps still enforce what the last agent left: converge on the

@@ -143,9 +143,9 @@ std::vector<AgentSetting> make_settings() {
       seconds("ct-timeout-tcp-syn-recv", [](C& c) -> uint32_t& { return c.ct_timeout_tcp_syn_recv; },
               "A TCP flow's lifetime once answered but not established, or picked up without SYN "
               "until both ends ACK (default: the datapath's, 1m)"),
-      number("ct-endpoint-share", 1, 100, [](C& c) -> uint32_t& { return c.ct_endpoint_percent; },
-             "Percent of each conntrack table one endpoint may hold; its new flows beyond are dropped "
-             "(ct-endpoint-limit). 100: no limit"),
+      number("ct-endpoint-share", 1, 100, [](C& c) -> uint32_t& { return c.ct_endpoint_share; },
+             "Percent of each conntrack table one endpoint may hold for the flows it opens, and again "
+             "for the flows opened towards it; new flows beyond are dropped (ct-endpoint-limit). 100: no limit"),
       number("conntrack4-entries", 64, uint64_t{1} << 24, [](C& c) -> uint32_t& { return c.sizes.conntrack4; },
              "Size of the IPv4 conntrack table (a change needs the maps unpinned)"),
       number("conntrack6-entries", 64, uint64_t{1} << 24, [](C& c) -> uint32_t& { return c.sizes.conntrack6; },

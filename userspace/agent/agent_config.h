@@ -36,8 +36,9 @@ struct AgentConfig {
   // conntrack lifetimes without a packet, seconds; 0 = keep the datapath's
   uint32_t ct_timeout_tcp = 0, ct_timeout_tcp_closing = 0, ct_timeout_other = 0;
   uint32_t ct_timeout_tcp_syn_sent = 0, ct_timeout_tcp_syn_recv = 0;
-  // the share of each conntrack table one endpoint may hold (100 = no limit)
-  uint32_t ct_endpoint_percent = ZS_DEFAULT_CT_ENDPOINT_PERCENT;
+  // ct-endpoint-share: the percent of each conntrack table one endpoint may
+  // hold per direction (100 = no limit)
+  uint32_t ct_endpoint_share = ZS_DEFAULT_CT_ENDPOINT_PERCENT;
   std::string alert_log;  // JSON lines
   std::string alert_webhook;  // http://HOST:PORT/PATH: each alert POSTed as JSON
   DetectionConfig detection;

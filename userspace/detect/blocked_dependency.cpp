@@ -77,20 +77,20 @@ std::string suggestion(const Attempt& a, const FlowCatalog& names) {
     return std::string("denied by ") + (rule ? rule->name.text : reason_name(a.reason)) +
            ": deny rules beat allow rules, so that rule must change";
   }
-  uint32_t subject = a.ingress ? a.dst_identity : a.src_identity, peer = a.ingress ? a.src_identity : a.dst_identity;
-  const IpAddr& peer_ip = a.ingress ? a.src : a.dst;
+  uint32_t subject = a.ingress() ? a.dst_identity : a.src_identity, peer = a.ingress() ? a.src_identity : a.dst_identity;
+  const IpAddr& peer_ip = a.ingress() ? a.src : a.dst;
   auto [ns, selector] = workload_labels(names, subject);
   if (ns.empty()) return "";  // the subject is no workload here: nothing to select
   std::string ports = ports_yaml(a);
   std::string icmp = zs_is_icmp(a.proto) ? "\n    icmp: [{type: " + std::to_string(a.proto == ZS_PROTO_ICMPV6 ? 128 : 8) +
                                                (a.proto == ZS_PROTO_ICMPV6 ? ", family: IPv6" : "") + "}]"
                                          : "";
-  std::string name = "allow-" + std::string(a.ingress ? "from-" : "to-") + host_label(names, peer_ip);
+  std::string name = "allow-" + std::string(a.ingress() ? "from-" : "to-") + host_label(names, peer_ip);
   for (char& c : name)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') c = '-';
   return "apiVersion: zeroseg.io/v1\nkind: SegmentPolicy\nmetadata: {name: " + name + ", namespace: " + ns +
-         "}\nspec:\n  selector: " + selector + "\n  " + (a.ingress ? "ingress" : "egress") + ":\n  - " +
-         (a.ingress ? "from" : "to") + ": [" + peer_yaml(names, peer, peer_ip, ns) + "]" +
+         "}\nspec:\n  selector: " + selector + "\n  " + (a.ingress() ? "ingress" : "egress") + ":\n  - " +
+         (a.ingress() ? "from" : "to") + ": [" + peer_yaml(names, peer, peer_ip, ns) + "]" +
          (ports.empty() ? "" : "\n    ports: " + ports) + icmp + "\n";
 }
 
@@ -116,7 +116,7 @@ class BlockedDependency : public Detector {
     al.summary = names.party(a.src, a.src_identity).text + " keeps trying " + target + " " + proto_name(a.proto) +
                  ": " + std::to_string(s.times.size()) + " denied attempts within " +
                  std::to_string(c_.blocked_dependency_window_ns / 1'000'000'000) + " s (" + reason_name(a.reason) +
-                 " at the " + (a.ingress ? "destination" : "source") +
+                 " at the " + (a.ingress() ? "destination" : "source") +
                  "): a dependency the policy blocks, not a scan";
     al.suggestion = suggestion(a, names);
     out.push_back(std::move(al));

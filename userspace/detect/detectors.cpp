@@ -193,9 +193,11 @@ class DeniedBurst : public Detector {
   RecentMap<IpAddr, State, IpAddrHash> state_;
 };
 
-// conntrack-limit: a flow refused because an endpoint holds its whole share
-// of conntrack: a flood of new flows (the engine's suppression makes it one
-// alert per source and period)
+// conntrack-limit: a flow refused because an endpoint holds a whole share of
+// conntrack: a flood of new flows. Egress: the flows the endpoint opened
+// (the source is the endpoint); ingress: the flows opened towards it (the
+// source is one of the peers). The engine's suppression makes it one alert
+// per source, share and period.
 class ConntrackLimit : public Detector {
  public:
   const char* name() const override { return "conntrack-limit"; }
@@ -204,8 +206,15 @@ class ConntrackLimit : public Detector {
     Trail t;
     t.keep(a);
     Alert al = make_alert(name(), "high", {"T1499"}, t, names);
-    al.summary = "new flows from " + names.identity(a.src_identity).name.text + " refused: the endpoint holds "
-                 "its whole share of conntrack (a flood of flows)";
+    if (a.direction == ZS_DIR_EGRESS) {
+      al.summary = "new flows from " + names.identity(a.src_identity).name.text +
+                   " refused: it holds its whole egress share of conntrack (a flood of flows it opened)";
+    } else {
+      al.targets = {host_label(names, a.dst)};
+      al.about = "ingress share";  // not the source's own flood: an alert of its own
+      al.summary = "new flows from " + names.identity(a.src_identity).name.text + " to " + al.targets.front() +
+                   " refused: it holds its whole ingress share of conntrack (a flood of flows opened towards it)";
+    }
     out.push_back(std::move(al));
   }
   void expire(int64_t) override {}
@@ -351,7 +360,7 @@ Attempt attempt_of(const FlowRecord& r) {
   a.src_identity = r.source_identity();
   a.dst_identity = r.destination_identity();
   a.reason = r.reason;
-  a.ingress = r.ingress();
+  a.direction = r.direction;
   a.rule_id = r.rule_id;
   a.start = r.event == FlowEvent::start;
   if (a.start) return a;

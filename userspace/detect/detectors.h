@@ -81,8 +81,10 @@ struct Attempt {
   uint16_t port = 0;  // destination port (ICMP: 0)
   uint8_t proto = 0;
   uint8_t reason = 0;  // zs_reason of a deny
-  bool ingress = false;  // judged at the destination's end (else the source's)
-  uint32_t rule_id = 0;  // the rule that decided it (0: a default)
+  uint8_t direction = 0;  // zs_direction at the interface that judged it
+  uint32_t rule_id = 0;   // the rule that decided it (0: a default)
+  // judged at the destination's end (else the source's)
+  bool ingress() const { return direction == ZS_DIR_INGRESS; }
   uint32_t src_identity = 0, dst_identity = 0;
   bool outcome = false;  // an attempt with a known outcome (deny or end)
   bool failed = false;

@@ -70,11 +70,12 @@ void run_status(const GlobalOptions& g) {
                std::to_string(info.jited_bytes)});
   }
 
-  Table eps({"interface", "ifindex", "kind", "identity", "ingress", "egress", "hooks (in/out)", "conntrack"});
+  Table eps({"interface", "ifindex", "kind", "identity", "ingress", "egress", "hooks (in/out)", "conntrack (v4/v6)"});
   int slot = dp->active_slot();
-  // the entries each endpoint holds as the kernel counts them, against its share
+  // the entries each endpoint holds as the kernel counts them, against its
+  // shares: the flows opened towards it (in), the flows it opened (out)
   Map<uint32_t, zs_ct_usage> usage(dp->map("zs_ct_usage"));
-  const uint32_t* limit = dp->config().ct_endpoint_max;
+  const uint32_t* limit = dp->config().ct_endpoint_share;
   j["conntrack_endpoint_limit"] = {limit[0], limit[1]};
   j["endpoints"] = json::array();
   for (auto& [ifindex, v] : dp->endpoints().entries()) {
@@ -87,9 +88,17 @@ void run_status(const GlobalOptions& g) {
                               {"egress", mode_name(e.mode[1])}, {"hooks", hook_text(h)},
                               {"xdp_fallback", wanted_xdp && !h.xdp_prog_id && h.tc_ingress_prog_id}});
     zs_ct_usage u = usage.get(ifindex).value_or(zs_ct_usage{});
-    j["endpoints"].back()["conntrack_entries"] = {u.entries[0], u.entries[1]};
-    std::string ct = std::to_string(u.entries[0]) + "/" + std::to_string(u.entries[1]);
-    if (limit[0] && (u.entries[0] >= limit[0] || u.entries[1] >= limit[1])) ct += " (at its share)";
+    const auto& n = u.entries;  // [table][direction]
+    j["endpoints"].back()["conntrack_entries"] = {n[0][0] + n[0][1], n[1][0] + n[1][1]};
+    j["endpoints"].back()["conntrack_shares"] = {{"ingress", {n[0][ZS_DIR_INGRESS], n[1][ZS_DIR_INGRESS]}},
+                                                 {"egress", {n[0][ZS_DIR_EGRESS], n[1][ZS_DIR_EGRESS]}}};
+    auto full = [&](int d) { return limit[0] && (n[0][d] >= limit[0] || n[1][d] >= limit[1]); };
+    auto pair = [&](int d) { return std::to_string(n[0][d]) + "/" + std::to_string(n[1][d]); };
+    std::string ct = "in " + pair(ZS_DIR_INGRESS) + " out " + pair(ZS_DIR_EGRESS);
+    if (full(ZS_DIR_INGRESS) || full(ZS_DIR_EGRESS))
+      ct += std::string(" (") + (full(ZS_DIR_INGRESS) ? "in" : "") +
+            (full(ZS_DIR_INGRESS) && full(ZS_DIR_EGRESS) ? "+" : "") + (full(ZS_DIR_EGRESS) ? "out" : "") +
+            " share full)";
     std::string hooks = hook_text(h);
     if (wanted_xdp && !h.xdp_prog_id && h.tc_ingress_prog_id) hooks += " (no native XDP: tc fallback)";
     eps.add({name.empty() ? "(gone)" : name, std::to_string(ifindex), attach_kind_name(e.kind),

@@ -84,8 +84,7 @@ CtUsageMap::CtUsageMap(MapRef map) : map_(std::move(map)) {
 CtUsage CtUsageMap::read() const {
   CtUsage out;
   for_each_entry(map_, [&](const void* k, const void* v) {
-    const auto* u = static_cast<const zs_ct_usage*>(v);
-    out[*static_cast<const uint32_t*>(k)] = {u->entries[0], u->entries[1]};
+    out[*static_cast<const uint32_t*>(k)] = *static_cast<const zs_ct_usage*>(v);
   });
   return out;
 }
@@ -94,20 +93,23 @@ CtUsage CtUsageMap::read() const {
 // now and the write is lost until the next sweep counts its entry.
 void CtUsageMap::correct(const CtUsage& walked, const CtUsage& before) const {
   CtUsage now = read();
-  auto at = [](const CtUsage& m, uint32_t ifindex, int t) {
+  auto at = [](const CtUsage& m, uint32_t ifindex, int t, int d) {
     auto it = m.find(ifindex);
-    return it == m.end() ? 0u : it->second[t];
+    return it == m.end() ? 0u : it->second.entries[t][d];
   };
   std::set<uint32_t> ifindexes;
   for (const auto& [ifindex, u] : walked) ifindexes.insert(ifindex);
   for (const auto& [ifindex, u] : now) ifindexes.insert(ifindex);
   for (uint32_t ifindex : ifindexes) {
     zs_ct_usage u{};
-    for (int t = 0; t < 2; t++) {
-      uint32_t n = at(now, ifindex, t), b = at(before, ifindex, t);
-      u.entries[t] = at(walked, ifindex, t) + (n > b ? n - b : 0);
-    }
-    if (u.entries[0] || u.entries[1])
+    bool any = false;
+    for (int t = 0; t < 2; t++)
+      for (int d = 0; d < ZS_DIR_MAX; d++) {
+        uint32_t n = at(now, ifindex, t, d), b = at(before, ifindex, t, d);
+        u.entries[t][d] = at(walked, ifindex, t, d) + (n > b ? n - b : 0);
+        any = any || u.entries[t][d];
+      }
+    if (any)
       map_.update(&ifindex, &u);
     else
       map_.remove(&ifindex);

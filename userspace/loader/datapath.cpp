@@ -253,9 +253,9 @@ void Datapath::set_ct_timeouts(uint32_t tcp, uint32_t tcp_closing, uint32_t othe
   if (tcp_syn_recv) __atomic_store_n(&config_->ct_timeout_tcp_syn_recv, tcp_syn_recv, __ATOMIC_RELAXED);
 }
 
-void Datapath::set_ct_endpoint_limit(uint32_t max4, uint32_t max6) {
-  __atomic_store_n(&config_->ct_endpoint_max[0], max4, __ATOMIC_RELAXED);
-  __atomic_store_n(&config_->ct_endpoint_max[1], max6, __ATOMIC_RELAXED);
+void Datapath::set_ct_endpoint_share_entries(uint32_t entries4, uint32_t entries6) {
+  __atomic_store_n(&config_->ct_endpoint_share[0], entries4, __ATOMIC_RELAXED);
+  __atomic_store_n(&config_->ct_endpoint_share[1], entries6, __ATOMIC_RELAXED);
 }
 
 void Datapath::set_ct_endpoint_share(uint32_t percent) {
@@ -264,9 +264,9 @@ void Datapath::set_ct_endpoint_share(uint32_t percent) {
     return static_cast<uint32_t>(std::max<uint64_t>(n, 1));
   };
   if (percent >= 100)
-    set_ct_endpoint_limit(0, 0);
+    set_ct_endpoint_share_entries(0, 0);
   else
-    set_ct_endpoint_limit(share("zs_conntrack4"), share("zs_conntrack6"));
+    set_ct_endpoint_share_entries(share("zs_conntrack4"), share("zs_conntrack6"));
 }
 
 void Datapath::set_deny_event_rate(uint32_t per_sec, uint32_t burst) {

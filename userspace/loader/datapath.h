@@ -84,10 +84,11 @@ class Datapath {
   // Conntrack lifetimes in seconds without a packet; 0 keeps the current.
   void set_ct_timeouts(uint32_t tcp, uint32_t tcp_closing, uint32_t other, uint32_t tcp_syn_sent = 0,
                        uint32_t tcp_syn_recv = 0);
-  // Conntrack entries one endpoint may hold in zs_conntrack4 and
+  // Conntrack entries each share of one endpoint (the flows it opens, the
+  // flows opened towards it: zs_ct_usage) may hold in zs_conntrack4 and
   // zs_conntrack6 (0 = no limit); or the same as a percentage of each table
-  // (100 = no limit).
-  void set_ct_endpoint_limit(uint32_t max4, uint32_t max6);
+  // (ct-endpoint-share; 100 = no limit).
+  void set_ct_endpoint_share_entries(uint32_t entries4, uint32_t entries6);
   void set_ct_endpoint_share(uint32_t percent);
   // Deny events per source and second, and their burst; 0 per second = no limit.
   void set_deny_event_rate(uint32_t per_sec, uint32_t burst);

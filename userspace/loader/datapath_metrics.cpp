@@ -66,16 +66,23 @@ void write_map_metrics(PromWriter& w, const Datapath& dp, size_t conntrack4_entr
 
 void write_ct_usage_metrics(PromWriter& w, const Datapath& dp, const CtUsage& usage) {
   const char* tables[2] = {"zs_conntrack4", "zs_conntrack6"};
-  w.family("zeroseg_conntrack_endpoint_entries", "gauge", "Conntrack entries an endpoint holds, by interface.");
-  for (const auto& [ifindex, n] : usage) {
+  w.family("zeroseg_conntrack_endpoint_entries", "gauge",
+           "Conntrack entries an endpoint holds, by interface and share (the direction that opened them).");
+  for (const auto& [ifindex, u] : usage) {
     char name[IF_NAMESIZE] = {};
     std::string iface = if_indextoname(ifindex, name) ? name : std::to_string(ifindex);
     for (int t = 0; t < 2; t++)
-      if (n[t]) w.sample("zeroseg_conntrack_endpoint_entries", {{"interface", iface}, {"map", tables[t]}}, n[t]);
+      for (uint8_t d = 0; d < ZS_DIR_MAX; d++)
+        if (uint32_t n = u.entries[t][d])
+          w.sample("zeroseg_conntrack_endpoint_entries",
+                   {{"interface", iface}, {"map", tables[t]}, {"direction", direction_name(d)}}, n);
   }
-  w.family("zeroseg_conntrack_endpoint_limit", "gauge", "Conntrack entries one endpoint may hold (0: no limit).");
+  w.family("zeroseg_conntrack_endpoint_limit", "gauge",
+           "Conntrack entries each share of one endpoint may hold (0: no limit).");
   for (int t = 0; t < 2; t++)
-    w.sample("zeroseg_conntrack_endpoint_limit", {{"map", tables[t]}}, dp.config().ct_endpoint_max[t]);
+    for (uint8_t d = 0; d < ZS_DIR_MAX; d++)
+      w.sample("zeroseg_conntrack_endpoint_limit", {{"map", tables[t]}, {"direction", direction_name(d)}},
+               dp.config().ct_endpoint_share[t]);
 }
 
 }  // namespace zeroseg

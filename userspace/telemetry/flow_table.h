@@ -64,8 +64,9 @@ class FlowTable {
   // the maps' fill).
   size_t conntrack4_entries() const { return conntrack_entries_[0]; }
   size_t conntrack6_entries() const { return conntrack_entries_[1]; }
-  // Entries each endpoint (by ifindex) held at the last sweep, after its
-  // deletions: what the kernel's per-endpoint counts are corrected to.
+  // Entries each endpoint (by ifindex) held at the last sweep per table
+  // and share (the direction in each entry), after its deletions: what the
+  // kernel's per-endpoint counts are corrected to.
   const CtUsage& endpoint_usage() const { return usage_; }
 
  private:
