@@ -23,6 +23,10 @@
 #
 # Usage: veth_deny.sh [--quick] --json OUT [--runs N] [--duration S] [--rules N]
 #   --quick   1 run of 0.5 s, 500 rules: checks the harness, not the figures
+#   --only A,B   these rows only (and the floor), e.g. to profile one
+#   --scenario repeated|random   that scenario only
+#   --perf SYSTEM:FILE   perf record -a -g during SYSTEM's runs (its NAPI thread:
+#                        --comm napi/...; bench/RESULTS.md reads BPF programs)
 # Writes one JSON line per row and scenario to OUT:
 #   {"system": "...", "scenario": "repeated"|"random", "runs_pps": [...]}
 # and an aligned table to stdout. Binaries: $BUILD_DIR (default build/)
@@ -34,7 +38,7 @@ build=${BUILD_DIR:-$root/build}
 FLOOD=$build/bench/flood
 ZEROSEG=$build/userspace/zeroseg
 
-runs=3 duration=3 rules=10000 out= quick=0
+runs=3 duration=3 rules=10000 out='' quick=0 only='' scenarios='repeated random' perf_spec=''
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 runs=1 duration=0.5 rules=500 ;;
@@ -42,7 +46,10 @@ while [ $# -gt 0 ]; do
     --runs) runs=$2; shift ;;
     --duration) duration=$2; shift ;;
     --rules) rules=$2; shift ;;
-    *) echo "usage: veth_deny.sh [--quick] --json OUT [--runs N] [--duration S] [--rules N]" >&2; exit 2 ;;
+    --only) only=$2; shift ;;
+    --scenario) scenarios=$2; shift ;;
+    --perf) perf_spec=$2; shift ;;
+    *) echo "usage: veth_deny.sh [--quick] --json OUT [--runs N] [--duration S] [--rules N] [--only A,B]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -59,7 +66,7 @@ done
 n=$(($$ % 100000))
 TAG=zs-vd$n
 TX=$TAG-tx RX=$TAG-rx
-TXIF=zsvd${n}t RXIF=zsvd${n}r # short: the NAPI thread's name holds RXIF
+TXIF=zv${n}t RXIF=zv${n}r # short: the NAPI thread's name (15 characters) holds RXIF-
 PIN=/sys/fs/bpf/$TAG
 work=$(mktemp -d /tmp/$TAG.XXXX)
 agent_pid=
@@ -105,6 +112,7 @@ pin_receiver() {
   for p in $(ps -eo pid=,comm= | awk -v n="napi/$RXIF-" 'index($2, n) == 1 {print $1}'); do
     taskset -pc 1 "$p" >/dev/null
     chrt -f -p 1 "$p"
+    [ "$(ps -o psr= -p "$p" | tr -d ' ')" = 1 ] || sleep 0.1 # moved at its next wake-up
     found=1
   done
   [ "$found" = 1 ] || { echo "veth_deny.sh: no NAPI thread for $RXIF" >&2; return 1; }
@@ -113,23 +121,31 @@ pin_receiver() {
 # udp_noports: datagrams that reached UDP with no socket: a denied flood
 # must not get there
 udp_noports() {
+  # shellcheck disable=SC2016 # awk's $3
   ip netns exec "$RX" awk '/^Udp:/ { if (h) { print $3; exit } h = 1 }' /proc/net/snmp
 }
 
 # measure SYSTEM: every scenario, RUNS times, alternating
 declare -A results
 measure() {
-  local system=$1 scenario i line pps leaked before after
+  local system=$1 scenario line pps leaked before after
   before=$(udp_noports)
-  for i in $(seq "$runs"); do
-    for scenario in repeated random; do
+  for _ in $(seq "$runs"); do
+    for scenario in $scenarios; do
       local how=(--flows 256)
       [ "$scenario" = random ] && how=(--random-sources 65536)
       local d=$duration
       [ "$system" = iptables-legacy ] && [ "$quick" = 0 ] && d=1
+      local perf_pid=
+      if [ "${perf_spec%%:*}" = "$system" ]; then
+        chrt -f 2 perf record -a -g -o "${perf_spec#*:}" -- sleep "$d" >/dev/null 2>&1 &
+        perf_pid=$!
+      fi
       line=$(chrt -f 1 nsenter --net="/run/netns/$RX" "$FLOOD" send --dev "$TXIF" \
         --netns "/run/netns/$TX" --rx-dev "$RXIF" --dst-mac "$RXMAC" --src 198.18.0.1 \
         --dst 198.19.0.1 "${how[@]}" --duration "$d" --cpu 0)
+      [ -z "$perf_pid" ] || wait "$perf_pid"
+      [ -z "${VD_VERBOSE:-}" ] || echo "$system $scenario: $line" >&2
       pps=$(sed -n 's/^pps=\([0-9]*\) .*/\1/p' <<<"$line")
       [ -n "$pps" ] || { echo "veth_deny.sh: $system: no figure from flood: $line" >&2; return 1; }
       results[$system/$scenario]+="${results[$system/$scenario]:+,}$pps"
@@ -154,15 +170,22 @@ pin_receiver
 measure xdp-drop
 xdp_unlink
 
+wanted() { [ -z "$only" ] || [[ ,$only, == *,$1,* ]]; }
+systems=(xdp-drop)
+
 # --- xdp-filter: deny udp/9
+if wanted xdp-filter; then
+systems+=(xdp-filter)
 in_rx xdp-filter load -m native "$RXIF" >/dev/null
 pin_receiver
 in_rx xdp-filter port -p udp 9 >/dev/null
 measure xdp-filter
 in_rx xdp-filter unload "$RXIF" >/dev/null
+fi
 
 # --- zeroseg: the agent, N CIDR allow rules (udp/9 from 100.64.0.0/10
-# /24s) and an explicit deny of the sources
+# /32s) and an explicit deny of the sources
+if wanted zeroseg-xdp || wanted zeroseg-tc; then
 cat >"$work/agent.yaml" <<YAML
 socket: $work/agent.sock
 bpf-pin-dir: $PIN/zeroseg
@@ -201,28 +224,34 @@ for _ in $(seq 100); do zs workload list >/dev/null 2>&1 && break; sleep 0.1; do
 zs workload list >/dev/null 2>&1 || { echo "veth_deny.sh: the agent did not come up:" >&2; cat "$work/agent.log" >&2; exit 1; }
 zs apply -f "$work/policy.yaml" >/dev/null
 zs apply -f "$work/uplink.yaml" >/dev/null
-ip -n "$RX" link show "$RXIF" | grep -q "xdp" || { echo "veth_deny.sh: zeroseg did not attach XDP" >&2; exit 1; }
+[[ $(ip -n "$RX" link show "$RXIF") == *prog/xdp* ]] || { echo "veth_deny.sh: zeroseg did not attach XDP" >&2; exit 1; }
 pin_receiver
-measure zeroseg-xdp
+if wanted zeroseg-xdp; then systems+=(zeroseg-xdp); measure zeroseg-xdp; fi
 
 # tc: an XDP link holds the interface (and gives it NAPI); the agent,
 # attaching again, falls back to tc ingress
 zs delete -f "$work/uplink.yaml" >/dev/null
 xdp_link pass
 zs apply -f "$work/uplink.yaml" >/dev/null
-for _ in $(seq 30); do
-  ip netns exec "$RX" tc filter show dev "$RXIF" ingress | grep -q . && break
+tc_ingress() { ip netns exec "$RX" tc filter show dev "$RXIF" ingress; } # no grep -q: pipefail
+for _ in $(seq 150); do
+  [ -n "$(tc_ingress)" ] && break
   sleep 0.1
 done
-ip netns exec "$RX" tc filter show dev "$RXIF" ingress | grep -q . ||
+[ -n "$(tc_ingress)" ] ||
   { echo "veth_deny.sh: zeroseg did not fall back to tc:" >&2; tail -5 "$work/agent.log" >&2
     ip -n "$RX" link show "$RXIF" >&2; exit 1; }
 pin_receiver
-measure zeroseg-tc
+if wanted zeroseg-tc; then systems+=(zeroseg-tc); measure zeroseg-tc; fi
 zs delete -f "$work/uplink.yaml" >/dev/null
 agent_stop
+fi
+xdp_unlink
+xdp_link pass
 
 # --- nftables: a concatenated set of N entries, drop, before conntrack
+if wanted nftables; then
+systems+=(nftables)
 python3 - "$rules" >"$work/nft.conf" <<'PY'
 import sys
 n = int(sys.argv[1])
@@ -241,8 +270,11 @@ ip netns exec "$RX" nft -f "$work/nft.conf"
 pin_receiver
 measure nftables
 ip netns exec "$RX" nft delete table ip zs_bench
+fi
 
 # --- iptables-legacy: N rules in raw PREROUTING, the match last
+if wanted iptables-legacy; then
+systems+=(iptables-legacy)
 python3 - "$rules" >"$work/iptables.rules" <<'PY'
 import sys
 n = int(sys.argv[1])
@@ -256,13 +288,14 @@ ip netns exec "$RX" iptables-legacy-restore <"$work/iptables.rules"
 pin_receiver
 measure iptables-legacy
 ip netns exec "$RX" iptables-legacy -t raw -F
+fi
 xdp_unlink
 
 # --- the report
 : >"$out"
 printf '%-16s %-9s %12s %12s %12s %9s\n' system scenario min median max "/floor"
-for system in xdp-drop xdp-filter zeroseg-xdp zeroseg-tc nftables iptables-legacy; do
-  for scenario in repeated random; do
+for system in "${systems[@]}"; do
+  for scenario in $scenarios; do
     v=${results[$system/$scenario]}
     floor=${results[xdp-drop/$scenario]}
     python3 - "$system" "$scenario" "$v" "$floor" "$out" <<'PY'
