@@ -22,7 +22,7 @@
 # decide the figures. The kernel still leaves others 5% (sched_rt_runtime).
 #
 # Usage: veth_deny.sh [--quick] --json OUT [--runs N] [--duration S] [--rules N]
-#   --quick   1 run of 0.5 s, 500 rules: checks the harness, not the figures
+#   --quick   1 run of 0.3 s, 200 rules: checks the harness, not the figures
 #   --only A,B   these rows only (and the floor), e.g. to profile one
 #   --scenario repeated|random   that scenario only
 #   --perf SYSTEM:FILE   perf record -a -g during SYSTEM's runs (its NAPI thread:
@@ -41,7 +41,7 @@ ZEROSEG=$build/userspace/zeroseg
 runs=3 duration=3 rules=10000 out='' quick=0 only='' scenarios='repeated random' perf_spec=''
 while [ $# -gt 0 ]; do
   case $1 in
-    --quick) quick=1 runs=1 duration=0.5 rules=500 ;;
+    --quick) quick=1 runs=1 duration=0.3 rules=200 ;;
     --json) out=$2; shift ;;
     --runs) runs=$2; shift ;;
     --duration) duration=$2; shift ;;
