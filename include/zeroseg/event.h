@@ -53,5 +53,6 @@ struct zs_deny_budget {
 };
 
 ZS_STATIC_ASSERT(sizeof(struct zs_event) == 80, "zs_event ABI");
+ZS_STATIC_ASSERT(sizeof(struct zs_deny_budget) == 16, "zs_deny_budget ABI");
 
 #endif
