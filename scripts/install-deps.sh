@@ -12,6 +12,8 @@ packages=(
   # labs, tests, demo, benchmarks
   iproute2 iputils-ping netcat-openbsd ncat nmap hping3 iperf3 curl
   netsniff-ng tcpdump iptables python3 python3-yaml util-linux
+  # bench/veth_deny.sh: the peers (xdp-filter, nft) and profiling (perf)
+  xdp-tools nftables linux-perf
   # telemetry checks: promtool (prometheus), an IPFIX collector (nfdump)
   prometheus nfdump
   # lint: shell scripts and the Vagrantfile

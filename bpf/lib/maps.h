@@ -113,6 +113,38 @@ struct {
 } zs_deny_ratelimit SEC(".maps");
 
 /* flow and deny events to the agent */
+/* deny events' per-CPU budget (zs_deny_budget_take) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zs_deny_budget);
+} zs_deny_budget SEC(".maps");
+
+/* denied flows per CPU, direct-mapped (deny_cache.h) */
+#define ZS_DENY_CACHE_SLOTS 4096
+struct zs_deny_cache_slot {
+	struct zs_tuple tuple;
+	__u64 generation;  /* what judged; 0 = empty */
+	__u64 expires_tai; /* the deciding deny rule's end; 0 = never */
+	__u32 ifindex;
+	__u32 rule_id;
+	__u32 subject;
+	__u32 peer;
+	__u16 policy_port;
+	__u8 reason;
+	__u8 direction;
+	__u8 hook;
+	__u8 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ZS_DENY_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct zs_deny_cache_slot);
+} zs_deny_cache SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, ZS_DEFAULT_EVENTS_BYTES);

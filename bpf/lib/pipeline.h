@@ -14,6 +14,7 @@
 
 #include "conn_tracking.h"
 #include "ctx.h"
+#include "deny_cache.h"
 #include "events.h"
 #include "ipcache_lookup.h"
 #include "maps.h"
@@ -94,7 +95,12 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 	if (!fc || !p || !cfg)
 		return ZS_RESULT(ZS_VERDICT_DENIED, ZS_REASON_NONE);
 	info.direction = fc->direction;
-	zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info);
+	/* a flow denied before under this generation: no judgement again */
+	if (!zs_deny_cache_hit(fc->ifindex, fc->hook, fc->generation, p, &j, &info)) {
+		zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info);
+		if (j.verdict == ZS_VERDICT_DENIED)
+			zs_deny_cache_store(fc->ifindex, fc->hook, fc->generation, p, &j, &info);
+	}
 	/* an endpoint at its share of conntrack for this direction opens no
 	 * flow in it (zs_ct_share_room), whatever the policy and mode say */
 	if (j.verdict != ZS_VERDICT_DENIED && zs_opens_flow(p) &&

@@ -8,7 +8,7 @@
 
 /* The decision for a new flow, and what conntrack keeps of it. */
 struct zs_judgement {
-	__u64 expires_tai; /* when the allowing rule ends; 0 = never */
+	__u64 expires_tai; /* when the allowing (or enforced deny) rule ends; 0 = never */
 	__u32 rule_id;     /* deciding rule; 0 = the endpoint's default */
 	__u8 verdict;      /* zs_verdict */
 	__u8 reason;       /* zs_reason */
@@ -29,6 +29,7 @@ struct zs_policy_query {
 struct zs_policy_scan {
 	__u64 now_tai;
 	__u64 allow_expires;
+	__u64 deny_expires;
 	__u32 allow_rule;
 	__u32 audit_rule;
 	__u32 deny_rule;
@@ -62,6 +63,7 @@ __attribute__((noinline)) int zs_policy_probe(struct zs_policy_key *key, __u32 s
 	if (e->deny_rule && zs_live(e->deny_expires, s)) {
 		if (!e->deny_audit) {
 			s->deny_rule = e->deny_rule;
+			s->deny_expires = e->deny_expires;
 			return 1;
 		}
 		if (!s->audit_rule)
@@ -147,6 +149,7 @@ deny:
 	j->verdict = q->mode == ZS_MODE_ENFORCE ? ZS_VERDICT_DENIED : ZS_VERDICT_AUDIT;
 	j->reason = ZS_REASON_POLICY_DENY;
 	j->rule_id = s.deny_rule;
+	j->expires_tai = s.deny_expires; /* until when the deny holds (deny_cache.h) */
 }
 
 #endif

@@ -47,6 +47,10 @@ struct zs_lookup_plan {
  * configuration says otherwise. */
 #define ZS_DEFAULT_DENY_EVENTS_PER_SEC 20
 #define ZS_DEFAULT_DENY_EVENTS_BURST 100
+/* Deny events per CPU and second, from all sources together (its burst is
+ * one second's worth): under a flood from more sources than the per-source
+ * limiter holds, each packet would otherwise insert a source and report. */
+#define ZS_DEFAULT_DENY_EVENTS_PER_CPU 2000
 
 struct zs_config {
 	/* Bumped by one per committed change; bit 0 selects the active slot. */
@@ -65,7 +69,8 @@ struct zs_config {
 	 * each, zs_ct_usage), in zs_conntrack4 and zs_conntrack6; 0 = no
 	 * limit. */
 	__u32 ct_endpoint_share[2];
-	__u32 pad;
+	/* Deny events per CPU and second, all sources; 0 = no such budget. */
+	__u32 deny_events_per_cpu;
 	struct zs_lookup_plan plan[ZS_SLOTS];
 };
 

@@ -45,6 +45,14 @@ struct zs_ratelimit {
 	__u32 suppressed;
 };
 
+/* deny_budget (per-CPU array of one): every deny event of this CPU, from
+ * any source, draws on one token bucket (zs_config.deny_events_per_cpu) */
+struct zs_deny_budget {
+	__u64 last_ns;
+	__u64 tokens;
+};
+
 ZS_STATIC_ASSERT(sizeof(struct zs_event) == 80, "zs_event ABI");
+ZS_STATIC_ASSERT(sizeof(struct zs_deny_budget) == 16, "zs_deny_budget ABI");
 
 #endif

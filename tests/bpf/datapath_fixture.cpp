@@ -50,6 +50,10 @@ void DatapathTest::SetUp() {
   std::vector<zs_counters> zero(libbpf_num_possible_cpus());
   const uint32_t key = 0;
   dp_->map("zs_counters").update(&key, zero.data());
+  // an empty bucket refills whole on its next use
+  std::vector<zs_deny_budget> full(libbpf_num_possible_cpus());
+  dp_->map("zs_deny_budget").update(&key, full.data());
+  dp_->set_deny_event_budget(ZS_DEFAULT_DENY_EVENTS_PER_CPU);
 }
 
 Program DatapathTest::program_for(uint8_t direction) const {

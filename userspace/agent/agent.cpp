@@ -63,6 +63,7 @@ Agent::Agent(const AgentConfig& config) : config_(config), state_files_(config.s
                        config.ct_timeout_tcp_syn_sent, config.ct_timeout_tcp_syn_recv);
   dp_->set_ct_endpoint_share(config.ct_endpoint_share);
   dp_->set_deny_event_rate(config.deny_events_per_sec, config.deny_events_burst);
+  dp_->set_deny_event_budget(config.deny_events_per_cpu);
   reconciler_ = std::make_unique<Reconciler>(*dp_);
   // The maps still enforce what the last agent left: converge on the
   // stored desired state by changing only what differs. No gap.

@@ -154,6 +154,8 @@ std::vector<AgentSetting> make_settings() {
              "Deny events per source address and second (0: no limit)"),
       number("deny-events-burst", 1, 1000000, [](C& c) -> uint32_t& { return c.deny_events_burst; },
              "Deny events a source may send at once before the rate applies"),
+      number("deny-events-per-cpu", 0, 1000000, [](C& c) -> uint32_t& { return c.deny_events_per_cpu; },
+             "Deny events per CPU and second from all sources together; the rest only counted (0: no budget)"),
       text("alert-log", &C::alert_log, "Alerts as JSON lines in this file"),
       text("alert-webhook", &C::alert_webhook, "http://HOST:PORT/PATH: each alert POSTed as JSON"),
       detect_period("alert-suppress", &DetectionConfig::suppress_ns,

@@ -47,6 +47,7 @@ struct AgentConfig {
   AutoQuarantine auto_quarantine;  // off unless detectors are named
   // deny events per source address and second (0 = no limit), and burst
   uint32_t deny_events_per_sec = ZS_DEFAULT_DENY_EVENTS_PER_SEC, deny_events_burst = ZS_DEFAULT_DENY_EVENTS_BURST;
+  uint32_t deny_events_per_cpu = ZS_DEFAULT_DENY_EVENTS_PER_CPU;
   MapSizes sizes;
 
   // A YAML mapping of settings by their names; unknown names and bad

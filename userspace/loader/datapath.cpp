@@ -228,6 +228,7 @@ void Datapath::map_config() {
     config_->ct_timeout_tcp_syn_recv = ZS_DEFAULT_CT_TIMEOUT_TCP_SYN_RECV;
     config_->deny_events_per_sec = ZS_DEFAULT_DENY_EVENTS_PER_SEC;
     config_->deny_events_burst = ZS_DEFAULT_DENY_EVENTS_BURST;
+    config_->deny_events_per_cpu = ZS_DEFAULT_DENY_EVENTS_PER_CPU;
     set_ct_endpoint_share(ZS_DEFAULT_CT_ENDPOINT_PERCENT);
   }
   ncpus_ = libbpf_num_possible_cpus();
@@ -272,6 +273,10 @@ void Datapath::set_ct_endpoint_share(uint32_t percent) {
 void Datapath::set_deny_event_rate(uint32_t per_sec, uint32_t burst) {
   __atomic_store_n(&config_->deny_events_burst, burst, __ATOMIC_RELAXED);
   __atomic_store_n(&config_->deny_events_per_sec, per_sec, __ATOMIC_RELAXED);
+}
+
+void Datapath::set_deny_event_budget(uint32_t per_cpu) {
+  __atomic_store_n(&config_->deny_events_per_cpu, per_cpu, __ATOMIC_RELAXED);
 }
 
 uint64_t Datapath::generation() const { return __atomic_load_n(&config_->generation, __ATOMIC_ACQUIRE); }

@@ -92,6 +92,8 @@ class Datapath {
   void set_ct_endpoint_share(uint32_t percent);
   // Deny events per source and second, and their burst; 0 per second = no limit.
   void set_deny_event_rate(uint32_t per_sec, uint32_t burst);
+  // Deny events per CPU and second from all sources together (0: no budget)
+  void set_deny_event_budget(uint32_t per_cpu);
   // The slot packets read now.
   int active_slot() const { return static_cast<int>(generation() & 1); }
 

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Denied flows, remembered per CPU (issue 16): a flow denied by policy is
+ * not tracked, so each of its packets used to repeat the whole judgement
+ * (ipcache probes, policy probes). A hit here answers with the verdict,
+ * reason, rule and identities of the judgement it stores.
+ *
+ * A slot is valid only under the generation that judged it: every change
+ * of policy, ipcache, endpoints or modes moves the generation on, and a
+ * flow denied then allowed (or the reverse) is judged afresh by its next
+ * packet. An explicit deny with an expiry is valid only until then. A deny
+ * for want of conntrack room (zs_ct_share_room) is never stored: it can end
+ * without a change.
+ *
+ * Direct-mapped, per CPU, overwritten on a collision: no lock, no LRU
+ * bookkeeping, so a flood of random sources (which no cache helps) costs
+ * a hash, a compare and a ~80-byte store per packet, where an LRU insert
+ * took the LRU's locks. */
+#ifndef ZS_BPF_DENY_CACHE_H
+#define ZS_BPF_DENY_CACHE_H
+
+#include "events.h"
+#include "maps.h"
+#include "parse.h"
+#include "policy_lookup.h"
+
+static __always_inline __u32 zs_deny_cache_mix(__u32 h, __u32 w)
+{
+	h ^= w;
+	h *= 0x85ebca6b;
+	return h ^ (h >> 15);
+}
+
+static __always_inline __u32 zs_deny_cache_index(__u32 ifindex, const struct zs_tuple *t)
+{
+	__u32 h = ifindex;
+
+	h = zs_deny_cache_mix(h, t->saddr[0]);
+	h = zs_deny_cache_mix(h, t->saddr[1] ^ t->saddr[2] ^ t->saddr[3]);
+	h = zs_deny_cache_mix(h, t->daddr[0]);
+	h = zs_deny_cache_mix(h, t->daddr[1] ^ t->daddr[2] ^ t->daddr[3]);
+	h = zs_deny_cache_mix(h, (__u32)t->sport << 16 | t->dport);
+	return h & (ZS_DENY_CACHE_SLOTS - 1);
+}
+
+static __always_inline int zs_deny_cache_same(const struct zs_tuple *a, const struct zs_tuple *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
+}
+
+/* 1 when packet p of a new flow on ifindex, under generation, was denied
+ * before: j and info then hold that judgement. */
+static __always_inline int zs_deny_cache_hit(__u32 ifindex, __u8 hook, __u64 generation,
+					     const struct zs_packet *p, struct zs_judgement *j,
+					     struct zs_event_info *info)
+{
+	__u32 idx = zs_deny_cache_index(ifindex, &p->tuple);
+	struct zs_deny_cache_slot *s = bpf_map_lookup_elem(&zs_deny_cache, &idx);
+
+	if (!s || !s->generation || s->generation != generation || s->ifindex != ifindex ||
+	    s->hook != hook || s->policy_port != p->policy_port ||
+	    !zs_deny_cache_same(&s->tuple, &p->tuple))
+		return 0;
+	if (s->expires_tai && bpf_ktime_get_tai_ns() >= s->expires_tai)
+		return 0;
+	j->verdict = ZS_VERDICT_DENIED;
+	j->reason = s->reason;
+	j->rule_id = s->rule_id;
+	info->subject = s->subject;
+	info->peer = s->peer;
+	info->direction = s->direction;
+	return 1;
+}
+
+/* Remembers a flow that policy denied (j) under generation. */
+static __always_inline void zs_deny_cache_store(__u32 ifindex, __u8 hook, __u64 generation,
+						const struct zs_packet *p,
+						const struct zs_judgement *j,
+						const struct zs_event_info *info)
+{
+	__u32 idx = zs_deny_cache_index(ifindex, &p->tuple);
+	struct zs_deny_cache_slot *s = bpf_map_lookup_elem(&zs_deny_cache, &idx);
+
+	if (!s)
+		return;
+	s->tuple = p->tuple;
+	s->generation = generation;
+	s->expires_tai = j->expires_tai;
+	s->ifindex = ifindex;
+	s->rule_id = j->rule_id;
+	s->subject = info->subject;
+	s->peer = info->peer;
+	s->policy_port = p->policy_port;
+	s->reason = j->reason;
+	s->direction = info->direction;
+	s->hook = hook;
+}
+
+#endif

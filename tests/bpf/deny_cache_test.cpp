@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+// The denied-flow cache (bpf/lib/deny_cache.h): a denied flow's next
+// packets are answered from a per-CPU slot stamped with the generation
+// that judged it. What an attacker would want from it: a verdict that
+// outlives the policy that gave it, or a verdict borrowed by another flow.
+// Every change below must be seen by the very next packet.
+#include <zeroseg/event.h>
+#include <zeroseg/identity.h>
+
+#include <chrono>
+#include <thread>
+
+#include "common/time.h"
+#include "datapath_fixture.h"
+
+namespace zeroseg::test {
+namespace {
+
+using PB = PacketBuilder;
+constexpr uint8_t IN = ZS_DIR_INGRESS;
+constexpr uint32_t kSelf = 300, kPeer = 400, kOther = 500;
+const std::string kSelfIp = "10.0.1.10", kPeerIp = "10.0.2.20";
+
+std::vector<uint8_t> udp_in(uint16_t dport, uint16_t sport = 40000) {
+  return PB().eth().ipv4(kPeerIp, kSelfIp).udp(sport, dport).build();
+}
+
+class DenyCacheTest : public DatapathTest {
+ protected:
+  void SetUp() override {
+    DatapathTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    set_endpoint(kSelf, ZS_MODE_ENFORCE, ZS_MODE_ENFORCE);
+    set_identity(kPeerIp, kPeer);
+  }
+  RuleSpec allow9(uint64_t expires = 0) { return {kSelf, kPeer, IN, 17, 9, 9, 1, 0, expires}; }
+  RuleSpec deny9(uint64_t expires = 0) { return {kSelf, kPeer, IN, 17, 9, 9, 0, 7, expires}; }
+  // a denied flow, sent twice: the second answered from the cache
+  void denied_twice(uint16_t sport = 40000) {
+    ASSERT_FALSE(send(IN, udp_in(9, sport)));
+    ASSERT_FALSE(send(IN, udp_in(9, sport)));
+  }
+};
+
+TEST_P(DenyCacheTest, ADeniedFlowPassesAtOnceWhenAPolicyAllowsIt) {
+  denied_twice();
+  add_rule(allow9());
+  EXPECT_TRUE(send(IN, udp_in(9)));
+}
+
+TEST_P(DenyCacheTest, AnAllowedFlowIsDroppedAtOnceWhenAPolicyDeniesIt) {
+  add_rule(allow9());
+  ASSERT_TRUE(send(IN, udp_in(9)));
+  add_rule(deny9());
+  EXPECT_FALSE(send(IN, udp_in(9)));
+  EXPECT_FALSE(send(IN, udp_in(9, 40001))) << "a new flow too";
+}
+
+TEST_P(DenyCacheTest, DeniedAllowedDeniedAllowed) {
+  denied_twice();
+  add_rule(allow9());
+  ASSERT_TRUE(send(IN, udp_in(9)));
+  add_rule(deny9());
+  ASSERT_FALSE(send(IN, udp_in(9)));
+  ASSERT_FALSE(send(IN, udp_in(9)));
+  remove_rule(deny9());
+  add_rule(allow9());
+  EXPECT_TRUE(send(IN, udp_in(9)));
+}
+
+TEST_P(DenyCacheTest, ANewIdentityOfTheSourceIsSeenAtOnce) {
+  add_rule({kSelf, kOther, IN, 17, 9, 9, 1});
+  denied_twice();
+  set_identity(kPeerIp, kOther);
+  EXPECT_TRUE(send(IN, udp_in(9)));
+}
+
+TEST_P(DenyCacheTest, AModeChangeIsSeenAtOnce) {
+  denied_twice();
+  set_endpoint(kSelf, ZS_MODE_AUDIT, ZS_MODE_ENFORCE);
+  EXPECT_TRUE(send(IN, udp_in(9)));
+  EXPECT_EQ(counter(ZS_CTR_VERDICT(ZS_VERDICT_AUDIT, IN)), 1u);
+}
+
+// A slot answers only its own flow: not another port, source port or
+// source, nor the same addresses in another protocol.
+TEST_P(DenyCacheTest, AnotherFlowIsNotAnsweredByADeniedOne) {
+  add_rule({kSelf, kPeer, IN, 17, 80, 80, 1});
+  add_rule({kSelf, kPeer, IN, 6, 9, 9, 2});
+  denied_twice();
+  EXPECT_TRUE(send(IN, udp_in(80)));
+  EXPECT_TRUE(send(IN, PB().eth().ipv4(kPeerIp, kSelfIp).tcp(40000, 9, PB::kSyn).build()));
+  EXPECT_FALSE(send(IN, udp_in(9)));
+}
+
+// Denied flows that collide in the cache's slots still get their own verdicts.
+TEST_P(DenyCacheTest, ManyFlowsKeepTheirOwnVerdicts) {
+  add_rule({kSelf, kPeer, IN, 17, 100, 100, 1});
+  for (int round = 0; round < 2; round++) {
+    for (uint16_t i = 0; i < 6000; i++) {
+      uint16_t sport = static_cast<uint16_t>(1024 + i);
+      ASSERT_FALSE(send(IN, udp_in(9, sport))) << sport;
+      if (i % 500 == 0) {
+        ASSERT_TRUE(send(IN, udp_in(100, sport))) << sport;
+      }
+    }
+  }
+}
+
+// An explicit deny with an expiry holds until then, not after.
+TEST_P(DenyCacheTest, AnExpiringDenyEndsInTheKernel) {
+  add_rule(allow9());
+  uint64_t soon = realtime_to_tai_ns(realtime_now_ns() + 2'000'000'000);
+  add_rule(deny9(soon));
+  ASSERT_FALSE(send(IN, udp_in(9)));
+  ASSERT_FALSE(send(IN, udp_in(9)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2300));
+  // no agent action in between, no generation change
+  EXPECT_TRUE(send(IN, udp_in(9)));
+}
+
+// The deny event of a cached flow names what the judgement named.
+TEST_P(DenyCacheTest, ACachedDenyIsCountedWithItsReason) {
+  add_rule(deny9());
+  denied_twice();
+  EXPECT_EQ(counter(ZS_CTR_REASON(ZS_REASON_POLICY_DENY)), 2u);
+  EXPECT_EQ(counter(ZS_CTR_VERDICT(ZS_VERDICT_DENIED, IN)), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Hooks, DenyCacheTest, testing::Values(Variant::xdp_host, Variant::tc_workload),
+                         variant_name);
+
+}  // namespace
+}  // namespace zeroseg::test
