@@ -85,11 +85,13 @@ def datapath_section(rows, cmd, plots):
             if h != hook:
                 continue
             ys = [max(1.0, med(over_floor(by[(fam, h, sc, n)]))) for n in sizes]
-            ax.plot(sizes, ys, marker="o", ms=3, label=f"{sc} {fam}", linestyle="-" if fam == "ipv4" else "--")
+            color = {"established": "tab:blue", "new_allowed": "tab:green", "new_denied": "tab:red"}.get(sc)
+            ax.plot(sizes, ys, marker="o", ms=3, label=f"{sc} {fam}", color=color,
+                    linestyle="-" if fam == "ipv4" else "--")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("rules (prefixes up to 100k per family)")
-        ax.set_title(f"{hook}", fontsize=9)
+        ax.set_title(f"{hook} program", fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("ns/packet over the floor")
     axes[1].legend(fontsize=6)
@@ -113,7 +115,7 @@ def tcp_section(rows, cmd, plots):
     names = {
         "iperf3_p1": ("iperf3, 1 stream, Gbit/s", "{:.2f}"),
         "iperf3_p4": ("iperf3, 4 streams, Gbit/s", "{:.2f}"),
-        "rr": ("1-byte request/response round trip, us", "{:.1f}"),
+        "rr": ("1-byte request/response round trip (median of the run), us", "{:.1f}"),
         "connect": ("connect + close, connections/s", "{:.0f}"),
     }
     for test, (label, fmt) in names.items():

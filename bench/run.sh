@@ -109,7 +109,9 @@ json.dump({"cpu": """$cpu""", "cores": $(nproc), "kernel": "$(uname -r)",
 EOF
 
 echo "== report: bench/report.py -> $results, $plots" >&2
-python3 "$here/report.py" "$run_dir" "$results" "$plots"; report_rc=$?
+# Debian's python3, which has python3-matplotlib (a python3 earlier on PATH may not)
+py=/usr/bin/python3; [ -x $py ] || py=python3
+"$py" "$here/report.py" "$run_dir" "$results" "$plots"; report_rc=$?
 
 if [ $quick = 0 ]; then
   [ -z "$failed_stages" ] && [ $report_rc = 0 ] && { echo "bench/run.sh: done: $results, $plots"; exit 0; }

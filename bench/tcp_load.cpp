@@ -118,7 +118,8 @@ int rr(const char* host, const char* port, double seconds) {
   std::vector<double> us;
   us.reserve(1 << 20);
   char c = 'x';
-  auto start = Clock::now(), end = start + std::chrono::duration<double>(seconds);
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   for (auto t = start; t < end;) {
     if (write(fd, &c, 1) != 1 || read(fd, &c, 1) != 1) return die("request/response");
     auto now = Clock::now();
@@ -137,7 +138,8 @@ int rr(const char* host, const char* port, double seconds) {
 int connect_loop(const char* host, const char* port, double seconds) {
   uint64_t ok = 0, failed = 0;
   char c;
-  auto start = Clock::now(), end = start + std::chrono::duration<double>(seconds);
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   while (Clock::now() < end && ok + failed < kMaxConnections) {
     int fd = connect_to(host, port);
     if (fd < 0) {

@@ -5,7 +5,8 @@
 # established accepted, new accepted from the client to the same ports).
 #   client ns --veth-- node ns (forwarding; the filter) --veth-- web ns
 # Per round and system: iperf3 single stream and 4 streams, a 1-byte TCP
-# request/response loop (round trip), a connect/close loop (connections/s).
+# request/response loop (its median round trip), a connect/close loop
+# (connections/s).
 # Writes JSON lines {"bench":"tcp","test":..,"system":..,"unit":..,"runs":[..]}.
 #
 # Usage: tcp_paths.sh ZEROSEG TCP_LOAD OUT.jsonl [--quick]
@@ -90,10 +91,11 @@ for round in $(seq 1 "$rounds"); do
           json_field 'd["end"]["sum_received"]["bits_per_second"] / 1e9')
       add "iperf3_p$streams/$s" "$v"
     done
-    v=$(in_cli "$LOAD" rr "$WEB_IP" $RR_PORT "$short" | json_field 'd["mean_us"]')
+    v=$(in_cli "$LOAD" rr "$WEB_IP" $RR_PORT "$short" | json_field 'd["p50_us"]')
     add "rr/$s" "$v"
-    v=$(in_cli "$LOAD" connect "$WEB_IP" $CONN_PORT "$short" | json_field 'd["per_sec"]')
-    add "connect/$s" "$v"
+    r=$(in_cli "$LOAD" connect "$WEB_IP" $CONN_PORT "$short")
+    add "connect/$s" "$(json_field 'd["per_sec"]' <<<"$r")"
+    [ "$(json_field 'd["failed"]' <<<"$r")" = 0 ] || echo "tcp: $s: connect loop: $r" >&2
     off "$s"
   done
 done
