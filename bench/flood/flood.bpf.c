@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The flood sender's programs (bench/flood/flood.c).
+ *
+ * zs_flood_tx runs through BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES
+ * on the sending veth: each run rewrites the template's source address and
+ * port, then returns XDP_TX, which puts the frame on the wire (to the veth's
+ * peer). Live frames keep a page's bytes from one run to the next, so every
+ * field written here is written on every run.
+ *
+ * zs_flood_pass and zs_flood_drop sit on a receiving veth: a veth has NAPI
+ * (and so takes XDP_TX frames at all) only with an XDP program attached. */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+/* Set by the sender before load. */
+const volatile __u8 flood_ipv6;
+const volatile __u8 flood_random;   /* random sources, else cycle over the flows */
+const volatile __u32 flood_sources; /* how many source addresses (>= 1) */
+const volatile __u32 flood_ports;   /* how many source ports (>= 1) */
+const volatile __u32 flood_src_base; /* host order: the last word of the source */
+const volatile __u16 flood_sport_base;
+
+/* live frames run on the sender's one CPU: plain state will do */
+__u32 flood_next;         /* the next flow */
+__u32 flood_rand = 2463534242; /* xorshift32: a helper call per packet cost 30% */
+
+static __always_inline __u16 flood_ip_csum(const __u16 *h)
+{
+	__u32 sum = 0;
+	int i;
+
+#pragma clang loop unroll(full)
+	for (i = 0; i < 10; i++)
+		if (i != 5) /* the checksum's own word */
+			sum += h[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+SEC("xdp")
+int zs_flood_tx(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 src, sport;
+	struct udphdr *udp;
+
+	if (flood_random) {
+		__u32 r = flood_rand;
+
+		r ^= r << 13;
+		r ^= r >> 17;
+		r ^= r << 5;
+		flood_rand = r;
+		/* powers of two (the usual 65536) without a division */
+		src = flood_sources & (flood_sources - 1) ? r % flood_sources
+							   : r & (flood_sources - 1);
+		r = r >> 16 | r << 16;
+		sport = flood_ports & (flood_ports - 1) ? r % flood_ports : r & (flood_ports - 1);
+	} else {
+		/* flow n: the n-th address and the n-th port, wrapped */
+		__u32 n = flood_next;
+
+		flood_next = n + 1 == flood_sources ? 0 : n + 1;
+		src = n;
+		sport = flood_ports == 1 ? 0 : n % flood_ports;
+	}
+	src += flood_src_base;
+	sport += flood_sport_base;
+
+	if (flood_ipv6) {
+		struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
+
+		if ((void *)(ip6 + 1) + sizeof(*udp) > end)
+			return XDP_ABORTED;
+		udp = (void *)(ip6 + 1);
+		ip6->saddr.in6_u.u6_addr32[3] = bpf_htonl(src);
+		udp->source = bpf_htons(sport);
+		udp->check = 0; /* no one reads it before the filters drop */
+		return XDP_TX;
+	}
+	{
+		struct iphdr *ip = data + sizeof(struct ethhdr);
+
+		if ((void *)(ip + 1) + sizeof(*udp) > end)
+			return XDP_ABORTED;
+		udp = (void *)(ip + 1);
+		ip->saddr = bpf_htonl(src);
+		/* valid: the IP layer drops a bad checksum before netfilter,
+		 * which would make its rows look cheaper than they are */
+		ip->check = flood_ip_csum((const __u16 *)ip);
+		udp->source = bpf_htons(sport);
+		udp->check = 0;
+	}
+	return XDP_TX;
+}
+
+SEC("xdp")
+int zs_flood_pass(struct xdp_md *ctx)
+{
+	(void)ctx;
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int zs_flood_drop(struct xdp_md *ctx)
+{
+	(void)ctx;
+	return XDP_DROP;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
