@@ -32,7 +32,7 @@ done
 q=""; [ $quick = 1 ] && q=--quick
 
 build=$(realpath "${ZS_BUILD_DIR:-$root/build}")
-for b in userspace/zeroseg bench/datapath_bench bench/apply_bench bench/events_bench bench/tcp_load; do
+for b in userspace/zeroseg bench/datapath_bench bench/apply_bench bench/events_bench bench/tcp_load bench/flood; do
   [ -x "$build/$b" ] || { echo "FAIL: $build/$b missing: build first (cmake --build build)" >&2; exit 1; }
 done
 
@@ -71,6 +71,7 @@ stage() {
   "$@" >"$run_dir/$name.out" 2>"$run_dir/$name.err"; rc=$?
   [ $rc = 0 ] || { echo "stage $name exited $rc:" >&2; tail -20 "$run_dir/$name.err" >&2; }
   local secs=$((($(date +%s%N) - t0) / 1000000))e-3
+  echo "   $name: $((($(date +%s%N) - t0) / 1000000000)) s, exit $rc" >&2
   [ "$(wc -c <"$stages_json")" -gt 2 ] && echo "," >>"$stages_json"
   python3 -c 'import json,sys; print(json.dumps({"name":sys.argv[1],"command":sys.argv[2],"seconds":float(sys.argv[3]),"rc":int(sys.argv[4])}))' \
     "$name" "$shown" "$secs" "$rc" >>"$stages_json"
@@ -81,7 +82,8 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 failed_stages=""
 veth=$here/veth_deny.sh
 if [ -f "$veth" ]; then
-  stage veth "sudo bench/veth_deny.sh $q --json OUT" bash "$veth" $q --json "$run_dir/veth.jsonl" || failed_stages+=" veth"
+  stage veth "sudo bench/veth_deny.sh $q --json OUT" \
+    env BUILD_DIR="$build" bash "$veth" $q --json "$run_dir/veth.jsonl" || failed_stages+=" veth"
 else
   echo "== veth: bench/veth_deny.sh is not in this tree: stage not run" >&2
   failed_stages+=" veth(missing)"

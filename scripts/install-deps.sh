@@ -12,8 +12,8 @@ packages=(
   # labs, tests, demo, benchmarks
   iproute2 iputils-ping netcat-openbsd ncat nmap hping3 iperf3 curl
   netsniff-ng tcpdump iptables python3 util-linux
-  # bench/run.sh: the peer filter for new connections, the report's plots
-  nftables python3-matplotlib
+  # bench/run.sh: the peer filters (nftables, xdp-filter), the report's plots
+  nftables python3-matplotlib xdp-tools
   # telemetry checks: promtool (prometheus), an IPFIX collector (nfdump)
   prometheus nfdump
   # lint: shell scripts and the Vagrantfile
