@@ -82,17 +82,17 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 failed_stages=""
 veth=$here/veth_deny.sh
 if [ -f "$veth" ]; then
-  stage veth "sudo bench/veth_deny.sh $q --json OUT" \
+  stage veth "sudo bench/veth_deny.sh${q:+ $q} --json OUT" \
     env BUILD_DIR="$build" bash "$veth" $q --json "$run_dir/veth.jsonl" || failed_stages+=" veth"
 else
   echo "== veth: bench/veth_deny.sh is not in this tree: stage not run" >&2
   failed_stages+=" veth(missing)"
 fi
-stage datapath "sudo build/bench/datapath_bench $q --json OUT" \
+stage datapath "sudo build/bench/datapath_bench${q:+ $q} --json OUT" \
   "$build/bench/datapath_bench" $q --json "$run_dir/datapath.jsonl" || failed_stages+=" datapath"
-stage tcp "sudo bench/tcp_paths.sh build/userspace/zeroseg build/bench/tcp_load OUT $q" \
+stage tcp "sudo bench/tcp_paths.sh build/userspace/zeroseg build/bench/tcp_load OUT${q:+ $q}" \
   bash "$here/tcp_paths.sh" "$build/userspace/zeroseg" "$build/bench/tcp_load" "$run_dir/tcp.jsonl" $q || failed_stages+=" tcp"
-stage apply "sudo build/bench/apply_bench" "$build/bench/apply_bench" || failed_stages+=" apply"
+stage apply "sudo build/bench/apply_bench${q:+ $q}" "$build/bench/apply_bench" $q || failed_stages+=" apply"
 cp "$run_dir/apply.out" "$run_dir/apply.md"
 secs=4; [ $quick = 1 ] && secs=1
 stage events "sudo build/bench/events_bench --seconds $secs --log /dev/null" \
