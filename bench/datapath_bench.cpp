@@ -216,11 +216,16 @@ int established_only() {
 // interleaved rounds so that the machine's drift hits every size alike;
 // each round draws its peer (address) and port at random from what is
 // installed. Per round: the mean of `repeat` runs (floor, established,
-// denied), the median of single runs (new allowed, its floor).
-const char* const kScenarios[] = {"established", "new_denied", "new_allowed"};
+// denied), the median of single runs (new allowed, denied from random
+// peers, their floor).
+// new_denied repeats one packet (its caches stay warm); new_denied_random
+// times single packets, each from a peer drawn at random, as a flood from
+// many sources arrives
+const char* const kScenarios[] = {"established", "new_denied", "new_allowed", "new_denied_random"};
+constexpr int kNumScenarios = 4;
 
 struct Cell {  // one family x hook x size: per round, per scenario
-  std::vector<double> floor, floor_one, ns[3];
+  std::vector<double> floor, floor_one, ns[kNumScenarios];
 };
 
 void write_json(std::FILE* out, const char* family, const char* hook, uint32_t rules, const Cell& c) {
@@ -229,12 +234,12 @@ void write_json(std::FILE* out, const char* family, const char* hook, uint32_t r
     for (size_t i = 0; i < v.size(); i++) s += (i ? "," : "") + std::to_string(static_cast<long>(v[i]));
     return s + "]";
   };
-  for (int sc = 0; sc < 3; sc++)
+  for (int sc = 0; sc < kNumScenarios; sc++)
     std::fprintf(out,
                  "{\"bench\":\"datapath\",\"family\":\"%s\",\"hook\":\"%s\",\"rules\":%u,\"prefixes\":%u,"
                  "\"scenario\":\"%s\",\"ns\":%s,\"floor_ns\":%s}\n",
                  family, hook, rules, prefixes_for(rules), kScenarios[sc], list(c.ns[sc]).c_str(),
-                 list(sc == 2 ? c.floor_one : c.floor).c_str());
+                 list(sc >= 2 ? c.floor_one : c.floor).c_str());
 }
 
 double median_of(std::vector<double> v) {
@@ -306,15 +311,20 @@ int matrix(bool quick, const char* json_path) {
           // new flow denied: no rule for the port; deny events are rate-limited
           auto denied = tcp_from(peer, sport++, kDeniedPort, PacketBuilder::kSyn, v6);
           c.ns[1].push_back(test_run(fd, prog, denied, kIfindex, repeat).duration_ns);
-          // new flow allowed: each packet a new flow from a random peer, timed one by one
-          std::vector<uint32_t> allowed, floor_one;
+          // new flow allowed (denied): each packet a new flow from a random
+          // peer, timed one by one
+          std::vector<uint32_t> allowed, denied_random, floor_one;
           for (uint32_t i = 0; i < new_flows_per_round; i++) {
             pick(peer, port);
             auto pkt = tcp_from(peer, sport++, port, PacketBuilder::kSyn, v6);
             allowed.push_back(test_run(fd, prog, pkt, kIfindex).duration_ns);
             floor_one.push_back(test_run(ffd, prog, pkt, kIfindex).duration_ns);
+            pick(peer, port);
+            auto no = tcp_from(peer, sport++, kDeniedPort, PacketBuilder::kSyn, v6);
+            denied_random.push_back(test_run(fd, prog, no, kIfindex).duration_ns);
           }
           c.ns[2].push_back(median(allowed));
+          c.ns[3].push_back(median(denied_random));
           c.floor_one.push_back(median(floor_one));
           drain(dp);
         }
@@ -322,16 +332,16 @@ int matrix(bool quick, const char* json_path) {
   }
   std::FILE* out = json_path ? std::fopen(json_path, "w") : nullptr;
   if (json_path && !out) throw Error(std::string("cannot write ") + json_path);
-  std::printf("| family | hook | rules | prefixes | floor | established - floor | new denied - floor | new allowed - floor |\n");
-  std::printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| family | hook | rules | prefixes | floor | established - floor | new denied - floor | new allowed - floor | new denied, random peers - floor |\n");
+  std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
   for (int v6 = 0; v6 < 2; v6++)
     for (size_t hi = 0; hi < kHooks.size(); hi++)
       for (size_t ci = 0; ci < sizes.size(); ci++) {
         const Cell& c = cell(ci, v6, hi);
         const char* family = v6 ? "ipv6" : "ipv4";
-        std::printf("| %s | %s | %u | %u | %.0f | %.0f | %.0f | %.0f |\n", family, kHooks[hi].first, sizes[ci],
+        std::printf("| %s | %s | %u | %u | %.0f | %.0f | %.0f | %.0f | %.0f |\n", family, kHooks[hi].first, sizes[ci],
                     prefixes_for(sizes[ci]), median_of(c.floor), over_floor(c.ns[0], c.floor),
-                    over_floor(c.ns[1], c.floor), over_floor(c.ns[2], c.floor_one));
+                    over_floor(c.ns[1], c.floor), over_floor(c.ns[2], c.floor_one), over_floor(c.ns[3], c.floor_one));
         if (out) write_json(out, family, kHooks[hi].first, sizes[ci], c);
       }
   if (out) std::fclose(out);
