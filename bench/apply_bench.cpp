@@ -6,7 +6,7 @@
 // enforce it, and a rule added and removed (a new rule id each time); and
 // the agent's resident memory.
 //
-//   sudo build/bench/apply_bench
+//   sudo build/bench/apply_bench [--quick]
 //   sudo heaptrack build/bench/apply_bench --exit-after-measure  (what holds the memory)
 #include <malloc.h>
 #include <sys/resource.h>
@@ -34,7 +34,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr int kWorkloads = 10000, kApps = 1000, kRulesPerPolicy = 100;
+// --quick (bench/run.sh --quick, a smoke test): a tenth of the objects, 5 changes
+int kWorkloads = 10000, kApps = 1000, kChanges = 20;
+constexpr int kRulesPerPolicy = 100;
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
@@ -69,6 +71,7 @@ long rss_kib() {
 
 int main(int argc, char** argv) {
   const bool exit_after_measure = argc > 1 && std::string(argv[1]) == "--exit-after-measure";
+  if (argc > 1 && std::string(argv[1]) == "--quick") kWorkloads = 1000, kApps = 100, kChanges = 5;
   const std::string tmp = "/tmp/zs-apply-bench";
   std::filesystem::remove_all(tmp);
   AgentConfig cfg;
@@ -90,7 +93,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "parsed in %.0f ms; applying ...\n", parse_ms);
   t = Clock::now();
   ApplyResult r = agent.apply(objects, false);
-  std::fprintf(stderr, "applied in %.0f ms; changing one rule 20 times ...\n", ms_since(t));
+  std::fprintf(stderr, "applied in %.0f ms; changing one rule %d times ...\n", ms_since(t), kChanges);
   double apply_ms = ms_since(t);
   objects = {};
   text.clear();
@@ -106,7 +109,7 @@ int main(int argc, char** argv) {
   // (on its housekeeping thread) by then.
   auto timed_applies = [&](auto yaml_of_change) {
     std::vector<double> ms;
-    for (int i = 0; i < 20; i++) {
+    for (int i = 0; i < kChanges; i++) {
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       nlohmann::json body = {{"documents", {{{"name", "p7.yaml"}, {"content", yaml_of_change(i)}}}}};
       std::string payload = body.dump();
@@ -126,7 +129,7 @@ int main(int argc, char** argv) {
       timed_applies([](int i) { return policy_yaml(7, 0, i % 2 == 0 ? kRulesPerPolicy + 1 : kRulesPerPolicy); });
   // of which: reading the changed policy's YAML (the agent does it per request)
   std::vector<double> parse_one_ms;
-  for (int i = 0; i < 20; i++) {
+  for (int i = 0; i < kChanges; i++) {
     t = Clock::now();
     ObjectSet one = load_yaml(policy_yaml(7, i), "p7.yaml");
     parse_one_ms.push_back(ms_since(t));
@@ -153,9 +156,9 @@ int main(int argc, char** argv) {
   std::printf("| policy map entries after apply | %zu |\n", r.entries_changed);
   std::printf("| YAML parse + validation | %.0f ms |\n", parse_ms);
   std::printf("| compile + apply (maps enforce, state on disk) | %.0f ms |\n", apply_ms);
-  std::printf("| one-rule change, socket to maps, median of 20 | %.1f ms |\n", change_ms[change_ms.size() / 2]);
-  std::printf("| one-rule change, slowest of 20 | %.1f ms |\n", change_ms.back());
-  std::printf("| one rule added or removed, median of 20 | %.1f ms |\n", add_ms[add_ms.size() / 2]);
+  std::printf("| one-rule change, socket to maps, median of %d | %.1f ms |\n", kChanges, change_ms[change_ms.size() / 2]);
+  std::printf("| one-rule change, slowest of %d | %.1f ms |\n", kChanges, change_ms.back());
+  std::printf("| one rule added or removed, median of %d | %.1f ms |\n", kChanges, add_ms[add_ms.size() / 2]);
   std::printf("| of which: YAML of the changed policy (100 rules), median | %.1f ms |\n",
               parse_one_ms[parse_one_ms.size() / 2]);
   std::printf("| agent RSS with that state (VmRSS, minus the process before) | %.1f MiB |\n",

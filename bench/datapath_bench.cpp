@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 // ns/packet through BPF_PROG_TEST_RUN for the XDP and the tc program:
-// established flow, new flow allowed, new flow denied, with 10 .. 100k rules
-// and prefixes, against a trivial program measured in the same run (the
-// floor), and against the same with one conntrack lookup (the least an
-// established packet can cost). Prints markdown tables for bench/RESULTS.md.
+// established flow, new flow allowed, new flow denied, IPv4 and IPv6, with
+// 10 .. 1M rules over 10 .. 100k prefixes per family (addresses and ports
+// drawn at random from what is installed), against a trivial program
+// measured in the same run (the floor). Prints a markdown table; --json
+// writes every round (bench/run.sh makes the report from it).
 //
-//   sudo build/bench/datapath_bench [--quick]
+//   sudo build/bench/datapath_bench [--quick] [--json PATH]
 //   sudo build/bench/datapath_bench --established
 //     (the established path alone, XDP and tc, against both floors: best
 //     of 200 interleaved rounds, tighter than the full run's 9)
 //   sudo perf record -g -- build/bench/datapath_bench --profile-established
 //     (runs only established packets through XDP, 10 rules, for a profile)
 //
-// Medians and minimums over interleaved rounds: see bench/RESULTS.md.
+// Medians over interleaved rounds: see bench/RESULTS.md.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <zeroseg/conntrack.h>
@@ -50,8 +51,18 @@ std::string peer_ip(uint32_t i) {
          std::to_string(i & 0xff);
 }
 
-std::vector<uint8_t> tcp_from(uint32_t peer, uint16_t sport, uint16_t dport, uint8_t flags) {
-  return PacketBuilder().eth().ipv4(peer_ip(peer), "10.0.1.10").tcp(sport, dport, flags).payload(18).build();
+std::string peer_ip6(uint32_t i) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "fd00:64::%x:%x", i >> 16, i & 0xffff);
+  return buf;
+}
+
+std::vector<uint8_t> tcp_from(uint32_t peer, uint16_t sport, uint16_t dport, uint8_t flags, bool v6 = false) {
+  PacketBuilder b;
+  b.eth();
+  if (v6) b.ipv6(peer_ip6(peer), "fd00:1::10");
+  else b.ipv4(peer_ip(peer), "10.0.1.10");
+  return b.tcp(sport, dport, flags).payload(18).build();
 }
 
 double median(std::vector<uint32_t> v) {
@@ -65,9 +76,16 @@ void drain(Datapath& dp) {
   ring_buffer__free(rb);
 }
 
-// N peers, each a /32 with its own identity and one rule (tcp/80); plus a
-// /24 and a /16 and a port range so several lengths are probed.
-void install(Datapath& dp, uint32_t n, zs_attach_kind kind) {
+// Peer i has a /32 and a /128 with its own identity; `rules` rules are
+// spread over min(rules, kMaxPrefixes) peers, peer i allowing tcp/80,
+// tcp/81, ... (one port per rule; port 79 is never allowed). Plus a /24 and
+// a /16 and a port range so several lengths are probed.
+constexpr uint32_t kMaxPrefixes = 100000;
+constexpr uint16_t kPort = 80, kDeniedPort = 79;
+
+uint32_t prefixes_for(uint32_t rules) { return std::min(rules, kMaxPrefixes); }
+
+void install(Datapath& dp, uint32_t rules, zs_attach_kind kind) {
   Transaction tx(dp);
   zs_endpoint ep{};
   ep.identity = kSubject;
@@ -78,14 +96,18 @@ void install(Datapath& dp, uint32_t n, zs_attach_kind kind) {
   tx.set_identity(*Prefix::parse("10.62.1.0/24"), 901);
   zs_policy_entry allow{};
   allow.allow_rule = 1;
-  for (uint32_t i = 0; i < n; i++) {
+  const uint32_t peers = prefixes_for(rules);
+  for (uint32_t i = 0; i < peers; i++) {
     tx.set_identity(*Prefix::parse(peer_ip(i)), kFirstPeer + i);
+    tx.set_identity(*Prefix::parse(peer_ip6(i)), kFirstPeer + i);
+  }
+  for (uint32_t r = 0; r < rules; r++) {
     zs_policy_key k{};
     k.subject = kSubject;
-    k.peer = kFirstPeer + i;
+    k.peer = kFirstPeer + r % peers;
     k.direction = ZS_DIR_INGRESS;
     k.proto = 6;
-    k.port = 80;
+    k.port = static_cast<uint16_t>(kPort + r / peers);
     k.port_plen = 16;
     tx.set_rule(k, allow);
   }
@@ -102,14 +124,8 @@ void install(Datapath& dp, uint32_t n, zs_attach_kind kind) {
   tx.commit();
 }
 
-struct Config {
-  uint32_t n;
-  std::unique_ptr<Datapath> dp;
-};
-
 struct Stats {
-  double floor = 1e18, lookup_floor = 1e18, established = 1e18, denied = 1e18;
-  std::vector<uint32_t> allowed, floor_one;
+  double floor = 1e18, lookup_floor = 1e18, established = 1e18;
 };
 
 // The two floors of bpf/floor.bpf.c, loaded, with the key the lookup floor
@@ -195,10 +211,157 @@ int established_only() {
   return 0;
 }
 
+// The matrix: established / new allowed / new denied, IPv4 and IPv6, XDP and
+// tc, rules on a log scale. One datapath (own maps) per size, measured in
+// interleaved rounds so that the machine's drift hits every size alike;
+// each round draws its peer (address) and port at random from what is
+// installed. Per round: the mean of `repeat` runs (floor, established,
+// denied), the median of single runs (new allowed, denied from random
+// peers, their floor).
+// new_denied repeats one packet (its caches stay warm); new_denied_random
+// times single packets, each from a peer drawn at random, as a flood from
+// many sources arrives
+const char* const kScenarios[] = {"established", "new_denied", "new_allowed", "new_denied_random"};
+constexpr int kNumScenarios = 4;
+
+struct Cell {  // one family x hook x size: per round, per scenario
+  std::vector<double> floor, floor_one, ns[kNumScenarios];
+};
+
+void write_json(std::FILE* out, const char* family, const char* hook, uint32_t rules, const Cell& c) {
+  auto list = [](const std::vector<double>& v) {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); i++) s += (i ? "," : "") + std::to_string(static_cast<long>(v[i]));
+    return s + "]";
+  };
+  for (int sc = 0; sc < kNumScenarios; sc++)
+    std::fprintf(out,
+                 "{\"bench\":\"datapath\",\"family\":\"%s\",\"hook\":\"%s\",\"rules\":%u,\"prefixes\":%u,"
+                 "\"scenario\":\"%s\",\"ns\":%s,\"floor_ns\":%s}\n",
+                 family, hook, rules, prefixes_for(rules), kScenarios[sc], list(c.ns[sc]).c_str(),
+                 list(sc >= 2 ? c.floor_one : c.floor).c_str());
+}
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+double over_floor(const std::vector<double>& x, const std::vector<double>& floor) {
+  std::vector<double> d;
+  for (size_t i = 0; i < x.size(); i++) d.push_back(x[i] - floor[i]);
+  return median_of(d);
+}
+
+int matrix(bool quick, const char* json_path) {
+  const uint32_t repeat = quick ? 20000 : 100000;
+  const int rounds = quick ? 3 : 9;
+  const uint32_t new_flows_per_round = quick ? 200 : 1000;
+  const std::vector<uint32_t> sizes =
+      quick ? std::vector<uint32_t>{10, 1000} : std::vector<uint32_t>{10, 100, 1000, 10000, 100000, 1000000};
+  std::vector<std::unique_ptr<Datapath>> dps;
+  for (uint32_t n : sizes) {
+    std::fprintf(stderr, "loading a datapath with %u rules, %u prefixes per family ...\n", n, prefixes_for(n));
+    MapSizes ms;
+    ms.conntrack4 = ms.conntrack6 = 65536;
+    ms.policy = std::max(ms.policy, n + 1024);
+    ms.ipcache = std::max(ms.ipcache, 2 * prefixes_for(n) + 1024);
+    auto dp = Datapath::load({.sizes = ms, .pin = false});
+    // the endpoint's conntrack share is checked on every new flow but never
+    // reached: the new flows of one endpoint would pass 25% of 64k
+    dp->set_ct_endpoint_share_entries(ms.conntrack4, ms.conntrack6);
+    install(*dp, n, ZS_ATTACH_HOST);  // XDP and tc ingress both judge ingress
+    dps.push_back(std::move(dp));
+  }
+  Floors floors;
+  uint32_t rng = 0x9e3779b9;  // xorshift: the same draws on every run
+  auto draw = [&rng](uint32_t below) {
+    rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
+    return rng % below;
+  };
+  // [size][family][hook]
+  std::vector<Cell> cells(sizes.size() * 2 * kHooks.size());
+  auto cell = [&](size_t ci, int v6, size_t hi) -> Cell& { return cells[(ci * 2 + v6) * kHooks.size() + hi]; };
+  uint16_t sport = 1024;
+  for (int round = 0; round < rounds; round++) {
+    std::fprintf(stderr, "round %d/%d\n", round + 1, rounds);
+    for (size_t ci = 0; ci < sizes.size(); ci++) {
+      Datapath& dp = *dps[ci];
+      const uint32_t peers = prefixes_for(sizes[ci]), ports = (sizes[ci] + peers - 1) / peers;
+      for (int v6 = 0; v6 < 2; v6++)
+        for (size_t hi = 0; hi < kHooks.size(); hi++) {
+          Program prog = kHooks[hi].second;
+          int fd = dp.program_fd(prog), ffd = floors.floor(prog);
+          Cell& c = cell(ci, v6, hi);
+          // a peer and one of its ports, drawn from what is installed
+          auto pick = [&](uint32_t& peer, uint16_t& port) {
+            do {
+              peer = draw(peers);
+              port = static_cast<uint16_t>(kPort + draw(ports));
+            } while ((port - kPort) * peers + peer >= sizes[ci]);
+          };
+          uint32_t peer;
+          uint16_t port;
+          pick(peer, port);
+          auto syn = tcp_from(peer, sport, port, PacketBuilder::kSyn, v6);
+          c.floor.push_back(test_run(ffd, prog, syn, kIfindex, repeat).duration_ns);
+          test_run(fd, prog, syn, kIfindex);  // established: one flow, every packet a conntrack hit
+          auto ack = tcp_from(peer, sport++, port, PacketBuilder::kAck, v6);
+          c.ns[0].push_back(test_run(fd, prog, ack, kIfindex, repeat).duration_ns);
+          // new flow denied: no rule for the port; deny events are rate-limited
+          auto denied = tcp_from(peer, sport++, kDeniedPort, PacketBuilder::kSyn, v6);
+          c.ns[1].push_back(test_run(fd, prog, denied, kIfindex, repeat).duration_ns);
+          // new flow allowed (denied): each packet a new flow from a random
+          // peer, timed one by one
+          std::vector<uint32_t> allowed, denied_random, floor_one;
+          for (uint32_t i = 0; i < new_flows_per_round; i++) {
+            pick(peer, port);
+            auto pkt = tcp_from(peer, sport++, port, PacketBuilder::kSyn, v6);
+            allowed.push_back(test_run(fd, prog, pkt, kIfindex).duration_ns);
+            floor_one.push_back(test_run(ffd, prog, pkt, kIfindex).duration_ns);
+            pick(peer, port);
+            auto no = tcp_from(peer, sport++, kDeniedPort, PacketBuilder::kSyn, v6);
+            denied_random.push_back(test_run(fd, prog, no, kIfindex).duration_ns);
+          }
+          c.ns[2].push_back(median(allowed));
+          c.ns[3].push_back(median(denied_random));
+          c.floor_one.push_back(median(floor_one));
+          drain(dp);
+        }
+    }
+  }
+  std::FILE* out = json_path ? std::fopen(json_path, "w") : nullptr;
+  if (json_path && !out) throw Error(std::string("cannot write ") + json_path);
+  std::printf("| family | hook | rules | prefixes | floor | established - floor | new denied - floor | new allowed - floor | new denied, random peers - floor |\n");
+  std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (int v6 = 0; v6 < 2; v6++)
+    for (size_t hi = 0; hi < kHooks.size(); hi++)
+      for (size_t ci = 0; ci < sizes.size(); ci++) {
+        const Cell& c = cell(ci, v6, hi);
+        const char* family = v6 ? "ipv6" : "ipv4";
+        std::printf("| %s | %s | %u | %u | %.0f | %.0f | %.0f | %.0f | %.0f |\n", family, kHooks[hi].first, sizes[ci],
+                    prefixes_for(sizes[ci]), median_of(c.floor), over_floor(c.ns[0], c.floor),
+                    over_floor(c.ns[1], c.floor), over_floor(c.ns[2], c.floor_one), over_floor(c.ns[3], c.floor_one));
+        if (out) write_json(out, family, kHooks[hi].first, sizes[ci], c);
+      }
+  if (out) std::fclose(out);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  bool quick = false;
+  const char* json_path = nullptr;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "--quick") quick = true;
+    else if (a == "--json" && i + 1 < argc) json_path = argv[++i];
+    else if (a != "--established" && a != "--profile-established") {
+      std::fprintf(stderr, "usage: datapath_bench [--quick] [--json PATH] | --established | --profile-established\n");
+      return 2;
+    }
+  }
   if (argc > 1 && std::string(argv[1]) == "--established") return established_only();
   if (argc > 1 && std::string(argv[1]) == "--profile-established") {
     MapSizes ms;
@@ -214,83 +377,5 @@ int main(int argc, char** argv) {
     std::printf("established, xdp, best of 200 x 100k: %.0f ns\n", best);
     return 0;
   }
-  const uint32_t repeat = quick ? 20000 : 100000;
-  const int rounds = quick ? 3 : 9;
-  const uint32_t new_flows_per_round = quick ? 500 : 2000;
-  const std::vector<uint32_t> sizes = {10, 1000, 10000, 100000};
-  const auto& hooks = kHooks;
-
-  // One datapath (own maps) per size, measured in interleaved rounds, so
-  // that the machine's drift hits every size alike.
-  std::vector<Config> configs;
-  for (uint32_t n : sizes) {
-    std::fprintf(stderr, "loading a datapath with %u rules and prefixes ...\n", n);
-    MapSizes ms;
-    ms.conntrack4 = ms.conntrack6 = 65536;
-    Config c{n, Datapath::load({.sizes = ms, .pin = false})};
-    // the endpoint's conntrack share is checked on every new flow but never
-    // reached: 36k new flows of one endpoint would pass 25% of 64k
-    c.dp->set_ct_endpoint_share_entries(ms.conntrack4, ms.conntrack6);
-    install(*c.dp, n, ZS_ATTACH_HOST);  // XDP and tc ingress both judge ingress
-    configs.push_back(std::move(c));
-  }
-  Floors floors;
-  auto floor_fd = [&](Program p) { return floors.floor(p); };
-  auto lookup_floor_fd = [&](Program p) { return floors.lookup(p); };
-
-  std::vector<std::vector<Stats>> stats(configs.size(), std::vector<Stats>(hooks.size()));
-  for (int round = 0; round < rounds; round++) {
-    std::fprintf(stderr, "round %d/%d\n", round + 1, rounds);
-    for (size_t ci = 0; ci < configs.size(); ci++) {
-      Datapath& dp = *configs[ci].dp;
-      const uint32_t peer = configs[ci].n - 1;  // the newest entry
-      for (size_t hi = 0; hi < hooks.size(); hi++) {
-        Program prog = hooks[hi].second;
-        int fd = dp.program_fd(prog), ffd = floor_fd(prog);
-        Stats& st = stats[ci][hi];
-        auto syn = tcp_from(peer, 40000, 80, PacketBuilder::kSyn);
-        st.floor = std::min<double>(st.floor, test_run(ffd, prog, syn, kIfindex, repeat).duration_ns);
-        st.lookup_floor = std::min<double>(
-            st.lookup_floor, test_run(lookup_floor_fd(prog), prog, syn, kIfindex, repeat).duration_ns);
-        // established: one flow, every packet a conntrack hit
-        test_run(fd, prog, syn, kIfindex);
-        auto ack = tcp_from(peer, 40000, 80, PacketBuilder::kAck);
-        st.established = std::min<double>(st.established, test_run(fd, prog, ack, kIfindex, repeat).duration_ns);
-        // new flow denied: no rule for port 81; deny events are rate-limited
-        auto denied = tcp_from(peer, 40000, 81, PacketBuilder::kSyn);
-        st.denied = std::min<double>(st.denied, test_run(fd, prog, denied, kIfindex, repeat).duration_ns);
-        // new flow allowed: each packet a new source port, timed one by one
-        for (uint32_t i = 0; i < new_flows_per_round; i++) {
-          uint16_t sport = static_cast<uint16_t>(1024 + (round * hooks.size() + hi) * new_flows_per_round + i);
-          auto pkt = tcp_from(peer, sport, 80, PacketBuilder::kSyn);
-          st.allowed.push_back(test_run(fd, prog, pkt, kIfindex).duration_ns);
-          st.floor_one.push_back(test_run(ffd, prog, pkt, kIfindex).duration_ns);
-        }
-        drain(dp);
-      }
-    }
-  }
-
-  std::printf("| hook | rules & prefixes | floor | floor + 1 ct lookup | established | new flow denied | new flow allowed (median) | floor (median, 1 run) |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
-  for (size_t hi = 0; hi < hooks.size(); hi++)
-    for (size_t ci = 0; ci < configs.size(); ci++) {
-      const Stats& st = stats[ci][hi];
-      std::printf("| %s | %u | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n", hooks[hi].first, configs[ci].n, st.floor,
-                  st.lookup_floor, st.established, st.denied, median(st.allowed), median(st.floor_one));
-    }
-  std::printf("\n| hook | established - floor | one ct lookup | established - floor - lookup | new denied - floor | new allowed - floor | denied 100k/10 | allowed 100k/10 |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
-  for (size_t hi = 0; hi < hooks.size(); hi++) {
-    const Stats& small = stats.front()[hi];
-    const Stats& big = stats.back()[hi];
-    double denied_small = small.denied - small.floor, denied_big = big.denied - big.floor;
-    double allowed_small = median(small.allowed) - median(small.floor_one);
-    double allowed_big = median(big.allowed) - median(big.floor_one);
-    double lookup = big.lookup_floor - big.floor;
-    std::printf("| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f |\n", hooks[hi].first,
-                big.established - big.floor, lookup, big.established - big.lookup_floor, denied_big, allowed_big, denied_big / std::max(1.0, denied_small),
-                allowed_big / std::max(1.0, allowed_small));
-  }
-  return 0;
+  return matrix(quick, json_path);
 }

@@ -234,7 +234,7 @@ zs delete -f "$work/uplink.yaml" >/dev/null
 xdp_link pass
 zs apply -f "$work/uplink.yaml" >/dev/null
 tc_ingress() { ip netns exec "$RX" tc filter show dev "$RXIF" ingress; } # no grep -q: pipefail
-for _ in $(seq 150); do
+for _ in $(seq 300); do
   [ -n "$(tc_ingress)" ] && break
   sleep 0.1
 done

@@ -14,6 +14,8 @@ packages=(
   netsniff-ng tcpdump iptables python3 python3-yaml util-linux
   # bench/veth_deny.sh: the peers (xdp-filter, nft) and profiling (perf)
   xdp-tools nftables linux-perf
+  # bench/run.sh: the report's plots
+  python3-matplotlib
   # telemetry checks: promtool (prometheus), an IPFIX collector (nfdump)
   prometheus nfdump
   # lint: shell scripts and the Vagrantfile
