@@ -97,12 +97,9 @@ def trace_family(src, dst):
     return 4
 
 
-BY_IDENTITY = os.environ.get("ZEROSEG_NETPOL_STRICT", "0") != "1"
-
-
 def model_verdict(namespaces, pods, policies, src, dst, proto, port, family=None):
     family = family or trace_family(src, dst)
-    return Cluster(namespaces, pods, policies, BY_IDENTITY).verdict(endpoint(src, family, pods), endpoint(dst, family, pods),
+    return Cluster(namespaces, pods, policies).verdict(endpoint(src, family, pods), endpoint(dst, family, pods),
                                                proto, port)
 
 
@@ -267,9 +264,6 @@ def main():
         seeds = [base + i for i in range(a.seeds)]
     print(f"seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}), {a.probes} traced probes each, "
           f"real packets every {a.real_every} seeds (replay one: ZEROSEG_NETPOL_SEED=S)")
-    if BY_IDENTITY:
-        print("known divergences modelled (ZEROSEG_NETPOL_STRICT=1 to check the Kubernetes rule): zeroseg "
-              "matches an ipBlock and resolves a named port per identity (namespace + labels), not per address/pod")
 
     work = tempfile.mkdtemp(prefix="zs-netpol-")
     zs = Zeroseg(a.zeroseg, a.socket, a.lab, work)

@@ -27,13 +27,6 @@ zeroseg's compiler:
   ingress both allow it; an end that is not a pod is not judged.
 - Every namespace carries the label kubernetes.io/metadata.name=NAME (set by
   the API server since 1.22, immutable).
-
-by_identity=True models two known divergences of zeroseg, which judges a
-pod by its identity (one per namespace and label set), not by its address:
-an ipBlock matches a pod when it holds any address of any pod of the same
-identity (so a v4 /32 admits the pod's IPv6 too, and a same-labelled pod),
-and a named port resolves over the ports of every pod of the identity.
-The differential test runs with it unless ZEROSEG_NETPOL_STRICT=1.
 """
 import ipaddress
 
@@ -85,16 +78,10 @@ class Cluster:
     ports: [{name, port, protocol}]}]; policies: NetworkPolicy objects as
     dicts ({metadata: {name, namespace}, spec: {...}})."""
 
-    def __init__(self, namespaces, pods, policies, by_identity=False):
+    def __init__(self, namespaces, pods, policies):
         self.ns_labels = {n: dict(labels, **{NAME_LABEL: n}) for n, labels in namespaces.items()}
         self.pods = pods
         self.policies = policies
-        self.by_identity = by_identity
-
-    def _same_identity(self, pod):
-        if not self.by_identity:
-            return [pod]
-        return [q for q in self.pods if q["namespace"] == pod["namespace"] and q["labels"] == pod["labels"]]
 
     def pod_by_ip(self, ip):
         for p in self.pods:
@@ -112,9 +99,7 @@ class Cluster:
                     return False
                 return not any(ip in ipaddress.ip_network(e) for e in block.get("except") or []
                                if ipaddress.ip_network(e).version == ip.version)
-            if other.pod is None or not self.by_identity:
-                return inside(other.ip)
-            return any(inside(ipaddress.ip_address(a)) for q in self._same_identity(other.pod) for a in q["ips"])
+            return inside(other.ip)
         pod = other.pod
         if pod is None:
             return False
@@ -138,7 +123,7 @@ class Cluster:
         if dst_pod is None:
             return False
         return any(cp["name"] == p and cp.get("protocol", "TCP") == want and cp["port"] == port
-                   for q in self._same_identity(dst_pod) for cp in q.get("ports") or [])
+                   for cp in dst_pod.get("ports") or [])
 
     def _rule_matches(self, rule, peers_key, policy_ns, other, proto, port, dst_pod):
         peers = rule.get(peers_key) or []

@@ -152,31 +152,31 @@ class Model(unittest.TestCase):
         self.assertFalse(allowed(p, "y/b", "z/c", "TCP", 81), "both ends: y isolates its egress")
 
 
-class ZerosegIdentity(unittest.TestCase):
-    """by_identity: the divergences the test tolerates unless ZEROSEG_NETPOL_STRICT=1"""
+class PerPod(unittest.TestCase):
+    """ipBlock and named ports judge the pod and the address the packet
+    carries, not every pod with the same labels (zeroseg once did)."""
     pods = [{"namespace": "x", "name": "a", "ips": ["10.77.1.2", "fd77:1::2"], "labels": {"pod": "s"},
              "ports": [{"name": "web", "port": 80}]},
             {"namespace": "x", "name": "b", "ips": ["10.77.2.2", "fd77:2::2"], "labels": {"pod": "s"},
              "ports": [{"name": "web", "port": 8080}]},
             {"namespace": "x", "name": "c", "ips": ["10.77.3.2", "fd77:3::2"], "labels": {}, "ports": []}]
 
-    def verdict(self, by_identity, policies, src, dst, port=80, family=0):
-        c = Cluster({"x": {}}, self.pods, policies, by_identity)
+    def verdict(self, policies, src, dst, port=80, family=0):
+        c = Cluster({"x": {}}, self.pods, policies)
         s, d = (next(p for p in self.pods if p["name"] == n) for n in (src, dst))
         return c.verdict(Endpoint(s["ips"][family], s), Endpoint(d["ips"][family], d), "TCP", port)[0]
 
-    def test_an_ip_block_matches_the_identity(self):
+    def test_an_ip_block_matches_the_address(self):
         p = [np("x", {"podSelector": {"matchLabels": {}}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.77.1.2/32"}}]}]})]
-        self.assertTrue(self.verdict(False, p, "a", "c"))
-        self.assertFalse(self.verdict(False, p, "a", "c", family=1), "Kubernetes: the IPv6 address is not in it")
-        self.assertTrue(self.verdict(True, p, "a", "c", family=1))
-        self.assertFalse(self.verdict(False, p, "b", "c"))
-        self.assertTrue(self.verdict(True, p, "b", "c"), "b has a's labels")
+        self.assertTrue(self.verdict(p, "a", "c"))
+        self.assertFalse(self.verdict(p, "a", "c", family=1), "the IPv6 address is not in it")
+        self.assertFalse(self.verdict(p, "b", "c"), "b has a's labels, not its address")
 
-    def test_a_named_port_resolves_over_the_identity(self):
+    def test_a_named_port_resolves_on_the_pod(self):
         p = [np("x", {"podSelector": {"matchLabels": {"pod": "s"}}, "ingress": [{"ports": [{"port": "web"}]}]})]
-        self.assertFalse(self.verdict(False, p, "c", "a", 8080))
-        self.assertTrue(self.verdict(True, p, "c", "a", 8080), "b's web port")
+        self.assertTrue(self.verdict(p, "c", "a", 80))
+        self.assertFalse(self.verdict(p, "c", "a", 8080), "b's web port, not a's")
+        self.assertTrue(self.verdict(p, "c", "b", 8080))
 
 
 if __name__ == "__main__":

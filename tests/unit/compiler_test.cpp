@@ -73,12 +73,21 @@ class CompilerTest : public testing::Test {
     return mode == ZS_MODE_ENFORCE ? V::denied : V::audit;
   }
 
-  // from interface -> to interface (both workloads), both ends judged
-  V reach(const std::string& from, const std::string& to, uint16_t port, uint8_t proto = 6) const {
+  // An endpoint's address as a peer: what the ipcache says, as in the
+  // kernel (it can differ from the endpoint's own identity: refinements).
+  uint32_t peer_id(const CompiledEndpoint& e, const std::string& ip) const {
+    if (!ip.empty()) return id_of_ip(ip);
+    return e.ips.empty() ? e.identity : id_of_ip(e.ips[0].str());
+  }
+
+  // from interface -> to interface (both workloads), both ends judged;
+  // from_ip/to_ip: the addresses the packet carries (default: the first)
+  V reach(const std::string& from, const std::string& to, uint16_t port, uint8_t proto = 6,
+          const std::string& from_ip = "", const std::string& to_ip = "") const {
     const auto& a = ep(from);
     const auto& b = ep(to);
-    V out = side(a.identity, ZS_DIR_EGRESS, a.mode[ZS_DIR_EGRESS], b.identity, proto, port);
-    V in = side(b.identity, ZS_DIR_INGRESS, b.mode[ZS_DIR_INGRESS], a.identity, proto, port);
+    V out = side(a.identity, ZS_DIR_EGRESS, a.mode[ZS_DIR_EGRESS], peer_id(b, to_ip), proto, port);
+    V in = side(b.identity, ZS_DIR_INGRESS, b.mode[ZS_DIR_INGRESS], peer_id(a, from_ip), proto, port);
     if (out == V::denied || in == V::denied) return V::denied;
     if (out == V::audit || in == V::audit) return V::audit;
     return V::allowed;
@@ -126,7 +135,8 @@ TEST_F(CompilerTest, SameLabelsSameIdentityAndReleaseOnDelete) {
   EXPECT_NE(ep("xa").identity, ep("ya").identity);  // namespace is part of the identity
   auto yaml = cluster() +
               "apiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: a2, namespace: x, labels: {pod: a}}\n"
-              "spec: {interface: xa2, ips: [10.0.1.1]}\n";
+              "spec: {interface: xa2, ips: [10.0.1.1], ports: [{name: serve-80, port: 80}, {name: serve-81, port: 81}, "
+              "{name: dns, port: 53, protocol: UDP}]}\n";
   apply(yaml);
   EXPECT_EQ(ep("xa").identity, ep("xa2").identity);
   size_t before = ids_.all().size();
@@ -631,6 +641,179 @@ std::string random_policy(std::mt19937& rng, int n) {
   }
   if (!any_section) y << "  ingress: []\n";  // default deny, nothing allowed
   return y.str();
+}
+
+// Per pod, not per label set (identity_refinement.h): pods with the same
+// labels are told apart where an ipBlock or a named port tells them apart.
+std::string twins(const std::string& ports1 = "", const std::string& ports2 = "") {
+  return R"(apiVersion: v1
+kind: Namespace
+metadata: {name: x}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: a1, namespace: x, labels: {app: a}}
+spec: {interface: xa1, ips: [10.2.0.1, "fd00:2::1"])" + ports1 + R"(}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: a2, namespace: x, labels: {app: a}}
+spec: {interface: xa2, ips: [10.2.0.2, "fd00:2::2"])" + ports2 + R"(}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: s, namespace: x, labels: {app: s}}
+spec: {interface: xs, ips: [10.2.0.10]}
+---
+)";
+}
+
+std::string ingress_to_s(const std::string& block) {
+  return "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: to-s, namespace: x}\nspec:\n"
+         "  podSelector: {matchLabels: {app: s}}\n  ingress: [{from: [{ipBlock: " + block + "}]}]\n---\n";
+}
+
+TEST_F(CompilerTest, AnIpBlockOfOnePodAdmitsItNotItsTwin) {
+  apply(twins() + ingress_to_s("{cidr: 10.2.0.1/32}"));
+  EXPECT_EQ(reach("xa1", "xs", 80), V::allowed);
+  EXPECT_EQ(reach("xa2", "xs", 80), V::denied);  // same namespace and labels
+  EXPECT_EQ(reach("xa1", "xs", 80, 6, "fd00:2::1"), V::denied);  // a v4 /32 is not a1's IPv6
+  // the twins still share their own identity (the subject of their rules),
+  // and what people see of a1's address is its labels, nothing more
+  EXPECT_EQ(ep("xa1").identity, ep("xa2").identity);
+  uint32_t a1 = id_of_ip("10.2.0.1");
+  EXPECT_NE(a1, ep("xa1").identity);
+  EXPECT_EQ(out_.identities.at(a1).labels, out_.identities.at(ep("xa1").identity).labels);
+  EXPECT_EQ(out_.identities.at(a1).labels.count("zeroseg.io/refinement"), 0u);
+  EXPECT_EQ(out_.identities.at(a1).workloads, std::vector<std::string>{"x/a1"});
+  PolicyJudge judge(out_, state_);
+  EXPECT_EQ(judge.judge(*IpAddr::parse("10.2.0.1"), *IpAddr::parse("10.2.0.10"), 6, 80).verdict, ZS_VERDICT_ALLOWED);
+  EXPECT_EQ(judge.judge(*IpAddr::parse("10.2.0.2"), *IpAddr::parse("10.2.0.10"), 6, 80).verdict, ZS_VERDICT_DENIED);
+
+  // egress too: the twins may reach only s's /32, and only a1 is selected
+  apply(twins() + R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: out, namespace: x}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress: [{to: [{ipBlock: {cidr: 10.2.0.1/32}}]}]
+)");
+  EXPECT_EQ(reach("xs", "xa1", 80), V::allowed);
+  EXPECT_EQ(reach("xs", "xa2", 80), V::denied);
+  EXPECT_EQ(reach("xs", "xa1", 80, 6, "", "fd00:2::1"), V::denied);
+}
+
+TEST_F(CompilerTest, AnExceptHoleExcludesOnePodOfALabelSet) {
+  apply(twins() + ingress_to_s("{cidr: 10.2.0.0/24, except: [10.2.0.2/32]}"));
+  EXPECT_EQ(reach("xa1", "xs", 80), V::allowed);
+  EXPECT_EQ(reach("xa2", "xs", 80), V::denied);
+  // a prefix over every IPv4 address of the label set: those share one
+  // identity, the IPv6 addresses another
+  apply(twins() + ingress_to_s("{cidr: 10.2.0.0/24}"));
+  EXPECT_EQ(reach("xa1", "xs", 80), V::allowed);
+  EXPECT_EQ(reach("xa2", "xs", 80), V::allowed);
+  EXPECT_EQ(reach("xa2", "xs", 80, 6, "fd00:2::2"), V::denied);
+  EXPECT_EQ(id_of_ip("10.2.0.1"), id_of_ip("10.2.0.2"));
+  EXPECT_EQ(id_of_ip("fd00:2::1"), id_of_ip("fd00:2::2"));
+  EXPECT_NE(id_of_ip("10.2.0.1"), id_of_ip("fd00:2::1"));
+  // (a prefix of each family: still two, or the v4 one would admit IPv6)
+  apply(twins() + ingress_to_s("{cidr: 10.2.0.0/24}") + R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: v6, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: s}}
+  ingress: [{from: [{ipBlock: {cidr: "fd00:2::/64"}}]}]
+)");
+  EXPECT_EQ(id_of_ip("fd00:2::1"), id_of_ip("fd00:2::2"));
+  EXPECT_NE(id_of_ip("10.2.0.1"), id_of_ip("fd00:2::1"));
+  EXPECT_EQ(reach("xa2", "xs", 80, 6, "fd00:2::2"), V::allowed);
+  // with no IPv6 addresses, a prefix over every pod of the label set
+  // splits nothing
+  std::string v4_only = twins();
+  for (auto at = v4_only.find(", \"fd00"); at != std::string::npos; at = v4_only.find(", \"fd00"))
+    v4_only.erase(at, v4_only.find('"', at + 3) + 1 - at);
+  apply(v4_only + ingress_to_s("{cidr: 10.2.0.0/24}"));
+  EXPECT_EQ(id_of_ip("10.2.0.1"), ep("xa1").identity);
+  EXPECT_EQ(id_of_ip("10.2.0.2"), ep("xa1").identity);
+}
+
+TEST_F(CompilerTest, ANamedPortResolvesOnEachPodOfALabelSet) {
+  const std::string ports1 = ", ports: [{name: http, port: 8080}]", ports2 = ", ports: [{name: http, port: 9090}]";
+  apply(twins(ports1, ports2) + R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: in-http, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: a}}
+  ingress: [{ports: [{port: http}]}]
+)");
+  EXPECT_EQ(reach("xs", "xa1", 8080), V::allowed);
+  EXPECT_EQ(reach("xs", "xa1", 9090), V::denied);
+  EXPECT_EQ(reach("xs", "xa2", 9090), V::allowed);
+  EXPECT_EQ(reach("xs", "xa2", 8080), V::denied);
+  EXPECT_NE(ep("xa1").identity, ep("xa2").identity);
+  EXPECT_EQ(out_.identities.at(ep("xa1").identity).labels, out_.identities.at(ep("xa2").identity).labels);
+  // egress: the name resolves on the peer pod, with and without peers
+  for (const std::string to : {"[{podSelector: {matchLabels: {app: a}}}]", "[]"}) {
+    SCOPED_TRACE(to);
+    apply(twins(ports1, ports2) +
+          "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: out-http, namespace: x}\n"
+          "spec:\n  podSelector: {matchLabels: {app: s}}\n  policyTypes: [Egress]\n"
+          "  egress: [{to: " + to + ", ports: [{port: http}]}]\n");
+    EXPECT_EQ(reach("xs", "xa1", 8080), V::allowed);
+    EXPECT_EQ(reach("xs", "xa1", 9090), V::denied);
+    EXPECT_EQ(reach("xs", "xa2", 9090), V::allowed);
+    EXPECT_EQ(reach("xs", "xa2", 8080), V::denied);
+  }
+  // the same names on both: one identity again
+  apply(twins(ports1, ports1));
+  EXPECT_EQ(ep("xa1").identity, ep("xa2").identity);
+  EXPECT_EQ(id_of_ip("10.2.0.1"), id_of_ip("10.2.0.2"));
+}
+
+TEST_F(CompilerTest, IdentitiesStayWhenAnUnrelatedPolicyChanges) {
+  auto numbers = [&] {
+    std::map<std::string, uint32_t> n;
+    for (const auto& [ifname, e] : out_.endpoints) n[ifname] = e.identity;
+    for (const auto& [p, id] : out_.ipcache) n[p.str()] = id;
+    return n;
+  };
+  const std::string base = twins(", ports: [{name: http, port: 8080}]", ", ports: [{name: http, port: 9090}]") +
+                           "apiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: b, namespace: y, labels: "
+                           "{pod: b}}\nspec: {interface: yb, ips: [10.3.0.1]}\n---\n" +
+                           ingress_to_s("{cidr: 10.2.0.1/32}");
+  auto other = [](int port) {
+    return "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: other, namespace: y}\nspec:\n"
+           "  podSelector: {}\n  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}], ports: [{port: " +
+           std::to_string(port) + "}]}]\n---\n";
+  };
+  apply(base + other(81));
+  const auto before = numbers();
+  ASSERT_NE(before.at("10.2.0.1/32"), before.at("10.2.0.2/32"));
+  const Compiled prev = out_;
+  const ObjectSet prev_state = state_;
+  apply(base + other(82));
+  EXPECT_EQ(numbers(), before);
+  // the incremental path (a change of policies only) keeps them too
+  ObjectSet next = prev_state;
+  next.policies = SharedVector<Policy>();
+  for (size_t i = 0; i < prev_state.policies.size(); i++)
+    next.policies.push_back(prev_state.policies[i].meta.name == "other" ? load_yaml(other(82), "u.yaml").policies.ptr(0)
+                                                                        : prev_state.policies.ptr(i));
+  auto inc = compiler_.compile_policies(next, prev_state, prev);
+  ASSERT_TRUE(inc);
+  out_ = std::move(*inc);
+  EXPECT_EQ(numbers(), before);
+  // a prefix that splits a2's IPv4 address off renumbers that address only
+  apply(base + other(82) +
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: to-s2, namespace: x}\nspec:\n"
+        "  podSelector: {matchLabels: {app: s}}\n  ingress: [{from: [{ipBlock: {cidr: 10.2.0.2/32}}]}]\n");
+  auto after = numbers();
+  for (const auto& [what, id] : before)
+    if (what != "10.2.0.2/32") {
+      EXPECT_EQ(after.at(what), id) << what;
+    }
+  EXPECT_NE(after.at("10.2.0.2/32"), before.at("10.2.0.2/32"));
 }
 
 std::string workloads_yaml() {

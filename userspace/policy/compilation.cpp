@@ -56,9 +56,13 @@ std::optional<Compiled> Compilation::run_policies(const ObjectSet& prev_state, c
   out_.identities = prev.identities;
   out_.workloads_by_ip = prev.workloads_by_ip;
   out_.workload_identities = prev.workload_identities;
+  out_.workload_more_identities = prev.workload_more_identities;
   index_namespaces();
-  for (size_t i = 0; i < state_.workloads.size(); i++)
-    workloads_.push_back({&state_.workloads[i], prev.workload_identities[i]});
+  for (size_t i = 0; i < state_.workloads.size(); i++) {
+    auto more = prev.workload_more_identities.find(i);
+    workloads_.push_back({&state_.workloads[i], prev.workload_identities[i],
+                          more == prev.workload_more_identities.end() ? std::vector<uint32_t>{} : more->second});
+  }
   out_.label_index = prev.label_index;  // the same workloads, none quarantined
   // subjects: an unchanged policy's are as they were
   std::vector<size_t> changed;  // in policies_
@@ -164,22 +168,27 @@ void Compilation::index_workloads() {
   std::map<IpAddr, const Workload*> ip_owner;
   std::map<std::string, const Workload*> if_owner;
   std::unordered_map<std::string, std::vector<size_t>> label_index;
+  out_.policy_cidrs = policy_cidrs(state_);  // refinements read them
+  std::vector<bool> quarantined_at;
+  for (const auto& w : state_.workloads) quarantined_at.push_back(quarantined_.count(w.meta.ns + "/" + w.meta.name) > 0);
+  std::vector<WorkloadIdentities> ids = allocate_identities(quarantined_at);
   for (const auto& w : state_.workloads) {
-    bool quarantined = quarantined_.count(w.meta.ns + "/" + w.meta.name) > 0;
-    uint32_t id = quarantined ? uint32_t{ZS_ID_QUARANTINE} : ids_.allocate(identity_labels(w, ns_labels(w.meta.ns)));
-    if (!quarantined)  // no policy selects or names a quarantined workload
-      for (const auto& [k, v] : w.meta.labels) label_index[k + "=" + v].push_back(workloads_.size());
-    workloads_.push_back({&w, id});
+    size_t i = workloads_.size();
+    uint32_t id = ids[i].subject;
+    if (!quarantined_at[i])  // no policy selects or names a quarantined workload
+      for (const auto& [k, v] : w.meta.labels) label_index[k + "=" + v].push_back(i);
+    workloads_.push_back({&w, id, {}});
+    for (uint32_t a : ids[i].addresses)
+      if (!workloads_.back().has(a)) workloads_.back().more.push_back(a);
+    if (!workloads_.back().more.empty()) out_.workload_more_identities[i] = workloads_.back().more;
     out_.workload_identities.push_back(id);
-    auto& ci = out_.identities[id];
-    ci.labels = quarantined ? Labels{{"zeroseg.io/quarantine", "true"}} : identity_labels(w, ns_labels(w.meta.ns));
-    ci.workloads.push_back(w.meta.ns + "/" + w.meta.name);
-    for (const auto& ip : w.ips) {
+    for (size_t j = 0; j < w.ips.size(); j++) {
+      const IpAddr& ip = w.ips[j];
       auto [it, fresh] = ip_owner.emplace(ip, &w);
       if (!fresh)
         throw Error(w.meta.source.str() + ": Workload " + w.meta.ns + "/" + w.meta.name + " claims " + ip.str() +
                     ", which Workload " + it->second->meta.ns + "/" + it->second->meta.name + " has");
-      out_.ipcache[Prefix::host(ip)] = id;
+      out_.ipcache[Prefix::host(ip)] = ids[i].addresses[j];
       out_.workloads_by_ip.mut().emplace(ip, w.meta.ns + "/" + w.meta.name);
     }
     if (!w.interface.empty()) {
@@ -210,7 +219,6 @@ void Compilation::index_cidrs() {
     out_.identities[id].cidr = p.str();
   };
   for (const auto& m : management_) add(m);
-  out_.policy_cidrs = policy_cidrs(state_);
   for (const auto& p : out_.policy_cidrs) add(p);
 }
 
@@ -248,7 +256,7 @@ std::set<uint32_t> Compilation::peer_identities(const Peer& peer, const std::str
     const Workload& w = *wi.w;
     bool ns_ok = peer.namespaces ? peer.namespaces->matches(ns_labels(w.meta.ns)) : w.meta.ns == policy_ns;
     bool pod_ok = !peer.pods || peer.pods->matches(w.meta.labels);
-    if (ns_ok && pod_ok) out.insert(wi.identity);
+    if (ns_ok && pod_ok) wi.each_identity([&](uint32_t id) { out.insert(id); });
   });
   selector_cache_[key] = out;
   return out;
@@ -257,7 +265,7 @@ std::set<uint32_t> Compilation::peer_identities(const Peer& peer, const std::str
 std::vector<std::pair<uint8_t, uint16_t>> Compilation::named_port(uint32_t identity, const std::string& name, uint8_t proto) {
   std::vector<std::pair<uint8_t, uint16_t>> out;
   for (const auto& wi : workloads_) {
-    if (wi.identity != identity) continue;
+    if (!wi.has(identity)) continue;
     for (const auto& np : wi.w->ports)
       if (np.name == name && np.proto == proto) out.emplace_back(np.proto, np.port);
   }
@@ -271,7 +279,8 @@ std::map<uint32_t, std::vector<PortBlock>> Compilation::named_port_destinations(
     for (const auto& wi : workloads_) {
       if (wi.identity == ZS_ID_QUARANTINE) continue;  // no policy reaches it
       for (const auto& np : wi.w->ports)
-        if (np.name == ps.named && np.proto == ps.proto) ports[wi.identity].emplace(np.proto, np.port);
+        if (np.name == ps.named && np.proto == ps.proto)
+          wi.each_identity([&](uint32_t id) { ports[id].emplace(np.proto, np.port); });
     }
   }
   std::map<uint32_t, std::vector<PortBlock>> out;

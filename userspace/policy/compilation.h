@@ -9,6 +9,7 @@
 #include <zeroseg/identity.h>
 #include <zeroseg/proto.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,7 +25,20 @@ namespace zeroseg::compiling {
 
 struct WorkloadInfo {
   const Workload* w;
-  uint32_t identity;
+  uint32_t identity;            // its endpoint's: the subject of its rules
+  std::vector<uint32_t> more;   // its addresses' others (identity_refinement.h)
+  template <class F>
+  void each_identity(F f) const {
+    f(identity);
+    for (uint32_t id : more) f(id);
+  }
+  bool has(uint32_t id) const { return id == identity || std::find(more.begin(), more.end(), id) != more.end(); }
+};
+
+// A workload's identities: its endpoint's, and each address's.
+struct WorkloadIdentities {
+  uint32_t subject = 0;
+  std::vector<uint32_t> addresses;  // as Workload::ips
 };
 
 // A rule's traffic in one (subject, peer) pair: protocol and port blocks.
@@ -65,6 +79,10 @@ class Compilation {
   void index_quarantines();
 
   void index_workloads();
+
+  // Each workload's identities, allocated by label set and refinement
+  // (identity_refinement.cpp); out_.identities filled.
+  std::vector<WorkloadIdentities> allocate_identities(const std::vector<bool>& quarantined);
 
   // Every CIDR and except named by a policy gets an identity and an
   // ipcache entry, so longest-prefix lookup tells them apart.

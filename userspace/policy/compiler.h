@@ -132,6 +132,9 @@ struct Compiled {
   using Modes = std::map<uint32_t, std::array<uint8_t, 2>>;
   std::shared_ptr<const Modes> modes = std::make_shared<const Modes>();
   std::vector<uint32_t> workload_identities;
+  // by workload index: its addresses' identities besides the one above,
+  // for the few that a refinement splits (identity_refinement.h)
+  std::map<size_t, std::vector<uint32_t>> workload_more_identities;
   // "key=value" -> the workloads (indexes in the state's order) with that
   // label, for pod selectors' candidates; quarantined workloads left out.
   std::shared_ptr<const std::unordered_map<std::string, std::vector<size_t>>> label_index;
