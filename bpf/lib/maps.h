@@ -112,8 +112,7 @@ struct {
 	__type(value, struct zs_ratelimit);
 } zs_deny_ratelimit SEC(".maps");
 
-/* flow and deny events to the agent */
-/* deny events' per-CPU budget (zs_deny_budget_take) */
+/* deny events' per-CPU budget (zs_deny_event_allowed, events.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -145,6 +144,7 @@ struct {
 	__type(value, struct zs_deny_cache_slot);
 } zs_deny_cache SEC(".maps");
 
+/* flow and deny events to the agent */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, ZS_DEFAULT_EVENTS_BYTES);

@@ -22,6 +22,8 @@ expect_eq "bash: the words under policy" "$(bash_complete zeroseg policy '' | so
 expect_eq "bash: nested words" "$(bash_complete zeroseg bpf ipcache '' | sort | tr '\n' ' ')" "delete set "
 expect_eq "bash: an option's value is skipped" \
   "$(bash_complete zeroseg policy --socket /tmp/s tr | tr '\n' ' ')" "trace "
+expect_eq "bash: a flag takes no value" "$(bash_complete zeroseg -v po | tr '\n' ' ')" "policy "
+expect_eq "bash: after a flag, the next option" "$(bash_complete zeroseg flows --follow --la | tr '\n' ' ')" "--last "
 expect_eq "bash: options of a word" "$(bash_complete zeroseg apply --dr | tr '\n' ' ')" "--dry-run "
 dir=$(mktemp -d); touch "$dir/web.yaml"
 trap 'rm -rf "$dir"' EXIT
@@ -33,6 +35,7 @@ if command -v fish >/dev/null; then
   expect_eq "fish: the words under policy" "$(fish_complete 'zeroseg policy ' | cut -f1 | sort | tr '\n' ' ')" \
     "diff get list suggest trace validate "
   expect_contains "fish: descriptions" "$(fish_complete 'zeroseg qua')" "quarantine"
+  expect_eq "fish: a flag takes no value" "$(fish_complete 'zeroseg -v pol' | cut -f1)" "policy"
   expect_eq "fish: an option's value is skipped" "$(fish_complete 'zeroseg -o json pol' | cut -f1)" "policy"
 else
   fail "fish is not installed (scripts/install-deps.sh installs it)"

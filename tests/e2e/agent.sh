@@ -186,6 +186,10 @@ sed 's/ports: \[{port: 80}\]/ports: [{port: 8080}]/' "$work/policy.yaml" >"$work
 rc=0
 zs policy diff -f "$work/policy-changed.yaml" --exit-code >/dev/null 2>&1 || rc=$?
 expect_eq "policy diff --exit-code: 1 when applying would change something" "$rc" 1
+rc=0
+in_node "$ZS" policy diff -f "$work/policy-changed.yaml" --exit-code --socket "$work/nobody.sock" >"$work/diff.out" 2>&1 || rc=$?
+expect_eq "policy diff --exit-code: 2 when it cannot tell (no agent)" "$rc" 2
+expect_contains "policy diff --exit-code: the error is said" "$(cat "$work/diff.out")" "cannot reach the zeroseg agent"
 expect_ok "policy diff without --exit-code: 0 either way" zs policy diff -f "$work/policy-changed.yaml"
 
 # -o yaml is -o json in another syntax; --no-headers drops the header line

@@ -153,7 +153,7 @@ expect_ok "mgmt/bastion -> quarantined prod/app:22" lab_probe mgmt/bastion prod/
 expect_ok "quarantine remove prod/app" lab_zs quarantine remove prod/app
 expect_ok "released: prod/web -> prod/app:8080" lab_probe prod/web prod/app tcp 8080
 expect_ok "released: prod/app -> prod/db:5432" lab_probe prod/app prod/db tcp 5432 6
-out=$(lab_zs quarantine list)
+out=$(lab_zs quarantine list 2>&1)
 [ "$out" = "nothing is quarantined" ] && pass "quarantine list is empty again" || fail "quarantine list: $out"
 expect_fail "quarantine add of nothing known is refused" lab_zs quarantine add prod/nothing
 

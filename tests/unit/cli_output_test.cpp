@@ -48,7 +48,7 @@ TEST(CliOutputTest, YamlReadsBackAsTheSameJson) {
       {"empty", ""},
       {"hex", "0x1f"},
       {"float_text", "1e5"},
-      {"time", "12:30"},
+      {"clock", "12:30"},
       {"enabled", true},
       {"nothing", nullptr},
       {"labels", {{"app", "web"}, {"tier", "1"}}},
@@ -56,9 +56,21 @@ TEST(CliOutputTest, YamlReadsBackAsTheSameJson) {
       {"rules", json::array()},
       {"selector", json::object()},
       {"text", "a: b # c\nsecond line"},
+      {"time", "2026-12-01T22:00:00.123456789Z"},
+      {"day", "2026-12-01"},
   };
   json back = from_yaml(YAML::Load(to_yaml(data)));
   EXPECT_EQ(back, data) << to_yaml(data);
+  // what yaml-cpp reads back as a string, PyYAML would read as a datetime
+  EXPECT_NE(to_yaml(data).find("time: \"2026-12-01T22:00:00.123456789Z\""), std::string::npos) << to_yaml(data);
+}
+
+TEST(CliOutputTest, TextOfManyLinesIsABlockAsWritten) {
+  std::string yaml = "kind: SegmentPolicy\nspec:\n  selector: {}\n";
+  std::string y = to_yaml({{"suggestion", yaml}});
+  EXPECT_NE(y.find("suggestion: |"), std::string::npos) << y;
+  EXPECT_NE(y.find("  kind: SegmentPolicy\n  spec:\n    selector: {}\n"), std::string::npos) << y;
+  EXPECT_EQ(YAML::Load(y)["suggestion"].as<std::string>(), yaml);
 }
 
 TEST(CliOutputTest, AListIsASequenceAtTheTop) {

@@ -151,9 +151,10 @@ TEST(ConntrackLimit, AFlowRefusedAtAnEndpointsShareAlertsOnce) {
   Stream s;
   s.feed(denied(kAttacker, kTarget, 80, kSec));  // a policy deny: not this detector's
   EXPECT_EQ(s.count("conntrack-limit"), 0u);
-  for (int64_t i = 0; i < 3; i++) {
+  for (int64_t i = 0; i < 3; i++) {  // the attacker's own flood, to three places
     FlowRecord r = denied(kAttacker, kTarget + 1 + i, 80, 2 * kSec + i);
     r.reason = ZS_REASON_CT_ENDPOINT_LIMIT;
+    r.direction = ZS_DIR_EGRESS;
     s.feed(r);
   }
   ASSERT_EQ(s.count("conntrack-limit"), 1u);  // suppressed per source after the first
@@ -188,6 +189,16 @@ TEST(ConntrackLimit, TheAlertNamesTheShareThatIsFull) {
   EXPECT_NE(alerts[1]->summary.find("ingress share"), std::string::npos) << alerts[1]->summary;
   EXPECT_NE(alerts[1]->summary.find("10.77.3.2"), std::string::npos) << alerts[1]->summary;
   EXPECT_EQ(alerts[1]->targets, std::vector<std::string>{"10.77.3.2"});
+  // the peer refused at a full ingress share may be any client: auto-quarantine
+  // must not take it; the endpoint flooding its egress share is the culprit
+  EXPECT_TRUE(alerts[0]->source_is_culprit);
+  EXPECT_FALSE(alerts[1]->source_is_culprit);
+  // one alert per endpoint whose share is full, not one per peer
+  FlowRecord other = denied(kAttacker, kTarget + 1, 80, 3 * kSec);
+  other.reason = ZS_REASON_CT_ENDPOINT_LIMIT;
+  other.direction = ZS_DIR_INGRESS;
+  s.feed(other);
+  EXPECT_EQ(s.count("conntrack-limit"), 3u);
 }
 
 TEST(Detection, DuplicatesForOneSourceAndDetectorAreSuppressedAndCounted) {
@@ -604,6 +615,36 @@ TEST_F(BlockedDependencyTest, ThreeDeniedServicesRetriedFiveTimesASecondAreNoSca
   EXPECT_EQ(then.judge(c, a, ZS_PROTO_TCP, 80).verdict, ZS_VERDICT_ALLOWED) << yaml;
   EXPECT_EQ(then.judge(c, a, ZS_PROTO_TCP, 81).verdict, ZS_VERDICT_DENIED) << yaml;
   EXPECT_EQ(then.judge(c, b, ZS_PROTO_TCP, 80).verdict, ZS_VERDICT_DENIED) << yaml;
+
+  // the three suggestions applied together admit all three: none replaces another
+  ObjectSet all = objects_;
+  std::set<std::string> names;
+  for (const auto& al : alerts) {
+    all.append(load_yaml(al.suggestion, "suggestion.yaml"));
+    size_t at = al.suggestion.find("name: ");
+    names.insert(al.suggestion.substr(at, al.suggestion.find(',', at) - at));
+  }
+  EXPECT_EQ(names.size(), 3u) << alerts[0].suggestion;
+  Compiled three = PolicyCompiler(ids_, rules_).compile(all);
+  PolicyJudge with_all(three, all);
+  for (uint32_t last : {1u, 2u, 3u}) {
+    IpAddr to = *IpAddr::parse("10.0.1." + std::to_string(last));
+    EXPECT_EQ(with_all.judge(c, to, ZS_PROTO_TCP, 80).verdict, ZS_VERDICT_ALLOWED) << to.str();
+  }
+}
+
+// Denies no policy could allow are no blocked dependency: a spoofed or
+// malformed packet repeated is not a service the workload needs.
+TEST_F(BlockedDependencyTest, SpoofedOrMalformedRepeatsAreNoDependency) {
+  Detection d;
+  std::vector<Alert> alerts;
+  for (int reason : {ZS_REASON_SPOOFED_SOURCE, ZS_REASON_MALFORMED_L4, ZS_REASON_FRAG_NO_FIRST})
+    for (int64_t i = 0; i < 10; i++) {
+      FlowRecord r = denied_into("a", 0x0a000101, reason * 100 * kSec + i * kSec);
+      r.reason = static_cast<uint8_t>(reason);
+      d.observe(r, names_, alerts);
+    }
+  for (const auto& a : alerts) EXPECT_NE(a.detector, "blocked-dependency") << a.summary;
 }
 
 TEST_F(BlockedDependencyTest, ManyDistinctPortsOrHostsAreStillDiscovery) {

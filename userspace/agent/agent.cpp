@@ -162,6 +162,10 @@ void Agent::housekeeping() {
 // On the telemetry thread: decides, and leaves the work to housekeeping.
 void Agent::respond(Alert& a) {
   if (!config_.auto_quarantine.matches(a.detector, a.severity)) return;
+  if (!a.source_is_culprit) {
+    a.actions.push_back("none: " + a.source_ip + " is not known to be the culprit");
+    return;
+  }
   if (a.source_identity == ZS_ID_QUARANTINE) {
     a.actions.push_back("none: " + a.source_ip + " is quarantined already");
     return;

@@ -44,7 +44,7 @@ void run_alerts(const AlertsFlags& f) {
   if (!f.follow && f.output == "table") {
     Table t(headers);
     read_json_lines(f.socket, path, false, [&](const json& a) { t.add(row_of(a)); });
-    if (t.empty()) std::cout << "no alerts\n";
+    if (t.empty()) std::cerr << "no alerts\n";
     else t.print(std::cout, !f.no_headers);
     return;
   }

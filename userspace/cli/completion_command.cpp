@@ -31,7 +31,7 @@ void walk(const CLI::App& app, const std::string& path, Tree& tree) {
   Command& here = tree[path];
   for (const CLI::Option* o : app.get_options()) {
     if (o->get_positional()) continue;
-    bool takes_value = o->get_type_size_max() > 0;
+    bool takes_value = o->get_expected_max() > 0;  // a flag expects none
     for (const auto& l : o->get_lnames()) here.options.push_back({"--" + l, o->get_description(), takes_value});
     for (const auto& s : o->get_snames()) here.options.push_back({"-" + s, o->get_description(), takes_value});
   }

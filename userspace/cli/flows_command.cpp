@@ -128,7 +128,7 @@ void print_line(const json& f, const std::string& output) {
   }
   // table, streaming: fixed widths
   char buf[512];
-  std::snprintf(buf, sizeof(buf), "%-12s  %-5s  %-8s  %-24s -> %-28s %-9s  ", r[0].c_str(), r[1].c_str(), r[2].c_str(),
+  std::snprintf(buf, sizeof(buf), "%-12s  %-10s  %-8s  %-24s -> %-28s %-9s  ", r[0].c_str(), r[1].c_str(), r[2].c_str(),
                 r[3].c_str(), r[5].c_str(), r[6].c_str());
   std::cout << buf << r[7] << "\n";
 }
@@ -143,7 +143,7 @@ void run_flows(const FlowsFlags& f) {
       return;
     }
     if (flows.empty()) {
-      std::cout << "no flows\n";
+      std::cerr << "no flows\n";
       return;
     }
     Table t({"time", "event", "verdict", "source", "", "destination", "proto", "why"});
@@ -153,7 +153,7 @@ void run_flows(const FlowsFlags& f) {
   }
   if (f.output == "table" && !f.no_headers) {
     char buf[256];
-    std::snprintf(buf, sizeof(buf), "%-12s  %-5s  %-8s  %-24s    %-28s %-9s  %s", "TIME", "EVENT", "VERDICT", "SOURCE",
+    std::snprintf(buf, sizeof(buf), "%-12s  %-10s  %-8s  %-24s    %-28s %-9s  %s", "TIME", "EVENT", "VERDICT", "SOURCE",
                   "DESTINATION", "PROTO", "WHY");
     std::cout << buf << std::endl;
   }

@@ -33,7 +33,7 @@ void run_workloads(const GlobalOptions& g) {
     t.add({w["namespace"], w["name"], std::to_string(w["identity"].get<uint32_t>()), iface.empty() ? "-" : iface,
            ips, w.value("ingress", "-"), w.value("egress", "-"), labels_text(w["labels"])});
   }
-  if (t.empty()) std::cout << "no workloads\n";
+  if (t.empty()) std::cerr << "no workloads\n";
   else t.print(std::cout, !g.no_headers);
 }
 

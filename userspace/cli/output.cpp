@@ -9,12 +9,13 @@
 namespace zeroseg::cli {
 namespace {
 
-// Plain scalars YAML 1.1 or 1.2 would read as a number, bool or null.
+// Plain scalars YAML 1.1 or 1.2 would read as a number, bool, null or
+// timestamp (PyYAML reads "2026-12-01T10:00:00Z" as a datetime).
 bool needs_quotes(const std::string& s) {
   static const std::regex typed(
       "|~|null|Null|NULL|true|True|TRUE|false|False|FALSE|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|y|Y|n|N|"
       "[-+]?(\\.[0-9]+|[0-9][0-9_]*(\\.[0-9_]*)?)([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o?[0-7]+|"
-      "[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)|[0-9]+(:[0-5]?[0-9])+");
+      "[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)|[0-9]+(:[0-5]?[0-9])+|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*");
   return std::regex_match(s, typed);
 }
 
@@ -38,6 +39,8 @@ void emit(YAML::Emitter& out, const nlohmann::json& j) {
     case nlohmann::json::value_t::string: {
       const auto& s = j.get_ref<const std::string&>();
       if (needs_quotes(s)) out << YAML::DoubleQuoted;
+      // lines as written, to paste (yaml-cpp writes `|`, which ends in one newline)
+      else if (s.size() > 1 && s.back() == '\n' && s[s.size() - 2] != '\n') out << YAML::Literal;
       out << s;
       break;
     }

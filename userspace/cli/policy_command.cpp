@@ -9,6 +9,7 @@
 #include "cli/output.h"
 #include "cli/table.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "identity/allocator.h"
 #include "policy/compiler.h"
 #include "policy/yaml_reader.h"
@@ -28,7 +29,7 @@ void run_list(const GlobalOptions& g) {
   for (const auto& p : list)
     t.add({p["kind"], p["namespace"], p["name"], p["mode"], p["directions"], p["selector"],
            std::to_string(p["selected"].get<size_t>()), std::to_string(p["rules"].get<size_t>())});
-  if (t.empty()) std::cout << "no policies\n";
+  if (t.empty()) std::cerr << "no policies\n";
   else t.print(std::cout, !g.no_headers);
 }
 
@@ -177,8 +178,18 @@ void add_policy_commands(CLI::App& app, GlobalOptions& g) {
   diff->add_option("-f,--filename", files)->required();
   static bool exit_code = false;
   diff->add_flag("--exit-code", exit_code, "Exit 1 when applying would change something (as kubectl diff, git diff)");
+  // with --exit-code: 0 nothing would change, 1 something would, 2 an error
+  // (as diff(1) and kubectl diff), so a script tells "changes" from "failed"
   diff->callback([&g] {
-    if (run_diff(g, files) && exit_code) throw ExitWith{1};
+    bool changes = false;
+    try {
+      changes = run_diff(g, files);
+    } catch (const Error& e) {
+      if (!exit_code) throw;
+      log::error(e.what());
+      throw ExitWith{2};
+    }
+    if (changes && exit_code) throw ExitWith{1};
   });
 
   static SuggestArgs suggest_args;

@@ -49,7 +49,7 @@ void run_list(const GlobalOptions& g) {
   for (const auto& q : list)
     t.add({q["target"], joined(q["addresses"]), q["since"], q["expires"].is_null() ? "-" : q["expires"].get<std::string>(),
            joined(q["management"]), q.value("reason", "")});
-  if (t.empty()) std::cout << "nothing is quarantined\n";
+  if (t.empty()) std::cerr << "nothing is quarantined\n";
   else t.print(std::cout, !g.no_headers);
 }
 

@@ -26,6 +26,9 @@ struct Alert {
   // What would settle it, for alerts about misconfiguration (blocked-dependency):
   // the SegmentPolicy YAML that allows the traffic, or the rule in the way.
   std::string suggestion;
+  // Whether the source is the culprit, so auto-quarantine may take it: not
+  // for a full ingress share, whose source is whichever peer came next.
+  bool source_is_culprit = true;
   // What the agent did about it ("quarantine 10.77.6.2 for 1h"), if anything.
   std::vector<std::string> actions;
 };

@@ -85,9 +85,13 @@ std::string suggestion(const Attempt& a, const FlowCatalog& names) {
   std::string icmp = zs_is_icmp(a.proto) ? "\n    icmp: [{type: " + std::to_string(a.proto == ZS_PROTO_ICMPV6 ? 128 : 8) +
                                                (a.proto == ZS_PROTO_ICMPV6 ? ", family: IPv6" : "") + "}]"
                                          : "";
-  std::string name = "allow-" + std::string(a.ingress() ? "from-" : "to-") + host_label(names, peer_ip);
-  for (char& c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') c = '-';
+  // subject, peer, port and protocol in the name: two suggestions never
+  // replace each other when both are applied
+  std::string name = "allow-" + names.identity(subject).name.text + (a.ingress() ? "-from-" : "-to-") +
+                     host_label(names, peer_ip) + (zs_has_ports(a.proto) ? "-" + std::to_string(a.port) : "") + "-" +
+                     proto_name(a.proto);
+  for (char& c : name)  // an object name: lower case, digits and '-'
+    c = std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(static_cast<unsigned char>(c))) : '-';
   return "apiVersion: zeroseg.io/v1\nkind: SegmentPolicy\nmetadata: {name: " + name + ", namespace: " + ns +
          "}\nspec:\n  selector: " + selector + "\n  " + (a.ingress() ? "ingress" : "egress") + ":\n  - " +
          (a.ingress() ? "from" : "to") + ": [" + peer_yaml(names, peer, peer_ip, ns) + "]" +
@@ -99,8 +103,9 @@ class BlockedDependency : public Detector {
   explicit BlockedDependency(const DetectionConfig& c) : c_(c), state_(c.state_keys) {}
   const char* name() const override { return "blocked-dependency"; }
   void observe(const Attempt& a, const FlowCatalog& names, std::vector<Alert>& out) override {
-    // a conntrack-limit refusal is a flood, not a policy
-    if (!a.denied || a.reason == ZS_REASON_CT_ENDPOINT_LIMIT) return;
+    // only what policy denied: a conntrack-limit refusal is a flood, a
+    // spoofed or malformed packet no dependency a policy could allow
+    if (!a.denied || (a.reason != ZS_REASON_POLICY_DENY && a.reason != ZS_REASON_DEFAULT_DENY)) return;
     State& s = state_.touch({a.src, a.dst, a.proto, a.port}, a.time_ns);
     s.last = a.time_ns;
     s.keep(a);

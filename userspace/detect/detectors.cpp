@@ -211,7 +211,10 @@ class ConntrackLimit : public Detector {
                    " refused: it holds its whole egress share of conntrack (a flood of flows it opened)";
     } else {
       al.targets = {host_label(names, a.dst)};
-      al.about = "ingress share";  // not the source's own flood: an alert of its own
+      // one alert per endpoint whose share is full, whichever peer was refused;
+      // that peer may be an innocent client, so it is never quarantined
+      al.about = "ingress share of " + al.targets.front();
+      al.source_is_culprit = false;
       al.summary = "new flows from " + names.identity(a.src_identity).name.text + " to " + al.targets.front() +
                    " refused: it holds its whole ingress share of conntrack (a flood of flows opened towards it)";
     }
