@@ -96,7 +96,7 @@ class AttackReview3Test : public DatapathTest {
 
 constexpr Program kArrivals[] = {Program::tc_ingress, Program::xdp_ingress};
 
-// HOLE (high): the source prefix trie keys IPv4 as ::ffff:a.b.c.d, so an
+// Was a hole (high): the source prefix trie keys IPv4 as ::ffff:a.b.c.d, so an
 // IPv6 allowedSourcePrefix that covers ::ffff:0:0/96 (::/0, as a router
 // that forwards IPv6 from anywhere is given, or any ::/n with n <= 80)
 // also allows every IPv4 source. The compiler's carve-outs are per family
@@ -104,13 +104,12 @@ constexpr Program kArrivals[] = {Program::tc_ingress, Program::xdp_ingress};
 // So a router R given ::/0 sends IPv4 as any workload (here peer), and
 // the receivers' ipcache judges it as that workload; likewise a router
 // given 10.0.0.0/8 and ::/0 sends IPv4 from outside 10/8 (other, a
-// workload at 172.16.3.30). Fix: in zs_source_prefix_allowed an IPv4
-// source is allowed only by an entry of IPv4 (prefixlen >= 32 + 96 and
-// inside ::ffff:0:0/96), an IPv6 source only by an IPv6 entry; or the
-// compiler carves every IPv4 workload address out of an IPv6 prefix that
-// covers ::ffff:0:0/96 (and IPv4-mapped IPv6 sources out of IPv4
-// prefixes, below).
-TEST_P(AttackReview3Test, DISABLED_AnIpv6SourcePrefixLetsARouterSendNoIpv4) {
+// workload at 172.16.3.30). Now an entry answers only its own family
+// (zs_source_prefix_allowed: an IPv4 source stops at the first entry
+// shorter than /96), and the compiler reads an IPv4-mapped IPv6 prefix as
+// the IPv4 prefix it is, with its carve-outs (unit test
+// AnIpv4MappedSourcePrefixIsAnIpv4PrefixWithItsCarveOuts).
+TEST_P(AttackReview3Test, AnIpv6SourcePrefixLetsARouterSendNoIpv4) {
   if (GetParam() != Variant::tc_workload) GTEST_SKIP() << "one variant: the endpoint is a workload";
   // modes whose policy passes the packet: only the source check may drop it
   for (uint8_t mode : {ZS_MODE_OFF, ZS_MODE_AUDIT}) {
@@ -122,8 +121,9 @@ TEST_P(AttackReview3Test, DISABLED_AnIpv6SourcePrefixLetsARouterSendNoIpv4) {
       EXPECT_FALSE(arrives(p, ip(4, kV4.peer, kV4.other).udp(5353, 53).build())) << "R sends IPv4 as peer";
       EXPECT_FALSE(arrives(p, ip(4, "198.51.100.7", kV4.other).udp(5353, 53).build())) << "R has no IPv4 prefix";
       EXPECT_EQ(reason(ZS_REASON_SPOOFED_SOURCE), before + 2);
-      // the carve-outs of IPv6 hold
+      // the carve-outs of IPv6 hold, and R still routes IPv6
       EXPECT_FALSE(arrives(p, ip(6, kV6.peer, kV6.other).udp(5353, 53).build()));
+      EXPECT_TRUE(arrives(p, ip(6, "2001:db8::7", kV6.other).udp(5353, 53).build()));
     }
     // 10.0.0.0/8 and ::/0: peer (inside 10/8) carved out, other (172.16/12) not covered by any IPv4 prefix
     router(mode, {"10.0.0.0/8", "::/0"}, {kV4.peer, kV6.peer, kV6.other});
@@ -132,17 +132,19 @@ TEST_P(AttackReview3Test, DISABLED_AnIpv6SourcePrefixLetsARouterSendNoIpv4) {
                    std::to_string(mode));
       EXPECT_FALSE(arrives(p, ip(4, kV4.peer, kV4.self).udp(5353, 53).build())) << "carved out";
       EXPECT_FALSE(arrives(p, ip(4, kV4.other, kV4.peer).udp(5353, 53).build())) << "R sends IPv4 as other";
+      EXPECT_TRUE(arrives(p, ip(4, "10.9.9.9", kV4.peer).udp(5353, 53).build())) << "inside 10/8: routed";
     }
   }
 }
 
-// HOLE (low): the reverse: an IPv4 allowedSourcePrefix allows IPv6
+// Was a hole (low): the reverse: an IPv4 allowedSourcePrefix allowed IPv6
 // sources ::ffff:a.b.c.d inside it. No receiver's ipcache judges such a
 // source as a workload (the ipcache keys by family), but a dual-stack
 // socket reports the peer as a.b.c.d, so an application that trusts
 // addresses sees the workload; and the router sends IPv6 from addresses
-// it was not given. Fix: as above (an entry answers only its own family).
-TEST_P(AttackReview3Test, DISABLED_AnIpv4SourcePrefixLetsARouterSendNoIpv4MappedIpv6) {
+// it was not given. Now an IPv6 source inside ::ffff:0:0/96 (never on a
+// wire) is allowed by no prefix.
+TEST_P(AttackReview3Test, AnIpv4SourcePrefixLetsARouterSendNoIpv4MappedIpv6) {
   if (GetParam() != Variant::tc_workload) GTEST_SKIP() << "one variant: the endpoint is a workload";
   router(ZS_MODE_OFF, {"10.0.0.0/8"}, {kV4.peer});
   for (Program p : kArrivals) {

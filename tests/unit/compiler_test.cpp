@@ -894,6 +894,33 @@ spec: {interface: veth-e, ips: [10.2.0.1], allowedSourcePrefixes: [0.0.0.0/0]}
   EXPECT_EQ(ep("veth-r").allowed_sources.size(), 2u);
 }
 
+// Was a hole (attack review 3): the datapath's source prefix trie reads
+// IPv4 as ::ffff:a.b.c.d, so an allowedSourcePrefix written as an
+// IPv4-mapped IPv6 prefix allowed IPv4 sources, with no IPv4 workload
+// carved out (carve-outs are per family). Such a prefix is now the IPv4
+// prefix it covers, carved as IPv4. (An IPv6 prefix around ::ffff:0:0/96,
+// such as ::/0, the datapath no longer reads for IPv4 sources:
+// bpf.datapath, attack review 3.)
+TEST_F(CompilerTest, AnIpv4MappedSourcePrefixIsAnIpv4PrefixWithItsCarveOuts) {
+  apply(R"(apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: router}
+spec: {interface: veth-r, ips: [10.0.0.1], allowedSourcePrefixes: ["::ffff:10.0.0.0/104", "::ffff:0:0/96", "::/0"]}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: plain}
+spec: {interface: veth-p, ips: [10.0.0.2, "fd00::2"]}
+)");
+  std::vector<std::string> allowed, denied;
+  for (const auto& p : ep("veth-r").allowed_sources) allowed.push_back(p.str());
+  for (const auto& a : ep("veth-r").denied_sources) denied.push_back(a.str());
+  EXPECT_EQ(allowed, (std::vector<std::string>{"0.0.0.0/0", "::/0"}));
+  EXPECT_EQ(denied, (std::vector<std::string>{"10.0.0.2", "fd00::2"}));
+  EXPECT_EQ(disjoint_prefixes({*Prefix::parse("::ffff:192.168.1.0/120")})[0].str(), "192.168.1.0/24");
+  EXPECT_EQ(disjoint_prefixes({*Prefix::parse("::fffe:0:0/96")})[0].str(), "::fffe:0:0/96");
+}
+
 TEST(CompilePoliciesTest, MatchesAWholeCompileAfterRandomPolicyChanges) {
   std::mt19937 rng(20261129);
   const ObjectSet workloads = load_yaml(workloads_yaml(), "w.yaml");
