@@ -13,6 +13,7 @@
 #include <map>
 
 #include "datapath_fixture.h"
+#include "loader/conntrack_map.h"
 
 namespace zeroseg::test {
 namespace {
@@ -233,6 +234,31 @@ TEST_P(AttackReview3Test, DISABLED_AScannersDeniesHeldBackByTheBudgetAreNamedOnI
   }
   EXPECT_GE(scanner_events + named, static_cast<size_t>(kProbes))
       << "the scan's probes, reported or named as suppressed on the scanner's next event";
+}
+
+// Held: a deny for want of conntrack room is not remembered by the deny
+// cache (deny_cache.h): room made without any change of policy (entries
+// timed out, the sweep's recount) lets the very next packet of the same
+// refused flow through; a policy deny of the same flow would have stayed.
+TEST_P(AttackReview3Test, AConntrackLimitDenyIsNotRememberedByTheDenyCache) {
+  set_endpoint(kSelf, ZS_MODE_ENFORCE, ZS_MODE_ENFORCE);
+  set_identity(kV4.peer, kPeer);
+  add_rule({kSelf, kPeer, IN, 17, 9, 9, 1});
+  dp().set_ct_endpoint_share_entries(2, 2);
+  auto udp = [&](uint16_t sport) { return ip(4, kV4.peer, kV4.self).udp(sport, 9).build(); };
+  ASSERT_TRUE(send(IN, udp(1001)));
+  ASSERT_TRUE(send(IN, udp(1002)));
+  uint64_t refused = reason(ZS_REASON_CT_ENDPOINT_LIMIT);
+  const uint64_t gen = dp().generation();
+  ASSERT_FALSE(send(IN, udp(1003)));
+  ASSERT_FALSE(send(IN, udp(1003)));
+  ASSERT_EQ(reason(ZS_REASON_CT_ENDPOINT_LIMIT), refused + 2);
+  // the two flows gone and recounted: room again, same generation
+  dp().conntrack().clear();
+  CtUsageMap usage(dp().map("zs_ct_usage"));
+  usage.correct({}, usage.read());
+  ASSERT_EQ(dp().generation(), gen);
+  EXPECT_TRUE(send(IN, udp(1003)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Hooks, AttackReview3Test, testing::Values(Variant::xdp_host, Variant::tc_workload),
