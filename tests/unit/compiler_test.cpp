@@ -704,6 +704,33 @@ spec:
   EXPECT_EQ(reach("xs", "xa1", 80, 6, "", "fd00:2::1"), V::denied);
 }
 
+// Held (attack review 3): a refined identity is allocated by the
+// workload's labels plus one more label, zeroseg.io/refinement, and a
+// workload may carry that label key itself. A pod whose owner sets its
+// labels copies a1's and adds zeroseg.io/refinement with a1's refinement:
+// were its label set then the key of a1's refined identity, it would get
+// that identity for an address outside the ipBlock. It cannot: every
+// refinement holds '=' ("cidrs=...", "ports=..."), which no label value
+// may hold, so the Workload is refused. (Should the refinement's spelling
+// change, this must still fail to borrow.)
+TEST_F(CompilerTest, NoLabelCanBorrowARefinedIdentity) {
+  const std::string evil = R"(apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: evil, namespace: x, labels: {app: a, zeroseg.io/refinement: "cidrs=10.2.0.1/32"}}
+spec: {interface: xevil, ips: [10.9.9.9]}
+---
+)";
+  try {
+    apply(twins() + evil + ingress_to_s("{cidr: 10.2.0.1/32}"));
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("zeroseg.io/refinement"), std::string::npos) << e.what();
+    return;
+  }
+  EXPECT_EQ(reach("xa1", "xs", 80), V::allowed);
+  EXPECT_NE(id_of_ip("10.9.9.9"), id_of_ip("10.2.0.1"));
+  EXPECT_EQ(reach("xevil", "xs", 80), V::denied) << "10.9.9.9 is outside the ipBlock 10.2.0.1/32";
+}
+
 TEST_F(CompilerTest, AnExceptHoleExcludesOnePodOfALabelSet) {
   apply(twins() + ingress_to_s("{cidr: 10.2.0.0/24, except: [10.2.0.2/32]}"));
   EXPECT_EQ(reach("xa1", "xs", 80), V::allowed);
