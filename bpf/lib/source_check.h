@@ -63,7 +63,14 @@ static __always_inline int zs_source_on_link(const struct zs_packet *p)
 /* Whether ifindex's allowedSourcePrefixes hold p's source in slot, and it
  * is not carved out of them. At most three entries cover an address
  * (source.h): another probe, at a shorter length than the last's, while
- * the entry found is absent in this slot. */
+ * the entry found is absent in this slot.
+ * An entry answers only its own family. IPv4 shares the trie as
+ * ::ffff:0:0/96, where an IPv6 prefix over it (::/0) would allow every
+ * IPv4 source, none carved out (the compiler carves per family): an IPv4
+ * source stops at the first entry shorter than /96, an IPv6 one. And an
+ * IPv6 source inside ::ffff:0:0/96 (IPv4-mapped, never on a wire, RFC
+ * 4291 2.5.5.2) is allowed by no prefix: an IPv4 prefix would allow it,
+ * and a dual-stack socket would see it as the IPv4 address. */
 static __always_inline int zs_source_prefix_allowed(__u32 ifindex, __u32 slot,
 						    const struct zs_packet *p)
 {
@@ -78,6 +85,9 @@ static __always_inline int zs_source_prefix_allowed(__u32 ifindex, __u32 slot,
 		key.addr[2] = bpf_htonl(0xffff);
 		key.addr[3] = p->tuple.saddr[0];
 	} else {
+		if (!p->tuple.saddr[0] && !p->tuple.saddr[1] &&
+		    p->tuple.saddr[2] == bpf_htonl(0xffff))
+			return 0;
 		__builtin_memcpy(key.addr, p->tuple.saddr, 16);
 	}
 #pragma clang loop unroll(full)
@@ -86,6 +96,9 @@ static __always_inline int zs_source_prefix_allowed(__u32 ifindex, __u32 slot,
 
 		v = bpf_map_lookup_elem(&zs_source_prefixes, &key);
 		if (!v)
+			return 0;
+		if (p->tuple.family == ZS_FAMILY_IPV4 &&
+		    v->prefixlen < ZS_SOURCE_PREFIX_IFINDEX_BITS + 96)
 			return 0;
 		state = v->allowed[slot & 1];
 		if (state != ZS_SOURCE_PREFIX_ABSENT)

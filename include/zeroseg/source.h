@@ -55,7 +55,10 @@ struct zs_source_value {
  * at most three entries cover an address: its carve-out (one key, both
  * generations) and an allowed prefix of each generation. The datapath then
  * looks again at a shorter length than the absent entry's, which the value
- * repeats; the first entry present in its slot decides. */
+ * repeats; the first entry present in its slot decides. An entry answers
+ * its own family only: an IPv4 source, none shorter than /96 (an IPv6
+ * prefix such as ::/0 covers ::ffff:0:0/96 in the trie); an IPv6 source
+ * inside ::ffff:0:0/96, none (zs_source_prefix_allowed). */
 struct zs_source_prefix_key {
 	__u32 prefixlen;
 	__u32 ifindex;  /* whole (prefixlen >= 32): its byte order does not matter */

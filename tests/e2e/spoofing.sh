@@ -11,7 +11,7 @@
 # so does outside's traffic under its own address. Then the attacker is
 # made a router (allowedSourcePrefixes covering the lab): it still cannot
 # send as prod/app (carved out), but a routed source no workload has
-# arrives.
+# arrives; made a router for IPv6 only (::/0), it sends no IPv4.
 #
 # Linux's reverse path filter, which would drop some of these by itself,
 # is off in the node: what stops them must be zeroseg.
@@ -167,6 +167,22 @@ for f in 4 6; do
     "$(arrivals "$DEVWEB_NS" "$ATTACKER_NS" "$ATTACKER_GW" tcp "$routed" "$devweb" 80)"
 done
 controls "router"
+
+echo "== guest/attacker a router for IPv6 only: allowedSourcePrefixes ::/0"
+# Was a hole (attack review 3): the datapath's source prefix trie reads an
+# IPv4 source as ::ffff:a.b.c.d, which ::/0 covers, and the carve-outs are
+# per family: this router sent IPv4 from any address, prod/app's included.
+sed 's|allowedSourcePrefixes: .*|allowedSourcePrefixes: ["::/0"]|' "$work/router.yaml" >"$work/router6.yaml"
+grep -q '"::/0"' "$work/router6.yaml" || fail "the attacker's Workload for the IPv6 router case"
+expect_ok "guest/attacker given allowedSourcePrefixes ::/0" lab_zs apply -f "$work/router6.yaml"
+app=$(lab_ip prod/app 4) db=$(lab_ip prod/db 4) devweb=$(lab_ip dev/web 4)
+stopped "IPv6 router: IPv4 TCP SYN from the attacker as prod/app to db:5432" \
+  "$(arrivals "$DB_NS" "$ATTACKER_NS" "$ATTACKER_GW" tcp "$app" "$db" 5432)"
+stopped "IPv6 router: IPv4 TCP SYN from the attacker as 10.55.0.9 (no IPv4 prefix) to dev/web:80" \
+  "$(arrivals "$DEVWEB_NS" "$ATTACKER_NS" "$ATTACKER_GW" tcp 10.55.0.9 "$devweb" 80)"
+arrives "IPv6 router: IPv6 TCP SYN from the attacker as fd55::9 (routed) to dev/web:80" \
+  "$(arrivals "$DEVWEB_NS" "$ATTACKER_NS" "$ATTACKER_GW" tcp fd55::9 "$(lab_ip dev/web 6)" 80)"
+controls "IPv6 router"
 
 cleanup
 trap - EXIT

@@ -704,6 +704,33 @@ spec:
   EXPECT_EQ(reach("xs", "xa1", 80, 6, "", "fd00:2::1"), V::denied);
 }
 
+// Held (attack review 3): a refined identity is allocated by the
+// workload's labels plus one more label, zeroseg.io/refinement, and a
+// workload may carry that label key itself. A pod whose owner sets its
+// labels copies a1's and adds zeroseg.io/refinement with a1's refinement:
+// were its label set then the key of a1's refined identity, it would get
+// that identity for an address outside the ipBlock. It cannot: every
+// refinement holds '=' ("cidrs=...", "ports=..."), which no label value
+// may hold, so the Workload is refused. (Should the refinement's spelling
+// change, this must still fail to borrow.)
+TEST_F(CompilerTest, NoLabelCanBorrowARefinedIdentity) {
+  const std::string evil = R"(apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: evil, namespace: x, labels: {app: a, zeroseg.io/refinement: "cidrs=10.2.0.1/32"}}
+spec: {interface: xevil, ips: [10.9.9.9]}
+---
+)";
+  try {
+    apply(twins() + evil + ingress_to_s("{cidr: 10.2.0.1/32}"));
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("zeroseg.io/refinement"), std::string::npos) << e.what();
+    return;
+  }
+  EXPECT_EQ(reach("xa1", "xs", 80), V::allowed);
+  EXPECT_NE(id_of_ip("10.9.9.9"), id_of_ip("10.2.0.1"));
+  EXPECT_EQ(reach("xevil", "xs", 80), V::denied) << "10.9.9.9 is outside the ipBlock 10.2.0.1/32";
+}
+
 TEST_F(CompilerTest, AnExceptHoleExcludesOnePodOfALabelSet) {
   apply(twins() + ingress_to_s("{cidr: 10.2.0.0/24, except: [10.2.0.2/32]}"));
   EXPECT_EQ(reach("xa1", "xs", 80), V::allowed);
@@ -892,6 +919,33 @@ spec: {interface: veth-e, ips: [10.2.0.1], allowedSourcePrefixes: [0.0.0.0/0]}
   EXPECT_EQ(denied("veth-e"), (std::vector<std::string>{"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.1.0.3"}));
   EXPECT_TRUE(denied("veth-p").empty());
   EXPECT_EQ(ep("veth-r").allowed_sources.size(), 2u);
+}
+
+// Was a hole (attack review 3): the datapath's source prefix trie reads
+// IPv4 as ::ffff:a.b.c.d, so an allowedSourcePrefix written as an
+// IPv4-mapped IPv6 prefix allowed IPv4 sources, with no IPv4 workload
+// carved out (carve-outs are per family). Such a prefix is now the IPv4
+// prefix it covers, carved as IPv4. (An IPv6 prefix around ::ffff:0:0/96,
+// such as ::/0, the datapath no longer reads for IPv4 sources:
+// bpf.datapath, attack review 3.)
+TEST_F(CompilerTest, AnIpv4MappedSourcePrefixIsAnIpv4PrefixWithItsCarveOuts) {
+  apply(R"(apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: router}
+spec: {interface: veth-r, ips: [10.0.0.1], allowedSourcePrefixes: ["::ffff:10.0.0.0/104", "::ffff:0:0/96", "::/0"]}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: plain}
+spec: {interface: veth-p, ips: [10.0.0.2, "fd00::2"]}
+)");
+  std::vector<std::string> allowed, denied;
+  for (const auto& p : ep("veth-r").allowed_sources) allowed.push_back(p.str());
+  for (const auto& a : ep("veth-r").denied_sources) denied.push_back(a.str());
+  EXPECT_EQ(allowed, (std::vector<std::string>{"0.0.0.0/0", "::/0"}));
+  EXPECT_EQ(denied, (std::vector<std::string>{"10.0.0.2", "fd00::2"}));
+  EXPECT_EQ(disjoint_prefixes({*Prefix::parse("::ffff:192.168.1.0/120")})[0].str(), "192.168.1.0/24");
+  EXPECT_EQ(disjoint_prefixes({*Prefix::parse("::fffe:0:0/96")})[0].str(), "::fffe:0:0/96");
 }
 
 TEST(CompilePoliciesTest, MatchesAWholeCompileAfterRandomPolicyChanges) {

@@ -21,6 +21,19 @@ Labels identity_labels(const Workload& w, const Labels& namespace_labels) {
 }
 
 std::vector<Prefix> disjoint_prefixes(std::vector<Prefix> prefixes) {
+  // an IPv4-mapped IPv6 prefix (::ffff:a.b.c.d/n, n >= 96) is the IPv4
+  // prefix the datapath's trie reads it as: IPv4, so that other workloads'
+  // IPv4 addresses inside it are carved out (carved_out_sources)
+  for (auto& p : prefixes) {
+    const auto& b = p.addr.bytes;
+    if (p.addr.family == 6 && p.len >= 96 && std::all_of(b.begin(), b.begin() + 10, [](uint8_t x) { return !x; }) &&
+        b[10] == 0xff && b[11] == 0xff) {
+      IpAddr v4;
+      v4.family = 4;
+      std::copy(b.begin() + 12, b.end(), v4.bytes.begin());
+      p = Prefix::of(v4, static_cast<uint8_t>(p.len - 96));
+    }
+  }
   // sorted by (family, address, length): a prefix inside another comes
   // after it, before anything beside it
   std::sort(prefixes.begin(), prefixes.end());

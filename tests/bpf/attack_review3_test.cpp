@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: Apache-2.0
+// A third attack review, of the day's changes: the carve-outs of
+// allowedSourcePrefixes (source_check.h), conntrack shares per direction
+// (zs_ct_share_room) and the per-CPU deny-event budget (events.h).
+// DISABLED_ tests are holes found here and not fixed yet: each fails now
+// and says what the fix is.
+#include <arpa/inet.h>
+#include <bpf/libbpf.h>
+#include <sched.h>
+#include <zeroseg/event.h>
+#include <zeroseg/identity.h>
+
+#include <map>
+
+#include "datapath_fixture.h"
+#include "loader/conntrack_map.h"
+
+namespace zeroseg::test {
+namespace {
+
+using PB = PacketBuilder;
+constexpr uint8_t IN = ZS_DIR_INGRESS, OUT = ZS_DIR_EGRESS;
+constexpr uint32_t kSelf = 300, kPeer = 301, kOther = 302;
+
+struct Family {
+  int family;
+  std::string self, peer, other;
+};
+const Family kV4{4, "10.0.1.10", "10.0.2.20", "172.16.3.30"};
+const Family kV6{6, "fd00:1::10", "fd00:2::20", "fd00:3::30"};
+
+PB ip(int family, const std::string& src, const std::string& dst) { return ip_header(family, src, dst); }
+
+class AttackReview3Test : public DatapathTest {
+ protected:
+  void TearDown() override {
+    if (dp_) {
+      dp().set_ct_endpoint_share(ZS_DEFAULT_CT_ENDPOINT_PERCENT);
+      dp().set_deny_event_budget(ZS_DEFAULT_DENY_EVENTS_PER_CPU);
+    }
+    if (pinned_) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      for (int i = 0; i < CPU_SETSIZE; i++) CPU_SET(i, &set);
+      sched_setaffinity(0, sizeof(set), &set);
+    }
+  }
+  // A workload on kIfindex whose sources are its own addresses and, as
+  // Reconciler::want_sources writes them, its allowedSourcePrefixes
+  // (allowed) and the other workloads' addresses inside them that
+  // carved_out_sources names (denied); peer and other are workloads the
+  // ipcache knows.
+  void router(uint8_t mode, const std::vector<std::string>& allowed, const std::vector<std::string>& carved) {
+    Transaction tx(dp());
+    for (auto& [k, v] : dp().source_prefixes().entries()) tx.remove_source_prefix(k);
+    zs_endpoint ep{};
+    ep.identity = kSelf;
+    ep.kind = ZS_ATTACH_WORKLOAD;
+    ep.mode[IN] = ep.mode[OUT] = mode;
+    tx.set_endpoint(kIfindex, ep);
+    for (const auto& f : {kV4, kV6}) {
+      tx.set_identity(*Prefix::parse(f.self), kSelf);
+      tx.set_identity(*Prefix::parse(f.peer), kPeer);
+      tx.set_identity(*Prefix::parse(f.other), kOther);
+      tx.set_source(Transaction::source_key(kIfindex, *IpAddr::parse(f.self)), ZS_SOURCE_OWN);
+    }
+    for (const auto& a : allowed)
+      tx.set_source_prefix(Transaction::source_prefix_key(kIfindex, *Prefix::parse(a)));
+    for (const auto& d : carved)
+      tx.set_source_prefix(Transaction::source_prefix_key(kIfindex, *Prefix::parse(d)), ZS_SOURCE_PREFIX_DENIED);
+    tx.commit();
+  }
+  bool arrives(Program p, const std::vector<uint8_t>& packet) {
+    return test_run_passed(p, test_run(dp().program_fd(p), p, packet, kIfindex).retval);
+  }
+  uint64_t reason(uint8_t r) { return counter(ZS_CTR_REASON(r)); }
+  void pin_cpu() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(sched_getcpu(), &set);
+    sched_setaffinity(0, sizeof(set), &set);
+    pinned_ = true;
+  }
+  std::vector<zs_event> drain_events() {
+    std::vector<zs_event> out;
+    auto cb = [](void* ctx, void* data, size_t size) {
+      if (size >= sizeof(zs_event)) static_cast<std::vector<zs_event>*>(ctx)->push_back(*static_cast<zs_event*>(data));
+      return 0;
+    };
+    ring_buffer* rb = ring_buffer__new(dp().map("zs_events").fd(), cb, &out, nullptr);
+    ring_buffer__consume(rb);
+    ring_buffer__free(rb);
+    return out;
+  }
+  bool pinned_ = false;
+};
+
+constexpr Program kArrivals[] = {Program::tc_ingress, Program::xdp_ingress};
+
+// Was a hole (high): the source prefix trie keys IPv4 as ::ffff:a.b.c.d, so an
+// IPv6 allowedSourcePrefix that covers ::ffff:0:0/96 (::/0, as a router
+// that forwards IPv6 from anywhere is given, or any ::/n with n <= 80)
+// also allows every IPv4 source. The compiler's carve-outs are per family
+// (Prefix::contains): under ::/0 it carves out the IPv6 workloads only.
+// So a router R given ::/0 sends IPv4 as any workload (here peer), and
+// the receivers' ipcache judges it as that workload; likewise a router
+// given 10.0.0.0/8 and ::/0 sends IPv4 from outside 10/8 (other, a
+// workload at 172.16.3.30). Now an entry answers only its own family
+// (zs_source_prefix_allowed: an IPv4 source stops at the first entry
+// shorter than /96), and the compiler reads an IPv4-mapped IPv6 prefix as
+// the IPv4 prefix it is, with its carve-outs (unit test
+// AnIpv4MappedSourcePrefixIsAnIpv4PrefixWithItsCarveOuts).
+TEST_P(AttackReview3Test, AnIpv6SourcePrefixLetsARouterSendNoIpv4) {
+  if (GetParam() != Variant::tc_workload) GTEST_SKIP() << "one variant: the endpoint is a workload";
+  // modes whose policy passes the packet: only the source check may drop it
+  for (uint8_t mode : {ZS_MODE_OFF, ZS_MODE_AUDIT}) {
+    // ::/0: the compiler carves out the IPv6 workloads inside it, nothing of IPv4
+    router(mode, {"::/0"}, {kV6.peer, kV6.other});
+    for (Program p : kArrivals) {
+      SCOPED_TRACE(std::string(p == Program::xdp_ingress ? "xdp" : "tc") + " mode " + std::to_string(mode));
+      uint64_t before = reason(ZS_REASON_SPOOFED_SOURCE);
+      EXPECT_FALSE(arrives(p, ip(4, kV4.peer, kV4.other).udp(5353, 53).build())) << "R sends IPv4 as peer";
+      EXPECT_FALSE(arrives(p, ip(4, "198.51.100.7", kV4.other).udp(5353, 53).build())) << "R has no IPv4 prefix";
+      EXPECT_EQ(reason(ZS_REASON_SPOOFED_SOURCE), before + 2);
+      // the carve-outs of IPv6 hold, and R still routes IPv6
+      EXPECT_FALSE(arrives(p, ip(6, kV6.peer, kV6.other).udp(5353, 53).build()));
+      EXPECT_TRUE(arrives(p, ip(6, "2001:db8::7", kV6.other).udp(5353, 53).build()));
+    }
+    // 10.0.0.0/8 and ::/0: peer (inside 10/8) carved out, other (172.16/12) not covered by any IPv4 prefix
+    router(mode, {"10.0.0.0/8", "::/0"}, {kV4.peer, kV6.peer, kV6.other});
+    for (Program p : kArrivals) {
+      SCOPED_TRACE(std::string(p == Program::xdp_ingress ? "xdp" : "tc") + " 10/8 + ::/0 mode " +
+                   std::to_string(mode));
+      EXPECT_FALSE(arrives(p, ip(4, kV4.peer, kV4.self).udp(5353, 53).build())) << "carved out";
+      EXPECT_FALSE(arrives(p, ip(4, kV4.other, kV4.peer).udp(5353, 53).build())) << "R sends IPv4 as other";
+      EXPECT_TRUE(arrives(p, ip(4, "10.9.9.9", kV4.peer).udp(5353, 53).build())) << "inside 10/8: routed";
+    }
+  }
+}
+
+// Was a hole (low): the reverse: an IPv4 allowedSourcePrefix allowed IPv6
+// sources ::ffff:a.b.c.d inside it. No receiver's ipcache judges such a
+// source as a workload (the ipcache keys by family), but a dual-stack
+// socket reports the peer as a.b.c.d, so an application that trusts
+// addresses sees the workload; and the router sends IPv6 from addresses
+// it was not given. Now an IPv6 source inside ::ffff:0:0/96 (never on a
+// wire) is allowed by no prefix.
+TEST_P(AttackReview3Test, AnIpv4SourcePrefixLetsARouterSendNoIpv4MappedIpv6) {
+  if (GetParam() != Variant::tc_workload) GTEST_SKIP() << "one variant: the endpoint is a workload";
+  router(ZS_MODE_OFF, {"10.0.0.0/8"}, {kV4.peer});
+  for (Program p : kArrivals) {
+    SCOPED_TRACE(p == Program::xdp_ingress ? "xdp" : "tc");
+    EXPECT_TRUE(arrives(p, ip(4, "10.9.9.9", kV4.other).udp(5353, 53).build())) << "inside 10/8: routed";
+    EXPECT_FALSE(arrives(p, ip(6, "::ffff:10.9.9.9", kV6.other).udp(5353, 53).build())) << "IPv6 is not 10/8";
+  }
+}
+
+// HOLE (medium): a host uplink is an endpoint with shares of its own, and
+// every workload's flows to or from outside the node cross it: the
+// flows workloads open out are all charged to the uplink's egress share
+// (tc egress), the flows from outside in to any workload to its ingress
+// share (XDP). One workload opening flows out, each within its own
+// egress share (the same size), fills the uplink's: every other
+// workload's (and the node's) new flows out are then refused
+// (ct-endpoint-limit) until entries time out. The same for the ingress
+// share: clients allowed in to one public workload lock every workload
+// out of new inbound flows. The promise "a peer cannot stop a workload's
+// own new flows" holds on the workload's veth only. Fix: on a host-kind
+// endpoint do not charge (nor refuse) flows whose inner end is a local
+// workload (zs_sources has it as ZS_SOURCE_LOCAL on the uplink): those
+// are bounded by the workload's own shares on its veth; keep the uplink's
+// shares for the node's own flows. Or share the uplink per local address.
+TEST_P(AttackReview3Test, DISABLED_AWorkloadCannotFillTheUplinksShareForOtherWorkloads) {
+  if (GetParam() != Variant::xdp_host) GTEST_SKIP() << "one variant: the endpoint is an uplink";
+  set_endpoint(kSelf, ZS_MODE_OFF, ZS_MODE_OFF);  // the uplink judges nothing, it only tracks
+  dp().set_ct_endpoint_share_entries(3, 3);
+  const std::string world = "198.51.100.7";
+  // P (kV4.peer) opens three flows out: its own egress share (on its veth) holds them
+  for (uint16_t sport = 40000; sport < 40003; sport++)
+    ASSERT_TRUE(send(OUT, ip(4, kV4.peer, world).tcp(sport, 443, PB::kSyn).build())) << sport;
+  uint64_t refused = reason(ZS_REASON_CT_ENDPOINT_LIMIT);
+  // V (kV4.other) has opened nothing: its first flow out
+  EXPECT_TRUE(send(OUT, ip(4, kV4.other, world).tcp(50000, 443, PB::kSyn).build())) << "V's first flow out";
+  // the same in: clients of P fill the ingress share, V's first client
+  for (uint16_t sport = 40000; sport < 40003; sport++)
+    ASSERT_TRUE(send(IN, ip(4, world, kV4.peer).tcp(sport, 443, PB::kSyn).build())) << sport;
+  EXPECT_TRUE(send(IN, ip(4, "198.51.100.8", kV4.other).tcp(50000, 22, PB::kSyn).build())) << "V's first client";
+  EXPECT_EQ(reason(ZS_REASON_CT_ENDPOINT_LIMIT), refused);
+}
+
+// HOLE (medium, detection): denies the per-CPU budget holds back are
+// counted only in the global counter (events_suppressed, shared with the
+// per-source limiter's), never in their source's bucket. An attacker
+// floods from random (spoofed, from outside) sources until the budget is
+// empty, then scans: no scan probe reaches the agent, and when the
+// scanner's next deny is reported its `suppressed` says 0, so the
+// detectors see one probe where there were hundreds. Fix: when the budget
+// is empty, look the source's bucket up (a lookup, not an insert: no LRU
+// lock) and count the deny in its suppressed; and a counter of its own
+// (events_budget_exhausted) the agent turns into an alert, so that an
+// operator knows detection was blind and for how long.
+TEST_P(AttackReview3Test, DISABLED_AScannersDeniesHeldBackByTheBudgetAreNamedOnItsNextEvent) {
+  set_endpoint(kSelf, ZS_MODE_ENFORCE, ZS_MODE_ENFORCE);
+  pin_cpu();
+  constexpr uint32_t kBudget = 20;
+  dp().set_deny_event_budget(kBudget);
+  const std::string scanner = "203.0.113.66", target = "10.0.1.10";
+  auto probe = [&](const std::string& src, uint16_t port) {
+    return PB().eth().ipv4(src, target).tcp(51000, port, PB::kSyn).build();
+  };
+  drain_events();
+  // the scanner is known: one reported deny
+  ASSERT_FALSE(send(IN, probe(scanner, 1)));
+  // a flood from many sources empties the budget
+  for (int i = 0; i < 200; i++)
+    ASSERT_FALSE(send(IN, probe("198.18." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1), 9)));
+  drain_events();
+  // the scan: 300 ports
+  constexpr int kProbes = 300;
+  for (int port = 2; port < 2 + kProbes; port++) ASSERT_FALSE(send(IN, probe(scanner, static_cast<uint16_t>(port))));
+  // a second later (the budget refilled: an empty bucket refills whole)
+  const uint32_t key = 0;
+  std::vector<zs_deny_budget> empty(libbpf_num_possible_cpus());
+  dp().map("zs_deny_budget").update(&key, empty.data());
+  ASSERT_FALSE(send(IN, probe(scanner, 9999)));
+  uint32_t named = 0;
+  size_t scanner_events = 0;
+  for (const auto& ev : drain_events()) {
+    char buf[16];
+    inet_ntop(AF_INET, &ev.tuple.saddr[0], buf, sizeof(buf));
+    if (scanner != buf) continue;
+    scanner_events++;
+    named += ev.suppressed;
+  }
+  EXPECT_GE(scanner_events + named, static_cast<size_t>(kProbes))
+      << "the scan's probes, reported or named as suppressed on the scanner's next event";
+}
+
+// Held: a deny for want of conntrack room is not remembered by the deny
+// cache (deny_cache.h): room made without any change of policy (entries
+// timed out, the sweep's recount) lets the very next packet of the same
+// refused flow through; a policy deny of the same flow would have stayed.
+TEST_P(AttackReview3Test, AConntrackLimitDenyIsNotRememberedByTheDenyCache) {
+  set_endpoint(kSelf, ZS_MODE_ENFORCE, ZS_MODE_ENFORCE);
+  set_identity(kV4.peer, kPeer);
+  add_rule({kSelf, kPeer, IN, 17, 9, 9, 1});
+  dp().set_ct_endpoint_share_entries(2, 2);
+  auto udp = [&](uint16_t sport) { return ip(4, kV4.peer, kV4.self).udp(sport, 9).build(); };
+  ASSERT_TRUE(send(IN, udp(1001)));
+  ASSERT_TRUE(send(IN, udp(1002)));
+  uint64_t refused = reason(ZS_REASON_CT_ENDPOINT_LIMIT);
+  const uint64_t gen = dp().generation();
+  ASSERT_FALSE(send(IN, udp(1003)));
+  ASSERT_FALSE(send(IN, udp(1003)));
+  ASSERT_EQ(reason(ZS_REASON_CT_ENDPOINT_LIMIT), refused + 2);
+  // the two flows gone and recounted: room again, same generation
+  dp().conntrack().clear();
+  CtUsageMap usage(dp().map("zs_ct_usage"));
+  usage.correct({}, usage.read());
+  ASSERT_EQ(dp().generation(), gen);
+  EXPECT_TRUE(send(IN, udp(1003)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Hooks, AttackReview3Test, testing::Values(Variant::xdp_host, Variant::tc_workload),
+                         variant_name);
+
+}  // namespace
+}  // namespace zeroseg::test
