@@ -273,6 +273,19 @@ TEST(FirstSeenEdge, EdgesAreKeyedByIdentityNotAddress) {
   EXPECT_TRUE(s.alerts.empty());
 }
 
+// nmap -sS from a workload its own end lets out: every probe starts a flow
+// on a new edge (its target denies it later). One alert for the host, not
+// one per port (980 of them for one scan pushed every other alert out of
+// `zeroseg alerts`); another host is another alert.
+TEST(FirstSeenEdge, APortScanIsOneAlertPerHostNotOnePerPort) {
+  Stream s(learning_for(60 * kSec));
+  s.feed(started(kWeb, kWebId, kApp, kAppId, 8080, kSec));
+  for (uint16_t p = 1; p <= 1000; p++) s.feed(started(kWeb, kWebId, kDb, kDbId, p, 100 * kSec + p));
+  EXPECT_EQ(s.count("first-seen-edge"), 1u);
+  s.feed(started(kWeb, kWebId, kApp, kAppId, 9000, 200 * kSec));
+  EXPECT_EQ(s.count("first-seen-edge"), 2u);
+}
+
 TEST(LateralService, FirstTryOfARemoteServiceBySourceIdentity) {
   Stream s(learning_for(60 * kSec));
   s.feed(started(kWeb, kWebId, kApp, kAppId, 22, kSec));  // web uses ssh while learning
@@ -522,6 +535,44 @@ TEST(Detection, AnEndAfterItsUnansweredRecordIsNotCountedAgain) {
     s.feed(r);
   }
   EXPECT_TRUE(s.alerts.empty());
+}
+
+// nmap -sT/-sS at closed ports: each SYN answered by a RST, known from its
+// flow-refused record at the sweep after the RST. Fifteen of them are a
+// port scan then, not a closing timeout (10 s) later at their ends; the
+// ends add nothing.
+TEST(PortScan, RefusedRecordsAreFailedTriesAndTheirEndsAreNotCountedAgain) {
+  FlowRecord early = refused(kAttacker, kTarget, 80, 2 * kSec);
+  early.event = FlowEvent::refused;
+  Attempt a = attempt_of(early);
+  EXPECT_TRUE(a.outcome);
+  EXPECT_TRUE(a.failed);
+  EXPECT_TRUE(a.refused);
+  EXPECT_FALSE(a.denied);
+  EXPECT_NE(evidence_line(a, FlowCatalog("node")).find("refused"), std::string::npos);
+  FlowRecord end = refused(kAttacker, kTarget, 80, 12 * kSec);
+  end.reported_refused = true;
+  EXPECT_FALSE(attempt_of(end).outcome);
+  EXPECT_FALSE(attempt_of(end).failed);
+
+  Stream s;
+  for (uint16_t p = 1; p <= 14; p++) {
+    FlowRecord r = refused(kAttacker, kTarget, p, kSec + p);
+    r.event = FlowEvent::refused;
+    s.feed(r);
+  }
+  EXPECT_EQ(s.count("port-scan"), 0u);
+  FlowRecord r = refused(kAttacker, kTarget, 15, kSec + 15);
+  r.event = FlowEvent::refused;
+  s.feed(r);
+  EXPECT_EQ(s.count("port-scan"), 1u);
+  size_t before = s.alerts.size();
+  for (uint16_t p = 1; p <= 15; p++) {  // their ends, a closing timeout later
+    FlowRecord e = refused(kAttacker, 0x0a4d0402, p, 11 * kSec + p);  // on another host: would be a second scan
+    e.reported_refused = true;
+    s.feed(e);
+  }
+  EXPECT_EQ(s.alerts.size(), before);
 }
 
 // A workload retrying the denied services it depends on (z/c probing three

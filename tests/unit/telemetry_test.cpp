@@ -209,7 +209,7 @@ zs_ct_key key_of(const zs_event& ev) {
 }
 std::vector<FlowRecord> sweep_at(FlowTable& t, const FakeConntrack& ct, uint64_t now_ns, uint32_t timeout_s = 120) {
   zs_config cfg{};
-  cfg.ct_timeout_tcp_syn_sent = cfg.ct_timeout_tcp_syn_recv = cfg.ct_timeout_other = timeout_s;
+  cfg.ct_timeout_tcp_syn_sent = cfg.ct_timeout_tcp_syn_recv = cfg.ct_timeout_other = cfg.ct_timeout_tcp_closing = timeout_s;
   FlowClock clock = clock_at(0);
   clock.now_coarse = now_ns;
   std::vector<FlowRecord> out;
@@ -245,6 +245,54 @@ TEST(FlowTable, AFlowWithNoReplyIsReportedOnceBySweepsAfterItsDelay) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].event, FlowEvent::end);
   EXPECT_TRUE(out[0].reported_unanswered);
+}
+
+// A SYN answered by a RST (a closed port: nmap -sT/-sS) is reported as
+// refused by the sweep right after the RST, once, not at its end a closing
+// timeout (10 s) later; its end says it was. (Before flow-refused, the
+// first word of it was the end: a connect scan's alert came 10 s late.)
+TEST(FlowTable, ASynAnsweredByAResetIsReportedRefusedAtTheNextSweep) {
+  FlowTable t(3'000'000'000);
+  std::vector<FlowRecord> out;
+  zs_event ev = event(ZS_EVENT_FLOW_NEW, 40000, 80);
+  t.on_event(ev, clock_at(0), out);
+  FakeConntrack ct;
+  zs_ct_entry e = ct_entry(1, 1'001'000'000);
+  e.tcp_flags[1] = ZS_TCP_RST | ZS_TCP_ACK;
+  e.flags = ZS_CT_CLOSING;
+  ct.flows.push_back({key_of(ev), e});
+  out = sweep_at(t, ct, 1'500'000'000);  // half a second after the SYN
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].event, FlowEvent::refused);
+  EXPECT_EQ(out[0].start_ns, 1'000'000'000);
+  EXPECT_EQ(out[0].time_ns, 1'500'000'000);
+  EXPECT_EQ(out[0].packets[1], 1u);
+  EXPECT_EQ(out[0].source_identity(), 301u);
+  for (uint64_t s = 2; s < 100; s += 2) EXPECT_TRUE(sweep_at(t, ct, s * 1'000'000'000).empty()) << s;
+  out = sweep_at(t, ct, 200'000'000'000);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].event, FlowEvent::end);
+  EXPECT_TRUE(out[0].reported_refused);
+  EXPECT_FALSE(out[0].reported_unanswered);
+}
+
+// A connection answered (SYN-ACK) and reset later is not refused, and
+// neither is a UDP flow; nor is a RST-refused flow also reported unanswered.
+TEST(FlowTable, AnAnsweredFlowResetLaterIsNotRefused) {
+  FlowTable t(3'000'000'000);
+  std::vector<FlowRecord> out;
+  zs_event ev = event(ZS_EVENT_FLOW_NEW, 40000, 80);
+  t.on_event(ev, clock_at(0), out);
+  FakeConntrack ct;
+  zs_ct_entry e = ct_entry(3, 2'000'000'000);
+  e.tcp_flags[0] = ZS_TCP_SYN | ZS_TCP_ACK;
+  e.tcp_flags[1] = ZS_TCP_SYN | ZS_TCP_ACK | ZS_TCP_RST;
+  e.flags = ZS_CT_CLOSING;
+  ct.flows.push_back({key_of(ev), e});
+  EXPECT_TRUE(sweep_at(t, ct, 5'000'000'000).empty());
+  out = sweep_at(t, ct, 500'000'000'000);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FALSE(out[0].reported_refused);
 }
 
 TEST(FlowTable, AnAnsweredFlowIsNeverUnanswered) {
@@ -478,6 +526,27 @@ TEST_F(FlowJsonTest, AnUnansweredRecordSaysSoAndItsEndSaysItWasReported) {
   j = line(r);
   EXPECT_EQ(j["end_reason"], "timeout");
   EXPECT_EQ(j["reported_unanswered"], true);
+}
+
+TEST_F(FlowJsonTest, ARefusedRecordSaysSoAndItsEndSaysItWasReported) {
+  FlowRecord r = record(FlowEvent::start);
+  r.event = FlowEvent::refused;
+  r.start_ns = r.time_ns - 500'000'000;
+  r.packets = {1, 1};
+  r.tcp_flags = {0x02, 0x14};
+  json j = line(r);
+  EXPECT_EQ(j["event"], "flow-refused");
+  EXPECT_FALSE(j.contains("end_reason"));
+  EXPECT_EQ(j["duration_ms"], 500);
+  EXPECT_EQ(j["tcp_flags_reply"], "RST,ACK");
+  EXPECT_TRUE(FlowFilter::from_query({{"event", "flow-refused"}}).matches(j));
+  EXPECT_FALSE(FlowFilter::from_query({{"event", "flow-unanswered"}}).matches(j));
+  r.event = FlowEvent::end;
+  r.end_reason = FlowEndReason::closed;
+  r.reported_refused = true;
+  j = line(r);
+  EXPECT_EQ(j["reported_refused"], true);
+  EXPECT_FALSE(j.contains("reported_unanswered"));
 }
 
 TEST_F(FlowJsonTest, FiltersMatchLabelsWorkloadsCidrsAndPorts) {

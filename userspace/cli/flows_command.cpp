@@ -62,6 +62,7 @@ std::string short_event(const std::string& e) {
   if (e == "flow-start") return "start";
   if (e == "flow-end") return "end";
   if (e == "flow-unanswered") return "unanswered";
+  if (e == "flow-refused") return "refused";
   return e;
 }
 
@@ -90,6 +91,8 @@ std::string why_text(const json& f) {
   if (f.value("event", "") == "flow-unanswered") {
     why = "no reply " + std::to_string(f.value("duration_ms", 0)) + "ms after the first packet, " +
           std::to_string(f["packets"]["forward"].get<uint64_t>()) + " pkts sent";
+  } else if (f.value("event", "") == "flow-refused") {
+    why = "reset " + std::to_string(f.value("duration_ms", 0)) + "ms after the first packet, no SYN-ACK";
   } else if (f.value("event", "") == "flow-end") {
     const json& p = f["packets"];
     const json& b = f["bytes"];
@@ -182,8 +185,8 @@ void add_flows_command(CLI::App& app, GlobalOptions&) {
   cmd->add_option("--verdict", flags.verdict, "allowed, denied or audit")
       ->check(CLI::IsMember({"allowed", "denied", "audit"}));
   cmd->add_option("--since", flags.since, "Only flows of the last DURATION (30s, 5m, 2h)");
-  cmd->add_option("--event", flags.event, "start, end, unanswered or deny")
-      ->check(CLI::IsMember({"start", "end", "unanswered", "deny"}));
+  cmd->add_option("--event", flags.event, "start, end, unanswered, refused or deny")
+      ->check(CLI::IsMember({"start", "end", "unanswered", "refused", "deny"}));
   cmd->callback([] { run_flows(flags); });
 }
 

@@ -25,6 +25,7 @@ std::string alert_json(const Alert& a) {
     }
     out += ']';
   };
+  if (a.raised_ns) field("raised", format_rfc3339(a.raised_ns));
   field("detector", a.detector);
   field("severity", a.severity);
   out += ",\"source\":{\"identity\":" + std::to_string(a.source_identity);

@@ -10,6 +10,10 @@ namespace zeroseg {
 
 struct Alert {
   int64_t time_ns = 0;  // Unix ns: the flow record that tipped it
+  // Unix ns: when the agent raised it (0: not set). A record can come long
+  // after the packet it stamps (a flow's end: its last packet), so time to
+  // detect is measured by this one.
+  int64_t raised_ns = 0;
   std::string detector; // port-scan, host-sweep, ... (detectors.h)
   std::string severity; // low, medium, high
   uint32_t source_identity = 0;
@@ -34,10 +38,10 @@ struct Alert {
 };
 
 // One JSON line (with '\n'):
-//   {"time":"...","detector":"port-scan","severity":"medium",
+//   {"time":"...","raised":"...","detector":"port-scan","severity":"medium",
 //    "source":{"identity":256,"name":"prod/web","ip":"10.77.1.2","labels":{...}},
 //    "targets":[...],"mitre":["T1046"],"summary":"...","evidence":[...],
-//    "suggestion":"...","actions":[...]}   (suggestion and actions only when there are some)
+//    "suggestion":"...","actions":[...]}   (raised, suggestion and actions only when there are some)
 std::string alert_json(const Alert& a);
 
 }  // namespace zeroseg

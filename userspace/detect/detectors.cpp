@@ -233,9 +233,13 @@ class FirstSeenEdge : public Detector {
     t.keep(a);
     bool lateral = lateral_movement_port(a.port);
     Alert al = make_alert(name(), lateral ? "medium" : "low", {remote_service_technique(a.port)}, t, names);
-    std::string target = host_label(names, a.dst) + port_suffix(a);
-    al.targets = {target};
-    al.about = target;
+    std::string host = host_label(names, a.dst);
+    al.targets = {host + port_suffix(a)};
+    // one per source and destination host (per suppression period), not per
+    // port: a scanner whose SYNs its own end lets through starts a new edge
+    // on every port it tries (980 alerts for one nmap -sS, pushing all
+    // else out of `zeroseg alerts`); port-scan names the ports
+    al.about = host;
     al.summary = "first traffic from " + names.identity(a.src_identity).name.text + " to " +
                  names.identity(a.dst_identity).name.text + " on " + proto_name(a.proto) + port_suffix(a, "/") +
                  " since the baseline was learned";
@@ -372,13 +376,17 @@ Attempt attempt_of(const FlowRecord& r) {
     a.failed = true;
     return a;
   }
+  if (r.event == FlowEvent::refused) {  // a RST for its SYN, at the sweep after it
+    a.failed = a.refused = true;
+    return a;
+  }
   a.denied = r.event == FlowEvent::deny || (r.event == FlowEvent::end && r.end_reason == FlowEndReason::revoked);
   // refused: the reply carried a RST; unanswered: no reply at all
   a.refused = r.tuple.proto == ZS_PROTO_TCP && (r.tcp_flags[1] & 0x04);
   a.failed = a.denied || (r.event == FlowEvent::end && (r.packets[1] == 0 || a.refused));
-  // counted as failed at its flow-unanswered record: its end adds nothing
+  // counted as failed at its flow-unanswered or flow-refused record: its end adds nothing
   // (a late answer still counts as traffic)
-  if (r.reported_unanswered && a.failed) a.outcome = a.failed = a.denied = a.refused = false;
+  if ((r.reported_unanswered || r.reported_refused) && a.failed) a.outcome = a.failed = a.denied = a.refused = false;
   return a;
 }
 

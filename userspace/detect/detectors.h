@@ -5,8 +5,10 @@
 // bounded (detector_state.h). An *attempt* is a denied record, a flow no
 // reply reached flow-unanswered-after its first packet (its
 // flow-unanswered record, seconds after it started; the flow's end is not
-// counted again), or an ended flow that got no answer (no reply packet) or
-// was refused (RST back); a *success* is an ended flow that was answered.
+// counted again), a TCP flow refused by a RST (its flow-refused record, at
+// the sweep after the RST, not at its end a closing timeout later), or an
+// ended flow that got no answer (no reply packet) or was refused (RST
+// back); a *success* is an ended flow that was answered.
 // A flow between two local workloads is seen at both ends: detectors count
 // distinct targets, so seeing it twice counts once.
 //
@@ -28,7 +30,8 @@
 //   conntrack-limit  a new flow refused because an endpoint holds its share
 //                 of conntrack (ct-endpoint-limit): a flood of flows            T1499
 //   first-seen-edge  traffic on an (identity, identity, proto, port) edge that is
-//                 not in the learned baseline (baseline.h)                          T1021[.x]
+//                 not in the learned baseline (baseline.h); one alert per source and
+//                 destination host per suppression period, whatever the ports         T1021[.x]
 //   lateral-service  a source's first try of a lateral-movement service, answered
 //                 or not (22 ssh, 135 msrpc, 139/445 smb, 3389 rdp, 5900 vnc,
 //                 5985/5986 winrm)                                                  T1021.x

@@ -2,6 +2,7 @@
 #include "detect/flow_analyzer.h"
 
 #include "common/log.h"
+#include "common/time.h"
 
 namespace zeroseg {
 
@@ -66,7 +67,9 @@ void FlowAnalyzer::analyse(const Batch& b) {
     detection_.observe(r, *b.names, alerts);
     ledger_.record(r);
   }
+  int64_t raised = alerts.empty() ? 0 : realtime_now_ns();
   for (auto& a : alerts) {
+    a.raised_ns = raised;
     if (options_.respond) options_.respond(a);
     std::string line = alert_json(a);
     log::warn("alert: " + a.detector + " from " + a.source_name + " (" + a.source_ip + "): " + a.summary);

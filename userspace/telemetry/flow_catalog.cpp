@@ -26,6 +26,7 @@ const char* flow_event_name(FlowEvent e) {
     case FlowEvent::deny: return "deny";
     case FlowEvent::end: return "flow-end";
     case FlowEvent::unanswered: return "flow-unanswered";
+    case FlowEvent::refused: return "flow-refused";
   }
   return "?";
 }

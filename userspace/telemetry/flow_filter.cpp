@@ -56,8 +56,8 @@ FlowFilter FlowFilter::from_query(const std::map<std::string, std::string>& q) {
   }
   f.event_ = get("event");
   if (!f.event_.empty() && f.event_ != "flow-start" && f.event_ != "flow-end" && f.event_ != "deny" &&
-      f.event_ != "flow-unanswered")
-    throw Error("event: \"" + f.event_ + "\" is not one of flow-start, flow-end, flow-unanswered, deny");
+      f.event_ != "flow-unanswered" && f.event_ != "flow-refused")
+    throw Error("event: \"" + f.event_ + "\" is not one of flow-start, flow-end, flow-unanswered, flow-refused, deny");
   return f;
 }
 

@@ -153,9 +153,10 @@ void append_flow_json(std::string& out, const FlowRecord& r, const FlowCatalog& 
   append_json(out, "why", names.explain(r).json);
   if (t.proto == ZS_PROTO_TCP) append_name(out, "tcp_flags", tcp_flags_str(r.tcp_flags[0]));
   if (r.event == FlowEvent::deny) append_number(out, "suppressed", r.suppressed);
-  if (r.event == FlowEvent::end || r.event == FlowEvent::unanswered) {
+  if (r.event == FlowEvent::end || r.event == FlowEvent::unanswered || r.event == FlowEvent::refused) {
     if (r.event == FlowEvent::end) append_name(out, "end_reason", flow_end_reason_name(r.end_reason));
     if (r.reported_unanswered) out += ",\"reported_unanswered\":true";
+    if (r.reported_refused) out += ",\"reported_refused\":true";
     out += ",\"start\":";
     append_time(out, r.start_ns);
     append_number(out, "duration_ms", r.time_ns > r.start_ns ? (r.time_ns - r.start_ns) / 1000000 : 0);

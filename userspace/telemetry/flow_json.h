@@ -17,6 +17,8 @@
 // reached flow-unanswered-after its first packet, once per flow; Zeek's
 // conn_state S0) has the same fields as an end but "end_reason", its
 // counters so far; the end of such a flow adds "reported_unanswered":true.
+// A "flow-refused" record (a TCP flow whose first answer was a RST, once per
+// flow; Zeek's REJ) likewise, and its end adds "reported_refused":true.
 #pragma once
 
 #include <string>

@@ -19,6 +19,10 @@ enum class FlowEvent : uint8_t {
   // no reply yet, flow-unanswered-after its first packet (Zeek's conn_state
   // S0): reported once, by the conntrack sweep, long before its end
   unanswered,
+  // a TCP flow whose first answer was a RST (no SYN-ACK: a closed port, or a
+  // firewall's reset): reported once, by the next conntrack sweep, not at
+  // its end a closing timeout later (Zeek's conn_state REJ)
+  refused,
 };
 
 enum class FlowEndReason : uint8_t {
@@ -29,7 +33,7 @@ enum class FlowEndReason : uint8_t {
   evicted,  // its conntrack entry vanished (LRU eviction, or reused)
 };
 
-const char* flow_event_name(FlowEvent e);         // flow-start, deny, flow-end, flow-unanswered
+const char* flow_event_name(FlowEvent e);         // flow-start, deny, flow-end, flow-unanswered, flow-refused
 const char* flow_end_reason_name(FlowEndReason r); // timeout, closed, ...
 
 struct FlowRecord {
@@ -51,6 +55,8 @@ struct FlowRecord {
   std::array<uint64_t, 2> packets{}, bytes{};  // end and unanswered records (so far)
   // an end whose flow had a flow-unanswered record: its failure was counted then
   bool reported_unanswered = false;
+  // an end whose flow had a flow-refused record: likewise
+  bool reported_refused = false;
 
   bool ingress() const { return direction == 0; }
   // The identities of the source and destination of the first packet.

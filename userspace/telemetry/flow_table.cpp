@@ -41,6 +41,13 @@ zs_tuple reversed(const zs_tuple& t) {
   return r;
 }
 
+// A TCP flow whose answer was a RST and never a SYN-ACK: a closed port (or
+// a reset in the way). Known at the sweep after the RST; its end comes a
+// closing timeout later (10 s by default), too late for a scan's alert.
+bool refused_by_reset(const zs_ct_key& key, const zs_ct_entry& ct) {
+  return key.tuple.proto == ZS_PROTO_TCP && (ct.tcp_flags[1] & ZS_TCP_RST) && !(ct.tcp_flags[1] & ZS_TCP_SYN);
+}
+
 }  // namespace
 
 bool CtKeyEqual::operator()(const zs_ct_key& a, const zs_ct_key& b) const {
@@ -75,13 +82,23 @@ FlowRecord FlowTable::end_record(const zs_ct_key& key, const Live& flow, FlowEnd
   r.packets = {ct.packets[0], ct.packets[1]};
   r.bytes = {ct.bytes[0], ct.bytes[1]};
   r.reported_unanswered = flow.unanswered;
+  r.reported_refused = flow.refused;
   return r;
 }
 
 void FlowTable::report_unanswered(const zs_ct_key& key, Live& flow, const FlowClock& clock,
                                   std::vector<FlowRecord>& out) const {
   const zs_ct_entry& ct = flow.last;
-  if (flow.unanswered || !unanswered_after_ns_ || ct.packets[1] || clock.now_coarse < ct.created_ns ||
+  if (flow.unanswered || flow.refused) return;
+  if (refused_by_reset(key, ct)) {
+    FlowRecord r = end_record(key, flow, FlowEndReason::none, clock);
+    r.event = FlowEvent::refused;
+    r.time_ns = static_cast<int64_t>(clock.now_coarse) + clock.mono_to_unix;
+    flow.refused = true;
+    out.push_back(r);
+    return;
+  }
+  if (!unanswered_after_ns_ || ct.packets[1] || clock.now_coarse < ct.created_ns ||
       clock.now_coarse - ct.created_ns < static_cast<uint64_t>(unanswered_after_ns_))
     return;
   FlowRecord r = end_record(key, flow, FlowEndReason::none, clock);
@@ -127,7 +144,7 @@ void FlowTable::on_event(const zs_event& ev, const FlowClock& clock, std::vector
         }
         if (!fresh) out.push_back(end_record(key, flow, FlowEndReason::timeout, clock));
         flow.started = true;
-        flow.unanswered = false;
+        flow.unanswered = flow.refused = false;
         it->second.synced = false;
         it->second.icmp_type = ev.icmp_type;
         it->second.icmp_code = ev.icmp_code;
@@ -195,7 +212,7 @@ void FlowTable::sweep(const ConntrackReader& conntrack, const zs_config& cfg, co
     if (flow.synced && flow.last.created_ns != ct.created_ns) {
       out.push_back(end_record(key, flow, FlowEndReason::timeout, clock));
       flow.icmp_type = flow.icmp_code = 0;
-      flow.unanswered = false;
+      flow.unanswered = flow.refused = false;
     }
     flow.last = ct;
     flow.synced = true;

@@ -6,7 +6,8 @@
 // timing out (LRU eviction, reuse of its tuple) still gets its end, with
 // the counters last seen. The same walk reports, once, each flow that no
 // reply has reached `unanswered_after` its first packet: failure-counting
-// detectors then see it within seconds, not at its conntrack timeout.
+// detectors then see it within seconds, not at its conntrack timeout; and
+// each TCP flow refused by a RST (flow-refused), not a closing timeout later.
 #pragma once
 
 #include <zeroseg/config.h>
@@ -76,11 +77,14 @@ class FlowTable {
     bool synced = false; // last came from conntrack (the event's clock differs)
     bool started = false;  // its start record went out
     bool unanswered = false;  // its flow-unanswered record went out
+    bool refused = false;     // its flow-refused record went out
     uint8_t icmp_type = 0, icmp_code = 0;  // of the first packet
   };
   FlowRecord end_record(const zs_ct_key& key, const Live& flow, FlowEndReason why, const FlowClock& clock) const;
   // The flow's flow-unanswered record, once, when no reply has come
-  // unanswered_after_ns_ after its first packet (flow.last is from conntrack).
+  // unanswered_after_ns_ after its first packet, or its flow-refused
+  // record, once, when its first answer was a RST (flow.last is from
+  // conntrack).
   void report_unanswered(const zs_ct_key& key, Live& flow, const FlowClock& clock, std::vector<FlowRecord>& out) const;
 
   int64_t unanswered_after_ns_;

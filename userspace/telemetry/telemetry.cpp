@@ -89,6 +89,7 @@ void Telemetry::emit(std::vector<FlowRecord>& records) {
         counters_.ended_by[static_cast<int>(r.end_reason)]++;
         break;
       case FlowEvent::unanswered: counters_.flows_unanswered++; break;
+      case FlowEvent::refused: counters_.flows_refused++; break;
     }
     if (options_.exporter && (r.event == FlowEvent::end || r.event == FlowEvent::deny))
       options_.exporter->add(r, *names);

@@ -65,6 +65,7 @@ struct TelemetryCounters {
   std::atomic<uint64_t> flows_started{0};
   std::atomic<uint64_t> flows_ended{0};
   std::atomic<uint64_t> flows_unanswered{0};  // flow-unanswered records
+  std::atomic<uint64_t> flows_refused{0};     // flow-refused records
   std::atomic<uint64_t> denies{0};          // deny records (reported denies)
   std::atomic<uint64_t> denies_suppressed{0};  // as the deny records say
   std::atomic<uint64_t> ended_by[5]{};      // by FlowEndReason

@@ -15,6 +15,9 @@ void write_telemetry_metrics(PromWriter& w, const TelemetryCounters& t) {
   w.family("zeroseg_flows_unanswered_total", "counter",
            "Flows no reply had reached flow-unanswered-after their first packet (reported once each).");
   w.sample("zeroseg_flows_unanswered_total", static_cast<double>(t.flows_unanswered.load()));
+  w.family("zeroseg_flows_refused_total", "counter",
+           "TCP flows whose first answer was a RST, reported at the next sweep (once each).");
+  w.sample("zeroseg_flows_refused_total", static_cast<double>(t.flows_refused.load()));
   w.family("zeroseg_flow_denies_total", "counter", "Deny records reported.");
   w.sample("zeroseg_flow_denies_total", static_cast<double>(t.denies.load()));
   w.family("zeroseg_flows_live", "gauge", "Flows the agent tracks as live.");

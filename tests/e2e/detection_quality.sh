@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Detection quality in the lab, short (bench/detection_quality.sh --quick):
+# real nmap scans (-sS, -sT, -sU, -sn of a /24, -T2, a slow sweep with
+# --scan-delay) and an SSH/SMB/RDP chain across tiers, each from its own
+# workload, beside a three-tier app and its operations (health checks, DNS,
+# a backup job, monitoring) that the detectors learned first. Asserts each
+# attack raised an alert from its source within a generous bound (60 s
+# after its end: a loaded machine is slow; the measured seconds are
+# printed, the 10 s target is the benchmark's to report) and that the
+# normal traffic raised none, and that the lab leaves nothing behind.
+#
+# Usage: detection_quality.sh PATH/TO/zeroseg
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+e2e_require_root
+
+ZEROSEG=$(realpath "$1")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+echo "== bench/detection_quality.sh --quick"
+bash "$root/bench/detection_quality.sh" --quick --zeroseg "$ZEROSEG" --json "$work/result.json" >"$work/out.txt" 2>&1 &
+bench=$!
+wait $bench
+rc=$?
+cat "$work/out.txt"
+[ -s "$work/result.json" ] || { fail "the benchmark wrote no result (exit $rc)"; e2e_summary; exit 1; }
+pass "the benchmark ran (exit $rc)"
+tag=$(sed -n 's/^== [0-9:]* lab \(zs-q[0-9]*\) up.*/\1/p' "$work/out.txt")
+
+python3 - "$work/result.json" >"$work/checks.txt" <<'PY'
+import json, sys
+res = json.load(open(sys.argv[1]))
+names = [a["name"] for a in res["attacks"]]
+want = ["slow-sweep", "syn-scan", "connect-scan", "udp-scan", "ping-sweep", "slow-scan", "lateral"]
+print(("ok" if sorted(names) == sorted(want) else "FAIL") + f" attacks run: {' '.join(names)}")
+for a in res["attacks"]:
+    first = a["first_alert_after_end_s"]
+    dets = ", ".join(sorted(a["detectors"]))
+    if a["detected"]:
+        print(f"ok {a['name']}: alerted {first:+.1f} s after its end ({dets})")
+    else:
+        print(f"FAIL {a['name']}: no alert from its source within {res['bound_s']} s of its end")
+n = res["normal"]
+print(("ok" if n["false_alerts"] == 0 and n["false_alerts_while_learning"] == 0 else "FAIL") +
+      f" normal traffic: {n['false_alerts']} false alerts in {n['seconds']:.0f} s after learning, "
+      f"{n['false_alerts_while_learning']} while learning {n['false_by_detector']}")
+print(("ok" if res["clock"] == "raised" else "FAIL") + f" alerts carry the time they were raised ({res['clock']})")
+PY
+while read -r verdict rest; do
+  if [ "$verdict" = ok ]; then pass "$rest"; else fail "$rest"; fi
+done <"$work/checks.txt"
+[ -n "$tag" ] && e2e_nothing_left "$tag" "/sys/fs/bpf/$tag"
+e2e_summary
