@@ -86,8 +86,15 @@ def score(run, alerts):
     }
     for a in false:
         normal["false_by_detector"][a["detector"]] = normal["false_by_detector"].get(a["detector"], 0) + 1
+    # per detector: which attacks it caught (seconds after each end) and its false alerts
+    detectors = {}
+    for atk in attacks:
+        for d, v in atk["detectors"].items():
+            detectors.setdefault(d, {"attacks": {}, "false_alerts": 0})["attacks"][atk["name"]] = v["first_after_end_s"]
+    for d, n_false in normal["false_by_detector"].items():
+        detectors.setdefault(d, {"attacks": {}, "false_alerts": 0})["false_alerts"] = n_false
     return {"mode": run["mode"], "target_s": run["target_s"], "bound_s": run["bound_s"], "clock": clock,
-            "attacks": attacks, "normal": normal}
+            "attacks": attacks, "detectors": detectors, "normal": normal}
 
 
 def table(res):
@@ -102,6 +109,10 @@ def table(res):
         mark = "" if a["within_target"] else f'  (over {res["target_s"]} s)' if a["detected"] else ""
         seen = "-" if a["seen_after_end_s"] is None else f'{a["seen_after_end_s"]:+.0f}'
         lines.append(f'{a["name"]:<14} {a["duration_s"]:>5.0f}s {first:>6} {seen:>6}  {dets}{mark}')
+    lines.append("by detector: attacks caught (seconds after their end); false alerts")
+    for d, v in sorted(res["detectors"].items()):
+        caught = ", ".join(f"{k} {t:+.1f}" for k, t in sorted(v["attacks"].items(), key=lambda kv: kv[1])) or "none"
+        lines.append(f'  {d:<18} {caught}; false {v["false_alerts"]}')
     n = res["normal"]
     lines.append(f'normal traffic: {n["seconds"]:.0f} s after a {n["learning_s"]:.0f} s learning period: '
                  f'{n["false_alerts"]} false alerts ({n["false_alerts_per_hour"]}/h), '
