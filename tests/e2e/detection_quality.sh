@@ -7,7 +7,10 @@
 # attack raised an alert from its source within a generous bound (60 s
 # after its end: a loaded machine is slow; the measured seconds are
 # printed, the 10 s target is the benchmark's to report) and that the
-# normal traffic raised none, and that the lab leaves nothing behind.
+# normal traffic raised none, and that the lab leaves nothing behind. And
+# what made that hold: the connect scan's RSTs reported at once
+# (flow-refused), not a closing timeout later; one first-seen-edge alert per
+# source and host, not one per port scanned.
 #
 # Usage: detection_quality.sh PATH/TO/zeroseg
 set -uo pipefail
@@ -49,6 +52,22 @@ print(("ok" if n["false_alerts"] == 0 and n["false_alerts_while_learning"] == 0 
       f" normal traffic: {n['false_alerts']} false alerts in {n['seconds']:.0f} s after learning, "
       f"{n['false_alerts_while_learning']} while learning {n['false_by_detector']}")
 print(("ok" if res["clock"] == "raised" else "FAIL") + f" alerts carry the time they were raised ({res['clock']})")
+PY
+# what made the connect scan known early, and the alert log readable
+python3 - "$work/result.d" >>"$work/checks.txt" <<'PY'
+import collections, json, os, sys
+d = sys.argv[1]
+run = json.load(open(os.path.join(d, "run.json")))
+st = [a for a in run["attacks"] if a["name"] == "connect-scan"][0]["sources"][0]
+flows = [json.loads(l) for l in open(os.path.join(d, "flows.json")) if l.strip()]
+refused = sum(1 for f in flows if f["event"] == "flow-refused" and f["source"]["ip"] == st)
+print(("ok" if refused >= 15 else "FAIL") + f" the connect scan's RSTs reported as flow-refused at the sweep after them ({refused})")
+alerts = [json.loads(l) for l in open(os.path.join(d, "alerts.json")) if l.strip()]
+edges = collections.Counter((a["source"]["ip"], a["targets"][0].split(":")[0]) for a in alerts
+                            if a["detector"] == "first-seen-edge")
+worst = max(edges.items(), key=lambda kv: kv[1], default=(("-", "-"), 0))
+print(("ok" if worst[1] <= 1 else "FAIL") + f" first-seen-edge: at most one alert per source and host "
+      f"({len(alerts)} alerts in all; most for one pair: {worst[1]}, {worst[0][0]} -> {worst[0][1]})")
 PY
 while read -r verdict rest; do
   if [ "$verdict" = ok ]; then pass "$rest"; else fail "$rest"; fi
