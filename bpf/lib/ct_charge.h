@@ -26,8 +26,10 @@
  * its share full) would leave the uplink an entry in no share, for its
  * SYN-SENT or UDP timeout: a peer the uplink lets in could fill the
  * table with flows the workload refuses. So the refusal removes the
- * uplink's entry too (zs_ct_forget_uplink): an uncharged entry lives on
- * only while the workload's charged one does. */
+ * uplink's entry too (zs_ct_forget_uplink): an uplink's entry in no share
+ * stands for a flow the workload accepted and charged, bar one dropped
+ * between the two hooks (a host firewall, no route: README, Known limits),
+ * which lives its timeout. */
 /* Included by pipeline.h after struct zs_flow_ctx, which it reads. */
 #ifndef ZS_BPF_CT_CHARGE_H
 #define ZS_BPF_CT_CHARGE_H

@@ -244,6 +244,38 @@ TEST_P(UplinkShareTest, TheRecountAndRevocationsAgreeWithTheKernel) {
   }
 }
 
+// A new flow on the key of one that idled out replaces its entry: the old
+// entry's charge goes with it and the new one's is made (zs_ct_store), so
+// the counts follow whichever share each holds, without waiting for the
+// sweep.
+TEST_P(UplinkShareTest, AnEntryReplacedOnItsKeyHandsItsChargeOver) {
+  auto age_uplink_entries = [&] {
+    for (auto [k, ct] : dp().conntrack().entries())
+      if (k.ifindex == kIfindex) {
+        ct.last_seen_ns = 1;
+        ct.last_seen_jiffies = 0;
+        dp().conntrack().put(k, ct);
+      }
+  };
+  for (const Family* f : {&kV4, &kV6}) {
+    SCOPED_TRACE("IPv" + std::to_string(f->family));
+    auto pkt = syn(*f, f->p, f->world, 40000);
+    ASSERT_TRUE(run(Program::tc_egress, kIfindex, pkt, p_if_));  // P's: in no share
+    EXPECT_EQ(count(kIfindex, *f, OUT), 0u);
+    age_uplink_entries();
+    ASSERT_TRUE(run(Program::tc_egress, kIfindex, pkt, 0));  // the host's, same key
+    EXPECT_EQ(count(kIfindex, *f, OUT), 1u);
+    EXPECT_EQ(uplink_entries(*f, true), 1u);
+    age_uplink_entries();
+    ASSERT_TRUE(run(Program::tc_egress, kIfindex, pkt, p_if_));  // P's again
+    EXPECT_EQ(count(kIfindex, *f, OUT), 0u);
+    EXPECT_EQ(uplink_entries(*f, false), 1u);
+    age_uplink_entries();
+    ASSERT_TRUE(run(Program::tc_egress, kIfindex, pkt, p_if_));  // P's again: as it was
+    EXPECT_EQ(count(kIfindex, *f, OUT), 0u);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Hooks, UplinkShareTest, testing::Values(Variant::xdp_host), variant_name);
 
 }  // namespace
