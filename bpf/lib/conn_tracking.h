@@ -105,25 +105,19 @@ static __always_inline struct zs_ct_entry *zs_ct_find_key(const struct zs_ct_key
 	return bpf_map_lookup_elem(&zs_conntrack6, key);
 }
 
-/* Stores the flow; 1 when it took a free key (a new entry, to be charged
- * to its endpoint), 0 when it replaced an entry on the same key (a flow
- * that had idled out, charged already). */
-static __always_inline int zs_ct_insert(const struct zs_ct_key *key,
-					const struct zs_ct_entry *ct)
+/* Stores the flow under key with flags (BPF_NOEXIST: only on a free key,
+ * BPF_ANY: also over an entry); 1 when stored. ct_charge.h's zs_ct_store
+ * keeps the shares' counts with it. */
+static __always_inline int zs_ct_update(const struct zs_ct_key *key,
+					const struct zs_ct_entry *ct, __u64 flags)
 {
 	struct zs_ct_key4 key4;
 
 	if (key->tuple.family == ZS_FAMILY_IPV4) {
 		zs_ct_key4_of(&key4, key->ifindex, &key->tuple, 0);
-		if (!bpf_map_update_elem(&zs_conntrack4, &key4, ct, BPF_NOEXIST))
-			return 1;
-		bpf_map_update_elem(&zs_conntrack4, &key4, ct, BPF_ANY);
-		return 0;
+		return !bpf_map_update_elem(&zs_conntrack4, &key4, ct, flags);
 	}
-	if (!bpf_map_update_elem(&zs_conntrack6, key, ct, BPF_NOEXIST))
-		return 1;
-	bpf_map_update_elem(&zs_conntrack6, key, ct, BPF_ANY);
-	return 0;
+	return !bpf_map_update_elem(&zs_conntrack6, key, ct, flags);
 }
 
 /* 1 when the flow was there and is removed */
@@ -181,14 +175,26 @@ static __always_inline int zs_ct_share_room(const struct zs_config *cfg, __u32 i
 	return !u || *zs_ct_share_count(u, family, direction) < max;
 }
 
+/* Tries of zs_ct_share_charge's take-off: each fails only when another
+ * CPU moved the same count between its read and its swap. */
+#define ZS_CT_UNCHARGE_TRIES 4
+
 /* Adds delta (1 or -1) to the share of the endpoint on ifindex that holds
- * flows of family opened in direction. Atomic: CPUs open flows of one
- * endpoint at once. */
+ * flows of family opened in direction. Atomic: CPUs open and revoke flows
+ * of one endpoint at once. A count never goes below 0: a take-off finds 0
+ * when the sweep's recount came first, and a check then a plain
+ * subtraction let two CPUs that both read 1 wrap the count to UINT32_MAX,
+ * a share full for every new flow until the next sweep. So -1 is a
+ * compare-and-swap from the value read, retried a bounded number of
+ * times (the verifier walks each try); a take-off that loses every try is
+ * dropped: the count stays high by one, refusing early rather than late,
+ * until the recount. */
 static __always_inline void zs_ct_share_charge(__u32 ifindex, __u8 family, __u8 direction,
 					       int delta)
 {
 	struct zs_ct_usage *u = bpf_map_lookup_elem(&zs_ct_usage, &ifindex);
 	__u32 *n;
+	int i;
 
 	if (!u) {
 		struct zs_ct_usage zero = {};
@@ -201,9 +207,17 @@ static __always_inline void zs_ct_share_charge(__u32 ifindex, __u8 family, __u8 
 			return; /* the map is full: the agent's recount adds it */
 	}
 	n = zs_ct_share_count(u, family, direction);
-	if (delta < 0 && !*n)
-		return; /* recounted since: nothing to take off */
-	__sync_fetch_and_add(n, delta);
+	if (delta > 0) {
+		__sync_fetch_and_add(n, 1);
+		return;
+	}
+#pragma clang loop unroll(full)
+	for (i = 0; i < ZS_CT_UNCHARGE_TRIES; i++) {
+		__u32 seen = *(volatile __u32 *)n;
+
+		if (!seen || __sync_val_compare_and_swap(n, seen, seen - 1) == seen)
+			return;
+	}
 }
 
 /* Finds the flow of packet p on ifindex, original direction first, then as

@@ -32,12 +32,16 @@ struct zs_flow_ctx {
 	__u32 ifindex;
 	__u32 len;
 	__u32 subject;   /* the endpoint's identity */
+	__u32 from_ifindex; /* tc egress: skb->ingress_ifindex, unforgeable; 0: sent by the host */
 	__u8 hook;       /* zs_hook */
 	__u8 direction;  /* of this packet, relative to the subject */
 	__u8 slot;       /* generation & 1: the slot every lookup reads */
 	__u8 mode[ZS_DIR_MAX];
-	__u8 pad[3];
+	__u8 kind;       /* the endpoint's zs_attach_kind */
+	__u8 pad[2];
 };
+
+#include "ct_charge.h" /* its global functions take a zs_flow_ctx */
 
 /* Slow-path results: a verdict and a reason in one return value. */
 #define ZS_RESULT(verdict, reason) ((verdict) | (reason) << 8)
@@ -91,10 +95,12 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 	struct zs_judgement j = {};
 	struct zs_event_info info = {};
 	struct zs_scratch *scratch;
+	__u8 uncharged; /* ZS_CT_UNCHARGED: in no share of this endpoint's */
 
 	if (!fc || !p || !cfg)
 		return ZS_RESULT(ZS_VERDICT_DENIED, ZS_REASON_NONE);
 	info.direction = fc->direction;
+	uncharged = zs_ct_inner_workload(fc, p) & ZS_CT_UNCHARGED;
 	/* a flow denied before under this generation: no judgement again */
 	if (!zs_deny_cache_hit(fc->ifindex, fc->hook, fc->generation, p, &j, &info)) {
 		zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info);
@@ -103,13 +109,14 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 	}
 	/* an endpoint at its share of conntrack for this direction opens no
 	 * flow in it (zs_ct_share_room), whatever the policy and mode say */
-	if (j.verdict != ZS_VERDICT_DENIED && zs_opens_flow(p) &&
+	if (j.verdict != ZS_VERDICT_DENIED && zs_opens_flow(p) && !uncharged &&
 	    !zs_ct_share_room(cfg, fc->ifindex, p->tuple.family, fc->direction)) {
 		j.verdict = ZS_VERDICT_DENIED;
 		j.reason = ZS_REASON_CT_ENDPOINT_LIMIT;
 		j.rule_id = 0;
 	}
 	if (j.verdict == ZS_VERDICT_DENIED) {
+		zs_ct_forget_uplink(fc, p);
 		info.type = ZS_EVENT_DENY;
 		if (zs_deny_event_allowed(cfg, &p->tuple, fc->now, &info.suppressed))
 			zs_emit(fc->ifindex, fc->hook, p, &j, &info);
@@ -142,11 +149,10 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 		ct->subject = info.subject;
 		ct->peer = info.peer;
 		ct->direction = fc->direction;
-		ct->flags = j.verdict == ZS_VERDICT_AUDIT ? ZS_CT_AUDIT : 0;
+		ct->flags = (j.verdict == ZS_VERDICT_AUDIT ? ZS_CT_AUDIT : 0) | uncharged;
 		ct->tcp_flags[0] = p->tcp_flags;
 		ct->policy_port = p->policy_port;
-		if (zs_ct_insert(&scratch->key, ct))
-			zs_ct_share_charge(fc->ifindex, p->tuple.family, fc->direction, 1);
+		zs_ct_store(&scratch->key, ct);
 	}
 	info.type = ZS_EVENT_FLOW_NEW;
 	/* judged again on its next packet, such a packet would report every
@@ -167,6 +173,7 @@ ZS_NOINLINE int zs_rejudge(struct zs_flow_ctx *fc, struct zs_packet *p, int foun
 	struct zs_event_info info = { .type = ZS_EVENT_REVOKED };
 	struct zs_ct_entry *ct;
 	struct zs_ct_key *key;
+	int charged;
 
 	if (!fc || !p || !cfg || !scratch)
 		return ZS_RESULT(ZS_VERDICT_DENIED, ZS_REASON_NONE);
@@ -182,7 +189,8 @@ ZS_NOINLINE int zs_rejudge(struct zs_flow_ctx *fc, struct zs_packet *p, int foun
 	if (j.verdict == ZS_VERDICT_DENIED) {
 		zs_count(ZS_CTR_CT_REVOKED, 0);
 		zs_emit(fc->ifindex, fc->hook, p, &j, &info);
-		if (zs_ct_remove(key))
+		charged = zs_ct_charged(ct);
+		if (zs_ct_remove(key) && charged)
 			zs_ct_share_charge(fc->ifindex, key->tuple.family, info.direction, -1);
 		return ZS_RESULT(j.verdict, j.reason);
 	}
@@ -364,6 +372,7 @@ static __always_inline int zs_endpoint_flow_ctx(const struct zs_config *cfg,
 	fc->len = ctx->len;
 	fc->hook = ctx->hook;
 	fc->subject = ep->identity;
+	fc->kind = ep->kind;
 	fc->direction = zs_hook_direction(ctx->hook, ep->kind);
 	fc->mode[0] = ep->mode[0];
 	fc->mode[1] = ep->mode[1];
@@ -397,9 +406,9 @@ static __always_inline int zs_established(const struct zs_config *cfg,
 static __always_inline int zs_judge_packet(const struct zs_config *cfg,
 					   struct zs_ctx *ctx, struct zs_packet *p,
 					   int rc, int found, struct zs_ct_entry *ct,
-					   struct zs_clock *clk)
+					   struct zs_clock *clk, __u32 from_ifindex)
 {
-	struct zs_flow_ctx fc = {};
+	struct zs_flow_ctx fc = { .from_ifindex = from_ifindex };
 
 	if (!zs_endpoint_flow_ctx(cfg, ctx, &fc)) {
 		zs_count(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0), ctx->len);
@@ -433,7 +442,8 @@ static __always_inline int zs_judge_packet(const struct zs_config *cfg,
 	return zs_finish(ctx, fc.direction, ZS_RESULT_VERDICT(rc), ZS_RESULT_REASON(rc));
 }
 
-static __always_inline int zs_datapath(struct zs_ctx *ctx)
+/* from_ifindex: zs_flow_ctx's, from the entry program */
+static __always_inline int zs_datapath(struct zs_ctx *ctx, __u32 from_ifindex)
 {
 	const struct zs_config *cfg = zs_get_config();
 	struct zs_packet p = {};
@@ -468,7 +478,7 @@ static __always_inline int zs_datapath(struct zs_ctx *ctx)
 				return verdict;
 		}
 	}
-	return zs_judge_packet(cfg, ctx, &p, rc, found, ct, &clk);
+	return zs_judge_packet(cfg, ctx, &p, rc, found, ct, &clk, from_ifindex);
 }
 
 /* zs_tc_trace's body: endpoint, parse, judge; nothing else. */

@@ -75,6 +75,10 @@ struct zs_ct_key4 {
 enum zs_ct_flags {
 	ZS_CT_AUDIT = 1 << 0,   /* allowed only because the direction audits */
 	ZS_CT_CLOSING = 1 << 1, /* FIN or RST seen */
+	/* in no share: a host uplink's entry for a flow whose inner end is a
+	 * local workload, which that workload's own interface charged (its
+	 * share; zs_ct_charged) */
+	ZS_CT_UNCHARGED = 1 << 2,
 };
 
 struct zs_ct_entry {
@@ -129,6 +133,14 @@ struct zs_frag_value {
  * opener's egress entry, in its egress share, and the receiver's ingress
  * entry, in the receiver's ingress share. An opener over its egress share
  * is refused on its egress, before anything reaches the other end.
+ * A host uplink's shares hold the host's own flows only. A flow through
+ * the uplink whose inner end is a local workload (out: it arrived on a
+ * workload's interface, skb->ingress_ifindex; in: to a local workload's
+ * address) is charged to, and refused by, that workload's share on its
+ * own interface; the uplink's entry is ZS_CT_UNCHARGED. Else one
+ * workload opening flows out (or clients let in to one workload) filled
+ * the uplink's share, and the uplink refused every other workload's new
+ * flows (bpf/lib/ct_charge.h).
  * The kernel adds one when it inserts a new key and takes one off when it
  * revokes a flow (re-judged and denied); it does not see entries that
  * expire and are replaced, and an LRU map tells nobody what it evicts, and
@@ -141,6 +153,13 @@ struct zs_ct_usage {
 	/* [zs_ct_table_of(family)][zs_direction that opened the flow] */
 	__u32 entries[2][ZS_DIR_MAX];
 };
+
+/* Whether an entry is in its endpoint's share (counted in zs_ct_usage):
+ * the one rule for the kernel's counts and the agent's recount. */
+ZS_INLINE int zs_ct_charged(const struct zs_ct_entry *ct)
+{
+	return !(ct->flags & ZS_CT_UNCHARGED);
+}
 
 /* The table of a family: 0 for IPv4, 1 for IPv6. */
 ZS_INLINE int zs_ct_table_of(__u8 family)

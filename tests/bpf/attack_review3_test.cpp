@@ -3,7 +3,7 @@
 // allowedSourcePrefixes (source_check.h), conntrack shares per direction
 // (zs_ct_share_room) and the per-CPU deny-event budget (events.h).
 // DISABLED_ tests are holes found here and not fixed yet: each fails now
-// and says what the fix is.
+// and says what the fix is. "Was a hole": fixed, the test kept.
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
 #include <sched.h>
@@ -155,32 +155,54 @@ TEST_P(AttackReview3Test, AnIpv4SourcePrefixLetsARouterSendNoIpv4MappedIpv6) {
   }
 }
 
-// HOLE (medium): a host uplink is an endpoint with shares of its own, and
-// every workload's flows to or from outside the node cross it: the
-// flows workloads open out are all charged to the uplink's egress share
-// (tc egress), the flows from outside in to any workload to its ingress
-// share (XDP). One workload opening flows out, each within its own
-// egress share (the same size), fills the uplink's: every other
-// workload's (and the node's) new flows out are then refused
-// (ct-endpoint-limit) until entries time out. The same for the ingress
-// share: clients allowed in to one public workload lock every workload
-// out of new inbound flows. The promise "a peer cannot stop a workload's
-// own new flows" holds on the workload's veth only. Fix: on a host-kind
-// endpoint do not charge (nor refuse) flows whose inner end is a local
-// workload (zs_sources has it as ZS_SOURCE_LOCAL on the uplink): those
-// are bounded by the workload's own shares on its veth; keep the uplink's
-// shares for the node's own flows. Or share the uplink per local address.
-TEST_P(AttackReview3Test, DISABLED_AWorkloadCannotFillTheUplinksShareForOtherWorkloads) {
+// Was a hole (medium): a host uplink is an endpoint with shares of its
+// own, and every workload's flows to or from outside the node cross it:
+// the flows workloads open out were all charged to the uplink's egress
+// share (tc egress), the flows from outside in to any workload to its
+// ingress share (XDP). One workload opening flows out, each within its own
+// egress share (the same size), filled the uplink's: every other
+// workload's (and the node's) new flows out were then refused
+// (ct-endpoint-limit) until entries timed out. The same for the ingress
+// share: clients allowed in to one public workload locked every workload
+// out of new inbound flows. Now on a host uplink a flow whose inner end is
+// a local workload (out: it arrived on a workload's interface,
+// skb->ingress_ifindex; in: to a local workload's address) is in no share
+// of the uplink's (ZS_CT_UNCHARGED, bpf/lib/ct_charge.h): the workload's
+// own interface charges it to, and refuses it by, the workload's share.
+// (uplink_share_test.cpp: IPv6, the workload's own share, a host sender
+// claiming a workload's source, the recount.)
+TEST_P(AttackReview3Test, AWorkloadCannotFillTheUplinksShareForOtherWorkloads) {
   if (GetParam() != Variant::xdp_host) GTEST_SKIP() << "one variant: the endpoint is an uplink";
+  // P and V are local workloads: their interfaces' endpoints, their addresses on the uplink
+  constexpr uint32_t kPeerIf = 7001, kOtherIf = 7002;
+  {
+    Transaction tx(dp());
+    zs_endpoint ep{};
+    ep.kind = ZS_ATTACH_WORKLOAD;
+    ep.identity = kPeer;
+    tx.set_endpoint(kPeerIf, ep);
+    ep.identity = kOther;
+    tx.set_endpoint(kOtherIf, ep);
+    tx.set_source(Transaction::source_key(kIfindex, *IpAddr::parse(kV4.peer)), ZS_SOURCE_LOCAL);
+    tx.set_source(Transaction::source_key(kIfindex, *IpAddr::parse(kV4.other)), ZS_SOURCE_LOCAL);
+    tx.commit();
+  }
   set_endpoint(kSelf, ZS_MODE_OFF, ZS_MODE_OFF);  // the uplink judges nothing, it only tracks
   dp().set_ct_endpoint_share_entries(3, 3);
+  // a packet forwarded from a workload's interface out of the uplink
+  auto leaves = [&](uint32_t from, const std::vector<uint8_t>& pkt) {
+    return test_run_passed(Program::tc_egress,
+                           test_run(dp().program_fd(Program::tc_egress), Program::tc_egress, pkt, kIfindex, 1, 0, 0,
+                                    from)
+                               .retval);
+  };
   const std::string world = "198.51.100.7";
   // P (kV4.peer) opens three flows out: its own egress share (on its veth) holds them
   for (uint16_t sport = 40000; sport < 40003; sport++)
-    ASSERT_TRUE(send(OUT, ip(4, kV4.peer, world).tcp(sport, 443, PB::kSyn).build())) << sport;
+    ASSERT_TRUE(leaves(kPeerIf, ip(4, kV4.peer, world).tcp(sport, 443, PB::kSyn).build())) << sport;
   uint64_t refused = reason(ZS_REASON_CT_ENDPOINT_LIMIT);
   // V (kV4.other) has opened nothing: its first flow out
-  EXPECT_TRUE(send(OUT, ip(4, kV4.other, world).tcp(50000, 443, PB::kSyn).build())) << "V's first flow out";
+  EXPECT_TRUE(leaves(kOtherIf, ip(4, kV4.other, world).tcp(50000, 443, PB::kSyn).build())) << "V's first flow out";
   // the same in: clients of P fill the ingress share, V's first client
   for (uint16_t sport = 40000; sport < 40003; sport++)
     ASSERT_TRUE(send(IN, ip(4, world, kV4.peer).tcp(sport, 443, PB::kSyn).build())) << sport;

@@ -212,6 +212,31 @@ TEST_P(CtLimitTest, AFlowRevokedByPolicyGivesItsShareBack) {
   EXPECT_TRUE(send(OUT, out_tcp(kV4, kSyn, 40001)));
 }
 
+// A take-off from a count already at 0 (the sweep's recount came first, or
+// another CPU's take-off) leaves it at 0, and moves no other count: wrapped
+// to UINT32_MAX, the share would refuse every new flow until the next
+// sweep (zs_ct_share_charge takes off by compare-and-swap, never below 0).
+TEST_P(CtLimitTest, ATakeOffFromAnEmptyCountLeavesItEmpty) {
+  dp().set_ct_endpoint_share_entries(2, 2);
+  ASSERT_TRUE(send(OUT, out_tcp(kV4, kSyn, 40000)));
+  CtUsageMap usage(dp().map("zs_ct_usage"));
+  ASSERT_EQ(usage.read()[kIfindex].entries[0][OUT], 1u);
+  zs_ct_usage counts{};
+  counts.entries[0][IN] = 1;
+  counts.entries[1][OUT] = 1;
+  dp().map("zs_ct_usage").update(&kIfindex, &counts);
+  remove_rule({kSelf, kApp, OUT, kTcp, 0, 0, 1});
+  ASSERT_FALSE(send(OUT, out_tcp(kV4, kAck, 40000)));  // revoked: its entry removed, -1
+  EXPECT_TRUE(dp().conntrack().entries().empty());
+  CtUsage after = usage.read();
+  EXPECT_EQ(after[kIfindex].entries[0][OUT], 0u);
+  EXPECT_EQ(std::memcmp(&after[kIfindex], &counts, sizeof(counts)), 0);
+  add_rule({kSelf, kApp, OUT, kTcp, 0, 0, 1});
+  EXPECT_TRUE(send(OUT, out_tcp(kV4, kSyn, 40001)));
+  EXPECT_TRUE(send(OUT, out_tcp(kV4, kSyn, 40002)));
+  EXPECT_FALSE(send(OUT, out_tcp(kV4, kSyn, 40003)));
+}
+
 // Hole B of the second attack review, with TCP as a real client would hold
 // it: a peer allowed in fills the endpoint's ingress share with
 // established flows; the endpoint still opens its own flows up to its
@@ -280,7 +305,7 @@ TEST_P(CtLimitTest, AnEndpointFillingItsEgressShareLeavesPeersReachingIt) {
 }
 
 // The agent's sweep recounts from its walk (FlowTable::sweep counts each
-// entry with ct_usage_count): the walk splits the shares as the kernel
+// entry with ct_usage_add): the walk splits the shares as the kernel
 // does, so a recount after peers filled the ingress share leaves the
 // endpoint's egress open, and a revoked inbound flow gives its ingress
 // share back.
@@ -294,7 +319,7 @@ TEST_P(CtLimitTest, TheRecountSplitsTheSharesAsTheKernelDoes) {
   CtUsageMap usage(dp().map("zs_ct_usage"));
   CtUsage before = usage.read();
   CtUsage walked;
-  dp().conntrack().for_each([&](const zs_ct_key& k, const zs_ct_entry& e) { ct_usage_count(walked, k, e)++; });
+  dp().conntrack().for_each([&](const zs_ct_key& k, const zs_ct_entry& e) { ct_usage_add(walked, k, e, 1); });
   ASSERT_EQ(walked.size(), 1u);
   EXPECT_EQ(std::memcmp(&walked[kIfindex], &before[kIfindex], sizeof(zs_ct_usage)), 0);
   EXPECT_EQ(walked[kIfindex].entries[0][IN], 3u);

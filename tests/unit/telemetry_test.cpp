@@ -387,6 +387,42 @@ TEST(FlowTable, TheSweepCountsEachEndpointsSharesByTheDirectionThatOpened) {
   EXPECT_EQ(u.at(8).entries[0][ZS_DIR_INGRESS] + u.at(8).entries[0][ZS_DIR_EGRESS] + u.at(8).entries[1][ZS_DIR_INGRESS], 0u);
 }
 
+// A host uplink's entry for a local workload's flow is in no share
+// (ZS_CT_UNCHARGED: the workload's interface charged it): the recount
+// skips it as the kernel does, so the correction never puts a charge on
+// the uplink that the kernel never made.
+TEST(FlowTable, TheSweepCountsNoEntryInNoShare) {
+  FlowTable t;
+  FakeConntrack ct;
+  auto add = [&](uint32_t ifindex, uint8_t flags, uint16_t sport) {
+    zs_ct_key key{};
+    key.ifindex = ifindex;
+    key.tuple.family = ZS_FAMILY_IPV4;
+    key.tuple.proto = ZS_PROTO_UDP;
+    key.tuple.sport = htons(sport);
+    zs_ct_entry e{};
+    e.created_ns = e.last_seen_ns = 1'000'000'000;
+    e.direction = ZS_DIR_EGRESS;
+    e.flags = flags;
+    ct.flows.push_back({key, e});
+  };
+  add(1, ZS_CT_UNCHARGED, 1);  // the uplink: workloads' flows out
+  add(1, ZS_CT_UNCHARGED | ZS_CT_CLOSING, 2);
+  add(1, 0, 3);                // the host's own
+  add(7, 0, 1);                // the workload's entry of the first
+  add(9, ZS_CT_UNCHARGED, 4);  // an uplink with no flow of its own
+  zs_config cfg{};
+  cfg.ct_timeout_other = 60;
+  std::vector<FlowRecord> out;
+  FlowClock clock = clock_at(0);
+  clock.now_coarse = 1'000'000'000;
+  t.sweep(ct, cfg, clock, out);
+  const CtUsage& u = t.endpoint_usage();
+  EXPECT_EQ(u.at(1).entries[0][ZS_DIR_EGRESS], 1u) << "the host's own only";
+  EXPECT_EQ(u.at(7).entries[0][ZS_DIR_EGRESS], 1u);
+  EXPECT_FALSE(u.contains(9));
+}
+
 class FlowJsonTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -48,6 +48,11 @@ using CtUsage = std::map<uint32_t, zs_ct_usage>;
 inline uint32_t& ct_usage_count(CtUsage& usage, const zs_ct_key& key, const zs_ct_entry& ct) {
   return usage[key.ifindex].entries[zs_ct_table_of(key.tuple.family)][ct.direction & 1];
 }
+// Adds delta to that count, as the kernel does: an entry in no share (an
+// uplink's for a local workload's flow, zs_ct_charged) counts nowhere.
+inline void ct_usage_add(CtUsage& usage, const zs_ct_key& key, const zs_ct_entry& ct, int delta) {
+  if (zs_ct_charged(&ct)) ct_usage_count(usage, key, ct) += static_cast<uint32_t>(delta);
+}
 
 // The kernel's per-endpoint counts (zs_ct_usage), which only the kernel's
 // inserts and removals move: the conntrack sweep corrects them from its walk.

@@ -325,7 +325,8 @@ void dump_conntrack(const Datapath& dp, const GlobalOptions& g) {
                 {"dst", dst}, {"dport", dport}, {"direction", direction_name(c.direction)},
                 {"subject", c.subject}, {"peer", c.peer}, {"rule", c.rule_id},
                 {"packets", {c.packets[0], c.packets[1]}}, {"bytes", {c.bytes[0], c.bytes[1]}},
-                {"generation", c.generation}, {"audit", (c.flags & ZS_CT_AUDIT) != 0}};
+                {"generation", c.generation}, {"audit", (c.flags & ZS_CT_AUDIT) != 0},
+                {"charged", zs_ct_charged(&c) != 0}};  // in its endpoint's share
     std::string from = src + ":" + std::to_string(sport), to = dst + ":" + std::to_string(dport);
     if (zs_is_icmp(tu.proto)) {  // a query: the key holds its id and its request's type and code
       uint16_t port = zs_icmp_flow_port(&tu);

@@ -12,7 +12,7 @@
 namespace zeroseg {
 
 TestRun test_run(int prog_fd, Program program, std::span<const uint8_t> packet, uint32_t ifindex,
-                 uint32_t repeat, uint32_t mark, uint32_t priority) {
+                 uint32_t repeat, uint32_t mark, uint32_t priority, uint32_t from_ifindex) {
   std::vector<uint8_t> out(packet.size() + 256);
   LIBBPF_OPTS(bpf_test_run_opts, opts);
   opts.data_in = packet.data();
@@ -32,6 +32,7 @@ TestRun test_run(int prog_fd, Program program, std::span<const uint8_t> packet, 
     skb.ifindex = ifindex;
     skb.mark = mark;
     skb.priority = priority;
+    skb.ingress_ifindex = from_ifindex;
     opts.ctx_in = &skb;
     opts.ctx_size_in = sizeof(skb);
   }

@@ -201,7 +201,7 @@ void FlowTable::sweep(const ConntrackReader& conntrack, const zs_config& cfg, co
   usage_.clear();
   conntrack.for_each([&](const zs_ct_key& key, const zs_ct_entry& ct) {
     entries[family_index(key)]++;
-    ct_usage_count(usage_, key, ct)++;
+    ct_usage_add(usage_, key, ct, 1);
     auto [it, fresh] = flows_.try_emplace(key);
     Live& flow = it->second;
     if (fresh && zs_is_icmp(key.tuple.proto)) {  // a start the agent never saw: the key holds the request's type
@@ -235,7 +235,7 @@ void FlowTable::sweep(const ConntrackReader& conntrack, const zs_config& cfg, co
         flows_[key].last = now;  // a late packet: not idle after all
         continue;
       }
-      if (conntrack.remove(key)) ct_usage_count(usage_, key, ct)--;
+      if (conntrack.remove(key)) ct_usage_add(usage_, key, ct, -1);
     }
     out.push_back(end_record(key, flow, ct.flags & ZS_CT_CLOSING ? FlowEndReason::closed : FlowEndReason::timeout,
                              clock));
