@@ -63,7 +63,8 @@ start_etcd() {
 start_agent() {  # n
   local n=$1
   nsenter --net="/run/netns/$tag-$n" "$ZS" agent --socket "$work/$n.sock" --bpf-pin-dir "/sys/fs/bpf/$tag-$n" \
-    --state-dir "$work/$n-state" --cluster "$ETCD_URL" --node-name "$tag-$n" >"$work/agent-$n.log" 2>&1 &
+    --state-dir "$work/$n-state" --cluster "$ETCD_URL" --node-name "$tag-$n" --cluster-lease-ttl 5s \
+    >>"$work/agent-$n.log" 2>&1 &
   eval "${n}_pid=$!"
   for _ in $(seq 100); do
     [ -S "$work/$n.sock" ] && [ "$(cluster_field "$n" connected)" = true ] && return 0
@@ -203,6 +204,18 @@ for _ in $(seq 150); do [ "$(cluster_field a connected)" = true ] && break; slee
 expect_eq "A reconnected" "$(cluster_field a connected)" true
 expect_ok "applies work again" zs_on a apply -f "$work/web.yaml"
 expect_fail "and the policy still holds: web:8080 denied" tcp 8080
+
+echo "== node B dies (SIGKILL): its workloads go after the lease TTL, and come back with it"
+kill -KILL "$b_pid"; wait "$b_pid" 2>/dev/null; b_pid=
+knows_cli() { [ -n "$(id_of a app=cli)" ]; }
+for _ in $(seq 150); do knows_cli || break; sleep 0.2; done
+expect_fail "A forgot B's workload cli after B's lease ran out" knows_cli
+expect_fail "cli's address is no longer cli on A: web:80 denied" tcp 80
+start_agent b || exit 1
+for _ in $(seq 150); do knows_cli && break; sleep 0.2; done
+expect_ok "B restarted: A knows cli again" knows_cli
+expect_eq "with the same identity" "$(id_of a app=cli)" "$cli_b"
+expect_ok "cli -> web:80 allowed again" tcp 80
 
 for p in $a_pid $b_pid $etcd_pid; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 a_pid= b_pid= etcd_pid=

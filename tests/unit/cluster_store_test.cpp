@@ -10,6 +10,7 @@
 #include "etcd_server.h"
 #include "policy/yaml_reader.h"
 #include "sources/cluster_store.h"
+#include "sources/node_lease.h"
 
 namespace zeroseg {
 namespace {
@@ -149,6 +150,57 @@ TEST(ClusterWatcher, AnOutageIsReportedAndTheReturnListsAgainWithoutAGap) {
   for (const auto& [what, r] : seen.calls)
     if (what == "snapshot 3" || what == "change 3/0") objects_seen++;
   EXPECT_EQ(objects_seen, 1) << "the three objects arrive once, by relist or by watch";
+}
+
+}  // namespace
+}  // namespace zeroseg
+
+namespace zeroseg {
+namespace {
+
+// A node's keys go with its lease: etcd deletes them when the node stops
+// keeping it alive; a lease that ran out is granted anew and the node's
+// keys written again.
+TEST(NodeLease, KeysGoWithADeadNodeAndComeBackWithANewLease) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  auto client = client_for(etcd);
+  ClusterStore store(client, ClusterKeys("node-a"));
+  ObjectSet objs = load_yaml(kObjects, "t.yaml");
+  ObjectSet own;
+  own.workloads.push_back(objs.workloads.ptr(0));
+  std::mutex mu;
+  std::vector<int64_t> leases;
+  auto lease = std::make_unique<NodeLease>(client, store.keys().node_key(), 5, [&](int64_t id) {
+    ASSERT_TRUE(store.put(own, id));
+    std::lock_guard lock(mu);
+    leases.push_back(id);
+  });
+  lease->start();
+  auto wkey = store.keys().key(own.workloads[0]);
+  auto held = [&] { return client->range(wkey)->kvs.size() == 1 && client->range(store.keys().node_key())->kvs.size() == 1; };
+  for (int i = 0; i < 100 && !held(); i++) std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(held());
+  int64_t first = lease->id();
+  ASSERT_NE(first, 0);
+  EXPECT_EQ(client->range(wkey)->kvs.at(0).lease, first);
+  // the lease runs out behind the node's back (as after a long partition)
+  ASSERT_TRUE(client->lease_revoke(first));
+  EXPECT_FALSE(client->range(wkey)->kvs.size());
+  for (int i = 0; i < 200 && (lease->id() == first || lease->id() == 0 || !held()); i++)
+    std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(held()) << "the node's keys were not written again under a new lease";
+  EXPECT_NE(lease->id(), first);
+  // the node dies: no keepalive; etcd drops its keys after the TTL
+  lease.reset();
+  bool gone = false;
+  for (int i = 0; i < 300 && !gone; i++) {
+    std::this_thread::sleep_for(100ms);
+    gone = client->range(wkey)->kvs.empty() && client->range(store.keys().node_key())->kvs.empty();
+  }
+  EXPECT_TRUE(gone) << "a dead node's workload outlived its lease by 30 s";
+  std::lock_guard lock(mu);
+  EXPECT_EQ(leases.size(), 2u);
 }
 
 }  // namespace

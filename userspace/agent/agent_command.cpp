@@ -53,7 +53,7 @@ void run_agent(const AgentFlags& flags) {
   Agent agent(config, etcd_client ? cluster_identities(etcd_client) : nullptr);
   std::unique_ptr<ClusterMode> cluster;
   if (etcd_client) {
-    cluster = std::make_unique<ClusterMode>(agent, etcd_client, config.node_name);
+    cluster = std::make_unique<ClusterMode>(agent, etcd_client, config.node_name, config.cluster_lease_ttl);
     log::info("cluster mode: node " + config.node_name + ", etcd " + config.cluster);
   }
   auto server = api::HttpServer::unix_socket(config.socket, 0, api_routes(agent, cluster.get()));

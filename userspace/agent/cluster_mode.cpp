@@ -61,18 +61,42 @@ std::shared_ptr<IdentityAllocator> cluster_identities(std::shared_ptr<etcd::Clie
   return std::make_shared<EtcdIdentityAllocator>(std::move(client));
 }
 
-ClusterMode::ClusterMode(Agent& agent, std::shared_ptr<etcd::Client> client, const std::string& node)
+ClusterMode::ClusterMode(Agent& agent, std::shared_ptr<etcd::Client> client, const std::string& node,
+                         int64_t lease_ttl)
     : agent_(agent),
       node_(node),
       client_(client),
       store_(client, ClusterKeys(node)),
       watcher_(std::make_shared<etcd::Client>(client->options()), ClusterKeys(node),
                {[this](const ObjectSet& all, int64_t rev) { on_snapshot(all, rev); },
-                [this](const ObjectSet& put, const ObjectSet& gone, int64_t rev) { on_change(put, gone, rev); }}) {
-  watcher_.start();
+                [this](const ObjectSet& put, const ObjectSet& gone, int64_t rev) { on_change(put, gone, rev); }}),
+      lease_(client, ClusterKeys(node).node_key(), lease_ttl, [this](int64_t lease) { on_lease(lease); }) {
+  lease_.start();
 }
 
-ClusterMode::~ClusterMode() { watcher_.stop(); }
+ClusterMode::~ClusterMode() {
+  lease_.stop();
+  watcher_.stop();
+}
+
+ObjectSet ClusterMode::own_workloads(const ObjectSet& from) const {
+  ObjectSet own;
+  for (size_t i = 0; i < from.workloads.size(); i++)
+    if (!from.workloads[i].interface.empty()) own.workloads.push_back(from.workloads.ptr(i));
+  return own;
+}
+
+void ClusterMode::on_lease(int64_t lease) {
+  ObjectSet own = own_workloads(*agent_.snapshot().desired);
+  if (own.size()) {
+    auto rev = store_.put(own, lease);
+    if (!rev) throw Error("writing this node's " + std::to_string(own.size()) + " workloads: " + rev.error());
+  }
+  if (!watching_) {  // the lease's thread alone reads and sets it
+    watching_ = true;
+    watcher_.start();
+  }
+}
 
 void ClusterMode::remember(int64_t revision, Outcome outcome) {
   std::lock_guard lock(mu_);
@@ -104,8 +128,23 @@ void ClusterMode::apply_here(const ObjectSet& put, const ObjectSet& gone, int64_
 }
 
 void ClusterMode::on_snapshot(const ObjectSet& all, int64_t revision) {
-  // etcd is the truth: what this node holds and etcd does not is gone
-  apply_here(all, missing_from(*agent_.snapshot().desired, all), revision);
+  // etcd is the truth: what this node holds and etcd does not is gone, but
+  // for this node's own workloads that etcd dropped with a lease that ran
+  // out while it was away: they stay enforced here, and the lease thread
+  // writes them back (removing them would leave their interfaces unguarded)
+  ObjectSet missing = missing_from(*agent_.snapshot().desired, all), gone;
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < missing.workloads.size(); i++)
+      if (missing.workloads[i].interface.empty() || deleting_.count(ref_of(missing.workloads[i])))
+        gone.workloads.push_back(missing.workloads.ptr(i));
+  }
+  gone.namespaces = missing.namespaces;
+  gone.policies = missing.policies;
+  if (gone.workloads.size() < missing.workloads.size())
+    log::warn("cluster: " + std::to_string(missing.workloads.size() - gone.workloads.size()) +
+              " of this node's workloads are not in etcd: kept, and written again with the node lease");
+  apply_here(all, gone, revision);
   log::info("cluster: in step with etcd at revision " + std::to_string(revision) + " (" + std::to_string(all.size()) +
             " objects)");
 }
@@ -139,7 +178,11 @@ ApplyResult ClusterMode::apply(const ObjectSet& objects, bool dry_run) {
   // what this node would make of it: errors before anything is written
   ApplyResult check = agent_.apply(objects, true);
   if (dry_run) return check;
-  auto rev = store_.put(objects);
+  int64_t lease = lease_.id();
+  if (objects.workloads.size() && !lease)
+    throw Error("cluster store unavailable, nothing applied: this node holds no lease in etcd yet (" +
+                watcher_.status().last_error + ")");
+  auto rev = store_.put(objects, lease);
   if (!rev) throw Error("cluster store unavailable, nothing applied: " + rev.error());
   ApplyResult r = wait_for(*rev, objects, "configured");
   r.objects = check.objects;  // created / configured / unchanged, as this node saw it
@@ -149,6 +192,20 @@ ApplyResult ClusterMode::apply(const ObjectSet& objects, bool dry_run) {
 ApplyResult ClusterMode::remove(const ObjectSet& objects, bool dry_run) {
   ApplyResult check = agent_.remove(objects, true);
   if (dry_run) return check;
+  std::vector<std::string> refs;
+  for (const auto& w : objects.workloads) refs.push_back(ref_of(w));
+  {
+    std::lock_guard lock(mu_);
+    deleting_.insert(refs.begin(), refs.end());
+  }
+  struct Done {  // however this ends
+    ClusterMode* self;
+    std::vector<std::string>& refs;
+    ~Done() {
+      std::lock_guard lock(self->mu_);
+      for (const auto& r : refs) self->deleting_.erase(r);
+    }
+  } done{this, refs};
   auto rev = store_.remove(objects);
   if (!rev) throw Error("cluster store unavailable, nothing deleted: " + rev.error());
   ApplyResult r = wait_for(*rev, objects, "deleted");
@@ -166,6 +223,8 @@ json ClusterMode::status() const {
   json eps = json::array();
   for (const auto& e : client_->options().endpoints) eps.push_back(e.str());
   j["endpoints"] = eps;
+  j["lease"] = lease_.id();
+  j["lease_ttl"] = lease_.ttl();
   if (!w.connected) {
     j["outage_since_ns"] = w.outage_since_ns;
     j["error"] = w.last_error;

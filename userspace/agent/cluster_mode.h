@@ -10,6 +10,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -19,6 +20,7 @@
 #include "identity/allocator.h"
 #include "sources/cluster_store.h"
 #include "sources/etcd_client.h"
+#include "sources/node_lease.h"
 
 namespace zeroseg {
 
@@ -32,7 +34,10 @@ std::shared_ptr<IdentityAllocator> cluster_identities(std::shared_ptr<etcd::Clie
 
 class ClusterMode : public DesiredState {
  public:
-  ClusterMode(Agent& agent, std::shared_ptr<etcd::Client> client, const std::string& node);
+  // lease_ttl: seconds a dead node's workloads outlive it. The watcher
+  // starts once the node holds its lease and has written its workloads
+  // under it (so a restart after the TTL puts them back before it lists).
+  ClusterMode(Agent& agent, std::shared_ptr<etcd::Client> client, const std::string& node, int64_t lease_ttl);
   ~ClusterMode() override;
   // Validates the objects here (a dry run), writes them to etcd in one
   // transaction, and returns once this node enforces that revision.
@@ -51,6 +56,9 @@ class ClusterMode : public DesiredState {
     std::string error;   // "" = applied
   };
   void apply_here(const ObjectSet& put, const ObjectSet& gone, int64_t revision);
+  // This node's workloads (those with an interface here) in the local state.
+  ObjectSet own_workloads(const ObjectSet& from) const;
+  void on_lease(int64_t lease);
   void remember(int64_t revision, Outcome outcome);
 
   Agent& agent_;
@@ -59,7 +67,10 @@ class ClusterMode : public DesiredState {
   ClusterStore store_;
   mutable std::mutex mu_;
   std::map<int64_t, Outcome> outcomes_;  // of the last 64 revisions this node applied
-  ClusterWatcher watcher_;  // last: its thread stops first
+  std::set<std::string> deleting_;  // this node's workloads being deleted (refs), under mu_
+  ClusterWatcher watcher_;
+  bool watching_ = false;  // the lease thread starts the watcher
+  NodeLease lease_;  // last: its thread stops first
 };
 
 }  // namespace zeroseg

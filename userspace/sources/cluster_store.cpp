@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "sources/cluster_store.h"
 
+#include <algorithm>
 #include <map>
 
 #include "common/error.h"
@@ -85,9 +86,10 @@ bool ClusterKeys::named_by(const std::string& key, ObjectSet& into) const {
   return false;
 }
 
-etcd::Result<int64_t> ClusterStore::put(const ObjectSet& objects) {
+etcd::Result<int64_t> ClusterStore::put(const ObjectSet& objects, int64_t lease) {
   etcd::Txn t;
-  for (const auto& w : objects.workloads) t.success.push_back(etcd::Op::put(keys_.key(w), w.meta.document.str()));
+  for (const auto& w : objects.workloads)
+    t.success.push_back(etcd::Op::put(keys_.key(w), w.meta.document.str(), lease));
   for (const auto& n : objects.namespaces) t.success.push_back(etcd::Op::put(keys_.key(n), n.meta.document.str()));
   for (const auto& p : objects.policies) t.success.push_back(etcd::Op::put(keys_.key(p), p.meta.document.str()));
   auto r = client_->txn(t);

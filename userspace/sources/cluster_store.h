@@ -35,6 +35,7 @@ class ClusterKeys {
       : node_(std::move(node)), prefix_(std::move(prefix)) {}
   std::string key(const Workload& w) const { return prefix_ + "workloads/" + node_ + "/" + w.meta.ns + "/" + w.meta.name; }
   std::string key(const Namespace& n) const { return prefix_ + "namespaces/" + n.meta.name; }
+  std::string node_key() const { return prefix_ + "nodes/" + node_; }
   std::string key(const Policy& p) const {
     return prefix_ + "policies/" + p.kind_name() + "/" + p.meta.ns + "/" + p.meta.name;
   }
@@ -61,8 +62,9 @@ class ClusterStore {
  public:
   ClusterStore(std::shared_ptr<etcd::Client> client, ClusterKeys keys)
       : client_(std::move(client)), keys_(std::move(keys)) {}
-  // The revision that holds the change, or why none does.
-  etcd::Result<int64_t> put(const ObjectSet& objects);
+  // The revision that holds the change, or why none does. Workloads are
+  // written under `lease` (the node's: they go when it dies); 0: none.
+  etcd::Result<int64_t> put(const ObjectSet& objects, int64_t lease = 0);
   etcd::Result<int64_t> remove(const ObjectSet& objects);
   const ClusterKeys& keys() const { return keys_; }
 
