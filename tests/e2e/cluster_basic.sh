@@ -26,7 +26,7 @@ tag=zs-c$(($$ % 100000))
 A=$tag-a B=$tag-b
 work=$(mktemp -d)
 ETCD_URL=etcd://10.79.0.1:2379
-etcd_pid= a_pid= b_pid=
+etcd_pid='' a_pid='' b_pid=''
 
 cleanup() {
   for p in $a_pid $b_pid $etcd_pid; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
@@ -218,7 +218,7 @@ expect_eq "with the same identity" "$(id_of a app=cli)" "$cli_b"
 expect_ok "cli -> web:80 allowed again" tcp 80
 
 for p in $a_pid $b_pid $etcd_pid; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-a_pid= b_pid= etcd_pid=
+a_pid='' b_pid='' etcd_pid=''
 cleanup
 e2e_nothing_left "$tag" "/sys/fs/bpf/$tag-a"
 e2e_summary
