@@ -163,6 +163,13 @@ expect_contains "A holds the policy" "$(zs_on a policy list 2>&1)" "web-from-cli
 expect_ok "cli (B's workload, known on A by its labels) -> web:80 allowed" tcp 80
 expect_fail "cli -> web:8080 denied by the policy B applied" tcp 8080
 
+echo "== zeroseg cluster status"
+cs=$(zs_on a cluster status 2>&1)
+expect_contains "names this node and etcd" "$cs" "node $A, etcd 10.79.0.1:2379: connected"
+expect_contains "lists node B with its lease" "$cs" "$B "
+expect_contains "and node A" "$cs" "$A "
+expect_eq "no lag once applied" "$(zs_on a cluster status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["lag"])')" 0
+
 echo "== identities agree"
 id_of() {  # n LABEL=VALUE: the identity of the workload set with that label
   zs_on "$1" identity list -o json | python3 -c '

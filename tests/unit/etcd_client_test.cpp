@@ -102,12 +102,17 @@ TEST(EtcdClient, LeasedKeysGoWithTheirLease) {
   auto ttl = c.lease_keepalive(*lease);
   ASSERT_TRUE(ttl) << ttl.error();
   EXPECT_GT(*ttl, 0);
+  auto left = c.lease_time_to_live(*lease);
+  ASSERT_TRUE(left) << left.error();
+  EXPECT_GT(*left, 0);
+  EXPECT_LE(*left, 30);
   EXPECT_EQ(c.range("/node/a")->kvs.at(0).lease, *lease);
   ASSERT_TRUE(c.lease_revoke(*lease));
   EXPECT_TRUE(c.range("/node/a")->kvs.empty());
   auto gone = c.lease_keepalive(*lease);
   ASSERT_TRUE(gone) << gone.error();
   EXPECT_EQ(*gone, 0);  // the lease is no more
+  EXPECT_EQ(*c.lease_time_to_live(*lease), -1);
   EXPECT_FALSE(c.put("/node/b", "x", *lease));  // etcd refuses a put with a dead lease
 }
 

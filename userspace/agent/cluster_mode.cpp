@@ -232,4 +232,23 @@ json ClusterMode::status() const {
   return j;
 }
 
+json ClusterMode::cluster_view() const {
+  json j = status();
+  const std::string prefix = std::string(kClusterStatePrefix) + "nodes/";
+  auto nodes = client_->range_prefix(prefix);
+  if (!nodes) {
+    j["nodes_error"] = nodes.error();
+    return j;
+  }
+  j["head_revision"] = nodes->revision;
+  j["lag"] = std::max<int64_t>(0, nodes->revision - j["applied_revision"].get<int64_t>());
+  json list = json::array();
+  for (const auto& kv : nodes->kvs) {
+    auto ttl = client_->lease_time_to_live(kv.lease);  // a read: renews nothing
+    list.push_back({{"node", kv.key.substr(prefix.size())}, {"lease", kv.lease}, {"ttl", ttl ? *ttl : -1}});
+  }
+  j["nodes"] = list;
+  return j;
+}
+
 }  // namespace zeroseg

@@ -46,6 +46,9 @@ class ClusterMode : public DesiredState {
   ApplyResult apply(const ObjectSet& objects, bool dry_run) override;
   ApplyResult remove(const ObjectSet& objects, bool dry_run) override;
   nlohmann::json status() const;
+  // status(), plus what etcd says now: the nodes and their leases, its
+  // revision and this node's lag behind it (calls etcd: not for /v1/status).
+  nlohmann::json cluster_view() const;
 
  private:
   void on_snapshot(const ObjectSet& all, int64_t revision);

@@ -148,7 +148,7 @@ Handler api_routes(Agent& agent, ClusterMode* cluster) {
       }
       if (req.method == "GET" && req.path == "/v1/cluster") {
         if (!cluster) return {404, json{{"error", "this agent runs without --cluster"}}.dump(), "application/json"};
-        return ok(cluster->status());
+        return ok(cluster->cluster_view());
       }
       return hub_routes(req, agent.telemetry().hub(), agent.analyzer().alerts());
     } catch (const json::exception& e) {

@@ -322,6 +322,15 @@ Result<int64_t> Client::lease_keepalive(int64_t id) {
   });
 }
 
+Result<int64_t> Client::lease_time_to_live(int64_t id) {
+  auto body = call("/v3/lease/timetolive", json{{"ID", std::to_string(id)}}.dump());
+  if (!body) return Result<int64_t>::failure(body.error());
+  return guarded("lease timetolive", [&]() -> Result<int64_t> {
+    json j = json::parse(*body);
+    return j.contains("TTL") ? int_field(j, "TTL") : -1;
+  });
+}
+
 Result<int64_t> Client::lease_revoke(int64_t id) {
   auto body = call("/v3/lease/revoke", json{{"ID", std::to_string(id)}}.dump());
   if (!body) return Result<int64_t>::failure(body.error());

@@ -150,6 +150,7 @@ class Client {
   Result<int64_t> lease_grant(int64_t ttl_seconds);  // the lease's id
   Result<int64_t> lease_keepalive(int64_t id);       // the TTL left; 0: the lease is gone
   Result<int64_t> lease_revoke(int64_t id);
+  Result<int64_t> lease_time_to_live(int64_t id);  // seconds left, without renewing; -1: gone
 
   // Watches keys from start_revision (0: now) on, calling on_batch for each
   // message, until on_batch returns false, stop() is called, the stream ends
