@@ -190,5 +190,44 @@ TEST(EtcdClient, TriesTheNextEndpoint) {
   EXPECT_EQ(c.range("/k")->kvs.at(0).value, "v");
 }
 
+// Mutual TLS, as etcd deployments run it: the server checked against the
+// CA, this node known by its client certificate; without either, an error
+// value (never an exception, never plain http).
+TEST(EtcdClient, MutualTls) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd(true);
+  ASSERT_TRUE(etcd.running()) << "etcd with TLS did not start (see " << etcd.dir() << ")";
+  ClientOptions o = options_for(etcd);
+  o.ca = etcd.ca();
+  o.cert = etcd.client_cert();
+  o.key = etcd.client_key();
+  {
+    Client c(o);
+    auto put = c.put("/tls", "yes");
+    ASSERT_TRUE(put) << put.error();
+    EXPECT_EQ(c.range("/tls")->kvs.at(0).value, "yes");
+    std::atomic<int> events{0};
+    std::thread t([&] {
+      auto w = c.watch("/tls", "", *put, [&](const WatchBatch& b) {
+        events += static_cast<int>(b.events.size());
+        return false;  // the first message is enough
+      }, 5s);
+      EXPECT_TRUE(w) << w.error();
+    });
+    t.join();
+    EXPECT_EQ(events.load(), 1);
+  }
+  ClientOptions no_cert = o;
+  no_cert.cert.clear();
+  no_cert.key.clear();
+  EXPECT_FALSE(Client(no_cert).range("/tls"));  // etcd asks for a client certificate
+  ClientOptions plain = options_for(etcd);
+  EXPECT_FALSE(Client(plain).range("/tls"));  // no http on a TLS etcd
+  ClientOptions wrong_ca = o;
+  wrong_ca.ca = etcd.client_cert();  // not the CA that signed the server
+  auto r = Client(wrong_ca).range("/tls");
+  EXPECT_FALSE(r);
+}
+
 }  // namespace
 }  // namespace zeroseg::etcd
