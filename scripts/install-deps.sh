@@ -18,6 +18,8 @@ packages=(
   python3-matplotlib
   # telemetry checks: promtool (prometheus), an IPFIX collector (nfdump)
   prometheus nfdump
+  # cluster mode (--cluster etcd://...) and its tests: a real etcd
+  etcd-server etcd-client
   # lint: shell scripts and the Vagrantfile
   shellcheck vagrant
   # the generated shell completion, loaded in each shell

@@ -292,7 +292,7 @@ def self_test(root, build_dir=None):
         ("an arrow added by target_link_libraries",
          edit("userspace/CMakeLists.txt", lambda s: s + "\ntarget_link_libraries(zeroseg_policy PRIVATE zeroseg_loader)\n"),
          "part policy -> loader: forbidden"),
-        ("a folder that is no part", add_dir("userspace/sources"), "a folder that is no part"),
+        ("a folder that is no part", add_dir("userspace/undeclared"), "a folder that is no part"),
         ("a source past 500 lines", add_file("userspace/policy/long.cpp", "//\n" * 501), "501 lines"),
         ("an arrow the design's table no longer allows",
          edit("docs/ARCHITECTURE.md", lambda s: s.replace("| abi, common, net, identity |", "| abi, common, net |", 1)),

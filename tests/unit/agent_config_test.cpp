@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "agent/agent.h"
+#include "agent/cluster_mode.h"
 #include "common/error.h"
 
 namespace zeroseg {
@@ -27,6 +28,7 @@ TEST(ExampleAgentConfig, LoadsWithEveryCommentedSettingOn) {
   EXPECT_EQ(c.alert_webhook, "http://siem.example:8080/zeroseg");
   EXPECT_TRUE(c.auto_quarantine.matches("port-scan", "low"));
   EXPECT_EQ(c.quarantine_management.size(), 1u);
+  EXPECT_EQ(c.cluster, "etcd://10.0.0.1:2379,10.0.0.2:2379");
   std::filesystem::remove(path);
   // and a bad value names the file, line and key
   std::ofstream(path) << "socket: /x\nauto-quarantine: port-scan:urgent\n";
@@ -94,6 +96,35 @@ TEST(AgentSettings, AttachCheckInterval) {
   EXPECT_THROW(c.set("attach-check-interval", "2h"), Error);
   EXPECT_THROW(c.set("attach-check-interval", "0"), Error);
   EXPECT_EQ(c.attach_check_ms, 2000u);
+}
+
+// Cluster mode's settings are checked before anything loads, each naming itself.
+TEST(AgentSettings, ClusterSettingsAreCheckedWhole) {
+  auto error_of = [](const AgentConfig& c) -> std::string {
+    try {
+      cluster_client(c);
+      return "";
+    } catch (const Error& e) {
+      return e.what();
+    }
+  };
+  AgentConfig c;
+  c.set("cluster", "etcd://10.0.0.1:2379,10.0.0.2:2379");
+  EXPECT_EQ(error_of(c), "setting cluster: needs node-name (the name this node's workloads go under)");
+  c.set("node-name", "n1");
+  EXPECT_EQ(error_of(c), "");
+  EXPECT_EQ(cluster_client(c)->options().endpoints.size(), 2u);
+  c.set("node-name", "a/b");
+  EXPECT_NE(error_of(c).find("setting node-name"), std::string::npos);
+  c.set("node-name", "n1");
+  c.set("etcd-cert", "/c.pem");
+  EXPECT_EQ(error_of(c), "setting etcd-cert/etcd-key: needs etcd-ca (TLS to etcd)");
+  c.set("etcd-ca", "/ca.pem");
+  EXPECT_EQ(error_of(c), "settings etcd-cert and etcd-key: give both or neither");
+  c.set("etcd-key", "/k.pem");
+  EXPECT_EQ(error_of(c), "");
+  c.set("cluster", "etcd://h:70000");
+  EXPECT_NE(error_of(c).find("setting cluster: 'h:70000' has no port"), std::string::npos) << error_of(c);
 }
 
 }  // namespace

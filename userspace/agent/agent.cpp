@@ -38,6 +38,7 @@ json ApplyResult::to_json() const {
   j["objects"] = json::array();
   for (const auto& [ref, action] : objects) j["objects"].push_back({{"object", ref}, {"action", action}});
   j["revision"] = revision;
+  if (cluster_revision) j["cluster_revision"] = cluster_revision;
   j["entries_changed"] = entries_changed;
   if (!replay.is_null()) j["replay"] = replay;
   if (!not_enforced.empty()) j["not_enforced"] = not_enforced;
@@ -54,10 +55,15 @@ bool changes_nothing(const ApplyResult& r) {
 
 }  // namespace
 
-Agent::Agent(const AgentConfig& config) : config_(config), state_files_(config.state_dir) {
+Agent::Agent(const AgentConfig& config, std::shared_ptr<IdentityAllocator> identity_upstream)
+    : config_(config), state_files_(config.state_dir) {
   dp_ = Datapath::load({.pin_dir = config.pin_dir, .sizes = config.sizes});
   dp_->lock_writers("zeroseg agent");
   StateFiles::Loaded stored = load_state();
+  // cluster mode: numbers the state dir lacks come from etcd (those it has
+  // came from there too: a node switched to cluster mode starts with a fresh
+  // state dir, docs/cluster.md)
+  if (identity_upstream) identities_.set_upstream(std::move(identity_upstream));
   desired_ = std::make_shared<const ObjectSet>(std::move(stored.desired));
   dp_->set_ct_timeouts(config.ct_timeout_tcp, config.ct_timeout_tcp_closing, config.ct_timeout_other,
                        config.ct_timeout_tcp_syn_sent, config.ct_timeout_tcp_syn_recv);

@@ -37,7 +37,8 @@ struct Alert;
 // any step leaves the maps and the stored state as they were.
 class Agent : public DesiredState {
  public:
-  explicit Agent(const AgentConfig& config);
+  // identity_upstream: cluster mode's numbering (etcd); none: this node's own.
+  explicit Agent(const AgentConfig& config, std::shared_ptr<IdentityAllocator> identity_upstream = nullptr);
   ~Agent();
 
   ApplyResult apply(const ObjectSet& objects, bool dry_run) override;

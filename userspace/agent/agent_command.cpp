@@ -10,6 +10,7 @@
 #include "agent/agent.h"
 #include "agent/agent_command.h"
 #include "agent/agent_config.h"
+#include "agent/cluster_mode.h"
 #include "agent/link_watcher.h"
 #include "agent/routes.h"
 #include "api/http.h"
@@ -47,8 +48,15 @@ void run_agent(const AgentFlags& flags) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  Agent agent(config);
-  auto server = api::HttpServer::unix_socket(config.socket, 0, api_routes(agent));
+  std::shared_ptr<etcd::Client> etcd_client;
+  if (!config.cluster.empty()) etcd_client = cluster_client(config);  // settings checked before anything loads
+  Agent agent(config, etcd_client ? cluster_identities(etcd_client) : nullptr);
+  std::unique_ptr<ClusterMode> cluster;
+  if (etcd_client) {
+    cluster = std::make_unique<ClusterMode>(agent, etcd_client, config.node_name, config.cluster_lease_ttl);
+    log::info("cluster mode: node " + config.node_name + ", etcd " + config.cluster);
+  }
+  auto server = api::HttpServer::unix_socket(config.socket, 0, api_routes(agent, cluster.get()));
   std::unique_ptr<api::HttpServer> metrics;
   std::thread metrics_thread;
   if (!config.metrics_listen.empty()) {

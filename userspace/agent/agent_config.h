@@ -24,6 +24,9 @@ struct AgentConfig {
   std::string pin_dir = kDefaultPinDir;
   std::string state_dir = kDefaultStateDir;
   std::string node_name;      // in flow records; default: the host name
+  std::string cluster;        // etcd://HOST:PORT[,...]: cluster mode ("" = this node alone)
+  std::string etcd_ca, etcd_cert, etcd_key;  // TLS to etcd (PEM files)
+  uint32_t cluster_lease_ttl = 15;           // seconds: a dead node's workloads go after this
   std::string flow_log;       // JSON lines; "-" = stdout
   uint64_t flow_log_max_bytes = FlowLog::kDefaultMaxBytes;
   int flow_log_keep = FlowLog::kDefaultKeep;

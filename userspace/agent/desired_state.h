@@ -23,6 +23,7 @@ namespace zeroseg {
 struct ApplyResult {
   std::vector<std::pair<std::string, std::string>> objects;  // ref, created|configured|unchanged|deleted
   uint64_t revision = 0;
+  int64_t cluster_revision = 0;  // cluster mode: the etcd revision that holds the change
   size_t entries_changed = 0;
   nlohmann::json replay;  // dry runs: the recorded conversations a change would deny or allow
   // Workloads whose interface exists but could not be given both hooks:

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/agent.h"
+#include "agent/cluster_mode.h"
 #include "agent/route_input.h"
 #include "common/error.h"
 #include "common/time.h"
@@ -102,14 +103,16 @@ Handler metrics_routes(Agent& agent) {
   };
 }
 
-Handler api_routes(Agent& agent) {
-  return [&agent](const Request& req) -> Response {
+Handler api_routes(Agent& agent, ClusterMode* cluster) {
+  return [&agent, cluster](const Request& req) -> Response {
     try {
       if (req.method == "POST" && (req.path == "/v1/apply" || req.path == "/v1/delete")) {
         json body = parse_body(req.body);
         ObjectSet objs = documents(body);
         bool dry = body.value("dry_run", false);
-        DesiredState& desired = agent;  // the seam every source of objects goes through
+        // the seam every source of objects goes through; in cluster mode
+        // etcd first, then every node's watcher through the same seam
+        DesiredState& desired = cluster ? static_cast<DesiredState&>(*cluster) : agent;
         ApplyResult r = req.path == "/v1/apply" ? desired.apply(objs, dry) : desired.remove(objs, dry);
         return ok(r.to_json());
       }
@@ -138,7 +141,15 @@ Handler api_routes(Agent& agent) {
       }
       if (req.method == "GET" && req.path == "/v1/workloads") return ok(workloads_view(agent.snapshot()));
       if (req.method == "GET" && req.path == "/v1/identities") return ok(identities_view(agent.snapshot()));
-      if (req.method == "GET" && req.path == "/v1/status") return ok(agent.status());
+      if (req.method == "GET" && req.path == "/v1/status") {
+        json s = agent.status();
+        if (cluster) s["cluster"] = cluster->status();
+        return ok(s);
+      }
+      if (req.method == "GET" && req.path == "/v1/cluster") {
+        if (!cluster) return {404, json{{"error", "this agent runs without --cluster"}}.dump(), "application/json"};
+        return ok(cluster->cluster_view());
+      }
       return hub_routes(req, agent.telemetry().hub(), agent.analyzer().alerts());
     } catch (const json::exception& e) {
       return error(400, std::string("bad request: ") + e.what());

@@ -5,6 +5,7 @@
 //   POST /v1/trace               {"from","to","port","proto"}
 //   POST /v1/quarantine/add      {"target","expires","management"}
 //   POST /v1/quarantine/remove   {"target"}
+//   GET  /v1/cluster              cluster mode: etcd, revisions, outage
 //   GET  /v1/policies, /v1/policy?ref=, /v1/workloads, /v1/identities, /v1/status, /v1/quarantines
 //   GET  /v1/policy/suggest?since=&namespace=
 //   GET  /v1/flows?last=N&follow=1&from=&to=&port=&protocol=&verdict=&event=&since=  (JSON lines)
@@ -17,8 +18,10 @@
 namespace zeroseg {
 
 class Agent;
+class ClusterMode;
 
-api::Handler api_routes(Agent& agent);
+// cluster: applies and deletes go through it (cluster mode), and status has its part.
+api::Handler api_routes(Agent& agent, ClusterMode* cluster = nullptr);
 // GET /v1/flows and /v1/alerts from these hubs, as api_routes serves them
 // (errors included): what tests can serve without an agent.
 api::Handler stream_routes(FlowHub& flows, FlowHub& alerts);

@@ -38,7 +38,8 @@ void print_result(const GlobalOptions& g, const json& r, bool dry_run) {
   if (dry_run)
     std::cout << r["entries_changed"].get<size_t>() << " datapath entries would change\n";
   else
-    std::cout << "policy revision " << r["revision"].get<uint64_t>() << ", " << r["entries_changed"].get<size_t>()
+    std::cout << (r.contains("cluster_revision") ? "etcd revision " + std::to_string(r["cluster_revision"].get<int64_t>()) + ", " : "")
+              << "policy revision " << r["revision"].get<uint64_t>() << ", " << r["entries_changed"].get<size_t>()
               << " datapath entries changed\n";
   fail_if_not_enforced(r);
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// `zeroseg workload list` and `zeroseg identity list`.
+// `zeroseg workload list`, `zeroseg identity list` and `zeroseg cluster status`.
 #include <iostream>
 
 #include "cli/client.h"
@@ -56,6 +56,28 @@ void run_identities(const GlobalOptions& g) {
   t.print(std::cout, !g.no_headers);
 }
 
+// `zeroseg cluster status`: this node's view of the cluster (cluster mode).
+void run_cluster_status(const GlobalOptions& g) {
+  json c = request(g, "GET", "/v1/cluster");
+  if (g.structured()) {
+    print_structured(g, c);
+    return;
+  }
+  std::string eps;
+  for (const auto& e : c["endpoints"]) eps += (eps.empty() ? "" : ",") + e.get<std::string>();
+  std::cout << "node " << c.value("node", "") << ", etcd " << eps << ": "
+            << (c.value("connected", false) ? "connected" : "OUTAGE: " + c.value("error", std::string())) << "\n";
+  std::cout << "revision " << c.value("applied_revision", int64_t{0}) << " applied";
+  if (c.contains("head_revision"))
+    std::cout << ", etcd at " << c["head_revision"].get<int64_t>() << " (lag " << c.value("lag", int64_t{0}) << ")";
+  std::cout << "; lease " << c.value("lease", int64_t{0}) << " (ttl " << c.value("lease_ttl", int64_t{0}) << "s)\n";
+  if (c.contains("nodes_error")) std::cout << "nodes: unknown (" << c["nodes_error"].get<std::string>() << ")\n";
+  Table t({"node", "lease", "ttl left"});
+  for (const auto& n : c.value("nodes", json::array()))
+    t.add({n.value("node", ""), std::to_string(n.value("lease", int64_t{0})), std::to_string(n.value("ttl", int64_t{0})) + "s"});
+  if (!t.empty()) t.print(std::cout, !g.no_headers);
+}
+
 }  // namespace
 
 void add_inventory_commands(CLI::App& app, GlobalOptions& g) {
@@ -70,6 +92,12 @@ void add_inventory_commands(CLI::App& app, GlobalOptions& g) {
   auto* il = identity->add_subcommand("list", "Identities and the labels they stand for");
   add_client_options(*il, g);
   il->callback([&g] { run_identities(g); });
+
+  auto* cluster = app.add_subcommand("cluster", "Cluster mode (etcd)");
+  cluster->require_subcommand(1);
+  auto* cs = cluster->add_subcommand("status", "Nodes, leases, the revision applied and the lag, the outage if any");
+  add_client_options(*cs, g);
+  cs->callback([&g] { run_cluster_status(g); });
 }
 
 }  // namespace zeroseg::cli

@@ -35,7 +35,7 @@ void NumberPool::reset(const std::set<uint32_t>& taken) {
 uint32_t LocalIdentityAllocator::allocate(const Labels& labels) {
   std::string key = key_of(labels);
   if (auto it = by_key_.find(key); it != by_key_.end()) return it->second;
-  uint32_t id = pool_.take();
+  uint32_t id = upstream_ ? upstream_->allocate(labels) : pool_.take();
   by_key_[key] = id;
   by_id_[id] = labels;
   changes_++;
@@ -49,7 +49,7 @@ void LocalIdentityAllocator::release_unused(const std::set<uint32_t>& in_use) {
       continue;
     }
     by_key_.erase(key_of(it->second));
-    pool_.give_back(it->first);
+    if (!upstream_) pool_.give_back(it->first);
     it = by_id_.erase(it);
     changes_++;
   }

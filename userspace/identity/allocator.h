@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <nlohmann/json.hpp>
@@ -56,11 +57,17 @@ class LocalIdentityAllocator : public IdentityAllocator {
   // Counts allocations and releases: what to persist has changed when it moved.
   uint64_t changes() const { return changes_; }
 
+  // Cluster mode: a key this node has not numbered takes upstream's number
+  // (etcd's, the same on every node) instead of one from this node's pool.
+  // Copies share it: it numbers, they keep what this node uses.
+  void set_upstream(std::shared_ptr<IdentityAllocator> upstream) { upstream_ = std::move(upstream); }
+
  private:
   std::map<std::string, uint32_t> by_key_;
   std::map<uint32_t, Labels> by_id_;
   uint64_t changes_ = 0;
   NumberPool pool_{ZS_ID_FIRST_ALLOCATED};
+  std::shared_ptr<IdentityAllocator> upstream_;
 };
 
 // The same for rule ids (reported in flows): a string key names the rule.

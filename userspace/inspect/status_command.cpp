@@ -9,6 +9,7 @@
 #include "cli/output.h"
 #include "cli/table.h"
 #include "common/error.h"
+#include "common/time.h"
 #include "inspect/inspect.h"
 #include "loader/attach.h"
 #include "loader/datapath.h"
@@ -153,6 +154,15 @@ void run_status(const GlobalOptions& g) {
               << a["identities"] << " identities, " << a["policy_entries"] << " policy entries";
     if (!a["waiting_for_interfaces"].empty()) std::cout << ", waiting for " << a["waiting_for_interfaces"].dump();
     std::cout << "\n";
+    if (a.contains("cluster")) {
+      const json& c = a["cluster"];
+      std::cout << "cluster: node " << c.value("node", "") << ", etcd revision " << c.value("applied_revision", 0)
+                << " applied";
+      if (c.value("connected", false)) std::cout << ", connected\n";
+      else
+        std::cout << "; OUTAGE since " << format_rfc3339(c.value("outage_since_ns", int64_t{0})) << ": "
+                  << c.value("error", "") << " (enforcement unchanged; applies fail)\n";
+    }
     if (a.contains("attachments")) {
       const json& at = a["attachments"];
       std::cout << "attachments: " << at.value("enforced", 0) << " interfaces enforced, "

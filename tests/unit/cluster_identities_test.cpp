@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+// Identities numbered in a real etcd (tests/etcd_server.h).
+#include <gtest/gtest.h>
+
+#include <barrier>
+#include <set>
+#include <thread>
+
+#include "common/error.h"
+#include "etcd_server.h"
+#include "sources/cluster_identities.h"
+
+namespace zeroseg {
+namespace {
+
+using zeroseg::testing::EtcdServer;
+
+std::shared_ptr<etcd::Client> client_for(const EtcdServer& s) {
+  etcd::ClientOptions o;
+  o.endpoints = {{"127.0.0.1", s.port()}};
+  return std::make_shared<etcd::Client>(o);
+}
+
+TEST(ClusterIdentities, SameLabelsSameNumberOnEveryNode) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  EtcdIdentityAllocator a(client_for(etcd)), b(client_for(etcd));
+  uint32_t web = a.allocate({{"app", "web"}});
+  uint32_t db = a.allocate({{"app", "db"}});
+  EXPECT_GE(web, uint32_t(ZS_ID_FIRST_ALLOCATED));
+  EXPECT_NE(web, db);
+  // another node, asking in the other order, gets the same numbers
+  EXPECT_EQ(b.allocate({{"app", "db"}}), db);
+  EXPECT_EQ(b.allocate({{"app", "web"}}), web);
+  EXPECT_EQ(b.all().at(web), (Labels{{"app", "web"}}));
+  // label text that looks like the key's own structure is another key
+  uint32_t tricky = a.allocate({{"app", "web\napp=db"}});
+  EXPECT_NE(tricky, web);
+  EXPECT_NE(tricky, db);
+  EXPECT_NE(a.allocate({{"app=web", ""}}), tricky);
+  // the labels of a number are readable in etcd
+  auto by_id = client_for(etcd)->range(std::string(kClusterIdentityPrefix) + "by-id/" + std::to_string(web));
+  ASSERT_TRUE(by_id && by_id->kvs.size() == 1);
+  EXPECT_EQ(by_id->kvs[0].value, R"({"app":"web"})");
+}
+
+// Two nodes number the same new label sets at the same instant, 100 times:
+// one number each time, and no number for two label sets.
+TEST(ClusterIdentities, ConcurrentAllocationEndsWithOneNumber) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  constexpr int kRounds = 100;
+  std::vector<uint32_t> shared[2], own[2];
+  std::barrier sync(2);
+  std::string errors[2];
+  auto node = [&](int n) {
+    try {
+      EtcdIdentityAllocator alloc(client_for(etcd));
+      for (int i = 0; i < kRounds; i++) {
+        sync.arrive_and_wait();
+        shared[n].push_back(alloc.allocate({{"round", std::to_string(i)}}));
+        own[n].push_back(alloc.allocate({{"round", std::to_string(i)}, {"node", std::to_string(n)}}));
+      }
+    } catch (const Error& e) {
+      errors[n] = e.what();
+    }
+  };
+  std::thread t0(node, 0), t1(node, 1);
+  t0.join();
+  t1.join();
+  ASSERT_EQ(errors[0], "");
+  ASSERT_EQ(errors[1], "");
+  ASSERT_EQ(shared[0].size(), size_t(kRounds));
+  ASSERT_EQ(shared[1].size(), size_t(kRounds));
+  std::set<uint32_t> distinct;
+  for (int i = 0; i < kRounds; i++) {
+    EXPECT_EQ(shared[0][i], shared[1][i]) << "round " << i;
+    distinct.insert({shared[0][i], own[0][i], own[1][i]});
+  }
+  EXPECT_EQ(distinct.size(), size_t(3 * kRounds));  // 300 label sets, 300 numbers
+}
+
+TEST(ClusterIdentities, AnEtcdOutageFailsNewKeysClearlyAndKeepsKnownOnes) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  EtcdIdentityAllocator a(client_for(etcd));
+  uint32_t web = a.allocate({{"app", "web"}});
+  etcd.stop();
+  EXPECT_EQ(a.allocate({{"app", "web"}}), web);  // known: no call
+  try {
+    a.allocate({{"app", "new"}});
+    FAIL() << "numbered a new key without etcd";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("identity for app=new: etcd unreachable"), std::string::npos) << e.what();
+  }
+  ASSERT_TRUE(etcd.start());
+  EXPECT_NE(a.allocate({{"app", "new"}}), web);
+}
+
+// The agent's allocator keeps what its node uses and takes new numbers from
+// etcd: two nodes that meet label sets in other orders still agree.
+TEST(ClusterIdentities, ALocalAllocatorWithEtcdUpstreamAgreesAcrossNodes) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  LocalIdentityAllocator a, b;
+  a.set_upstream(std::make_shared<EtcdIdentityAllocator>(client_for(etcd)));
+  b.set_upstream(std::make_shared<EtcdIdentityAllocator>(client_for(etcd)));
+  uint32_t x = a.allocate({{"k", "x"}});
+  uint32_t y = a.allocate({{"k", "y"}});
+  EXPECT_EQ(b.allocate({{"k", "z"}}), y + 1);
+  EXPECT_EQ(b.allocate({{"k", "y"}}), y);
+  EXPECT_EQ(b.allocate({{"k", "x"}}), x);
+  // a copy (the agent compiles with one) numbers the same way
+  LocalIdentityAllocator copy = a;
+  EXPECT_EQ(copy.allocate({{"k", "z"}}), y + 1);
+  // released here, the number stays the key's in the cluster
+  a.release_unused({});
+  EXPECT_EQ(a.allocate({{"k", "y"}}), y);
+}
+
+}  // namespace
+}  // namespace zeroseg

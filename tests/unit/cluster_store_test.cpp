@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: Apache-2.0
+// The cluster store of desired objects and its watcher, against a real etcd.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "common/error.h"
+#include "etcd_server.h"
+#include "policy/yaml_reader.h"
+#include "sources/cluster_store.h"
+#include "sources/node_lease.h"
+
+namespace zeroseg {
+namespace {
+
+using namespace std::chrono_literals;
+using zeroseg::testing::EtcdServer;
+
+constexpr const char* kObjects = R"(apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: web, namespace: prod, labels: {app: web}}
+spec: {interface: veth1, ips: [10.0.0.1]}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: prod}
+---
+apiVersion: zeroseg.io/v1
+kind: SegmentPolicy
+metadata: {name: p, namespace: prod}
+spec:
+  selector: {matchLabels: {app: web}}
+  ingress: [{from: [{entity: world}]}]
+)";
+
+std::shared_ptr<etcd::Client> client_for(const EtcdServer& s) {
+  etcd::ClientOptions o;
+  o.endpoints = {{"127.0.0.1", s.port()}};
+  return std::make_shared<etcd::Client>(o);
+}
+
+TEST(ClusterKeys, KeysDecodeBackAndRemoteWorkloadsLoseTheirInterface) {
+  ObjectSet objs = load_yaml(kObjects, "t.yaml");
+  ClusterKeys a("node-a"), b("node-b");
+  EXPECT_EQ(a.key(objs.workloads[0]), "/zeroseg/v1/workloads/node-a/prod/web");
+  EXPECT_EQ(a.key(objs.namespaces[0]), "/zeroseg/v1/namespaces/prod");
+  EXPECT_EQ(a.key(objs.policies[0]), "/zeroseg/v1/policies/SegmentPolicy/prod/p");
+  std::string wkey = a.key(objs.workloads[0]), wdoc = objs.workloads[0].meta.document.str();
+  ObjectSet here, there;
+  a.decode(wkey, wdoc, here);
+  b.decode(wkey, wdoc, there);
+  EXPECT_EQ(here.workloads[0].interface, "veth1");
+  EXPECT_EQ(there.workloads[0].interface, "");  // node-b knows its addresses only
+  EXPECT_EQ(there.workloads[0].ips.size(), 1u);
+  // a value that does not match its key is refused, naming the key
+  ObjectSet junk;
+  EXPECT_THROW(a.decode("/zeroseg/v1/workloads/node-a/prod/other", wdoc, junk), Error);
+  EXPECT_THROW(a.decode("/zeroseg/v1/namespaces/prod", wdoc, junk), Error);
+  EXPECT_THROW(a.decode("/zeroseg/v1/policies/NetworkPolicy/prod/p", objs.policies[0].meta.document.str(), junk),
+               Error);
+  try {
+    a.decode("/zeroseg/v1/namespaces/x", "kind: [", junk);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("etcd /zeroseg/v1/namespaces/x"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(junk.size(), 0u);
+  ObjectSet named;
+  EXPECT_TRUE(a.named_by("/zeroseg/v1/policies/NetworkPolicy/prod/np", named));
+  EXPECT_EQ(named.policies[0].kind, Policy::Kind::network_policy);
+  EXPECT_FALSE(a.named_by("/zeroseg/v1/identities/next", named));
+}
+
+struct Seen {
+  std::mutex mu;
+  std::vector<std::pair<std::string, int64_t>> calls;  // "snapshot N" / "change P/G", revision
+  ObjectSet last_put;
+  void add(std::string what, int64_t rev) {
+    std::lock_guard lock(mu);
+    calls.emplace_back(std::move(what), rev);
+  }
+};
+
+TEST(ClusterWatcher, ListsThenTurnsEachTransactionIntoOneChange) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  ClusterStore store(client_for(etcd), ClusterKeys("node-a"));
+  ObjectSet objs = load_yaml(kObjects, "t.yaml");
+  ObjectSet ns;
+  ns.namespaces.push_back(objs.namespaces.ptr(0));
+  auto first = store.put(ns);
+  ASSERT_TRUE(first);
+  Seen seen;
+  ClusterWatcher w(client_for(etcd), ClusterKeys("node-b"),
+                   {[&](const ObjectSet& all, int64_t rev) { seen.add("snapshot " + std::to_string(all.size()), rev); },
+                    [&](const ObjectSet& put, const ObjectSet& gone, int64_t rev) {
+                      seen.add("change " + std::to_string(put.size()) + "/" + std::to_string(gone.size()), rev);
+                      std::lock_guard lock(seen.mu);
+                      if (put.size()) seen.last_put = put;
+                    }});
+  w.start();
+  ASSERT_TRUE(w.wait_applied(*first, 20s));  // listed
+  auto rev = store.put(objs);  // three objects, one transaction
+  ASSERT_TRUE(rev) << rev.error();
+  ASSERT_TRUE(w.wait_applied(*rev, 20s));
+  auto del = store.remove(objs);
+  ASSERT_TRUE(del) << del.error();
+  ASSERT_TRUE(w.wait_applied(*del, 20s));
+  EXPECT_TRUE(w.status().connected);
+  w.stop();
+  std::lock_guard lock(seen.mu);
+  ASSERT_EQ(seen.calls.size(), 3u);
+  EXPECT_EQ(seen.calls[0].first, "snapshot 1");
+  EXPECT_EQ(seen.calls[1], std::make_pair(std::string("change 3/0"), *rev));
+  EXPECT_EQ(seen.calls[2], std::make_pair(std::string("change 0/3"), *del));
+  ASSERT_EQ(seen.last_put.workloads.size(), 1u);
+  EXPECT_EQ(seen.last_put.workloads[0].interface, "");  // node-a's workload, seen from node-b
+}
+
+TEST(ClusterWatcher, AnOutageIsReportedAndTheReturnListsAgainWithoutAGap) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  Seen seen;
+  ClusterWatcher w(client_for(etcd), ClusterKeys("node-b"),
+                   {[&](const ObjectSet& all, int64_t rev) { seen.add("snapshot " + std::to_string(all.size()), rev); },
+                    [&](const ObjectSet& put, const ObjectSet& gone, int64_t rev) {
+                      seen.add("change " + std::to_string(put.size()) + "/" + std::to_string(gone.size()), rev);
+                    }});
+  w.start();
+  ASSERT_TRUE(w.wait_applied(1, 20s));
+  etcd.stop();
+  for (int i = 0; i < 200 && w.status().connected; i++) std::this_thread::sleep_for(50ms);
+  WatchStatus down = w.status();
+  EXPECT_FALSE(down.connected);
+  EXPECT_GT(down.outage_since_ns, 0);
+  EXPECT_NE(down.last_error.find("etcd"), std::string::npos) << down.last_error;
+  ASSERT_TRUE(etcd.start());
+  // written while this watcher may not yet be back: it must still arrive
+  ClusterStore store(client_for(etcd), ClusterKeys("node-a"));
+  auto rev = store.put(load_yaml(kObjects, "t.yaml"));
+  ASSERT_TRUE(rev) << rev.error();
+  ASSERT_TRUE(w.wait_applied(*rev, 30s));
+  EXPECT_TRUE(w.status().connected);
+  EXPECT_EQ(w.status().outage_since_ns, 0);
+  w.stop();
+  std::lock_guard lock(seen.mu);
+  int objects_seen = 0;
+  for (const auto& [what, r] : seen.calls)
+    if (what == "snapshot 3" || what == "change 3/0") objects_seen++;
+  EXPECT_EQ(objects_seen, 1) << "the three objects arrive once, by relist or by watch";
+}
+
+}  // namespace
+}  // namespace zeroseg
+
+namespace zeroseg {
+namespace {
+
+// A node's keys go with its lease: etcd deletes them when the node stops
+// keeping it alive; a lease that ran out is granted anew and the node's
+// keys written again.
+TEST(NodeLease, KeysGoWithADeadNodeAndComeBackWithANewLease) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  auto client = client_for(etcd);
+  ClusterStore store(client, ClusterKeys("node-a"));
+  ObjectSet objs = load_yaml(kObjects, "t.yaml");
+  ObjectSet own;
+  own.workloads.push_back(objs.workloads.ptr(0));
+  std::mutex mu;
+  std::vector<int64_t> leases;
+  auto lease = std::make_unique<NodeLease>(client, store.keys().node_key(), 5, [&](int64_t id) {
+    ASSERT_TRUE(store.put(own, id));
+    std::lock_guard lock(mu);
+    leases.push_back(id);
+  });
+  lease->start();
+  auto wkey = store.keys().key(own.workloads[0]);
+  auto held = [&] { return client->range(wkey)->kvs.size() == 1 && client->range(store.keys().node_key())->kvs.size() == 1; };
+  for (int i = 0; i < 100 && !held(); i++) std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(held());
+  int64_t first = lease->id();
+  ASSERT_NE(first, 0);
+  EXPECT_EQ(client->range(wkey)->kvs.at(0).lease, first);
+  // the lease runs out behind the node's back (as after a long partition)
+  ASSERT_TRUE(client->lease_revoke(first));
+  EXPECT_FALSE(client->range(wkey)->kvs.size());
+  for (int i = 0; i < 200 && (lease->id() == first || lease->id() == 0 || !held()); i++)
+    std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(held()) << "the node's keys were not written again under a new lease";
+  EXPECT_NE(lease->id(), first);
+  // the node dies: no keepalive; etcd drops its keys after the TTL
+  lease.reset();
+  bool gone = false;
+  for (int i = 0; i < 300 && !gone; i++) {
+    std::this_thread::sleep_for(100ms);
+    gone = client->range(wkey)->kvs.empty() && client->range(store.keys().node_key())->kvs.empty();
+  }
+  EXPECT_TRUE(gone) << "a dead node's workload outlived its lease by 30 s";
+  std::lock_guard lock(mu);
+  EXPECT_EQ(leases.size(), 2u);
+}
+
+}  // namespace
+}  // namespace zeroseg

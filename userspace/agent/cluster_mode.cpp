@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "agent/cluster_mode.h"
+
+#include <set>
+
+#include "agent/agent.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "policy/object_merge.h"
+#include "sources/cluster_identities.h"
+
+namespace zeroseg {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+// How long an apply waits for this node's watcher to enforce its revision:
+// a large state compiles in seconds; past this the apply is committed in
+// etcd and reported as not yet enforced here.
+constexpr auto kEnforceTimeout = 60s;
+
+// The objects of `have` that `keep` does not name.
+ObjectSet missing_from(const ObjectSet& have, const ObjectSet& keep) {
+  std::set<std::string> refs;
+  for (const auto& w : keep.workloads) refs.insert(ref_of(w));
+  for (const auto& n : keep.namespaces) refs.insert(ref_of(n));
+  for (const auto& p : keep.policies) refs.insert(ref_of(p));
+  ObjectSet gone;
+  for (size_t i = 0; i < have.workloads.size(); i++)
+    if (!refs.count(ref_of(have.workloads[i]))) gone.workloads.push_back(have.workloads.ptr(i));
+  for (size_t i = 0; i < have.namespaces.size(); i++)
+    if (!refs.count(ref_of(have.namespaces[i]))) gone.namespaces.push_back(have.namespaces.ptr(i));
+  for (size_t i = 0; i < have.policies.size(); i++)
+    if (!refs.count(ref_of(have.policies[i]))) gone.policies.push_back(have.policies.ptr(i));
+  return gone;
+}
+
+}  // namespace
+
+std::shared_ptr<etcd::Client> cluster_client(const AgentConfig& config) {
+  std::string why;
+  auto endpoints = etcd::parse_cluster_url(config.cluster, why);
+  if (!endpoints) throw Error("setting cluster: " + why);
+  if (config.node_name.empty()) throw Error("setting cluster: needs node-name (the name this node's workloads go under)");
+  if (config.node_name.find('/') != std::string::npos)
+    throw Error("setting node-name: '" + config.node_name + "' holds '/', which cluster mode's keys cannot");
+  if ((!config.etcd_cert.empty() || !config.etcd_key.empty()) && config.etcd_ca.empty())
+    throw Error("setting etcd-cert/etcd-key: needs etcd-ca (TLS to etcd)");
+  if (config.etcd_cert.empty() != config.etcd_key.empty())
+    throw Error("settings etcd-cert and etcd-key: give both or neither");
+  etcd::ClientOptions o;
+  o.endpoints = *endpoints;
+  o.ca = config.etcd_ca;
+  o.cert = config.etcd_cert;
+  o.key = config.etcd_key;
+  return std::make_shared<etcd::Client>(std::move(o));
+}
+
+std::shared_ptr<IdentityAllocator> cluster_identities(std::shared_ptr<etcd::Client> client) {
+  return std::make_shared<EtcdIdentityAllocator>(std::move(client));
+}
+
+ClusterMode::ClusterMode(Agent& agent, std::shared_ptr<etcd::Client> client, const std::string& node,
+                         int64_t lease_ttl)
+    : agent_(agent),
+      node_(node),
+      client_(client),
+      store_(client, ClusterKeys(node)),
+      watcher_(std::make_shared<etcd::Client>(client->options()), ClusterKeys(node),
+               {[this](const ObjectSet& all, int64_t rev) { on_snapshot(all, rev); },
+                [this](const ObjectSet& put, const ObjectSet& gone, int64_t rev) { on_change(put, gone, rev); }}),
+      lease_(client, ClusterKeys(node).node_key(), lease_ttl, [this](int64_t lease) { on_lease(lease); }) {
+  lease_.start();
+}
+
+ClusterMode::~ClusterMode() {
+  lease_.stop();
+  watcher_.stop();
+}
+
+ObjectSet ClusterMode::own_workloads(const ObjectSet& from) const {
+  ObjectSet own;
+  for (size_t i = 0; i < from.workloads.size(); i++)
+    if (!from.workloads[i].interface.empty()) own.workloads.push_back(from.workloads.ptr(i));
+  return own;
+}
+
+void ClusterMode::on_lease(int64_t lease) {
+  ObjectSet own = own_workloads(*agent_.snapshot().desired);
+  if (own.size()) {
+    auto rev = store_.put(own, lease);
+    if (!rev) throw Error("writing this node's " + std::to_string(own.size()) + " workloads: " + rev.error());
+  }
+  if (!watching_) {  // the lease's thread alone reads and sets it
+    watching_ = true;
+    watcher_.start();
+  }
+}
+
+void ClusterMode::remember(int64_t revision, Outcome outcome) {
+  std::lock_guard lock(mu_);
+  outcomes_[revision] = std::move(outcome);
+  while (outcomes_.size() > 64) outcomes_.erase(outcomes_.begin());
+}
+
+// What this node did with a change: the datapath's side of it.
+void ClusterMode::apply_here(const ObjectSet& put, const ObjectSet& gone, int64_t revision) {
+  Outcome o;
+  try {
+    if (gone.size()) {
+      ApplyResult r = agent_.remove(gone, false);
+      o.result.revision = r.revision;
+      o.result.entries_changed += r.entries_changed;
+    }
+    if (put.size()) {
+      ApplyResult r = agent_.apply(put, false);
+      o.result.revision = r.revision;
+      o.result.entries_changed += r.entries_changed;
+      o.result.not_enforced = r.not_enforced;
+    }
+  } catch (const std::exception& e) {
+    o.error = e.what();
+    remember(revision, std::move(o));
+    throw;
+  }
+  remember(revision, std::move(o));
+}
+
+void ClusterMode::on_snapshot(const ObjectSet& all, int64_t revision) {
+  // etcd is the truth: what this node holds and etcd does not is gone, but
+  // for this node's own workloads that etcd dropped with a lease that ran
+  // out while it was away: they stay enforced here, and the lease thread
+  // writes them back (removing them would leave their interfaces unguarded)
+  ObjectSet missing = missing_from(*agent_.snapshot().desired, all), gone;
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < missing.workloads.size(); i++)
+      if (missing.workloads[i].interface.empty() || deleting_.count(ref_of(missing.workloads[i])))
+        gone.workloads.push_back(missing.workloads.ptr(i));
+  }
+  gone.namespaces = missing.namespaces;
+  gone.policies = missing.policies;
+  if (gone.workloads.size() < missing.workloads.size())
+    log::warn("cluster: " + std::to_string(missing.workloads.size() - gone.workloads.size()) +
+              " of this node's workloads are not in etcd: kept, and written again with the node lease");
+  apply_here(all, gone, revision);
+  log::info("cluster: in step with etcd at revision " + std::to_string(revision) + " (" + std::to_string(all.size()) +
+            " objects)");
+}
+
+void ClusterMode::on_change(const ObjectSet& put, const ObjectSet& gone, int64_t revision) {
+  apply_here(put, gone, revision);
+}
+
+ApplyResult ClusterMode::wait_for(int64_t revision, const ObjectSet& objects, const char* outcome) {
+  if (!watcher_.wait_applied(revision, kEnforceTimeout))
+    throw Error("committed to etcd at revision " + std::to_string(revision) +
+                ", but not yet enforced on this node (" + watcher_.status().last_error + ")");
+  ApplyResult r;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = outcomes_.find(revision); it != outcomes_.end()) {
+      if (!it->second.error.empty())
+        throw Error("committed to etcd at revision " + std::to_string(revision) +
+                    ", but this node could not apply it: " + it->second.error);
+      r = it->second.result;
+    }
+  }
+  for (const auto& w : objects.workloads) r.objects.emplace_back(ref_of(w), outcome);
+  for (const auto& n : objects.namespaces) r.objects.emplace_back(ref_of(n), outcome);
+  for (const auto& p : objects.policies) r.objects.emplace_back(ref_of(p), outcome);
+  r.cluster_revision = revision;
+  return r;
+}
+
+ApplyResult ClusterMode::apply(const ObjectSet& objects, bool dry_run) {
+  // what this node would make of it: errors before anything is written
+  ApplyResult check = agent_.apply(objects, true);
+  if (dry_run) return check;
+  int64_t lease = lease_.id();
+  if (objects.workloads.size() && !lease)
+    throw Error("cluster store unavailable, nothing applied: this node holds no lease in etcd yet (" +
+                watcher_.status().last_error + ")");
+  auto rev = store_.put(objects, lease);
+  if (!rev) throw Error("cluster store unavailable, nothing applied: " + rev.error());
+  ApplyResult r = wait_for(*rev, objects, "configured");
+  r.objects = check.objects;  // created / configured / unchanged, as this node saw it
+  return r;
+}
+
+ApplyResult ClusterMode::remove(const ObjectSet& objects, bool dry_run) {
+  ApplyResult check = agent_.remove(objects, true);
+  if (dry_run) return check;
+  std::vector<std::string> refs;
+  for (const auto& w : objects.workloads) refs.push_back(ref_of(w));
+  {
+    std::lock_guard lock(mu_);
+    deleting_.insert(refs.begin(), refs.end());
+  }
+  struct Done {  // however this ends
+    ClusterMode* self;
+    std::vector<std::string>& refs;
+    ~Done() {
+      std::lock_guard lock(self->mu_);
+      for (const auto& r : refs) self->deleting_.erase(r);
+    }
+  } done{this, refs};
+  auto rev = store_.remove(objects);
+  if (!rev) throw Error("cluster store unavailable, nothing deleted: " + rev.error());
+  ApplyResult r = wait_for(*rev, objects, "deleted");
+  r.objects = check.objects;
+  return r;
+}
+
+json ClusterMode::status() const {
+  WatchStatus w = watcher_.status();
+  json j = {{"node", node_},
+            {"connected", w.connected},
+            {"applied_revision", w.applied_revision},
+            {"store_revision", w.store_revision},
+            {"relists", w.relists}};
+  json eps = json::array();
+  for (const auto& e : client_->options().endpoints) eps.push_back(e.str());
+  j["endpoints"] = eps;
+  j["lease"] = lease_.id();
+  j["lease_ttl"] = lease_.ttl();
+  if (!w.connected) {
+    j["outage_since_ns"] = w.outage_since_ns;
+    j["error"] = w.last_error;
+  }
+  return j;
+}
+
+json ClusterMode::cluster_view() const {
+  json j = status();
+  const std::string prefix = std::string(kClusterStatePrefix) + "nodes/";
+  auto nodes = client_->range_prefix(prefix);
+  if (!nodes) {
+    j["nodes_error"] = nodes.error();
+    return j;
+  }
+  j["head_revision"] = nodes->revision;
+  j["lag"] = std::max<int64_t>(0, nodes->revision - j["applied_revision"].get<int64_t>());
+  json list = json::array();
+  for (const auto& kv : nodes->kvs) {
+    auto ttl = client_->lease_time_to_live(kv.lease);  // a read: renews nothing
+    list.push_back({{"node", kv.key.substr(prefix.size())}, {"lease", kv.lease}, {"ttl", ttl ? *ttl : -1}});
+  }
+  j["nodes"] = list;
+  return j;
+}
+
+}  // namespace zeroseg

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "sources/cluster_store.h"
+
+#include <algorithm>
+#include <map>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/time.h"
+#include "policy/yaml_reader.h"
+
+namespace zeroseg {
+namespace {
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t slash; (slash = s.find('/', start)) != std::string::npos; start = slash + 1)
+    out.push_back(s.substr(start, slash - start));
+  out.push_back(s.substr(start));
+  return out;
+}
+
+template <class T>
+void check_name(const T& obj, const std::string& ns, const std::string& name, const std::string& key) {
+  if (obj.meta.name != name || (!ns.empty() && obj.meta.ns != ns))
+    throw Error("etcd " + key + ": holds " + obj.meta.ns + "/" + obj.meta.name + ", not the object its key names");
+}
+
+}  // namespace
+
+void ClusterKeys::decode(const std::string& key, const std::string& value, ObjectSet& into) const {
+  if (key.rfind(prefix_, 0) != 0) throw Error("etcd " + key + ": outside " + prefix_);
+  auto parts = split(key.substr(prefix_.size()));
+  ObjectSet one = load_yaml(value, "etcd " + key);
+  if (one.size() != 1) throw Error("etcd " + key + ": holds " + std::to_string(one.size()) + " objects, not one");
+  if (parts[0] == "namespaces" && parts.size() == 2 && one.namespaces.size() == 1) {
+    check_name(one.namespaces[0], "", parts[1], key);
+    into.namespaces.push_back(one.namespaces.ptr(0));
+  } else if (parts[0] == "policies" && parts.size() == 4 && one.policies.size() == 1 &&
+             one.policies[0].kind_name() == parts[1]) {
+    check_name(one.policies[0], parts[2], parts[3], key);
+    into.policies.push_back(one.policies.ptr(0));
+  } else if (parts[0] == "workloads" && parts.size() == 4 && one.workloads.size() == 1) {
+    check_name(one.workloads[0], parts[2], parts[3], key);
+    if (parts[1] == node_) {
+      into.workloads.push_back(one.workloads.ptr(0));
+    } else {
+      // another node's: its addresses are known here, its interface is there
+      Workload w = one.workloads[0];
+      w.interface.clear();
+      w.attach = ZS_ATTACH_WORKLOAD;
+      into.workloads.push_back(std::move(w));
+    }
+  } else {
+    throw Error("etcd " + key + ": the key names no object of the kind it holds");
+  }
+}
+
+bool ClusterKeys::named_by(const std::string& key, ObjectSet& into) const {
+  if (key.rfind(prefix_, 0) != 0) return false;
+  auto parts = split(key.substr(prefix_.size()));
+  if (parts[0] == "namespaces" && parts.size() == 2) {
+    Namespace n;
+    n.meta.name = parts[1];
+    n.meta.ns = "";
+    into.namespaces.push_back(std::move(n));
+    return true;
+  }
+  if (parts[0] == "policies" && parts.size() == 4) {
+    Policy p;
+    if (parts[1] == "NetworkPolicy") p.kind = Policy::Kind::network_policy;
+    else if (parts[1] != "SegmentPolicy") return false;
+    p.meta.ns = parts[2];
+    p.meta.name = parts[3];
+    into.policies.push_back(std::move(p));
+    return true;
+  }
+  if (parts[0] == "workloads" && parts.size() == 4) {
+    Workload w;
+    w.meta.ns = parts[2];
+    w.meta.name = parts[3];
+    into.workloads.push_back(std::move(w));
+    return true;
+  }
+  return false;
+}
+
+etcd::Result<int64_t> ClusterStore::put(const ObjectSet& objects, int64_t lease) {
+  etcd::Txn t;
+  for (const auto& w : objects.workloads)
+    t.success.push_back(etcd::Op::put(keys_.key(w), w.meta.document.str(), lease));
+  for (const auto& n : objects.namespaces) t.success.push_back(etcd::Op::put(keys_.key(n), n.meta.document.str()));
+  for (const auto& p : objects.policies) t.success.push_back(etcd::Op::put(keys_.key(p), p.meta.document.str()));
+  auto r = client_->txn(t);
+  if (!r) return etcd::Result<int64_t>::failure(r.error());
+  return r->revision;
+}
+
+etcd::Result<int64_t> ClusterStore::remove(const ObjectSet& objects) {
+  etcd::Txn t;
+  for (const auto& w : objects.workloads) t.success.push_back(etcd::Op::del(keys_.key(w)));
+  for (const auto& n : objects.namespaces) t.success.push_back(etcd::Op::del(keys_.key(n)));
+  for (const auto& p : objects.policies) t.success.push_back(etcd::Op::del(keys_.key(p)));
+  auto r = client_->txn(t);
+  if (!r) return etcd::Result<int64_t>::failure(r.error());
+  return r->revision;
+}
+
+ClusterWatcher::ClusterWatcher(std::shared_ptr<etcd::Client> client, ClusterKeys keys, Callbacks callbacks)
+    : client_(std::move(client)), keys_(std::move(keys)), callbacks_(std::move(callbacks)) {
+  status_.outage_since_ns = realtime_now_ns();
+}
+
+ClusterWatcher::~ClusterWatcher() { stop(); }
+
+void ClusterWatcher::start() { thread_ = std::thread([this] { run(); }); }
+
+void ClusterWatcher::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  client_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+WatchStatus ClusterWatcher::status() const {
+  std::lock_guard lock(mu_);
+  return status_;
+}
+
+bool ClusterWatcher::wait_applied(int64_t revision, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return stopping_ || status_.applied_revision >= revision; }) &&
+         status_.applied_revision >= revision;
+}
+
+void ClusterWatcher::failed(const std::string& why) {
+  std::lock_guard lock(mu_);
+  if (status_.connected || status_.last_error != why) log::warn("cluster: " + why);
+  if (status_.connected) status_.outage_since_ns = realtime_now_ns();
+  status_.connected = false;
+  status_.last_error = why;
+}
+
+void ClusterWatcher::applied(int64_t revision) {
+  {
+    std::lock_guard lock(mu_);
+    status_.applied_revision = std::max(status_.applied_revision, revision);
+    status_.store_revision = std::max(status_.store_revision, revision);
+  }
+  cv_.notify_all();
+}
+
+bool ClusterWatcher::list() {
+  etcd::Txn t;
+  for (const auto& p : keys_.watched()) t.success.push_back({etcd::Op::Kind::range, p, {}, etcd::prefix_end(p), 0});
+  auto r = client_->txn(t);
+  if (!r) {
+    failed(r.error());
+    return false;
+  }
+  ObjectSet all;
+  for (const auto& range : r->ranges)
+    for (const auto& kv : range.kvs) {
+      try {
+        keys_.decode(kv.key, kv.value, all);
+      } catch (const Error& e) {
+        log::warn(std::string("cluster: skipped: ") + e.what());
+      }
+    }
+  try {
+    callbacks_.on_snapshot(all, r->revision);
+  } catch (const std::exception& e) {
+    log::warn(std::string("cluster: the objects at revision ") + std::to_string(r->revision) + " failed: " + e.what());
+  }
+  {
+    std::lock_guard lock(mu_);
+    status_.relists++;
+    status_.connected = true;
+    status_.outage_since_ns = 0;
+    status_.last_error.clear();
+  }
+  applied(r->revision);
+  return true;
+}
+
+void ClusterWatcher::run() {
+  auto backoff = std::chrono::milliseconds(200);
+  bool listed = false;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      if (stopping_) return;
+    }
+    if (!listed) listed = list();
+    if (listed) {
+      int64_t from = status().applied_revision + 1;
+      bool compacted = false;
+      auto next = client_->watch(keys_.prefix(), etcd::prefix_end(keys_.prefix()), from, [&](const etcd::WatchBatch& b) {
+        if (b.compact_revision > 0) {
+          compacted = true;
+          return false;
+        }
+        // one call per revision: a transaction's objects arrive together
+        std::map<int64_t, std::pair<ObjectSet, ObjectSet>> by_revision;
+        for (const auto& e : b.events) {
+          auto& [put, gone] = by_revision[e.kv.mod_revision];
+          try {
+            if (e.type == etcd::Event::Type::put) keys_.decode(e.kv.key, e.kv.value, put);
+            else keys_.named_by(e.kv.key, gone);
+          } catch (const Error& ex) {
+            log::warn(std::string("cluster: skipped: ") + ex.what());
+          }
+        }
+        for (auto& [rev, change] : by_revision) {
+          if (change.first.size() + change.second.size() > 0) {
+            try {
+              callbacks_.on_change(change.first, change.second, rev);
+            } catch (const std::exception& ex) {
+              log::warn("cluster: revision " + std::to_string(rev) + " failed: " + ex.what());
+            }
+          }
+          applied(rev);
+        }
+        return true;
+      });
+      if (compacted) {
+        listed = false;
+        continue;  // at once: the store moved on without us
+      }
+      if (next) {
+        backoff = std::chrono::milliseconds(200);
+        continue;
+      }
+      failed(next.error());
+      listed = false;  // a gap may follow an outage: list again, then watch
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, backoff, [&] { return stopping_; });
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+}
+
+}  // namespace zeroseg

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+// The desired objects of a cluster, in etcd (cluster mode). Under /zeroseg/v1/:
+//   namespaces/NAME                      cluster-wide
+//   policies/KIND/NAMESPACE/NAME         cluster-wide (KIND: SegmentPolicy, NetworkPolicy)
+//   workloads/NODE/NAMESPACE/NAME        the node's that runs them
+// each holding the object's YAML as written. An apply or delete is one
+// transaction (all its objects or none); ClusterWatcher turns the store's
+// revisions into changes of one node's desired objects: other nodes'
+// workloads arrive without their interface (their addresses only: an
+// identity for each in this node's ipcache, nothing to attach here).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "policy/objects.h"
+#include "sources/etcd_client.h"
+
+namespace zeroseg {
+
+inline constexpr const char* kClusterStatePrefix = "/zeroseg/v1/";
+
+// Keys of objects, and objects of keys and values.
+class ClusterKeys {
+ public:
+  ClusterKeys(std::string node, std::string prefix = kClusterStatePrefix)
+      : node_(std::move(node)), prefix_(std::move(prefix)) {}
+  std::string key(const Workload& w) const { return prefix_ + "workloads/" + node_ + "/" + w.meta.ns + "/" + w.meta.name; }
+  std::string key(const Namespace& n) const { return prefix_ + "namespaces/" + n.meta.name; }
+  std::string node_key() const { return prefix_ + "nodes/" + node_; }
+  std::string key(const Policy& p) const {
+    return prefix_ + "policies/" + p.kind_name() + "/" + p.meta.ns + "/" + p.meta.name;
+  }
+  // The prefixes a node watches: the objects' kinds, not identities/.
+  std::vector<std::string> watched() const {
+    return {prefix_ + "namespaces/", prefix_ + "policies/", prefix_ + "workloads/"};
+  }
+  // The object a stored value holds, into `into`; a remote workload loses
+  // its interface. Throws Error naming the key when the value is not one
+  // valid object of the key's kind, namespace and name.
+  void decode(const std::string& key, const std::string& value, ObjectSet& into) const;
+  // The object a deleted key named (name, namespace and kind only) into `into`;
+  // false for a key of no object.
+  bool named_by(const std::string& key, ObjectSet& into) const;
+  const std::string& node() const { return node_; }
+  const std::string& prefix() const { return prefix_; }
+
+ private:
+  std::string node_, prefix_;
+};
+
+// Writes applies and deletes, each as one transaction.
+class ClusterStore {
+ public:
+  ClusterStore(std::shared_ptr<etcd::Client> client, ClusterKeys keys)
+      : client_(std::move(client)), keys_(std::move(keys)) {}
+  // The revision that holds the change, or why none does. Workloads are
+  // written under `lease` (the node's: they go when it dies); 0: none.
+  etcd::Result<int64_t> put(const ObjectSet& objects, int64_t lease = 0);
+  etcd::Result<int64_t> remove(const ObjectSet& objects);
+  const ClusterKeys& keys() const { return keys_; }
+
+ private:
+  std::shared_ptr<etcd::Client> client_;
+  ClusterKeys keys_;
+};
+
+// What a watcher has done, for `status` and metrics.
+struct WatchStatus {
+  bool connected = false;       // listed and watching
+  int64_t applied_revision = 0;  // the store's revision this node's objects equal
+  int64_t store_revision = 0;    // the newest revision seen
+  int64_t outage_since_ns = 0;   // realtime; 0 while connected
+  std::string last_error;
+  uint64_t relists = 0;
+};
+
+// Lists the objects, then watches from the list's revision on, in a thread
+// of its own: on_snapshot(all objects, revision) after each (re)list,
+// on_change(put, gone, revision) for each later revision. A lost stream is
+// watched again from the next revision (backoff up to 5 s); a compacted one
+// is listed again. The callbacks run on the watcher's thread, one at a time;
+// an exception from one is logged and the revision counted as applied.
+class ClusterWatcher {
+ public:
+  struct Callbacks {
+    std::function<void(const ObjectSet& all, int64_t revision)> on_snapshot;
+    std::function<void(const ObjectSet& put, const ObjectSet& gone, int64_t revision)> on_change;
+  };
+  ClusterWatcher(std::shared_ptr<etcd::Client> client, ClusterKeys keys, Callbacks callbacks);
+  ~ClusterWatcher();
+  void start();
+  void stop();
+  WatchStatus status() const;
+  // Waits until the objects of revision `revision` are applied, up to
+  // `timeout`; false on timeout or stop.
+  bool wait_applied(int64_t revision, std::chrono::milliseconds timeout);
+
+ private:
+  void run();
+  bool list();  // false: failed (status says why)
+  void failed(const std::string& why);
+  void applied(int64_t revision);
+  std::shared_ptr<etcd::Client> client_;
+  ClusterKeys keys_;
+  Callbacks callbacks_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  WatchStatus status_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace zeroseg

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "sources/node_lease.h"
+
+#include "common/log.h"
+#include "common/time.h"
+
+namespace zeroseg {
+
+NodeLease::NodeLease(std::shared_ptr<etcd::Client> client, std::string node_key, int64_t ttl_seconds,
+                     std::function<void(int64_t)> on_lease)
+    : client_(std::move(client)), node_key_(std::move(node_key)), ttl_(ttl_seconds), on_lease_(std::move(on_lease)) {}
+
+NodeLease::~NodeLease() { stop(); }
+
+void NodeLease::start() { thread_ = std::thread([this] { run(); }); }
+
+void NodeLease::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+int64_t NodeLease::id() const {
+  std::lock_guard lock(mu_);
+  return id_;
+}
+
+bool NodeLease::grant() {
+  auto lease = client_->lease_grant(ttl_);
+  if (!lease) {
+    log::warn("cluster: no node lease: " + lease.error());
+    return false;
+  }
+  auto put = client_->put(node_key_, "{\"since_ns\":" + std::to_string(realtime_now_ns()) + "}", *lease);
+  if (!put) {
+    log::warn("cluster: node key not written: " + put.error());
+    return false;
+  }
+  try {
+    on_lease_(*lease);
+  } catch (const std::exception& e) {
+    log::warn(std::string("cluster: the node's workloads not written under its lease: ") + e.what());
+    return false;
+  }
+  std::lock_guard lock(mu_);
+  id_ = *lease;
+  return true;
+}
+
+void NodeLease::run() {
+  const auto beat = std::chrono::milliseconds(ttl_ * 1000 / 3);
+  while (true) {
+    int64_t id = this->id();
+    if (id == 0) {
+      grant();
+    } else if (auto left = client_->lease_keepalive(id); left && *left == 0) {
+      // etcd let it run out (away longer than the TTL): the node's keys are gone
+      log::warn("cluster: the node lease ran out; writing the node's workloads again");
+      {
+        std::lock_guard lock(mu_);
+        id_ = 0;
+      }
+      grant();
+    }  // an unreachable etcd: try again at the next beat
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, id_ ? beat : std::chrono::milliseconds(1000), [&] { return stopping_; })) return;
+  }
+}
+
+}  // namespace zeroseg
