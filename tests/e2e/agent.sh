@@ -222,7 +222,7 @@ expect_ok "host uplink: SSH from the management CIDR" ssh_from 10.78.0.2
 expect_fail "host uplink: SSH from elsewhere is dropped" ssh_from 10.78.0.100
 out=$(in_node "$ZS" status --bpf-pin-dir "$PIN" --socket "$SOCK")
 if [[ $out == *"agent: pid $agent_pid"* && $out == *"4 workloads, 4 policies"* ]]; then pass "status shows the agent's view"; else fail "status: $(echo "$out" | head -3)"; fi
-hooks=$(in_node "$ZS" status --bpf-pin-dir "$PIN" -o json | python3 -c "import json,sys; print([e['hooks'] for e in json.load(sys.stdin)['endpoints'] if e['kind']=='host'][0])")
+hooks=$(in_node "$ZS" status --bpf-pin-dir "$PIN" --socket "$SOCK" -o json | python3 -c "import json,sys; print([e['hooks'] for e in json.load(sys.stdin)['endpoints'] if e['kind']=='host'][0])")
 if [ "$hooks" = "xdp/tc" ]; then pass "the uplink is guarded by XDP"; else fail "uplink hooks: $hooks"; fi
 
 out=$(printf 'apiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: x}\nspec:\n  ips: [10.1.2.300]\n' >"$work/bad.yaml"; zs apply -f "$work/bad.yaml" 2>&1); rc=$?
