@@ -47,7 +47,8 @@ void write_page(const CLI::App& app, const std::vector<std::string>& path, const
                 const std::filesystem::path& dir) {
   const std::string name = page_name(path);
   std::ofstream out(dir / (name + ".1"));
-  auto subs = app.get_subcommands([](const CLI::App*) { return true; });
+  // hidden words (an empty group, as `man` itself) get no page
+  auto subs = app.get_subcommands([](const CLI::App* s) { return !s->get_group().empty(); });
   out << ".TH " << roff(name) << " 1 \"\" \"" << roff(version) << "\" \"zeroseg manual\"\n";
   out << ".SH NAME\n" << roff(name) << " \\- " << roff(app.get_description()) << "\n";
   out << ".SH SYNOPSIS\n.B " << roff(words(path)) << "\n";
