@@ -195,5 +195,16 @@ TEST(KubectlObjects, RewrittenScalarsKeepTheirMeaning) {
   EXPECT_EQ(again.namespaces[0].meta.labels.at("x"), "null");
 }
 
+// The rewritten text is what a restart reads again: what could not be
+// written back whole is refused, with its place, instead of stored torn.
+TEST(KubectlObjects, AnObjectThatCannotBeWrittenBackIsRefusedWithItsPlace) {
+  EXPECT_EQ(error_of("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  uid: x\n  annotations:\n    ? [k]\n"
+                     "    : v\n"),
+            "k.yaml:7:7: a key must be a string");
+  // without server fields it is stored as written (annotations are not read)
+  EXPECT_EQ(error_of("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  annotations:\n    ? [k]\n    : v\n"),
+            "(no error)");
+}
+
 }  // namespace
 }  // namespace zeroseg

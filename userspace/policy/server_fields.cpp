@@ -12,13 +12,23 @@ namespace {
 // yaml::Tree reads these plain scalars as null: quoted, a string stays one
 bool reads_as_null(const std::string& s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
 
+void emit(YAML::Emitter& out, const yaml::Node& n);
+
+// Keys are strings wherever the schema reads them; a mapping or list as a
+// key (`? [a]: b`) could only be written back as a long key, which the
+// rewritten text must not depend on.
+void emit_key(YAML::Emitter& out, const yaml::Node& key) {
+  if (!key.IsScalar() && !key.IsNull()) throw YAML::ParserException(key.Mark(), "a key must be a string");
+  out << YAML::Key;
+  emit(out, key);
+}
+
 void emit(YAML::Emitter& out, const yaml::Node& n) {
   switch (n.type()) {
     case yaml::Type::map:
       out << YAML::BeginMap;
       for (const auto& kv : n) {
-        out << YAML::Key;
-        emit(out, kv.first);
+        emit_key(out, kv.first);
         out << YAML::Value;
         emit(out, kv.second);
       }
@@ -57,20 +67,27 @@ void emit_metadata(YAML::Emitter& out, const yaml::Node& m) {
       out << YAML::Key << key << YAML::Value << YAML::BeginMap;
       for (const auto& a : kv.second)
         if (!is_last_applied(a.first)) {
-          out << YAML::Key;
-          emit(out, a.first);
+          emit_key(out, a.first);
           out << YAML::Value;
           emit(out, a.second);
         }
       out << YAML::EndMap;
       continue;
     }
-    out << YAML::Key;
-    emit(out, kv.first);
+    emit_key(out, kv.first);
     out << YAML::Value;
     emit(out, kv.second);
   }
   out << YAML::EndMap;
+}
+
+// The rewritten text is what the state directory keeps and a restart reads
+// again: it must be whole.
+std::string text_of(const YAML::Emitter& out, const yaml::Node& doc) {
+  if (!out.good())
+    throw YAML::ParserException(doc.Mark(), "cannot write this object without its server fields: " +
+                                                out.GetLastError());
+  return out.c_str();
 }
 
 }  // namespace
@@ -96,20 +113,19 @@ std::string without_server_fields(const yaml::Node& doc) {
   YAML::Emitter out;
   if (!doc.IsMap()) {
     emit(out, doc);
-    return out.c_str();
+    return text_of(out, doc);
   }
   out << YAML::BeginMap;
   for (const auto& kv : doc) {
     const std::string& key = kv.first.scalar();
     if (key == "status") continue;
-    out << YAML::Key;
-    emit(out, kv.first);
+    emit_key(out, kv.first);
     out << YAML::Value;
     if (key == "metadata" && kv.second.IsMap()) emit_metadata(out, kv.second);
     else emit(out, kv.second);
   }
   out << YAML::EndMap;
-  return out.c_str();
+  return text_of(out, doc);
 }
 
 }  // namespace zeroseg::reading
