@@ -82,7 +82,12 @@ YAML
 nsenter --net="/run/netns/$NODE" "$ZS" agent --config "$work/agent.yaml" --socket "$SOCK" --bpf-pin-dir "$PIN" --state-dir "$work/state" \
   >"$work/agent.log" 2>&1 &
 agent_pid=$!
-for _ in $(seq 50); do [ -S "$SOCK" ] && zs status >/dev/null 2>&1 && break; sleep 0.1; done
+# up once it serves (status with --bpf-pin-dir: the pins are
+# ours); waits up to 60 s, the machine may be loaded
+for _ in $(seq 600); do
+  [ -S "$SOCK" ] && zs status --bpf-pin-dir "$PIN" >/dev/null 2>&1 && grep -q '/metrics' "$work/agent.log" && break
+  sleep 0.1
+done
 METRICS=$(grep -o 'http://[^ ]*/metrics' "$work/agent.log")
 [ -n "$METRICS" ] || { echo "agent did not come up:"; cat "$work/agent.log"; exit 1; }
 
