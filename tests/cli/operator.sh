@@ -102,7 +102,7 @@ ESC=$'\033'
 # on_tty CMD...: CMD's output through a pseudo-terminal (script(1))
 on_tty() { script -qec "$(printf '%q ' "$@")" /dev/null; }
 tty_out=$(on_tty "$zeroseg" flows --socket "$SOCK")
-if [[ $tty_out == *"$ESC["*"denied"* ]]; then pass "flows on a terminal: verdicts coloured"; else fail "no colour on a terminal: $tty_out"; fi
+if [[ $tty_out == *"${ESC}["*"denied"* ]]; then pass "flows on a terminal: verdicts coloured"; else fail "no colour on a terminal: $tty_out"; fi
 pipe_out=$(zs flows; zs alerts)
 if [[ $pipe_out != *"$ESC"* && $pipe_out == *denied* && $pipe_out == *high* ]]; then pass "flows, alerts into a pipe: no ESC byte"
 else fail "ESC in piped output: $(printf %q "$pipe_out")"; fi
@@ -113,7 +113,7 @@ else fail "ESC with NO_COLOR: $(printf %q "$nc_out")"; fi
 cols=$(on_tty "$zeroseg" flows --socket "$SOCK" | sed "s/$ESC\[[0-9;]*m//g" | awk 'NR>1 {print index($0, $4)}' | sort -u | wc -l)
 expect_eq "coloured rows stay aligned" "$cols" 1
 lib_colour() { bash -c 'source "$1"; printf "%s" "$bold$red$green$boldred$plain"' _ "$here/../../scripts/lib/colour.sh"; }
-expect_contains "demo colours on a terminal" "$(on_tty bash -c "source '$here/../../scripts/lib/colour.sh'; printf '%s' \"\$red\"")" "$ESC["
+expect_contains "demo colours on a terminal" "$(on_tty bash -c "source '$here/../../scripts/lib/colour.sh'; printf '%s' \"\$red\"")" "${ESC}["
 expect_eq "demo: no colour into a pipe" "$(lib_colour | od -c | grep -c 033 || true)" 0
 expect_eq "demo: no colour with NO_COLOR" \
   "$(NO_COLOR=1 on_tty bash -c "source '$here/../../scripts/lib/colour.sh'; printf '%s' \"\$bold\$red\$plain\"" | od -c | grep -c 033 || true)" 0
