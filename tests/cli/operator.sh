@@ -78,6 +78,9 @@ expect_eq "plain filters go to the agent as before" "$(last_query)" "/v1/flows?l
 expect_eq "--follow filters the stream alike" \
   "$(zs flows -f -o json --pod prod/web | python3 -c 'import json,sys; print(" ".join(json.loads(l)["source"]["name"] for l in sys.stdin))')" \
   "prod/web world"
+expect_eq "--follow --last 1: the last that matches, the stream's copy of the backlog skipped" \
+  "$(zs flows -f -o json --last 1 --pod prod/db | python3 -c 'import json,sys; print(" ".join(json.loads(l)["source"]["name"] for l in sys.stdin))')" \
+  "prod/app"
 
 # bad filters: a clear error, exit 1, nothing asked
 bad_filter() {  # DESCRIPTION EXPECTED-MESSAGE ARGS...

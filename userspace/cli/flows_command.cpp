@@ -142,11 +142,13 @@ void print_line(const json& f, const std::string& output) {
   std::cout << buf << r[7] << "\n";
 }
 
-// The last N recent flows that pass the filters.
-std::vector<json> recent_flows(const FlowsFlags& f) {
+// The last N recent flows that pass the filters; every record the agent
+// sent, to seen when given.
+std::vector<json> recent_flows(const FlowsFlags& f, std::set<std::string>* seen = nullptr) {
   std::vector<json> flows;
   bool here = f.filters.needs_client_side();
   read_json_lines(f.socket, "/v1/flows?" + query_of(f, false), false, [&](const json& j) {
+    if (seen) seen->insert(j.dump());
     if (!here || f.filters.matches(j)) flows.push_back(j);
   });
   if (flows.size() > f.last) flows.erase(flows.begin(), flows.end() - static_cast<long>(f.last));
@@ -180,13 +182,11 @@ void run_flows(const FlowsFlags& f) {
   }
   const FlowFilters& ff = f.filters;
   // Filters applied here cannot pick the agent's last N: the backlog comes
-  // from a request of its own, and the stream's copy of it is skipped.
-  std::set<std::string> shown;
+  // from a request of its own, and the stream's copy of it (all the agent
+  // sent then, shown or not) is skipped.
+  std::set<std::string> seen;
   if (ff.needs_client_side())
-    for (const auto& fl : recent_flows(f)) {
-      print_line(fl, f.output);
-      shown.insert(fl.dump());
-    }
+    for (const auto& fl : recent_flows(f, &seen)) print_line(fl, f.output);
   std::cout.flush();
   follow_json_lines(f.socket, "/v1/flows?" + query_of(f, true), [&](const json& j) {
     if (j.value("event", "") != "lost") {
@@ -194,7 +194,7 @@ void run_flows(const FlowsFlags& f) {
         auto t = parse_rfc3339(j.value("time", ""));
         if (t && *t > *ff.until_ns) return false;  // past --until: nothing later can match
       }
-      if (ff.needs_client_side() && (!ff.matches(j) || shown.count(j.dump()))) return true;
+      if (ff.needs_client_side() && (!ff.matches(j) || seen.count(j.dump()))) return true;
     }
     print_line(j, f.output);
     std::cout.flush();
