@@ -82,6 +82,10 @@ expect_eq "--follow --last 1: the last that matches, the stream's copy of the ba
   "$(zs flows -f -o json --last 1 --pod prod/db | python3 -c 'import json,sys; print(" ".join(json.loads(l)["source"]["name"] for l in sys.stdin))')" \
   "prod/app"
 
+: >"$work/requests.log"
+expect_eq "--follow --until in the past: the backlog, and no stream" \
+  "$(timeout 10 "$zeroseg" flows -f -o json --until 5m --socket "$SOCK" | wc -l) $(grep -c follow=1 "$work/requests.log")" "3 0"
+
 # bad filters: a clear error, exit 1, nothing asked
 bad_filter() {  # DESCRIPTION EXPECTED-MESSAGE ARGS...
   local what=$1 want=$2 out; shift 2

@@ -188,6 +188,7 @@ void run_flows(const FlowsFlags& f) {
   if (ff.needs_client_side())
     for (const auto& fl : recent_flows(f, &seen)) print_line(fl, f.output);
   std::cout.flush();
+  if (ff.until_ns && *ff.until_ns <= realtime_now_ns()) return;  // nothing new can be before --until
   follow_json_lines(f.socket, "/v1/flows?" + query_of(f, true), [&](const json& j) {
     if (j.value("event", "") != "lost") {
       if (ff.until_ns) {
