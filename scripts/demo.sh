@@ -9,9 +9,11 @@ root=$PWD
 
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (namespaces, BPF)" >&2; exit 1; }
 
+# shellcheck source=lib/colour.sh
+source scripts/lib/colour.sh
 step=0
 STEPS=7
-say() { step=$((step + 1)); printf '\n\033[1m==> %d/%d %s\033[0m\n' "$step" "$STEPS" "$*"; }
+say() { step=$((step + 1)); printf '\n%s==> %d/%d %s%s\n' "$bold" "$step" "$STEPS" "$*" "$plain"; }
 note() { printf '    %s\n' "$*"; }
 indent() { sed 's/^/    /'; }
 
@@ -44,11 +46,11 @@ lab_down  # a run interrupted before
 # line; a verdict other than EXPECTED is flagged and fails the demo
 unexpected=0
 probe() {
-  local want=$1 what=$2 got=denied color=31
+  local want=$1 what=$2 got=denied color=$red
   shift 2
-  if lab_probe "$@"; then got=allowed color=32; fi
-  printf '    %-44s \033[%sm%s\033[0m' "$what" "$color" "$got"
-  if [ "$got" != "$want" ]; then printf '  \033[1;31m<- expected %s\033[0m' "$want"; unexpected=$((unexpected + 1)); fi
+  if lab_probe "$@"; then got=allowed color=$green; fi
+  printf '    %-44s %s%s%s' "$what" "$color" "$got" "$plain"
+  if [ "$got" != "$want" ]; then printf '  %s<- expected %s%s' "$boldred" "$want" "$plain"; unexpected=$((unexpected + 1)); fi
   printf '\n'
 }
 probes() {  # the verdicts expected of: a flat network (flat) or three-tier
@@ -119,7 +121,7 @@ probe allowed "prod/web       -> prod/app    tcp/8080"    prod/web prod/app tcp 
 probe allowed "guest/attacker -> prod/web    http"        guest/attacker prod/web http
 
 say "status and metrics"
-status=$(lab_zs status)
+status=$(lab_zs status) || note "zeroseg status exited $? (1: degraded, 2: no agent; see README)"
 sed -n '1,3p' <<<"$status" | indent
 metrics=$(nsenter --net="/run/netns/$(lab_node)" curl -s http://127.0.0.1:9464/metrics)
 grep -E '^zeroseg_(flows_started_total|flow_denies_total|conntrack_revoked_total|policy_revision) ' <<<"$metrics" | indent

@@ -24,6 +24,8 @@ packages=(
   shellcheck vagrant
   # the generated shell completion, loaded in each shell
   zsh fish
+  # the generated man pages, rendered (tests/cli/man.sh)
+  groff-base man-db
 )
 
 missing=()

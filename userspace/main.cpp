@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; i++)
     if (std::string_view(argv[i]) == "-v" || std::string_view(argv[i]) == "--verbose")
       log::set_level(log::Level::debug);
-  app.set_version_flag("--version", "zeroseg 0.1.0");
+  const std::string version = "zeroseg 0.1.0";
+  app.set_version_flag("--version", version);
 
   cli::GlobalOptions global;
   add_agent_command(app);
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   inspect::add_status_command(app, global);
   inspect::add_bpf_commands(app, global);
   cli::add_completion_command(app);
+  cli::add_man_command(app, version);
 
   try {
     app.parse(argc, argv);

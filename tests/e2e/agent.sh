@@ -36,7 +36,8 @@ start_agent() {
   nsenter --net="/run/netns/$NODE" "$ZS" agent --socket "$SOCK" --bpf-pin-dir "$PIN" --state-dir "$STATE" \
     >"$work/agent.$starts.log" 2>&1 &
   agent_pid=$!
-  for _ in $(seq 50); do [ -S "$SOCK" ] && zs workload list >/dev/null 2>&1 && return 0; sleep 0.1; done
+  # up to 60 s: loading the programs takes seconds on a loaded machine
+  for _ in $(seq 600); do [ -S "$SOCK" ] && zs workload list >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "agent did not come up:"; cat "$work/agent.$starts.log"; return 1
 }
 stop_agent() { kill -TERM "$agent_pid"; wait "$agent_pid" 2>/dev/null; agent_pid=; }
@@ -222,7 +223,7 @@ expect_ok "host uplink: SSH from the management CIDR" ssh_from 10.78.0.2
 expect_fail "host uplink: SSH from elsewhere is dropped" ssh_from 10.78.0.100
 out=$(in_node "$ZS" status --bpf-pin-dir "$PIN" --socket "$SOCK")
 if [[ $out == *"agent: pid $agent_pid"* && $out == *"4 workloads, 4 policies"* ]]; then pass "status shows the agent's view"; else fail "status: $(echo "$out" | head -3)"; fi
-hooks=$(in_node "$ZS" status --bpf-pin-dir "$PIN" -o json | python3 -c "import json,sys; print([e['hooks'] for e in json.load(sys.stdin)['endpoints'] if e['kind']=='host'][0])")
+hooks=$(in_node "$ZS" status --bpf-pin-dir "$PIN" --socket "$SOCK" -o json | python3 -c "import json,sys; print([e['hooks'] for e in json.load(sys.stdin)['endpoints'] if e['kind']=='host'][0])")
 if [ "$hooks" = "xdp/tc" ]; then pass "the uplink is guarded by XDP"; else fail "uplink hooks: $hooks"; fi
 
 out=$(printf 'apiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: x}\nspec:\n  ips: [10.1.2.300]\n' >"$work/bad.yaml"; zs apply -f "$work/bad.yaml" 2>&1); rc=$?
@@ -235,6 +236,19 @@ zs apply -f "$work/relabelled.yaml" >/dev/null
 matrix "web relabelled: selections re-converge" "app>web:tcp app>web:udp app>web:icmp db>web:tcp db>web:udp db>web:icmp app>db:tcp app>db:udp app>db:icmp"
 zs apply -f "$work/workloads.yaml" >/dev/null
 matrix "label restored" "$THREE_TIER"
+
+echo "== objects as kubectl prints them, from standard input"
+# a List (all or none) with what an API server writes (tests/cli/kubectl_list.yaml)
+kubectl_list="$(dirname "$0")/../cli/kubectl_list.yaml"
+out=$(zs apply -f - <"$kubectl_list" 2>&1)
+if [[ $out == *"Namespace/prod created"* && $out == *"NetworkPolicy/prod/db created"* ]]; then pass "apply -f - of a kubectl List"
+else fail "apply -f - of a kubectl List: $out"; fi
+stored=$(zs policy get NetworkPolicy/prod/db -o yaml 2>&1)
+if [[ $stored == *"name: db"* && $stored != *managedFields* && $stored != *resourceVersion* ]]; then
+  pass "stored without the server's fields"
+else fail "policy get: $stored"; fi
+out=$(sed 's/^    uid: 0f6c.*/&\n    owner: me/' "$kubectl_list" | zs apply -f - 2>&1) && fail "an unknown field applied: $out" ||
+  expect_contains "an unknown field is refused with its place" "$out" '<stdin>:60:5: unknown field "owner" in NetworkPolicy.metadata'
 
 echo "== restart and SIGTERM keep enforcement and flows"
 mkfifo "$work/in" "$work/out"
@@ -254,6 +268,10 @@ expect_fail "agent restarted: denied traffic stays denied" probe web db tcp 4
 grep -q " 0 map entries reconciled" "$work/agent.$starts.log" && pass "restart reconciled without rewriting the maps" || fail "restart: $(cat "$work/agent.$starts.log")"
 [ ! -e "$STATE/desired.log" ] && [ -s "$STATE/desired.yaml" ] && pass "restart folded the journal into the snapshot" || fail "after restart: $(ls -l "$STATE")"
 [ ! -e "$STATE/rules.log" ] && [ -s "$STATE/rules.json" ] && pass "restart folded the rule id log into rules.json" || fail "after restart: $(ls -l "$STATE")"
+after=$(zs policy get NetworkPolicy/prod/db -o yaml 2>&1)
+[ "$after" = "$stored" ] && pass "the List's policy reads back after the restart, the same" || fail "after restart: $after"
+out=$(zs delete -f - <"$kubectl_list" 2>&1)
+[[ $out == *"NetworkPolicy/prod/db deleted"* ]] && pass "delete -f - of the List" || fail "delete -f -: $out"
 exec 7>&- 8<&-; kill "$conn_pid" 2>/dev/null; conn_pid=
 
 echo "== a workload whose link appears later"

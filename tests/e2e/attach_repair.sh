@@ -122,7 +122,7 @@ metric() {  # NAME{LABELS} as printed, or a bare NAME: its value (0 when absent)
 }
 repairs() { metric "zeroseg_attach_repairs_total{hook=\"$1\",direction=\"$2\"}"; }
 hooks_of() {  # the hooks status reads from the kernel for an interface: in/out
-  in_node "$ZS" status --bpf-pin-dir "$PIN" -o json 2>/dev/null |
+  in_node "$ZS" status --datapath-only --bpf-pin-dir "$PIN" -o json 2>/dev/null |
     python3 -c "import json,sys; print([e['hooks'] for e in json.load(sys.stdin)['endpoints'] if e['interface']=='$1'][0])"
 }
 # wait_for DESCRIPTION CMD...: polls up to 60 s (repairs come on the next
@@ -161,7 +161,7 @@ before=$(repairs tc egress)
 in_node tc filter replace dev "$tag-wh" egress prio 1 handle 0x7a73 bpf da object-pinned "$PIN/zs_tc_trace" ||
   die "replacing our filter"
 wait_for "the foreign egress program is replaced by ours (repairs: tc egress)" at_least repairs tc egress $((before + 1))
-ours=$(in_node "$ZS" status --bpf-pin-dir "$PIN" -o json 2>/dev/null |
+ours=$(in_node "$ZS" status --datapath-only --bpf-pin-dir "$PIN" -o json 2>/dev/null |
   python3 -c "import json,sys; print([p['id'] for p in json.load(sys.stdin)['programs'] if p['name']=='zs_tc_egress'][0])")
 if in_node tc filter show dev "$tag-wh" egress | grep -q " id $ours "; then pass "our egress program (id $ours) is on the filter"
 else fail "filter: $(in_node tc filter show dev "$tag-wh" egress | tr '\n' ' ')"; fi
@@ -183,8 +183,10 @@ elif [[ $out == *"Workload/default/x created"* && $out == *"not enforced on $tag
 else fail "apply of x said: $out"; fi
 out=$(zs apply -f "$work/x.yaml" -o json 2>/dev/null)
 if [[ $out == *'"not_enforced"'* && $out == *"$tag-xh"* ]]; then pass "apply -o json lists not_enforced"; else fail "apply -o json: $out"; fi
-if out=$(in_node "$ZS" status --bpf-pin-dir "$PIN" --socket "$SOCK" 2>&1); then fail "status exits 0 with x not enforced"
-elif [[ $out == *"NOT ENFORCED: $tag-xh (default/x)"* && $out == *"degraded"* ]]; then pass "status names x, exits non-zero"
+out=$(in_node "$ZS" status --bpf-pin-dir "$PIN" --socket "$SOCK" 2>&1); rc=$?
+if [ "$rc" != 1 ]; then fail "status exits $rc with x not enforced (want 1: degraded)"
+elif [[ $out == *"NOT ENFORCED: $tag-xh (default/x)"* && $out == *"degraded: not enforced on $tag-xh"* ]]; then
+  pass "status names x, exits 1 (degraded)"
 else fail "status said: $(echo "$out" | grep -i enforc)"; fi
 [ "$(metric zeroseg_interfaces_not_enforced)" = 1 ] && pass "zeroseg_interfaces_not_enforced 1" ||
   fail "zeroseg_interfaces_not_enforced $(metric zeroseg_interfaces_not_enforced)"

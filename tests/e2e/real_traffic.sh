@@ -64,7 +64,7 @@ run_suite() {
   echo "== workload veth, ingress by $hook"
   zs bpf attach "$tag-wh" --identity $WEB_ID --hook "$hook" --ingress enforce --egress enforce \
     --ip "$WEB_IP" --ip "$WEB_IP6" >/dev/null
-  local hooks; hooks=$(zs status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["endpoints"][0]["hooks"])')
+  local hooks; hooks=$(zs status --datapath-only -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["endpoints"][0]["hooks"])')
   if [ "$hooks" = "$hook/tc" ]; then pass "status shows the $hook/tc hooks"; else fail "status shows hooks $hooks, wanted $hook/tc"; fi
 
   expect_fail "default deny: ping (IPv4) is dropped" ping4
@@ -101,7 +101,7 @@ run_suite() {
   expect_fail "rule removed: new TCP connections are dropped" connect $WEB_IP
   expect_ok "the ping rule still holds" ping4
 
-  local revoked; revoked=$(zs status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"]["flows-revoked"])')
+  local revoked; revoked=$(zs status --datapath-only -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"]["flows-revoked"])')
   if [ "${revoked:-0}" -ge 1 ]; then pass "status counts the revoked flow ($revoked)"; else fail "flows-revoked is ${revoked:-none}"; fi
 
   zs bpf detach "$tag-wh" >/dev/null
@@ -130,7 +130,7 @@ if [[ $out == *"native XDP is not available on $tag-d"* && $out == *"ingress tc 
 else
   fail "XDP fallback: $out"
 fi
-st=$(zs status)
+st=$(zs status --datapath-only)
 if [[ $st == *"(no native XDP: tc fallback)"* ]]; then pass "status says the uplink fell back to tc"; else fail "status does not show the fallback"; fi
 zs bpf detach "$tag-d" >/dev/null
 

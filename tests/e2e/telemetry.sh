@@ -82,7 +82,12 @@ YAML
 nsenter --net="/run/netns/$NODE" "$ZS" agent --config "$work/agent.yaml" --socket "$SOCK" --bpf-pin-dir "$PIN" --state-dir "$work/state" \
   >"$work/agent.log" 2>&1 &
 agent_pid=$!
-for _ in $(seq 50); do [ -S "$SOCK" ] && zs status >/dev/null 2>&1 && break; sleep 0.1; done
+# up once it serves (status with --bpf-pin-dir: the pins are
+# ours); waits up to 60 s, the machine may be loaded
+for _ in $(seq 600); do
+  [ -S "$SOCK" ] && zs status --bpf-pin-dir "$PIN" >/dev/null 2>&1 && grep -q '/metrics' "$work/agent.log" && break
+  sleep 0.1
+done
 METRICS=$(grep -o 'http://[^ ]*/metrics' "$work/agent.log")
 [ -n "$METRICS" ] || { echo "agent did not come up:"; cat "$work/agent.log"; exit 1; }
 
@@ -181,8 +186,14 @@ for i in range($N):
     s = socket.create_connection(('10.77.1.2', 8080), timeout=2)
     s.close()"
 sleep 2.5
-zs status -o json --bpf-pin-dir "$PIN" >"$work/status.json"
+zs status -o json --bpf-pin-dir "$PIN" >"$work/status.json" 2>"$work/status.err"; status_rc=$?
 lost=$(python3 -c "import json; print(json.load(open('$work/status.json'))['agent']['telemetry']['events_lost'])")
+# status is a health check: lost events make it degraded (exit 1, said on stderr)
+if [ "$lost" = 0 ]; then expect_eq "status exits 0 (no events lost)" "$status_rc" 0
+else
+  expect_eq "status exits 1 with $lost events lost" "$status_rc" 1
+  expect_contains "status says why" "$(cat "$work/status.err")" "degraded: $lost events lost"
+fi
 per_port() {  # EVENT: distinct source ports, and records, of app -> web:8080 at web's ingress
   python3 - "$FLOWS" "$1" "$tag-webh" <<'PY'
 import json, sys, collections

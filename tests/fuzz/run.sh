@@ -20,7 +20,8 @@ u=$root/userspace
 srcs=()
 for part in abi common net identity policy; do srcs+=("$u/$part"/*.cpp); done
 case $target in
-  yaml_loader) seeds=("$root"/policies/*.yaml) ;;
+  # the examples, and a List as kubectl prints it (the rewritten documents)
+  yaml_loader) seeds=("$root"/policies/*.yaml "$root"/tests/cli/kubectl_list.yaml) ;;
   # the routes' input (agent) and the flow filter (telemetry): pure files
   # of parts that otherwise need the kernel's libraries
   route_input) srcs+=("$u/agent/route_input.cpp" "$u/telemetry/flow_filter.cpp")

@@ -210,7 +210,7 @@ TEST(Loader, ErrorsNameFileLineColumnAndField) {
        "f.yaml:5:3: unknown field \"colour\" in Workload.spec"},
       {"apiVersion: zeroseg.io/v1\nkind: Gadget\nmetadata: {name: a}\n",
        "f.yaml:2:7: unknown kind \"Gadget\" in apiVersion \"zeroseg.io/v1\" (known: zeroseg.io/v1 Workload, "
-       "SegmentPolicy; v1 Namespace; networking.k8s.io/v1 NetworkPolicy)"},
+       "SegmentPolicy; v1 Namespace; networking.k8s.io/v1 NetworkPolicy; v1 List of them)"},
       {"apiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: a}\nspec:\n  ips: [10.0.0.300]\n",
        "f.yaml:5:9: Workload.spec.ips: \"10.0.0.300\" is not an IP address"},
       {"apiVersion: zeroseg.io/v1\nkind: SegmentPolicy\nmetadata: {name: a}\nspec:\n  selector: {}\n  ingress:\n"

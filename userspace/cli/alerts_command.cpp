@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/client.h"
+#include "cli/colour.h"
 #include "cli/options.h"
 #include "cli/output.h"
 #include "cli/table.h"
@@ -44,8 +45,11 @@ void run_alerts(const AlertsFlags& f) {
   if (!f.follow && f.output == "table") {
     Table t(headers);
     read_json_lines(f.socket, path, false, [&](const json& a) { t.add(row_of(a)); });
+    Table::Painter severities = [](size_t column, const std::string& cell) {
+      return column == 2 ? severity_colour(cell) : nullptr;
+    };
     if (t.empty()) std::cerr << "no alerts\n";
-    else t.print(std::cout, !f.no_headers);
+    else t.print(std::cout, !f.no_headers, colour_enabled() ? severities : nullptr);
     return;
   }
   read_json_lines(f.socket, path, f.follow, [&](const json& a) {
@@ -58,7 +62,9 @@ void run_alerts(const AlertsFlags& f) {
       return;
     }
     auto r = row_of(a);
-    std::cout << r[0] << "  " << r[1] << "  " << r[2] << "  " << r[3] << " -> " << r[4] << "  [" << r[5] << "]  "
+    static const bool colour = colour_enabled();
+    std::cout << r[0] << "  " << r[1] << "  " << paint(r[2], severity_colour(r[2]), colour) << "  " << r[3] << " -> "
+              << r[4] << "  [" << r[5] << "]  "
               << r[6] << std::endl;
   });
 }

@@ -54,7 +54,7 @@ void add_apply_commands(CLI::App& app, GlobalOptions& g) {
     auto* cmd = app.add_subcommand(verb, apply ? "Apply objects from YAML files (enforced when this returns)"
                                                : "Delete the objects named in YAML files");
     add_client_options(*cmd, g);
-    cmd->add_option("-f,--filename", files, "A YAML file or a directory of them")->required();
+    cmd->add_option("-f,--filename", files, "A YAML file, a directory of them, or - (standard input)")->required();
     cmd->add_flag("--dry-run", dry_run, "Validate and show what would change; change nothing");
     cmd->callback([&g, apply] {
       json body = {{"documents", read_documents(files)}, {"dry_run", dry_run}};

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cli/client.h"
 
+#include <algorithm>
 
 #include "api/http.h"
 #include "common/error.h"
@@ -22,37 +23,58 @@ json request(const GlobalOptions& g, const std::string& method, const std::strin
   return j;
 }
 
-void read_json_lines(const std::string& socket, const std::string& path, bool follow,
-                     const std::function<void(const json&)>& each) {
-  auto fail = [](const std::string& body) {
-    auto j = json::parse(body, nullptr, false);
-    throw Error(j.is_object() ? j.value("error", body) : body);
-  };
-  std::string partial;
-  auto lines = [&](std::string_view chunk) {
-    partial.append(chunk);
+namespace {
+
+[[noreturn]] void fail_with(const std::string& body) {
+  auto j = json::parse(body, nullptr, false);
+  throw Error(j.is_object() ? j.value("error", body) : body);
+}
+
+// Splits chunks into lines, each to `each` until it returns false.
+class LineSplitter {
+ public:
+  explicit LineSplitter(const std::function<bool(const json&)>& each) : each_(each) {}
+  bool feed(std::string_view chunk) {
+    partial_.append(chunk);
     size_t at = 0, nl;
-    while ((nl = partial.find('\n', at)) != std::string::npos) {
-      if (nl > at) each(json::parse(partial.substr(at, nl - at)));
+    while (going_ && (nl = partial_.find('\n', at)) != std::string::npos) {
+      if (nl > at) going_ = each_(json::parse(partial_.substr(at, nl - at)));
       at = nl + 1;
     }
-    partial.erase(0, at);
-  };
-  if (!follow) {
-    api::Response r = api::call(socket, "GET", path);
-    if (r.status != 200) fail(r.body);
-    lines(r.body);
-    return;
+    partial_.erase(0, at);
+    return going_;
   }
-  std::string error_body;
-  int status = api::call_stream(socket, path, [&](std::string_view chunk) {
-    lines(chunk);
+
+ private:
+  const std::function<bool(const json&)>& each_;
+  std::string partial_;
+  bool going_ = true;
+};
+
+}  // namespace
+
+void read_json_lines(const std::string& socket, const std::string& path, bool follow,
+                     const std::function<void(const json&)>& each) {
+  std::function<bool(const json&)> always = [&](const json& j) {
+    each(j);
     return true;
-  }, error_body);
-  if (status != 200) fail(error_body);
+  };
+  if (follow) return follow_json_lines(socket, path, always);
+  api::Response r = api::call(socket, "GET", path);
+  if (r.status != 200) fail_with(r.body);
+  LineSplitter(always).feed(r.body);
+}
+
+void follow_json_lines(const std::string& socket, const std::string& path,
+                       const std::function<bool(const json&)>& each) {
+  LineSplitter lines(each);
+  std::string error_body;
+  int status = api::call_stream(socket, path, [&](std::string_view chunk) { return lines.feed(chunk); }, error_body);
+  if (status != 200) fail_with(error_body);
 }
 
 json read_documents(const std::vector<std::string>& paths) {
+  if (std::count(paths.begin(), paths.end(), "-") > 1) throw Error("-f -: standard input can be read only once");
   json docs = json::array();
   for (const auto& path : paths)
     for (const auto& [name, text] : read_yaml_files(path)) {

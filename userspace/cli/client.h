@@ -19,8 +19,12 @@ nlohmann::json request(const GlobalOptions& g, const std::string& method, const 
 // message on a non-200 answer.
 void read_json_lines(const std::string& socket, const std::string& path, bool follow,
                      const std::function<void(const nlohmann::json&)>& each);
+// Following, until `each` returns false.
+void follow_json_lines(const std::string& socket, const std::string& path,
+                       const std::function<bool(const nlohmann::json&)>& each);
 
-// The files behind -f (a file or a directory of *.yaml/*.yml), as the
+// The files behind -f (a file, a directory of *.yaml/*.yml, or "-":
+// standard input, once), as the
 // documents of an apply/delete request. A file with a control character
 // or invalid UTF-8 throws Error "FILE:LINE:COLUMN: ...".
 nlohmann::json read_documents(const std::vector<std::string>& paths);

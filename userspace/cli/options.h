@@ -39,5 +39,7 @@ void add_alerts_command(CLI::App& app, GlobalOptions& g);
 void add_quarantine_commands(CLI::App& app, GlobalOptions& g);
 // `completion bash|zsh|fish`: add it last, it walks the words added before it
 void add_completion_command(CLI::App& app);
+// `man --output-dir DIR`: a man page per command, from the same tree (a build step)
+void add_man_command(CLI::App& app, const std::string& version);
 
 }  // namespace zeroseg::cli

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -13,7 +14,9 @@ class Table {
   explicit Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
   void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
   bool empty() const { return rows_.empty(); }
-  void print(std::ostream& out, bool headers = true) const;
+  // paint: a cell's colour (colour.h), or nullptr; applied after padding
+  using Painter = std::function<const char*(size_t column, const std::string& cell)>;
+  void print(std::ostream& out, bool headers = true, const Painter& paint = nullptr) const;
 
  private:
   std::vector<std::string> headers_;

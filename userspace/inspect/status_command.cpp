@@ -5,11 +5,14 @@
 
 #include "abi/names.h"
 #include "cli/client.h"
+#include "cli/colour.h"
+#include "cli/health.h"
 #include "cli/options.h"
 #include "cli/output.h"
 #include "cli/table.h"
 #include "common/error.h"
 #include "common/time.h"
+#include "common/log.h"
 #include "inspect/inspect.h"
 #include "loader/attach.h"
 #include "loader/datapath.h"
@@ -42,23 +45,27 @@ json agent_status(const GlobalOptions& g) {
   }
 }
 
-// Interfaces the agent could not give both hooks (a failed attach): they
-// make `status` fail once it has printed everything.
-std::string not_enforced_text(const json& agent) {
-  std::string out;
-  if (!agent.contains("attachments")) return out;
-  for (const auto& p : agent["attachments"].value("not_enforced", json::array())) {
-    std::string w = p.value("workload", "");
-    out += (out.empty() ? "" : "; ") + p.value("interface", "") + (w.empty() ? "" : " (" + w + ")") + ": " +
-           p.value("error", "");
-  }
-  return out;
+// With no agent answering, the exit code says so (2) even where the
+// datapath cannot be read either.
+[[noreturn]] void no_agent(const GlobalOptions& g, const json& agent) {
+  std::string why = agent.value("error", "");
+  log::error((why.find(g.socket) == std::string::npos ? "no agent answering on " + g.socket + ": " : "") + why +
+             "; pinned programs keep enforcing what they last had");
+  throw ExitWith{kStatusNoAgent};
 }
 
-void run_status(const GlobalOptions& g) {
-  auto dp = Datapath::open_pinned(g.pin_dir);
+void run_status(const GlobalOptions& g, bool datapath_only) {
   json j;
-  j["agent"] = agent_status(g);
+  if (!datapath_only) j["agent"] = agent_status(g);
+  bool answered = datapath_only || !j["agent"].contains("error");
+  std::unique_ptr<Datapath> dp;
+  try {
+    dp = Datapath::open_pinned(g.pin_dir);
+  } catch (const Error& e) {
+    if (answered) throw;
+    log::error(e.what());
+    no_agent(g, j["agent"]);
+  }
   j["pin_dir"] = g.pin_dir;
   j["generation"] = dp->generation();
 
@@ -136,19 +143,26 @@ void run_status(const GlobalOptions& g) {
     ctrs.add({counter_name(idx), std::to_string(c.packets), idx == ZS_CTR_NON_IP ? std::to_string(c.bytes) : "-"});
   }
 
-  std::string degraded = not_enforced_text(j["agent"]);
+  std::vector<std::string> problems = datapath_only ? std::vector<std::string>{} : agent_problems(j["agent"]);
+  if (!datapath_only) j["problems"] = problems;
   auto fail_if_degraded = [&] {
-    if (!degraded.empty()) throw Error("degraded: not enforced on " + degraded);
+    if (!answered) no_agent(g, j["agent"]);
+    if (problems.empty()) return;
+    std::string all;
+    for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
+    log::error("degraded: " + all);
+    throw ExitWith{kStatusDegraded};
   };
   if (g.structured()) {
     print_structured(g, j);
     fail_if_degraded();
     return;
   }
-  const json& a = j["agent"];
-  if (a.contains("error")) {
+  const json a = datapath_only ? json::object() : j["agent"];
+  bool colour = colour_enabled();
+  if (!datapath_only && a.contains("error")) {
     std::cout << "agent: none answering on " << g.socket << " (the datapath below enforces on its own)\n";
-  } else {
+  } else if (!datapath_only) {
     std::cout << "agent: pid " << a["pid"] << " on " << a["socket"].get<std::string>() << ", "
               << a["objects"]["workloads"] << " workloads, " << a["objects"]["policies"] << " policies, "
               << a["identities"] << " identities, " << a["policy_entries"] << " policy entries";
@@ -170,7 +184,8 @@ void run_status(const GlobalOptions& g) {
                 << at.value("failures", 0) << " attach failures; checked every " << at.value("check_interval", "")
                 << "\n";
       for (const auto& p : at["not_enforced"])
-        std::cout << "NOT ENFORCED: " << p.value("interface", "") << " (" << p.value("workload", "")
+        std::cout << paint("NOT ENFORCED", kRed, colour) << ": " << p.value("interface", "") << " ("
+                  << p.value("workload", "")
                   << "): " << p.value("error", "") << "\n";
     }
     if (a.contains("telemetry")) {
@@ -211,10 +226,18 @@ void run_status(const GlobalOptions& g) {
 }  // namespace
 
 void add_status_command(CLI::App& app, GlobalOptions& g) {
+  static bool datapath_only = false;
   auto* cmd = app.add_subcommand("status", "Agent, programs, attachments, map fill and counters");
   add_global_options(*cmd, g);
   cli::add_socket_option(*cmd, g.socket);
-  cmd->callback([&g] { run_status(g); });
+  cmd->add_flag("--datapath-only", datapath_only,
+                "Only the pinned datapath (zeroseg bpf ... without an agent): the agent is not asked");
+  cmd->footer(
+      "Exit status:\n"
+      "  0  the agent answers and nothing below is failing\n"
+      "  1  degraded: an interface is not enforced (failed attach), the kernel lost events; or another error\n"
+      "  2  no agent answers on the socket (pinned programs keep enforcing on their own); or a usage error");
+  cmd->callback([&g] { run_status(g, datapath_only); });
 }
 
 }  // namespace zeroseg::inspect

@@ -235,6 +235,11 @@ class Reader {
 
   int first_line() const { return first_line_; }
 
+  // The same place, reading a document whose text is text (an item of a
+  // List, or a document rewritten without server fields): its nodes keep
+  // their positions in the file.
+  Reader with_text(std::string_view text) const { return Reader(file_, first_line_, text, interned_); }
+
   int64_t expires(const yaml::Node& n, const std::string& what) const {
     std::string s = str(n, what);
     auto t = parse_rfc3339(s);

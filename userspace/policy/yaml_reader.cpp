@@ -10,11 +10,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <set>
 #include <unordered_map>
 #include <sstream>
 
 #include "policy/document_reader.h"
+#include "policy/server_fields.h"
 
 namespace zeroseg {
 namespace reading {
@@ -22,7 +24,10 @@ namespace reading {
 ObjectMeta meta(const Reader& r, const yaml::Node& doc, const std::string& kind, bool namespaced) {
   yaml::Node m = doc["metadata"];
   if (!m) r.fail(doc, kind + " needs metadata");
-  r.map(m, kind + ".metadata", {"name", "namespace", "labels", "annotations"});
+  // and what an API server writes (server_fields.h): read, ignored
+  r.map(m, kind + ".metadata",
+        {"name", "namespace", "labels", "annotations", "uid", "resourceVersion", "generation", "creationTimestamp",
+         "managedFields", "selfLink"});
   ObjectMeta out;
   out.name = r.required_str(m, "name", kind + ".metadata");
   if (auto e = label_value_error(out.name); !e.empty() || out.name.empty())
@@ -112,19 +117,17 @@ Workload workload(const Reader& r, const yaml::Node& doc) {
 Namespace namespace_obj(const Reader& r, const yaml::Node& doc) {
   Namespace n;
   n.meta = meta(r, doc, "Namespace", false);
-  if (doc["spec"]) r.map(doc["spec"], "Namespace.spec", {});
+  if (doc["spec"]) r.map(doc["spec"], "Namespace.spec", {"finalizers"});  // the server's: ignored
   n.meta.labels[kNamespaceNameLabel] = n.meta.name;
   return n;
 }
 
-void load_document(const Reader& r, const yaml::Node& doc, ObjectSet& out) {
-  if (doc.IsNull()) return;  // an empty document ("---" at the end)
-  if (!doc.IsMap()) r.fail(doc, "a document must be a mapping with apiVersion and kind");
-  std::string api = r.required_str(doc, "apiVersion", "the document");
-  std::string kind = r.required_str(doc, "kind", "the document");
+void load_object(const Reader& r, const yaml::Node& doc, ObjectSet& out, const std::string& api,
+                 const std::string& kind) {
+  // status: what an API server writes (server_fields.h), ignored
   auto top = [&](std::initializer_list<const char*> f) { r.map(doc, kind, f); };
   if (kind == "Workload" && api == "zeroseg.io/v1") {
-    top({"apiVersion", "kind", "metadata", "spec"});
+    top({"apiVersion", "kind", "metadata", "spec", "status"});
     out.workloads.push_back(workload(r, doc));
   } else if (kind == "Namespace" && api == "v1") {
     top({"apiVersion", "kind", "metadata", "spec", "status"});
@@ -133,13 +136,38 @@ void load_document(const Reader& r, const yaml::Node& doc, ObjectSet& out) {
     top({"apiVersion", "kind", "metadata", "spec", "status"});
     out.policies.push_back(network_policy(r, doc));
   } else if (kind == "SegmentPolicy" && api == "zeroseg.io/v1") {
-    top({"apiVersion", "kind", "metadata", "spec"});
+    top({"apiVersion", "kind", "metadata", "spec", "status"});
     out.policies.push_back(segment_policy(r, doc));
   } else {
     r.fail(doc["kind"], "unknown kind \"" + kind + "\" in apiVersion \"" + api +
                             "\" (known: zeroseg.io/v1 Workload, SegmentPolicy; v1 Namespace; "
-                            "networking.k8s.io/v1 NetworkPolicy)");
+                            "networking.k8s.io/v1 NetworkPolicy; v1 List of them)");
   }
+}
+
+// One document: an object, or a List of them (`kubectl get -o yaml` of
+// several), whose items load with the rest of the load (all or none).
+// An object that holds what an API server writes, and every item of a
+// List, is read from its text without those fields: that text is what the
+// object stores.
+void load_document(const Reader& r, const yaml::Node& doc, ObjectSet& out, bool in_list = false) {
+  if (doc.IsNull() && !in_list) return;  // an empty document ("---" at the end)
+  if (!doc.IsMap())
+    r.fail(doc, in_list ? "List.items[] must be a mapping with apiVersion and kind"
+                        : "a document must be a mapping with apiVersion and kind");
+  std::string api = r.required_str(doc, "apiVersion", in_list ? "List.items[]" : "the document");
+  std::string kind = r.required_str(doc, "kind", in_list ? "List.items[]" : "the document");
+  if (kind == "List" && api == "v1") {
+    if (in_list) r.fail(doc["kind"], "a List inside a List");
+    r.map(doc, "List", {"apiVersion", "kind", "metadata", "items"});
+    if (yaml::Node m = doc["metadata"]; m && !m.IsNull()) r.map(m, "List.metadata", {"resourceVersion", "selfLink"});
+    if (yaml::Node items = doc["items"]; items && !items.IsNull())
+      for (const auto& item : r.seq(items, "List.items")) load_document(r, item, out, true);
+    return;
+  }
+  if (!in_list && !has_server_fields(doc)) return load_object(r, doc, out, api, kind);
+  std::string text = without_server_fields(doc);
+  load_object(r.with_text(text), doc, out, api, kind);
 }
 
 }  // namespace
@@ -232,6 +260,11 @@ std::vector<std::pair<std::string, std::string>> read_yaml_files(const std::stri
         files.push_back(e.path());
     std::sort(files.begin(), files.end());
     if (files.empty()) throw Error(path + ": no .yaml or .yml files in this directory");
+  } else if (path == "-") {  // kubectl's stdin
+    std::stringstream ss;
+    ss << std::cin.rdbuf();
+    if (std::cin.bad()) throw Error(std::string(kStdinName) + ": cannot read: " + std::strerror(errno));
+    return {{kStdinName, ss.str()}};
   } else {
     files.push_back(path);
   }

@@ -23,7 +23,9 @@ ObjectSet load_yaml(std::string_view text, const std::string& filename);
 // UTF-8. load_yaml checks first; so does the CLI before it sends a file.
 void check_characters(std::string_view text, const std::string& filename);
 
-// A file, or every *.yaml / *.yml file of a directory (sorted by name).
+// A file, or every *.yaml / *.yml file of a directory (sorted by name), or
+// "-": standard input, named kStdinName in errors.
+inline constexpr const char* kStdinName = "<stdin>";
 ObjectSet load_path(const std::string& path);
 
 // The files load_path reads for path, with their text.

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "policy/server_fields.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <string_view>
+
+namespace zeroseg::reading {
+namespace {
+
+// yaml::Tree reads these plain scalars as null: quoted, a string stays one
+bool reads_as_null(const std::string& s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
+
+void emit(YAML::Emitter& out, const yaml::Node& n);
+
+// Keys are strings wherever the schema reads them; a mapping or list as a
+// key (`? [a]: b`) could only be written back as a long key, which the
+// rewritten text must not depend on.
+void emit_key(YAML::Emitter& out, const yaml::Node& key) {
+  if (!key.IsScalar() && !key.IsNull()) throw YAML::ParserException(key.Mark(), "a key must be a string");
+  out << YAML::Key;
+  emit(out, key);
+}
+
+void emit(YAML::Emitter& out, const yaml::Node& n) {
+  switch (n.type()) {
+    case yaml::Type::map:
+      out << YAML::BeginMap;
+      for (const auto& kv : n) {
+        emit_key(out, kv.first);
+        out << YAML::Value;
+        emit(out, kv.second);
+      }
+      out << YAML::EndMap;
+      break;
+    case yaml::Type::sequence:
+      out << YAML::BeginSeq;
+      for (const auto& item : n) emit(out, item);
+      out << YAML::EndSeq;
+      break;
+    case yaml::Type::scalar:
+      if (reads_as_null(n.scalar())) out << YAML::DoubleQuoted;
+      out << n.scalar();
+      break;
+    default:
+      out << YAML::Null;
+  }
+}
+
+bool is_last_applied(const yaml::Node& key) { return key.IsScalar() && key.scalar() == kLastAppliedAnnotation; }
+
+// annotations without the last-applied one: how many remain
+size_t other_annotations(const yaml::Node& a) {
+  size_t n = 0;
+  for (const auto& kv : a) n += !is_last_applied(kv.first);
+  return n;
+}
+
+void emit_metadata(YAML::Emitter& out, const yaml::Node& m) {
+  out << YAML::BeginMap;
+  for (const auto& kv : m) {
+    const std::string& key = kv.first.scalar();
+    if (is_server_metadata(key)) continue;
+    if (key == "annotations" && kv.second.IsMap()) {
+      if (!other_annotations(kv.second)) continue;
+      out << YAML::Key << key << YAML::Value << YAML::BeginMap;
+      for (const auto& a : kv.second)
+        if (!is_last_applied(a.first)) {
+          emit_key(out, a.first);
+          out << YAML::Value;
+          emit(out, a.second);
+        }
+      out << YAML::EndMap;
+      continue;
+    }
+    emit_key(out, kv.first);
+    out << YAML::Value;
+    emit(out, kv.second);
+  }
+  out << YAML::EndMap;
+}
+
+// The rewritten text is what the state directory keeps and a restart reads
+// again: it must be whole.
+std::string text_of(const YAML::Emitter& out, const yaml::Node& doc) {
+  if (!out.good())
+    throw YAML::ParserException(doc.Mark(), "cannot write this object without its server fields: " +
+                                                out.GetLastError());
+  return out.c_str();
+}
+
+}  // namespace
+
+bool is_server_metadata(const std::string& key) {
+  return std::any_of(kServerMetadata.begin(), kServerMetadata.end(), [&](const char* f) { return key == f; });
+}
+
+bool has_server_fields(const yaml::Node& doc) {
+  if (!doc.IsMap()) return false;
+  if (doc["status"]) return true;
+  yaml::Node m = doc["metadata"];
+  if (!m.IsMap()) return false;
+  for (const auto& kv : m) {
+    if (is_server_metadata(kv.first.scalar())) return true;
+    if (kv.first.scalar() == "annotations" && kv.second.IsMap() && other_annotations(kv.second) != kv.second.size())
+      return true;
+  }
+  return false;
+}
+
+std::string without_server_fields(const yaml::Node& doc) {
+  YAML::Emitter out;
+  if (!doc.IsMap()) {
+    emit(out, doc);
+    return text_of(out, doc);
+  }
+  out << YAML::BeginMap;
+  for (const auto& kv : doc) {
+    const std::string& key = kv.first.scalar();
+    if (key == "status") continue;
+    emit_key(out, kv.first);
+    out << YAML::Value;
+    if (key == "metadata" && kv.second.IsMap()) emit_metadata(out, kv.second);
+    else emit(out, kv.second);
+  }
+  out << YAML::EndMap;
+  return text_of(out, doc);
+}
+
+}  // namespace zeroseg::reading
