@@ -109,10 +109,13 @@ def tcp_section(rows, cmd, plots):
     out += [
         "Systems in interleaved rounds on the same path: no filter; zeroseg enforcing (tc on the "
         "web workload's veth, rules for the client); nftables with conntrack (forward chain, "
-        "policy drop, established and new-from-client accepted). Median (min-max).",
+        "policy drop, established and new-from-client accepted). Median (min-max). The last two "
+        "columns: zeroseg's figure over the other system's of the same round (for the round trip, "
+        "a ratio of times: above 1 is slower). zeroseg's event ring is read as the agent would "
+        "(bench/ring_drain).",
         "",
-        "| measure | " + " | ".join(systems) + " |",
-        "|---|" + "---:|" * len(systems),
+        "| measure | " + " | ".join(systems) + " | zeroseg / none | zeroseg / nftables |",
+        "|---|" + "---:|" * (len(systems) + 2),
     ]
     names = {
         "iperf3_p1": ("iperf3, 1 stream, Gbit/s", "{:.2f}"),
@@ -120,8 +123,16 @@ def tcp_section(rows, cmd, plots):
         "rr": ("1-byte request/response round trip (median of the run), us", "{:.1f}"),
         "connect": ("connect + close, connections/s", "{:.0f}"),
     }
+    # ratios per round (the systems of a round ran minutes apart at most),
+    # then their median (min-max)
+    def per_round(test, a, b):
+        if (test, a) not in t or (test, b) not in t:
+            return "-"
+        r = [x / y for x, y in zip(t[(test, a)], t[(test, b)]) if y]
+        return spread(r, "{:.2f}") if r else "-"
     for test, (label, fmt) in names.items():
-        out.append(f"| {label} | " + " | ".join(spread(t[(test, s)], fmt) for s in systems) + " |")
+        out.append(f"| {label} | " + " | ".join(spread(t[(test, s)], fmt) for s in systems) + " | "
+                   + per_round(test, "zeroseg", "none") + " | " + per_round(test, "zeroseg", "nftables") + " |")
     figs = {
         "tput_1": med(t[("iperf3_p1", "zeroseg")]) / med(t[("iperf3_p1", "none")]),
         "tput_4": med(t[("iperf3_p4", "zeroseg")]) / med(t[("iperf3_p4", "none")]),

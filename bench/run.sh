@@ -32,7 +32,7 @@ done
 q=""; [ $quick = 1 ] && q=--quick
 
 build=$(realpath "${ZS_BUILD_DIR:-$root/build}")
-for b in userspace/zeroseg bench/datapath_bench bench/apply_bench bench/events_bench bench/tcp_load bench/flood; do
+for b in userspace/zeroseg bench/datapath_bench bench/apply_bench bench/events_bench bench/tcp_load bench/ring_drain bench/flood; do
   [ -x "$build/$b" ] || { echo "FAIL: $build/$b missing: build first (cmake --build build)" >&2; exit 1; }
 done
 

@@ -6,7 +6,9 @@
 #   client ns --veth-- node ns (forwarding; the filter) --veth-- web ns
 # Per round and system: iperf3 single stream and 4 streams, a 1-byte TCP
 # request/response loop (its median round trip), a connect/close loop
-# (connections/s).
+# (connections/s). There is no agent: ring_drain (built beside TCP_LOAD)
+# reads zeroseg's event ring as the agent would, or the ring would fill
+# and the new flows after that would skip the event's cost.
 # Writes JSON lines {"bench":"tcp","test":..,"system":..,"unit":..,"runs":[..]}.
 #
 # Usage: tcp_paths.sh ZEROSEG TCP_LOAD OUT.jsonl [--quick]
@@ -26,7 +28,13 @@ WEB_IP=$TOPO_WEB_IP CLI_IP=$TOPO_CLI_IP
 WEB_ID=1000 CLI_ID=2000
 IPERF_PORT=5201 RR_PORT=7000 CONN_PORT=7001  # tcp_load serves RR_PORT and RR_PORT+1
 
-cleanup() { topo_down "$tag" "$ZS" "$PIN"; rm -rf "${work:-}"; }
+DRAIN=$(dirname "$LOAD")/ring_drain
+[ -x "$DRAIN" ] || { echo "tcp_paths: $DRAIN missing: build the ring_drain target" >&2; exit 1; }
+drain_pid=
+cleanup() {
+  [ -z "$drain_pid" ] || { kill "$drain_pid" 2>/dev/null; wait "$drain_pid" 2>/dev/null; } || true
+  topo_down "$tag" "$ZS" "$PIN"; rm -rf "${work:-}"
+}
 trap cleanup EXIT
 work=$(mktemp -d)
 
@@ -40,6 +48,8 @@ in_cli sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
 ip netns exec "$WEB" iperf3 -s -p $IPERF_PORT >/dev/null 2>&1 &
 ip netns exec "$WEB" "$LOAD" serve $RR_PORT >/dev/null 2>&1 &
 zs bpf load >/dev/null
+"$DRAIN" "$PIN/zs_events" >"$work/drain.json" &
+drain_pid=$!
 zs bpf ipcache set "$CLI_IP/32" $CLI_ID
 rule=1
 for port in $IPERF_PORT $RR_PORT $CONN_PORT; do
@@ -99,6 +109,11 @@ for round in $(seq 1 "$rounds"); do
     off "$s"
   done
 done
+
+kill "$drain_pid" 2>/dev/null || true
+wait "$drain_pid" || true
+drain_pid=
+echo "tcp: zeroseg's events read from the ring: $(cat "$work/drain.json")" >&2
 
 : >"$OUT"
 for s in "${systems[@]}"; do

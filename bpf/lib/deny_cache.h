@@ -14,7 +14,16 @@
  * Direct-mapped, per CPU, overwritten on a collision: no lock, no LRU
  * bookkeeping, so a flood of random sources (which no cache helps) costs
  * a hash, a compare and a ~80-byte store per packet, where an LRU insert
- * took the LRU's locks. */
+ * took the LRU's locks.
+ *
+ * Every new flow probes the cache, allowed ones too, and a slot drawn at
+ * random from 320 KiB is a cache miss: ~200 ns of a new allowed flow's
+ * ~1 us (perf, bench/RESULTS.md). So each slot has a 16-bit tag of its
+ * flow's hash in zs_deny_cache_tags (8 KiB per CPU, stays in cache),
+ * written with the slot: a flow whose tag differs is no hit, and its slot
+ * is not read. The tag only filters: a hit is still the slot's full
+ * comparison, so a stale or colliding tag costs a slot read, never a
+ * wrong verdict. */
 #ifndef ZS_BPF_DENY_CACHE_H
 #define ZS_BPF_DENY_CACHE_H
 
@@ -30,7 +39,7 @@ static __always_inline __u32 zs_deny_cache_mix(__u32 h, __u32 w)
 	return h ^ (h >> 15);
 }
 
-static __always_inline __u32 zs_deny_cache_index(__u32 ifindex, const struct zs_tuple *t)
+static __always_inline __u32 zs_deny_cache_hash(__u32 ifindex, const struct zs_tuple *t)
 {
 	__u32 h = ifindex;
 
@@ -38,8 +47,26 @@ static __always_inline __u32 zs_deny_cache_index(__u32 ifindex, const struct zs_
 	h = zs_deny_cache_mix(h, t->saddr[1] ^ t->saddr[2] ^ t->saddr[3]);
 	h = zs_deny_cache_mix(h, t->daddr[0]);
 	h = zs_deny_cache_mix(h, t->daddr[1] ^ t->daddr[2] ^ t->daddr[3]);
-	h = zs_deny_cache_mix(h, (__u32)t->sport << 16 | t->dport);
+	return zs_deny_cache_mix(h, (__u32)t->sport << 16 | t->dport);
+}
+
+/* A slot's index is the hash's low bits, its tag the high ones; 0 is no
+ * flow's tag (an empty slot's). */
+static __always_inline __u32 zs_deny_cache_slot_of(__u32 h)
+{
 	return h & (ZS_DENY_CACHE_SLOTS - 1);
+}
+
+static __always_inline __u16 zs_deny_cache_tag_of(__u32 h)
+{
+	return (__u16)(h >> 16) | 1;
+}
+
+static __always_inline struct zs_deny_cache_tags *zs_deny_cache_tags_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&zs_deny_cache_tags, &zero);
 }
 
 static __always_inline int zs_deny_cache_same(const struct zs_tuple *a, const struct zs_tuple *b)
@@ -55,9 +82,13 @@ static __always_inline int zs_deny_cache_hit(__u32 ifindex, __u8 hook, __u64 gen
 					     const struct zs_packet *p, struct zs_judgement *j,
 					     struct zs_event_info *info)
 {
-	__u32 idx = zs_deny_cache_index(ifindex, &p->tuple);
-	struct zs_deny_cache_slot *s = bpf_map_lookup_elem(&zs_deny_cache, &idx);
+	__u32 h = zs_deny_cache_hash(ifindex, &p->tuple), idx = zs_deny_cache_slot_of(h);
+	struct zs_deny_cache_tags *tags = zs_deny_cache_tags_get();
+	struct zs_deny_cache_slot *s;
 
+	if (!tags || tags->tag[idx] != zs_deny_cache_tag_of(h))
+		return 0;
+	s = bpf_map_lookup_elem(&zs_deny_cache, &idx);
 	if (!s || !s->generation || s->generation != generation || s->ifindex != ifindex ||
 	    s->hook != hook || s->policy_port != p->policy_port ||
 	    !zs_deny_cache_same(&s->tuple, &p->tuple))
@@ -79,11 +110,13 @@ static __always_inline void zs_deny_cache_store(__u32 ifindex, __u8 hook, __u64 
 						const struct zs_judgement *j,
 						const struct zs_event_info *info)
 {
-	__u32 idx = zs_deny_cache_index(ifindex, &p->tuple);
+	__u32 h = zs_deny_cache_hash(ifindex, &p->tuple), idx = zs_deny_cache_slot_of(h);
+	struct zs_deny_cache_tags *tags = zs_deny_cache_tags_get();
 	struct zs_deny_cache_slot *s = bpf_map_lookup_elem(&zs_deny_cache, &idx);
 
-	if (!s)
+	if (!s || !tags)
 		return;
+	tags->tag[idx] = zs_deny_cache_tag_of(h);
 	s->tuple = p->tuple;
 	s->generation = generation;
 	s->expires_tai = j->expires_tai;

@@ -14,6 +14,25 @@ struct zs_event_info {
 	__u8 direction;
 };
 
+/* The reader is woken once this much is waiting in the ring, not per
+ * record. A wakeup is an irq_work (a self-IPI, a VM exit under a
+ * hypervisor) and a task wakeup: with the agent reading, one per new flow
+ * halved the connections/s a node passes (bench/tcp_paths.sh, issue 16).
+ * Below the mark the records wait for the reader's own poll timeout (the
+ * agent's is 100 ms); none is lost for it: the mark is 64 KiB (1/64 of the
+ * default ring) or an eighth of a smaller ring. */
+#define ZS_EVENTS_WAKEUP_BYTES (64 << 10)
+
+static __always_inline __u64 zs_event_wakeup(void)
+{
+	__u64 waiting = bpf_ringbuf_query(&zs_events, BPF_RB_AVAIL_DATA);
+
+	if (waiting >= ZS_EVENTS_WAKEUP_BYTES ||
+	    waiting * 8 >= bpf_ringbuf_query(&zs_events, BPF_RB_RING_SIZE))
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void zs_emit(__u32 ifindex, __u8 hook, const struct zs_packet *p,
 				    const struct zs_judgement *j,
 				    const struct zs_event_info *info)
@@ -40,7 +59,7 @@ static __always_inline void zs_emit(__u32 ifindex, __u8 hook, const struct zs_pa
 	ev->hook = hook;
 	ev->pad = 0;
 	ev->tuple = p->tuple;
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, zs_event_wakeup());
 }
 
 /* This CPU's budget for deny events, refilled for the time since its last

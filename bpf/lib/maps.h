@@ -144,6 +144,19 @@ struct {
 	__type(value, struct zs_deny_cache_slot);
 } zs_deny_cache SEC(".maps");
 
+/* one tag per slot of zs_deny_cache, per CPU (deny_cache.h): 8 KiB that
+ * stay in cache, read before the 320 KiB of slots */
+struct zs_deny_cache_tags {
+	__u16 tag[ZS_DENY_CACHE_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zs_deny_cache_tags);
+} zs_deny_cache_tags SEC(".maps");
+
 /* flow and deny events to the agent */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -7,6 +7,8 @@
 #include <zeroseg/event.h>
 #include <zeroseg/identity.h>
 
+#include <arpa/inet.h>
+
 #include <chrono>
 #include <thread>
 
@@ -125,6 +127,68 @@ TEST_P(DenyCacheTest, ACachedDenyIsCountedWithItsReason) {
   denied_twice();
   EXPECT_EQ(counter(ZS_CTR_REASON(ZS_REASON_POLICY_DENY)), 2u);
   EXPECT_EQ(counter(ZS_CTR_VERDICT(ZS_VERDICT_DENIED, IN)), 2u);
+}
+
+// The cache answers a repeated denied flow by itself: the policy entry
+// that denied it is turned into an allow behind the datapath's back (no
+// new generation), and the flow stays denied, so the verdict came from the
+// slot. (A tag filter that never matched would make every probe a miss:
+// the flow would be judged again and pass.)
+TEST_P(DenyCacheTest, ARepeatedDeniedFlowIsAnsweredFromItsSlot) {
+  add_rule(deny9());
+  denied_twice();
+  const MapRef& policy = dp().map("zs_policy");
+  ASSERT_EQ(policy.keys().size(), 1u);
+  auto key = policy.keys()[0];
+  zs_policy_value v{};
+  ASSERT_TRUE(policy.lookup(key.data(), &v));
+  zs_policy_entry& e = v.slot[dp().active_slot()];
+  e.deny_rule = 0;
+  e.allow_rule = 1;
+  policy.update(key.data(), &v);
+  EXPECT_FALSE(send(IN, udp_in(9))) << "judged again, not answered from the cache";
+  EXPECT_TRUE(send(IN, udp_in(9, 40001))) << "another flow is judged: the raw allow works";
+}
+
+// deny_cache.h's hash, mirrored: a slot's index is its low 12 bits, its
+// tag the high 16 (| 1).
+uint32_t deny_cache_mix(uint32_t h, uint32_t w) {
+  h ^= w;
+  h *= 0x85ebca6bu;
+  return h ^ (h >> 15);
+}
+
+uint32_t deny_cache_hash(uint32_t ifindex, uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport) {
+  uint32_t h = ifindex;
+  h = deny_cache_mix(h, saddr);
+  h = deny_cache_mix(h, 0);
+  h = deny_cache_mix(h, daddr);
+  h = deny_cache_mix(h, 0);
+  return deny_cache_mix(h, static_cast<uint32_t>(htons(sport)) << 16 | htons(dport));
+}
+
+// Two flows with the same slot and the same tag: the tag is only a filter,
+// the slot's own comparison decides. The second flow, allowed, must not
+// borrow the first one's deny.
+TEST_P(DenyCacheTest, AFlowWithTheSameSlotAndTagIsNotAnsweredByADeniedOne) {
+  in_addr peer{}, self{};
+  ASSERT_EQ(inet_pton(AF_INET, kPeerIp.c_str(), &peer), 1);
+  ASSERT_EQ(inet_pton(AF_INET, kSelfIp.c_str(), &self), 1);
+  const uint32_t want = deny_cache_hash(kIfindex, peer.s_addr, self.s_addr, 40000, 9);
+  auto same = [&](uint32_t h) { return (h & 0xfff) == (want & 0xfff) && ((h >> 16) | 1) == ((want >> 16) | 1); };
+  uint16_t sport = 0, dport = 0;
+  for (uint32_t d = 100; d < 65536 && !sport; d++)
+    for (uint32_t sp = 1024; sp < 65536; sp++)
+      if (same(deny_cache_hash(kIfindex, peer.s_addr, self.s_addr, static_cast<uint16_t>(sp),
+                               static_cast<uint16_t>(d)))) {
+        sport = static_cast<uint16_t>(sp), dport = static_cast<uint16_t>(d);
+        break;
+      }
+  ASSERT_NE(sport, 0) << "no colliding flow found";
+  add_rule({kSelf, kPeer, IN, 17, 100, 65535, 1});
+  denied_twice();
+  EXPECT_TRUE(send(IN, udp_in(dport, sport))) << "udp " << sport << " -> " << dport;
+  EXPECT_FALSE(send(IN, udp_in(9)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Hooks, DenyCacheTest, testing::Values(Variant::xdp_host, Variant::tc_workload),

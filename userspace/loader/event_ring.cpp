@@ -20,6 +20,9 @@ int EventRing::deliver(void* ctx, void* data, size_t size) {
 int EventRing::read(int timeout_ms, const OnEvent& on_event) {
   on_event_ = &on_event;
   int n = timeout_ms > 0 ? ring_buffer__poll(ring_.get(), timeout_ms) : ring_buffer__consume(ring_.get());
+  // the kernel wakes a reader per batch (bpf/lib/events.h): a poll that
+  // timed out reads what is there, so no record waits past the timeout
+  if (n == 0 && timeout_ms > 0) n = ring_buffer__consume(ring_.get());
   on_event_ = nullptr;
   return n;
 }
