@@ -73,8 +73,8 @@ void check(const FlowFilterTerm& t) {
   } else if (t.flag == "verdict") {
     if (v != "allowed" && v != "denied" && v != "audit") bad(t.flag, v, "expected allowed, denied or audit");
   } else if (t.flag == "event") {
-    if (v != "start" && v != "end" && v != "unanswered" && v != "deny")
-      bad(t.flag, v, "expected start, end, unanswered or deny");
+    if (v != "start" && v != "end" && v != "unanswered" && v != "refused" && v != "deny")
+      bad(t.flag, v, "expected start, end, unanswered, refused or deny");
   }
 }
 
