@@ -145,6 +145,7 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 		ct->flags = j.verdict == ZS_VERDICT_AUDIT ? ZS_CT_AUDIT : 0;
 		ct->tcp_flags[0] = p->tcp_flags;
 		ct->policy_port = p->policy_port;
+		zs_ct_origin_ports_mark(p->tuple.sport, p->tuple.dport);
 		if (zs_ct_insert(&scratch->key, ct))
 			zs_ct_share_charge(fc->ifindex, p->tuple.family, fc->direction, 1);
 	}
@@ -260,7 +261,8 @@ ZS_NOINLINE int zs_related(struct zs_flow_ctx *fc, struct zs_packet *p)
 		return 0;
 	clk.jiffies = fc->jiffies;
 	clk.ns = fc->now;
-	found = zs_ct_lookup(cfg, fc->ifindex, &scratch->quoted, &clk, &ct);
+	found = zs_ct_lookup_in(cfg, fc->ifindex, &scratch->quoted, &clk, &ct,
+				(union zs_ct_any_key *)&scratch->key);
 	if (found == ZS_CT_NEW || !ct)
 		return 0;
 	if (zs_ct_current(ct, fc->generation))
