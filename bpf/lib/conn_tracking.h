@@ -2,6 +2,7 @@
 #ifndef ZS_BPF_CONN_TRACKING_H
 #define ZS_BPF_CONN_TRACKING_H
 
+#include "deny_fastpath.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -223,25 +224,29 @@ static __always_inline void zs_ct_share_charge(__u32 ifindex, __u8 family, __u8 
 /* Finds the flow of packet p on ifindex, original direction first, then as
  * a reply (ZS_CT_REPLY: the flow's key is p's tuple reversed), as its
  * ct_role allows. Entries idle for longer than their timeout count as
- * absent. */
-static __always_inline int zs_ct_lookup(const struct zs_config *cfg,
-					__u32 ifindex, const struct zs_packet *p,
-					struct zs_clock *clk,
-					struct zs_ct_entry **entry)
+ * absent. k: room for the key (zs_related's is in zs_scratch: its frame
+ * is in the deepest call chain). */
+static __always_inline int zs_ct_lookup_in(const struct zs_config *cfg,
+					   __u32 ifindex, const struct zs_packet *p,
+					   struct zs_clock *clk,
+					   struct zs_ct_entry **entry,
+					   union zs_ct_any_key *k)
 {
 	const struct zs_tuple *t = &p->tuple;
-	union zs_ct_any_key k;
 	struct zs_ct_entry *ct = NULL;
 	int found = ZS_CT_ORIGINAL;
 
-	/* an ICMP reply answers its request's flow, it never opens one */
-	if (p->ct_role != ZS_CT_ROLE_REPLY)
-		ct = zs_ct_find(&k, ifindex, t, 0);
+	/* an ICMP reply answers its request's flow, it never opens one; a
+	 * probe no flow can answer is skipped (deny_fastpath.h: asked twice,
+	 * so nothing lives across the first probe to take stack) */
+	if (p->ct_role != ZS_CT_ROLE_REPLY && (zs_ct_probes_for(t->dport) & ZS_CT_PROBE_OWN))
+		ct = zs_ct_find(k, ifindex, t, 0);
 	/* a bare SYN or an ICMP request opens a flow, it never answers one
 	 * (an echo request would answer the peer's echo of the same id) */
 	if (!ct && p->ct_role != ZS_CT_ROLE_REQUEST &&
-	    !(t->proto == ZS_PROTO_TCP && (p->tcp_flags & (ZS_TCP_SYN | ZS_TCP_ACK)) == ZS_TCP_SYN)) {
-		ct = zs_ct_find(&k, ifindex, t, 1);
+	    !(t->proto == ZS_PROTO_TCP && (p->tcp_flags & (ZS_TCP_SYN | ZS_TCP_ACK)) == ZS_TCP_SYN) &&
+	    (zs_ct_probes_for(t->dport) & ZS_CT_PROBE_REPLY)) {
+		ct = zs_ct_find(k, ifindex, t, 1);
 		found = ZS_CT_REPLY;
 	}
 	if (!ct)
@@ -255,6 +260,17 @@ static __always_inline int zs_ct_lookup(const struct zs_config *cfg,
 	}
 	*entry = ct;
 	return found;
+}
+
+/* zs_ct_lookup_in with its key on the caller's stack. */
+static __always_inline int zs_ct_lookup(const struct zs_config *cfg,
+					__u32 ifindex, const struct zs_packet *p,
+					struct zs_clock *clk,
+					struct zs_ct_entry **entry)
+{
+	union zs_ct_any_key k;
+
+	return zs_ct_lookup_in(cfg, ifindex, p, clk, entry, &k);
 }
 
 /* A tracked flow's verdict still holds: it was given under generation (the

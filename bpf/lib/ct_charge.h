@@ -30,11 +30,11 @@
  * stands for a flow the workload accepted and charged, bar one dropped
  * between the two hooks (a host firewall, no route: README, Known limits),
  * which lives its timeout. */
-/* Included by pipeline.h after struct zs_flow_ctx, which it reads. */
 #ifndef ZS_BPF_CT_CHARGE_H
 #define ZS_BPF_CT_CHARGE_H
 
 #include "conn_tracking.h"
+#include "flow_ctx.h"
 #include "maps.h"
 #include <zeroseg/source.h>
 
@@ -81,13 +81,15 @@ ZS_NOINLINE int zs_ct_inner_workload(struct zs_flow_ctx *fc, struct zs_packet *p
 
 /* Stores the new flow ct under key and keeps the counts: a free key is
  * charged to ct's share (unless ct is in none); an entry replaced on the
- * same key (a flow that idled out) hands its charge over. */
+ * same key (a flow that idled out) hands its charge over. Its ports are
+ * marked first, so that the lookups deny_fastpath.h skips find it. */
 static __always_inline void zs_ct_store(const struct zs_ct_key *key,
 					const struct zs_ct_entry *ct)
 {
 	struct zs_ct_entry *old;
 	int was = -1; /* the replaced entry's charged direction */
 
+	zs_ct_origin_ports_mark(key->tuple.sport, key->tuple.dport);
 	if (!zs_ct_update(key, ct, BPF_NOEXIST)) {
 		old = zs_ct_find_key(key);
 		if (old && zs_ct_charged(old))

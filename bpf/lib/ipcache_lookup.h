@@ -2,6 +2,7 @@
 #ifndef ZS_BPF_IPCACHE_LOOKUP_H
 #define ZS_BPF_IPCACHE_LOOKUP_H
 
+#include "deny_fastpath.h"
 #include "maps.h"
 #include <zeroseg/identity.h>
 
@@ -11,14 +12,26 @@ static __always_inline __u32 zs_mask32(__u32 bits)
 	return bits ? bpf_htonl(~0U << (32 - bits)) : 0;
 }
 
+/* key's identity in slot, 0 when absent. A global function, as
+ * zs_ct_probes_for (deny_fastpath.h): the filter's map key would not fit
+ * in zs_rejudge's frame. */
+__attribute__((noinline)) __u32 zs_ipcache_probe(struct zs_ipcache_key *key, __u32 slot)
+{
+	struct zs_ipcache_value *val;
+
+	if (!key || !zs_ipcache_may_hold(key))
+		return 0; /* a miss, known without the probe */
+	val = bpf_map_lookup_elem(&zs_ipcache, key);
+	return val ? val->identity[slot & 1] : 0;
+}
+
 /* Identity of addr: the longest prefix in the ipcache, else world. */
 static __always_inline __u32 zs_ipcache_identity(const struct zs_lookup_plan *plan,
 						 __u32 slot, __u8 family,
 						 const __u32 *addr)
 {
 	struct zs_ipcache_key key = { .family = family };
-	struct zs_ipcache_value *val;
-	__u32 n = family == ZS_FAMILY_IPV4 ? plan->n_v4_plens : plan->n_v6_plens;
+	__u32 id, n = family == ZS_FAMILY_IPV4 ? plan->n_v4_plens : plan->n_v6_plens;
 	__u32 i, w;
 
 #pragma clang loop unroll(disable)
@@ -35,9 +48,9 @@ static __always_inline __u32 zs_ipcache_identity(const struct zs_lookup_plan *pl
 
 			key.addr[w] = addr[w] & zs_mask32(bits > 32 ? 32 : bits);
 		}
-		val = bpf_map_lookup_elem(&zs_ipcache, &key);
-		if (val && val->identity[slot & 1])
-			return val->identity[slot & 1];
+		id = zs_ipcache_probe(&key, slot);
+		if (id)
+			return id;
 	}
 	return ZS_ID_WORLD;
 }

@@ -35,6 +35,15 @@ struct {
 	__type(value, struct zs_ipcache_value);
 } zs_ipcache SEC(".maps");
 
+/* a bit per hash of every ipcache key ever written (ipcache.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, ZS_IPCACHE_FILTER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} zs_ipcache_filter SEC(".maps");
+
 /* ifindex -> subject identity, attachment kind, mode per direction */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -95,6 +104,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct zs_ct_usage);
 } zs_ct_usage SEC(".maps");
+
+/* two bits per port: some flow's first packet came from it, went to it
+ * (deny_fastpath.h); never cleared */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ZS_CT_ORIGIN_PORT_WORDS);
+	__type(key, __u32);
+	__type(value, struct zs_ct_port_bits);
+} zs_ct_origin_ports SEC(".maps");
 
 /* first fragment's ports, for the fragments that follow it */
 struct {

@@ -13,35 +13,17 @@
 #define ZS_BPF_PIPELINE_H
 
 #include "conn_tracking.h"
+#include "ct_charge.h"
 #include "ctx.h"
 #include "deny_cache.h"
 #include "events.h"
+#include "flow_ctx.h"
 #include "ipcache_lookup.h"
 #include "maps.h"
 #include "parse.h"
 #include "policy_lookup.h"
 #include "source_check.h"
 
-#define ZS_NOINLINE __attribute__((noinline))
-
-/* What the slow paths need to know of the packet beyond its headers. */
-struct zs_flow_ctx {
-	__u64 now;       /* bpf_ktime_get_coarse_ns(): conntrack times */
-	__u64 jiffies;   /* bpf_jiffies64() (see zs_clock) */
-	__u64 generation; /* zs_config's, read once at entry: what judges */
-	__u32 ifindex;
-	__u32 len;
-	__u32 subject;   /* the endpoint's identity */
-	__u32 from_ifindex; /* tc egress: skb->ingress_ifindex, unforgeable; 0: sent by the host */
-	__u8 hook;       /* zs_hook */
-	__u8 direction;  /* of this packet, relative to the subject */
-	__u8 slot;       /* generation & 1: the slot every lookup reads */
-	__u8 mode[ZS_DIR_MAX];
-	__u8 kind;       /* the endpoint's zs_attach_kind */
-	__u8 pad[2];
-};
-
-#include "ct_charge.h" /* its global functions take a zs_flow_ctx */
 
 /* Slow-path results: a verdict and a reason in one return value. */
 #define ZS_RESULT(verdict, reason) ((verdict) | (reason) << 8)
@@ -268,7 +250,8 @@ ZS_NOINLINE int zs_related(struct zs_flow_ctx *fc, struct zs_packet *p)
 		return 0;
 	clk.jiffies = fc->jiffies;
 	clk.ns = fc->now;
-	found = zs_ct_lookup(cfg, fc->ifindex, &scratch->quoted, &clk, &ct);
+	found = zs_ct_lookup_in(cfg, fc->ifindex, &scratch->quoted, &clk, &ct,
+				(union zs_ct_any_key *)&scratch->key);
 	if (found == ZS_CT_NEW || !ct)
 		return 0;
 	if (zs_ct_current(ct, fc->generation))

@@ -26,6 +26,7 @@
 #define ZS_BPF_SOURCE_CHECK_H
 
 #include "ctx.h"
+#include "deny_fastpath.h"
 #include "events.h"
 #include "ipcache_lookup.h"
 #include "maps.h"
@@ -171,6 +172,8 @@ static __always_inline int zs_source_spoofed(const struct zs_config *cfg,
 
 	if (ctx->hook == ZS_HOOK_TC_EGRESS)
 		return 0;
+	if (!zs_sources_may_hold(cfg, slot, p->tuple.family))
+		return zs_source_miss(p, ctx->ifindex, ctx->len, ctx->hook, ZS_SOURCE_NONE);
 	__builtin_memcpy(key.addr, p->tuple.saddr, 16);
 	v = bpf_map_lookup_elem(&zs_sources, &key);
 	if (v && v->kind[slot] == ZS_SOURCE_OWN)

@@ -15,6 +15,12 @@
 enum zs_plan_flags {
 	ZS_PLAN_ANY_PEER = 1 << 0,  /* some policy key has peer ZS_ID_ANY */
 	ZS_PLAN_ANY_PROTO = 1 << 1, /* some policy key has proto ZS_PROTO_ANY */
+	/* some zs_sources entry of this family is present in the slot: when
+	 * clear, the source check's probe of zs_sources could only miss, and
+	 * is skipped (a host uplink of a node with no workloads of the family
+	 * pays none for a flood from random sources) */
+	ZS_PLAN_SOURCES_V4 = 1 << 2,
+	ZS_PLAN_SOURCES_V6 = 1 << 3,
 };
 
 struct zs_lookup_plan {

@@ -222,10 +222,23 @@ ZS_INLINE __u64 zs_ct_timeout_ns(const struct zs_config *cfg, const struct zs_ct
 	return (__u64)sec * ZS_NS_PER_SEC;
 }
 
+/* ct_origin_ports (array): the ports of every tracked flow's first packet,
+ * a bit per port in each word, set before the flow is inserted and never
+ * cleared. A packet to port P can be a flow's own packet only if P's
+ * as_dest bit is set, a reply only if its as_source bit is
+ * (bpf/lib/deny_fastpath.h). Entry P / 64, bit P % 64, P as keys hold it
+ * (network order). */
+#define ZS_CT_ORIGIN_PORT_WORDS (65536 / 64)
+struct zs_ct_port_bits {
+	__u64 as_source;
+	__u64 as_dest;
+};
+
 ZS_STATIC_ASSERT(sizeof(struct zs_tuple) == 40, "zs_tuple ABI");
 ZS_STATIC_ASSERT(sizeof(struct zs_ct_key) == 48, "zs_ct_key ABI");
 ZS_STATIC_ASSERT(sizeof(struct zs_ct_key4) == 20, "zs_ct_key4 ABI");
 ZS_STATIC_ASSERT(sizeof(struct zs_ct_entry) == 96, "zs_ct_entry ABI");
 ZS_STATIC_ASSERT(sizeof(struct zs_ct_usage) == 16, "zs_ct_usage ABI");
+ZS_STATIC_ASSERT(sizeof(struct zs_ct_port_bits) == 16, "zs_ct_port_bits ABI");
 
 #endif

@@ -29,6 +29,37 @@ struct zs_ipcache_value {
 	__u32 identity[ZS_SLOTS]; /* ZS_ID_ANY (0) = absent in that slot */
 };
 
+/* ipcache_filter (array of __u64, mmapped by the agent): a bit per hash
+ * of every key the ipcache has held since the map was made, set by the
+ * agent before the key is written and never cleared. A probe whose key's
+ * bit is clear can only miss, and is skipped (bpf/lib/deny_fastpath.h):
+ * a packet from an address no longer prefix covers probes each length in
+ * the plan, and the longest (/32, thousands of workloads) misses at a
+ * random bucket of a table of 256k: a cache miss per packet of a flood
+ * from random sources. 2^20 bits (128 KiB, mostly cached) hold 100k keys
+ * at ~10% false hits, which only cost the probe. */
+#define ZS_IPCACHE_FILTER_BITS_LOG2 20
+#define ZS_IPCACHE_FILTER_WORDS (1U << (ZS_IPCACHE_FILTER_BITS_LOG2 - 6))
+
+ZS_INLINE __u32 zs_ipcache_filter_mix(__u32 h, __u32 w)
+{
+	h = (h ^ w) * 0x9e3779b1U;
+	return h ^ (h >> 16);
+}
+
+/* The bit of key (family, prefix length and masked address; pad ignored). */
+ZS_INLINE __u32 zs_ipcache_filter_bit(const struct zs_ipcache_key *key)
+{
+	__u32 h = (__u32)key->family << 8 | key->prefixlen;
+
+	h = zs_ipcache_filter_mix(h, key->addr[0]);
+	h = zs_ipcache_filter_mix(h, key->addr[1]);
+	h = zs_ipcache_filter_mix(h, key->addr[2]);
+	h = zs_ipcache_filter_mix(h, key->addr[3]);
+	h *= 0x85ebca6bU;
+	return h >> (32 - ZS_IPCACHE_FILTER_BITS_LOG2);
+}
+
 enum zs_family {
 	ZS_FAMILY_IPV4 = 4,
 	ZS_FAMILY_IPV6 = 6,

@@ -44,6 +44,9 @@ void DatapathTest::SetUp() {
   tx.set_source_prefix(Transaction::source_prefix_key(kIfindex, *Prefix::parse("::/0")));
   tx.commit();
   dp_->conntrack().clear();
+  // no flow, so no port any flow's packet may go to (deny_fastpath.h)
+  const zs_ct_port_bits none{};
+  for (uint32_t i = 0; i < ZS_CT_ORIGIN_PORT_WORDS; i++) dp_->map("zs_ct_origin_ports").update(&i, &none);
   clear_raw(dp_->map("zs_ct_usage"));
   clear_raw(dp_->map("zs_fragments"));
   clear_raw(dp_->map("zs_deny_ratelimit"));

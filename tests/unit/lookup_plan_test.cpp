@@ -45,5 +45,25 @@ TEST(LookupPlan, EveryPortLengthFits) {
   EXPECT_EQ(use.plan().n_port_plens, 17);
 }
 
+// The source check skips its probe of zs_sources while no entry of the
+// packet's family is there (bpf/lib/deny_fastpath.h): each flag must
+// follow its own family's count, to zero and back.
+TEST(LookupPlan, SourceFlagsFollowEachFamilysEntries) {
+  PrefixLengthUse use;
+  EXPECT_EQ(use.plan().flags & (ZS_PLAN_SOURCES_V4 | ZS_PLAN_SOURCES_V6), 0);
+  use.add_source(4, 1);
+  use.add_source(4, 1);
+  EXPECT_EQ(use.plan().flags & (ZS_PLAN_SOURCES_V4 | ZS_PLAN_SOURCES_V6), ZS_PLAN_SOURCES_V4);
+  use.add_source(6, 1);
+  use.add_source(4, -1);
+  EXPECT_EQ(use.plan().flags & (ZS_PLAN_SOURCES_V4 | ZS_PLAN_SOURCES_V6), ZS_PLAN_SOURCES_V4 | ZS_PLAN_SOURCES_V6);
+  use.add_source(4, -1);
+  EXPECT_EQ(use.plan().flags & (ZS_PLAN_SOURCES_V4 | ZS_PLAN_SOURCES_V6), ZS_PLAN_SOURCES_V6);
+  use.add_source(6, -1);
+  EXPECT_EQ(use.plan().flags & (ZS_PLAN_SOURCES_V4 | ZS_PLAN_SOURCES_V6), 0);
+  use.add_policy_key(0, 0, 0, 1);  // the other flags are their own
+  EXPECT_EQ(use.plan().flags, ZS_PLAN_ANY_PEER | ZS_PLAN_ANY_PROTO);
+}
+
 }  // namespace
 }  // namespace zeroseg

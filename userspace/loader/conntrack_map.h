@@ -24,6 +24,8 @@ class ConntrackMap : public ConntrackReader {
   bool lookup(const zs_ct_key& key, zs_ct_entry* entry) const override;
   // false when the flow was absent
   bool remove(const zs_ct_key& key) const override;
+  // (The datapath finds a flow put here only once zs_ct_origin_ports has
+  // its first packet's ports: bpf/lib/deny_fastpath.h. Nothing puts flows.)
   void put(const zs_ct_key& key, const zs_ct_entry& entry) const;
   // Every flow, IPv4 first, read in batches.
   void for_each(const Visit& fn) const override;

@@ -108,6 +108,15 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   bpf_map__set_max_entries(skel->maps.zs_conntrack6, s.conntrack6);
   bpf_map__set_max_entries(skel->maps.zs_fragments, s.fragments);
   bpf_map__set_max_entries(skel->maps.zs_events, s.events_bytes);
+  // pinned conntrack from a version without zs_ct_origin_ports: its
+  // flows never set their ports' bits (below)
+  // and a pinned ipcache without zs_ipcache_filter: its keys set no bit
+  const bool ipcache_filter_new = options.pin &&
+                                  access(pin_path(options.pin_dir, "zs_ipcache").c_str(), F_OK) == 0 &&
+                                  access(pin_path(options.pin_dir, "zs_ipcache_filter").c_str(), F_OK) != 0;
+  const bool origin_ports_new = options.pin &&
+                                access(pin_path(options.pin_dir, "zs_conntrack4").c_str(), F_OK) == 0 &&
+                                access(pin_path(options.pin_dir, "zs_ct_origin_ports").c_str(), F_OK) != 0;
   if (options.pin) {
     bpf_map* m;
     bpf_object__for_each_map(m, skel->obj) {
@@ -142,7 +151,16 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
     }
   }
   for (auto& [name, fd] : dp->map_fds_) dp->maps_.emplace(name, MapRef(fd.get(), name));
+  // Flows tracked by an older version (whose programs may still be
+  // attached, tracking more) set no bit: every port may then be any
+  // flow's, until the pins are removed (bpf/lib/deny_fastpath.h).
+  if (origin_ports_new) {
+    const zs_ct_port_bits all{~uint64_t{0}, ~uint64_t{0}};
+    for (uint32_t i = 0; i < ZS_CT_ORIGIN_PORT_WORDS; i++) dp->map("zs_ct_origin_ports").update(&i, &all);
+  }
   dp->map_config();
+  if (ipcache_filter_new)
+    for (uint32_t i = 0; i < ZS_IPCACHE_FILTER_WORDS; i++) dp->ipcache_filter_[i] = ~uint64_t{0};
   return dp;
 }
 
@@ -233,6 +251,22 @@ void Datapath::map_config() {
   }
   ncpus_ = libbpf_num_possible_cpus();
   if (ncpus_ < 1) ncpus_ = 1;
+
+  const MapRef& filter = map("zs_ipcache_filter");
+  size_t flen = (ZS_IPCACHE_FILTER_WORDS * sizeof(uint64_t) + page - 1) / page * page;
+  void* f = mmap(nullptr, flen, PROT_READ | PROT_WRITE, MAP_SHARED, filter.fd(), 0);
+  if (f == MAP_FAILED) filter.fail("mmap", errno);
+  ipcache_filter_map_ = UniqueMapping(f, flen);
+  ipcache_filter_ = static_cast<uint64_t*>(f);
+}
+
+// Atomic: another writer (a `zeroseg bpf` word) may set bits of the same
+// word at once; a lost bit would hide an ipcache entry.
+void Datapath::mark_ipcache_key(const zs_ipcache_key& key) {
+  uint32_t bit = zs_ipcache_filter_bit(&key);
+  uint64_t mask = uint64_t{1} << (bit & 63);
+  uint64_t* word = &ipcache_filter_[bit >> 6];
+  if (!(__atomic_load_n(word, __ATOMIC_RELAXED) & mask)) __atomic_fetch_or(word, mask, __ATOMIC_SEQ_CST);
 }
 
 KernelFlows Datapath::kernel_flows() const {
@@ -328,11 +362,13 @@ void Datapath::repair_and_count() {
   entry_counts_["zs_endpoints"] = repair_slots(endpoints(), slot, [](auto&, auto&) {});
   entry_counts_["zs_ipcache"] = repair_slots(ipcache(), slot, [&](const zs_ipcache_key& k, auto&) {
     prefix_use_.add_ip(k.family, k.prefixlen, 1);
+    mark_ipcache_key(k);  // set already, unless the map was pinned without the filter
   });
   entry_counts_["zs_policy"] = repair_slots(policy(), slot, [&](const zs_policy_key& k, auto&) {
     prefix_use_.add_policy_key(k.peer, k.proto, k.port_plen, 1);
   });
-  entry_counts_["zs_sources"] = repair_slots(sources(), slot, [](auto&, auto&) {});
+  entry_counts_["zs_sources"] = repair_slots(
+      sources(), slot, [&](const zs_source_key& k, auto&) { prefix_use_.add_source(k.family, 1); });
   entry_counts_["zs_source_prefixes"] = repair_slots(source_prefixes(), slot, [](auto&, auto&) {});
   config_->plan[0] = config_->plan[1] = prefix_use_.plan();
 }

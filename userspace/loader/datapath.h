@@ -127,6 +127,8 @@ class Datapath {
   Datapath() = default;
   void open_maps_from_pins();
   void map_config();
+  // Sets key's bit in zs_ipcache_filter (ipcache.h), before key is written.
+  void mark_ipcache_key(const zs_ipcache_key& key);
   // Levels both slots of every entry and counts entries and prefix
   // lengths; the first transaction runs it.
   void repair_and_count();
@@ -137,6 +139,8 @@ class Datapath {
   std::map<Program, UniqueFd> prog_fds_;
   UniqueMapping config_map_;
   zs_config* config_ = nullptr;  // in config_map_
+  UniqueMapping ipcache_filter_map_;
+  uint64_t* ipcache_filter_ = nullptr;  // ZS_IPCACHE_FILTER_WORDS, in ipcache_filter_map_
   PrefixLengthUse prefix_use_;
   std::map<std::string, size_t, std::less<>> entry_counts_;
   UniqueFd writer_lock_;

@@ -20,6 +20,11 @@ void PrefixLengthUse::add_policy_key(uint32_t peer, uint8_t proto, uint8_t port_
   if (proto == 0) any_proto_ += delta;
 }
 
+void PrefixLengthUse::add_source(uint8_t family, int delta) {
+  if (family == 4) sources_v4_ += delta;
+  if (family == 6) sources_v6_ += delta;
+}
+
 namespace {
 
 template <size_t N>
@@ -43,7 +48,9 @@ zs_lookup_plan PrefixLengthUse::plan() const {
   p.n_v4_plens = fill_longest_first(v4_, p.v4_plens, ZS_MAX_PREFIX_LENS, "IPv4");
   p.n_v6_plens = fill_longest_first(v6_, p.v6_plens, ZS_MAX_PREFIX_LENS, "IPv6");
   p.n_port_plens = fill_longest_first(port_, p.port_plens, ZS_MAX_PORT_PLENS, "port");
-  p.flags = static_cast<uint8_t>((any_peer_ > 0 ? ZS_PLAN_ANY_PEER : 0) | (any_proto_ > 0 ? ZS_PLAN_ANY_PROTO : 0));
+  p.flags = static_cast<uint8_t>((any_peer_ > 0 ? ZS_PLAN_ANY_PEER : 0) | (any_proto_ > 0 ? ZS_PLAN_ANY_PROTO : 0) |
+                                 (sources_v4_ > 0 ? ZS_PLAN_SOURCES_V4 : 0) |
+                                 (sources_v6_ > 0 ? ZS_PLAN_SOURCES_V6 : 0));
   return p;
 }
 

@@ -206,7 +206,8 @@ void Transaction::commit() {
       dp_.policy(), policy_, active, [&](const zs_policy_key& k, auto&, int d) {
         use.add_policy_key(k.peer, k.proto, k.port_plen, d);
       });
-  Staged<zs_source_key, zs_source_value, uint8_t> srcs(dp_.sources(), sources_, active, [](auto&, auto&, int) {});
+  Staged<zs_source_key, zs_source_value, uint8_t> srcs(
+      dp_.sources(), sources_, active, [&](const zs_source_key& k, auto&, int d) { use.add_source(k.family, d); });
   Staged<zs_source_prefix_key, zs_source_prefix_value, uint8_t> spfx(dp_.source_prefixes(), source_prefixes_,
                                                                        active, [](auto&, auto&, int) {});
   eps.check_capacity(dp_.entries("zs_endpoints"));
@@ -215,6 +216,10 @@ void Transaction::commit() {
   ips.check_capacity(dp_.entries("zs_ipcache"));
   pol.check_capacity(dp_.entries("zs_policy"));
   const zs_lookup_plan plan = use.plan();
+
+  // before any packet can read a key: a probe is skipped when its bit is clear
+  for (const auto& item : ips.items)
+    if (!slot_empty(item.next)) dp_.mark_ipcache_key(item.key);
 
   std::vector<std::function<void()>> undo;
   try {
