@@ -203,6 +203,8 @@ for _ in $(seq 100); do [ "$(cluster_field a connected)" = false ] && break; sle
 expect_eq "status shows the outage" "$(cluster_field a connected)" false
 expect_contains "and why" "$(cluster_field a error)" "etcd unreachable"
 expect_contains "the text status says so" "$(zs_on a status --bpf-pin-dir "/sys/fs/bpf/$tag-a" 2>&1)" "; OUTAGE since"
+zs_on a status --bpf-pin-dir "/sys/fs/bpf/$tag-a" >/dev/null 2>&1; code=$?
+expect_eq "status exits 1 (degraded) during the outage" "$code" 1
 expect_ok "both agents still run" kill -0 "$a_pid" "$b_pid"
 
 echo "== etcd back"

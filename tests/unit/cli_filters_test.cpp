@@ -133,6 +133,13 @@ TEST(StatusHealth, FailedAttachesAndLostEventsAreProblems) {
   EXPECT_TRUE(agent_problems({{"error", "cannot reach"}}).empty());  // unreachable is its own exit code
 }
 
+TEST(StatusHealth, AClusterOutageIsAProblem) {
+  EXPECT_TRUE(agent_problems({{"cluster", {{"connected", true}}}}).empty());
+  auto p = agent_problems({{"cluster", {{"connected", false}, {"error", "connection refused"}}}});
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0], "cluster store unreachable: connection refused (enforcement unchanged; applies fail)");
+}
+
 TEST(Colour, NeverWithNoColorNorOffATerminal) {
   EXPECT_EQ(paint("denied", kRed, true), "\033[31mdenied\033[0m");
   EXPECT_EQ(paint("denied", kRed, false), "denied");

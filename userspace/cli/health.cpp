@@ -21,6 +21,9 @@ std::vector<std::string> agent_problems(const json& agent) {
       out.push_back(std::to_string(lost) + " events lost (the kernel's ring buffer was full: flows missing from "
                     "the logs and the detectors)");
   }
+  if (auto c = agent.find("cluster"); c != agent.end() && c->is_object() && !c->value("connected", true))
+    out.push_back("cluster store unreachable: " + c->value("error", std::string("no answer")) +
+                  " (enforcement unchanged; applies fail)");
   return out;
 }
 

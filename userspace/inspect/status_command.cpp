@@ -235,7 +235,7 @@ void add_status_command(CLI::App& app, GlobalOptions& g) {
   cmd->footer(
       "Exit status:\n"
       "  0  the agent answers and nothing below is failing\n"
-      "  1  degraded: an interface is not enforced (failed attach), the kernel lost events; or another error\n"
+      "  1  degraded: an interface is not enforced (failed attach), the kernel lost events, the cluster store does not answer; or another error\n"
       "  2  no agent answers on the socket (pinned programs keep enforcing on their own); or a usage error");
   cmd->callback([&g] { run_status(g, datapath_only); });
 }
