@@ -152,6 +152,39 @@ TEST(ClusterWatcher, AnOutageIsReportedAndTheReturnListsAgainWithoutAGap) {
   EXPECT_EQ(objects_seen, 1) << "the three objects arrive once, by relist or by watch";
 }
 
+// The watch covers all of /zeroseg/v1/, where identities/ and nodes/ are
+// written too (every new label set, every node's lease): they are no
+// desired object, so no change and no "skipped" warning for them (each
+// node warned about every other node's keys).
+TEST(ClusterWatcher, IdentityAndNodeKeysAreNeitherChangesNorWarnings) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  auto client = client_for(etcd);
+  Seen seen;
+  ClusterWatcher w(client_for(etcd), ClusterKeys("node-b"),
+                   {[&](const ObjectSet& all, int64_t rev) { seen.add("snapshot " + std::to_string(all.size()), rev); },
+                    [&](const ObjectSet& put, const ObjectSet& gone, int64_t rev) {
+                      seen.add("change " + std::to_string(put.size()) + "/" + std::to_string(gone.size()), rev);
+                    }});
+  ::testing::internal::CaptureStderr();
+  w.start();
+  ASSERT_TRUE(w.wait_applied(1, 20s));
+  ASSERT_TRUE(client->put("/zeroseg/v1/identities/next", "300"));
+  ASSERT_TRUE(client->put("/zeroseg/v1/identities/by-id/299", "{\"app\":\"web\"}"));
+  ASSERT_TRUE(client->put("/zeroseg/v1/nodes/node-a", "{\"since_ns\":1}"));
+  ASSERT_TRUE(client->del("/zeroseg/v1/nodes/node-a"));
+  ClusterStore store(client, ClusterKeys("node-a"));
+  auto rev = store.put(load_yaml(kObjects, "t.yaml"));
+  ASSERT_TRUE(rev) << rev.error();
+  ASSERT_TRUE(w.wait_applied(*rev, 20s));
+  w.stop();
+  std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err.find("skipped"), std::string::npos) << err;
+  std::lock_guard lock(seen.mu);
+  ASSERT_EQ(seen.calls.size(), 2u);  // the list, then the objects: nothing for the other keys
+  EXPECT_EQ(seen.calls[1], std::make_pair(std::string("change 3/0"), *rev));
+}
+
 }  // namespace
 }  // namespace zeroseg
 

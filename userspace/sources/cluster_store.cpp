@@ -57,6 +57,12 @@ void ClusterKeys::decode(const std::string& key, const std::string& value, Objec
   }
 }
 
+bool ClusterKeys::of_objects(const std::string& key) const {
+  for (const auto& p : watched())
+    if (key.rfind(p, 0) == 0) return true;
+  return false;
+}
+
 bool ClusterKeys::named_by(const std::string& key, ObjectSet& into) const {
   if (key.rfind(prefix_, 0) != 0) return false;
   auto parts = split(key.substr(prefix_.size()));
@@ -207,7 +213,8 @@ void ClusterWatcher::run() {
         // one call per revision: a transaction's objects arrive together
         std::map<int64_t, std::pair<ObjectSet, ObjectSet>> by_revision;
         for (const auto& e : b.events) {
-          auto& [put, gone] = by_revision[e.kv.mod_revision];
+          auto& [put, gone] = by_revision[e.kv.mod_revision];  // applied, even when it holds no object
+          if (!keys_.of_objects(e.kv.key)) continue;  // an identity or a node's lease: not a warning
           try {
             if (e.type == etcd::Event::Type::put) keys_.decode(e.kv.key, e.kv.value, put);
             else keys_.named_by(e.kv.key, gone);

@@ -43,6 +43,9 @@ class ClusterKeys {
   std::vector<std::string> watched() const {
     return {prefix_ + "namespaces/", prefix_ + "policies/", prefix_ + "workloads/"};
   }
+  // Whether key is under one of watched(): the watch stream, over all of
+  // the prefix, also carries identities/ and nodes/, which are no object.
+  bool of_objects(const std::string& key) const;
   // The object a stored value holds, into `into`; a remote workload loses
   // its interface. Throws Error naming the key when the value is not one
   // valid object of the key's kind, namespace and name.
