@@ -138,6 +138,11 @@ TEST(StatusHealth, AClusterOutageIsAProblem) {
   auto p = agent_problems({{"cluster", {{"connected", false}, {"error", "connection refused"}}}});
   ASSERT_EQ(p.size(), 1u);
   EXPECT_EQ(p[0], "cluster store unreachable: connection refused (enforcement unchanged; applies fail)");
+  // before the watcher's first try (the node still waits for its lease),
+  // the agent sends an empty error: the line still says why
+  p = agent_problems({{"cluster", {{"connected", false}, {"error", ""}}}});
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0], "cluster store unreachable: no answer yet (enforcement unchanged; applies fail)");
 }
 
 TEST(Colour, NeverWithNoColorNorOffATerminal) {

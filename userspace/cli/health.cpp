@@ -21,9 +21,12 @@ std::vector<std::string> agent_problems(const json& agent) {
       out.push_back(std::to_string(lost) + " events lost (the kernel's ring buffer was full: flows missing from "
                     "the logs and the detectors)");
   }
-  if (auto c = agent.find("cluster"); c != agent.end() && c->is_object() && !c->value("connected", true))
-    out.push_back("cluster store unreachable: " + c->value("error", std::string("no answer")) +
+  if (auto c = agent.find("cluster"); c != agent.end() && c->is_object() && !c->value("connected", true)) {
+    // empty until the watcher's first try, which waits for the node's lease
+    std::string why = c->value("error", std::string());
+    out.push_back("cluster store unreachable: " + (why.empty() ? std::string("no answer yet") : why) +
                   " (enforcement unchanged; applies fail)");
+  }
   return out;
 }
 
