@@ -277,22 +277,33 @@ TEST(FlowTable, ASynAnsweredByAResetIsReportedRefusedAtTheNextSweep) {
 }
 
 // A connection answered (SYN-ACK) and reset later is not refused, and
-// neither is a UDP flow; nor is a RST-refused flow also reported unanswered.
+// neither is a UDP flow whose entry holds the RST bit (only TCP has one).
+// (That a refused flow is not also reported unanswered: the test above.)
 TEST(FlowTable, AnAnsweredFlowResetLaterIsNotRefused) {
   FlowTable t(3'000'000'000);
   std::vector<FlowRecord> out;
   zs_event ev = event(ZS_EVENT_FLOW_NEW, 40000, 80);
   t.on_event(ev, clock_at(0), out);
+  zs_event udp = event(ZS_EVENT_FLOW_NEW, 40001, 53);
+  udp.tuple.proto = 17;
+  t.on_event(udp, clock_at(0), out);
   FakeConntrack ct;
   zs_ct_entry e = ct_entry(3, 2'000'000'000);
   e.tcp_flags[0] = ZS_TCP_SYN | ZS_TCP_ACK;
   e.tcp_flags[1] = ZS_TCP_SYN | ZS_TCP_ACK | ZS_TCP_RST;
   e.flags = ZS_CT_CLOSING;
   ct.flows.push_back({key_of(ev), e});
+  zs_ct_entry u = ct_entry(1, 2'000'000'000);
+  u.tcp_flags[0] = 0;
+  u.tcp_flags[1] = ZS_TCP_RST;
+  ct.flows.push_back({key_of(udp), u});
   EXPECT_TRUE(sweep_at(t, ct, 5'000'000'000).empty());
   out = sweep_at(t, ct, 500'000'000'000);
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_FALSE(out[0].reported_refused);
+  ASSERT_EQ(out.size(), 2u);
+  for (const auto& r : out) {
+    EXPECT_EQ(r.event, FlowEvent::end);
+    EXPECT_FALSE(r.reported_refused);
+  }
 }
 
 TEST(FlowTable, AnAnsweredFlowIsNeverUnanswered) {
