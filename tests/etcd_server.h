@@ -19,6 +19,8 @@
 #include <string>
 #include <thread>
 
+#include "sources/etcd_client.h"
+
 namespace zeroseg::testing {
 
 inline bool etcd_installed() { return std::system("command -v etcd >/dev/null 2>&1") == 0; }
@@ -146,5 +148,12 @@ class EtcdServer {
   int client_port_ = 0, peer_port_ = 0;
   pid_t pid_ = -1;
 };
+
+// A client of s over plain http (the tests of what uses one).
+inline std::shared_ptr<etcd::Client> client_for(const EtcdServer& s) {
+  etcd::ClientOptions o;
+  o.endpoints = {{"127.0.0.1", s.port()}};
+  return std::make_shared<etcd::Client>(o);
+}
 
 }  // namespace zeroseg::testing

@@ -15,11 +15,7 @@ namespace {
 
 using zeroseg::testing::EtcdServer;
 
-std::shared_ptr<etcd::Client> client_for(const EtcdServer& s) {
-  etcd::ClientOptions o;
-  o.endpoints = {{"127.0.0.1", s.port()}};
-  return std::make_shared<etcd::Client>(o);
-}
+using zeroseg::testing::client_for;
 
 TEST(ClusterIdentities, SameLabelsSameNumberOnEveryNode) {
   ZS_REQUIRE_ETCD();

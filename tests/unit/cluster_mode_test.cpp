@@ -28,11 +28,7 @@ metadata: {name: a, namespace: lab, labels: {app: a}}
 spec: {interface: zs-ut-none-a, ips: [10.99.1.2]}
 )";
 
-std::shared_ptr<etcd::Client> client_for(const EtcdServer& s) {
-  etcd::ClientOptions o;
-  o.endpoints = {{"127.0.0.1", s.port()}};
-  return std::make_shared<etcd::Client>(o);
-}
+using zeroseg::testing::client_for;
 
 class ClusterModeTest : public ::testing::Test {
  protected:

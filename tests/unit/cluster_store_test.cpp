@@ -35,11 +35,7 @@ spec:
   ingress: [{from: [{entity: world}]}]
 )";
 
-std::shared_ptr<etcd::Client> client_for(const EtcdServer& s) {
-  etcd::ClientOptions o;
-  o.endpoints = {{"127.0.0.1", s.port()}};
-  return std::make_shared<etcd::Client>(o);
-}
+using zeroseg::testing::client_for;
 
 TEST(ClusterKeys, KeysDecodeBackAndRemoteWorkloadsLoseTheirInterface) {
   ObjectSet objs = load_yaml(kObjects, "t.yaml");
