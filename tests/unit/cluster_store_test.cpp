@@ -232,5 +232,31 @@ TEST(NodeLease, KeysGoWithADeadNodeAndComeBackWithANewLease) {
   EXPECT_EQ(leases.size(), 2u);
 }
 
+// A lease whose node could not write its workloads under it is given back
+// at once: a lease a second (the retry) would otherwise stay granted for
+// its TTL, each holding nothing but a stale node key.
+TEST(NodeLease, ALeaseTheNodeCouldNotUseIsRevoked) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  auto client = client_for(etcd);
+  std::mutex mu;
+  std::vector<int64_t> offered;
+  NodeLease lease(client, ClusterKeys("node-a").node_key(), 30, [&](int64_t id) {
+    std::lock_guard lock(mu);
+    offered.push_back(id);
+    if (offered.size() == 1) throw Error("etcd went away while writing the workloads");
+  });
+  lease.start();
+  for (int i = 0; i < 200 && lease.id() == 0; i++) std::this_thread::sleep_for(100ms);
+  ASSERT_NE(lease.id(), 0);
+  lease.stop();
+  std::lock_guard lock(mu);
+  ASSERT_EQ(offered.size(), 2u);
+  EXPECT_EQ(lease.id(), offered[1]);
+  auto ttl = client->lease_time_to_live(offered[0]);
+  ASSERT_TRUE(ttl) << ttl.error();
+  EXPECT_EQ(*ttl, -1) << "the unused lease is still granted";
+}
+
 }  // namespace
 }  // namespace zeroseg

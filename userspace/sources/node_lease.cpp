@@ -34,15 +34,20 @@ bool NodeLease::grant() {
     log::warn("cluster: no node lease: " + lease.error());
     return false;
   }
+  // a lease this node cannot use is given back: granted anew a second
+  // later, each would otherwise hold a stale node key for its TTL
+  auto give_back = [&] { (void)client_->lease_revoke(*lease); };
   auto put = client_->put(node_key_, "{\"since_ns\":" + std::to_string(realtime_now_ns()) + "}", *lease);
   if (!put) {
     log::warn("cluster: node key not written: " + put.error());
+    give_back();
     return false;
   }
   try {
     on_lease_(*lease);
   } catch (const std::exception& e) {
     log::warn(std::string("cluster: the node's workloads not written under its lease: ") + e.what());
+    give_back();
     return false;
   }
   std::lock_guard lock(mu_);
