@@ -80,7 +80,8 @@ TEST_F(ClusterModeTest, OwnWorkloadsOutliveTheirLeaseRunningOutWhileWatching) {
   for (int i = 0; i < 300 && cluster.status()["applied_revision"].get<int64_t>() < *rev; i++)
     std::this_thread::sleep_for(100ms);
   ASSERT_GE(cluster.status()["applied_revision"].get<int64_t>(), *rev) << cluster.status().dump();
-  EXPECT_EQ(cluster.status()["lease"].get<int64_t>(), lease) << "the lease thread looked again: the check proves nothing";
+  EXPECT_EQ(cluster.status()["lease"].get<int64_t>(), lease)
+      << "the lease thread looked again: the check proves nothing";
   EXPECT_TRUE(holds_workload(agent)) << "this node's own workload was removed when its lease ran out";
 }
 
