@@ -21,7 +21,10 @@
  *    workload's address (zs_sources: ZS_SOURCE_LOCAL on the uplink, what
  *    the source check reads), where it is routed, to be judged and
  *    charged on the workload's interface. A source claiming to be local
- *    is dropped before (uplink-spoofed-source).
+ *    is dropped before (uplink-spoofed-source). Not a packet the host
+ *    will not forward for its TTL (hop limit) of 1 or 0: the sender
+ *    picks it, and the workload's interface would never see the flow;
+ *    it stays the uplink's.
  * An arriving flow the workload's interface then refuses (its policy, or
  * its share full) would leave the uplink an entry in no share, for its
  * SYN-SENT or UDP timeout: a peer the uplink lets in could fill the
@@ -72,6 +75,12 @@ ZS_NOINLINE int zs_ct_inner_workload(struct zs_flow_ctx *fc, struct zs_packet *p
 	if (fc->hook == ZS_HOOK_TC_EGRESS)
 		return zs_endpoint_kind(fc->from_ifindex, fc->slot) == ZS_ATTACH_WORKLOAD ?
 			       ZS_CT_UNCHARGED : 0;
+	/* the host forwards no packet that arrives with TTL (hop limit) 1
+	 * or 0: the workload's interface never sees it, to charge or refuse
+	 * it, and any sender picks it (attack review 4): it stays the
+	 * uplink's */
+	if (p->hop_limit <= 1)
+		return 0;
 	key.ifindex = fc->ifindex;
 	key.family = p->tuple.family;
 	__builtin_memcpy(key.addr, p->tuple.daddr, 16);

@@ -30,7 +30,8 @@ struct zs_packet {
 	__u8 neighbour_disc;   /* ICMPv6 ND type in IPv6: zs_nd_class decides */
 	__u8 frag_first;       /* offset 0 and more fragments follow */
 	__u8 frag_later;       /* offset > 0: no L4 header here */
-	__u8 hop_limit;        /* IPv6: the fixed header's (for zs_nd_class) */
+	__u8 hop_limit;        /* IPv4 TTL, IPv6 hop limit, as it arrived (zs_nd_class,
+				* zs_ct_inner_workload) */
 	__u8 ip6_nexthdr;      /* IPv6: the fixed header's next header */
 	__u8 ct_role;          /* zs_ct_role */
 };

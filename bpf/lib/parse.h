@@ -300,6 +300,7 @@ static __always_inline int zs_parse_ipv4(struct zs_ctx *ctx, __u32 off,
 	p->tuple.family = ZS_FAMILY_IPV4;
 	p->tuple.saddr[0] = ip->saddr;
 	p->tuple.daddr[0] = ip->daddr;
+	p->hop_limit = ip->ttl;
 	hlen = ip->ihl * 4;
 	if (ip->version != 4 || hlen < sizeof(*ip) ||
 	    bpf_ntohs(ip->tot_len) < hlen ||

@@ -276,6 +276,39 @@ TEST_P(UplinkShareTest, AnEntryReplacedOnItsKeyHandsItsChargeOver) {
   }
 }
 
+// Attack review 4: a flow in to a local workload's address is in no share
+// of the uplink's because the workload's interface judges and charges it,
+// and takes the uplink's entry with it when it refuses it. A packet the
+// host does not forward reaches neither: TTL (hop limit) 1, which any
+// sender picks. A peer the uplink lets in sent SYNs with TTL 1 to a
+// workload, from ports of its choosing: each left the uplink an entry in
+// no share for the SYN-SENT timeout (2 min), without bound, where the
+// uplink's ingress share (3 here) bounded them before. Such a packet now
+// stays in the uplink's share and is refused past it; a flow in that is
+// forwarded is still in no share of the uplink's. Failed before the fix:
+// 10 entries in no share. IPv4 and IPv6, in by XDP and by tc.
+TEST_P(UplinkShareTest, APacketTheHostDoesNotForwardStaysInTheUplinksShare) {
+  for (const Family* f : {&kV4, &kV6}) {
+    for (Program arrival : {Program::xdp_ingress, Program::tc_ingress}) {
+      SCOPED_TRACE("IPv" + std::to_string(f->family) + (arrival == Program::xdp_ingress ? " xdp" : " tc"));
+      dp().conntrack().clear();
+      CtUsageMap usage(dp().map("zs_ct_usage"));
+      usage.correct({}, usage.read());
+      uint64_t before = refused();
+      int passed = 0;
+      for (uint16_t sport = 40000; sport < 40010; sport++)
+        passed += run(arrival, kIfindex, ip_header(f->family, f->world, f->p).hop_limit(1).tcp(sport, 443).build());
+      EXPECT_EQ(uplink_entries(*f, false), 0u) << "TTL 1 flows in no share";
+      EXPECT_EQ(uplink_entries(*f, true), 3u);
+      EXPECT_EQ(passed, 3);
+      EXPECT_EQ(refused(), before + 7);
+      // a flow in the host forwards is still the workload's to charge
+      EXPECT_TRUE(in_to(v_if_, syn(*f, f->world2, f->v, 50000), arrival)) << "V's first client";
+      EXPECT_EQ(uplink_entries(*f, false), 1u);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Hooks, UplinkShareTest, testing::Values(Variant::xdp_host), variant_name);
 
 }  // namespace

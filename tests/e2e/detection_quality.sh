@@ -10,7 +10,7 @@
 # normal traffic raised none, and that the lab leaves nothing behind. And
 # what made that hold: the connect scan's RSTs reported at once
 # (flow-refused), not a closing timeout later; one first-seen-edge alert per
-# source and host, not one per port scanned.
+# source, host and severity, not one per port scanned.
 #
 # Usage: detection_quality.sh PATH/TO/zeroseg
 set -uo pipefail
@@ -63,10 +63,10 @@ flows = [json.loads(l) for l in open(os.path.join(d, "flows.json")) if l.strip()
 refused = sum(1 for f in flows if f["event"] == "flow-refused" and f["source"]["ip"] == st)
 print(("ok" if refused >= 15 else "FAIL") + f" the connect scan's RSTs reported as flow-refused at the sweep after them ({refused})")
 alerts = [json.loads(l) for l in open(os.path.join(d, "alerts.json")) if l.strip()]
-edges = collections.Counter((a["source"]["ip"], a["targets"][0].split(":")[0]) for a in alerts
+edges = collections.Counter((a["source"]["ip"], a["targets"][0].split(":")[0], a["severity"]) for a in alerts
                             if a["detector"] == "first-seen-edge")
-worst = max(edges.items(), key=lambda kv: kv[1], default=(("-", "-"), 0))
-print(("ok" if worst[1] <= 1 else "FAIL") + f" first-seen-edge: at most one alert per source and host "
+worst = max(edges.items(), key=lambda kv: kv[1], default=(("-", "-", "-"), 0))
+print(("ok" if worst[1] <= 1 else "FAIL") + f" first-seen-edge: at most one alert per source, host and severity "
       f"({len(alerts)} alerts in all; most for one pair: {worst[1]}, {worst[0][0]} -> {worst[0][1]})")
 PY
 while read -r verdict rest; do

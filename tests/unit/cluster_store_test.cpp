@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "etcd_server.h"
+#include "policy/object_merge.h"
 #include "policy/yaml_reader.h"
 #include "sources/cluster_store.h"
 #include "sources/node_lease.h"
@@ -67,6 +68,57 @@ TEST(ClusterKeys, KeysDecodeBackAndRemoteWorkloadsLoseTheirInterface) {
   EXPECT_TRUE(a.named_by("/zeroseg/v1/policies/NetworkPolicy/prod/np", named));
   EXPECT_EQ(named.policies[0].kind, Policy::Kind::network_policy);
   EXPECT_FALSE(a.named_by("/zeroseg/v1/identities/next", named));
+}
+
+// Attack review 4: workloads are named by namespace and name, not by node.
+// node-b (hostile or merely with a workload of the same name) wrote
+// workloads/node-b/prod/web: node-a's own prod/web (interface veth1) was
+// replaced by an interface-less copy, its interface left unguarded; the
+// deletion of that key, or of node-a's own key when its lease ended with
+// the watch connected, removed it. Failed before keep_own_workloads was
+// called (put held node-b's copy, gone named prod/web).
+TEST(ClusterKeys, AnotherNodesWorkloadOfTheSameNameNeitherReplacesNorRemovesOurs) {
+  ObjectSet here = load_yaml(kObjects, "t.yaml");
+  ClusterKeys a("node-a");
+  std::string bkey = "/zeroseg/v1/workloads/node-b/prod/web";
+  std::string bdoc = R"(apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: web, namespace: prod, labels: {app: web}}
+spec: {interface: eth9, ips: [10.9.9.9]}
+)";
+  ObjectSet put, gone;
+  a.decode(bkey, bdoc, put);
+  ASSERT_TRUE(a.named_by(bkey, gone));
+  ASSERT_EQ(put.workloads.size(), 1u);
+  ASSERT_EQ(gone.workloads.size(), 1u);
+  auto dropped = keep_own_workloads(here, {}, put, gone);
+  // what ClusterMode::apply_here then does with them
+  ObjectSet after = here;
+  MergeOutcome outcome;
+  merge_objects(after, put, outcome);
+  ASSERT_EQ(after.workloads.size(), 1u);
+  EXPECT_EQ(after.workloads[0].interface, "veth1");
+  remove_objects(after, gone, outcome);
+  ASSERT_EQ(after.workloads.size(), 1u);
+  EXPECT_EQ(after.workloads[0].interface, "veth1");
+  EXPECT_EQ(dropped.size(), 2u);
+  // this node's own apply (its key, with the interface) and own delete still go through
+  ObjectSet put2, gone2;
+  a.decode(a.key(here.workloads[0]), here.workloads[0].meta.document.str(), put2);
+  a.named_by(a.key(here.workloads[0]), gone2);
+  EXPECT_TRUE(keep_own_workloads(here, {"Workload/prod/web"}, put2, gone2).empty());
+  EXPECT_EQ(put2.workloads.size(), 1u);
+  EXPECT_EQ(gone2.workloads.size(), 1u);
+  // another node's workload of another name is untouched
+  ObjectSet put3, gone3;
+  a.decode("/zeroseg/v1/workloads/node-b/prod/db", R"(apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: db, namespace: prod}
+spec: {ips: [10.9.9.8]}
+)", put3);
+  a.named_by("/zeroseg/v1/workloads/node-b/prod/db", gone3);
+  EXPECT_TRUE(keep_own_workloads(here, {}, put3, gone3).empty());
+  EXPECT_EQ(put3.workloads.size() + gone3.workloads.size(), 2u);
 }
 
 struct Seen {

@@ -274,16 +274,35 @@ TEST(FirstSeenEdge, EdgesAreKeyedByIdentityNotAddress) {
 }
 
 // nmap -sS from a workload its own end lets out: every probe starts a flow
-// on a new edge (its target denies it later). One alert for the host, not
-// one per port (980 of them for one scan pushed every other alert out of
-// `zeroseg alerts`); another host is another alert.
+// on a new edge (its target denies it later). One alert for the host and
+// severity (low; medium for the lateral-movement ports), not one per port
+// (980 of them for one scan pushed every other alert out of `zeroseg
+// alerts`); another host is another alert.
 TEST(FirstSeenEdge, APortScanIsOneAlertPerHostNotOnePerPort) {
   Stream s(learning_for(60 * kSec));
   s.feed(started(kWeb, kWebId, kApp, kAppId, 8080, kSec));
   for (uint16_t p = 1; p <= 1000; p++) s.feed(started(kWeb, kWebId, kDb, kDbId, p, 100 * kSec + p));
-  EXPECT_EQ(s.count("first-seen-edge"), 1u);
-  s.feed(started(kWeb, kWebId, kApp, kAppId, 9000, 200 * kSec));
   EXPECT_EQ(s.count("first-seen-edge"), 2u);
+  s.feed(started(kWeb, kWebId, kApp, kAppId, 9000, 200 * kSec));
+  EXPECT_EQ(s.count("first-seen-edge"), 3u);
+}
+
+// Attack review 4: one first-seen-edge alert per source and host hid the
+// edge that matters behind one that does not. The attacker first touched
+// db on a port of no interest (one low alert), then went in over SSH: no
+// first-seen-edge alert, medium or other, for the SSH edge. Now one per
+// host and severity. Failed before: 1 alert, the low one.
+TEST(FirstSeenEdge, ALowEdgeFirstDoesNotHideALateralMovementEdge) {
+  Stream s(learning_for(60 * kSec));
+  s.feed(started(kWeb, kWebId, kApp, kAppId, 8080, kSec));
+  s.feed(started(kWeb, kWebId, kDb, kDbId, 8443, 100 * kSec));
+  s.feed(started(kWeb, kWebId, kDb, kDbId, 22, 101 * kSec));
+  ASSERT_EQ(s.count("first-seen-edge"), 2u);
+  bool medium = false;
+  for (const auto& a : s.alerts) medium |= a.detector == "first-seen-edge" && a.severity == "medium";
+  EXPECT_TRUE(medium) << "the SSH edge's own alert";
+  for (uint16_t p = 1; p <= 1000; p++) s.feed(started(kWeb, kWebId, kDb, kDbId, p, 200 * kSec + p));
+  EXPECT_EQ(s.count("first-seen-edge"), 2u) << "a scan is still one per host and severity";
 }
 
 TEST(LateralService, FirstTryOfARemoteServiceBySourceIdentity) {

@@ -105,8 +105,17 @@ void ClusterMode::remember(int64_t revision, Outcome outcome) {
 }
 
 // What this node did with a change: the datapath's side of it.
-void ClusterMode::apply_here(const ObjectSet& put, const ObjectSet& gone, int64_t revision) {
+void ClusterMode::apply_here(const ObjectSet& put_in, const ObjectSet& gone_in, int64_t revision) {
   Outcome o;
+  ObjectSet put = put_in, gone = gone_in;
+  std::vector<std::string> kept;
+  {
+    std::lock_guard lock(mu_);
+    kept = keep_own_workloads(*agent_.snapshot().desired, deleting_, put, gone);
+  }
+  for (const auto& ref : kept)
+    log::warn("cluster: revision " + std::to_string(revision) + " would replace or remove " + ref +
+              ", this node's workload: kept (only this node's apply or delete changes it)");
   try {
     if (gone.size()) {
       ApplyResult r = agent_.remove(gone, false);

@@ -238,8 +238,11 @@ class FirstSeenEdge : public Detector {
     // one per source and destination host (per suppression period), not per
     // port: a scanner whose SYNs its own end lets through starts a new edge
     // on every port it tries (980 alerts for one nmap -sS, pushing all
-    // else out of `zeroseg alerts`); port-scan names the ports
-    al.about = host;
+    // else out of `zeroseg alerts`); port-scan names the ports. One per
+    // host and severity: one per host let an attacker hide its SSH edge
+    // (medium) behind a low alert for a port of no interest tried first
+    // (attack review 4)
+    al.about = lateral ? host + " (lateral movement)" : host;
     al.summary = "first traffic from " + names.identity(a.src_identity).name.text + " to " +
                  names.identity(a.dst_identity).name.text + " on " + proto_name(a.proto) + port_suffix(a, "/") +
                  " since the baseline was learned";

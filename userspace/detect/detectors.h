@@ -31,7 +31,8 @@
 //                 of conntrack (ct-endpoint-limit): a flood of flows            T1499
 //   first-seen-edge  traffic on an (identity, identity, proto, port) edge that is
 //                 not in the learned baseline (baseline.h); one alert per source and
-//                 destination host per suppression period, whatever the ports         T1021[.x]
+//                 destination host per suppression period, whatever the ports, and
+//                 per severity (a low edge first hides no lateral-movement edge)         T1021[.x]
 //   lateral-service  a source's first try of a lateral-movement service, answered
 //                 or not (22 ssh, 135 msrpc, 139/445 smb, 3389 rdp, 5900 vnc,
 //                 5985/5986 winrm)                                                  T1021.x

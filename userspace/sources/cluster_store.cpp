@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/time.h"
+#include "policy/object_merge.h"
 #include "policy/yaml_reader.h"
 
 namespace zeroseg {
@@ -249,6 +250,29 @@ void ClusterWatcher::run() {
     cv_.wait_for(lock, backoff, [&] { return stopping_; });
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
+}
+
+std::vector<std::string> keep_own_workloads(const ObjectSet& here, const std::set<std::string>& deleting,
+                                            ObjectSet& put, ObjectSet& gone) {
+  std::set<std::string> own;
+  for (const auto& w : here.workloads)
+    if (!w.interface.empty()) own.insert(ref_of(w));
+  std::vector<std::string> dropped;
+  if (own.empty()) return dropped;
+  SharedVector<Workload> keep_put, keep_gone;
+  for (size_t i = 0; i < put.workloads.size(); i++) {
+    const Workload& w = put.workloads[i];
+    if (w.interface.empty() && own.count(ref_of(w))) dropped.push_back(ref_of(w));
+    else keep_put.push_back(put.workloads.ptr(i));
+  }
+  for (size_t i = 0; i < gone.workloads.size(); i++) {
+    const std::string ref = ref_of(gone.workloads[i]);
+    if (own.count(ref) && !deleting.count(ref)) dropped.push_back(ref);
+    else keep_gone.push_back(gone.workloads.ptr(i));
+  }
+  put.workloads = std::move(keep_put);
+  gone.workloads = std::move(keep_gone);
+  return dropped;
 }
 
 }  // namespace zeroseg

@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -121,5 +122,19 @@ class ClusterWatcher {
   bool stopping_ = false;
   std::thread thread_;
 };
+
+// What a change read from etcd may do to this node's own workloads (those
+// with an interface in `here`). Workloads are named by namespace and name
+// alone, whatever node's key holds them: another node's workload of the
+// same name (interface empty: ClusterKeys::decode) replaced the local one,
+// and the deletion of that other key removed it, leaving its interface
+// unguarded; so did the deletion of this node's own keys when its lease
+// ended with the watch connected (a relist keeps them: ClusterMode). So a
+// workload in `put` without an interface that names one of this node's is
+// dropped, and so is a workload in `gone` that names one of this node's
+// and is not in `deleting` (refs this node's own delete is removing).
+// Returns the refs dropped, to be reported.
+std::vector<std::string> keep_own_workloads(const ObjectSet& here, const std::set<std::string>& deleting,
+                                            ObjectSet& put, ObjectSet& gone);
 
 }  // namespace zeroseg
