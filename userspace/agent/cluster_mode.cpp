@@ -136,43 +136,19 @@ void ClusterMode::apply_here(const ObjectSet& put_in, const ObjectSet& gone_in, 
   remember(revision, std::move(o));
 }
 
-// What of `missing` (objects etcd no longer holds) goes here: all but this
-// node's own workloads (an interface here) that no delete through this node
-// asked for. etcd dropped those with a lease that ran out while the node was
-// away or could not reach it: they stay enforced, and the lease thread
-// writes them back (removing them would leave their interfaces unguarded).
-// A relist finds them missing, and so does a watch that stayed up while the
-// lease ran out (its deletes arrive as a change).
-ObjectSet ClusterMode::to_remove(const ObjectSet& missing) {
-  std::set<std::string> own;
-  for (const auto& w : agent_.snapshot().desired->workloads)
-    if (!w.interface.empty()) own.insert(ref_of(w));
-  ObjectSet gone;
-  {
-    std::lock_guard lock(mu_);
-    for (size_t i = 0; i < missing.workloads.size(); i++) {
-      std::string ref = ref_of(missing.workloads[i]);
-      if (!own.count(ref) || deleting_.count(ref)) gone.workloads.push_back(missing.workloads.ptr(i));
-    }
-  }
-  gone.namespaces = missing.namespaces;
-  gone.policies = missing.policies;
-  if (gone.workloads.size() < missing.workloads.size())
-    log::warn("cluster: " + std::to_string(missing.workloads.size() - gone.workloads.size()) +
-              " of this node's workloads are not in etcd: kept, and written again with the node lease");
-  return gone;
-}
-
 void ClusterMode::on_snapshot(const ObjectSet& all, int64_t revision) {
-  // etcd is the truth: what this node holds and etcd does not is gone (but
-  // for this node's own workloads: to_remove)
-  apply_here(all, to_remove(missing_from(*agent_.snapshot().desired, all)), revision);
+  // etcd is the truth: what this node holds and etcd does not is gone, but
+  // for this node's own workloads (apply_here: keep_own_workloads). etcd
+  // dropped those with a lease that ran out while the node was away or
+  // could not reach it: they stay enforced, and the lease thread writes
+  // them back (removing them would leave their interfaces unguarded).
+  apply_here(all, missing_from(*agent_.snapshot().desired, all), revision);
   log::info("cluster: in step with etcd at revision " + std::to_string(revision) + " (" + std::to_string(all.size()) +
             " objects)");
 }
 
 void ClusterMode::on_change(const ObjectSet& put, const ObjectSet& gone, int64_t revision) {
-  apply_here(put, to_remove(gone), revision);
+  apply_here(put, gone, revision);  // a lease run out with the watch up: the same rule
 }
 
 ApplyResult ClusterMode::wait_for(int64_t revision, const ObjectSet& objects, const char* outcome) {
@@ -235,7 +211,7 @@ ApplyResult ClusterMode::remove(const ObjectSet& objects, bool dry_run) {
     r = wait_for(*rev, objects, "deleted");
   } catch (const std::exception&) {
     // deleted in etcd, not yet here: they stay marked, so that the watcher's
-    // late change still removes them (to_remove would keep them)
+    // late change still removes them (keep_own_workloads would keep them)
     if (watcher_.status().applied_revision < *rev) refs.clear();
     throw;
   }

@@ -59,7 +59,6 @@ class ClusterMode : public DesiredState {
     std::string error;   // "" = applied
   };
   void apply_here(const ObjectSet& put, const ObjectSet& gone, int64_t revision);
-  ObjectSet to_remove(const ObjectSet& missing);
   // This node's workloads (those with an interface here) in the local state.
   ObjectSet own_workloads(const ObjectSet& from) const;
   void on_lease(int64_t lease);
