@@ -80,8 +80,9 @@ for listener in "unix:$SOCK" "$METRICS"; do
   loris_pid=$!
   sleep 3
   served=0
-  # generous: a slow client holds a thread until its head deadline (5 s for
-  # /metrics, 60 s for the API)
+  # generous: a slow client holds a thread until its request deadline (5 s
+  # on both listeners). `status` exits 0 only when the agent answered (2
+  # when it did not), so this asks for a real answer, not a 503.
   for _ in $(seq 120); do
     if [ $name = api ]; then
       timeout 30 "$ZS" status --socket "$SOCK" --bpf-pin-dir "$PIN" >/dev/null 2>&1 && served=1 && break
