@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,6 +86,7 @@ class EtcdServer {
     std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
     pid_ = fork();
     if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // a test that dies leaves no etcd behind
       std::string log = dir_ + "/etcd.log";
       FILE* f = std::freopen(log.c_str(), "a", stderr);
       (void)f;

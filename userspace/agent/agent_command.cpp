@@ -47,6 +47,10 @@ void run_agent(const AgentFlags& flags) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // a peer that closes a connection mid-write (a CLI gone, etcd or a
+  // webhook over TLS, whose writes do not pass MSG_NOSIGNAL) is an error
+  // of that write, never the agent's end
+  signal(SIGPIPE, SIG_IGN);
 
   std::shared_ptr<etcd::Client> etcd_client;
   if (!config.cluster.empty()) etcd_client = cluster_client(config);  // settings checked before anything loads

@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 
+#include <csignal>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -228,7 +229,10 @@ std::optional<std::vector<Endpoint>> parse_cluster_url(const std::string& url, s
   return out;
 }
 
-Client::Client(ClientOptions options) : options_(std::move(options)) {}
+// OpenSSL writes a TLS connection with write(2), not send(MSG_NOSIGNAL):
+// an etcd that closes one (a refused client certificate, a restart) would
+// kill the process with SIGPIPE. A failed write is an error value here.
+Client::Client(ClientOptions options) : options_(std::move(options)) { signal(SIGPIPE, SIG_IGN); }
 Client::~Client() { stop(); }
 
 void Client::stop() {
