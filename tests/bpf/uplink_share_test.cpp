@@ -104,6 +104,12 @@ class UplinkShareTest : public DatapathTest {
     return n;
   }
   uint64_t refused() { return counter(ZS_CTR_REASON(ZS_REASON_CT_ENDPOINT_LIMIT)); }
+  // Each case starts with no flow tracked and every share at 0.
+  void no_flows() {
+    dp().conntrack().clear();
+    CtUsageMap usage(dp().map("zs_ct_usage"));
+    usage.correct({}, usage.read());
+  }
 
   std::string name_;
   uint32_t p_if_ = 0, v_if_ = 0;
@@ -117,9 +123,7 @@ TEST_P(UplinkShareTest, AWorkloadFillsItsOwnSharesNeverTheUplinks) {
   for (const Family* f : {&kV4, &kV6}) {
     for (Program arrival : {Program::xdp_ingress, Program::tc_ingress}) {
       SCOPED_TRACE("IPv" + std::to_string(f->family) + (arrival == Program::xdp_ingress ? " xdp" : " tc"));
-      dp().conntrack().clear();
-      CtUsageMap usage(dp().map("zs_ct_usage"));
-      usage.correct({}, usage.read());
+      no_flows();
       uint64_t before = refused();
       for (uint16_t sport = 40000; sport < 40003; sport++)
         ASSERT_TRUE(out_of(p_if_, syn(*f, f->p, f->world, sport))) << sport;
@@ -291,9 +295,7 @@ TEST_P(UplinkShareTest, APacketTheHostDoesNotForwardStaysInTheUplinksShare) {
   for (const Family* f : {&kV4, &kV6}) {
     for (Program arrival : {Program::xdp_ingress, Program::tc_ingress}) {
       SCOPED_TRACE("IPv" + std::to_string(f->family) + (arrival == Program::xdp_ingress ? " xdp" : " tc"));
-      dp().conntrack().clear();
-      CtUsageMap usage(dp().map("zs_ct_usage"));
-      usage.correct({}, usage.read());
+      no_flows();
       uint64_t before = refused();
       int passed = 0;
       for (uint16_t sport = 40000; sport < 40010; sport++)
