@@ -16,6 +16,10 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
+/* A global (BPF-to-BPF) function: the verifier checks it once, not once
+ * per state of every caller it would be inlined into. */
+#define ZS_NOINLINE __attribute__((noinline))
+
 /* Keeps clang from merging two map lookups of different maps into one call
  * whose map is picked by a branch: the verifier inlines a lookup only when
  * its call site always sees the same map, and calls the helper otherwise

@@ -56,10 +56,6 @@ static __always_inline int zs_endpoint_kind(__u32 ifindex, __u8 slot)
 	return ep->identity ? ep->kind : -1;
 }
 
-#ifndef ZS_NOINLINE
-#define ZS_NOINLINE __attribute__((noinline))
-#endif
-
 /* ZS_CT_UNCHARGED when a new flow of packet p on fc's endpoint is charged
  * to a local workload's share rather than the endpoint's (above): only
  * ever on a host uplink; else 0. Global functions, this one and

@@ -7,8 +7,6 @@
 
 #include "common.h"
 
-#define ZS_NOINLINE __attribute__((noinline))
-
 /* What the slow paths need to know of the packet beyond its headers. */
 struct zs_flow_ctx {
 	__u64 now;       /* bpf_ktime_get_coarse_ns(): conntrack times */

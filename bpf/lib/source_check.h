@@ -32,10 +32,6 @@
 #include "maps.h"
 #include "parse.h"
 
-#ifndef ZS_NOINLINE
-#define ZS_NOINLINE __attribute__((noinline))
-#endif
-
 #define ZS_ICMPV6_MLD_REPORT 131
 #define ZS_ICMPV6_MLD2_REPORT 143
 
