@@ -75,7 +75,10 @@ clab_exec() {  # WORKLOAD CMD...
 clab_zs() {
   local n=${1#n}; shift
   local extra=(--socket "$(clab_socket "$n")")
-  case "${1:-}" in status | bpf) extra+=(--bpf-pin-dir "$(clab_pin "$n")") ;; esac
+  case "${1:-}" in
+    status) extra+=(--bpf-pin-dir "$(clab_pin "$n")") ;;
+    bpf) extra=(--bpf-pin-dir "$(clab_pin "$n")") ;;  # the pins only, no agent
+  esac
   nsenter --net="/run/netns/$(clab_node "$n")" "$ZEROSEG" "$@" "${extra[@]}"
 }
 # clab_probe SRC DST tcp|http [PORT] [4|6]: exit 0 when DST answers
@@ -155,6 +158,7 @@ clab_etcd_start() {
     --initial-cluster "$LAB-etcd=http://127.0.0.1:2380" --log-level warn --logger zap \
     </dev/null >>"$dir/etcd.log" 2>&1 &
   echo $! >"$dir/etcd.pid"
+  disown $!
   for _ in $(seq 100); do
     nsenter --net="/run/netns/$u" curl -s -m 1 -X POST -d '{"key":"AA=="}' "http://$CLAB_ETCD_IP:2379/v3/kv/range" \
       >/dev/null 2>&1 && return 0
@@ -201,6 +205,7 @@ YAML
   setsid nsenter --net="/run/netns/$(clab_node "$n")" "$ZEROSEG" agent --config "$dir/agent.yaml" \
     </dev/null >>"$dir/agent.log" 2>&1 &
   echo $! >"$dir/agent.pid"
+  disown $!  # its end (a test's SIGKILL) is no job of the caller's shell to report
   for _ in $(seq 150); do
     [ "$(clab_cluster_field "$n" connected)" = true ] && return 0
     sleep 0.1
