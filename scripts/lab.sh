@@ -15,6 +15,7 @@
 #   scripts/lab.sh --cluster zeroseg NODE ARGS...    e.g. zeroseg 2 cluster status
 #   scripts/lab.sh --cluster exec|probe ...          as above (probe: tcp|http)
 #   scripts/lab.sh --cluster partition|heal NODE     drop NODE's traffic to etcd / let it through
+#   scripts/lab.sh --cluster stop NODE [KILL]|start NODE   its agent (KILL: as a crash; pins stay)
 #
 # Several labs can run at once under different names (zs-NAME, at most 11
 # characters). ZEROSEG names the binary (default: build/userspace/zeroseg).
@@ -52,7 +53,9 @@ if [ "$cluster" = 1 ]; then
     probe) if clab_probe "$@"; then echo allowed; else echo denied; exit 1; fi ;;
     partition) clab_partition "$@" ;;
     heal) clab_heal "$@" ;;
-    *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; [ -z "$cmd" ] || exit 2 ;;
+    stop) clab_agent_kill "$@" ;;
+    start) clab_agent_start "$@" ;;
+    *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; [ -z "$cmd" ] || exit 2 ;;
   esac
   exit
 fi
@@ -72,5 +75,5 @@ case $cmd in
   exec) lab_exec "$@" ;;
   zeroseg) lab_zs "$@" ;;
   probe) if lab_probe "$@"; then echo allowed; else echo denied; exit 1; fi ;;
-  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; [ -z "$cmd" ] || exit 2 ;;
+  *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; [ -z "$cmd" ] || exit 2 ;;
 esac
