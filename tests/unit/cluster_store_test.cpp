@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/error.h"
@@ -165,6 +166,31 @@ TEST(ClusterWatcher, ListsThenTurnsEachTransactionIntoOneChange) {
   EXPECT_EQ(seen.calls[2], std::make_pair(std::string("change 0/3"), *del));
   ASSERT_EQ(seen.last_put.workloads.size(), 1u);
   EXPECT_EQ(seen.last_put.workloads[0].interface, "");  // node-a's workload, seen from node-b
+}
+
+// A workload's key is under the node that runs it: a delete through another
+// node named a key that does not exist, deleted nothing, and its apply
+// answered "deleted" (seen in e2e.cluster_nodes). With the workload held,
+// the transaction commits only where the key is this node's.
+TEST(ClusterStore, ADeleteOfAnotherNodesWorkloadDeletesNothing) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  ClusterStore a(client_for(etcd), ClusterKeys("node-a")), b(client_for(etcd), ClusterKeys("node-b"));
+  ObjectSet objs = load_yaml(kObjects, "t.yaml");
+  ASSERT_TRUE(a.put(objs));
+  const std::set<std::string> held = {"Workload/prod/web"};
+  auto refused = b.remove(objs, held);  // the workload, its namespace and policy: all or none
+  ASSERT_TRUE(refused) << refused.error();
+  EXPECT_EQ(*refused, 0);
+  auto left = client_for(etcd)->range_prefix("/zeroseg/v1/");
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->kvs.size(), 3u);
+  auto done = a.remove(objs, held);
+  ASSERT_TRUE(done) << done.error();
+  EXPECT_GT(*done, 0);
+  left = client_for(etcd)->range_prefix("/zeroseg/v1/");
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->kvs.size(), 0u);
 }
 
 TEST(ClusterWatcher, AnOutageIsReportedAndTheReturnListsAgainWithoutAGap) {

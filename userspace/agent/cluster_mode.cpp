@@ -204,8 +204,15 @@ ApplyResult ClusterMode::remove(const ObjectSet& objects, bool dry_run) {
       for (const auto& r : refs) self->deleting_.erase(r);
     }
   } done{this, refs};
-  auto rev = store_.remove(objects);
+  // the workloads this node holds and would delete: their keys must be ours
+  std::set<std::string> held;
+  for (const auto& [ref, outcome] : check.objects)
+    if (outcome == "deleted" && ref.rfind("Workload/", 0) == 0) held.insert(ref);
+  auto rev = store_.remove(objects, held);
   if (!rev) throw Error("cluster store unavailable, nothing deleted: " + rev.error());
+  if (*rev == 0)
+    throw Error("nothing deleted: not every workload named is this node's (" + node_ +
+                ") in the cluster store; a workload is deleted through the node that runs it");
   ApplyResult r;
   try {
     r = wait_for(*rev, objects, "deleted");

@@ -104,14 +104,18 @@ etcd::Result<int64_t> ClusterStore::put(const ObjectSet& objects, int64_t lease)
   return r->revision;
 }
 
-etcd::Result<int64_t> ClusterStore::remove(const ObjectSet& objects) {
+etcd::Result<int64_t> ClusterStore::remove(const ObjectSet& objects, const std::set<std::string>& held) {
   etcd::Txn t;
-  for (const auto& w : objects.workloads) t.success.push_back(etcd::Op::del(keys_.key(w)));
+  for (const auto& w : objects.workloads) {
+    t.success.push_back(etcd::Op::del(keys_.key(w)));
+    if (held.count(ref_of(w)))
+      t.compare.push_back({keys_.key(w), etcd::Compare::Target::create_revision, etcd::Compare::Op::greater, 0, {}});
+  }
   for (const auto& n : objects.namespaces) t.success.push_back(etcd::Op::del(keys_.key(n)));
   for (const auto& p : objects.policies) t.success.push_back(etcd::Op::del(keys_.key(p)));
   auto r = client_->txn(t);
   if (!r) return etcd::Result<int64_t>::failure(r.error());
-  return r->revision;
+  return r->succeeded ? r->revision : 0;
 }
 
 ClusterWatcher::ClusterWatcher(std::shared_ptr<etcd::Client> client, ClusterKeys keys, Callbacks callbacks)

@@ -69,7 +69,10 @@ class ClusterStore {
   // The revision that holds the change, or why none does. Workloads are
   // written under `lease` (the node's: they go when it dies); 0: none.
   etcd::Result<int64_t> put(const ObjectSet& objects, int64_t lease = 0);
-  etcd::Result<int64_t> remove(const ObjectSet& objects);
+  // Deletes commit only if every workload of `held` (refs) has its key under
+  // this node: a workload's key is under the node that runs it, so a delete
+  // through another node would delete nothing. 0: one was not (nothing deleted).
+  etcd::Result<int64_t> remove(const ObjectSet& objects, const std::set<std::string>& held = {});
   const ClusterKeys& keys() const { return keys_; }
 
  private:
