@@ -40,6 +40,7 @@ expect_eq "node 3 numbers them as node 1" "$ids3" "$ids1"
 expect_eq "the 6 identities differ" "$(tr ' ' '\n' <<<"$ids1" | cut -d= -f2 | sort -u | wc -l)" 6
 for w in prod/web prod/api prod/client guest/guest; do
   id=$(identity_of 1 "$w")
+  expect_ok "node 1 numbers $w ($id)" test -n "$id"
   for n in 1 2 3; do
     for f in 4 6; do
       expect_eq "node $n's ipcache: $w's IPv$f address has $w's identity ($id)" "$(ipcache_id $n "$(clab_ip "$w" $f)")" "$id"
@@ -108,6 +109,7 @@ done
 
 echo "== the denied pair is denied by identity: the receiving node names the sender"
 guest_id=$(identity_of 1 guest/guest)
+expect_ok "node 1 numbers guest ($guest_id)" test -n "$guest_id"
 for f in 4 6; do
   expect_eq "node 1's deny of guest -> web (IPv$f) carries guest's identity ($guest_id), not world" \
     "$(deny_identity 1 "$(clab_ip guest $f)" "$(clab_ip web $f)")" "$guest_id"
