@@ -6,8 +6,8 @@
  * skb whose linear part was shorter. A TCP skb of a local stack, or GRO's,
  * has its headers linear and its payload in pages, so every packet of a
  * TCP stream through a node was pulled: 256 bytes of payload moved into
- * the head, after a copy of the head when it was cloned (TCP keeps a
- * clone of what it sends; pskb_expand_head): ~0.5% of the CPU of the
+ * the head, after a copy of the head where it had no room at its tail or
+ * was cloned (pskb_expand_head): ~0.5% of the CPU of the
  * path, a sixth of what zeroseg costs there (bench/RESULTS.md, issue 16).
  *
  * So an untagged TCP packet whose IP header (IPv4 of any length, IPv6
