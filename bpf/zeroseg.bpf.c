@@ -4,9 +4,7 @@
 #include <linux/pkt_cls.h>
 
 #include "lib/pipeline.h"
-
-/* Headers a tc program needs in the linear part of the skb. */
-#define ZS_TC_PULL_LEN 256
+#include "lib/tc_pull.h"
 
 SEC("xdp")
 int zs_xdp_ingress(struct xdp_md *xdp)
@@ -25,9 +23,9 @@ int zs_xdp_ingress(struct xdp_md *xdp)
 static __always_inline int zs_tc(struct __sk_buff *skb, __u8 hook)
 {
 	struct zs_ctx ctx;
-	__u32 want = skb->len < ZS_TC_PULL_LEN ? skb->len : ZS_TC_PULL_LEN;
+	__u32 want = zs_tc_pull_len(skb);
 
-	if (skb->data_end - skb->data < want)
+	if (want)
 		bpf_skb_pull_data(skb, want);
 	ctx.data = (void *)(long)skb->data;
 	ctx.data_end = (void *)(long)skb->data_end;

@@ -161,57 +161,69 @@ static __always_inline __u32 *zs_ct_share_count(struct zs_ct_usage *u, __u8 fami
 					  : &u->entries[0][ZS_DIR_INGRESS];
 }
 
-/* 1 when the endpoint on ifindex may open one more flow of family in
- * direction: its share for that direction is not full. */
-static __always_inline int zs_ct_share_room(const struct zs_config *cfg, __u32 ifindex,
+/* The counts of the endpoint on ifindex; with create, an endpoint that
+ * has none gets them (NULL then only when the map is full: the agent's
+ * recount adds it). */
+static __always_inline struct zs_ct_usage *zs_ct_usage_of(__u32 ifindex, int create)
+{
+	struct zs_ct_usage *u = bpf_map_lookup_elem(&zs_ct_usage, &ifindex);
+	struct zs_ct_usage zero = {};
+
+	if (u || !create)
+		return u;
+	bpf_map_update_elem(&zs_ct_usage, &ifindex, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&zs_ct_usage, &ifindex);
+}
+
+/* A new flow of family opened in direction on the endpoint on ifindex
+ * takes its place in that share: 0 when the share is full (nothing taken:
+ * the flow is refused), else 1, the count one up. Taken before the flow
+ * is stored (zs_ct_store hands a replaced entry's charge back): the check
+ * and the charge read one lookup of the counts, where a check before the
+ * insert and a charge after it looked them up twice per new flow (issue
+ * 16). A count is read, then added to, as before: two CPUs at the last
+ * place can both take it (one flow over the share, until the recount). */
+static __always_inline int zs_ct_share_take(const struct zs_config *cfg, __u32 ifindex,
 					    __u8 family, __u8 direction)
 {
 	__u32 max = zs_ct_table_of(family) ? cfg->ct_endpoint_share[1]
 					   : cfg->ct_endpoint_share[0];
-	struct zs_ct_usage *u;
+	struct zs_ct_usage *u = zs_ct_usage_of(ifindex, 1);
+	__u32 *n;
 
-	if (!max)
+	if (!u)
 		return 1;
-	u = bpf_map_lookup_elem(&zs_ct_usage, &ifindex);
-	return !u || *zs_ct_share_count(u, family, direction) < max;
+	n = zs_ct_share_count(u, family, direction);
+	if (max && *n >= max)
+		return 0;
+	__sync_fetch_and_add(n, 1);
+	return 1;
 }
 
 /* Tries of zs_ct_share_charge's take-off: each fails only when another
  * CPU moved the same count between its read and its swap. */
 #define ZS_CT_UNCHARGE_TRIES 4
 
-/* Adds delta (1 or -1) to the share of the endpoint on ifindex that holds
- * flows of family opened in direction. Atomic: CPUs open and revoke flows
- * of one endpoint at once. A count never goes below 0: a take-off finds 0
- * when the sweep's recount came first, and a check then a plain
- * subtraction let two CPUs that both read 1 wrap the count to UINT32_MAX,
- * a share full for every new flow until the next sweep. So -1 is a
- * compare-and-swap from the value read, retried a bounded number of
- * times (the verifier walks each try); a take-off that loses every try is
+/* Takes one off the share of the endpoint on ifindex that holds flows of
+ * family opened in direction: a flow revoked, or an entry replaced by a
+ * flow of another share. Atomic: CPUs open and revoke flows of one
+ * endpoint at once. A count never goes below 0: a take-off finds 0 when
+ * the sweep's recount came first, and a check then a plain subtraction
+ * let two CPUs that both read 1 wrap the count to UINT32_MAX, a share
+ * full for every new flow until the next sweep. So it is a
+ * compare-and-swap from the value read, retried a bounded number of times
+ * (the verifier walks each try); a take-off that loses every try is
  * dropped: the count stays high by one, refusing early rather than late,
  * until the recount. */
-static __always_inline void zs_ct_share_charge(__u32 ifindex, __u8 family, __u8 direction,
-					       int delta)
+static __always_inline void zs_ct_share_give_back(__u32 ifindex, __u8 family, __u8 direction)
 {
-	struct zs_ct_usage *u = bpf_map_lookup_elem(&zs_ct_usage, &ifindex);
+	struct zs_ct_usage *u = zs_ct_usage_of(ifindex, 0);
 	__u32 *n;
 	int i;
 
-	if (!u) {
-		struct zs_ct_usage zero = {};
-
-		if (delta < 0)
-			return;
-		bpf_map_update_elem(&zs_ct_usage, &ifindex, &zero, BPF_NOEXIST);
-		u = bpf_map_lookup_elem(&zs_ct_usage, &ifindex);
-		if (!u)
-			return; /* the map is full: the agent's recount adds it */
-	}
-	n = zs_ct_share_count(u, family, direction);
-	if (delta > 0) {
-		__sync_fetch_and_add(n, 1);
+	if (!u)
 		return;
-	}
+	n = zs_ct_share_count(u, family, direction);
 #pragma clang loop unroll(full)
 	for (i = 0; i < ZS_CT_UNCHARGE_TRIES; i++) {
 		__u32 seen = *(volatile __u32 *)n;

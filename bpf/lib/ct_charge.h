@@ -65,6 +65,8 @@ ZS_NOINLINE int zs_ct_inner_workload(struct zs_flow_ctx *fc, struct zs_packet *p
 {
 	struct zs_source_key key = {};
 	struct zs_source_value *v;
+	const struct zs_config *cfg;
+	__u32 zero = 0;
 
 	if (!fc || !p || fc->kind != ZS_ATTACH_HOST)
 		return 0;
@@ -77,6 +79,12 @@ ZS_NOINLINE int zs_ct_inner_workload(struct zs_flow_ctx *fc, struct zs_packet *p
 	 * uplink's */
 	if (p->hop_limit <= 1)
 		return 0;
+	/* no address of the family in zs_sources in this slot (no local
+	 * workload of the family): the probe could only miss (deny_fastpath.h).
+	 * Each new flow in by the uplink paid it (~100 ns, issue 16) */
+	cfg = bpf_map_lookup_elem(&zs_config, &zero);
+	if (cfg && !zs_sources_may_hold(cfg, fc->slot, p->tuple.family))
+		return 0;
 	key.ifindex = fc->ifindex;
 	key.family = p->tuple.family;
 	__builtin_memcpy(key.addr, p->tuple.daddr, 16);
@@ -84,10 +92,11 @@ ZS_NOINLINE int zs_ct_inner_workload(struct zs_flow_ctx *fc, struct zs_packet *p
 	return v && v->kind[fc->slot & 1] == ZS_SOURCE_LOCAL ? ZS_CT_UNCHARGED : 0;
 }
 
-/* Stores the new flow ct under key and keeps the counts: a free key is
- * charged to ct's share (unless ct is in none); an entry replaced on the
- * same key (a flow that idled out) hands its charge over. Its ports are
- * marked first, so that the lookups deny_fastpath.h skips find it. */
+/* Stores the new flow ct under key and keeps the counts: a charged ct
+ * has taken its place in its share already (zs_ct_share_take); an entry
+ * replaced on the same key (a flow that idled out) gives its place back.
+ * Its ports are marked first, so that the lookups deny_fastpath.h skips
+ * find it. */
 static __always_inline void zs_ct_store(const struct zs_ct_key *key,
 					const struct zs_ct_entry *ct)
 {
@@ -95,18 +104,14 @@ static __always_inline void zs_ct_store(const struct zs_ct_key *key,
 	int was = -1; /* the replaced entry's charged direction */
 
 	zs_ct_origin_ports_mark(key->tuple.sport, key->tuple.dport);
-	if (!zs_ct_update(key, ct, BPF_NOEXIST)) {
-		old = zs_ct_find_key(key);
-		if (old && zs_ct_charged(old))
-			was = old->direction;
-		zs_ct_update(key, ct, BPF_ANY);
-		if (was == (zs_ct_charged(ct) ? ct->direction : -1))
-			return; /* the same share: as it was */
-		if (was >= 0)
-			zs_ct_share_charge(key->ifindex, key->tuple.family, was, -1);
-	}
-	if (zs_ct_charged(ct))
-		zs_ct_share_charge(key->ifindex, key->tuple.family, ct->direction, 1);
+	if (zs_ct_update(key, ct, BPF_NOEXIST))
+		return;
+	old = zs_ct_find_key(key);
+	if (old && zs_ct_charged(old))
+		was = old->direction;
+	zs_ct_update(key, ct, BPF_ANY);
+	if (was >= 0)
+		zs_ct_share_give_back(key->ifindex, key->tuple.family, was);
 }
 
 /* A workload's interface refused a new flow that came in by the uplink on

@@ -90,9 +90,11 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 			zs_deny_cache_store(fc->ifindex, fc->hook, fc->generation, p, &j, &info);
 	}
 	/* an endpoint at its share of conntrack for this direction opens no
-	 * flow in it (zs_ct_share_room), whatever the policy and mode say */
-	if (j.verdict != ZS_VERDICT_DENIED && zs_opens_flow(p) && !uncharged &&
-	    !zs_ct_share_room(cfg, fc->ifindex, p->tuple.family, fc->direction)) {
+	 * flow in it (zs_ct_share_take: the place taken, stored below),
+	 * whatever the policy and mode say */
+	scratch = zs_get_scratch();
+	if (j.verdict != ZS_VERDICT_DENIED && zs_opens_flow(p) && !uncharged && scratch &&
+	    !zs_ct_share_take(cfg, fc->ifindex, p->tuple.family, fc->direction)) {
 		j.verdict = ZS_VERDICT_DENIED;
 		j.reason = ZS_REASON_CT_ENDPOINT_LIMIT;
 		j.rule_id = 0;
@@ -107,7 +109,6 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 
 	/* ICMP but a query's request (an error, a reply, any other
 	 * message) is judged, but never opens a flow */
-	scratch = zs_get_scratch();
 	if (scratch && zs_opens_flow(p)) {
 		struct zs_ct_entry *ct = &scratch->ct;
 
@@ -173,7 +174,7 @@ ZS_NOINLINE int zs_rejudge(struct zs_flow_ctx *fc, struct zs_packet *p, int foun
 		zs_emit(fc->ifindex, fc->hook, p, &j, &info);
 		charged = zs_ct_charged(ct);
 		if (zs_ct_remove(key) && charged)
-			zs_ct_share_charge(fc->ifindex, key->tuple.family, info.direction, -1);
+			zs_ct_share_give_back(fc->ifindex, key->tuple.family, info.direction);
 		return ZS_RESULT(j.verdict, j.reason);
 	}
 	ct->generation = fc->generation; /* as in zs_new_flow: what judged */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // A second attack review of source validation (bpf/lib/source_check.h) and
-// per-endpoint conntrack shares (zs_ct_share_room): a workload that wants to
+// per-endpoint conntrack shares (zs_ct_share_take): a workload that wants to
 // borrow another's address, or to starve another endpoint of conntrack.
 // DISABLED_ tests are holes found here and not fixed yet: each fails now
 // and says what the fix is.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // A third attack review, of the day's changes: the carve-outs of
 // allowedSourcePrefixes (source_check.h), conntrack shares per direction
-// (zs_ct_share_room) and the per-CPU deny-event budget (events.h).
+// (zs_ct_share_take) and the per-CPU deny-event budget (events.h).
 // DISABLED_ tests are holes found here and not fixed yet: each fails now
 // and says what the fix is. "Was a hole": fixed, the test kept.
 #include <arpa/inet.h>

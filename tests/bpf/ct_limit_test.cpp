@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Conntrack against exhaustion (include/zeroseg/conntrack.h, zs_ct_usage and
-// zs_ct_tcp_state; bpf/lib/conn_tracking.h, zs_ct_share_room):
+// zs_ct_tcp_state; bpf/lib/conn_tracking.h, zs_ct_share_take):
 //  - a TCP flow lives for the established lifetime (hours) only once both
 //    ends have acknowledged; an unanswered SYN, or a first packet without
 //    SYN that nobody answered, lives for SYN-SENT's or SYN-RECV's minutes;
@@ -215,7 +215,7 @@ TEST_P(CtLimitTest, AFlowRevokedByPolicyGivesItsShareBack) {
 // A take-off from a count already at 0 (the sweep's recount came first, or
 // another CPU's take-off) leaves it at 0, and moves no other count: wrapped
 // to UINT32_MAX, the share would refuse every new flow until the next
-// sweep (zs_ct_share_charge takes off by compare-and-swap, never below 0).
+// sweep (zs_ct_share_give_back takes off by compare-and-swap, never below 0).
 TEST_P(CtLimitTest, ATakeOffFromAnEmptyCountLeavesItEmpty) {
   dp().set_ct_endpoint_share_entries(2, 2);
   ASSERT_TRUE(send(OUT, out_tcp(kV4, kSyn, 40000)));
@@ -336,6 +336,42 @@ TEST_P(CtLimitTest, TheRecountSplitsTheSharesAsTheKernelDoes) {
   EXPECT_FALSE(send(IN, ip(kV4, kV4.app, kV4.self).udp(50000, 53).build()));
   EXPECT_EQ(usage.read()[kIfindex].entries[0][IN], 2u);
   EXPECT_EQ(usage.read()[kIfindex].entries[0][OUT], 2u);
+}
+
+// A new flow takes its place in its share before it is stored
+// (zs_ct_share_take: one lookup of the counts for the check and the
+// charge), so an entry it replaces on the same key, a flow that idled out
+// there, gives its own place back (zs_ct_store): the key holds one flow
+// and its share counts one. Kept at two, every reuse of a port by a client
+// would leak a place until the next sweep, and a share would refuse new
+// flows early. Tried with the give-back left out: 2 places counted, and the
+// key's next reuse refused as over the share.
+TEST_P(CtLimitTest, AFlowReplacingAnIdleOneOnItsKeyHoldsOnePlace) {
+  dp().set_ct_endpoint_share_entries(2, 2);
+  CtUsageMap usage(dp().map("zs_ct_usage"));
+  auto idle_out = [&] {
+    for (auto [k, ct] : dp().conntrack().entries()) {
+      ct.last_seen_ns = 1;
+      ct.last_seen_jiffies = 0;
+      dp().conntrack().put(k, ct);
+    }
+  };
+  for (const Family* f : {&kV4, &kV6}) {
+    SCOPED_TRACE("IPv" + std::to_string(f->family));
+    int t = f->family == 4 ? 0 : 1;
+    ASSERT_TRUE(send(OUT, out_tcp(*f, kSyn, 40000)));
+    EXPECT_EQ(usage.read()[kIfindex].entries[t][OUT], 1u);
+    for (int reuse = 0; reuse < 2; reuse++) {
+      idle_out();
+      ASSERT_TRUE(send(OUT, out_tcp(*f, kSyn, 40000))) << reuse;  // a new flow, the same key
+      EXPECT_EQ(usage.read()[kIfindex].entries[t][OUT], 1u) << reuse;
+    }
+    // one place left: one more flow, then refused, and nothing taken by it
+    EXPECT_TRUE(send(OUT, out_tcp(*f, kSyn, 40001)));
+    EXPECT_FALSE(send(OUT, out_tcp(*f, kSyn, 40002)));
+    EXPECT_EQ(usage.read()[kIfindex].entries[t][OUT], 2u);
+    EXPECT_EQ(dp().conntrack().entries().size(), 2u * static_cast<size_t>(t + 1));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Hooks, CtLimitTest, testing::Values(Variant::xdp_host, Variant::tc_workload),

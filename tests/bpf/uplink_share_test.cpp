@@ -311,6 +311,50 @@ TEST_P(UplinkShareTest, APacketTheHostDoesNotForwardStaysInTheUplinksShare) {
   }
 }
 
+// A flow in by the uplink looks its destination up in zs_sources only when
+// some address of its family is there (the lookup plan's
+// ZS_PLAN_SOURCES_V4/V6, ct_charge.h: a node with no local workload of the
+// family pays no probe per new flow). With the workloads' addresses of one
+// family only, a flow in to them is still theirs, in no share of the
+// uplink's, and one of the other family to the same hosts' numbers (no
+// local address there) stays the uplink's. Tried with the family's flag
+// mixed up (the IPv4 flag read for both): the IPv6-only case failed,
+// charged to the uplink.
+TEST_P(UplinkShareTest, AFlowInToWorkloadsOfOneFamilyOnlyIsTheirs) {
+  for (const Family* only : {&kV4, &kV6}) {
+    const Family* other = only == &kV4 ? &kV6 : &kV4;
+    SCOPED_TRACE("local workloads of IPv" + std::to_string(only->family) + " only");
+    Transaction tx(dp());
+    for (const Family* f : {&kV4, &kV6}) {
+      auto p_key = Transaction::source_key(kIfindex, *IpAddr::parse(f->p));
+      auto v_key = Transaction::source_key(kIfindex, *IpAddr::parse(f->v));
+      auto p_own = Transaction::source_key(p_if_, *IpAddr::parse(f->p));
+      auto v_own = Transaction::source_key(v_if_, *IpAddr::parse(f->v));
+      if (f == only) {
+        tx.set_source(p_key, ZS_SOURCE_LOCAL);
+        tx.set_source(v_key, ZS_SOURCE_LOCAL);
+        tx.set_source(p_own, ZS_SOURCE_OWN);
+        tx.set_source(v_own, ZS_SOURCE_OWN);
+      } else {
+        tx.remove_source(p_key);
+        tx.remove_source(v_key);
+        tx.remove_source(p_own);
+        tx.remove_source(v_own);
+      }
+    }
+    tx.commit();
+    no_flows();
+    ASSERT_TRUE(in_to(p_if_, syn(*only, only->world, only->p, 40000)));
+    EXPECT_EQ(count(kIfindex, *only, IN), 0u);
+    EXPECT_EQ(count(p_if_, *only, IN), 1u);
+    EXPECT_EQ(uplink_entries(*only, false), 1u);
+    // the other family: no local address, so the uplink's
+    ASSERT_TRUE(run(Program::xdp_ingress, kIfindex, syn(*other, other->world, other->p, 40000)));
+    EXPECT_EQ(count(kIfindex, *other, IN), 1u);
+    EXPECT_EQ(uplink_entries(*other, true), 1u);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Hooks, UplinkShareTest, testing::Values(Variant::xdp_host), variant_name);
 
 }  // namespace

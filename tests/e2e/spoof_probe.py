@@ -5,6 +5,11 @@
       sends one Ethernet frame out of IF to DST_MAC: a TCP SYN or a UDP
       datagram from SRC (any address: the point) to DST, IPv4 or IPv6 by
       the addresses, checksums right, "zs-spoof" as data
+  spoof_probe.py send-paged IF DST_MAC SRC DST SPORT DPORT
+      the same TCP SYN with 8000 bytes of data, sent so that the kernel
+      keeps only its Ethernet header in the skb's linear part and the IP
+      and TCP headers in pages (PACKET_VNET_HDR with hdr_len 0; the
+      frame needs an MTU of 8100 or more on IF)
   spoof_probe.py recv IF SRC SPORT DPORT SECONDS
       counts the frames arriving on IF within SECONDS that carry a TCP or
       UDP packet from SRC:SPORT to DPORT, and prints the count
@@ -29,12 +34,12 @@ def checksum(data):
     return ~s & 0xFFFF
 
 
-def l4(proto, src, dst, sport, dport):
+def l4(proto, src, dst, sport, dport, data=DATA):
     if proto == 6:
         hdr = struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 5 << 4, 0x02, 65535, 0, 0)
     else:
-        hdr = struct.pack("!HHHH", sport, dport, 8 + len(DATA), 0)
-    seg = hdr + DATA
+        hdr = struct.pack("!HHHH", sport, dport, 8 + len(data), 0)
+    seg = hdr + data
     if src.version == 4:
         pseudo = src.packed + dst.packed + struct.pack("!BBH", 0, proto, len(seg))
     else:
@@ -44,8 +49,8 @@ def l4(proto, src, dst, sport, dport):
     return seg[:off] + struct.pack("!H", csum) + seg[off + 2:]
 
 
-def frame(dst_mac, src_mac, proto, src, dst, sport, dport):
-    seg = l4(proto, src, dst, sport, dport)
+def frame(dst_mac, src_mac, proto, src, dst, sport, dport, data=DATA):
+    seg = l4(proto, src, dst, sport, dport, data)
     if src.version == 4:
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(seg), 0x1234, 0x4000, 64, proto, 0,
                          src.packed, dst.packed)
@@ -68,6 +73,24 @@ def send(args):
     src_mac = s.getsockname()[4]
     s.send(frame(mac(dst_mac), src_mac, PROTO[proto], ipaddress.ip_address(src),
                  ipaddress.ip_address(dst), int(sport), int(dport)))
+
+
+SOL_PACKET = 263  # linux/socket.h (Python names it only on some builds)
+PACKET_VNET_HDR = 15  # linux/if_packet.h
+
+
+def send_paged(args):
+    dev, dst_mac, src, dst, sport, dport = args
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+    s.bind((dev, 0))
+    src_mac = s.getsockname()[4]
+    # a virtio_net_hdr of zeros: no checksum offload, no GSO, hdr_len 0:
+    # the kernel puts only the link header (dev->hard_header_len) in the
+    # linear part of a frame of a page or more (af_packet's packet_snd)
+    vnet = bytes(10)
+    s.send(vnet + frame(mac(dst_mac), src_mac, 6, ipaddress.ip_address(src), ipaddress.ip_address(dst),
+                        int(sport), int(dport), DATA * 1000))
 
 
 def matches(data, src, sport, dport):
@@ -110,4 +133,4 @@ def recv(args):
 
 
 if __name__ == "__main__":
-    {"send": send, "recv": recv}[sys.argv[1]](sys.argv[2:])
+    {"send": send, "send-paged": send_paged, "recv": recv}[sys.argv[1]](sys.argv[2:])

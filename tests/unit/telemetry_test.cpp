@@ -362,7 +362,7 @@ TEST(FlowTable, ATupleReusedByANewFlowIsReportedAgainAndZeroReportsNothing) {
 // The sweep's recount, which the kernel's per-endpoint counts are
 // corrected to, splits each endpoint's entries by table and by the
 // direction that opened the flow, as the kernel charges them
-// (zs_ct_share_charge): flows opened towards an endpoint never count
+// (zs_ct_share_take): flows opened towards an endpoint never count
 // against the share of the flows it opens.
 TEST(FlowTable, TheSweepCountsEachEndpointsSharesByTheDirectionThatOpened) {
   FlowTable t;
