@@ -255,13 +255,19 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
   RuleIdJournal rules_journal(rule_ids_);
   std::optional<LocalIdentityAllocator> ids;
   Compiled want;
-  // a change of policies alone merges only the keys it touches
+  // a change of policies alone merges only the keys it touches; a change
+  // of a few workloads alone (pod churn) compiles only what they change
   std::optional<Compiled> quick;
+  bool churn = false;
   try {
     if (!dry_run) quick = PolicyCompiler(identities_, rule_ids_).compile_policies(next, *desired_, *compiled_);
+    if (!dry_run && !quick && config_.incremental_workloads) {
+      quick = PolicyCompiler(identities_, rule_ids_).compile_workloads(next, *desired_, *compiled_);
+      churn = quick.has_value();
+    }
     if (quick) {
       want = std::move(*quick);
-      phase("compile-policies");
+      phase(churn ? "compile-workloads" : "compile-policies");
     } else {
       ids = identities_;
       phase("copy");
@@ -278,6 +284,15 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
     record_apply(0, true);
     throw;
   }
+  // compile_workloads() allocated into identities_ itself: a failure below
+  // gives back what it took; a success, what the change left unused
+  const bool churned_identities = churn && want.identities_changed;
+  auto release_beyond = [&](const Compiled& held) {
+    if (!churned_identities) return;
+    std::set<uint32_t> live;
+    for (const auto& [id, ci] : held.identities) live.insert(id);
+    identities_.release_unused(live);
+  };
   // Write-ahead: the record on disk before the maps change, marked
   // committed after; a crash in between forgets the change at the next
   // start, a failure here leaves the maps as they are.
@@ -286,12 +301,15 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
     pending = state_files_.begin(record.empty() ? quarantine_record(next.quarantines) : record);
   } catch (const std::exception& e) {
     record_apply(0, true);
+    release_beyond(*compiled_);
     throw Error(std::string("nothing changed: the state directory could not record the change: ") + e.what());
   }
   phase("journal");
   bool in_maps = false;
   try {
-    result.entries_changed = quick ? reconciler_->reconcile_policy(want) : reconciler_->reconcile(want);
+    result.entries_changed = churn   ? reconciler_->reconcile_workloads(want, *compiled_)
+                             : quick ? reconciler_->reconcile_policy(want)
+                                     : reconciler_->reconcile(want);
     in_maps = true;
     phase("maps");
     state_files_.commit(pending);
@@ -307,6 +325,7 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
       }
     }
     state_files_.abandon(pending);
+    release_beyond(*compiled_);
     if (!undo.empty())
       throw Error(std::string("the change could not be committed (") + e.what() +
                   ") and the maps could not be put back (" + undo +
@@ -325,6 +344,7 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
   }
   desired_ = std::make_shared<const ObjectSet>(std::move(next));
   compiled_ = std::make_shared<const Compiled>(std::move(want));
+  release_beyond(*compiled_);
   old->catalog = publish_catalog();
   phase("swap");
   persist();

@@ -42,6 +42,10 @@ struct AgentConfig {
   // ct-endpoint-share: the percent of each conntrack table one endpoint may
   // hold per direction (100 = no limit)
   uint32_t ct_endpoint_share = ZS_DEFAULT_CT_ENDPOINT_PERCENT;
+  // A change of a few workloads alone compiles and writes only what they
+  // change (PolicyCompiler::compile_workloads); false: every change is
+  // compiled whole. Not a setting: benchmarks and tests compare the two.
+  bool incremental_workloads = true;
   std::string alert_log;  // JSON lines
   std::string alert_webhook;  // http://HOST:PORT/PATH: each alert POSTed as JSON
   DetectionConfig detection;

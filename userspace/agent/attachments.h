@@ -41,6 +41,8 @@ class Attachments {
   void ensure(uint32_t ifindex, const std::string& ifname, zs_attach_kind kind);
   // Forgets every interface not in `keep` (their endpoints are gone).
   void keep_only(const std::set<std::string>& keep);
+  // Forgets one interface (its endpoint is gone).
+  void forget(const std::string& ifname) { entries_.erase(ifname); }
   // True when ifname is known with this ifindex (attached, or its attach
   // failed and is retried by verify()).
   bool known(const std::string& ifname, uint32_t ifindex) const;

@@ -54,8 +54,7 @@ Reconciler::Mirror Reconciler::Mirror::read(const Datapath& dp) {
 
 Reconciler::Reconciler(Datapath& dp) : dp_(dp), mirror_(Mirror::read(dp)), attachments_(dp) {}
 
-size_t Reconciler::reconcile_policy(const Compiled& want) {
-  Transaction tx(dp_);
+size_t Reconciler::stage_policy(Transaction& tx, const Compiled& want) const {
   size_t n = 0;
   for (const auto& key : want.touched) {
     auto w = want.policy.find(key);
@@ -70,13 +69,23 @@ size_t Reconciler::reconcile_policy(const Compiled& want) {
       n++;
     }
   }
-  tx.commit();
+  return n;
+}
+
+void Reconciler::mirror_policy(const Compiled& want) {
   for (const auto& key : want.touched) {
     if (auto w = want.policy.find(key); w != want.policy.end())
       mirror_.policy[key] = w->second;
     else
       mirror_.policy.erase(key);
   }
+}
+
+size_t Reconciler::reconcile_policy(const Compiled& want) {
+  Transaction tx(dp_);
+  size_t n = stage_policy(tx, want);
+  tx.commit();
+  mirror_policy(want);
   return n;
 }
 

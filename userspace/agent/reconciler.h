@@ -17,6 +17,8 @@
 
 namespace zeroseg {
 
+class Transaction;
+
 class Reconciler {
  public:
   // Reads the maps' active slots: what the last agent left enforced.
@@ -29,6 +31,12 @@ class Reconciler {
   // reconcile() for a compile_policies() result: endpoints and the
   // ipcache are as they were, and only the policy keys it touched can differ.
   size_t reconcile_policy(const Compiled& want);
+  // reconcile() for a compile_workloads() result, from `current` (the
+  // state the maps hold): only the policy keys, ipcache prefixes and
+  // endpoints it lists can differ, and those endpoints' source entries.
+  // An uplink's endpoint or allowedSourcePrefixes among them: reconcile().
+  // (reconcile_workloads.cpp)
+  size_t reconcile_workloads(const Compiled& want, const Compiled& current);
   // The entries reconcile(want) would change, from `current` (a dry run).
   size_t count_changes(const Compiled& want, const Compiled& current) const;
   // True when a link came or went since the last reconcile: an endpoint
@@ -64,6 +72,10 @@ class Reconciler {
 
   static void want_sources(const std::map<uint32_t, const CompiledEndpoint*>& by_ifindex, Sources& sources,
                            SourcePrefixes& prefixes);
+  // Stages want's entries for its touched policy keys; the mirror follows
+  // in mirror_policy() once committed.
+  size_t stage_policy(Transaction& tx, const Compiled& want) const;
+  void mirror_policy(const Compiled& want);
   void check_source_prefix_room(const std::map<uint32_t, const CompiledEndpoint*>& by_ifindex,
                                 size_t wanted) const;
 

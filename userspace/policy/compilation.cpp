@@ -57,6 +57,7 @@ std::optional<Compiled> Compilation::run_policies(const ObjectSet& prev_state, c
   out_.workloads_by_ip = prev.workloads_by_ip;
   out_.workload_identities = prev.workload_identities;
   out_.workload_more_identities = prev.workload_more_identities;
+  out_.plain_identities = prev.plain_identities;  // the same workloads and prefixes
   index_namespaces();
   for (size_t i = 0; i < state_.workloads.size(); i++) {
     auto more = prev.workload_more_identities.find(i);
@@ -114,29 +115,7 @@ std::optional<Compiled> Compilation::run_policies(const ObjectSet& prev_state, c
   }
   for (auto& [id, info] : new_rules) out_.rules[id] = std::move(info);
 
-  // each touched key again, from every part that votes on its subject
-  std::unordered_map<uint32_t, std::vector<const PolicyPart*>> by_subject;
-  for (const auto& key : touched) by_subject.try_emplace(key.subject);
-  for (const auto& [p, part] : out_.parts)
-    for (uint32_t s : part->subjects)
-      if (auto it = by_subject.find(s); it != by_subject.end()) it->second.push_back(part.get());
-  for (const auto& key : touched) {
-    zs_policy_entry e{};
-    bool any = false;
-    for (const PolicyPart* part : by_subject[key.subject]) {
-      auto it = std::lower_bound(part->votes.begin(), part->votes.end(), key,
-                                 [](const auto& v, const zs_policy_key& k) { return PolicyKeyLess()(v.first, k); });
-      for (; it != part->votes.end() && !PolicyKeyLess()(key, it->first); ++it) {
-        fold_vote(e, it->second);
-        any = true;
-      }
-    }
-    if (any)
-      out_.policy[key] = e;
-    else
-      out_.policy.erase(key);
-    out_.touched.push_back(key);
-  }
+  refold(touched);
   return std::move(out_);
 }
 
@@ -172,6 +151,7 @@ void Compilation::index_workloads() {
   std::vector<bool> quarantined_at;
   for (const auto& w : state_.workloads) quarantined_at.push_back(quarantined_.count(w.meta.ns + "/" + w.meta.name) > 0);
   std::vector<WorkloadIdentities> ids = allocate_identities(quarantined_at);
+  out_.plain_identities = management_.empty() && plain_identities(state_.workloads, out_.policy_cidrs);
   for (const auto& w : state_.workloads) {
     size_t i = workloads_.size();
     uint32_t id = ids[i].subject;
@@ -331,27 +311,32 @@ void Compilation::compile_rules(const Policy& p, const std::shared_ptr<const std
     std::map<uint32_t, std::vector<PortBlock>> named_destinations;
     if (dir == ZS_DIR_EGRESS && peers.count(ZS_ID_ANY)) named_destinations = named_port_destinations(r);
 
-    for (uint32_t subject : subjects) {
-      uint8_t mode = mode_of(subject, dir);
-      // an audit policy's allows cannot widen what enforcing policies allow
-      if (!deny && p.audit && mode == ZS_MODE_ENFORCE) continue;
-      bool audit = deny && p.audit && mode == ZS_MODE_ENFORCE;
-      auto vote = [&](uint32_t peer, const std::vector<PortBlock>& blocks) {
-        for (const auto& b : blocks) {
-          zs_policy_key k{};
-          k.subject = subject;
-          k.peer = peer;
-          k.direction = dir;
-          k.proto = b.proto;
-          k.port = b.port;
-          k.port_plen = b.plen;
-          part.votes.emplace_back(k, PolicyVote{rule_id, deny, audit, expires});
-        }
-      };
-      for (uint32_t peer : peers) vote(peer, port_blocks(r, dir == ZS_DIR_INGRESS ? subject : peer));
-      for (const auto& [destination, blocks] : named_destinations) vote(destination, blocks);
-    }
+    for (uint32_t subject : subjects)
+      vote_rule(p, r, {rule_id, dir, deny, expires}, subject, peers, named_destinations, part);
   }
+}
+
+void Compilation::vote_rule(const Policy& p, const Rule& r, const RuleVote& v, uint32_t subject,
+                            const std::set<uint32_t>& peers,
+                            const std::map<uint32_t, std::vector<PortBlock>>& named_destinations, PolicyPart& part) {
+  uint8_t mode = mode_of(subject, v.dir);
+  // an audit policy's allows cannot widen what enforcing policies allow
+  if (!v.deny && p.audit && mode == ZS_MODE_ENFORCE) return;
+  bool audit = v.deny && p.audit && mode == ZS_MODE_ENFORCE;
+  auto vote = [&](uint32_t peer, const std::vector<PortBlock>& blocks) {
+    for (const auto& b : blocks) {
+      zs_policy_key k{};
+      k.subject = subject;
+      k.peer = peer;
+      k.direction = v.dir;
+      k.proto = b.proto;
+      k.port = b.port;
+      k.port_plen = b.plen;
+      part.votes.emplace_back(k, PolicyVote{v.rule_id, v.deny, audit, v.expires_tai});
+    }
+  };
+  for (uint32_t peer : peers) vote(peer, port_blocks(r, v.dir == ZS_DIR_INGRESS ? subject : peer));
+  for (const auto& [destination, blocks] : named_destinations) vote(destination, blocks);
 }
 
 void Compilation::compute_modes() {

@@ -48,6 +48,10 @@ struct PortBlock {
   uint8_t plen;
 };
 
+// Whether no workload has named ports and none has an address inside one
+// of prefixes: no identity is refined (workload_churn.cpp).
+bool plain_identities(const SharedVector<Workload>& workloads, const std::set<Prefix>& prefixes);
+
 // Everything a compile needs to look up.
 class Compilation {
  public:
@@ -66,6 +70,8 @@ class Compilation {
 
   // compile_policies(): see compiler.h.
   std::optional<Compiled> run_policies(const ObjectSet& prev_state, const Compiled& prev);
+  // compile_workloads(): see compiler.h (workload_churn.cpp).
+  std::optional<Compiled> run_workloads(const ObjectSet& prev_state, const Compiled& prev);
 
  private:
   const Labels& ns_labels(const std::string& ns);
@@ -124,6 +130,26 @@ class Compilation {
 
   // Rule ids' meanings, as compile_part() finds them: for Compiled::rules.
   using NewRules = std::vector<std::pair<uint32_t, RuleInfo>>;
+
+  // One rule's votes for one subject: towards each of peers, and each
+  // named destination on its ports there.
+  struct RuleVote {
+    uint32_t rule_id;
+    uint8_t dir;
+    bool deny;
+    uint64_t expires_tai;
+  };
+  void vote_rule(const Policy& p, const Rule& r, const RuleVote& v, uint32_t subject, const std::set<uint32_t>& peers,
+                 const std::map<uint32_t, std::vector<PortBlock>>& named_destinations, PolicyPart& part);
+
+  // The entries of `touched` again, from every part of out_.parts that
+  // votes on their subject (listed in out_.touched).
+  void refold(const std::set<zs_policy_key, PolicyKeyLess>& touched);
+
+  // run_workloads()'s steps (workload_churn.cpp).
+  struct Churn;
+  bool churn_workloads(Churn& c, const ObjectSet& prev_state, const Compiled& prev);
+  void churn_votes(Churn& c, const Compiled& prev);
 
   // section: a literal (RuleInfo keeps the pointer)
   void compile_rules(const Policy& p, const std::shared_ptr<const std::string>& ref, const std::vector<Rule>& rules,

@@ -92,4 +92,9 @@ std::optional<Compiled> PolicyCompiler::compile_policies(const ObjectSet& state,
   return Compilation(state, identities_, rule_ids_).run_policies(prev_state, prev);
 }
 
+std::optional<Compiled> PolicyCompiler::compile_workloads(const ObjectSet& state, const ObjectSet& prev_state,
+                                                          const Compiled& prev) {
+  return Compilation(state, identities_, rule_ids_).run_workloads(prev_state, prev);
+}
+
 }  // namespace zeroseg

@@ -24,6 +24,10 @@
 
 namespace zeroseg {
 
+namespace compiling {
+struct SelectorIndex;  // workload_churn.cpp
+}
+
 // Field by field (integer compares; padding is always zero and ignored):
 // memcmp here was a fifth of a big compile.
 struct PolicyKeyLess {
@@ -139,9 +143,21 @@ struct Compiled {
   // label, for pod selectors' candidates; quarantined workloads left out.
   std::shared_ptr<const std::unordered_map<std::string, std::vector<size_t>>> label_index;
   std::set<Prefix> policy_cidrs;
-  // The policy map keys the last compile_policies() changed (empty after a
-  // whole compile): what the maps need rewriting.
+  // The policy map keys the last compile_policies() or compile_workloads()
+  // changed (empty after a whole compile): what the maps need rewriting.
   std::vector<zs_policy_key> touched;
+  // compile_workloads(): the endpoints (by interface) and ipcache prefixes
+  // it changed or removed, and whether an identity appeared or went.
+  std::vector<std::string> touched_endpoints;
+  std::vector<Prefix> touched_prefixes;
+  bool identities_changed = false;
+  // No workload has named ports, and no workload address is inside a
+  // prefix a policy names: every identity is its label set's alone (no
+  // refinement), which compile_workloads() needs.
+  bool plain_identities = false;
+  // Which rules' selectors a label set can match (compile_workloads());
+  // built at the first workload change after the policies changed.
+  std::shared_ptr<const compiling::SelectorIndex> selector_index;
 };
 
 class PolicyCompiler {
@@ -163,6 +179,21 @@ class PolicyCompiler {
   // it whole. Gives the same result as compile().
   std::optional<Compiled> compile_policies(const ObjectSet& state, const ObjectSet& prev_state,
                                            const Compiled& prev);
+
+  // Compiles state when it differs from prev_state (compiled into prev,
+  // both still alive) only in a few workloads added, removed or replaced
+  // (pod churn): their endpoints, ipcache entries and identities, and the
+  // policy keys of an identity that appears or goes (listed in touched,
+  // touched_endpoints, touched_prefixes). Returns nullopt when the change
+  // reaches further (policies, namespaces, quarantines; named ports or
+  // addresses inside a policy's prefixes, which refine identities; a
+  // conflict the whole compile reports): then compile() it whole. Gives
+  // the same maps as compile() (an identity's workloads may be listed in
+  // another order). An identity that appears is allocated; one that goes
+  // stays allocated until the caller releases what the result does not
+  // hold (release_unused), once the change is committed.
+  std::optional<Compiled> compile_workloads(const ObjectSet& state, const ObjectSet& prev_state,
+                                            const Compiled& prev);
 
  private:
   IdentityAllocator& identities_;
