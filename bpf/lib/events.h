@@ -96,9 +96,9 @@ static __always_inline struct zs_deny_budget *zs_deny_budget_refill(const struct
  * detection-blind alert reads deny-events-over-budget), and in its source's
  * bucket when the source has one, so that the source's next reported deny
  * names it in `suppressed`: a flood that empties the budget no longer hides
- * a known scanner's probes (attack review 3). A lookup, never an insert:
- * past the budget a flood of new sources takes no LRU lock; a source with
- * no bucket (never reported, or evicted) stays unnamed. */
+ * how many probes a known scanner sent (attack review 3). A lookup, never
+ * an insert: past the budget a flood of new sources takes no LRU lock; a
+ * source with no bucket (never reported, or evicted) stays unnamed. */
 static __always_inline void zs_deny_over_budget(const struct zs_config *cfg,
 						const struct zs_tuple *t)
 {
