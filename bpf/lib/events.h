@@ -92,10 +92,31 @@ static __always_inline struct zs_deny_budget *zs_deny_budget_refill(const struct
 	return b;
 }
 
+/* A deny the empty budget holds back: counted apart (the agent's
+ * detection-blind alert reads deny-events-over-budget), and in its source's
+ * bucket when the source has one, so that the source's next reported deny
+ * names it in `suppressed`: a flood that empties the budget no longer hides
+ * how many probes a known scanner sent (attack review 3). A lookup, never
+ * an insert: past the budget a flood of new sources takes no LRU lock; a
+ * source with no bucket (never reported, or evicted) stays unnamed. */
+static __always_inline void zs_deny_over_budget(const struct zs_config *cfg,
+						const struct zs_tuple *t)
+{
+	struct zs_ratelimit *rl;
+
+	zs_count(ZS_CTR_EVENTS_SUPPRESSED, 0);
+	zs_count(ZS_CTR_EVENTS_OVER_BUDGET, 0);
+	if (!cfg->deny_events_per_sec)
+		return;
+	rl = bpf_map_lookup_elem(&zs_deny_ratelimit, t->saddr);
+	if (rl)
+		rl->suppressed++;
+}
+
 /* Token bucket per source address for deny events, within this CPU's
  * budget (zs_deny_budget_refill): returns 1 when this deny may be
  * reported, and how many of this source's were suppressed since its last
- * report (those the budget held back are counted only in the counters). */
+ * report, by its bucket or by the budget (zs_deny_over_budget). */
 static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 						 const struct zs_tuple *t, __u64 now,
 						 __u32 *suppressed)
@@ -106,7 +127,7 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 
 	if (budget) {
 		if (!budget->tokens) {
-			zs_count(ZS_CTR_EVENTS_SUPPRESSED, 0);
+			zs_deny_over_budget(cfg, t);
 			return 0;
 		}
 		budget->tokens--; /* given back below when the source's bucket says no */

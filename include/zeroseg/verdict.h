@@ -41,7 +41,8 @@
 	X(EVENTS_SUPPRESSED, "deny-events-suppressed") /* deny events the rate limit held back */ \
 	X(CT_REJUDGED, "flows-rejudged") /* established flows re-judged after a change */         \
 	X(CT_REVOKED, "flows-revoked")   /* ... and cut */                                        \
-	X(NON_IP, "non-ip-passed")       /* ARP and other non-IP frames, always passed */
+	X(NON_IP, "non-ip-passed")       /* ARP and other non-IP frames, always passed */         \
+	X(EVENTS_OVER_BUDGET, "deny-events-over-budget") /* of those suppressed, the per-CPU budget's */
 
 #define ZS_VERDICT_ENUMERATOR(name, text) ZS_VERDICT_##name,
 #define ZS_REASON_ENUMERATOR(name, text) ZS_REASON_##name,
@@ -71,7 +72,8 @@ enum zs_counter_extra {
 ZS_STATIC_ASSERT(ZS_VERDICT_UNMANAGED == 3 && ZS_VERDICT_MAX == 4, "zs_verdict ABI");
 ZS_STATIC_ASSERT(ZS_REASON_VLAN_LIMIT == 9 && ZS_REASON_UPLINK_SPOOFED_SOURCE == 11 &&
 		 ZS_REASON_CT_ENDPOINT_LIMIT == 12 && ZS_REASON_MAX == 13, "zs_reason ABI");
-ZS_STATIC_ASSERT(ZS_CTR_EVENTS_LOST == 21 && ZS_CTR_NON_IP == 25 && ZS_CTR_MAX == 26,
+ZS_STATIC_ASSERT(ZS_CTR_EVENTS_LOST == 21 && ZS_CTR_NON_IP == 25 && ZS_CTR_EVENTS_OVER_BUDGET == 26 &&
+		 ZS_CTR_MAX == 27,
 		 "counter slots ABI");
 
 struct zs_counter {

@@ -210,18 +210,18 @@ TEST_P(AttackReview3Test, AWorkloadCannotFillTheUplinksShareForOtherWorkloads) {
   EXPECT_EQ(reason(ZS_REASON_CT_ENDPOINT_LIMIT), refused);
 }
 
-// HOLE (medium, detection): denies the per-CPU budget holds back are
+// Was a hole (medium, detection): denies the per-CPU budget held back were
 // counted only in the global counter (events_suppressed, shared with the
 // per-source limiter's), never in their source's bucket. An attacker
-// floods from random (spoofed, from outside) sources until the budget is
-// empty, then scans: no scan probe reaches the agent, and when the
-// scanner's next deny is reported its `suppressed` says 0, so the
-// detectors see one probe where there were hundreds. Fix: when the budget
-// is empty, look the source's bucket up (a lookup, not an insert: no LRU
-// lock) and count the deny in its suppressed; and a counter of its own
-// (events_budget_exhausted) the agent turns into an alert, so that an
-// operator knows detection was blind and for how long.
-TEST_P(AttackReview3Test, DISABLED_AScannersDeniesHeldBackByTheBudgetAreNamedOnItsNextEvent) {
+// flooded from random (spoofed, from outside) sources until the budget was
+// empty, then scanned: no scan probe reached the agent, and the scanner's
+// next reported deny said `suppressed` 0, so the detectors saw one probe
+// where there were hundreds. Now a deny over budget is counted in its
+// source's bucket (a lookup, not an insert: no LRU lock) and in a counter
+// of its own (deny-events-over-budget) that the agent turns into a
+// detection-blind alert (events.h, zs_deny_over_budget). Failed before:
+// "actual: 1 vs 300".
+TEST_P(AttackReview3Test, AScannersDeniesHeldBackByTheBudgetAreNamedOnItsNextEvent) {
   set_endpoint(kSelf, ZS_MODE_ENFORCE, ZS_MODE_ENFORCE);
   pin_cpu();
   constexpr uint32_t kBudget = 20;
@@ -239,7 +239,10 @@ TEST_P(AttackReview3Test, DISABLED_AScannersDeniesHeldBackByTheBudgetAreNamedOnI
   drain_events();
   // the scan: 300 ports
   constexpr int kProbes = 300;
+  const uint64_t over_budget = counter(ZS_CTR_EVENTS_OVER_BUDGET);
   for (int port = 2; port < 2 + kProbes; port++) ASSERT_FALSE(send(IN, probe(scanner, static_cast<uint16_t>(port))));
+  EXPECT_EQ(counter(ZS_CTR_EVENTS_OVER_BUDGET), over_budget + kProbes) << "each held back, counted apart";
+  EXPECT_TRUE(drain_events().empty()) << "the budget is empty: nothing reported";
   // a second later (the budget refilled: an empty bucket refills whole)
   const uint32_t key = 0;
   std::vector<zs_deny_budget> empty(libbpf_num_possible_cpus());

@@ -88,6 +88,8 @@ TEST_P(DenyBudgetTest, AFloodFromManySourcesReportsWithinTheCpuBudget) {
       << "what was not reported is counted as suppressed";
   // past the budget a denied packet touches no per-source state
   EXPECT_LT(limiter_entries(), kBudget + 50);
+  // every source new: all it suppressed was the budget's (detection-blind)
+  EXPECT_EQ(counter(ZS_CTR_EVENTS_OVER_BUDGET), counter(ZS_CTR_EVENTS_SUPPRESSED));
 }
 
 TEST_P(DenyBudgetTest, ARepeatedSourceIsStillLimitedBySourceWithinTheBudget) {
@@ -97,6 +99,9 @@ TEST_P(DenyBudgetTest, ARepeatedSourceIsStillLimitedBySourceWithinTheBudget) {
   size_t events = drain_events();
   EXPECT_GE(events, burst);
   EXPECT_LT(events, burst + 10);
+  // held back by its own bucket (named on its next event), not by the budget
+  EXPECT_GT(counter(ZS_CTR_EVENTS_SUPPRESSED), 0u);
+  EXPECT_EQ(counter(ZS_CTR_EVENTS_OVER_BUDGET), 0u);
   // a source's refusal hands its token back: another source still reports
   ASSERT_FALSE(send(IN, udp_from("198.18.0.2")));
   EXPECT_EQ(drain_events(), 1u);

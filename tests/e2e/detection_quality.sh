@@ -10,7 +10,8 @@
 # normal traffic raised none, and that the lab leaves nothing behind. And
 # what made that hold: the connect scan's RSTs reported at once
 # (flow-refused), not a closing timeout later; one first-seen-edge alert per
-# source, host and severity, not one per port scanned.
+# source, host and severity, not one per port scanned, and none for SYNs the
+# target denied.
 #
 # Usage: detection_quality.sh PATH/TO/zeroseg
 set -uo pipefail
@@ -68,6 +69,26 @@ edges = collections.Counter((a["source"]["ip"], a["targets"][0].split(":")[0], a
 worst = max(edges.items(), key=lambda kv: kv[1], default=(("-", "-", "-"), 0))
 print(("ok" if worst[1] <= 1 else "FAIL") + f" first-seen-edge: at most one alert per source, host and severity "
       f"({len(alerts)} alerts in all; most for one pair: {worst[1]}, {worst[0][0]} -> {worst[0][1]})")
+# an edge is traffic let in where the flow is decided, or answered: a start
+# at the destination's end (ingress), a start at the source's end to an
+# address no workload has (its name is then an identity's, not the address's
+# label), an end with a reply. SYNs a target denied are no edge (the SYN
+# scan's at prod/db made one before)
+def traffic(f, host):
+    d = f["destination"]
+    if host not in (d["ip"], d["name"]):
+        return False
+    if f["event"] == "flow-start":
+        return f["direction"] == "ingress" or d["name"] != host
+    return f["event"] == "flow-end" and f.get("packets", {}).get("reply", 0) > 0
+false_edges = sorted({(a["source"]["ip"], a["targets"][0].rsplit(":", 1)[0]) for a in alerts
+                      if a["detector"] == "first-seen-edge"} -
+                     {(f["source"]["ip"], h) for f in flows for h in (f["destination"]["ip"], f["destination"]["name"])
+                      if traffic(f, h)})
+scan = [a for a in run["attacks"] if a["name"] == "syn-scan"][0]["sources"][0]
+scan_edges = [a for a in alerts if a["detector"] == "first-seen-edge" and a["source"]["ip"] == scan]
+print(("ok" if not false_edges and not scan_edges else "FAIL") +
+      f" first-seen-edge only where traffic went through (false: {false_edges}; the denied SYN scan's: {len(scan_edges)})")
 PY
 while read -r verdict rest; do
   if [ "$verdict" = ok ]; then pass "$rest"; else fail "$rest"; fi

@@ -45,6 +45,8 @@ TEST(AbiNames, CountersKeepTheirSlotsAndNames) {
   EXPECT_STREQ(counter_name(ZS_CTR_CT_REJUDGED), "flows-rejudged");
   EXPECT_STREQ(counter_name(ZS_CTR_CT_REVOKED), "flows-revoked");
   EXPECT_STREQ(counter_name(ZS_CTR_NON_IP), "non-ip-passed");
+  EXPECT_EQ(ZS_CTR_EVENTS_OVER_BUDGET, 26);
+  EXPECT_STREQ(counter_name(ZS_CTR_EVENTS_OVER_BUDGET), "deny-events-over-budget");
   EXPECT_EQ(ZS_CTR_EXTRA_FIRST, ZS_CTR_REASON(ZS_REASON_MAX));
   EXPECT_STREQ(counter_name(ZS_CTR_REASON(ZS_REASON_VLAN_LIMIT)), "?");  // named by reason_name
   EXPECT_STREQ(counter_name(ZS_CTR_MAX), "?");

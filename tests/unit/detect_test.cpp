@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <gtest/gtest.h>
+#include <zeroseg/identity.h>
 #include <zeroseg/verdict.h>
 
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "detect/quarantine.h"
 #include "common/error.h"
 #include "detect/detection.h"
+#include "detect/detection_blind.h"
 #include "detect/webhook.h"
 #include "policy/compiler.h"
 #include "policy/evaluate.h"
@@ -305,6 +307,55 @@ TEST(FirstSeenEdge, ALowEdgeFirstDoesNotHideALateralMovementEdge) {
   EXPECT_EQ(s.count("first-seen-edge"), 2u) << "a scan is still one per host and severity";
 }
 
+// A flow's first packet let out at its source's end (egress): the subject
+// is the source.
+FlowRecord let_out(uint32_t src, uint32_t src_id, uint32_t dst, uint32_t dst_id, uint16_t port, int64_t t) {
+  FlowRecord r = started(src, src_id, dst, dst_id, port, t);
+  r.direction = ZS_DIR_EGRESS;
+  r.subject = src_id;
+  r.peer = dst_id;
+  return r;
+}
+
+// An attacker's own end lets its SYNs out and the target's end denies them:
+// nothing went over the edge. Counted at the source's end, those starts
+// made a first-seen-edge of every target of every attack. An edge is
+// traffic once the deciding end let the flow in (its start there), or once
+// it was answered; to an address no workload's end judges (world), the
+// source's end is the deciding one. Failed before: 1 alert for the denied
+// SYN to db.
+TEST(FirstSeenEdge, StartsLetOutToAWorkloadAreNoEdgeUntilItsOwnEndLetsThemIn) {
+  Stream s(learning_for(60 * kSec));
+  auto compiled = std::make_shared<Compiled>();
+  for (uint32_t ip : {kWeb, kApp, kDb}) compiled->workloads_by_ip[*IpAddr::parse(
+      std::to_string(ip >> 24) + "." + std::to_string(ip >> 16 & 255) + "." + std::to_string(ip >> 8 & 255) + "." +
+      std::to_string(ip & 255))] = "prod/w" + std::to_string(ip & 255);
+  s.names = FlowCatalog("node", compiled);
+  s.feed(started(kWeb, kWebId, kApp, kAppId, 8080, kSec));
+  // after learning: web's SYNs to db leave web's end, db's end denies them
+  for (uint16_t p : {5432, 22, 6379}) {
+    s.feed(let_out(kWeb, kWebId, kDb, kDbId, p, 100 * kSec + p));
+    s.feed(denied(kWeb, kDb, p, 100 * kSec + p));
+  }
+  EXPECT_EQ(s.count("first-seen-edge"), 0u) << "SYNs the target denied are no edge";
+  EXPECT_EQ(s.count("chain"), 0u);
+  // let in at db's own end: an edge
+  s.feed(started(kWeb, kWebId, kDb, kDbId, 5432, 200 * kSec));
+  EXPECT_EQ(s.count("first-seen-edge"), 1u);
+  // to an address no workload's end judges, the source's end decides
+  s.feed(let_out(kApp, kAppId, 0xcb007109, ZS_ID_WORLD, 443, 201 * kSec));  // 203.0.113.9
+  EXPECT_EQ(s.count("first-seen-edge"), 2u);
+  // let out to a workload and answered (its end not seen here): an edge at the answer
+  s.feed(let_out(kApp, kAppId, kWeb, kWebId, 9000, 202 * kSec));
+  EXPECT_EQ(s.count("first-seen-edge"), 2u);
+  FlowRecord end = answered(kApp, kWeb, 9000, 210 * kSec);
+  end.direction = ZS_DIR_EGRESS;
+  end.subject = kAppId;
+  end.peer = kWebId;
+  s.feed(end);
+  EXPECT_EQ(s.count("first-seen-edge"), 3u);
+}
+
 TEST(LateralService, FirstTryOfARemoteServiceBySourceIdentity) {
   Stream s(learning_for(60 * kSec));
   s.feed(started(kWeb, kWebId, kApp, kAppId, 22, kSec));  // web uses ssh while learning
@@ -560,6 +611,29 @@ TEST(Detection, AnEndAfterItsUnansweredRecordIsNotCountedAgain) {
 // flow-refused record at the sweep after the RST. Fifteen of them are a
 // port scan then, not a closing timeout (10 s) later at their ends; the
 // ends add nothing.
+// A service that accepted (SYN-ACK) and then reset, at its flow's end: an
+// answered connection, not a failed try (Zeek: RSTR, not REJ; TRW: a
+// SYN-ACK is a success). A RST with no SYN-ACK is still a refusal. Failed
+// before: 20 resets after a SYN-ACK made a port scan.
+TEST(PortScan, ARstAfterASynAckIsAnAnsweredConnection) {
+  Stream s;
+  for (uint16_t p = 1; p <= 20; p++) {
+    FlowRecord r = refused(kAttacker, kTarget, p, p * kSec);
+    r.packets = {3, 2};
+    r.tcp_flags = {0x12, 0x16};  // SYN,ACK out; SYN,ACK then RST,ACK back
+    Attempt a = attempt_of(r);
+    EXPECT_FALSE(a.failed);
+    EXPECT_FALSE(a.refused);
+    EXPECT_TRUE(a.outcome);
+    s.feed(r);
+  }
+  EXPECT_EQ(s.count("port-scan"), 0u);
+  EXPECT_EQ(s.count("scan-trw"), 0u);
+  Attempt a = attempt_of(refused(kAttacker, kTarget, 80, 30 * kSec));  // RST,ACK alone
+  EXPECT_TRUE(a.failed);
+  EXPECT_TRUE(a.refused);
+}
+
 TEST(PortScan, RefusedRecordsAreFailedTriesAndTheirEndsAreNotCountedAgain) {
   FlowRecord early = refused(kAttacker, kTarget, 80, 2 * kSec);
   early.event = FlowEvent::refused;
@@ -762,6 +836,44 @@ TEST(Detection, AFloodFromRandomSourcesHoldsBoundedStateAndMissesNoScanner) {
   size_t sweeps = 0;
   for (const auto& a : s.alerts) sweeps += a.detector == "host-sweep" && a.source_ip == "10.77.6.2";
   EXPECT_EQ(sweeps, 1u);
+}
+
+}  // namespace
+}  // namespace zeroseg
+
+namespace zeroseg {
+namespace {
+
+// detection-blind: the kernel's budget held denies back. One alert when a
+// window opens, one when it closes (quiet for 10 s), none per second of a
+// flood; counts from before the agent (its first reading) are not news.
+TEST(DetectionBlind, OneAlertWhenAWindowOpensAndOneWhenItCloses) {
+  DetectionBlind blind("node-a");
+  EXPECT_FALSE(blind.observe(5000, 0)) << "held back before this agent: not news";
+  EXPECT_FALSE(blind.observe(5000, kSec));
+  auto open = blind.observe(5300, 2 * kSec);
+  ASSERT_TRUE(open);
+  EXPECT_EQ(open->detector, "detection-blind");
+  EXPECT_EQ(open->severity, "medium");
+  EXPECT_EQ(open->source_name, "node-a");
+  EXPECT_FALSE(open->source_is_culprit) << "nobody to quarantine";
+  EXPECT_NE(open->summary.find("300 denies"), std::string::npos) << open->summary;
+  EXPECT_TRUE(blind.blind());
+  // the flood goes on, with a pause shorter than the quiet period
+  for (int i = 3; i < 20; i++) EXPECT_FALSE(blind.observe(5300 + (i < 10 || i > 15 ? i * 100 : 900), i * kSec)) << i;
+  EXPECT_FALSE(blind.observe(7200, 25 * kSec));
+  auto closed = blind.observe(7200, 29 * kSec);
+  ASSERT_TRUE(closed) << "10 s quiet since the last growth (19 s)";
+  EXPECT_EQ(closed->severity, "low");
+  EXPECT_NE(closed->summary.find("2200 denies"), std::string::npos) << closed->summary;
+  EXPECT_FALSE(blind.blind());
+  EXPECT_FALSE(blind.observe(7200, 60 * kSec));
+  EXPECT_TRUE(blind.observe(7201, 61 * kSec)) << "a new window";
+  // a datapath loaded anew counts from 0: a reading, not a window
+  DetectionBlind reloaded("node-a");
+  reloaded.observe(100, 0);
+  EXPECT_FALSE(reloaded.observe(3, kSec));
+  EXPECT_TRUE(reloaded.observe(4, 2 * kSec));
 }
 
 }  // namespace

@@ -107,6 +107,7 @@ Agent::Agent(const AgentConfig& config, std::shared_ptr<IdentityAllocator> ident
   publish_catalog();
   for (double le : apply_bucket_bounds()) apply_stats_.apply_buckets.emplace_back(le, 0);
   apply_stats_.apply_buckets.emplace_back(std::numeric_limits<double>::infinity(), 0);
+  blind_.emplace(config_.node_name);
   housekeeping_ = std::thread([this] { housekeeping(); });
   log::info("agent started: " + std::to_string(desired_->size()) + " objects, " + std::to_string(changed) +
             " map entries reconciled, policy revision " + std::to_string(dp_->generation()));
@@ -160,6 +161,12 @@ void Agent::housekeeping() {
       expire_quarantines();
     } catch (const std::exception& e) {
       log::warn(std::string("releasing expired quarantines: ") + e.what());
+    }
+    try {
+      if (auto a = blind_->observe(dp_->counter(ZS_CTR_EVENTS_OVER_BUDGET).packets, realtime_now_ns()))
+        analyzer_->raise(std::move(*a));
+    } catch (const std::exception& e) {
+      log::warn(std::string("reading the deny-event budget's counter: ") + e.what());
     }
     lock.lock();
   }

@@ -17,6 +17,7 @@
 #include "agent/desired_state.h"
 #include "agent/state_files.h"
 #include "agent/state_views.h"
+#include "detect/detection_blind.h"
 #include "identity/allocator.h"
 #include "policy/compiler.h"
 #include "policy/objects.h"
@@ -133,6 +134,8 @@ class Agent : public DesiredState {
     std::shared_ptr<const FlowCatalog> catalog;  // holds the compiled state too
   };
   std::vector<std::unique_ptr<Retired>> retired_;
+  // detection-blind windows, from the kernel's deny-events-over-budget (housekeeping's)
+  std::optional<DetectionBlind> blind_;
   std::thread housekeeping_;  // last: stops first
 };
 

@@ -34,6 +34,7 @@ json Agent::telemetry_status() const {
           {"events", t.events.load()},
           {"events_lost", dp_->counter(ZS_CTR_EVENTS_LOST).packets},
           {"deny_events_suppressed", dp_->counter(ZS_CTR_EVENTS_SUPPRESSED).packets},
+          {"deny_events_over_budget", dp_->counter(ZS_CTR_EVENTS_OVER_BUDGET).packets},
           {"flows_started", t.flows_started.load()},
           {"flows_ended", t.flows_ended.load()},
           {"flows_live", t.live_flows.load()},

@@ -80,7 +80,8 @@ void add_alerts_command(CLI::App& app, GlobalOptions&) {
       ->capture_default_str();
   cmd->add_flag("--no-headers", flags.no_headers, "The table without its header line");
   cmd->add_flag("-f,--follow", flags.follow, "Keep printing new alerts as they come");
-  cmd->add_option("--last", flags.last, "How many recent alerts first")->capture_default_str();
+  cmd->add_option("--last", flags.last,
+                  "How many recent alerts first (the agent keeps the last 1000; its alert-log keeps all)")->capture_default_str();
   cmd->callback([] { run_alerts(flags); });
 }
 

@@ -59,7 +59,14 @@ void Detection::mark_news(Attempt& a, const FlowCatalog& names) {
     known_services_.clear();
     identity_keys_.clear();
   }
-  bool traffic = a.start || (a.outcome && !a.failed);
+  // traffic on the edge: a start judged where the flow is decided, or an
+  // answer. A start at its source's end (egress) to a workload's address
+  // is not yet traffic: that workload's own end judges it (its start
+  // there, or the flow's answered end, says it went through). Counted at
+  // the source's end, every SYN an attacker's own end let out made a new
+  // edge, also to targets that denied it
+  bool decided = a.start && (a.ingress() || !names.workload_address(a.dst));
+  bool traffic = decided || (a.outcome && !a.failed);
   if (traffic && known_edges_.insert({a.src_identity, a.dst_identity, a.port, a.proto}).second)
     a.new_edge = baseline_
                      .traffic(identity_key(a.src_identity, names), identity_key(a.dst_identity, names), a.proto,

@@ -384,8 +384,10 @@ Attempt attempt_of(const FlowRecord& r) {
     return a;
   }
   a.denied = r.event == FlowEvent::deny || (r.event == FlowEvent::end && r.end_reason == FlowEndReason::revoked);
-  // refused: the reply carried a RST; unanswered: no reply at all
-  a.refused = r.tuple.proto == ZS_PROTO_TCP && (r.tcp_flags[1] & 0x04);
+  // refused: the reply carried a RST and never a SYN-ACK (Zeek's REJ); a
+  // service that accepted (SYN-ACK) and then reset was answered (Zeek's
+  // RSTR; TRW counts a SYN-ACK as a success). Unanswered: no reply at all
+  a.refused = r.tuple.proto == ZS_PROTO_TCP && (r.tcp_flags[1] & ZS_TCP_RST) && !(r.tcp_flags[1] & ZS_TCP_SYN);
   a.failed = a.denied || (r.event == FlowEvent::end && (r.packets[1] == 0 || a.refused));
   // counted as failed at its flow-unanswered or flow-refused record: its end adds nothing
   // (a late answer still counts as traffic)

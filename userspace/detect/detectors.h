@@ -7,8 +7,10 @@
 // flow-unanswered record, seconds after it started; the flow's end is not
 // counted again), a TCP flow refused by a RST (its flow-refused record, at
 // the sweep after the RST, not at its end a closing timeout later), or an
-// ended flow that got no answer (no reply packet) or was refused (RST
-// back); a *success* is an ended flow that was answered.
+// ended flow that got no answer (no reply packet) or was refused (a RST and
+// no SYN-ACK back); a *success* is an ended flow that was answered (a
+// SYN-ACK then a RST too: TRW's success, Zeek's RSTR). docs/detection.md
+// has the table of thresholds against their sources.
 // A flow between two local workloads is seen at both ends: detectors count
 // distinct targets, so seeing it twice counts once.
 //
@@ -30,7 +32,8 @@
 //   conntrack-limit  a new flow refused because an endpoint holds its share
 //                 of conntrack (ct-endpoint-limit): a flood of flows            T1499
 //   first-seen-edge  traffic on an (identity, identity, proto, port) edge that is
-//                 not in the learned baseline (baseline.h); one alert per source and
+//                 not in the learned baseline (baseline.h): let in at the end that
+//                 decides, or answered (Detection::mark_news); one alert per source and
 //                 destination host per suppression period, whatever the ports, and
 //                 per severity (a low edge first hides no lateral-movement edge)         T1021[.x]
 //   lateral-service  a source's first try of a lateral-movement service, answered

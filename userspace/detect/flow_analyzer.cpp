@@ -36,6 +36,24 @@ void FlowAnalyzer::submit(std::shared_ptr<const FlowCatalog> names, std::vector<
   cv_.notify_one();
 }
 
+void FlowAnalyzer::raise(Alert alert) {
+  {
+    std::lock_guard lock(mu_);
+    raised_outside_[alert.detector]++;
+    Batch b;
+    b.raised.push_back(std::move(alert));
+    queue_.push_back(std::move(b));  // never skipped: one a window at most
+  }
+  cv_.notify_one();
+}
+
+std::vector<Detection::Count> FlowAnalyzer::alert_counts() const {
+  std::vector<Detection::Count> counts = detection_.counts();
+  std::lock_guard lock(mu_);
+  for (const auto& [detector, n] : raised_outside_) counts.push_back({detector, n, 0});
+  return counts;
+}
+
 void FlowAnalyzer::drain() {
   std::unique_lock lock(mu_);
   idle_cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
@@ -61,15 +79,20 @@ void FlowAnalyzer::run() {
   }
 }
 
-void FlowAnalyzer::analyse(const Batch& b) {
+void FlowAnalyzer::analyse(Batch& b) {
   std::vector<Alert> alerts;
   for (const auto& r : b.records) {
     detection_.observe(r, *b.names, alerts);
     ledger_.record(r);
   }
   int64_t raised = alerts.empty() ? 0 : realtime_now_ns();
+  for (auto& a : alerts) a.raised_ns = raised;
+  send(alerts);
+  send(b.raised);
+}
+
+void FlowAnalyzer::send(std::vector<Alert>& alerts) {
   for (auto& a : alerts) {
-    a.raised_ns = raised;
     if (options_.respond) options_.respond(a);
     std::string line = alert_json(a);
     log::warn("alert: " + a.detector + " from " + a.source_name + " (" + a.source_ip + "): " + a.summary);

@@ -12,6 +12,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -54,12 +55,15 @@ class FlowAnalyzer : public FlowRecordSink {
   FlowAnalyzer& operator=(const FlowAnalyzer&) = delete;
 
   void submit(std::shared_ptr<const FlowCatalog> names, std::vector<FlowRecord> records) override;
+  // An alert from outside the flow stream (detection-blind: the agent reads
+  // the kernel's counter), sent where the detectors' go, on this thread.
+  void raise(Alert alert);
   // Returns once everything submitted before is analysed.
   void drain();
 
   FlowHub& alerts() { return alerts_; }
   const FlowLedger& ledger() const { return ledger_; }
-  std::vector<Detection::Count> alert_counts() const { return detection_.counts(); }
+  std::vector<Detection::Count> alert_counts() const;
   Detection::BaselineStatus baseline_status() const { return detection_.baseline_status(); }
   uint64_t records_skipped() const { return skipped_.load(); }
   // For placing the thread on a CPU (benchmarks).
@@ -69,9 +73,11 @@ class FlowAnalyzer : public FlowRecordSink {
   struct Batch {
     std::shared_ptr<const FlowCatalog> names;
     std::vector<FlowRecord> records;
+    std::vector<Alert> raised;  // from raise()
   };
   void run();
-  void analyse(const Batch& b);
+  void analyse(Batch& b);
+  void send(std::vector<Alert>& alerts);
 
   AnalyzerOptions options_;
   Detection detection_;
@@ -79,8 +85,9 @@ class FlowAnalyzer : public FlowRecordSink {
   FlowHub alerts_{1000};
   std::unique_ptr<FlowLog> alert_log_;
   std::atomic<uint64_t> skipped_{0};
+  std::map<std::string, uint64_t> raised_outside_;  // by detector, under mu_
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_, idle_cv_;
   std::deque<Batch> queue_;
   bool busy_ = false, stopping_ = false;

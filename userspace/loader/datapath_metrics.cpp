@@ -43,8 +43,12 @@ void write_datapath_metrics(PromWriter& w, const Datapath& dp) {
   w.family("zeroseg_events_lost_total", "counter", "Events the kernel could not queue (ring buffer full).");
   w.sample("zeroseg_events_lost_total", static_cast<double>(dp.counter(ZS_CTR_EVENTS_LOST).packets));
   w.family("zeroseg_deny_events_suppressed_total", "counter",
-           "Deny events the per-source rate limit held back in the kernel.");
+           "Deny events held back in the kernel (the per-source rate limit, or the per-CPU budget).");
   w.sample("zeroseg_deny_events_suppressed_total", static_cast<double>(dp.counter(ZS_CTR_EVENTS_SUPPRESSED).packets));
+  w.family("zeroseg_deny_events_over_budget_total", "counter",
+           "Deny events the per-CPU budget held back (also in suppressed): denies detection did not see.");
+  w.sample("zeroseg_deny_events_over_budget_total",
+           static_cast<double>(dp.counter(ZS_CTR_EVENTS_OVER_BUDGET).packets));
 }
 
 void write_map_metrics(PromWriter& w, const Datapath& dp, size_t conntrack4_entries, size_t conntrack6_entries) {

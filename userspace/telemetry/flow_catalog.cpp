@@ -128,6 +128,10 @@ const Named& FlowCatalog::party(const IpAddr& address, uint32_t identity) const 
   return this->identity(identity).name;
 }
 
+bool FlowCatalog::workload_address(const IpAddr& address) const {
+  return workloads_by_ip_.count(address) || compiled_->workloads_by_ip.count(address);
+}
+
 const FlowCatalog::Identity& FlowCatalog::identity(uint32_t id) const {
   auto [it, fresh] = identities_.try_emplace(id);
   if (!fresh) return it->second;

@@ -61,6 +61,9 @@ class FlowCatalog {
   const Endpoint& endpoint(uint32_t ifindex) const;
   // "prod/web" for a workload's address, else the identity's name.
   const Named& party(const IpAddr& address, uint32_t identity) const;
+  // Whether the address is a workload's (one whose own end judges what
+  // comes to it), not world, the host or a CIDR's.
+  bool workload_address(const IpAddr& address) const;
   const Identity& identity(uint32_t id) const;
   const Rule* rule(uint32_t id) const;
   // Why the flow got its verdict, in one sentence naming the rule, or the
