@@ -13,8 +13,8 @@
  *
  * Direct-mapped, per CPU, overwritten on a collision: no lock, no LRU
  * bookkeeping, so a flood of random sources (which no cache helps) costs
- * a hash, a compare and a ~80-byte store per packet, where an LRU insert
- * took the LRU's locks.
+ * a hash, a compare and a tag store per packet (below), where an LRU
+ * insert took the LRU's locks.
  *
  * Every new flow probes the cache, allowed ones too, and a slot drawn at
  * random from 320 KiB is a cache miss: ~200 ns of a new allowed flow's
@@ -23,7 +23,17 @@
  * written with the slot: a flow whose tag differs is no hit, and its slot
  * is not read. The tag only filters: a hit is still the slot's full
  * comparison, so a stale or colliding tag costs a slot read, never a
- * wrong verdict. */
+ * wrong verdict.
+ *
+ * A slot is written on a flow's second denied packet, not its first: the
+ * first writes only its tag ("seen once"), and a denied flow whose tag is
+ * already there takes the slot. A flood from random sources and ports
+ * (every packet a flow of its own) then writes 2 bytes of the hot tags
+ * per packet, never a random 80-byte slot (the largest cost left of such
+ * a flood, perf: bench/RESULTS.md); a repeated flow is answered from its
+ * third packet. A tag a flood overwrote costs the flow one more judgement:
+ * its slot is not overwritten until another flow's tag is seen twice
+ * there. */
 #ifndef ZS_BPF_DENY_CACHE_H
 #define ZS_BPF_DENY_CACHE_H
 
@@ -104,7 +114,8 @@ static __always_inline int zs_deny_cache_hit(__u32 ifindex, __u8 hook, __u64 gen
 	return 1;
 }
 
-/* Remembers a flow that policy denied (j) under generation. */
+/* Remembers a flow that policy denied (j) under generation, from its
+ * second denial on (above). */
 static __always_inline void zs_deny_cache_store(__u32 ifindex, __u8 hook, __u64 generation,
 						const struct zs_packet *p,
 						const struct zs_judgement *j,
@@ -112,11 +123,18 @@ static __always_inline void zs_deny_cache_store(__u32 ifindex, __u8 hook, __u64 
 {
 	__u32 h = zs_deny_cache_hash(ifindex, &p->tuple), idx = zs_deny_cache_slot_of(h);
 	struct zs_deny_cache_tags *tags = zs_deny_cache_tags_get();
-	struct zs_deny_cache_slot *s = bpf_map_lookup_elem(&zs_deny_cache, &idx);
+	__u16 tag = zs_deny_cache_tag_of(h);
+	struct zs_deny_cache_slot *s;
 
-	if (!s || !tags)
+	if (!tags)
 		return;
-	tags->tag[idx] = zs_deny_cache_tag_of(h);
+	if (tags->tag[idx] != tag) {
+		tags->tag[idx] = tag; /* seen once: the slot on its next denial */
+		return;
+	}
+	s = bpf_map_lookup_elem(&zs_deny_cache, &idx);
+	if (!s)
+		return;
 	s->tuple = p->tuple;
 	s->generation = generation;
 	s->expires_tai = j->expires_tai;

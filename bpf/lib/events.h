@@ -82,6 +82,8 @@ static __always_inline struct zs_deny_budget *zs_deny_budget_refill(const struct
 	if (!b)
 		return NULL;
 	elapsed = now - b->last_ns;
+	if (!elapsed)
+		return b; /* the coarse clock moves once a tick: no division per packet */
 	if (elapsed > ZS_NS_PER_SEC)
 		elapsed = ZS_NS_PER_SEC; /* no overflow below */
 	add = elapsed * rate / ZS_NS_PER_SEC;

@@ -82,13 +82,14 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 	if (!fc || !p || !cfg)
 		return ZS_RESULT(ZS_VERDICT_DENIED, ZS_REASON_NONE);
 	info.direction = fc->direction;
-	uncharged = zs_ct_inner_workload(fc, p) & ZS_CT_UNCHARGED;
 	/* a flow denied before under this generation: no judgement again */
 	if (!zs_deny_cache_hit(fc->ifindex, fc->hook, fc->generation, p, &j, &info)) {
 		zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info);
 		if (j.verdict == ZS_VERDICT_DENIED)
 			zs_deny_cache_store(fc->ifindex, fc->hook, fc->generation, p, &j, &info);
 	}
+	/* asked of flows policy lets through only: no probe per denied packet */
+	uncharged = j.verdict == ZS_VERDICT_DENIED ? 0 : zs_ct_inner_workload(fc, p) & ZS_CT_UNCHARGED;
 	/* an endpoint at its share of conntrack for this direction opens no
 	 * flow in it (zs_ct_share_take: the place taken, stored below),
 	 * whatever the policy and mode say */

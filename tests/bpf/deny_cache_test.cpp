@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// The denied-flow cache (bpf/lib/deny_cache.h): a denied flow's next
-// packets are answered from a per-CPU slot stamped with the generation
-// that judged it. What an attacker would want from it: a verdict that
+// The denied-flow cache (bpf/lib/deny_cache.h): a denied flow's packets
+// from its third on are answered from a per-CPU slot (its second denial
+// fills it) stamped with the generation that judged it. What an attacker would want from it: a verdict that
 // outlives the policy that gave it, or a verdict borrowed by another flow.
 // Every change below must be seen by the very next packet.
 #include <zeroseg/event.h>
 #include <zeroseg/identity.h>
 
 #include <arpa/inet.h>
+#include <sched.h>
 
 #include <chrono>
 #include <thread>
@@ -34,10 +35,22 @@ class DenyCacheTest : public DatapathTest {
     if (IsSkipped() || HasFatalFailure()) return;
     set_endpoint(kSelf, ZS_MODE_ENFORCE, ZS_MODE_ENFORCE);
     set_identity(kPeerIp, kPeer);
+    // the cache is per CPU: a flow's packets must meet their slot
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(sched_getcpu(), &set);
+    sched_setaffinity(0, sizeof(set), &set);
+  }
+  void TearDown() override {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < CPU_SETSIZE; i++) CPU_SET(i, &set);
+    sched_setaffinity(0, sizeof(set), &set);
   }
   RuleSpec allow9(uint64_t expires = 0) { return {kSelf, kPeer, IN, 17, 9, 9, 1, 0, expires}; }
   RuleSpec deny9(uint64_t expires = 0) { return {kSelf, kPeer, IN, 17, 9, 9, 0, 7, expires}; }
-  // a denied flow, sent twice: the second answered from the cache
+  // a denied flow, sent twice: the second fills its slot, the next
+  // packet is answered from it
   void denied_twice(uint16_t sport = 40000) {
     ASSERT_FALSE(send(IN, udp_in(9, sport)));
     ASSERT_FALSE(send(IN, udp_in(9, sport)));
