@@ -9,9 +9,14 @@
 #include "common/time.h"
 #include "policy/object_merge.h"
 #include "policy/yaml_reader.h"
+#include "sources/backoff.h"
 
 namespace zeroseg {
 namespace {
+
+// How long a watch stream may stay silent before it is made again (and
+// the quiet time counted as applied, above).
+constexpr std::chrono::milliseconds kWatchIdle{10000};
 
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
@@ -149,6 +154,7 @@ void ClusterWatcher::failed(const std::string& why) {
   if (status_.connected || status_.last_error != why) log::warn("cluster: " + why);
   if (status_.connected) status_.outage_since_ns = realtime_now_ns();
   status_.connected = false;
+  status_.connected_since_ns = 0;
   status_.last_error = why;
 }
 
@@ -186,6 +192,7 @@ bool ClusterWatcher::list() {
   {
     std::lock_guard lock(mu_);
     status_.relists++;
+    if (!status_.connected) status_.connected_since_ns = realtime_now_ns();
     status_.connected = true;
     status_.outage_since_ns = 0;
     status_.last_error.clear();
@@ -195,7 +202,7 @@ bool ClusterWatcher::list() {
 }
 
 void ClusterWatcher::run() {
-  auto backoff = std::chrono::milliseconds(200);
+  Backoff backoff(kWatchBackoffFirst, kWatchBackoffCap);
   bool listed = false;
   while (true) {
     {
@@ -205,12 +212,15 @@ void ClusterWatcher::run() {
     if (!listed) listed = list();
     if (listed) {
       int64_t from = status().applied_revision + 1;
-      bool compacted = false;
+      bool compacted = false, quiet = true;
+      int64_t created_at = 0;
+      const auto watch_began = std::chrono::steady_clock::now();
       auto next = client_->watch(keys_.prefix(), etcd::prefix_end(keys_.prefix()), from, [&](const etcd::WatchBatch& b) {
         if (b.compact_revision > 0) {
           compacted = true;
           return false;
         }
+        quiet = false;
         // one call per revision: a transaction's objects arrive together
         std::map<int64_t, std::pair<ObjectSet, ObjectSet>> by_revision;
         for (const auto& e : b.events) {
@@ -234,21 +244,25 @@ void ClusterWatcher::run() {
           applied(rev);
         }
         return true;
-      });
+      }, kWatchIdle, &created_at);
       if (compacted) {
         listed = false;
         continue;  // at once: the store moved on without us
       }
       if (next) {
-        backoff = std::chrono::milliseconds(200);
+        // quiet for kWatchIdle: etcd sends a watch's past events at once,
+        // so none under the prefix came before the revision it was created at
+        // (a stream cut sooner may have lost them: only the idle end counts)
+        if (quiet && created_at > 0 && std::chrono::steady_clock::now() - watch_began >= kWatchIdle)
+          applied(created_at);
+        backoff.reset();
         continue;
       }
       failed(next.error());
       listed = false;  // a gap may follow an outage: list again, then watch
     }
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, backoff, [&] { return stopping_; });
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    cv_.wait_for(lock, backoff.next(), [&] { return stopping_; });
   }
 }
 

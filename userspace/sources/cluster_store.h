@@ -83,6 +83,7 @@ struct WatchStatus {
   int64_t applied_revision = 0;  // the store's revision this node's objects equal
   int64_t store_revision = 0;    // the newest revision seen
   int64_t outage_since_ns = 0;   // realtime; 0 while connected
+  int64_t connected_since_ns = 0;  // realtime, of the last (re)list; 0 during an outage
   std::string last_error;
   uint64_t relists = 0;
 };
@@ -91,7 +92,10 @@ struct WatchStatus {
 // of its own: on_snapshot(all objects, revision) after each (re)list,
 // on_change(put, gone, revision) for each later revision. A lost stream is
 // watched again from the next revision (backoff up to 5 s); a compacted one
-// is listed again. The callbacks run on the watcher's thread, one at a time;
+// is listed again. A watch that stayed quiet for its idle time (nothing
+// under the prefix changed) counts the revision etcd had when it was
+// created as applied, so the lag does not grow with writes of others to
+// the same etcd. The callbacks run on the watcher's thread, one at a time;
 // an exception from one is logged and the revision counted as applied.
 class ClusterWatcher {
  public:
@@ -122,6 +126,9 @@ class ClusterWatcher {
   bool stopping_ = false;
   std::thread thread_;
 };
+
+// Tries at etcd after a failure: 0.2 s doubling to 5 s, jittered (sources/backoff.h).
+inline constexpr std::chrono::milliseconds kWatchBackoffFirst{200}, kWatchBackoffCap{5000};
 
 // What a change read from etcd may do to this node's own workloads (those
 // with an interface in `here`). Workloads are named by namespace and name

@@ -127,6 +127,12 @@ struct WatchBatch {
   int64_t compact_revision = 0;  // > 0: the start revision was compacted away; relist
 };
 
+// What one member says of itself (/v3/maintenance/status).
+struct MemberStatus {
+  uint64_t member_id = 0, leader = 0;  // leader: 0 while none is elected
+  int64_t revision = 0, raft_term = 0;
+};
+
 // The smallest key after every key that starts with prefix (a range end).
 std::string prefix_end(const std::string& prefix);
 
@@ -151,15 +157,22 @@ class Client {
   Result<int64_t> lease_keepalive(int64_t id);       // the TTL left; 0: the lease is gone
   Result<int64_t> lease_revoke(int64_t id);
   Result<int64_t> lease_time_to_live(int64_t id);  // seconds left, without renewing; -1: gone
+  // The member that answers (the current endpoint first), about itself.
+  Result<MemberStatus> status();
+  // Compacts the store's history up to revision (what etcd's auto-compaction
+  // does): a watch from an older revision is then refused (compact_revision).
+  Result<int64_t> compact(int64_t revision);
 
   // Watches keys from start_revision (0: now) on, calling on_batch for each
   // message, until on_batch returns false, stop() is called, the stream ends
   // or nothing arrived for idle (then it returns the revision to resume
   // from, without error: a quiet store). Returns the next revision to watch
-  // from, or the error that ended the stream.
+  // from, or the error that ended the stream. created_revision: the store's
+  // revision when etcd created the watch (0: it was not created).
   Result<int64_t> watch(const std::string& key, const std::string& range_end, int64_t start_revision,
                         const std::function<bool(const WatchBatch&)>& on_batch,
-                        std::chrono::milliseconds idle = std::chrono::milliseconds(10000));
+                        std::chrono::milliseconds idle = std::chrono::milliseconds(10000),
+                        int64_t* created_revision = nullptr);
   // Ends a watch in progress (from another thread) and refuses new ones.
   void stop();
 
