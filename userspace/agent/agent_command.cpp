@@ -64,7 +64,7 @@ void run_agent(const AgentFlags& flags) {
   std::unique_ptr<api::HttpServer> metrics;
   std::thread metrics_thread;
   if (!config.metrics_listen.empty()) {
-    metrics = api::HttpServer::tcp(config.metrics_listen, metrics_routes(agent));
+    metrics = api::HttpServer::tcp(config.metrics_listen, metrics_routes(agent, cluster.get()));
     metrics_thread = std::thread([&] { metrics->serve(); });
     log::info("metrics on http://" + metrics->address() + "/metrics");
   }

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "agent/agent.h"
+#include "agent/agent_metrics.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "policy/object_merge.h"
@@ -219,13 +220,29 @@ ApplyResult ClusterMode::remove(const ObjectSet& objects, bool dry_run) {
   return r;
 }
 
+std::string ClusterMode::metrics() const {
+  WatchStatus s = watcher_.status();
+  ClusterMetrics m;
+  m.up = s.connected;
+  m.outage_since_ns = s.outage_since_ns;
+  m.applied_revision = s.applied_revision;
+  m.store_revision = s.store_revision;
+  m.lag = s.lag();
+  m.relists = s.relists;
+  PromWriter w;
+  write_cluster_metrics(w, m);
+  return w.text();
+}
+
 json ClusterMode::status() const {
   WatchStatus w = watcher_.status();
   json j = {{"node", node_},
             {"connected", w.connected},
             {"applied_revision", w.applied_revision},
             {"store_revision", w.store_revision},
+            {"lag", w.lag()},
             {"relists", w.relists}};
+  if (w.connected) j["connected_since_ns"] = w.connected_since_ns;
   json eps = json::array();
   for (const auto& e : client_->options().endpoints) eps.push_back(e.str());
   j["endpoints"] = eps;
@@ -247,6 +264,7 @@ json ClusterMode::cluster_view() const {
     return j;
   }
   j["head_revision"] = nodes->revision;
+  // what etcd says now; the watcher's own "lag" counts from the revision it saw last
   j["lag"] = std::max<int64_t>(0, nodes->revision - j["applied_revision"].get<int64_t>());
   json list = json::array();
   for (const auto& kv : nodes->kvs) {

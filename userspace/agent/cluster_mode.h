@@ -46,6 +46,8 @@ class ClusterMode : public DesiredState {
   ApplyResult apply(const ObjectSet& objects, bool dry_run) override;
   ApplyResult remove(const ObjectSet& objects, bool dry_run) override;
   nlohmann::json status() const;
+  // The cluster's metric families (Prometheus text; agent_metrics.h).
+  std::string metrics() const;
   // status(), plus what etcd says now: the nodes and their leases, its
   // revision and this node's lag behind it (calls etcd: not for /v1/status).
   nlohmann::json cluster_view() const;

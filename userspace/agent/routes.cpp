@@ -95,10 +95,10 @@ Response hub_routes(const Request& req, FlowHub& flows, FlowHub& alerts) {
 
 }  // namespace
 
-Handler metrics_routes(Agent& agent) {
-  return [&agent](const Request& req) -> Response {
+Handler metrics_routes(Agent& agent, ClusterMode* cluster) {
+  return [&agent, cluster](const Request& req) -> Response {
     if (req.method == "GET" && (req.path == "/metrics" || req.path == "/"))
-      return {200, agent.metrics(), "text/plain; version=0.0.4; charset=utf-8"};
+      return {200, agent.metrics() + (cluster ? cluster->metrics() : ""), "text/plain; version=0.0.4; charset=utf-8"};
     return {404, "not found: /metrics is here\n", "text/plain"};
   };
 }

@@ -6,6 +6,7 @@
 #include "cli/options.h"
 #include "cli/output.h"
 #include "cli/table.h"
+#include "common/time.h"
 
 namespace zeroseg::cli {
 namespace {
@@ -65,8 +66,12 @@ void run_cluster_status(const GlobalOptions& g) {
   }
   std::string eps;
   for (const auto& e : c["endpoints"]) eps += (eps.empty() ? "" : ",") + e.get<std::string>();
-  std::cout << "node " << c.value("node", "") << ", etcd " << eps << ": "
-            << (c.value("connected", false) ? "connected" : "OUTAGE: " + c.value("error", std::string())) << "\n";
+  std::cout << "node " << c.value("node", "") << ", etcd " << eps << ": ";
+  if (c.value("connected", false))
+    std::cout << "connected since " << format_rfc3339(c.value("connected_since_ns", int64_t{0})) << "\n";
+  else
+    std::cout << "OUTAGE since " << format_rfc3339(c.value("outage_since_ns", int64_t{0})) << ": "
+              << c.value("error", std::string()) << "\n";
   std::cout << "revision " << c.value("applied_revision", int64_t{0}) << " applied";
   if (c.contains("head_revision"))
     std::cout << ", etcd at " << c["head_revision"].get<int64_t>() << " (lag " << c.value("lag", int64_t{0}) << ")";

@@ -167,6 +167,11 @@ void ClusterWatcher::applied(int64_t revision) {
   cv_.notify_all();
 }
 
+void ClusterWatcher::seen_head(int64_t revision) {
+  std::lock_guard lock(mu_);
+  status_.store_revision = std::max(status_.store_revision, revision);
+}
+
 bool ClusterWatcher::list() {
   etcd::Txn t;
   for (const auto& p : keys_.watched()) t.success.push_back({etcd::Op::Kind::range, p, {}, etcd::prefix_end(p), 0});
@@ -221,6 +226,7 @@ void ClusterWatcher::run() {
           return false;
         }
         quiet = false;
+        seen_head(b.revision);
         // one call per revision: a transaction's objects arrive together
         std::map<int64_t, std::pair<ObjectSet, ObjectSet>> by_revision;
         for (const auto& e : b.events) {
@@ -245,6 +251,7 @@ void ClusterWatcher::run() {
         }
         return true;
       }, kWatchIdle, &created_at);
+      seen_head(created_at);
       if (compacted) {
         listed = false;
         continue;  // at once: the store moved on without us

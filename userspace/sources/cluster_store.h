@@ -10,6 +10,7 @@
 // identity for each in this node's ipcache, nothing to attach here).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -81,11 +82,13 @@ class ClusterStore {
 struct WatchStatus {
   bool connected = false;       // listed and watching
   int64_t applied_revision = 0;  // the store's revision this node's objects equal
-  int64_t store_revision = 0;    // the newest revision seen
+  int64_t store_revision = 0;    // etcd's newest revision seen (list, watch headers)
   int64_t outage_since_ns = 0;   // realtime; 0 while connected
   int64_t connected_since_ns = 0;  // realtime, of the last (re)list; 0 during an outage
   std::string last_error;
   uint64_t relists = 0;
+  // revisions of etcd not yet applied here (as of the last revision seen)
+  int64_t lag() const { return std::max<int64_t>(0, store_revision - applied_revision); }
 };
 
 // Lists the objects, then watches from the list's revision on, in a thread
@@ -117,6 +120,7 @@ class ClusterWatcher {
   bool list();  // false: failed (status says why)
   void failed(const std::string& why);
   void applied(int64_t revision);
+  void seen_head(int64_t revision);  // etcd's revision, as a watch message's header says
   std::shared_ptr<etcd::Client> client_;
   ClusterKeys keys_;
   Callbacks callbacks_;

@@ -99,6 +99,7 @@ json compare_json(const Compare& c) {
   json j = {{"key", base64_encode(c.key)},
             {"target", kTargets[static_cast<int>(c.target)]},
             {"result", kResults[static_cast<int>(c.op)]}};
+  if (!c.range_end.empty()) j["range_end"] = base64_encode(c.range_end);
   switch (c.target) {
     case Compare::Target::version: j["version"] = std::to_string(c.number); break;
     case Compare::Target::create_revision: j["create_revision"] = std::to_string(c.number); break;
@@ -353,6 +354,15 @@ Result<int64_t> Client::lease_revoke(int64_t id) {
 }  // namespace zeroseg::etcd
 
 namespace zeroseg::etcd {
+
+Compare Compare::none_under(const std::string& prefix) {
+  Compare c = absent(prefix);
+  c.range_end = prefix_end(prefix);
+  return c;
+}
+
+Op Op::get_prefix(const std::string& prefix) { return {Kind::range, prefix, {}, prefix_end(prefix), 0}; }
+Op Op::del_prefix(const std::string& prefix) { return {Kind::del, prefix, {}, prefix_end(prefix), 0}; }
 
 Result<MemberStatus> Client::status() {
   auto body = call("/v3/maintenance/status", "{}");

@@ -80,13 +80,16 @@ struct Compare {
   Op op = Op::equal;
   int64_t number = 0;  // version and revisions
   std::string value;   // Target::value
-  static Compare absent(std::string key) { return {std::move(key), Target::create_revision, Op::equal, 0, {}}; }
+  std::string range_end;  // "": the key alone; else every key of [key, range_end) must compare so
+  static Compare absent(std::string key) { return {std::move(key), Target::create_revision, Op::equal, 0, {}, {}}; }
   static Compare value_is(std::string key, std::string v) {
-    return {std::move(key), Target::value, Op::equal, 0, std::move(v)};
+    return {std::move(key), Target::value, Op::equal, 0, std::move(v), {}};
   }
   static Compare mod_revision_is(std::string key, int64_t rev) {
-    return {std::move(key), Target::mod_revision, Op::equal, rev, {}};
+    return {std::move(key), Target::mod_revision, Op::equal, rev, {}, {}};
   }
+  // No key starts with prefix (etcd compares an empty range as one absent key).
+  static Compare none_under(const std::string& prefix);
 };
 
 // One operation of a transaction's branch.
@@ -101,6 +104,8 @@ struct Op {
   }
   static Op del(std::string k) { return {Kind::del, std::move(k), {}, {}, 0}; }
   static Op get(std::string k) { return {Kind::range, std::move(k), {}, {}, 0}; }
+  static Op get_prefix(const std::string& prefix);
+  static Op del_prefix(const std::string& prefix);
 };
 
 struct Txn {
