@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <condition_variable>
 #include <set>
@@ -235,6 +236,60 @@ TEST(Backoff, GrowsToTheCapWithJitterAndResets) {
   int same = 0;
   for (int i = 0; i < 40; i++) same += other.next() == first[i];
   EXPECT_LT(same, 10) << "two nodes' waits are the same: no jitter";
+}
+
+}  // namespace
+}  // namespace zeroseg
+
+namespace zeroseg {
+namespace {
+
+// The gateway's cost, measured (docs/ARCHITECTURE.md, "The etcd client"):
+// 1000 puts one after another through this client (a new connection each,
+// as it makes them), and the time from a put to its event on a watch. The
+// test asserts what must hold (every put's event arrives, in order) and
+// prints the times; it asserts no time (machines here are noisy).
+TEST(EtcdGateway, AThousandPutsAndTheirWatchEventsArriveInOrder) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  auto client = client_for(etcd), watching = client_for(etcd);
+  constexpr int kPuts = 1000;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> seen;
+  std::vector<std::chrono::steady_clock::time_point> arrived;
+  std::thread watcher([&] {
+    (void)watching->watch("/zs-bench/", etcd::prefix_end("/zs-bench/"), 0, [&](const etcd::WatchBatch& b) {
+      std::lock_guard lock(mu);
+      for (const auto& e : b.events) {
+        seen.push_back(e.kv.key);
+        arrived.push_back(std::chrono::steady_clock::now());
+      }
+      cv.notify_all();
+      return seen.size() < kPuts + 20;
+    });
+  });
+  std::this_thread::sleep_for(500ms);  // the watch is created
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kPuts; i++) ASSERT_TRUE(client->put("/zs-bench/" + std::to_string(i), "v"));
+  auto t1 = std::chrono::steady_clock::now();
+  // latency: one put at a time, to its event
+  std::vector<double> latency_us;
+  for (int i = 0; i < 20; i++) {
+    auto sent = std::chrono::steady_clock::now();
+    ASSERT_TRUE(client->put("/zs-bench/l" + std::to_string(i), "v"));
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return seen.size() >= size_t(kPuts + i + 1); }));
+    latency_us.push_back(std::chrono::duration<double, std::micro>(arrived[kPuts + i] - sent).count());
+  }
+  watching->stop();
+  watcher.join();
+  ASSERT_EQ(seen.size(), size_t(kPuts + 20));
+  for (int i = 0; i < kPuts; i++) ASSERT_EQ(seen[i], "/zs-bench/" + std::to_string(i));
+  std::sort(latency_us.begin(), latency_us.end());
+  double total_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+  std::printf("etcd gateway: %d puts in %.0f ms (%.0f us each); put to watch event: median %.0f us, max %.0f us\n",
+              kPuts, total_ms, total_ms * 1000 / kPuts, latency_us[latency_us.size() / 2], latency_us.back());
 }
 
 }  // namespace

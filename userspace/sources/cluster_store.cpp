@@ -49,18 +49,22 @@ void ClusterKeys::decode(const std::string& key, const std::string& value, Objec
     into.policies.push_back(one.policies.ptr(0));
   } else if (parts[0] == "workloads" && parts.size() == 4 && one.workloads.size() == 1) {
     check_name(one.workloads[0], parts[2], parts[3], key);
-    if (parts[1] == node_) {
-      into.workloads.push_back(one.workloads.ptr(0));
-    } else {
+    Workload w = one.workloads[0];
+    if (parts[1] != node_) {
       // another node's: its addresses are known here, its interface is there
-      Workload w = one.workloads[0];
       w.interface.clear();
       w.attach = ZS_ATTACH_WORKLOAD;
-      into.workloads.push_back(std::move(w));
     }
+    into.workloads.push_back(std::move(w));
   } else {
     throw Error("etcd " + key + ": the key names no object of the kind it holds");
   }
+}
+
+std::string ClusterKeys::node_of(const std::string& key) const {
+  if (key.rfind(prefix_, 0) != 0) return {};
+  auto parts = split(key.substr(prefix_.size()));
+  return parts[0] == "workloads" && parts.size() == 4 ? parts[1] : std::string();
 }
 
 bool ClusterKeys::of_objects(const std::string& key) const {
@@ -181,15 +185,22 @@ bool ClusterWatcher::list() {
     return false;
   }
   ObjectSet all;
+  WorkloadNodes nodes;
   for (const auto& range : r->ranges)
     for (const auto& kv : range.kvs) {
       try {
         keys_.decode(kv.key, kv.value, all);
+        if (auto node = keys_.node_of(kv.key); !node.empty())
+          nodes.put[ref_of(all.workloads[all.workloads.size() - 1])] = node;
       } catch (const Error& e) {
         log::warn(std::string("cluster: skipped: ") + e.what());
       }
     }
   try {
+    if (callbacks_.on_nodes) {
+      nodes.snapshot = true;
+      callbacks_.on_nodes(nodes);
+    }
     callbacks_.on_snapshot(all, r->revision);
   } catch (const std::exception& e) {
     log::warn(std::string("cluster: the objects at revision ") + std::to_string(r->revision) + " failed: " + e.what());
@@ -229,12 +240,20 @@ void ClusterWatcher::run() {
         seen_head(b.revision);
         // one call per revision: a transaction's objects arrive together
         std::map<int64_t, std::pair<ObjectSet, ObjectSet>> by_revision;
+        std::map<int64_t, WorkloadNodes> nodes;
         for (const auto& e : b.events) {
           auto& [put, gone] = by_revision[e.kv.mod_revision];  // applied, even when it holds no object
           if (!keys_.of_objects(e.kv.key)) continue;  // an identity or a node's lease: not a warning
           try {
-            if (e.type == etcd::Event::Type::put) keys_.decode(e.kv.key, e.kv.value, put);
-            else keys_.named_by(e.kv.key, gone);
+            std::string node = keys_.node_of(e.kv.key);
+            if (e.type == etcd::Event::Type::put) {
+              keys_.decode(e.kv.key, e.kv.value, put);
+              if (!node.empty())
+                nodes[e.kv.mod_revision].put[ref_of(put.workloads[put.workloads.size() - 1])] = node;
+            } else if (keys_.named_by(e.kv.key, gone) && !node.empty()) {
+              nodes[e.kv.mod_revision].gone["Workload/" + gone.workloads[gone.workloads.size() - 1].meta.ns + "/" +
+                                            gone.workloads[gone.workloads.size() - 1].meta.name] = node;
+            }
           } catch (const Error& ex) {
             log::warn(std::string("cluster: skipped: ") + ex.what());
           }
@@ -242,6 +261,7 @@ void ClusterWatcher::run() {
         for (auto& [rev, change] : by_revision) {
           if (change.first.size() + change.second.size() > 0) {
             try {
+              if (callbacks_.on_nodes && nodes.count(rev)) callbacks_.on_nodes(nodes[rev]);
               callbacks_.on_change(change.first, change.second, rev);
             } catch (const std::exception& ex) {
               log::warn("cluster: revision " + std::to_string(rev) + " failed: " + ex.what());

@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -55,6 +56,8 @@ class ClusterKeys {
   // The object a deleted key named (name, namespace and kind only) into `into`;
   // false for a key of no object.
   bool named_by(const std::string& key, ObjectSet& into) const;
+  // The node a workload's key names; "" for any other key.
+  std::string node_of(const std::string& key) const;
   const std::string& node() const { return node_; }
   const std::string& prefix() const { return prefix_; }
 
@@ -76,6 +79,13 @@ class ClusterStore {
  private:
   std::shared_ptr<etcd::Client> client_;
   ClusterKeys keys_;
+};
+
+// Which node's key holds each workload of a list or change (workload ref ->
+// node): objects carry no node, their keys do (`workload list`'s NODE).
+struct WorkloadNodes {
+  bool snapshot = false;  // a list: these are all of them
+  std::map<std::string, std::string> put, gone;
 };
 
 // What a watcher has done, for `status` and metrics.
@@ -105,6 +115,8 @@ class ClusterWatcher {
   struct Callbacks {
     std::function<void(const ObjectSet& all, int64_t revision)> on_snapshot;
     std::function<void(const ObjectSet& put, const ObjectSet& gone, int64_t revision)> on_change;
+    // before each of the above: the nodes whose keys hold its workloads
+    std::function<void(const WorkloadNodes& nodes)> on_nodes;
   };
   ClusterWatcher(std::shared_ptr<etcd::Client> client, ClusterKeys keys, Callbacks callbacks);
   ~ClusterWatcher();
