@@ -45,9 +45,11 @@ TEST(ClusterIdentityRelease, UnusedIsGoneAfterTheGraceAndNeverNumbersAnotherSet)
   Labels web = {{"app", "web"}};
   uint32_t n = a.ids.allocate(web);
   ASSERT_TRUE(a.ids.report_usage({n}));
-  auto none = a.ids.sweep(kGrace, 1000);
+  ASSERT_TRUE(a.ids.sweep(kGrace, 100));
+  auto none = a.ids.sweep(kGrace, 100 + 10 * kGrace);
   ASSERT_TRUE(none) << none.error();
   EXPECT_TRUE(none->empty()) << "released while node-a uses it";
+  EXPECT_TRUE(numbered(*client, a.ids, web));
   ASSERT_TRUE(a.ids.report_usage({}));  // node-a stops using it
   ASSERT_TRUE(a.ids.sweep(kGrace, 1000));  // marked unused at 1000
   auto early = a.ids.sweep(kGrace, 1000 + kGrace - 1);
@@ -97,6 +99,10 @@ TEST(ClusterIdentityRelease, ADeadNodesUsesExpireWithItsLease) {
   ASSERT_TRUE(b.ids.report_usage({n}));
   // node-b dies: nothing keeps its 3 s lease alive
   const std::string used = "/zeroseg/v1/identities/used-by/" + std::to_string(n) + "/node-b";
+  ASSERT_EQ(client->range(used)->kvs.size(), 1u) << "node-b's use was not written";
+  EXPECT_EQ(client->range(used)->kvs[0].lease, b.lease);
+  ASSERT_TRUE(a.ids.sweep(kGrace, 100));
+  ASSERT_TRUE(a.ids.sweep(kGrace, 100 + 10 * kGrace)->empty()) << "released while node-b lives and uses it";
   bool gone = false;
   for (int i = 0; i < 200 && !gone; i++) {
     std::this_thread::sleep_for(100ms);
