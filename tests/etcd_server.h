@@ -19,6 +19,8 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
+#include <memory>
 
 #include "sources/etcd_client.h"
 
@@ -63,6 +65,18 @@ class EtcdServer {
     if (tls_ && !make_certs()) return;
     start();
   }
+  // A member of a cluster (EtcdCluster): started by its owner, once every
+  // member's peer URL is known (initial_cluster names them all).
+  struct Member {
+    std::string name;
+    int client_port = 0, peer_port = 0;
+    std::string initial_cluster;
+  };
+  explicit EtcdServer(const Member& m)
+      : name_(m.name), initial_cluster_(m.initial_cluster), client_port_(m.client_port), peer_port_(m.peer_port) {
+    char tmpl[] = "/tmp/zs-etcd-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
   std::string ca() const { return dir_ + "/ca.pem"; }
   std::string client_cert() const { return dir_ + "/client.pem"; }
   std::string client_key() const { return dir_ + "/client-key.pem"; }
@@ -80,10 +94,15 @@ class EtcdServer {
   bool running() const { return pid_ > 0; }
 
   // Starts it (again, on the same ports and data) and waits until it answers.
-  bool start() {
+  bool start() { return spawn() && wait_ready(); }
+
+  // Starts the process and returns (a cluster's members must all run
+  // before any of them answers).
+  bool spawn() {
     if (pid_ > 0) return true;
-    std::string client = (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(client_port_);
+    std::string client = client_url();
     std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
+    std::string initial = initial_cluster_.empty() ? name_ + "=" + peer : initial_cluster_;
     pid_ = fork();
     if (pid_ == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);  // a test that dies leaves no etcd behind
@@ -94,17 +113,23 @@ class EtcdServer {
       std::string cert = "--cert-file=" + dir_ + "/server.pem", key = "--key-file=" + dir_ + "/server-key.pem";
       std::string trusted = "--trusted-ca-file=" + ca();
       if (tls_)
-        execlp("etcd", "etcd", "--name", "zs-test", "--data-dir", (dir_ + "/data").c_str(), "--listen-client-urls",
+        execlp("etcd", "etcd", "--name", name_.c_str(), "--data-dir", (dir_ + "/data").c_str(), "--listen-client-urls",
                client.c_str(), "--advertise-client-urls", client.c_str(), "--listen-peer-urls", peer.c_str(),
-               "--initial-advertise-peer-urls", peer.c_str(), "--initial-cluster", ("zs-test=" + peer).c_str(),
+               "--initial-advertise-peer-urls", peer.c_str(), "--initial-cluster", initial.c_str(),
                "--log-level", "warn", "--logger", "zap", cert.c_str(), key.c_str(), trusted.c_str(),
                "--client-cert-auth", static_cast<char*>(nullptr));
-      execlp("etcd", "etcd", "--name", "zs-test", "--data-dir", (dir_ + "/data").c_str(), "--listen-client-urls",
+      execlp("etcd", "etcd", "--name", name_.c_str(), "--data-dir", (dir_ + "/data").c_str(), "--listen-client-urls",
              client.c_str(), "--advertise-client-urls", client.c_str(), "--listen-peer-urls", peer.c_str(),
-             "--initial-advertise-peer-urls", peer.c_str(), "--initial-cluster", ("zs-test=" + peer).c_str(),
+             "--initial-advertise-peer-urls", peer.c_str(), "--initial-cluster", initial.c_str(),
              "--log-level", "warn", "--logger", "zap", static_cast<char*>(nullptr));
       _exit(127);
     }
+    return pid_ > 0;
+  }
+
+  bool wait_ready() {
+    if (pid_ <= 0) return false;
+    std::string client = client_url();
     // ready when the gateway answers (a few hundred ms; 30 s on a loaded machine)
     for (int i = 0; i < 300; i++) {
       std::string certs = tls_ ? " --cacert " + ca() + " --cert " + client_cert() + " --key " + client_key() : "";
@@ -118,6 +143,19 @@ class EtcdServer {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return false;
+  }
+
+  // SIGKILL: a member that dies, as a crashed host's does (no leader handover).
+  void kill_hard() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    int status;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+  std::string client_url() const {
+    return (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(client_port_);
   }
 
   void stop() {
@@ -146,10 +184,82 @@ class EtcdServer {
     return std::system(sh.c_str()) == 0;
   }
   bool tls_ = false;
+  std::string name_ = "zs-test", initial_cluster_;
   std::string dir_;
   int client_port_ = 0, peer_port_ = 0;
   pid_t pid_ = -1;
 };
+
+// etcd as a cluster of n members on loopback (each its own ports and data
+// directory), as production runs it: a leader, and a quorum of n/2+1 for
+// every write. Members can be killed and started again one by one.
+class EtcdCluster {
+ public:
+  explicit EtcdCluster(size_t n = 3) {
+    std::vector<EtcdServer::Member> ms(n);
+    std::string initial;
+    for (size_t i = 0; i < n; i++) {
+      ms[i].name = "zs-m" + std::to_string(i);
+      ms[i].client_port = free_port();
+      ms[i].peer_port = free_port();
+      initial += (i ? "," : "") + ms[i].name + "=http://127.0.0.1:" + std::to_string(ms[i].peer_port);
+    }
+    for (auto& m : ms) {
+      m.initial_cluster = initial;
+      members_.push_back(std::make_unique<EtcdServer>(m));
+    }
+    for (auto& m : members_) m->spawn();
+    for (auto& m : members_) ok_ = m->wait_ready() && ok_;
+  }
+  bool ok() const { return ok_; }  // every member answered
+  size_t size() const { return members_.size(); }
+  EtcdServer& member(size_t i) { return *members_.at(i); }
+  std::vector<etcd::Endpoint> endpoints() const {
+    std::vector<etcd::Endpoint> out;
+    for (const auto& m : members_) out.push_back({"127.0.0.1", m->port()});
+    return out;
+  }
+  // The member that leads now (asked of every running member through
+  // /v3/maintenance/status); -1 while none is elected.
+  int leader() const {
+    for (size_t i = 0; i < members_.size(); i++) {
+      if (!members_[i]->running()) continue;
+      etcd::ClientOptions o;
+      o.endpoints = {{"127.0.0.1", members_[i]->port()}};
+      etcd::Client c(o);
+      auto st = c.status();
+      if (st && st->leader != 0 && st->member_id == st->leader) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  int wait_leader(std::chrono::seconds within = std::chrono::seconds(30)) const {
+    auto until = std::chrono::steady_clock::now() + within;
+    int l;
+    while ((l = leader()) < 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return l;
+  }
+  void stop_all() {
+    for (auto& m : members_) m->stop();
+  }
+  bool start_all() {
+    for (auto& m : members_) m->spawn();
+    bool ok = true;
+    for (auto& m : members_) ok = m->wait_ready() && ok;
+    return ok;
+  }
+
+ private:
+  std::vector<std::unique_ptr<EtcdServer>> members_;
+  bool ok_ = true;
+};
+
+// A client of every member of c, failing over between them.
+inline std::shared_ptr<etcd::Client> client_for(const EtcdCluster& c) {
+  etcd::ClientOptions o;
+  o.endpoints = c.endpoints();
+  return std::make_shared<etcd::Client>(o);
+}
 
 // A client of s over plain http (the tests of what uses one).
 inline std::shared_ptr<etcd::Client> client_for(const EtcdServer& s) {

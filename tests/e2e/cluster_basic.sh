@@ -63,7 +63,7 @@ start_etcd() {
 start_agent() {  # n
   local n=$1
   nsenter --net="/run/netns/$tag-$n" "$ZS" agent --socket "$work/$n.sock" --bpf-pin-dir "/sys/fs/bpf/$tag-$n" \
-    --state-dir "$work/$n-state" --cluster "$ETCD_URL" --node-name "$tag-$n" --cluster-lease-ttl 5s \
+    --state-dir "$work/$n-state" --cluster "$ETCD_URL" --node-name "$tag-$n" --cluster-lease-ttl 5s --metrics-listen 127.0.0.1:9963 \
     >>"$work/agent-$n.log" 2>&1 &
   eval "${n}_pid=$!"
   for _ in $(seq 100); do
@@ -168,7 +168,24 @@ cs=$(zs_on a cluster status 2>&1)
 expect_contains "names this node and etcd" "$cs" "node $A, etcd 10.79.0.1:2379: connected"
 expect_contains "lists node B with its lease" "$cs" "$B "
 expect_contains "and node A" "$cs" "$A "
-expect_eq "no lag once applied" "$(zs_on a cluster status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["lag"])')" 0
+# the nodes' applied/ reports are revisions too: the lag is 0 once A has seen them
+lag_zero() {
+  for _ in $(seq 50); do
+    [ "$(zs_on a cluster status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["lag"])')" = 0 ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+expect_ok "no lag once applied" lag_zero
+
+echo "== workload list names each workload's node; apply --wait-all"
+wl=$(zs_on a workload list 2>&1)
+expect_contains "workload list has a NODE column" "$(echo "$wl" | head -1)" "NODE"
+expect_ok "web is A's" grep -Eq "^prod +web +$A " <<<"$wl"
+expect_ok "cli is B's" grep -Eq "^prod +cli +$B " <<<"$wl"
+expect_eq "and -o json says so" "$(zs_on a workload list -o json | python3 -c 'import json,sys; print(",".join(sorted(w["name"]+"@"+w["node"] for w in json.load(sys.stdin))))')" "cli@$B,web@$A"
+out=$(zs_on a apply -f "$work/policy.yaml" --wait-all -o json 2>&1)
+expect_eq "--wait-all: both live nodes reported the apply's revision" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(",".join(sorted(n for n,r in d["nodes"].items() if r >= d["cluster_revision"])))' "$out" 2>&1)" "$(printf '%s\n' "$A" "$B" | sort | paste -sd,)"
 
 echo "== identities agree"
 id_of() {  # n LABEL=VALUE: the identity of the workload set with that label
@@ -201,6 +218,7 @@ expect_ok "enforcement holds: web:80 allowed" tcp 80
 expect_fail "enforcement holds: web:8080 denied" tcp 8080
 for _ in $(seq 100); do [ "$(cluster_field a connected)" = false ] && break; sleep 0.2; done
 expect_eq "status shows the outage" "$(cluster_field a connected)" false
+expect_contains "the metrics too" "$(nsenter --net="/run/netns/$A" curl -s http://127.0.0.1:9963/metrics)" "zeroseg_cluster_up 0"
 expect_contains "and why" "$(cluster_field a error)" "etcd unreachable"
 expect_contains "the text status says so" "$(zs_on a status --bpf-pin-dir "/sys/fs/bpf/$tag-a" 2>&1)" "; OUTAGE since"
 zs_on a status --bpf-pin-dir "/sys/fs/bpf/$tag-a" >/dev/null 2>&1; code=$?
@@ -211,6 +229,7 @@ echo "== etcd back"
 start_etcd || exit 1
 for _ in $(seq 150); do [ "$(cluster_field a connected)" = true ] && break; sleep 0.2; done
 expect_eq "A reconnected" "$(cluster_field a connected)" true
+expect_contains "zeroseg_cluster_up says so" "$(nsenter --net="/run/netns/$A" curl -s http://127.0.0.1:9963/metrics)" "zeroseg_cluster_up 1"
 expect_ok "applies work again" zs_on a apply -f "$work/web.yaml"
 expect_fail "and the policy still holds: web:8080 denied" tcp 8080
 

@@ -6,11 +6,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "agent/agent.h"
 #include "agent/cluster_mode.h"
+#include "agent/state_views.h"
+#include "common/error.h"
 #include "etcd_server.h"
 #include "policy/yaml_reader.h"
 #include "privileged.h"
@@ -83,6 +87,162 @@ TEST_F(ClusterModeTest, OwnWorkloadsOutliveTheirLeaseRunningOutWhileWatching) {
   EXPECT_EQ(cluster.status()["lease"].get<int64_t>(), lease)
       << "the lease thread looked again: the check proves nothing";
   EXPECT_TRUE(holds_workload(agent)) << "this node's own workload was removed when its lease ran out";
+}
+
+}  // namespace
+}  // namespace zeroseg
+
+namespace zeroseg {
+namespace {
+
+using zeroseg::testing::EtcdCluster;
+using json = nlohmann::json;
+
+bool holds(const Agent& agent, const std::string& ref) {
+  auto desired = agent.snapshot().desired;
+  for (const auto& w : desired->workloads)
+    if ("Workload/" + w.meta.ns + "/" + w.meta.name == ref) return true;
+  for (const auto& n : desired->namespaces)
+    if ("Namespace/" + n.meta.name == ref) return true;
+  return false;
+}
+
+template <class F>
+bool within(std::chrono::seconds limit, F&& f) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (!f()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(100ms);
+  }
+  return true;
+}
+
+// Applies until etcd takes it (a leader being elected, a quorum coming back).
+ApplyResult apply_within(ClusterMode& c, const ObjectSet& objs, std::chrono::seconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    try {
+      return c.apply(objs, false);
+    } catch (const Error&) {
+      if (std::chrono::steady_clock::now() > until) throw;
+      std::this_thread::sleep_for(200ms);
+    }
+  }
+}
+
+// Two agents (in-process, each with its own pins and state) as node-a and
+// node-b over a 3-member etcd: the leader dies mid-test, every member
+// stops, every member comes back; what each node enforces follows etcd and
+// never empties. Then `--wait-all` (every live node's applied report) and
+// the NODE of each workload.
+TEST_F(ClusterModeTest, ThreeMemberEtcdLeaderKilledAllStoppedAllBack) {
+  ZS_REQUIRE_PRIVILEGED();
+  ZS_REQUIRE_ETCD();
+  EtcdCluster etcd(3);
+  ASSERT_TRUE(etcd.ok());
+  int leader = etcd.wait_leader();
+  ASSERT_GE(leader, 0);
+  auto eps = etcd.endpoints();
+  std::rotate(eps.begin(), eps.begin() + leader, eps.end());  // both talk to the leader first
+  etcd::ClientOptions o;
+  o.endpoints = eps;
+  AgentConfig config_b = config_;
+  config_b.pin_dir += "-b";
+  config_b.state_dir += "-b";
+  std::filesystem::remove_all(config_b.state_dir);
+  struct CleanB {
+    AgentConfig& c;
+    ~CleanB() {
+      Agent::uninstall(c);
+      std::filesystem::remove_all(c.state_dir);
+    }
+  } clean_b{config_b};
+  Agent agent_a(config_), agent_b(config_b);
+  auto cluster_a = std::make_unique<ClusterMode>(agent_a, std::make_shared<etcd::Client>(o), "node-a", 60);
+  ClusterMode cluster_b(agent_b, std::make_shared<etcd::Client>(o), "node-b", 60);
+  ASSERT_TRUE(within(30s, [&] {
+    return cluster_a->status()["lease"].get<int64_t>() && cluster_b.status()["lease"].get<int64_t>() &&
+           cluster_a->status()["connected"].get<bool>() && cluster_b.status()["connected"].get<bool>();
+  }));
+  cluster_a->apply(load_yaml(kWorkload, "w.yaml"), false);
+  ASSERT_TRUE(within(30s, [&] { return holds(agent_b, "Workload/lab/a"); }));
+
+  // the leader dies: applies go on through the other members, both ways
+  etcd.member(leader).kill_hard();
+  auto ns1 = apply_within(*cluster_a, load_yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: n1}\n", "n.yaml"), 30s);
+  EXPECT_TRUE(within(30s, [&] { return holds(agent_b, "Namespace/n1"); }));
+  EXPECT_TRUE(holds(agent_a, "Workload/lab/a")) << "node-a's workload went with the leader";
+  EXPECT_TRUE(holds(agent_b, "Workload/lab/a"));
+  int new_leader = etcd.wait_leader();
+  EXPECT_NE(new_leader, leader);
+
+  // every member stops: applies fail clearly, nothing enforced changes
+  auto before_a = agent_a.snapshot().desired, before_b = agent_b.snapshot().desired;
+  etcd.stop_all();
+  try {
+    cluster_a->apply(load_yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: n2}\n", "n.yaml"), false);
+    ADD_FAILURE() << "an apply with every etcd member down succeeded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cluster store unavailable, nothing applied"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(within(30s, [&] { return !cluster_a->status()["connected"].get<bool>(); }));
+  json down = cluster_a->status();
+  EXPECT_GT(down.value("outage_since_ns", int64_t{0}), 0) << down.dump();
+  EXPECT_NE(cluster_a->metrics().find("zeroseg_cluster_up 0"), std::string::npos) << cluster_a->metrics();
+  EXPECT_EQ(agent_a.snapshot().desired, before_a) << "node-a's desired state changed during the outage";
+  EXPECT_EQ(agent_b.snapshot().desired, before_b) << "node-b's desired state changed during the outage";
+
+  // back: a workload node-b adds as soon as etcd takes writes reaches node-a
+  ASSERT_TRUE(etcd.start_all());
+  const char* b2 = R"(apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: b2, namespace: lab, labels: {app: b2}}
+spec: {interface: zs-ut-none-b2, ips: [10.99.2.2]}
+)";
+  ApplyResult r = apply_within(cluster_b, load_yaml(b2, "b2.yaml"), 60s);
+  ASSERT_GT(r.cluster_revision, ns1.cluster_revision);
+  EXPECT_TRUE(within(60s, [&] { return holds(agent_a, "Workload/lab/b2"); })) << cluster_a->status().dump();
+  EXPECT_TRUE(holds(agent_a, "Workload/lab/a"));
+  EXPECT_TRUE(within(30s, [&] { return cluster_a->status()["connected"].get<bool>(); }));
+  EXPECT_NE(cluster_a->metrics().find("zeroseg_cluster_up 1"), std::string::npos) << cluster_a->metrics();
+
+  // --wait-all: both nodes report the revision
+  json all = cluster_b.wait_all(r.cluster_revision, 30s);
+  EXPECT_TRUE(all.contains("node-a") && all.contains("node-b")) << all.dump();
+
+  // workload list's NODE: each workload's, as etcd's keys say
+  json view = workloads_view(agent_a.snapshot());
+  cluster_a->add_nodes(view);
+  std::map<std::string, std::string> node_of;
+  for (const auto& w : view) node_of[w.value("name", "")] = w.value("node", "?");
+  EXPECT_EQ(node_of["a"], "node-a") << view.dump();
+  EXPECT_EQ(node_of["b2"], "node-b") << view.dump();
+
+  // node-a stops applying (its lease lives on for its TTL): --wait-all names it
+  cluster_a.reset();
+  ApplyResult r2 = apply_within(cluster_b, load_yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: n3}\n", "n.yaml"), 30s);
+  try {
+    cluster_b.wait_all(r2.cluster_revision, 2s);
+    ADD_FAILURE() << "--wait-all returned though node-a never applied revision " << r2.cluster_revision;
+  } catch (const Error& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("not yet reported by 1 of 2 live nodes: node-a (at revision"), std::string::npos) << what;
+  }
+}
+
+// The outcome an apply reports is the one of the revision that applied it:
+// its own, or a relist's that took it in with others (the relist's is the
+// next one remembered). Before, a revision a relist took in was answered as
+// success with nothing changed, whatever the relist's outcome was.
+TEST(ClusterOutcome, ARelistsOutcomeAnswersTheRevisionsItTookIn) {
+  std::map<int64_t, std::string> outcomes = {{10, "own"}, {15, "relist failed"}};
+  EXPECT_EQ(outcome_of(outcomes, 10), std::optional<std::string>("own"));
+  EXPECT_EQ(outcome_of(outcomes, 12), std::optional<std::string>("relist failed"));
+  EXPECT_EQ(outcome_of(outcomes, 16), std::nullopt);
+  std::map<int64_t, std::string> full;
+  for (int64_t r = 100; r < 164; r++) full[r] = "x";
+  EXPECT_EQ(outcome_of(full, 50), std::nullopt) << "forgotten, not someone else's";
+  EXPECT_EQ(outcome_of(full, 100), std::optional<std::string>("x"));
 }
 
 }  // namespace

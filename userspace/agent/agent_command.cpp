@@ -54,17 +54,19 @@ void run_agent(const AgentFlags& flags) {
 
   std::shared_ptr<etcd::Client> etcd_client;
   if (!config.cluster.empty()) etcd_client = cluster_client(config);  // settings checked before anything loads
-  Agent agent(config, etcd_client ? cluster_identities(etcd_client) : nullptr);
+  auto etcd_identities = etcd_client ? cluster_identities(etcd_client, config.node_name) : nullptr;
+  Agent agent(config, etcd_identities);
   std::unique_ptr<ClusterMode> cluster;
   if (etcd_client) {
-    cluster = std::make_unique<ClusterMode>(agent, etcd_client, config.node_name, config.cluster_lease_ttl);
+    cluster = std::make_unique<ClusterMode>(agent, etcd_client, config.node_name, config.cluster_lease_ttl,
+                                            etcd_identities, config.cluster_identity_grace);
     log::info("cluster mode: node " + config.node_name + ", etcd " + config.cluster);
   }
   auto server = api::HttpServer::unix_socket(config.socket, 0, api_routes(agent, cluster.get()));
   std::unique_ptr<api::HttpServer> metrics;
   std::thread metrics_thread;
   if (!config.metrics_listen.empty()) {
-    metrics = api::HttpServer::tcp(config.metrics_listen, metrics_routes(agent));
+    metrics = api::HttpServer::tcp(config.metrics_listen, metrics_routes(agent, cluster.get()));
     metrics_thread = std::thread([&] { metrics->serve(); });
     log::info("metrics on http://" + metrics->address() + "/metrics");
   }

@@ -107,6 +107,8 @@ std::vector<AgentSetting> make_settings() {
       text("etcd-key", &C::etcd_key, "Cluster mode: the client certificate's key (PEM)"),
       seconds("cluster-lease-ttl", [](C& c) -> uint32_t& { return c.cluster_lease_ttl; },
               "Cluster mode: how long a dead node's workloads outlive it (its etcd lease)"),
+      seconds("cluster-identity-grace", [](C& c) -> uint32_t& { return c.cluster_identity_grace; },
+              "Cluster mode: how long an identity no node uses stays numbered before it is released"),
       text("flow-log", &C::flow_log, "Flow log: a file of JSON lines (rotated by size), or - for stdout"),
       number("flow-log-max-bytes", 4096, uint64_t{1} << 40, [](C& c) -> uint64_t& { return c.flow_log_max_bytes; },
              "Rotate the flow log at this size"),

@@ -27,6 +27,7 @@ struct AgentConfig {
   std::string cluster;        // etcd://HOST:PORT[,...]: cluster mode ("" = this node alone)
   std::string etcd_ca, etcd_cert, etcd_key;  // TLS to etcd (PEM files)
   uint32_t cluster_lease_ttl = 15;           // seconds: a dead node's workloads go after this
+  uint32_t cluster_identity_grace = 600;     // seconds an identity no node uses stays numbered
   std::string flow_log;       // JSON lines; "-" = stdout
   uint64_t flow_log_max_bytes = FlowLog::kDefaultMaxBytes;
   int flow_log_keep = FlowLog::kDefaultKeep;

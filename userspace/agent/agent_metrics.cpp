@@ -30,6 +30,22 @@ void write_agent_metrics(PromWriter& w, const AgentMetrics& a) {
   w.sample("zeroseg_quarantines", static_cast<double>(a.quarantines));
 }
 
+void write_cluster_metrics(PromWriter& w, const ClusterMetrics& c) {
+  w.family("zeroseg_cluster_up", "gauge", "1 while this node is listed and watching etcd (cluster mode), else 0.");
+  w.sample("zeroseg_cluster_up", c.up ? 1 : 0);
+  w.family("zeroseg_cluster_outage_started_timestamp_seconds", "gauge",
+           "When the current etcd outage began (Unix time); 0 while connected.");
+  w.sample("zeroseg_cluster_outage_started_timestamp_seconds", c.up ? 0 : static_cast<double>(c.outage_since_ns) / 1e9);
+  w.family("zeroseg_cluster_applied_revision", "gauge", "The etcd revision this node's desired state equals.");
+  w.sample("zeroseg_cluster_applied_revision", static_cast<double>(c.applied_revision));
+  w.family("zeroseg_cluster_store_revision", "gauge", "etcd's newest revision this node has seen.");
+  w.sample("zeroseg_cluster_store_revision", static_cast<double>(c.store_revision));
+  w.family("zeroseg_cluster_lag_revisions", "gauge", "etcd's revision seen minus the revision applied here.");
+  w.sample("zeroseg_cluster_lag_revisions", static_cast<double>(c.lag));
+  w.family("zeroseg_cluster_relists_total", "counter", "Lists of the whole state (the start, after an outage or a compaction).");
+  w.sample("zeroseg_cluster_relists_total", static_cast<double>(c.relists));
+}
+
 void write_attach_metrics(PromWriter& w, const AttachCounters& c, size_t not_enforced) {
   w.family("zeroseg_interfaces_not_enforced", "gauge",
            "Workload interfaces that exist and lack one or both of zeroseg's hooks (an attach failed).");

@@ -28,6 +28,14 @@ const std::vector<double>& apply_bucket_bounds();
 
 void write_agent_metrics(PromWriter& w, const AgentMetrics& a);
 // Attachment repairs, failures and checks; not_enforced: interfaces without both hooks now.
+// Cluster mode: etcd reachable or not and since when, the revisions applied and seen, the lag.
+struct ClusterMetrics {
+  bool up = false;
+  int64_t outage_since_ns = 0;  // realtime; 0 while up
+  int64_t applied_revision = 0, store_revision = 0, lag = 0;
+  uint64_t relists = 0;
+};
+void write_cluster_metrics(PromWriter& w, const ClusterMetrics& c);
 void write_attach_metrics(PromWriter& w, const AttachCounters& c, size_t not_enforced);
 
 }  // namespace zeroseg

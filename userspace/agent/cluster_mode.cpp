@@ -2,10 +2,13 @@
 #include "agent/cluster_mode.h"
 
 #include <set>
+#include <thread>
 
 #include "agent/agent.h"
+#include "agent/agent_metrics.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/time.h"
 #include "policy/object_merge.h"
 #include "sources/cluster_identities.h"
 
@@ -57,20 +60,26 @@ std::shared_ptr<etcd::Client> cluster_client(const AgentConfig& config) {
   return std::make_shared<etcd::Client>(std::move(o));
 }
 
-std::shared_ptr<IdentityAllocator> cluster_identities(std::shared_ptr<etcd::Client> client) {
-  return std::make_shared<EtcdIdentityAllocator>(std::move(client));
+std::shared_ptr<EtcdIdentityAllocator> cluster_identities(std::shared_ptr<etcd::Client> client, const std::string& node) {
+  auto ids = std::make_shared<EtcdIdentityAllocator>(std::move(client));
+  ids->set_node(node);
+  return ids;
 }
 
 ClusterMode::ClusterMode(Agent& agent, std::shared_ptr<etcd::Client> client, const std::string& node,
-                         int64_t lease_ttl)
+                         int64_t lease_ttl, std::shared_ptr<EtcdIdentityAllocator> identities, int64_t identity_grace)
     : agent_(agent),
       node_(node),
       client_(client),
       store_(client, ClusterKeys(node)),
+      identities_(std::move(identities)),
+      identity_grace_(identity_grace),
       watcher_(std::make_shared<etcd::Client>(client->options()), ClusterKeys(node),
                {[this](const ObjectSet& all, int64_t rev) { on_snapshot(all, rev); },
-                [this](const ObjectSet& put, const ObjectSet& gone, int64_t rev) { on_change(put, gone, rev); }}),
-      lease_(client, ClusterKeys(node).node_key(), lease_ttl, [this](int64_t lease) { on_lease(lease); }) {
+                [this](const ObjectSet& put, const ObjectSet& gone, int64_t rev) { on_change(put, gone, rev); },
+                [this](const WorkloadNodes& nodes) { on_nodes(nodes); }}),
+      lease_(client, ClusterKeys(node).node_key(), lease_ttl, [this](int64_t lease) { on_lease(lease); },
+             [this] { on_beat(); }) {
   lease_.start();
 }
 
@@ -86,12 +95,29 @@ ObjectSet ClusterMode::own_workloads(const ObjectSet& from) const {
   return own;
 }
 
+void ClusterMode::on_beat() {
+  if (!identities_) return;
+  std::set<uint32_t> in_use;
+  for (const auto& [id, _] : agent_.snapshot().compiled->identities) in_use.insert(id);
+  if (auto r = identities_->report_usage(in_use); !r) log::warn("cluster: identity uses not reported: " + r.error());
+  auto released = identities_->sweep(identity_grace_, realtime_now_ns() / 1000000000);
+  if (!released) log::warn("cluster: " + released.error());
+  else if (!released->empty())
+    log::info("cluster: released " + std::to_string(released->size()) + " identities no node used for " +
+              std::to_string(identity_grace_) + " s");
+}
+
 void ClusterMode::on_lease(int64_t lease) {
+  if (identities_) {
+    if (auto r = identities_->set_lease(lease); !r) throw Error("writing this node's identity uses: " + r.error());
+  }
   ObjectSet own = own_workloads(*agent_.snapshot().desired);
   if (own.size()) {
     auto rev = store_.put(own, lease);
     if (!rev) throw Error("writing this node's " + std::to_string(own.size()) + " workloads: " + rev.error());
   }
+  if (int64_t applied = watcher_.status().applied_revision; applied > 0)
+    (void)client_->put(std::string(kClusterStatePrefix) + "applied/" + node_, std::to_string(applied), lease);
   if (!watching_) {  // the lease's thread alone reads and sets it
     watching_ = true;
     watcher_.start();
@@ -131,9 +157,80 @@ void ClusterMode::apply_here(const ObjectSet& put_in, const ObjectSet& gone_in, 
   } catch (const std::exception& e) {
     o.error = e.what();
     remember(revision, std::move(o));
+    report_applied(revision);  // applied (and failed): waiting for it longer changes nothing
     throw;
   }
   remember(revision, std::move(o));
+  report_applied(revision);
+}
+
+void ClusterMode::report_applied(int64_t revision) {
+  int64_t lease = lease_.id();
+  if (!lease) return;  // the lease's grant writes it (on_lease)
+  auto r = client_->put(std::string(kClusterStatePrefix) + "applied/" + node_, std::to_string(revision), lease);
+  if (!r) log::debug("cluster: applied revision not reported: " + r.error());
+}
+
+json ClusterMode::wait_all(int64_t revision, std::chrono::milliseconds timeout) const {
+  const std::string nodes_prefix = std::string(kClusterStatePrefix) + "nodes/",
+                    applied_prefix = std::string(kClusterStatePrefix) + "applied/";
+  auto until = std::chrono::steady_clock::now() + timeout;
+  std::vector<std::string> behind;
+  json reported = json::object();
+  while (true) {
+    auto seen = client_->txn({{}, {etcd::Op::get_prefix(nodes_prefix), etcd::Op::get_prefix(applied_prefix)}, {}});
+    if (!seen || seen->ranges.size() != 2)
+      throw Error("committed to etcd at revision " + std::to_string(revision) +
+                  " and enforced here, but the other nodes' reports cannot be read: " +
+                  (seen ? std::string("etcd answered no ranges") : seen.error()));
+    std::map<std::string, int64_t> at;
+    for (const auto& kv : seen->ranges[1].kvs) {
+      try {
+        at[kv.key.substr(applied_prefix.size())] = std::stoll(kv.value);
+      } catch (const std::exception&) {
+      }
+    }
+    behind.clear();
+    reported = json::object();
+    for (const auto& kv : seen->ranges[0].kvs) {
+      std::string node = kv.key.substr(nodes_prefix.size());
+      auto it = at.find(node);
+      if (it == at.end() || it->second < revision)
+        behind.push_back(node + (it == at.end() ? " (no report)" : " (at revision " + std::to_string(it->second) + ")"));
+      else
+        reported[node] = it->second;
+    }
+    if (behind.empty()) return reported;
+    if (std::chrono::steady_clock::now() >= until) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  std::string names;
+  for (const auto& b : behind) names += (names.empty() ? "" : ", ") + b;
+  throw Error("committed to etcd at revision " + std::to_string(revision) + " and enforced here; after " +
+              std::to_string(timeout.count() / 1000) + " s not yet reported by " + std::to_string(behind.size()) +
+              " of " + std::to_string(behind.size() + reported.size()) + " live nodes: " + names);
+}
+
+void ClusterMode::add_nodes(json& workloads) const {
+  std::lock_guard lock(mu_);
+  for (auto& w : workloads) {
+    auto it = nodes_.find("Workload/" + w.value("namespace", "") + "/" + w.value("name", ""));
+    if (it != nodes_.end()) w["node"] = it->second;
+    else if (!w.value("interface", "").empty()) w["node"] = node_;
+    else w["node"] = "";
+  }
+}
+
+void ClusterMode::on_nodes(const WorkloadNodes& nodes) {
+  std::lock_guard lock(mu_);
+  if (nodes.snapshot) nodes_.clear();
+  for (const auto& [ref, node] : nodes.gone)
+    if (auto it = nodes_.find(ref); it != nodes_.end() && it->second == node) nodes_.erase(it);
+  for (const auto& [ref, node] : nodes.put) {
+    auto it = nodes_.find(ref);
+    // another node's of the same name does not take ours (keep_own_workloads)
+    if (it == nodes_.end() || it->second != node_ || node == node_) nodes_[ref] = node;
+  }
 }
 
 void ClusterMode::on_snapshot(const ObjectSet& all, int64_t revision) {
@@ -158,12 +255,16 @@ ApplyResult ClusterMode::wait_for(int64_t revision, const ObjectSet& objects, co
   ApplyResult r;
   {
     std::lock_guard lock(mu_);
-    if (auto it = outcomes_.find(revision); it != outcomes_.end()) {
-      if (!it->second.error.empty())
-        throw Error("committed to etcd at revision " + std::to_string(revision) +
-                    ", but this node could not apply it: " + it->second.error);
-      r = it->second.result;
-    }
+    auto o = outcome_of(outcomes_, revision);
+    // a relist took the change in with others (outcome_of): its outcome is
+    // the list's; none at all is said, not taken for success
+    if (!o)
+      throw Error("committed to etcd at revision " + std::to_string(revision) +
+                  " and applied here, but this node's outcome of it is no longer known (see zeroseg status)");
+    if (!o->error.empty())
+      throw Error("committed to etcd at revision " + std::to_string(revision) +
+                  ", but this node could not apply it: " + o->error);
+    r = o->result;
   }
   for (const auto& w : objects.workloads) r.objects.emplace_back(ref_of(w), outcome);
   for (const auto& n : objects.namespaces) r.objects.emplace_back(ref_of(n), outcome);
@@ -226,13 +327,29 @@ ApplyResult ClusterMode::remove(const ObjectSet& objects, bool dry_run) {
   return r;
 }
 
+std::string ClusterMode::metrics() const {
+  WatchStatus s = watcher_.status();
+  ClusterMetrics m;
+  m.up = s.connected;
+  m.outage_since_ns = s.outage_since_ns;
+  m.applied_revision = s.applied_revision;
+  m.store_revision = s.store_revision;
+  m.lag = s.lag();
+  m.relists = s.relists;
+  PromWriter w;
+  write_cluster_metrics(w, m);
+  return w.text();
+}
+
 json ClusterMode::status() const {
   WatchStatus w = watcher_.status();
   json j = {{"node", node_},
             {"connected", w.connected},
             {"applied_revision", w.applied_revision},
             {"store_revision", w.store_revision},
+            {"lag", w.lag()},
             {"relists", w.relists}};
+  if (w.connected) j["connected_since_ns"] = w.connected_since_ns;
   json eps = json::array();
   for (const auto& e : client_->options().endpoints) eps.push_back(e.str());
   j["endpoints"] = eps;
@@ -254,6 +371,7 @@ json ClusterMode::cluster_view() const {
     return j;
   }
   j["head_revision"] = nodes->revision;
+  // what etcd says now; the watcher's own "lag" counts from the revision it saw last
   j["lag"] = std::max<int64_t>(0, nodes->revision - j["applied_revision"].get<int64_t>());
   json list = json::array();
   for (const auto& kv : nodes->kvs) {

@@ -8,16 +8,19 @@
 // desired-state seam alone.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "agent/agent_config.h"
 #include "agent/desired_state.h"
 #include "identity/allocator.h"
+#include "sources/cluster_identities.h"
 #include "sources/cluster_store.h"
 #include "sources/etcd_client.h"
 #include "sources/node_lease.h"
@@ -29,15 +32,34 @@ class Agent;
 // The etcd client the settings describe; throws Error naming the setting
 // when they are incomplete or wrong.
 std::shared_ptr<etcd::Client> cluster_client(const AgentConfig& config);
-// The allocator the agent numbers new label sets with, in cluster mode.
-std::shared_ptr<IdentityAllocator> cluster_identities(std::shared_ptr<etcd::Client> client);
+// The allocator the agent numbers new label sets with, in cluster mode:
+// its uses are written as node's (released cluster-wide when no node has any).
+std::shared_ptr<EtcdIdentityAllocator> cluster_identities(std::shared_ptr<etcd::Client> client, const std::string& node);
+
+// What this node did with the change committed at `revision`, from the
+// outcomes of the revisions it applied (their first revision >= `revision`:
+// a relist applies every revision before its own at once, so the outcome of
+// a list that took the change in is the change's). nullopt when no applied
+// revision covers it any more (older than what is remembered).
+template <class Outcome>
+std::optional<Outcome> outcome_of(const std::map<int64_t, Outcome>& outcomes, int64_t revision) {
+  auto it = outcomes.lower_bound(revision);
+  if (it == outcomes.end()) return std::nullopt;
+  // remembered revisions begin after ours: what happened to it is forgotten
+  if (it == outcomes.begin() && it->first != revision && outcomes.size() >= 64) return std::nullopt;
+  return it->second;
+}
 
 class ClusterMode : public DesiredState {
  public:
   // lease_ttl: seconds a dead node's workloads outlive it. The watcher
   // starts once the node holds its lease and has written its workloads
   // under it (so a restart after the TTL puts them back before it lists).
-  ClusterMode(Agent& agent, std::shared_ptr<etcd::Client> client, const std::string& node, int64_t lease_ttl);
+  // identities: the agent's upstream allocator, whose uses this node reports
+  // at every lease beat, sweeping those no node has used for identity_grace
+  // seconds (none: identities stay numbered, as in tests of other things).
+  ClusterMode(Agent& agent, std::shared_ptr<etcd::Client> client, const std::string& node, int64_t lease_ttl,
+              std::shared_ptr<EtcdIdentityAllocator> identities = nullptr, int64_t identity_grace = 600);
   ~ClusterMode() override;
   // Validates the objects here (a dry run), writes them to etcd in one
   // transaction, and returns once this node enforces that revision.
@@ -45,7 +67,17 @@ class ClusterMode : public DesiredState {
   // (nothing written), or when this node did not apply them in time.
   ApplyResult apply(const ObjectSet& objects, bool dry_run) override;
   ApplyResult remove(const ObjectSet& objects, bool dry_run) override;
+  // `apply --wait-all`: returns once every node holding a lease reports (its
+  // applied/NODE key, under its lease) that it applied `revision`: the nodes
+  // and their revisions. Throws Error naming the nodes that have not, after
+  // timeout, or when etcd cannot be read.
+  nlohmann::json wait_all(int64_t revision, std::chrono::milliseconds timeout) const;
+  // Adds "node" to each workload of a /v1/workloads view: the node whose
+  // etcd key holds it (this node for its own).
+  void add_nodes(nlohmann::json& workloads) const;
   nlohmann::json status() const;
+  // The cluster's metric families (Prometheus text; agent_metrics.h).
+  std::string metrics() const;
   // status(), plus what etcd says now: the nodes and their leases, its
   // revision and this node's lag behind it (calls etcd: not for /v1/status).
   nlohmann::json cluster_view() const;
@@ -53,6 +85,7 @@ class ClusterMode : public DesiredState {
  private:
   void on_snapshot(const ObjectSet& all, int64_t revision);
   void on_change(const ObjectSet& put, const ObjectSet& gone, int64_t revision);
+  void on_nodes(const WorkloadNodes& nodes);
   ApplyResult wait_for(int64_t revision, const ObjectSet& objects, const char* outcome);
   struct Outcome {
     ApplyResult result;  // revision, entries_changed, not_enforced
@@ -62,7 +95,9 @@ class ClusterMode : public DesiredState {
   // This node's workloads (those with an interface here) in the local state.
   ObjectSet own_workloads(const ObjectSet& from) const;
   void on_lease(int64_t lease);
+  void on_beat();  // the lease's: identity uses reported, unused ones swept
   void remember(int64_t revision, Outcome outcome);
+  void report_applied(int64_t revision);  // applied/NODE, under the lease
 
   Agent& agent_;
   std::string node_;
@@ -70,7 +105,10 @@ class ClusterMode : public DesiredState {
   ClusterStore store_;
   mutable std::mutex mu_;
   std::map<int64_t, Outcome> outcomes_;  // of the last 64 revisions this node applied
+  std::map<std::string, std::string> nodes_;  // workload ref -> the node whose key holds it, under mu_
   std::set<std::string> deleting_;  // this node's workloads being deleted (refs), under mu_
+  std::shared_ptr<EtcdIdentityAllocator> identities_;
+  int64_t identity_grace_;
   ClusterWatcher watcher_;
   bool watching_ = false;  // the lease thread starts the watcher
   NodeLease lease_;  // last: its thread stops first

@@ -95,10 +95,10 @@ Response hub_routes(const Request& req, FlowHub& flows, FlowHub& alerts) {
 
 }  // namespace
 
-Handler metrics_routes(Agent& agent) {
-  return [&agent](const Request& req) -> Response {
+Handler metrics_routes(Agent& agent, ClusterMode* cluster) {
+  return [&agent, cluster](const Request& req) -> Response {
     if (req.method == "GET" && (req.path == "/metrics" || req.path == "/"))
-      return {200, agent.metrics(), "text/plain; version=0.0.4; charset=utf-8"};
+      return {200, agent.metrics() + (cluster ? cluster->metrics() : ""), "text/plain; version=0.0.4; charset=utf-8"};
     return {404, "not found: /metrics is here\n", "text/plain"};
   };
 }
@@ -113,8 +113,16 @@ Handler api_routes(Agent& agent, ClusterMode* cluster) {
         // the seam every source of objects goes through; in cluster mode
         // etcd first, then every node's watcher through the same seam
         DesiredState& desired = cluster ? static_cast<DesiredState&>(*cluster) : agent;
+        bool wait_all = body.value("wait_all", false);
+        if (wait_all && !cluster) return error(400, "--wait-all needs cluster mode (this agent runs without --cluster)");
         ApplyResult r = req.path == "/v1/apply" ? desired.apply(objs, dry) : desired.remove(objs, dry);
-        return ok(r.to_json());
+        json out = r.to_json();
+        if (wait_all && !dry) {
+          double secs = body.value("wait_timeout_seconds", 30.0);
+          if (!(secs > 0 && secs <= 100)) return error(400, "wait_timeout_seconds: from 0 to 100");
+          out["nodes"] = cluster->wait_all(r.cluster_revision, std::chrono::milliseconds(int64_t(secs * 1000)));
+        }
+        return ok(out);
       }
       if (req.method == "POST" && req.path == "/v1/trace") {
         TraceRequest t = trace_request(parse_body(req.body));
@@ -139,7 +147,11 @@ Handler api_routes(Agent& agent, ClusterMode* cluster) {
         if (it == req.query.end()) return error(400, "policy needs ?ref=Kind/namespace/name");
         return ok(policy_view(agent.snapshot(), it->second));
       }
-      if (req.method == "GET" && req.path == "/v1/workloads") return ok(workloads_view(agent.snapshot()));
+      if (req.method == "GET" && req.path == "/v1/workloads") {
+        json v = workloads_view(agent.snapshot());
+        if (cluster) cluster->add_nodes(v);
+        return ok(v);
+      }
       if (req.method == "GET" && req.path == "/v1/identities") return ok(identities_view(agent.snapshot()));
       if (req.method == "GET" && req.path == "/v1/status") {
         json s = agent.status();

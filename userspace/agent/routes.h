@@ -26,6 +26,6 @@ api::Handler api_routes(Agent& agent, ClusterMode* cluster = nullptr);
 // (errors included): what tests can serve without an agent.
 api::Handler stream_routes(FlowHub& flows, FlowHub& alerts);
 // GET /metrics, Prometheus text (served on --metrics-listen)
-api::Handler metrics_routes(Agent& agent);
+api::Handler metrics_routes(Agent& agent, ClusterMode* cluster = nullptr);
 
 }  // namespace zeroseg

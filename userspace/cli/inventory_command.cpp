@@ -6,6 +6,7 @@
 #include "cli/options.h"
 #include "cli/output.h"
 #include "cli/table.h"
+#include "common/time.h"
 
 namespace zeroseg::cli {
 namespace {
@@ -24,14 +25,21 @@ void run_workloads(const GlobalOptions& g) {
     print_structured(g, list);
     return;
   }
-  Table t({"namespace", "name", "identity", "interface", "ips", "ingress", "egress", "labels"});
+  // cluster mode: every workload names its node (another node's have no interface here)
+  bool nodes = !list.empty() && list[0].contains("node");
+  std::vector<std::string> columns = {"namespace", "name", "identity", "interface", "ips", "ingress", "egress", "labels"};
+  if (nodes) columns.insert(columns.begin() + 2, "node");
+  Table t(columns);
   for (const auto& w : list) {
     std::string ips;
     for (const auto& ip : w["ips"]) ips += (ips.empty() ? "" : ",") + ip.get<std::string>();
     std::string iface = w["interface"].get<std::string>();
     if (w.contains("attached") && !w["attached"].get<bool>()) iface += " (waiting)";
-    t.add({w["namespace"], w["name"], std::to_string(w["identity"].get<uint32_t>()), iface.empty() ? "-" : iface,
-           ips, w.value("ingress", "-"), w.value("egress", "-"), labels_text(w["labels"])});
+    std::vector<std::string> row = {w["namespace"], w["name"], std::to_string(w["identity"].get<uint32_t>()),
+                                    iface.empty() ? "-" : iface, ips, w.value("ingress", "-"), w.value("egress", "-"),
+                                    labels_text(w["labels"])};
+    if (nodes) row.insert(row.begin() + 2, w.value("node", "").empty() ? "-" : w.value("node", ""));
+    t.add(row);
   }
   if (t.empty()) std::cerr << "no workloads\n";
   else t.print(std::cout, !g.no_headers);
@@ -65,8 +73,12 @@ void run_cluster_status(const GlobalOptions& g) {
   }
   std::string eps;
   for (const auto& e : c["endpoints"]) eps += (eps.empty() ? "" : ",") + e.get<std::string>();
-  std::cout << "node " << c.value("node", "") << ", etcd " << eps << ": "
-            << (c.value("connected", false) ? "connected" : "OUTAGE: " + c.value("error", std::string())) << "\n";
+  std::cout << "node " << c.value("node", "") << ", etcd " << eps << ": ";
+  if (c.value("connected", false))
+    std::cout << "connected since " << format_rfc3339(c.value("connected_since_ns", int64_t{0})) << "\n";
+  else
+    std::cout << "OUTAGE since " << format_rfc3339(c.value("outage_since_ns", int64_t{0})) << ": "
+              << c.value("error", std::string()) << "\n";
   std::cout << "revision " << c.value("applied_revision", int64_t{0}) << " applied";
   if (c.contains("head_revision"))
     std::cout << ", etcd at " << c["head_revision"].get<int64_t>() << " (lag " << c.value("lag", int64_t{0}) << ")";

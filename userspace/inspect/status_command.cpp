@@ -172,7 +172,9 @@ void run_status(const GlobalOptions& g, bool datapath_only) {
       const json& c = a["cluster"];
       std::cout << "cluster: node " << c.value("node", "") << ", etcd revision " << c.value("applied_revision", 0)
                 << " applied";
-      if (c.value("connected", false)) std::cout << ", connected\n";
+      if (c.value("connected", false))
+        std::cout << ", lag " << c.value("lag", int64_t{0}) << ", connected since "
+                  << format_rfc3339(c.value("connected_since_ns", int64_t{0})) << "\n";
       else
         std::cout << "; OUTAGE since " << format_rfc3339(c.value("outage_since_ns", int64_t{0})) << ": "
                   << c.value("error", "") << " (enforcement unchanged; applies fail)\n";

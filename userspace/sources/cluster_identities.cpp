@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/log.h"
 
 namespace zeroseg {
 namespace {
@@ -76,6 +77,16 @@ uint32_t EtcdIdentityAllocator::allocate(const Labels& labels) {
       if (!n) throw Error("identity for " + labels_str(labels) + ": etcd holds '" + seen->ranges[0].kvs[0].value +
                           "' at " + path + ", not an identity number");
       number = *n;
+      if (!node_.empty()) {
+        // the use is written only while the number is still this key's: a
+        // sweep that released it meanwhile makes this fail, and we read again
+        etcd::Txn use;
+        use.compare = {etcd::Compare::value_is(path, std::to_string(number))};
+        use.success = {etcd::Op::put(used_key(number), "", lease_), etcd::Op::del(prefix_ + "unused/" + std::to_string(number))};
+        auto done = client_->txn(use);
+        if (!done) throw Error("identity for " + labels_str(labels) + ": " + done.error());
+        if (!done->succeeded) continue;
+      }
     } else {
       uint32_t candidate = ZS_ID_FIRST_ALLOCATED;
       int64_t next_mod = 0;
@@ -93,6 +104,7 @@ uint32_t EtcdIdentityAllocator::allocate(const Labels& labels) {
       claim.success = {etcd::Op::put(path, std::to_string(candidate)),
                        etcd::Op::put(prefix_ + "by-id/" + std::to_string(candidate), labels_json),
                        etcd::Op::put(next_path, std::to_string(candidate + 1))};
+      if (!node_.empty()) claim.success.push_back(etcd::Op::put(used_key(candidate), "", lease_));
       auto done = client_->txn(claim);
       if (!done) throw Error("identity for " + labels_str(labels) + ": " + done.error());
       if (!done->succeeded) continue;  // another node numbered something meanwhile: read again
@@ -100,6 +112,10 @@ uint32_t EtcdIdentityAllocator::allocate(const Labels& labels) {
     }
     by_key_[path] = number;
     by_id_[number] = labels;
+    if (!node_.empty()) {
+      reported_.insert(number);
+      fresh_.insert(number);
+    }
     return number;
   }
   throw Error("identity for " + labels_str(labels) + ": etcd stayed contended for " + std::to_string(kMaxRounds) +
@@ -121,6 +137,134 @@ void EtcdIdentityAllocator::release_unused(const std::set<uint32_t>& in_use) {
 std::map<uint32_t, Labels> EtcdIdentityAllocator::all() const {
   std::lock_guard lock(mu_);
   return by_id_;
+}
+
+}  // namespace zeroseg
+
+namespace zeroseg {
+
+std::string EtcdIdentityAllocator::used_key(uint32_t number) const {
+  return prefix_ + "used-by/" + std::to_string(number) + "/" + node_;
+}
+
+void EtcdIdentityAllocator::set_node(std::string node) {
+  std::lock_guard lock(mu_);
+  node_ = std::move(node);
+}
+
+etcd::Result<int64_t> EtcdIdentityAllocator::set_lease(int64_t lease) {
+  std::lock_guard lock(mu_);
+  lease_ = lease;
+  if (node_.empty() || reported_.empty()) return int64_t{0};
+  etcd::Txn t;
+  for (uint32_t n : reported_) t.success.push_back(etcd::Op::put(used_key(n), "", lease_));
+  auto r = client_->txn(t);
+  if (!r) return etcd::Result<int64_t>::failure(r.error());
+  return r->revision;
+}
+
+etcd::Result<int64_t> EtcdIdentityAllocator::report_usage(const std::set<uint32_t>& in_use_now) {
+  std::lock_guard lock(mu_);
+  if (node_.empty()) return int64_t{0};
+  std::set<uint32_t> in_use = in_use_now;
+  in_use.insert(fresh_.begin(), fresh_.end());
+  etcd::Txn t;
+  for (uint32_t n : in_use)
+    if (n >= ZS_ID_FIRST_ALLOCATED && !reported_.count(n)) {
+      t.success.push_back(etcd::Op::put(used_key(n), "", lease_));
+      t.success.push_back(etcd::Op::del(prefix_ + "unused/" + std::to_string(n)));
+    }
+  std::vector<uint32_t> dropped;
+  for (uint32_t n : reported_)
+    if (!in_use.count(n)) {
+      t.success.push_back(etcd::Op::del(used_key(n)));
+      dropped.push_back(n);
+    }
+  if (t.success.empty()) {
+    fresh_.clear();
+    return int64_t{0};
+  }
+  auto r = client_->txn(t);
+  if (!r) return etcd::Result<int64_t>::failure(r.error());
+  // forgotten here too: a later use asks etcd again, which writes the use
+  // (or numbers the key anew, when a sweep released this number meanwhile)
+  for (uint32_t n : dropped)
+    if (auto it = by_id_.find(n); it != by_id_.end()) {
+      by_key_.erase(key_path(it->second));
+      by_id_.erase(it);
+    }
+  reported_.clear();
+  for (uint32_t n : in_use)
+    if (n >= ZS_ID_FIRST_ALLOCATED) reported_.insert(n);
+  fresh_.clear();
+  return r->revision;
+}
+
+etcd::Result<std::vector<uint32_t>> EtcdIdentityAllocator::sweep(int64_t grace_seconds, int64_t now_seconds) {
+  using R = etcd::Result<std::vector<uint32_t>>;
+  const std::string by_id = prefix_ + "by-id/", used = prefix_ + "used-by/", unused = prefix_ + "unused/";
+  auto seen = client_->txn({{}, {etcd::Op::get_prefix(by_id), etcd::Op::get_prefix(used), etcd::Op::get_prefix(unused)}, {}});
+  if (!seen) return R::failure("identity sweep: " + seen.error());
+  if (seen->ranges.size() != 3) return R::failure("identity sweep: etcd answered no ranges");
+  std::set<uint32_t> in_use;
+  for (const auto& kv : seen->ranges[1].kvs) {
+    std::string rest = kv.key.substr(used.size());
+    if (auto n = parse_number(rest.substr(0, rest.find('/')))) in_use.insert(*n);
+  }
+  std::map<uint32_t, const etcd::KeyValue*> marks;
+  for (const auto& kv : seen->ranges[2].kvs)
+    if (auto n = parse_number(kv.key.substr(unused.size()))) marks[*n] = &kv;
+  std::vector<uint32_t> released;
+  for (const auto& id : seen->ranges[0].kvs) {
+    auto n = parse_number(id.key.substr(by_id.size()));
+    if (!n) continue;
+    const std::string num = std::to_string(*n), mark_key = unused + num, users = used + num + "/";
+    auto mark = marks.find(*n);
+    if (in_use.count(*n)) {
+      if (mark != marks.end())  // used again: the mark is stale (report_usage and allocate delete it too)
+        (void)client_->txn({{etcd::Compare::mod_revision_is(mark_key, mark->second->mod_revision)}, {etcd::Op::del(mark_key)}, {}});
+      continue;
+    }
+    if (mark == marks.end()) {
+      // the grace starts now, if still no node uses it
+      (void)client_->txn({{etcd::Compare::absent(mark_key), etcd::Compare::none_under(users)},
+                          {etcd::Op::put(mark_key, std::to_string(now_seconds))},
+                          {}});
+      continue;
+    }
+    int64_t since = 0;
+    try {
+      since = std::stoll(mark->second->value);
+    } catch (const std::exception&) {
+      since = 0;  // unreadable: as old as can be
+    }
+    if (now_seconds - since < grace_seconds) continue;
+    Labels labels;
+    try {
+      labels = nlohmann::json::parse(id.value).get<Labels>();
+    } catch (const std::exception&) {
+      log::warn("identity sweep: " + id.key + " holds no label set; left");
+      continue;
+    }
+    const std::string key = key_path(labels);
+    etcd::Txn release;
+    release.compare = {etcd::Compare::none_under(users), etcd::Compare::mod_revision_is(mark_key, mark->second->mod_revision),
+                       etcd::Compare::mod_revision_is(id.key, id.mod_revision), etcd::Compare::value_is(key, num)};
+    release.success = {etcd::Op::del(key), etcd::Op::del(id.key), etcd::Op::del(mark_key)};
+    auto done = client_->txn(release);
+    if (!done) return R::failure("identity sweep: " + done.error());
+    if (done->succeeded) released.push_back(*n);
+  }
+  if (!released.empty()) {
+    std::lock_guard lock(mu_);
+    for (uint32_t n : released) {
+      if (auto it = by_id_.find(n); it != by_id_.end()) {
+        by_key_.erase(key_path(it->second));
+        by_id_.erase(it);
+      }
+    }
+  }
+  return released;
 }
 
 }  // namespace zeroseg

@@ -4,10 +4,23 @@
 //   by-key/KEY  -> NUMBER        (KEY: the label set, name=value lines, escaped)
 //   by-id/NUMBER -> LABELS JSON  (for `identity list` and a node that sees only the number)
 //   next        -> NUMBER        (the lowest number never handed out)
+//   used-by/NUMBER/NODE -> ""    (NODE uses NUMBER: written under NODE's lease)
+//   unused/NUMBER -> UNIX SECONDS (no node has used NUMBER since then)
 // A new key is numbered by one transaction that commits only if the key is
 // still absent and `next` is unchanged since read (compare-and-swap): two
 // nodes numbering the same new key at once end with one number (the loser
 // reads the winner's), and two keys never get one number.
+//
+// Release: every node keeps a used-by key under its lease for each number
+// it uses (written in the transaction that hands it the number, and again
+// from its compiled state at each lease beat: report_usage). A number that
+// no used-by key names (its nodes stopped using it, or died and their
+// leases ran out) is marked unused; after `grace` seconds still unused, a
+// sweep deletes its by-key and by-id keys in one transaction that compares
+// that no used-by key appeared and the mark is the one it read, so a node
+// that took the number meanwhile keeps it. A later user of the label set
+// gets a new number: numbers are never handed out twice (`next` only grows),
+// so a node that still holds an old number never means another label set.
 #pragma once
 
 #include <map>
@@ -15,6 +28,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "identity/allocator.h"
 #include "sources/etcd_client.h"
@@ -29,12 +43,26 @@ class EtcdIdentityAllocator : public IdentityAllocator {
   explicit EtcdIdentityAllocator(std::shared_ptr<etcd::Client> client,
                                  std::string prefix = kClusterIdentityPrefix);
 
+  // The node whose used-by keys this allocator writes ("": none, as before
+  // cluster mode knew leases), and the lease they go with.
+  void set_node(std::string node);
+  // Writes every used-by key of this node again under `lease` (a new lease
+  // after the old one ran out). Error: why not.
+  etcd::Result<int64_t> set_lease(int64_t lease);
+  // This node uses exactly `in_use` (its committed state's numbers): used-by
+  // keys written for those that lack one, deleted for the others, but for
+  // numbers handed out since the last report (a compile in flight).
+  etcd::Result<int64_t> report_usage(const std::set<uint32_t>& in_use);
+  // Marks numbers no node uses; deletes those marked at least grace_seconds
+  // before now_seconds (and still unused). The numbers released.
+  etcd::Result<std::vector<uint32_t>> sweep(int64_t grace_seconds, int64_t now_seconds);
+
   // The key's number, from the cache or etcd; throws Error (naming etcd and
   // why) when etcd cannot be reached: a compile that needs a new identity
   // then fails whole, changing nothing.
   uint32_t allocate(const Labels& labels) override;
-  // Forgets numbers this node no longer uses. The numbers stay taken in
-  // etcd: a cluster-wide release needs every node's references (not yet).
+  // Forgets numbers this node no longer uses (its cache only; what etcd
+  // keeps is report_usage's and sweep's).
   void release_unused(const std::set<uint32_t>& in_use) override;
   std::map<uint32_t, Labels> all() const override;
 
@@ -42,9 +70,13 @@ class EtcdIdentityAllocator : public IdentityAllocator {
   std::string key_path(const Labels& labels) const;
 
  private:
+  std::string used_key(uint32_t number) const;
   std::shared_ptr<etcd::Client> client_;
   std::string prefix_;
   mutable std::mutex mu_;
+  std::string node_;      // under mu_
+  int64_t lease_ = 0;     // under mu_
+  std::set<uint32_t> reported_, fresh_;  // used-by keys written; numbers handed out since the last report
   std::map<std::string, uint32_t> by_key_;
   std::map<uint32_t, Labels> by_id_;
 };

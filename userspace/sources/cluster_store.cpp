@@ -9,9 +9,14 @@
 #include "common/time.h"
 #include "policy/object_merge.h"
 #include "policy/yaml_reader.h"
+#include "sources/backoff.h"
 
 namespace zeroseg {
 namespace {
+
+// How long a watch stream may stay silent before it is made again (and
+// the quiet time counted as applied, above).
+constexpr std::chrono::milliseconds kWatchIdle{10000};
 
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
@@ -44,18 +49,22 @@ void ClusterKeys::decode(const std::string& key, const std::string& value, Objec
     into.policies.push_back(one.policies.ptr(0));
   } else if (parts[0] == "workloads" && parts.size() == 4 && one.workloads.size() == 1) {
     check_name(one.workloads[0], parts[2], parts[3], key);
-    if (parts[1] == node_) {
-      into.workloads.push_back(one.workloads.ptr(0));
-    } else {
+    Workload w = one.workloads[0];
+    if (parts[1] != node_) {
       // another node's: its addresses are known here, its interface is there
-      Workload w = one.workloads[0];
       w.interface.clear();
       w.attach = ZS_ATTACH_WORKLOAD;
-      into.workloads.push_back(std::move(w));
     }
+    into.workloads.push_back(std::move(w));
   } else {
     throw Error("etcd " + key + ": the key names no object of the kind it holds");
   }
+}
+
+std::string ClusterKeys::node_of(const std::string& key) const {
+  if (key.rfind(prefix_, 0) != 0) return {};
+  auto parts = split(key.substr(prefix_.size()));
+  return parts[0] == "workloads" && parts.size() == 4 ? parts[1] : std::string();
 }
 
 bool ClusterKeys::of_objects(const std::string& key) const {
@@ -153,6 +162,7 @@ void ClusterWatcher::failed(const std::string& why) {
   if (status_.connected || status_.last_error != why) log::warn("cluster: " + why);
   if (status_.connected) status_.outage_since_ns = realtime_now_ns();
   status_.connected = false;
+  status_.connected_since_ns = 0;
   status_.last_error = why;
 }
 
@@ -165,6 +175,11 @@ void ClusterWatcher::applied(int64_t revision) {
   cv_.notify_all();
 }
 
+void ClusterWatcher::seen_head(int64_t revision) {
+  std::lock_guard lock(mu_);
+  status_.store_revision = std::max(status_.store_revision, revision);
+}
+
 bool ClusterWatcher::list() {
   etcd::Txn t;
   for (const auto& p : keys_.watched()) t.success.push_back({etcd::Op::Kind::range, p, {}, etcd::prefix_end(p), 0});
@@ -174,15 +189,22 @@ bool ClusterWatcher::list() {
     return false;
   }
   ObjectSet all;
+  WorkloadNodes nodes;
   for (const auto& range : r->ranges)
     for (const auto& kv : range.kvs) {
       try {
         keys_.decode(kv.key, kv.value, all);
+        if (auto node = keys_.node_of(kv.key); !node.empty())
+          nodes.put[ref_of(all.workloads[all.workloads.size() - 1])] = node;
       } catch (const Error& e) {
         log::warn(std::string("cluster: skipped: ") + e.what());
       }
     }
   try {
+    if (callbacks_.on_nodes) {
+      nodes.snapshot = true;
+      callbacks_.on_nodes(nodes);
+    }
     callbacks_.on_snapshot(all, r->revision);
   } catch (const std::exception& e) {
     log::warn(std::string("cluster: the objects at revision ") + std::to_string(r->revision) + " failed: " + e.what());
@@ -190,6 +212,7 @@ bool ClusterWatcher::list() {
   {
     std::lock_guard lock(mu_);
     status_.relists++;
+    if (!status_.connected) status_.connected_since_ns = realtime_now_ns();
     status_.connected = true;
     status_.outage_since_ns = 0;
     status_.last_error.clear();
@@ -199,7 +222,7 @@ bool ClusterWatcher::list() {
 }
 
 void ClusterWatcher::run() {
-  auto backoff = std::chrono::milliseconds(200);
+  Backoff backoff(kWatchBackoffFirst, kWatchBackoffCap);
   bool listed = false;
   while (true) {
     {
@@ -209,20 +232,32 @@ void ClusterWatcher::run() {
     if (!listed) listed = list();
     if (listed) {
       int64_t from = status().applied_revision + 1;
-      bool compacted = false;
+      bool compacted = false, quiet = true;
+      int64_t created_at = 0;
+      const auto watch_began = std::chrono::steady_clock::now();
       auto next = client_->watch(keys_.prefix(), etcd::prefix_end(keys_.prefix()), from, [&](const etcd::WatchBatch& b) {
         if (b.compact_revision > 0) {
           compacted = true;
           return false;
         }
+        quiet = false;
+        seen_head(b.revision);
         // one call per revision: a transaction's objects arrive together
         std::map<int64_t, std::pair<ObjectSet, ObjectSet>> by_revision;
+        std::map<int64_t, WorkloadNodes> nodes;
         for (const auto& e : b.events) {
           auto& [put, gone] = by_revision[e.kv.mod_revision];  // applied, even when it holds no object
           if (!keys_.of_objects(e.kv.key)) continue;  // an identity or a node's lease: not a warning
           try {
-            if (e.type == etcd::Event::Type::put) keys_.decode(e.kv.key, e.kv.value, put);
-            else keys_.named_by(e.kv.key, gone);
+            std::string node = keys_.node_of(e.kv.key);
+            if (e.type == etcd::Event::Type::put) {
+              keys_.decode(e.kv.key, e.kv.value, put);
+              if (!node.empty())
+                nodes[e.kv.mod_revision].put[ref_of(put.workloads[put.workloads.size() - 1])] = node;
+            } else if (keys_.named_by(e.kv.key, gone) && !node.empty()) {
+              nodes[e.kv.mod_revision].gone["Workload/" + gone.workloads[gone.workloads.size() - 1].meta.ns + "/" +
+                                            gone.workloads[gone.workloads.size() - 1].meta.name] = node;
+            }
           } catch (const Error& ex) {
             log::warn(std::string("cluster: skipped: ") + ex.what());
           }
@@ -230,6 +265,7 @@ void ClusterWatcher::run() {
         for (auto& [rev, change] : by_revision) {
           if (change.first.size() + change.second.size() > 0) {
             try {
+              if (callbacks_.on_nodes && nodes.count(rev)) callbacks_.on_nodes(nodes[rev]);
               callbacks_.on_change(change.first, change.second, rev);
             } catch (const std::exception& ex) {
               log::warn("cluster: revision " + std::to_string(rev) + " failed: " + ex.what());
@@ -238,21 +274,26 @@ void ClusterWatcher::run() {
           applied(rev);
         }
         return true;
-      });
+      }, kWatchIdle, &created_at);
+      seen_head(created_at);
       if (compacted) {
         listed = false;
         continue;  // at once: the store moved on without us
       }
       if (next) {
-        backoff = std::chrono::milliseconds(200);
+        // quiet for kWatchIdle: etcd sends a watch's past events at once,
+        // so none under the prefix came before the revision it was created at
+        // (a stream cut sooner may have lost them: only the idle end counts)
+        if (quiet && created_at > 0 && std::chrono::steady_clock::now() - watch_began >= kWatchIdle)
+          applied(created_at);
+        backoff.reset();
         continue;
       }
       failed(next.error());
       listed = false;  // a gap may follow an outage: list again, then watch
     }
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, backoff, [&] { return stopping_; });
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    cv_.wait_for(lock, backoff.next(), [&] { return stopping_; });
   }
 }
 

@@ -10,11 +10,13 @@
 // identity for each in this node's ipcache, nothing to attach here).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -54,6 +56,8 @@ class ClusterKeys {
   // The object a deleted key named (name, namespace and kind only) into `into`;
   // false for a key of no object.
   bool named_by(const std::string& key, ObjectSet& into) const;
+  // The node a workload's key names; "" for any other key.
+  std::string node_of(const std::string& key) const;
   const std::string& node() const { return node_; }
   const std::string& prefix() const { return prefix_; }
 
@@ -80,27 +84,42 @@ class ClusterStore {
   ClusterKeys keys_;
 };
 
+// Which node's key holds each workload of a list or change (workload ref ->
+// node): objects carry no node, their keys do (`workload list`'s NODE).
+struct WorkloadNodes {
+  bool snapshot = false;  // a list: these are all of them
+  std::map<std::string, std::string> put, gone;
+};
+
 // What a watcher has done, for `status` and metrics.
 struct WatchStatus {
   bool connected = false;       // listed and watching
   int64_t applied_revision = 0;  // the store's revision this node's objects equal
-  int64_t store_revision = 0;    // the newest revision seen
+  int64_t store_revision = 0;    // etcd's newest revision seen (list, watch headers)
   int64_t outage_since_ns = 0;   // realtime; 0 while connected
+  int64_t connected_since_ns = 0;  // realtime, of the last (re)list; 0 during an outage
   std::string last_error;
   uint64_t relists = 0;
+  // revisions of etcd not yet applied here (as of the last revision seen)
+  int64_t lag() const { return std::max<int64_t>(0, store_revision - applied_revision); }
 };
 
 // Lists the objects, then watches from the list's revision on, in a thread
 // of its own: on_snapshot(all objects, revision) after each (re)list,
 // on_change(put, gone, revision) for each later revision. A lost stream is
 // watched again from the next revision (backoff up to 5 s); a compacted one
-// is listed again. The callbacks run on the watcher's thread, one at a time;
+// is listed again. A watch that stayed quiet for its idle time (nothing
+// under the prefix changed) counts the revision etcd had when it was
+// created as applied, so the lag does not grow with writes of others to
+// the same etcd. The callbacks run on the watcher's thread, one at a time;
 // an exception from one is logged and the revision counted as applied.
 class ClusterWatcher {
  public:
   struct Callbacks {
     std::function<void(const ObjectSet& all, int64_t revision)> on_snapshot;
     std::function<void(const ObjectSet& put, const ObjectSet& gone, int64_t revision)> on_change;
+    // before each of the above: the nodes whose keys hold its workloads
+    std::function<void(const WorkloadNodes& nodes)> on_nodes;
   };
   ClusterWatcher(std::shared_ptr<etcd::Client> client, ClusterKeys keys, Callbacks callbacks);
   ~ClusterWatcher();
@@ -116,6 +135,7 @@ class ClusterWatcher {
   bool list();  // false: failed (status says why)
   void failed(const std::string& why);
   void applied(int64_t revision);
+  void seen_head(int64_t revision);  // etcd's revision, as a watch message's header says
   std::shared_ptr<etcd::Client> client_;
   ClusterKeys keys_;
   Callbacks callbacks_;
@@ -125,6 +145,9 @@ class ClusterWatcher {
   bool stopping_ = false;
   std::thread thread_;
 };
+
+// Tries at etcd after a failure: 0.2 s doubling to 5 s, jittered (sources/backoff.h).
+inline constexpr std::chrono::milliseconds kWatchBackoffFirst{200}, kWatchBackoffCap{5000};
 
 // What a change read from etcd may do to this node's own workloads (those
 // with an interface in `here`). Workloads are named by namespace and name

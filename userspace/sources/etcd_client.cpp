@@ -29,6 +29,15 @@ int64_t int_field(const json& j, const char* name) {
   return 0;
 }
 
+// Member ids are uint64 (written as strings): past INT64_MAX for half of them.
+uint64_t uint_field(const json& j, const char* name) {
+  auto it = j.find(name);
+  if (it == j.end() || it->is_null()) return 0;
+  if (it->is_number_unsigned() || it->is_number_integer()) return it->get<uint64_t>();
+  if (it->is_string()) return std::strtoull(it->get<std::string>().c_str(), nullptr, 10);
+  return 0;
+}
+
 std::string bytes_field(const json& j, const char* name) {
   auto it = j.find(name);
   if (it == j.end() || !it->is_string()) return {};
@@ -90,6 +99,7 @@ json compare_json(const Compare& c) {
   json j = {{"key", base64_encode(c.key)},
             {"target", kTargets[static_cast<int>(c.target)]},
             {"result", kResults[static_cast<int>(c.op)]}};
+  if (!c.range_end.empty()) j["range_end"] = base64_encode(c.range_end);
   switch (c.target) {
     case Compare::Target::version: j["version"] = std::to_string(c.number); break;
     case Compare::Target::create_revision: j["create_revision"] = std::to_string(c.number); break;
@@ -339,6 +349,41 @@ Result<int64_t> Client::lease_revoke(int64_t id) {
   auto body = call("/v3/lease/revoke", json{{"ID", std::to_string(id)}}.dump());
   if (!body) return Result<int64_t>::failure(body.error());
   return guarded("lease revoke", [&]() -> Result<int64_t> { return header_revision(json::parse(*body)); });
+}
+
+}  // namespace zeroseg::etcd
+
+namespace zeroseg::etcd {
+
+Compare Compare::none_under(const std::string& prefix) {
+  Compare c = absent(prefix);
+  c.range_end = prefix_end(prefix);
+  return c;
+}
+
+Op Op::get_prefix(const std::string& prefix) { return {Kind::range, prefix, {}, prefix_end(prefix), 0}; }
+Op Op::del_prefix(const std::string& prefix) { return {Kind::del, prefix, {}, prefix_end(prefix), 0}; }
+
+Result<MemberStatus> Client::status() {
+  auto body = call("/v3/maintenance/status", "{}");
+  if (!body) return Result<MemberStatus>::failure(body.error());
+  return guarded("status", [&]() -> Result<MemberStatus> {
+    json j = json::parse(*body);
+    MemberStatus st;
+    if (auto h = j.find("header"); h != j.end()) {
+      st.member_id = uint_field(*h, "member_id");
+      st.revision = int_field(*h, "revision");
+    }
+    st.leader = uint_field(j, "leader");
+    st.raft_term = int_field(j, "raftTerm");
+    return st;
+  });
+}
+
+Result<int64_t> Client::compact(int64_t revision) {
+  auto body = call("/v3/kv/compaction", json{{"revision", std::to_string(revision)}, {"physical", true}}.dump());
+  if (!body) return Result<int64_t>::failure(body.error());
+  return guarded("compaction", [&]() -> Result<int64_t> { return header_revision(json::parse(*body)); });
 }
 
 }  // namespace zeroseg::etcd

@@ -80,13 +80,16 @@ struct Compare {
   Op op = Op::equal;
   int64_t number = 0;  // version and revisions
   std::string value;   // Target::value
-  static Compare absent(std::string key) { return {std::move(key), Target::create_revision, Op::equal, 0, {}}; }
+  std::string range_end;  // "": the key alone; else every key of [key, range_end) must compare so
+  static Compare absent(std::string key) { return {std::move(key), Target::create_revision, Op::equal, 0, {}, {}}; }
   static Compare value_is(std::string key, std::string v) {
-    return {std::move(key), Target::value, Op::equal, 0, std::move(v)};
+    return {std::move(key), Target::value, Op::equal, 0, std::move(v), {}};
   }
   static Compare mod_revision_is(std::string key, int64_t rev) {
-    return {std::move(key), Target::mod_revision, Op::equal, rev, {}};
+    return {std::move(key), Target::mod_revision, Op::equal, rev, {}, {}};
   }
+  // No key starts with prefix (etcd compares an empty range as one absent key).
+  static Compare none_under(const std::string& prefix);
 };
 
 // One operation of a transaction's branch.
@@ -101,6 +104,8 @@ struct Op {
   }
   static Op del(std::string k) { return {Kind::del, std::move(k), {}, {}, 0}; }
   static Op get(std::string k) { return {Kind::range, std::move(k), {}, {}, 0}; }
+  static Op get_prefix(const std::string& prefix);
+  static Op del_prefix(const std::string& prefix);
 };
 
 struct Txn {
@@ -127,6 +132,12 @@ struct WatchBatch {
   int64_t compact_revision = 0;  // > 0: the start revision was compacted away; relist
 };
 
+// What one member says of itself (/v3/maintenance/status).
+struct MemberStatus {
+  uint64_t member_id = 0, leader = 0;  // leader: 0 while none is elected
+  int64_t revision = 0, raft_term = 0;
+};
+
 // The smallest key after every key that starts with prefix (a range end).
 std::string prefix_end(const std::string& prefix);
 
@@ -151,15 +162,22 @@ class Client {
   Result<int64_t> lease_keepalive(int64_t id);       // the TTL left; 0: the lease is gone
   Result<int64_t> lease_revoke(int64_t id);
   Result<int64_t> lease_time_to_live(int64_t id);  // seconds left, without renewing; -1: gone
+  // The member that answers (the current endpoint first), about itself.
+  Result<MemberStatus> status();
+  // Compacts the store's history up to revision (what etcd's auto-compaction
+  // does): a watch from an older revision is then refused (compact_revision).
+  Result<int64_t> compact(int64_t revision);
 
   // Watches keys from start_revision (0: now) on, calling on_batch for each
   // message, until on_batch returns false, stop() is called, the stream ends
   // or nothing arrived for idle (then it returns the revision to resume
   // from, without error: a quiet store). Returns the next revision to watch
-  // from, or the error that ended the stream.
+  // from, or the error that ended the stream. created_revision: the store's
+  // revision when etcd created the watch (0: it was not created).
   Result<int64_t> watch(const std::string& key, const std::string& range_end, int64_t start_revision,
                         const std::function<bool(const WatchBatch&)>& on_batch,
-                        std::chrono::milliseconds idle = std::chrono::milliseconds(10000));
+                        std::chrono::milliseconds idle = std::chrono::milliseconds(10000),
+                        int64_t* created_revision = nullptr);
   // Ends a watch in progress (from another thread) and refuses new ones.
   void stop();
 

@@ -30,6 +30,7 @@ std::string bytes(const json& j, const char* name) {
 struct StreamState {
   int64_t next = 0;  // the revision to resume from
   bool created = false;
+  int64_t created_revision = 0;
   bool stopped_by_caller = false;
   std::string failure;
 };
@@ -50,6 +51,7 @@ bool take_message(const std::string& line, StreamState& st, const std::function<
   if (auto h = r->find("header"); h != r->end()) b.revision = number(*h, "revision");
   if (r->value("created", false)) {
     st.created = true;
+    st.created_revision = b.revision;
     if (st.next == 0) st.next = b.revision + 1;
   }
   b.compact_revision = number(*r, "compact_revision");
@@ -86,7 +88,9 @@ bool take_message(const std::string& line, StreamState& st, const std::function<
 }  // namespace
 
 Result<int64_t> Client::watch(const std::string& key, const std::string& range_end, int64_t start_revision,
-                              const std::function<bool(const WatchBatch&)>& on_batch, std::chrono::milliseconds idle) {
+                              const std::function<bool(const WatchBatch&)>& on_batch, std::chrono::milliseconds idle,
+                              int64_t* created_revision) {
+  if (created_revision) *created_revision = 0;
   json create = {{"key", base64_encode(key)}};
   if (!range_end.empty()) create["range_end"] = base64_encode(range_end);
   if (start_revision > 0) create["start_revision"] = std::to_string(start_revision);
@@ -139,6 +143,7 @@ Result<int64_t> Client::watch(const std::string& key, const std::string& range_e
       std::lock_guard lock(watch_mu_);
       stop_watch_ = nullptr;
     }
+    if (created_revision) *created_revision = st.created_revision;
     if (!st.failure.empty()) return Result<int64_t>::failure(st.failure);
     if (st.stopped_by_caller || stopped_) return st.next;
     if (sent && res.status != 200)

@@ -7,8 +7,12 @@
 namespace zeroseg {
 
 NodeLease::NodeLease(std::shared_ptr<etcd::Client> client, std::string node_key, int64_t ttl_seconds,
-                     std::function<void(int64_t)> on_lease)
-    : client_(std::move(client)), node_key_(std::move(node_key)), ttl_(ttl_seconds), on_lease_(std::move(on_lease)) {}
+                     std::function<void(int64_t)> on_lease, std::function<void()> on_beat)
+    : client_(std::move(client)),
+      node_key_(std::move(node_key)),
+      ttl_(ttl_seconds),
+      on_lease_(std::move(on_lease)),
+      on_beat_(std::move(on_beat)) {}
 
 NodeLease::~NodeLease() { stop(); }
 
@@ -69,6 +73,12 @@ void NodeLease::run() {
         id_ = 0;
       }
       grant();
+    } else if (left && on_beat_) {
+      try {
+        on_beat_();
+      } catch (const std::exception& e) {
+        log::warn(std::string("cluster: ") + e.what());
+      }
     }  // an unreachable etcd: try again at the next beat
     std::unique_lock lock(mu_);
     if (cv_.wait_for(lock, id_ ? beat : std::chrono::milliseconds(1000), [&] { return stopping_; })) return;

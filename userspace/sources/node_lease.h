@@ -25,8 +25,10 @@ class NodeLease {
   // on_lease(id): a new lease holds the node key; write the node's workloads
   // with it. Runs on the lease's thread; an exception from it is logged and
   // the lease granted again at the next beat.
+  // on_beat: after each keepalive that etcd answered (every ttl/3), on the
+  // lease's thread; an exception from it is logged.
   NodeLease(std::shared_ptr<etcd::Client> client, std::string node_key, int64_t ttl_seconds,
-            std::function<void(int64_t lease)> on_lease);
+            std::function<void(int64_t lease)> on_lease, std::function<void()> on_beat = nullptr);
   ~NodeLease();
   void start();
   void stop();
@@ -40,6 +42,7 @@ class NodeLease {
   std::string node_key_;
   int64_t ttl_;
   std::function<void(int64_t)> on_lease_;
+  std::function<void()> on_beat_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   int64_t id_ = 0;
