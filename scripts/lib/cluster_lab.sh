@@ -174,7 +174,9 @@ clab_stop() {
   pid=$(cat "$1")
   kill "-${2:-TERM}" "$pid" 2>/dev/null || true
   for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
+  # only if still there: the pid of one that ended may be another's by now
+  # (other labs and helpers run on this machine)
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
   rm -f "$1"
 }
 

@@ -196,7 +196,7 @@ lab_down() {
     pid=$(cat "$dir/agent.pid")
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi  # its pid may be another's by now
   fi
   if [ -e "/run/netns/$node" ] && [ -x "$ZEROSEG" ]; then
     nsenter --net="/run/netns/$node" "$ZEROSEG" agent --uninstall --bpf-pin-dir "$(lab_pin)" >/dev/null 2>&1 || true

@@ -43,6 +43,10 @@ YAML
 rev=$(clab_zs 1 apply -f "$work/policy.yaml" -o json | cluster_rev)
 expect_ok "every node applied the policy (revision $rev)" all_applied "${rev:-999999}"
 api_id=$(identity_of 2 prod/api) client_id=$(identity_of 3 prod/client)
+# the numbers the others are compared with must exist: '' = '' would pass
+# every identity and ipcache check below with the workload lists unreadable
+expect_ok "node 2 numbers api ($api_id)" test -n "$api_id"
+expect_ok "node 3 numbers client ($client_id)" test -n "$client_id"
 expect_eq "node 1 numbers api as node 2 does ($api_id)" "$(identity_of 1 prod/api)" "$api_id"
 for f in 4 6; do
   expect_ok "api (n2) -> web (n1):80 allowed, IPv$f" clab_probe api web http 80 $f

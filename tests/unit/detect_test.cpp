@@ -876,5 +876,19 @@ TEST(DetectionBlind, OneAlertWhenAWindowOpensAndOneWhenItCloses) {
   EXPECT_TRUE(reloaded.observe(4, 2 * kSec));
 }
 
+// A datapath loaded anew while a window is open: the closing alert counts
+// what was held back before the reload and after it, not the new counter's
+// total minus the old one's (which wrapped to ~1.8e19 denies).
+TEST(DetectionBlind, AReloadInsideAWindowCountsBothSides) {
+  DetectionBlind blind("node-a");
+  blind.observe(1000, 0);
+  ASSERT_TRUE(blind.observe(1500, kSec));  // opens: 500 held back
+  EXPECT_FALSE(blind.observe(20, 2 * kSec)) << "the reload: a reading";
+  EXPECT_FALSE(blind.observe(70, 3 * kSec)) << "still the same window: 50 more";
+  auto closed = blind.observe(70, 14 * kSec);
+  ASSERT_TRUE(closed);
+  EXPECT_NE(closed->summary.find("held back 550 denies"), std::string::npos) << closed->summary;
+}
+
 }  // namespace
 }  // namespace zeroseg

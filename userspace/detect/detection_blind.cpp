@@ -18,7 +18,9 @@ Alert DetectionBlind::alert(const char* severity, int64_t now_ns) const {
 }
 
 std::optional<Alert> DetectionBlind::observe(uint64_t total, int64_t now_ns) {
-  if (!last_ || total < *last_) {  // the first reading, or a datapath loaded anew
+  // the first reading, or a datapath loaded anew (its counter from 0): a
+  // reading only; an open window stays open, with what it counted so far
+  if (!last_ || total < *last_) {
     last_ = total;
     return std::nullopt;
   }
@@ -26,10 +28,13 @@ std::optional<Alert> DetectionBlind::observe(uint64_t total, int64_t now_ns) {
   last_ = total;
   if (held) {
     last_growth_ns_ = now_ns;
-    if (open_) return std::nullopt;
+    if (open_) {
+      held_in_window_ += held;
+      return std::nullopt;
+    }
     open_ = true;
     opened_ns_ = now_ns;
-    opened_total_ = total - held;
+    held_in_window_ = held;
     Alert a = alert("medium", now_ns);
     a.summary = "detection blind: the deny-event budget (deny-events-per-cpu) held back " + std::to_string(held) +
                 " denies the detectors will not see; a scan now may raise nothing (a flood of denies?)";
@@ -39,7 +44,7 @@ std::optional<Alert> DetectionBlind::observe(uint64_t total, int64_t now_ns) {
   open_ = false;
   Alert a = alert("low", now_ns);
   a.summary = "detection was blind from " + format_rfc3339(opened_ns_) + " to " + format_rfc3339(last_growth_ns_) +
-              ": the deny-event budget held back " + std::to_string(total - opened_total_) + " denies";
+              ": the deny-event budget held back " + std::to_string(held_in_window_) + " denies";
   return a;
 }
 

@@ -38,7 +38,9 @@ class DetectionBlind {
   int64_t quiet_ns_;
   std::optional<uint64_t> last_;
   bool open_ = false;
-  uint64_t opened_total_ = 0;
+  // summed per reading, not the counter's total now minus at the opening:
+  // a datapath loaded anew inside a window restarts the counter from 0
+  uint64_t held_in_window_ = 0;
   int64_t opened_ns_ = 0, last_growth_ns_ = 0;
 };
 
