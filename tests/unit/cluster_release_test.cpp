@@ -116,5 +116,38 @@ TEST(ClusterIdentityRelease, ADeadNodesUsesExpireWithItsLease) {
   EXPECT_FALSE(numbered(*client, a.ids, job));
 }
 
+// A node that uses more numbers than etcd takes operations in one
+// transaction (--max-txn-ops, 128 by default): its uses are written again
+// under a new lease, and reported, in as many transactions as it takes. In
+// one, etcd refused them all ("too many operations in txn request"): the
+// lease's grant failed and was given back every second (the node never
+// joined), and a report that dropped them failed at every beat.
+TEST(ClusterIdentityRelease, UsesBeyondOneTransactionAreWrittenAndDropped) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  auto client = client_for(etcd);
+  EtcdIdentityAllocator ids(client);
+  ids.set_node("node-a");  // numbered before the lease, as at an agent's start
+  std::set<uint32_t> numbers;
+  for (int i = 0; i < 200; i++) numbers.insert(ids.allocate({{"app", "w" + std::to_string(i)}}));
+  ASSERT_EQ(numbers.size(), 200u);
+  auto lease = client->lease_grant(60);
+  ASSERT_TRUE(lease) << lease.error();
+  auto written = ids.set_lease(*lease);
+  ASSERT_TRUE(written) << written.error();
+  const std::string used = "/zeroseg/v1/identities/used-by/";
+  auto uses = client->range(used, etcd::prefix_end(used));
+  ASSERT_TRUE(uses) << uses.error();
+  ASSERT_EQ(uses->kvs.size(), 200u);
+  for (const auto& kv : uses->kvs) EXPECT_EQ(kv.lease, *lease) << kv.key;
+  ASSERT_TRUE(ids.report_usage(numbers));  // all reported already: nothing to write
+  auto dropped = ids.report_usage({});
+  ASSERT_TRUE(dropped) << dropped.error();
+  EXPECT_TRUE(client->range(used, etcd::prefix_end(used))->kvs.empty());
+  auto again = ids.report_usage(numbers);
+  ASSERT_TRUE(again) << again.error();
+  EXPECT_EQ(client->range(used, etcd::prefix_end(used))->kvs.size(), 200u);
+}
+
 }  // namespace
 }  // namespace zeroseg

@@ -3,6 +3,8 @@
 
 #include <zeroseg/identity.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -48,6 +50,30 @@ std::optional<uint32_t> parse_number(const std::string& s) {
   uint64_t n = std::stoull(s);
   if (n < ZS_ID_FIRST_ALLOCATED || n > UINT32_MAX) return std::nullopt;
   return static_cast<uint32_t>(n);
+}
+
+// etcd refuses a transaction of more operations than --max-txn-ops (128
+// by default) whole. A node's used-by keys stand each alone (no reader
+// needs them all at once), so they are written in transactions this size:
+// a node using more than ~100 numbers could otherwise neither take a new
+// lease (set_lease failed, the lease was given back, again every second)
+// nor report a change of many uses.
+constexpr size_t kMaxTxnOps = 128;
+
+// ops in transactions of at most kMaxTxnOps; the last one's revision. A
+// failure leaves the earlier ones written (each op is idempotent: the
+// caller writes them all again next time).
+etcd::Result<int64_t> txn_in_batches(etcd::Client& client, const std::vector<etcd::Op>& ops) {
+  int64_t revision = 0;
+  for (size_t i = 0; i < ops.size(); i += kMaxTxnOps) {
+    etcd::Txn t;
+    t.success.assign(ops.begin() + static_cast<std::ptrdiff_t>(i),
+                     ops.begin() + static_cast<std::ptrdiff_t>(std::min(ops.size(), i + kMaxTxnOps)));
+    auto r = client.txn(t);
+    if (!r) return etcd::Result<int64_t>::failure(r.error());
+    revision = r->revision;
+  }
+  return revision;
 }
 
 }  // namespace
@@ -156,11 +182,9 @@ etcd::Result<int64_t> EtcdIdentityAllocator::set_lease(int64_t lease) {
   std::lock_guard lock(mu_);
   lease_ = lease;
   if (node_.empty() || reported_.empty()) return int64_t{0};
-  etcd::Txn t;
-  for (uint32_t n : reported_) t.success.push_back(etcd::Op::put(used_key(n), "", lease_));
-  auto r = client_->txn(t);
-  if (!r) return etcd::Result<int64_t>::failure(r.error());
-  return r->revision;
+  std::vector<etcd::Op> ops;
+  for (uint32_t n : reported_) ops.push_back(etcd::Op::put(used_key(n), "", lease_));
+  return txn_in_batches(*client_, ops);
 }
 
 etcd::Result<int64_t> EtcdIdentityAllocator::report_usage(const std::set<uint32_t>& in_use_now) {
@@ -168,24 +192,24 @@ etcd::Result<int64_t> EtcdIdentityAllocator::report_usage(const std::set<uint32_
   if (node_.empty()) return int64_t{0};
   std::set<uint32_t> in_use = in_use_now;
   in_use.insert(fresh_.begin(), fresh_.end());
-  etcd::Txn t;
+  std::vector<etcd::Op> ops;
   for (uint32_t n : in_use)
     if (n >= ZS_ID_FIRST_ALLOCATED && !reported_.count(n)) {
-      t.success.push_back(etcd::Op::put(used_key(n), "", lease_));
-      t.success.push_back(etcd::Op::del(prefix_ + "unused/" + std::to_string(n)));
+      ops.push_back(etcd::Op::put(used_key(n), "", lease_));
+      ops.push_back(etcd::Op::del(prefix_ + "unused/" + std::to_string(n)));
     }
   std::vector<uint32_t> dropped;
   for (uint32_t n : reported_)
     if (!in_use.count(n)) {
-      t.success.push_back(etcd::Op::del(used_key(n)));
+      ops.push_back(etcd::Op::del(used_key(n)));
       dropped.push_back(n);
     }
-  if (t.success.empty()) {
+  if (ops.empty()) {
     fresh_.clear();
     return int64_t{0};
   }
-  auto r = client_->txn(t);
-  if (!r) return etcd::Result<int64_t>::failure(r.error());
+  auto r = txn_in_batches(*client_, ops);
+  if (!r) return r;
   // forgotten here too: a later use asks etcd again, which writes the use
   // (or numbers the key anew, when a sweep released this number meanwhile)
   for (uint32_t n : dropped)
@@ -197,7 +221,7 @@ etcd::Result<int64_t> EtcdIdentityAllocator::report_usage(const std::set<uint32_
   for (uint32_t n : in_use)
     if (n >= ZS_ID_FIRST_ALLOCATED) reported_.insert(n);
   fresh_.clear();
-  return r->revision;
+  return *r;
 }
 
 etcd::Result<std::vector<uint32_t>> EtcdIdentityAllocator::sweep(int64_t grace_seconds, int64_t now_seconds) {
