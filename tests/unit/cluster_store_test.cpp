@@ -193,6 +193,31 @@ TEST(ClusterStore, ADeleteOfAnotherNodesWorkloadDeletesNothing) {
   EXPECT_EQ(left->kvs.size(), 0u);
 }
 
+// etcd refuses a transaction of more than 128 operations (--max-txn-ops),
+// with a reply cpp-httplib reads as a broken connection: a node's own
+// workloads (written again under each new lease) go in batches, and an apply
+// too large for one transaction is refused as such, not as "unreachable".
+TEST(ClusterStore, ANodesManyWorkloadsGoInBatchesAndAnOversizedApplyIsRefusedAsSuch) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  std::string yaml;
+  for (int i = 0; i < 200; i++)
+    yaml += "---\napiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: w" + std::to_string(i) +
+            ", namespace: prod, labels: {app: web}}\nspec: {interface: veth" + std::to_string(i) + ", ips: [10.0." +
+            std::to_string(i / 250) + "." + std::to_string(i % 250 + 1) + "]}\n";
+  ObjectSet many = load_yaml(yaml, "many.yaml");
+  ASSERT_EQ(many.workloads.size(), 200u);
+  ClusterStore a(client_for(etcd), ClusterKeys("node-a"));
+  auto whole = a.put(many);
+  ASSERT_FALSE(whole);
+  EXPECT_NE(whole.error().find("--max-txn-ops"), std::string::npos) << whole.error();
+  auto batched = a.put_workloads(many.workloads, 0);
+  ASSERT_TRUE(batched) << batched.error();
+  auto left = client_for(etcd)->range_prefix("/zeroseg/v1/");
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->kvs.size(), 200u);
+}
+
 TEST(ClusterWatcher, AnOutageIsReportedAndTheReturnListsAgainWithoutAGap) {
   ZS_REQUIRE_ETCD();
   EtcdServer etcd;

@@ -113,7 +113,7 @@ void ClusterMode::on_lease(int64_t lease) {
   }
   ObjectSet own = own_workloads(*agent_.snapshot().desired);
   if (own.size()) {
-    auto rev = store_.put(own, lease);
+    auto rev = store_.put_workloads(own.workloads, lease);
     if (!rev) throw Error("writing this node's " + std::to_string(own.size()) + " workloads: " + rev.error());
   }
   if (int64_t applied = watcher_.status().applied_revision; applied > 0)
@@ -273,10 +273,22 @@ ApplyResult ClusterMode::wait_for(int64_t revision, const ObjectSet& objects, co
   return r;
 }
 
+namespace {
+// An apply or delete is one etcd transaction (all of it or nothing), and etcd
+// refuses one of more than etcd::kMaxTxnOps operations.
+void refuse_beyond_one_transaction(const ObjectSet& objects, const char* done) {
+  if (size_t n = objects.size(); n > etcd::kMaxTxnOps)
+    throw Error(std::string("nothing ") + done + ": " + std::to_string(n) +
+                " objects at once, and etcd takes at most " + std::to_string(etcd::kMaxTxnOps) +
+                " in one transaction (its --max-txn-ops): split the file");
+}
+}  // namespace
+
 ApplyResult ClusterMode::apply(const ObjectSet& objects, bool dry_run) {
   // what this node would make of it: errors before anything is written
   ApplyResult check = agent_.apply(objects, true);
   if (dry_run) return check;
+  refuse_beyond_one_transaction(objects, "applied");
   int64_t lease = lease_.id();
   if (objects.workloads.size() && !lease)
     throw Error("cluster store unavailable, nothing applied: this node holds no lease in etcd yet (" +
@@ -291,6 +303,7 @@ ApplyResult ClusterMode::apply(const ObjectSet& objects, bool dry_run) {
 ApplyResult ClusterMode::remove(const ObjectSet& objects, bool dry_run) {
   ApplyResult check = agent_.remove(objects, true);
   if (dry_run) return check;
+  refuse_beyond_one_transaction(objects, "deleted");
   std::vector<std::string> refs;
   for (const auto& w : objects.workloads) refs.push_back(ref_of(w));
   {

@@ -52,30 +52,6 @@ std::optional<uint32_t> parse_number(const std::string& s) {
   return static_cast<uint32_t>(n);
 }
 
-// etcd refuses a transaction of more operations than --max-txn-ops (128
-// by default) whole. A node's used-by keys stand each alone (no reader
-// needs them all at once), so they are written in transactions this size:
-// a node using more than ~100 numbers could otherwise neither take a new
-// lease (set_lease failed, the lease was given back, again every second)
-// nor report a change of many uses.
-constexpr size_t kMaxTxnOps = 128;
-
-// ops in transactions of at most kMaxTxnOps; the last one's revision. A
-// failure leaves the earlier ones written (each op is idempotent: the
-// caller writes them all again next time).
-etcd::Result<int64_t> txn_in_batches(etcd::Client& client, const std::vector<etcd::Op>& ops) {
-  int64_t revision = 0;
-  for (size_t i = 0; i < ops.size(); i += kMaxTxnOps) {
-    etcd::Txn t;
-    t.success.assign(ops.begin() + static_cast<std::ptrdiff_t>(i),
-                     ops.begin() + static_cast<std::ptrdiff_t>(std::min(ops.size(), i + kMaxTxnOps)));
-    auto r = client.txn(t);
-    if (!r) return etcd::Result<int64_t>::failure(r.error());
-    revision = r->revision;
-  }
-  return revision;
-}
-
 }  // namespace
 
 EtcdIdentityAllocator::EtcdIdentityAllocator(std::shared_ptr<etcd::Client> client, std::string prefix)
@@ -184,7 +160,9 @@ etcd::Result<int64_t> EtcdIdentityAllocator::set_lease(int64_t lease) {
   if (node_.empty() || reported_.empty()) return int64_t{0};
   std::vector<etcd::Op> ops;
   for (uint32_t n : reported_) ops.push_back(etcd::Op::put(used_key(n), "", lease_));
-  return txn_in_batches(*client_, ops);
+  // Each used-by key stands alone: in batches (a node using more than ~100
+  // numbers could otherwise neither take a lease nor report many uses).
+  return etcd::txn_in_batches(*client_, ops);
 }
 
 etcd::Result<int64_t> EtcdIdentityAllocator::report_usage(const std::set<uint32_t>& in_use_now) {
@@ -208,7 +186,7 @@ etcd::Result<int64_t> EtcdIdentityAllocator::report_usage(const std::set<uint32_
     fresh_.clear();
     return int64_t{0};
   }
-  auto r = txn_in_batches(*client_, ops);
+  auto r = etcd::txn_in_batches(*client_, ops);
   if (!r) return r;
   // forgotten here too: a later use asks etcd again, which writes the use
   // (or numbers the key anew, when a sweep released this number meanwhile)

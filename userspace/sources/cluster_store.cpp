@@ -113,6 +113,12 @@ etcd::Result<int64_t> ClusterStore::put(const ObjectSet& objects, int64_t lease)
   return r->revision;
 }
 
+etcd::Result<int64_t> ClusterStore::put_workloads(const SharedVector<Workload>& workloads, int64_t lease) {
+  std::vector<etcd::Op> ops;
+  for (const auto& w : workloads) ops.push_back(etcd::Op::put(keys_.key(w), w.meta.document.str(), lease));
+  return etcd::txn_in_batches(*client_, ops);
+}
+
 etcd::Result<int64_t> ClusterStore::remove(const ObjectSet& objects, const std::set<std::string>& held) {
   etcd::Txn t;
   for (const auto& w : objects.workloads) {

@@ -72,7 +72,11 @@ class ClusterStore {
       : client_(std::move(client)), keys_(std::move(keys)) {}
   // The revision that holds the change, or why none does. Workloads are
   // written under `lease` (the node's: they go when it dies); 0: none.
+  // At most etcd::kMaxTxnOps objects (etcd refuses a larger transaction).
   etcd::Result<int64_t> put(const ObjectSet& objects, int64_t lease = 0);
+  // Writes a node's own workloads again under a new lease: each key stands
+  // alone, so in transactions of at most etcd::kMaxTxnOps (a node runs more).
+  etcd::Result<int64_t> put_workloads(const SharedVector<Workload>& workloads, int64_t lease);
   // Deletes commit only if every workload of `held` (refs) has its key under
   // this node: a workload's key is under the node that runs it, so a delete
   // through another node would delete nothing. 0: one was not (nothing deleted).

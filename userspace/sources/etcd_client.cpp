@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -296,6 +297,9 @@ Result<int64_t> Client::del(const std::string& key, const std::string& range_end
 }
 
 Result<TxnResult> Client::txn(const Txn& t) {
+  if (size_t most = std::max({t.compare.size(), t.success.size(), t.failure.size()}); most > kMaxTxnOps)
+    return Result<TxnResult>::failure("a transaction of " + std::to_string(most) + " operations: etcd refuses more than " +
+                                      std::to_string(kMaxTxnOps) + " in one (its --max-txn-ops)");
   json r = {{"compare", json::array()}, {"success", json::array()}, {"failure", json::array()}};
   for (const auto& c : t.compare) r["compare"].push_back(compare_json(c));
   for (const auto& op : t.success) r["success"].push_back(op_json(op));
@@ -349,6 +353,19 @@ Result<int64_t> Client::lease_revoke(int64_t id) {
   auto body = call("/v3/lease/revoke", json{{"ID", std::to_string(id)}}.dump());
   if (!body) return Result<int64_t>::failure(body.error());
   return guarded("lease revoke", [&]() -> Result<int64_t> { return header_revision(json::parse(*body)); });
+}
+
+Result<int64_t> txn_in_batches(Client& client, const std::vector<Op>& ops) {
+  int64_t revision = 0;
+  for (size_t i = 0; i < ops.size(); i += kMaxTxnOps) {
+    Txn t;
+    t.success.assign(ops.begin() + static_cast<std::ptrdiff_t>(i),
+                     ops.begin() + static_cast<std::ptrdiff_t>(std::min(ops.size(), i + kMaxTxnOps)));
+    auto r = client.txn(t);
+    if (!r) return Result<int64_t>::failure(r.error());
+    revision = r->revision;
+  }
+  return revision;
 }
 
 }  // namespace zeroseg::etcd

@@ -113,6 +113,12 @@ struct Txn {
   std::vector<Op> success, failure;
 };
 
+// etcd refuses a transaction with more operations in a branch than its
+// --max-txn-ops (128 by default), and the gateway's refusal ends in a
+// trailer cpp-httplib reads as a broken connection: Client::txn refuses
+// such a transaction itself, with a message that says so.
+constexpr size_t kMaxTxnOps = 128;
+
 struct TxnResult {
   bool succeeded = false;
   int64_t revision = 0;
@@ -194,5 +200,10 @@ class Client {
   std::mutex watch_mu_;
   std::function<void()> stop_watch_;  // under watch_mu_
 };
+
+// ops (each standing alone: no reader needs them all at once) written in
+// transactions of at most kMaxTxnOps; the last one's revision. A failure
+// leaves the earlier ones written: the caller writes them all again.
+Result<int64_t> txn_in_batches(Client& client, const std::vector<Op>& ops);
 
 }  // namespace zeroseg::etcd
