@@ -7,6 +7,7 @@
 // same ifindexes: endpoints and source entries compare as they are); every
 // map's active slot dumped and compared after every step.
 // Privileged: BPF maps and programs, network namespaces.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -24,6 +25,8 @@
 #include "loader/datapath.h"
 #include "loader/slot_access.h"
 #include "policy/compiler.h"
+#include "policy/object_merge.h"
+#include "policy/yaml_reader.h"
 #include "privileged.h"
 
 namespace zeroseg {
@@ -153,6 +156,65 @@ TEST(ChurnMapsTest, IncrementalChurnLeavesTheMapsAsAWholeReconcile) {
     }
   }
   EXPECT_GT(endpoints_seen, 0u);  // the endpoints and their source entries were compared too
+}
+
+// Attack review 5: a pod's interface usually goes before its workload
+// object does (the runtime deletes the veth, then the workload is deleted).
+// The incremental write found no ifindex for the gone interface and
+// skipped it: its endpoint entry, its own-address entry and, on every
+// uplink, its address's local-workload entry stayed in the maps until a
+// whole reconcile. The uplink then still takes flows in to that address as
+// a local workload's (in no share of its own: zs_ct_inner_workload) that
+// no workload interface will ever charge or refuse, so a peer the uplink
+// lets in fills conntrack past the uplink's share; and a source with that
+// address is dropped on the uplink as spoofed. Failed before the fix: 2
+// entries of 10.1.0.1 left in zs_sources, 2 endpoints.
+TEST(ChurnMapsTest, AWorkloadDeletedAfterItsInterfaceLeavesNoEntries) {
+  ZS_REQUIRE_ROOT("to load BPF programs and make network namespaces");
+  const std::string tag = "zs-g" + std::to_string(getpid() % 10000) + "-";
+  const std::string a_yaml = "---\napiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: a, namespace: ns, "
+                             "labels: {app: a}}\nspec: {interface: " + tag + "a, ips: [10.1.0.1]}\n";
+  const ObjectSet before = load_yaml(churn::namespaces_yaml() +
+                                         "---\napiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: up, "
+                                         "namespace: ns}\nspec: {interface: " + tag + "up, attach: host, ips: [10.78.0.1]}\n" +
+                                         a_yaml,
+                                     "s.yaml");
+  ObjectSet after = before;
+  MergeOutcome o;
+  remove_objects(after, load_yaml(a_yaml, "a.yaml"), o);
+  ASSERT_EQ(after.workloads.size(), 1u);
+  in_fresh_netns({tag + "up", tag + "a"}, [&] {
+    auto dp = Datapath::load({.pin_dir = "/sys/fs/bpf/zs-ut-churn-gone-" + std::to_string(getpid()), .pin = false});
+    auto entries_of_a = [&] {
+      size_t n = 0;
+      int slot = dp->active_slot();
+      for (auto& [k, v] : dp->sources().entries())
+        if (slot_ref(v, slot) && k.family == ZS_FAMILY_IPV4 && k.addr[0] == htonl(0x0a010001)) n++;
+      return n;
+    };
+    auto endpoints = [&] {
+      size_t n = 0;
+      int slot = dp->active_slot();
+      for (auto& [k, v] : dp->endpoints().entries()) n += !slot_empty(slot_ref(v, slot));
+      return n;
+    };
+    {
+      LocalIdentityAllocator ids;
+      RuleIdAllocator rules;
+      Reconciler r(*dp);
+      Compiled c0 = PolicyCompiler(ids, rules).compile(before);
+      r.reconcile(c0);
+      EXPECT_EQ(entries_of_a(), 2u) << "a's own address on its interface, and local on the uplink";
+      EXPECT_EQ(endpoints(), 2u);
+      ASSERT_EQ(std::system(("ip link del " + tag + "a").c_str()), 0);
+      auto c1 = PolicyCompiler(ids, rules).compile_workloads(after, before, c0);
+      ASSERT_TRUE(c1) << "a plain workload gone: the incremental path";
+      r.reconcile_workloads(*c1, c0);
+      EXPECT_EQ(entries_of_a(), 0u) << "a's address is still a local workload's in zs_sources";
+      EXPECT_EQ(endpoints(), 1u) << "a's endpoint entry stayed";
+      r.reconcile(Compiled{});
+    }
+  });
 }
 
 }  // namespace

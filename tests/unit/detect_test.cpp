@@ -356,6 +356,43 @@ TEST(FirstSeenEdge, StartsLetOutToAWorkloadAreNoEdgeUntilItsOwnEndLetsThemIn) {
   EXPECT_EQ(s.count("first-seen-edge"), 3u);
 }
 
+// Attack review 5 (pinned, not fixed): an edge is traffic at the source's
+// end only when the destination is no workload's address; to a workload's,
+// only its own end's start or an answer count. A workload whose end no
+// zeroseg judges (declared with addresses and no interface: a VM, a host
+// off the cluster) never shows a start, so traffic that is never answered
+// (one-way UDP: syslog, an exfiltration channel) to it makes no
+// first-seen-edge at all; before 239cf28 its start at the source's end did.
+// Fails now: 0 alerts. A fix must know which workload addresses some
+// zeroseg end judges (an interface on some node), not just that the
+// address is a workload's.
+TEST(FirstSeenEdge, DISABLED_OneWayTrafficToAWorkloadNoZerosegEndJudgesIsAnEdge) {
+  Stream s(learning_for(60 * kSec));
+  auto compiled = std::make_shared<Compiled>();
+  for (uint32_t ip : {kWeb, kApp, kDb})
+    compiled->workloads_by_ip[*IpAddr::parse(std::to_string(ip >> 24) + "." + std::to_string(ip >> 16 & 255) + "." +
+                                             std::to_string(ip >> 8 & 255) + "." + std::to_string(ip & 255))] =
+        "prod/w" + std::to_string(ip & 255);
+  compiled->endpoints["veth-web"] = {"prod/w2", kWebId};
+  compiled->endpoints["veth-app"] = {"prod/w2", kAppId};  // db: no interface, judged by no zeroseg
+  s.names = FlowCatalog("node", compiled);
+  s.feed(started(kWeb, kWebId, kApp, kAppId, 8080, kSec));
+  // after learning: app sends syslog to db, one way, for 40 s
+  FlowRecord start = let_out(kApp, kAppId, kDb, kDbId, 514, 100 * kSec);
+  start.tuple.proto = ZS_PROTO_UDP;
+  s.feed(start);
+  FlowRecord end = record(FlowEvent::unanswered, kApp, kDb, 514, 140 * kSec);  // its flow-unanswered record
+  end.verdict = ZS_VERDICT_ALLOWED;
+  end.direction = ZS_DIR_EGRESS;
+  end.tuple.proto = ZS_PROTO_UDP;
+  end.start_ns = 100 * kSec;
+  end.subject = kAppId;
+  end.peer = kDbId;
+  end.packets = {400, 0};
+  s.feed(end);
+  EXPECT_EQ(s.count("first-seen-edge"), 1u) << "app -> db udp/514 went over the edge unseen";
+}
+
 TEST(LateralService, FirstTryOfARemoteServiceBySourceIdentity) {
   Stream s(learning_for(60 * kSec));
   s.feed(started(kWeb, kWebId, kApp, kAppId, 22, kSec));  // web uses ssh while learning

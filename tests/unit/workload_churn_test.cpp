@@ -184,5 +184,45 @@ TEST(CompileWorkloadsTest, FallsBackWhereIdentitiesAreRefinedOrObjectsConflict) 
   EXPECT_FALSE(PolicyCompiler(ids, rules).compile_workloads(q, state, prev));
 }
 
+// Attack review 5: identity_labels() sets zeroseg.io/namespace over what a
+// workload's own labels say, so a workload labelled zeroseg.io/namespace: x
+// has the identity of its namespace's workloads without that label, while
+// selectors still read its own labels. Its coming or going changes which
+// selectors match the identity but no identity appears or goes: the
+// incremental compile kept the allow its going revoked in a whole compile
+// (the peer's identity still allowed into db), and missed the one its
+// coming granted. Such a change now takes the whole compile.
+TEST(CompileWorkloadsTest, AWorkloadAliasingAnIdentityByAReservedLabelIsCompiledWhole) {
+  const std::string alias =
+      "---\napiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: b, namespace: ns, labels: {app: web, "
+      "zeroseg.io/namespace: x}}\nspec: {ips: [10.1.0.2], interface: veth-b}\n";
+  const std::string base =
+      churn::namespaces_yaml() +
+      "---\napiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: a, namespace: ns, labels: {app: web}}\n"
+      "spec: {ips: [10.1.0.1], interface: veth-a}\n"
+      "---\napiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: db, namespace: ns, labels: {app: db}}\n"
+      "spec: {ips: [10.1.0.3], interface: veth-db}\n"
+      "---\napiVersion: zeroseg.io/v1\nkind: SegmentPolicy\nmetadata: {name: p, namespace: ns}\nspec:\n"
+      "  selector: {matchLabels: {app: db}}\n  ingress:\n  - from: [{selector: {matchLabels: {zeroseg.io/namespace: x}}}]\n";
+  for (bool going : {true, false}) {
+    SCOPED_TRACE(going ? "b goes" : "b comes");
+    ObjectSet without = load_yaml(base, "s.yaml"), with = without;
+    MergeOutcome o;
+    merge_objects(with, load_yaml(alias, "b.yaml"), o);
+    const ObjectSet& state = going ? with : without;
+    const ObjectSet& next = going ? without : with;
+    LocalIdentityAllocator ids;
+    RuleIdAllocator rules;
+    Compiled prev = PolicyCompiler(ids, rules).compile(state);
+    ASSERT_EQ(prev.identities.size(), live(PolicyCompiler(ids, rules).compile(next)).size());  // no identity comes or goes
+    LocalIdentityAllocator ids_whole = ids;
+    RuleIdAllocator rules_whole = rules;
+    Compiled whole = PolicyCompiler(ids_whole, rules_whole).compile(next);
+    std::optional<Compiled> inc = PolicyCompiler(ids, rules).compile_workloads(next, state, prev);
+    EXPECT_NE(whole.policy.size(), prev.policy.size());  // b's coming or going changes what db lets in
+    if (inc) expect_same(*inc, whole, prev);
+  }
+}
+
 }  // namespace
 }  // namespace zeroseg

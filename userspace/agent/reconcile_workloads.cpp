@@ -62,6 +62,12 @@ size_t Reconciler::reconcile_workloads(const Compiled& want, const Compiled& cur
       if (ep && (ep->kind == ZS_ATTACH_HOST || !ep->allowed_sources.empty() || !ep->denied_sources.empty()))
         return reconcile(want);
     unsigned ifindex = if_nametoindex(ifname.c_str());
+    // an interface gone before its workload (a pod's veth is deleted
+    // first): its endpoint and source entries are under an ifindex its
+    // name no longer finds, and would stay (the uplinks' too: flows in to
+    // the address taken as a local workload's, in no share). The whole
+    // reconcile's diff against what is written removes them
+    if (!ifindex && before) return reconcile(want);
     if (ifindex) changes.push_back({ifname, ifindex, before, after});  // else: attached when the link appears
   }
   std::vector<uint32_t> uplinks;

@@ -13,8 +13,9 @@
 // any workload with named ports, or an address inside a prefix a policy
 // names (plain_identities false: identities then carry refinements,
 // identity_refinement.h, that one workload can change for its whole label
-// set); a change of more than kMaxChurn workloads; two workloads claiming
-// one address or interface (the whole compile names them).
+// set); a workload labelled zeroseg.io/namespace (aliases_identity); a
+// change of more than kMaxChurn workloads; two workloads claiming one
+// address or interface (the whole compile names them).
 #include <algorithm>
 #include <iterator>
 #include <tuple>
@@ -67,6 +68,13 @@ void each_candidate(const std::unordered_map<std::string, std::vector<uint32_t>>
       for (uint32_t i : it->second) f(i);
   for (uint32_t i : unindexed) f(i);
 }
+
+// A label identity_labels() sets over the workload's own: such a workload
+// shares its identity with workloads whose labels differ (selectors read
+// its own), so its coming or going can change what matches an identity
+// that neither appears nor goes, and an identity that goes can be named
+// by selectors its one workload kept here does not match. Compiled whole.
+bool aliases_identity(const Workload& w) { return w.meta.labels.count("zeroseg.io/namespace") > 0; }
 
 bool contains_any(const Prefix& p, const std::vector<IpAddr>& ips) {
   return std::any_of(ips.begin(), ips.end(), [&](const IpAddr& ip) { return p.contains(Prefix::host(ip)); });
@@ -241,12 +249,13 @@ bool Compilation::churn_workloads(Churn& c, const ObjectSet& prev_state, const C
   std::set<std::string> freed_ifs, claimed_ifs;
   for (size_t i : c.gone) {
     const Workload& w = prev_state.workloads[i];
+    if (aliases_identity(w)) return false;
     freed_ips.insert(w.ips.begin(), w.ips.end());
     if (!w.interface.empty()) freed_ifs.insert(w.interface);
   }
   for (size_t i : c.came) {
     const Workload& w = state_.workloads[i];
-    if (!plain(w)) return false;
+    if (!plain(w) || aliases_identity(w)) return false;
     for (const auto& ip : w.ips)
       if (!claimed_ips.insert(ip).second || (prev.workloads_by_ip.count(ip) && !freed_ips.count(ip))) return false;
     if (!w.interface.empty() &&
