@@ -34,46 +34,35 @@ while [ $# -gt 0 ]; do
   esac
 done
 set -- "${args[@]}"
+# one dispatch for both labs: the words call lab_* (lib/lab.sh) or, with
+# --cluster, clab_* (lib/cluster_lab.sh, which adds the failure words)
 if [ "$cluster" = 1 ]; then
   [ "$LAB" = zs-lab ] && LAB=zs-cl
   # shellcheck source=lib/cluster_lab.sh
   source "$root/scripts/lib/cluster_lab.sh"
-  [ "$(id -u)" = 0 ] || { echo "lab.sh: run as root (namespaces, BPF)" >&2; exit 1; }
-  cmd=${1:-}
-  shift || true
-  case $cmd in
-    up)
-      [ -x "$ZEROSEG" ] || { echo "lab.sh: no zeroseg at $ZEROSEG (build first, or set ZEROSEG)" >&2; exit 1; }
-      clab_up "$@" || { clab_down; exit 1; }
-      clab_status ;;
-    down) clab_down ;;
-    status) clab_status ;;
-    exec) clab_exec "$@" ;;
-    zeroseg) clab_zs "$@" ;;
-    probe) if clab_probe "$@"; then echo allowed; else echo denied; exit 1; fi ;;
-    partition) clab_partition "$@" ;;
-    heal) clab_heal "$@" ;;
-    stop) clab_agent_kill "$@" ;;
-    start) clab_agent_start "$@" ;;
-    *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; [ -z "$cmd" ] || exit 2 ;;
-  esac
-  exit
+  fn=clab
+else
+  # shellcheck source=lib/lab.sh
+  source "$root/scripts/lib/lab.sh"
+  fn=lab
 fi
-# shellcheck source=lib/lab.sh
-source "$root/scripts/lib/lab.sh"
 
 [ "$(id -u)" = 0 ] || { echo "lab.sh: run as root (namespaces, BPF)" >&2; exit 1; }
 cmd=${1:-}
 shift || true
-case $cmd in
-  up)
+case $cluster:$cmd in
+  *:up)
     [ -x "$ZEROSEG" ] || { echo "lab.sh: no zeroseg at $ZEROSEG (build first, or set ZEROSEG)" >&2; exit 1; }
-    lab_up "$@" || { lab_down; exit 1; }
-    lab_status ;;
-  down) lab_down ;;
-  status) lab_status ;;
-  exec) lab_exec "$@" ;;
-  zeroseg) lab_zs "$@" ;;
-  probe) if lab_probe "$@"; then echo allowed; else echo denied; exit 1; fi ;;
+    "${fn}_up" "$@" || { "${fn}_down"; exit 1; }
+    "${fn}_status" ;;
+  *:down) "${fn}_down" ;;
+  *:status) "${fn}_status" ;;
+  *:exec) "${fn}_exec" "$@" ;;
+  *:zeroseg) "${fn}_zs" "$@" ;;
+  *:probe) if "${fn}_probe" "$@"; then echo allowed; else echo denied; exit 1; fi ;;
+  1:partition) clab_partition "$@" ;;
+  1:heal) clab_heal "$@" ;;
+  1:stop) clab_agent_kill "$@" ;;
+  1:start) clab_agent_start "$@" ;;
   *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; [ -z "$cmd" ] || exit 2 ;;
 esac
