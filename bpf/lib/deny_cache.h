@@ -114,24 +114,33 @@ static __always_inline int zs_deny_cache_hit(__u32 ifindex, __u8 hook, __u64 gen
 	return 1;
 }
 
-/* Remembers a flow that policy denied (j) under generation, from its
- * second denial on (above). */
+/* For a flow that policy denied: 1 when its tag is there already (its
+ * second denial: zs_deny_cache_store fills its slot), else 0 and its tag
+ * written (seen once: the slot on its next denial). */
+static __always_inline int zs_deny_cache_seen_before(__u32 ifindex, const struct zs_packet *p)
+{
+	__u32 h = zs_deny_cache_hash(ifindex, &p->tuple), idx = zs_deny_cache_slot_of(h);
+	struct zs_deny_cache_tags *tags = zs_deny_cache_tags_get();
+	__u16 tag = zs_deny_cache_tag_of(h);
+
+	if (!tags)
+		return 0;
+	if (tags->tag[idx] == tag)
+		return 1;
+	tags->tag[idx] = tag;
+	return 0;
+}
+
+/* Remembers a flow that policy denied (j) under generation, on its second
+ * denial (zs_deny_cache_seen_before). */
 static __always_inline void zs_deny_cache_store(__u32 ifindex, __u8 hook, __u64 generation,
 						const struct zs_packet *p,
 						const struct zs_judgement *j,
 						const struct zs_event_info *info)
 {
-	__u32 h = zs_deny_cache_hash(ifindex, &p->tuple), idx = zs_deny_cache_slot_of(h);
-	struct zs_deny_cache_tags *tags = zs_deny_cache_tags_get();
-	__u16 tag = zs_deny_cache_tag_of(h);
+	__u32 idx = zs_deny_cache_slot_of(zs_deny_cache_hash(ifindex, &p->tuple));
 	struct zs_deny_cache_slot *s;
 
-	if (!tags)
-		return;
-	if (tags->tag[idx] != tag) {
-		tags->tag[idx] = tag; /* seen once: the slot on its next denial */
-		return;
-	}
 	s = bpf_map_lookup_elem(&zs_deny_cache, &idx);
 	if (!s)
 		return;

@@ -20,7 +20,13 @@
  *    every flow and never cleared (a set bit costs the probe, never a
  *    verdict). A flood to a port no tracked flow used makes no conntrack
  *    probe; to a served port, one (its own) instead of two; every flow
- *    still finds its packets and its replies.
+ *    still finds its packets and its replies;
+ *  - the policy's probe of a key whose form (the key but its peer: the
+ *    subject, direction, protocol and port prefix) no key ever written
+ *    had: its bit in zs_policy_filter (policy_forms.h) is clear. And when
+ *    no form naming a peer can match, the flow's verdict cannot depend on
+ *    its peer: its ipcache probes wait until something reports the peer
+ *    (lazy_peer.h).
  *
  * Neither changes a verdict, a reason or an event: each skips a probe
  * whose answer is known to be "absent". (Ordering policy before conntrack
@@ -38,6 +44,16 @@ static __always_inline int zs_ipcache_may_hold(const struct zs_ipcache_key *key)
 {
 	__u32 bit = zs_ipcache_filter_bit(key), idx = bit >> 6;
 	const __u64 *w = bpf_map_lookup_elem(&zs_ipcache_filter, &idx);
+
+	return !w || (*w >> (bit & 63) & 1);
+}
+
+/* 0 when zs_policy cannot hold key: its form's bit in zs_policy_filter is
+ * clear (policy_forms.h). */
+static __always_inline int zs_policy_may_hold(const struct zs_policy_key *key)
+{
+	__u32 bit = zs_policy_form_bit(key), idx = bit >> 6;
+	const __u64 *w = bpf_map_lookup_elem(&zs_policy_filter, &idx);
 
 	return !w || (*w >> (bit & 63) & 1);
 }

@@ -13,6 +13,7 @@
 #include <zeroseg/event.h>
 #include <zeroseg/ipcache.h>
 #include <zeroseg/policy.h>
+#include <zeroseg/policy_forms.h>
 #include <zeroseg/source.h>
 #include <zeroseg/trace.h>
 #include <zeroseg/verdict.h>
@@ -60,6 +61,15 @@ struct {
 	__type(key, struct zs_policy_key);
 	__type(value, struct zs_policy_value);
 } zs_policy SEC(".maps");
+
+/* a bit per form (the key but its peer) of every policy key ever written (policy_forms.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, ZS_POLICY_FILTER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} zs_policy_filter SEC(".maps");
 
 /* (ifindex, source address) -> own / a local workload's (source.h) */
 struct {

@@ -19,6 +19,7 @@
 #include "events.h"
 #include "flow_ctx.h"
 #include "ipcache_lookup.h"
+#include "lazy_peer.h"
 #include "maps.h"
 #include "parse.h"
 #include "policy_lookup.h"
@@ -45,12 +46,14 @@ static __always_inline const struct zs_config *zs_get_config(void)
 }
 
 /* Judges the flow whose original packet has tuple t and policy port port,
- * travelling in direction info->direction; info learns the identities. */
+ * travelling in direction info->direction; info learns the identities
+ * (lazy: the peer's only if it can decide, else ZS_PEER_UNRESOLVED for
+ * zs_peer_resolve). */
 static __always_inline void zs_judge_flow(const struct zs_config *cfg,
 					  const struct zs_flow_ctx *fc,
 					  const struct zs_tuple *t, __u16 port,
 					  struct zs_judgement *j,
-					  struct zs_event_info *info)
+					  struct zs_event_info *info, int lazy)
 {
 	const struct zs_lookup_plan *plan = &cfg->plan[fc->slot & 1];
 	__u8 dir = info->direction & 1;
@@ -64,7 +67,12 @@ static __always_inline void zs_judge_flow(const struct zs_config *cfg,
 	};
 	const __u32 *peer_addr = dir == ZS_DIR_INGRESS ? t->saddr : t->daddr;
 
-	q.peer = zs_ipcache_identity(plan, fc->slot, t->family, peer_addr);
+	if (!lazy)
+		q.peer = zs_ipcache_identity(plan, fc->slot, t->family, peer_addr);
+	else if (q.mode == ZS_MODE_OFF || zs_policy_needs_peer(plan, q.subject, dir, q.proto, q.port))
+		q.peer = zs_peer_lookup(plan, fc->slot, t, dir);
+	else
+		q.peer = ZS_PEER_UNRESOLVED;
 	info->subject = q.subject;
 	info->peer = q.peer;
 	zs_policy_judge(plan, &q, j);
@@ -84,10 +92,14 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 	info.direction = fc->direction;
 	/* a flow denied before under this generation: no judgement again */
 	if (!zs_deny_cache_hit(fc->ifindex, fc->hook, fc->generation, p, &j, &info)) {
-		zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info);
-		if (j.verdict == ZS_VERDICT_DENIED)
+		zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info, 1);
+		if (j.verdict == ZS_VERDICT_DENIED && zs_deny_cache_seen_before(fc->ifindex, p)) {
+			zs_peer_resolve(cfg, fc, &p->tuple, info.direction, &info.peer);
 			zs_deny_cache_store(fc->ifindex, fc->hook, fc->generation, p, &j, &info);
+		}
 	}
+	if (j.verdict != ZS_VERDICT_DENIED) /* tracked and reported below */
+		zs_peer_resolve(cfg, fc, &p->tuple, info.direction, &info.peer);
 	/* asked of flows policy lets through only: no probe per denied packet */
 	uncharged = j.verdict == ZS_VERDICT_DENIED ? 0 : zs_ct_inner_workload(fc, p) & ZS_CT_UNCHARGED;
 	/* an endpoint at its share of conntrack for this direction opens no
@@ -103,8 +115,10 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 	if (j.verdict == ZS_VERDICT_DENIED) {
 		zs_ct_forget_uplink(fc, p);
 		info.type = ZS_EVENT_DENY;
-		if (zs_deny_event_allowed(cfg, &p->tuple, fc->now, &info.suppressed))
+		if (zs_deny_event_allowed(cfg, &p->tuple, fc->now, &info.suppressed)) {
+			zs_peer_resolve(cfg, fc, &p->tuple, info.direction, &info.peer);
 			zs_emit(fc->ifindex, fc->hook, p, &j, &info);
+		}
 		return ZS_RESULT(j.verdict, j.reason);
 	}
 
@@ -169,7 +183,7 @@ ZS_NOINLINE int zs_rejudge(struct zs_flow_ctx *fc, struct zs_packet *p, int foun
 
 	zs_count(ZS_CTR_CT_REJUDGED, 0);
 	info.direction = ct->direction;
-	zs_judge_flow(cfg, fc, &key->tuple, ct->policy_port, &j, &info);
+	zs_judge_flow(cfg, fc, &key->tuple, ct->policy_port, &j, &info, 0);
 	if (j.verdict == ZS_VERDICT_DENIED) {
 		zs_count(ZS_CTR_CT_REVOKED, 0);
 		zs_emit(fc->ifindex, fc->hook, p, &j, &info);
@@ -199,7 +213,7 @@ ZS_NOINLINE int zs_trace_flow(struct zs_flow_ctx *fc, struct zs_packet *p, __u32
 	if (!fc || !p || !cfg)
 		return ZS_RESULT(ZS_VERDICT_DENIED, ZS_REASON_NONE);
 	info.direction = fc->direction;
-	zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info);
+	zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info, 0);
 	t = bpf_map_lookup_elem(&zs_trace, &zero);
 	if (t) {
 		t->seq = seq;

@@ -2,6 +2,7 @@
 #ifndef ZS_BPF_POLICY_LOOKUP_H
 #define ZS_BPF_POLICY_LOOKUP_H
 
+#include "deny_fastpath.h"
 #include "maps.h"
 #include <zeroseg/endpoint.h>
 #include <zeroseg/identity.h>
@@ -13,6 +14,10 @@ struct zs_judgement {
 	__u8 verdict;      /* zs_verdict */
 	__u8 reason;       /* zs_reason */
 };
+
+/* zs_policy_query's peer when no key naming a peer can match the flow:
+ * not looked up (yet; lazy_peer.h). No identity is 0 (ZS_ID_ANY). */
+#define ZS_PEER_UNRESOLVED ZS_ID_ANY
 
 /* One flow's question to the policy map. */
 struct zs_policy_query {
@@ -54,7 +59,7 @@ __attribute__((noinline)) int zs_policy_probe(struct zs_policy_key *key, __u32 s
 	struct zs_policy_value *val;
 	struct zs_policy_entry *e;
 
-	if (!key || !s)
+	if (!key || !s || !zs_policy_may_hold(key))
 		return 0;
 	val = bpf_map_lookup_elem(&zs_policy, key);
 	if (!val)
@@ -106,6 +111,8 @@ static __always_inline void zs_policy_judge(const struct zs_lookup_plan *plan,
 	for (p = 0; p < 2; p++) {
 		if (p == 1 && !(plan->flags & ZS_PLAN_ANY_PEER))
 			break;
+		if (p == 0 && q->peer == ZS_PEER_UNRESOLVED)
+			continue; /* no key naming a peer can match (lazy_peer.h) */
 		key.peer = p ? ZS_ID_ANY : q->peer;
 #pragma clang loop unroll(disable)
 		for (i = 0; i < ZS_MAX_PORT_PLENS; i++) {

@@ -24,6 +24,7 @@
 #include "loader/libbpf_log.h"
 #include "loader/slot_access.h"
 #include "zeroseg.skel.h"
+#include <zeroseg/policy_forms.h>
 
 namespace zeroseg {
 namespace fs = std::filesystem;
@@ -114,6 +115,10 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   const bool ipcache_filter_new = options.pin &&
                                   access(pin_path(options.pin_dir, "zs_ipcache").c_str(), F_OK) == 0 &&
                                   access(pin_path(options.pin_dir, "zs_ipcache_filter").c_str(), F_OK) != 0;
+  // and a pinned policy without zs_policy_filter: its keys set no bit
+  const bool policy_filter_new = options.pin &&
+                                 access(pin_path(options.pin_dir, "zs_policy").c_str(), F_OK) == 0 &&
+                                 access(pin_path(options.pin_dir, "zs_policy_filter").c_str(), F_OK) != 0;
   const bool origin_ports_new = options.pin &&
                                 access(pin_path(options.pin_dir, "zs_conntrack4").c_str(), F_OK) == 0 &&
                                 access(pin_path(options.pin_dir, "zs_ct_origin_ports").c_str(), F_OK) != 0;
@@ -161,6 +166,8 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   dp->map_config();
   if (ipcache_filter_new)
     for (uint32_t i = 0; i < ZS_IPCACHE_FILTER_WORDS; i++) dp->ipcache_filter_[i] = ~uint64_t{0};
+  if (policy_filter_new)
+    for (uint32_t i = 0; i < ZS_POLICY_FILTER_WORDS; i++) dp->policy_filter_[i] = ~uint64_t{0};
   return dp;
 }
 
@@ -258,6 +265,13 @@ void Datapath::map_config() {
   if (f == MAP_FAILED) filter.fail("mmap", errno);
   ipcache_filter_map_ = UniqueMapping(f, flen);
   ipcache_filter_ = static_cast<uint64_t*>(f);
+
+  const MapRef& forms = map("zs_policy_filter");
+  size_t plen = (ZS_POLICY_FILTER_WORDS * sizeof(uint64_t) + page - 1) / page * page;
+  void* pf = mmap(nullptr, plen, PROT_READ | PROT_WRITE, MAP_SHARED, forms.fd(), 0);
+  if (pf == MAP_FAILED) forms.fail("mmap", errno);
+  policy_filter_map_ = UniqueMapping(pf, plen);
+  policy_filter_ = static_cast<uint64_t*>(pf);
 }
 
 // Atomic: another writer (a `zeroseg bpf` word) may set bits of the same
@@ -266,6 +280,14 @@ void Datapath::mark_ipcache_key(const zs_ipcache_key& key) {
   uint32_t bit = zs_ipcache_filter_bit(&key);
   uint64_t mask = uint64_t{1} << (bit & 63);
   uint64_t* word = &ipcache_filter_[bit >> 6];
+  if (!(__atomic_load_n(word, __ATOMIC_RELAXED) & mask)) __atomic_fetch_or(word, mask, __ATOMIC_SEQ_CST);
+}
+
+// As mark_ipcache_key: a lost bit would hide a policy key.
+void Datapath::mark_policy_key(const zs_policy_key& key) {
+  uint32_t bit = zs_policy_form_bit(&key);
+  uint64_t mask = uint64_t{1} << (bit & 63);
+  uint64_t* word = &policy_filter_[bit >> 6];
   if (!(__atomic_load_n(word, __ATOMIC_RELAXED) & mask)) __atomic_fetch_or(word, mask, __ATOMIC_SEQ_CST);
 }
 
@@ -366,6 +388,7 @@ void Datapath::repair_and_count() {
   });
   entry_counts_["zs_policy"] = repair_slots(policy(), slot, [&](const zs_policy_key& k, auto&) {
     prefix_use_.add_policy_key(k.peer, k.proto, k.port_plen, 1);
+    mark_policy_key(k);  // set already, unless the map was pinned without the filter
   });
   entry_counts_["zs_sources"] = repair_slots(
       sources(), slot, [&](const zs_source_key& k, auto&) { prefix_use_.add_source(k.family, 1); });

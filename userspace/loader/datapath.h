@@ -129,6 +129,8 @@ class Datapath {
   void map_config();
   // Sets key's bit in zs_ipcache_filter (ipcache.h), before key is written.
   void mark_ipcache_key(const zs_ipcache_key& key);
+  // Sets key's form's bit in zs_policy_filter (policy_forms.h), before key is written.
+  void mark_policy_key(const zs_policy_key& key);
   // Levels both slots of every entry and counts entries and prefix
   // lengths; the first transaction runs it.
   void repair_and_count();
@@ -141,6 +143,8 @@ class Datapath {
   zs_config* config_ = nullptr;  // in config_map_
   UniqueMapping ipcache_filter_map_;
   uint64_t* ipcache_filter_ = nullptr;  // ZS_IPCACHE_FILTER_WORDS, in ipcache_filter_map_
+  UniqueMapping policy_filter_map_;
+  uint64_t* policy_filter_ = nullptr;  // ZS_POLICY_FILTER_WORDS, in policy_filter_map_
   PrefixLengthUse prefix_use_;
   std::map<std::string, size_t, std::less<>> entry_counts_;
   UniqueFd writer_lock_;

@@ -220,6 +220,8 @@ void Transaction::commit() {
   // before any packet can read a key: a probe is skipped when its bit is clear
   for (const auto& item : ips.items)
     if (!slot_empty(item.next)) dp_.mark_ipcache_key(item.key);
+  for (const auto& item : pol.items)
+    if (!slot_empty(item.next)) dp_.mark_policy_key(item.key);
 
   std::vector<std::function<void()>> undo;
   try {
