@@ -26,6 +26,10 @@ packages=(
   zsh fish
   # the generated man pages, rendered (tests/cli/man.sh)
   groff-base man-db
+  # the service: systemd-analyze verify/security on the unit (lint.service_unit;
+  # installs without systemd as PID 1), the .deb (cpack's Depends: dpkg-shlibdeps
+  # and file)
+  systemd dpkg-dev file
 )
 
 missing=()

@@ -3,8 +3,11 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "agent/agent.h"
@@ -15,6 +18,8 @@
 #include "agent/routes.h"
 #include "api/http.h"
 #include "common/log.h"
+#include "common/systemd_notify.h"
+#include "policy/objects.h"
 
 namespace zeroseg {
 namespace {
@@ -23,6 +28,39 @@ struct AgentFlags {
   std::string config;
   std::map<std::string, std::string> settings;  // flags given, by setting name
   bool uninstall = false;
+};
+
+// WatchdogSec= in the unit: WATCHDOG=1 at half the interval, each after
+// taking the agent's lock (a snapshot), so an agent stuck in a commit is
+// restarted by the manager while its pins keep enforcing.
+class Watchdog {
+ public:
+  explicit Watchdog(const Agent& agent) {
+    uint64_t usec = systemd::watchdog_usec();
+    if (!usec) return;
+    auto every = std::chrono::microseconds(usec / 2);
+    thread_ = std::thread([this, &agent, every] {
+      std::unique_lock lock(mu_);
+      while (!cv_.wait_for(lock, every, [this] { return stop_; })) {
+        (void)agent.snapshot();
+        systemd::notify("WATCHDOG=1");
+      }
+    });
+  }
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
 };
 
 AgentConfig resolve(const AgentFlags& f) {
@@ -55,6 +93,9 @@ void run_agent(const AgentFlags& flags) {
   std::shared_ptr<etcd::Client> etcd_client;
   if (!config.cluster.empty()) etcd_client = cluster_client(config);  // settings checked before anything loads
   auto etcd_identities = etcd_client ? cluster_identities(etcd_client, config.node_name) : nullptr;
+  systemd::notify("STATUS=loading the datapath and enforcing the stored state");
+  // Once constructed, the agent enforces the stored state: programs loaded
+  // (or the pinned ones reused), maps reconciled, every endpoint attached.
   Agent agent(config, etcd_identities);
   std::unique_ptr<ClusterMode> cluster;
   if (etcd_client) {
@@ -76,10 +117,17 @@ void run_agent(const AgentFlags& flags) {
     sigwait(&stop_signals, &sig);
     log::info(std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
               ": programs and pins stay, enforcement continues");
+    systemd::notify("STOPPING=1\nSTATUS=stopping: programs and pins stay, enforcement continues");
     server->stop();
     if (metrics) metrics->stop();
   });
   log::info("serving on " + config.socket + " (pins under " + config.pin_dir + ", state in " + config.state_dir + ")");
+  // Type=notify: the stored state is enforced and the socket listens (a
+  // CLI's connection waits in its backlog until serve() takes it), so units
+  // ordered after zeroseg (network-pre.target) start behind enforcement.
+  systemd::notify("READY=1\nSTATUS=enforcing " + std::to_string(agent.snapshot().desired->size()) +
+                  " objects; serving on " + config.socket);
+  Watchdog watchdog(agent);
   server->serve();
   signals.join();
   if (metrics_thread.joinable()) metrics_thread.join();
