@@ -26,6 +26,9 @@ packages=(
   zsh fish
   # the generated man pages, rendered (tests/cli/man.sh)
   groff-base man-db
+  # the live map (--ui-listen): d3, built into the binary; its browser test
+  # (tests/e2e/ui_map.sh): headless chromium driven over CDP from Python
+  libjs-d3 chromium python3-websockets
 )
 
 missing=()
