@@ -3,6 +3,7 @@
 the DevTools protocol (CDP) with python3-websockets.
 
   map_browser.py URL FLOWS_JSON SCREENSHOT.png [--edge FROM>TO]
+  (ZS_FLOWS_CMD, when set: the command that writes FLOWS_JSON again)
 
 Opens URL (the agent's --ui-listen), waits for the map to draw and settle,
 and checks against FLOWS_JSON (`zeroseg flows -o json --last N`, taken after
@@ -115,6 +116,11 @@ EDGE_POINT = """(() => {
   return null;
 })()"""
 
+DRAWN = """(() => ({
+  nodes: [...document.querySelectorAll('g.node')].map(n => n.dataset.id),
+  edges: [...document.querySelectorAll('path.edge')].map(e => ({id: e.dataset.id,
+          flows: +e.dataset.flows, verdict: e.dataset.verdict, d: e.getAttribute('d') || ''}))}))()"""
+
 NODE_POINT = """(() => {
   const c = document.querySelector('g.node[data-id="%s"] circle.body');
   if (!c) return null;
@@ -132,11 +138,19 @@ async def drive(ws_url, url, flows_path, png, edge_wanted):
         check(await b.wait_for("document.body && +document.body.dataset.updates >= 1"),
               "the page drew a graph from the live stream (/api/events)")
         check(await b.wait_for("document.body.dataset.settled === '1'", 60), "the layout settled")
-        nodes, edges = expected_graph(flows_path)
-        drawn = await b.js("""(() => ({
-          nodes: [...document.querySelectorAll('g.node')].map(n => n.dataset.id),
-          edges: [...document.querySelectorAll('path.edge')].map(e => ({id: e.dataset.id,
-                  flows: +e.dataset.flows, verdict: e.dataset.verdict, d: e.getAttribute('d') || ''}))}))()""")
+        # the flows and the page are read at two moments: traffic that comes
+        # between (the map updates live) is waited out, three times at most
+        for attempt in range(3):
+            if os.environ.get("ZS_FLOWS_CMD"):
+                with open(flows_path, "w") as f:
+                    subprocess.run(os.environ["ZS_FLOWS_CMD"], shell=True, stdout=f, check=True)
+            nodes, edges = expected_graph(flows_path)
+            drawn = await b.js(DRAWN)
+            if {e["id"]: (e["flows"], e["verdict"]) for e in drawn["edges"]} == \
+                    {k: (e["flows"], e["verdict"]) for k, e in edges.items()} and set(drawn["nodes"]) == nodes:
+                break
+            print("    (the page and the flows differ: reading both again)", flush=True)
+            await asyncio.sleep(3)
         drawn_nodes = set(drawn["nodes"])
         drawn_edges = {e["id"]: e for e in drawn["edges"]}
         check(len(edges) >= 3, "the flows name %d conversations (a lab with traffic)" % len(edges))
