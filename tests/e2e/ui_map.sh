@@ -31,8 +31,11 @@ work=$(mktemp -d)
 trap 'lab_down; rm -rf "$work"' EXIT
 in_node() { nsenter --net="/run/netns/$(lab_node)" "$@"; }
 http() {  # METHOD PATH: "STATUS BODY"
-  in_node curl -s -m 5 -o "$work/body" -w '%{http_code}' -X "$1" "http://127.0.0.1:9000$2"
-  printf ' %s' "$(head -c 400 "$work/body")"
+  rm -f "$work/body"
+  local data=()
+  [ "$1" = GET ] || data=(-H 'Content-Type: application/json' -d '{}')
+  in_node curl -s -m 5 -o "$work/body" -w '%{http_code}' -X "$1" "${data[@]}" "http://127.0.0.1:9000$2"
+  printf ' %s' "$(head -c 400 "$work/body" 2>/dev/null)"
 }
 
 echo "== lab $LAB up with --ui-listen :9000, the three-tier policy, traffic"
