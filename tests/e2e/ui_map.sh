@@ -72,7 +72,8 @@ expect_contains "the scan raised alerts, on the map" "$(in_node curl -s http://1
 echo "== in a real browser"
 lab_zs flows --last 10000 -o json >"$work/flows.json" || fail "zeroseg flows -o json"
 mkdir -p "$artefacts"
-export ZS_FLOWS_CMD="$ZEROSEG flows --last 10000 -o json --socket $(lab_socket)"
+ZS_FLOWS_CMD="$ZEROSEG flows --last 10000 -o json --socket $(lab_socket)"
+export ZS_FLOWS_CMD
 if in_node /usr/bin/python3 "$here/map_browser.py" http://127.0.0.1:9000/ "$work/flows.json" "$artefacts/map.png"; then
   pass "the browser checks (above)"
 else
