@@ -30,6 +30,9 @@ packages=(
   # installs without systemd as PID 1), the .deb (cpack's Depends: dpkg-shlibdeps
   # and file)
   systemd dpkg-dev file
+  # the live map (--ui-listen): d3, built into the binary; its browser test
+  # (tests/e2e/ui_map.sh): headless chromium driven over CDP from Python
+  libjs-d3 chromium python3-websockets
 )
 
 missing=()

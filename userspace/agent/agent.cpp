@@ -395,6 +395,15 @@ std::string Agent::suggest(int64_t since_ns, const std::string& ns) const {
   return suggest_policies(analyzer_->ledger().snapshot(), *state, config_.node_name, since_ns, ns);
 }
 
+std::string Agent::suggest_for(const SuggestGroups& groups) const {
+  std::shared_ptr<const ObjectSet> state;
+  {
+    std::lock_guard lock(mu_);
+    state = desired_;
+  }
+  return suggest_policies(analyzer_->ledger().snapshot(), *state, config_.node_name, 0, "", &groups);
+}
+
 std::string Agent::metrics() const {
   AgentMetrics a;
   AttachCounters attach_counters;

@@ -18,6 +18,7 @@
 #include "agent/state_files.h"
 #include "agent/state_views.h"
 #include "detect/detection_blind.h"
+#include "detect/policy_learning.h"
 #include "identity/allocator.h"
 #include "policy/compiler.h"
 #include "policy/objects.h"
@@ -69,6 +70,8 @@ class Agent : public DesiredState {
   // `policy suggest`: SegmentPolicy YAML from the conversations seen since
   // `since_ns` (0: all), for the workloads of `ns` ("" = all).
   std::string suggest(int64_t since_ns, const std::string& ns) const;
+  // The same for the workloads of these groups (namespace, labels): the map's selected nodes.
+  std::string suggest_for(const SuggestGroups& groups) const;
   // Releases the quarantines whose time is up (housekeeping, each second).
   void expire_quarantines();
 

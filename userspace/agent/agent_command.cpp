@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/systemd_notify.h"
 #include "policy/objects.h"
+#include "ui/map_graph.h"
 
 namespace zeroseg {
 namespace {
@@ -111,6 +112,15 @@ void run_agent(const AgentFlags& flags) {
     metrics_thread = std::thread([&] { metrics->serve(); });
     log::info("metrics on http://" + metrics->address() + "/metrics");
   }
+  std::unique_ptr<api::HttpServer> map;
+  std::thread map_thread;
+  if (!config.ui_listen.empty()) {
+    std::string at = ui::ui_listen_address(config.ui_listen);
+    bool loopback = at.rfind("127.", 0) == 0 || at.rfind("[::1]:", 0) == 0;
+    map = api::HttpServer::web(at, map_routes(agent, loopback));
+    map_thread = std::thread([&] { map->serve(); });
+    log::info("the live map on http://" + map->address() + "/ (read-only)");
+  }
   LinkWatcher links([&agent](bool event) { agent.sync_links(event); });
   std::thread signals([&] {
     int sig = 0;
@@ -120,6 +130,7 @@ void run_agent(const AgentFlags& flags) {
     systemd::notify("STOPPING=1\nSTATUS=stopping: programs and pins stay, enforcement continues");
     server->stop();
     if (metrics) metrics->stop();
+    if (map) map->stop();
   });
   log::info("serving on " + config.socket + " (pins under " + config.pin_dir + ", state in " + config.state_dir + ")");
   // Type=notify: the stored state is enforced and the socket listens (a
@@ -131,6 +142,7 @@ void run_agent(const AgentFlags& flags) {
   server->serve();
   signals.join();
   if (metrics_thread.joinable()) metrics_thread.join();
+  if (map_thread.joinable()) map_thread.join();
 }
 
 }  // namespace

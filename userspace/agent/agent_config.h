@@ -37,6 +37,7 @@ struct AgentConfig {
   uint32_t attach_check_ms = 10000;  // how often every attachment is compared with the kernel
   std::string ipfix_collector;    // HOST:PORT (UDP)
   std::string metrics_listen;     // ADDR:PORT
+  std::string ui_listen;          // ADDR:PORT of the map (a bare port: 127.0.0.1)
   // conntrack lifetimes without a packet, seconds; 0 = keep the datapath's
   uint32_t ct_timeout_tcp = 0, ct_timeout_tcp_closing = 0, ct_timeout_other = 0;
   uint32_t ct_timeout_tcp_syn_sent = 0, ct_timeout_tcp_syn_recv = 0;

@@ -31,6 +31,7 @@ json Agent::telemetry_status() const {
           {"flow_log", config_.flow_log},
           {"ipfix_collector", config_.ipfix_collector},
           {"metrics_listen", config_.metrics_listen},
+          {"ui_listen", config_.ui_listen},
           {"events", t.events.load()},
           {"events_lost", dp_->counter(ZS_CTR_EVENTS_LOST).packets},
           {"deny_events_suppressed", dp_->counter(ZS_CTR_EVENTS_SUPPRESSED).packets},

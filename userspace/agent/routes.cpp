@@ -12,6 +12,7 @@
 #include "loader/datapath.h"
 #include "telemetry/flow_filter.h"
 #include "telemetry/telemetry.h"
+#include "ui/ui_routes.h"
 
 namespace zeroseg {
 using api::Handler;
@@ -101,6 +102,27 @@ Handler metrics_routes(Agent& agent, ClusterMode* cluster) {
       return {200, agent.metrics() + (cluster ? cluster->metrics() : ""), "text/plain; version=0.0.4; charset=utf-8"};
     return {404, "not found: /metrics is here\n", "text/plain"};
   };
+}
+
+Handler map_routes(Agent& agent, bool loopback_only) {
+  // the map reads as many flows as the hub keeps (10k lines): what
+  // `zeroseg flows --last 10000` shows
+  ui::MapSources s;
+  s.flows = [&agent] { return agent.telemetry().hub().recent(10000, FlowFilter()); };
+  s.alerts = [&agent] { return agent.analyzer().alerts().recent(1000, FlowFilter()); };
+  s.quarantines = [&agent] { return agent.quarantines(); };
+  s.baseline_learned = [&agent] {
+    auto b = agent.analyzer().baseline_status();
+    return b.learning_ends_ns != 0 && realtime_now_ns() >= b.learning_ends_ns;
+  };
+  s.suggest = [&agent](const std::vector<ui::Group>& groups) {
+    SuggestGroups only;
+    for (const auto& g : groups) only.insert({g.ns, g.labels});
+    return agent.suggest_for(only);
+  };
+  ui::UiOptions options;
+  options.loopback_only = loopback_only;
+  return ui::ui_routes(std::move(s), options);
 }
 
 Handler api_routes(Agent& agent, ClusterMode* cluster) {

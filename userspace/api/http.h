@@ -13,12 +13,15 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace zeroseg::api {
 
 struct Request {
   std::string method, path, body;
   std::map<std::string, std::string> query;  // decoded; the last of a repeated key wins
+  std::string host;  // the Host header ("" when none)
 };
 
 // Returns false once the client has gone or the server stops; an empty
@@ -32,6 +35,8 @@ struct Response {
   // A body of unknown length (a live stream, sent chunked): runs after the
   // head is sent and ends the response when it returns.
   std::function<void(const StreamWriter&)> stream;
+  // Extra response headers (a page's Content-Security-Policy, Cache-Control).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 using Handler = std::function<Response(const Request&)>;
@@ -45,6 +50,8 @@ class HttpServer {
   static std::unique_ptr<HttpServer> unix_socket(const std::string& path, uid_t allowed_uid, Handler handler);
   // Read-only endpoints for anyone (/metrics): "ADDR:PORT", "[v6]:PORT" or ":PORT".
   static std::unique_ptr<HttpServer> tcp(const std::string& listen, Handler handler);
+  // A browser's pages (--ui-listen): as tcp, with a few live streams (SSE).
+  static std::unique_ptr<HttpServer> web(const std::string& listen, Handler handler);
   ~HttpServer();
   // Serves until stop() (from another thread, before or during serve()),
   // then waits for the requests in flight; streams end within half a
@@ -56,6 +63,7 @@ class HttpServer {
 
  private:
   HttpServer(std::unique_ptr<Transport> transport, std::string address, std::string unix_path);
+  static std::unique_ptr<HttpServer> tcp_with(const std::string& listen, Handler handler, bool web);
 
   std::unique_ptr<Transport> transport_;
   std::string address_, unix_path_;

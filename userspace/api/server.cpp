@@ -43,6 +43,10 @@ const TransportLimits kApiLimits{{64 << 10, 32 << 20, 30s, 30s, 5s}, 16, 12, 64}
 // accepted holds a descriptor of the agent's until it is served: past 16
 // waiting, a connection is answered 503 and closed at once.
 const TransportLimits kMetricsLimits{{16 << 10, 4 << 10, 5s, 30s, 5s}, 4, 0, 16};
+// The map's pages (--ui-listen): GETs from a browser, which opens a few
+// connections at once (page, script, style, data) and keeps one live
+// stream (SSE) per open tab: 4 streams at most, and room for the rest.
+const TransportLimits kWebLimits{{16 << 10, 4 << 10, 5s, 30s, 5s}, 8, 4, 16};
 
 // Listen backlog: connections the kernel holds while every thread is busy.
 constexpr int kBacklog = 64;
@@ -92,7 +96,7 @@ bool compressed(const httplib::Request& in) {
 }
 
 Request request_of(const httplib::Request& in) {
-  Request req{in.method, in.path, in.body, {}};
+  Request req{in.method, in.path, in.body, {}, in.get_header_value("Host")};
   for (const auto& [key, value] : in.params) req.query[key] = value;
   return req;
 }
@@ -319,6 +323,7 @@ void Transport::answer(const httplib::Request& in, httplib::Response& out) {
     resp = {500, json_error("unknown error")};
   }
   if (resp.stream) return answer_with_stream(std::move(resp), out);
+  for (const auto& [name, value] : resp.headers) out.set_header(name.c_str(), value);
   out.status = resp.status;
   out.set_content(resp.body, resp.content_type.c_str());
 }
@@ -333,6 +338,7 @@ void Transport::answer_with_stream(Response resp, httplib::Response& out) {
     return;
   }
   auto slot = std::make_shared<StreamSlot>(streams_);
+  for (const auto& [name, value] : resp.headers) out.set_header(name.c_str(), value);
   out.status = resp.status;
   out.set_chunked_content_provider(
       resp.content_type, [this, stream = std::move(resp.stream), slot](size_t, httplib::DataSink& sink) {
@@ -387,15 +393,24 @@ std::unique_ptr<HttpServer> HttpServer::unix_socket(const std::string& path, uid
 }
 
 std::unique_ptr<HttpServer> HttpServer::tcp(const std::string& listen_on, Handler handler) {
-  SocketAddress at = resolve_host_port(listen_on, SOCK_STREAM, true, "--metrics-listen");
+  return tcp_with(listen_on, std::move(handler), false);
+}
+
+std::unique_ptr<HttpServer> HttpServer::web(const std::string& listen_on, Handler handler) {
+  return tcp_with(listen_on, std::move(handler), true);
+}
+
+std::unique_ptr<HttpServer> HttpServer::tcp_with(const std::string& listen_on, Handler handler, bool web) {
+  SocketAddress at = resolve_host_port(listen_on, SOCK_STREAM, true, web ? "--ui-listen" : "--metrics-listen");
   UniqueFd listener(socket(at.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!listener) throw_errno("creating the metrics socket", errno);
+  if (!listener) throw_errno(web ? "creating the map's socket" : "creating the metrics socket", errno);
   int one = 1;
   setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (bind(listener.get(), reinterpret_cast<sockaddr*>(&at.addr), at.len)) throw_errno("binding " + listen_on, errno);
   if (listen(listener.get(), kBacklog)) throw_errno("listening on " + listen_on, errno);
   std::string address = bound_address(listener.get());
-  auto transport = std::make_unique<Transport>(std::move(listener), std::nullopt, kMetricsLimits, std::move(handler));
+  auto transport =
+      std::make_unique<Transport>(std::move(listener), std::nullopt, web ? kWebLimits : kMetricsLimits, std::move(handler));
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(transport), address, ""));
 }
 

@@ -89,12 +89,13 @@ std::string policy_name(const Group& g, std::set<std::string>& taken) {
 }  // namespace
 
 std::string suggest_policies(const std::vector<Conversation>& seen, const ObjectSet& state, const std::string& node,
-                             int64_t since_ns, const std::string& ns) {
+                             int64_t since_ns, const std::string& ns, const SuggestGroups* only) {
   std::map<IpAddr, const Workload*> by_ip;
   std::set<Group> groups;
   for (const auto& w : state.workloads) {
     for (const auto& ip : w.ips) by_ip[ip] = &w;
-    if (ns.empty() || w.meta.ns == ns) groups.insert({w.meta.ns, w.meta.labels});
+    bool wanted = only ? only->count({w.meta.ns, w.meta.labels}) > 0 : ns.empty() || w.meta.ns == ns;
+    if (wanted) groups.insert({w.meta.ns, w.meta.labels});
   }
   // peer keys: a group (workloads) or an address
   using PeerKey = std::pair<std::optional<Group>, std::string>;

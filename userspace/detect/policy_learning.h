@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -18,9 +20,11 @@ namespace zeroseg {
 // `policy suggest`: least-privilege SegmentPolicy YAML, one policy per group
 // of workloads with the same labels (of namespace `ns`, "" = all), allowing
 // exactly the conversations seen since `since_ns` (0: all) that were
-// allowed or audited.
+// allowed or audited. `only`, when set: the groups (namespace, labels) to
+// write policies for (the map's selected nodes), in place of `ns`.
+using SuggestGroups = std::set<std::pair<std::string, Labels>>;
 std::string suggest_policies(const std::vector<Conversation>& seen, const ObjectSet& state, const std::string& node,
-                             int64_t since_ns, const std::string& ns);
+                             int64_t since_ns, const std::string& ns, const SuggestGroups* only = nullptr);
 
 // `policy diff` (what-if): the conversations judged under the state in
 // force and under a draft, and those whose verdict would change.
