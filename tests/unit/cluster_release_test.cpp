@@ -160,7 +160,8 @@ TEST(ClusterIdentityRelease, TheTableListsNumbersLabelsUsersAndPendingReleases) 
   Labels web = {{"app", "web"}}, db = {{"app", "db"}}, job = {{"app", "job"}};
   uint32_t w = a.ids.allocate(web), d = a.ids.allocate(db), j = b.ids.allocate(job);
   ASSERT_EQ(b.ids.allocate(web), w);
-  ASSERT_TRUE(a.ids.report_usage({w}));  // node-a is done with db
+  ASSERT_TRUE(a.ids.report_usage({w, d}));  // the numbers handed out since the last report: kept by the first
+  ASSERT_TRUE(a.ids.report_usage({w}));     // node-a is done with db
   ASSERT_TRUE(a.ids.sweep(kGrace, 1234));  // db marked at 1234
   auto table = list_cluster_identities(*client);
   ASSERT_TRUE(table) << table.error();
@@ -181,14 +182,18 @@ TEST(ClusterIdentityRelease, TheTableListsNumbersLabelsUsersAndPendingReleases) 
     auto t = list_cluster_identities(*client);
     ASSERT_TRUE(t) << t.error();
     gone = true;
-    for (const auto& id : *t)
+    for (const auto& id : *t) {
       if (id.number == j) gone = id.nodes.empty();
+    }
   }
   EXPECT_TRUE(gone) << "node-b's use of job outlived its lease";
   table = list_cluster_identities(*client);
   ASSERT_TRUE(table);
-  for (const auto& id : *table)
-    if (id.number == w) EXPECT_EQ(id.nodes, std::vector<std::string>{"node-a"});
+  for (const auto& id : *table) {
+    if (id.number == w) {
+      EXPECT_EQ(id.nodes, std::vector<std::string>{"node-a"});
+    }
+  }
   // etcd unreachable: an error, not an empty table
   etcd.stop();
   auto down = list_cluster_identities(*client);
