@@ -17,6 +17,7 @@
 #   one agent per node, in its namespace, with --cluster and its node name:
 #     socket, state, flow log under /run/zeroseg/LAB/nI/, pins /sys/fs/bpf/LAB-nI;
 #     each node applies its own workloads; the Namespaces go through node 1
+#   CLAB_TLS_DIR set: etcd behind mutual TLS (clab_etcd_start says which files)
 # shellcheck shell=bash
 
 LAB=${LAB:-zs-cl}
@@ -148,19 +149,34 @@ clab_underlay() {
   done
 }
 
+# With CLAB_TLS_DIR set (ca.pem, server.pem, server-key.pem for
+# $CLAB_ETCD_IP, client.pem, client-key.pem: tests/e2e/cluster_tls.sh makes
+# them), etcd serves https only and asks for a client certificate of that CA
+# (--client-cert-auth: mutual TLS), and the agents connect with
+# etcd-ca/etcd-cert/etcd-key.
+clab_scheme() { if [ -n "${CLAB_TLS_DIR:-}" ]; then echo https; else echo http; fi; }
+clab_curl_tls() {  # curl's options for the lab's etcd
+  [ -n "${CLAB_TLS_DIR:-}" ] &&
+    echo "--cacert $CLAB_TLS_DIR/ca.pem --cert $CLAB_TLS_DIR/client.pem --key $CLAB_TLS_DIR/client-key.pem"
+}
+
 # clab_etcd_start: etcd in the underlay namespace, on the bridge's address
 clab_etcd_start() {
-  local dir u="$LAB-u"
+  local dir u="$LAB-u" url tls=()
   dir=$(clab_dir)
+  url="$(clab_scheme)://$CLAB_ETCD_IP:2379"
+  [ -n "${CLAB_TLS_DIR:-}" ] && tls=(--cert-file "$CLAB_TLS_DIR/server.pem" --key-file "$CLAB_TLS_DIR/server-key.pem"
+    --trusted-ca-file "$CLAB_TLS_DIR/ca.pem" --client-cert-auth)
   setsid nsenter --net="/run/netns/$u" etcd --name "$LAB-etcd" --data-dir "$dir/etcd" \
-    --listen-client-urls "http://$CLAB_ETCD_IP:2379" --advertise-client-urls "http://$CLAB_ETCD_IP:2379" \
+    --listen-client-urls "$url" --advertise-client-urls "$url" "${tls[@]}" \
     --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
     --initial-cluster "$LAB-etcd=http://127.0.0.1:2380" --log-level warn --logger zap \
     </dev/null >>"$dir/etcd.log" 2>&1 &
   echo $! >"$dir/etcd.pid"
   disown $!
   for _ in $(seq 100); do
-    nsenter --net="/run/netns/$u" curl -s -m 1 -X POST -d '{"key":"AA=="}' "http://$CLAB_ETCD_IP:2379/v3/kv/range" \
+    # shellcheck disable=SC2046  # the options are words
+    nsenter --net="/run/netns/$u" curl -s -m 1 $(clab_curl_tls) -X POST -d '{"key":"AA=="}' "$url/v3/kv/range" \
       >/dev/null 2>&1 && return 0
     sleep 0.2
   done
@@ -203,6 +219,10 @@ metrics-listen: 127.0.0.1:9464
 ct-timeout-tcp-closing: 2s
 flow-sweep-interval: 500ms
 YAML
+  if [ -n "${CLAB_TLS_DIR:-}" ]; then
+    printf 'etcd-ca: %s\netcd-cert: %s\netcd-key: %s\n' "$CLAB_TLS_DIR/ca.pem" "$CLAB_TLS_DIR/client.pem" \
+      "$CLAB_TLS_DIR/client-key.pem" >>"$dir/agent.yaml"
+  fi
   # nsenter execs the agent: $! is the agent; setsid keeps terminal signals off it
   setsid nsenter --net="/run/netns/$(clab_node "$n")" "$ZEROSEG" agent --config "$dir/agent.yaml" \
     </dev/null >>"$dir/agent.log" 2>&1 &

@@ -149,5 +149,56 @@ TEST(ClusterIdentityRelease, UsesBeyondOneTransactionAreWrittenAndDropped) {
   EXPECT_EQ(client->range(used, etcd::prefix_end(used))->kvs.size(), 200u);
 }
 
+// `zeroseg cluster status`'s table: every number etcd holds, its labels, the
+// nodes using it, and since when a release is pending; a dead node's uses
+// leave it with its lease.
+TEST(ClusterIdentityRelease, TheTableListsNumbersLabelsUsersAndPendingReleases) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  auto client = client_for(etcd);
+  Node a(client, "node-a", 60), b(client, "node-b", 3);
+  Labels web = {{"app", "web"}}, db = {{"app", "db"}}, job = {{"app", "job"}};
+  uint32_t w = a.ids.allocate(web), d = a.ids.allocate(db), j = b.ids.allocate(job);
+  ASSERT_EQ(b.ids.allocate(web), w);
+  ASSERT_TRUE(a.ids.report_usage({w, d}));  // the numbers handed out since the last report: kept by the first
+  ASSERT_TRUE(a.ids.report_usage({w}));     // node-a is done with db
+  ASSERT_TRUE(a.ids.sweep(kGrace, 1234));  // db marked at 1234
+  auto table = list_cluster_identities(*client);
+  ASSERT_TRUE(table) << table.error();
+  ASSERT_EQ(table->size(), 3u);
+  std::map<uint32_t, ClusterIdentity> by;
+  for (const auto& id : *table) by[id.number] = id;
+  EXPECT_EQ(by[w].labels, web);
+  EXPECT_EQ(by[w].nodes, (std::vector<std::string>{"node-a", "node-b"}));
+  EXPECT_EQ(by[w].unused_since, 0);
+  EXPECT_EQ(by[d].labels, db);
+  EXPECT_TRUE(by[d].nodes.empty());
+  EXPECT_EQ(by[d].unused_since, 1234) << "db's pending release not shown";
+  EXPECT_EQ(by[j].nodes, std::vector<std::string>{"node-b"});
+  // node-b dies: its uses go with its 3 s lease, web stays node-a's
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; i++) {
+    std::this_thread::sleep_for(100ms);
+    auto t = list_cluster_identities(*client);
+    ASSERT_TRUE(t) << t.error();
+    gone = true;
+    for (const auto& id : *t) {
+      if (id.number == j) gone = id.nodes.empty();
+    }
+  }
+  EXPECT_TRUE(gone) << "node-b's use of job outlived its lease";
+  table = list_cluster_identities(*client);
+  ASSERT_TRUE(table);
+  for (const auto& id : *table) {
+    if (id.number == w) {
+      EXPECT_EQ(id.nodes, std::vector<std::string>{"node-a"});
+    }
+  }
+  // etcd unreachable: an error, not an empty table
+  etcd.stop();
+  auto down = list_cluster_identities(*client);
+  EXPECT_FALSE(down) << "an unreachable etcd read as no identities";
+}
+
 }  // namespace
 }  // namespace zeroseg

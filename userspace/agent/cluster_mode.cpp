@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/cluster_mode.h"
 
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -284,9 +285,21 @@ void refuse_beyond_one_transaction(const ObjectSet& objects, const char* done) {
 }
 }  // namespace
 
+namespace {
+// The dry run that precedes a write numbers new label sets in etcd: its
+// failure is said as the write's would be (nothing changed, and why).
+ApplyResult checked(const std::function<ApplyResult()>& dry_run, const char* done) {
+  try {
+    return dry_run();
+  } catch (const Error& e) {
+    throw Error(std::string("nothing ") + done + ": " + e.what());
+  }
+}
+}  // namespace
+
 ApplyResult ClusterMode::apply(const ObjectSet& objects, bool dry_run) {
   // what this node would make of it: errors before anything is written
-  ApplyResult check = agent_.apply(objects, true);
+  ApplyResult check = checked([&] { return agent_.apply(objects, true); }, "applied");
   if (dry_run) return check;
   refuse_beyond_one_transaction(objects, "applied");
   int64_t lease = lease_.id();
@@ -301,7 +314,7 @@ ApplyResult ClusterMode::apply(const ObjectSet& objects, bool dry_run) {
 }
 
 ApplyResult ClusterMode::remove(const ObjectSet& objects, bool dry_run) {
-  ApplyResult check = agent_.remove(objects, true);
+  ApplyResult check = checked([&] { return agent_.remove(objects, true); }, "deleted");
   if (dry_run) return check;
   refuse_beyond_one_transaction(objects, "deleted");
   std::vector<std::string> refs;
@@ -370,7 +383,8 @@ json ClusterMode::status() const {
   j["lease_ttl"] = lease_.ttl();
   if (!w.connected) {
     j["outage_since_ns"] = w.outage_since_ns;
-    j["error"] = w.last_error;
+    // no lease yet: the watcher has not started, the lease says why
+    j["error"] = w.last_error.empty() ? lease_.last_error() : w.last_error;
   }
   return j;
 }
@@ -392,6 +406,20 @@ json ClusterMode::cluster_view() const {
     list.push_back({{"node", kv.key.substr(prefix.size())}, {"lease", kv.lease}, {"ttl", ttl ? *ttl : -1}});
   }
   j["nodes"] = list;
+  // the numbers etcd holds, with who uses them and which wait for release
+  auto ids = list_cluster_identities(*client_);
+  if (!ids) {
+    j["identities_error"] = ids.error();
+    return j;
+  }
+  json table = json::array();
+  for (const auto& id : *ids) {
+    json row = {{"identity", id.number}, {"labels", id.labels}, {"nodes", id.nodes}};
+    row["release_pending_since"] = id.unused_since ? json(id.unused_since) : json(nullptr);
+    table.push_back(std::move(row));
+  }
+  j["identity_count"] = table.size();
+  j["identities"] = std::move(table);
   return j;
 }
 

@@ -88,6 +88,14 @@ void run_cluster_status(const GlobalOptions& g) {
   for (const auto& n : c.value("nodes", json::array()))
     t.add({n.value("node", ""), std::to_string(n.value("lease", int64_t{0})), std::to_string(n.value("ttl", int64_t{0})) + "s"});
   if (!t.empty()) t.print(std::cout, !g.no_headers);
+  if (c.contains("identities_error")) {
+    std::cout << "identities: unknown (" << c["identities_error"].get<std::string>() << ")\n";
+  } else if (c.contains("identities")) {
+    size_t unused = 0;
+    for (const auto& i : c["identities"]) unused += i.value("nodes", json::array()).empty() ? 1 : 0;
+    std::cout << "identities: " << c.value("identity_count", size_t{0}) << " in etcd, " << unused
+              << " used by no node (released after the grace; the table: -o json)\n";
+  }
 }
 
 }  // namespace
@@ -107,7 +115,7 @@ void add_inventory_commands(CLI::App& app, GlobalOptions& g) {
 
   auto* cluster = app.add_subcommand("cluster", "Cluster mode (etcd)");
   cluster->require_subcommand(1);
-  auto* cs = cluster->add_subcommand("status", "Nodes, leases, the revision applied and the lag, the outage if any");
+  auto* cs = cluster->add_subcommand("status", "Nodes, leases, the revision applied and the lag, the outage if any, identities");
   add_client_options(*cs, g);
   cs->callback([&g] { run_cluster_status(g); });
 }

@@ -269,4 +269,42 @@ etcd::Result<std::vector<uint32_t>> EtcdIdentityAllocator::sweep(int64_t grace_s
   return released;
 }
 
+etcd::Result<std::vector<ClusterIdentity>> list_cluster_identities(etcd::Client& client, const std::string& prefix) {
+  using R = etcd::Result<std::vector<ClusterIdentity>>;
+  const std::string by_id = prefix + "by-id/", used = prefix + "used-by/", unused = prefix + "unused/";
+  auto seen = client.txn({{}, {etcd::Op::get_prefix(by_id), etcd::Op::get_prefix(used), etcd::Op::get_prefix(unused)}, {}});
+  if (!seen) return R::failure("identities: " + seen.error());
+  if (seen->ranges.size() != 3) return R::failure("identities: etcd answered no ranges");
+  std::map<uint32_t, ClusterIdentity> table;
+  for (const auto& kv : seen->ranges[0].kvs) {
+    auto n = parse_number(kv.key.substr(by_id.size()));
+    if (!n) continue;
+    ClusterIdentity& id = table[*n];
+    id.number = *n;
+    try {
+      id.labels = nlohmann::json::parse(kv.value).get<Labels>();
+    } catch (const std::exception&) {
+      id.labels = {};  // listed anyway: the number is taken whatever it holds
+    }
+  }
+  for (const auto& kv : seen->ranges[1].kvs) {
+    std::string rest = kv.key.substr(used.size());
+    size_t slash = rest.find('/');
+    auto n = parse_number(rest.substr(0, slash));
+    if (n && slash != std::string::npos && table.count(*n)) table[*n].nodes.push_back(rest.substr(slash + 1));
+  }
+  for (const auto& kv : seen->ranges[2].kvs) {
+    auto n = parse_number(kv.key.substr(unused.size()));
+    if (!n || !table.count(*n)) continue;
+    try {
+      table[*n].unused_since = std::stoll(kv.value);
+    } catch (const std::exception&) {
+      table[*n].unused_since = 0;
+    }
+  }
+  std::vector<ClusterIdentity> out;
+  for (auto& [_, id] : table) out.push_back(std::move(id));
+  return out;
+}
+
 }  // namespace zeroseg

@@ -37,6 +37,20 @@ namespace zeroseg {
 
 inline constexpr const char* kClusterIdentityPrefix = "/zeroseg/v1/identities/";
 
+// One number as etcd holds it (`zeroseg cluster status`): its label set, the
+// nodes whose used-by keys name it, and since when (Unix seconds) it has been
+// marked unused, its release pending (0: not marked).
+struct ClusterIdentity {
+  uint32_t number = 0;
+  Labels labels;
+  std::vector<std::string> nodes;
+  int64_t unused_since = 0;
+};
+// Every number under `prefix`, read in one transaction (one revision).
+// Error: why etcd could not be read.
+etcd::Result<std::vector<ClusterIdentity>> list_cluster_identities(etcd::Client& client,
+                                                                   const std::string& prefix = kClusterIdentityPrefix);
+
 class EtcdIdentityAllocator : public IdentityAllocator {
  public:
   // client: shared with the node's other cluster users; prefix: tests use their own.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "sources/etcd_client.h"
+#include "sources/tls_diagnosis.h"
 
 #include <httplib.h>
 
@@ -255,6 +256,7 @@ void Client::stop() {
 Result<std::string> Client::call(const std::string& path, const std::string& body) {
   if (options_.endpoints.empty()) return Result<std::string>::failure("etcd: no endpoints");
   std::string why;
+  bool tls_refused = false;
   size_t n = options_.endpoints.size();
   for (size_t k = 0; k < n; k++) {
     size_t i = (current_.load() + k) % n;
@@ -262,8 +264,19 @@ Result<std::string> Client::call(const std::string& path, const std::string& bod
     auto c = http_client(options_, e);
     auto res = c->Post(path, body, "application/json");
     if (!res) {
-      // unreachable or silent: the next endpoint may answer
-      why += (why.empty() ? "" : "; ") + e.str() + ": " + httplib::to_string(res.error());
+      // unreachable or silent: the next endpoint may answer. httplib names
+      // a TLS failure in one word ("Read" for a refused client certificate
+      // under TLS 1.3): ask the endpoint why (sources/tls_diagnosis.h)
+      std::string what = httplib::to_string(res.error());
+      if (auto err = res.error(); !options_.ca.empty() &&
+          (err == httplib::Error::SSLConnection || err == httplib::Error::SSLServerVerification ||
+           err == httplib::Error::SSLLoadingCerts || err == httplib::Error::Read || err == httplib::Error::Write)) {
+        if (std::string d = diagnose_tls(options_, e); !d.empty()) {
+          what = d;
+          tls_refused = true;
+        }
+      }
+      why += (why.empty() ? "" : "; ") + e.str() + ": " + what;
       continue;
     }
     current_ = i;
@@ -271,7 +284,7 @@ Result<std::string> Client::call(const std::string& path, const std::string& bod
       return Result<std::string>::failure("etcd at " + e.str() + " refused " + path + ": " + etcd_error(res->body));
     return res->body;
   }
-  return Result<std::string>::failure("etcd unreachable (" + why + ")");
+  return Result<std::string>::failure((tls_refused ? "etcd refused the TLS connection (" : "etcd unreachable (") + why + ")");
 }
 
 Result<RangeResult> Client::range(const std::string& key, const std::string& range_end, int64_t revision) {

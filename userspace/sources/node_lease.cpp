@@ -32,30 +32,37 @@ int64_t NodeLease::id() const {
   return id_;
 }
 
+std::string NodeLease::last_error() const {
+  std::lock_guard lock(mu_);
+  return last_error_;
+}
+
 bool NodeLease::grant() {
-  auto lease = client_->lease_grant(ttl_);
-  if (!lease) {
-    log::warn("cluster: no node lease: " + lease.error());
+  auto failed = [this](const std::string& why) {
+    log::warn("cluster: " + why);
+    std::lock_guard lock(mu_);
+    last_error_ = why;
     return false;
-  }
+  };
+  auto lease = client_->lease_grant(ttl_);
+  if (!lease) return failed("no node lease: " + lease.error());
   // a lease this node cannot use is given back: granted anew a second
   // later, each would otherwise hold a stale node key for its TTL
   auto give_back = [&] { (void)client_->lease_revoke(*lease); };
   auto put = client_->put(node_key_, "{\"since_ns\":" + std::to_string(realtime_now_ns()) + "}", *lease);
   if (!put) {
-    log::warn("cluster: node key not written: " + put.error());
     give_back();
-    return false;
+    return failed("node key not written: " + put.error());
   }
   try {
     on_lease_(*lease);
   } catch (const std::exception& e) {
-    log::warn(std::string("cluster: the node's workloads not written under its lease: ") + e.what());
     give_back();
-    return false;
+    return failed(std::string("the node's workloads not written under its lease: ") + e.what());
   }
   std::lock_guard lock(mu_);
   id_ = *lease;
+  last_error_.clear();
   return true;
 }
 

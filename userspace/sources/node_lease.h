@@ -34,6 +34,9 @@ class NodeLease {
   void stop();
   int64_t id() const;  // 0 while none is held
   int64_t ttl() const { return ttl_; }
+  // Why the last grant failed ("" after one that held): before a node holds
+  // a lease its watcher has not started, and this is the outage's reason.
+  std::string last_error() const;
 
  private:
   void run();
@@ -46,6 +49,7 @@ class NodeLease {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   int64_t id_ = 0;
+  std::string last_error_;  // under mu_
   bool stopping_ = false;
   std::thread thread_;
 };
