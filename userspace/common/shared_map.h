@@ -149,7 +149,12 @@ class SharedMap {
   // k's entry, made with make() when absent (then second is true).
   template <class Make>
   std::pair<value_type*, bool> insert(const K& k, Make make) {
-    if (chunks_.empty()) chunks_.push_back(std::make_shared<Chunk>());
+    if (chunks_.empty()) {  // no empty chunk ever: chunk_of() reads each one's last key
+      chunks_.push_back(std::make_shared<Chunk>());
+      chunks_.back()->emplace_back(k, make());
+      size_ = 1;
+      return {&chunks_.back()->back(), true};
+    }
     auto c = chunk_of(k);
     if (c == chunks_.end()) --c;  // past every key: the last chunk grows
     size_t i = static_cast<size_t>(c - chunks_.cbegin());
