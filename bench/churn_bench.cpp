@@ -9,8 +9,16 @@
 // timed until it returns (the maps enforce it, the change journaled).
 //
 //   sudo build/bench/churn_bench [--quick] [--changes N] [--whole-changes N] [--gap-ms N] [--incremental-only]
+//                                [--local]
 // (first the incremental agent, then one that compiles every change whole:
 // AgentConfig::incremental_workloads false, the code path before issue 17)
+//
+// The agent is configured as in cluster mode (AgentConfig::cluster set; no
+// etcd is contacted: the watcher's calls are what is played), so a change's
+// journal record waits for no fsync (docs/cluster.md, "What a node keeps");
+// --local: as a node alone, every change fsynced before it returns.
+// After the table, where the time of the incremental changes went, by
+// commit phase (Agent::last_commit_phases), p50 / p99.
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +48,7 @@ int kWorkloads = 10000, kApps = 1000, kChanges = 100, kWholeChanges = 20;
 // --gap-ms: a pause before each change (events apart, as pods start): the
 // last commit's slot levelling (a grace period) is then off the next one's path
 int kGapMs = 0;
+bool kLocal = false;  // --local: no cluster mode, the journal fsynced per change
 constexpr int kRulesPerPolicy = 100;
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
@@ -88,6 +97,14 @@ struct Figures {
 struct Run {
   Figures add, remove, relabel, fresh, back;  // wall time
   Figures cpu;  // every change's CPU time on the calling thread
+  // every change's commit phases by name, in the order first seen, and
+  // what none covers (merging into the desired objects, the lock)
+  std::vector<std::pair<std::string, Figures>> phases;
+  Figures& phase(const std::string& name) {
+    for (auto& [n, f] : phases)
+      if (n == name) return f;
+    return phases.emplace_back(name, Figures()).second;
+  }
 };
 
 Run measure(bool incremental, int changes) {
@@ -98,6 +115,7 @@ Run measure(bool incremental, int changes) {
   cfg.state_dir = tmp + "/state";
   cfg.socket = tmp + "/zeroseg.sock";
   cfg.incremental_workloads = incremental;
+  if (!kLocal) cfg.cluster = "etcd://not-contacted:2379";  // the journal as in cluster mode
   Agent::uninstall(cfg);
 
   std::string text;
@@ -118,8 +136,15 @@ Run measure(bool incremental, int changes) {
     auto started = Clock::now();
     double cpu = thread_cpu_ms();
     ApplyResult r = remove ? agent.remove(objects, false) : agent.apply(objects, false);
-    f.add(ms_since(started));
+    double wall = ms_since(started);
+    f.add(wall);
     run.cpu.add(thread_cpu_ms() - cpu);
+    double covered = 0;
+    for (const auto& [name, ms] : agent.last_commit_phases()) {
+      run.phase(name).add(ms);
+      covered += ms;
+    }
+    run.phase("(outside commit: merge, lock)").add(wall - covered);
     if (r.objects.empty() || r.objects[0].second == "unchanged" || r.objects[0].second == "not found")
       throw Error("the change changed nothing: " + (r.objects.empty() ? std::string() : r.objects[0].second));
   };
@@ -157,8 +182,10 @@ int main(int argc, char** argv) {
       kGapMs = std::stoi(argv[++i]);
     } else if (a == "--incremental-only") {
       whole = false;
+    } else if (a == "--local") {
+      kLocal = true;
     } else {
-      std::fprintf(stderr, "usage: churn_bench [--quick] [--changes N] [--whole-changes N] [--gap-ms N] [--incremental-only]\n");
+      std::fprintf(stderr, "usage: churn_bench [--quick] [--changes N] [--whole-changes N] [--gap-ms N] [--incremental-only] [--local]\n");
       return 2;
     }
   }
@@ -183,5 +210,12 @@ int main(int argc, char** argv) {
   row("workload relabelled to a new label set (an identity comes)", &Run::fresh);
   row("workload relabelled back (its identity goes)", &Run::back);
   row("every change: CPU time of the applying thread", &Run::cpu);
+  Figures all;
+  for (Figures Run::*f : {&Run::add, &Run::remove, &Run::relabel, &Run::fresh, &Run::back})
+    for (double v : (after.*f).ms) all.add(v);
+  std::printf("| every change (%zu) | | %.2f / %.2f / %.2f ms |\n", all.ms.size(), all.at(0.5), all.at(0.99), all.at(1.0));
+  std::printf("\nincremental, %s journal: where the time went, p50 / p99 / max ms\n", kLocal ? "local (fsynced)" : "cluster-mode");
+  for (auto& [name, f] : after.phases)
+    std::printf("  %-32s %8.2f %8.2f %8.2f\n", name.c_str(), f.at(0.5), f.at(0.99), f.at(1.0));
   return 0;
 }

@@ -4,12 +4,15 @@
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "common/error.h"
 
@@ -174,6 +177,91 @@ TEST_F(StateStoreTest, AnUnreadableFileIsAnErrorNotEmpty) {
   }
   EXPECT_THROW(s.read_records("desired.yaml"), Error);
   EXPECT_EQ(s.read("absent"), "");  // absent is empty
+}
+
+// Cluster mode journals without fsync (StateFiles::begin, durable false):
+// a record must then survive the agent's death at any step exactly as a
+// synced one does (the page cache holds it), and a pending one still be
+// forgotten. The writer is a child killed with SIGKILL after step k.
+TEST_F(StateStoreTest, AWriterKilledBetweenAnyTwoStepsLeavesExactlyItsCommittedRecords) {
+  struct Step {
+    std::function<void(StateStore&, std::vector<StateStore::Appended>&)> run;
+    std::vector<std::string> committed;  // what a read must return after it
+  };
+  auto lazy_begin = [](const char* r) {
+    return [r](StateStore& s, std::vector<StateStore::Appended>& p) { p.push_back(s.append_record("log", r, true, false)); };
+  };
+  auto lazy_commit = [](StateStore& s, std::vector<StateStore::Appended>& p) { s.commit_record("log", p.back(), false); };
+  std::vector<Step> steps = {
+      {lazy_begin("one"), {}},
+      {lazy_commit, {"one"}},
+      {[](StateStore& s, auto& p) { p.push_back(s.append_record("log", "two", true)); }, {"one"}},  // synced, as before
+      {[](StateStore& s, auto& p) { s.commit_record("log", p.back()); }, {"one", "two"}},
+      {lazy_begin("three"), {"one", "two"}},
+      {lazy_commit, {"one", "two", "three"}},
+      {lazy_begin("four"), {"one", "two", "three"}},  // killed here: four was never acknowledged
+      {[](StateStore& s, auto&) { s.sync("log"); }, {"one", "two", "three"}},
+  };
+  for (size_t kill_after = 0; kill_after <= steps.size(); kill_after++) {
+    std::filesystem::remove_all(dir_);
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      StateStore s(dir_);
+      std::vector<StateStore::Appended> pending;
+      for (size_t i = 0; i < kill_after && i < steps.size(); i++) steps[i].run(s, pending);
+      raise(SIGKILL);
+      _exit(1);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the writer was not killed";
+    StateStore s(dir_);
+    std::vector<std::string> want = kill_after ? steps[std::min(kill_after, steps.size()) - 1].committed
+                                               : std::vector<std::string>{};
+    EXPECT_EQ(s.read_records("log"), want) << "killed after step " << kill_after;
+    // and the journal goes on from there
+    s.append_record("log", "next", true, false);
+    EXPECT_EQ(s.read_records("log"), want) << "a pending record after the restart is skipped too";
+  }
+}
+
+// A power loss can leave any prefix of what was never fsynced: a journal
+// cut at any byte reads as the committed records wholly before the cut,
+// the torn rest cut off; never an error (no whole record follows a cut).
+TEST_F(StateStoreTest, AJournalCutAtAnyByteReadsAsThePrefixOfItsWholeRecords) {
+  {
+    StateStore s(dir_);
+    auto a = s.append_record("log", "apply\n---\nalpha\n", true, false);
+    s.commit_record("log", a, false);
+    s.append_record("log", "pending, never committed", true, false);
+    auto b = s.append_record("log", "delete\n---\nbeta\n", true, false);
+    s.commit_record("log", b, false);
+    s.append_record("log", "gamma", false, false);
+  }
+  std::ifstream in(dir_ + "/log", std::ios::binary);
+  const std::string whole((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  {
+    StateStore s(dir_);
+    std::vector<std::string> all = s.read_records("log");
+    ASSERT_EQ(all, (std::vector<std::string>{"apply\n---\nalpha\n", "delete\n---\nbeta\n", "gamma"}));
+  }
+  for (size_t cut = 0; cut <= whole.size(); cut++) {
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    std::ofstream(dir_ + "/log", std::ios::binary) << whole.substr(0, cut);
+    StateStore s(dir_);
+    std::vector<std::string> got;
+    ASSERT_NO_THROW(got = s.read_records("log")) << "cut at byte " << cut;
+    // what a read of the whole journal cut at the same record boundary returns
+    std::vector<std::string> want;
+    for (const char* r : {"apply\n---\nalpha\n", "delete\n---\nbeta\n", "gamma"}) {
+      size_t at = whole.find(std::string("\n") + r + "\n");
+      if (at != std::string::npos && at + std::strlen(r) + 2 <= cut) want.push_back(r);
+    }
+    EXPECT_EQ(got, want) << "cut at byte " << cut;
+    EXPECT_LE(std::filesystem::file_size(dir_ + "/log"), cut);
+  }
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ void expect_same(const Compiled& inc, const Compiled& whole, const Compiled& pre
     std::sort(b.begin(), b.end());
     EXPECT_EQ(a, b) << id;
   }
-  EXPECT_EQ(inc.workloads_by_ip.map(), whole.workloads_by_ip.map());
+  EXPECT_TRUE(inc.workloads_by_ip == whole.workloads_by_ip);
   EXPECT_EQ(inc.workload_identities, whole.workload_identities);
   EXPECT_EQ(*inc.modes, *whole.modes);
   EXPECT_EQ(*inc.selected_by, *whole.selected_by);

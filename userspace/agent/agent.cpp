@@ -124,6 +124,18 @@ Agent::~Agent() {
   if (housekeeping_.joinable()) housekeeping_.join();
   telemetry_.reset();
   analyzer_.reset();  // analyses what telemetry's last turns handed over
+  flush_journal();
+}
+
+// Off mu_: the fsync of the changes journaled without one (cluster mode)
+// does not hold up the next change.
+void Agent::flush_journal() {
+  try {
+    state_files_.flush();
+  } catch (const std::exception& e) {
+    log::warn(std::string("state directory: flushing desired.log: ") + e.what() + " (tried again in a second)");
+  }
+  state_files_.write_deferred();
 }
 
 // Quarantine expiry, once a second, the quarantines alerts asked for, and
@@ -140,15 +152,24 @@ void Agent::housekeeping() {
     retired_.clear();
     lock.unlock();
     {
-      // the last commit's retired map slot catches up, off the request's path
+      // the last commit's retired map slot catches up, off the request's
+      // path: its grace period is waited for off the lock (a change meanwhile
+      // is not held up by it), then levelled if no later commit is waiting
+      std::shared_future<void> grace;
+      {
+        std::lock_guard agent_lock(mu_);
+        grace = dp_->grace();
+      }
+      if (grace.valid()) grace.wait();
       std::lock_guard agent_lock(mu_);
       try {
-        dp_->settle();
+        if (dp_->settle_ready()) dp_->settle();
       } catch (const std::exception& e) {
         log::warn(std::string("levelling the map slots: ") + e.what());
       }
     }
     retired.clear();
+    flush_journal();
     for (const auto& [ip, reason] : requests) {
       try {
         quarantine_add(ip, realtime_now_ns() + config_.auto_quarantine.duration_ns, config_.quarantine_management,
@@ -214,7 +235,7 @@ ApplyResult Agent::apply(const ObjectSet& objects, bool dry_run) {
     r.not_enforced = not_enforced();
     return r;
   }
-  return commit(std::move(next), std::move(r), dry_run, log_record("apply", objects));
+  return commit(std::move(next), std::move(r), dry_run, log_record("apply", objects), journal_durably(objects));
 }
 
 ApplyResult Agent::remove(const ObjectSet& objects, bool dry_run) {
@@ -226,7 +247,7 @@ ApplyResult Agent::remove(const ObjectSet& objects, bool dry_run) {
     r.not_enforced = not_enforced();
     return r;
   }
-  return commit(std::move(next), std::move(r), dry_run, log_record("delete", objects));
+  return commit(std::move(next), std::move(r), dry_run, log_record("delete", objects), journal_durably(objects));
 }
 
 void Agent::record_apply(double seconds, bool failed) {
@@ -245,15 +266,35 @@ std::shared_ptr<const FlowCatalog> Agent::publish_catalog() {
   return telemetry_->publish(std::make_shared<const FlowCatalog>(config_.node_name, compiled_));
 }
 
-ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, const std::string& record) {
+// A node alone: always (its state directory is the only copy). In
+// cluster mode the change came from etcd, which holds it durably and is
+// listed again at every start: its record waits for no disk, unless it
+// names one of this node's own workloads (an interface here), which a
+// start past the lease's TTL writes back to etcd from this directory
+// (docs/cluster.md, "What a node keeps"). Called under mu_.
+bool Agent::journal_durably(const ObjectSet& objects) const {
+  if (config_.cluster.empty() || objects.workloads.size() > 64) return true;  // big ones: the fsync is noise
+  for (const auto& w : objects.workloads) {
+    if (!w.interface.empty()) return true;
+    for (const auto& held : desired_->workloads)  // a delete names it without its spec
+      if (held.meta.name == w.meta.name && held.meta.ns == w.meta.ns && !held.interface.empty()) return true;
+  }
+  return false;
+}
+
+ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, const std::string& record,
+                          bool durable) {
   auto started = std::chrono::steady_clock::now();
   // where an apply's time goes, for `--log-level debug` (phase: ms)
   std::string phases;
+  last_phases_.clear();
   auto phase = [&, last = started](const char* name) mutable {
     auto now = std::chrono::steady_clock::now();
+    double ms = std::chrono::duration<double, std::milli>(now - last).count();
     char buf[64];
-    std::snprintf(buf, sizeof(buf), " %s %.1f ms", name, std::chrono::duration<double, std::milli>(now - last).count());
+    std::snprintf(buf, sizeof(buf), " %s %.1f ms", name, ms);
     phases += buf;
+    last_phases_.emplace_back(name, ms);
     last = now;
   };
   // A failed or dry run allocates nothing: rule ids are journaled (and
@@ -303,9 +344,10 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
   // Write-ahead: the record on disk before the maps change, marked
   // committed after; a crash in between forgets the change at the next
   // start, a failure here leaves the maps as they are.
+  durable = durable || record.empty();  // quarantines are this node's own: always
   StateFiles::Pending pending;
   try {
-    pending = state_files_.begin(record.empty() ? quarantine_record(next.quarantines) : record);
+    pending = state_files_.begin(record.empty() ? quarantine_record(next.quarantines) : record, durable);
   } catch (const std::exception& e) {
     record_apply(0, true);
     release_beyond(*compiled_);
@@ -319,7 +361,7 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
                                      : reconciler_->reconcile(want);
     in_maps = true;
     phase("maps");
-    state_files_.commit(pending);
+    state_files_.commit(pending, durable);
     phase("commit");
   } catch (const std::exception& e) {
     record_apply(0, true);

@@ -80,6 +80,12 @@ class Agent : public DesiredState {
   FlowAnalyzer& analyzer() { return *analyzer_; }
   // Prometheus text for /metrics.
   std::string metrics() const;
+  // Where the last commit's time went: (phase, ms) in order, as
+  // `--log-level debug` logs it (bench/churn_bench reads it).
+  std::vector<std::pair<const char*, double>> last_commit_phases() const {
+    std::lock_guard lock(mu_);
+    return last_phases_;
+  }
 
   // Detaches from every endpoint and removes the pins (`agent --uninstall`).
   static void uninstall(const AgentConfig& config);
@@ -89,7 +95,10 @@ class Agent : public DesiredState {
   ObjectSet without(const ObjectSet& gone, ApplyResult& result) const;
   // `record`: the change for desired.log (log_record()); "" for a change
   // of quarantines alone (quarantine_record() of next's).
-  ApplyResult commit(ObjectSet next, ApplyResult result, bool dry_run, const std::string& record = "");
+  // `durable` false: the record waits for no fsync (journal_durably()).
+  ApplyResult commit(ObjectSet next, ApplyResult result, bool dry_run, const std::string& record = "",
+                     bool durable = true);
+  bool journal_durably(const ObjectSet& objects) const;
   struct TraceEnd;
   TraceEnd trace_end(const std::string& spec) const;
   std::string quarantine_target(const std::string& spec) const;
@@ -107,6 +116,7 @@ class Agent : public DesiredState {
   nlohmann::json attachment_status() const;
   void record_apply(double seconds, bool failed);
   void housekeeping();
+  void flush_journal();
   void respond(Alert& a);
 
   AgentConfig config_;
@@ -124,6 +134,7 @@ class Agent : public DesiredState {
   std::unique_ptr<FlowAnalyzer> analyzer_;  // telemetry's second reader: detection, the flow ledger
   std::unique_ptr<Telemetry> telemetry_;  // after dp_ and analyzer_: stops before either goes
   AgentMetrics apply_stats_;
+  std::vector<std::pair<const char*, double>> last_phases_;  // under mu_
   WebhookSink* webhook_ = nullptr;  // owned by analyzer_
 
   std::mutex housekeeping_mu_;

@@ -91,7 +91,7 @@ size_t Reconciler::reconcile_policy(const Compiled& want) {
 
 size_t Reconciler::count_changes(const Compiled& want, const Compiled& current) const {
   auto none = [](auto&&...) {};
-  size_t n = diff(want.ipcache.map(), mirror_.ipcache, none, none);
+  size_t n = diff(want.ipcache, mirror_.ipcache, none, none);
   n += diff(want.policy, mirror_.policy, none, none);
   for (const auto& [ifname, ep] : want.endpoints) {
     auto cur = current.endpoints.find(ifname);
@@ -174,7 +174,7 @@ size_t Reconciler::reconcile(const Compiled& want) {
   Transaction tx(dp_);
   size_t n = diff(want_eps, mirror_.endpoints, [&](uint32_t k, const zs_endpoint& v) { tx.set_endpoint(k, v); },
                   [&](uint32_t k) { tx.remove_endpoint(k); });
-  n += diff(want.ipcache.map(), mirror_.ipcache, [&](const Prefix& k, uint32_t v) { tx.set_identity(k, v); },
+  n += diff(want.ipcache, mirror_.ipcache, [&](const Prefix& k, uint32_t v) { tx.set_identity(k, v); },
             [&](const Prefix& k) { tx.remove_identity(k); });
   n += diff(want.policy, mirror_.policy,
             [&](const zs_policy_key& k, const zs_policy_entry& v) { tx.set_rule(k, v); },
@@ -199,7 +199,7 @@ size_t Reconciler::reconcile(const Compiled& want) {
   for (const auto& [ifindex, ep] : mirror_.endpoints)
     if (!want_eps.count(ifindex) && !ifname_of(ifindex).empty()) detach(ifindex);
   mirror_.endpoints = std::move(want_eps);
-  mirror_.ipcache = want.ipcache.map();
+  mirror_.ipcache = want.ipcache;
   mirror_.policy = want.policy;
   mirror_.sources = std::move(want_src);
   mirror_.source_prefixes = std::move(want_pfx);

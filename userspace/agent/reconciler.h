@@ -63,7 +63,7 @@ class Reconciler {
 
   struct Mirror {
     std::map<uint32_t, zs_endpoint> endpoints;
-    std::map<Prefix, uint32_t> ipcache;
+    SharedMap<Prefix, uint32_t> ipcache;  // shares chunks with the compiled state's
     PolicyEntries policy;
     Sources sources;
     SourcePrefixes source_prefixes;

@@ -111,13 +111,28 @@ void StateFiles::write_rule_ids(RuleIdAllocator& rule_ids) {
   persisted_.rules_lost = false;
 }
 
-StateFiles::Pending StateFiles::begin(const std::string& record) {
-  Pending p = store_.append_record(kDesiredLog, record, true);
+StateFiles::Pending StateFiles::begin(const std::string& record, bool durable) {
+  Pending p = store_.append_record(kDesiredLog, record, true, durable);
   persisted_.desired_log = p.size;
+  unsynced_ = !durable;  // a durable write's fdatasync took the whole file's
   return p;
 }
 
-void StateFiles::commit(const Pending& pending) { store_.commit_record(kDesiredLog, pending); }
+void StateFiles::commit(const Pending& pending, bool durable) {
+  store_.commit_record(kDesiredLog, pending, durable);
+  unsynced_ = !durable;
+}
+
+bool StateFiles::flush() {
+  if (!unsynced_.exchange(false)) return false;
+  try {
+    store_.sync(kDesiredLog);
+  } catch (...) {
+    unsynced_ = true;
+    throw;
+  }
+  return true;
+}
 
 void StateFiles::abandon(const Pending& pending) {
   store_.cut(kDesiredLog, pending.offset);
@@ -137,10 +152,10 @@ void StateFiles::persist(const ObjectSet& desired, const LocalIdentityAllocator&
   };
   if (persisted_.desired_log > kCompactLogBytes) attempt("snapshot", [&] { write_snapshot(desired); });
   if (persisted_.identities != identities.changes()) {
-    attempt("identities", [&] {
-      store_.write("identities.json", identities.to_json().dump(1));
-      persisted_.identities = identities.changes();
-    });
+    auto numbers = std::make_shared<const std::map<uint32_t, Labels>>(identities.all());
+    std::lock_guard lock(deferred_mu_);
+    deferred_identities_ = std::move(numbers);
+    persisted_.identities = identities.changes();
   }
   // rule ids: their changes appended to rules.log (100k ids are 4.7 MB of
   // JSON), the whole file rewritten when the log grows past it
@@ -155,6 +170,25 @@ void StateFiles::persist(const ObjectSet& desired, const LocalIdentityAllocator&
       persisted_.rules_lost = false;
     });
   }
+}
+
+void StateFiles::write_deferred() {
+  std::shared_ptr<const std::map<uint32_t, Labels>> numbers;
+  {
+    std::lock_guard lock(deferred_mu_);
+    numbers = deferred_identities_;
+  }
+  if (!numbers) return;
+  try {
+    nlohmann::json j = nlohmann::json::object();  // as LocalIdentityAllocator::to_json
+    for (const auto& [id, labels] : *numbers) j[std::to_string(id)] = labels;
+    store_.write("identities.json", j.dump(1));
+  } catch (const std::exception& e) {
+    log::warn(std::string("state directory: identities: ") + e.what() + " (tried again in a second)");
+    return;
+  }
+  std::lock_guard lock(deferred_mu_);
+  if (deferred_identities_ == numbers) deferred_identities_.reset();  // else: newer numbers came meanwhile
 }
 
 }  // namespace zeroseg

@@ -20,7 +20,11 @@
 // it changes nothing, so a crash between the two is safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/state_store.h"
@@ -50,17 +54,34 @@ class StateFiles {
 
   // Write-ahead: appends `record` (log_record()) to desired.log, pending,
   // fsynced. Throws Error, with the log as it was, when it cannot.
+  //
+  // durable false (cluster mode: the change came from etcd, which holds it
+  // durably, and a start relists it): neither write waits for the disk.
+  // The record then survives a crash of the agent (the page cache holds
+  // it) but not a power loss until flush() (housekeeping, off the lock),
+  // and a power loss takes the pinned maps with it anyway: the next start
+  // rebuilds them from this directory and etcd's relist (docs/cluster.md).
   using Pending = StateStore::Appended;
-  Pending begin(const std::string& record);
+  Pending begin(const std::string& record, bool durable = true);
   // The change is in the maps: its record marked committed. Throws Error
   // (the record stays pending: forgotten at the next start).
-  void commit(const Pending& pending);
+  void commit(const Pending& pending, bool durable = true);
+  // The journal fsynced when a change was written without; true when it
+  // had to be. Throws Error (still to flush: tried again next time). May
+  // run on another thread than the changes (housekeeping, off their lock).
+  bool flush();
   // The change was not made: its record cut off (stays pending if it cannot be).
   void abandon(const Pending& pending);
 
   // After a commit: identities, rule ids and, when desired.log outgrew
   // 4 MiB, the snapshot; what fails is logged and tried again next time.
+  // identities.json is only handed over here (a copy of the numbers) and
+  // written by write_deferred(): numbering a start redoes, and its JSON
+  // and fsyncs were a third of a pod churn change's time.
   void persist(const ObjectSet& desired, const LocalIdentityAllocator& identities, RuleIdAllocator& rule_ids);
+  // Writes what persist() handed over. Off the changes' lock (housekeeping,
+  // and before the agent ends); logs what fails and tries it again next time.
+  void write_deferred();
   // desired.yaml and quarantine.json anew, desired.log emptied.
   void write_snapshot(const ObjectSet& desired);
   // rules.json anew, rules.log emptied.
@@ -76,6 +97,9 @@ class StateFiles {
     size_t desired_log = 0;   // desired.log's size
   };
   Persisted persisted_;
+  std::atomic<bool> unsynced_{false};  // desired.log holds writes not yet fsynced
+  std::mutex deferred_mu_;
+  std::shared_ptr<const std::map<uint32_t, Labels>> deferred_identities_;  // under deferred_mu_
 };
 
 }  // namespace zeroseg

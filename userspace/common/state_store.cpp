@@ -117,8 +117,8 @@ void StateStore::remove(const std::string& name) const {
   fsync_dir(dir_);
 }
 
-StateStore::Appended StateStore::append_record(const std::string& name, const std::string& record,
-                                               bool pending) const {
+StateStore::Appended StateStore::append_record(const std::string& name, const std::string& record, bool pending,
+                                               bool sync) const {
   const std::string path = dir_ + "/" + name;
   bool fresh = access(path.c_str(), F_OK) != 0;
   UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
@@ -133,7 +133,8 @@ StateStore::Appended StateStore::append_record(const std::string& name, const st
   a.size = a.offset + header.size() + record.size() + 1;
   try {
     write_all(fd.get(), header + record + "\n", path);
-    if (fsync(fd.get())) throw_errno("fsync of " + path, errno);
+    // the file's size is data to fdatasync (what a read needs); mtime is not
+    if (sync && fdatasync(fd.get())) throw_errno("fsync of " + path, errno);
   } catch (...) {
     // what was written of it goes: the journal stays as it was (ENOSPC
     // leaves a part written; a failed fsync may leave it all in the cache)
@@ -144,7 +145,7 @@ StateStore::Appended StateStore::append_record(const std::string& name, const st
   return a;
 }
 
-void StateStore::commit_record(const std::string& name, const Appended& record) const {
+void StateStore::commit_record(const std::string& name, const Appended& record, bool sync) const {
   const std::string path = dir_ + "/" + name;
   UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fd) throw_errno("opening " + path, errno);
@@ -152,6 +153,16 @@ void StateStore::commit_record(const std::string& name, const Appended& record) 
   do n = pwrite(fd.get(), &kCommitted, 1, static_cast<off_t>(record.mark));
   while (n < 0 && errno == EINTR);
   if (n != 1) throw_errno("marking a record committed in " + path, n < 0 ? errno : EIO);
+  if (sync && fdatasync(fd.get())) throw_errno("fsync of " + path, errno);
+}
+
+void StateStore::sync(const std::string& name) const {
+  const std::string path = dir_ + "/" + name;
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return;  // compacted away: the snapshot has it, fsynced
+    throw_errno("opening " + path, errno);
+  }
   if (fdatasync(fd.get())) throw_errno("fsync of " + path, errno);
 }
 

@@ -36,9 +36,17 @@ class StateStore {
     size_t size = 0;    // the journal's size after it
     size_t mark = 0;    // where its MARK byte is
   };
-  Appended append_record(const std::string& name, const std::string& record, bool pending = false) const;
-  // Marks a pending record committed, fsynced.
-  void commit_record(const std::string& name, const Appended& record) const;
+  //
+  // sync false: written, not fsynced (sync() later, or never): the record
+  // survives a crash of this process (the page cache has it: every later
+  // read sees it) but not one of the kernel or a power loss. For changes
+  // whose source is durable elsewhere (cluster mode: etcd).
+  Appended append_record(const std::string& name, const std::string& record, bool pending = false,
+                         bool sync = true) const;
+  // Marks a pending record committed; fsynced unless sync is false.
+  void commit_record(const std::string& name, const Appended& record, bool sync = true) const;
+  // Flushes what unsynced appends and marks left in the cache to disk.
+  void sync(const std::string& name) const;
   // Cuts the journal back to `offset` (a pending record that will not be
   // committed). A record that cannot be cut stays pending: skipped.
   void cut(const std::string& name, size_t offset) const;

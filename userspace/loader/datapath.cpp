@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <system_error>
 #include <vector>
 
 #include "common/error.h"
@@ -367,6 +368,14 @@ void Datapath::wait_for_programs() const {
   uint32_t zero = 0;
   uint32_t inner = map("zs_barrier_inner").fd();
   outer.update(&zero, &inner);
+}
+
+std::shared_future<void> Datapath::start_grace_period() const {
+  try {
+    return std::async(std::launch::async, [this] { wait_for_programs(); }).share();
+  } catch (const std::system_error&) {  // no thread to be had: the wait as before, when it is needed
+    return std::async(std::launch::deferred, [this] { wait_for_programs(); }).share();
+  }
 }
 
 size_t Datapath::entries(std::string_view map_name) const {

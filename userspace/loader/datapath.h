@@ -10,7 +10,9 @@
 #include <zeroseg/trace.h>
 #include <zeroseg/verdict.h>
 
+#include <chrono>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <span>
@@ -112,12 +114,21 @@ class Datapath {
   // Returns once no program still runs that read the generation before
   // the last flip (an ARRAY_OF_MAPS update waits for an RCU grace period).
   void wait_for_programs() const;
+  // wait_for_programs() on a thread of its own, begun now (after a flip):
+  // ready once the period has passed.
+  std::shared_future<void> start_grace_period() const;
   // Finishes the last commit: once no program reads the slot it retired
   // (an RCU grace period, a few ms), that slot catches up. A commit returns
   // at its flip, when packets see the new state, and leaves this for later:
   // the next transaction runs it first, the agent when it is idle.
   void settle();
   bool settled() const { return !pending_level_; }
+  // The last commit's grace period (invalid: none pending), to wait for
+  // off the writers' lock; settle() then only levels, once it is ready.
+  std::shared_future<void> grace() const { return pending_level_ ? grace_ : std::shared_future<void>(); }
+  bool settle_ready() const {
+    return !pending_level_ || !grace_.valid() || grace_.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  }
 
   // Entry counts per double-buffered map, kept by transactions.
   size_t entries(std::string_view map_name) const;
@@ -152,6 +163,7 @@ class Datapath {
   int ncpus_ = 1;
   mutable uint32_t trace_seq_ = 0;  // tells one trace's result from the last
   std::function<void()> pending_level_;  // set by a commit, run by settle()
+  std::shared_future<void> grace_;       // the grace period pending_level_ waits for
 };
 
 }  // namespace zeroseg

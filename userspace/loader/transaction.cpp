@@ -247,8 +247,13 @@ void Transaction::commit() {
   };
   auto level = std::make_shared<Level>(
       Level{std::move(eps), std::move(ips), std::move(pol), std::move(srcs), std::move(spfx)});
-  dp_.pending_level_ = [&dp = dp_, level, active, plan] {
-    dp.wait_for_programs();
+  // The grace period starts now, on its own thread: the next change's
+  // compile and journal run while it passes, and its transaction waits
+  // only for what is left of it (back to back, it was the whole period).
+  auto grace = dp_.start_grace_period();
+  dp_.grace_ = grace;
+  dp_.pending_level_ = [level, active, plan, grace, &dp = dp_] {
+    grace.get();  // rethrows what the wait threw
     level->eps.level(active);
     level->ips.level(active);
     level->pol.level(active);

@@ -94,13 +94,13 @@ std::optional<Compiled> Compilation::run_policies(const ObjectSet& prev_state, c
   std::vector<std::pair<uint32_t, RuleInfo>> new_rules;
   for (const auto& [p, subjects] : policies_) {
     if (auto it = prev.parts.find(p); it != prev.parts.end()) {
-      out_.parts.emplace(p, it->second);
+      out_.parts.mut().emplace(p, it->second);
       continue;
     }
     auto part = compile_part(*p, subjects, new_rules);
     for (const auto& [key, vote] : part->votes) touched.insert(key);
     new_rule_ids.insert(part->rule_ids.begin(), part->rule_ids.end());
-    out_.parts.emplace(p, std::move(part));
+    out_.parts.mut().emplace(p, std::move(part));
   }
   // the parts of policies changed or gone: prev's parts out_ does not share
   for (const auto& [p, part] : prev.parts) {
@@ -169,7 +169,7 @@ void Compilation::index_workloads() {
         throw Error(w.meta.source.str() + ": Workload " + w.meta.ns + "/" + w.meta.name + " claims " + ip.str() +
                     ", which Workload " + it->second->meta.ns + "/" + it->second->meta.name + " has");
       out_.ipcache[Prefix::host(ip)] = ids[i].addresses[j];
-      out_.workloads_by_ip.mut().emplace(ip, w.meta.ns + "/" + w.meta.name);
+      out_.workloads_by_ip.emplace(ip, w.meta.ns + "/" + w.meta.name);
     }
     if (!w.interface.empty()) {
       auto [it, fresh] = if_owner.emplace(w.interface, &w);
@@ -183,7 +183,7 @@ void Compilation::index_workloads() {
   out_.label_index = std::make_shared<const std::unordered_map<std::string, std::vector<size_t>>>(
       std::move(label_index));
   for (auto& [ifname, ep] : out_.endpoints.mut())
-    if (!ep.allowed_sources.empty()) ep.denied_sources = carved_out_sources(ep, out_.workloads_by_ip.map());
+    if (!ep.allowed_sources.empty()) ep.denied_sources = carved_out_sources(ep, out_.workloads_by_ip);
   for (const auto& ip : quarantined_ips_) {
     out_.ipcache[Prefix::host(ip)] = ZS_ID_QUARANTINE;
     out_.identities[ZS_ID_QUARANTINE].labels = {{"zeroseg.io/quarantine", "true"}};
@@ -402,7 +402,7 @@ void Compilation::finish() {
   for (const auto& [p, subjects] : policies_) {
     auto part = compile_part(*p, subjects, rules);
     votes.insert(votes.end(), part->votes.begin(), part->votes.end());
-    out_.parts.emplace(p, std::move(part));
+    out_.parts.mut().emplace(p, std::move(part));
   }
   std::sort(votes.begin(), votes.end(), [](const auto& a, const auto& b) { return PolicyKeyLess()(a.first, b.first); });
   for (size_t i = 0; i < votes.size();) {

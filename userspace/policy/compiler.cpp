@@ -44,7 +44,7 @@ std::vector<Prefix> disjoint_prefixes(std::vector<Prefix> prefixes) {
 }
 
 std::vector<IpAddr> carved_out_sources(const CompiledEndpoint& ep,
-                                       const std::map<IpAddr, std::string>& workloads_by_ip) {
+                                       const SharedMap<IpAddr, std::string>& workloads_by_ip) {
   std::vector<IpAddr> out;
   for (const auto& p : ep.allowed_sources) {
     // workloads_by_ip is sorted as prefixes are: a prefix's addresses from

@@ -19,6 +19,7 @@
 
 #include "common/chunked_map.h"
 #include "common/cow_map.h"
+#include "common/shared_map.h"
 #include "identity/allocator.h"
 #include "policy/objects.h"
 
@@ -105,7 +106,7 @@ std::vector<Prefix> disjoint_prefixes(std::vector<Prefix> prefixes);
 // The addresses of workloads_by_ip inside ep's allowed_sources that are
 // not ep's own, sorted: its carve-outs.
 std::vector<IpAddr> carved_out_sources(const CompiledEndpoint& ep,
-                                       const std::map<IpAddr, std::string>& workloads_by_ip);
+                                       const SharedMap<IpAddr, std::string>& workloads_by_ip);
 
 struct CompiledIdentity {
   Labels labels;
@@ -114,13 +115,14 @@ struct CompiledIdentity {
 };
 
 // The workload side (endpoints, addresses, identities) is shared with the
-// compiled state before when an apply changed policies only.
+// compiled state before when an apply changed policies only; the maps as
+// big as the workloads share their chunks when a few workloads changed.
 struct Compiled {
-  CowMap<std::map<std::string, CompiledEndpoint>> endpoints;  // by interface name
-  CowMap<std::map<Prefix, uint32_t>> ipcache;
+  CowMap<std::map<std::string, CompiledEndpoint>> endpoints;  // by interface name: this node's only
+  SharedMap<Prefix, uint32_t> ipcache;
   PolicyEntries policy;
-  CowMap<std::map<uint32_t, CompiledIdentity>> identities;
-  CowMap<std::map<IpAddr, std::string>> workloads_by_ip;  // namespace/name
+  SharedMap<uint32_t, CompiledIdentity> identities;
+  SharedMap<IpAddr, std::string> workloads_by_ip;  // namespace/name
   RuleInfos rules;
   // The policies that make a subject's direction default-deny, for
   // "default deny because policy X selects the destination". Shared with
@@ -132,7 +134,8 @@ struct Compiled {
   // For compile_policies(): each policy's part, by the policy object (alive
   // as long as the ObjectSet compiled is); each subject's modes; each
   // workload's identity, in the state's order; the CIDRs policies name.
-  std::unordered_map<const Policy*, std::shared_ptr<const PolicyPart>> parts;
+  // (copied as a pointer: pod churn changes it only when an identity comes or goes)
+  CowMap<std::unordered_map<const Policy*, std::shared_ptr<const PolicyPart>>> parts;
   using Modes = std::map<uint32_t, std::array<uint8_t, 2>>;
   std::shared_ptr<const Modes> modes = std::make_shared<const Modes>();
   std::vector<uint32_t> workload_identities;

@@ -40,6 +40,12 @@ std::unordered_map<RefView, size_t, RefViewHash> positions(const SharedVector<T>
   std::unordered_map<RefView, size_t, RefViewHash> at;
   for (const auto& obj : named) at.emplace(ref_view(obj), kAbsent);
   if (at.empty()) return at;
+  if (at.size() == 1) {  // pod churn: one object, compared with 10k without hashing them
+    auto& [want, pos] = *at.begin();
+    for (size_t i = 0; i < in.size(); i++)
+      if (const T& obj = in[i]; obj.meta.name.size() == want.name.size() && ref_view(obj) == want) pos = i;
+    return at;
+  }
   for (size_t i = 0; i < in.size(); i++)
     if (auto it = at.find(ref_view(in[i])); it != at.end()) it->second = i;
   return at;

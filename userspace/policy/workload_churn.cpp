@@ -279,18 +279,18 @@ bool Compilation::churn_workloads(Churn& c, const ObjectSet& prev_state, const C
     uint32_t id = prev.workload_identities[i];
     std::string name = w.meta.ns + "/" + w.meta.name;
     for (const auto& ip : w.ips) {
-      out_.ipcache.mut().erase(Prefix::host(ip));
-      out_.workloads_by_ip.mut().erase(ip);
+      out_.ipcache.erase(Prefix::host(ip));
+      out_.workloads_by_ip.erase(ip);
       out_.touched_prefixes.push_back(Prefix::host(ip));
     }
     if (!w.interface.empty()) {
       out_.endpoints.mut().erase(w.interface);
       c.touched_endpoints.insert(w.interface);
     }
-    auto& names = out_.identities.mut()[id].workloads;
+    auto& names = out_.identities[id].workloads;
     names.erase(std::remove(names.begin(), names.end(), name), names.end());
     if (names.empty()) {
-      out_.identities.mut().erase(id);
+      out_.identities.erase(id);
       c.vanished.emplace(id, &w);
     }
   }
@@ -303,12 +303,12 @@ bool Compilation::churn_workloads(Churn& c, const ObjectSet& prev_state, const C
     if (!out_.identities.count(id)) {
       if (!c.vanished.erase(id)) c.appeared.emplace(id, &w);  // (back in one change: as it was)
     }
-    auto& ci = out_.identities.mut()[id];
+    auto& ci = out_.identities[id];
     ci.labels = std::move(labels);
     ci.workloads.push_back(name);
     for (const auto& ip : w.ips) {
-      out_.ipcache.mut()[Prefix::host(ip)] = id;
-      out_.workloads_by_ip.mut().emplace(ip, name);
+      out_.ipcache[Prefix::host(ip)] = id;
+      out_.workloads_by_ip.emplace(ip, name);
       out_.touched_prefixes.push_back(Prefix::host(ip));
     }
     if (!w.interface.empty()) {
@@ -330,7 +330,7 @@ bool Compilation::churn_workloads(Churn& c, const ObjectSet& prev_state, const C
       recarve.push_back(ifname);
   for (const auto& ifname : recarve) {
     auto& ep = out_.endpoints.mut()[ifname];
-    ep.denied_sources = carved_out_sources(ep, out_.workloads_by_ip.map());
+    ep.denied_sources = carved_out_sources(ep, out_.workloads_by_ip);
     c.touched_endpoints.insert(ifname);
   }
 
