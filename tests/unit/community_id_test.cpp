@@ -147,6 +147,19 @@ TEST(CommunityId, MatchesEveryPublishedVectorOfTheSpec) {
   EXPECT_EQ(checked, 78);
 }
 
+// The published vectors hold one-way ICMP only from the lower address:
+// the spec's reference (community-id.py, `if is_one_way or is_lt(...)`)
+// keeps a one-way message's order whatever its addresses, so a Time
+// Exceeded from the higher address hashes differently from one to it.
+// Expected: that logic run by Python's hashlib (tests/e2e/telemetry.sh's
+// cid()), not by this code.
+TEST(CommunityId, OneWayIcmpKeepsPacketOrderFromTheHigherAddress) {
+  zs_tuple back = tuple_of({"", 0, 1, "5.6.7.8", "1.2.3.4", 11, 0, ""});
+  EXPECT_EQ(community_id(back, 11, 0), "1:1Vae9INpTJ+fZaSmjhtK/hyOPac=");
+  zs_tuple out = tuple_of({"", 0, 1, "1.2.3.4", "5.6.7.8", 11, 0, ""});
+  EXPECT_EQ(community_id(out, 11, 0), "1:f/YiSyWqczrTgfUCZlBUnvHRcPk=");  // the README's vector
+}
+
 TEST(CommunityId, Sha1MatchesFips180Examples) {
   auto hex = [](const std::string& msg) {
     uint8_t d[20];
