@@ -97,7 +97,11 @@ Agent::Agent(const AgentConfig& config, std::shared_ptr<IdentityAllocator> ident
   analysis.detection.state_dir = config_.state_dir;
   if (!config_.ipfix_collector.empty()) t.exporter = std::make_unique<IpfixExporter>(config_.ipfix_collector);
   if (!config_.alert_webhook.empty()) {
-    auto sink = std::make_unique<WebhookSink>(config_.alert_webhook);
+    WebhookOptions hook;
+    hook.ca_file = config_.alert_webhook_ca;
+    hook.auth_header = webhook_auth_header(config_.alert_webhook_auth_file);
+    hook.retries = config_.alert_webhook_retries;
+    auto sink = std::make_unique<WebhookSink>(config_.alert_webhook, std::move(hook));
     webhook_ = sink.get();
     analysis.webhook = std::move(sink);
   }

@@ -29,6 +29,9 @@ void write_detection_metrics(PromWriter& w, const FlowAnalyzer& analyzer, const 
     w.family("zeroseg_alert_webhook_total", "counter", "Alerts given to the webhook, by what became of them.");
     for (const auto& [result, n] : webhook_counts)
       w.sample("zeroseg_alert_webhook_total", {{"result", result}}, static_cast<double>(n));
+    w.family("zeroseg_alert_webhook_retries_total", "counter",
+             "Webhook deliveries tried again after no answer, 408, 429 or 5xx.");
+    w.sample("zeroseg_alert_webhook_retries_total", static_cast<double>(counts.retries.load()));
   }
   w.family("zeroseg_analysis_skipped_records_total", "counter",
            "Flow records detection and the flow ledger skipped, being too far behind.");
