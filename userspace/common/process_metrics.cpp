@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -50,7 +51,9 @@ void write_process_metrics(PromWriter& w) {
     w.sample("process_resident_memory_bytes", std::stod(f[24 - 3]) * page);
     if (double boot = boot_time()) {
       w.family("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
-      w.sample("process_start_time_seconds", boot + std::stod(f[22 - 3]) / ticks);
+      // whole seconds: prom_number's 9 significant digits would round a
+      // fraction of today's 10-digit times to tens of seconds
+      w.sample("process_start_time_seconds", std::floor(boot + std::stod(f[22 - 3]) / ticks));
     }
   }
   if (DIR* d = opendir("/proc/self/fd")) {
