@@ -178,9 +178,9 @@ recs = [json.loads(l) for l in open(path)]
 missing = sum(1 for f in recs if not f.get("flow_id") or not f.get("community_id"))
 wrong = sum(1 for f in recs if f.get("community_id") != cid(f))
 flow80 = [f for f in recs if f["destination"].get("port") == 80 and f["protocol"] == "tcp"]
-web_ids = {f["flow_id"] for f in flow80 if f["interface"] == web}
-app_ids = {f["flow_id"] for f in flow80 if f["interface"] == app}
-cids = {f["community_id"] for f in flow80}
+web_ids = {f.get("flow_id") for f in flow80 if f["interface"] == web}
+app_ids = {f.get("flow_id") for f in flow80 if f["interface"] == app}
+cids = {f.get("community_id") for f in flow80}
 print(len(recs), missing, wrong, len(web_ids), len(app_ids), len(web_ids & app_ids), len(cids))
 PY
 read -r nrec missing wrong web_ids app_ids shared cids <"$work/ids.txt"
