@@ -229,7 +229,14 @@ echo "== etcd back"
 start_etcd || exit 1
 for _ in $(seq 150); do [ "$(cluster_field a connected)" = true ] && break; sleep 0.2; done
 expect_eq "A reconnected" "$(cluster_field a connected)" true
-expect_contains "zeroseg_cluster_up says so" "$(nsenter --net="/run/netns/$A" curl -s http://127.0.0.1:9963/metrics)" "zeroseg_cluster_up 1"
+nsenter --net="/run/netns/$A" curl -s http://127.0.0.1:9963/metrics >"$work/metrics.txt"
+expect_contains "zeroseg_cluster_up says so" "$(cat "$work/metrics.txt")" "zeroseg_cluster_up 1"
+# an agent in cluster mode exports every metric the dashboard and the
+# alert rules name, the cluster's too (e2e.telemetry checks all but those)
+if python3 "$here/../lint/metric_names.py" "$work/metrics.txt" \
+     "$here/../../deploy/grafana-dashboard.json" "$here/../../deploy/prometheus-rules.yml" >"$work/names.txt" 2>&1; then
+  pass "dashboard and alert rules name metrics a cluster-mode agent exports"
+else fail "dashboard and alert rules: $(cat "$work/names.txt")"; fi
 expect_ok "applies work again" zs_on a apply -f "$work/web.yaml"
 expect_fail "and the policy still holds: web:8080 denied" tcp 8080
 

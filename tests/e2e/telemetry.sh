@@ -150,6 +150,47 @@ expect_count "db -> web ping denied, with its ICMP type" 1 \
 expect_count "no deny was recorded for the allowed flow" 0 \
   "$(flows_where "f['event']=='deny' and dst.get('port')==80")"
 
+echo "== flow ids and Community IDs"
+# every record has both; the flow's start and end at one interface share a
+# flow id; its records at both interfaces (app's egress, web's ingress) and
+# both directions share one Community ID, computed here again from the
+# spec (github.com/corelight/community-id-spec) by Python's own SHA-1
+python3 - "$FLOWS" "$tag-webh" "$tag-apph" >"$work/ids.txt" <<'PY'
+import base64, hashlib, ipaddress, json, struct, sys
+path, web, app = sys.argv[1:]
+def cid(f):
+    s, d = ipaddress.ip_address(f["source"]["ip"]), ipaddress.ip_address(f["destination"]["ip"])
+    proto = {"tcp": 6, "udp": 17, "sctp": 132, "icmp": 1, "icmpv6": 58}.get(f["protocol"]) or int(f["protocol"])
+    sp, dp = f["source"].get("port", 0), f["destination"].get("port", 0)
+    if proto in (1, 58):
+        t, c = f["icmp"]["type"], f["icmp"]["code"]
+        pair = {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 10: 9, 9: 10, 17: 18, 18: 17} if proto == 1 else \
+               {128: 129, 129: 128, 133: 134, 134: 133, 135: 136, 136: 135, 130: 131, 131: 130, 139: 140, 140: 139, 144: 145, 145: 144}
+        sp, dp, one_way = (t, pair[t], False) if t in pair else (t, c, True)
+    else:
+        one_way = False
+    if not one_way and (s.packed, sp) > (d.packed, dp):
+        s, d, sp, dp = d, s, dp, sp
+    ports = struct.pack("!HH", sp, dp) if proto in (6, 17, 132, 1, 58) else b""
+    data = struct.pack("!H", 0) + s.packed + d.packed + struct.pack("!BB", proto, 0) + ports
+    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode()
+recs = [json.loads(l) for l in open(path)]
+missing = sum(1 for f in recs if not f.get("flow_id") or not f.get("community_id"))
+wrong = sum(1 for f in recs if f.get("community_id") != cid(f))
+flow80 = [f for f in recs if f["destination"].get("port") == 80 and f["protocol"] == "tcp"]
+web_ids = {f.get("flow_id") for f in flow80 if f["interface"] == web}
+app_ids = {f.get("flow_id") for f in flow80 if f["interface"] == app}
+cids = {f.get("community_id") for f in flow80}
+print(len(recs), missing, wrong, len(web_ids), len(app_ids), len(web_ids & app_ids), len(cids))
+PY
+read -r nrec missing wrong web_ids app_ids shared cids <"$work/ids.txt"
+expect_at_least "records to check" 4 "$nrec"
+expect_count "every record has a flow_id and a community_id" 0 "$missing"
+expect_count "every community_id is the spec's, computed again from the record" 0 "$wrong"
+expect_count "app -> web:80 at web: one flow id for its start and end" 1 "$web_ids"
+expect_count "at app: one flow id, another than web's" "1 0" "$app_ids $shared"
+expect_count "one Community ID for the flow at both interfaces" 1 "$cids"
+
 echo "== zeroseg flows"
 out=$(zs flows --to shop/web --verdict denied)
 if grep -q "shop/app  *->  *shop/web:81  *tcp" <<<"$out" && grep -q "default deny" <<<"$out"; then
@@ -177,6 +218,22 @@ expect_at_least "default-deny drops counted" 2 "$(metric 'zeroseg_drop_reason_pa
 expect_count "policy revision exported" 1 "$(metric zeroseg_policy_revision)"
 expect_count "endpoint map fill exported" 3 "$(metric 'zeroseg_map_entries{map="zs_endpoints"}')"
 expect_count "events lost: none" 0 "$(metric zeroseg_events_lost_total)"
+expect_count "build info" 1 "$(grep -c '^zeroseg_build_info{version="[0-9.]*",commit="[0-9a-z]*",' "$work/metrics.txt")"
+expect_at_least "denies at web's ingress, enforced" 2 "$(metric 'zeroseg_dropped_packets_total{mode="enforce",direction="ingress"}')"
+expect_count "no audit drops (nothing audits)" 0 "$(metric 'zeroseg_dropped_packets_total{mode="audit",direction="ingress"}')"
+expect_at_least "process_open_fds" 3 "$(metric process_open_fds)"
+expect_at_least "process_resident_memory_bytes (above 1 MiB)" 1048576 "$(metric process_resident_memory_bytes | cut -d. -f1)"
+start=$(metric process_start_time_seconds | cut -d. -f1); now=$(date +%s)
+if [ -n "$start" ] && [ "$start" -le "$now" ] && [ "$start" -gt $((now - 600)) ]; then pass "process_start_time_seconds: within the last 10 minutes"
+else fail "process_start_time_seconds: $start (now $now)"; fi
+expect_at_least "IPFIX messages counted" 1 "$(metric zeroseg_ipfix_messages_total)"
+expect_count "no IPFIX send errors (nfcapd is up)" 0 "$(metric zeroseg_ipfix_send_errors_total)"
+# the dashboard's and the alert rules' queries name metrics this agent
+# exports (the cluster's only exist in cluster mode: cluster_basic.sh checks them)
+if python3 "$here/../lint/metric_names.py" "$work/metrics.txt" --optional zeroseg_cluster_ \
+     "$here/../../deploy/grafana-dashboard.json" "$here/../../deploy/prometheus-rules.yml" >"$work/names.txt" 2>&1; then
+  pass "dashboard and alert rules name metrics that exist"
+else fail "dashboard and alert rules: $(cat "$work/names.txt")"; fi
 
 echo "== many short flows: each exactly once as start and end"
 N=500
@@ -231,6 +288,14 @@ read -r sport pkts bytes <<<"$log_pkts"
 got=$(nfdump -R "$work/ipfix" -q -o "fmt:%sp %pkt %byt" "src ip 10.77.2.2 and dst ip 10.77.1.2 and dst port 80 and proto tcp" 2>&1 |
       awk -v p="$sport" '$1 == p' | head -1 | tr -s ' ')
 expect_count "nfdump shows the flow with the log's packets and bytes" "$sport $pkts $bytes" "$(echo $got)"
+# the same flow at app's interface is an egress record: egressInterface
+# (nfdump's output interface) is app's, ingressInterface is not sent
+app_if=$(in_node ip -o link show "$tag-apph" | cut -d: -f1)
+web_if=$(in_node ip -o link show "$tag-webh" | cut -d: -f1)
+ifaces=$(nfdump -R "$work/ipfix" -q -o "fmt:%sp %in %out" "src ip 10.77.2.2 and dst ip 10.77.1.2 and dst port 80 and proto tcp" 2>&1 |
+         awk -v p="$sport" '$1 == p {print $2, $3}' | sort | tr '\n' ' ')
+expect_count "nfdump: at app's interface out (egressInterface $app_if), at web's in (ingressInterface $web_if)" \
+  "$(printf '%s\n' "0 $app_if" "$web_if 0" | sort | tr '\n' ' ')" "$ifaces"
 denied=$(nfdump -R "$work/ipfix" -q -o "fmt:%dp" "dst ip 10.77.1.2 and dst port 81 and proto tcp" 2>/dev/null | grep -c 81)
 expect_at_least "nfdump shows the denied app -> web:81" 1 "$denied"
 total=$(nfdump -R "$work/ipfix" -q -o "fmt:%dp" "dst ip 10.77.1.2 and dst port 8080" 2>/dev/null | wc -l)

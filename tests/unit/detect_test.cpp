@@ -521,7 +521,9 @@ TEST(Quarantine, KeptAsJsonAndReadBack) {
 }
 
 TEST(Webhook, RefusesWhatItCannotPostTo) {
-  EXPECT_THROW(WebhookSink("https://siem.example/alerts"), Error);
+  EXPECT_THROW(WebhookSink("ftp://siem.example/alerts"), Error);
+  EXPECT_THROW(WebhookSink("https://siem.example/alerts", {.ca_file = "/nonexistent/ca.pem"}), Error);
+  EXPECT_NO_THROW(WebhookSink("https://siem.example/alerts"));
   EXPECT_THROW(WebhookSink("http://:80/x"), Error);
   EXPECT_THROW(WebhookSink("http://host:99999/x"), Error);
   EXPECT_NO_THROW(WebhookSink("http://[::1]:9/x"));
@@ -558,7 +560,7 @@ TEST(Webhook, PostsEachAlertAndCountsWhatFailed) {
   EXPECT_NE(got.find("POST /alerts HTTP/1.1"), std::string::npos) << got;
   EXPECT_NE(got.find("Content-Type: application/json"), std::string::npos) << got;
   // nobody listening: counted as failed, not blocking the caller
-  WebhookSink dead("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/alerts");
+  WebhookSink dead("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/alerts", {.retries = 0});
   dead.send("{}\n");
   for (int i = 0; i < 300 && dead.counts().failed == 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(dead.counts().failed, 1u);

@@ -9,12 +9,14 @@
 #include <zeroseg/conntrack.h>
 #include <zeroseg/verdict.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "policy/yaml_reader.h"
+#include "telemetry/community_id.h"
 #include "telemetry/flow_filter.h"
 #include "telemetry/flow_hub.h"
 #include "telemetry/flow_json.h"
@@ -700,6 +702,95 @@ TEST_F(FlowJsonTest, IpfixSendsTemplatesThenRecordsWithSequenceNumbers) {
   x.flush();
   auto next = c.receive();
   EXPECT_EQ(be32(next, 8), 2u);  // two data records went before
+}
+
+// The template set's fields of template id, as (element id, enterprise) pairs.
+std::vector<std::pair<uint16_t, uint32_t>> template_fields(const std::vector<uint8_t>& msg, uint16_t id) {
+  size_t at = 20;  // after the message and set headers
+  while (at + 4 <= msg.size()) {
+    uint16_t tid = be16(msg, at), count = be16(msg, at + 2);
+    at += 4;
+    std::vector<std::pair<uint16_t, uint32_t>> f;
+    for (uint16_t i = 0; i < count; i++) {
+      uint16_t ie = be16(msg, at);
+      uint32_t pen = 0;
+      at += 4;
+      if (ie & 0x8000) pen = be32(msg, at), at += 4;
+      f.push_back({static_cast<uint16_t>(ie & 0x7fff), pen});
+    }
+    if (tid == id) return f;
+  }
+  return {};
+}
+
+// A record of packets leaving by the interface names it egressInterface
+// (IE 14), in a template of its own; one arriving, ingressInterface (10).
+TEST_F(FlowJsonTest, IpfixEgressRecordsCarryEgressInterface) {
+  Collector c;
+  IpfixExporter x("127.0.0.1:" + std::to_string(c.port), 1);
+  FlowRecord out = record(FlowEvent::deny);
+  out.direction = ZS_DIR_EGRESS;
+  out.ifindex = 9;
+  x.add(out, *names_);
+  x.flush();
+  auto tmpl = c.receive();
+  auto ingress = template_fields(tmpl, 256), egress = template_fields(tmpl, 258);
+  ASSERT_EQ(ingress.size(), egress.size());
+  ASSERT_EQ(template_fields(tmpl, 259).size(), egress.size());
+  size_t iface = 0;
+  for (; iface < egress.size(); iface++)
+    if (egress[iface] != ingress[iface]) break;
+  ASSERT_LT(iface, egress.size()) << "the templates do not differ";
+  EXPECT_EQ(ingress[iface], (std::pair<uint16_t, uint32_t>{10, 0}));
+  EXPECT_EQ(egress[iface], (std::pair<uint16_t, uint32_t>{14, 0}));
+  EXPECT_EQ(std::count(egress.begin(), egress.end(), std::pair<uint16_t, uint32_t>{10, 0}), 0);
+  EXPECT_EQ(std::count(egress.begin(), egress.end(), std::pair<uint16_t, uint32_t>{148, 0}), 1);  // flowId
+  EXPECT_EQ(std::count(egress.begin(), egress.end(), std::pair<uint16_t, uint32_t>{8, kZeroSegPen}), 1);  // communityId
+
+  auto data = c.receive();
+  ASSERT_GE(data.size(), 20u);
+  EXPECT_EQ(be16(data, 16), 258);  // the egress IPv4 data set
+  // the interface: after two timestamps (16), two addresses (8), ports (4), proto (1), flags (2),
+  // ICMP (2) and four counters (32)
+  EXPECT_EQ(be32(data, 20 + 65), 9u);
+  EXPECT_EQ(data[20 + 69], 1);  // flowDirection: egress
+}
+
+// A collector that is not there: the kernel refuses the next message
+// (ECONNREFUSED, from the ICMP port unreachable of the one before), and
+// the exporter counts it and goes on.
+TEST_F(FlowJsonTest, IpfixCountsMessagesTheSocketRefuses) {
+  uint16_t port;
+  {
+    Collector gone;
+    port = gone.port;
+  }
+  IpfixExporter x("127.0.0.1:" + std::to_string(port), 1);
+  for (int i = 0; i < 3; i++) {
+    x.add(record(FlowEvent::deny), *names_);
+    x.flush();
+  }
+  EXPECT_GE(x.send_errors(), 1u);
+  EXPECT_EQ(x.counts().send_errors.load(), x.send_errors());
+  EXPECT_LT(x.records_sent(), 3u);  // a refused message's records are not counted as sent
+  EXPECT_GE(x.messages_sent(), 4u);  // the templates and three data messages were tried
+}
+
+TEST_F(FlowJsonTest, EveryRecordCarriesItsFlowIdAndCommunityId) {
+  FlowRecord r = record(FlowEvent::start);
+  json j = line(r);
+  ASSERT_NE(r.flow_id, 0u);
+  char hex[17];
+  snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(r.flow_id));
+  EXPECT_EQ(j["flow_id"], hex);
+  EXPECT_EQ(j["community_id"], community_id(r.tuple, 0, 0));
+  EXPECT_EQ(j["community_id"].get<std::string>().substr(0, 2), "1:");
+  // a deny of the reply's direction: the same conversation, the same id
+  FlowRecord back = record(FlowEvent::deny);
+  std::swap(back.tuple.saddr, back.tuple.daddr);
+  std::swap(back.tuple.sport, back.tuple.dport);
+  EXPECT_EQ(line(back)["community_id"], j["community_id"]);
+  EXPECT_NE(line(back)["flow_id"], j["flow_id"]);
 }
 
 }  // namespace

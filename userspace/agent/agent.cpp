@@ -15,6 +15,7 @@
 #include "agent/state_files.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/process_metrics.h"
 #include "common/time.h"
 #include "detect/detection_metrics.h"
 #include "detect/flow_analyzer.h"
@@ -96,7 +97,11 @@ Agent::Agent(const AgentConfig& config, std::shared_ptr<IdentityAllocator> ident
   analysis.detection.state_dir = config_.state_dir;
   if (!config_.ipfix_collector.empty()) t.exporter = std::make_unique<IpfixExporter>(config_.ipfix_collector);
   if (!config_.alert_webhook.empty()) {
-    auto sink = std::make_unique<WebhookSink>(config_.alert_webhook);
+    WebhookOptions hook;
+    hook.ca_file = config_.alert_webhook_ca;
+    hook.auth_header = webhook_auth_header(config_.alert_webhook_auth_file);
+    hook.retries = config_.alert_webhook_retries;
+    auto sink = std::make_unique<WebhookSink>(config_.alert_webhook, std::move(hook));
     webhook_ = sink.get();
     analysis.webhook = std::move(sink);
   }
@@ -464,12 +469,14 @@ std::string Agent::metrics() const {
   const TelemetryCounters& t = telemetry_->counters();
   PromWriter w;
   write_datapath_metrics(w, *dp_);
-  write_telemetry_metrics(w, t);
+  write_telemetry_metrics(w, t, telemetry_->export_counts());
   write_map_metrics(w, *dp_, t.conntrack4_entries.load(), t.conntrack6_entries.load());
   write_ct_usage_metrics(w, *dp_, telemetry_->ct_usage());
   write_agent_metrics(w, a);
   write_attach_metrics(w, attach_counters, unenforced);
   write_detection_metrics(w, *analyzer_, webhook_);
+  write_process_metrics(w);
+  write_build_info(w, ZEROSEG_VERSION, ZEROSEG_COMMIT);
   return w.text();
 }
 

@@ -49,7 +49,10 @@ struct AgentConfig {
   // compiled whole. Not a setting: benchmarks and tests compare the two.
   bool incremental_workloads = true;
   std::string alert_log;  // JSON lines
-  std::string alert_webhook;  // http://HOST:PORT/PATH: each alert POSTed as JSON
+  std::string alert_webhook;  // http(s)://HOST:PORT/PATH: each alert POSTed as JSON
+  std::string alert_webhook_ca;         // https: CA file to verify the receiver by
+  std::string alert_webhook_auth_file;  // a file whose first line is a header sent with each POST
+  int alert_webhook_retries = 3;
   DetectionConfig detection;
   // the allow-list of a quarantine that names none
   std::vector<Prefix> quarantine_management;

@@ -18,13 +18,16 @@ constexpr const char* kBaselineFile = "baseline.json";
 constexpr int64_t kSaveEvery = 60'000'000'000;    // flow time between baseline writes
 constexpr int64_t kExpireEvery = 10'000'000'000;  // flow time between walks over idle state
 
+// Detection::kSeverities' index; an unknown severity counts as high
+size_t severity_index(const std::string& s) { return s == "low" ? 0 : s == "medium" ? 1 : 2; }
+
 }  // namespace
 
 Detection::Detection(DetectionConfig config)
     : config_(config),
       detectors_(make_detectors(config)),
       baseline_(config.learning_ns),
-      raised_(new std::atomic<uint64_t>[detectors_.size()]()),
+      raised_(new std::atomic<uint64_t>[detectors_.size() * 3]()),
       suppressed_(new std::atomic<uint64_t>[detectors_.size()]()) {
   if (config_.state_dir.empty()) return;
   std::string path = config_.state_dir + "/" + kBaselineFile;
@@ -106,7 +109,7 @@ void Detection::observe(const FlowRecord& r, const FlowCatalog& names, std::vect
       }
       it->second = a.time_ns;
       if (last_alert_.size() > config_.state_keys) forget_suppressions(a.time_ns);
-      raised_[i]++;
+      raised_[i * 3 + severity_index(al.severity)]++;
       al.time_ns = a.time_ns;
       al.source_identity = a.src_identity;
       al.source_ip = a.src.str();
@@ -156,8 +159,11 @@ Detection::BaselineStatus Detection::baseline_status() const {
 
 std::vector<Detection::Count> Detection::counts() const {
   std::vector<Count> out;
-  for (size_t i = 0; i < detectors_.size(); i++)
-    out.push_back({detectors_[i]->name(), raised_[i].load(), suppressed_[i].load()});
+  for (size_t i = 0; i < detectors_.size(); i++) {
+    Count c{detectors_[i]->name(), 0, suppressed_[i].load(), {}};
+    for (size_t s = 0; s < 3; s++) c.raised += c.raised_by_severity[s] = raised_[i * 3 + s].load();
+    out.push_back(c);
+  }
   return out;
 }
 

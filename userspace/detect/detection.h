@@ -34,7 +34,9 @@ class Detection {
   struct Count {
     std::string detector;
     uint64_t raised, suppressed;
+    uint64_t raised_by_severity[3];  // low, medium, high (kSeverities)
   };
+  static constexpr const char* kSeverities[3] = {"low", "medium", "high"};
   std::vector<Count> counts() const;
   struct BaselineStatus {
     int64_t learning_started_ns, learning_ends_ns;  // 0: nothing seen yet
@@ -72,6 +74,7 @@ class Detection {
   std::unordered_set<uint64_t> known_services_;  // src identity << 16 | port
   std::unordered_map<uint32_t, std::string> identity_keys_;
   std::map<std::tuple<size_t, IpAddr, std::string>, int64_t> last_alert_;  // (detector, source, about) -> time
+  // raised_: per detector and severity (3 each); suppressed_: per detector
   std::unique_ptr<std::atomic<uint64_t>[]> raised_, suppressed_;
   mutable std::mutex status_mu_;  // baseline_status from other threads
   BaselineStatus status_{};

@@ -7,14 +7,17 @@
 namespace zeroseg {
 
 void write_detection_metrics(PromWriter& w, const FlowAnalyzer& analyzer, const WebhookSink* webhook) {
-  std::map<std::string, uint64_t> raised, suppressed;
+  std::map<std::string, Detection::Count> counts;
+  std::map<std::string, uint64_t> suppressed;
   for (const auto& c : analyzer.alert_counts()) {
-    raised[c.detector] = c.raised;
+    counts.emplace(c.detector, c);
     suppressed[c.detector] = c.suppressed;
   }
-  w.family("zeroseg_alerts_total", "counter", "Alerts raised, by detector.");
-  for (const auto& [detector, n] : raised)
-    w.sample("zeroseg_alerts_total", {{"detector", detector}}, static_cast<double>(n));
+  w.family("zeroseg_alerts_total", "counter", "Alerts raised, by detector and severity.");
+  for (const auto& [detector, c] : counts)
+    for (size_t s = 0; s < 3; s++)
+      w.sample("zeroseg_alerts_total", {{"detector", detector}, {"severity", Detection::kSeverities[s]}},
+               static_cast<double>(c.raised_by_severity[s]));
   w.family("zeroseg_alerts_suppressed_total", "counter",
            "Duplicate alerts held back (same source and detector within alert-suppress).");
   for (const auto& [detector, n] : suppressed)
@@ -26,6 +29,9 @@ void write_detection_metrics(PromWriter& w, const FlowAnalyzer& analyzer, const 
     w.family("zeroseg_alert_webhook_total", "counter", "Alerts given to the webhook, by what became of them.");
     for (const auto& [result, n] : webhook_counts)
       w.sample("zeroseg_alert_webhook_total", {{"result", result}}, static_cast<double>(n));
+    w.family("zeroseg_alert_webhook_retries_total", "counter",
+             "Webhook deliveries tried again after no answer, 408, 429 or 5xx.");
+    w.sample("zeroseg_alert_webhook_retries_total", static_cast<double>(counts.retries.load()));
   }
   w.family("zeroseg_analysis_skipped_records_total", "counter",
            "Flow records detection and the flow ledger skipped, being too far behind.");

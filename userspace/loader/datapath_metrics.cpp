@@ -28,6 +28,17 @@ void write_datapath_metrics(PromWriter& w, const Datapath& dp) {
     for (uint8_t d = 0; d < ZS_DIR_MAX; d++)
       w.sample("zeroseg_bytes_total", {{"verdict", verdict_name(v)}, {"direction", direction_name(d)}},
                static_cast<double>(verdicts[i++].bytes));
+  // the verdict counters again, as drops: what an operator alerts on
+  // without knowing the verdict names (a split by reason and mode would
+  // need counters per reason and mode in the kernel)
+  w.family("zeroseg_dropped_packets_total", "counter",
+           "Packets dropped (mode=enforce) or that enforce mode would drop (mode=audit), by direction.");
+  for (uint8_t d = 0; d < ZS_DIR_MAX; d++) {
+    w.sample("zeroseg_dropped_packets_total", {{"mode", "enforce"}, {"direction", direction_name(d)}},
+             static_cast<double>(dp.counter(ZS_CTR_VERDICT(ZS_VERDICT_DENIED, d)).packets));
+    w.sample("zeroseg_dropped_packets_total", {{"mode", "audit"}, {"direction", direction_name(d)}},
+             static_cast<double>(dp.counter(ZS_CTR_VERDICT(ZS_VERDICT_AUDIT, d)).packets));
+  }
   w.family("zeroseg_drop_reason_packets_total", "counter",
            "Packets dropped by reason (in audit mode: that enforce mode would drop).");
   for (uint8_t r = 1; r < ZS_REASON_MAX; r++)

@@ -10,6 +10,7 @@
 #include <ctime>
 
 #include "abi/names.h"
+#include "telemetry/community_id.h"
 
 namespace zeroseg {
 namespace {
@@ -110,6 +111,15 @@ void append_pair(std::string& out, const char* key, const std::array<uint64_t, 2
   out += '}';
 }
 
+// 16 hex digits: a string, as JSON readers that parse numbers as doubles
+// would round a 64-bit id
+void append_flow_id(std::string& out, uint64_t id) {
+  static const char hex[] = "0123456789abcdef";
+  out += ",\"flow_id\":\"";
+  for (int i = 60; i >= 0; i -= 4) out += hex[(id >> i) & 15];
+  out += '"';
+}
+
 }  // namespace
 
 std::string tcp_flags_str(uint8_t flags) {
@@ -128,6 +138,8 @@ void append_flow_json(std::string& out, const FlowRecord& r, const FlowCatalog& 
   out += "{\"time\":";
   append_time(out, r.time_ns);
   append_name(out, "event", flow_event_name(r.event));
+  append_flow_id(out, r.flow_id);
+  append_name(out, "community_id", community_id(t, r.icmp_type, r.icmp_code));
   append_json(out, "node", names.node().json);
   append_json(out, "interface", names.endpoint(r.ifindex).interface.json);
   append_name(out, "direction", direction_name(r.direction));

@@ -48,6 +48,10 @@ struct FlowRecord {
   uint32_t peer = 0;      // identity of the other end
   uint32_t rule_id = 0;
   uint32_t suppressed = 0;  // denies from this source the kernel did not report before this one
+  // One flow at one interface (a conntrack entry's life): the same in its
+  // start, unanswered, refused and end records, never reused by this node
+  // (FlowTable). A deny, or an ICMP message that opens no flow, has its own.
+  uint64_t flow_id = 0;
   int64_t time_ns = 0;      // Unix ns: the event, or the flow's last packet for an end
   int64_t start_ns = 0;     // Unix ns: the flow's first packet (end records)
   zs_tuple tuple{};         // as the flow's first packet carried it

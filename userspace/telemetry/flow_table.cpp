@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <random>
 
 namespace zeroseg {
 namespace {
@@ -54,6 +55,12 @@ bool CtKeyEqual::operator()(const zs_ct_key& a, const zs_ct_key& b) const {
   return std::memcmp(&a, &b, sizeof(a)) == 0;
 }
 
+uint64_t FlowTable::random_id_base() {
+  std::random_device rd;
+  // the top bit clear: ids stay below 2^63 for collectors that read int64
+  return ((uint64_t(rd()) << 32 | rd()) & ~(uint64_t(1) << 63)) & ~uint64_t(0xffffffff);
+}
+
 FlowClock FlowClock::now() {
   FlowClock c;
   c.mono_to_unix = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
@@ -83,6 +90,7 @@ FlowRecord FlowTable::end_record(const zs_ct_key& key, const Live& flow, FlowEnd
   r.bytes = {ct.bytes[0], ct.bytes[1]};
   r.reported_unanswered = flow.unanswered;
   r.reported_refused = flow.refused;
+  r.flow_id = flow.id;
   return r;
 }
 
@@ -139,12 +147,14 @@ void FlowTable::on_event(const zs_event& ev, const FlowClock& clock, std::vector
                     flow.last.created_ns <= ev.ts_ns + kCoarseSlackNs && ev.ts_ns <= flow.last.created_ns + kCoarseSlackNs;
         if (same) {
           flow.started = true;
+          r.flow_id = flow.id;
           out.push_back(r);
           return;
         }
         if (!fresh) out.push_back(end_record(key, flow, FlowEndReason::timeout, clock));
         flow.started = true;
         flow.unanswered = flow.refused = false;
+        flow.id = r.flow_id = next_id();
         it->second.synced = false;
         it->second.icmp_type = ev.icmp_type;
         it->second.icmp_code = ev.icmp_code;
@@ -159,12 +169,15 @@ void FlowTable::on_event(const zs_event& ev, const FlowClock& clock, std::vector
         ct.flags = ev.verdict == ZS_VERDICT_AUDIT ? ZS_CT_AUDIT : 0;
         ct.tcp_flags[0] = ev.tcp_flags;
         it->second.sweep = sweeps_;
+      } else {
+        r.flow_id = next_id();
       }
       out.push_back(r);
       return;
     }
     case ZS_EVENT_DENY:
       r.event = FlowEvent::deny;
+      r.flow_id = next_id();
       out.push_back(r);
       return;
     case ZS_EVENT_REVOKED: {
@@ -186,6 +199,7 @@ void FlowTable::on_event(const zs_event& ev, const FlowClock& clock, std::vector
         r.event = FlowEvent::end;
         r.end_reason = FlowEndReason::revoked;
         r.start_ns = r.time_ns;
+        r.flow_id = next_id();
         out.push_back(r);
       }
       return;
@@ -204,6 +218,7 @@ void FlowTable::sweep(const ConntrackReader& conntrack, const zs_config& cfg, co
     ct_usage_add(usage_, key, ct, 1);
     auto [it, fresh] = flows_.try_emplace(key);
     Live& flow = it->second;
+    if (fresh) flow.id = next_id();  // a flow the agent saw no start of (or started before it)
     if (fresh && zs_is_icmp(key.tuple.proto)) {  // a start the agent never saw: the key holds the request's type
       flow.icmp_type = static_cast<uint8_t>(zs_icmp_flow_port(&key.tuple) >> 8);
       flow.icmp_code = static_cast<uint8_t>(zs_icmp_flow_port(&key.tuple) & 0xff);
@@ -213,6 +228,7 @@ void FlowTable::sweep(const ConntrackReader& conntrack, const zs_config& cfg, co
       out.push_back(end_record(key, flow, FlowEndReason::timeout, clock));
       flow.icmp_type = flow.icmp_code = 0;
       flow.unanswered = flow.refused = false;
+      flow.id = next_id();
     }
     flow.last = ct;
     flow.synced = true;

@@ -48,7 +48,8 @@ class FlowTable {
   // unanswered_after_ns: how long after its first packet a flow with no
   // reply gets its flow-unanswered record (0: never)
   explicit FlowTable(int64_t unanswered_after_ns = kDefaultUnansweredAfterNs)
-      : unanswered_after_ns_(unanswered_after_ns) {}
+      : unanswered_after_ns_(unanswered_after_ns), id_base_(random_id_base()) {}
+  static uint64_t random_id_base();
 
   // The records one kernel event makes: a start or a deny; a revoke is the
   // end of its flow. A start whose tuple the table still holds ends the old
@@ -79,7 +80,12 @@ class FlowTable {
     bool unanswered = false;  // its flow-unanswered record went out
     bool refused = false;     // its flow-refused record went out
     uint8_t icmp_type = 0, icmp_code = 0;  // of the first packet
+    uint64_t id = 0;  // its records' flow_id
   };
+  // A flow id this table never gave before: a random base per table (so an
+  // agent's restart does not repeat the last one's ids in the same log)
+  // plus a count.
+  uint64_t next_id() { return id_base_ + ++ids_; }
   FlowRecord end_record(const zs_ct_key& key, const Live& flow, FlowEndReason why, const FlowClock& clock) const;
   // The flow's flow-unanswered record, once, when no reply has come
   // unanswered_after_ns_ after its first packet, or its flow-refused
@@ -88,6 +94,7 @@ class FlowTable {
   void report_unanswered(const zs_ct_key& key, Live& flow, const FlowClock& clock, std::vector<FlowRecord>& out) const;
 
   int64_t unanswered_after_ns_;
+  uint64_t id_base_, ids_ = 0;
 
   std::unordered_map<zs_ct_key, Live, CtKeyHash, CtKeyEqual> flows_;
   uint64_t sweeps_ = 0;

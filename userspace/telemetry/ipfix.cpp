@@ -12,12 +12,14 @@
 
 #include "common/error.h"
 #include "net/addr.h"
+#include "telemetry/community_id.h"
 #include "telemetry/flow_catalog.h"
 
 namespace zeroseg {
 namespace {
 
-constexpr uint16_t kTemplateV4 = 256, kTemplateV6 = 257;
+// templates: kTemplateBase + family (0 IPv4, 1 IPv6) + 2 when leaving
+constexpr uint16_t kTemplateBase = 256;
 constexpr size_t kMaxMessage = 1400;  // stays under a 1500-byte MTU
 constexpr uint16_t kVariableLength = 65535;
 
@@ -27,8 +29,9 @@ struct Field {
   uint32_t pen;  // 0: IANA
 };
 
-// Both templates, in data order; the address and ICMP elements differ.
-std::vector<Field> fields(bool v6) {
+// The templates, in data order: the address and ICMP elements differ by
+// family, the interface element by direction.
+std::vector<Field> fields(bool v6, bool egress) {
   return {
       {152, 8, 0},                      // flowStartMilliseconds
       {153, 8, 0},                      // flowEndMilliseconds
@@ -43,7 +46,7 @@ std::vector<Field> fields(bool v6) {
       {1, 8, 0},                        // octetDeltaCount
       {2, 8, kReversePen},              // reversePacketDeltaCount
       {1, 8, kReversePen},              // reverseOctetDeltaCount
-      {10, 4, 0},                       // ingressInterface
+      {uint16_t(egress ? 14 : 10), 4, 0},  // {egress,ingress}Interface
       {61, 1, 0},                       // flowDirection
       {136, 1, 0},                      // flowEndReason
       {233, 1, 0},                      // firewallEvent
@@ -54,6 +57,8 @@ std::vector<Field> fields(bool v6) {
       {5, 4, kZeroSegPen},              // ruleId
       {6, kVariableLength, kZeroSegPen},  // sourceName
       {7, kVariableLength, kZeroSegPen},  // destinationName
+      {148, 8, 0},                        // flowId
+      {8, kVariableLength, kZeroSegPen},  // communityId
   };
 }
 
@@ -112,9 +117,9 @@ std::vector<uint8_t> IpfixExporter::template_set() const {
   std::vector<uint8_t> b;
   put16(b, 2);  // template set
   put16(b, 0);  // length, below
-  for (bool v6 : {false, true}) {
-    auto f = fields(v6);
-    put16(b, v6 ? kTemplateV6 : kTemplateV4);
+  for (int t = 0; t < 4; t++) {
+    auto f = fields(t & 1, t & 2);
+    put16(b, static_cast<uint16_t>(kTemplateBase + t));
     put16(b, static_cast<uint16_t>(f.size()));
     for (const auto& field : f) {
       put16(b, static_cast<uint16_t>(field.id | (field.pen ? 0x8000 : 0)));
@@ -135,14 +140,18 @@ void IpfixExporter::send_message(const std::vector<uint8_t>& sets, uint32_t reco
   put32(msg, sequence_);  // data records sent before this message
   put32(msg, domain_);
   msg.insert(msg.end(), sets.begin(), sets.end());
-  if (send(socket_.get(), msg.data(), msg.size(), 0) < 0) send_errors_++;  // the collector may be down: count, go on
+  // the collector may be down (ECONNREFUSED from an earlier message), the
+  // socket's buffer full: count, go on
+  if (send(socket_.get(), msg.data(), msg.size(), 0) < 0) counts_.send_errors++;
+  else counts_.records += records;
   sequence_ += records;
-  messages_++;
+  counts_.messages++;
   messages_since_templates_++;
 }
 
 void IpfixExporter::add(const FlowRecord& r, const FlowCatalog& names) {
   int fam = r.tuple.family == 6 ? 1 : 0;
+  int tmpl = fam + (r.ingress() ? 0 : 2);
   std::vector<uint8_t> rec;
   const bool deny = r.event == FlowEvent::deny;
   int64_t start_ms = (deny ? r.time_ns : r.start_ns) / 1000000, end_ms = r.time_ns / 1000000;
@@ -174,32 +183,35 @@ void IpfixExporter::add(const FlowRecord& r, const FlowCatalog& names) {
   put32(rec, r.rule_id);
   put_string(rec, names.party(tuple_source(r.tuple), r.source_identity()).text);
   put_string(rec, names.party(tuple_destination(r.tuple), r.destination_identity()).text);
+  put64(rec, r.flow_id);
+  put_string(rec, community_id(r.tuple, r.icmp_type, r.icmp_code));
 
-  auto& set = set_[fam];
+  auto& set = set_[tmpl];
   if (!set.empty() && 16 + set.size() + rec.size() > kMaxMessage) flush();
   if (set.empty()) {
-    put16(set, fam ? kTemplateV6 : kTemplateV4);
+    put16(set, static_cast<uint16_t>(kTemplateBase + tmpl));
     put16(set, 0);
   }
   set.insert(set.end(), rec.begin(), rec.end());
-  set_records_[fam]++;
+  set_records_[tmpl]++;
 }
 
 void IpfixExporter::flush() {
   auto now = std::chrono::steady_clock::now();
-  bool pending = !set_[0].empty() || !set_[1].empty();
+  bool pending = false;
+  for (const auto& set : set_) pending |= !set.empty();
   if (pending && (!templates_ever_sent_ || messages_since_templates_ >= 100 || now - templates_sent_ > std::chrono::seconds(30))) {
     send_message(template_set(), 0);
     templates_ever_sent_ = true;
     templates_sent_ = now;
     messages_since_templates_ = 0;
   }
-  for (int fam = 0; fam < 2; fam++) {
-    if (set_[fam].empty()) continue;
-    set16(set_[fam], 2, static_cast<uint16_t>(set_[fam].size()));
-    send_message(set_[fam], set_records_[fam]);
-    set_[fam].clear();
-    set_records_[fam] = 0;
+  for (int t = 0; t < 4; t++) {
+    if (set_[t].empty()) continue;
+    set16(set_[t], 2, static_cast<uint16_t>(set_[t].size()));
+    send_message(set_[t], set_records_[t]);
+    set_[t].clear();
+    set_records_[t] = 0;
   }
 }
 

@@ -30,12 +30,23 @@
 
 namespace zeroseg {
 
+// What an exporter sent, for /metrics (read from other threads).
+struct ExportCounters {
+  std::atomic<uint64_t> messages{0};     // messages handed to the socket
+  std::atomic<uint64_t> records{0};      // data records in them
+  std::atomic<uint64_t> send_errors{0};  // messages the socket refused (the collector down, ...)
+};
+
 // Where ended flows and denies go besides the log (IPFIX).
 class FlowExporter {
  public:
   virtual ~FlowExporter() = default;
   virtual void add(const FlowRecord& r, const FlowCatalog& names) = 0;
   virtual void flush() = 0;
+  const ExportCounters& counts() const { return counts_; }
+
+ protected:
+  ExportCounters counts_;
 };
 
 // The records' second reader (detection and the flow ledger). Must not
@@ -86,6 +97,8 @@ class Telemetry {
   std::shared_ptr<const FlowCatalog> publish(std::shared_ptr<const FlowCatalog> catalog);
   FlowHub& hub() { return hub_; }
   const TelemetryCounters& counters() const { return counters_; }
+  // The exporter's counts; nullptr when none is configured.
+  const ExportCounters* export_counts() const { return options_.exporter ? &options_.exporter->counts() : nullptr; }
   // Runs a sweep on the next turn of the thread, and waits for it (tests,
   // `agent` shutdown).
   void sweep_now();

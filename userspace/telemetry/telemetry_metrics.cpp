@@ -3,7 +3,7 @@
 
 namespace zeroseg {
 
-void write_telemetry_metrics(PromWriter& w, const TelemetryCounters& t) {
+void write_telemetry_metrics(PromWriter& w, const TelemetryCounters& t, const ExportCounters* ipfix) {
   w.family("zeroseg_events_total", "counter", "Events read from the ring buffer.");
   w.sample("zeroseg_events_total", static_cast<double>(t.events.load()));
   w.family("zeroseg_flows_started_total", "counter", "Flows that started (allowed or audited).");
@@ -22,7 +22,16 @@ void write_telemetry_metrics(PromWriter& w, const TelemetryCounters& t) {
   w.sample("zeroseg_flow_denies_total", static_cast<double>(t.denies.load()));
   w.family("zeroseg_flows_live", "gauge", "Flows the agent tracks as live.");
   w.sample("zeroseg_flows_live", static_cast<double>(t.live_flows.load()));
-
+  // zero without a collector: rules and dashboards find the series either way
+  ExportCounters none;
+  const ExportCounters& x = ipfix ? *ipfix : none;
+  w.family("zeroseg_ipfix_messages_total", "counter", "IPFIX messages (templates and data) handed to the socket.");
+  w.sample("zeroseg_ipfix_messages_total", static_cast<double>(x.messages.load()));
+  w.family("zeroseg_ipfix_records_total", "counter", "IPFIX data records sent.");
+  w.sample("zeroseg_ipfix_records_total", static_cast<double>(x.records.load()));
+  w.family("zeroseg_ipfix_send_errors_total", "counter",
+           "IPFIX messages the socket refused (collector unreachable, buffer full): their records are lost.");
+  w.sample("zeroseg_ipfix_send_errors_total", static_cast<double>(x.send_errors.load()));
 }
 
 }  // namespace zeroseg

@@ -7,7 +7,8 @@
 
 namespace zeroseg {
 
-// Events read, flows started and ended (by why), denies, live flows.
-void write_telemetry_metrics(PromWriter& w, const TelemetryCounters& t);
+// Events read, flows started and ended (by why), denies, live flows; the
+// IPFIX exporter's messages, records and send errors (ipfix: none, zeros).
+void write_telemetry_metrics(PromWriter& w, const TelemetryCounters& t, const ExportCounters* ipfix);
 
 }  // namespace zeroseg
