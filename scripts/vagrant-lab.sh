@@ -94,6 +94,7 @@ up() {
   stamp "box ready in $((SECONDS - t)) s: $box"
 
   t=$SECONDS
+  [ "$ZEROSEG_VAGRANT_DRIVER" = qemu ] && export LV_QEMU_AS_ROOT=1
   lv_start
   lv_net_define "$TAG-mgmt" "$TAG-m" "$MGMT_CIDR" nat
   lv_net_define "$TAG-underlay" "$TAG-u" "$UNDERLAY_CIDR" isolated

@@ -4,6 +4,9 @@
 # and storage pool made and removed by name, the LIBVIRT_* iptables chains
 # and net.ipv4.ip_forward put back as they were.
 #
+# The daemons are started with fd 9 closed: scripts/vagrant-lab.sh holds
+# its one-lab-at-a-time lock there, and a daemon must not keep it.
+#
 # Every function takes the lab's state directory (LV_STATE) from the
 # caller: what was there before is written there, so a later `down` undoes
 # exactly what `up` did, even from another shell.
@@ -35,9 +38,21 @@ lv_start() {
     return 0
   fi
   if ! pgrep -x virtlogd >/dev/null; then
-    virtlogd -d -p "$LV_STATE/virtlogd.pid"
+    virtlogd -d -p "$LV_STATE/virtlogd.pid" 9>&-
   fi
-  libvirtd -d -p "$LV_STATE/libvirtd.pid"
+  if [ "${LV_QEMU_AS_ROOT:-0}" = 1 ]; then
+    # KVM is broken here and /dev/kvm is root's alone: libvirt probes qemu
+    # as root (KVM found), then checks /dev/kvm as its qemu user (not
+    # usable), calls the cached capabilities stale and probes again on every
+    # call (~20 s each under load: `vagrant up` never starts a domain). Its
+    # guests run as root instead, by a qemu.conf seen by this libvirtd
+    # alone (a mount namespace of its own; the host's file is untouched).
+    { cat /etc/libvirt/qemu.conf; printf 'user = "root"\ngroup = "root"\n'; } >"$LV_STATE/qemu.conf"
+    unshare --mount --propagation private -- sh -c \
+      'mount --bind "$1/qemu.conf" /etc/libvirt/qemu.conf && exec libvirtd -d -p "$1/libvirtd.pid"' _ "$LV_STATE" 9>&-
+  else
+    libvirtd -d -p "$LV_STATE/libvirtd.pid" 9>&-
+  fi
   for _ in $(seq 100); do
     lv_running && break
     sleep 0.2
