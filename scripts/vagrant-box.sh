@@ -73,7 +73,9 @@ echo 'UseDNS no' >"$r/etc/ssh/sshd_config.d/vagrant.conf"
 # every VM its own host keys and machine-id, made at first boot
 rm -f "$r"/etc/ssh/ssh_host_*
 mkdir -p "$r/etc/systemd/system/ssh.service.d"
-printf '[Service]\nExecStartPre=/usr/bin/ssh-keygen -A\n' >"$r/etc/systemd/system/ssh.service.d/hostkeys.conf"
+# (the keys before the unit's own `sshd -t`, which fails without them)
+printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' \
+  >"$r/etc/systemd/system/ssh.service.d/hostkeys.conf"
 : >"$r/etc/machine-id"
 rm -f "$r/var/lib/dbus/machine-id"
 echo zeroseg >"$r/etc/hostname"
@@ -123,7 +125,7 @@ mke2fs -q -t ext4 -L zsroot -d "$root" -E "offset=$((part_start * 512))" "$raw" 
 cat >"$work/grub.cfg" <<EOF
 set root=(hd0,msdos1)
 set timeout=0
-linux /boot/$kernel root=LABEL=zsroot ro console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0 quiet
+linux /boot/$kernel root=LABEL=zsroot ro console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0 no_timer_check quiet
 initrd /boot/$initrd
 boot
 EOF

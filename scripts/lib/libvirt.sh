@@ -27,6 +27,17 @@ lv_snapshot() {
     { "$fam-save" 2>/dev/null || true; } | sed -n 's/^:\(LIBVIRT_[A-Z]*\) .*/\1/p' | sort -u >"$LV_STATE/$fam.chains"
   done
   ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort >"$LV_STATE/links"
+  # libvirt's cgroup of guests (cgroup v1: one per controller)
+  ls -d /sys/fs/cgroup/*/machine 2>/dev/null >"$LV_STATE/cgroups" || true
+}
+
+# lv_new_cgroups: libvirt's /machine cgroups that were not there before
+lv_new_cgroups() {
+  local d
+  for d in /sys/fs/cgroup/*/machine /sys/fs/cgroup/machine; do
+    [ -d "$d" ] && ! grep -qx "$d" "$LV_STATE/cgroups" 2>/dev/null && echo "$d"
+  done
+  return 0
 }
 
 # lv_start: libvirtd (and virtlogd, which qemu's logs go through) unless
@@ -165,6 +176,10 @@ lv_stop() {
   done
   lv_kill_pidfile "$LV_STATE/libvirtd.pid" libvirtd
   lv_kill_pidfile "$LV_STATE/virtlogd.pid" virtlogd
+  local d
+  for d in $(lv_new_cgroups); do
+    find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
 }
 
 # lv_restore_host: the LIBVIRT_* chains that were not there before (and
@@ -204,6 +219,7 @@ lv_leftovers() {
   fi
   ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep "^$prefix" | sed 's/^/link /' || true
   pgrep -af -- "$prefix" | grep -v -e pgrep -e vagrant-lab.sh | sed 's/^/process /' || true
+  lv_new_cgroups | sed 's/^/cgroup /'
   for f in libvirtd virtlogd; do
     [ -f "$LV_STATE/$f.pid" ] && kill -0 "$(cat "$LV_STATE/$f.pid")" 2>/dev/null && echo "process $f"
   done
