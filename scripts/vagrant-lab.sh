@@ -161,15 +161,22 @@ cycle() {
   down || true
   trap 'down || true' EXIT
   trap 'exit 130' INT TERM
-  up "$bin" || status=1
+  # each stage in its own time budget, so that `down` always runs before
+  # ctest's TIMEOUT (1800 s) would kill the whole tree and leave the VMs
+  stage_in() {
+    local budget=$1
+    shift
+    timeout --kill-after=10 "$budget" env ZS_VAGRANT_LAB_LOCKED=1 bash "$here/vagrant-lab.sh" "$@"
+  }
+  stage_in "${ZEROSEG_VAGRANT_UP_BUDGET:-1200}" up "$bin" || { status=1; echo "vagrant-lab: up failed or ran out of time"; }
   if [ $status = 0 ]; then
     t=$SECONDS
-    checks || status=1
+    stage_in 300 checks || status=1
     stamp "checks in $((SECONDS - t)) s"
     # the checks' own test: one expectation made wrong must fail them
     t=$SECONDS
     rc=0
-    ZEROSEG_CHECKS_WRONG=1 checks --only matrix >"$STATE/wrong.log" 2>&1 || rc=$?
+    ZEROSEG_CHECKS_WRONG=1 stage_in 200 checks --only matrix >"$STATE/wrong.log" 2>&1 || rc=$?
     if [ $rc = 1 ] && grep -q 'FAIL .*wanted' "$STATE/wrong.log"; then
       echo "ok: with one expectation made wrong (ZEROSEG_CHECKS_WRONG=1) the checks fail: $(grep -m1 'FAIL' "$STATE/wrong.log")"
     else
@@ -185,8 +192,10 @@ cycle() {
   return $status
 }
 
-exec 9>/run/lock/zs-vagrant-lab.lock
-flock -n 9 || die "another VM lab runs (/run/lock/zs-vagrant-lab.lock): one at a time on this machine"
+if [ "${ZS_VAGRANT_LAB_LOCKED:-0}" != 1 ]; then # (a stage of `cycle`: the cycle holds it)
+  exec 9>/run/lock/zs-vagrant-lab.lock
+  flock -n 9 || die "another VM lab runs (/run/lock/zs-vagrant-lab.lock): one at a time on this machine"
+fi
 cmd=${1:-}
 shift || true
 case "$cmd" in
