@@ -168,7 +168,13 @@ cycle() {
     shift
     timeout --kill-after=10 "$budget" env ZS_VAGRANT_LAB_LOCKED=1 bash "$here/vagrant-lab.sh" "$@"
   }
-  stage_in "${ZEROSEG_VAGRANT_UP_BUDGET:-1200}" up "$bin" || { status=1; echo "vagrant-lab: up failed or ran out of time"; }
+  # the box first, on its own (cached: at once; cold: minutes), then up
+  t=$SECONDS
+  timeout 900 bash "$here/vagrant-box.sh" >"/var/tmp/zs-vagrant-box.log" 2>&1 ||
+    { status=1; echo "vagrant-lab: the box failed:"; tail -20 /var/tmp/zs-vagrant-box.log; }
+  stamp "box in $((SECONDS - t)) s: $(tail -2 /var/tmp/zs-vagrant-box.log | head -1)"
+  [ $status = 0 ] && { stage_in "${ZEROSEG_VAGRANT_UP_BUDGET:-1200}" up "$bin" ||
+    { status=1; echo "vagrant-lab: up failed or ran out of time"; }; }
   if [ $status = 0 ]; then
     t=$SECONDS
     stage_in 300 checks || status=1
