@@ -173,6 +173,7 @@ cycle() {
   timeout 900 bash "$here/vagrant-box.sh" >"/var/tmp/zs-vagrant-box.log" 2>&1 ||
     { status=1; echo "vagrant-lab: the box failed:"; tail -20 /var/tmp/zs-vagrant-box.log; }
   stamp "box in $((SECONDS - t)) s: $(tail -2 /var/tmp/zs-vagrant-box.log | head -1)"
+  rm -f /var/tmp/zs-vagrant-box.log
   [ $status = 0 ] && { stage_in "${ZEROSEG_VAGRANT_UP_BUDGET:-1200}" up "$bin" ||
     { status=1; echo "vagrant-lab: up failed or ran out of time"; }; }
   if [ $status = 0 ]; then
