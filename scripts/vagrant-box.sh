@@ -45,8 +45,11 @@ t0=$(date +%s)
 # What the guests run: zeroseg's shared libraries (the binary is copied in
 # from the build), the lab's workloads (python3), the checks (ncat, curl,
 # ping) and the attacker's scanner (nmap). Baked in: apt under TCG is slow.
+# The kernel from bookworm-backports (6.12): zeroseg's datapath does not
+# pass bookworm's own 6.1 verifier (zs_xdp_ingress: Permission denied, seen
+# in this lab's first boot), the host's kernel here is 6.18.
 packages=(
-  linux-image-amd64 systemd-sysv udev dbus openssh-server sudo ifupdown isc-dhcp-client
+  linux-image-amd64/bookworm-backports systemd-sysv udev dbus openssh-server sudo ifupdown isc-dhcp-client
   iproute2 iputils-ping procps kmod bpftool nftables python3 curl nmap ncat netcat-openbsd
   ca-certificates less
   libbpf1 libelf1 zlib1g libnl-3-200 libnl-route-3-200 libyaml-cpp0.7 libcpp-httplib0.11
@@ -103,7 +106,7 @@ mmdebstrap --variant=minbase --mode=root \
   --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
   --customize-hook="VAGRANT_PUB='$work/vagrant.pub' '$work/customize.sh' \"\$1\"" \
   bookworm "$root" \
-  "deb $mirror bookworm main" "deb $mirror bookworm-updates main" \
+  "deb $mirror bookworm main" "deb $mirror bookworm-updates main" "deb $mirror bookworm-backports main" \
   "deb http://deb.debian.org/debian-security bookworm-security main"
 t1=$(date +%s)
 
