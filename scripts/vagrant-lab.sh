@@ -110,13 +110,14 @@ up() {
   if ! in_vagrant up --provider=libvirt 2>&1 | tee "$STATE/up.log" | grep --line-buffered -E '^==> [a-z0-9]+: (Creating|Starting|Machine booted|Running provisioner)|[Ee]rror'; then
     :
   fi
+  # (made first: the failure report reads the agents' journals through it)
+  in_vagrant ssh-config >"$ZEROSEG_VAGRANT_SSH_CONFIG" 2>/dev/null || true
   in_vagrant status 2>/dev/null | grep -E '^(node1|node2|attacker) ' | grep -v running && {
-    tail -40 "$STATE/up.log"
     die "vagrant up left VMs not running (console logs: $STATE/console)"
   }
   grep -q 'The SSH command responded with a non-zero exit status' "$STATE/up.log" &&
-    { tail -40 "$STATE/up.log"; die "provisioning failed"; }
-  in_vagrant ssh-config >"$ZEROSEG_VAGRANT_SSH_CONFIG"
+    die "provisioning failed"
+  [ -s "$ZEROSEG_VAGRANT_SSH_CONFIG" ] || die "vagrant ssh-config failed"
   stamp "vagrant up (3 VMs, provisioned) in $((SECONDS - t)) s"
 }
 
@@ -150,6 +151,24 @@ down() {
   stamp "down in $((SECONDS - t)) s: no domain, volume, network, process or iptables chain left"
 }
 
+# what a failed up leaves to read, before down removes it: vagrant's last
+# words, each guest's console and, on a node, the agent's journal
+show_logs() {
+  local f vm
+  if [ -f "$STATE/up.log" ]; then
+    echo "--- vagrant up, the end:"
+    tr '\r' '\n' <"$STATE/up.log" | grep -v -e 'Progress:' -e '^==> [a-z0-9]*:  --' | tail -25
+  fi
+  for f in "$STATE"/console/*.log; do
+    [ -s "$f" ] && { echo "--- console of $(basename "$f" .log), the end:"; tail -5 "$f"; }
+  done
+  [ -s "$STATE/ssh_config" ] || return 0
+  for vm in node1 node2; do
+    echo "--- $vm: zeroseg's journal, the end:"
+    timeout 60 ssh -F "$STATE/ssh_config" -o LogLevel=ERROR "$vm" sudo journalctl -u zeroseg --no-pager -o cat -n 8 || true
+  done
+}
+
 cycle() {
   local bin=${1:?usage: vagrant-lab.sh cycle ZEROSEG} status=0 t0=$SECONDS t rc
   if [ "$(id -u)" != 0 ]; then
@@ -175,7 +194,7 @@ cycle() {
   stamp "box in $((SECONDS - t)) s: $(tail -2 /var/tmp/zs-vagrant-box.log | head -1)"
   rm -f /var/tmp/zs-vagrant-box.log
   [ $status = 0 ] && { stage_in "${ZEROSEG_VAGRANT_UP_BUDGET:-1200}" up "$bin" ||
-    { status=1; echo "vagrant-lab: up failed or ran out of time"; }; }
+    { status=1; echo "vagrant-lab: up failed or ran out of time"; show_logs; }; }
   if [ $status = 0 ]; then
     t=$SECONDS
     stage_in 300 checks || status=1
