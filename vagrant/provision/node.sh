@@ -37,6 +37,11 @@ done
 systemctl enable --now zeroseg
 # the agent loads and verifies its programs first: slow under TCG
 for _ in $(seq 300); do zeroseg workload list >/dev/null 2>&1 && break; sleep 0.5; done
+if ! zeroseg workload list >/dev/null 2>&1; then
+  echo "node.sh: the agent does not answer; its journal:" >&2
+  journalctl -u zeroseg --no-pager -o cat | grep -v '^;' | tail -20 >&2
+  exit 1
+fi
 vm_objects_yaml "$node" >/etc/zeroseg/lab.yaml
 zeroseg apply -f /etc/zeroseg/lab.yaml
 zeroseg apply -f "$lab/three-tier.yaml"
