@@ -22,6 +22,10 @@ packages=(
   etcd-server etcd-client
   # lint: shell scripts and the Vagrantfile
   shellcheck vagrant
+  # the VM lab (scripts/vagrant-lab.sh, ctest -L vagrant): libvirt under
+  # TCG and a box built locally (scripts/vagrant-box.sh)
+  vagrant-libvirt libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
+  dnsmasq-base ebtables mmdebstrap grub-pc-bin fdisk e2fsprogs
   # the generated shell completion, loaded in each shell
   zsh fish
   # the generated man pages, rendered (tests/cli/man.sh)

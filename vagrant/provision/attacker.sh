@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# The attacker VM: scanning tools and routes to the nodes' workloads.
+# The attacker VM: routes to the nodes' workloads and the lab's services
+# (its tools came with common.sh).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-[ -f "$here/topology.sh" ] || here=/zeroseg/vagrant/provision
 # shellcheck source=topology.sh
-source "$here/topology.sh"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends nmap ncat curl python3
+source /opt/zeroseg-lab/topology.sh
 for w in "${VM_WORKLOADS[@]}"; do
   read -r wnode _ _ _ i <<<"$w"
   [ "$wnode" = attacker ] && continue
   ip route replace "10.77.$i.0/24" via "${VM_NODE_IP[$wnode]}"
 done
+# the attacker's own services, so the matrix's probes into guest/attacker
+# see a listener (as in the namespace lab)
+systemctl is-active -q zs-services-guest-attacker ||
+  systemd-run --unit zs-services-guest-attacker \
+    python3 /opt/zeroseg-lab/lab_services.py guest/attacker --http 80 --tcp 22,443,5432,8080 --udp 53

@@ -1,13 +1,51 @@
 #!/usr/bin/env bash
-# Every zeroseg node: packages, a build of the synced tree, the binary and
-# the systemd unit installed.
+# Every lab VM: what the box lacks (nothing on the box scripts/vagrant-box.sh
+# builds; the runtime libraries and tools on a Vagrant Cloud Debian box),
+# the lab's files under /opt/zeroseg-lab, and on a node zeroseg itself from
+# the host's build: the .deb when one was staged, else the binary and
+# deploy/'s systemd unit and agent.yaml.
+#
+# Usage: common.sh node|attacker   (the stage is in /tmp/zeroseg-stage)
 set -euo pipefail
-cd /zeroseg
-bash scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target zeroseg
-install -m 0755 build/userspace/zeroseg /usr/local/bin/zeroseg
-install -m 0644 deploy/zeroseg.service /etc/systemd/system/zeroseg.service
-install -D -m 0600 deploy/agent.yaml /etc/zeroseg/agent.yaml
-sed -i "s/^# node-name:.*//; \$a node-name: $(hostname)" /etc/zeroseg/agent.yaml
+role=$1
+stage=/tmp/zeroseg-stage
+lab=/opt/zeroseg-lab
+[ -d "$stage" ] || { echo "common.sh: no $stage (the file provisioner copies it)" >&2; exit 1; }
+
+want=(python3 iproute2 iputils-ping ncat curl)
+if [ "$role" = node ]; then
+  want+=(libbpf1 libelf1 zlib1g libnl-3-200 libnl-route-3-200 libyaml-cpp0.7 libcpp-httplib0.11 libssl3 libbrotli1)
+else
+  want+=(nmap)
+fi
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+install -d "$lab"
+install -m 0644 "$stage/topology.sh" "$stage/three-tier.yaml" "$lab/"
+install -m 0755 "$stage/lab_services.py" "$lab/"
+[ "$role" = node ] || exit 0
+
+debs=("$stage"/*.deb)
+if [ -f "${debs[0]}" ]; then
+  # the operator-experience package: its unit, its config, its paths
+  apt-get install -y -q --no-install-recommends "${debs[@]}"
+else
+  install -m 0755 "$stage/zeroseg" /usr/local/bin/zeroseg
+  install -m 0644 "$stage/zeroseg.service" /etc/systemd/system/zeroseg.service
+  install -D -m 0600 "$stage/agent.yaml" /etc/zeroseg/agent.yaml
+fi
+sed -i '/^node-name:/d' /etc/zeroseg/agent.yaml
+echo "node-name: $(hostname)" >>/etc/zeroseg/agent.yaml
+# as scripts/lib/lab.sh: mgmt/bastion still reaches a quarantined workload
+grep -q '^quarantine-management:' /etc/zeroseg/agent.yaml ||
+  echo 'quarantine-management: 10.77.5.0/24,fd77:5::/64' >>/etc/zeroseg/agent.yaml
 systemctl daemon-reload
+zeroseg --version

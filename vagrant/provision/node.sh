@@ -6,11 +6,9 @@
 # Usage: node.sh node1|node2
 set -euo pipefail
 node=$1
-here=$(cd "$(dirname "$0")" && pwd)
-# provisioning copies this script alone: the tree is under /zeroseg
-[ -f "$here/topology.sh" ] || here=/zeroseg/vagrant/provision
+lab=/opt/zeroseg-lab   # common.sh put the lab's files there
 # shellcheck source=topology.sh
-source "$here/topology.sh"
+source "$lab/topology.sh"
 
 sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 for w in "${VM_WORKLOADS[@]}"; do
@@ -30,15 +28,21 @@ for w in "${VM_WORKLOADS[@]}"; do
     ip -n "$netns" route add default via "10.77.$i.1"
     ip -n "$netns" -6 route add default via "fd77:$i::1"
     systemd-run --unit "zs-services-$ns-$name" ip netns exec "$netns" \
-      python3 /zeroseg/scripts/lib/lab_services.py "$ns/$name" --http 80 --tcp 22,443,5432,8080 --udp 53
+      python3 "$lab/lab_services.py" "$ns/$name" --http 80 --tcp 22,443,5432,8080 --udp 53
   elif [ "$wnode" != attacker ]; then
     ip route replace "10.77.$i.0/24" via "${VM_NODE_IP[$wnode]}"
   fi
 done
 
 systemctl enable --now zeroseg
-for _ in $(seq 50); do zeroseg workload list >/dev/null 2>&1 && break; sleep 0.2; done
+# the agent loads and verifies its programs first: slow under TCG
+for _ in $(seq 300); do zeroseg workload list >/dev/null 2>&1 && break; sleep 0.5; done
+if ! zeroseg workload list >/dev/null 2>&1; then
+  echo "node.sh: the agent does not answer; its journal:" >&2
+  journalctl -u zeroseg --no-pager -o cat | grep -v '^;' | tail -20 >&2
+  exit 1
+fi
 vm_objects_yaml "$node" >/etc/zeroseg/lab.yaml
 zeroseg apply -f /etc/zeroseg/lab.yaml
-zeroseg apply -f /zeroseg/policies/three-tier.yaml
+zeroseg apply -f "$lab/three-tier.yaml"
 zeroseg workload list

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# The VM lab (vagrant/) on this machine, with libvirt under TCG: the box
+# built locally (scripts/vagrant-box.sh), libvirtd started by hand when no
+# init runs it, the lab's own libvirt networks, storage pool and Vagrant
+# home, and everything undone afterwards.
+#
+#   scripts/vagrant-lab.sh stage ZEROSEG   only gather what the VMs install into build/vagrant-stage
+#                                          (for `vagrant up` by hand, vagrant/README.md)
+#   scripts/vagrant-lab.sh up ZEROSEG      box, libvirt, networks, `vagrant up` (ZEROSEG: the binary
+#                                          the nodes run; ZEROSEG_VAGRANT_INSTALL=deb stages
+#                                          ZEROSEG_VAGRANT_DEB instead)
+#   scripts/vagrant-lab.sh checks          vagrant/run-checks.sh against the running lab
+#   scripts/vagrant-lab.sh ssh VM [CMD]    a shell in one VM
+#   scripts/vagrant-lab.sh down            destroy and remove all the lab made; restore the host
+#   scripts/vagrant-lab.sh cycle ZEROSEG   up, checks, the checks' own test, down: the ctest
+#                                          (exit 0 only if all held and nothing is left behind)
+#
+# One lab at a time (a lock); its state is in ZEROSEG_VAGRANT_STATE
+# (default /var/tmp/zs-vagrant-lab). On a machine with KVM use vagrant/
+# directly (vagrant/README.md); ZEROSEG_VAGRANT_DRIVER=kvm here makes this
+# script do the same with the local box.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+STATE=${ZEROSEG_VAGRANT_STATE:-/var/tmp/zs-vagrant-lab}
+# shellcheck source=lib/libvirt.sh
+source "$here/lib/libvirt.sh"
+
+MGMT_CIDR=${ZEROSEG_VAGRANT_MGMT_CIDR:-192.168.121.1/24}
+UNDERLAY_CIDR=192.168.77.1/24 # vagrant/provision/topology.sh's addresses
+
+die() { echo "vagrant-lab: $*" >&2; exit 1; }
+stamp() { echo "vagrant-lab: [$(date -u +%T)] $*"; }
+
+# the environment vagrant/Vagrantfile reads, from the lab's state
+lab_env() {
+  local tag
+  tag=$(cat "$STATE/tag")
+  export LV_STATE="$STATE"
+  export VAGRANT_HOME="$STATE/vagrant.d" VAGRANT_DOTFILE_PATH="$STATE/dot"
+  export VAGRANT_DEFAULT_PROVIDER=libvirt VAGRANT_CHECKPOINT_DISABLE=1 VAGRANT_NO_COLOR=1
+  export ZEROSEG_VAGRANT_DRIVER=${ZEROSEG_VAGRANT_DRIVER:-qemu}
+  export ZEROSEG_VAGRANT_BOX=zeroseg-local/bookworm
+  export ZEROSEG_VAGRANT_STAGE="$STATE/stage"
+  export ZEROSEG_VAGRANT_PREFIX="$tag-" ZEROSEG_VAGRANT_POOL="$tag"
+  export ZEROSEG_VAGRANT_MGMT_NET="$tag-mgmt" ZEROSEG_VAGRANT_MGMT_CIDR="${MGMT_CIDR%.*}.0/24"
+  export ZEROSEG_VAGRANT_UNDERLAY_NET="$tag-underlay"
+  export ZEROSEG_VAGRANT_CONSOLE_DIR="$STATE/console"
+  export ZEROSEG_VAGRANT_SSH_CONFIG="$STATE/ssh_config"
+  TAG=$tag
+}
+
+# stage ZEROSEG [DIR]: what the VMs install, in one directory (one copy per VM)
+stage() {
+  local bin=$1 s=${2:-$STATE/stage}
+  rm -rf "$s"
+  mkdir -p "$s"
+  if [ "${ZEROSEG_VAGRANT_INSTALL:-binary}" = deb ]; then
+    # the package of the operator-experience issue, once it exists
+    [ -f "${ZEROSEG_VAGRANT_DEB:-}" ] || die "ZEROSEG_VAGRANT_INSTALL=deb needs ZEROSEG_VAGRANT_DEB=PATH.deb"
+    cp "$ZEROSEG_VAGRANT_DEB" "$s/"
+  else
+    [ -x "$bin" ] || die "no zeroseg binary at '$bin'"
+    # without its debug info: a tenth of the size to copy into each VM
+    strip --strip-debug -o "$s/zeroseg" "$bin"
+    cp "$root/deploy/zeroseg.service" "$root/deploy/agent.yaml" "$s/"
+  fi
+  cp "$root/vagrant/provision/topology.sh" "$root/policies/three-tier.yaml" \
+    "$root/scripts/lib/lab_services.py" "$s/"
+}
+
+in_vagrant() { (cd "$root/vagrant" && vagrant "$@"); }
+
+up() {
+  local bin=${1:?usage: vagrant-lab.sh up ZEROSEG} box t
+  bin=$(realpath "$bin")
+  [ ! -e "$STATE/tag" ] || die "a lab is up already ($STATE; vagrant-lab.sh down first)"
+  for t in vagrant virsh libvirtd qemu-system-x86_64; do
+    command -v "$t" >/dev/null || die "$t is missing (scripts/install-deps.sh)"
+  done
+  vagrant plugin list 2>/dev/null | grep -q vagrant-libvirt || die "the vagrant-libvirt plugin is missing (scripts/install-deps.sh)"
+  for t in "${MGMT_CIDR%.*}." "${UNDERLAY_CIDR%.*}."; do
+    ! ip -4 -o addr show | grep -q " $t" || die "${t}0/24 is in use on this host (another lab?)"
+  done
+  mkdir -p "$STATE"
+  echo "zs-v$(($$ % 10000))" >"$STATE/tag"
+  lab_env
+  mkdir -p "$STATE/console" "$VAGRANT_HOME"
+  chmod 0755 "$STATE" "$STATE/console"
+  stage "$bin"
+
+  t=$SECONDS
+  box=$(bash "$here/vagrant-box.sh" | tail -1)
+  stamp "box ready in $((SECONDS - t)) s: $box"
+
+  t=$SECONDS
+  [ "$ZEROSEG_VAGRANT_DRIVER" = qemu ] && export LV_QEMU_AS_ROOT=1
+  lv_start
+  lv_net_define "$TAG-mgmt" "$TAG-m" "$MGMT_CIDR" nat
+  lv_net_define "$TAG-underlay" "$TAG-u" "$UNDERLAY_CIDR" isolated
+  lv_pool_define "$TAG" "/var/lib/libvirt/images/$TAG"
+  stamp "libvirt ready in $((SECONDS - t)) s: networks $TAG-mgmt, $TAG-underlay, pool $TAG"
+
+  t=$SECONDS
+  vagrant box add --force --name "$ZEROSEG_VAGRANT_BOX" "$box" >"$STATE/box-add.log" 2>&1 ||
+    { cat "$STATE/box-add.log"; die "vagrant box add failed"; }
+  stamp "box added in $((SECONDS - t)) s"
+
+  t=$SECONDS
+  if ! in_vagrant up --provider=libvirt 2>&1 | tee "$STATE/up.log" | grep --line-buffered -E '^==> [a-z0-9]+: (Creating|Starting|Machine booted|Running provisioner)|[Ee]rror'; then
+    :
+  fi
+  # (made first: the failure report reads the agents' journals through it)
+  in_vagrant ssh-config >"$ZEROSEG_VAGRANT_SSH_CONFIG" 2>/dev/null || true
+  in_vagrant status 2>/dev/null | grep -E '^(node1|node2|attacker) ' | grep -v running && {
+    die "vagrant up left VMs not running (console logs: $STATE/console)"
+  }
+  grep -q 'The SSH command responded with a non-zero exit status' "$STATE/up.log" &&
+    die "provisioning failed"
+  [ -s "$ZEROSEG_VAGRANT_SSH_CONFIG" ] || die "vagrant ssh-config failed"
+  stamp "vagrant up (3 VMs, provisioned) in $((SECONDS - t)) s"
+}
+
+checks() {
+  lab_env
+  bash "$root/vagrant/run-checks.sh" "$@"
+}
+
+down() {
+  [ -f "$STATE/tag" ] || { echo "vagrant-lab: no lab at $STATE"; return 0; }
+  lab_env
+  local t=$SECONDS
+  if lv_running; then
+    timeout 300 bash -c 'cd "$1/vagrant" && vagrant destroy -f' _ "$root" >"$STATE/destroy.log" 2>&1 ||
+      echo "vagrant-lab: vagrant destroy failed (removing by name): $(tail -3 "$STATE/destroy.log")"
+    # what vagrant left (or never knew of): by the lab's names
+    lv_remove_domains "$TAG-"
+    lv_remove_ours
+  fi
+  lv_stop
+  lv_restore_host
+  local left
+  left=$(lv_leftovers "$TAG")
+  rm -rf "$VAGRANT_HOME" "$VAGRANT_DOTFILE_PATH" "$STATE/stage" "/var/lib/libvirt/images/$TAG"
+  if [ -n "$left" ]; then
+    echo "vagrant-lab: left behind:"
+    sed 's/^/  /' <<<"$left"
+    return 1
+  fi
+  rm -rf "$STATE"
+  stamp "down in $((SECONDS - t)) s: no domain, volume, network, process or iptables chain left"
+}
+
+# what a failed up leaves to read, before down removes it: vagrant's last
+# words, each guest's console and, on a node, the agent's journal
+show_logs() {
+  local f vm
+  if [ -f "$STATE/up.log" ]; then
+    echo "--- vagrant up, the end:"
+    tr '\r' '\n' <"$STATE/up.log" | grep -v -e 'Progress:' -e '^==> [a-z0-9]*:  --' | tail -25
+  fi
+  for f in "$STATE"/console/*.log; do
+    [ -s "$f" ] && { echo "--- console of $(basename "$f" .log), the end:"; tail -5 "$f"; }
+  done
+  [ -s "$STATE/ssh_config" ] || return 0
+  for vm in node1 node2; do
+    echo "--- $vm: zeroseg's journal, the end:"
+    timeout 60 ssh -F "$STATE/ssh_config" -o LogLevel=ERROR "$vm" sudo journalctl -u zeroseg --no-pager -o cat -n 8 || true
+  done
+}
+
+cycle() {
+  local bin=${1:?usage: vagrant-lab.sh cycle ZEROSEG} status=0 t0=$SECONDS t rc
+  if [ "$(id -u)" != 0 ]; then
+    echo "vagrant-lab: needs root (libvirtd, networks)"
+    [ "${ZEROSEG_REQUIRE_PRIVILEGED:-0}" = 1 ] && exit 1
+    exit 77
+  fi
+  # a lab of an earlier run that died uncleanly: gone before anything else
+  down || true
+  trap 'down || true' EXIT
+  trap 'exit 130' INT TERM
+  # each stage in its own time budget, so that `down` always runs before
+  # ctest's TIMEOUT (1800 s) would kill the whole tree and leave the VMs
+  stage_in() {
+    local budget=$1
+    shift
+    timeout --kill-after=10 "$budget" env ZS_VAGRANT_LAB_LOCKED=1 bash "$here/vagrant-lab.sh" "$@"
+  }
+  # the box first, on its own (cached: at once; cold: minutes), then up
+  t=$SECONDS
+  timeout 900 bash "$here/vagrant-box.sh" >"/var/tmp/zs-vagrant-box.log" 2>&1 ||
+    { status=1; echo "vagrant-lab: the box failed:"; tail -20 /var/tmp/zs-vagrant-box.log; }
+  stamp "box in $((SECONDS - t)) s: $(tail -2 /var/tmp/zs-vagrant-box.log | head -1)"
+  rm -f /var/tmp/zs-vagrant-box.log
+  [ $status = 0 ] && { stage_in "${ZEROSEG_VAGRANT_UP_BUDGET:-1200}" up "$bin" ||
+    { status=1; echo "vagrant-lab: up failed or ran out of time"; show_logs; }; }
+  if [ $status = 0 ]; then
+    t=$SECONDS
+    stage_in 300 checks || status=1
+    stamp "checks in $((SECONDS - t)) s"
+    # the checks' own test: one expectation made wrong must fail them
+    t=$SECONDS
+    rc=0
+    ZEROSEG_CHECKS_WRONG=1 stage_in 200 checks --only matrix >"$STATE/wrong.log" 2>&1 || rc=$?
+    if [ $rc = 1 ] && grep -q 'FAIL .*wanted' "$STATE/wrong.log"; then
+      echo "ok: with one expectation made wrong (ZEROSEG_CHECKS_WRONG=1) the checks fail: $(grep -m1 'FAIL' "$STATE/wrong.log")"
+    else
+      echo "FAIL: with a wrong expectation the checks exited $rc:"
+      sed 's/^/  /' "$STATE/wrong.log"
+      status=1
+    fi
+    stamp "the checks' test in $((SECONDS - t)) s"
+  fi
+  trap - EXIT
+  down || status=1
+  stamp "cycle in $((SECONDS - t0)) s: $([ $status = 0 ] && echo passed || echo FAILED)"
+  return $status
+}
+
+if [ "${ZS_VAGRANT_LAB_LOCKED:-0}" != 1 ]; then # (a stage of `cycle`: the cycle holds it)
+  exec 9>/run/lock/zs-vagrant-lab.lock
+  flock -n 9 || die "another VM lab runs (/run/lock/zs-vagrant-lab.lock): one at a time on this machine"
+fi
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  stage) stage "$(realpath "${1:?usage: vagrant-lab.sh stage ZEROSEG}")" "$root/build/vagrant-stage"
+    echo "vagrant-lab: staged $root/build/vagrant-stage" ;;
+  up) up "$@" ;;
+  checks) checks "$@" ;;
+  ssh) lab_env; ssh -F "$ZEROSEG_VAGRANT_SSH_CONFIG" "$@" ;;
+  down) down ;;
+  cycle) cycle "$@" ;;
+  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
