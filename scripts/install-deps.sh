@@ -22,10 +22,6 @@ packages=(
   etcd-server etcd-client
   # lint: shell scripts and the Vagrantfile
   shellcheck vagrant
-  # the VM lab (scripts/vagrant-lab.sh, ctest -L vagrant): libvirt under
-  # TCG and a box built locally (scripts/vagrant-box.sh)
-  vagrant-libvirt libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
-  dnsmasq-base ebtables mmdebstrap grub-pc-bin fdisk e2fsprogs
   # the generated shell completion, loaded in each shell
   zsh fish
   # the generated man pages, rendered (tests/cli/man.sh)
@@ -38,6 +34,13 @@ packages=(
   # (tests/e2e/ui_map.sh): headless chromium driven over CDP from Python
   libjs-d3 chromium python3-websockets
 )
+# the VM lab (scripts/vagrant-lab.sh, ctest -R vagrant.lab): libvirt under TCG
+# and a box built locally (scripts/vagrant-box.sh); only with ZEROSEG_VAGRANT=1
+# while vagrant.lab is disabled (issue 19)
+if [ "${ZEROSEG_VAGRANT:-0}" = 1 ]; then
+  packages+=(vagrant-libvirt libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
+             dnsmasq-base ebtables mmdebstrap grub-pc-bin fdisk e2fsprogs)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
