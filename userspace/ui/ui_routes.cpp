@@ -172,7 +172,7 @@ bool loopback_host(const std::string& host) {
 api::Handler ui_routes(MapSources sources, UiOptions options) {
   return [sources = std::move(sources), options](const Request& req) -> Response {
     if (req.method != "GET" && req.method != "HEAD")
-      return error(405, "the map is read-only: " + req.method.substr(0, 16) + " is not served, only GET");
+      return error(405, "the map is read-only: " + req.method.substr(0, 16) + " is not served, only GET and HEAD");
     if (options.loopback_only && !loopback_host(req.host))
       return error(403, "this map listens on loopback and answers to localhost, 127.0.0.1 or [::1] only, "
                         "not Host \"" + req.host.substr(0, 64) + "\"");

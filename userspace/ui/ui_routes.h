@@ -5,7 +5,8 @@
 //   GET /api/edge?from=ID&to=ID&limit=N&...             an edge's flows and their rules
 //   GET /api/suggest?ids=ID,ID                          `policy suggest` for those identities
 //   GET /api/events?...                                 Server-Sent Events: "graph" snapshots
-// Any other method is 405: nothing here changes the agent's state. The
+// Any other method than GET (and HEAD, which httplib answers as GET
+// without the body) is 405: nothing here changes the agent's state. The
 // routes know no agent: it hands them its views (MapSources).
 #pragma once
 
