@@ -208,12 +208,16 @@ TEST(MapGraph, BadQueriesNameTheParameter) {
   EXPECT_EQ(message({{"namespace", "prod"}, {"verdict", "denied"}, {"since", "1h30m"}}), "accepted");
 }
 
-TEST(MapGraph, ListenAddressesDefaultToLoopback) {
+TEST(MapHttp, ListenAddressesDefaultToLoopback) {
   EXPECT_EQ(ui::ui_listen_address("9000"), "127.0.0.1:9000");
   EXPECT_EQ(ui::ui_listen_address(":9000"), "127.0.0.1:9000");
   EXPECT_EQ(ui::ui_listen_address("localhost:9000"), "127.0.0.1:9000");
   EXPECT_EQ(ui::ui_listen_address("0.0.0.0:9000"), "0.0.0.0:9000");
   EXPECT_EQ(ui::ui_listen_address("[::1]:9000"), "[::1]:9000");
+  EXPECT_TRUE(ui::loopback_listen(ui::ui_listen_address("9000")));
+  EXPECT_TRUE(ui::loopback_listen("[::1]:9000"));
+  EXPECT_FALSE(ui::loopback_listen("0.0.0.0:9000"));
+  EXPECT_FALSE(ui::loopback_listen("[::]:9000"));
 }
 
 // --- HTTP ---

@@ -169,6 +169,18 @@ bool loopback_host(const std::string& host) {
          d < 256;
 }
 
+std::string ui_listen_address(const std::string& text) {
+  std::string port = text;
+  if (!text.empty() && text.front() == ':') port = text.substr(1);
+  else if (text.rfind("localhost:", 0) == 0) port = text.substr(10);
+  if (!port.empty() && port.find_first_not_of("0123456789") == std::string::npos) return "127.0.0.1:" + port;
+  return text;
+}
+
+bool loopback_listen(const std::string& address) {
+  return address.rfind("127.", 0) == 0 || address.rfind("[::1]:", 0) == 0;
+}
+
 api::Handler ui_routes(MapSources sources, UiOptions options) {
   return [sources = std::move(sources), options](const Request& req) -> Response {
     if (req.method != "GET" && req.method != "HEAD")

@@ -45,6 +45,15 @@ struct UiOptions {
 // "127.0.0.1", "[::1]:9000").
 bool loopback_host(const std::string& host);
 
+// The address to bind for the ui-listen setting: "9000" or ":9000" ->
+// "127.0.0.1:9000", "localhost:9000" -> "127.0.0.1:9000", anything else as
+// given: the map is for this machine unless the address says otherwise.
+std::string ui_listen_address(const std::string& text);
+
+// Whether ui_listen_address's result binds loopback only: then the routes
+// check the Host header too (UiOptions::loopback_only).
+bool loopback_listen(const std::string& address);
+
 api::Handler ui_routes(MapSources sources, UiOptions options = {});
 
 }  // namespace zeroseg::ui
