@@ -112,13 +112,13 @@ void run_agent(const AgentFlags& flags) {
     metrics_thread = std::thread([&] { metrics->serve(); });
     log::info("metrics on http://" + metrics->address() + "/metrics");
   }
-  std::unique_ptr<api::HttpServer> map;
-  std::thread map_thread;
+  std::unique_ptr<api::HttpServer> live_map;  // the web page of --ui-listen, not a BPF map
+  std::thread live_map_thread;
   if (!config.ui_listen.empty()) {
     std::string at = ui::ui_listen_address(config.ui_listen);
-    map = api::HttpServer::web(at, map_routes(agent, ui::loopback_listen(at)));
-    map_thread = std::thread([&] { map->serve(); });
-    log::info("the live map on http://" + map->address() + "/ (read-only)");
+    live_map = api::HttpServer::web(at, live_map_routes(agent, ui::loopback_listen(at)));
+    live_map_thread = std::thread([&] { live_map->serve(); });
+    log::info("the live map on http://" + live_map->address() + "/ (read-only)");
   }
   LinkWatcher links([&agent](bool event) { agent.sync_links(event); });
   std::thread signals([&] {
@@ -129,7 +129,7 @@ void run_agent(const AgentFlags& flags) {
     systemd::notify("STOPPING=1\nSTATUS=stopping: programs and pins stay, enforcement continues");
     server->stop();
     if (metrics) metrics->stop();
-    if (map) map->stop();
+    if (live_map) live_map->stop();
   });
   log::info("serving on " + config.socket + " (pins under " + config.pin_dir + ", state in " + config.state_dir + ")");
   // Type=notify: the stored state is enforced and the socket listens (a
@@ -141,7 +141,7 @@ void run_agent(const AgentFlags& flags) {
   server->serve();
   signals.join();
   if (metrics_thread.joinable()) metrics_thread.join();
-  if (map_thread.joinable()) map_thread.join();
+  if (live_map_thread.joinable()) live_map_thread.join();
 }
 
 }  // namespace
