@@ -2,6 +2,7 @@
 // `zeroseg agent`: the long-running agent, in the foreground.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -19,6 +20,7 @@
 #include "api/http.h"
 #include "common/log.h"
 #include "common/systemd_notify.h"
+#include "net/addr.h"
 #include "policy/objects.h"
 #include "ui/ui_routes.h"
 
@@ -91,6 +93,12 @@ void run_agent(const AgentFlags& flags) {
   // of that write, never the agent's end
   signal(SIGPIPE, SIG_IGN);
 
+  // The listeners' addresses checked before anything loads: a typo in
+  // them must fail the start before it loads and pins a datapath.
+  if (!config.metrics_listen.empty())
+    (void)resolve_host_port(config.metrics_listen, SOCK_STREAM, true, "--metrics-listen");
+  if (!config.ui_listen.empty())
+    (void)resolve_host_port(ui::ui_listen_address(config.ui_listen), SOCK_STREAM, true, "--ui-listen");
   std::shared_ptr<etcd::Client> etcd_client;
   if (!config.cluster.empty()) etcd_client = cluster_client(config);  // settings checked before anything loads
   auto etcd_identities = etcd_client ? cluster_identities(etcd_client, config.node_name) : nullptr;
