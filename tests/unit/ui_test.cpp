@@ -321,7 +321,8 @@ TEST(MapHttp, BadQueriesGetClear400s) {
 // rebinding) must not read the map: its requests carry that name as Host.
 TEST(MapHttp, OnLoopbackOnlyLoopbackHostsAreAnswered) {
   Served s(sample());
-  for (const char* host : {"evil.example", "evil.example:9000", "127.0.0.1.evil.example", "10.0.0.1:9000", "[fe80::1]:9000", ""}) {
+  for (const char* host : {"evil.example", "evil.example:9000", "127.0.0.1.evil.example", "10.0.0.1:9000", "[fe80::1]:9000", "",
+                           "[::1].evil.example:9000"}) {
     std::string a = roundtrip(s.server->address(), "GET /api/graph HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n");
     EXPECT_EQ(status_of(a), 403) << host << ": " << a.substr(0, 300);
   }
@@ -332,6 +333,30 @@ TEST(MapHttp, OnLoopbackOnlyLoopbackHostsAreAnswered) {
   EXPECT_TRUE(ui::loopback_host("127.0.0.1"));
   EXPECT_FALSE(ui::loopback_host("127.0.0.256"));
   EXPECT_FALSE(ui::loopback_host("localhost.evil.example"));
+  // attack12: what follows a bracketed name must be a port, and a port digits
+  EXPECT_TRUE(ui::loopback_host("[::1]"));
+  EXPECT_TRUE(ui::loopback_host("[::1]:8080"));
+  EXPECT_TRUE(ui::loopback_host("localhost:8080"));
+  EXPECT_FALSE(ui::loopback_host("[::1].evil.example"));
+  EXPECT_FALSE(ui::loopback_host("[::1]evil.example:80"));
+  EXPECT_FALSE(ui::loopback_host("[::1]:80.evil.example"));
+  EXPECT_FALSE(ui::loopback_host("[::1"));
+  EXPECT_FALSE(ui::loopback_host("[::1]:"));
+  EXPECT_FALSE(ui::loopback_host("localhost:80x"));
+  EXPECT_FALSE(ui::loopback_host("127.0.0.1:"));
+  EXPECT_FALSE(ui::loopback_host("+127.0.0.1"));
+  EXPECT_FALSE(ui::loopback_host(" 127.0.0.1"));
+}
+
+// attack12: the Host check follows the address the map binds, not how it
+// was spelled: ::1 and 127.0.0.1 written otherwise were served to any Host
+// (DNS rebinding), as a bind to all addresses is not loopback.
+TEST(MapHttp, LoopbackIsTheBoundAddressNotItsSpelling) {
+  for (const char* at : {"127.0.0.1:9000", "127.3.2.1:0", "[::1]:9000", "[0:0:0:0:0:0:0:1]:9000", "[0::1]:9000",
+                         "[::ffff:127.0.0.1]:9000", "localhost:9000"})
+    EXPECT_TRUE(ui::loopback_listen(at)) << at;
+  for (const char* at : {"0.0.0.0:9000", "[::]:9000", "10.1.2.3:9000", "[fe80::1]:9000", "[::ffff:10.0.0.1]:9000"})
+    EXPECT_FALSE(ui::loopback_listen(at)) << at;
 }
 
 TEST(MapHttp, GraphEdgeSuggestAndAssets) {

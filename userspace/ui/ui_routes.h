@@ -43,6 +43,10 @@ struct UiOptions {
 // Whether a Host header names this machine's loopback ("localhost:9000",
 // "127.0.0.1", "[::1]:9000").
 bool loopback_host(const std::string& host);
+// Whether the map listening on at ("ADDR:PORT", as the agent binds it)
+// listens on loopback, whatever its spelling ("[0:0:0:0:0:0:0:1]:9000",
+// "[::ffff:127.0.0.1]:9000", a name of 127.0.0.1): it then checks Host.
+bool loopback_listen(const std::string& at);
 
 api::Handler ui_routes(MapSources sources, UiOptions options = {});
 
