@@ -21,6 +21,7 @@
 #include "common/systemd_notify.h"
 #include "policy/objects.h"
 #include "ui/map_graph.h"
+#include "ui/ui_routes.h"
 
 namespace zeroseg {
 namespace {
@@ -116,8 +117,7 @@ void run_agent(const AgentFlags& flags) {
   std::thread map_thread;
   if (!config.ui_listen.empty()) {
     std::string at = ui::ui_listen_address(config.ui_listen);
-    bool loopback = at.rfind("127.", 0) == 0 || at.rfind("[::1]:", 0) == 0;
-    map = api::HttpServer::web(at, map_routes(agent, loopback));
+    map = api::HttpServer::web(at, map_routes(agent, ui::loopback_listen(at)));
     map_thread = std::thread([&] { map->serve(); });
     log::info("the live map on http://" + map->address() + "/ (read-only)");
   }
