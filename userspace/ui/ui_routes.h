@@ -44,15 +44,15 @@ struct UiOptions {
 // Whether a Host header names this machine's loopback ("localhost:9000",
 // "127.0.0.1", "[::1]:9000").
 bool loopback_host(const std::string& host);
+// Whether the map listening on at ("ADDR:PORT", as the agent binds it)
+// listens on loopback, whatever its spelling ("[0:0:0:0:0:0:0:1]:9000",
+// "[::ffff:127.0.0.1]:9000", a name of 127.0.0.1): it then checks Host.
+bool loopback_listen(const std::string& at);
 
 // The address to bind for the ui-listen setting: "9000" or ":9000" ->
 // "127.0.0.1:9000", "localhost:9000" -> "127.0.0.1:9000", anything else as
 // given: the map is for this machine unless the address says otherwise.
 std::string ui_listen_address(const std::string& text);
-
-// Whether ui_listen_address's result binds loopback only: then the routes
-// check the Host header too (UiOptions::loopback_only).
-bool loopback_listen(const std::string& address);
 
 api::Handler ui_routes(MapSources sources, UiOptions options = {});
 
