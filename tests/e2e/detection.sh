@@ -125,7 +125,7 @@ grep -q '"detector":"port-scan"' "$(lab_dir)/alerts.json" && pass "the alert log
 for _ in $(seq 20); do grep -q '"detector":"port-scan"' "$work/hook.json" 2>/dev/null && break; sleep 0.1; done
 grep -q '"detector":"port-scan"' "$work/hook.json" 2>/dev/null && pass "the webhook got it" || fail "the webhook got nothing"
 metrics=$(lab_exec mgmt/bastion true; nsenter --net="/run/netns/$(lab_node)" curl -s http://127.0.0.1:9464/metrics)
-grep -q '^zeroseg_alerts_total{detector="port-scan"} [1-9]' <<<"$metrics" && pass "/metrics counts it" || fail "metrics: $(grep alerts <<<"$metrics")"
+grep -Eq '^zeroseg_alerts_total\{detector="port-scan",severity="[a-z]+"\} [1-9]' <<<"$metrics" && pass "/metrics counts it" || fail "metrics: $(grep alerts <<<"$metrics")"
 grep -q '^zeroseg_alert_webhook_total{result="sent"} [1-9]' <<<"$metrics" && pass "/metrics counts the webhook's deliveries" || fail "webhook metrics: $(grep webhook <<<"$metrics")"
 
 echo "== automatic quarantine of the attacker"
