@@ -51,6 +51,41 @@ topo_up() {
   topo_warm "$1" c 1
 }
 
+# topo_workloads_yaml TAG: topo_up's web and client as Workload objects,
+# for a test to apply with its own policies after them
+topo_workloads_yaml() {
+  cat <<YAML
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: web, labels: {app: web}}
+spec: {interface: $1-wh, ips: [$TOPO_WEB_IP]}
+---
+apiVersion: zeroseg.io/v1
+kind: Workload
+metadata: {name: client, labels: {app: client}}
+spec: {interface: $1-ch, ips: [$TOPO_CLI_IP]}
+YAML
+}
+
+# topo_web_81_up TAG FILE: topo_up, TCP echo on web's 80 and 81, and in FILE
+# the Workloads and a policy that lets client reach web on 81 only (what the
+# service tests store, then check enforced: 80 denied, 81 allowed)
+topo_web_81_up() {
+  topo_up "$1" || return 1
+  for port in 80 81; do ip netns exec "$1-w" ncat -lk "$port" --exec /bin/cat >/dev/null 2>&1 & done
+  sleep 0.5
+  { topo_workloads_yaml "$1"; cat <<YAML
+---
+apiVersion: zeroseg.io/v1
+kind: SegmentPolicy
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  ingress: [{from: [{selector: {matchLabels: {app: client}}}], ports: [{port: 81}]}]
+YAML
+  } >"$2"
+}
+
 # topo_down TAG ZEROSEG PIN_DIR: detach, unpin, stop processes, delete
 # every namespace whose name starts with TAG-
 topo_down() {

@@ -64,16 +64,7 @@ expect_ok "no policy yet: client pings web" ping_web
 expect_ok "no policy yet: client pings x" ping_x
 expect_ok "no policy yet: out pings the node" ping_node
 
-cat >"$work/objects.yaml" <<YAML
-apiVersion: zeroseg.io/v1
-kind: Workload
-metadata: {name: web, labels: {app: web}}
-spec: {interface: $tag-wh, ips: [10.77.1.2]}
----
-apiVersion: zeroseg.io/v1
-kind: Workload
-metadata: {name: client, labels: {app: client}}
-spec: {interface: $tag-ch, ips: [10.77.2.2]}
+{ topo_workloads_yaml "$tag"; cat <<YAML
 ---
 apiVersion: zeroseg.io/v1
 kind: Workload
@@ -102,6 +93,7 @@ spec:
   selector: {matchLabels: {app: x}}
   ingress: [{from: [{cidr: 192.0.2.1/32}]}]
 YAML
+} >"$work/objects.yaml"
 cat >"$work/x.yaml" <<YAML
 apiVersion: zeroseg.io/v1
 kind: Workload

@@ -46,27 +46,7 @@ stop_agent() { kill -TERM "$agent_pid"; wait "$agent_pid" 2>/dev/null; agent_pid
 # the client (index 2) to web (index 1): port 80 the policy denies, 81 it allows
 probe() { ip netns exec "$tag-c" ncat -z -w 1 10.77.1.2 "$1" >/dev/null 2>&1; }
 
-topo_up "$tag" || exit 1
-for port in 80 81; do ip netns exec "$tag-w" ncat -lk "$port" --exec /bin/cat >/dev/null 2>&1 & done
-sleep 0.5
-cat >"$work/objects.yaml" <<YAML
-apiVersion: zeroseg.io/v1
-kind: Workload
-metadata: {name: web, labels: {app: web}}
-spec: {interface: $tag-wh, ips: [10.77.1.2]}
----
-apiVersion: zeroseg.io/v1
-kind: Workload
-metadata: {name: client, labels: {app: client}}
-spec: {interface: $tag-ch, ips: [10.77.2.2]}
----
-apiVersion: zeroseg.io/v1
-kind: SegmentPolicy
-metadata: {name: web}
-spec:
-  selector: {matchLabels: {app: web}}
-  ingress: [{from: [{selector: {matchLabels: {app: client}}}], ports: [{port: 81}]}]
-YAML
+topo_web_81_up "$tag" "$work/objects.yaml" || exit 1
 
 echo "== the stored state: a policy applied, then nothing enforcing it"
 expect_ok "no policy yet: client reaches web:80" probe 80

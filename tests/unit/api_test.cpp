@@ -564,6 +564,23 @@ TEST(Api, TcpListenReportsThePortTheKernelChose) {
   EXPECT_NE(v6->address(), "[::1]:0");
 }
 
+// A port another listener holds: the error names the setting to move, as
+// the agent has two TCP listeners and "Address already in use" fits both.
+TEST(Api, APortInUseNamesTheSetting) {
+  TestRoutes routes;
+  Running held(api::HttpServer::tcp("127.0.0.1:0", routes.handler()));
+  const std::string taken = held.server->address();
+  for (bool web : {false, true}) {
+    const std::string setting = web ? "--ui-listen " : "--metrics-listen ";
+    try {
+      auto second = web ? api::HttpServer::web(taken, routes.handler()) : api::HttpServer::tcp(taken, routes.handler());
+      ADD_FAILURE() << taken << " bound twice";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("binding " + setting + taken), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Api, StopBeforeServeReturnsAtOnce) {
   TempDir dir;
   TestRoutes routes;

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "fake_conntrack.h"
 #include "telemetry/community_id.h"
 #include "telemetry/flow_table.h"
 
@@ -190,20 +191,6 @@ zs_event start_event(uint16_t sport, uint32_t ifindex, uint64_t ts = 1'000'000'0
   return ev;
 }
 
-class OneFlowConntrack : public ConntrackReader {
- public:
-  std::vector<std::pair<zs_ct_key, zs_ct_entry>> flows;
-  void for_each(const Visit& fn) const override {
-    for (const auto& [k, e] : flows) fn(k, e);
-  }
-  bool lookup(const zs_ct_key& key, zs_ct_entry* entry) const override {
-    for (const auto& [k, e] : flows)
-      if (CtKeyEqual{}(k, key)) return *entry = e, true;
-    return false;
-  }
-  bool remove(const zs_ct_key&) const override { return false; }
-};
-
 // A flow's start, unanswered and end records share one id; another flow,
 // the same tuple at another interface, the same tuple again later, and
 // each deny get ids of their own.
@@ -229,7 +216,7 @@ TEST(FlowId, OnePerFlowAtAnInterfaceAndTheSameInAllItsRecords) {
   EXPECT_EQ(community_id(out[0].tuple, 0, 0), community_id(out[1].tuple, 0, 0));
 
   // the first flow: no reply (unanswered), then gone from conntrack (its end)
-  OneFlowConntrack ct;
+  test::FakeConntrack ct;
   zs_ct_key key{};
   key.ifindex = 7;
   key.tuple = start_event(40000, 7).tuple;

@@ -107,7 +107,8 @@ TEST_F(SystemdNotifyTest, WatchdogIntervalOnlyForThisProcess) {
 
 // Runs the logger with stderr moved to a file; JOURNAL_STREAM as given
 // (MATCH: the file's own device:inode). Returns what the file got.
-std::string log_with_stderr_in_file(const char* journal_stream, bool match) {
+std::string log_with_stderr_in_file(const char* journal_stream, bool match,
+                                    std::string_view only = std::string_view()) {
   std::string path = testing::TempDir() + "zs-log-" + std::to_string(getpid());
   int file = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   EXPECT_GE(file, 0);
@@ -122,10 +123,14 @@ std::string log_with_stderr_in_file(const char* journal_stream, bool match) {
   else unsetenv("JOURNAL_STREAM");
   log::detect_journal();
   log::set_level(log::Level::debug);
-  log::error("bad");
-  log::warn("two\nlines");
-  log::info("fine");
-  log::debug("detail");
+  if (only.data()) {
+    log::warn(only);
+  } else {
+    log::error("bad");
+    log::warn("two\nlines");
+    log::info("fine");
+    log::debug("detail");
+  }
   log::set_level(log::Level::info);
   std::fflush(stderr);
   dup2(saved, 2);
@@ -144,6 +149,16 @@ TEST(JournalPriority, PrefixedOnlyOnTheJournalsOwnStream) {
   EXPECT_EQ(log_with_stderr_in_file(nullptr, true),
             "<3>zeroseg: error: bad\n<4>zeroseg: warning: two\n<4>lines\n<6>zeroseg: info: fine\n"
             "<7>zeroseg: debug: detail\n");
+}
+
+// attack12: journald also ends a line at a NUL (its LINE_BREAK_NUL) and
+// reads a priority at the start of the next: text a workload chose (a
+// name, a label) must not log at <0> (emergency) as its own entry.
+TEST(JournalPriority, ANulInAMessageCannotStartALineOfItsOwnPriority) {
+  const std::string hostile("name\0<0>zeroseg: error: forged", 30);
+  std::string got = log_with_stderr_in_file(nullptr, true, hostile);
+  EXPECT_EQ(got, "<4>zeroseg: warning: name\n<4><0>zeroseg: error: forged\n");
+  EXPECT_EQ(got.find('\0'), std::string::npos);
 }
 
 TEST(JournalPriority, NeverWhenTheVariableIsMissingOrNamesAnotherStream) {

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "fake_conntrack.h"
 #include "common/error.h"
 #include "policy/yaml_reader.h"
 #include "telemetry/community_id.h"
@@ -146,20 +147,7 @@ TEST(FlowTable, OnlyIcmpRequestsOpenFlows) {
   EXPECT_EQ(t.live(), 2u);
 }
 
-// A conntrack that holds what the test puts in it.
-class FakeConntrack : public ConntrackReader {
- public:
-  std::vector<std::pair<zs_ct_key, zs_ct_entry>> flows;
-  void for_each(const Visit& fn) const override {
-    for (const auto& [k, e] : flows) fn(k, e);
-  }
-  bool lookup(const zs_ct_key& key, zs_ct_entry* entry) const override {
-    for (const auto& [k, e] : flows)
-      if (CtKeyEqual{}(k, key)) return *entry = e, true;
-    return false;
-  }
-  bool remove(const zs_ct_key&) const override { return false; }
-};
+using test::FakeConntrack;
 
 // An ICMP flow whose start the agent never saw is named by its key, which
 // holds the request's type and code (zs_icmp_query_ports), not taken for

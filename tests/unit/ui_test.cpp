@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "api/http.h"
 #include "common/error.h"
@@ -208,12 +209,16 @@ TEST(MapGraph, BadQueriesNameTheParameter) {
   EXPECT_EQ(message({{"namespace", "prod"}, {"verdict", "denied"}, {"since", "1h30m"}}), "accepted");
 }
 
-TEST(MapGraph, ListenAddressesDefaultToLoopback) {
+TEST(MapHttp, ListenAddressesDefaultToLoopback) {
   EXPECT_EQ(ui::ui_listen_address("9000"), "127.0.0.1:9000");
   EXPECT_EQ(ui::ui_listen_address(":9000"), "127.0.0.1:9000");
   EXPECT_EQ(ui::ui_listen_address("localhost:9000"), "127.0.0.1:9000");
   EXPECT_EQ(ui::ui_listen_address("0.0.0.0:9000"), "0.0.0.0:9000");
   EXPECT_EQ(ui::ui_listen_address("[::1]:9000"), "[::1]:9000");
+  EXPECT_TRUE(ui::loopback_listen(ui::ui_listen_address("9000")));
+  EXPECT_TRUE(ui::loopback_listen("[::1]:9000"));
+  EXPECT_FALSE(ui::loopback_listen("0.0.0.0:9000"));
+  EXPECT_FALSE(ui::loopback_listen("[::]:9000"));
 }
 
 // --- HTTP ---
@@ -321,7 +326,8 @@ TEST(MapHttp, BadQueriesGetClear400s) {
 // rebinding) must not read the map: its requests carry that name as Host.
 TEST(MapHttp, OnLoopbackOnlyLoopbackHostsAreAnswered) {
   Served s(sample());
-  for (const char* host : {"evil.example", "evil.example:9000", "127.0.0.1.evil.example", "10.0.0.1:9000", "[fe80::1]:9000", ""}) {
+  for (const char* host : {"evil.example", "evil.example:9000", "127.0.0.1.evil.example", "10.0.0.1:9000", "[fe80::1]:9000", "",
+                           "[::1].evil.example:9000"}) {
     std::string a = roundtrip(s.server->address(), "GET /api/graph HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n");
     EXPECT_EQ(status_of(a), 403) << host << ": " << a.substr(0, 300);
   }
@@ -332,6 +338,30 @@ TEST(MapHttp, OnLoopbackOnlyLoopbackHostsAreAnswered) {
   EXPECT_TRUE(ui::loopback_host("127.0.0.1"));
   EXPECT_FALSE(ui::loopback_host("127.0.0.256"));
   EXPECT_FALSE(ui::loopback_host("localhost.evil.example"));
+  // attack12: what follows a bracketed name must be a port, and a port digits
+  EXPECT_TRUE(ui::loopback_host("[::1]"));
+  EXPECT_TRUE(ui::loopback_host("[::1]:8080"));
+  EXPECT_TRUE(ui::loopback_host("localhost:8080"));
+  EXPECT_FALSE(ui::loopback_host("[::1].evil.example"));
+  EXPECT_FALSE(ui::loopback_host("[::1]evil.example:80"));
+  EXPECT_FALSE(ui::loopback_host("[::1]:80.evil.example"));
+  EXPECT_FALSE(ui::loopback_host("[::1"));
+  EXPECT_FALSE(ui::loopback_host("[::1]:"));
+  EXPECT_FALSE(ui::loopback_host("localhost:80x"));
+  EXPECT_FALSE(ui::loopback_host("127.0.0.1:"));
+  EXPECT_FALSE(ui::loopback_host("+127.0.0.1"));
+  EXPECT_FALSE(ui::loopback_host(" 127.0.0.1"));
+}
+
+// attack12: the Host check follows the address the map binds, not how it
+// was spelled: ::1 and 127.0.0.1 written otherwise were served to any Host
+// (DNS rebinding), as a bind to all addresses is not loopback.
+TEST(MapHttp, LoopbackIsTheBoundAddressNotItsSpelling) {
+  for (const char* at : {"127.0.0.1:9000", "127.3.2.1:0", "[::1]:9000", "[0:0:0:0:0:0:0:1]:9000", "[0::1]:9000",
+                         "[::ffff:127.0.0.1]:9000", "localhost:9000"})
+    EXPECT_TRUE(ui::loopback_listen(at)) << at;
+  for (const char* at : {"0.0.0.0:9000", "[::]:9000", "10.1.2.3:9000", "[fe80::1]:9000", "[::ffff:10.0.0.1]:9000"})
+    EXPECT_FALSE(ui::loopback_listen(at)) << at;
 }
 
 TEST(MapHttp, GraphEdgeSuggestAndAssets) {
@@ -353,6 +383,52 @@ TEST(MapHttp, GraphEdgeSuggestAndAssets) {
   }
   EXPECT_NE(body_of(get(s.server->address(), "/")).find("<script src=\"/d3.min.js\""), std::string::npos);
   EXPECT_NE(std::string(ui::find_asset("/d3.min.js")->body).find("d3"), std::string::npos);
+}
+
+// An open live stream: its head and first graph read, the socket kept.
+UniqueFd open_stream(const std::string& address) {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1))));
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a))) throw_errno("connect", errno);
+  timeval t{5, 0};
+  setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &t, sizeof(t));
+  std::string req = "GET /api/events HTTP/1.1\r\nHost: localhost:9000\r\n\r\n";
+  send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL);
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; got.find("event: graph") == std::string::npos && (n = recv(fd.get(), buf, sizeof(buf), 0)) > 0;)
+    got.append(buf, static_cast<size_t>(n));
+  EXPECT_NE(got.find("event: graph"), std::string::npos) << got.substr(0, 300);
+  return fd;
+}
+
+// attack12: tabs (or a local user) opening live streams take the streams'
+// share of the map's threads, never the page's: the fifth is refused, the
+// graph is still served, a HEAD of the stream holds no slot, and streams
+// whose clients went give their slots back.
+TEST(MapHttp, StreamsCannotTakeEveryThread) {
+  Served s(sample());
+  const std::string addr = s.server->address();
+  for (int i = 0; i < 6; i++)
+    EXPECT_EQ(status_of(roundtrip(addr, "HEAD /api/events HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")),
+              200);
+  std::vector<UniqueFd> streams;
+  for (int i = 0; i < 4; i++) streams.push_back(open_stream(addr));
+  std::string fifth = roundtrip(addr, "GET /api/events HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_of(fifth), 503) << fifth.substr(0, 300);
+  EXPECT_EQ(status_of(get(addr, "/api/graph")), 200);
+  EXPECT_EQ(status_of(get(addr, "/map.js")), 200);
+  streams.clear();  // the clients go: their streams end at their next write
+  int status = 0;
+  for (int i = 0; i < 100 && status != 200; i++) {
+    std::string a = roundtrip(addr, "GET /api/events HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", 1);
+    status = status_of(a);
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(status, 200) << "the streams' slots were not given back";
 }
 
 TEST(MapHttp, EventsStreamGraphSnapshots) {

@@ -166,5 +166,22 @@ TEST(WebhookAuth, FromTheEnvironmentOverTheFileAndRefusedWhenMalformed) {
   fs::remove(f);
 }
 
+// attack12: a webhook's URL is often its secret (Slack's, Teams', a
+// token in the query): a failed delivery names the receiver by scheme,
+// host and port only, never its path.
+TEST(WebhookAuth, AFailureIsLoggedWithoutTheUrlsPathOrQuery) {
+  testing::internal::CaptureStderr();
+  {
+    // port 1 on loopback: nothing listens, the connection is refused at once
+    WebhookSink hook("http://127.0.0.1:1/services/T0/B0/s3cretPath?token=s3cretQuery", {.retries = 0});
+    hook.send("{}\n");
+    for (int i = 0; i < 600 && hook.counts().failed == 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(hook.counts().failed, 1u);
+  }
+  std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("alert webhook http://127.0.0.1:1"), std::string::npos) << log;
+  EXPECT_EQ(log.find("s3cret"), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace zeroseg

@@ -2,6 +2,7 @@
 // `zeroseg agent`: the long-running agent, in the foreground.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -19,8 +20,9 @@
 #include "api/http.h"
 #include "common/log.h"
 #include "common/systemd_notify.h"
+#include "net/addr.h"
 #include "policy/objects.h"
-#include "ui/map_graph.h"
+#include "ui/ui_routes.h"
 
 namespace zeroseg {
 namespace {
@@ -91,6 +93,12 @@ void run_agent(const AgentFlags& flags) {
   // of that write, never the agent's end
   signal(SIGPIPE, SIG_IGN);
 
+  // The listeners' addresses checked before anything loads: a typo in
+  // them must fail the start before it loads and pins a datapath.
+  if (!config.metrics_listen.empty())
+    (void)resolve_host_port(config.metrics_listen, SOCK_STREAM, true, "--metrics-listen");
+  if (!config.ui_listen.empty())
+    (void)resolve_host_port(ui::ui_listen_address(config.ui_listen), SOCK_STREAM, true, "--ui-listen");
   std::shared_ptr<etcd::Client> etcd_client;
   if (!config.cluster.empty()) etcd_client = cluster_client(config);  // settings checked before anything loads
   auto etcd_identities = etcd_client ? cluster_identities(etcd_client, config.node_name) : nullptr;
@@ -112,14 +120,13 @@ void run_agent(const AgentFlags& flags) {
     metrics_thread = std::thread([&] { metrics->serve(); });
     log::info("metrics on http://" + metrics->address() + "/metrics");
   }
-  std::unique_ptr<api::HttpServer> map;
-  std::thread map_thread;
+  std::unique_ptr<api::HttpServer> live_map;  // the web page of --ui-listen, not a BPF map
+  std::thread live_map_thread;
   if (!config.ui_listen.empty()) {
     std::string at = ui::ui_listen_address(config.ui_listen);
-    bool loopback = at.rfind("127.", 0) == 0 || at.rfind("[::1]:", 0) == 0;
-    map = api::HttpServer::web(at, map_routes(agent, loopback));
-    map_thread = std::thread([&] { map->serve(); });
-    log::info("the live map on http://" + map->address() + "/ (read-only)");
+    live_map = api::HttpServer::web(at, live_map_routes(agent, ui::loopback_listen(at)));
+    live_map_thread = std::thread([&] { live_map->serve(); });
+    log::info("the live map on http://" + live_map->address() + "/ (read-only)");
   }
   LinkWatcher links([&agent](bool event) { agent.sync_links(event); });
   std::thread signals([&] {
@@ -130,7 +137,7 @@ void run_agent(const AgentFlags& flags) {
     systemd::notify("STOPPING=1\nSTATUS=stopping: programs and pins stay, enforcement continues");
     server->stop();
     if (metrics) metrics->stop();
-    if (map) map->stop();
+    if (live_map) live_map->stop();
   });
   log::info("serving on " + config.socket + " (pins under " + config.pin_dir + ", state in " + config.state_dir + ")");
   // Type=notify: the stored state is enforced and the socket listens (a
@@ -142,7 +149,7 @@ void run_agent(const AgentFlags& flags) {
   server->serve();
   signals.join();
   if (metrics_thread.joinable()) metrics_thread.join();
-  if (map_thread.joinable()) map_thread.join();
+  if (live_map_thread.joinable()) live_map_thread.join();
 }
 
 }  // namespace

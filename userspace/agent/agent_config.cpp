@@ -142,7 +142,9 @@ std::vector<AgentSetting> make_settings() {
       text("ipfix-collector", &C::ipfix_collector, "HOST:PORT: export ended flows and denies as IPFIX over UDP"),
       text("metrics-listen", &C::metrics_listen, "ADDR:PORT for Prometheus /metrics"),
       text("ui-listen", &C::ui_listen,
-           "ADDR:PORT for the live map, a read-only web page (a bare PORT or :PORT binds 127.0.0.1; off when empty)"),
+           "ADDR:PORT for the live map, a read-only web page (a bare PORT or :PORT binds 127.0.0.1; off when empty). "
+           "On loopback, however written, it answers only Host localhost, 127.x or [::1] (DNS rebinding); "
+           "elsewhere anyone who reaches it, without authentication"),
       seconds("ct-timeout-tcp", [](C& c) -> uint32_t& { return c.ct_timeout_tcp; },
               "An established TCP flow's lifetime without a packet (default: the datapath's, 6h)"),
       seconds("ct-timeout-tcp-closing", [](C& c) -> uint32_t& { return c.ct_timeout_tcp_closing; },

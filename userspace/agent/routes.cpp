@@ -104,7 +104,7 @@ Handler metrics_routes(Agent& agent, ClusterMode* cluster) {
   };
 }
 
-Handler map_routes(Agent& agent, bool loopback_only) {
+Handler live_map_routes(Agent& agent, bool loopback_only) {
   // the map reads as many flows as the hub keeps (10k lines): what
   // `zeroseg flows --last 10000` shows
   ui::MapSources s;

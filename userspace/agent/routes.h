@@ -30,6 +30,6 @@ api::Handler metrics_routes(Agent& agent, ClusterMode* cluster = nullptr);
 // The live map (served on --ui-listen, ui/ui_routes.h): read-only views of
 // the agent's recent flows, alerts, quarantines and `policy suggest`.
 // loopback_only: the listener is on loopback (Host checked against DNS rebinding).
-api::Handler map_routes(Agent& agent, bool loopback_only);
+api::Handler live_map_routes(Agent& agent, bool loopback_only);
 
 }  // namespace zeroseg

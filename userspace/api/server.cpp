@@ -401,13 +401,16 @@ std::unique_ptr<HttpServer> HttpServer::web(const std::string& listen_on, Handle
 }
 
 std::unique_ptr<HttpServer> HttpServer::tcp_with(const std::string& listen_on, Handler handler, bool web) {
-  SocketAddress at = resolve_host_port(listen_on, SOCK_STREAM, true, web ? "--ui-listen" : "--metrics-listen");
+  const std::string setting = web ? "--ui-listen" : "--metrics-listen";
+  SocketAddress at = resolve_host_port(listen_on, SOCK_STREAM, true, setting);
   UniqueFd listener(socket(at.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!listener) throw_errno(web ? "creating the map's socket" : "creating the metrics socket", errno);
   int one = 1;
   setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(listener.get(), reinterpret_cast<sockaddr*>(&at.addr), at.len)) throw_errno("binding " + listen_on, errno);
-  if (listen(listener.get(), kBacklog)) throw_errno("listening on " + listen_on, errno);
+  // the setting named: "Address already in use" alone does not say which of the agent's listeners to move
+  if (bind(listener.get(), reinterpret_cast<sockaddr*>(&at.addr), at.len))
+    throw_errno("binding " + setting + " " + listen_on, errno);
+  if (listen(listener.get(), kBacklog)) throw_errno("listening on " + setting + " " + listen_on, errno);
   std::string address = bound_address(listener.get());
   auto transport =
       std::make_unique<Transport>(std::move(listener), std::nullopt, web ? kWebLimits : kMetricsLimits, std::move(handler));

@@ -70,10 +70,11 @@ void write(Level level, std::string_view message) {
   const bool journal = to_journal();
   const std::string prefix = journal ? std::string("<") + priority(level) + ">" : std::string();
   line = prefix + "zeroseg: " + name(level) + ": ";
-  // journald cuts at newlines: every line of a message keeps its priority
+  // journald cuts at newlines, and at NULs: every line of a message keeps
+  // its priority (text a workload chose must not start a line "<0>...")
   for (char c : message) {
-    line += c;
-    if (c == '\n' && journal) line += prefix;
+    line += c == '\0' && journal ? '\n' : c;
+    if ((c == '\n' || c == '\0') && journal) line += prefix;
   }
   line += '\n';
   std::lock_guard lock(g_mutex);

@@ -72,6 +72,8 @@ WebhookSink::WebhookSink(const std::string& url, WebhookOptions options) : url_(
   size_t slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
   path_ = slash == std::string::npos ? "/" : rest.substr(slash);
+  // a webhook's path or query is often its secret (Slack's, a token=)
+  shown_ = scheme + authority;
   // HOST, HOST:PORT, [V6] or [V6]:PORT
   std::string port;
   if (!authority.empty() && authority.front() == '[') {
@@ -133,7 +135,7 @@ bool WebhookSink::deliver(WebhookClient& client, const std::string& body) {
       lock.unlock();
       // the status or the error, never the request: it holds the header
       if (!warned_)  // once per outage, not per alert
-        log::warn("alert webhook " + url_ + ": " +
+        log::warn("alert webhook " + shown_ + ": " +
                   (res ? "answered " + std::to_string(res->status) : httplib::to_string(res.error())));
       warned_ = true;
       return false;

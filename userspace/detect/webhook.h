@@ -54,6 +54,7 @@ class WebhookSink : public AlertSink {
   // One alert: tries, with backoff, until delivered, out of retries, or stopping.
   bool deliver(class WebhookClient& client, const std::string& body);
   std::string url_, host_, path_;
+  std::string shown_;  // in the log: scheme, host and port, never the path (it may be the secret)
   bool https_ = false;
   int port_ = 80;
   WebhookOptions options_;

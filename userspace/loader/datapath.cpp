@@ -32,6 +32,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The first `bytes` of a BPF_F_MMAPABLE array map, mapped shared and
+// writable: the agent then writes settings and filter bits with plain
+// stores the programs read at once, no syscall per change.
+UniqueMapping map_shared(const MapRef& ref, size_t bytes) {
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  size_t len = (bytes + page - 1) / page * page;
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, ref.fd(), 0);
+  if (p == MAP_FAILED) ref.fail("mmap", errno);
+  return UniqueMapping(p, len);
+}
+
 constexpr Program kPrograms[] = {Program::xdp_ingress, Program::tc_ingress, Program::tc_egress, Program::tc_trace};
 
 // Maps earlier versions pinned, removed on unpin: zs_conntrack became
@@ -238,13 +249,8 @@ const MapRef& Datapath::map(std::string_view name) const {
 }
 
 void Datapath::map_config() {
-  const MapRef& ref = map("zs_config");
-  long page = sysconf(_SC_PAGESIZE);
-  size_t len = (sizeof(zs_config) + page - 1) / page * page;
-  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, ref.fd(), 0);
-  if (p == MAP_FAILED) ref.fail("mmap", errno);
-  config_map_ = UniqueMapping(p, len);
-  config_ = static_cast<zs_config*>(p);
+  config_map_ = map_shared(map("zs_config"), sizeof(zs_config));
+  config_ = static_cast<zs_config*>(config_map_.get());
   if (config_->ct_timeout_tcp == 0) {
     // a fresh map: the defaults, before any program can see a packet
     config_->ct_timeout_tcp = ZS_DEFAULT_CT_TIMEOUT_TCP;
@@ -260,19 +266,10 @@ void Datapath::map_config() {
   ncpus_ = libbpf_num_possible_cpus();
   if (ncpus_ < 1) ncpus_ = 1;
 
-  const MapRef& filter = map("zs_ipcache_filter");
-  size_t flen = (ZS_IPCACHE_FILTER_WORDS * sizeof(uint64_t) + page - 1) / page * page;
-  void* f = mmap(nullptr, flen, PROT_READ | PROT_WRITE, MAP_SHARED, filter.fd(), 0);
-  if (f == MAP_FAILED) filter.fail("mmap", errno);
-  ipcache_filter_map_ = UniqueMapping(f, flen);
-  ipcache_filter_ = static_cast<uint64_t*>(f);
-
-  const MapRef& forms = map("zs_policy_filter");
-  size_t plen = (ZS_POLICY_FILTER_WORDS * sizeof(uint64_t) + page - 1) / page * page;
-  void* pf = mmap(nullptr, plen, PROT_READ | PROT_WRITE, MAP_SHARED, forms.fd(), 0);
-  if (pf == MAP_FAILED) forms.fail("mmap", errno);
-  policy_filter_map_ = UniqueMapping(pf, plen);
-  policy_filter_ = static_cast<uint64_t*>(pf);
+  ipcache_filter_map_ = map_shared(map("zs_ipcache_filter"), ZS_IPCACHE_FILTER_WORDS * sizeof(uint64_t));
+  ipcache_filter_ = static_cast<uint64_t*>(ipcache_filter_map_.get());
+  policy_filter_map_ = map_shared(map("zs_policy_filter"), ZS_POLICY_FILTER_WORDS * sizeof(uint64_t));
+  policy_filter_ = static_cast<uint64_t*>(policy_filter_map_.get());
 }
 
 // Atomic: another writer (a `zeroseg bpf` word) may set bits of the same

@@ -48,6 +48,14 @@ bool refuses_certificate(const std::string& reason) {
          (reason.find("certificate") != std::string::npos || reason.find("unknown ca") != std::string::npos);
 }
 
+// Without a certificate of its own the node cannot have been refused one:
+// tell the operator which settings etcd asks for instead.
+std::string client_certificate_refused(const ClientOptions& o, const std::string& reason) {
+  if (o.cert.empty())
+    return "etcd asks for a client certificate and none is set: give --etcd-cert and --etcd-key (" + reason + ")";
+  return "etcd refused this node's client certificate (--etcd-cert " + o.cert + "): " + reason;
+}
+
 }  // namespace
 
 std::string diagnose_tls(const ClientOptions& o, const Endpoint& e) {
@@ -82,8 +90,7 @@ std::string diagnose_tls(const ClientOptions& o, const Endpoint& e) {
       why = "etcd's server certificate does not verify against --etcd-ca " + o.ca + ": " +
             X509_verify_cert_error_string(v);
     else if (refuses_certificate(reason))
-      why = "etcd refused this node's client certificate (--etcd-cert " + (o.cert.empty() ? "not set" : o.cert) +
-            "): " + reason;
+      why = client_certificate_refused(o, reason);
     else
       why = "TLS handshake failed: " + reason;
   } else {
@@ -93,9 +100,7 @@ std::string diagnose_tls(const ClientOptions& o, const Endpoint& e) {
     char buf[64];
     if (SSL_write(ssl.get(), req.data(), static_cast<int>(req.size())) <= 0 || SSL_read(ssl.get(), buf, sizeof buf) <= 0) {
       std::string reason = last_ssl_error();
-      if (refuses_certificate(reason) || o.cert.empty())
-        why = "etcd refused this node's client certificate (--etcd-cert " + (o.cert.empty() ? "not set" : o.cert) +
-              "): " + reason;
+      if (refuses_certificate(reason) || o.cert.empty()) why = client_certificate_refused(o, reason);
     }
   }
   SSL_shutdown(ssl.get());

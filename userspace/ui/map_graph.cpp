@@ -352,12 +352,4 @@ std::vector<Group> groups_of(const GraphInput& in, const std::vector<uint32_t>& 
   return out;
 }
 
-std::string ui_listen_address(const std::string& text) {
-  std::string port = text;
-  if (!text.empty() && text.front() == ':') port = text.substr(1);
-  else if (text.rfind("localhost:", 0) == 0) port = text.substr(10);
-  if (!port.empty() && port.find_first_not_of("0123456789") == std::string::npos) return "127.0.0.1:" + port;
-  return text;
-}
-
 }  // namespace zeroseg::ui

@@ -66,8 +66,4 @@ struct Group {
 };
 std::vector<Group> groups_of(const GraphInput& in, const std::vector<uint32_t>& identities);
 
-// "9000" or ":9000" -> "127.0.0.1:9000", "localhost:9000" -> "127.0.0.1:9000":
-// the map is for this machine unless the address says otherwise.
-std::string ui_listen_address(const std::string& text);
-
 }  // namespace zeroseg::ui

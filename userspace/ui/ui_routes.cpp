@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ui/ui_routes.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <thread>
@@ -156,23 +160,65 @@ Response route(const MapSources& sources, const Request& req, const UiOptions& o
 }  // namespace
 
 bool loopback_host(const std::string& host) {
-  std::string name = host;
+  // NAME or NAME:PORT, where [v6] is a NAME: anything after the name but
+  // a port ("[::1].evil.example", "[::1]x") is another host, not ours
+  std::string name = host, port;
   if (!name.empty() && name.front() == '[') {
-    name = name.substr(1, name.find(']') == std::string::npos ? std::string::npos : name.find(']') - 1);
+    size_t close = name.find(']');
+    if (close == std::string::npos) return false;
+    if (close + 1 < name.size() && name[close + 1] != ':') return false;
+    port = close + 1 < name.size() ? name.substr(close + 2) : "";
+    if (close + 1 < name.size() && port.empty()) return false;
+    name = name.substr(1, close - 1);
   } else if (std::count(name.begin(), name.end(), ':') == 1) {
+    port = name.substr(name.find(':') + 1);
+    if (port.empty()) return false;
     name = name.substr(0, name.find(':'));
   }
+  if (port.find_first_not_of("0123456789") != std::string::npos) return false;
   if (name == "localhost" || name == "::1") return true;
   unsigned a, b, c, d;
   char tail;
-  return std::sscanf(name.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 &&
+  return name.find_first_not_of("0123456789.") == std::string::npos &&  // no sign or blank %u would take
+         std::sscanf(name.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 &&
          d < 256;
+}
+
+std::string ui_listen_address(const std::string& text) {
+  std::string port = text;
+  if (!text.empty() && text.front() == ':') port = text.substr(1);
+  else if (text.rfind("localhost:", 0) == 0) port = text.substr(10);
+  if (!port.empty() && port.find_first_not_of("0123456789") == std::string::npos) return "127.0.0.1:" + port;
+  return text;
+}
+
+bool loopback_listen(const std::string& at) {
+  // HOST:PORT or [V6]:PORT, as the server takes it (net/addr.h)
+  std::string host = at.substr(0, at.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.empty() ? nullptr : host.c_str(), nullptr, &hints, &found) != 0)
+    return true;  // the bind will fail and say why; meanwhile the stricter answer
+  bool loopback = false;  // any of them: the Host check where in doubt
+  for (const addrinfo* a = found; a; a = a->ai_next) {
+    if (a->ai_family == AF_INET) {
+      loopback |= (ntohl(reinterpret_cast<const sockaddr_in*>(a->ai_addr)->sin_addr.s_addr) >> 24) == 127;
+    } else if (a->ai_family == AF_INET6) {
+      const in6_addr& v6 = reinterpret_cast<const sockaddr_in6*>(a->ai_addr)->sin6_addr;
+      loopback |= IN6_IS_ADDR_LOOPBACK(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+    }
+  }
+  freeaddrinfo(found);
+  return loopback;
 }
 
 api::Handler ui_routes(MapSources sources, UiOptions options) {
   return [sources = std::move(sources), options](const Request& req) -> Response {
     if (req.method != "GET" && req.method != "HEAD")
-      return error(405, "the map is read-only: " + req.method.substr(0, 16) + " is not served, only GET");
+      return error(405, "the map is read-only: " + req.method.substr(0, 16) + " is not served, only GET and HEAD");
     if (options.loopback_only && !loopback_host(req.host))
       return error(403, "this map listens on loopback and answers to localhost, 127.0.0.1 or [::1] only, "
                         "not Host \"" + req.host.substr(0, 64) + "\"");

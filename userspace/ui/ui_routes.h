@@ -5,7 +5,8 @@
 //   GET /api/edge?from=ID&to=ID&limit=N&...             an edge's flows and their rules
 //   GET /api/suggest?ids=ID,ID                          `policy suggest` for those identities
 //   GET /api/events?...                                 Server-Sent Events: "graph" snapshots
-// Any other method is 405: nothing here changes the agent's state. The
+// Any other method than GET (and HEAD, which httplib answers as GET
+// without the body) is 405: nothing here changes the agent's state. The
 // routes know no agent: it hands them its views (MapSources).
 #pragma once
 
@@ -43,6 +44,15 @@ struct UiOptions {
 // Whether a Host header names this machine's loopback ("localhost:9000",
 // "127.0.0.1", "[::1]:9000").
 bool loopback_host(const std::string& host);
+// Whether the map listening on at ("ADDR:PORT", as the agent binds it)
+// listens on loopback, whatever its spelling ("[0:0:0:0:0:0:0:1]:9000",
+// "[::ffff:127.0.0.1]:9000", a name of 127.0.0.1): it then checks Host.
+bool loopback_listen(const std::string& at);
+
+// The address to bind for the ui-listen setting: "9000" or ":9000" ->
+// "127.0.0.1:9000", "localhost:9000" -> "127.0.0.1:9000", anything else as
+// given: the map is for this machine unless the address says otherwise.
+std::string ui_listen_address(const std::string& text);
 
 api::Handler ui_routes(MapSources sources, UiOptions options = {});
 
