@@ -7,11 +7,17 @@ source "$(dirname "$0")/../e2e/lib.sh"
 build=${1:?usage: man.sh BUILD_DIR}
 zeroseg=$build/userspace/zeroseg
 
-prefix=$(mktemp -d /tmp/zs-man-XXXXXX)
-trap 'rm -rf "$prefix"' EXIT
-cmake --install "$build" --prefix "$prefix" >/dev/null
+# DESTDIR, not only --prefix: the settings file's destination is absolute
+# (/etc/zeroseg, whatever the prefix), and this test must not write there
+dest=$(mktemp -d /tmp/zs-man-XXXXXX)
+trap 'rm -rf "$dest"' EXIT
+etc_before=$([ -e /etc/zeroseg ] && echo present || echo absent)
+DESTDIR=$dest cmake --install "$build" --prefix /usr >/dev/null
+prefix=$dest/usr
 man1=$prefix/share/man/man1
 [ -x "$prefix/bin/zeroseg" ] && pass "cmake --install installs the binary" || fail "no $prefix/bin/zeroseg"
+[ -f "$dest/etc/zeroseg/agent.yaml" ] && pass "the settings file lands under DESTDIR" || fail "no $dest/etc/zeroseg/agent.yaml"
+expect_eq "nothing written to the machine's /etc/zeroseg" "$([ -e /etc/zeroseg ] && echo present || echo absent)" "$etc_before"
 
 # every command path has its page: the words under each, from --help
 pages=0

@@ -17,8 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 e2e_require_root
 if ! command -v etcd >/dev/null; then
-  if [ "${ZEROSEG_REQUIRE_PRIVILEGED:-0}" = 1 ]; then echo "FAIL: needs etcd (etcd-server), and CI requires it" >&2; exit 1; fi
-  echo "SKIP: needs etcd (Debian's etcd-server; scripts/install-deps.sh installs it)"; exit 77
+  e2e_skip "needs etcd (Debian's etcd-server; scripts/install-deps.sh installs it)"
 fi
 
 ZS=$(realpath "$1")

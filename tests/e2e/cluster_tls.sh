@@ -24,7 +24,7 @@ source "$here/cluster_common.sh"
 cluster_setup "$1" t
 fdir=$work/n4 fpin="/sys/fs/bpf/$LAB-x4"  # the agent with a foreign certificate, below
 trap 'clab_stop "$fdir/agent.pid"; rm -rf "$fpin"; clab_down; rm -rf "$work"' EXIT
-command -v openssl >/dev/null || { echo "SKIP: needs openssl"; exit 77; }
+command -v openssl >/dev/null || e2e_skip "needs openssl"
 
 # make_ca DIR CN: a CA; make_cert DIR NAME CN EXT: a certificate of DIR's CA
 make_ca() {

@@ -27,7 +27,7 @@ root=$(cd "$here/../.." && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 e2e_require_root
-command -v hping3 >/dev/null || { echo "SKIP: hping3 is not installed (scripts/install-deps.sh)"; exit 77; }
+command -v hping3 >/dev/null || e2e_skip "hping3 is not installed (scripts/install-deps.sh)"
 
 ZEROSEG=$(realpath "$1")
 LAB=zs-k$(($$ % 1000))

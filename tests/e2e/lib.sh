@@ -13,6 +13,17 @@ e2e_require_root() {
   fi
 }
 
+# e2e_skip REASON: skip (ctest's exit 77) with the reason; where CI sets
+# ZEROSEG_REQUIRE_PRIVILEGED=1, a skip hides a test that should have run: fail.
+e2e_skip() {
+  if [ "${ZEROSEG_REQUIRE_PRIVILEGED:-0}" = 1 ]; then
+    echo "FAIL: would skip ($1), and ZEROSEG_REQUIRE_PRIVILEGED=1" >&2
+    exit 1
+  fi
+  echo "SKIP: $1"
+  exit 77
+}
+
 E2E_FAILURES=0
 E2E_CHECKS=0
 

@@ -15,7 +15,7 @@ source "$here/lib.sh"
 # shellcheck source=../../scripts/lib/topology.sh
 source "$here/../../scripts/lib/topology.sh"
 e2e_require_root
-command -v setpriv >/dev/null || { echo "SKIP: setpriv (util-linux) missing"; exit 77; }
+command -v setpriv >/dev/null || e2e_skip "setpriv (util-linux) missing"
 
 ZS=$(realpath "$1")
 UNIT=${2:-$here/../../deploy/zeroseg.service}

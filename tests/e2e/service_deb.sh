@@ -21,7 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 e2e_require_root
 for tool in cpack dpkg-deb dpkg setpriv; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool missing"; exit 77; }
+  command -v "$tool" >/dev/null || e2e_skip "$tool missing"
 done
 
 BUILD=$(realpath "$1")
@@ -33,11 +33,11 @@ OURS=(/usr/bin/zeroseg /etc/zeroseg /var/lib/zeroseg /var/log/zeroseg /run/zeros
       /usr/share/bash-completion/completions/zeroseg /usr/share/zsh/vendor-completions/_zeroseg
       /usr/share/fish/vendor_completions.d/zeroseg.fish)
 exec 9>/run/lock/zs-service-deb.lock
-flock -n 9 || { echo "SKIP: another run of this test holds /run/lock/zs-service-deb.lock"; exit 77; }
+flock -n 9 || e2e_skip "another run of this test holds /run/lock/zs-service-deb.lock"
 if dpkg-query -W -f='${Status}' zeroseg 2>/dev/null | grep -q installed; then
-  echo "SKIP: a zeroseg package is installed already"; exit 77
+  e2e_skip "a zeroseg package is installed already"
 fi
-for p in "${OURS[@]}"; do [ ! -e "$p" ] || { echo "SKIP: $p exists (not this test's)"; exit 77; }; done
+for p in "${OURS[@]}"; do [ ! -e "$p" ] || e2e_skip "$p exists (not this test's)"; done
 # /run/zeroseg itself may hold a lab's sockets: gone at the end only if absent now
 run_dir_was_there=0
 [ -d /run/zeroseg ] && run_dir_was_there=1

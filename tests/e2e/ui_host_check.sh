@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 e2e_require_root
-command -v curl >/dev/null || { echo "SKIP: needs curl"; exit 77; }
+command -v curl >/dev/null || e2e_skip "needs curl"
 
 ZS=$(realpath "$1")
 tag=zs-u$(($$ % 100000))

@@ -16,9 +16,9 @@ root=$(cd "$here/../.." && pwd)
 source "$here/lib.sh"
 e2e_require_root
 for need in chromium /usr/bin/python3; do
-  command -v "$need" >/dev/null || { echo "SKIP: $need missing (scripts/install-deps.sh installs it)"; exit 77; }
+  command -v "$need" >/dev/null || e2e_skip "$need missing (scripts/install-deps.sh installs it)"
 done
-/usr/bin/python3 -c 'import websockets' 2>/dev/null || { echo "SKIP: python3-websockets missing (scripts/install-deps.sh)"; exit 77; }
+/usr/bin/python3 -c 'import websockets' 2>/dev/null || e2e_skip "python3-websockets missing (scripts/install-deps.sh)"
 
 ZEROSEG=$(realpath "$1")
 artefacts=$(realpath "${2:-.}")
