@@ -144,8 +144,16 @@ expect_ok "the pins stay after SIGTERM (enforcement continues)" test -d /sys/fs/
 echo "== zeroseg agent --uninstall, dpkg --purge: nothing left"
 expect_ok "zeroseg agent --uninstall" nsenter --net="/run/netns/$NODE" /usr/bin/zeroseg agent --uninstall \
   --config /etc/zeroseg/agent.yaml
-expect_ok "dpkg --purge" dpkg --purge zeroseg
+# an administrator's own file (an etcd client key, say) survives the purge;
+# the package's own settings do not
+echo "not the package's" >/etc/zeroseg/etcd-client.key
+purge_out=$(dpkg --purge zeroseg 2>&1); purge_rc=$?
+expect_eq "dpkg --purge" "$purge_rc" 0
 installed=0
+expect_ok "the administrator's file in /etc/zeroseg stays" test -f /etc/zeroseg/etcd-client.key
+expect_fail "the package's settings file is gone" test -e /etc/zeroseg/agent.yaml
+expect_contains "purge names what it left" "$purge_out" "/etc/zeroseg is left: it holds files the package did not install: etcd-client.key"
+rm -f /etc/zeroseg/etcd-client.key; rmdir /etc/zeroseg
 expect_fail "dpkg no longer knows zeroseg" dpkg-query -W -f='${Status}' zeroseg
 left=""
 for p in "${OURS[@]}"; do [ ! -e "$p" ] || left+=" $p"; done
