@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Attack review 4: what is pinned here is a hole found and not fixed (the
-// fixed ones are tested beside the code they fix: UplinkShareTest,
-// ClusterKeys, FirstSeenEdge).
+// Attack review 4: the holes it found, each tested beside the code that
+// fixed it (UplinkShareTest, ClusterKeys, FirstSeenEdge), but the rollback's
+// (its fix, loader/pin_stamp.h, has no test of its own): here.
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -15,50 +16,86 @@
 namespace zeroseg::test {
 namespace {
 
-// A rollback, then the upgrade again. zs_ct_origin_ports is filled with
-// ones only when it is created beside a pinned conntrack
+// A rollback, then the upgrade again. zs_ct_origin_ports was filled with
+// ones only when it was created beside a pinned conntrack
 // (Datapath::load). Roll back to a version without it: its pin stays in
 // the directory, and the old version's programs track flows without
-// marking their ports. Upgrade again: the pin is there, nothing fills it,
-// and those flows' replies skip conntrack's probe (deny_fastpath.h):
+// marking their ports. Upgrade again: the pin was there, nothing filled it,
+// and those flows' replies skipped conntrack's probe (deny_fastpath.h):
 // judged as new flows, dropped where the policy does not allow them in
 // (DenyFastpathTest.RepliesOfFlowsOpenedOutwardsPass shows a clear bit
-// drops the reply). The same happens to the ipcache filter's keys until
-// the first transaction's recount marks them. Here the old version's
-// insert is a flow put from user space into the pinned map. A fix needs
-// a marker of which version last loaded the pins (or a walk of conntrack
-// under the programs of the old version still attached), so pinned.
-TEST(AttackReview4, DISABLED_FlowsTrackedAcrossARollbackAreFoundAfterTheUpgradeAgain) {
-  ZS_REQUIRE_PRIVILEGED();
-  const std::string dir = "/sys/fs/bpf/zs-ar4-" + std::to_string(getpid());
-  { auto dp = Datapath::load({.pin_dir = dir, .pin = true}); }  // the first upgrade
-  const uint16_t sport = htons(61234), dport = htons(61235);
-  {
-    // the old version runs on the same pins: a flow tracked, no port marked
-    auto dp = Datapath::load({.pin_dir = dir, .pin = true});
+// drops the reply). The same held for the ipcache's and the policy's
+// filter words. Fixed by a stamp beside the pins (loader/pin_stamp.h): the
+// id of the program this version pinned last; an older loader re-pins its
+// own programs, the ids differ, and the bits are taken as unknown (all
+// set). Here the old version is a flow put from user space into the pinned
+// map and programs pinned by another loader (another load's, unstamped).
+class RollbackTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ZS_REQUIRE_PRIVILEGED(); }
+  void TearDown() override { Datapath::unpin(dir_); }
+
+  // the old version on the same pins: it re-pins its own programs and
+  // tracks a flow without marking its ports
+  void old_version_runs(bool keeps_stamp_pin) {
+    auto other = Datapath::load({.pin_dir = dir_ + "-other", .pin = true});
+    for (Program p : {Program::xdp_ingress, Program::tc_ingress, Program::tc_egress, Program::tc_trace}) {
+      std::string path = dir_ + "/" + program_name(p);
+      unlink(path.c_str());
+      ASSERT_EQ(bpf_obj_pin(other->program_fd(p), path.c_str()), 0) << path;
+    }
+    if (!keeps_stamp_pin) unlink((dir_ + "/zs_loader_stamp").c_str());
+    auto ct = Datapath::open_pinned(dir_);
     zs_ct_key key{};
     key.ifindex = kIfindex;
     key.tuple.family = ZS_FAMILY_IPV4;
     key.tuple.proto = ZS_PROTO_UDP;
     key.tuple.saddr[0] = htonl(0x0a000001);
     key.tuple.daddr[0] = htonl(0x0a000002);
-    key.tuple.sport = sport;
-    key.tuple.dport = dport;
-    zs_ct_entry ct{};
-    ct.generation = 1;
-    dp->conntrack().put(key, ct);
+    key.tuple.sport = kSport;
+    key.tuple.dport = kDport;
+    zs_ct_entry entry{};
+    entry.generation = 1;
+    ct->conntrack().put(key, entry);
+    other.reset();
+    Datapath::unpin(dir_ + "-other");
   }
-  auto dp = Datapath::load({.pin_dir = dir, .pin = true});  // the upgrade again
-  auto bits = [&](uint16_t port) {
+
+  // zs_ct_origin_ports, as the upgraded datapath will read it
+  static zs_ct_port_bits bits(Datapath& dp, uint16_t port) {
     uint32_t idx = port >> 6;
     zs_ct_port_bits b{};
-    EXPECT_TRUE(dp->map("zs_ct_origin_ports").lookup(&idx, &b));
+    EXPECT_TRUE(dp.map("zs_ct_origin_ports").lookup(&idx, &b));
     return b;
-  };
-  EXPECT_TRUE(bits(sport).as_source >> (sport & 63) & 1) << "its replies are probed";
-  EXPECT_TRUE(bits(dport).as_dest >> (dport & 63) & 1) << "its own packets are probed";
-  dp.reset();
-  Datapath::unpin(dir);
+  }
+
+  const std::string dir_ = "/sys/fs/bpf/zs-ar4-" + std::to_string(getpid());
+  static constexpr uint16_t kSport = 0x32ef, kDport = 0x33ef;  // ports 61234 and 61235 in network order
+};
+
+TEST_F(RollbackTest, FlowsTrackedAcrossARollbackAreFoundAfterTheUpgradeAgain) {
+  { auto dp = Datapath::load({.pin_dir = dir_, .pin = true}); }  // the first upgrade
+  old_version_runs(/*keeps_stamp_pin=*/true);
+  auto dp = Datapath::load({.pin_dir = dir_, .pin = true});  // the upgrade again
+  EXPECT_TRUE(bits(*dp, kSport).as_source >> (kSport & 63) & 1) << "its replies are probed";
+  EXPECT_TRUE(bits(*dp, kDport).as_dest >> (kDport & 63) & 1) << "its own packets are probed";
+}
+
+TEST_F(RollbackTest, AStampThatIsGoneCountsAsAnotherLoader) {
+  { auto dp = Datapath::load({.pin_dir = dir_, .pin = true}); }
+  old_version_runs(/*keeps_stamp_pin=*/false);
+  auto dp = Datapath::load({.pin_dir = dir_, .pin = true});
+  EXPECT_TRUE(bits(*dp, kSport).as_source >> (kSport & 63) & 1);
+  EXPECT_TRUE(bits(*dp, kDport).as_dest >> (kDport & 63) & 1);
+}
+
+// The stamp costs nothing when this version restarts on its own pins: the
+// bits it set stay exact (a port no flow used stays clear).
+TEST_F(RollbackTest, ARestartOnItsOwnPinsKeepsTheBitsExact) {
+  { auto dp = Datapath::load({.pin_dir = dir_, .pin = true}); }
+  auto dp = Datapath::load({.pin_dir = dir_, .pin = true});
+  EXPECT_FALSE(bits(*dp, kSport).as_source >> (kSport & 63) & 1);
+  EXPECT_FALSE(bits(*dp, kDport).as_dest >> (kDport & 63) & 1);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "loader/event_ring.h"
 #include "loader/libbpf_log.h"
+#include "loader/pin_stamp.h"
 #include "loader/slot_access.h"
 #include "zeroseg.skel.h"
 #include <zeroseg/policy_forms.h>
@@ -121,19 +122,16 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   bpf_map__set_max_entries(skel->maps.zs_conntrack6, s.conntrack6);
   bpf_map__set_max_entries(skel->maps.zs_fragments, s.fragments);
   bpf_map__set_max_entries(skel->maps.zs_events, s.events_bytes);
-  // pinned conntrack from a version without zs_ct_origin_ports: its
-  // flows never set their ports' bits (below)
-  // and a pinned ipcache without zs_ipcache_filter: its keys set no bit
-  const bool ipcache_filter_new = options.pin &&
-                                  access(pin_path(options.pin_dir, "zs_ipcache").c_str(), F_OK) == 0 &&
-                                  access(pin_path(options.pin_dir, "zs_ipcache_filter").c_str(), F_OK) != 0;
-  // and a pinned policy without zs_policy_filter: its keys set no bit
-  const bool policy_filter_new = options.pin &&
-                                 access(pin_path(options.pin_dir, "zs_policy").c_str(), F_OK) == 0 &&
-                                 access(pin_path(options.pin_dir, "zs_policy_filter").c_str(), F_OK) != 0;
-  const bool origin_ports_new = options.pin &&
-                                access(pin_path(options.pin_dir, "zs_conntrack4").c_str(), F_OK) == 0 &&
-                                access(pin_path(options.pin_dir, "zs_ct_origin_ports").c_str(), F_OK) != 0;
+  // Bits an older version never set (below): a pinned conntrack without
+  // zs_ct_origin_ports (its flows set no port bit), a pinned ipcache
+  // without zs_ipcache_filter or policy without zs_policy_filter (their
+  // keys set no bit); or any of them when another loader pinned programs
+  // since this version last did (a rollback: loader/pin_stamp.h)
+  auto pinned = [&](const char* name) { return access(pin_path(options.pin_dir, name).c_str(), F_OK) == 0; };
+  const bool pins_ours = options.pin && pins_stamped_by_us(options.pin_dir, program_name(Program::tc_egress));
+  const bool ipcache_filter_new = options.pin && pinned("zs_ipcache") && (!pinned("zs_ipcache_filter") || !pins_ours);
+  const bool policy_filter_new = options.pin && pinned("zs_policy") && (!pinned("zs_policy_filter") || !pins_ours);
+  const bool origin_ports_new = options.pin && pinned("zs_conntrack4") && (!pinned("zs_ct_origin_ports") || !pins_ours);
   if (options.pin) {
     bpf_map* m;
     bpf_object__for_each_map(m, skel->obj) {
@@ -167,6 +165,7 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
         throw_errno("pinning program " + std::string(program_name(p)), errno);
     }
   }
+  if (options.pin) stamp_pins(options.pin_dir, dp->prog_fds_.at(Program::tc_egress).get());
   for (auto& [name, fd] : dp->map_fds_) dp->maps_.emplace(name, MapRef(fd.get(), name));
   // Flows tracked by an older version (whose programs may still be
   // attached, tracking more) set no bit: every port may then be any
@@ -216,6 +215,7 @@ void Datapath::unpin(const std::string& pin_dir) {
   for (const auto& name : map_names()) unlink(pin_path(pin_dir, name).c_str());
   for (const char* name : kRetiredMaps) unlink(pin_path(pin_dir, name).c_str());
   for (Program p : kPrograms) unlink(pin_path(pin_dir, program_name(p)).c_str());
+  unlink(pin_path(pin_dir, kPinStampName).c_str());
   if (rmdir(pin_dir.c_str()) && errno != ENOENT)
     log::warn("pin directory " + pin_dir + " not removed: " + std::strerror(errno));
 }
