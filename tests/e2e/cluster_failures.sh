@@ -7,7 +7,9 @@
 #   dead (probes all along, in both families, allowed and denied); after the
 #   lease TTL its workloads are gone from the other nodes' ipcache and a
 #   packet from them is judged there as world; restarted, it rejoins: the
-#   others know its workloads again, with the same identities;
+#   others know its workloads again, with the same identities, and it
+#   writes only its own workloads to etcd (not the others' it kept in its
+#   state directory: a second death would take them down everywhere);
 # - node 3 partitioned from etcd (its packets to and from etcd dropped): it
 #   keeps enforcing what it had, `status` reports the outage and exits 1 (as
 #   docs/cluster.md says), an apply there fails and says why; a policy applied
@@ -83,11 +85,34 @@ done
 expect_ok "node 2 still enforces while its agent is dead: probes made" \
   test "$(grep -c . "$work/probes" 2>/dev/null)" -ge 4
 
+# workload_keys N: NAMESPACE/NAME of each workload under node N's keys in
+# etcd (the v3 JSON gateway, from the underlay where etcd listens)
+workload_keys() {
+  local prefix
+  prefix="/zeroseg/v1/workloads/$(clab_node "$1")/"
+  python3 - "$prefix" <<'PY' | ip netns exec "$LAB-u" curl -sf --max-time 5 "http://$CLAB_ETCD_IP:2379/v3/kv/range" -d @- |
+import base64, json, sys
+p = sys.argv[1].encode()
+end = p[:-1] + bytes([p[-1] + 1])
+print(json.dumps({"key": base64.b64encode(p).decode(), "range_end": base64.b64encode(end).decode(), "keys_only": True}))
+PY
+    python3 -c '
+import base64, json, sys
+prefix = sys.argv[1]
+for kv in json.load(sys.stdin).get("kvs", []):
+    print(base64.b64decode(kv["key"]).decode()[len(prefix):])' "$prefix" | sort
+}
+
 echo "== node 2 restarted: it rejoins"
 clab_agent_start 2 || exit 1
 for _ in $(seq 150); do [ "$(identity_of 1 prod/api)" = "$api_id" ] && break; sleep 0.2; done
 expect_eq "node 1 knows api again, by the same identity" "$(identity_of 1 prod/api)" "$api_id"
 expect_eq "and node 3" "$(identity_of 3 prod/api)" "$api_id"
+n2_keys=$(workload_keys 2) others=$( (workload_keys 1; workload_keys 3) | sort)
+expect_contains "node 2 wrote its own workloads again (api among them)" "$n2_keys" "prod/api"
+expect_ok "the others' workloads are under their own keys" test -n "$others"
+expect_eq "node 2 wrote none of the others' workloads under its key" \
+  "$(comm -12 <(echo "$n2_keys") <(echo "$others") | tr '\n' ' ')" ""
 for f in 4 6; do
   expect_ok "api (n2) -> web (n1):80 allowed again, IPv$f" clab_probe api web http 80 $f
 done

@@ -52,6 +52,15 @@ TEST(ClusterKeys, KeysDecodeBackAndRemoteWorkloadsLoseTheirInterface) {
   EXPECT_EQ(here.workloads[0].interface, "veth1");
   EXPECT_EQ(there.workloads[0].interface, "");  // node-b knows its addresses only
   EXPECT_EQ(there.workloads[0].ips.size(), 1u);
+  // and its text, which the state directory keeps: read back after a
+  // restart, it is no workload of node-b's (clusterlab13: a restarted node
+  // wrote every remote workload under its own key)
+  ObjectSet reread = load_yaml(there.workloads[0].meta.document.str(), "state");
+  ASSERT_EQ(reread.workloads.size(), 1u);
+  EXPECT_EQ(reread.workloads[0].interface, "");
+  EXPECT_EQ(reread.workloads[0].ips, there.workloads[0].ips);
+  EXPECT_EQ(reread.workloads[0].meta.labels, objs.workloads[0].meta.labels);
+  EXPECT_EQ(here.workloads[0].meta.document.str(), wdoc) << "this node's own text is kept as written";
   // a value that does not match its key is refused, naming the key
   ObjectSet junk;
   EXPECT_THROW(a.decode("/zeroseg/v1/workloads/node-a/prod/other", wdoc, junk), Error);

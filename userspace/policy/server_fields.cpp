@@ -128,4 +128,34 @@ std::string without_server_fields(const yaml::Node& doc) {
   return text_of(out, doc);
 }
 
+std::string without_spec_fields(const yaml::Node& doc, std::initializer_list<const char*> fields) {
+  YAML::Emitter out;
+  if (!doc.IsMap()) {
+    emit(out, doc);
+    return text_of(out, doc);
+  }
+  auto dropped = [&](const yaml::Node& key) {
+    return std::any_of(fields.begin(), fields.end(), [&](const char* f) { return key.scalar() == f; });
+  };
+  out << YAML::BeginMap;
+  for (const auto& kv : doc) {
+    emit_key(out, kv.first);
+    out << YAML::Value;
+    if (kv.first.scalar() != "spec" || !kv.second.IsMap()) {
+      emit(out, kv.second);
+      continue;
+    }
+    out << YAML::BeginMap;
+    for (const auto& field : kv.second)
+      if (!dropped(field.first)) {
+        emit_key(out, field.first);
+        out << YAML::Value;
+        emit(out, field.second);
+      }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+  return text_of(out, doc);
+}
+
 }  // namespace zeroseg::reading

@@ -28,4 +28,10 @@ bool has_server_fields(const yaml::Node& doc);
 // only documents that hold them, and the items of a List, are rewritten).
 std::string without_server_fields(const yaml::Node& doc);
 
+// doc as YAML without the named keys of its spec: another node's workload
+// kept here without the interface and attachment that are only its own
+// node's (the state directory keeps the text, and a restart must not read
+// that workload back as one of this node's).
+std::string without_spec_fields(const yaml::Node& doc, std::initializer_list<const char*> fields);
+
 }  // namespace zeroseg::reading

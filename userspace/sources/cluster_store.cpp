@@ -8,6 +8,8 @@
 #include "common/log.h"
 #include "common/time.h"
 #include "policy/object_merge.h"
+#include "policy/server_fields.h"
+#include "policy/yaml_tree.h"
 #include "policy/yaml_reader.h"
 #include "sources/backoff.h"
 
@@ -51,9 +53,18 @@ void ClusterKeys::decode(const std::string& key, const std::string& value, Objec
     check_name(one.workloads[0], parts[2], parts[3], key);
     Workload w = one.workloads[0];
     if (parts[1] != node_) {
-      // another node's: its addresses are known here, its interface is there
+      // another node's: its addresses are known here, its interface is
+      // there; its text too, which the state directory keeps and a restart
+      // reads back (with the interface, as this node's own: it would write
+      // it under its own key, and a node that can take the others' down)
       w.interface.clear();
       w.attach = ZS_ATTACH_WORKLOAD;
+      try {
+        auto text = w.meta.document.str();  // the object's own (an item's, from a List)
+        w.meta.document = PackedText(reading::without_spec_fields(yaml::Tree::parse(text).root(), {"interface", "attach"}));
+      } catch (const std::exception& e) {
+        throw Error("etcd " + key + ": " + e.what());
+      }
     }
     into.workloads.push_back(std::move(w));
   } else {
