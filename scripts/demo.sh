@@ -121,7 +121,7 @@ probe allowed "prod/web       -> prod/app    tcp/8080"    prod/web prod/app tcp 
 probe allowed "guest/attacker -> prod/web    http"        guest/attacker prod/web http
 
 say "status and metrics"
-status=$(lab_zs status) || note "zeroseg status exited $? (1: degraded, 2: no agent; see README)"
+status=$(lab_zs status) || note "zeroseg status exited $? (1: degraded, 2: no agent; see docs/cli.md)"
 sed -n '1,3p' <<<"$status" | indent
 metrics=$(nsenter --net="/run/netns/$(lab_node)" curl -s http://127.0.0.1:9464/metrics)
 grep -E '^zeroseg_(flows_started_total|flow_denies_total|conntrack_revoked_total|policy_revision) ' <<<"$metrics" | indent

@@ -158,7 +158,7 @@ std::pair<size_t, size_t> source_field(const std::vector<uint8_t>& p) {
   return {0, 0};
 }
 
-// Source validation restated (README "Threat model"), not from the
+// Source validation restated (docs/threat-model.md), not from the
 // parser: whatever follows the IP header, and in every mode, a packet
 // leaving a workload whose source is none of its own addresses, not
 // IPv6 link-local and not unspecified (the on-link exceptions narrow
