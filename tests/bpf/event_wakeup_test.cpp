@@ -158,7 +158,8 @@ TEST_P(EventWakeupTest, AMissedCrossingIsMadeUpWithinABoundedNumberOfRecords) {
   auto sent = Clock::now();
   new_flows(kRecordsToTheMark - 1);  // under the mark: no wakeup
   uint32_t zero = 0;
-  std::vector<uint32_t> past(libbpf_num_possible_cpus(), 1);  // "already woken"
+  // a per-CPU value is copied 8 bytes a CPU: the __u32 count in the low half
+  std::vector<uint64_t> past(libbpf_num_possible_cpus(), 1);  // "already woken"
   dp().map("zs_event_pace").update(&zero, past.data());
   new_flows(64);
   EXPECT_LT(reader.woken_after(sent), std::chrono::seconds(30)) << "the reader slept until its timeout";
