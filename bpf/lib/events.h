@@ -26,7 +26,8 @@ struct zs_event_info {
 /* Past the mark, a CPU forces a wakeup with its first record and then
  * with every ZS_EVENTS_WAKEUP_EVERY-th, not with each (issue 16): with
  * the reader behind a burst, a wakeup per record queued an irq_work per
- * new flow, ~5 us each here (bench/RESULTS.md, "the reader behind").
+ * new flow, ~6-7 us each here (bench/RESULTS.md, "A new flow while the
+ * agent is behind").
  * A reader asleep with the ring past the mark is woken within that many
  * records of any one CPU (the first one past, when the CPU saw the ring
  * under the mark since its last wakeup), or at its own poll timeout. */
