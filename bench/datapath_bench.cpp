@@ -18,6 +18,10 @@
 //     median over 1000 packets per round, median and spread over rounds)
 //   sudo perf record -a -g -- build/bench/datapath_bench --profile-new-flow
 //     (new allowed IPv4 flows through XDP, 10 rules, for a profile)
+//   sudo build/bench/datapath_bench --new-flow-behind [ROUNDS]
+//     (as --new-flow, with the event ring's reader behind: each cell starts
+//     with 1000 records waiting, past the wakeup mark, and nothing is read
+//     until the cell ends, as when the agent falls behind a burst)
 //
 // Medians over interleaved rounds: see bench/RESULTS.md.
 #include <bpf/bpf.h>
@@ -362,9 +366,9 @@ int matrix(bool quick, const char* json_path) {
 
 // --new-flow: the new allowed flow alone, as the matrix times it (single
 // runs, a new source port and a peer drawn at random each), with more
-// rounds (at most 15: a source port is never reused, so every packet is a
-// new flow and conntrack never fills).
-int new_flow_only(int rounds, bool profile) {
+// rounds (at most 15, 7 behind: a source port is never reused, so every
+// packet is a new flow and conntrack never fills).
+int new_flow_only(int rounds, bool profile, bool behind) {
   MapSizes ms;
   ms.conntrack4 = ms.conntrack6 = 65536;
   auto dp = Datapath::load({.sizes = ms, .pin = false});
@@ -399,12 +403,17 @@ int new_flow_only(int rounds, bool profile) {
         Program prog = kHooks[hi].second;
         int fd = dp->program_fd(prog), ffd = floors.floor(prog);
         std::vector<uint32_t> allowed, floor_one;
+        // behind: 1000 records (88 KiB) wait before the first timed packet
+        for (uint32_t i = 0; behind && i < per_round; i++) {
+          test_run(fd, prog, tcp_from(draw(10), sport++, kPort, PacketBuilder::kSyn, v6), kIfindex);
+          if (sport == 0) sport = 1024;
+        }
         for (uint32_t i = 0; i < per_round; i++) {
           auto pkt = tcp_from(draw(10), sport++, kPort, PacketBuilder::kSyn, v6);
           if (sport == 0) sport = 1024;
           allowed.push_back(test_run(fd, prog, pkt, kIfindex).duration_ns);
           floor_one.push_back(test_run(ffd, prog, pkt, kIfindex).duration_ns);
-          if (i % 200 == 199) drain(*dp);  // as in matrix()
+          if (!behind && i % 200 == 199) drain(*dp);  // as in matrix()
         }
         over[v6 * 2 + hi].push_back(median(allowed) - median(floor_one));
         drain(*dp);
@@ -431,9 +440,11 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--quick") quick = true;
     else if (a == "--json" && i + 1 < argc) json_path = argv[++i];
-    else if (a == "--new-flow" || a == "--profile-new-flow") {
+    else if (a == "--new-flow" || a == "--profile-new-flow" || a == "--new-flow-behind") {
       int rounds = i + 1 < argc ? std::atoi(argv[i + 1]) : 0;
-      return new_flow_only(rounds > 0 ? std::min(rounds, 15) : 9, a == "--profile-new-flow");
+      const int most = a == "--new-flow-behind" ? 7 : 15;
+      return new_flow_only(rounds > 0 ? std::min(rounds, most) : std::min(9, most), a == "--profile-new-flow",
+                           a == "--new-flow-behind");
     } else if (a != "--established" && a != "--profile-established") {
       std::fprintf(stderr, "usage: datapath_bench [--quick] [--json PATH] | --established | --profile-established\n");
       return 2;

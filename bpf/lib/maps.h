@@ -191,6 +191,15 @@ struct {
 	__uint(max_entries, ZS_DEFAULT_EVENTS_BYTES);
 } zs_events SEC(".maps");
 
+/* records this CPU submitted while the event ring held more than its
+ * wakeup mark, since it last saw the ring under it (zs_event_wakeup) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} zs_event_pace SEC(".maps");
+
 /* packets and bytes per verdict x direction, per reason, and extras; one
  * element (see struct zs_counters) */
 struct {
