@@ -3,9 +3,11 @@
 # three-tier policy, real traffic, a scan from the attacker seen in the
 # flows, and a compromised workload quarantined. Builds what it needs and
 # cleans up after itself (also on Ctrl-C or failure). Non-interactive.
+# With --cluster, the same story on three nodes with etcd (scripts/demo_cluster.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+[ "${1:-}" != --cluster ] || exec bash "$root/scripts/demo_cluster.sh"
 
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (namespaces, BPF)" >&2; exit 1; }
 

@@ -16,6 +16,7 @@
 #   scripts/lab.sh --cluster exec|probe ...          as above (probe: tcp|http)
 #   scripts/lab.sh --cluster partition|heal NODE     drop NODE's traffic to etcd / let it through
 #   scripts/lab.sh --cluster stop NODE [KILL]|start NODE   its agent (KILL: as a crash; pins stay)
+#   scripts/lab.sh --cluster compact                 etcd compacted to its newest revision, defragmented
 #
 # Several labs can run at once under different names (zs-NAME, at most 11
 # characters). ZEROSEG names the binary (default: build/userspace/zeroseg).
@@ -64,5 +65,6 @@ case $cluster:$cmd in
   1:heal) clab_heal "$@" ;;
   1:stop) clab_agent_kill "$@" ;;
   1:start) clab_agent_start "$@" ;;
-  *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; [ -z "$cmd" ] || exit 2 ;;
+  1:compact) clab_compact ;;
+  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; [ -z "$cmd" ] || exit 2 ;;
 esac

@@ -160,7 +160,14 @@ clab_curl_tls() {  # curl's options for the lab's etcd
     echo "--cacert $CLAB_TLS_DIR/ca.pem --cert $CLAB_TLS_DIR/client.pem --key $CLAB_TLS_DIR/client-key.pem"
 }
 
-# clab_etcd_start: etcd in the underlay namespace, on the bridge's address
+# clab_etcd_start: etcd in the underlay namespace, on the bridge's address.
+# It compacts its history as a deployment's etcd must (or its db grows with
+# every write until the 2 GiB quota stops all writes): periodically, keeping
+# CLAB_ETCD_RETENTION (5m, as kube-apiserver compacts its etcd every 5
+# minutes); a watch that asks for a revision older than that is refused and
+# the agent lists again (docs/cluster.md, "etcd's upkeep"). Defragmenting,
+# which gives the compacted space back to the disk and stalls the member
+# while it runs, is never automatic in etcd 3.4: clab_compact does both.
 clab_etcd_start() {
   local dir u="$LAB-u" url tls=()
   dir=$(clab_dir)
@@ -171,6 +178,7 @@ clab_etcd_start() {
     --listen-client-urls "$url" --advertise-client-urls "$url" "${tls[@]}" \
     --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
     --initial-cluster "$LAB-etcd=http://127.0.0.1:2380" --log-level warn --logger zap \
+    --auto-compaction-mode periodic --auto-compaction-retention "${CLAB_ETCD_RETENTION:-5m}" \
     </dev/null >>"$dir/etcd.log" 2>&1 &
   echo $! >"$dir/etcd.pid"
   disown $!
@@ -181,6 +189,30 @@ clab_etcd_start() {
     sleep 0.2
   done
   echo "lab: etcd did not come up:" >&2; cat "$dir/etcd.log" >&2; return 1
+}
+
+# clab_etcd_call PATH JSON: one request to the lab's etcd (its v3 JSON gateway)
+clab_etcd_call() {
+  # shellcheck disable=SC2046  # the options are words
+  nsenter --net="/run/netns/$LAB-u" curl -sS -m 60 $(clab_curl_tls) -X POST -d "$2" \
+    "$(clab_scheme)://$CLAB_ETCD_IP:2379$1"
+}
+# clab_compact: what an operator's periodic job does to etcd: its history
+# compacted up to the newest revision (physical: done before the answer), then
+# its db file defragmented; says the revision and the db's size before and after
+clab_compact() {
+  local rev before after out
+  local size='import json, sys; print(json.load(sys.stdin).get("dbSize", "?"))'
+  before=$(clab_etcd_call /v3/maintenance/status '{}' | python3 -c "$size") || return 1
+  rev=$(clab_etcd_call /v3/kv/range '{"key":"AA=="}' |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["header"]["revision"])') || return 1
+  out=$(clab_etcd_call /v3/kv/compaction "{\"revision\":\"$rev\",\"physical\":true}") || return 1
+  # a compaction at a revision already compacted (by the periodic one) is no failure
+  if grep -q '"error"' <<<"$out" && ! grep -q 'compacted' <<<"$out"; then echo "lab: compaction: $out" >&2; return 1; fi
+  out=$(clab_etcd_call /v3/maintenance/defragment '{}') || return 1
+  if grep -q '"error"' <<<"$out"; then echo "lab: defragment: $out" >&2; return 1; fi
+  after=$(clab_etcd_call /v3/maintenance/status '{}' | python3 -c "$size") || return 1
+  echo "etcd compacted at revision $rev and defragmented: db $before -> $after bytes"
 }
 
 # clab_stop PIDFILE [SIGNAL]: the process stopped (TERM, then KILL after 5 s)
