@@ -134,10 +134,6 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   const bool origin_ports_new = options.pin &&
                                 access(pin_path(options.pin_dir, "zs_conntrack4").c_str(), F_OK) == 0 &&
                                 access(pin_path(options.pin_dir, "zs_ct_origin_ports").c_str(), F_OK) != 0;
-  // and a pinned deny limiter without zs_deny_holders: its buckets set no bit
-  const bool deny_holders_new = options.pin &&
-                                access(pin_path(options.pin_dir, "zs_deny_ratelimit").c_str(), F_OK) == 0 &&
-                                access(pin_path(options.pin_dir, "zs_deny_holders").c_str(), F_OK) != 0;
   if (options.pin) {
     bpf_map* m;
     bpf_object__for_each_map(m, skel->obj) {
@@ -178,12 +174,6 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   if (origin_ports_new) {
     const zs_ct_port_bits all{~uint64_t{0}, ~uint64_t{0}};
     for (uint32_t i = 0; i < ZS_CT_ORIGIN_PORT_WORDS; i++) dp->map("zs_ct_origin_ports").update(&i, &all);
-  }
-  // Buckets made by an older version set no bit: every source may hold
-  // one (bpf/lib/deny_holders.h), until the pins are removed.
-  if (deny_holders_new) {
-    const uint64_t all = ~uint64_t{0};
-    for (uint32_t i = 0; i < ZS_DENY_HOLDERS_WORDS; i++) dp->map("zs_deny_holders").update(&i, &all);
   }
   dp->map_config();
   if (ipcache_filter_new)
