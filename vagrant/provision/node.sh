@@ -11,6 +11,7 @@ lab=/opt/zeroseg-lab   # common.sh put the lab's files there
 source "$lab/topology.sh"
 
 sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+vm_underlay6 "$node"
 for w in "${VM_WORKLOADS[@]}"; do
   read -r wnode ns name _ i <<<"$w"
   if [ "$wnode" = "$node" ]; then
