@@ -67,6 +67,10 @@ stage() {
   fi
   cp "$root/vagrant/provision/topology.sh" "$root/policies/three-tier.yaml" \
     "$root/scripts/lib/lab_services.py" "$s/"
+  # one compressed file to copy into each VM (provision/common.sh unpacks it)
+  tar -C "$s" -czf "$s.tar.gz" .
+  rm -rf "${s:?}"/*
+  mv "$s.tar.gz" "$s/stage.tar.gz"
 }
 
 # box_add BOX: what `vagrant box add` and vagrant-libvirt's first `up`

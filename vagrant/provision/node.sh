@@ -16,7 +16,7 @@ for w in "${VM_WORKLOADS[@]}"; do
   read -r wnode ns name _ i <<<"$w"
   if [ "$wnode" = "$node" ]; then
     netns="$ns-$name"
-    ip netns list | grep -qx "$netns" && continue
+    [ -e "/run/netns/$netns" ] && continue # (a second run: made already)
     ip netns add "$netns"
     ip -n "$netns" link set lo up
     ip link add "zs-w$i" type veth peer name eth0 netns "$netns"
