@@ -248,7 +248,10 @@ cycle() {
   # a lab of an earlier run that died uncleanly: gone before anything else
   down || true
   local log=/var/tmp/zs-vagrant-reaper.log
-  setsid bash "$here/vagrant-lab.sh" reaper $$ </dev/null >>"$log" 2>&1 9>&- &
+  # (setsid -f: forked away, so not in the tree ctest kills: a plain child
+  # was killed with the cycle and left the lab up, seen by SIGKILLing the
+  # tree as ctest does)
+  setsid -f bash "$here/vagrant-lab.sh" reaper $$ </dev/null >>"$log" 2>&1 9>&-
   trap 'down || true' EXIT
   trap 'exit 130' INT TERM
   stage_in() {
