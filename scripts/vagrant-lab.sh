@@ -67,6 +67,37 @@ stage() {
   fi
   cp "$root/vagrant/provision/topology.sh" "$root/policies/three-tier.yaml" \
     "$root/scripts/lib/lab_services.py" "$s/"
+  # one compressed file to copy into each VM (provision/common.sh unpacks it)
+  tar -C "$s" -czf "$s.tar.gz" .
+  rm -rf "${s:?}"/*
+  mv "$s.tar.gz" "$s/stage.tar.gz"
+}
+
+# box_add BOX: what `vagrant box add` and vagrant-libvirt's first `up`
+# would do (unpack 430 MiB into the Vagrant home, then upload it into the
+# pool: ~2 min under load), as hard links to the box unpacked once next to
+# the cache: the Vagrant home's box, and the pool's base volume under the
+# name vagrant-libvirt looks for (HandleBoxImage.get_volume_name: the
+# version "0" and the image's mtime), so vagrant finds it there already.
+# The guests only read it (each writes its own overlay).
+box_add() {
+  local box=$1 unpacked vol bdir f
+  unpacked="$(dirname "$box")/unpacked"
+  if [ ! -f "$unpacked/box.img" ]; then
+    rm -rf "$unpacked.tmp"
+    mkdir -p "$unpacked.tmp"
+    tar -C "$unpacked.tmp" -xf "$box"
+    mv "$unpacked.tmp" "$unpacked"
+  fi
+  bdir="$VAGRANT_HOME/boxes/${ZEROSEG_VAGRANT_BOX//\//-VAGRANTSLASH-}/0/libvirt"
+  mkdir -p "$bdir"
+  for f in box.img metadata.json Vagrantfile; do
+    ln -f "$unpacked/$f" "$bdir/$f" 2>/dev/null || cp "$unpacked/$f" "$bdir/$f"
+  done
+  vol="${ZEROSEG_VAGRANT_BOX//\//-VAGRANTSLASH-}_vagrant_box_image_0_$(stat -c %Y "$bdir/box.img")_box.img"
+  ln -f "$bdir/box.img" "/var/lib/libvirt/images/$TAG/$vol" 2>/dev/null ||
+    cp "$bdir/box.img" "/var/lib/libvirt/images/$TAG/$vol"
+  lv_virsh pool-refresh "$TAG" >/dev/null
 }
 
 in_vagrant() { (cd "$root/vagrant" && vagrant "$@"); }
@@ -102,12 +133,13 @@ up() {
   stamp "libvirt ready in $((SECONDS - t)) s: networks $TAG-mgmt, $TAG-underlay, pool $TAG"
 
   t=$SECONDS
-  vagrant box add --force --name "$ZEROSEG_VAGRANT_BOX" "$box" >"$STATE/box-add.log" 2>&1 ||
-    { cat "$STATE/box-add.log"; die "vagrant box add failed"; }
+  box_add "$box"
   stamp "box added in $((SECONDS - t)) s"
 
   t=$SECONDS
-  if ! in_vagrant up --provider=libvirt 2>&1 | tee "$STATE/up.log" | grep --line-buffered -E '^==> [a-z0-9]+: (Creating|Starting|Machine booted|Running provisioner)|[Ee]rror'; then
+  # (each line of vagrant's log with its time: where `up` spends it)
+  if ! in_vagrant up --provider=libvirt 2>&1 | while IFS= read -r l; do printf '%(%T)T %s\n' -1 "$l"; done |
+    tee "$STATE/up.log" | grep --line-buffered -E '==> [a-z0-9]+: (Creating|Starting|Machine booted|Running provisioner)|[Ee]rror'; then
     :
   fi
   # (made first: the failure report reads the agents' journals through it)
@@ -169,40 +201,84 @@ show_logs() {
   done
 }
 
+# reaper PID: the backstop when the cycle is killed outright (ctest's
+# TIMEOUT kills the test's process tree with SIGKILL: no trap runs). Started
+# by the cycle in a session of its own, outside that tree, it waits for the
+# cycle's PID to end, then for the lab's lock (every stage of the cycle
+# holds it), and takes down whatever lab is still there. After a cycle that
+# ended by itself there is none, and it exits at once.
+reaper() {
+  local pid=$1
+  while kill -0 "$pid" 2>/dev/null; do sleep 1; done
+  exec 9>/run/lock/zs-vagrant-lab.lock
+  flock 9
+  [ -f "$STATE/tag" ] || exit 0
+  echo "vagrant-lab: [$(date -u +%T)] the cycle $pid ended with its lab up: taking it down"
+  down
+}
+
+# budget SECONDS: what a stage may take, within the cycle's deadline less
+# the time `down` needs
+budget() {
+  local left=$((deadline - SECONDS - DOWN_RESERVE))
+  [ "$left" -lt "$1" ] && echo "$left" || echo "$1"
+}
+
 cycle() {
-  local bin=${1:?usage: vagrant-lab.sh cycle ZEROSEG} status=0 t0=$SECONDS t rc
+  local bin=${1:?usage: vagrant-lab.sh cycle ZEROSEG} status=0 t0=$SECONDS t rc b
   if [ "$(id -u)" != 0 ]; then
     echo "vagrant-lab: needs root (libvirtd, networks)"
     [ "${ZEROSEG_REQUIRE_PRIVILEGED:-0}" = 1 ] && exit 1
     exit 77
   fi
+  local tool missing=""
+  for tool in vagrant virsh libvirtd qemu-system-x86_64 mmdebstrap; do
+    command -v "$tool" >/dev/null || missing+=" $tool"
+  done
+  if [ -n "$missing" ]; then
+    echo "vagrant-lab: missing:$missing (ZEROSEG_VAGRANT=1 scripts/install-deps.sh)"
+    [ "${ZEROSEG_REQUIRE_PRIVILEGED:-0}" = 1 ] && exit 1
+    exit 77
+  fi
+  bin=$(realpath "$bin")
+  # the whole cycle ends (down included) before ctest's TIMEOUT (900 s)
+  # would kill it: each stage gets what is left of ZEROSEG_VAGRANT_DEADLINE
+  deadline=$((SECONDS + ${ZEROSEG_VAGRANT_DEADLINE:-840}))
+  DOWN_RESERVE=${ZEROSEG_VAGRANT_DOWN_RESERVE:-90}
   # a lab of an earlier run that died uncleanly: gone before anything else
   down || true
+  local log=/var/tmp/zs-vagrant-reaper.log
+  # (setsid -f: forked away, so not in the tree ctest kills: a plain child
+  # was killed with the cycle and left the lab up, seen by SIGKILLing the
+  # tree as ctest does)
+  setsid -f bash "$here/vagrant-lab.sh" reaper $$ </dev/null >>"$log" 2>&1 9>&-
   trap 'down || true' EXIT
   trap 'exit 130' INT TERM
-  # each stage in its own time budget, so that `down` always runs before
-  # ctest's TIMEOUT (1800 s) would kill the whole tree and leave the VMs
   stage_in() {
-    local budget=$1
+    local secs=$1
     shift
-    timeout --kill-after=10 "$budget" env ZS_VAGRANT_LAB_LOCKED=1 bash "$here/vagrant-lab.sh" "$@"
+    [ "$secs" -gt 0 ] || { echo "vagrant-lab: no time left for $1"; return 1; }
+    timeout --kill-after=10 "$secs" env ZS_VAGRANT_LAB_LOCKED=1 bash "$here/vagrant-lab.sh" "$@"
   }
   # the box first, on its own (cached: at once; cold: minutes), then up
   t=$SECONDS
-  timeout 900 bash "$here/vagrant-box.sh" >"/var/tmp/zs-vagrant-box.log" 2>&1 ||
-    { status=1; echo "vagrant-lab: the box failed:"; tail -20 /var/tmp/zs-vagrant-box.log; }
+  b=$(budget 900)
+  timeout "$b" bash "$here/vagrant-box.sh" >"/var/tmp/zs-vagrant-box.log" 2>&1 ||
+    { status=1; echo "vagrant-lab: the box failed (or took over $b s):"; tail -20 /var/tmp/zs-vagrant-box.log; }
   stamp "box in $((SECONDS - t)) s: $(tail -2 /var/tmp/zs-vagrant-box.log | head -1)"
   rm -f /var/tmp/zs-vagrant-box.log
-  [ $status = 0 ] && { stage_in "${ZEROSEG_VAGRANT_UP_BUDGET:-1200}" up "$bin" ||
+  t=$SECONDS
+  [ $status = 0 ] && { stage_in "$(budget "${ZEROSEG_VAGRANT_UP_BUDGET:-720}")" up "$bin" ||
     { status=1; echo "vagrant-lab: up failed or ran out of time"; show_logs; }; }
+  stamp "up in $((SECONDS - t)) s"
   if [ $status = 0 ]; then
     t=$SECONDS
-    stage_in 300 checks || status=1
+    stage_in "$(budget 240)" checks || status=1
     stamp "checks in $((SECONDS - t)) s"
     # the checks' own test: one expectation made wrong must fail them
     t=$SECONDS
     rc=0
-    ZEROSEG_CHECKS_WRONG=1 stage_in 200 checks --only matrix >"$STATE/wrong.log" 2>&1 || rc=$?
+    ZEROSEG_CHECKS_WRONG=1 stage_in "$(budget 120)" checks --only matrix >"$STATE/wrong.log" 2>&1 || rc=$?
     if [ $rc = 1 ] && grep -q 'FAIL .*wanted' "$STATE/wrong.log"; then
       echo "ok: with one expectation made wrong (ZEROSEG_CHECKS_WRONG=1) the checks fail: $(grep -m1 'FAIL' "$STATE/wrong.log")"
     else
@@ -213,12 +289,14 @@ cycle() {
     stamp "the checks' test in $((SECONDS - t)) s"
   fi
   trap - EXIT
+  t=$SECONDS
   down || status=1
+  stamp "down in $((SECONDS - t)) s"
   stamp "cycle in $((SECONDS - t0)) s: $([ $status = 0 ] && echo passed || echo FAILED)"
   return $status
 }
 
-if [ "${ZS_VAGRANT_LAB_LOCKED:-0}" != 1 ]; then # (a stage of `cycle`: the cycle holds it)
+if [ "${ZS_VAGRANT_LAB_LOCKED:-0}" != 1 ] && [ "${1:-}" != reaper ]; then # (a stage of `cycle`: the cycle holds it)
   exec 9>/run/lock/zs-vagrant-lab.lock
   flock -n 9 || die "another VM lab runs (/run/lock/zs-vagrant-lab.lock): one at a time on this machine"
 fi
@@ -232,5 +310,6 @@ case "$cmd" in
   ssh) lab_env; ssh -F "$ZEROSEG_VAGRANT_SSH_CONFIG" "$@" ;;
   down) down ;;
   cycle) cycle "$@" ;;
+  reaper) reaper "$@" ;;
   *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

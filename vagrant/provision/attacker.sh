@@ -9,6 +9,7 @@ for w in "${VM_WORKLOADS[@]}"; do
   [ "$wnode" = attacker ] && continue
   ip route replace "10.77.$i.0/24" via "${VM_NODE_IP[$wnode]}"
 done
+vm_underlay6 attacker
 # the attacker's own services, so the matrix's probes into guest/attacker
 # see a listener (as in the namespace lab)
 systemctl is-active -q zs-services-guest-attacker ||

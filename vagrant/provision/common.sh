@@ -5,12 +5,22 @@
 # the host's build: the .deb when one was staged, else the binary and
 # deploy/'s systemd unit and agent.yaml.
 #
-# Usage: common.sh node|attacker   (the stage is in /tmp/zeroseg-stage)
+# Usage: common.sh node|attacker NAME   (the stage is in /tmp/zeroseg-stage)
 set -euo pipefail
-role=$1
+role=$1 name=$2
 stage=/tmp/zeroseg-stage
 lab=/opt/zeroseg-lab
 [ -d "$stage" ] || { echo "common.sh: no $stage (the file provisioner copies it)" >&2; exit 1; }
+# the stage comes as one compressed archive (scp of a 5 MB binary into a
+# TCG guest took over a minute: its ssh ciphers run emulated)
+[ ! -f "$stage/stage.tar.gz" ] || tar -C "$stage" -xzf "$stage/stage.tar.gz"
+
+# the hostname here, not by config.vm.hostname, which restarts every NIC of
+# an ifupdown guest (~60 s per VM under TCG); not by hostnamectl either
+# (it starts systemd-hostnamed through D-Bus: seconds under TCG)
+echo "$name" >/etc/hostname
+hostname "$name"
+sed -i "s/^127.0.1.1.*/127.0.1.1 $name/" /etc/hosts
 
 want=(python3 iproute2 iputils-ping ncat curl)
 if [ "$role" = node ]; then
@@ -38,7 +48,8 @@ if [ -f "${debs[0]}" ]; then
   # the operator-experience package: its unit, its config, its paths
   apt-get install -y -q --no-install-recommends "${debs[@]}"
 else
-  install -m 0755 "$stage/zeroseg" /usr/local/bin/zeroseg
+  # where the unit's ExecStart (deploy/zeroseg.service, the .deb's path) runs it
+  install -m 0755 "$stage/zeroseg" /usr/bin/zeroseg
   install -m 0644 "$stage/zeroseg.service" /etc/systemd/system/zeroseg.service
   install -D -m 0600 "$stage/agent.yaml" /etc/zeroseg/agent.yaml
 fi

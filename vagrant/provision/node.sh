@@ -11,11 +11,12 @@ lab=/opt/zeroseg-lab   # common.sh put the lab's files there
 source "$lab/topology.sh"
 
 sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+vm_underlay6 "$node"
 for w in "${VM_WORKLOADS[@]}"; do
   read -r wnode ns name _ i <<<"$w"
   if [ "$wnode" = "$node" ]; then
     netns="$ns-$name"
-    ip netns list | grep -qx "$netns" && continue
+    [ -e "/run/netns/$netns" ] && continue # (a second run: made already)
     ip netns add "$netns"
     ip -n "$netns" link set lo up
     ip link add "zs-w$i" type veth peer name eth0 netns "$netns"
