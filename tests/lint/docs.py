@@ -18,8 +18,13 @@ For every page:
   its words must be the tree's and each option must exist at its path,
   above it or below it. `zeroseg ...` in inline code of the prose is
   checked the same way;
-- every relative link and image resolves, every backticked path of the
-  tree (`docs/x.md`, `scripts/lab.sh`, ...) exists, and every metric
+- it opens, under its title, with a paragraph of prose saying what the
+  page is (not a code block, list, table or image: a newcomer lands on
+  any page from a link);
+- every relative link and image resolves inside the repository (a link or
+  a backticked `../x` path out of it works only on one machine), every
+  backticked path of the tree (`docs/x.md`, `scripts/lab.sh`, ...)
+  exists, and every metric
   (`zeroseg_*`) it names is a family the agent writes (`family("...")` in
   userspace/), or a prefix of one when it ends in `_`.
 A block that is deliberately not runnable says so on the line before its
@@ -229,8 +234,28 @@ class Checker:
             if key not in self.settings:
                 self.fail(where, f"agent setting {key!r} is not in the settings table (docs/agent-settings.md)")
 
+    def check_opening(self, rel, lines):
+        """The first thing under the title is a paragraph of prose."""
+        i = 0
+        while i < len(lines) and not lines[i].strip():
+            i += 1
+        if i < len(lines) and lines[i].startswith("# "):
+            i += 1
+        while i < len(lines) and not lines[i].strip():
+            i += 1
+        first = lines[i].strip() if i < len(lines) else ""
+        if (not first or FENCE.match(lines[i]) or MARKER.match(first) or first.startswith(("#", "|", "!["))
+                or re.match(r"([-*+]|\d+\.)\s", first)):
+            self.fail(f"{rel}:{i + 1}", "the page opens with no paragraph saying what it is "
+                                        f"(it starts: {first[:40]!r})")
+
+    def outside(self, page_dir, path):
+        full = os.path.normpath(os.path.join(page_dir, path))
+        return os.path.relpath(full, os.path.normpath(self.root)).startswith("..")
+
     def check_page(self, rel, text):
         lines = text.split("\n")
+        self.check_opening(rel, lines)
         marker = None
         i = 0
         prose = []
@@ -303,13 +328,17 @@ class Checker:
                     continue
                 self.counts["links"] += 1
                 path = target.split("#", 1)[0]
-                if not os.path.exists(os.path.normpath(os.path.join(page_dir, path))):
+                if self.outside(page_dir, path):
+                    self.fail(where, f"the link {target} leads out of the repository")
+                elif not os.path.exists(os.path.normpath(os.path.join(page_dir, path))):
                     self.fail(where, f"the link {target} leads nowhere (relative to {os.path.dirname(rel) or '.'}/)")
             for _, code in INLINE.findall(line):
                 code = code.strip()
                 if code.startswith("zeroseg "):
                     self.check_synopsis(where, code)
                 first = code.split()[0] if code.split() else ""
+                if first.startswith("../") and self.outside(page_dir, first):
+                    self.fail(where, f"`{first}` is out of the repository")
                 if (first.split("/", 1)[0] in TREE_DIRS and "/" in first and first == code
                         and not re.search(r"[*{}$<>]|\.\.\.", first)):
                     path = first.split(":", 1)[0].rstrip(".,;")
@@ -403,6 +432,16 @@ BREAKS = [
     ("a backticked path that is gone", "The lab is `scripts/lib/no_such_lab.sh`.\n", "no file of the tree"),
     ("a metric that does not exist", "Watch `zeroseg_flows_stared_total`.\n", "no metric family zeroseg_flows_stared_total"),
     ("a skip without a reason", "<!-- docs-check: skip -->\n```sh\nzeroseg nothing\n```\n", "needs a reason"),
+    ("a link out of the repository", "See [the design](../shared/DESIGN.md).\n", "out of the repository"),
+    ("a path out of the repository", "The design is in `../shared/DESIGN.md`.\n", "out of the repository"),
+]
+
+# (what, a whole page, what the failure must say)
+PAGE_BREAKS = [
+    ("a page that opens with a code block", "# The lab\n\n```sh\nzeroseg status\n```\n", "opens with no paragraph"),
+    ("a page that opens with a list", "# The datapath\n\n- **Hooks.** three programs\n", "opens with no paragraph"),
+    ("a page that opens with a heading", "# The CLI\n\n## Using it\n\nRun it.\n", "opens with no paragraph"),
+    ("a page that opens with an image", "# The map\n\n![the map](img/map.png)\n", "opens with no paragraph"),
 ]
 
 
@@ -421,9 +460,11 @@ def self_test(root, binary, tree, settings, families):
             ok = False
             print(f"FAIL: self-test: {what} was not named (expected {expect!r}); problems: {c.problems}")
     base = open(os.path.join(root, "README.md")).read()
-    for what, extra, expect in BREAKS:
+    cases = [(w, "README.md", base + "\n" + extra, e) for w, extra, e in BREAKS]
+    cases += [(w, "docs/broken.md", page, e) for w, page, e in PAGE_BREAKS]
+    for what, rel, page, expect in cases:
         c = Checker(root, binary, tree, settings, families)
-        c.check_page("README.md", base + "\n" + extra)
+        c.check_page(rel, page)
         named = [p for p in c.problems if expect in p]
         if named:
             print(f"self-test ok: {what}: {named[0]}")
