@@ -114,7 +114,7 @@ print(last)' "$2" "$3" || true)
 cluster_line() {  # NODE: "node N: connected, revision R applied, lag L, K live nodes"
   clab_zs "$1" cluster status -o json 2>/dev/null | py '
 live = sorted(x["node"] for x in j["nodes"] if x["ttl"] > 0)
-print("%s %s %s %d" % (j["connected"], j["applied_revision"], j["lag"], len(live)))' || true
+print("%s %s %s %d" % ("yes" if j["connected"] else "no", j["applied_revision"], j["lag"], len(live)))' || true
 }
 
 say "the lab: 3 nodes on a routed underlay, etcd, an agent per node (--cluster), 2 workloads behind each"
@@ -205,6 +205,7 @@ read -r got_id got_name _ <<<"$(denied_from 1 "$(clab_ip api)" "$(clab_ip web)")
 note "node 1 judged api's address as ${got_name:-?} (identity ${got_id:-none}): it is world there now"
 [ "${got_id:-}" = 2 ] || flag "expected world (2)"
 probe allowed "prod/web    (n1) -> prod/api (n2)    tcp/8080"      web api tcp 8080
+note "(the other way: node 2's pins, still enforcing, know web and let it in)"
 note ""
 note "node 2's agent started again: it writes its workloads back under a new lease"
 clab_agent_start 2
@@ -254,7 +255,7 @@ say "every node connected to etcd, all caught up; then the lab comes down"
 for n in 1 2 3; do
   for _ in $(seq 50); do read -r up rev lag live <<<"$(cluster_line $n)"; [ "${lag:-1}" = 0 ] && break; sleep 0.2; done
   printf '    node %s: connected %-5s revision %-5s lag %-3s %s live nodes\n' "$n" "${up:-?}" "${rev:-?}" "${lag:-?}" "${live:-?}"
-  [ "${up:-}" = True ] && [ "${lag:-}" = 0 ] && [ "${live:-}" = 3 ] || flag "expected connected, lag 0, 3 live nodes"
+  [ "${up:-}" = yes ] && [ "${lag:-}" = 0 ] && [ "${live:-}" = 3 ] || flag "expected connected, lag 0, 3 live nodes"
 done
 [ -n "${DEMO_EVIDENCE:-}" ] && keep_evidence
 trap - EXIT

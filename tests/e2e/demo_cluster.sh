@@ -38,6 +38,8 @@ expect_eq "it shows its 8 steps" "$(grep -c '^==> [1-8]/8 ' <<<"$out")" 8
 # its flags: a line of its own "    <- ...", or "  <- expected ..." after a verdict
 expect_eq "it flags nothing" "$(grep -cE -e '^    <- |  <- expected' -e 'did not hold' <<<"$out")" 0
 expect_contains "it ends saying so" "$out" "demo done: every step held"
+# a person reads it: no Python or JSON literal leaks into a sentence
+expect_eq "no True/False/None/null in its words" "$(grep -cwE 'True|False|None|null' <<<"$out")" 0
 expect_eq "no escape byte in its output, which is not a terminal" "$(grep -c $'\033' <<<"$out")" 0
 # on a terminal (script(1) gives one) the demo's colours (scripts/lib/colour.sh,
 # which it sources) are on, and NO_COLOR turns them off

@@ -85,6 +85,12 @@ matrix "no policy: a flat network" "$ALL"
 echo "== three-tier"
 expect_ok "apply policies/three-tier.yaml" lab_zs apply -f "$root/policies/three-tier.yaml"
 matrix "three-tier" "$THREE_TIER"
+# the README's tour: two policies select prod/db for ingress (db, admin-ssh),
+# and the trace says so in the plural, as the flow log does
+out=$(lab_zs policy trace --from guest/attacker --to prod/db --port 5432/tcp)
+if [[ $out == *"SegmentPolicy/prod/db, SegmentPolicy/prod/admin-ssh select prod/db for ingress"* ]]; then
+  pass "trace attacker -> db names both policies that select db"
+else fail "trace attacker -> db: $out"; fi
 
 echo "== three-tier in audit mode"
 sed 's/^spec:$/spec:\n  mode: audit/' "$root/policies/three-tier.yaml" >"$work/audit.yaml"

@@ -512,6 +512,18 @@ TEST_F(FlowJsonTest, ADefaultDenyNamesThePolicyThatSelects) {
   EXPECT_FALSE(j.contains("rule"));
 }
 
+// `policy trace` and the flow log say it alike, in the plural when several
+// policies select the workload (the tour's prod/db: two do)
+TEST(DefaultDenyWhy, AgreesInNumberWithThePoliciesThatSelect) {
+  EXPECT_EQ(default_deny_why({"SegmentPolicy/prod/db"}, "prod/db", "ingress"),
+            "default deny: SegmentPolicy/prod/db selects prod/db for ingress and no rule allows this");
+  EXPECT_EQ(default_deny_why({"SegmentPolicy/prod/db", "SegmentPolicy/prod/admin-ssh"}, "prod/db", "ingress"),
+            "default deny: SegmentPolicy/prod/db, SegmentPolicy/prod/admin-ssh select prod/db for ingress and no "
+            "rule allows this");
+  EXPECT_EQ(default_deny_why({}, "prod/db", "egress"),
+            "default deny: a policy selects prod/db for egress and no rule allows this");
+}
+
 TEST_F(FlowJsonTest, AnotherReaderNamesTheSameAndKeepsItsSerial) {
   auto other = names_->another_reader();
   EXPECT_EQ(other->serial(), names_->serial());

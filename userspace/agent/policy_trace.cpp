@@ -14,6 +14,7 @@
 #include "detect/flow_analyzer.h"
 #include "loader/datapath.h"
 #include "net/packet_builder.h"
+#include "telemetry/flow_catalog.h"
 #include "telemetry/telemetry.h"
 
 namespace zeroseg {
@@ -50,17 +51,14 @@ std::string explain(const zs_trace_result& r, const Compiled& c, const std::stri
     return it == c.rules.end() ? "rule " + std::to_string(id) : it->second.str();
   };
   auto selectors = [&] {
-    std::string s;
-    if (auto it = c.selected_by->find(r.subject); it != c.selected_by->end())
-      for (const auto& p : it->second[r.direction & 1]) s += (s.empty() ? "" : ", ") + p;
-    return s.empty() ? std::string("a policy") : s;
+    auto it = c.selected_by->find(r.subject);
+    return it == c.selected_by->end() ? std::vector<std::string>{} : it->second[r.direction & 1];
   };
   if (r.mode == ZS_MODE_OFF) return std::string("allowed: no policy selects ") + who + " for " + dir;
   if (r.verdict == ZS_VERDICT_ALLOWED) return "allowed by " + rule(r.rule_id);
   std::string why = r.reason == ZS_REASON_POLICY_DENY
                         ? "denied by " + rule(r.rule_id)
-                        : std::string("default deny: ") + selectors() + " selects " + who + " for " + dir +
-                              " and no rule allows this";
+                        : default_deny_why(selectors(), who, dir);
   return r.verdict == ZS_VERDICT_AUDIT ? "audit (passes): would be " + why : why;
 }
 

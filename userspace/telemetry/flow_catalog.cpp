@@ -181,14 +181,20 @@ std::string FlowCatalog::explain_uncached(const FlowRecord& r) const {
   if (r.reason == ZS_REASON_POLICY_DENY) {
     why = "denied by " + rule_name();
   } else {
-    std::string selectors;
-    if (auto it = compiled_->selected_by->find(r.subject); it != compiled_->selected_by->end())
-      for (const auto& p : it->second[r.direction & 1]) selectors += (selectors.empty() ? "" : ", ") + p;
-    bool several = selectors.find(", ") != std::string::npos;
-    why = "default deny: " + (selectors.empty() ? std::string("a policy") : selectors) +
-          (several ? " select " : " selects ") + who + " for " + dir + " and no rule allows this";
+    auto it = compiled_->selected_by->find(r.subject);
+    why = default_deny_why(it == compiled_->selected_by->end() ? std::vector<std::string>{}
+                                                                : it->second[r.direction & 1],
+                           who, dir);
   }
   return r.verdict == ZS_VERDICT_AUDIT ? "audit (passed): would be " + why : why;
+}
+
+std::string default_deny_why(const std::vector<std::string>& policies, const std::string& who,
+                             const char* direction) {
+  std::string named;
+  for (const auto& p : policies) named += (named.empty() ? "" : ", ") + p;
+  return "default deny: " + (named.empty() ? std::string("a policy") : named) +
+         (policies.size() > 1 ? " select " : " selects ") + who + " for " + direction + " and no rule allows this";
 }
 
 }  // namespace zeroseg

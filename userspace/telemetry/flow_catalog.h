@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "net/addr.h"
 #include "policy/compiler.h"
@@ -103,6 +104,11 @@ class FlowCatalog {
 // The address in a tuple, as an IpAddr.
 IpAddr tuple_source(const zs_tuple& t);
 IpAddr tuple_destination(const zs_tuple& t);
+
+// "default deny: P1, P2 select WHO for DIR and no rule allows this": the one
+// wording of a default deny, for flow records and for `policy trace` alike.
+std::string default_deny_why(const std::vector<std::string>& policies, const std::string& who,
+                             const char* direction);
 
 // "\"...\"" with JSON escapes.
 void append_json_string(std::string& out, std::string_view s);
