@@ -254,6 +254,7 @@ class Checker:
         return os.path.relpath(full, os.path.normpath(self.root)).startswith("..")
 
     def check_page(self, rel, text):
+        self.page_text = text
         lines = text.split("\n")
         self.check_opening(rel, lines)
         marker = None
@@ -324,10 +325,16 @@ class Checker:
         for n, line in prose:
             where = f"{rel}:{n}"
             for target in LINK.findall(line):
-                if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+                if re.match(r"^[a-z][a-z0-9+.-]*:", target):
                     continue
                 self.counts["links"] += 1
-                path = target.split("#", 1)[0]
+                path, _, anchor = target.partition("#")
+                page = os.path.normpath(os.path.join(page_dir, path)) if path else None
+                if anchor and (page is None or (page.endswith(".md") and os.path.isfile(page))):
+                    text = self.page_text if page is None else open(page).read()
+                    if anchor not in slugs(text):
+                        self.fail(where, f"the link {target} names no heading of {path or 'this page'}")
+                    continue
                 if self.outside(page_dir, path):
                     self.fail(where, f"the link {target} leads out of the repository")
                 elif not os.path.exists(os.path.normpath(os.path.join(page_dir, path))):
@@ -356,6 +363,24 @@ class Checker:
             if name.endswith("_") and any(f.startswith(name) for f in self.families):
                 continue
             self.fail(where, f"no metric family {name} (families are written by `family(\"...\")` in userspace/)")
+
+
+def slugs(text):
+    """The anchors GitHub gives a page's headings (outside code blocks)."""
+    found, fence = set(), None
+    for line in text.split("\n"):
+        m = FENCE.match(line)
+        if m and (fence is None or m.group(2)[0] == fence):
+            fence = None if fence else m.group(2)[0]
+            continue
+        h = re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if h and fence is None:
+            slug = re.sub(r"[^\w\- ]", "", h.group(1).lower()).replace(" ", "-")
+            n, base = 1, slug
+            while slug in found:
+                slug, n = f"{base}-{n}", n + 1
+            found.add(slug)
+    return found
 
 
 def check_cli_coverage(checker, rel, text):
@@ -432,6 +457,9 @@ BREAKS = [
     ("a backticked path that is gone", "The lab is `scripts/lib/no_such_lab.sh`.\n", "no file of the tree"),
     ("a metric that does not exist", "Watch `zeroseg_flows_stared_total`.\n", "no metric family zeroseg_flows_stared_total"),
     ("a skip without a reason", "<!-- docs-check: skip -->\n```sh\nzeroseg nothing\n```\n", "needs a reason"),
+    ("a link to a heading that is not there", "See [the needs](#requirement).\n", "names no heading"),
+    ("a link to a heading of another page that is not there", "See [it](docs/labs.md#the-vm-labs).\n",
+     "names no heading"),
     ("a link out of the repository", "See [the design](../shared/DESIGN.md).\n", "out of the repository"),
     ("a path out of the repository", "The design is in `../shared/DESIGN.md`.\n", "out of the repository"),
 ]
