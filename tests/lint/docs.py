@@ -21,6 +21,7 @@ For every page:
 - it opens, under its title, with a paragraph of prose saying what the
   page is (not a code block, list, table or image: a newcomer lands on
   any page from a link);
+- it names no `issue N` without a link (the reader has no tracker);
 - every relative link and image resolves inside the repository (a link or
   a backticked `../x` path out of it works only on one machine), every
   backticked path of the tree (`docs/x.md`, `scripts/lab.sh`, ...)
@@ -52,6 +53,7 @@ TREE_DIRS = ("docs", "scripts", "tests", "bench", "deploy", "policies", "userspa
 METRIC = re.compile(r"\bzeroseg_[a-z][a-z0-9_]*\b(?!\()")
 LINK = re.compile(r"!?\[(?:[^\]\[]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 INLINE = re.compile(r"(`+)(.+?)\1")
+ISSUE = re.compile(r"\bissues? (?:#)?\d+\b", re.I)
 
 
 class Tree:
@@ -339,6 +341,10 @@ class Checker:
                     self.fail(where, f"the link {target} leads out of the repository")
                 elif not os.path.exists(os.path.normpath(os.path.join(page_dir, path))):
                     self.fail(where, f"the link {target} leads nowhere (relative to {os.path.dirname(rel) or '.'}/)")
+            bare = ISSUE.search(LINK.sub("", INLINE.sub("", line)))
+            if bare:
+                self.fail(where, f"{bare.group(0)!r} is a tracker the reader cannot open: "
+                                 "say what it is, or link it")
             for _, code in INLINE.findall(line):
                 code = code.strip()
                 if code.startswith("zeroseg "):
@@ -460,6 +466,7 @@ BREAKS = [
     ("a link to a heading that is not there", "See [the needs](#requirement).\n", "names no heading"),
     ("a link to a heading of another page that is not there", "See [it](docs/labs.md#the-vm-labs).\n",
      "names no heading"),
+    ("an issue named but not linked", "This is the open work of issue 16.\n", "'issue 16' is a tracker"),
     ("a link out of the repository", "See [the design](../shared/DESIGN.md).\n", "out of the repository"),
     ("a path out of the repository", "The design is in `../shared/DESIGN.md`.\n", "out of the repository"),
 ]
