@@ -18,6 +18,7 @@
 #include "common/error.h"
 #include "detect/detection.h"
 #include "detect/detection_blind.h"
+#include "detect/policy_learning.h"
 #include "detect/webhook.h"
 #include "policy/compiler.h"
 #include "policy/evaluate.h"
@@ -705,6 +706,24 @@ TEST(PortScan, RefusedRecordsAreFailedTriesAndTheirEndsAreNotCountedAgain) {
     s.feed(e);
   }
   EXPECT_EQ(s.alerts.size(), before);
+}
+
+// `policy suggest`'s header counts in words a person reads: "1 flow", not "1 flows"
+TEST_F(BlockedDependencyTest, TheSuggestionCountsOneFlowInTheSingular) {
+  Conversation c;
+  c.src = *IpAddr::parse("10.0.3.3");
+  c.dst = *IpAddr::parse("10.0.1.1");
+  c.proto = 6;
+  c.port = 80;
+  c.flows = 1;
+  c.verdict = ZS_VERDICT_ALLOWED;
+  std::string one = suggest_policies({c}, objects_, "node", 0, "");
+  EXPECT_NE(one.find("from 1 flow (1 conversation) seen by node node"), std::string::npos) << one;
+  Conversation d = c;
+  d.dst = *IpAddr::parse("10.0.1.2");
+  d.flows = 3;
+  std::string two = suggest_policies({c, d}, objects_, "node", 0, "");
+  EXPECT_NE(two.find("from 4 flows (2 conversations) seen by node node"), std::string::npos) << two;
 }
 
 // A workload retrying the denied services it depends on (z/c probing three

@@ -125,8 +125,9 @@ std::string suggest_policies(const std::vector<Conversation>& seen, const Object
     flows += counted ? c.flows : 0;
   }
 
-  std::string y = "# zeroseg policy suggest: least-privilege SegmentPolicies from " + std::to_string(flows) +
-                  " flows (" + std::to_string(conversations) + " conversations) seen by node " + node +
+  auto count = [](uint64_t n, const char* one, const char* many) { return std::to_string(n) + (n == 1 ? one : many); };
+  std::string y = "# zeroseg policy suggest: least-privilege SegmentPolicies from " + count(flows, " flow", " flows") +
+                  " (" + count(conversations, " conversation", " conversations") + ") seen by node " + node +
                   (since_ns ? " since " + format_rfc3339(since_ns) : "") +
                   ".\n# Review before applying: what was not seen while learning is denied.\n";
   std::set<std::string> taken;
