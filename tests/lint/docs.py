@@ -21,7 +21,8 @@ For every page:
 - it opens, under its title, with a paragraph of prose saying what the
   page is (not a code block, list, table or image: a newcomer lands on
   any page from a link);
-- it names no `issue N` without a link (the reader has no tracker);
+- it does not send the reader to itself (`docs/x.md` on docs/x.md: a
+  text moved from another page), nor names an `issue N` without a link (the reader has no tracker);
 - every relative link and image resolves inside the repository (a link or
   a backticked `../x` path out of it works only on one machine), every
   backticked path of the tree (`docs/x.md`, `scripts/lab.sh`, ...)
@@ -345,6 +346,10 @@ class Checker:
             if bare:
                 self.fail(where, f"{bare.group(0)!r} is a tracker the reader cannot open: "
                                  "say what it is, or link it")
+            for target in [t.split("#")[0] for t in LINK.findall(line)] + [c.strip() for _, c in INLINE.findall(line)]:
+                if target and (target == rel or os.path.normpath(os.path.join(page_dir, target))
+                               == os.path.normpath(os.path.join(self.root, rel))):
+                    self.fail(where, f"the page sends the reader to itself ({target}): name the section")
             for _, code in INLINE.findall(line):
                 code = code.strip()
                 if code.startswith("zeroseg "):
@@ -467,6 +472,8 @@ BREAKS = [
     ("a link to a heading of another page that is not there", "See [it](docs/labs.md#the-vm-labs).\n",
      "names no heading"),
     ("an issue named but not linked", "This is the open work of issue 16.\n", "'issue 16' is a tracker"),
+    ("a page that names itself", "The fields: `README.md`.\n", "sends the reader to itself"),
+    ("a page that links itself", "The fields: [here](./README.md).\n", "sends the reader to itself"),
     ("a link out of the repository", "See [the design](../shared/DESIGN.md).\n", "out of the repository"),
     ("a path out of the repository", "The design is in `../shared/DESIGN.md`.\n", "out of the repository"),
 ]
