@@ -91,6 +91,10 @@ out=$(lab_zs policy trace --from guest/attacker --to prod/db --port 5432/tcp)
 if [[ $out == *"SegmentPolicy/prod/db, SegmentPolicy/prod/admin-ssh select prod/db for ingress"* ]]; then
   pass "trace attacker -> db names both policies that select db"
 else fail "trace attacker -> db: $out"; fi
+# status lists the interfaces in ifindex order (the kernel's hash map has none)
+ifx=$(lab_zs status | awk '$3 == "workload" {print $2}')
+expect_eq "status lists the six interfaces" "$(wc -l <<<"$ifx")" 6
+expect_eq "status lists them by ifindex" "$(tr '\n' ' ' <<<"$ifx")" "$(sort -n <<<"$ifx" | tr '\n' ' ')"
 
 echo "== three-tier in audit mode"
 sed 's/^spec:$/spec:\n  mode: audit/' "$root/policies/three-tier.yaml" >"$work/audit.yaml"

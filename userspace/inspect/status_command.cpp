@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // `zeroseg status`: programs, attachments, map fill and counters.
+#include <algorithm>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -86,7 +87,9 @@ void run_status(const GlobalOptions& g, bool datapath_only) {
   const uint32_t* limit = dp->config().ct_endpoint_share;
   j["conntrack_endpoint_limit"] = {limit[0], limit[1]};
   j["endpoints"] = json::array();
-  for (auto& [ifindex, v] : dp->endpoints().entries()) {
+  auto endpoints = dp->endpoints().entries();  // a hash map's order: a person reads them by ifindex
+  std::sort(endpoints.begin(), endpoints.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [ifindex, v] : endpoints) {
     const auto& e = slot_ref(v, slot);
     std::string name = ifname_of(ifindex);
     HookState h = name.empty() ? HookState{} : query_hooks(ifindex);
