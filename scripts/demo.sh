@@ -29,7 +29,7 @@ if [ -z "${ZEROSEG:-}" ]; then
   ZEROSEG=$root/build/userspace/zeroseg
 fi
 # shellcheck disable=SC2034  # read by lib/lab.sh
-LAB=zs-demo
+LAB=${DEMO_LAB:-zs-demo}  # DEMO_LAB: another name, to run beside another demo or a test
 # shellcheck source=lib/lab.sh
 source scripts/lib/lab.sh
 note "$("$ZEROSEG" --version)"
