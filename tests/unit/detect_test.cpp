@@ -708,24 +708,6 @@ TEST(PortScan, RefusedRecordsAreFailedTriesAndTheirEndsAreNotCountedAgain) {
   EXPECT_EQ(s.alerts.size(), before);
 }
 
-// `policy suggest`'s header counts in words a person reads: "1 flow", not "1 flows"
-TEST_F(BlockedDependencyTest, TheSuggestionCountsOneFlowInTheSingular) {
-  Conversation c;
-  c.src = *IpAddr::parse("10.0.3.3");
-  c.dst = *IpAddr::parse("10.0.1.1");
-  c.proto = 6;
-  c.port = 80;
-  c.flows = 1;
-  c.verdict = ZS_VERDICT_ALLOWED;
-  std::string one = suggest_policies({c}, objects_, "node", 0, "");
-  EXPECT_NE(one.find("from 1 flow (1 conversation) seen by node node"), std::string::npos) << one;
-  Conversation d = c;
-  d.dst = *IpAddr::parse("10.0.1.2");
-  d.flows = 3;
-  std::string two = suggest_policies({c, d}, objects_, "node", 0, "");
-  EXPECT_NE(two.find("from 4 flows (2 conversations) seen by node node"), std::string::npos) << two;
-}
-
 // A workload retrying the denied services it depends on (z/c probing three
 // addresses on one port ~5 times a second): a blocked dependency, low,
 // without an ATT&CK discovery id, with the policy that would allow it, and
@@ -787,6 +769,24 @@ spec:
   FlowCatalog names_{"node"};
   std::map<std::string, uint32_t> id_of_;
 };
+
+// `policy suggest`'s header counts in words a person reads: "1 flow", not "1 flows"
+TEST_F(BlockedDependencyTest, TheSuggestionCountsOneFlowInTheSingular) {
+  Conversation c;
+  c.src = *IpAddr::parse("10.0.3.3");
+  c.dst = *IpAddr::parse("10.0.1.1");
+  c.proto = 6;
+  c.port = 80;
+  c.flows = 1;
+  c.verdict = ZS_VERDICT_ALLOWED;
+  std::string one = suggest_policies({c}, objects_, "node", 0, "");
+  EXPECT_NE(one.find("from 1 flow (1 conversation) seen by node node"), std::string::npos) << one;
+  Conversation d = c;
+  d.dst = *IpAddr::parse("10.0.1.2");
+  d.flows = 3;
+  std::string two = suggest_policies({c, d}, objects_, "node", 0, "");
+  EXPECT_NE(two.find("from 4 flows (2 conversations) seen by node node"), std::string::npos) << two;
+}
 
 TEST_F(BlockedDependencyTest, ThreeDeniedServicesRetriedFiveTimesASecondAreNoScan) {
   Detection d;
