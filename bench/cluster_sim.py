@@ -10,9 +10,11 @@ what an agent does to etcd:
     written in transactions of 100) and its identity uses
     (identities/used-by/NUMBER/NODE, once the real agents numbered its
     label sets: WORKLOADS/--replicas label sets app=sim-K, shared by all nodes);
-  - a watch of /zeroseg/v1/ per node (etcd's fan-out: every node sees every
-    write), and applied/NODE written after each revision of objects seen, as
-    an agent reports;
+  - a watch per node of what an agent watches (--watch-range objects, the
+    default: namespaces/ to the end of workloads/, as ClusterKeys::watch_range;
+    --watch-range whole: all of /zeroseg/v1/, as agents did before, so that
+    every node received every node's applied/ report), and applied/NODE
+    written after each revision of objects seen, as an agent reports;
   - churn: --churn workload changes a second cluster-wide (a random node's
     workload deleted, or put back), for --duration seconds.
 
@@ -132,7 +134,11 @@ class SimNode:
         """Every write under /zeroseg/v1/ from start_revision; applied/NODE of
         each node of `group` (this one and those whose watch it stands for)
         after each revision of objects."""
-        body = {"create_request": {"key": b64(PREFIX), "range_end": b64(prefix_end(PREFIX)),
+        if self.sim.watch_range == "whole":
+            begin, end = PREFIX, prefix_end(PREFIX)
+        else:
+            begin, end = PREFIX + "namespaces/", prefix_end(PREFIX + "workloads/")
+        body = {"create_request": {"key": b64(begin), "range_end": b64(end),
                                    "start_revision": str(start_revision)}}
         # an object's key, base64 as the gateway sends it ("/zeroseg/v1/" is 12
         # bytes: 16 characters, then the kind's first 3 bytes): found without
@@ -151,6 +157,7 @@ class SimNode:
                         break
                     self.sim.count("watch_messages", 1)
                     self.sim.count("watch_bytes", len(line))
+                    self.sim.count("watch_events", line.count(b'"kv":'))
                     if not any(o in line for o in objects):
                         # a reconnect resumes past it (no replay of others' reports)
                         m = line.find(b'"revision":"')
@@ -177,6 +184,7 @@ class Sim:
         self.host, self.port = a.etcd.rsplit(":", 1)
         self.port = int(self.port)
         self.ttl, self.workloads, self.replicas = a.ttl, a.workloads, a.replicas
+        self.watch_range = a.watch_range
         self.nodes = [SimNode(self, i) for i in range(a.nodes)]
         self.stopping = False
         self.counts, self.mu = {}, threading.Lock()
@@ -303,6 +311,8 @@ def main():
     ap.add_argument("--watchers", type=int, default=0,
                     help="watches held (default: one per node); each reports for NODES/WATCHERS nodes")
     ap.add_argument("--no-watch", action="store_true", help="the simulated nodes neither watch nor report")
+    ap.add_argument("--watch-range", choices=("objects", "whole"), default="objects",
+                    help="what each simulated node watches: the objects' range, as agents do, or all of the prefix (before)")
     ap.add_argument("--json")
     a = ap.parse_args()
     random.seed(17)
@@ -356,6 +366,9 @@ def main():
     samples.append(sample(db, pids, samples[-1]))
     print(f"loaded: {json.dumps(samples[-1])}", flush=True)
     # steady churn
+    with sim.mu:
+        counts_at_churn = dict(sim.counts)
+    churn_began = time.monotonic()
     stop_at = time.monotonic() + a.duration
     next_sample = time.monotonic() + a.sample
     changes = 0
@@ -375,10 +388,17 @@ def main():
     sim.stopping = True
     beats.terminate()
     churn_samples = samples[2:]
+    churn_s = time.monotonic() - churn_began
+    watchers = 0 if a.no_watch else (a.watchers or a.nodes)
+    per_watcher = {}
+    for what in ("watch_events", "watch_messages", "watch_bytes"):
+        n = sim.counts.get(what, 0) - counts_at_churn.get(what, 0)
+        per_watcher[what + "_per_watcher_per_s"] = n / max(1, watchers) / churn_s
     summary = {"nodes": a.nodes, "workloads": a.workloads, "watchers": a.watchers or a.nodes, "churn_per_s": a.churn, "join_s": joined,
                "agents_caught_up_s": caught, "changes": changes, "counts": dict(sim.counts, **sim.beat_figures()),
                "etcd_end": samples[-1]["etcd"], "etcd_before": samples[0]["etcd"],
                "revisions_per_s": sum(s.get("revisions_per_s", 0) for s in churn_samples) / max(1, len(churn_samples)),
+               "watch_range": a.watch_range, "churn_s": churn_s, **per_watcher,
                "agents": {}}
     span = samples[-1]["t"] - samples[1]["t"]
     for name in pids:

@@ -35,9 +35,9 @@ packages=(
   libjs-d3 chromium python3-websockets
 )
 # the VM lab (scripts/vagrant-lab.sh, ctest -R vagrant.lab): libvirt under TCG
-# and a box built locally (scripts/vagrant-box.sh); only with ZEROSEG_VAGRANT=1
-# (libvirt and qemu are heavy for a developer's machine, where vagrant.lab
-# skips without them; .ci/run sets it once vagrant.lab is enabled)
+# and a box built locally (scripts/vagrant-box.sh); only with ZEROSEG_VAGRANT=1,
+# which scripts/test.sh (the README's test command, and CI's) sets: libvirt and
+# qemu are heavy for a machine that only builds zeroseg
 if [ "${ZEROSEG_VAGRANT:-0}" = 1 ]; then
   packages+=(vagrant-libvirt libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
              dnsmasq-base ebtables mmdebstrap grub-pc-bin fdisk e2fsprogs)

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" = 0 ]; then
-  bash scripts/install-deps.sh
+  # the VM lab's packages too (libvirt, qemu, vagrant): vagrant.lab runs here
+  ZEROSEG_VAGRANT=${ZEROSEG_VAGRANT:-1} bash scripts/install-deps.sh
 else
   echo "test.sh: not root: skipping package installation; privileged tests will skip" >&2
 fi

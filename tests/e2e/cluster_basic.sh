@@ -167,7 +167,7 @@ cs=$(zs_on a cluster status 2>&1)
 expect_contains "names this node and etcd" "$cs" "node $A, etcd 10.79.0.1:2379: connected"
 expect_contains "lists node B with its lease" "$cs" "$B "
 expect_contains "and node A" "$cs" "$A "
-# the nodes' applied/ reports are revisions too: the lag is 0 once A has seen them
+# the lag counts the revisions the watch delivers (the objects: the nodes' applied/ reports are not watched): 0 once A applied them
 lag_zero() {
   for _ in $(seq 50); do
     [ "$(zs_on a cluster status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["lag"])')" = 0 ] && return 0

@@ -293,6 +293,48 @@ TEST(ClusterWatcher, IdentityAndNodeKeysAreNeitherChangesNorWarnings) {
   EXPECT_EQ(seen.calls[1], std::make_pair(std::string("change 3/0"), *rev));
 }
 
+// What grows with the nodes: every node writes applied/NODE after each
+// change it applies. Watching the whole prefix, every node received every
+// node's report (N^2 events a change); the watch now covers the objects'
+// range, so 200 reports and identities' writes reach it as nothing at all,
+// and an object written next arrives as its own 3 events.
+TEST(ClusterWatcher, OtherNodesReportsAndIdentitiesAreNotDeliveredAtAll) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  auto client = client_for(etcd);
+  ClusterKeys keys("node-b");
+  const auto [begin, end] = keys.watch_range();
+  for (const auto& p : keys.watched()) {
+    EXPECT_GE(p, begin);
+    EXPECT_LE(etcd::prefix_end(p), end) << p;
+  }
+  for (const char* outside : {"/zeroseg/v1/applied/node-a", "/zeroseg/v1/identities/used-by/300/node-a"})
+    EXPECT_TRUE(std::string(outside) < begin || std::string(outside) >= end) << outside;
+  Seen seen;
+  ClusterWatcher w(client_for(etcd), keys,
+                   {[&](const ObjectSet& all, int64_t rev) { seen.add("snapshot " + std::to_string(all.size()), rev); },
+                    [&](const ObjectSet& put, const ObjectSet& gone, int64_t rev) {
+                      seen.add("change " + std::to_string(put.size()) + "/" + std::to_string(gone.size()), rev);
+                    }});
+  w.start();
+  ASSERT_TRUE(w.wait_applied(1, 20s));
+  for (int i = 0; i < 100; i++) {
+    ASSERT_TRUE(client->put("/zeroseg/v1/applied/node-" + std::to_string(i % 10), std::to_string(i)));
+    ASSERT_TRUE(client->put("/zeroseg/v1/identities/used-by/300/node-" + std::to_string(i % 10), ""));
+  }
+  ClusterStore store(client, ClusterKeys("node-a"));
+  auto rev = store.put(load_yaml(kObjects, "t.yaml"));
+  ASSERT_TRUE(rev) << rev.error();
+  ASSERT_TRUE(w.wait_applied(*rev, 20s));
+  WatchStatus st = w.status();
+  w.stop();
+  EXPECT_EQ(st.watch_events, 3u) << "the watch delivered writes that are no object";
+  EXPECT_EQ(st.lag(), 0);
+  std::lock_guard lock(seen.mu);
+  ASSERT_EQ(seen.calls.size(), 2u);
+  EXPECT_EQ(seen.calls[1], std::make_pair(std::string("change 3/0"), *rev));
+}
+
 }  // namespace
 }  // namespace zeroseg
 

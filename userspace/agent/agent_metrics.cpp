@@ -44,6 +44,9 @@ void write_cluster_metrics(PromWriter& w, const ClusterMetrics& c) {
   w.sample("zeroseg_cluster_lag_revisions", static_cast<double>(c.lag));
   w.family("zeroseg_cluster_relists_total", "counter", "Lists of the whole state (the start, after an outage or a compaction).");
   w.sample("zeroseg_cluster_relists_total", static_cast<double>(c.relists));
+  w.family("zeroseg_cluster_watch_events_total", "counter",
+           "Events etcd's watch delivered to this node (its objects and nodes/; not the other nodes' reports).");
+  w.sample("zeroseg_cluster_watch_events_total", static_cast<double>(c.watch_events));
 }
 
 void write_attach_metrics(PromWriter& w, const AttachCounters& c, size_t not_enforced) {

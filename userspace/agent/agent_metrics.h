@@ -34,6 +34,7 @@ struct ClusterMetrics {
   int64_t outage_since_ns = 0;  // realtime; 0 while up
   int64_t applied_revision = 0, store_revision = 0, lag = 0;
   uint64_t relists = 0;
+  uint64_t watch_events = 0;
 };
 void write_cluster_metrics(PromWriter& w, const ClusterMetrics& c);
 void write_attach_metrics(PromWriter& w, const AttachCounters& c, size_t not_enforced);

@@ -362,6 +362,7 @@ std::string ClusterMode::metrics() const {
   m.store_revision = s.store_revision;
   m.lag = s.lag();
   m.relists = s.relists;
+  m.watch_events = s.watch_events;
   PromWriter w;
   write_cluster_metrics(w, m);
   return w.text();
@@ -374,7 +375,8 @@ json ClusterMode::status() const {
             {"applied_revision", w.applied_revision},
             {"store_revision", w.store_revision},
             {"lag", w.lag()},
-            {"relists", w.relists}};
+            {"relists", w.relists},
+            {"watch_events", w.watch_events}};
   if (w.connected) j["connected_since_ns"] = w.connected_since_ns;
   json eps = json::array();
   for (const auto& e : client_->options().endpoints) eps.push_back(e.str());
@@ -397,9 +399,10 @@ json ClusterMode::cluster_view() const {
     j["nodes_error"] = nodes.error();
     return j;
   }
+  // etcd's revision now: past applied_revision by the writes this node
+  // does not watch (the nodes' applied/ reports, identities' uses); the
+  // lag counts only what the watch delivered (ClusterKeys::watch_range)
   j["head_revision"] = nodes->revision;
-  // what etcd says now; the watcher's own "lag" counts from the revision it saw last
-  j["lag"] = std::max<int64_t>(0, nodes->revision - j["applied_revision"].get<int64_t>());
   json list = json::array();
   for (const auto& kv : nodes->kvs) {
     auto ttl = client_->lease_time_to_live(kv.lease);  // a read: renews nothing

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <iterator>
 #include <memory>
@@ -142,8 +143,16 @@ class SharedMap {
                             [](const std::shared_ptr<Chunk>& c, const K& key) { return Less()(c->back().first, key); });
   }
   // Chunk i, this map's alone (cloned if another copy holds it).
+  // use_count() is a relaxed load: seeing 1 after a reader on another
+  // thread dropped the last other copy does not by itself order that
+  // reader's reads of the chunk before the writes here. The acquire fence
+  // pairs with the release of that drop (shared_ptr's count decrement is
+  // acq_rel), as shared_ptr's own destructor does before it frees.
   Chunk& own(size_t i) {
-    if (chunks_[i].use_count() > 1) chunks_[i] = std::make_shared<Chunk>(*chunks_[i]);
+    if (chunks_[i].use_count() > 1)
+      chunks_[i] = std::make_shared<Chunk>(*chunks_[i]);
+    else
+      std::atomic_thread_fence(std::memory_order_acquire);
     return *chunks_[i];
   }
   // k's entry, made with make() when absent (then second is true).

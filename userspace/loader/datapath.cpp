@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -367,7 +368,22 @@ void Datapath::wait_for_programs() const {
   outer.update(&zero, &inner);
 }
 
-std::shared_future<void> Datapath::start_grace_period() const {
+std::shared_future<void> Datapath::start_grace_period() {
+  if (!cpu_pass_tried_) {
+    cpu_pass_tried_ = true;
+    const char* env = std::getenv("ZEROSEG_GRACE_PERIOD");
+    std::string why;
+    if (env && std::string(env) == "kernel")
+      why = "ZEROSEG_GRACE_PERIOD=kernel";
+    else
+      cpu_pass_ = CpuPass::create(&why);
+    log::debug(cpu_pass_ ? "grace periods: a pass over the CPUs"
+                         : "grace periods: the kernel's (" + why + ")");
+  }
+  if (cpu_pass_)  // deferred: no thread, and a dropped future does not block
+    return std::async(std::launch::deferred, [this] {
+             if (!cpu_pass_->pass()) wait_for_programs();
+           }).share();
   try {
     return std::async(std::launch::async, [this] { wait_for_programs(); }).share();
   } catch (const std::system_error&) {  // no thread to be had: the wait as before, when it is needed

@@ -23,6 +23,7 @@
 #include "abi/kernel_flows.h"
 #include "common/handles.h"
 #include "loader/conntrack_map.h"
+#include "loader/cpu_pass.h"
 #include "loader/lookup_plan.h"
 #include "loader/map.h"
 
@@ -114,9 +115,12 @@ class Datapath {
   // Returns once no program still runs that read the generation before
   // the last flip (an ARRAY_OF_MAPS update waits for an RCU grace period).
   void wait_for_programs() const;
-  // wait_for_programs() on a thread of its own, begun now (after a flip):
-  // ready once the period has passed.
-  std::shared_future<void> start_grace_period() const;
+  // The grace period of a flip just made, as a future: a pass over the
+  // CPUs (loader/cpu_pass.h: microseconds), run by whoever waits for it
+  // first; or, where that cannot prove it, wait_for_programs() on a thread
+  // of its own, begun now. ZEROSEG_GRACE_PERIOD=kernel in the environment
+  // keeps the kernel's (benchmarks compare the two).
+  std::shared_future<void> start_grace_period();
   // Finishes the last commit: once no program reads the slot it retired
   // (an RCU grace period, a few ms), that slot catches up. A commit returns
   // at its flip, when packets see the new state, and leaves this for later:
@@ -164,6 +168,8 @@ class Datapath {
   mutable uint32_t trace_seq_ = 0;  // tells one trace's result from the last
   std::function<void()> pending_level_;  // set by a commit, run by settle()
   std::shared_future<void> grace_;       // the grace period pending_level_ waits for
+  std::unique_ptr<CpuPass> cpu_pass_;    // made at the first flip; null: the kernel's grace period
+  bool cpu_pass_tried_ = false;
 };
 
 }  // namespace zeroseg

@@ -247,9 +247,10 @@ void Transaction::commit() {
   };
   auto level = std::make_shared<Level>(
       Level{std::move(eps), std::move(ips), std::move(pol), std::move(srcs), std::move(spfx)});
-  // The grace period starts now, on its own thread: the next change's
-  // compile and journal run while it passes, and its transaction waits
-  // only for what is left of it (back to back, it was the whole period).
+  // The grace period: a pass over the CPUs, run by the next transaction
+  // or housekeeping, whichever waits first (loader/cpu_pass.h: tens of
+  // microseconds, where the kernel's ~12 ms held up every change back to
+  // back); or the kernel's, begun now on a thread of its own.
   auto grace = dp_.start_grace_period();
   dp_.grace_ = grace;
   dp_.pending_level_ = [level, active, plan, grace, &dp = dp_] {

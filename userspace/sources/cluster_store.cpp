@@ -252,13 +252,18 @@ void ClusterWatcher::run() {
       bool compacted = false, quiet = true;
       int64_t created_at = 0;
       const auto watch_began = std::chrono::steady_clock::now();
-      auto next = client_->watch(keys_.prefix(), etcd::prefix_end(keys_.prefix()), from, [&](const etcd::WatchBatch& b) {
+      const auto [range_begin, range_end] = keys_.watch_range();
+      auto next = client_->watch(range_begin, range_end, from, [&](const etcd::WatchBatch& b) {
         if (b.compact_revision > 0) {
           compacted = true;
           return false;
         }
         quiet = false;
         seen_head(b.revision);
+        {
+          std::lock_guard lock(mu_);
+          status_.watch_events += b.events.size();
+        }
         // one call per revision: a transaction's objects arrive together
         std::map<int64_t, std::pair<ObjectSet, ObjectSet>> by_revision;
         std::map<int64_t, WorkloadNodes> nodes;
@@ -292,7 +297,6 @@ void ClusterWatcher::run() {
         }
         return true;
       }, kWatchIdle, &created_at);
-      seen_head(created_at);
       if (compacted) {
         listed = false;
         continue;  // at once: the store moved on without us
@@ -301,8 +305,13 @@ void ClusterWatcher::run() {
         // quiet for kWatchIdle: etcd sends a watch's past events at once,
         // so none under the prefix came before the revision it was created at
         // (a stream cut sooner may have lost them: only the idle end counts)
-        if (quiet && created_at > 0 && std::chrono::steady_clock::now() - watch_began >= kWatchIdle)
+        // (etcd's head then, moved on by writes outside the range, counts as
+        // seen only here: seen at the watch's start, it showed a lag of
+        // others' reports for a whole idle period)
+        if (quiet && created_at > 0 && std::chrono::steady_clock::now() - watch_began >= kWatchIdle) {
+          seen_head(created_at);
           applied(created_at);
+        }
         backoff.reset();
         continue;
       }

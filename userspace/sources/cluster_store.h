@@ -46,8 +46,18 @@ class ClusterKeys {
   std::vector<std::string> watched() const {
     return {prefix_ + "namespaces/", prefix_ + "policies/", prefix_ + "workloads/"};
   }
-  // Whether key is under one of watched(): the watch stream, over all of
-  // the prefix, also carries identities/ and nodes/, which are no object.
+  // The one key range a node watches: from namespaces/ to the end of
+  // workloads/, all of watched() (one stream, so a transaction's objects
+  // arrive together) and nodes/ between them, but not applied/ or
+  // identities/, which sort before: every node writes its applied/ report
+  // after each change, and with a watch of the whole prefix every node
+  // received every node's report (N^2 deliveries a change, docs/cluster.md
+  // "Scale"); identities' uses are written at each lease beat.
+  std::pair<std::string, std::string> watch_range() const {
+    return {prefix_ + "namespaces/", etcd::prefix_end(prefix_ + "workloads/")};
+  }
+  // Whether key is under one of watched(): the watch stream also carries
+  // nodes/, which are no object.
   bool of_objects(const std::string& key) const;
   // The object a stored value holds, into `into`; a remote workload loses
   // its interface. Throws Error naming the key when the value is not one
@@ -104,7 +114,9 @@ struct WatchStatus {
   int64_t connected_since_ns = 0;  // realtime, of the last (re)list; 0 during an outage
   std::string last_error;
   uint64_t relists = 0;
-  // revisions of etcd not yet applied here (as of the last revision seen)
+  uint64_t watch_events = 0;  // events the watch delivered (what etcd sends this node)
+  // revisions of etcd not yet applied here (as of the last revision the
+  // watch or a list saw: writes outside watch_range() are not seen)
   int64_t lag() const { return std::max<int64_t>(0, store_revision - applied_revision); }
 };
 
