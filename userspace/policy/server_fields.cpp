@@ -43,6 +43,10 @@ void emit(YAML::Emitter& out, const yaml::Node& n) {
       out << YAML::EndSeq;
       break;
     case yaml::Type::scalar:
+      // (text_of's check below, at this value's place)
+      if (n.scalar().find('\x7f') != std::string::npos)
+        throw YAML::ParserException(n.Mark(), "a value holds the control character 0x7f (DEL), which this object's "
+                                              "text, rewritten, could not carry");
       if (reads_as_null(n.scalar())) out << YAML::DoubleQuoted;
       out << n.scalar();
       break;
