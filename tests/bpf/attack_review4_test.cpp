@@ -10,7 +10,9 @@
 #include <string>
 
 #include "datapath_fixture.h"
+#include "common/handles.h"
 #include "loader/conntrack_map.h"
+#include "loader/pin_stamp.h"
 #include "privileged.h"
 
 namespace zeroseg::test {
@@ -96,6 +98,26 @@ TEST_F(RollbackTest, ARestartOnItsOwnPinsKeepsTheBitsExact) {
   auto dp = Datapath::load({.pin_dir = dir_, .pin = true});
   EXPECT_FALSE(bits(*dp, kSport).as_source >> (kSport & 63) & 1);
   EXPECT_FALSE(bits(*dp, kDport).as_dest >> (kDport & 63) & 1);
+}
+
+// Attack review 13: the stamp says the bits are this version's to trust,
+// so it is written last. An upgrade that stops after pinning its programs
+// but before taking the old version's bits as unknown (here: the pinned
+// zs_ct_origin_ports frozen, so the load throws at filling it; a kill or
+// a failed mmap does the same) must leave no stamp naming its programs:
+// stamped first, the next start trusted bits the rollback never set, and
+// the replies of the flows it tracked were dropped.
+TEST_F(RollbackTest, AnUpgradeThatStopsHalfWayLeavesNoStampClaimingItsPins) {
+  { auto dp = Datapath::load({.pin_dir = dir_, .pin = true}); }
+  old_version_runs(/*keeps_stamp_pin=*/true);
+  {
+    UniqueFd ports(bpf_obj_get((dir_ + "/zs_ct_origin_ports").c_str()));
+    ASSERT_GE(ports.get(), 0);
+    ASSERT_EQ(bpf_map_freeze(ports.get()), 0);
+  }
+  EXPECT_THROW(Datapath::load({.pin_dir = dir_, .pin = true}), std::exception) << "the fill was refused";
+  EXPECT_FALSE(pins_stamped_by_us(dir_, program_name(Program::tc_egress)))
+      << "the half-done upgrade stamped the pins: the next start trusts the old version's bits";
 }
 
 }  // namespace

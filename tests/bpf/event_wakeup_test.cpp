@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <zeroseg/event.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -175,6 +176,35 @@ TEST_P(EventWakeupTest, ABurstBehindTheReaderArrivesWhole) {
   BlockedReader reader(dp().map("zs_events"));
   ASSERT_TRUE(reader.ok());
   EXPECT_EQ(reader.drain(), 5000);
+  EXPECT_EQ(counter(ZS_CTR_EVENTS_LOST), lost);
+}
+
+// Attack review 13: a workload that keeps every CPU's count from
+// resetting (each woke the reader once past the mark, then sent nothing
+// while the ring was under it) and crosses the mark again while the agent
+// sleeps: none of its records wakes the reader (under 63 more on any CPU).
+// What bounds their delay is the agent's own poll (Telemetry::run loops on
+// EventRing::read(100)): the first read that starts after the last record
+// was sent returns it (counted in reads, not time). It held.
+TEST_P(EventWakeupTest, StaleCountsOnEveryCpuDelayRecordsOnlyToThePollTimeout) {
+  OnOneCpu pinned;
+  EventRing ring(dp().map("zs_events"));
+  uint32_t zero = 0;
+  std::vector<uint64_t> past(libbpf_num_possible_cpus(), 1);  // each CPU: woke once, never reset
+  dp().map("zs_event_pace").update(&zero, past.data());
+  const uint64_t lost = counter(ZS_CTR_EVENTS_LOST);
+  const int n = kRecordsToTheMark + 30;  // 31 past the mark: no CPU's count reaches 64
+  std::atomic<int> got = 0, reads = 0;
+  std::thread agent([&] {
+    for (int i = 0; i < 300 && got < n; i++, reads++)
+      ring.read(100, [&](const zs_event& ev) { got += ev.type == ZS_EVENT_FLOW_NEW; });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the reader sleeps in its poll
+  new_flows(n);
+  const int reads_when_sent = reads;
+  agent.join();
+  EXPECT_EQ(got, n) << "records left in the ring";
+  EXPECT_LE(reads - reads_when_sent, 2) << "records waited past the read that followed them";
   EXPECT_EQ(counter(ZS_CTR_EVENTS_LOST), lost);
 }
 

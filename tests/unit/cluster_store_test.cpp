@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "common/error.h"
 #include "etcd_server.h"
@@ -87,6 +88,73 @@ TEST(ClusterKeys, KeysDecodeBackAndRemoteWorkloadsLoseTheirInterface) {
 // deletion of that key, or of node-a's own key when its lease ended with
 // the watch connected, removed it. Failed before keep_own_workloads was
 // called (put held node-b's copy, gone named prod/web).
+// A hostile node writes odd values under its own workloads/NODE/ keys
+// (attack review 13). Each value another node takes in must be kept as a
+// workload without an interface, and its text, as the state directory
+// keeps it ("---" and the text: state_files.cpp), must read back as the
+// same workload: a text that reads back with an interface makes a
+// restarted node take it for its own, and one that does not read back
+// stops the node's next start (a corrupt snapshot: refusing to start).
+TEST(ClusterKeys, OddValuesOfAnotherNodeReadBackAsTheSameRemoteWorkload) {
+  const std::string head = "apiVersion: zeroseg.io/v1\nkind: Workload\n";
+  const std::string meta = "metadata: {name: web, namespace: prod, labels: {app: web}}\n";
+  const std::vector<std::string> values = {
+      head + meta + "spec: {interface: veth9, ips: [10.0.0.9], attach: host}\n",
+      head + meta + "spec:\n  interface: veth9\n  ips:\n  - 10.0.0.9\n",
+      head + meta + "spec:\n  \"interface\": veth9\n  'ips': [10.0.0.9]\n",
+      head + meta + "spec:\n  !!str interface: veth9\n  ips: [10.0.0.9]\n",
+      head + meta + "spec:\n  ? interface\n  : veth9\n  ips: [10.0.0.9]\n",
+      head + meta + "spec: !!map {interface: veth9, ips: [10.0.0.9]}\n",
+      head + meta + "spec: {ips: [10.0.0.9], interface: veth9, interface: veth8}\n",
+      head + meta + "spec: {ips: [10.0.0.9]}\nspec: {interface: veth9, ips: [10.0.0.9]}\n",
+      head + meta + "spec: &s {interface: veth9, ips: [10.0.0.9]}\n",
+      head + meta + "spec: {interface: veth9, ips: [10.0.0.9]}\n...\nspec: {interface: veth7}\n",
+      "apiVersion: v1\nkind: List\nitems:\n- apiVersion: zeroseg.io/v1\n  kind: Workload\n  " + meta +
+          "  spec: {interface: veth9, ips: [10.0.0.9]}\n",
+      head +
+          "metadata:\n  name: web\n  namespace: prod\n  labels: {app: web}\n  annotations:\n"
+          "    a: \"---\"\n    b: \"...\"\n    c: \"--- x\"\n    d: \"\\r\\n---\\r\\n\"\n    e: \"\\u2028---\"\n"
+          "    f: \"\\x85interface: veth9\"\n    g: \"\\uFEFF\"\n    h: \" #x \"\n    i: \"null\"\n    j: \"\"\n"
+          "    k: \"x\\ty\"\n    l: \"<<\"\n    m: \"%x\"\n    n: \"- x\"\n    o: \"? x\"\n    p: \"a: b\"\n"
+          "    q: \"\\ttab\"\n    r: \"~\"\n    s: \"'\"\n    t: \"\\\"\"\n    u: \"\\u0085\"\n"
+          "    v: \"trailing \"\n    v1: \"\\x01\\x1b\"\n    v2: \"\\U0001F600\\u00ff\"\n    w: \" leading\"\n    y: \"\\u00a0\"\n    z: \"\\\\\"\n"
+          "    ? " + std::string(1100, 'k') + "\n    : long key\n"
+          "spec: {interface: veth9, ips: [10.0.0.9]}\n",
+      // DEL written as an escape: no raw control character in the value,
+      // but yaml-cpp's emitter writes it raw (it escapes below 0x20 only)
+      head + "metadata:\n  name: web\n  namespace: prod\n  annotations: {x: \"\\x7f\"}\n" +
+          "spec: {interface: veth9, ips: [10.0.0.9]}\n",
+  };
+  ClusterKeys here("node-a");
+  size_t kept = 0;
+  for (const auto& value : values) {
+    SCOPED_TRACE(value);
+    ObjectSet got;
+    try {
+      here.decode("/zeroseg/v1/workloads/node-evil/prod/web", value, got);
+    } catch (const Error&) {
+      continue;  // refused: nothing of it is kept
+    }
+    ASSERT_EQ(got.workloads.size(), 1u);
+    kept++;
+    EXPECT_EQ(got.workloads[0].interface, "");
+    EXPECT_EQ(got.workloads[0].attach, ZS_ATTACH_WORKLOAD);
+    ObjectSet reread;
+    try {
+      reread = load_yaml("---\n" + got.workloads[0].meta.document.str() + "\n", "desired.yaml");
+    } catch (const Error& e) {
+      ADD_FAILURE() << "the kept text does not read back: " << e.what() << "\n" << got.workloads[0].meta.document.str();
+      continue;
+    }
+    ASSERT_EQ(reread.workloads.size(), 1u) << got.workloads[0].meta.document.str();
+    EXPECT_EQ(reread.workloads[0].interface, "") << got.workloads[0].meta.document.str();
+    EXPECT_EQ(reread.workloads[0].attach, ZS_ATTACH_WORKLOAD);
+    EXPECT_EQ(reread.workloads[0].ips, got.workloads[0].ips);
+    EXPECT_EQ(reread.workloads[0].meta.labels, got.workloads[0].meta.labels);
+  }
+  EXPECT_EQ(kept, values.size() - 1) << "every value is kept but the one with DEL, which is refused";
+}
+
 TEST(ClusterKeys, AnotherNodesWorkloadOfTheSameNameNeitherReplacesNorRemovesOurs) {
   ObjectSet here = load_yaml(kObjects, "t.yaml");
   ClusterKeys a("node-a");

@@ -166,7 +166,6 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
         throw_errno("pinning program " + std::string(program_name(p)), errno);
     }
   }
-  if (options.pin) stamp_pins(options.pin_dir, dp->prog_fds_.at(Program::tc_egress).get());
   for (auto& [name, fd] : dp->map_fds_) dp->maps_.emplace(name, MapRef(fd.get(), name));
   // Flows tracked by an older version (whose programs may still be
   // attached, tracking more) set no bit: every port may then be any
@@ -180,6 +179,12 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
     for (uint32_t i = 0; i < ZS_IPCACHE_FILTER_WORDS; i++) dp->ipcache_filter_[i] = ~uint64_t{0};
   if (policy_filter_new)
     for (uint32_t i = 0; i < ZS_POLICY_FILTER_WORDS; i++) dp->policy_filter_[i] = ~uint64_t{0};
+  // The stamp last: it says the bits above are this version's to trust. A
+  // start that stops before here (a throw above, a kill) leaves the new
+  // programs pinned under the old stamp, and the next start takes the
+  // bits as unknown again; stamped first, it trusted bits a rollback
+  // never set (attack review 13).
+  if (options.pin) stamp_pins(options.pin_dir, dp->prog_fds_.at(Program::tc_egress).get());
   return dp;
 }
 
