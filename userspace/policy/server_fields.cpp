@@ -57,6 +57,19 @@ void emit(YAML::Emitter& out, const yaml::Node& n) {
 
 bool is_last_applied(const yaml::Node& key) { return key.IsScalar() && key.scalar() == kLastAppliedAnnotation; }
 
+// m's entries but those whose key `skip` names
+template <class Skip>
+void emit_map_except(YAML::Emitter& out, const yaml::Node& m, Skip skip) {
+  out << YAML::BeginMap;
+  for (const auto& kv : m)
+    if (!skip(kv.first)) {
+      emit_key(out, kv.first);
+      out << YAML::Value;
+      emit(out, kv.second);
+    }
+  out << YAML::EndMap;
+}
+
 // annotations without the last-applied one: how many remain
 size_t other_annotations(const yaml::Node& a) {
   size_t n = 0;
@@ -71,14 +84,8 @@ void emit_metadata(YAML::Emitter& out, const yaml::Node& m) {
     if (is_server_metadata(key)) continue;
     if (key == "annotations" && kv.second.IsMap()) {
       if (!other_annotations(kv.second)) continue;
-      out << YAML::Key << key << YAML::Value << YAML::BeginMap;
-      for (const auto& a : kv.second)
-        if (!is_last_applied(a.first)) {
-          emit_key(out, a.first);
-          out << YAML::Value;
-          emit(out, a.second);
-        }
-      out << YAML::EndMap;
+      out << YAML::Key << key << YAML::Value;
+      emit_map_except(out, kv.second, is_last_applied);
       continue;
     }
     emit_key(out, kv.first);
@@ -164,14 +171,7 @@ std::string without_spec_fields(const yaml::Node& doc, std::initializer_list<con
       emit(out, kv.second);
       continue;
     }
-    out << YAML::BeginMap;
-    for (const auto& field : kv.second)
-      if (!dropped(field.first)) {
-        emit_key(out, field.first);
-        out << YAML::Value;
-        emit(out, field.second);
-      }
-    out << YAML::EndMap;
+    emit_map_except(out, kv.second, dropped);
   }
   out << YAML::EndMap;
   return text_of(out, doc);
