@@ -29,8 +29,11 @@
 # thread's CPU time per packet (/proc/PID/schedstat) at that rate: what the
 # filter costs, without the harness's contention. The floor's no-loss rate
 # can be the sender's own limit (it is then marked "sender-bound").
-# TOL is 0.5%, not 0.1%: on this shared VM even XDP_DROP loses 0.25-0.5%
-# at 0.5-1 Mpps (its thread stalls for ms now and then; the ring holds 256).
+# TOL is 2%, not 0.1%, and a failed trial is run once more (it fails when
+# both do): on this shared VM (load 10-20) even XDP_DROP loses 0.2-0.9% at
+# 0.4-1.8 Mpps, whatever the rate (its thread stalls for ms now and then
+# and the veth's ring holds 256 frames), while past what a receiver can
+# take the loss is 3-35%.
 #
 # The sender and the receiver's thread run SCHED_FIFO (priority 1) for the
 # seconds of a run: on a machine shared with builds, a fair share would
@@ -43,7 +46,7 @@
 #   --perf SYSTEM:FILE   perf record -a -g during SYSTEM's runs (its NAPI thread:
 #                        --comm napi/...; bench/RESULTS.md reads BPF programs),
 #                        and into FILE.noloss during a trial at its no-loss rate
-#   --trials N --trial S --tol F   the no-loss search (default 7 of 1 s, 0.005;
+#   --trials N --trial S --tol F   the no-loss search (default 7 of 0.5 s, 0.02;
 #                        --quick 1 of 0.2 s); --trials 0 skips it
 # Writes one JSON line per row and scenario to OUT:
 #   {"system": "...", "scenario": "repeated"|"random", "runs_pps": [...],
@@ -59,10 +62,10 @@ FLOOD=$build/bench/flood
 ZEROSEG=$build/userspace/zeroseg
 
 runs=3 duration=3 rules=10000 out='' quick=0 only='' scenarios='repeated random' perf_spec=''
-trials=7 trial_s=1 tol=0.005
+trials=7 trial_s=0.5 tol=0.02 tries=2
 while [ $# -gt 0 ]; do
   case $1 in
-    --quick) quick=1 runs=1 duration=0.3 rules=200 trials=1 trial_s=0.2 ;;
+    --quick) quick=1 runs=1 duration=0.3 rules=200 trials=1 trial_s=0.2 tries=1 ;;
     --json) out=$2; shift ;;
     --runs) runs=$2; shift ;;
     --duration) duration=$2; shift ;;
@@ -169,18 +172,26 @@ declare -A noloss noloss_busy noloss_bound trial_log
 search() {
   local system=$1 scenario=$2 rate=$3 lo=0 hi=0 best=0 best_busy='' bound=false line sent loss i
   local log=''
+  local pass
   for ((i = 0; i < trials; i++)); do
-    line=$(flood_run "$scenario" "$trial_s" "$rate")
-    sent=$(field sent_pps "$line") loss=$(field loss "$line")
-    [ -n "$sent" ] && [ -n "$loss" ] || { echo "veth_deny.sh: $system: no figure from flood: $line" >&2; return 1; }
-    [ -z "${VD_VERBOSE:-}" ] || echo "$system $scenario @$rate: $line" >&2
-    log+="${log:+,}[$rate,$sent,$loss]"
-    if awk -v l="$loss" -v t="$tol" 'BEGIN { exit !(l <= t) }'; then
-      if [ "$sent" -gt "$best" ]; then best=$sent best_busy=$(field busy_ns "$line"); fi
+    pass=0
+    for _ in $(seq "$tries"); do # a stall of the machine's, not the rate, fails one
+      line=$(flood_run "$scenario" "$trial_s" "$rate")
+      sent=$(field sent_pps "$line") loss=$(field loss "$line")
+      if [ -z "$sent" ] || [ -z "$loss" ]; then echo "veth_deny.sh: $system: no figure from flood: $line" >&2; return 1; fi
+      [ -z "${VD_VERBOSE:-}" ] || echo "$system $scenario @$rate: $line" >&2
+      log+="${log:+,}[$rate,$sent,$loss]"
+      if awk -v l="$loss" -v t="$tol" 'BEGIN { exit !(l <= t) }'; then pass=1; break; fi
+    done
+    if [ "$pass" = 1 ]; then
+      if [ "$sent" -gt "$best" ]; then
+        best=$sent best_busy=$(field busy_ns "$line")
+        # a pass at under 90% of the rate asked: the sender's limit (it
+        # restarts its schedule after a stall: a few % below is usual)
+        bound=false
+        [ $((sent * 10)) -ge $((rate * 9)) ] || bound=true
+      fi
       lo=$rate
-      # the sender cannot go faster: this is its limit, not the receiver's
-      if [ $((sent * 100)) -lt $((rate * 97)) ]; then bound=true; break; fi
-      bound=false
     else
       hi=$rate
     fi
