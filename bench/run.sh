@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every comparison of issue 16 in one run, and the report:
-#   veth      denied traffic on a veth, pps per system (bench/veth_deny.sh)
+#   veth      denied traffic on a veth, pps per system, and the rate each takes
+#             without loss from a paced sender (bench/veth_deny.sh)
 #   datapath  ns/packet by scenario, family, hook and rules (datapath_bench)
 #   tcp       iperf3, round trip, connections/s through a node (tcp_paths.sh)
 #   apply     the control plane at scale (apply_bench)

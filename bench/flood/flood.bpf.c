@@ -7,6 +7,13 @@
  * peer). Live frames keep a page's bytes from one run to the next, so every
  * field written here is written on every run.
  *
+ * Paced (flood_gap_ns set): frames go in bursts of flood_burst, a burst
+ * every flood_gap_ns; the first run of a burst spins until its time.
+ * Unpaced, the sender sends as fast as it can, and what the receiver's
+ * ring cannot hold the sender frees into the pool the receiver returns its
+ * frames to, under the same lock (bench/RESULTS.md, perf13): paced at a
+ * rate the receiver takes, that contention is gone.
+ *
  * zs_flood_pass and zs_flood_drop sit on a receiving veth: a veth has NAPI
  * (and so takes XDP_TX frames at all) only with an XDP program attached. */
 #include <linux/bpf.h>
@@ -24,10 +31,17 @@ const volatile __u32 flood_sources; /* how many source addresses (>= 1) */
 const volatile __u32 flood_ports;   /* how many source ports (>= 1) */
 const volatile __u32 flood_src_base; /* host order: the last word of the source */
 const volatile __u16 flood_sport_base;
+const volatile __u64 flood_gap_ns;  /* ns between bursts; 0: unpaced */
+const volatile __u32 flood_burst;   /* frames a burst (>= 1) */
 
 /* live frames run on the sender's one CPU: plain state will do */
 __u32 flood_next;         /* the next flow */
 __u32 flood_rand = 2463534242; /* xorshift32: a helper call per packet cost 30% */
+__u64 flood_sent;         /* frames returned XDP_TX: read by flood.c between runs */
+__u64 flood_due_ns;       /* paced: when the next burst may start */
+__u32 flood_burst_left;   /* paced: frames left in this burst */
+__u64 flood_first_ns, flood_last_ns; /* paced: the first and the last burst's start */
+__u64 flood_restarts;     /* paced: bursts started late by more than 4 gaps */
 
 static __always_inline __u16 flood_ip_csum(const __u16 *h)
 {
@@ -43,6 +57,51 @@ static __always_inline __u16 flood_ip_csum(const __u16 *h)
 	return ~sum;
 }
 
+static long flood_spin(__u64 index, void *ctx)
+{
+	(void)index;
+	(void)ctx;
+	return bpf_ktime_get_ns() >= flood_due_ns; /* 1 stops the loop */
+}
+
+/* paced: wait (spinning in the program) until this run's frame is due.
+ * Spinning, not XDP_DROP for the runs between bursts: a dropped live
+ * frame goes back to the pool without the direct cache, and runs that
+ * dropped stalled the sender for milliseconds at a time (3-4x below the
+ * rate asked for). */
+static __always_inline void flood_pace(void)
+{
+	__u64 now;
+
+	if (!flood_gap_ns)
+		return;
+	if (flood_burst_left) {
+		flood_burst_left--;
+		return;
+	}
+	now = bpf_ktime_get_ns();
+	if (now < flood_due_ns) {
+		bpf_loop(1 << 23, flood_spin, NULL, 0);
+		now = flood_due_ns;
+	}
+	/* behind by more than a few bursts and 50 us (the sender was
+	 * preempted: here it stalls for ms at a time on a loaded machine, or
+	 * it was asked for more than it can send): start over from now rather
+	 * than catch up in one long burst the ring cannot hold. The rate asked
+	 * for is then the spacing while the sender runs; flood.c reports the
+	 * average it reached beside it. */
+	if (now - flood_due_ns > 4 * flood_gap_ns && now - flood_due_ns > 50000) {
+		flood_restarts++;
+		flood_due_ns = now + flood_gap_ns;
+	} else {
+		flood_due_ns += flood_gap_ns;
+	}
+	flood_burst_left = flood_burst - 1;
+	if (!flood_first_ns)
+		flood_first_ns = now;
+	flood_last_ns = now;
+}
+
 SEC("xdp")
 int zs_flood_tx(struct xdp_md *ctx)
 {
@@ -51,6 +110,7 @@ int zs_flood_tx(struct xdp_md *ctx)
 	__u32 src, sport;
 	struct udphdr *udp;
 
+	flood_pace();
 	if (flood_random) {
 		__u32 r = flood_rand;
 
@@ -83,6 +143,7 @@ int zs_flood_tx(struct xdp_md *ctx)
 		ip6->saddr.in6_u.u6_addr32[3] = bpf_htonl(src);
 		udp->source = bpf_htons(sport);
 		udp->check = 0; /* no one reads it before the filters drop */
+		flood_sent++;
 		return XDP_TX;
 	}
 	{
@@ -98,6 +159,7 @@ int zs_flood_tx(struct xdp_md *ctx)
 		udp->source = bpf_htons(sport);
 		udp->check = 0;
 	}
+	flood_sent++;
 	return XDP_TX;
 }
 

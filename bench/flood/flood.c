@@ -19,7 +19,13 @@
  *       takes off the ring, before its XDP program runs, so every row,
  *       dropping in XDP or later, is counted alike; frames the ring had
  *       no room for are not counted. Prints one line:
- *         pps=N received=N sent=N seconds=S
+ *         pps=N received=N sent=N seconds=S sent_pps=N loss=F busy_ns=F [restarts=N]
+ *       sent: frames the sender put out (XDP_TX); loss: the share of them
+ *       the receiver did not take; busy_ns: the receiver's NAPI threads'
+ *       CPU time (--rx-pid, /proc/PID/schedstat) per frame taken.
+ *       --rate PPS paces the sender (flood.bpf.c): bursts of --burst frames
+ *       spaced to the rate; the receiver's counter is read once the ring
+ *       has drained, so sent - received is what the receiver lost.
  *
  * The sender runs in the sending namespace (--netns), the counters are read
  * in the one flood started in; pin the receiver's NAPI thread elsewhere. */
@@ -52,13 +58,16 @@ static void usage(void)
 		"       flood send --dev IF --dst-mac MAC --src ADDR --dst ADDR [--ipv6]\n"
 		"                  [--flows N | --random-sources N] [--ports N] [--sport P] [--dport P]\n"
 		"                  [--duration S] [--netns PATH] [--rx-dev IF] [--cpu N]\n"
+		"                  [--rate PPS [--burst N]] [--rx-pid PID[,PID...]]\n"
 		"  --flows N           cycle over N flows: source address i and port i, i < N (default 256)\n"
 		"  --random-sources N  a random source address of N and a random port of --ports per packet\n"
 		"  --ports N           source ports (default 1 with --flows: one port per address; 65536 with\n"
 		"                      --random-sources)\n"
 		"  --src ADDR          the first source address; --dst the destination (udp --dport, 9)\n"
 		"  --netns PATH        send from this namespace (the counters stay in the starting one)\n"
-		"  --rx-dev IF         the receiving veth whose rx_packets count (in the starting namespace)\n");
+		"  --rx-dev IF         the receiving veth whose rx_packets count (in the starting namespace)\n"
+		"  --rate PPS          paced: PPS frames a second in bursts of --burst (default 16)\n"
+		"  --rx-pid PIDS       the receiver's NAPI threads: their CPU time per frame taken\n");
 	exit(2);
 }
 
@@ -117,6 +126,34 @@ static long long rx_packets(int fd, const char *ifname)
 	return -1;
 }
 
+/* CPU time (ns) of the threads in pids (comma-separated), summed */
+static long long busy_ns(const char *pids)
+{
+	long long sum = 0;
+	const char *p = pids;
+
+	while (p && *p) {
+		char path[64], buf[128];
+		long pid = strtol(p, (char **)&p, 10);
+		unsigned long long run;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%ld/schedstat", pid);
+		f = fopen(path, "r");
+		if (!f)
+			return -1;
+		if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%llu", &run) != 1) {
+			fclose(f);
+			return -1;
+		}
+		fclose(f);
+		sum += (long long)run;
+		if (*p == ',')
+			p++;
+	}
+	return sum;
+}
+
 static int cmd_attach(int argc, char **argv)
 {
 	struct flood_bpf *skel;
@@ -158,11 +195,11 @@ static int cmd_attach(int argc, char **argv)
 }
 
 struct send_opts {
-	const char *dev, *netns, *rx_dev;
+	const char *dev, *netns, *rx_dev, *rx_pids;
 	unsigned char dst_mac[6];
 	int have_dst_mac, ipv6, random, cpu;
-	unsigned flows, ports, sport, dport;
-	double duration;
+	unsigned flows, ports, sport, dport, burst;
+	double duration, rate;
 	struct in6_addr src6, dst6;
 	struct in_addr src4, dst4;
 	const char *src, *dst;
@@ -215,16 +252,19 @@ static int cmd_send(int argc, char **argv)
 		{"sport", required_argument, 0, 'S'}, {"dport", required_argument, 0, 'P'},
 		{"duration", required_argument, 0, 't'}, {"netns", required_argument, 0, 'n'},
 		{"rx-dev", required_argument, 0, 'R'}, {"cpu", required_argument, 0, 'c'},
+		{"rate", required_argument, 0, 'a'}, {"burst", required_argument, 0, 'b'},
+		{"rx-pid", required_argument, 0, 'x'},
 		{0, 0, 0, 0},
 	};
-	struct send_opts o = {.flows = 256, .sport = 1024, .dport = 9, .duration = 5, .cpu = -1};
+	struct send_opts o = {.flows = 256, .sport = 1024, .dport = 9, .duration = 5, .cpu = -1,
+			      .burst = 16};
 	unsigned char frame[128], src_mac[6];
 	struct flood_bpf *skel;
 	int c, ifindex, rx_fd = -1, prog_fd, ports_given = 0;
 	size_t len;
-	long long rx0 = 0, rx1 = 0;
-	unsigned long long sent = 0;
-	double t0, t1, deadline;
+	long long rx0 = 0, rx1 = 0, busy0 = -1, busy1 = -1;
+	unsigned long long sent = 0, sent0 = 0, restarts = 0;
+	double t0 = 0, t1 = 0, deadline;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -246,11 +286,19 @@ static int cmd_send(int argc, char **argv)
 		case 'n': o.netns = optarg; break;
 		case 'R': o.rx_dev = optarg; break;
 		case 'c': o.cpu = atoi(optarg); break;
+		case 'a': o.rate = strtod(optarg, NULL); break;
+		case 'b': o.burst = strtoul(optarg, NULL, 0); break;
+		case 'x': o.rx_pids = optarg; break;
 		default: usage();
 		}
 	}
-	if (!o.dev || !o.have_dst_mac || !o.src || !o.dst || !o.flows || o.duration <= 0)
+	if (!o.dev || !o.have_dst_mac || !o.src || !o.dst || !o.flows || o.duration <= 0 ||
+	    o.rate < 0 || !o.burst || o.burst > 256)
 		usage();
+	if (o.rx_pids && busy_ns(o.rx_pids) < 0) {
+		fprintf(stderr, "flood: no schedstat for --rx-pid %s\n", o.rx_pids);
+		return 1;
+	}
 	if (!ports_given)
 		o.ports = o.random ? 65536 : 1;
 	if (!o.ports || o.sport + (o.random ? 0 : 0) > 65535)
@@ -303,6 +351,10 @@ static int cmd_send(int argc, char **argv)
 	skel->rodata->flood_sources = o.flows;
 	skel->rodata->flood_ports = o.ports;
 	skel->rodata->flood_sport_base = o.sport;
+	if (o.rate > 0) {
+		skel->rodata->flood_burst = o.burst;
+		skel->rodata->flood_gap_ns = (__u64)(o.burst * 1e9 / o.rate);
+	}
 	if (o.ipv6) {
 		__u32 w;
 
@@ -327,35 +379,79 @@ static int cmd_send(int argc, char **argv)
 			    .batch_size = 64);
 		int warm = 1;
 
-		t0 = now_s();
+		if (o.rate > 0) {
+			/* paced: one call for the warm-up, one for the figure.
+			 * A call costs ~30 ms of set-up and tear-down here
+			 * (loaded machine), sending nothing: in short calls
+			 * that gap, not the pacing, set the rate. The time is
+			 * the program's own, first burst to last. */
+			opts.repeat = o.rate * 0.3 > o.burst ? (__u32)(o.rate * 0.3) : o.burst;
+			if (bpf_prog_test_run_opts(prog_fd, &opts))
+				goto run_failed;
+			usleep(20000);
+			sent0 = skel->bss->flood_sent;
+			skel->bss->flood_first_ns = 0;
+			if (rx_fd >= 0)
+				rx0 = rx_packets(rx_fd, o.rx_dev);
+			if (o.rx_pids)
+				busy0 = busy_ns(o.rx_pids);
+			opts.repeat = o.rate * o.duration > 1u << 31 ? 1u << 31
+				: o.rate * o.duration > o.burst ? (__u32)(o.rate * o.duration) : o.burst;
+			if (bpf_prog_test_run_opts(prog_fd, &opts))
+				goto run_failed;
+			t0 = skel->bss->flood_first_ns / 1e9;
+			t1 = (skel->bss->flood_last_ns + skel->rodata->flood_gap_ns) / 1e9;
+		}
+		t0 = o.rate > 0 ? t0 : now_s();
 		deadline = t0 + 0.3 + o.duration;
-		for (;;) {
-			if (bpf_prog_test_run_opts(prog_fd, &opts)) {
-				fprintf(stderr, "flood: BPF_PROG_TEST_RUN: %s\n", strerror(errno));
-				flood_bpf__destroy(skel);
-				return 1;
-			}
-			sent += opts.repeat;
+		while (o.rate <= 0) {
+			if (bpf_prog_test_run_opts(prog_fd, &opts))
+				goto run_failed;
 			t1 = now_s();
 			if (warm && t1 - t0 >= 0.3) {
 				/* past the warm-up: the receiver runs flat out */
 				warm = 0;
 				t0 = t1;
-				sent = 0;
+				sent0 = skel->bss->flood_sent;
 				if (rx_fd >= 0)
 					rx0 = rx_packets(rx_fd, o.rx_dev);
+				if (o.rx_pids)
+					busy0 = busy_ns(o.rx_pids);
 			}
 			if (t1 >= deadline && !warm)
 				break;
 		}
+		sent = skel->bss->flood_sent - sent0;
+		/* paced: what is still on the ring is not lost; let it drain */
+		if (o.rate > 0)
+			usleep(20000);
 		if (rx_fd >= 0)
 			rx1 = rx_packets(rx_fd, o.rx_dev);
+		if (o.rx_pids)
+			busy1 = busy_ns(o.rx_pids);
 	}
+	if (0) {
+run_failed:
+		fprintf(stderr, "flood: BPF_PROG_TEST_RUN: %s\n", strerror(errno));
+		flood_bpf__destroy(skel);
+		return 1;
+	}
+	/* paced: bursts started late by more than 4 gaps (the sender
+	 * stalled, or cannot go that fast): each loses time to the rate */
+	restarts = skel->bss->flood_restarts;
 	flood_bpf__destroy(skel);
-	if (rx_fd >= 0)
-		printf("pps=%.0f received=%lld sent=%llu seconds=%.3f\n", (rx1 - rx0) / (t1 - t0),
-		       rx1 - rx0, sent, t1 - t0);
-	else
+	if (rx_fd >= 0) {
+		long long got = rx1 - rx0;
+		double loss = sent && (long long)sent > got ? (double)((long long)sent - got) / sent : 0;
+
+		printf("pps=%.0f received=%lld sent=%llu seconds=%.3f sent_pps=%.0f loss=%.6f",
+		       got / (t1 - t0), got, sent, t1 - t0, sent / (t1 - t0), loss);
+		if (busy0 >= 0 && busy1 >= 0 && got > 0)
+			printf(" busy_ns=%.1f", (double)(busy1 - busy0) / got);
+		if (o.rate > 0)
+			printf(" restarts=%llu", restarts);
+		printf("\n");
+	} else
 		printf("pps=- received=- sent=%llu seconds=%.3f sent_pps=%.0f\n", sent, t1 - t0,
 		       sent / (t1 - t0));
 	return 0;
