@@ -3,7 +3,6 @@
  * the maps in bpf/lib/maps.h. */
 #include <linux/pkt_cls.h>
 
-#include "lib/event_stage.h"
 #include "lib/pipeline.h"
 #include "lib/tc_pull.h"
 
@@ -64,15 +63,6 @@ int zs_tc_trace(struct __sk_buff *skb)
 	};
 
 	return zs_trace_datapath(&ctx, skb->priority) == ZS_DROP ? TC_ACT_SHOT : TC_ACT_OK;
-}
-
-/* Never attached: the loader's EventRing runs it on each CPU
- * (BPF_F_TEST_RUN_ON_CPU) to send that CPU's staged flow starts out
- * (bpf/lib/event_stage.h). */
-SEC("raw_tp")
-int zs_event_flush(void *ctx __attribute__((unused)))
-{
-	return zs_event_flush_stage();
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

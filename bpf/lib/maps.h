@@ -200,14 +200,6 @@ struct {
 	__type(value, __u32);
 } zs_event_pace SEC(".maps");
 
-/* this CPU's flow starts not yet in zs_events (bpf/lib/event_stage.h) */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct zs_event_stage);
-} zs_event_stage SEC(".maps");
-
 /* packets and bytes per verdict x direction, per reason, and extras; one
  * element (see struct zs_counters) */
 struct {

@@ -16,7 +16,6 @@
 #include "ct_charge.h"
 #include "ctx.h"
 #include "deny_cache.h"
-#include "event_stage.h"
 #include "events.h"
 #include "flow_ctx.h"
 #include "ipcache_lookup.h"
@@ -157,7 +156,7 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 	/* judged again on its next packet, such a packet would report every
 	 * one: reported at the rate of denies */
 	if (zs_opens_flow(p) || zs_deny_event_allowed(cfg, &p->tuple, fc->now, &info.suppressed))
-		zs_emit_staged(fc->ifindex, fc->hook, p, &j, &info);
+		zs_emit(fc->ifindex, fc->hook, p, &j, &info);
 	return ZS_RESULT(j.verdict, j.reason);
 }
 

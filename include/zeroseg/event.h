@@ -52,18 +52,7 @@ struct zs_deny_budget {
 	__u64 tokens;
 };
 
-/* event_stage (per-CPU): flow starts waiting to go to the ring together,
- * ZS_EVENTS_STAGED to a ring record (bpf/lib/event_stage.h). A ring record
- * holds one or more struct zs_event back to back. */
-#define ZS_EVENTS_STAGED 8
-struct zs_event_stage {
-	__u32 count; /* records staged, < ZS_EVENTS_STAGED between packets */
-	__u32 busy;  /* a packet of this CPU is writing it */
-	struct zs_event ev[ZS_EVENTS_STAGED];
-};
-
 ZS_STATIC_ASSERT(sizeof(struct zs_event) == 80, "zs_event ABI");
 ZS_STATIC_ASSERT(sizeof(struct zs_deny_budget) == 16, "zs_deny_budget ABI");
-ZS_STATIC_ASSERT(sizeof(struct zs_event_stage) == 8 + 80 * ZS_EVENTS_STAGED, "zs_event_stage ABI");
 
 #endif

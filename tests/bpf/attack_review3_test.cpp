@@ -13,7 +13,6 @@
 #include <map>
 
 #include "datapath_fixture.h"
-#include "loader/event_ring.h"
 #include "loader/conntrack_map.h"
 
 namespace zeroseg::test {
@@ -84,10 +83,13 @@ class AttackReview3Test : public DatapathTest {
   }
   std::vector<zs_event> drain_events() {
     std::vector<zs_event> out;
-    // as the agent reads: the CPUs' staged flow starts flushed first
-    EventRing(dp().map("zs_events"), dp().program_fd(Program::event_flush)).read(0, [&](const zs_event& ev) {
-      out.push_back(ev);
-    });
+    auto cb = [](void* ctx, void* data, size_t size) {
+      if (size >= sizeof(zs_event)) static_cast<std::vector<zs_event>*>(ctx)->push_back(*static_cast<zs_event*>(data));
+      return 0;
+    };
+    ring_buffer* rb = ring_buffer__new(dp().map("zs_events").fd(), cb, &out, nullptr);
+    ring_buffer__consume(rb);
+    ring_buffer__free(rb);
     return out;
   }
   bool pinned_ = false;

@@ -6,9 +6,7 @@
 // reader at its poll timeout (EventRing::read), all of them. Past the
 // mark a CPU wakes the reader with its first record and then with every
 // 64th (ZS_EVENTS_WAKEUP_EVERY), not with each: a reader asleep is still
-// woken, and a burst behind the reader still arrives whole. Flow starts
-// reach the ring ZS_EVENTS_STAGED to a ring record (bpf/lib/event_stage.h),
-// so "a record" below is a batch, and counts are of flow events.
+// woken, and a burst behind the reader still arrives whole.
 #include <bpf/libbpf.h>
 #include <sched.h>
 #include <zeroseg/event.h>
@@ -38,25 +36,19 @@ class EventWakeupTest : public DatapathTest {
     set_endpoint(kSelf, ZS_MODE_ENFORCE, ZS_MODE_ENFORCE);
     set_identity(kPeerIp, kPeer);
     add_rule({kSelf, kPeer, IN, 6, 80, 80, 1});
-    ring().read(0, [](const zs_event&) {});
+    EventRing(dp().map("zs_events")).read(0, [](const zs_event&) {});
   }
   // n new allowed flows, each one flow event
   void new_flows(int n) {
     for (int i = 0; i < n; i++)
       ASSERT_TRUE(send(IN, PB().eth().ipv4(kPeerIp, kSelfIp).tcp(static_cast<uint16_t>(sport_++), 80, PB::kSyn).build()));
   }
-  // the ring as the agent reads it (the stages flushed when due)
-  EventRing ring() { return EventRing(dp().map("zs_events"), dp().program_fd(Program::event_flush)); }
   int sport_ = 2000;
 };
 
-// A batch is 648 bytes in the ring (8 x 80 and its header), its wakeup
-// decided before it is reserved: the 103rd of an empty ring is the first
-// to find the 64 KiB mark passed. Counts below are of flows, whole batches.
-constexpr int kB = ZS_EVENTS_STAGED;
-constexpr int kRecordsToTheMark = 103 * kB;
-// flow events in a ring record
-int events_in(size_t size) { return static_cast<int>(size / sizeof(zs_event)); }
+// Records are 88 bytes in the ring (80 and its header): the 745th of an
+// empty ring is the first at or past the 64 KiB mark.
+constexpr int kRecordsToTheMark = 745;
 
 // Runs the test's packets on one CPU: the wakeup's state is per CPU.
 class OnOneCpu {
@@ -79,18 +71,13 @@ class BlockedReader {
  public:
   explicit BlockedReader(const MapRef& events)
       : rb_(ring_buffer__new(
-            events.fd(), [](void* ctx, void*, size_t size) { return *static_cast<int*>(ctx) += events_in(size), 0; },
-            &got_, nullptr)) {}
+            events.fd(), [](void* ctx, void*, size_t) { return ++*static_cast<int*>(ctx), 0; }, &got_, nullptr)) {}
   ~BlockedReader() {
     if (thread_.joinable()) thread_.join();
     ring_buffer__free(rb_);
   }
   bool ok() const { return rb_ != nullptr; }
-  int drain() {  // flow events read
-    int before = got_;
-    ring_buffer__consume(rb_);
-    return got_ - before;
-  }
+  int drain() { return ring_buffer__consume(rb_); }
   void block() {
     thread_ = std::thread([this] {
       ring_buffer__poll(rb_, 60000);
@@ -113,8 +100,8 @@ class BlockedReader {
 };
 
 TEST_P(EventWakeupTest, RecordsBelowTheMarkReachAReaderAtItsTimeout) {
-  EventRing ring = this->ring();
-  new_flows(5);  // staged, not a whole batch
+  EventRing ring(dp().map("zs_events"));
+  new_flows(5);
   int got = 0;
   for (int i = 0; i < 20 && got < 5; i++) ring.read(50, [&](const zs_event& ev) { got += ev.type == ZS_EVENT_FLOW_NEW; });
   EXPECT_EQ(got, 5) << "records left in the ring past the reader's timeout";
@@ -124,8 +111,7 @@ TEST_P(EventWakeupTest, ABatchWakesABlockedReader) {
   const MapRef& events = dp().map("zs_events");
   int got = 0;
   ring_buffer* rb = ring_buffer__new(
-      events.fd(), [](void* ctx, void*, size_t size) { return *static_cast<int*>(ctx) += events_in(size), 0; }, &got,
-      nullptr);
+      events.fd(), [](void* ctx, void*, size_t) { return ++*static_cast<int*>(ctx), 0; }, &got, nullptr);
   ASSERT_NE(rb, nullptr);
   // 60 s: a reader that is not woken waits that long (its timeout)
   Clock::time_point woken;
@@ -135,7 +121,7 @@ TEST_P(EventWakeupTest, ABatchWakesABlockedReader) {
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the reader blocks
   auto sent = Clock::now();
-  new_flows(1000);  // 125 batches of 8 records of 80 bytes: past the 64 KiB mark
+  new_flows(1000);  // 1000 records of 80 bytes: past the 64 KiB mark
   reader.join();
   EXPECT_LT(woken - sent, std::chrono::seconds(30)) << "the reader slept until its timeout";
   ring_buffer__consume(rb);
@@ -149,16 +135,16 @@ TEST_P(EventWakeupTest, ABatchWakesABlockedReader) {
 // the records under the mark reset the CPU's count.
 TEST_P(EventWakeupTest, TheFirstRecordPastTheMarkAgainWakesTheReader) {
   OnOneCpu pinned;
-  new_flows(kRecordsToTheMark + 55 * kB);  // no reader: 55 batches past the mark
+  new_flows(kRecordsToTheMark + 55);  // no reader: 56 records past the mark
   BlockedReader reader(dp().map("zs_events"));
   ASSERT_TRUE(reader.ok());
-  EXPECT_EQ(reader.drain(), kRecordsToTheMark + 55 * kB);
+  EXPECT_EQ(reader.drain(), kRecordsToTheMark + 55);
   reader.block();
   auto sent = Clock::now();
-  new_flows(kRecordsToTheMark + 5 * kB);  // 5 past the mark
+  new_flows(kRecordsToTheMark + 5);  // 6 past the mark
   EXPECT_LT(reader.woken_after(sent), std::chrono::seconds(30)) << "the reader slept until its timeout";
   reader.drain();
-  EXPECT_EQ(reader.got(), 2 * kRecordsToTheMark + 60 * kB) << "records lost";
+  EXPECT_EQ(reader.got(), 2 * kRecordsToTheMark + 60) << "records lost";
 }
 
 // The record that passed the mark woke nobody (as when two CPUs submit
@@ -171,19 +157,19 @@ TEST_P(EventWakeupTest, AMissedCrossingIsMadeUpWithinABoundedNumberOfRecords) {
   ASSERT_TRUE(reader.ok());
   reader.block();
   auto sent = Clock::now();
-  new_flows(kRecordsToTheMark - kB);  // under the mark: no wakeup
+  new_flows(kRecordsToTheMark - 1);  // under the mark: no wakeup
   uint32_t zero = 0;
   // a per-CPU value is copied 8 bytes a CPU: the __u32 count in the low half
   std::vector<uint64_t> past(libbpf_num_possible_cpus(), 1);  // "already woken"
   dp().map("zs_event_pace").update(&zero, past.data());
-  new_flows(64 * kB);
+  new_flows(64);
   EXPECT_LT(reader.woken_after(sent), std::chrono::seconds(30)) << "the reader slept until its timeout";
   reader.drain();
-  EXPECT_EQ(reader.got(), kRecordsToTheMark + 63 * kB) << "records lost";
+  EXPECT_EQ(reader.got(), kRecordsToTheMark + 63) << "records lost";
 }
 
-// The reader far behind: 5000 records (625 batches, 405 KiB) wait, every
-// batch past the mark but the first 102; all of them arrive, none counted lost.
+// The reader far behind: 5000 records (440 KiB) wait, every one past the
+// mark but the first 744; all of them arrive, none counted lost.
 TEST_P(EventWakeupTest, ABurstBehindTheReaderArrivesWhole) {
   const uint64_t lost = counter(ZS_CTR_EVENTS_LOST);
   new_flows(5000);
@@ -202,12 +188,12 @@ TEST_P(EventWakeupTest, ABurstBehindTheReaderArrivesWhole) {
 // was sent returns it (counted in reads, not time). It held.
 TEST_P(EventWakeupTest, StaleCountsOnEveryCpuDelayRecordsOnlyToThePollTimeout) {
   OnOneCpu pinned;
-  EventRing ring = this->ring();
+  EventRing ring(dp().map("zs_events"));
   uint32_t zero = 0;
   std::vector<uint64_t> past(libbpf_num_possible_cpus(), 1);  // each CPU: woke once, never reset
   dp().map("zs_event_pace").update(&zero, past.data());
   const uint64_t lost = counter(ZS_CTR_EVENTS_LOST);
-  const int n = kRecordsToTheMark + 30 * kB + 3;  // 30 batches past the mark (no CPU's count reaches 64), 3 staged
+  const int n = kRecordsToTheMark + 30;  // 31 past the mark: no CPU's count reaches 64
   std::atomic<int> got = 0, reads = 0;
   std::thread agent([&] {
     for (int i = 0; i < 300 && got < n; i++, reads++)
@@ -219,31 +205,6 @@ TEST_P(EventWakeupTest, StaleCountsOnEveryCpuDelayRecordsOnlyToThePollTimeout) {
   agent.join();
   EXPECT_EQ(got, n) << "records left in the ring";
   EXPECT_LE(reads - reads_when_sent, 2) << "records waited past the read that followed them";
-  EXPECT_EQ(counter(ZS_CTR_EVENTS_LOST), lost);
-}
-
-// Flow starts staged on every CPU (none a whole batch, plus some batches
-// on each): one read as the agent's, after its poll, gets every one of
-// them; none is counted lost. A flush of the reader's own CPU only would
-// leave the others' stages behind.
-TEST_P(EventWakeupTest, AStagedBurstOnEveryCpuArrivesWhole) {
-  cpu_set_t before;
-  sched_getaffinity(0, sizeof before, &before);
-  const uint64_t lost = counter(ZS_CTR_EVENTS_LOST);
-  int sent = 0, cpus = 0;
-  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-    if (!CPU_ISSET(cpu, &before)) continue;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
-    new_flows(3 * kB + 3 + cpus);  // 3, 4, ... left staged on each
-    sent += 3 * kB + 3 + cpus++;
-  }
-  sched_setaffinity(0, sizeof before, &before);
-  int got = 0;
-  ring().read(0, [&](const zs_event& ev) { got += ev.type == ZS_EVENT_FLOW_NEW; });
-  EXPECT_EQ(got, sent) << "staged records left behind on " << cpus << " CPUs";
   EXPECT_EQ(counter(ZS_CTR_EVENTS_LOST), lost);
 }
 

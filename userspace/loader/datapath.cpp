@@ -45,8 +45,7 @@ UniqueMapping map_shared(const MapRef& ref, size_t bytes) {
   return UniqueMapping(p, len);
 }
 
-constexpr Program kPrograms[] = {Program::xdp_ingress, Program::tc_ingress, Program::tc_egress, Program::tc_trace,
-                                 Program::event_flush};
+constexpr Program kPrograms[] = {Program::xdp_ingress, Program::tc_ingress, Program::tc_egress, Program::tc_trace};
 
 // Maps earlier versions pinned, removed on unpin: zs_conntrack became
 // zs_conntrack4 and zs_conntrack6.
@@ -105,7 +104,6 @@ const char* program_name(Program p) {
     case Program::tc_ingress: return "zs_tc_ingress";
     case Program::tc_egress: return "zs_tc_egress";
     case Program::tc_trace: return "zs_tc_trace";
-    case Program::event_flush: return "zs_event_flush";
   }
   return "?";
 }
@@ -299,7 +297,7 @@ void Datapath::mark_policy_key(const zs_policy_key& key) {
 
 KernelFlows Datapath::kernel_flows() const {
   KernelFlows k;
-  k.events = std::make_unique<EventRing>(map("zs_events"), program_fd(Program::event_flush));
+  k.events = std::make_unique<EventRing>(map("zs_events"));
   k.conntrack = std::make_unique<ConntrackMap>(conntrack());
   k.ct_usage = std::make_unique<CtUsageMap>(map("zs_ct_usage"));
   const zs_config* cfg = config_;

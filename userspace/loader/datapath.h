@@ -36,7 +36,7 @@ struct DatapathOptions {
 };
 
 // tc_trace is never attached: `policy trace` runs it (include/zeroseg/trace.h)
-enum class Program { xdp_ingress, tc_ingress, tc_egress, tc_trace, event_flush };
+enum class Program { xdp_ingress, tc_ingress, tc_egress, tc_trace };
 const char* program_name(Program p);
 
 class Transaction;
