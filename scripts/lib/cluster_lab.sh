@@ -403,7 +403,8 @@ clab_status() {
       read -r node ns name _ <<<"$w"
       [ "$node" = "$last" ] || j=0
       last=$node j=$((j + 1))
-      [ "$node" = "$i" ] && printf '  %-14s %-12s %-12s %s\n' "$ns/$name" "$LAB-${i}w$j" "10.8$i.$j.2" "fd8$i:$j::2"
+      # the interface column as wide as the lab's names make it (up to 15)
+      [ "$node" = "$i" ] && printf "  %-14s %-$((${#LAB} + 5))s %-12s %s\n" "$ns/$name" "$LAB-${i}w$j" "10.8$i.$j.2" "fd8$i:$j::2"
     done
   done
   return 0
