@@ -81,36 +81,10 @@ probes() {  # the verdicts expected of a flat network (flat) or of the policy
   probe allowed "prod/web    (n1) -> prod/api (n2)    tcp/8080"    web api tcp 8080
   probe $d      "prod/db     (n1) -> prod/api (n2)    tcp/8080"    db api tcp 8080
 }
-# json_of NODE ARGS...: the CLI's JSON through a python expression over `j` (stdin)
+# py EXPR ARGS...: a python expression over `j`, the JSON on stdin
 py() { python3 -c "import json, sys; j = json.load(sys.stdin); $1" "${@:2}"; }
-id_of() {  # NODE WORKLOAD: its identity as NODE knows it ("" when it does not)
-  clab_zs "$1" workload list -o json 2>/dev/null |
-    py 'print(" ".join(str(w["identity"]) for w in j if w["namespace"] + "/" + w["name"] == sys.argv[1]))' "$2" || true
-}
-ids_of() {  # NODE: "ns/name=identity ..." of every workload NODE knows
-  clab_zs "$1" workload list -o json 2>/dev/null |
-    py 'print(" ".join(sorted("%s/%s=%s" % (w["namespace"], w["name"], w["identity"]) for w in j)))' || true
-}
-ipcache_of() {  # NODE IP: the identity of IP's host entry in NODE's pinned ipcache
-  clab_zs "$1" bpf dump ipcache 2>/dev/null | awk -v p="$2" '$1 == p "/32" || $1 == p "/128" {print $2}'
-}
-# denied_from NODE SRC_IP DST_IP: NODE's latest deny of SRC_IP -> DST_IP as
-# "identity name why" ("" when none within 5 s)
-denied_from() {
-  local got
-  for _ in $(seq 25); do
-    got=$(clab_zs "$1" flows --last 500 -o json --verdict denied 2>/dev/null | python3 -c '
-import json, sys
-last = ""
-for line in sys.stdin:
-    f = json.loads(line)
-    if f["source"].get("ip") == sys.argv[1] and f["destination"].get("ip") == sys.argv[2]:
-        last = "%s %s %s" % (f["source"].get("identity", 0), f["source"].get("name", "-"), f.get("why", ""))
-print(last)' "$2" "$3" || true)
-    [ -n "$got" ] && { echo "$got"; return 0; }
-    sleep 0.2
-  done
-}
+# (what the agents know: clab_identity_of, clab_workload_ids, clab_ipcache_id,
+# clab_last_deny of scripts/lib/cluster_lab.sh)
 cluster_line() {  # NODE: "node N: connected, revision R applied, lag L, K live nodes"
   clab_zs "$1" cluster status -o json 2>/dev/null | py '
 live = sorted(x["node"] for x in j["nodes"] if x["ttl"] > 0)
@@ -155,14 +129,14 @@ YAML
 note "zeroseg apply --wait-all -f policy.yaml (on node 1):"
 clab_zs 1 apply --wait-all -f "$(clab_dir)/policy.yaml" | indent
 probes policy
-ids1=$(ids_of 1)
-if [ -n "$ids1" ] && [ "$(ids_of 2)" = "$ids1" ] && [ "$(ids_of 3)" = "$ids1" ]; then
+ids1=$(clab_workload_ids 1)
+if [ -n "$ids1" ] && [ "$(clab_workload_ids 2)" = "$ids1" ] && [ "$(clab_workload_ids 3)" = "$ids1" ]; then
   note "every node numbers every workload alike (identities from etcd): ${ids1//prod\//}"
 else
-  flag "the nodes number the workloads differently: 1: $ids1; 2: $(ids_of 2); 3: $(ids_of 3)"
+  flag "the nodes number the workloads differently: 1: $ids1; 2: $(clab_workload_ids 2); 3: $(clab_workload_ids 3)"
 fi
-guest_id=$(id_of 3 guest/guest)
-read -r got_id got_name got_why <<<"$(denied_from 1 "$(clab_ip guest)" "$(clab_ip web)")"
+guest_id=$(clab_identity_of 3 guest/guest)
+read -r got_id got_name got_why <<<"$(clab_last_deny 1 "$(clab_ip guest)" "$(clab_ip web)")"
 note "node 1 denied guest's packets by guest's identity, learned from node 3 through etcd:"
 note "  from ${got_name:-?} (identity ${got_id:-none}): ${got_why:-no deny record}"
 [ -n "$guest_id" ] && [ "${got_id:-}" = "$guest_id" ] || flag "expected guest's identity ($guest_id) in node 1's deny"
@@ -178,8 +152,8 @@ metadata: {name: api-2, namespace: prod, labels: {tier: api}}
 spec: {interface: $LAB-2w3, ips: [10.82.3.2, "fd82:3::2"]}
 YAML
 clab_zs 2 apply --wait-all -f "$(clab_dir)/api-2.yaml" | indent
-api_id=$(id_of 1 prod/api)
-got=$(ipcache_of 1 10.82.3.2)
+api_id=$(clab_identity_of 1 prod/api)
+got=$(clab_ipcache_id 1 10.82.3.2)
 note "node 1's ipcache: 10.82.3.2 -> identity ${got:-none} (prod/api's: the same labels, the same number)"
 [ -n "$api_id" ] && [ "$got" = "$api_id" ] || flag "expected api's identity ($api_id)"
 probe allowed "prod/web    (n1) -> prod/api-2 (n2)  tcp/8080"      web api-2 tcp 8080
@@ -192,7 +166,7 @@ note "node 2's agent is gone; its programs and maps stay ($(clab_pin 2)):"
 probe allowed "prod/web    (n1) -> prod/api (n2)    tcp/8080"      web api tcp 8080
 probe denied  "prod/db     (n1) -> prod/api (n2)    tcp/8080"      db api tcp 8080
 killed=$(date +%s)
-dropped() { [ -z "$(id_of "$1" prod/api)" ] && [ -z "$(id_of "$1" prod/api-2)" ] && [ -z "$(ipcache_of "$1" "$(clab_ip api)")" ]; }
+dropped() { [ -z "$(clab_identity_of "$1" prod/api)" ] && [ -z "$(clab_identity_of "$1" prod/api-2)" ] && [ -z "$(clab_ipcache_id "$1" "$(clab_ip api)")" ]; }
 for _ in $(seq 200); do dropped 1 && dropped 3 && break; sleep 0.2; done
 if dropped 1 && dropped 3; then
   note "after $(($(date +%s) - killed)) s nodes 1 and 3 dropped node 2's workloads (api, api-2, batch); node 1 now:"
@@ -201,7 +175,7 @@ else
 fi
 clab_zs 1 cluster status | sed -n '3,$p' | grep -v '^identities' | indent
 probe denied  "prod/api    (n2) -> prod/web (n1)    tcp/80"        api web tcp 80
-read -r got_id got_name _ <<<"$(denied_from 1 "$(clab_ip api)" "$(clab_ip web)")"
+read -r got_id got_name _ <<<"$(clab_last_deny 1 "$(clab_ip api)" "$(clab_ip web)")"
 note "node 1 judged api's address as ${got_name:-?} (identity ${got_id:-none}): it is world there now"
 [ "${got_id:-}" = 2 ] || flag "expected world (2)"
 probe allowed "prod/web    (n1) -> prod/api (n2)    tcp/8080"      web api tcp 8080
@@ -209,8 +183,8 @@ note "(the other way: node 2's pins, still enforcing, know web and let it in)"
 note ""
 note "node 2's agent started again: it writes its workloads back under a new lease"
 clab_agent_start 2
-for _ in $(seq 100); do [ "$(id_of 1 prod/api)" = "$api_id" ] && break; sleep 0.2; done
-[ "$(id_of 1 prod/api)" = "$api_id" ] && note "node 1 knows prod/api again, by the same identity ($api_id)" ||
+for _ in $(seq 100); do [ "$(clab_identity_of 1 prod/api)" = "$api_id" ] && break; sleep 0.2; done
+[ "$(clab_identity_of 1 prod/api)" = "$api_id" ] && note "node 1 knows prod/api again, by the same identity ($api_id)" ||
   flag "node 1 does not know prod/api as $api_id again"
 probe allowed "prod/api    (n2) -> prod/web (n1)    http"          api web http 80
 

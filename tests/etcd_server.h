@@ -57,7 +57,8 @@ class EtcdServer {
   // tls: etcd serves https only, with a certificate of a CA made here, and
   // asks clients for a certificate of that CA (--client-cert-auth), as
   // etcd deployments do: ca(), client_cert(), client_key() for the client.
-  explicit EtcdServer(bool tls = false) : tls_(tls) {
+  // flags: more of etcd's own (e.g. "--max-txn-ops=2"), for a test of its limits.
+  explicit EtcdServer(bool tls = false, std::vector<std::string> flags = {}) : tls_(tls), flags_(std::move(flags)) {
     char tmpl[] = "/tmp/zs-etcd-XXXXXX";
     dir_ = mkdtemp(tmpl);
     client_port_ = free_port();
@@ -118,10 +119,15 @@ class EtcdServer {
                "--initial-advertise-peer-urls", peer.c_str(), "--initial-cluster", initial.c_str(),
                "--log-level", "warn", "--logger", "zap", cert.c_str(), key.c_str(), trusted.c_str(),
                "--client-cert-auth", static_cast<char*>(nullptr));
-      execlp("etcd", "etcd", "--name", name_.c_str(), "--data-dir", (dir_ + "/data").c_str(), "--listen-client-urls",
-             client.c_str(), "--advertise-client-urls", client.c_str(), "--listen-peer-urls", peer.c_str(),
-             "--initial-advertise-peer-urls", peer.c_str(), "--initial-cluster", initial.c_str(),
-             "--log-level", "warn", "--logger", "zap", static_cast<char*>(nullptr));
+      std::vector<std::string> args = {"etcd", "--name", name_, "--data-dir", dir_ + "/data", "--listen-client-urls",
+                                       client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
+                                       "--initial-advertise-peer-urls", peer, "--initial-cluster", initial,
+                                       "--log-level", "warn", "--logger", "zap"};
+      args.insert(args.end(), flags_.begin(), flags_.end());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execvp("etcd", argv.data());
       _exit(127);
     }
     return pid_ > 0;
@@ -184,6 +190,7 @@ class EtcdServer {
     return std::system(sh.c_str()) == 0;
   }
   bool tls_ = false;
+  std::vector<std::string> flags_;  // plain http only
   std::string name_ = "zs-test", initial_cluster_;
   std::string dir_;
   int client_port_ = 0, peer_port_ = 0;

@@ -234,6 +234,44 @@ clab_cluster_field() {
     python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["agent"]["cluster"][sys.argv[1]]))' "$2" 2>/dev/null
 }
 
+# What the cluster tests and the demo ask the agents: each prints "" when
+# the node does not know (or does not answer), and never fails.
+# clab_workload_ids NODE: "ns/name=identity ..." of every workload node NODE knows, sorted
+clab_workload_ids() {
+  clab_zs "$1" workload list -o json 2>/dev/null | python3 -c '
+import json, sys
+print(" ".join(sorted("%s/%s=%s" % (w["namespace"], w["name"], w["identity"]) for w in json.load(sys.stdin))))' 2>/dev/null || true
+}
+# clab_identity_of NODE WORKLOAD: its identity as node NODE knows it
+clab_identity_of() {
+  clab_zs "$1" workload list -o json 2>/dev/null | python3 -c '
+import json, sys
+print(" ".join(str(w["identity"]) for w in json.load(sys.stdin) if w["namespace"] + "/" + w["name"] == sys.argv[1]))' "$2" 2>/dev/null || true
+}
+# clab_ipcache_id NODE IP: the identity of IP's host entry in node NODE's pinned ipcache
+clab_ipcache_id() {
+  clab_zs "$1" bpf dump ipcache 2>/dev/null | awk -v p="$2" '$1 == p "/32" || $1 == p "/128" {print $2}' || true
+}
+# clab_last_deny NODE SRC_IP DST_IP: node NODE's latest deny record from
+# SRC_IP to DST_IP as "identity name why" (waits up to 5 s for one)
+clab_last_deny() {
+  local got
+  for _ in $(seq 25); do
+    got=$(clab_zs "$1" flows --last 500 -o json --verdict denied 2>/dev/null | python3 -c '
+import json, sys
+last = ""
+for line in sys.stdin:
+    try: f = json.loads(line)
+    except ValueError: continue
+    s, d = f.get("source", {}), f.get("destination", {})
+    if s.get("ip") == sys.argv[1] and d.get("ip") == sys.argv[2]:
+        last = "%s %s %s" % (s.get("identity", 0), s.get("name", "-"), f.get("why", ""))
+print(last)' "$2" "$3" 2>/dev/null || true)
+    [ -n "$got" ] && { echo "$got"; return 0; }
+    sleep 0.2
+  done
+}
+
 # clab_agent_start NODE: node NODE's agent in its namespace, connected to etcd
 clab_agent_start() {
   local n=${1#n} dir
@@ -365,7 +403,8 @@ clab_status() {
       read -r node ns name _ <<<"$w"
       [ "$node" = "$last" ] || j=0
       last=$node j=$((j + 1))
-      [ "$node" = "$i" ] && printf '  %-14s %-12s %-12s %s\n' "$ns/$name" "$LAB-${i}w$j" "10.8$i.$j.2" "fd8$i:$j::2"
+      # the interface column as wide as the lab's names make it (up to 15)
+      [ "$node" = "$i" ] && printf "  %-14s %-$((${#LAB} + 5))s %-12s %s\n" "$ns/$name" "$LAB-${i}w$j" "10.8$i.$j.2" "fd8$i:$j::2"
     done
   done
   return 0

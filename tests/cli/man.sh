@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # unit.cli_man: the man pages the build generates from the command tree
 # (`zeroseg man`) are installed by `cmake --install`, one per command,
-# render without a groff warning, and say what --help says.
+# render without a groff warning, and say what --help says; the README and
+# docs are installed with their links intact.
 set -euo pipefail
 source "$(dirname "$0")/../e2e/lib.sh"
 build=${1:?usage: man.sh BUILD_DIR}
@@ -44,5 +45,17 @@ top=$(MANWIDTH=100 man -l "$man1/zeroseg.1" 2>/dev/null)
 expect_contains "zeroseg(1) points to the words' pages" "$top" "zeroseg-policy(1)"
 diff_page=$(MANWIDTH=100 man -l "$man1/zeroseg-policy-diff.1" 2>/dev/null)
 expect_contains "a nested word's page names its parent" "$diff_page" "zeroseg-policy(1)"
+
+# the README and the docs as installed: their relative links (pages, the
+# map's image, the example policies) resolve there as in the repository
+doc=$prefix/share/doc/zeroseg
+dead=$(cd "$doc" && for page in README.md docs/*.md; do
+  grep -o '\](\([^)#]*\)' "$page" | sed 's/^](//' | grep -v -e '^[a-z]*:' -e '^$' | while read -r link; do
+    case $link in ../bench/*) continue ;; esac  # the benchmarks' sources are not installed
+    [ -e "$(dirname "$page")/$link" ] || echo "$page -> $link"
+  done
+done; true)  # a page without links is no failure
+expect_eq "every relative link of the installed README and docs resolves" "$dead" ""
+expect_ok "the map's screenshot is installed" test -s "$doc/docs/img/map.png"
 
 e2e_summary

@@ -71,37 +71,11 @@ applied_at() {
 # all_applied REV: every node has
 all_applied() { applied_at 1 "$1" && applied_at 2 "$1" && applied_at 3 "$1"; }
 
-# workload_ids NODE: "ns/name=identity ..." of every workload node NODE knows, sorted
-workload_ids() {
-  clab_zs "$1" workload list -o json 2>/dev/null | python3 -c '
-import json, sys
-print(" ".join(sorted("%s/%s=%s" % (w["namespace"], w["name"], w["identity"]) for w in json.load(sys.stdin))))'
-}
-# identity_of NODE WORKLOAD: its identity as node NODE knows it ("" when it does not)
-identity_of() {
-  clab_zs "$1" workload list -o json 2>/dev/null | python3 -c '
-import json, sys
-ns, name = sys.argv[1].split("/")
-print(" ".join(str(w["identity"]) for w in json.load(sys.stdin) if w["namespace"] == ns and w["name"] == name))' "$2"
-}
-# ipcache_id NODE IP: the identity of IP's host entry in node NODE's pinned ipcache ("" when none)
-ipcache_id() { clab_zs "$1" bpf dump ipcache 2>/dev/null | awk -v p="$2" '$1 == p "/32" || $1 == p "/128" {print $2}'; }
 # deny_identity NODE SRC_IP DST_IP: the source identity of node NODE's latest
-# deny record from SRC_IP to DST_IP ("" when none within 5 s)
+# deny record from SRC_IP to DST_IP ("" when none within 5 s); the other
+# questions are the lab's (clab_identity_of, clab_ipcache_id, ...)
 deny_identity() {
-  local id
-  for _ in $(seq 25); do
-    id=$(clab_zs "$1" flows --last 500 -o json --verdict denied 2>/dev/null | python3 -c '
-import json, sys
-last = ""
-for line in sys.stdin:
-    try: f = json.loads(line)
-    except ValueError: continue
-    if f.get("source", {}).get("ip") == sys.argv[1] and f.get("destination", {}).get("ip") == sys.argv[2]:
-        last = str(f["source"].get("identity", ""))
-print(last)' "$2" "$3")
-    [ -n "$id" ] && { echo "$id"; return 0; }
-    sleep 0.2
-  done
-  return 1
+  local got
+  got=$(clab_last_deny "$@")
+  echo "${got%% *}"
 }

@@ -44,15 +44,15 @@ YAML
 } >"$work/policy.yaml"
 rev=$(clab_zs 1 apply -f "$work/policy.yaml" -o json | cluster_rev)
 expect_ok "every node applied the policy (revision $rev)" all_applied "${rev:-999999}"
-api_id=$(identity_of 2 prod/api) client_id=$(identity_of 3 prod/client)
+api_id=$(clab_identity_of 2 prod/api) client_id=$(clab_identity_of 3 prod/client)
 # the numbers the others are compared with must exist: '' = '' would pass
 # every identity and ipcache check below with the workload lists unreadable
 expect_ok "node 2 numbers api ($api_id)" test -n "$api_id"
 expect_ok "node 3 numbers client ($client_id)" test -n "$client_id"
-expect_eq "node 1 numbers api as node 2 does ($api_id)" "$(identity_of 1 prod/api)" "$api_id"
+expect_eq "node 1 numbers api as node 2 does ($api_id)" "$(clab_identity_of 1 prod/api)" "$api_id"
 for f in 4 6; do
   expect_ok "api (n2) -> web (n1):80 allowed, IPv$f" clab_probe api web http 80 $f
-  expect_eq "node 1's ipcache: api's IPv$f address is api" "$(ipcache_id 1 "$(clab_ip api $f)")" "$api_id"
+  expect_eq "node 1's ipcache: api's IPv$f address is api" "$(clab_ipcache_id 1 "$(clab_ip api $f)")" "$api_id"
 done
 
 # prober: node 2's own enforcement, from node 3, until $work/stop exists:
@@ -72,12 +72,12 @@ prober_pid=$!
 sleep 1
 clab_agent_kill 2 KILL
 expect_ok "node 2's pins stay (its datapath, with the agent dead)" test -e "$(clab_pin 2)"
-gone() { [ -z "$(identity_of "$1" prod/api)" ] && [ -z "$(ipcache_id "$1" "$(clab_ip api 4)")" ]; }
+gone() { [ -z "$(clab_identity_of "$1" prod/api)" ] && [ -z "$(clab_ipcache_id "$1" "$(clab_ip api 4)")" ]; }
 for _ in $(seq 150); do gone 1 && gone 3 && break; sleep 0.2; done
 expect_ok "after the lease TTL node 1 forgot api (workloads, ipcache)" gone 1
 expect_ok "and so did node 3" gone 3
 for f in 4 6; do
-  expect_eq "node 1's ipcache: no entry for api's IPv$f address" "$(ipcache_id 1 "$(clab_ip api $f)")" ""
+  expect_eq "node 1's ipcache: no entry for api's IPv$f address" "$(clab_ipcache_id 1 "$(clab_ip api $f)")" ""
   expect_fail "api (n2) -> web (n1):80 denied now, IPv$f" clab_probe api web tcp 80 $f
   expect_eq "node 1 judged api's IPv$f address as world (2)" \
     "$(deny_identity 1 "$(clab_ip api $f)" "$(clab_ip web $f)")" 2
@@ -105,9 +105,9 @@ for kv in json.load(sys.stdin).get("kvs", []):
 
 echo "== node 2 restarted: it rejoins"
 clab_agent_start 2 || exit 1
-for _ in $(seq 150); do [ "$(identity_of 1 prod/api)" = "$api_id" ] && break; sleep 0.2; done
-expect_eq "node 1 knows api again, by the same identity" "$(identity_of 1 prod/api)" "$api_id"
-expect_eq "and node 3" "$(identity_of 3 prod/api)" "$api_id"
+for _ in $(seq 150); do [ "$(clab_identity_of 1 prod/api)" = "$api_id" ] && break; sleep 0.2; done
+expect_eq "node 1 knows api again, by the same identity" "$(clab_identity_of 1 prod/api)" "$api_id"
+expect_eq "and node 3" "$(clab_identity_of 3 prod/api)" "$api_id"
 n2_keys=$(workload_keys 2) others=$( (workload_keys 1; workload_keys 3) | sort)
 expect_contains "node 2 wrote its own workloads again (api among them)" "$n2_keys" "prod/api"
 expect_ok "the others' workloads are under their own keys" test -n "$others"
@@ -162,8 +162,8 @@ for f in 4 6; do
   expect_ok "node 3 enforces it: batch -> client:80 allowed, IPv$f" clab_probe batch client http 80 $f
   expect_fail "and the rest: guest -> client:80 denied, IPv$f" clab_probe guest client tcp 80 $f
 done
-for _ in $(seq 150); do [ "$(identity_of 1 prod/client)" = "$client_id" ] && break; sleep 0.2; done
-expect_eq "node 1 knows node 3's client, by the same identity" "$(identity_of 1 prod/client)" "$client_id"
+for _ in $(seq 150); do [ "$(clab_identity_of 1 prod/client)" = "$client_id" ] && break; sleep 0.2; done
+expect_eq "node 1 knows node 3's client, by the same identity" "$(clab_identity_of 1 prod/client)" "$client_id"
 clab_zs 3 status >/dev/null 2>&1
 expect_eq "status on node 3 exits 0 again" "$?" 0
 

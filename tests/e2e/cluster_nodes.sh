@@ -35,17 +35,17 @@ for f in 4 6; do
 done
 
 echo "== identities: every node numbers every workload alike"
-ids1=$(workload_ids 1) ids2=$(workload_ids 2) ids3=$(workload_ids 3)
+ids1=$(clab_workload_ids 1) ids2=$(clab_workload_ids 2) ids3=$(clab_workload_ids 3)
 expect_eq "node 1 knows the 6 workloads" "$(wc -w <<<"$ids1")" 6
 expect_eq "node 2 numbers them as node 1" "$ids2" "$ids1"
 expect_eq "node 3 numbers them as node 1" "$ids3" "$ids1"
 expect_eq "the 6 identities differ" "$(tr ' ' '\n' <<<"$ids1" | cut -d= -f2 | sort -u | wc -l)" 6
 for w in prod/web prod/api prod/client guest/guest; do
-  id=$(identity_of 1 "$w")
+  id=$(clab_identity_of 1 "$w")
   expect_ok "node 1 numbers $w ($id)" test -n "$id"
   for n in 1 2 3; do
     for f in 4 6; do
-      expect_eq "node $n's ipcache: $w's IPv$f address has $w's identity ($id)" "$(ipcache_id $n "$(clab_ip "$w" $f)")" "$id"
+      expect_eq "node $n's ipcache: $w's IPv$f address has $w's identity ($id)" "$(clab_ipcache_id $n "$(clab_ip "$w" $f)")" "$id"
     done
   done
 done
@@ -71,20 +71,20 @@ expect_ok "late applied through node 1" clab_zs 1 apply -f "$work/late.yaml"
 rev=$(clab_zs 1 delete -f "$work/tmp.yaml" -o json | cluster_rev)
 clab_agent_start 3 || exit 1
 expect_ok "node 3, back, applied the revision it missed" applied_at 3 "${rev:-999999}"
-late=$(identity_of 1 prod/late)
+late=$(clab_identity_of 1 prod/late)
 expect_ok "node 1 numbers late ($late)" test -n "$late"
-expect_eq "node 3 numbers late as node 1" "$(identity_of 3 prod/late)" "$late"
-expect_eq "and node 2" "$(identity_of 2 prod/late)" "$late"
-expect_eq "node 3's ipcache: late's address is late" "$(ipcache_id 3 10.81.9.3)" "$late"
+expect_eq "node 3 numbers late as node 1" "$(clab_identity_of 3 prod/late)" "$late"
+expect_eq "and node 2" "$(clab_identity_of 2 prod/late)" "$late"
+expect_eq "node 3's ipcache: late's address is late" "$(clab_ipcache_id 3 10.81.9.3)" "$late"
 # late is node 1's (its key is under node 1): a delete through node 3 deleted
 # nothing and answered "deleted" before
 out=$(clab_zs 3 delete -f "$work/late.yaml" 2>&1)
 expect_ok "a delete of node 1's workload through node 3 fails" test "$?" != 0
 expect_contains "and says where to delete it" "$out" "deleted through the node that runs it"
-expect_eq "late is still on node 2" "$(identity_of 2 prod/late)" "$late"
+expect_eq "late is still on node 2" "$(clab_identity_of 2 prod/late)" "$late"
 rev=$(clab_zs 1 delete -f "$work/late.yaml" -o json | cluster_rev)
 expect_ok "late deleted through node 1, applied on every node" all_applied "${rev:-999999}"
-expect_eq "late is gone on node 3" "$(identity_of 3 prod/late)" ""
+expect_eq "late is gone on node 3" "$(clab_identity_of 3 prod/late)" ""
 
 echo "== one policy, applied once through node 1"
 cluster_policy_yaml >"$work/policy.yaml"
@@ -110,7 +110,7 @@ for f in 4 6; do
 done
 
 echo "== the denied pair is denied by identity: the receiving node names the sender"
-guest_id=$(identity_of 1 guest/guest)
+guest_id=$(clab_identity_of 1 guest/guest)
 expect_ok "node 1 numbers guest ($guest_id)" test -n "$guest_id"
 for f in 4 6; do
   expect_eq "node 1's deny of guest -> web (IPv$f) carries guest's identity ($guest_id), not world" \
@@ -171,7 +171,7 @@ print(" ".join(sorted(x["node"] for x in j["nodes"] if x["ttl"] > 0)), j["lag"],
   expect_eq "node $n: three live nodes, no lag, connected" "$got" "$LAB-n1 $LAB-n2 $LAB-n3 0 True"
   expect_contains "node $n: the table names itself" "$(clab_zs $n cluster status 2>&1)" "node $LAB-n$n, etcd $CLAB_ETCD_IP:2379: connected"
 done
-expect_eq "identities still agree after the changes" "$(workload_ids 3)" "$ids1"
+expect_eq "identities still agree after the changes" "$(clab_workload_ids 3)" "$ids1"
 
 clab_down
 trap 'rm -rf "$work"' EXIT

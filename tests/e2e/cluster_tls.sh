@@ -78,11 +78,11 @@ for f in 4 6; do
   expect_fail "guest (n3) -> web (n1):80 denied, IPv$f" clab_probe guest web tcp 80 $f
   expect_fail "web (n1) -> api (n2):80 denied, IPv$f" clab_probe web api tcp 80 $f
 done
-ids1=$(workload_ids 1)
-expect_eq "node 3 numbers the workloads as node 1" "$(workload_ids 3)" "$ids1"
+ids1=$(clab_workload_ids 1)
+expect_eq "node 3 numbers the workloads as node 1" "$(clab_workload_ids 3)" "$ids1"
 
 echo "== cluster status lists the identities"
-web_id=$(identity_of 1 prod/web) guest_id=$(identity_of 1 guest/guest)
+web_id=$(clab_identity_of 1 prod/web) guest_id=$(clab_identity_of 1 guest/guest)
 status_json=$(clab_zs 2 cluster status -o json 2>&1)
 got=$(python3 -c '
 import json, sys
@@ -150,7 +150,7 @@ case " $keys " in
   *"$LAB-n4"* | *intruder*) fail "the foreign agent wrote to etcd: $keys" ;;
   *) pass "the foreign agent wrote nothing to etcd (no node key, no workload)" ;;
 esac
-expect_eq "node 1 does not know the intruder" "$(identity_of 1 prod/intruder)" ""
+expect_eq "node 1 does not know the intruder" "$(clab_identity_of 1 prod/intruder)" ""
 clab_stop "$fdir/agent.pid"
 nsenter --net="/run/netns/$(clab_node 3)" "$ZEROSEG" bpf uninstall --bpf-pin-dir "$fpin" >/dev/null 2>&1
 rm -rf "$fpin"

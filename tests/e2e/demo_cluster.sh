@@ -25,7 +25,8 @@ e2e_require_root
 command -v etcd >/dev/null || e2e_skip "needs etcd (Debian's etcd-server; scripts/install-deps.sh installs it)"
 command -v nmap >/dev/null || e2e_skip "needs nmap (scripts/install-deps.sh installs it)"
 ZEROSEG=$(realpath "$1")
-lab=zs-cd$(($$ % 100000))
+# the longest name a lab takes (11 characters): what the demo prints must keep its columns
+lab=zs-cd$(printf %06d $(($$ % 1000000)))
 evidence=$(mktemp -d)
 trap 'rm -rf "$evidence"' EXIT
 
@@ -41,6 +42,12 @@ expect_contains "it ends saying so" "$out" "demo done: every step held"
 # a person reads it: no Python or JSON literal leaks into a sentence
 expect_eq "no True/False/None/null in its words" "$(grep -cwE 'True|False|None|null' <<<"$out")" 0
 expect_eq "no escape byte in its output, which is not a terminal" "$(grep -c $'\033' <<<"$out")" 0
+# the lab's workload lines (name, interface, addresses): the addresses in one
+# column, apart from the interfaces (named after the lab) by two spaces or more
+wl=$(grep -E "^ +(prod|guest)/[a-z0-9-]+ +$lab-[0-9]w[0-9] " <<<"$out" || true)
+expect_eq "it lists the lab's 6 workloads" "$(grep -c . <<<"$wl")" 6
+expect_eq "their interfaces stand apart from their addresses" "$(grep -cE "$lab-[0-9]w[0-9]  +10\.8" <<<"$wl")" 6
+expect_eq "their addresses start in one column" "$(awk '{print index($0, " 10.8")}' <<<"$wl" | sort -u | wc -l)" 1
 # on a terminal (script(1) gives one) the demo's colours (scripts/lib/colour.sh,
 # which it sources) are on, and NO_COLOR turns them off
 colours() {

@@ -73,7 +73,7 @@ contents=$(dpkg-deb -c "$deb" | awk '{print $NF}')
 for f in ./usr/bin/zeroseg ./usr/lib/systemd/system/zeroseg.service ./etc/zeroseg/agent.yaml \
          ./usr/share/bash-completion/completions/zeroseg ./usr/share/zsh/vendor-completions/_zeroseg \
          ./usr/share/fish/vendor_completions.d/zeroseg.fish ./usr/share/doc/zeroseg/README.md \
-         ./usr/share/doc/zeroseg/install.md; do
+         ./usr/share/doc/zeroseg/docs/install.md ./usr/share/doc/zeroseg/docs/img/map.png; do
   expect_contains "the .deb holds $f" "$contents" "$f"
 done
 expect_contains "the .deb holds the man pages" "$contents" "./usr/share/man/man1/zeroseg-agent.1"

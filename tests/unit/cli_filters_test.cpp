@@ -145,6 +145,14 @@ TEST(StatusHealth, AClusterOutageIsAProblem) {
   EXPECT_EQ(p[0], "cluster store unreachable: no answer yet (enforcement unchanged; applies fail)");
 }
 
+TEST(StatusHealth, ARefusalIsAProblemButNoOutage) {
+  auto p = agent_problems(
+      {{"cluster", {{"connected", false}, {"refused", true}, {"error", "etcdserver: too many operations (code 3)"}}}});
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0], "cluster store refuses this node: etcdserver: too many operations (code 3) (enforcement unchanged; "
+                  "changes not followed)");
+}
+
 TEST(Colour, NeverWithNoColorNorOffATerminal) {
   EXPECT_EQ(paint("denied", kRed, true), "\033[31mdenied\033[0m");
   EXPECT_EQ(paint("denied", kRed, false), "denied");

@@ -30,6 +30,9 @@
 #include "telemetry/telemetry.h"
 #include "telemetry/telemetry_metrics.h"
 
+// the commit the binary was built at (cmake/build_commit.cmake writes it at each build)
+const char* zeroseg_build_commit();
+
 namespace zeroseg {
 
 using nlohmann::json;
@@ -476,7 +479,7 @@ std::string Agent::metrics() const {
   write_attach_metrics(w, attach_counters, unenforced);
   write_detection_metrics(w, *analyzer_, webhook_);
   write_process_metrics(w);
-  write_build_info(w, ZEROSEG_VERSION, ZEROSEG_COMMIT);
+  write_build_info(w, ZEROSEG_VERSION, zeroseg_build_commit());
   return w.text();
 }
 

@@ -307,7 +307,7 @@ ApplyResult ClusterMode::apply(const ObjectSet& objects, bool dry_run) {
     throw Error("cluster store unavailable, nothing applied: this node holds no lease in etcd yet (" +
                 watcher_.status().last_error + ")");
   auto rev = store_.put(objects, lease);
-  if (!rev) throw Error("cluster store unavailable, nothing applied: " + rev.error());
+  if (!rev) throw Error(std::string(rev.refused() ? "" : "cluster store unavailable, ") + "nothing applied: " + rev.error());
   ApplyResult r = wait_for(*rev, objects, "configured");
   r.objects = check.objects;  // created / configured / unchanged, as this node saw it
   return r;
@@ -336,7 +336,7 @@ ApplyResult ClusterMode::remove(const ObjectSet& objects, bool dry_run) {
   for (const auto& [ref, outcome] : check.objects)
     if (outcome == "deleted" && ref.rfind("Workload/", 0) == 0) held.insert(ref);
   auto rev = store_.remove(objects, held);
-  if (!rev) throw Error("cluster store unavailable, nothing deleted: " + rev.error());
+  if (!rev) throw Error(std::string(rev.refused() ? "" : "cluster store unavailable, ") + "nothing deleted: " + rev.error());
   if (*rev == 0)
     throw Error("nothing deleted: not every workload named is this node's (" + node_ +
                 ") in the cluster store; a workload is deleted through the node that runs it");
@@ -384,7 +384,10 @@ json ClusterMode::status() const {
   j["lease"] = lease_.id();
   j["lease_ttl"] = lease_.ttl();
   if (!w.connected) {
-    j["outage_since_ns"] = w.outage_since_ns;
+    if (w.refused)
+      j["refused"] = true;  // etcd answers: no outage
+    else
+      j["outage_since_ns"] = w.outage_since_ns;
     // no lease yet: the watcher has not started, the lease says why
     j["error"] = w.last_error.empty() ? lease_.last_error() : w.last_error;
   }

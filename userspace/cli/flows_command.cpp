@@ -8,6 +8,7 @@
 #include "api/http.h"
 #include "cli/client.h"
 #include "cli/colour.h"
+#include "cli/flow_rows.h"
 #include "cli/flows_filters.h"
 #include "cli/options.h"
 #include "cli/output.h"
@@ -53,83 +54,12 @@ std::string query_of(const FlowsFlags& f, bool follow) {
   return q;
 }
 
-// "prod/db:5432", or the address where the end has no workload name
-std::string party(const json& p, bool with_port) {
-  std::string name = p.value("name", "");
-  std::string ip = p.value("ip", "");
-  if (name.empty() || name == "world" || name.find('/') == std::string::npos || name.find('.') != std::string::npos ||
-      name.find(':') != std::string::npos)
-    name = name.empty() || name == ip ? ip : name + "(" + ip + ")";
-  if (with_port && p.contains("port")) name += ":" + std::to_string(p["port"].get<int>());
-  return name;
-}
-
-std::string short_event(const std::string& e) {
-  if (e == "flow-start") return "start";
-  if (e == "flow-end") return "end";
-  if (e == "flow-unanswered") return "unanswered";
-  if (e == "flow-refused") return "refused";
-  return e;
-}
-
-std::string human_bytes(uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    u++;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), u ? "%.1f%s" : "%.0f%s", v, units[u]);
-  return buf;
-}
-
-std::string protocol_text(const json& f) {
-  std::string p = f.value("protocol", "");
-  if (f.contains("icmp")) p += " " + std::to_string(f["icmp"]["type"].get<int>()) + "/" + std::to_string(f["icmp"]["code"].get<int>());
-  return p;
-}
-
-// what the last column says: the rule or reason; for ends, how it ended
-std::string why_text(const json& f) {
-  std::string why = f.value("why", "");
-  if (f.value("event", "") == "flow-unanswered") {
-    why = "no reply " + std::to_string(f.value("duration_ms", 0)) + "ms after the first packet, " +
-          std::to_string(f["packets"]["forward"].get<uint64_t>()) + " pkts sent";
-  } else if (f.value("event", "") == "flow-refused") {
-    why = "reset " + std::to_string(f.value("duration_ms", 0)) + "ms after the first packet, no SYN-ACK";
-  } else if (f.value("event", "") == "flow-end") {
-    const json& p = f["packets"];
-    const json& b = f["bytes"];
-    why = f.value("end_reason", "") + " after " + std::to_string(f.value("duration_ms", 0)) + "ms, " +
-          std::to_string(p["forward"].get<uint64_t>()) + "/" + std::to_string(p["reply"].get<uint64_t>()) +
-          " pkts, " + human_bytes(b["forward"].get<uint64_t>()) + "/" + human_bytes(b["reply"].get<uint64_t>());
-  }
-  if (f.value("suppressed", 0) > 0) why += " (+" + std::to_string(f["suppressed"].get<uint64_t>()) + " suppressed)";
-  return why;
-}
-
-std::vector<std::string> row_of(const json& f) {
-  if (f.value("event", "") == "lost")
-    return {"", "lost", "", std::to_string(f.value("lines", 0)) + " flows (this stream fell behind)", "", "", "", ""};
-  std::string time = f.value("time", "");
-  return {time.size() >= 23 ? time.substr(11, 12) : time,
-          short_event(f.value("event", "")),
-          f.value("verdict", ""),
-          party(f["source"], false),
-          "->",
-          party(f["destination"], true),
-          protocol_text(f),
-          why_text(f)};
-}
-
 void print_line(const json& f, const std::string& output) {
   if (output == "json" || output == "yaml") {
     print_record(output, f);
     return;
   }
-  auto r = row_of(f);
+  auto r = flow_row(f);
   if (output == "compact") {
     std::cout << r[0] << " " << r[1] << " " << r[2] << " " << r[3] << " -> " << r[5] << " " << r[6] << ": " << r[7]
               << "\n";
@@ -161,6 +91,7 @@ std::vector<json> recent_flows(const FlowsFlags& f, std::set<std::string>* seen 
 void run_flows(const FlowsFlags& f) {
   if (!f.follow) {
     std::vector<json> flows = recent_flows(f);
+    order_by_time(flows);  // as the time column reads (docs/cli.md, "flows")
     if (f.output != "table") {
       for (const auto& fl : flows) print_line(fl, f.output);
       return;
@@ -170,7 +101,7 @@ void run_flows(const FlowsFlags& f) {
       return;
     }
     Table t({"time", "event", "verdict", "source", "", "destination", "proto", "why"});
-    for (const auto& fl : flows) t.add(row_of(fl));
+    for (const auto& fl : flows) t.add(flow_row(fl));
     Table::Painter verdicts = [](size_t column, const std::string& cell) {
       return column == 2 ? verdict_colour(cell) : nullptr;
     };

@@ -24,8 +24,11 @@ std::vector<std::string> agent_problems(const json& agent) {
   if (auto c = agent.find("cluster"); c != agent.end() && c->is_object() && !c->value("connected", true)) {
     // empty until the watcher's first try, which waits for the node's lease
     std::string why = c->value("error", std::string());
-    out.push_back("cluster store unreachable: " + (why.empty() ? std::string("no answer yet") : why) +
-                  " (enforcement unchanged; applies fail)");
+    if (c->value("refused", false))
+      out.push_back("cluster store refuses this node: " + why + " (enforcement unchanged; changes not followed)");
+    else
+      out.push_back("cluster store unreachable: " + (why.empty() ? std::string("no answer yet") : why) +
+                    " (enforcement unchanged; applies fail)");
   }
   return out;
 }

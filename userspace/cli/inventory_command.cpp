@@ -76,6 +76,8 @@ void run_cluster_status(const GlobalOptions& g) {
   std::cout << "node " << c.value("node", "") << ", etcd " << eps << ": ";
   if (c.value("connected", false))
     std::cout << "connected since " << format_rfc3339(c.value("connected_since_ns", int64_t{0})) << "\n";
+  else if (c.value("refused", false))
+    std::cout << "REFUSED: " << c.value("error", std::string()) << "\n";
   else
     std::cout << "OUTAGE since " << format_rfc3339(c.value("outage_since_ns", int64_t{0})) << ": "
               << c.value("error", std::string()) << "\n";

@@ -6,6 +6,7 @@
 #include "cli/client.h"
 #include "cli/options.h"
 #include "cli/output.h"
+#include "cli/quarantine_text.h"
 #include "cli/table.h"
 
 namespace zeroseg::cli {
@@ -25,6 +26,15 @@ std::string joined(const json& list) {
   return s.empty() ? "-" : s;
 }
 
+}  // namespace
+
+std::string management_text(const json& prefixes) {
+  std::string s = joined(prefixes);
+  return s == "-" ? "none" : s;
+}
+
+namespace {
+
 void print(const GlobalOptions& g, const json& q, bool added) {
   if (g.structured()) {
     print_structured(g, q);
@@ -36,7 +46,9 @@ void print(const GlobalOptions& g, const json& q, bool added) {
   }
   std::cout << "quarantined " << q["target"].get<std::string>();
   if (!q["expires"].is_null()) std::cout << " until " << q["expires"].get<std::string>();
-  std::cout << " (management: " << joined(q["management"]) << "; policy revision " << q.value("revision", 0) << ")\n";
+  std::string m = management_text(q["management"]);
+  std::cout << (m == "none" ? " (no management prefix: it reaches nothing, nothing reaches it" : " (management: " + m)
+            << "; policy revision " << q.value("revision", 0) << ")\n";
 }
 
 void run_list(const GlobalOptions& g) {
@@ -48,7 +60,7 @@ void run_list(const GlobalOptions& g) {
   Table t({"target", "addresses", "since", "expires", "management", "reason"});
   for (const auto& q : list)
     t.add({q["target"], joined(q["addresses"]), q["since"], q["expires"].is_null() ? "-" : q["expires"].get<std::string>(),
-           joined(q["management"]), q.value("reason", "")});
+           management_text(q["management"]), q.value("reason", "")});
   if (t.empty()) std::cerr << "nothing is quarantined\n";
   else t.print(std::cout, !g.no_headers);
 }

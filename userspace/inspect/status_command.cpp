@@ -178,6 +178,8 @@ void run_status(const GlobalOptions& g, bool datapath_only) {
       if (c.value("connected", false))
         std::cout << ", lag " << c.value("lag", int64_t{0}) << ", connected since "
                   << format_rfc3339(c.value("connected_since_ns", int64_t{0})) << "\n";
+      else if (c.value("refused", false))
+        std::cout << "; REFUSED: " << c.value("error", "") << " (enforcement unchanged; changes not followed)\n";
       else
         std::cout << "; OUTAGE since " << format_rfc3339(c.value("outage_since_ns", int64_t{0})) << ": "
                   << c.value("error", "") << " (enforcement unchanged; applies fail)\n";

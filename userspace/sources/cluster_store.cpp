@@ -120,7 +120,7 @@ etcd::Result<int64_t> ClusterStore::put(const ObjectSet& objects, int64_t lease)
   for (const auto& n : objects.namespaces) t.success.push_back(etcd::Op::put(keys_.key(n), n.meta.document.str()));
   for (const auto& p : objects.policies) t.success.push_back(etcd::Op::put(keys_.key(p), p.meta.document.str()));
   auto r = client_->txn(t);
-  if (!r) return etcd::Result<int64_t>::failure(r.error());
+  if (!r) return etcd::Result<int64_t>::failure_of(r);
   return r->revision;
 }
 
@@ -140,7 +140,7 @@ etcd::Result<int64_t> ClusterStore::remove(const ObjectSet& objects, const std::
   for (const auto& n : objects.namespaces) t.success.push_back(etcd::Op::del(keys_.key(n)));
   for (const auto& p : objects.policies) t.success.push_back(etcd::Op::del(keys_.key(p)));
   auto r = client_->txn(t);
-  if (!r) return etcd::Result<int64_t>::failure(r.error());
+  if (!r) return etcd::Result<int64_t>::failure_of(r);
   return r->succeeded ? r->revision : 0;
 }
 
@@ -174,10 +174,15 @@ bool ClusterWatcher::wait_applied(int64_t revision, std::chrono::milliseconds ti
          status_.applied_revision >= revision;
 }
 
-void ClusterWatcher::failed(const std::string& why) {
+void ClusterWatcher::failed(const std::string& why, bool refused) {
   std::lock_guard lock(mu_);
   if (status_.connected || status_.last_error != why) log::warn("cluster: " + why);
-  if (status_.connected) status_.outage_since_ns = realtime_now_ns();
+  // an outage is etcd not answering; one that answers with a refusal ends it
+  if (refused)
+    status_.outage_since_ns = 0;
+  else if (status_.outage_since_ns == 0)
+    status_.outage_since_ns = realtime_now_ns();
+  status_.refused = refused;
   status_.connected = false;
   status_.connected_since_ns = 0;
   status_.last_error = why;
@@ -202,7 +207,7 @@ bool ClusterWatcher::list() {
   for (const auto& p : keys_.watched()) t.success.push_back({etcd::Op::Kind::range, p, {}, etcd::prefix_end(p), 0});
   auto r = client_->txn(t);
   if (!r) {
-    failed(r.error());
+    failed(r.error(), r.refused());
     return false;
   }
   ObjectSet all;
@@ -232,6 +237,7 @@ bool ClusterWatcher::list() {
     if (!status_.connected) status_.connected_since_ns = realtime_now_ns();
     status_.connected = true;
     status_.outage_since_ns = 0;
+    status_.refused = false;
     status_.last_error.clear();
   }
   applied(r->revision);
@@ -315,7 +321,7 @@ void ClusterWatcher::run() {
         backoff.reset();
         continue;
       }
-      failed(next.error());
+      failed(next.error(), next.refused());
       listed = false;  // a gap may follow an outage: list again, then watch
     }
     std::unique_lock lock(mu_);

@@ -113,6 +113,9 @@ struct WatchStatus {
   int64_t outage_since_ns = 0;   // realtime; 0 while connected
   int64_t connected_since_ns = 0;  // realtime, of the last (re)list; 0 during an outage
   std::string last_error;
+  // etcd answered and refused the list or watch (last_error has its reason
+  // and code): not connected, as the node follows no change, but no outage
+  bool refused = false;
   uint64_t relists = 0;
   uint64_t watch_events = 0;  // events the watch delivered (what etcd sends this node)
   // revisions of etcd not yet applied here (as of the last revision the
@@ -149,7 +152,7 @@ class ClusterWatcher {
  private:
   void run();
   bool list();  // false: failed (status says why)
-  void failed(const std::string& why);
+  void failed(const std::string& why, bool refused);
   void applied(int64_t revision);
   void seen_head(int64_t revision);  // etcd's revision, as a watch message's header says
   std::shared_ptr<etcd::Client> client_;

@@ -5,6 +5,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <iterator>
 #include <csignal>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -111,15 +112,42 @@ json compare_json(const Compare& c) {
   return j;
 }
 
-// etcd's own words for a refused request ({"error": ..., "code": N}).
-std::string etcd_error(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
-  if (j.is_object()) {
-    if (auto m = j.find("message"); m != j.end() && m->is_string()) return m->get<std::string>();
-    if (auto e = j.find("error"); e != j.end() && e->is_string()) return e->get<std::string>();
-  }
-  return body.substr(0, 200);
+// gRPC's status codes, as the gateway's error replies carry them
+const char* grpc_code_name(int64_t code) {
+  static const char* kNames[] = {"OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
+                                 "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+                                 "Aborted", "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss",
+                                 "Unauthenticated"};
+  return code >= 0 && code < int64_t(std::size(kNames)) ? kNames[code] : "?";
 }
+
+// What an etcd error reply says ({"error": ..., "message": ..., "code": N}).
+struct EtcdError {
+  bool whole = false;  // a JSON object with etcd's code: the reply was read to its end
+  int64_t code = 0;
+  std::string text;  // "MESSAGE (code N, NAME)"
+};
+
+EtcdError etcd_error(const std::string& body) {
+  EtcdError e;
+  json j = json::parse(body, nullptr, false);
+  if (!j.is_object()) {
+    e.text = body.substr(0, 200);
+    return e;
+  }
+  if (auto m = j.find("message"); m != j.end() && m->is_string()) e.text = m->get<std::string>();
+  else if (auto r = j.find("error"); r != j.end() && r->is_string()) e.text = r->get<std::string>();
+  if (auto c = j.find("code"); c != j.end() && c->is_number_integer()) {
+    e.whole = true;
+    e.code = c->get<int64_t>();
+    e.text += " (code " + std::to_string(e.code) + ", " + grpc_code_name(e.code) + ")";
+  }
+  return e;
+}
+
+// etcd answers, but this member cannot serve now (no leader, a timeout in
+// raft): another member may, and all of them saying so is an outage
+bool member_unavailable(int64_t code) { return code == 4 || code == 14; }  // DeadlineExceeded, Unavailable
 
 std::unique_ptr<httplib::Client> http_client(const ClientOptions& o, const Endpoint& e) {
   std::unique_ptr<httplib::Client> c;
@@ -262,13 +290,36 @@ Result<std::string> Client::call(const std::string& path, const std::string& bod
     size_t i = (current_.load() + k) % n;
     const Endpoint& e = options_.endpoints[i];
     auto c = http_client(options_, e);
-    auto res = c->Post(path, body, "application/json");
-    if (!res) {
+    // the status and body as they arrive: etcd's error replies end in a
+    // trailer (Grpc-Trailer-Content-Type after the last chunk), which
+    // cpp-httplib 0.11 takes for a broken connection once it has read the
+    // whole reply; the reply is etcd's word all the same
+    httplib::Request req;
+    req.method = "POST";
+    req.path = path;
+    req.body = body;
+    req.set_header("Content-Type", "application/json");
+    int status = 0;
+    std::string answer;
+    req.response_handler = [&](const httplib::Response& r) {
+      status = r.status;
+      return true;
+    };
+    req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
+      answer.append(data, len);
+      return true;
+    };
+    httplib::Response res;
+    auto err = httplib::Error::Success;
+    bool sent = c->send(req, res, err);
+    EtcdError refusal;
+    if (status != 0 && status != 200) refusal = etcd_error(answer);
+    if (!sent && !refusal.whole) {
       // unreachable or silent: the next endpoint may answer. httplib names
       // a TLS failure in one word ("Read" for a refused client certificate
       // under TLS 1.3): ask the endpoint why (sources/tls_diagnosis.h)
-      std::string what = httplib::to_string(res.error());
-      if (auto err = res.error(); !options_.ca.empty() &&
+      std::string what = httplib::to_string(err);
+      if (!options_.ca.empty() &&
           (err == httplib::Error::SSLConnection || err == httplib::Error::SSLServerVerification ||
            err == httplib::Error::SSLLoadingCerts || err == httplib::Error::Read || err == httplib::Error::Write)) {
         if (std::string d = diagnose_tls(options_, e); !d.empty()) {
@@ -279,17 +330,20 @@ Result<std::string> Client::call(const std::string& path, const std::string& bod
       why += (why.empty() ? "" : "; ") + e.str() + ": " + what;
       continue;
     }
+    if (status != 200 && refusal.whole && member_unavailable(refusal.code)) {
+      why += (why.empty() ? "" : "; ") + e.str() + ": " + refusal.text;
+      continue;
+    }
     current_ = i;
-    if (res->status != 200)
-      return Result<std::string>::failure("etcd at " + e.str() + " refused " + path + ": " + etcd_error(res->body));
-    return res->body;
+    if (status != 200) return Result<std::string>::refusal("etcd at " + e.str() + " refused " + path + ": " + refusal.text);
+    return answer;
   }
   return Result<std::string>::failure((tls_refused ? "etcd refused the TLS connection (" : "etcd unreachable (") + why + ")");
 }
 
 Result<RangeResult> Client::range(const std::string& key, const std::string& range_end, int64_t revision) {
   auto body = call("/v3/kv/range", range_request(key, range_end, revision).dump());
-  if (!body) return Result<RangeResult>::failure(body.error());
+  if (!body) return Result<RangeResult>::failure_of(body);
   return guarded("range", [&]() -> Result<RangeResult> { return range_result(json::parse(*body)); });
 }
 
@@ -297,7 +351,7 @@ Result<int64_t> Client::put(const std::string& key, const std::string& value, in
   json r = {{"key", base64_encode(key)}, {"value", base64_encode(value)}};
   if (lease) r["lease"] = std::to_string(lease);
   auto body = call("/v3/kv/put", r.dump());
-  if (!body) return Result<int64_t>::failure(body.error());
+  if (!body) return Result<int64_t>::failure_of(body);
   return guarded("put", [&]() -> Result<int64_t> { return header_revision(json::parse(*body)); });
 }
 
@@ -305,7 +359,7 @@ Result<int64_t> Client::del(const std::string& key, const std::string& range_end
   json r = {{"key", base64_encode(key)}};
   if (!range_end.empty()) r["range_end"] = base64_encode(range_end);
   auto body = call("/v3/kv/deleterange", r.dump());
-  if (!body) return Result<int64_t>::failure(body.error());
+  if (!body) return Result<int64_t>::failure_of(body);
   return guarded("deleterange", [&]() -> Result<int64_t> { return int_field(json::parse(*body), "deleted"); });
 }
 
@@ -318,7 +372,7 @@ Result<TxnResult> Client::txn(const Txn& t) {
   for (const auto& op : t.success) r["success"].push_back(op_json(op));
   for (const auto& op : t.failure) r["failure"].push_back(op_json(op));
   auto body = call("/v3/kv/txn", r.dump());
-  if (!body) return Result<TxnResult>::failure(body.error());
+  if (!body) return Result<TxnResult>::failure_of(body);
   return guarded("txn", [&]() -> Result<TxnResult> {
     json j = json::parse(*body);
     TxnResult out;
@@ -333,18 +387,18 @@ Result<TxnResult> Client::txn(const Txn& t) {
 
 Result<int64_t> Client::lease_grant(int64_t ttl_seconds) {
   auto body = call("/v3/lease/grant", json{{"TTL", std::to_string(ttl_seconds)}}.dump());
-  if (!body) return Result<int64_t>::failure(body.error());
+  if (!body) return Result<int64_t>::failure_of(body);
   return guarded("lease grant", [&]() -> Result<int64_t> {
     json j = json::parse(*body);
     if (j.contains("error") && !j["error"].get<std::string>().empty())
-      return Result<int64_t>::failure("etcd lease grant: " + j["error"].get<std::string>());
+      return Result<int64_t>::refusal("etcd lease grant: " + j["error"].get<std::string>());
     return int_field(j, "ID");
   });
 }
 
 Result<int64_t> Client::lease_keepalive(int64_t id) {
   auto body = call("/v3/lease/keepalive", json{{"ID", std::to_string(id)}}.dump());
-  if (!body) return Result<int64_t>::failure(body.error());
+  if (!body) return Result<int64_t>::failure_of(body);
   return guarded("lease keepalive", [&]() -> Result<int64_t> {
     // a stream of one message: the first line
     json j = json::parse(body->substr(0, body->find('\n')));
@@ -355,7 +409,7 @@ Result<int64_t> Client::lease_keepalive(int64_t id) {
 
 Result<int64_t> Client::lease_time_to_live(int64_t id) {
   auto body = call("/v3/lease/timetolive", json{{"ID", std::to_string(id)}}.dump());
-  if (!body) return Result<int64_t>::failure(body.error());
+  if (!body) return Result<int64_t>::failure_of(body);
   return guarded("lease timetolive", [&]() -> Result<int64_t> {
     json j = json::parse(*body);
     return j.contains("TTL") ? int_field(j, "TTL") : -1;
@@ -364,7 +418,7 @@ Result<int64_t> Client::lease_time_to_live(int64_t id) {
 
 Result<int64_t> Client::lease_revoke(int64_t id) {
   auto body = call("/v3/lease/revoke", json{{"ID", std::to_string(id)}}.dump());
-  if (!body) return Result<int64_t>::failure(body.error());
+  if (!body) return Result<int64_t>::failure_of(body);
   return guarded("lease revoke", [&]() -> Result<int64_t> { return header_revision(json::parse(*body)); });
 }
 
@@ -375,7 +429,7 @@ Result<int64_t> txn_in_batches(Client& client, const std::vector<Op>& ops) {
     t.success.assign(ops.begin() + static_cast<std::ptrdiff_t>(i),
                      ops.begin() + static_cast<std::ptrdiff_t>(std::min(ops.size(), i + kMaxTxnOps)));
     auto r = client.txn(t);
-    if (!r) return Result<int64_t>::failure(r.error());
+    if (!r) return Result<int64_t>::failure_of(r);
     revision = r->revision;
   }
   return revision;
@@ -396,7 +450,7 @@ Op Op::del_prefix(const std::string& prefix) { return {Kind::del, prefix, {}, pr
 
 Result<MemberStatus> Client::status() {
   auto body = call("/v3/maintenance/status", "{}");
-  if (!body) return Result<MemberStatus>::failure(body.error());
+  if (!body) return Result<MemberStatus>::failure_of(body);
   return guarded("status", [&]() -> Result<MemberStatus> {
     json j = json::parse(*body);
     MemberStatus st;
@@ -412,7 +466,7 @@ Result<MemberStatus> Client::status() {
 
 Result<int64_t> Client::compact(int64_t revision) {
   auto body = call("/v3/kv/compaction", json{{"revision", std::to_string(revision)}, {"physical", true}}.dump());
-  if (!body) return Result<int64_t>::failure(body.error());
+  if (!body) return Result<int64_t>::failure_of(body);
   return guarded("compaction", [&]() -> Result<int64_t> { return header_revision(json::parse(*body)); });
 }
 

@@ -26,17 +26,27 @@ template <class T>
 class Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit, like std::optional
-  static Result failure(std::string why) { return Result(Failed{std::move(why)}); }
+  static Result failure(std::string why) { return Result(Failed{std::move(why), false}); }
+  // etcd answered and refused the request (why holds its reason and code):
+  // no outage, and no other member would answer otherwise
+  static Result refusal(std::string why) { return Result(Failed{std::move(why), true}); }
+  // another call's failure, as it was (a refusal stays one)
+  template <class U>
+  static Result failure_of(const Result<U>& other) {
+    return Result(Failed{other.error(), other.refused()});
+  }
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
   const T& operator*() const { return std::get<0>(v_); }
   T& operator*() { return std::get<0>(v_); }
   const T* operator->() const { return &std::get<0>(v_); }
   const std::string& error() const { return std::get<1>(v_).why; }
+  bool refused() const { return !ok() && std::get<1>(v_).refused; }
 
  private:
   struct Failed {
     std::string why;
+    bool refused = false;
   };
   explicit Result(Failed f) : v_(std::move(f)) {}
   std::variant<T, Failed> v_;
@@ -114,9 +124,8 @@ struct Txn {
 };
 
 // etcd refuses a transaction with more operations in a branch than its
-// --max-txn-ops (128 by default), and the gateway's refusal ends in a
-// trailer cpp-httplib reads as a broken connection: Client::txn refuses
-// such a transaction itself, with a message that says so.
+// --max-txn-ops (128 by default): Client::txn refuses such a transaction
+// itself, with a message that says so and names the setting.
 constexpr size_t kMaxTxnOps = 128;
 
 struct TxnResult {
@@ -191,7 +200,8 @@ class Client {
 
  private:
   // POSTs a JSON body to path on the current endpoint, then the others;
-  // a JSON body of the answer, or why none came.
+  // a JSON body of the answer, or why none came: etcd's refusal (its
+  // message and gRPC code), or the endpoints unreachable or unavailable.
   Result<std::string> call(const std::string& path, const std::string& body);
 
   ClientOptions options_;

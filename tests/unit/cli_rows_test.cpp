@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+// What `zeroseg flows` and `zeroseg quarantine` print for people: counts
+// read as words, a listing in the order of its time column, and a
+// quarantine that lets nothing through said so.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/flow_rows.h"
+#include "cli/quarantine_text.h"
+
+namespace zeroseg::cli {
+namespace {
+
+using nlohmann::json;
+
+json unanswered(uint64_t sent) {
+  return {{"event", "flow-unanswered"},
+          {"time", "2026-12-02T10:00:03.000000000Z"},
+          {"duration_ms", 3000},
+          {"packets", {{"forward", sent}, {"reply", 0}}},
+          {"bytes", {{"forward", 60 * sent}, {"reply", 0}}}};
+}
+
+TEST(FlowRows, OnePacketIsOnePkt) {
+  EXPECT_EQ(why_text(unanswered(1)), "no reply 3000ms after the first packet, 1 pkt sent");
+  EXPECT_EQ(why_text(unanswered(2)), "no reply 3000ms after the first packet, 2 pkts sent");
+  json end = {{"event", "flow-end"},
+              {"end_reason", "fin"},
+              {"duration_ms", 12},
+              {"packets", {{"forward", 3}, {"reply", 2}}},
+              {"bytes", {{"forward", 180}, {"reply", 120}}}};
+  EXPECT_EQ(why_text(end), "fin after 12ms, 3/2 pkts, 180B/120B");
+}
+
+// An end carries its flow's last packet's time but is written when the
+// conntrack sweep sees the flow gone: after the starts of flows that began
+// meanwhile. Listed, it stands where its time puts it.
+TEST(FlowRows, AListingFollowsTheTimeColumnAnEndAmongTheStartsAfterIt) {
+  auto rec = [](const char* event, const char* time, const char* src) {
+    return json{{"event", event}, {"time", time}, {"source", {{"ip", src}}}};
+  };
+  std::vector<json> written = {rec("flow-start", "2026-12-02T10:00:01.000000000Z", "a"),
+                               rec("flow-start", "2026-12-02T10:00:05.000000000Z", "b"),
+                               rec("flow-start", "2026-12-02T10:00:06.000000000Z", "c"),
+                               rec("flow-end", "2026-12-02T10:00:02.000000000Z", "a"),  // swept at :07
+                               json{{"event", "lost"}, {"lines", 3}},
+                               rec("flow-start", "2026-12-02T10:00:06.000000000Z", "d")};
+  order_by_time(written);
+  std::vector<std::string> order;
+  for (const auto& f : written)
+    order.push_back(f.value("event", "") + " " + (f.contains("source") ? f["source"].value("ip", "") : ""));
+  EXPECT_EQ(order, (std::vector<std::string>{"flow-start a", "flow-end a", "lost ", "flow-start b", "flow-start c",
+                                             "flow-start d"}))
+      << "equal times keep the order written; a line without a time stays after the one before it";
+}
+
+TEST(QuarantineText, NoManagementPrefixIsSaidAsNone) {
+  EXPECT_EQ(management_text(json::array()), "none");
+  EXPECT_EQ(management_text(json::array({"10.0.9.0/24", "fd00:9::/64"})), "10.0.9.0/24,fd00:9::/64");
+}
+
+}  // namespace
+}  // namespace zeroseg::cli
