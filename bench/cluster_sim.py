@@ -14,7 +14,9 @@ what an agent does to etcd:
     default: namespaces/ to the end of workloads/, as ClusterKeys::watch_range;
     --watch-range whole: all of /zeroseg/v1/, as agents did before, so that
     every node received every node's applied/ report), and applied/NODE
-    written after each revision of objects seen, as an agent reports;
+    written after each revision of objects seen, as an agent reports (at
+    most once per --report-interval a node, as agents pace it; 0: after
+    every revision, as agents did before);
   - churn: --churn workload changes a second cluster-wide (a random node's
     workload deleted, or put back), for --duration seconds.
 
@@ -130,6 +132,39 @@ class SimNode:
             self.db.put(self.key(j), workload_yaml(self.i, j, self.sim.replicas), self.lease)
             self.present.add(j)
 
+    def paced_reports(self, group):
+        """applied/NODE as agents write it since session 14 (agent/report_pacer.h):
+        at most one a node per --report-interval, the newest revision, the first
+        after a quiet interval at once. Returns what the watch calls per revision."""
+        pace, cv, state = self.sim.report_interval, threading.Condition(), {"want": 0, "done": 0}
+
+        def loop():
+            db, last = Etcd(self.sim.host, self.sim.port), -1e9
+            while not self.sim.stopping:
+                with cv:
+                    while state["want"] <= state["done"] and not self.sim.stopping:
+                        cv.wait(0.5)
+                time.sleep(max(0.0, last + pace - time.monotonic()))
+                with cv:
+                    rev = state["want"]
+                last = time.monotonic()
+                try:
+                    for n in group:
+                        db.put(f"{PREFIX}applied/{n.name}", str(rev), n.lease)
+                    self.sim.count("reports", len(group))
+                    with cv:
+                        state["done"] = rev
+                except (OSError, http.client.HTTPException, RuntimeError, ValueError):
+                    self.sim.count("report_errors", 1)
+
+        threading.Thread(target=loop, daemon=True).start()
+
+        def applied(rev):
+            with cv:
+                state["want"] = max(state["want"], rev)
+                cv.notify()
+        return applied
+
     def watch(self, start_revision, group):
         """Every write under /zeroseg/v1/ from start_revision; applied/NODE of
         each node of `group` (this one and those whose watch it stands for)
@@ -146,6 +181,7 @@ class SimNode:
         objects = tuple(b'"key":"' + base64.b64encode((PREFIX + k).encode())[:20] for k in ("nam", "pol", "wor"))
         kinds = tuple(PREFIX + k for k in ("namespaces/", "policies/", "workloads/"))
         reporter = Etcd(self.sim.host, self.sim.port)
+        report = self.paced_reports(group) if self.sim.report_interval > 0 else None
         while not self.sim.stopping:
             try:
                 c = http.client.HTTPConnection(self.sim.host, self.sim.port, timeout=None)
@@ -171,8 +207,12 @@ class SimNode:
                         if unb64(e["kv"]["key"]).startswith(kinds):
                             top = max(top, int(e["kv"].get("mod_revision", 0)))
                     if top:
-                        for n in group:
-                            reporter.put(f"{PREFIX}applied/{n.name}", str(top), n.lease)
+                        if report:
+                            report(top)
+                        else:
+                            for n in group:
+                                reporter.put(f"{PREFIX}applied/{n.name}", str(top), n.lease)
+                            self.sim.count("reports", len(group))
                         body["create_request"]["start_revision"] = str(top + 1)
             except (OSError, http.client.HTTPException, ValueError, RuntimeError):
                 self.sim.count("watch_errors", 1)
@@ -185,6 +225,7 @@ class Sim:
         self.port = int(self.port)
         self.ttl, self.workloads, self.replicas = a.ttl, a.workloads, a.replicas
         self.watch_range = a.watch_range
+        self.report_interval = a.report_interval / 1000
         self.nodes = [SimNode(self, i) for i in range(a.nodes)]
         self.stopping = False
         self.counts, self.mu = {}, threading.Lock()
@@ -313,6 +354,8 @@ def main():
     ap.add_argument("--no-watch", action="store_true", help="the simulated nodes neither watch nor report")
     ap.add_argument("--watch-range", choices=("objects", "whole"), default="objects",
                     help="what each simulated node watches: the objects' range, as agents do, or all of the prefix (before)")
+    ap.add_argument("--report-interval", type=float, default=200, metavar="MS",
+                    help="applied/NODE at most once per MS a node, as agents now (0: after every revision, as before)")
     ap.add_argument("--json")
     a = ap.parse_args()
     random.seed(17)
@@ -398,7 +441,8 @@ def main():
                "agents_caught_up_s": caught, "changes": changes, "counts": dict(sim.counts, **sim.beat_figures()),
                "etcd_end": samples[-1]["etcd"], "etcd_before": samples[0]["etcd"],
                "revisions_per_s": sum(s.get("revisions_per_s", 0) for s in churn_samples) / max(1, len(churn_samples)),
-               "watch_range": a.watch_range, "churn_s": churn_s, **per_watcher,
+               "watch_range": a.watch_range, "churn_s": churn_s, **per_watcher, "report_interval_ms": a.report_interval,
+               "reports_per_s": (sim.counts.get("reports", 0) - counts_at_churn.get("reports", 0)) / churn_s,
                "agents": {}}
     span = samples[-1]["t"] - samples[1]["t"]
     for name in pids:

@@ -235,9 +235,12 @@ ObjectSet Agent::without(const ObjectSet& gone, ApplyResult& r) const {
 }
 
 ApplyResult Agent::apply(const ObjectSet& objects, bool dry_run) {
+  const SteadyTime asked = std::chrono::steady_clock::now();
   std::lock_guard lock(mu_);
+  const SteadyTime locked = std::chrono::steady_clock::now();
   ApplyResult r;
   ObjectSet next = merged(objects, r);
+  note_pre_phases(asked, locked);
   if (!dry_run && changes_nothing(r)) {  // nothing to compile: what is in force stays
     r.revision = dp_->generation();
     r.not_enforced = not_enforced();
@@ -247,9 +250,12 @@ ApplyResult Agent::apply(const ObjectSet& objects, bool dry_run) {
 }
 
 ApplyResult Agent::remove(const ObjectSet& objects, bool dry_run) {
+  const SteadyTime asked = std::chrono::steady_clock::now();
   std::lock_guard lock(mu_);
+  const SteadyTime locked = std::chrono::steady_clock::now();
   ApplyResult r;
   ObjectSet next = without(objects, r);
+  note_pre_phases(asked, locked);
   if (!dry_run && changes_nothing(r)) {
     r.revision = dp_->generation();
     r.not_enforced = not_enforced();
@@ -295,7 +301,7 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
   auto started = std::chrono::steady_clock::now();
   // where an apply's time goes, for `--log-level debug` (phase: ms)
   std::string phases;
-  last_phases_.clear();
+  last_phases_ = std::exchange(pre_phases_, {});  // lock, merge: apply() and remove()'s
   auto phase = [&, last = started](const char* name) mutable {
     auto now = std::chrono::steady_clock::now();
     double ms = std::chrono::duration<double, std::milli>(now - last).count();
@@ -418,6 +424,7 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
   if (result.entries_changed > 10000) malloc_trim(0);
   result.revision = dp_->generation();
   result.not_enforced = not_enforced();
+  phase("answer");
   return result;
 }
 

@@ -135,6 +135,13 @@ class Agent : public DesiredState {
   std::unique_ptr<Telemetry> telemetry_;  // after dp_ and analyzer_: stops before either goes
   AgentMetrics apply_stats_;
   std::vector<std::pair<const char*, double>> last_phases_;  // under mu_
+  // the wait for mu_ and the merge into the desired objects, before commit()
+  std::vector<std::pair<const char*, double>> pre_phases_;  // under mu_
+  using SteadyTime = std::chrono::steady_clock::time_point;
+  void note_pre_phases(SteadyTime asked, SteadyTime locked) {
+    auto ms = [](SteadyTime a, SteadyTime b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+    pre_phases_ = {{"lock", ms(asked, locked)}, {"merge", ms(locked, std::chrono::steady_clock::now())}};
+  }
   WebhookSink* webhook_ = nullptr;  // owned by analyzer_
 
   std::mutex housekeeping_mu_;

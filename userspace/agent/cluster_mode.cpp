@@ -68,7 +68,8 @@ std::shared_ptr<EtcdIdentityAllocator> cluster_identities(std::shared_ptr<etcd::
 }
 
 ClusterMode::ClusterMode(Agent& agent, std::shared_ptr<etcd::Client> client, const std::string& node,
-                         int64_t lease_ttl, std::shared_ptr<EtcdIdentityAllocator> identities, int64_t identity_grace)
+                         int64_t lease_ttl, std::shared_ptr<EtcdIdentityAllocator> identities, int64_t identity_grace,
+                         std::chrono::milliseconds report_interval)
     : agent_(agent),
       node_(node),
       client_(client),
@@ -79,14 +80,22 @@ ClusterMode::ClusterMode(Agent& agent, std::shared_ptr<etcd::Client> client, con
                {[this](const ObjectSet& all, int64_t rev) { on_snapshot(all, rev); },
                 [this](const ObjectSet& put, const ObjectSet& gone, int64_t rev) { on_change(put, gone, rev); },
                 [this](const WorkloadNodes& nodes) { on_nodes(nodes); }}),
+      pacer_(report_interval),
       lease_(client, ClusterKeys(node).node_key(), lease_ttl, [this](int64_t lease) { on_lease(lease); },
              [this] { on_beat(); }) {
+  reporter_ = std::thread([this] { report_loop(); });
   lease_.start();
 }
 
 ClusterMode::~ClusterMode() {
   lease_.stop();
   watcher_.stop();
+  {
+    std::lock_guard lock(report_mu_);
+    report_stop_ = true;
+  }
+  report_cv_.notify_all();
+  if (reporter_.joinable()) reporter_.join();
 }
 
 ObjectSet ClusterMode::own_workloads(const ObjectSet& from) const {
@@ -162,14 +171,57 @@ void ClusterMode::apply_here(const ObjectSet& put_in, const ObjectSet& gone_in, 
     throw;
   }
   remember(revision, std::move(o));
+  {
+    std::lock_guard lock(mu_);
+    enforced_revision_ = revision;
+    enforced_at_ = std::chrono::steady_clock::now();
+  }
   report_applied(revision);
 }
 
+// Off the watcher's thread: the write (a round trip to etcd's leader and
+// its fsync) no longer holds up the next change, and a burst of changes
+// is reported once (report_pacer.h).
 void ClusterMode::report_applied(int64_t revision) {
-  int64_t lease = lease_.id();
-  if (!lease) return;  // the lease's grant writes it (on_lease)
-  auto r = client_->put(std::string(kClusterStatePrefix) + "applied/" + node_, std::to_string(revision), lease);
-  if (!r) log::debug("cluster: applied revision not reported: " + r.error());
+  {
+    std::lock_guard lock(report_mu_);
+    pacer_.applied(revision);
+  }
+  report_cv_.notify_all();
+}
+
+void ClusterMode::report_loop() {
+  std::unique_lock lock(report_mu_);
+  while (!report_stop_) {
+    int64_t revision = pacer_.take(std::chrono::steady_clock::now());
+    if (!revision) {
+      if (pacer_.pending()) report_cv_.wait_until(lock, pacer_.due(), [&] { return report_stop_; });
+      else report_cv_.wait(lock, [&] { return report_stop_ || pacer_.pending(); });
+      continue;
+    }
+    lock.unlock();
+    bool done = true;
+    if (int64_t lease = lease_.id()) {  // none: the lease's grant writes it (on_lease)
+      auto r = client_->put(std::string(kClusterStatePrefix) + "applied/" + node_, std::to_string(revision), lease);
+      if (!r) log::debug("cluster: applied revision not reported: " + r.error());
+      done = r.ok();
+    }
+    lock.lock();
+    if (done) pacer_.written(revision);
+  }
+}
+
+int64_t ClusterMode::reported_revision() const {
+  std::lock_guard lock(report_mu_);
+  return pacer_.reported();
+}
+
+ClusterMode::Stamps ClusterMode::last_stamps() const {
+  Stamps s;
+  static_cast<ChangeStamps&>(s) = watcher_.last_stamps();
+  std::lock_guard lock(mu_);
+  if (enforced_revision_ == s.revision) s.enforced = enforced_at_;
+  return s;
 }
 
 json ClusterMode::wait_all(int64_t revision, std::chrono::milliseconds timeout) const {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <set>
@@ -16,9 +17,11 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "agent/agent_config.h"
 #include "agent/desired_state.h"
+#include "agent/report_pacer.h"
 #include "identity/allocator.h"
 #include "sources/cluster_identities.h"
 #include "sources/cluster_store.h"
@@ -35,6 +38,9 @@ std::shared_ptr<etcd::Client> cluster_client(const AgentConfig& config);
 // The allocator the agent numbers new label sets with, in cluster mode:
 // its uses are written as node's (released cluster-wide when no node has any).
 std::shared_ptr<EtcdIdentityAllocator> cluster_identities(std::shared_ptr<etcd::Client> client, const std::string& node);
+
+// At most one applied/NODE report a node per this interval (report_pacer.h).
+inline constexpr std::chrono::milliseconds kReportInterval{200};
 
 // What this node did with the change committed at `revision`, from the
 // outcomes of the revisions it applied (their first revision >= `revision`:
@@ -58,8 +64,10 @@ class ClusterMode : public DesiredState {
   // identities: the agent's upstream allocator, whose uses this node reports
   // at every lease beat, sweeping those no node has used for identity_grace
   // seconds (none: identities stay numbered, as in tests of other things).
+  // report_interval: the least time between two applied/NODE reports.
   ClusterMode(Agent& agent, std::shared_ptr<etcd::Client> client, const std::string& node, int64_t lease_ttl,
-              std::shared_ptr<EtcdIdentityAllocator> identities = nullptr, int64_t identity_grace = 600);
+              std::shared_ptr<EtcdIdentityAllocator> identities = nullptr, int64_t identity_grace = 600,
+              std::chrono::milliseconds report_interval = kReportInterval);
   ~ClusterMode() override;
   // Validates the objects here (a dry run), writes them to etcd in one
   // transaction, and returns once this node enforces that revision.
@@ -81,6 +89,16 @@ class ClusterMode : public DesiredState {
   // status(), plus what etcd says now: the nodes and their leases, its
   // revision and this node's lag behind it (calls etcd: not for /v1/status).
   nlohmann::json cluster_view() const;
+  // Waits until this node applied `revision` (false: timeout or stop).
+  bool wait_applied(int64_t revision, std::chrono::milliseconds timeout) { return watcher_.wait_applied(revision, timeout); }
+  // The last change from etcd: when the watcher read, decoded and applied
+  // it, and when its maps were written (bench/etcd_churn_bench).
+  struct Stamps : ChangeStamps {
+    std::chrono::steady_clock::time_point enforced;
+  };
+  Stamps last_stamps() const;
+  // The revision this node's last applied/NODE report wrote.
+  int64_t reported_revision() const;
 
  private:
   void on_snapshot(const ObjectSet& all, int64_t revision);
@@ -97,7 +115,8 @@ class ClusterMode : public DesiredState {
   void on_lease(int64_t lease);
   void on_beat();  // the lease's: identity uses reported, unused ones swept
   void remember(int64_t revision, Outcome outcome);
-  void report_applied(int64_t revision);  // applied/NODE, under the lease
+  void report_applied(int64_t revision);  // hands it to the reporter
+  void report_loop();  // the reporter's thread: applied/NODE, under the lease, at ReportPacer's pace
 
   Agent& agent_;
   std::string node_;
@@ -111,6 +130,13 @@ class ClusterMode : public DesiredState {
   int64_t identity_grace_;
   ClusterWatcher watcher_;
   bool watching_ = false;  // the lease thread starts the watcher
+  int64_t enforced_revision_ = 0;  // under mu_, with enforced_at_
+  std::chrono::steady_clock::time_point enforced_at_;
+  mutable std::mutex report_mu_;
+  std::condition_variable report_cv_;
+  ReportPacer pacer_;  // under report_mu_
+  bool report_stop_ = false;  // under report_mu_
+  std::thread reporter_;
   NodeLease lease_;  // last: its thread stops first
 };
 

@@ -168,6 +168,11 @@ WatchStatus ClusterWatcher::status() const {
   return status_;
 }
 
+ChangeStamps ClusterWatcher::last_stamps() const {
+  std::lock_guard lock(mu_);
+  return stamps_;
+}
+
 bool ClusterWatcher::wait_applied(int64_t revision, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   return cv_.wait_for(lock, timeout, [&] { return stopping_ || status_.applied_revision >= revision; }) &&
@@ -265,6 +270,7 @@ void ClusterWatcher::run() {
           return false;
         }
         quiet = false;
+        const auto received = std::chrono::steady_clock::now();
         seen_head(b.revision);
         {
           std::lock_guard lock(mu_);
@@ -290,6 +296,7 @@ void ClusterWatcher::run() {
             log::warn(std::string("cluster: skipped: ") + ex.what());
           }
         }
+        const auto decoded = std::chrono::steady_clock::now();
         for (auto& [rev, change] : by_revision) {
           if (change.first.size() + change.second.size() > 0) {
             try {
@@ -298,6 +305,8 @@ void ClusterWatcher::run() {
             } catch (const std::exception& ex) {
               log::warn("cluster: revision " + std::to_string(rev) + " failed: " + ex.what());
             }
+            std::lock_guard lock(mu_);
+            stamps_ = {rev, received, decoded, std::chrono::steady_clock::now()};
           }
           applied(rev);
         }
