@@ -29,7 +29,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 STATE=${ZEROSEG_VAGRANT_STATE:-/var/tmp/zs-vagrant-lab}
-LOCK=${ZEROSEG_VAGRANT_LOCK:-/run/lock/zs-vagrant-lab.lock} # (a test's own: tests/unit/vagrant_lab_races.sh)
+LOCK=${ZEROSEG_VAGRANT_LOCK:-/run/lock/zs-vagrant-lab.lock} # (a test's own: tests/e2e/vm_lab_races.sh)
 # shellcheck source=lib/libvirt.sh
 source "$here/lib/libvirt.sh"
 

@@ -32,6 +32,9 @@ fake_lab() {
   mkdir -p "$ZEROSEG_VAGRANT_STATE"
   echo "$1" >"$ZEROSEG_VAGRANT_STATE/owner"
   echo "$tag" >"$ZEROSEG_VAGRANT_STATE/tag"
+  # what lv_snapshot keeps: libvirt's cgroups already there (a real VM lab
+  # running beside this test) are not this fake lab's to leave behind
+  ls -d /sys/fs/cgroup/*/machine /sys/fs/cgroup/machine 2>/dev/null >"$ZEROSEG_VAGRANT_STATE/cgroups" || true
 }
 
 # reaper_after OWNER: a cycle (a sleep) whose reaper runs, the cycle ends,
@@ -48,7 +51,8 @@ reaper_after() {
   wait "$sleeper" 2>/dev/null
   fake_lab "${owner//PID/$sleeper}"
   sleeper=''
-  for _ in $(seq 100); do kill -0 "$reaper" 2>/dev/null || break; sleep 0.1; done
+  # (with a libvirtd running, `down` asks vagrant too: seconds under load)
+  for _ in $(seq 600); do kill -0 "$reaper" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$reaper" 2>/dev/null; then
     kill "$reaper"
     echo "reaper still running"
