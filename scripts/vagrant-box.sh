@@ -44,14 +44,17 @@ t0=$(date +%s)
 
 # What the guests run: zeroseg's shared libraries (the binary is copied in
 # from the build), the lab's workloads (python3), the checks (ncat, curl,
-# ping) and the attacker's scanner (nmap). Baked in: apt under TCG is slow.
+# ping), the attacker's scanner (nmap) and etcd for cluster mode (node1
+# runs it; Debian's etcd-server, the one install-deps.sh puts on the host).
+# Baked in: apt under TCG is slow, and a 21 MB etcd copied into a guest
+# over ssh (its ciphers emulated) costs a minute of every `up`.
 # The kernel from bookworm-backports (6.12): zeroseg's datapath does not
 # pass bookworm's own 6.1 verifier (zs_xdp_ingress: Permission denied, seen
 # in this lab's first boot), the host's kernel here is 6.18.
 packages=(
   linux-image-amd64/bookworm-backports systemd-sysv udev dbus openssh-server sudo ifupdown isc-dhcp-client
   iproute2 iputils-ping procps kmod bpftool nftables python3 curl nmap ncat netcat-openbsd
-  ca-certificates less
+  ca-certificates less etcd-server
   libbpf1 libelf1 zlib1g libnl-3-200 libnl-route-3-200 libyaml-cpp0.7 libcpp-httplib0.11
   libssl3 libbrotli1
 )
@@ -88,10 +91,12 @@ printf '%s\n' '[Service]' 'ExecStartPre=' 'TimeoutStartSec=600' \
   'ExecStartPre=/usr/sbin/sshd -t' >"$r/etc/systemd/system/ssh.service.d/hostkeys.conf"
 # what a lab VM never needs at boot (each unit costs seconds under TCG:
 # modprobe@drm alone took 37 s): consoles to log in on (the serial console
-# still shows the boot), the DRM module, periodic jobs
+# still shows the boot), the DRM module, periodic jobs, and Debian's own
+# etcd on localhost (node1 of a cluster-mode lab starts its own, on the
+# underlay; the other VMs run none)
 for u in serial-getty@ttyS0.service getty@tty1.service modprobe@drm.service \
   apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer \
-  dpkg-db-backup.timer systemd-tmpfiles-clean.timer; do
+  dpkg-db-backup.timer systemd-tmpfiles-clean.timer etcd.service; do
   ln -sf /dev/null "$r/etc/systemd/system/$u"
 done
 : >"$r/etc/machine-id"

@@ -7,13 +7,19 @@
 #   scripts/vagrant-lab.sh stage ZEROSEG   only gather what the VMs install into build/vagrant-stage
 #                                          (for `vagrant up` by hand, vagrant/README.md)
 #   scripts/vagrant-lab.sh up ZEROSEG      box, libvirt, networks, `vagrant up` (ZEROSEG: the binary
-#                                          the nodes run; ZEROSEG_VAGRANT_INSTALL=deb stages
-#                                          ZEROSEG_VAGRANT_DEB instead)
+#                                          of a build; the nodes install that build's .deb, made
+#                                          with cpack, or ZEROSEG_VAGRANT_DEB=PATH.deb;
+#                                          ZEROSEG_VAGRANT_INSTALL=binary: the binary and unit
+#                                          copied in instead)
 #   scripts/vagrant-lab.sh checks          vagrant/run-checks.sh against the running lab
 #   scripts/vagrant-lab.sh ssh VM [CMD]    a shell in one VM
 #   scripts/vagrant-lab.sh down            destroy and remove all the lab made; restore the host
 #   scripts/vagrant-lab.sh cycle ZEROSEG   up, checks, the checks' own test, down: the ctest
 #                                          (exit 0 only if all held and nothing is left behind)
+#
+# The nodes run in cluster mode (etcd on node1, both agents with
+# `cluster: etcd://192.168.77.11:2379`); ZEROSEG_VAGRANT_CLUSTER=0: each
+# standalone, with every object applied on each.
 #
 # One lab at a time (a lock); its state is in ZEROSEG_VAGRANT_STATE
 # (default /var/tmp/zs-vagrant-lab). On a machine with KVM use vagrant/
@@ -23,6 +29,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 STATE=${ZEROSEG_VAGRANT_STATE:-/var/tmp/zs-vagrant-lab}
+LOCK=${ZEROSEG_VAGRANT_LOCK:-/run/lock/zs-vagrant-lab.lock} # (a test's own: tests/e2e/vm_lab_races.sh)
 # shellcheck source=lib/libvirt.sh
 source "$here/lib/libvirt.sh"
 
@@ -50,21 +57,50 @@ lab_env() {
   TAG=$tag
 }
 
+# deb_of ZEROSEG DIR: the .deb of the build ZEROSEG belongs to, made with
+# cpack (as tests/e2e/service_deb.sh makes it) into DIR; prints its path
+deb_of() {
+  local bin=$1 out=$2 build version deb
+  build=$(dirname "$bin")
+  while [ "$build" != / ] && [ ! -f "$build/CPackConfig.cmake" ]; do build=$(dirname "$build"); done
+  [ -f "$build/CPackConfig.cmake" ] ||
+    die "no build directory with CPackConfig.cmake above $bin (ZEROSEG_VAGRANT_DEB=PATH.deb, or ZEROSEG_VAGRANT_INSTALL=binary)"
+  # (the man pages and completions are in the package; the binary is built)
+  cmake --build "$build" --target zeroseg man_pages completions -j2 >"$out.build.log" 2>&1 ||
+    die "building the package's parts failed: $(tail -5 "$out.build.log")"
+  rm -rf "$out" && mkdir -p "$out"
+  (cd "$out" && cpack -G DEB --config "$build/CPackConfig.cmake" -B "$out") >"$out.log" 2>&1 ||
+    die "cpack failed: $(tail -10 "$out.log")"
+  version=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$build/CMakeCache.txt")
+  deb="$out/zeroseg_${version}_$(dpkg --print-architecture).deb"
+  [ -s "$deb" ] || die "cpack made no $deb: $(tail -5 "$out.log")"
+  rm -f "$out.build.log" "$out.log"
+  echo "$deb"
+}
+
 # stage ZEROSEG [DIR]: what the VMs install, in one directory (one copy per VM)
 stage() {
-  local bin=$1 s=${2:-$STATE/stage}
+  local bin=$1 s=${2:-$STATE/stage} deb
   rm -rf "$s"
   mkdir -p "$s"
-  if [ "${ZEROSEG_VAGRANT_INSTALL:-binary}" = deb ]; then
-    # the package of the operator-experience issue, once it exists
-    [ -f "${ZEROSEG_VAGRANT_DEB:-}" ] || die "ZEROSEG_VAGRANT_INSTALL=deb needs ZEROSEG_VAGRANT_DEB=PATH.deb"
-    cp "$ZEROSEG_VAGRANT_DEB" "$s/"
-  else
-    [ -x "$bin" ] || die "no zeroseg binary at '$bin'"
-    # without its debug info: a tenth of the size to copy into each VM
-    strip --strip-debug -o "$s/zeroseg" "$bin"
-    cp "$root/deploy/zeroseg.service" "$root/deploy/agent.yaml" "$s/"
-  fi
+  case "${ZEROSEG_VAGRANT_INSTALL:-deb}" in
+    deb)
+      # the package the build makes: apt installs it in the nodes, its
+      # postinst enables its unit
+      deb=${ZEROSEG_VAGRANT_DEB:-}
+      [ -n "$deb" ] || deb=$(deb_of "$bin" "$s.pkg")
+      [ -f "$deb" ] || die "no .deb at '$deb'"
+      cp "$deb" "$s/"
+      rm -rf "$s.pkg" ;;
+    binary)
+      [ -x "$bin" ] || die "no zeroseg binary at '$bin'"
+      # without its debug info: a tenth of the size to copy into each VM
+      strip --strip-debug -o "$s/zeroseg" "$bin"
+      cp "$root/deploy/zeroseg.service" "$root/deploy/agent.yaml" "$s/" ;;
+    *) die "ZEROSEG_VAGRANT_INSTALL=${ZEROSEG_VAGRANT_INSTALL}: deb or binary" ;;
+  esac
+  # cluster mode: the etcd the agents join (node1 runs it: provision/node.sh)
+  [ "${ZEROSEG_VAGRANT_CLUSTER:-1}" = 0 ] || echo "etcd://192.168.77.11:2379" >"$s/cluster"
   cp "$root/vagrant/provision/topology.sh" "$root/policies/three-tier.yaml" \
     "$root/scripts/lib/lab_services.py" "$s/"
   # one compressed file to copy into each VM (provision/common.sh unpacks it)
@@ -114,11 +150,16 @@ up() {
     ! ip -4 -o addr show | grep -q " $t" || die "${t}0/24 is in use on this host (another lab?)"
   done
   mkdir -p "$STATE"
+  # whose lab: the cycle that made it (its reaper takes down that lab only)
+  # or a user's `up`
+  echo "${ZS_VAGRANT_CYCLE:-up $$}" >"$STATE/owner"
   echo "zs-v$(($$ % 10000))" >"$STATE/tag"
   lab_env
   mkdir -p "$STATE/console" "$VAGRANT_HOME"
   chmod 0755 "$STATE" "$STATE/console"
+  t=$SECONDS
   stage "$bin"
+  stamp "staged in $((SECONDS - t)) s: install ${ZEROSEG_VAGRANT_INSTALL:-deb}, $([ "${ZEROSEG_VAGRANT_CLUSTER:-1}" = 0 ] && echo standalone || echo cluster mode)"
 
   t=$SECONDS
   box=$(bash "$here/vagrant-box.sh" | tail -1)
@@ -205,14 +246,20 @@ show_logs() {
 # TIMEOUT kills the test's process tree with SIGKILL: no trap runs). Started
 # by the cycle in a session of its own, outside that tree, it waits for the
 # cycle's PID to end, then for the lab's lock (every stage of the cycle
-# holds it), and takes down whatever lab is still there. After a cycle that
-# ended by itself there is none, and it exits at once.
+# holds it), and takes down the lab that cycle made if it is still there.
+# After a cycle that ended by itself there is none, and it exits at once;
+# a lab someone started in the second before it looked (its owner is not
+# this cycle) is not its to take down.
 reaper() {
   local pid=$1
   while kill -0 "$pid" 2>/dev/null; do sleep 1; done
-  exec 9>/run/lock/zs-vagrant-lab.lock
+  exec 9>"$LOCK"
   flock 9
   [ -f "$STATE/tag" ] || exit 0
+  if [ "$(cat "$STATE/owner" 2>/dev/null)" != "cycle $pid" ]; then
+    echo "vagrant-lab: [$(date -u +%T)] the cycle $pid ended; the lab up now is $(cat "$STATE/owner" 2>/dev/null || echo "of no cycle"), not its own: left up"
+    exit 0
+  fi
   echo "vagrant-lab: [$(date -u +%T)] the cycle $pid ended with its lab up: taking it down"
   down
 }
@@ -258,7 +305,7 @@ cycle() {
     local secs=$1
     shift
     [ "$secs" -gt 0 ] || { echo "vagrant-lab: no time left for $1"; return 1; }
-    timeout --kill-after=10 "$secs" env ZS_VAGRANT_LAB_LOCKED=1 bash "$here/vagrant-lab.sh" "$@"
+    timeout --kill-after=10 "$secs" env ZS_VAGRANT_LAB_LOCKED=1 ZS_VAGRANT_CYCLE="cycle $$" bash "$here/vagrant-lab.sh" "$@"
   }
   # the box first, on its own (cached: at once; cold: minutes), then up
   t=$SECONDS
@@ -275,10 +322,14 @@ cycle() {
     t=$SECONDS
     stage_in "$(budget 240)" checks || status=1
     stamp "checks in $((SECONDS - t)) s"
-    # the checks' own test: one expectation made wrong must fail them
+    # the checks' own test: one expectation made wrong must fail them (in
+    # cluster mode the cluster check's: a deny on node2 of a policy applied
+    # on node1)
     t=$SECONDS
     rc=0
-    ZEROSEG_CHECKS_WRONG=1 stage_in "$(budget 120)" checks --only matrix >"$STATE/wrong.log" 2>&1 || rc=$?
+    local which=cluster
+    [ "${ZEROSEG_VAGRANT_CLUSTER:-1}" != 0 ] || which=matrix
+    ZEROSEG_CHECKS_WRONG=1 stage_in "$(budget 150)" checks --only "$which" >"$STATE/wrong.log" 2>&1 || rc=$?
     if [ $rc = 1 ] && grep -q 'FAIL .*wanted' "$STATE/wrong.log"; then
       echo "ok: with one expectation made wrong (ZEROSEG_CHECKS_WRONG=1) the checks fail: $(grep -m1 'FAIL' "$STATE/wrong.log")"
     else
@@ -297,8 +348,8 @@ cycle() {
 }
 
 if [ "${ZS_VAGRANT_LAB_LOCKED:-0}" != 1 ] && [ "${1:-}" != reaper ]; then # (a stage of `cycle`: the cycle holds it)
-  exec 9>/run/lock/zs-vagrant-lab.lock
-  flock -n 9 || die "another VM lab runs (/run/lock/zs-vagrant-lab.lock): one at a time on this machine"
+  exec 9>"$LOCK"
+  flock -n 9 || die "another VM lab runs ($LOCK): one at a time on this machine"
 fi
 cmd=${1:-}
 shift || true

@@ -17,13 +17,26 @@
 #   quarantine  a live connection dev/web (node2) -> prod/web:443 (node1)
 #               echoes, then `zeroseg quarantine add prod/web` on node1
 #               cuts it; removed again afterwards
-# matrix, flows and scan run at once (they touch different pairs);
-# quarantine after them (it changes what prod/web accepts). Each check
-# prints its time. Exits 0 only if every check held (and at least one ran).
+#   install     zeroseg as installed on both nodes: the .deb (dpkg's
+#               status, the package's unit) or, with
+#               ZEROSEG_VAGRANT_INSTALL=binary, the binary and unit copied
+#               in; the unit active under systemd
+#   cluster     (unless ZEROSEG_VAGRANT_CLUSTER=0) both agents connected to
+#               node1's etcd, `cluster status` listing the 2 live nodes on
+#               each, every workload's identity equal on both nodes; a
+#               policy applied once through node1 (--wait-all) enforced on
+#               node2 by identity: prod/app (node1) -> dev/web:8080 (node2)
+#               allowed, prod/web (node1) denied, node2's deny record naming
+#               prod/web's identity; deleted through node2, open again
+# install, matrix, flows and scan run at once (they touch different pairs);
+# quarantine after them (it changes what prod/web accepts), cluster last
+# (its policy selects dev/web, quarantine's client). Each check prints its
+# time. Exits 0 only if every check held (and at least one ran).
 #
-#   run-checks.sh [--only matrix|flows|scan|quarantine]
-#   ZEROSEG_CHECKS_WRONG=1: one expectation made wrong on purpose (dev/web
-#   reaching prod/db:5432): the checks must fail, a test of the checks.
+#   run-checks.sh [--only install|matrix|flows|scan|quarantine|cluster]
+#   ZEROSEG_CHECKS_WRONG=1: expectations made wrong on purpose (dev/web
+#   reaching prod/db:5432; in cluster mode prod/web reaching dev/web:8080
+#   under the cluster check's policy): the checks must fail, a test of them.
 #   ZEROSEG_VAGRANT_SSH_CONFIG: `vagrant ssh-config` output (made when unset)
 #   ZEROSEG_CHECKS_TIMEOUT: seconds a probe waits (default 3; one retry)
 set -uo pipefail
@@ -286,6 +299,108 @@ PY
   else fail "after quarantine remove, dev/web still cannot reach prod/web:443"; fi
 }
 
+check_install() {
+  local mode=${ZEROSEG_VAGRANT_INSTALL:-deb} vm got unit
+  echo "== install: zeroseg on both nodes ($mode), its unit active"
+  for vm in node1 node2; do
+    # shellcheck disable=SC2016
+    got=$(on "$vm" dpkg-query -W -f '${Status} ${Version}' zeroseg 2>/dev/null)
+    unit=$(on "$vm" systemctl show -p FragmentPath --value zeroseg)
+    if [ "$mode" = deb ]; then
+      if [[ $got == "install ok installed "* ]]; then pass "$vm: the package is installed ($got)"
+      else fail "$vm: dpkg says '$got' of zeroseg, wanted installed"; fi
+      if [[ $unit == */lib/systemd/system/zeroseg.service ]]; then pass "$vm: the unit is the package's ($unit)"
+      else fail "$vm: the unit is '$unit', not the package's"; fi
+    else
+      if [ -z "$got" ] || [[ $got != *" installed "* ]]; then pass "$vm: no package (the binary copied in)"
+      else fail "$vm: a zeroseg package is installed ($got), wanted the copied binary"; fi
+      if [ "$unit" = /etc/systemd/system/zeroseg.service ]; then pass "$vm: the unit copied in ($unit)"
+      else fail "$vm: the unit is '$unit', wanted /etc/systemd/system/zeroseg.service"; fi
+    fi
+    got=$(on "$vm" systemctl is-active zeroseg)
+    if [ "$got" = active ]; then pass "$vm: zeroseg.service is active"
+    else fail "$vm: zeroseg.service is '$got'"; fi
+  done
+}
+
+# ids VM: "ns/name=identity ..." of every workload the VM's agent knows, sorted
+ids() {
+  on "$1" zeroseg workload list -o json | python3 -c '
+import json, sys
+print(" ".join(sorted("%s/%s=%s" % (w["namespace"], w["name"], w["identity"]) for w in json.load(sys.stdin))))'
+}
+# deny_id VM SRC_IP DST_IP: the source identity of the VM's latest deny
+# record from SRC_IP to DST_IP ("" when none within ~10 s)
+deny_id() {
+  local id=""
+  for _ in $(seq 10); do
+    id=$(on "$1" zeroseg flows --last 500 -o json --verdict denied 2>/dev/null | python3 -c '
+import json, sys
+last = ""
+for line in sys.stdin:
+    try: f = json.loads(line)
+    except ValueError: continue
+    if f.get("source", {}).get("ip") == sys.argv[1] and f.get("destination", {}).get("ip") == sys.argv[2]:
+        last = str(f["source"].get("identity", ""))
+print(last)' "$2" "$3")
+    [ -n "$id" ] && break
+    sleep 1
+  done
+  echo "$id"
+}
+# probe VM NS-NAME IP PORT: exit 0 when IP:PORT answers from that workload
+probe() { on "$1" ip netns exec "$2" nc -z -w"$T" "$3" "$4" || on "$1" ip netns exec "$2" nc -z -w"$T" "$3" "$4"; }
+
+CLUSTER_POLICY='apiVersion: zeroseg.io/v1
+kind: SegmentPolicy
+metadata: {name: vm-cluster-check, namespace: dev}
+spec:
+  selector: {matchLabels: {tier: web}}
+  ingress:
+  - from: [{selector: {matchLabels: {tier: app}}, namespaceSelector: {matchLabels: {env: prod}}}]
+    ports: [{port: 8080, protocol: TCP}]'
+
+check_cluster() {
+  echo "== cluster: etcd on node1; a policy applied once through node1, enforced on node2 by identity"
+  local vm got ids1 ids2 f ip out web_id w
+  for vm in node1 node2; do
+    got=$(on "$vm" zeroseg cluster status -o json | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+print(" ".join(sorted(x["node"] for x in j["nodes"] if x["ttl"] > 0)), j["connected"])' 2>&1)
+    if [ "$got" = "node1 node2 True" ]; then pass "$vm: cluster status lists 2 live nodes (node1 node2), connected"
+    else fail "$vm: cluster status says '$got', wanted 'node1 node2 True'"; fi
+  done
+  ids1=$(ids node1) ids2=$(ids node2)
+  if [ -n "$ids1" ] && [ "$ids1" = "$ids2" ] && [ "$(wc -w <<<"$ids1")" = 8 ]; then
+    pass "identities equal on both nodes (8 workloads): $ids1"
+  else fail "identities differ or are missing: node1 '$ids1', node2 '$ids2'"; fi
+  out=$(on node1 sh -c "printf '%s\n' \"\$1\" >/tmp/zs-cluster-check.yaml && zeroseg apply --wait-all -f /tmp/zs-cluster-check.yaml" _ "$CLUSTER_POLICY" 2>&1)
+  if grep -q 'enforced on all 2 live nodes' <<<"$out"; then pass "node1 applied the policy once: $(tail -n1 <<<"$out")"
+  else fail "apply --wait-all through node1: $(tr '\n' ';' <<<"$out")"; fi
+  for f in 4 6; do
+    ip=$(addr_of dev/web $f)
+    w=pass
+    if probe node1 prod-app "$ip" 8080; then got=pass; else got=fail; fi
+    if [ "$got" = $w ]; then pass "cluster prod/app>dev/web:tcp/8080/v$f: $got (allowed on node2 by the policy)"
+    else fail "cluster prod/app>dev/web:tcp/8080/v$f: $got, wanted $w"; fi
+    w=fail
+    [ "${ZEROSEG_CHECKS_WRONG:-0}" = 1 ] && w=pass
+    if probe node1 prod-web "$ip" 8080; then got=pass; else got=fail; fi
+    if [ "$got" = $w ]; then pass "cluster prod/web>dev/web:tcp/8080/v$f: $got (denied on node2 by identity)"
+    else fail "cluster prod/web>dev/web:tcp/8080/v$f: $got, wanted $w"; fi
+  done
+  web_id=$(sed -n 's/.*prod\/web=\([0-9]*\).*/\1/p' <<<"$ids1")
+  got=$(deny_id node2 "$(addr_of prod/web 4)" "$(addr_of dev/web 4)")
+  if [ -n "$web_id" ] && [ "$got" = "$web_id" ]; then pass "node2's deny of prod/web -> dev/web names prod/web's identity ($got), not world"
+  else fail "node2's deny of prod/web -> dev/web names identity '$got', wanted prod/web's '$web_id'"; fi
+  out=$(on node2 sh -c "printf '%s\n' \"\$1\" >/tmp/zs-cluster-check.yaml && zeroseg delete --wait-all -f /tmp/zs-cluster-check.yaml" _ "$CLUSTER_POLICY" 2>&1)
+  if grep -q 'enforced on all 2 live nodes' <<<"$out"; then pass "node2 deleted it once: $(tail -n1 <<<"$out")"
+  else fail "delete --wait-all through node2: $(tr '\n' ';' <<<"$out")"; fi
+  if probe node1 prod-web "$(addr_of dev/web 4)" 8080; then pass "after the delete, prod/web reaches dev/web:8080 again"
+  else fail "after the delete, prod/web still cannot reach dev/web:8080"; fi
+}
+
 # timed NAME: run check_NAME into its own log, with its time at the end
 timed() {
   local t0=$SECONDS
@@ -298,11 +413,12 @@ for vm in node1 node2 attacker; do on "$vm" true & done # the shared connections
 wait
 echo "run-checks: ssh to the three VMs in $((SECONDS - t0)) s"
 ran=()
-for c in matrix flows scan; do
+for c in install matrix flows scan; do
   want "$c" && { timed "$c" & ran+=("$c"); }
 done
 wait
 want quarantine && { timed quarantine; ran+=(quarantine); }
+if [ "${ZEROSEG_VAGRANT_CLUSTER:-1}" != 0 ] && want cluster; then timed cluster; ran+=(cluster); fi
 for c in "${ran[@]}"; do cat "$work/check-$c.log"; done
 held=$(cat "$work"/check-*.log /dev/null | grep -c '^  ok ')
 bad=$(cat "$work"/check-*.log /dev/null | grep -c '^  FAIL ')

@@ -2,7 +2,8 @@
 # container, these CI machines), and the exact undoing of what it changes:
 # the daemons started by hand and stopped by their PIDs, the lab's networks
 # and storage pool made and removed by name, the LIBVIRT_* iptables chains
-# and net.ipv4.ip_forward put back as they were.
+# and net.ipv4.ip_forward put back as they were (ip_forward only while it
+# still holds the value libvirt set).
 #
 # The daemons are started with fd 9 closed: scripts/vagrant-lab.sh holds
 # its one-lab-at-a-time lock there, and a daemon must not keep it.
@@ -74,8 +75,24 @@ lv_start() {
     sleep 0.2
   done
   lv_running || { echo "libvirt: libvirtd did not answer on $LV_URI" >&2; return 1; }
+  lv_note_forward
   echo "libvirt: started libvirtd $(cat "$LV_STATE/libvirtd.pid")" \
     "$([ -f "$LV_STATE/virtlogd.pid" ] && echo "and virtlogd $(cat "$LV_STATE/virtlogd.pid")")"
+}
+
+# lv_note_forward: net.ipv4.ip_forward as libvirt left it (a NAT network
+# turns it on when it starts): what lv_restore_host may undo, and only
+# while it still holds. A test running beside the lab may set it meanwhile
+# (its own save and restore): then the value is that test's, not libvirt's.
+lv_note_forward() { sysctl -n net.ipv4.ip_forward >"$LV_STATE/ip_forward.libvirt"; }
+
+# lv_forward_ours: ip_forward is still what libvirt set, and not what
+# lv_snapshot found (so restoring it is this lab's to do)
+lv_forward_ours() {
+  local now
+  [ -f "$LV_STATE/ip_forward" ] && [ -f "$LV_STATE/ip_forward.libvirt" ] || return 1
+  now=$(sysctl -n net.ipv4.ip_forward)
+  [ "$now" = "$(cat "$LV_STATE/ip_forward.libvirt")" ] && [ "$now" != "$(cat "$LV_STATE/ip_forward")" ]
 }
 
 # lv_net_define NAME BRIDGE ADDRESS/24 nat|isolated
@@ -100,6 +117,7 @@ EOF
   lv_virsh net-define "$LV_STATE/net-$name.xml" >/dev/null
   echo "$name" >>"$LV_STATE/networks"
   lv_virsh net-start "$name" >/dev/null
+  lv_note_forward
 }
 
 # lv_pool_define NAME DIR: a storage pool of the lab's own, so its
@@ -204,8 +222,12 @@ lv_restore_host() {
       done
     done
   done
-  if [ -f "$LV_STATE/ip_forward" ]; then
+  if lv_forward_ours; then
     sysctl -qw net.ipv4.ip_forward="$(cat "$LV_STATE/ip_forward")"
+  elif [ -f "$LV_STATE/ip_forward.libvirt" ] &&
+    [ "$(sysctl -n net.ipv4.ip_forward)" != "$(cat "$LV_STATE/ip_forward.libvirt")" ]; then
+    echo "libvirt: net.ipv4.ip_forward is $(sysctl -n net.ipv4.ip_forward), not the" \
+      "$(cat "$LV_STATE/ip_forward.libvirt") libvirt left: set by someone else since, left as it is"
   fi
 }
 
@@ -223,7 +245,7 @@ lv_leftovers() {
   for f in libvirtd virtlogd; do
     [ -f "$LV_STATE/$f.pid" ] && kill -0 "$(cat "$LV_STATE/$f.pid")" 2>/dev/null && echo "process $f"
   done
-  if [ -f "$LV_STATE/ip_forward" ] && [ "$(sysctl -n net.ipv4.ip_forward)" != "$(cat "$LV_STATE/ip_forward")" ]; then
+  if lv_forward_ours; then
     echo "sysctl net.ipv4.ip_forward=$(sysctl -n net.ipv4.ip_forward), was $(cat "$LV_STATE/ip_forward")"
   fi
   for fam in iptables ip6tables; do

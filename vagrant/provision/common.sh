@@ -2,8 +2,9 @@
 # Every lab VM: what the box lacks (nothing on the box scripts/vagrant-box.sh
 # builds; the runtime libraries and tools on a Vagrant Cloud Debian box),
 # the lab's files under /opt/zeroseg-lab, and on a node zeroseg itself from
-# the host's build: the .deb when one was staged, else the binary and
-# deploy/'s systemd unit and agent.yaml.
+# the host's build: the .deb when one was staged (the default), else the
+# binary and deploy/'s systemd unit and agent.yaml; in cluster mode the
+# agent's settings name node1's etcd.
 #
 # Usage: common.sh node|attacker NAME   (the stage is in /tmp/zeroseg-stage)
 set -euo pipefail
@@ -53,8 +54,15 @@ else
   install -m 0644 "$stage/zeroseg.service" /etc/systemd/system/zeroseg.service
   install -D -m 0600 "$stage/agent.yaml" /etc/zeroseg/agent.yaml
 fi
-sed -i '/^node-name:/d' /etc/zeroseg/agent.yaml
+sed -i -e '/^node-name:/d' -e '/^cluster:/d' /etc/zeroseg/agent.yaml
 echo "node-name: $(hostname)" >>/etc/zeroseg/agent.yaml
+# cluster mode (the stage says where etcd is: node1, provision/node.sh)
+if [ -f "$stage/cluster" ]; then
+  echo "cluster: $(cat "$stage/cluster")" >>/etc/zeroseg/agent.yaml
+  install -m 0644 "$stage/cluster" "$lab/cluster"
+else
+  rm -f "$lab/cluster"
+fi
 # as scripts/lib/lab.sh: mgmt/bastion still reaches a quarantined workload
 grep -q '^quarantine-management:' /etc/zeroseg/agent.yaml ||
   echo 'quarantine-management: 10.77.5.0/24,fd77:5::/64' >>/etc/zeroseg/agent.yaml

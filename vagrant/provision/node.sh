@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A zeroseg node VM: its workloads as network namespaces behind veths (as a
 # container runtime makes them), routes to the other node's workloads, the
-# agent as a systemd service, and the lab's objects applied.
+# agent as a systemd service, and the lab's objects applied; in cluster mode
+# etcd on node1 and each node applying only its own workloads.
 #
 # Usage: node.sh node1|node2
 set -euo pipefail
@@ -35,6 +36,29 @@ for w in "${VM_WORKLOADS[@]}"; do
   fi
 done
 
+# cluster mode (common.sh wrote $lab/cluster: etcd's URL): node1 runs
+# etcd on the underlay, every node's agent waits for it before it starts
+cluster=""
+[ -f "$lab/cluster" ] && cluster=$(cat "$lab/cluster")
+if [ -n "$cluster" ]; then
+  etcd_ip=${cluster#etcd://}
+  etcd_ip=${etcd_ip%:*}
+  if [ "$node" = node1 ] && ! systemctl is-active -q zs-etcd; then
+    # Debian's etcd-server from the box (its own unit is masked there: it
+    # listens on localhost only)
+    systemd-run --unit zs-etcd --property=Restart=on-failure /usr/bin/etcd --name "$node" \
+      --data-dir /var/lib/zs-etcd --log-level warn --logger zap \
+      --listen-client-urls "http://$etcd_ip:2379,http://127.0.0.1:2379" \
+      --advertise-client-urls "http://$etcd_ip:2379" \
+      --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+      --initial-cluster "$node=http://127.0.0.1:2380"
+  fi
+  # (node2 is provisioned beside node1: it waits for node1's etcd)
+  for _ in $(seq 600); do curl -sf -m 2 "http://$etcd_ip:2379/health" >/dev/null && break; sleep 1; done
+  curl -sf -m 5 "http://$etcd_ip:2379/health" >/dev/null ||
+    { echo "node.sh: etcd at $etcd_ip:2379 does not answer" >&2; exit 1; }
+fi
+
 systemctl enable --now zeroseg
 # the agent loads and verifies its programs first: slow under TCG
 for _ in $(seq 300); do zeroseg workload list >/dev/null 2>&1 && break; sleep 0.5; done
@@ -43,7 +67,16 @@ if ! zeroseg workload list >/dev/null 2>&1; then
   journalctl -u zeroseg --no-pager -o cat | grep -v '^;' | tail -20 >&2
   exit 1
 fi
-vm_objects_yaml "$node" >/etc/zeroseg/lab.yaml
-zeroseg apply -f /etc/zeroseg/lab.yaml
-zeroseg apply -f "$lab/three-tier.yaml"
+if [ -n "$cluster" ]; then
+  # this node's workloads (and the Namespaces, the same text from each
+  # node); node1 also the attacker's and the policy: applied once, for all
+  vm_objects_yaml "$node" cluster >/etc/zeroseg/lab.yaml
+  zeroseg apply -f /etc/zeroseg/lab.yaml
+  [ "$node" != node1 ] || zeroseg apply -f "$lab/three-tier.yaml"
+  zeroseg cluster status || true # (what it shows; the checks judge it)
+else
+  vm_objects_yaml "$node" >/etc/zeroseg/lab.yaml
+  zeroseg apply -f /etc/zeroseg/lab.yaml
+  zeroseg apply -f "$lab/three-tier.yaml"
+fi
 zeroseg workload list

@@ -19,15 +19,20 @@ declare -A VM_NODE_IP6=([node1]=fd77:ff::11 [node2]=fd77:ff::12 [attacker]=fd77:
 declare -A VM_NS_LABELS=([prod]="env: prod" [dev]="env: dev" [mgmt]="env: mgmt" [guest]="env: guest")
 VM_LAB_IF=eth1   # the private network's interface in the VMs
 
-# vm_objects_yaml NODE: Namespaces and every Workload; those on NODE carry
-# their interface (and get attached), the others only their addresses
+# vm_objects_yaml NODE [cluster]: Namespaces and every Workload; those on
+# NODE carry their interface (and get attached), the others only their
+# addresses. In cluster mode only NODE's own (node1 also the attacker VM's):
+# the other node's arrive through etcd.
 vm_objects_yaml() {
-  local node=$1 w wnode ns name label i
+  local node=$1 mode=${2:-} w wnode ns name label i
   for ns in prod dev mgmt guest; do
     printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: %s, labels: {%s}}\n' "$ns" "${VM_NS_LABELS[$ns]}"
   done
   for w in "${VM_WORKLOADS[@]}"; do
     read -r wnode ns name label i <<<"$w"
+    if [ "$mode" = cluster ] && [ "$wnode" != "$node" ]; then
+      [ "$wnode" = attacker ] && [ "$node" = node1 ] || continue
+    fi
     printf -- '---\napiVersion: zeroseg.io/v1\nkind: Workload\n'
     printf 'metadata: {name: %s, namespace: %s, labels: {%s: %s}}\n' "$name" "$ns" "${label%%=*}" "${label#*=}"
     printf 'spec:\n'
