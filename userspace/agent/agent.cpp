@@ -490,14 +490,4 @@ std::string Agent::metrics() const {
   return w.text();
 }
 
-void Agent::uninstall(const AgentConfig& config) {
-  if (Datapath::is_pinned(config.pin_dir)) {
-    auto dp = Datapath::open_pinned(config.pin_dir);
-    dp->lock_writers("zeroseg agent");
-    for (const auto& [ifindex, v] : dp->endpoints().entries())
-      if (!ifname_of(ifindex).empty()) detach(ifindex);
-  }
-  Datapath::unpin(config.pin_dir);
-}
-
 }  // namespace zeroseg

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // The agent's side of attachments: link changes and the periodic check
 // against the kernel (repairs), and how a failed attach is reported in
-// status, metrics and the apply result.
+// status, metrics and the apply result; `agent --uninstall`.
 #include <chrono>
 
 #include "agent/agent.h"
 #include "agent/reconciler.h"
+#include "loader/attach.h"
+#include "loader/datapath.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/time.h"
@@ -58,6 +60,17 @@ json Agent::attachment_status() const {
           {"failures", c.failures},
           {"checks", c.checks},
           {"check_interval", format_duration(int64_t{config_.attach_check_ms} * 1000000)}};
+}
+
+// `agent --uninstall`: every attachment the pins name detached, then the pins removed
+void Agent::uninstall(const AgentConfig& config) {
+  if (Datapath::is_pinned(config.pin_dir)) {
+    auto dp = Datapath::open_pinned(config.pin_dir);
+    dp->lock_writers("zeroseg agent");
+    for (const auto& [ifindex, v] : dp->endpoints().entries())
+      if (!ifname_of(ifindex).empty()) detach(ifindex);
+  }
+  Datapath::unpin(config.pin_dir);
 }
 
 }  // namespace zeroseg
