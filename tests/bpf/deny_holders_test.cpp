@@ -9,6 +9,7 @@
 // the budget sets no bit; a limiter pinned by a version without the bits
 // gets every bit. One CPU throughout: the budget is per CPU.
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sched.h>
 #include <unistd.h>
@@ -183,6 +184,41 @@ TEST(DenyHoldersUpgrade, EveryBitIsSetOverALimiterPinnedWithoutThem) {
     EXPECT_EQ(word(*dp, 0), 0u) << "a fresh install";
   }
   ASSERT_EQ(unlink((dir + "/zs_deny_holders").c_str()), 0);
+  {
+    auto dp = Datapath::load({.pin_dir = dir, .pin = true});
+    for (uint32_t i : {0u, 1u, 5000u, ZS_DENY_HOLDERS_WORDS - 1u}) EXPECT_EQ(word(*dp, i), ~uint64_t{0}) << i;
+  }
+  Datapath::unpin(dir);
+  EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+// A rollback (loader/pin_stamp.h): an older version re-pinned its programs
+// over this one's pins, zs_deny_holders stayed pinned beside them and its
+// buckets set no bit. The upgrade again sets every bit; a restart on this
+// version's own pins keeps them exact.
+TEST(DenyHoldersUpgrade, EveryBitIsSetAfterARollback) {
+  ZS_REQUIRE_PRIVILEGED();
+  const std::string dir = "/sys/fs/bpf/zs-holders-test-rb-" + std::to_string(getpid());
+  auto word = [](Datapath& dp, uint32_t idx) {
+    uint64_t w = 0;
+    EXPECT_TRUE(dp.map("zs_deny_holders").lookup(&idx, &w));
+    return w;
+  };
+  { auto dp = Datapath::load({.pin_dir = dir, .pin = true}); }
+  {
+    auto dp = Datapath::load({.pin_dir = dir, .pin = true});
+    EXPECT_EQ(word(*dp, 0), 0u) << "a restart on its own pins";
+  }
+  {
+    auto other = Datapath::load({.pin_dir = dir + "-other", .pin = true});
+    for (Program p : {Program::xdp_ingress, Program::tc_ingress, Program::tc_egress, Program::tc_trace}) {
+      const std::string path = dir + "/" + program_name(p);
+      unlink(path.c_str());
+      ASSERT_EQ(bpf_obj_pin(other->program_fd(p), path.c_str()), 0) << path;
+    }
+    other.reset();
+    Datapath::unpin(dir + "-other");
+  }
   {
     auto dp = Datapath::load({.pin_dir = dir, .pin = true});
     for (uint32_t i : {0u, 1u, 5000u, ZS_DENY_HOLDERS_WORDS - 1u}) EXPECT_EQ(word(*dp, i), ~uint64_t{0}) << i;
