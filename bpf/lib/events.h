@@ -2,7 +2,6 @@
 #ifndef ZS_BPF_EVENTS_H
 #define ZS_BPF_EVENTS_H
 
-#include "deny_holders.h"
 #include "maps.h"
 #include "parse.h"
 #include "policy_lookup.h"
@@ -125,8 +124,7 @@ static __always_inline void zs_deny_over_budget(const struct zs_config *cfg,
 
 	zs_count(ZS_CTR_EVENTS_SUPPRESSED, 0);
 	zs_count(ZS_CTR_EVENTS_OVER_BUDGET, 0);
-	/* no bucket was ever made for the source: none to count in */
-	if (!cfg->deny_events_per_sec || !zs_deny_may_hold(t->saddr))
+	if (!cfg->deny_events_per_sec)
 		return;
 	rl = bpf_map_lookup_elem(&zs_deny_ratelimit, t->saddr);
 	if (rl)
@@ -158,7 +156,6 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 	if (!rl) {
 		fresh.last_ns = now;
 		fresh.tokens = cfg->deny_events_burst ? cfg->deny_events_burst - 1 : 0;
-		zs_deny_holder_mark(t->saddr); /* before: zs_deny_over_budget reads it */
 		bpf_map_update_elem(&zs_deny_ratelimit, t->saddr, &fresh, BPF_ANY);
 		return 1;
 	}

@@ -140,15 +140,6 @@ struct {
 	__type(value, struct zs_ratelimit);
 } zs_deny_ratelimit SEC(".maps");
 
-/* a bit per hash of every source zs_deny_ratelimit ever held a bucket
- * for (deny_holders.h); never cleared */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, ZS_DENY_HOLDERS_WORDS);
-	__type(key, __u32);
-	__type(value, __u64);
-} zs_deny_holders SEC(".maps");
-
 /* deny events' per-CPU budget (zs_deny_event_allowed, events.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -45,17 +45,6 @@ struct zs_ratelimit {
 	__u32 suppressed;
 };
 
-/* deny_holders (array of __u64): a bit per hash of every source address a
- * deny_ratelimit bucket was ever made for, set by the datapath before the
- * bucket is inserted and never cleared (bpf/lib/deny_holders.h). A source
- * whose bit is clear has no bucket: a deny past the per-CPU budget
- * (zs_deny_over_budget) then makes no lookup of deny_ratelimit, a random
- * key of an LRU of 16k sources that a flood from random sources paid for
- * every packet (issue 16: ~15% of the receiver's time on a veth). 2^20
- * bits (128 KiB); a set bit of a bucket since evicted costs the lookup. */
-#define ZS_DENY_HOLDERS_BITS_LOG2 20
-#define ZS_DENY_HOLDERS_WORDS (1U << (ZS_DENY_HOLDERS_BITS_LOG2 - 6))
-
 /* deny_budget (per-CPU array of one): every deny event of this CPU, from
  * any source, draws on one token bucket (zs_config.deny_events_per_cpu) */
 struct zs_deny_budget {

@@ -126,16 +126,13 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   // Bits an older version never set (below): a pinned conntrack without
   // zs_ct_origin_ports (its flows set no port bit), a pinned ipcache
   // without zs_ipcache_filter or policy without zs_policy_filter (their
-  // keys set no bit), a pinned deny limiter without zs_deny_holders (its
-  // buckets set no bit); or any of them when another loader pinned programs
+  // keys set no bit); or any of them when another loader pinned programs
   // since this version last did (a rollback: loader/pin_stamp.h)
   auto pinned = [&](const char* name) { return access(pin_path(options.pin_dir, name).c_str(), F_OK) == 0; };
   const bool pins_ours = options.pin && pins_stamped_by_us(options.pin_dir, program_name(Program::tc_egress));
   const bool ipcache_filter_new = options.pin && pinned("zs_ipcache") && (!pinned("zs_ipcache_filter") || !pins_ours);
   const bool policy_filter_new = options.pin && pinned("zs_policy") && (!pinned("zs_policy_filter") || !pins_ours);
   const bool origin_ports_new = options.pin && pinned("zs_conntrack4") && (!pinned("zs_ct_origin_ports") || !pins_ours);
-  const bool deny_holders_new =
-      options.pin && pinned("zs_deny_ratelimit") && (!pinned("zs_deny_holders") || !pins_ours);
   if (options.pin) {
     bpf_map* m;
     bpf_object__for_each_map(m, skel->obj) {
@@ -176,12 +173,6 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   if (origin_ports_new) {
     const zs_ct_port_bits all{~uint64_t{0}, ~uint64_t{0}};
     for (uint32_t i = 0; i < ZS_CT_ORIGIN_PORT_WORDS; i++) dp->map("zs_ct_origin_ports").update(&i, &all);
-  }
-  // Buckets made by an older version set no bit: every source may hold
-  // one (bpf/lib/deny_holders.h), until the pins are removed.
-  if (deny_holders_new) {
-    const uint64_t all = ~uint64_t{0};
-    for (uint32_t i = 0; i < ZS_DENY_HOLDERS_WORDS; i++) dp->map("zs_deny_holders").update(&i, &all);
   }
   dp->map_config();
   if (ipcache_filter_new)
