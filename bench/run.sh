@@ -168,8 +168,8 @@ else
   fail "--quick changed bench/RESULTS.md or bench/plots"
 fi
 if [ -n "$keep" ]; then
-  mkdir -p "$keep/plots" && cp "$results" "$keep/RESULTS.md" && cp "$plots"/*.png "$keep/plots/" &&
-    echo "the quick report (the harness works; its figures mean nothing): $keep/RESULTS.md, $keep/plots/"
+  mkdir -p "$keep/plots" && cp "$results" "$keep/RESULTS.md" && cp "$plots"/*.png "$keep/plots/"
+  expect_ok "--out: the report kept in $keep (its figures mean nothing: the harness ran)" test -s "$keep/RESULTS.md"
 fi
 cleanup
 trap - EXIT
