@@ -14,6 +14,8 @@
 #                               # every stage runs, its output parses, the plots
 #                               # are PNGs; the report goes to a temporary
 #                               # directory, the figures mean nothing
+#   sudo bench/run.sh --quick --out DIR   # the same, keeping its report in DIR
+#                               # (DIR/RESULTS.md, DIR/plots/*.png) to look at
 #
 # Binaries come from ZS_BUILD_DIR (default build/; build it first).
 set -uo pipefail
@@ -23,13 +25,17 @@ root=$(cd "$here/.." && pwd)
 source "$root/tests/e2e/lib.sh"
 e2e_require_root
 
-quick=0
-for a in "$@"; do
-  case $a in
-    --quick) quick=1 ;;
-    *) echo "usage: bench/run.sh [--quick]" >&2; exit 2 ;;
+quick=0 keep=""
+usage() { echo "usage: bench/run.sh [--quick [--out DIR]]" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1; shift ;;
+    --out) [ $# -ge 2 ] || usage; keep=$2; shift 2 ;;
+    *) usage ;;
   esac
 done
+# --out is for --quick: the full run's report is bench/RESULTS.md itself
+[ -n "$keep" ] && [ $quick = 0 ] && usage
 q=""; [ $quick = 1 ] && q=--quick
 
 build=$(realpath "${ZS_BUILD_DIR:-$root/build}")
@@ -111,7 +117,11 @@ json.dump({"cpu": """$cpu""", "cores": $(nproc), "kernel": "$(uname -r)",
           open(sys.argv[1], "w"))
 EOF
 
-echo "== report: bench/report.py -> $results, $plots" >&2
+if [ $quick = 1 ]; then
+  echo "== report: bench/report.py -> a temporary copy of RESULTS.md and plots/ (${keep:-removed at the end: --out DIR keeps them})" >&2
+else
+  echo "== report: bench/report.py -> $results, $plots" >&2
+fi
 # Debian's python3, which has python3-matplotlib (a python3 earlier on PATH may not)
 py=/usr/bin/python3; [ -x $py ] || py=python3
 "$py" "$here/report.py" "$run_dir" "$results" "$plots"; report_rc=$?
@@ -156,6 +166,10 @@ if [ "$(repo_report)" = "$report_before" ]; then
   pass "bench/RESULTS.md and bench/plots are untouched by --quick"
 else
   fail "--quick changed bench/RESULTS.md or bench/plots"
+fi
+if [ -n "$keep" ]; then
+  mkdir -p "$keep/plots" && cp "$results" "$keep/RESULTS.md" && cp "$plots"/*.png "$keep/plots/"
+  expect_ok "--out: the report kept in $keep (its figures mean nothing: the harness ran)" test -s "$keep/RESULTS.md"
 fi
 cleanup
 trap - EXIT

@@ -204,10 +204,25 @@ class Checker:
                     rest.append(u)
                 if rest and rest[-1].isdigit() and len(tokens) > k + 1 + len(rest) and tokens[k + 1 + len(rest)] in REDIRECTS:
                     rest.pop()  # 2>/dev/null
-                if cluster and any(x.endswith("lab.sh") for x in tokens[:k]) and rest and rest[0].isdigit():
+                lab = any(x.endswith("lab.sh") for x in tokens[:k])
+                if cluster and lab and rest and rest[0].isdigit():
                     rest = rest[1:]  # scripts/lab.sh --cluster zeroseg NODE ...
                 self.check_command(where, rest)
+                if lab:
+                    self.check_lab_files(where, rest)
             prev = t
+
+    def check_lab_files(self, where, rest):
+        """A lab's tour runs from the repository: a file it applies must be
+        one of the tree's (a reader has no my-policy.yaml); FILE or $VAR
+        stay placeholders."""
+        for opt, val in zip(rest, rest[1:]):
+            if opt not in {"-f", "--filename"} or val == "-" or re.search(r"[$A-Z]", val):
+                continue
+            self.counts["paths"] += 1
+            if not os.path.exists(os.path.join(self.root, val)):
+                self.fail(where, f"the lab's `-f {val}` is no file of the repository: apply one it has "
+                                 "(policies/...), or write FILE")
 
     # --- blocks -------------------------------------------------------------
     def check_yaml_object(self, where, text):
@@ -461,6 +476,8 @@ BREAKS = [
      "no command 'lst'"),
     ("a command word through the cluster lab", "```sh\nsudo scripts/lab.sh --cluster zeroseg 3 clustr status\n```\n",
      "no command 'clustr'"),
+    ("a file the lab's tour does not have", "```sh\nsudo scripts/lab.sh --cluster zeroseg 1 apply -f my-policy.yaml\n```\n",
+     "no file of the repository"),
     ("a group without its command", "```sh\nzeroseg quarantine   # add what?\n```\n", "needs a command"),
     ("a grammar in a runnable block", "```sh\nzeroseg flows [--follow]\n```\n", "is a grammar"),
     ("a flag in a synopsis", "<!-- docs-check: synopsis -->\n```sh\nzeroseg policy list | diff -f PATH [--exit-cod]\n```\n",

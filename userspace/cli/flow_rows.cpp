@@ -65,7 +65,10 @@ std::string why_text(const json& f) {
   } else if (f.value("event", "") == "flow-end") {
     const json& p = f["packets"];
     const json& b = f["bytes"];
-    why = f.value("end_reason", "") + " after " + std::to_string(f.value("duration_ms", 0)) + "ms, " +
+    // the duration is first to last packet: a timeout comes an idle period
+    // later, so "timeout after 0ms" (a lone SYN) read as a 0 ms timeout
+    std::string reason = f.value("end_reason", ""), ms = std::to_string(f.value("duration_ms", 0)) + "ms";
+    why = (reason == "timeout" ? "timed out idle, active " + ms : reason + " after " + ms) + ", " +
           std::to_string(p["forward"].get<uint64_t>()) + "/" + std::to_string(p["reply"].get<uint64_t>()) +
           " pkts, " + human_bytes(b["forward"].get<uint64_t>()) + "/" + human_bytes(b["reply"].get<uint64_t>());
   }

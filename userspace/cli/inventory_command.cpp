@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/client.h"
+#include "cli/cluster_text.h"
 #include "cli/options.h"
 #include "cli/output.h"
 #include "cli/table.h"
@@ -64,6 +65,22 @@ void run_identities(const GlobalOptions& g) {
   t.print(std::cout, !g.no_headers);
 }
 
+}  // namespace
+
+std::string revision_text(const json& c) {
+  int64_t applied = c.value("applied_revision", int64_t{0});
+  std::string s = "revision " + std::to_string(applied) + " applied";
+  if (!c.contains("head_revision")) return s;
+  int64_t head = c["head_revision"].get<int64_t>(), lag = c.value("lag", int64_t{0});
+  s += ", etcd at " + std::to_string(head) + " (lag " + std::to_string(lag);
+  if (lag == 0 && head > applied)
+    s += ": etcd's " + std::to_string(head - applied) +
+         (head - applied == 1 ? " newer revision changes" : " newer revisions change") + " nothing this node watches";
+  return s + ")";
+}
+
+namespace {
+
 // `zeroseg cluster status`: this node's view of the cluster (cluster mode).
 void run_cluster_status(const GlobalOptions& g) {
   json c = request(g, "GET", "/v1/cluster");
@@ -81,10 +98,7 @@ void run_cluster_status(const GlobalOptions& g) {
   else
     std::cout << "OUTAGE since " << format_rfc3339(c.value("outage_since_ns", int64_t{0})) << ": "
               << c.value("error", std::string()) << "\n";
-  std::cout << "revision " << c.value("applied_revision", int64_t{0}) << " applied";
-  if (c.contains("head_revision"))
-    std::cout << ", etcd at " << c["head_revision"].get<int64_t>() << " (lag " << c.value("lag", int64_t{0}) << ")";
-  std::cout << "; lease " << c.value("lease", int64_t{0}) << " (ttl " << c.value("lease_ttl", int64_t{0}) << "s)\n";
+  std::cout << revision_text(c) << "; lease " << c.value("lease", int64_t{0}) << " (ttl " << c.value("lease_ttl", int64_t{0}) << "s)\n";
   if (c.contains("nodes_error")) std::cout << "nodes: unknown (" << c["nodes_error"].get<std::string>() << ")\n";
   Table t({"node", "lease", "ttl left"});
   for (const auto& n : c.value("nodes", json::array()))

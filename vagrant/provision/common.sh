@@ -26,6 +26,9 @@ sed -i "s/^127.0.1.1.*/127.0.1.1 $name/" /etc/hosts
 want=(python3 iproute2 iputils-ping ncat curl)
 if [ "$role" = node ]; then
   want+=(libbpf1 libelf1 zlib1g libnl-3-200 libnl-route-3-200 libyaml-cpp0.7 libcpp-httplib0.11 libssl3 libbrotli1)
+  # node1 of a cluster-mode lab runs etcd (provision/node.sh): the box
+  # scripts/vagrant-box.sh builds has it, a Vagrant Cloud box does not
+  if [ "$name" = node1 ] && [ -f "$stage/cluster" ]; then want+=(etcd-server); fi
 else
   want+=(nmap)
 fi
@@ -37,6 +40,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # Debian's own etcd unit starts on install and holds 127.0.0.1:2379,
+  # where node.sh's zs-etcd listens too: masked, as the built box has it
+  if [[ " ${missing[*]} " == *" etcd-server "* ]]; then
+    systemctl stop etcd.service || true
+    systemctl mask etcd.service
+  fi
 fi
 
 install -d "$lab"
