@@ -37,8 +37,10 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "policy/yaml_reader.h"
+#include "churn_objects.h"
 
 using namespace zeroseg;
+using namespace zeroseg::bench;  // churn_objects.h
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -49,7 +51,6 @@ int kWorkloads = 10000, kApps = 1000, kChanges = 100, kWholeChanges = 20;
 // last commit's slot levelling (a grace period) is then off the next one's path
 int kGapMs = 0;
 bool kLocal = false;  // --local: no cluster mode, the journal fsynced per change
-constexpr int kRulesPerPolicy = 100;
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
@@ -61,37 +62,6 @@ double thread_cpu_ms() {
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
-
-std::string workload_yaml(int i, const std::string& labels) {
-  std::ostringstream y;
-  y << "---\napiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: w" << i
-    << ", namespace: bench, labels: {" << labels << "}}\nspec: {ips: [10." << 100 + i / 65536 << "."
-    << (i / 256) % 256 << "." << i % 256 << "]}\n";
-  return y.str();
-}
-
-std::string app_labels(int app) { return "app: a" + std::to_string(app); }
-
-std::string policy_yaml(int app) {
-  std::ostringstream y;
-  y << "---\napiVersion: zeroseg.io/v1\nkind: SegmentPolicy\nmetadata: {name: p" << app
-    << ", namespace: bench}\nspec:\n  selector: {matchLabels: {app: a" << app << "}}\n  ingress:\n";
-  for (int r = 0; r < kRulesPerPolicy; r++)
-    y << "  - from: [{selector: {matchLabels: {app: a" << (app + r + 1) % kApps << "}}}]\n    ports: [{port: "
-      << 1000 + r << "}]\n";
-  return y.str();
-}
-
-struct Figures {
-  std::vector<double> ms;
-  void add(double v) { ms.push_back(v); }
-  // nearest rank: p99 of 100 is the 99th smallest
-  double at(double q) {
-    std::sort(ms.begin(), ms.end());
-    size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(ms.size())));
-    return ms[std::clamp<size_t>(rank, 1, ms.size()) - 1];
-  }
-};
 
 // One agent's figures: the state set up, then kChanges of each kind.
 struct Run {
@@ -120,7 +90,7 @@ Run measure(bool incremental, int changes) {
 
   std::string text;
   for (int i = 0; i < kWorkloads; i++) text += workload_yaml(i, app_labels(i % kApps));
-  for (int a = 0; a < kApps; a++) text += policy_yaml(a);
+  for (int a = 0; a < kApps; a++) text += policy_yaml(a, kApps);
   auto owned = std::make_unique<Agent>(cfg);
   Agent& agent = *owned;
   auto t = Clock::now();

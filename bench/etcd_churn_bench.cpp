@@ -39,45 +39,18 @@
 #include "common/error.h"
 #include "policy/yaml_reader.h"
 #include "sources/cluster_store.h"
+#include "churn_objects.h"
 
 using namespace zeroseg;
+using namespace zeroseg::bench;  // churn_objects.h
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
 int kWorkloads = 10000, kApps = 1000, kChanges = 100, kGapMs = 0;
-constexpr int kRulesPerPolicy = 100;
 const std::string kHere = "zs-bench-here", kOther = "zs-bench-other";
 
 double ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
-
-std::string workload_yaml(int i, const std::string& labels) {
-  std::ostringstream y;
-  y << "---\napiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: w" << i
-    << ", namespace: bench, labels: {" << labels << "}}\nspec: {ips: [10." << 100 + i / 65536 << "."
-    << (i / 256) % 256 << "." << i % 256 << "]}\n";
-  return y.str();
-}
-std::string app_labels(int app) { return "app: a" + std::to_string(app); }
-std::string policy_yaml(int app) {
-  std::ostringstream y;
-  y << "---\napiVersion: zeroseg.io/v1\nkind: SegmentPolicy\nmetadata: {name: p" << app
-    << ", namespace: bench}\nspec:\n  selector: {matchLabels: {app: a" << app << "}}\n  ingress:\n";
-  for (int r = 0; r < kRulesPerPolicy; r++)
-    y << "  - from: [{selector: {matchLabels: {app: a" << (app + r + 1) % kApps << "}}}]\n    ports: [{port: "
-      << 1000 + r << "}]\n";
-  return y.str();
-}
-
-struct Figures {
-  std::vector<double> v;
-  void add(double x) { v.push_back(x); }
-  double at(double q) {  // nearest rank
-    std::sort(v.begin(), v.end());
-    size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
-    return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
-  }
-};
 
 // etcd on free loopback ports, its data in a temp dir; killed with us.
 struct Etcd {
@@ -166,7 +139,7 @@ int main(int argc, char** argv) {
   }
   if (!text.empty()) put_text(std::exchange(text, {}));
   for (int a = 0; a < kApps; a++) {
-    text += policy_yaml(a);
+    text += policy_yaml(a, kApps);
     if (a % 100 == 99) put_text(std::exchange(text, {}));
   }
   if (!text.empty()) put_text(std::exchange(text, {}));
@@ -246,9 +219,9 @@ int main(int argc, char** argv) {
     std::printf("|---|---:|\n");
     for (auto& [name, f] : kinds) {
       std::printf("| %s | %.2f / %.2f / %.2f ms |\n", name.c_str(), f.at(0.5), f.at(0.99), f.at(1.0));
-      for (double v : f.v) all.add(v);
+      for (double v : f.ms) all.add(v);
     }
-    std::printf("| every change (%zu) | %.2f / %.2f / %.2f ms |\n", all.v.size(), all.at(0.5), all.at(0.99), all.at(1.0));
+    std::printf("| every change (%zu) | %.2f / %.2f / %.2f ms |\n", all.ms.size(), all.at(0.5), all.at(0.99), all.at(1.0));
     std::printf("\nby stage, p50 / p99 / max ms (the agent's stamps)\n");
     for (auto& [name, f] : stages) std::printf("  %-58s %8.2f %8.2f %8.2f\n", name.c_str(), f.at(0.5), f.at(0.99), f.at(1.0));
   }
