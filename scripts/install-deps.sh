@@ -20,6 +20,8 @@ packages=(
   prometheus nfdump
   # cluster mode (--cluster etcd://...) and its tests: a real etcd
   etcd-server etcd-client
+  # etcd behind mutual TLS (e2e.cluster_tls, the VM lab's etcd): the certificates
+  openssl
   # lint: shell scripts and the Vagrantfile
   shellcheck vagrant
   # the generated shell completion, loaded in each shell

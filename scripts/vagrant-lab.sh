@@ -4,8 +4,8 @@
 # init runs it, the lab's own libvirt networks, storage pool and Vagrant
 # home, and everything undone afterwards.
 #
-#   scripts/vagrant-lab.sh stage ZEROSEG   only gather what the VMs install into build/vagrant-stage
-#                                          (for `vagrant up` by hand, vagrant/README.md)
+#   scripts/vagrant-lab.sh stage ZEROSEG [DIR]  only gather what the VMs install into build/vagrant-stage
+#                                          (for `vagrant up` by hand, vagrant/README.md; DIR: elsewhere)
 #   scripts/vagrant-lab.sh up ZEROSEG      box, libvirt, networks, `vagrant up` (ZEROSEG: the binary
 #                                          of a build; the nodes install that build's .deb, made
 #                                          with cpack, or ZEROSEG_VAGRANT_DEB=PATH.deb;
@@ -17,8 +17,8 @@
 #   scripts/vagrant-lab.sh cycle ZEROSEG   up, checks, the checks' own test, down: the ctest
 #                                          (exit 0 only if all held and nothing is left behind)
 #
-# The nodes run in cluster mode (etcd on node1, both agents with
-# `cluster: etcd://192.168.77.11:2379`); ZEROSEG_VAGRANT_CLUSTER=0: each
+# The nodes run in cluster mode (etcd on node1 behind mutual TLS, both agents
+# with `cluster: etcd://192.168.77.11:2379` and their certificates); ZEROSEG_VAGRANT_CLUSTER=0: each
 # standalone, with every object applied on each.
 #
 # One lab at a time (a lock); its state is in ZEROSEG_VAGRANT_STATE
@@ -99,8 +99,15 @@ stage() {
       cp "$root/deploy/zeroseg.service" "$root/deploy/agent.yaml" "$s/" ;;
     *) die "ZEROSEG_VAGRANT_INSTALL=${ZEROSEG_VAGRANT_INSTALL}: deb or binary" ;;
   esac
-  # cluster mode: the etcd the agents join (node1 runs it: provision/node.sh)
-  [ "${ZEROSEG_VAGRANT_CLUSTER:-1}" = 0 ] || echo "etcd://192.168.77.11:2379" >"$s/cluster"
+  # cluster mode: the etcd the agents join (node1 runs it: provision/node.sh),
+  # behind mutual TLS: each node's certificates beside the stage, in
+  # $s-tls/NODE, which only that node gets (the Vagrantfile)
+  rm -rf "$s-tls"
+  if [ "${ZEROSEG_VAGRANT_CLUSTER:-1}" != 0 ]; then
+    echo "etcd://192.168.77.11:2379" >"$s/cluster"
+    command -v openssl >/dev/null || die "cluster mode needs openssl (etcd's certificates)"
+    ( source "$root/vagrant/provision/topology.sh" && vm_tls_make "$s-tls" ) || die "could not make etcd's certificates"
+  fi
   cp "$root/vagrant/provision/topology.sh" "$root/policies/three-tier.yaml" \
     "$root/scripts/lib/lab_services.py" "$s/"
   # one compressed file to copy into each VM (provision/common.sh unpacks it)
@@ -214,7 +221,7 @@ down() {
   lv_restore_host
   local left
   left=$(lv_leftovers "$TAG")
-  rm -rf "$VAGRANT_HOME" "$VAGRANT_DOTFILE_PATH" "$STATE/stage" "/var/lib/libvirt/images/$TAG"
+  rm -rf "$VAGRANT_HOME" "$VAGRANT_DOTFILE_PATH" "$STATE/stage" "$STATE/stage-tls" "/var/lib/libvirt/images/$TAG"
   if [ -n "$left" ]; then
     echo "vagrant-lab: left behind:"
     sed 's/^/  /' <<<"$left"
@@ -354,8 +361,9 @@ fi
 cmd=${1:-}
 shift || true
 case "$cmd" in
-  stage) stage "$(realpath "${1:?usage: vagrant-lab.sh stage ZEROSEG}")" "$root/build/vagrant-stage"
-    echo "vagrant-lab: staged $root/build/vagrant-stage" ;;
+  stage) dir=${2:-$root/build/vagrant-stage}
+    stage "$(realpath "${1:?usage: vagrant-lab.sh stage ZEROSEG [DIR]}")" "$dir"
+    echo "vagrant-lab: staged $dir (and $dir-tls: each node's certificates for etcd)" ;;
   up) up "$@" ;;
   checks) checks "$@" ;;
   ssh) lab_env; ssh -F "$ZEROSEG_VAGRANT_SSH_CONFIG" "$@" ;;

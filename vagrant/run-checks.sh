@@ -22,7 +22,9 @@
 #               ZEROSEG_VAGRANT_INSTALL=binary, the binary and unit copied
 #               in; the unit active under systemd
 #   cluster     (unless ZEROSEG_VAGRANT_CLUSTER=0) both agents connected to
-#               node1's etcd, `cluster status` listing the 2 live nodes on
+#               node1's etcd (mutual TLS), which refuses a put from the
+#               attacker VM and from a workload of node1 (http, and https
+#               without the lab's certificate); `cluster status` listing the 2 live nodes on
 #               each, every workload's identity equal on both nodes; a
 #               policy applied once through node1 (--wait-all) enforced on
 #               node2 by identity: prod/app (node1) -> dev/web:8080 (node2)
@@ -370,6 +372,18 @@ j = json.load(sys.stdin)
 print(" ".join(sorted(x["node"] for x in j["nodes"] if x["ttl"] > 0)), j["connected"])' 2>&1)
     if [ "$got" = "node1 node2 True" ]; then pass "$vm: cluster status lists 2 live nodes (node1 node2), connected"
     else fail "$vm: cluster status says '$got', wanted 'node1 node2 True'"; fi
+  done
+  # etcd holds every policy and workload of the cluster: the attacker VM
+  # (and a workload of a node) reaches its address, so it must refuse them
+  # (mutual TLS: provision/topology.sh); a put that lands says "revision"
+  local url="${VM_NODE_IP[$VM_ETCD_NODE]}:2379" put='{"key":"YXR0YWNr","value":"eA=="}' how proto
+  for how in "attacker http" "attacker https" "node1:prod-web http" "node1:prod-web https"; do
+    read -r vm proto <<<"$how"
+    local -a cmd=(curl -s -m "$T" -k -X POST -d "$put" "$proto://$url/v3/kv/put")
+    [ "${vm#*:}" = "$vm" ] || cmd=(ip netns exec "${vm#*:}" "${cmd[@]}")
+    got=$(on "${vm%%:*}" "${cmd[@]}" 2>&1)
+    if grep -q '"revision"' <<<"$got"; then fail "$vm wrote to etcd over $proto without a certificate: $got"
+    else pass "$vm: etcd refuses a put over $proto without the lab's certificate"; fi
   done
   ids1=$(ids node1) ids2=$(ids node2)
   if [ -n "$ids1" ] && [ "$ids1" = "$ids2" ] && [ "$(wc -w <<<"$ids1")" = 8 ]; then

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "sources/etcd_client.h"
 #include "sources/tls_diagnosis.h"
+#include "sources/bounded_send.h"
 
 #include <httplib.h>
 
 #include <algorithm>
-#include <iterator>
 #include <csignal>
 #include <cstring>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 namespace zeroseg::etcd {
@@ -301,19 +302,29 @@ Result<std::string> Client::call(const std::string& path, const std::string& bod
     req.set_header("Content-Type", "application/json");
     int status = 0;
     std::string answer;
+    bool too_big = false;
     req.response_handler = [&](const httplib::Response& r) {
       status = r.status;
       return true;
     };
     req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
+      // a member that never ends its reply must not take the agent's memory
+      if (answer.size() + len > options_.max_reply_bytes) return too_big = true, false;
       answer.append(data, len);
       return true;
     };
     httplib::Response res;
     auto err = httplib::Error::Success;
-    bool sent = c->send(req, res, err);
+    bool late = false;
+    bool sent = send_within(*c, req, res, err, options_, late);
     EtcdError refusal;
     if (status != 0 && status != 200) refusal = etcd_error(answer);
+    if (too_big || late) {
+      why += (why.empty() ? "" : "; ") + e.str() + ": " +
+             (too_big ? "a reply over " + std::to_string(options_.max_reply_bytes) + " bytes"
+                      : "no whole reply within " + std::to_string(deadline_of(options_).count()) + " ms");
+      continue;
+    }
     if (!sent && !refusal.whole) {
       // unreachable or silent: the next endpoint may answer. httplib names
       // a TLS failure in one word ("Read" for a refused client certificate
@@ -330,8 +341,12 @@ Result<std::string> Client::call(const std::string& path, const std::string& bod
       why += (why.empty() ? "" : "; ") + e.str() + ": " + what;
       continue;
     }
-    if (status != 200 && refusal.whole && member_unavailable(refusal.code)) {
-      why += (why.empty() ? "" : "; ") + e.str() + ": " + refusal.text;
+    // only etcd's own error reply is its refusal: a proxy's error page, or
+    // anything else at that address, is a member that does not answer (an
+    // outage when none does), never a refusal that hides one
+    if (status != 200 && (!refusal.whole || member_unavailable(refusal.code))) {
+      why += (why.empty() ? "" : "; ") + e.str() + ": " +
+             (refusal.whole ? refusal.text : "HTTP " + std::to_string(status) + ", not etcd's reply: " + printable(refusal.text));
       continue;
     }
     current_ = i;

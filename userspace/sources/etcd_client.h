@@ -65,6 +65,10 @@ struct ClientOptions {
   std::string ca, cert, key;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds request_timeout{5000};
+  // a call to one member takes at most connect_timeout + request_timeout in
+  // all, and its reply (a watch: one message) at most this many bytes; a
+  // member over either is one that does not answer (the next is asked)
+  size_t max_reply_bytes = size_t(512) << 20;
 };
 
 // "etcd://H:P[,H:P...]" (a bare "H:P[,...]" too) into endpoints; nullopt

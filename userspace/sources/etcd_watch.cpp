@@ -134,6 +134,11 @@ Result<int64_t> Client::watch(const std::string& key, const std::string& range_e
         }
         if (!go_on) return false;
       }
+      // one message without its end: a member must not take the agent's memory
+      if (buf.size() > options_.max_reply_bytes) {
+        st.failure = "etcd watch at " + e.str() + ": a message over " + std::to_string(options_.max_reply_bytes) + " bytes";
+        return false;
+      }
       return true;
     };
     httplib::Response res;

@@ -52,6 +52,8 @@ install -d "$lab"
 install -m 0644 "$stage/topology.sh" "$stage/three-tier.yaml" "$lab/"
 install -m 0755 "$stage/lab_services.py" "$lab/"
 [ "$role" = node ] || exit 0
+# shellcheck source=topology.sh
+source "$lab/topology.sh"
 
 debs=("$stage"/*.deb)
 if [ -f "${debs[0]}" ]; then
@@ -66,8 +68,19 @@ fi
 sed -i -e '/^node-name:/d' -e '/^cluster:/d' /etc/zeroseg/agent.yaml
 echo "node-name: $(hostname)" >>/etc/zeroseg/agent.yaml
 # cluster mode (the stage says where etcd is: node1, provision/node.sh)
+sed -i -e '/^etcd-ca:/d' -e '/^etcd-cert:/d' -e '/^etcd-key:/d' /etc/zeroseg/agent.yaml
 if [ -f "$stage/cluster" ]; then
+  # this node's certificates for etcd's mutual TLS (the Vagrantfile copies
+  # each node its own, outside the stage every VM gets: topology.sh)
+  tls=/tmp/zeroseg-tls
+  [ -f "$tls/client.pem" ] || { echo "common.sh: cluster mode without $tls/client.pem (scripts/vagrant-lab.sh stage makes it)" >&2; exit 1; }
+  install -d -m 0700 "$VM_TLS_DIR"
+  install -m 0644 "$tls"/*.pem "$VM_TLS_DIR/"
+  chmod 0600 "$VM_TLS_DIR"/*-key.pem
+  rm -rf "$tls"
   echo "cluster: $(cat "$stage/cluster")" >>/etc/zeroseg/agent.yaml
+  printf 'etcd-ca: %s/ca.pem\netcd-cert: %s/client.pem\netcd-key: %s/client-key.pem\n' \
+    "$VM_TLS_DIR" "$VM_TLS_DIR" "$VM_TLS_DIR" >>/etc/zeroseg/agent.yaml
   install -m 0644 "$stage/cluster" "$lab/cluster"
 else
   rm -f "$lab/cluster"

@@ -37,26 +37,26 @@ for w in "${VM_WORKLOADS[@]}"; do
 done
 
 # cluster mode (common.sh wrote $lab/cluster: etcd's URL): node1 runs
-# etcd on the underlay, every node's agent waits for it before it starts
+# etcd on the underlay (mutual TLS), every node's agent waits for it before it starts
 cluster=""
 [ -f "$lab/cluster" ] && cluster=$(cat "$lab/cluster")
 if [ -n "$cluster" ]; then
   etcd_ip=${cluster#etcd://}
   etcd_ip=${etcd_ip%:*}
-  if [ "$node" = node1 ] && ! systemctl is-active -q zs-etcd; then
+  mapfile -t tls < <(vm_etcd_curl "$VM_TLS_DIR") # (common.sh installed this node's certificate)
+  if [ "$node" = "$VM_ETCD_NODE" ] && ! systemctl is-active -q zs-etcd; then
     # Debian's etcd-server from the box (its own unit is masked there: it
-    # listens on localhost only)
+    # listens on localhost only), behind mutual TLS (topology.sh: the
+    # attacker VM shares the underlay)
+    mapfile -t args < <(vm_etcd_args "$etcd_ip" "$VM_TLS_DIR")
     systemd-run --unit zs-etcd --property=Restart=on-failure /usr/bin/etcd --name "$node" \
-      --data-dir /var/lib/zs-etcd --log-level warn --logger zap \
-      --listen-client-urls "http://$etcd_ip:2379,http://127.0.0.1:2379" \
-      --advertise-client-urls "http://$etcd_ip:2379" \
-      --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+      --data-dir /var/lib/zs-etcd --log-level warn --logger zap "${args[@]}" \
       --initial-cluster "$node=http://127.0.0.1:2380"
   fi
   # (node2 is provisioned beside node1: it waits for node1's etcd)
-  for _ in $(seq 600); do curl -sf -m 2 "http://$etcd_ip:2379/health" >/dev/null && break; sleep 1; done
-  curl -sf -m 5 "http://$etcd_ip:2379/health" >/dev/null ||
-    { echo "node.sh: etcd at $etcd_ip:2379 does not answer" >&2; exit 1; }
+  for _ in $(seq 600); do curl -sf -m 2 "${tls[@]}" "https://$etcd_ip:2379/health" >/dev/null && break; sleep 1; done
+  curl -sf -m 5 "${tls[@]}" "https://$etcd_ip:2379/health" >/dev/null ||
+    { echo "node.sh: etcd at $etcd_ip:2379 does not answer (https, this node's certificate)" >&2; exit 1; }
 fi
 
 systemctl enable --now zeroseg

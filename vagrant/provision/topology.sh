@@ -57,3 +57,57 @@ vm_underlay6() {
     ip -6 route replace "fd77:$i::/64" via "${VM_NODE_IP6[$wnode]}" dev "$VM_LAB_IF"
   done
 }
+
+# etcd behind mutual TLS: the underlay is the attacker VM's network too (and
+# a workload's packets reach its node's addresses), so an etcd that answers
+# plain http there hands anyone on it every policy and workload of the
+# cluster to rewrite. Only a holder of a certificate of the lab's CA gets an
+# answer: etcd's server certificate and key go to node1 alone, a client
+# certificate to each node, nothing to the attacker VM.
+VM_ETCD_NODE=node1
+# shellcheck disable=SC2034  # (read by common.sh and node.sh, which source this)
+VM_TLS_DIR=/etc/zeroseg/tls   # in a node: ca.pem, client.pem, client-key.pem (node1: server.pem, server-key.pem)
+
+# vm_tls_sign CADIR NAME CN EXTENSIONS OUTDIR: NAME.pem and NAME-key.pem in OUTDIR
+vm_tls_sign() {
+  local ca=$1
+  printf '%s\n' "$4" >"$ca/$2.ext"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$3" -keyout "$5/$2-key.pem" -out "$ca/$2.csr" 2>/dev/null &&
+    openssl x509 -req -in "$ca/$2.csr" -CA "$ca/ca.pem" -CAkey "$ca/ca-key.pem" -CAcreateserial -days 30 \
+      -extfile "$ca/$2.ext" -out "$5/$2.pem" 2>/dev/null
+}
+
+# vm_tls_make DIR: on the host, at stage time: DIR/NODE/ for each node, the
+# CA's key thrown away once all is signed (no one can mint another client)
+vm_tls_make() {
+  local d=$1 ca n ext
+  ca=$(mktemp -d)
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=zeroseg-vm-lab-ca" \
+    -keyout "$ca/ca-key.pem" -out "$ca/ca.pem" 2>/dev/null || { rm -rf "$ca"; return 1; }
+  for n in node1 node2; do
+    mkdir -p "$d/$n"
+    cp "$ca/ca.pem" "$d/$n/"
+    ext="extendedKeyUsage=clientAuth"
+    vm_tls_sign "$ca" client "$n" "$ext" "$d/$n" || { rm -rf "$ca"; return 1; }
+    if [ "$n" = "$VM_ETCD_NODE" ]; then
+      # (clientAuth too: etcd's JSON gateway dials etcd itself with it)
+      ext="extendedKeyUsage=serverAuth,clientAuth
+subjectAltName=IP:${VM_NODE_IP[$n]},IP:127.0.0.1"
+      vm_tls_sign "$ca" server "$n" "$ext" "$d/$n" || { rm -rf "$ca"; return 1; }
+    fi
+    chmod 0600 "$d/$n"/*-key.pem
+  done
+  rm -rf "$ca"
+}
+
+# vm_etcd_args IP TLSDIR: how node1 runs etcd (provision/node.sh): https
+# only, a client certificate of the lab's CA required
+vm_etcd_args() {
+  local ip=$1 t=$2
+  printf '%s\n' --listen-client-urls "https://$ip:2379,https://127.0.0.1:2379" \
+    --advertise-client-urls "https://$ip:2379" \
+    --cert-file "$t/server.pem" --key-file "$t/server-key.pem" --trusted-ca-file "$t/ca.pem" --client-cert-auth \
+    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380
+}
+# vm_etcd_curl TLSDIR: curl's options for a node's own requests to etcd
+vm_etcd_curl() { printf '%s\n' --cacert "$1/ca.pem" --cert "$1/client.pem" --key "$1/client-key.pem"; }
