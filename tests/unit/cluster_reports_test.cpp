@@ -74,6 +74,31 @@ TEST(ReportPacer, AFailedWriteIsTriedAgainAfterTheInterval) {
   EXPECT_FALSE(p.pending());
 }
 
+// The lease granted again (after an outage): the applied/NODE key went with
+// the old lease, so the newest revision is written again at once, and a
+// write begun under the old lease (landing after the grant) counts for
+// nothing. The lease's grant wrote the key itself before, from the
+// watcher's revision and beside the report thread: an older revision could
+// land after a newer one and never be written again (attack review 14).
+TEST(ReportPacer, ALeaseGrantedAgainHasTheNewestRevisionWrittenAgainAtOnce) {
+  ReportPacer p(200ms);
+  Clock::time_point t{};
+  p.applied(10);
+  ASSERT_EQ(p.take(t), 10);
+  p.written(10);
+  p.applied(12);
+  ASSERT_EQ(p.take(t + 250ms), 12);  // in flight under the old lease when ...
+  p.applied(8);                       // ... the grant brings the watcher's (older) revision
+  p.rewrite();
+  p.written(12);  // the old lease's write returns
+  EXPECT_TRUE(p.pending()) << "a write under the old lease counted as this lease's report";
+  EXPECT_EQ(p.reported(), 0);
+  EXPECT_EQ(p.take(t + 260ms), 12) << "written again at once, the newest revision";
+  p.written(12);
+  EXPECT_FALSE(p.pending());
+  EXPECT_EQ(p.reported(), 12);
+}
+
 // Random interleavings: writes are never closer than the interval, never
 // go backwards, and once time passes the newest revision is written.
 TEST(ReportPacer, NoRevisionIsLostAndThePaceHolds) {

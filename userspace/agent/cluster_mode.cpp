@@ -126,8 +126,13 @@ void ClusterMode::on_lease(int64_t lease) {
     auto rev = store_.put_workloads(own.workloads, lease);
     if (!rev) throw Error("writing this node's " + std::to_string(own.size()) + " workloads: " + rev.error());
   }
-  if (int64_t applied = watcher_.status().applied_revision; applied > 0)
-    (void)client_->put(std::string(kClusterStatePrefix) + "applied/" + node_, std::to_string(applied), lease);
+  {  // the report thread writes applied/NODE under this lease (written here, it could land after a newer one)
+    std::lock_guard lock(report_mu_);
+    report_lease_ = lease;
+    pacer_.applied(watcher_.status().applied_revision);
+    pacer_.rewrite();
+  }
+  report_cv_.notify_all();
   if (!watching_) {  // the lease's thread alone reads and sets it
     watching_ = true;
     watcher_.start();
@@ -199,9 +204,10 @@ void ClusterMode::report_loop() {
       else report_cv_.wait(lock, [&] { return report_stop_ || pacer_.pending(); });
       continue;
     }
+    const int64_t lease = report_lease_;  // none yet: tried again after the interval
     lock.unlock();
-    bool done = true;
-    if (int64_t lease = lease_.id()) {  // none: the lease's grant writes it (on_lease)
+    bool done = false;
+    if (lease) {
       auto r = client_->put(std::string(kClusterStatePrefix) + "applied/" + node_, std::to_string(revision), lease);
       if (!r) log::debug("cluster: applied revision not reported: " + r.error());
       done = r.ok();

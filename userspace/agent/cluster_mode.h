@@ -135,6 +135,7 @@ class ClusterMode : public DesiredState {
   mutable std::mutex report_mu_;
   std::condition_variable report_cv_;
   ReportPacer pacer_;  // under report_mu_
+  int64_t report_lease_ = 0;  // under report_mu_: the newest lease granted (on_lease)
   bool report_stop_ = false;  // under report_mu_
   std::thread reporter_;
   NodeLease lease_;  // last: its thread stops first

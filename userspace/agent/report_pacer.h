@@ -29,9 +29,21 @@ class ReportPacer {
     if (!pending() || (tried_ && now < last_ + interval_)) return 0;
     tried_ = true;
     last_ = now;
+    taken_epoch_ = epoch_;
     return wanted_;
   }
-  void written(int64_t revision) { written_ = std::max(written_, revision); }
+  // The write of what take() gave succeeded; one begun before a rewrite()
+  // counts for nothing (it went under the old lease).
+  void written(int64_t revision) {
+    if (taken_epoch_ == epoch_) written_ = std::max(written_, revision);
+  }
+  // The node's lease was granted again: its applied/NODE key went with the
+  // old one. The newest revision is written again at once, never an older one.
+  void rewrite() {
+    written_ = 0;
+    tried_ = false;
+    epoch_++;
+  }
   bool pending() const { return wanted_ > written_; }
   Clock::time_point due() const { return last_ + interval_; }
   int64_t reported() const { return written_; }
@@ -41,6 +53,7 @@ class ReportPacer {
   Clock::time_point last_{};
   bool tried_ = false;
   int64_t wanted_ = 0, written_ = 0;
+  uint64_t epoch_ = 0, taken_epoch_ = 0;
 };
 
 }  // namespace zeroseg
