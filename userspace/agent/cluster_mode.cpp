@@ -363,7 +363,7 @@ ApplyResult ClusterMode::apply(const ObjectSet& objects, bool dry_run) {
   int64_t lease = lease_.id();
   if (objects.workloads.size() && !lease)
     throw Error("cluster store unavailable, nothing applied: this node holds no lease in etcd yet (" +
-                watcher_.status().last_error + ")");
+                (lease_.last_error().empty() ? "its grant is under way: try again" : lease_.last_error()) + ")");
   auto rev = store_.put(objects, lease);
   if (!rev) throw Error(std::string(rev.refused() ? "" : "cluster store unavailable, ") + "nothing applied: " + rev.error());
   ApplyResult r = wait_for(*rev, objects, "configured");

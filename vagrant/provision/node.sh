@@ -59,6 +59,20 @@ if [ -n "$cluster" ]; then
     { echo "node.sh: etcd at $etcd_ip:2379 does not answer (https, this node's certificate)" >&2; exit 1; }
 fi
 
+# apply_once_leased FILE: an apply of workloads waits for the node's lease
+# (the agent answers before its first grant, which the TLS handshakes
+# under TCG make take seconds); any other refusal fails at once
+apply_once_leased() {
+  local out
+  for _ in $(seq 120); do
+    out=$(zeroseg apply -f "$1" 2>&1) && { echo "$out"; return 0; }
+    grep -q "holds no lease in etcd yet" <<<"$out" || break
+    sleep 1
+  done
+  echo "$out" >&2
+  return 1
+}
+
 systemctl enable --now zeroseg
 # the agent loads and verifies its programs first: slow under TCG
 for _ in $(seq 300); do zeroseg workload list >/dev/null 2>&1 && break; sleep 0.5; done
@@ -71,8 +85,8 @@ if [ -n "$cluster" ]; then
   # this node's workloads (and the Namespaces, the same text from each
   # node); node1 also the attacker's and the policy: applied once, for all
   vm_objects_yaml "$node" cluster >/etc/zeroseg/lab.yaml
-  zeroseg apply -f /etc/zeroseg/lab.yaml
-  [ "$node" != node1 ] || zeroseg apply -f "$lab/three-tier.yaml"
+  apply_once_leased /etc/zeroseg/lab.yaml
+  [ "$node" != node1 ] || apply_once_leased "$lab/three-tier.yaml"
   zeroseg cluster status || true # (what it shows; the checks judge it)
 else
   vm_objects_yaml "$node" >/etc/zeroseg/lab.yaml
