@@ -6,6 +6,8 @@
 #include <set>
 #include <thread>
 
+#include <httplib.h>
+
 #include "common/error.h"
 #include "etcd_server.h"
 #include "sources/cluster_identities.h"
@@ -74,6 +76,50 @@ TEST(ClusterIdentities, ConcurrentAllocationEndsWithOneNumber) {
     distinct.insert({shared[0][i], own[0][i], own[1][i]});
   }
   EXPECT_EQ(distinct.size(), size_t(3 * kRounds));  // 300 label sets, 300 numbers
+}
+
+// Transactions etcd has answered (its own counter, /metrics).
+int txns_answered(const EtcdServer& etcd) {
+  httplib::Client http("127.0.0.1", etcd.port());
+  auto r = http.Get("/metrics");
+  if (!r || r->status != 200) throw Error("etcd /metrics: no answer");
+  const std::string line = R"(grpc_server_handled_total{grpc_code="OK",grpc_method="Txn",grpc_service="etcdserverpb.KV",grpc_type="unary"} )";
+  auto at = r->body.find(line);
+  if (at == std::string::npos) throw Error("etcd /metrics: no count of Txn");
+  return std::stoi(r->body.substr(at + line.size()));
+}
+
+// A label set new to the cluster is numbered in one etcd round trip once
+// the node has seen `next`: the claim is sent at once and, failing, reads
+// back what it needs to succeed the next time (pod churn: an identity that
+// comes waited on two round trips). Another node's numbers are found, not
+// taken again.
+TEST(ClusterIdentities, ANewLabelSetIsNumberedInOneRoundTripOnceNextIsKnown) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  EtcdIdentityAllocator a(client_for(etcd)), b(client_for(etcd));
+  int before = txns_answered(etcd);
+  uint32_t first = a.allocate({{"app", "first"}});  // etcd empty: `next` absent, as the claim assumed
+  EXPECT_EQ(txns_answered(etcd) - before, 1);
+  before = txns_answered(etcd);
+  uint32_t second = a.allocate({{"app", "second"}});
+  EXPECT_EQ(txns_answered(etcd) - before, 1) << "a new label set after a claim of this node's";
+  EXPECT_EQ(second, first + 1);
+  // b has never seen `next`: its first claim fails and reads it back
+  before = txns_answered(etcd);
+  uint32_t third = b.allocate({{"app", "third"}});
+  EXPECT_EQ(txns_answered(etcd) - before, 2);
+  EXPECT_EQ(third, second + 1);
+  // a's `next` is stale now: one failed claim, then the number after b's
+  before = txns_answered(etcd);
+  uint32_t fourth = a.allocate({{"app", "fourth"}});
+  EXPECT_EQ(txns_answered(etcd) - before, 2);
+  EXPECT_EQ(fourth, third + 1);
+  // a label set b numbered: a's claim fails and finds b's number
+  before = txns_answered(etcd);
+  EXPECT_EQ(a.allocate({{"app", "third"}}), third);
+  EXPECT_EQ(txns_answered(etcd) - before, 1);
+  EXPECT_EQ(a.all().at(third), (Labels{{"app", "third"}}));
 }
 
 TEST(ClusterIdentities, AnEtcdOutageFailsNewKeysClearlyAndKeepsKnownOnes) {
