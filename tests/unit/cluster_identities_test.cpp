@@ -122,6 +122,37 @@ TEST(ClusterIdentities, ANewLabelSetIsNumberedInOneRoundTripOnceNextIsKnown) {
   EXPECT_EQ(a.all().at(third), (Labels{{"app", "third"}}));
 }
 
+// A `next` another node wrote wrong (attack review, session 16): a label
+// set numbered already is still found, whatever `next` holds; a new one
+// fails naming it; and a `next` once seen at the last number does not
+// stay in this node's cache once it is repaired.
+TEST(ClusterIdentities, AHostileNextNeitherHidesNumberedSetsNorSticks) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  auto writer = client_for(etcd);
+  const std::string next = std::string(kClusterIdentityPrefix) + "next";
+  EtcdIdentityAllocator a(client_for(etcd));
+  uint32_t web = a.allocate({{"app", "web"}});
+
+  ASSERT_TRUE(writer->put(next, "x"));
+  EtcdIdentityAllocator b(client_for(etcd));
+  EXPECT_EQ(b.allocate({{"app", "web"}}), web);
+  try {
+    b.allocate({{"app", "new"}});
+    FAIL() << "numbered a new label set from a `next` of 'x'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("etcd holds 'x' at " + next), std::string::npos) << e.what();
+  }
+
+  ASSERT_TRUE(writer->put(next, "4294967295"));
+  EtcdIdentityAllocator c(client_for(etcd));
+  EXPECT_THROW(c.allocate({{"app", "new"}}), Error);  // seen: every number taken
+  EXPECT_THROW(c.allocate({{"app", "new"}}), Error);  // asked again, still so
+  EXPECT_EQ(c.allocate({{"app", "web"}}), web);
+  ASSERT_TRUE(writer->put(next, std::to_string(web + 1)));  // repaired
+  EXPECT_EQ(c.allocate({{"app", "new"}}), web + 1);
+}
+
 TEST(ClusterIdentities, AnEtcdOutageFailsNewKeysClearlyAndKeepsKnownOnes) {
   ZS_REQUIRE_ETCD();
   EtcdServer etcd;

@@ -4,6 +4,7 @@
 #include <zeroseg/identity.h>
 
 #include <algorithm>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -77,37 +78,52 @@ uint32_t EtcdIdentityAllocator::allocate(const Labels& labels) {
     // bench/RESULTS.md.) The first claim of an allocator, `next` never
     // seen, fails unless etcd holds no identity at all.
     const uint32_t candidate = next_seen_;
-    if (candidate == UINT32_MAX) throw Error("identities: every number is taken in etcd");
+    // every number seen taken: no claim, only the reads (the key may be
+    // numbered; `next` may have been repaired since it was seen)
+    const bool seen_full = candidate == UINT32_MAX;
     etcd::Txn claim;
-    claim.compare = {etcd::Compare::absent(path),
-                     next_mod_ ? etcd::Compare::mod_revision_is(next_path, next_mod_) : etcd::Compare::absent(next_path),
-                     etcd::Compare::absent(prefix_ + "by-id/" + std::to_string(candidate))};
-    claim.success = {etcd::Op::put(path, std::to_string(candidate)),
-                     etcd::Op::put(prefix_ + "by-id/" + std::to_string(candidate), labels_json),
-                     etcd::Op::put(next_path, std::to_string(candidate + 1))};
-    if (!node_.empty()) claim.success.push_back(etcd::Op::put(used_key(candidate), "", lease_));
-    claim.failure = {etcd::Op::get(path), etcd::Op::get(next_path)};
+    std::vector<etcd::Op> reads = {etcd::Op::get(path), etcd::Op::get(next_path)};
+    if (seen_full) {
+      claim.success = std::move(reads);
+    } else {
+      // `next` compared by value and by revision: a revision alone could
+      // come round again after etcd is restored from a snapshot
+      claim.compare = {etcd::Compare::absent(path), etcd::Compare::absent(prefix_ + "by-id/" + std::to_string(candidate))};
+      if (next_mod_) {
+        claim.compare.push_back(etcd::Compare::mod_revision_is(next_path, next_mod_));
+        claim.compare.push_back(etcd::Compare::value_is(next_path, std::to_string(candidate)));
+      } else {
+        claim.compare.push_back(etcd::Compare::absent(next_path));
+      }
+      claim.success = {etcd::Op::put(path, std::to_string(candidate)),
+                       etcd::Op::put(prefix_ + "by-id/" + std::to_string(candidate), labels_json),
+                       etcd::Op::put(next_path, std::to_string(candidate + 1))};
+      if (!node_.empty()) claim.success.push_back(etcd::Op::put(used_key(candidate), "", lease_));
+      claim.failure = std::move(reads);
+    }
     auto done = client_->txn(claim);
     if (!done) throw Error("identity for " + labels_str(labels) + ": " + done.error());
     uint32_t number = 0;
-    if (done->succeeded) {
+    if (done->succeeded && !seen_full) {
       number = candidate;
       next_seen_ = candidate + 1;
       next_mod_ = done->revision;  // the put of `next` is this revision's
     } else {
       if (done->ranges.size() != 2) throw Error("identity for " + labels_str(labels) + ": etcd answered no ranges");
+      // `next` as read, for the next claim; one that is no number is
+      // refused below only if a number must be taken from it: a label set
+      // numbered already is found whatever `next` holds
       const auto& next_kvs = done->ranges[1].kvs;
-      if (next_kvs.empty()) {
-        next_seen_ = ZS_ID_FIRST_ALLOCATED;
-        next_mod_ = 0;
-      } else {
-        auto n = parse_number(next_kvs[0].value);
-        if (!n) throw Error("identities: etcd holds '" + next_kvs[0].value + "' at " + next_path);
-        next_seen_ = *n;
-        next_mod_ = next_kvs[0].mod_revision;
-      }
+      std::optional<uint32_t> next = ZS_ID_FIRST_ALLOCATED;
+      if (!next_kvs.empty()) next = parse_number(next_kvs[0].value);
+      next_seen_ = next.value_or(ZS_ID_FIRST_ALLOCATED);
+      next_mod_ = next_kvs.empty() || !next ? 0 : next_kvs[0].mod_revision;
       const auto& key_kvs = done->ranges[0].kvs;
-      if (key_kvs.empty()) continue;  // another node numbered another key meanwhile: claim the new `next`
+      if (key_kvs.empty()) {
+        if (!next) throw Error("identities: etcd holds '" + next_kvs[0].value + "' at " + next_path);
+        if (*next == UINT32_MAX) throw Error("identities: every number is taken in etcd");
+        continue;  // another node numbered another key meanwhile: claim the new `next`
+      }
       auto n = parse_number(key_kvs[0].value);
       if (!n) throw Error("identity for " + labels_str(labels) + ": etcd holds '" + key_kvs[0].value +
                           "' at " + path + ", not an identity number");
