@@ -6,6 +6,8 @@
 #include <set>
 #include <thread>
 
+#include <httplib.h>
+
 #include "common/error.h"
 #include "etcd_server.h"
 #include "sources/cluster_identities.h"
@@ -74,6 +76,81 @@ TEST(ClusterIdentities, ConcurrentAllocationEndsWithOneNumber) {
     distinct.insert({shared[0][i], own[0][i], own[1][i]});
   }
   EXPECT_EQ(distinct.size(), size_t(3 * kRounds));  // 300 label sets, 300 numbers
+}
+
+// Transactions etcd has answered (its own counter, /metrics).
+int txns_answered(const EtcdServer& etcd) {
+  httplib::Client http("127.0.0.1", etcd.port());
+  auto r = http.Get("/metrics");
+  if (!r || r->status != 200) throw Error("etcd /metrics: no answer");
+  const std::string line = R"(grpc_server_handled_total{grpc_code="OK",grpc_method="Txn",grpc_service="etcdserverpb.KV",grpc_type="unary"} )";
+  auto at = r->body.find(line);
+  if (at == std::string::npos) throw Error("etcd /metrics: no count of Txn");
+  return std::stoi(r->body.substr(at + line.size()));
+}
+
+// A label set new to the cluster is numbered in one etcd round trip once
+// the node has seen `next`: the claim is sent at once and, failing, reads
+// back what it needs to succeed the next time (pod churn: an identity that
+// comes waited on two round trips). Another node's numbers are found, not
+// taken again.
+TEST(ClusterIdentities, ANewLabelSetIsNumberedInOneRoundTripOnceNextIsKnown) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  EtcdIdentityAllocator a(client_for(etcd)), b(client_for(etcd));
+  int before = txns_answered(etcd);
+  uint32_t first = a.allocate({{"app", "first"}});  // etcd empty: `next` absent, as the claim assumed
+  EXPECT_EQ(txns_answered(etcd) - before, 1);
+  before = txns_answered(etcd);
+  uint32_t second = a.allocate({{"app", "second"}});
+  EXPECT_EQ(txns_answered(etcd) - before, 1) << "a new label set after a claim of this node's";
+  EXPECT_EQ(second, first + 1);
+  // b has never seen `next`: its first claim fails and reads it back
+  before = txns_answered(etcd);
+  uint32_t third = b.allocate({{"app", "third"}});
+  EXPECT_EQ(txns_answered(etcd) - before, 2);
+  EXPECT_EQ(third, second + 1);
+  // a's `next` is stale now: one failed claim, then the number after b's
+  before = txns_answered(etcd);
+  uint32_t fourth = a.allocate({{"app", "fourth"}});
+  EXPECT_EQ(txns_answered(etcd) - before, 2);
+  EXPECT_EQ(fourth, third + 1);
+  // a label set b numbered: a's claim fails and finds b's number
+  before = txns_answered(etcd);
+  EXPECT_EQ(a.allocate({{"app", "third"}}), third);
+  EXPECT_EQ(txns_answered(etcd) - before, 1);
+  EXPECT_EQ(a.all().at(third), (Labels{{"app", "third"}}));
+}
+
+// A `next` another node wrote wrong (attack review, session 16): a label
+// set numbered already is still found, whatever `next` holds; a new one
+// fails naming it; and a `next` once seen at the last number does not
+// stay in this node's cache once it is repaired.
+TEST(ClusterIdentities, AHostileNextNeitherHidesNumberedSetsNorSticks) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  auto writer = client_for(etcd);
+  const std::string next = std::string(kClusterIdentityPrefix) + "next";
+  EtcdIdentityAllocator a(client_for(etcd));
+  uint32_t web = a.allocate({{"app", "web"}});
+
+  ASSERT_TRUE(writer->put(next, "x"));
+  EtcdIdentityAllocator b(client_for(etcd));
+  EXPECT_EQ(b.allocate({{"app", "web"}}), web);
+  try {
+    b.allocate({{"app", "new"}});
+    FAIL() << "numbered a new label set from a `next` of 'x'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("etcd holds 'x' at " + next), std::string::npos) << e.what();
+  }
+
+  ASSERT_TRUE(writer->put(next, "4294967295"));
+  EtcdIdentityAllocator c(client_for(etcd));
+  EXPECT_THROW(c.allocate({{"app", "new"}}), Error);  // seen: every number taken
+  EXPECT_THROW(c.allocate({{"app", "new"}}), Error);  // asked again, still so
+  EXPECT_EQ(c.allocate({{"app", "web"}}), web);
+  ASSERT_TRUE(writer->put(next, std::to_string(web + 1)));  // repaired
+  EXPECT_EQ(c.allocate({{"app", "new"}}), web + 1);
 }
 
 TEST(ClusterIdentities, AnEtcdOutageFailsNewKeysClearlyAndKeepsKnownOnes) {

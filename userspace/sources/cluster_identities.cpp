@@ -4,6 +4,7 @@
 #include <zeroseg/identity.h>
 
 #include <algorithm>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -68,49 +69,75 @@ uint32_t EtcdIdentityAllocator::allocate(const Labels& labels) {
   const std::string next_path = prefix_ + "next";
   const std::string labels_json = nlohmann::json(labels).dump();
   for (int round = 0; round < kMaxRounds; round++) {
-    // one read of both: the key may be numbered already; else the candidate
-    etcd::Txn read{{}, {etcd::Op::get(path), etcd::Op::get(next_path)}, {}};
-    auto seen = client_->txn(read);
-    if (!seen) throw Error("identity for " + labels_str(labels) + ": " + seen.error());
-    if (seen->ranges.size() != 2) throw Error("identity for " + labels_str(labels) + ": etcd answered no ranges");
-    uint32_t number = 0;
-    if (!seen->ranges[0].kvs.empty()) {
-      auto n = parse_number(seen->ranges[0].kvs[0].value);
-      if (!n) throw Error("identity for " + labels_str(labels) + ": etcd holds '" + seen->ranges[0].kvs[0].value +
-                          "' at " + path + ", not an identity number");
-      number = *n;
-      if (!node_.empty()) {
-        // the use is written only while the number is still this key's: a
-        // sweep that released it meanwhile makes this fail, and we read again
-        etcd::Txn use;
-        use.compare = {etcd::Compare::value_is(path, std::to_string(number))};
-        use.success = {etcd::Op::put(used_key(number), "", lease_), etcd::Op::del(prefix_ + "unused/" + std::to_string(number))};
-        auto done = client_->txn(use);
-        if (!done) throw Error("identity for " + labels_str(labels) + ": " + done.error());
-        if (!done->succeeded) continue;
-      }
+    // The claim of the candidate `next` as last seen here, in one round
+    // trip: it commits only while the key is absent and `next` is what
+    // was seen (compare-and-swap). Failing, it reads both back: the key's
+    // number if another node numbered it, else the `next` to claim now.
+    // (Reading first, then claiming, took two round trips for every new
+    // label set: ~2.5 ms each with etcd on this machine's disk; pod churn,
+    // bench/RESULTS.md.) The first claim of an allocator, `next` never
+    // seen, fails unless etcd holds no identity at all.
+    const uint32_t candidate = next_seen_;
+    // every number seen taken: no claim, only the reads (the key may be
+    // numbered; `next` may have been repaired since it was seen)
+    const bool seen_full = candidate == UINT32_MAX;
+    etcd::Txn claim;
+    std::vector<etcd::Op> reads = {etcd::Op::get(path), etcd::Op::get(next_path)};
+    if (seen_full) {
+      claim.success = std::move(reads);
     } else {
-      uint32_t candidate = ZS_ID_FIRST_ALLOCATED;
-      int64_t next_mod = 0;
-      if (!seen->ranges[1].kvs.empty()) {
-        auto n = parse_number(seen->ranges[1].kvs[0].value);
-        if (!n) throw Error("identities: etcd holds '" + seen->ranges[1].kvs[0].value + "' at " + next_path);
-        candidate = *n;
-        next_mod = seen->ranges[1].kvs[0].mod_revision;
+      // `next` compared by value and by revision: a revision alone could
+      // come round again after etcd is restored from a snapshot
+      claim.compare = {etcd::Compare::absent(path), etcd::Compare::absent(prefix_ + "by-id/" + std::to_string(candidate))};
+      if (next_mod_) {
+        claim.compare.push_back(etcd::Compare::mod_revision_is(next_path, next_mod_));
+        claim.compare.push_back(etcd::Compare::value_is(next_path, std::to_string(candidate)));
+      } else {
+        claim.compare.push_back(etcd::Compare::absent(next_path));
       }
-      if (candidate == UINT32_MAX) throw Error("identities: every number is taken in etcd");
-      etcd::Txn claim;
-      claim.compare = {etcd::Compare::absent(path),
-                       next_mod ? etcd::Compare::mod_revision_is(next_path, next_mod) : etcd::Compare::absent(next_path),
-                       etcd::Compare::absent(prefix_ + "by-id/" + std::to_string(candidate))};
       claim.success = {etcd::Op::put(path, std::to_string(candidate)),
                        etcd::Op::put(prefix_ + "by-id/" + std::to_string(candidate), labels_json),
                        etcd::Op::put(next_path, std::to_string(candidate + 1))};
       if (!node_.empty()) claim.success.push_back(etcd::Op::put(used_key(candidate), "", lease_));
-      auto done = client_->txn(claim);
-      if (!done) throw Error("identity for " + labels_str(labels) + ": " + done.error());
-      if (!done->succeeded) continue;  // another node numbered something meanwhile: read again
+      claim.failure = std::move(reads);
+    }
+    auto done = client_->txn(claim);
+    if (!done) throw Error("identity for " + labels_str(labels) + ": " + done.error());
+    uint32_t number = 0;
+    if (done->succeeded && !seen_full) {
       number = candidate;
+      next_seen_ = candidate + 1;
+      next_mod_ = done->revision;  // the put of `next` is this revision's
+    } else {
+      if (done->ranges.size() != 2) throw Error("identity for " + labels_str(labels) + ": etcd answered no ranges");
+      // `next` as read, for the next claim; one that is no number is
+      // refused below only if a number must be taken from it: a label set
+      // numbered already is found whatever `next` holds
+      const auto& next_kvs = done->ranges[1].kvs;
+      std::optional<uint32_t> next = ZS_ID_FIRST_ALLOCATED;
+      if (!next_kvs.empty()) next = parse_number(next_kvs[0].value);
+      next_seen_ = next.value_or(ZS_ID_FIRST_ALLOCATED);
+      next_mod_ = next_kvs.empty() || !next ? 0 : next_kvs[0].mod_revision;
+      const auto& key_kvs = done->ranges[0].kvs;
+      if (key_kvs.empty()) {
+        if (!next) throw Error("identities: etcd holds '" + next_kvs[0].value + "' at " + next_path);
+        if (*next == UINT32_MAX) throw Error("identities: every number is taken in etcd");
+        continue;  // another node numbered another key meanwhile: claim the new `next`
+      }
+      auto n = parse_number(key_kvs[0].value);
+      if (!n) throw Error("identity for " + labels_str(labels) + ": etcd holds '" + key_kvs[0].value +
+                          "' at " + path + ", not an identity number");
+      number = *n;
+      if (!node_.empty()) {
+        // the use is written only while the number is still this key's: a
+        // sweep that released it meanwhile makes this fail, and we claim again
+        etcd::Txn use;
+        use.compare = {etcd::Compare::value_is(path, std::to_string(number))};
+        use.success = {etcd::Op::put(used_key(number), "", lease_), etcd::Op::del(prefix_ + "unused/" + std::to_string(number))};
+        auto used = client_->txn(use);
+        if (!used) throw Error("identity for " + labels_str(labels) + ": " + used.error());
+        if (!used->succeeded) continue;
+      }
     }
     by_key_[path] = number;
     by_id_[number] = labels;

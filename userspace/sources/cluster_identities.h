@@ -7,7 +7,8 @@
 //   used-by/NUMBER/NODE -> ""    (NODE uses NUMBER: written under NODE's lease)
 //   unused/NUMBER -> UNIX SECONDS (no node has used NUMBER since then)
 // A new key is numbered by one transaction that commits only if the key is
-// still absent and `next` is unchanged since read (compare-and-swap): two
+// still absent and `next` is unchanged since this node last saw it
+// (compare-and-swap; failing, the transaction reads both back): two
 // nodes numbering the same new key at once end with one number (the loser
 // reads the winner's), and two keys never get one number.
 //
@@ -29,6 +30,8 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include <zeroseg/identity.h>
 
 #include "identity/allocator.h"
 #include "sources/etcd_client.h"
@@ -93,6 +96,10 @@ class EtcdIdentityAllocator : public IdentityAllocator {
   std::set<uint32_t> reported_, fresh_;  // used-by keys written; numbers handed out since the last report
   std::map<std::string, uint32_t> by_key_;
   std::map<uint32_t, Labels> by_id_;
+  // `next` as last seen in etcd (allocate claims it in one round trip):
+  // its value and mod revision, 0 when absent or never read
+  uint32_t next_seen_ = ZS_ID_FIRST_ALLOCATED;
+  int64_t next_mod_ = 0;
 };
 
 }  // namespace zeroseg
