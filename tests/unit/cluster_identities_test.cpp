@@ -146,11 +146,35 @@ TEST(ClusterIdentities, AHostileNextNeitherHidesNumberedSetsNorSticks) {
 
   ASSERT_TRUE(writer->put(next, "4294967295"));
   EtcdIdentityAllocator c(client_for(etcd));
-  EXPECT_THROW(c.allocate({{"app", "new"}}), Error);  // seen: every number taken
-  EXPECT_THROW(c.allocate({{"app", "new"}}), Error);  // asked again, still so
+  auto every_number_taken = [&] {
+    try {
+      c.allocate({{"app", "new"}});
+      ADD_FAILURE() << "numbered a new label set past the last number";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("every number is taken in etcd (" + next + " holds 4294967295)"),
+                std::string::npos)
+          << e.what();
+    }
+  };
+  every_number_taken();
+  int before = txns_answered(etcd);
+  every_number_taken();  // asked again: read from etcd, not from this node's cache
+  EXPECT_EQ(txns_answered(etcd) - before, 1);
   EXPECT_EQ(c.allocate({{"app", "web"}}), web);
   ASSERT_TRUE(writer->put(next, std::to_string(web + 1)));  // repaired
   EXPECT_EQ(c.allocate({{"app", "new"}}), web + 1);
+
+  // a number with a leading zero is none (its claim would compare "0NNN"
+  // against "NNN" and fail every round)
+  ASSERT_TRUE(writer->put(next, "0" + std::to_string(web + 2)));
+  EtcdIdentityAllocator d(client_for(etcd));
+  try {
+    d.allocate({{"app", "other"}});
+    FAIL() << "numbered a new label set from a `next` with a leading zero";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("etcd holds '0" + std::to_string(web + 2) + "' at " + next), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(ClusterIdentities, AnEtcdOutageFailsNewKeysClearlyAndKeepsKnownOnes) {

@@ -14,8 +14,9 @@
 namespace zeroseg {
 namespace {
 
-// Retries of the compare-and-swap: each failed round means another node
-// numbered a key meanwhile, so this many in a row is contention no
+// Retries of the compare-and-swap: a failed round means this node's
+// `next` was stale (always so on an allocator's first claim) or another
+// node numbered a key meanwhile, so this many in a row is contention no
 // cluster has; past it the apply fails rather than spin.
 constexpr int kMaxRounds = 64;
 
@@ -47,7 +48,10 @@ std::string escaped_key(const Labels& labels) {
 }
 
 std::optional<uint32_t> parse_number(const std::string& s) {
-  if (s.empty() || s.size() > 10 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  // decimal as std::to_string writes it: no leading zero (a claim of
+  // "0256" would compare it against "256" and fail every round)
+  if (s.empty() || s.size() > 10 || s[0] == '0' || s.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
   uint64_t n = std::stoull(s);
   if (n < ZS_ID_FIRST_ALLOCATED || n > UINT32_MAX) return std::nullopt;
   return static_cast<uint32_t>(n);
@@ -69,14 +73,12 @@ uint32_t EtcdIdentityAllocator::allocate(const Labels& labels) {
   const std::string next_path = prefix_ + "next";
   const std::string labels_json = nlohmann::json(labels).dump();
   for (int round = 0; round < kMaxRounds; round++) {
-    // The claim of the candidate `next` as last seen here, in one round
-    // trip: it commits only while the key is absent and `next` is what
-    // was seen (compare-and-swap). Failing, it reads both back: the key's
-    // number if another node numbered it, else the `next` to claim now.
-    // (Reading first, then claiming, took two round trips for every new
-    // label set: ~2.5 ms each with etcd on this machine's disk; pod churn,
-    // bench/RESULTS.md.) The first claim of an allocator, `next` never
-    // seen, fails unless etcd holds no identity at all.
+    // One transaction claims `next` as this node last saw it: it commits
+    // only while the key and by-id/NUMBER are absent and `next` is
+    // unchanged (compare-and-swap). Failing, the same transaction reads
+    // the key and `next`: the winner's number, or the `next` to claim on
+    // the next round. An allocator's first claim, `next` never seen,
+    // fails unless `next` is absent (nothing ever numbered).
     const uint32_t candidate = next_seen_;
     // every number seen taken: no claim, only the reads (the key may be
     // numbered; `next` may have been repaired since it was seen)
@@ -121,8 +123,9 @@ uint32_t EtcdIdentityAllocator::allocate(const Labels& labels) {
       const auto& key_kvs = done->ranges[0].kvs;
       if (key_kvs.empty()) {
         if (!next) throw Error("identities: etcd holds '" + next_kvs[0].value + "' at " + next_path);
-        if (*next == UINT32_MAX) throw Error("identities: every number is taken in etcd");
-        continue;  // another node numbered another key meanwhile: claim the new `next`
+        if (*next == UINT32_MAX)
+          throw Error("identities: every number is taken in etcd (" + next_path + " holds " + next_kvs[0].value + ")");
+        continue;  // the key is still new: claim `next` as just read
       }
       auto n = parse_number(key_kvs[0].value);
       if (!n) throw Error("identity for " + labels_str(labels) + ": etcd holds '" + key_kvs[0].value +

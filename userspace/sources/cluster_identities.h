@@ -96,8 +96,10 @@ class EtcdIdentityAllocator : public IdentityAllocator {
   std::set<uint32_t> reported_, fresh_;  // used-by keys written; numbers handed out since the last report
   std::map<std::string, uint32_t> by_key_;
   std::map<uint32_t, Labels> by_id_;
-  // `next` as last seen in etcd (allocate claims it in one round trip):
-  // its value and mod revision, 0 when absent or never read
+  // `next` as last seen in etcd, which allocate claims in one round trip:
+  // next_seen_ its value (ZS_ID_FIRST_ALLOCATED when absent, never read
+  // or no number; UINT32_MAX: every number taken, allocate only reads),
+  // next_mod_ its mod revision (0: claim only while `next` is absent)
   uint32_t next_seen_ = ZS_ID_FIRST_ALLOCATED;
   int64_t next_mod_ = 0;
 };
