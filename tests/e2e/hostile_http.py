@@ -148,7 +148,7 @@ def slowloris(target, n):
                 pass
             conns.remove(s)
             s.close()
-        if time.monotonic() - deadline_log > 5:
+        if time.monotonic() - deadline_log > 1:
             print("slowloris: %d open, %d opened in all" % (len(conns), opened), flush=True)
             deadline_log = time.monotonic()
 

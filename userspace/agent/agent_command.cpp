@@ -2,6 +2,7 @@
 // `zeroseg agent`: the long-running agent, in the foreground.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -92,6 +93,13 @@ void run_agent(const AgentFlags& flags) {
   // webhook over TLS, whose writes do not pass MSG_NOSIGNAL) is an error
   // of that write, never the agent's end
   signal(SIGPIPE, SIG_IGN);
+  // Every HTTP client, slow or not, holds a descriptor (up to 256 whose
+  // request is still arriving on each listener): the soft limit of 1024 a
+  // shell gives is raised (to the hard one, 65536 at most), as Go's runtime does.
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < std::min<rlim_t>(files.rlim_max, 65536)) {
+    files.rlim_cur = std::min<rlim_t>(files.rlim_max, 65536);
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   // The listeners' addresses checked before anything loads: a typo in
   // them must fail the start before it loads and pins a datapath.

@@ -51,7 +51,9 @@ bool ConnectionStream::wait_readable() const {
   return false;
 }
 
-bool ConnectionStream::is_readable() const { return buffered_at_ < buffered_end_ || wait_readable(); }
+bool ConnectionStream::is_readable() const {
+  return buffered_at_ < buffered_end_ || read_at_ < read_.size() || wait_readable();
+}
 
 bool ConnectionStream::is_writable() const {
   short revents = 0;
@@ -74,6 +76,12 @@ ssize_t ConnectionStream::read(char* ptr, size_t size) {
   // a head past its limit ends there, as if the client had stopped: httplib
   // then answers 414 or 400 rather than closing without a word
   if (in_head && head_bytes_ >= limits_.max_head) return 0;
+  if (buffered_at_ == buffered_end_ && read_at_ < read_.size()) {
+    buffered_at_ = 0;
+    buffered_end_ = std::min(buffer_.size(), read_.size() - read_at_);
+    std::memcpy(buffer_.data(), read_.data() + read_at_, buffered_end_);
+    read_at_ += buffered_end_;
+  }
   if (buffered_at_ == buffered_end_) {
     if (!wait_readable()) return -1;
     ssize_t n;

@@ -28,8 +28,15 @@ struct StreamLimits {
 
 class ConnectionStream final : public httplib::Stream {
  public:
-  ConnectionStream(int fd, const StreamLimits& limits, const std::atomic<bool>& stopping)
-      : fd_(fd), limits_(limits), stopping_(stopping) {}
+  // accepted: when the request's time began; read: its first bytes, read
+  // already (while its head arrived, see head_waiter.h)
+  ConnectionStream(int fd, const StreamLimits& limits, const std::atomic<bool>& stopping,
+                   std::chrono::steady_clock::time_point accepted, std::string read = {})
+      : fd_(fd),
+        limits_(limits),
+        request_deadline_(accepted + limits.request_timeout),
+        stopping_(stopping),
+        read_(std::move(read)) {}
 
   bool is_readable() const override;
   // The client is still there (httplib's DataSink asks this between the
@@ -47,8 +54,10 @@ class ConnectionStream final : public httplib::Stream {
 
   int fd_;
   StreamLimits limits_;
-  std::chrono::steady_clock::time_point request_deadline_ = std::chrono::steady_clock::now() + limits_.request_timeout;
+  std::chrono::steady_clock::time_point request_deadline_;
   const std::atomic<bool>& stopping_;
+  std::string read_;  // given at construction, served before the socket's
+  size_t read_at_ = 0;
   std::array<char, 4096> buffer_{};  // httplib reads the head a byte at a time
   size_t buffered_at_ = 0, buffered_end_ = 0;
   size_t head_bytes_ = 0, body_bytes_ = 0;

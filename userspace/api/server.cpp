@@ -34,19 +34,19 @@ using namespace std::chrono_literals;
 // little more as a JSON string: 32 MiB leaves it room to grow. Streams
 // (flows/alerts --follow) each hold a thread; the rest stay for short calls.
 // A request has 5 s to arrive whole: 32 MiB over a Unix socket takes
-// milliseconds, and a client that trickles its request (slowloris) must
-// give its thread back soon enough for the 64 connections at most that
-// wait for one to be served (e2e.hostile_http: 300 slow clients).
-const TransportLimits kApiLimits{{64 << 10, 32 << 20, 30s, 30s, 5s}, 16, 12, 64};
+// milliseconds. A connection gets a thread once its head has arrived
+// (head_waiter.h): until then it waits with up to 255 others, so 300 clients
+// trickling their heads (slowloris, e2e.hostile_http) hold no thread.
+const TransportLimits kApiLimits{{64 << 10, 32 << 20, 30s, 30s, 5s}, 16, 12, 64, 256};
 // /metrics: anyone on the network, GETs only. A scraper sends its request
 // at once: 5 s for all of it. Anyone can open connections, and each one
 // accepted holds a descriptor of the agent's until it is served: past 16
-// waiting, a connection is answered 503 and closed at once.
-const TransportLimits kMetricsLimits{{16 << 10, 4 << 10, 5s, 30s, 5s}, 4, 0, 16};
+// waiting for a thread, a connection is answered 503 and closed at once.
+const TransportLimits kMetricsLimits{{16 << 10, 4 << 10, 5s, 30s, 5s}, 4, 0, 16, 256};
 // The map's pages (--ui-listen): GETs from a browser, which opens a few
 // connections at once (page, script, style, data) and keeps one live
 // stream (SSE) per open tab: 4 streams at most, and room for the rest.
-const TransportLimits kWebLimits{{16 << 10, 4 << 10, 5s, 30s, 5s}, 8, 4, 16};
+const TransportLimits kWebLimits{{16 << 10, 4 << 10, 5s, 30s, 5s}, 8, 4, 16, 256};
 
 // Listen backlog: connections the kernel holds while every thread is busy.
 constexpr int kBacklog = 64;
@@ -124,6 +124,9 @@ class BoundedThreads final : public httplib::TaskQueue {
  public:
   BoundedThreads(size_t limit, size_t max_waiting) : limit_(limit), max_waiting_(max_waiting) {}
 
+  // stops what enqueues besides httplib's accept loop (the head waiter)
+  std::function<void()> before_shutdown;
+
   void enqueue(std::function<void()> job) override {
     std::unique_lock lock(mutex_);
     if (waiting_.size() >= max_waiting_) {
@@ -152,6 +155,7 @@ class BoundedThreads final : public httplib::TaskQueue {
 
   // httplib calls this when the listener closes: waits for every connection
   void shutdown() override {
+    if (before_shutdown) before_shutdown();
     std::unique_lock lock(mutex_);
     idle_.wait(lock, [this] { return running_ == 0; });
   }
@@ -200,8 +204,15 @@ Transport::Transport(UniqueFd listener, std::optional<uid_t> allowed_uid, const 
                      api::Handler handler)
     : listener_(std::move(listener)), allowed_uid_(allowed_uid), limits_(limits), handler_(std::move(handler)) {
   svr_sock_ = listener_.get();
-  new_task_queue = [threads = limits.threads, waiting = limits.max_waiting] {
-    return new BoundedThreads(threads, waiting);
+  new_task_queue = [this] {
+    auto* queue = new BoundedThreads(limits_.threads, limits_.max_waiting);
+    HeadWaiter::Limits slow{limits_.max_slow, limits_.stream.max_head, limits_.stream.request_timeout};
+    waiter_ = std::make_unique<HeadWaiter>(slow, [this, queue](ArrivedHead conn) {
+      auto held = std::make_shared<ArrivedHead>(std::move(conn));
+      queue->enqueue([this, held] { serve(std::move(*held)); });
+    });
+    queue->before_shutdown = [this] { waiter_->stop(); };
+    return queue;
   };
   set_payload_max_length(limits.stream.max_body);
   auto on_request = [this](const httplib::Request& in, httplib::Response& out) { answer(in, out); };
@@ -284,12 +295,28 @@ void Transport::refuse(int sock, const std::string& answer, bool wait) const {
 }
 
 bool Transport::process_and_close_socket(int sock) {
-  UniqueFd owned(sock);
+  fcntl(sock, F_SETFD, FD_CLOEXEC);  // httplib accepts without it
+  ArrivedHead conn{UniqueFd(sock), std::chrono::steady_clock::now(), {}};
+  // a head still arriving waits without a thread; the allowed peer only:
+  // the refusal below answers at once
+  try {
+    if (!t_shed && peer_allowed(sock) && !head_arrived(sock, limits_.stream.max_head)) {
+      waiter_->park(std::move(conn.fd), conn.accepted);
+      return true;
+    }
+  } catch (const std::exception& e) {
+    // (no memory to look or to park): served here, as before the waiter
+    log::warn(std::string("API connection not parked: ") + e.what());
+  }
+  return serve(std::move(conn));
+}
+
+bool Transport::serve(ArrivedHead conn) {
+  int sock = conn.fd.get();
   bool ok = false;
   try {
-    fcntl(sock, F_SETFD, FD_CLOEXEC);  // httplib accepts without it
     if (t_shed) {
-      // on the accepting thread: no waiting for the peer
+      // on the accepting (or head waiter's) thread: no waiting for the peer
       static const std::string answer = canned_answer(503, "Service Unavailable", "the agent is busy: try again");
       refuse(sock, answer, /*wait=*/false);
     } else if (!peer_allowed(sock)) {
@@ -297,7 +324,7 @@ bool Transport::process_and_close_socket(int sock) {
           canned_answer(403, "Forbidden", "permission denied: the zeroseg API is for root");
       refuse(sock, answer, /*wait=*/true);
     } else {
-      ConnectionStream stream(sock, limits_.stream, stopping_);
+      ConnectionStream stream(sock, limits_.stream, stopping_, conn.accepted, std::move(conn.read));
       bool closed = false;
       // A Range made httplib answer a copy of the body per range asked
       // for (2700 copies in an 8 KiB head): every answer here is whole.
