@@ -461,14 +461,16 @@ TEST(Api, IdleConnectionsHoldABoundedNumberOfDescriptors) {
 
 // Slow clients each held one of /metrics' 4 threads until their request
 // deadline, and 16 more filled the queue: a scrape got 503 (slowloris).
-// Now they wait without a thread, and a scrape is answered at once.
+// Now they wait without a thread, and a scrape is answered at once: those
+// that stall in their head, and those that stall in their body.
 TEST(Api, ANormalClientIsServedWhileSlowClientsWait) {
   TestRoutes routes;
   Running metrics(api::HttpServer::tcp("127.0.0.1:0", routes.handler()));
   std::vector<UniqueFd> slow;
   for (int i = 0; i < 200; i++) {
     slow.push_back(connect_to(metrics.server->address()));
-    const std::string part = "GET /echo HTTP/1.1\r\nX-Slow: ";
+    const std::string part = i % 2 ? "POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"a\":"
+                                   : "GET /echo HTTP/1.1\r\nX-Slow: ";
     ASSERT_EQ(send(slow.back().get(), part.data(), part.size(), MSG_NOSIGNAL), static_cast<ssize_t>(part.size()));
   }
   std::this_thread::sleep_for(300ms);
@@ -485,6 +487,27 @@ TEST(Api, ANormalClientIsServedWhileSlowClientsWait) {
   for (ssize_t n; (n = recv(slow[0].get(), buf, sizeof(buf), 0)) > 0;) late.append(buf, static_cast<size_t>(n));
   EXPECT_EQ(status_of(late), 200) << late.substr(0, 300);
   EXPECT_EQ(late.substr(late.size() < 5 ? 0 : late.size() - 5), "GET 0") << late.substr(0, 300);
+}
+
+// On a TCP listener a body arrives whole before a thread reads it, which
+// only a Content-Length frames: one framed by chunks or by the close is
+// refused at once (it would hold a thread until its deadline).
+TEST(Api, ABodyWithoutALengthIsRefusedOnTcp) {
+  TestRoutes routes;
+  Running metrics(api::HttpServer::tcp("127.0.0.1:0", routes.handler()));
+  auto start = Clock::now();
+  UniqueFd fd = connect_to(metrics.server->address());
+  const std::string head = "POST /echo HTTP/1.1\r\nHost: t\r\n\r\nsome";
+  ASSERT_EQ(send(fd.get(), head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  timeval five{5, 0};
+  setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &five, sizeof(five));
+  char buf[512];
+  ssize_t n = recv(fd.get(), buf, sizeof(buf), 0);
+  std::string answer(buf, static_cast<size_t>(std::max<ssize_t>(n, 0)));
+  EXPECT_EQ(status_of(answer), 411) << answer;
+  EXPECT_LT(ms_since(start), 2000) << "answered at the request deadline, not at once";
+  const std::string framed = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}";
+  EXPECT_EQ(status_of(exchange(metrics.server->address(), framed)), 200);
 }
 
 // --- streams ----------------------------------------------------------------

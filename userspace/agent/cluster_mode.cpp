@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "agent/cluster_mode.h"
 
+#include <algorithm>
 #include <functional>
 #include <set>
 #include <thread>
@@ -49,6 +50,8 @@ std::shared_ptr<etcd::Client> cluster_client(const AgentConfig& config) {
   if (config.node_name.empty()) throw Error("setting cluster: needs node-name (the name this node's workloads go under)");
   if (config.node_name.find('/') != std::string::npos)
     throw Error("setting node-name: '" + config.node_name + "' holds '/', which cluster mode's keys cannot");
+  if (config.node_name == ClusterKeys::kNoNode)
+    throw Error("setting node-name: '-' is where cluster mode keeps the workloads that run on no node");
   if ((!config.etcd_cert.empty() || !config.etcd_key.empty()) && config.etcd_ca.empty())
     throw Error("setting etcd-cert/etcd-key: needs etcd-ca (TLS to etcd)");
   if (config.etcd_cert.empty() != config.etcd_key.empty())
@@ -274,7 +277,7 @@ void ClusterMode::add_nodes(json& workloads) const {
   std::lock_guard lock(mu_);
   for (auto& w : workloads) {
     auto it = nodes_.find("Workload/" + w.value("namespace", "") + "/" + w.value("name", ""));
-    if (it != nodes_.end()) w["node"] = it->second;
+    if (it != nodes_.end()) w["node"] = it->second == ClusterKeys::kNoNode ? "" : it->second;
     else if (!w.value("interface", "").empty()) w["node"] = node_;
     else w["node"] = "";
   }
@@ -361,7 +364,9 @@ ApplyResult ClusterMode::apply(const ObjectSet& objects, bool dry_run) {
   if (dry_run) return check;
   refuse_beyond_one_transaction(objects, "applied");
   int64_t lease = lease_.id();
-  if (objects.workloads.size() && !lease)
+  bool runs_here = std::any_of(objects.workloads.begin(), objects.workloads.end(),
+                               [](const Workload& w) { return !w.interface.empty(); });
+  if (runs_here && !lease)
     throw Error("cluster store unavailable, nothing applied: this node holds no lease in etcd yet (" +
                 (lease_.last_error().empty() ? "its grant is under way: try again" : lease_.last_error()) + ")");
   auto rev = store_.put(objects, lease);
@@ -390,10 +395,15 @@ ApplyResult ClusterMode::remove(const ObjectSet& objects, bool dry_run) {
     }
   } done{this, refs};
   // the workloads this node holds and would delete: their keys must be ours
-  std::set<std::string> held;
+  std::set<std::string> held, unowned;
   for (const auto& [ref, outcome] : check.objects)
     if (outcome == "deleted" && ref.rfind("Workload/", 0) == 0) held.insert(ref);
-  auto rev = store_.remove(objects, held);
+  {  // those that run on no node: their keys are no node's (ClusterKeys::unowned_key)
+    std::lock_guard lock(mu_);
+    for (const auto& r : refs)
+      if (auto it = nodes_.find(r); it != nodes_.end() && it->second == ClusterKeys::kNoNode) unowned.insert(r);
+  }
+  auto rev = store_.remove(objects, held, unowned);
   if (!rev) throw Error(std::string(rev.refused() ? "" : "cluster store unavailable, ") + "nothing deleted: " + rev.error());
   if (*rev == 0)
     throw Error("nothing deleted: not every workload named is this node's (" + node_ +

@@ -6,10 +6,11 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
-#include <string_view>
 
 #include "common/error.h"
+#include "common/log.h"
 
 namespace zeroseg::api {
 namespace {
@@ -20,8 +21,9 @@ constexpr std::string_view kHeadEnd = "\r\n\r\n";
 // Sent without waiting (a client too slow to take it loses it) before the
 // connection closes.
 void answer_and_close(UniqueFd fd, int status, const char* reason) {
-  std::string body = std::string("{\"error\": \"") +
-                     (status == 408 ? "the request did not arrive in time" : "the agent is busy: try again") + "\"}";
+  static const std::string late = "{\"error\": \"the request did not arrive in time\"}",
+                           busy = "{\"error\": \"the agent is busy: try again\"}";
+  const std::string& body = status == 408 ? late : busy;
   std::string answer = "HTTP/1.1 " + std::to_string(status) + " " + reason +
                        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
                        "\r\nConnection: close\r\n\r\n" + body;
@@ -29,17 +31,48 @@ void answer_and_close(UniqueFd fd, int status, const char* reason) {
   ::shutdown(fd.get(), SHUT_RDWR);
 }
 
+// The Content-Length a head declares: nullopt when none or not one plain
+// number (the worker refuses those before any body is read).
+std::optional<size_t> content_length(std::string_view head) {
+  static constexpr std::string_view kName = "\r\ncontent-length:";
+  for (size_t at = 0; at + kName.size() <= head.size(); at++) {
+    bool match = true;
+    for (size_t i = 0; i < kName.size() && match; i++)
+      match = std::tolower(static_cast<unsigned char>(head[at + i])) == kName[i];
+    if (!match) continue;
+    size_t v = at + kName.size();
+    while (v < head.size() && (head[v] == ' ' || head[v] == '\t')) v++;
+    size_t length = 0, digits = 0;
+    for (; v < head.size() && std::isdigit(static_cast<unsigned char>(head[v])) && digits < 19; v++, digits++)
+      length = length * 10 + static_cast<size_t>(head[v] - '0');
+    if (digits == 0) return std::nullopt;
+    return length;
+  }
+  return std::nullopt;
+}
+
+size_t most_read(const WaitLimits& limits) { return limits.max_head + limits.max_body; }
+
 }  // namespace
 
-bool head_arrived(int fd, size_t max_head) {
-  std::string peek(max_head, '\0');
+bool request_arrived(std::string_view data, const WaitLimits& limits) {
+  size_t end = data.find(kHeadEnd);
+  if (end == std::string_view::npos) return data.size() >= limits.max_head;
+  if (limits.max_body == 0) return true;
+  size_t body_at = end + kHeadEnd.size();
+  auto length = content_length(data.substr(0, body_at));
+  return !length || *length > limits.max_body || data.size() - body_at >= *length;
+}
+
+bool request_arrived(int fd, const WaitLimits& limits) {
+  std::string peek(most_read(limits), '\0');
   ssize_t n;
   do {
     n = ::recv(fd, peek.data(), peek.size(), MSG_PEEK | MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;  // an error: the worker sees it at once
-  if (n == 0 || static_cast<size_t>(n) == max_head) return true;
-  return std::string_view(peek.data(), static_cast<size_t>(n)).find(kHeadEnd) != std::string_view::npos;
+  if (n == 0) return true;
+  return request_arrived(std::string_view(peek.data(), static_cast<size_t>(n)), limits);
 }
 
 HeadWaiter::HeadWaiter(const Limits& limits, Ready ready)
@@ -54,6 +87,7 @@ void HeadWaiter::park(UniqueFd fd, Clock::time_point accepted) {
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
+      incoming_.reserve(incoming_.size() + 1);  // (throws before fd is taken, if it throws)
       incoming_.push_back({std::move(fd), accepted + limits_.timeout, accepted, {}});
     }
   }
@@ -73,65 +107,70 @@ void HeadWaiter::stop() {
 }
 
 bool HeadWaiter::read_more(Waiting& w) const {
-  size_t had = w.read.size();
-  w.read.resize(limits_.max_head);
+  char buffer[4096];
+  size_t room = most_read(limits_) - w.read.size();
   ssize_t n;
   do {
-    n = ::recv(w.fd.get(), w.read.data() + had, limits_.max_head - had, MSG_DONTWAIT);
+    n = ::recv(w.fd.get(), buffer, std::min(room, sizeof(buffer)), MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
-  w.read.resize(had + static_cast<size_t>(std::max<ssize_t>(n, 0)));
   if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;
-  if (n == 0 || w.read.size() == limits_.max_head) return true;
-  // the end may straddle what was read before
-  size_t from = had >= kHeadEnd.size() - 1 ? had - (kHeadEnd.size() - 1) : 0;
-  return w.read.find(kHeadEnd, from) != std::string::npos;
+  if (n == 0) return true;
+  w.read.append(buffer, static_cast<size_t>(n));
+  return w.read.size() >= most_read(limits_) || request_arrived(w.read, limits_);
+}
+
+void HeadWaiter::take_parked() {
+  // the eventfd drained before incoming_ is taken: a park after this wakes
+  // the next poll (drained after, it could swallow that park's wake-up)
+  uint64_t count;
+  (void)!::read(wake_.get(), &count, sizeof(count));
+  std::vector<Waiting> arrived;
+  {
+    std::lock_guard lock(mutex_);
+    arrived.swap(incoming_);
+  }
+  for (auto& w : arrived) waiting_.push_back(std::move(w));
+  while (waiting_.size() > limits_.capacity) {
+    answer_and_close(std::move(waiting_.front().fd), 503, "Service Unavailable");
+    waiting_.pop_front();
+  }
 }
 
 void HeadWaiter::run() {
   std::vector<pollfd> polled;
   for (;;) {
-    polled.assign(1, pollfd{wake_.get(), POLLIN, 0});
-    for (const auto& w : waiting_) polled.push_back({w.fd.get(), POLLIN, 0});
-    int timeout = -1;  // the oldest has the first deadline (one timeout for all)
-    if (!waiting_.empty()) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(waiting_.front().deadline - Clock::now());
-      timeout = static_cast<int>(std::max<int64_t>(left.count(), 0));
-    }
-    if (::poll(polled.data(), polled.size(), timeout) < 0 && errno != EINTR) {
-      // (EINVAL/ENOMEM only: the count stays under the descriptor limit)
-      polled.assign(polled.size(), pollfd{-1, 0, 0});
-    }
-
-    auto now = Clock::now();
-    std::deque<Waiting> still;
-    for (size_t i = 0; i < waiting_.size(); i++) {
-      Waiting& w = waiting_[i];
-      if (polled[i + 1].revents && read_more(w)) {
-        try {
-          ready_({std::move(w.fd), w.accepted, std::move(w.read)});
-        } catch (const std::exception&) {
-          // (no memory for the job): the connection closes, the waiter goes on
-        }
-      } else if (now >= w.deadline) {
-        answer_and_close(std::move(w.fd), 408, "Request Timeout");
-      } else {
-        still.push_back(std::move(w));
-      }
-    }
-    waiting_.swap(still);
-
-    std::vector<Waiting> arrived;
     {
       std::lock_guard lock(mutex_);
       if (stopping_) break;
-      arrived.swap(incoming_);
     }
-    uint64_t count;
-    (void)!::read(wake_.get(), &count, sizeof(count));
-    for (auto& w : arrived) waiting_.push_back(std::move(w));
-    while (waiting_.size() > limits_.capacity) {
-      answer_and_close(std::move(waiting_.front().fd), 503, "Service Unavailable");
-      waiting_.pop_front();
+    try {
+      take_parked();
+      polled.assign(1, pollfd{wake_.get(), POLLIN, 0});
+      for (const auto& w : waiting_) polled.push_back({w.fd.get(), POLLIN, 0});
+      int timeout = -1;  // the oldest has the first deadline (one timeout for all)
+      if (!waiting_.empty()) {
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(waiting_.front().deadline - Clock::now());
+        timeout = static_cast<int>(std::max<int64_t>(left.count(), 0));
+      }
+      if (::poll(polled.data(), polled.size(), timeout) < 0) continue;  // EINTR
+
+      auto now = Clock::now();
+      std::deque<Waiting> still;
+      for (size_t i = 0; i < waiting_.size(); i++) {
+        Waiting& w = waiting_[i];
+        if (polled[i + 1].revents && read_more(w)) {
+          ready_({std::move(w.fd), w.accepted, std::move(w.read)});
+        } else if (now >= w.deadline) {
+          answer_and_close(std::move(w.fd), 408, "Request Timeout");
+        } else {
+          still.push_back(std::move(w));
+        }
+      }
+      waiting_.swap(still);
+    } catch (const std::exception& e) {
+      // no memory: what waits is closed (it would wait on), the waiter goes on
+      log::warn(std::string("HTTP connections waiting for their requests dropped: ") + e.what());
+      waiting_.clear();
     }
   }
   waiting_.clear();  // closes them

@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-// Connections whose request head has not all arrived wait here, read by
-// one thread that polls them together, rather than each on one of the
+// Connections whose request has not all arrived wait here, read by one
+// thread that polls them together, rather than each on one of the
 // listener's few worker threads: a client that trickles its head
-// (slowloris) costs a descriptor and a buffer, never the thread a normal
-// client needs (e2e.hostile_http: 300 slow clients, and a scrape answered).
+// (slowloris) or its body costs a descriptor and a buffer, never the
+// thread a normal client needs (e2e.hostile_http: 300 slow clients, and a
+// scrape answered). "Arrived": the head, and on a listener that waits for
+// bodies too (max_body > 0) the Content-Length bytes after it.
 #pragma once
 
 #include <chrono>
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -18,14 +22,25 @@
 
 namespace zeroseg::api {
 
-// True when a worker can read `fd`'s head without waiting on the client:
-// it holds "\r\n\r\n", or `max_head` bytes, or the client sent all it will
-// (closed, or an error). Looks without reading (MSG_PEEK).
-bool head_arrived(int fd, size_t max_head);
+struct WaitLimits {
+  size_t capacity;                    // connections waiting at once
+  size_t max_head;                    // bytes of a head
+  size_t max_body;                    // a body waited for (Content-Length); 0: the head alone
+  std::chrono::milliseconds timeout;  // from accept to all of it
+};
+
+// True when `data` holds what a worker reads without waiting on the
+// client: a whole head ("\r\n\r\n", or max_head bytes) and, if max_body,
+// the body its Content-Length declares (one too long, or none, or one
+// that cannot be read: the worker refuses it at once).
+bool request_arrived(std::string_view data, const WaitLimits& limits);
+// request_arrived on what `fd` holds (MSG_PEEK), or true when the client
+// sent all it will (closed, or an error).
+bool request_arrived(int fd, const WaitLimits& limits);
 
 // A connection handed back: its socket, when it was accepted (its request
 // deadline counts from then) and the bytes already read from it.
-struct ArrivedHead {
+struct ArrivedRequest {
   UniqueFd fd;
   std::chrono::steady_clock::time_point accepted;
   std::string read;
@@ -33,19 +48,15 @@ struct ArrivedHead {
 
 class HeadWaiter {
  public:
-  struct Limits {
-    size_t capacity;                    // connections waiting at once
-    size_t max_head;                    // bytes of a head
-    std::chrono::milliseconds timeout;  // from accept to a whole head
-  };
-  using Ready = std::function<void(ArrivedHead)>;
+  using Limits = WaitLimits;
+  using Ready = std::function<void(ArrivedRequest)>;
 
   HeadWaiter(const Limits& limits, Ready ready);
   ~HeadWaiter();  // stop()
   HeadWaiter(const HeadWaiter&) = delete;
   HeadWaiter& operator=(const HeadWaiter&) = delete;
 
-  // Takes `fd`. Its head arrived: handed to ready() (on this waiter's
+  // Takes `fd`. Its request arrived: handed to ready() (on this waiter's
   // thread). Its deadline passed: answered 408 and closed. Past capacity,
   // the connection waiting longest is answered 503 and closed.
   void park(UniqueFd fd, std::chrono::steady_clock::time_point accepted);
@@ -60,8 +71,9 @@ class HeadWaiter {
     std::string read;
   };
   void run();
-  // reads what `w` has: true when its head is whole or nothing more will come
+  // reads what `w` has: true when its request arrived or nothing more will come
   bool read_more(Waiting& w) const;
+  void take_parked();  // incoming_ into waiting_, the oldest closed past capacity
 
   const Limits limits_;
   const Ready ready_;

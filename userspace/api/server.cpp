@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -60,6 +62,9 @@ std::string json_error(const std::string& message) {
 // Set while the accepting thread runs a connection no thread may take:
 // process_and_close_socket sheds it.
 thread_local bool t_shed = false;
+// When the connection a worker runs was accepted (queued, that is: its
+// request's time counts from then, not from when a thread took it).
+thread_local std::chrono::steady_clock::time_point t_accepted;
 
 // The body of an error httplib answers by itself (its handler never ran).
 std::string transport_error(int status) {
@@ -85,6 +90,16 @@ std::optional<int> bad_length(const httplib::Request& in, size_t max_body) {
     return 400;
   if (std::stoull(text) > max_body) return 413;
   return std::nullopt;
+}
+
+// A body httplib reads is framed by one Content-Length (bad_length checks
+// it), or by chunks, or (POST, PUT, PATCH, DELETE without either) by the
+// client closing.
+bool length_framed(const httplib::Request& in) {
+  if (in.has_header("Transfer-Encoding")) return false;
+  bool reads_body = in.method == "POST" || in.method == "PUT" || in.method == "PATCH" || in.method == "DELETE" ||
+                    in.method == "PRI";
+  return !reads_body || in.has_header("Content-Length");
 }
 
 // httplib inflates a gzip, deflate or br body with no bound but the
@@ -127,7 +142,14 @@ class BoundedThreads final : public httplib::TaskQueue {
   // stops what enqueues besides httplib's accept loop (the head waiter)
   std::function<void()> before_shutdown;
 
-  void enqueue(std::function<void()> job) override {
+  // httplib's accept loop: a job that runs one accepted connection
+  void enqueue(std::function<void()> job) override { add(std::move(job), /*may_run_here=*/true); }
+  // the head waiter's: never serves a request on the waiter's thread (it
+  // would hold up every connection waiting there)
+  void enqueue_arrived(std::function<void()> job) { add(std::move(job), /*may_run_here=*/false); }
+
+ private:
+  void add(std::function<void()> job, bool may_run_here) {
     std::unique_lock lock(mutex_);
     if (waiting_.size() >= max_waiting_) {
       // each waiting connection holds a descriptor: shed this one now
@@ -137,7 +159,10 @@ class BoundedThreads final : public httplib::TaskQueue {
       t_shed = false;
       return;
     }
-    waiting_.push_back(std::move(job));
+    waiting_.push_back([job = std::move(job), at = std::chrono::steady_clock::now()] {
+      t_accepted = at;
+      job();
+    });
     if (running_ == limit_) return;  // a running thread takes it next
     running_++;
     try {
@@ -146,13 +171,26 @@ class BoundedThreads final : public httplib::TaskQueue {
       running_--;
       log::warn(std::string("no thread for an HTTP connection: ") + e.what());
       if (running_ > 0) return;
+      std::function<void()> last = std::move(waiting_.back());
+      waiting_.pop_back();
+      lock.unlock();
+      if (!may_run_here) {
+        // answered 503 here, at once
+        t_shed = true;
+        last();
+        t_shed = false;
+        return;
+      }
       // nobody else would ever take it: serve it here, holding up accept
+      lock.lock();
+      waiting_.push_back(std::move(last));
       running_++;
       lock.unlock();
       work();
     }
   }
 
+ public:
   // httplib calls this when the listener closes: waits for every connection
   void shutdown() override {
     if (before_shutdown) before_shutdown();
@@ -206,12 +244,16 @@ Transport::Transport(UniqueFd listener, std::optional<uid_t> allowed_uid, const 
   svr_sock_ = listener_.get();
   new_task_queue = [this] {
     auto* queue = new BoundedThreads(limits_.threads, limits_.max_waiting);
-    HeadWaiter::Limits slow{limits_.max_slow, limits_.stream.max_head, limits_.stream.request_timeout};
-    waiter_ = std::make_unique<HeadWaiter>(slow, [this, queue](ArrivedHead conn) {
-      auto held = std::make_shared<ArrivedHead>(std::move(conn));
-      queue->enqueue([this, held] { serve(std::move(*held)); });
-    });
-    queue->before_shutdown = [this] { waiter_->stop(); };
+    try {
+      waiter_ = std::make_unique<HeadWaiter>(wait_limits(), [this, queue](ArrivedRequest conn) {
+        auto held = std::make_shared<ArrivedRequest>(std::move(conn));
+        queue->enqueue_arrived([this, held] { serve(std::move(*held)); });
+      });
+      queue->before_shutdown = [this] { waiter_->stop(); };
+    } catch (const std::exception& e) {
+      // (no thread or eventfd): every connection then waits on a worker
+      log::warn(std::string("HTTP connections will wait for their requests on worker threads: ") + e.what());
+    }
     return queue;
   };
   set_payload_max_length(limits.stream.max_body);
@@ -219,11 +261,18 @@ Transport::Transport(UniqueFd listener, std::optional<uid_t> allowed_uid, const 
   // every path and method to the one handler, which routes by itself
   Get(".*", on_request).Post(".*", on_request).Put(".*", on_request).Patch(".*", on_request);
   Delete(".*", on_request).Options(".*", on_request);
-  set_pre_routing_handler([max_body = limits.stream.max_body](const httplib::Request& in, httplib::Response& out) {
+  set_pre_routing_handler([max_body = limits.stream.max_body, tcp = !allowed_uid](const httplib::Request& in,
+                                                                                  httplib::Response& out) {
     // before httplib reads the body
     if (compressed(in)) {
       out.status = 415;
       out.set_content(json_error(transport_error(415)), "application/json");
+      return HandlerResponse::Handled;
+    }
+    if (tcp && !length_framed(in)) {
+      // only a Content-Length body arrives whole before a thread takes it (wait_limits)
+      out.status = in.has_header("Transfer-Encoding") ? 400 : 411;
+      out.set_content(json_error("a body needs a Content-Length here"), "application/json");
       return HandlerResponse::Handled;
     }
     auto status = bad_length(in, max_body);
@@ -294,13 +343,20 @@ void Transport::refuse(int sock, const std::string& answer, bool wait) const {
   }
 }
 
+// Anyone may connect to a TCP listener: its requests wait for their
+// (small) bodies too; the API's (root's) for their heads alone.
+WaitLimits Transport::wait_limits() const {
+  return {limits_.max_slow, limits_.stream.max_head, allowed_uid_ ? 0 : limits_.stream.max_body,
+          limits_.stream.request_timeout};
+}
+
 bool Transport::process_and_close_socket(int sock) {
   fcntl(sock, F_SETFD, FD_CLOEXEC);  // httplib accepts without it
-  ArrivedHead conn{UniqueFd(sock), std::chrono::steady_clock::now(), {}};
-  // a head still arriving waits without a thread; the allowed peer only:
-  // the refusal below answers at once
+  ArrivedRequest conn{UniqueFd(sock), t_shed ? std::chrono::steady_clock::now() : t_accepted, {}};
+  // a request still arriving waits without a thread; the allowed peer
+  // only: the refusal below answers at once
   try {
-    if (!t_shed && peer_allowed(sock) && !head_arrived(sock, limits_.stream.max_head)) {
+    if (waiter_ && !t_shed && peer_allowed(sock) && !request_arrived(sock, wait_limits())) {
       waiter_->park(std::move(conn.fd), conn.accepted);
       return true;
     }
@@ -311,7 +367,7 @@ bool Transport::process_and_close_socket(int sock) {
   return serve(std::move(conn));
 }
 
-bool Transport::serve(ArrivedHead conn) {
+bool Transport::serve(ArrivedRequest conn) {
   int sock = conn.fd.get();
   bool ok = false;
   try {
@@ -438,6 +494,10 @@ std::unique_ptr<HttpServer> HttpServer::tcp_with(const std::string& listen_on, H
   if (bind(listener.get(), reinterpret_cast<sockaddr*>(&at.addr), at.len))
     throw_errno("binding " + setting + " " + listen_on, errno);
   if (listen(listener.get(), kBacklog)) throw_errno("listening on " + setting + " " + listen_on, errno);
+  // a connection is accepted once it has sent something (or after 5 s):
+  // fewer clients wait for their heads (HeadWaiter), none that sent nothing
+  int head_wait = 5;
+  setsockopt(listener.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &head_wait, sizeof(head_wait));
   std::string address = bound_address(listener.get());
   auto transport =
       std::make_unique<Transport>(std::move(listener), std::nullopt, web ? kWebLimits : kMetricsLimits, std::move(handler));

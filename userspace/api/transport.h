@@ -39,7 +39,8 @@ class Transport final : public httplib::Server {
  private:
   bool process_and_close_socket(int sock) override;
   // a connection whose head arrived (or will not): read and answered here
-  bool serve(ArrivedHead conn);
+  bool serve(ArrivedRequest conn);
+  WaitLimits wait_limits() const;
   bool peer_allowed(int sock) const;
   void refuse(int sock, const std::string& answer, bool wait) const;
   void answer(const httplib::Request& in, httplib::Response& out);

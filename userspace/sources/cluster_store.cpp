@@ -115,8 +115,10 @@ bool ClusterKeys::named_by(const std::string& key, ObjectSet& into) const {
 
 etcd::Result<int64_t> ClusterStore::put(const ObjectSet& objects, int64_t lease) {
   etcd::Txn t;
-  for (const auto& w : objects.workloads)
-    t.success.push_back(etcd::Op::put(keys_.key(w), w.meta.document.str(), lease));
+  for (const auto& w : objects.workloads) {
+    if (w.interface.empty()) t.success.push_back(etcd::Op::put(keys_.unowned_key(w), w.meta.document.str()));
+    else t.success.push_back(etcd::Op::put(keys_.key(w), w.meta.document.str(), lease));
+  }
   for (const auto& n : objects.namespaces) t.success.push_back(etcd::Op::put(keys_.key(n), n.meta.document.str()));
   for (const auto& p : objects.policies) t.success.push_back(etcd::Op::put(keys_.key(p), p.meta.document.str()));
   auto r = client_->txn(t);
@@ -130,12 +132,14 @@ etcd::Result<int64_t> ClusterStore::put_workloads(const SharedVector<Workload>& 
   return etcd::txn_in_batches(*client_, ops);
 }
 
-etcd::Result<int64_t> ClusterStore::remove(const ObjectSet& objects, const std::set<std::string>& held) {
+etcd::Result<int64_t> ClusterStore::remove(const ObjectSet& objects, const std::set<std::string>& held,
+                                           const std::set<std::string>& unowned) {
   etcd::Txn t;
   for (const auto& w : objects.workloads) {
-    t.success.push_back(etcd::Op::del(keys_.key(w)));
+    std::string key = unowned.count(ref_of(w)) ? keys_.unowned_key(w) : keys_.key(w);
+    t.success.push_back(etcd::Op::del(key));
     if (held.count(ref_of(w)))
-      t.compare.push_back({keys_.key(w), etcd::Compare::Target::create_revision, etcd::Compare::Op::greater, 0, {}});
+      t.compare.push_back({key, etcd::Compare::Target::create_revision, etcd::Compare::Op::greater, 0, {}});
   }
   for (const auto& n : objects.namespaces) t.success.push_back(etcd::Op::del(keys_.key(n)));
   for (const auto& p : objects.policies) t.success.push_back(etcd::Op::del(keys_.key(p)));

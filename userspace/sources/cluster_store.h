@@ -36,7 +36,13 @@ class ClusterKeys {
  public:
   ClusterKeys(std::string node, std::string prefix = kClusterStatePrefix)
       : node_(std::move(node)), prefix_(std::move(prefix)) {}
-  std::string key(const Workload& w) const { return prefix_ + "workloads/" + node_ + "/" + w.meta.ns + "/" + w.meta.name; }
+  // A workload with an interface runs on a node: its key is that node's,
+  // under the node's lease. One without (addresses alone: a host outside
+  // the cluster) runs on no node: its key is kNoNode's, with no lease, so
+  // that it stays until deleted, whichever node's lease it came through.
+  static constexpr const char* kNoNode = "-";
+  std::string key(const Workload& w) const { return workload_key(node_, w); }
+  std::string unowned_key(const Workload& w) const { return workload_key(kNoNode, w); }
   std::string key(const Namespace& n) const { return prefix_ + "namespaces/" + n.meta.name; }
   std::string node_key() const { return prefix_ + "nodes/" + node_; }
   std::string key(const Policy& p) const {
@@ -66,12 +72,16 @@ class ClusterKeys {
   // The object a deleted key named (name, namespace and kind only) into `into`;
   // false for a key of no object.
   bool named_by(const std::string& key, ObjectSet& into) const;
-  // The node a workload's key names; "" for any other key.
+  // The node a workload's key names (kNoNode for one that runs on none);
+  // "" for any other key.
   std::string node_of(const std::string& key) const;
   const std::string& node() const { return node_; }
   const std::string& prefix() const { return prefix_; }
 
  private:
+  std::string workload_key(const std::string& node, const Workload& w) const {
+    return prefix_ + "workloads/" + node + "/" + w.meta.ns + "/" + w.meta.name;
+  }
   std::string node_, prefix_;
 };
 
@@ -80,8 +90,9 @@ class ClusterStore {
  public:
   ClusterStore(std::shared_ptr<etcd::Client> client, ClusterKeys keys)
       : client_(std::move(client)), keys_(std::move(keys)) {}
-  // The revision that holds the change, or why none does. Workloads are
-  // written under `lease` (the node's: they go when it dies); 0: none.
+  // The revision that holds the change, or why none does. Workloads with
+  // an interface are written under `lease` (the node's: they go when it
+  // dies; 0: none), those without under kNoNode with no lease.
   // At most etcd::kMaxTxnOps objects (etcd refuses a larger transaction).
   etcd::Result<int64_t> put(const ObjectSet& objects, int64_t lease = 0);
   // Writes a node's own workloads again under a new lease: each key stands
@@ -89,8 +100,11 @@ class ClusterStore {
   etcd::Result<int64_t> put_workloads(const SharedVector<Workload>& workloads, int64_t lease);
   // Deletes commit only if every workload of `held` (refs) has its key under
   // this node: a workload's key is under the node that runs it, so a delete
-  // through another node would delete nothing. 0: one was not (nothing deleted).
-  etcd::Result<int64_t> remove(const ObjectSet& objects, const std::set<std::string>& held = {});
+  // through another node would delete nothing. 0: one was not (nothing
+  // deleted). The workloads of `unowned` (refs) are deleted from kNoNode's
+  // keys, through any node.
+  etcd::Result<int64_t> remove(const ObjectSet& objects, const std::set<std::string>& held = {},
+                               const std::set<std::string>& unowned = {});
   const ClusterKeys& keys() const { return keys_; }
 
  private:
