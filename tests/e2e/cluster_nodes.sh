@@ -76,15 +76,20 @@ expect_ok "node 1 numbers late ($late)" test -n "$late"
 expect_eq "node 3 numbers late as node 1" "$(clab_identity_of 3 prod/late)" "$late"
 expect_eq "and node 2" "$(clab_identity_of 2 prod/late)" "$late"
 expect_eq "node 3's ipcache: late's address is late" "$(clab_ipcache_id 3 10.81.9.3)" "$late"
-# late is node 1's (its key is under node 1): a delete through node 3 deleted
-# nothing and answered "deleted" before
-out=$(clab_zs 3 delete -f "$work/late.yaml" 2>&1)
+# prod/db runs on node 1 (its key is under node 1): a delete through node 3
+# deleted nothing and answered "deleted" before
+db=$(clab_identity_of 2 prod/db)
+clab_objects_yaml 1 | awk '/^---$/ {doc = ""} {doc = doc $0 "\n"} /name: db,/ {keep = 1} END {}
+  /^  ips:/ && keep {printf "%s", doc; keep = 0}' >"$work/db.yaml"
+expect_contains "node 1's prod/db, as node 1 applied it" "$(cat "$work/db.yaml")" "name: db"
+out=$(clab_zs 3 delete -f "$work/db.yaml" 2>&1)
 expect_ok "a delete of node 1's workload through node 3 fails" test "$?" != 0
 expect_contains "and says where to delete it" "$out" "deleted through the node that runs it"
-expect_eq "late is still on node 2" "$(clab_identity_of 2 prod/late)" "$late"
-rev=$(clab_zs 1 delete -f "$work/late.yaml" -o json | cluster_rev)
-expect_ok "late deleted through node 1, applied on every node" all_applied "${rev:-999999}"
-expect_eq "late is gone on node 3" "$(clab_identity_of 3 prod/late)" ""
+expect_eq "prod/db is still on node 2" "$(clab_identity_of 2 prod/db)" "$db"
+# late has no interface: it runs on no node, and is deleted through any
+rev=$(clab_zs 3 delete -f "$work/late.yaml" -o json | cluster_rev)
+expect_ok "late (no node's) deleted through node 3, applied on every node" all_applied "${rev:-999999}"
+expect_eq "late is gone on node 1" "$(clab_identity_of 1 prod/late)" ""
 
 echo "== one policy, applied once through node 1"
 cluster_policy_yaml >"$work/policy.yaml"

@@ -286,6 +286,61 @@ spec: {interface: zs-ut-none-b2, ips: [10.99.2.2]}
 // its own, or a relist's that took it in with others (the relist's is the
 // next one remembered). Before, a revision a relist took in was answered as
 // success with nothing changed, whatever the relist's outcome was.
+// A change a node could not apply was reported as applied and never tried
+// again: `--wait-all` said "enforced on all N live nodes" while node-b
+// judged the new workload's addresses as world until its next relist.
+// node-b's ipcache here holds 16 entries: a workload of 32 addresses fails
+// there alone (node-a's dry run passes).
+TEST_F(ClusterModeTest, AChangeANodeCannotApplyIsReportedAndTriedAgain) {
+  ZS_REQUIRE_PRIVILEGED();
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  AgentConfig config_b = config_;
+  config_b.pin_dir += "-b";
+  config_b.state_dir += "-b";
+  config_b.sizes.ipcache = 16;
+  std::filesystem::remove_all(config_b.state_dir);
+  struct CleanB {
+    AgentConfig& c;
+    ~CleanB() {
+      Agent::uninstall(c);
+      std::filesystem::remove_all(c.state_dir);
+    }
+  } clean_b{config_b};
+  Agent agent_a(config_), agent_b(config_b);
+  ClusterMode cluster_a(agent_a, client_for(etcd), "node-a", 60);
+  ClusterMode cluster_b(agent_b, client_for(etcd), "node-b", 60);
+  ASSERT_TRUE(within(30s, [&] {
+    return cluster_a.status()["lease"].get<int64_t>() && cluster_b.status()["lease"].get<int64_t>() &&
+           cluster_a.status()["connected"].get<bool>() && cluster_b.status()["connected"].get<bool>();
+  }));
+  std::string many = "apiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: many, namespace: lab, labels: {app: m}}\n"
+                     "spec: {interface: zs-ut-none-m, ips: [";
+  for (int i = 0; i < 32; i++) many += (i ? ", " : "") + std::string("10.98.0.") + std::to_string(i + 1);
+  many += "]}\n";
+  ApplyResult r = cluster_a.apply(load_yaml(many, "many.yaml"), false);
+  try {
+    json all = cluster_a.wait_all(r.cluster_revision, 5s);
+    ADD_FAILURE() << "--wait-all passed with node-b unable to apply: " << all.dump();
+  } catch (const Error& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("failed on 1 of 2 live nodes"), std::string::npos) << what;
+    EXPECT_NE(what.find("node-b (revision " + std::to_string(r.cluster_revision) + ": "), std::string::npos) << what;
+  }
+  EXPECT_FALSE(holds(agent_b, "Workload/lab/many"));
+  json failed = cluster_b.status().value("failed", json());
+  ASSERT_TRUE(failed.is_object()) << cluster_b.status().dump();
+  EXPECT_EQ(failed["revision"].get<int64_t>(), r.cluster_revision);
+
+  // made to fit (the operator's fix): node-b's retry takes it, the failure ends
+  std::string fewer = many.substr(0, many.find(", 10.98.0.9,")) + "]}\n";  // 8 addresses
+  ApplyResult r2 = cluster_a.apply(load_yaml(fewer, "fewer.yaml"), false);
+  EXPECT_TRUE(within(60s, [&] { return holds(agent_b, "Workload/lab/many"); })) << cluster_b.status().dump();
+  json all = cluster_a.wait_all(r2.cluster_revision, 60s);
+  EXPECT_TRUE(all.contains("node-b")) << all.dump();
+  EXPECT_FALSE(cluster_b.status().contains("failed")) << cluster_b.status().dump();
+}
+
 TEST(ClusterOutcome, ARelistsOutcomeAnswersTheRevisionsItTookIn) {
   std::map<int64_t, std::string> outcomes = {{10, "own"}, {15, "relist failed"}};
   EXPECT_EQ(outcome_of(outcomes, 10), std::optional<std::string>("own"));

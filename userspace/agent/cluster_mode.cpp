@@ -41,6 +41,10 @@ ObjectSet missing_from(const ObjectSet& have, const ObjectSet& keep) {
   return gone;
 }
 
+// A change that failed here is tried again by a relist after this, doubled
+// at each failure up to the cap.
+constexpr std::chrono::milliseconds kRetryFirst{1000}, kRetryCap{30000};
+
 }  // namespace
 
 std::shared_ptr<etcd::Client> cluster_client(const AgentConfig& config) {
@@ -149,7 +153,7 @@ void ClusterMode::remember(int64_t revision, Outcome outcome) {
 }
 
 // What this node did with a change: the datapath's side of it.
-void ClusterMode::apply_here(const ObjectSet& put_in, const ObjectSet& gone_in, int64_t revision) {
+void ClusterMode::apply_here(const ObjectSet& put_in, const ObjectSet& gone_in, int64_t revision, bool whole) {
   Outcome o;
   ObjectSet put = put_in, gone = gone_in;
   std::vector<std::string> kept;
@@ -175,8 +179,28 @@ void ClusterMode::apply_here(const ObjectSet& put_in, const ObjectSet& gone_in, 
   } catch (const std::exception& e) {
     o.error = e.what();
     remember(revision, std::move(o));
-    report_applied(revision);  // applied (and failed): waiting for it longer changes nothing
+    std::chrono::milliseconds retry;
+    {
+      // reported as failed/NODE with the position (waiting for it longer
+      // changes nothing), and tried again by a relist
+      std::lock_guard lock(report_mu_);
+      if (!failed_revision_) failed_revision_ = revision;
+      failed_error_ = e.what();
+      retry = retry_delay_;
+      retry_delay_ = std::min<std::chrono::milliseconds>(retry_delay_ * 2, kRetryCap);
+    }
+    watcher_.relist_after(retry);
+    report_applied(revision);
     throw;
+  }
+  if (whole) {
+    std::lock_guard lock(report_mu_);
+    if (failed_revision_)
+      log::info("cluster: in step with etcd again at revision " + std::to_string(revision) + " (revision " +
+                std::to_string(failed_revision_) + " had failed here)");
+    failed_revision_ = 0;
+    failed_error_.clear();
+    retry_delay_ = kRetryFirst;
   }
   remember(revision, std::move(o));
   {
@@ -208,12 +232,22 @@ void ClusterMode::report_loop() {
       continue;
     }
     const int64_t lease = report_lease_;  // none yet: tried again after the interval
+    const int64_t failed = failed_revision_;
+    const std::string why = failed_error_;
     lock.unlock();
     bool done = false;
     if (lease) {
-      auto r = client_->put(std::string(kClusterStatePrefix) + "applied/" + node_, std::to_string(revision), lease);
+      // the position and the failure (or its end) in one transaction: a
+      // reader never sees the one without the other
+      etcd::Txn t;
+      t.success.push_back(etcd::Op::put(std::string(kClusterStatePrefix) + "applied/" + node_, std::to_string(revision), lease));
+      const std::string failed_key = std::string(kClusterStatePrefix) + "failed/" + node_;
+      if (failed) t.success.push_back(etcd::Op::put(failed_key, std::to_string(failed) + " " + why, lease));
+      else if (failed_reported_) t.success.push_back(etcd::Op::del(failed_key));
+      auto r = client_->txn(t);
       if (!r) log::debug("cluster: applied revision not reported: " + r.error());
       done = r.ok();
+      if (done) failed_reported_ = failed != 0;
     }
     lock.lock();
     if (done) pacer_.written(revision);
@@ -235,13 +269,17 @@ ClusterMode::Stamps ClusterMode::last_stamps() const {
 
 json ClusterMode::wait_all(int64_t revision, std::chrono::milliseconds timeout) const {
   const std::string nodes_prefix = std::string(kClusterStatePrefix) + "nodes/",
-                    applied_prefix = std::string(kClusterStatePrefix) + "applied/";
+                    applied_prefix = std::string(kClusterStatePrefix) + "applied/",
+                    failed_prefix = std::string(kClusterStatePrefix) + "failed/";
   auto until = std::chrono::steady_clock::now() + timeout;
-  std::vector<std::string> behind;
+  std::vector<std::string> behind, failed;
   json reported = json::object();
   while (true) {
-    auto seen = client_->txn({{}, {etcd::Op::get_prefix(nodes_prefix), etcd::Op::get_prefix(applied_prefix)}, {}});
-    if (!seen || seen->ranges.size() != 2)
+    auto seen = client_->txn({{},
+                              {etcd::Op::get_prefix(nodes_prefix), etcd::Op::get_prefix(applied_prefix),
+                               etcd::Op::get_prefix(failed_prefix)},
+                              {}});
+    if (!seen || seen->ranges.size() != 3)
       throw Error("committed to etcd at revision " + std::to_string(revision) +
                   " and enforced here, but the other nodes' reports cannot be read: " +
                   (seen ? std::string("etcd answered no ranges") : seen.error()));
@@ -252,25 +290,50 @@ json ClusterMode::wait_all(int64_t revision, std::chrono::milliseconds timeout) 
       } catch (const std::exception&) {
       }
     }
+    // failed/NODE: "REVISION REASON", the first revision NODE could not
+    // apply since its state last equalled etcd's
+    std::map<std::string, std::pair<int64_t, std::string>> failing;
+    for (const auto& kv : seen->ranges[2].kvs) {
+      try {
+        size_t space = kv.value.find(' ');
+        failing[kv.key.substr(failed_prefix.size())] = {std::stoll(kv.value.substr(0, space)),
+                                                        space == std::string::npos ? "" : kv.value.substr(space + 1)};
+      } catch (const std::exception&) {
+      }
+    }
     behind.clear();
+    failed.clear();
     reported = json::object();
     for (const auto& kv : seen->ranges[0].kvs) {
       std::string node = kv.key.substr(nodes_prefix.size());
       auto it = at.find(node);
+      auto f = failing.find(node);
       if (it == at.end() || it->second < revision)
         behind.push_back(node + (it == at.end() ? " (no report)" : " (at revision " + std::to_string(it->second) + ")"));
+      else if (f != failing.end() && f->second.first <= revision)
+        failed.push_back(node + " (revision " + std::to_string(f->second.first) + ": " + f->second.second + ")");
       else
         reported[node] = it->second;
     }
-    if (behind.empty()) return reported;
+    if (behind.empty() && failed.empty()) return reported;
+    // (a failed node tries again: a fix applied meanwhile may take)
     if (std::chrono::steady_clock::now() >= until) break;
     std::this_thread::sleep_for(100ms);
   }
-  std::string names;
-  for (const auto& b : behind) names += (names.empty() ? "" : ", ") + b;
-  throw Error("committed to etcd at revision " + std::to_string(revision) + " and enforced here; after " +
-              std::to_string(timeout.count() / 1000) + " s not yet reported by " + std::to_string(behind.size()) +
-              " of " + std::to_string(behind.size() + reported.size()) + " live nodes: " + names);
+  const size_t live = behind.size() + failed.size() + reported.size();
+  auto listed = [](const std::vector<std::string>& v) {
+    std::string names;
+    for (const auto& b : v) names += (names.empty() ? "" : ", ") + b;
+    return names;
+  };
+  std::string what = "committed to etcd at revision " + std::to_string(revision) + " and enforced here; ";
+  if (!failed.empty())
+    what += "failed on " + std::to_string(failed.size()) + " of " + std::to_string(live) + " live nodes (each retries): " +
+            listed(failed) + (behind.empty() ? "" : "; ");
+  if (!behind.empty())
+    what += "after " + std::to_string(timeout.count() / 1000) + " s not yet reported by " +
+            std::to_string(behind.size()) + " of " + std::to_string(live) + " live nodes: " + listed(behind);
+  throw Error(what);
 }
 
 void ClusterMode::add_nodes(json& workloads) const {
@@ -301,13 +364,13 @@ void ClusterMode::on_snapshot(const ObjectSet& all, int64_t revision) {
   // dropped those with a lease that ran out while the node was away or
   // could not reach it: they stay enforced, and the lease thread writes
   // them back (removing them would leave their interfaces unguarded).
-  apply_here(all, missing_from(*agent_.snapshot().desired, all), revision);
+  apply_here(all, missing_from(*agent_.snapshot().desired, all), revision, /*whole=*/true);
   log::info("cluster: in step with etcd at revision " + std::to_string(revision) + " (" + std::to_string(all.size()) +
             " objects)");
 }
 
 void ClusterMode::on_change(const ObjectSet& put, const ObjectSet& gone, int64_t revision) {
-  apply_here(put, gone, revision);  // a lease run out with the watch up: the same rule
+  apply_here(put, gone, revision, /*whole=*/false);  // a lease run out with the watch up: the same rule
 }
 
 ApplyResult ClusterMode::wait_for(int64_t revision, const ObjectSet& objects, const char* outcome) {
@@ -450,6 +513,10 @@ json ClusterMode::status() const {
   for (const auto& e : client_->options().endpoints) eps.push_back(e.str());
   j["endpoints"] = eps;
   j["lease"] = lease_.id();
+  {
+    std::lock_guard lock(report_mu_);
+    if (failed_revision_) j["failed"] = {{"revision", failed_revision_}, {"error", failed_error_}};
+  }
   j["lease_ttl"] = lease_.ttl();
   if (!w.connected) {
     if (w.refused)

@@ -109,7 +109,9 @@ class ClusterMode : public DesiredState {
     ApplyResult result;  // revision, entries_changed, not_enforced
     std::string error;   // "" = applied
   };
-  void apply_here(const ObjectSet& put, const ObjectSet& gone, int64_t revision);
+  // whole: a relist's (all of etcd's objects), whose success ends an
+  // outstanding failure
+  void apply_here(const ObjectSet& put, const ObjectSet& gone, int64_t revision, bool whole);
   // This node's workloads (those with an interface here) in the local state.
   ObjectSet own_workloads(const ObjectSet& from) const;
   void on_lease(int64_t lease);
@@ -137,6 +139,14 @@ class ClusterMode : public DesiredState {
   ReportPacer pacer_;  // under report_mu_
   int64_t report_lease_ = 0;  // under report_mu_: the newest lease granted (on_lease)
   bool report_stop_ = false;  // under report_mu_
+  // The first revision this node failed to apply since its state last
+  // equalled etcd's, and the newest failure's reason: reported as
+  // failed/NODE (wait_all names it), retried by relisting, after
+  // retry_delay_ (1 s doubling to 30 s). Under report_mu_.
+  int64_t failed_revision_ = 0;
+  std::string failed_error_;
+  bool failed_reported_ = false;  // failed/NODE written (the reporter's thread alone)
+  std::chrono::milliseconds retry_delay_{1000};
   std::thread reporter_;
   NodeLease lease_;  // last: its thread stops first
 };

@@ -211,7 +211,21 @@ void ClusterWatcher::seen_head(int64_t revision) {
   status_.store_revision = std::max(status_.store_revision, revision);
 }
 
+void ClusterWatcher::relist_after(std::chrono::milliseconds delay) {
+  std::lock_guard lock(mu_);
+  relist_at_ = std::chrono::steady_clock::now() + delay;
+}
+
+bool ClusterWatcher::relist_due() const {
+  std::lock_guard lock(mu_);
+  return relist_at_ != std::chrono::steady_clock::time_point{} && std::chrono::steady_clock::now() >= relist_at_;
+}
+
 bool ClusterWatcher::list() {
+  {
+    std::lock_guard lock(mu_);
+    relist_at_ = {};  // this list is it (a failure in it asks again)
+  }
   etcd::Txn t;
   for (const auto& p : keys_.watched()) t.success.push_back({etcd::Op::Kind::range, p, {}, etcd::prefix_end(p), 0});
   auto r = client_->txn(t);
@@ -261,6 +275,7 @@ void ClusterWatcher::run() {
       std::unique_lock lock(mu_);
       if (stopping_) return;
     }
+    if (listed && relist_due()) listed = false;
     if (!listed) listed = list();
     if (listed) {
       int64_t from = status().applied_revision + 1;
@@ -314,7 +329,7 @@ void ClusterWatcher::run() {
           }
           applied(rev);
         }
-        return true;
+        return !relist_due();  // (ended: listed again at once)
       }, kWatchIdle, &created_at);
       if (compacted) {
         listed = false;

@@ -154,7 +154,8 @@ struct ChangeStamps {
 // under the prefix changed) counts the revision etcd had when it was
 // created as applied, so the lag does not grow with writes of others to
 // the same etcd. The callbacks run on the watcher's thread, one at a time;
-// an exception from one is logged and the revision counted as applied.
+// an exception from one is logged and the revision counted as applied (its
+// owner reports the failure and asks for a relist: relist_after).
 class ClusterWatcher {
  public:
   struct Callbacks {
@@ -172,8 +173,13 @@ class ClusterWatcher {
   // `timeout`; false on timeout or stop.
   bool wait_applied(int64_t revision, std::chrono::milliseconds timeout);
   ChangeStamps last_stamps() const;
+  // Lists again once `delay` has passed (a change failed here: the list
+  // brings the whole state back, to apply again). The watch ends for it at
+  // its next message or its idle end (kWatchIdle, 10 s), whichever comes first.
+  void relist_after(std::chrono::milliseconds delay);
 
  private:
+  bool relist_due() const;
   void run();
   bool list();  // false: failed (status says why)
   void failed(const std::string& why, bool refused);
@@ -187,6 +193,7 @@ class ClusterWatcher {
   WatchStatus status_;
   ChangeStamps stamps_;
   bool stopping_ = false;
+  std::chrono::steady_clock::time_point relist_at_{};  // under mu_; {}: none asked
   std::thread thread_;
 };
 
