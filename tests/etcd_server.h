@@ -164,8 +164,18 @@ class EtcdServer {
     return (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(client_port_);
   }
 
+  // SIGSTOP / SIGCONT: a member that stops answering anyone, its peers
+  // included (a host frozen, or cut off), and comes back.
+  void pause() {
+    if (pid_ > 0) kill(pid_, SIGSTOP);
+  }
+  void resume() {
+    if (pid_ > 0) kill(pid_, SIGCONT);
+  }
+
   void stop() {
     if (pid_ <= 0) return;
+    kill(pid_, SIGCONT);  // (a paused member ends only once it runs again)
     kill(pid_, SIGTERM);
     int status;
     waitpid(pid_, &status, 0);

@@ -160,6 +160,57 @@ TEST(EtcdCluster, AllMembersDownThenBackTheWatcherCatchesUp) {
   watcher_a.stop();
 }
 
+// A member without a leader (cut off from the others: here they are
+// frozen) kept the watch open and silent, and every 10 s of quiet the
+// watcher counted etcd's head as applied and watched the same member
+// again: it said "connected" and in step while it followed nothing. The
+// watch asks for a leader now: the member ends it, and the watcher says
+// it is not following (the failover to a member that has one is the
+// client's, as when a member dies: TheLeaderDiesAndWatchesAndWritesGoOn).
+TEST(EtcdCluster, AWatchOnAMemberWithoutALeaderEnds) {
+  ZS_REQUIRE_ETCD();
+  EtcdCluster etcd(3);
+  ASSERT_TRUE(etcd.ok());
+  ASSERT_GE(etcd.wait_leader(), 0);
+  etcd::ClientOptions o;
+  o.endpoints = {etcd.endpoints()[0]};  // member 0 alone: nowhere to fail over to
+  Mirror on_a;
+  ClusterWatcher watcher(std::make_shared<etcd::Client>(o), ClusterKeys("node-a"), on_a.callbacks());
+  watcher.start();
+  ClusterStore store(client_for(etcd), ClusterKeys("node-b"));
+  auto first = store.put(ns("before"));
+  ASSERT_TRUE(first) << first.error();
+  ASSERT_TRUE(watcher.wait_applied(*first, 30s));
+  ASSERT_TRUE(watcher.status().connected);
+
+  struct Frozen {  // members 1 and 2, however the test ends
+    EtcdCluster& c;
+    explicit Frozen(EtcdCluster& cl) : c(cl) { c.member(1).pause(), c.member(2).pause(); }
+    ~Frozen() { c.member(1).resume(), c.member(2).resume(); }
+  };
+  {
+    Frozen frozen(etcd);
+    // etcd's election timeout is 1 s; the member gives up on its leader
+    // after a few, then ends the stream: well within the 30 s asked here
+    // (and past the watch's 10 s idle end, after which it came back silent)
+    bool seen = false;
+    for (int i = 0; i < 300 && !seen; i++) {
+      seen = !watcher.status().connected;
+      if (!seen) std::this_thread::sleep_for(100ms);
+    }
+    WatchStatus s = watcher.status();
+    EXPECT_TRUE(seen) << "still 'connected' to a member with no leader for 30 s: applied " << s.applied_revision;
+    EXPECT_FALSE(s.last_error.empty());  // "no leader", or its HTTP 503 when the watch is refused at once
+  }
+  ASSERT_GE(etcd.wait_leader(), 0);
+  auto back = put_within(store, ns("after"), 30s);
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_TRUE(watcher.wait_applied(*back, 30s)) << watcher.status().last_error;
+  EXPECT_TRUE(on_a.has("Namespace/after"));
+  EXPECT_TRUE(watcher.status().connected);
+  watcher.stop();
+}
+
 // A watcher that resumes from a revision etcd has compacted away cannot
 // watch from it (etcd answers compact_revision and cancels): it must list
 // again, or it would watch from the same revision forever and never see

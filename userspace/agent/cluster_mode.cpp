@@ -41,9 +41,14 @@ ObjectSet missing_from(const ObjectSet& have, const ObjectSet& keep) {
   return gone;
 }
 
-// A change that failed here is tried again by a relist after this, doubled
-// at each failure up to the cap.
-constexpr std::chrono::milliseconds kRetryFirst{1000}, kRetryCap{30000};
+// A failure's reason as failed/NODE carries it: short (a reason past
+// etcd's request size would fail the report, its position with it), and
+// printable (wait_all quotes it to a terminal).
+std::string reported_reason(const std::string& what) {
+  std::string out;
+  for (char c : what.substr(0, 512)) out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c;
+  return out;
+}
 
 }  // namespace
 
@@ -136,6 +141,7 @@ void ClusterMode::on_lease(int64_t lease) {
   {  // the report thread writes applied/NODE under this lease (written here, it could land after a newer one)
     std::lock_guard lock(report_mu_);
     report_lease_ = lease;
+    failed_reported_ = true;  // (a failed/NODE of the old lease may outlive it a while)
     pacer_.applied(watcher_.status().applied_revision);
     pacer_.rewrite();
   }
@@ -179,28 +185,35 @@ void ClusterMode::apply_here(const ObjectSet& put_in, const ObjectSet& gone_in, 
   } catch (const std::exception& e) {
     o.error = e.what();
     remember(revision, std::move(o));
+    // a list's revision may be past changes it never applied here: the
+    // first one not applied is the one after the last that was
+    int64_t first_missing = whole ? watcher_.status().applied_revision + 1 : revision;
     std::chrono::milliseconds retry;
     {
       // reported as failed/NODE with the position (waiting for it longer
       // changes nothing), and tried again by a relist
       std::lock_guard lock(report_mu_);
-      if (!failed_revision_) failed_revision_ = revision;
-      failed_error_ = e.what();
-      retry = retry_delay_;
-      retry_delay_ = std::min<std::chrono::milliseconds>(retry_delay_ * 2, kRetryCap);
+      if (!failed_revision_) failed_revision_ = std::min(first_missing, revision);
+      failed_error_ = reported_reason(e.what());
+      retry = retry_.next();
+      pacer_.rewrite();  // written now, with the position
     }
     watcher_.relist_after(retry);
     report_applied(revision);
     throw;
   }
-  if (whole) {
+  if (whole && kept.empty()) {
+    // equal to etcd's now (a relist that kept one of this node's workloads
+    // etcd no longer has is not: its failure stands)
     std::lock_guard lock(report_mu_);
-    if (failed_revision_)
+    if (failed_revision_) {
       log::info("cluster: in step with etcd again at revision " + std::to_string(revision) + " (revision " +
                 std::to_string(failed_revision_) + " had failed here)");
+      pacer_.rewrite();  // the failure's end written now
+    }
     failed_revision_ = 0;
     failed_error_.clear();
-    retry_delay_ = kRetryFirst;
+    retry_.reset();
   }
   remember(revision, std::move(o));
   {
@@ -234,6 +247,7 @@ void ClusterMode::report_loop() {
     const int64_t lease = report_lease_;  // none yet: tried again after the interval
     const int64_t failed = failed_revision_;
     const std::string why = failed_error_;
+    const bool clear_failed = !failed && failed_reported_;
     lock.unlock();
     bool done = false;
     if (lease) {
@@ -243,14 +257,14 @@ void ClusterMode::report_loop() {
       t.success.push_back(etcd::Op::put(std::string(kClusterStatePrefix) + "applied/" + node_, std::to_string(revision), lease));
       const std::string failed_key = std::string(kClusterStatePrefix) + "failed/" + node_;
       if (failed) t.success.push_back(etcd::Op::put(failed_key, std::to_string(failed) + " " + why, lease));
-      else if (failed_reported_) t.success.push_back(etcd::Op::del(failed_key));
+      else if (clear_failed) t.success.push_back(etcd::Op::del(failed_key));
       auto r = client_->txn(t);
       if (!r) log::debug("cluster: applied revision not reported: " + r.error());
       done = r.ok();
-      if (done) failed_reported_ = failed != 0;
     }
     lock.lock();
     if (done) pacer_.written(revision);
+    if (done && report_lease_ == lease) failed_reported_ = failed != 0;  // (a new lease: on_lease set it)
   }
 }
 
@@ -294,6 +308,7 @@ json ClusterMode::wait_all(int64_t revision, std::chrono::milliseconds timeout) 
     // apply since its state last equalled etcd's
     std::map<std::string, std::pair<int64_t, std::string>> failing;
     for (const auto& kv : seen->ranges[2].kvs) {
+      if (!kv.lease) continue;  // a node writes it under its lease: one without is nobody's report
       try {
         size_t space = kv.value.find(' ');
         failing[kv.key.substr(failed_prefix.size())] = {std::stoll(kv.value.substr(0, space)),
@@ -367,6 +382,27 @@ void ClusterMode::on_snapshot(const ObjectSet& all, int64_t revision) {
   apply_here(all, missing_from(*agent_.snapshot().desired, all), revision, /*whole=*/true);
   log::info("cluster: in step with etcd at revision " + std::to_string(revision) + " (" + std::to_string(all.size()) +
             " objects)");
+  move_unowned_workloads(all);
+}
+
+void ClusterMode::move_unowned_workloads(const ObjectSet& all) {
+  // A workload without an interface under this node's key (as written
+  // before workloads of no node had keys of their own): it would go with
+  // this node's lease. Written again, it moves under workloads/-/.
+  ObjectSet moved;
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < all.workloads.size(); i++) {
+      auto it = nodes_.find(ref_of(all.workloads[i]));
+      if (all.workloads[i].interface.empty() && it != nodes_.end() && it->second == node_)
+        moved.workloads.push_back(all.workloads.ptr(i));
+    }
+  }
+  if (!moved.size()) return;
+  std::set<std::string> refs;
+  for (const auto& w : moved.workloads) refs.insert(ref_of(w));
+  if (auto r = store_.put(moved, 0, refs); !r) log::warn("cluster: workloads of no node not moved under workloads/-/: " + r.error());
+  else log::info("cluster: moved " + std::to_string(moved.size()) + " workloads of no node under workloads/-/");
 }
 
 void ClusterMode::on_change(const ObjectSet& put, const ObjectSet& gone, int64_t revision) {
@@ -401,8 +437,8 @@ ApplyResult ClusterMode::wait_for(int64_t revision, const ObjectSet& objects, co
 namespace {
 // An apply or delete is one etcd transaction (all of it or nothing), and etcd
 // refuses one of more than etcd::kMaxTxnOps operations.
-void refuse_beyond_one_transaction(const ObjectSet& objects, const char* done) {
-  if (size_t n = objects.size(); n > etcd::kMaxTxnOps)
+void refuse_beyond_one_transaction(const ObjectSet& objects, const char* done, size_t more_ops = 0) {
+  if (size_t n = objects.size() + more_ops; n > etcd::kMaxTxnOps)
     throw Error(std::string("nothing ") + done + ": " + std::to_string(n) +
                 " objects at once, and etcd takes at most " + std::to_string(etcd::kMaxTxnOps) +
                 " in one transaction (its --max-txn-ops): split the file");
@@ -432,7 +468,17 @@ ApplyResult ClusterMode::apply(const ObjectSet& objects, bool dry_run) {
   if (runs_here && !lease)
     throw Error("cluster store unavailable, nothing applied: this node holds no lease in etcd yet (" +
                 (lease_.last_error().empty() ? "its grant is under way: try again" : lease_.last_error()) + ")");
-  auto rev = store_.put(objects, lease);
+  // a workload whose interface came or went changes key (this node's, or no node's)
+  std::set<std::string> moving;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& w : objects.workloads)
+      if (auto it = nodes_.find(ref_of(w)); it != nodes_.end())
+        if ((it->second == node_ && w.interface.empty()) || (it->second == ClusterKeys::kNoNode && !w.interface.empty()))
+          moving.insert(ref_of(w));
+  }
+  if (objects.size() + moving.size() > etcd::kMaxTxnOps) refuse_beyond_one_transaction(objects, "applied", moving.size());
+  auto rev = store_.put(objects, lease, moving);
   if (!rev) throw Error(std::string(rev.refused() ? "" : "cluster store unavailable, ") + "nothing applied: " + rev.error());
   ApplyResult r = wait_for(*rev, objects, "configured");
   r.objects = check.objects;  // created / configured / unchanged, as this node saw it

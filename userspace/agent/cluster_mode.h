@@ -24,6 +24,7 @@
 #include "agent/report_pacer.h"
 #include "identity/allocator.h"
 #include "sources/cluster_identities.h"
+#include "sources/backoff.h"
 #include "sources/cluster_store.h"
 #include "sources/etcd_client.h"
 #include "sources/node_lease.h"
@@ -102,6 +103,7 @@ class ClusterMode : public DesiredState {
 
  private:
   void on_snapshot(const ObjectSet& all, int64_t revision);
+  void move_unowned_workloads(const ObjectSet& all);  // from this node's keys (the layout before workloads/-/)
   void on_change(const ObjectSet& put, const ObjectSet& gone, int64_t revision);
   void on_nodes(const WorkloadNodes& nodes);
   ApplyResult wait_for(int64_t revision, const ObjectSet& objects, const char* outcome);
@@ -141,12 +143,16 @@ class ClusterMode : public DesiredState {
   bool report_stop_ = false;  // under report_mu_
   // The first revision this node failed to apply since its state last
   // equalled etcd's, and the newest failure's reason: reported as
-  // failed/NODE (wait_all names it), retried by relisting, after
-  // retry_delay_ (1 s doubling to 30 s). Under report_mu_.
+  // failed/NODE (wait_all names it), retried by relisting after retry_'s
+  // wait (1 s doubling to 5 min, jittered: a bad object fails on many
+  // nodes at once, and each relist reads and compiles everything). Under
+  // report_mu_.
   int64_t failed_revision_ = 0;
   std::string failed_error_;
-  bool failed_reported_ = false;  // failed/NODE written (the reporter's thread alone)
-  std::chrono::milliseconds retry_delay_{1000};
+  Backoff retry_{std::chrono::seconds(1), std::chrono::minutes(5)};
+  // failed/NODE may be there: at start and
+  // after each new lease, a failure an earlier run left is deleted
+  bool failed_reported_ = true;
   std::thread reporter_;
   NodeLease lease_;  // last: its thread stops first
 };

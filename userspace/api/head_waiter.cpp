@@ -31,8 +31,8 @@ void answer_and_close(UniqueFd fd, int status, const char* reason) {
   ::shutdown(fd.get(), SHUT_RDWR);
 }
 
-// The Content-Length a head declares: nullopt when none or not one plain
-// number (the worker refuses those before any body is read).
+// The Content-Length a head declares (its leading digits): nullopt when
+// none (the worker refuses a bad one before any body is read).
 std::optional<size_t> content_length(std::string_view head) {
   static constexpr std::string_view kName = "\r\ncontent-length:";
   for (size_t at = 0; at + kName.size() <= head.size(); at++) {
@@ -83,11 +83,11 @@ HeadWaiter::HeadWaiter(const Limits& limits, Ready ready)
 
 HeadWaiter::~HeadWaiter() { stop(); }
 
-void HeadWaiter::park(UniqueFd fd, Clock::time_point accepted) {
+void HeadWaiter::park(UniqueFd&& fd, Clock::time_point accepted) {
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
-      incoming_.reserve(incoming_.size() + 1);  // (throws before fd is taken, if it throws)
+      incoming_.reserve(incoming_.size() + 1);  // (if it throws, the caller still holds fd)
       incoming_.push_back({std::move(fd), accepted + limits_.timeout, accepted, {}});
     }
   }
@@ -147,12 +147,14 @@ void HeadWaiter::run() {
       take_parked();
       polled.assign(1, pollfd{wake_.get(), POLLIN, 0});
       for (const auto& w : waiting_) polled.push_back({w.fd.get(), POLLIN, 0});
-      int timeout = -1;  // the oldest has the first deadline (one timeout for all)
+      int timeout = -1;
       if (!waiting_.empty()) {
-        auto left = std::chrono::ceil<std::chrono::milliseconds>(waiting_.front().deadline - Clock::now());
+        auto first = waiting_.front().deadline;  // (in park order, nearly deadline order)
+        for (const auto& w : waiting_) first = std::min(first, w.deadline);
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(first - Clock::now());
         timeout = static_cast<int>(std::max<int64_t>(left.count(), 0));
       }
-      if (::poll(polled.data(), polled.size(), timeout) < 0) continue;  // EINTR
+      if (::poll(polled.data(), polled.size(), timeout) < 0) continue;  // EINTR (ENOMEM: tried again)
 
       auto now = Clock::now();
       std::deque<Waiting> still;

@@ -59,8 +59,8 @@ class HeadWaiter {
   // Takes `fd`. Its request arrived: handed to ready() (on this waiter's
   // thread). Its deadline passed: answered 408 and closed. Past capacity,
   // the connection waiting longest is answered 503 and closed.
-  void park(UniqueFd fd, std::chrono::steady_clock::time_point accepted);
-  // Closes every waiting connection; later ones are closed as parked.
+  void park(UniqueFd&& fd, std::chrono::steady_clock::time_point accepted);
+  // Closes every waiting connection; later ones are answered 503 as parked.
   void stop();
 
  private:

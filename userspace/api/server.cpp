@@ -361,7 +361,7 @@ bool Transport::process_and_close_socket(int sock) {
       return true;
     }
   } catch (const std::exception& e) {
-    // (no memory to look or to park): served here, as before the waiter
+    // (no memory to look or to park): served on this worker
     log::warn(std::string("API connection not parked: ") + e.what());
   }
   return serve(std::move(conn));

@@ -113,11 +113,17 @@ bool ClusterKeys::named_by(const std::string& key, ObjectSet& into) const {
   return false;
 }
 
-etcd::Result<int64_t> ClusterStore::put(const ObjectSet& objects, int64_t lease) {
+etcd::Result<int64_t> ClusterStore::put(const ObjectSet& objects, int64_t lease, const std::set<std::string>& moving) {
   etcd::Txn t;
   for (const auto& w : objects.workloads) {
-    if (w.interface.empty()) t.success.push_back(etcd::Op::put(keys_.unowned_key(w), w.meta.document.str()));
-    else t.success.push_back(etcd::Op::put(keys_.key(w), w.meta.document.str(), lease));
+    const bool moves = moving.count(ref_of(w)) > 0;  // one key per workload: the other goes
+    if (w.interface.empty()) {
+      t.success.push_back(etcd::Op::put(keys_.unowned_key(w), w.meta.document.str()));
+      if (moves) t.success.push_back(etcd::Op::del(keys_.key(w)));
+    } else {
+      t.success.push_back(etcd::Op::put(keys_.key(w), w.meta.document.str(), lease));
+      if (moves) t.success.push_back(etcd::Op::del(keys_.unowned_key(w)));
+    }
   }
   for (const auto& n : objects.namespaces) t.success.push_back(etcd::Op::put(keys_.key(n), n.meta.document.str()));
   for (const auto& p : objects.policies) t.success.push_back(etcd::Op::put(keys_.key(p), p.meta.document.str()));
@@ -213,7 +219,9 @@ void ClusterWatcher::seen_head(int64_t revision) {
 
 void ClusterWatcher::relist_after(std::chrono::milliseconds delay) {
   std::lock_guard lock(mu_);
-  relist_at_ = std::chrono::steady_clock::now() + delay;
+  auto at = std::chrono::steady_clock::now() + delay;
+  // an earlier one asked stands: failures coming faster than the delay must not put it off forever
+  if (relist_at_ == std::chrono::steady_clock::time_point{} || at < relist_at_) relist_at_ = at;
 }
 
 bool ClusterWatcher::relist_due() const {

@@ -94,7 +94,9 @@ class ClusterStore {
   // an interface are written under `lease` (the node's: they go when it
   // dies; 0: none), those without under kNoNode with no lease.
   // At most etcd::kMaxTxnOps objects (etcd refuses a larger transaction).
-  etcd::Result<int64_t> put(const ObjectSet& objects, int64_t lease = 0);
+  // `moving` (refs): workloads whose key is of the other kind now (this
+  // node's, or no node's), deleted in the same transaction.
+  etcd::Result<int64_t> put(const ObjectSet& objects, int64_t lease = 0, const std::set<std::string>& moving = {});
   // Writes a node's own workloads again under a new lease: each key stands
   // alone, so in transactions of at most etcd::kMaxTxnOps (a node runs more).
   etcd::Result<int64_t> put_workloads(const SharedVector<Workload>& workloads, int64_t lease);

@@ -46,6 +46,12 @@ bool take_message(const std::string& line, StreamState& st, const std::function<
     return false;
   }
   auto r = j.find("result");
+  if ((r == j.end() || !r->is_object()) && j.contains("message") && j.contains("code")) {
+    // the gateway's refusal of the whole watch (its reply to an HTTP error
+    // status), e.g. "etcdserver: no leader" (code 14)
+    st.failure = "etcd watch: " + j.value("message", std::string()) + " (code " + j["code"].dump() + ")";
+    return false;
+  }
   if (r == j.end() || !r->is_object()) return true;
   WatchBatch b;
   if (auto h = r->find("header"); h != r->end()) b.revision = number(*h, "revision");
@@ -120,6 +126,15 @@ Result<int64_t> Client::watch(const std::string& key, const std::string& range_e
     req.path = "/v3/watch";
     req.body = body;
     req.set_header("Content-Type", "application/json");
+    // A member cut off from its quorum serves a watch from its own store,
+    // which no longer moves: the stream stays open and silent while the
+    // others take writes, and the node believes itself in step. etcd's
+    // "hasleader" (grpc-gateway passes Grpc-Metadata-* headers on as gRPC
+    // metadata; clientv3's WithRequireLeader) makes the member end the
+    // watch once it has had no leader for a few election timeouts ("no
+    // leader", code 14): the watcher then lists and watches at another
+    // member (unit.EtcdCluster.AWatchOnAMemberWithoutALeaderEnds).
+    req.set_header("Grpc-Metadata-hasleader", "true");
     req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
       buf.append(data, len);
       for (size_t nl; (nl = buf.find('\n')) != std::string::npos;) {
@@ -151,8 +166,13 @@ Result<int64_t> Client::watch(const std::string& key, const std::string& range_e
     if (created_revision) *created_revision = st.created_revision;
     if (!st.failure.empty()) return Result<int64_t>::failure(st.failure);
     if (st.stopped_by_caller || stopped_) return st.next;
-    if (sent && res.status != 200)
-      return Result<int64_t>::failure("etcd at " + e.str() + " refused the watch: HTTP " + std::to_string(res.status));
+    if (sent && res.status != 200) {
+      // etcd's reason, when what is left unread is its error reply (no newline ends it)
+      json reply = json::parse(buf, nullptr, false);
+      std::string why_not = reply.is_object() ? reply.value("message", std::string()) : std::string();
+      return Result<int64_t>::failure("etcd at " + e.str() + " refused the watch: HTTP " + std::to_string(res.status) +
+                                      (why_not.empty() ? "" : " (" + why_not + ")"));
+    }
     if (!st.created && (err == httplib::Error::Connection || err == httplib::Error::SSLConnection)) {
       why += (why.empty() ? "" : "; ") + e.str() + ": " + httplib::to_string(err);
       continue;  // the next endpoint may answer
