@@ -26,4 +26,13 @@
  * (~10 ns on the established path). Put it after one of the two calls. */
 #define zs_no_merge(v) asm volatile("" : "+r"(v))
 
+/* One round of a 32-bit hash (murmur3's finalizer step): the hint tables
+ * (deny_cache.h, zs_deny_known) index and tag by it. */
+static __always_inline __u32 zs_hash_mix(__u32 h, __u32 w)
+{
+	h ^= w;
+	h *= 0x85ebca6b;
+	return h ^ (h >> 15);
+}
+
 #endif

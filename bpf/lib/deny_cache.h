@@ -42,22 +42,15 @@
 #include "parse.h"
 #include "policy_lookup.h"
 
-static __always_inline __u32 zs_deny_cache_mix(__u32 h, __u32 w)
-{
-	h ^= w;
-	h *= 0x85ebca6b;
-	return h ^ (h >> 15);
-}
-
 static __always_inline __u32 zs_deny_cache_hash(__u32 ifindex, const struct zs_tuple *t)
 {
 	__u32 h = ifindex;
 
-	h = zs_deny_cache_mix(h, t->saddr[0]);
-	h = zs_deny_cache_mix(h, t->saddr[1] ^ t->saddr[2] ^ t->saddr[3]);
-	h = zs_deny_cache_mix(h, t->daddr[0]);
-	h = zs_deny_cache_mix(h, t->daddr[1] ^ t->daddr[2] ^ t->daddr[3]);
-	return zs_deny_cache_mix(h, (__u32)t->sport << 16 | t->dport);
+	h = zs_hash_mix(h, t->saddr[0]);
+	h = zs_hash_mix(h, t->saddr[1] ^ t->saddr[2] ^ t->saddr[3]);
+	h = zs_hash_mix(h, t->daddr[0]);
+	h = zs_hash_mix(h, t->daddr[1] ^ t->daddr[2] ^ t->daddr[3]);
+	return zs_hash_mix(h, (__u32)t->sport << 16 | t->dport);
 }
 
 /* A slot's index is the hash's low bits, its tag the high ones; 0 is no

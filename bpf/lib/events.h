@@ -110,6 +110,32 @@ static __always_inline struct zs_deny_budget *zs_deny_budget_refill(const struct
 	return b;
 }
 
+/* A source's slot and tag in zs_deny_known (maps.h); 0 is no source's tag. */
+static __always_inline __u32 zs_deny_known_hash(const struct zs_tuple *t)
+{
+	__u32 h = zs_hash_mix(0, t->saddr[0]);
+
+	return zs_hash_mix(h, t->saddr[1] ^ t->saddr[2] ^ t->saddr[3]);
+}
+
+static __always_inline void zs_deny_known_mark(const struct zs_tuple *t)
+{
+	__u32 zero = 0, h = zs_deny_known_hash(t);
+	struct zs_deny_known *k = bpf_map_lookup_elem(&zs_deny_known, &zero);
+	__u16 tag = (__u16)(h >> 16) | 1;
+
+	if (k && k->tag[h & (ZS_DENY_KNOWN_SLOTS - 1)] != tag)
+		k->tag[h & (ZS_DENY_KNOWN_SLOTS - 1)] = tag;
+}
+
+static __always_inline int zs_deny_known_maybe(const struct zs_tuple *t)
+{
+	__u32 zero = 0, h = zs_deny_known_hash(t);
+	struct zs_deny_known *k = bpf_map_lookup_elem(&zs_deny_known, &zero);
+
+	return !k || k->tag[h & (ZS_DENY_KNOWN_SLOTS - 1)] == ((__u16)(h >> 16) | 1);
+}
+
 /* A deny the empty budget holds back: counted apart (the agent's
  * detection-blind alert reads deny-events-over-budget), and in its source's
  * bucket when the source has one, so that the source's next reported deny
@@ -124,7 +150,7 @@ static __always_inline void zs_deny_over_budget(const struct zs_config *cfg,
 
 	zs_count(ZS_CTR_EVENTS_SUPPRESSED, 0);
 	zs_count(ZS_CTR_EVENTS_OVER_BUDGET, 0);
-	if (!cfg->deny_events_per_sec)
+	if (!cfg->deny_events_per_sec || !zs_deny_known_maybe(t))
 		return;
 	rl = bpf_map_lookup_elem(&zs_deny_ratelimit, t->saddr);
 	if (rl)
@@ -152,6 +178,7 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 	}
 	if (!cfg->deny_events_per_sec)
 		return 1;
+	zs_deny_known_mark(t);
 	rl = bpf_map_lookup_elem(&zs_deny_ratelimit, t->saddr);
 	if (!rl) {
 		fresh.last_ns = now;

@@ -140,6 +140,27 @@ struct {
 	__type(value, struct zs_ratelimit);
 } zs_deny_ratelimit SEC(".maps");
 
+/* Which sources have a bucket in zs_deny_ratelimit, as a hint: a 16-bit
+ * tag of the source's hash per slot, set when its bucket is made or used
+ * (events.h). A deny past the budget looks its source up in the LRU only
+ * when the tag is there: a flood of new sources no longer pays an LRU
+ * lookup per packet (27% of the receiver's cycles under a random flood,
+ * perf, issue 16) to find no bucket. Shared by the CPUs (a source reported
+ * on one may flood on another); written only within the budget. A tag
+ * another source overwrote costs that source's suppressed count (as an
+ * LRU eviction does), a stale one a lookup, never a verdict. */
+#define ZS_DENY_KNOWN_SLOTS 8192
+struct zs_deny_known {
+	__u16 tag[ZS_DENY_KNOWN_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zs_deny_known);
+} zs_deny_known SEC(".maps");
+
 /* deny events' per-CPU budget (zs_deny_event_allowed, events.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

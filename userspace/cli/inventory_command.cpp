@@ -99,6 +99,9 @@ void run_cluster_status(const GlobalOptions& g) {
     std::cout << "OUTAGE since " << format_rfc3339(c.value("outage_since_ns", int64_t{0})) << ": "
               << c.value("error", std::string()) << "\n";
   std::cout << revision_text(c) << "; lease " << c.value("lease", int64_t{0}) << " (ttl " << c.value("lease_ttl", int64_t{0}) << "s)\n";
+  if (auto f = c.find("failed"); f != c.end() && f->is_object())
+    std::cout << "FAILED to apply revision " << f->value("revision", int64_t{0})
+              << " (tried again by listing anew): " << f->value("error", std::string()) << "\n";
   if (c.contains("nodes_error")) std::cout << "nodes: unknown (" << c["nodes_error"].get<std::string>() << ")\n";
   Table t({"node", "lease", "ttl left"});
   for (const auto& n : c.value("nodes", json::array()))
