@@ -74,13 +74,14 @@ for listener in "unix:$SOCK" "$METRICS"; do
     still_serving "$name after $c"
   done
 
-  # 300 slow clients held open (reopened when closed) while a normal
-  # client must still be served: the agent sheds (503) or times them out
+  # 300 slow clients (reopened when closed) while a normal client must
+  # still be served: they wait without a thread, 256 at most (the oldest
+  # answered 503 past that, each 408 at its deadline)
   nsenter --net="/run/netns/$NODE" python3 "$py" slowloris "$listener" 300 >"$work/loris.$name.log" 2>&1 &
   loris_pid=$!
-  # the slow clients are held, not refused: a connection whose head is
-  # still arriving waits without a thread (256 at most on a listener), so
-  # most of the 300 stay open (with a thread each, 20 or so did)
+  # the slow clients are held, not refused: most of the 300 stay open
+  # (as the client counts them: its connections not closed; with a thread
+  # each, 20 or so did)
   held=0
   for _ in $(seq 30); do
     sleep 1

@@ -512,8 +512,13 @@ TEST(Api, ABodyWithoutALengthIsRefusedOnTcp) {
   std::string answer(buf, static_cast<size_t>(std::max<ssize_t>(n, 0)));
   EXPECT_EQ(status_of(answer), 411) << answer;
   EXPECT_LT(ms_since(start), 2000) << "answered at the request deadline, not at once";
+  const std::string chunked = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n";
+  EXPECT_EQ(status_of(exchange(metrics.server->address(), chunked)), 400);
   const std::string framed = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}";
   EXPECT_EQ(status_of(exchange(metrics.server->address(), framed)), 200);
+  // a method that may carry a body (DELETE too) needs its length said, 0 included
+  const std::string del = "DELETE /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n";
+  EXPECT_EQ(status_of(exchange(metrics.server->address(), del)), 200);
 }
 
 // --- streams ----------------------------------------------------------------

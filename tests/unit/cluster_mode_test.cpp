@@ -55,6 +55,23 @@ bool holds_workload(const Agent& agent) {
   return false;
 }
 
+// The lease the node holds, once it holds one (0 after 20 s without).
+int64_t lease_of(ClusterMode& cluster) {
+  for (int i = 0; i < 200 && cluster.status()["lease"].get<int64_t>() == 0; i++) std::this_thread::sleep_for(100ms);
+  return cluster.status()["lease"].get<int64_t>();
+}
+
+// Writes a revision (another node's Namespace) and waits until the node
+// applied it: what etcd did before it (a lease's deletes) is applied too.
+bool applies_a_later_revision(ClusterMode& cluster, const std::shared_ptr<etcd::Client>& client) {
+  ObjectSet ns = load_yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n", "ns.yaml");
+  auto rev = ClusterStore(client, ClusterKeys("node-b")).put(ns);
+  if (!rev) return false;
+  for (int i = 0; i < 300 && cluster.status()["applied_revision"].get<int64_t>() < *rev; i++)
+    std::this_thread::sleep_for(100ms);
+  return cluster.status()["applied_revision"].get<int64_t>() >= *rev;
+}
+
 // docs/cluster.md, Liveness: a lease that ran out behind the node's back
 // is granted anew and the workloads written again, "and meanwhile this
 // node's own workloads stay enforced here". etcd's deletes of them reach
@@ -68,8 +85,7 @@ TEST_F(ClusterModeTest, OwnWorkloadsOutliveTheirLeaseRunningOutWhileWatching) {
   // a TTL of 60 s: the lease thread looks again only after 20 s, well after
   // the checks below
   ClusterMode cluster(agent, client_for(etcd), "node-a", 60);
-  for (int i = 0; i < 200 && cluster.status()["lease"].get<int64_t>() == 0; i++) std::this_thread::sleep_for(100ms);
-  int64_t lease = cluster.status()["lease"].get<int64_t>();
+  int64_t lease = lease_of(cluster);
   ASSERT_NE(lease, 0) << cluster.status().dump();
   cluster.apply(load_yaml(kWorkload, "w.yaml"), false);
   ASSERT_TRUE(holds_workload(agent));
@@ -77,13 +93,7 @@ TEST_F(ClusterModeTest, OwnWorkloadsOutliveTheirLeaseRunningOutWhileWatching) {
   auto client = client_for(etcd);
   ASSERT_TRUE(client->lease_revoke(lease));  // etcd deletes the workload's key
   ASSERT_TRUE(client->range("/zeroseg/v1/workloads/node-a/lab/a")->kvs.empty());
-  // a later revision: once it is applied here, so is the delete before it
-  ObjectSet ns = load_yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n", "ns.yaml");
-  auto rev = ClusterStore(client, ClusterKeys("node-b")).put(ns);
-  ASSERT_TRUE(rev) << rev.error();
-  for (int i = 0; i < 300 && cluster.status()["applied_revision"].get<int64_t>() < *rev; i++)
-    std::this_thread::sleep_for(100ms);
-  ASSERT_GE(cluster.status()["applied_revision"].get<int64_t>(), *rev) << cluster.status().dump();
+  ASSERT_TRUE(applies_a_later_revision(cluster, client)) << cluster.status().dump();
   EXPECT_EQ(cluster.status()["lease"].get<int64_t>(), lease)
       << "the lease thread looked again: the check proves nothing";
   EXPECT_TRUE(holds_workload(agent)) << "this node's own workload was removed when its lease ran out";
@@ -101,8 +111,7 @@ TEST_F(ClusterModeTest, AWorkloadOfNoNodeOutlivesTheLeaseItCameThrough) {
   EtcdServer etcd;
   Agent agent(config_);
   ClusterMode cluster(agent, client_for(etcd), "node-a", 60);
-  for (int i = 0; i < 200 && cluster.status()["lease"].get<int64_t>() == 0; i++) std::this_thread::sleep_for(100ms);
-  int64_t lease = cluster.status()["lease"].get<int64_t>();
+  int64_t lease = lease_of(cluster);
   ASSERT_NE(lease, 0) << cluster.status().dump();
   const char* external = R"(apiVersion: zeroseg.io/v1
 kind: Workload
@@ -116,12 +125,7 @@ spec: {ips: [192.0.2.66]}
   EXPECT_EQ(kvs[0].lease, 0) << "under a node's lease";
 
   ASSERT_TRUE(client->lease_revoke(lease));
-  ObjectSet ns = load_yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n", "ns.yaml");
-  auto rev = ClusterStore(client, ClusterKeys("node-b")).put(ns);
-  ASSERT_TRUE(rev) << rev.error();
-  for (int i = 0; i < 300 && cluster.status()["applied_revision"].get<int64_t>() < *rev; i++)
-    std::this_thread::sleep_for(100ms);
-  ASSERT_GE(cluster.status()["applied_revision"].get<int64_t>(), *rev) << cluster.status().dump();
+  ASSERT_TRUE(applies_a_later_revision(cluster, client)) << cluster.status().dump();
   EXPECT_EQ(client->range("/zeroseg/v1/workloads/-/lab/ext")->kvs.size(), 1u) << "gone with node-a's lease";
   auto holds_ext = [&] {
     for (const auto& w : agent.snapshot().desired->workloads)
@@ -169,6 +173,29 @@ bool within(std::chrono::seconds limit, F&& f) {
   return true;
 }
 
+// node-b's settings beside the fixture's node-a (its own pins and state
+// directory), removed however the test ends.
+struct SecondAgent {
+  AgentConfig config;
+  explicit SecondAgent(const AgentConfig& first) : config(first) {
+    config.pin_dir += "-b";
+    config.state_dir += "-b";
+    std::filesystem::remove_all(config.state_dir);
+  }
+  ~SecondAgent() {
+    Agent::uninstall(config);
+    std::filesystem::remove_all(config.state_dir);
+  }
+};
+
+// Both nodes hold a lease and watch, within 30 s.
+bool both_up(ClusterMode& a, ClusterMode& b) {
+  return within(30s, [&] {
+    return a.status()["lease"].get<int64_t>() && b.status()["lease"].get<int64_t>() &&
+           a.status()["connected"].get<bool>() && b.status()["connected"].get<bool>();
+  });
+}
+
 // Applies until etcd takes it (a leader being elected, a quorum coming back).
 ApplyResult apply_within(ClusterMode& c, const ObjectSet& objs, std::chrono::seconds limit) {
   auto until = std::chrono::steady_clock::now() + limit;
@@ -198,24 +225,11 @@ TEST_F(ClusterModeTest, ThreeMemberEtcdLeaderKilledAllStoppedAllBack) {
   std::rotate(eps.begin(), eps.begin() + leader, eps.end());  // both talk to the leader first
   etcd::ClientOptions o;
   o.endpoints = eps;
-  AgentConfig config_b = config_;
-  config_b.pin_dir += "-b";
-  config_b.state_dir += "-b";
-  std::filesystem::remove_all(config_b.state_dir);
-  struct CleanB {
-    AgentConfig& c;
-    ~CleanB() {
-      Agent::uninstall(c);
-      std::filesystem::remove_all(c.state_dir);
-    }
-  } clean_b{config_b};
-  Agent agent_a(config_), agent_b(config_b);
+  SecondAgent b(config_);
+  Agent agent_a(config_), agent_b(b.config);
   auto cluster_a = std::make_unique<ClusterMode>(agent_a, std::make_shared<etcd::Client>(o), "node-a", 60);
   ClusterMode cluster_b(agent_b, std::make_shared<etcd::Client>(o), "node-b", 60);
-  ASSERT_TRUE(within(30s, [&] {
-    return cluster_a->status()["lease"].get<int64_t>() && cluster_b.status()["lease"].get<int64_t>() &&
-           cluster_a->status()["connected"].get<bool>() && cluster_b.status()["connected"].get<bool>();
-  }));
+  ASSERT_TRUE(both_up(*cluster_a, cluster_b));
   cluster_a->apply(load_yaml(kWorkload, "w.yaml"), false);
   ASSERT_TRUE(within(30s, [&] { return holds(agent_b, "Workload/lab/a"); }));
 
@@ -282,10 +296,6 @@ spec: {interface: zs-ut-none-b2, ips: [10.99.2.2]}
   }
 }
 
-// The outcome an apply reports is the one of the revision that applied it:
-// its own, or a relist's that took it in with others (the relist's is the
-// next one remembered). Before, a revision a relist took in was answered as
-// success with nothing changed, whatever the relist's outcome was.
 // A change a node could not apply was reported as applied and never tried
 // again: `--wait-all` said "enforced on all N live nodes" while node-b
 // judged the new workload's addresses as world until its next relist.
@@ -295,25 +305,12 @@ TEST_F(ClusterModeTest, AChangeANodeCannotApplyIsReportedAndTriedAgain) {
   ZS_REQUIRE_PRIVILEGED();
   ZS_REQUIRE_ETCD();
   EtcdServer etcd;
-  AgentConfig config_b = config_;
-  config_b.pin_dir += "-b";
-  config_b.state_dir += "-b";
-  config_b.sizes.ipcache = 16;
-  std::filesystem::remove_all(config_b.state_dir);
-  struct CleanB {
-    AgentConfig& c;
-    ~CleanB() {
-      Agent::uninstall(c);
-      std::filesystem::remove_all(c.state_dir);
-    }
-  } clean_b{config_b};
-  Agent agent_a(config_), agent_b(config_b);
+  SecondAgent b(config_);
+  b.config.sizes.ipcache = 16;
+  Agent agent_a(config_), agent_b(b.config);
   ClusterMode cluster_a(agent_a, client_for(etcd), "node-a", 60);
   ClusterMode cluster_b(agent_b, client_for(etcd), "node-b", 60);
-  ASSERT_TRUE(within(30s, [&] {
-    return cluster_a.status()["lease"].get<int64_t>() && cluster_b.status()["lease"].get<int64_t>() &&
-           cluster_a.status()["connected"].get<bool>() && cluster_b.status()["connected"].get<bool>();
-  }));
+  ASSERT_TRUE(both_up(cluster_a, cluster_b));
   std::string many = "apiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: many, namespace: lab, labels: {app: m}}\n"
                      "spec: {interface: zs-ut-none-m, ips: [";
   for (int i = 0; i < 32; i++) many += (i ? ", " : "") + std::string("10.98.0.") + std::to_string(i + 1);
@@ -341,6 +338,10 @@ TEST_F(ClusterModeTest, AChangeANodeCannotApplyIsReportedAndTriedAgain) {
   EXPECT_FALSE(cluster_b.status().contains("failed")) << cluster_b.status().dump();
 }
 
+// The outcome an apply reports is the one of the revision that applied it:
+// its own, or a relist's that took it in with others (the relist's is the
+// next one remembered). Before, a revision a relist took in was answered as
+// success with nothing changed, whatever the relist's outcome was.
 TEST(ClusterOutcome, ARelistsOutcomeAnswersTheRevisionsItTookIn) {
   std::map<int64_t, std::string> outcomes = {{10, "own"}, {15, "relist failed"}};
   EXPECT_EQ(outcome_of(outcomes, 10), std::optional<std::string>("own"));

@@ -29,7 +29,7 @@ struct StreamLimits {
 class ConnectionStream final : public httplib::Stream {
  public:
   // accepted: when the request's time began; read: its first bytes, read
-  // already (while its head arrived, see head_waiter.h)
+  // already (while it arrived, see request_waiter.h)
   ConnectionStream(int fd, const StreamLimits& limits, const std::atomic<bool>& stopping,
                    std::chrono::steady_clock::time_point accepted, std::string read = {})
       : fd_(fd),

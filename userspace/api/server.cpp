@@ -19,7 +19,9 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
+#include "api/canned_answer.h"
 #include "api/http.h"
+#include "api/request_checks.h"
 #include "api/transport.h"
 #include "common/error.h"
 #include "common/handles.h"
@@ -31,84 +33,43 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Connections whose request is still arriving, on each listener (each a
+// descriptor and a buffer, no thread: request_waiter.h); past it the one
+// waiting longest is answered 503.
+constexpr size_t kMaxArriving = 256;
+
 // The API: root's CLI. An apply carries the whole state it names, and the
 // benchmark's state (10k workloads, 1000 policies) is 10 MB of YAML, a
 // little more as a JSON string: 32 MiB leaves it room to grow. Streams
 // (flows/alerts --follow) each hold a thread; the rest stay for short calls.
 // A request has 5 s to arrive whole: 32 MiB over a Unix socket takes
 // milliseconds. A connection gets a thread once its head has arrived
-// (head_waiter.h): until then it waits with up to 255 others, so 300 clients
-// trickling their heads (slowloris, e2e.hostile_http) hold no thread.
-const TransportLimits kApiLimits{{64 << 10, 32 << 20, 30s, 30s, 5s}, 16, 12, 64, 256};
+// (request_waiter.h): until then it waits with the others arriving, so 300
+// clients trickling their heads (slowloris, e2e.hostile_http) hold no thread.
+const TransportLimits kApiLimits{{64 << 10, 32 << 20, 30s, 30s, 5s}, 16, 12, 64, kMaxArriving};
 // /metrics: anyone on the network, GETs only. A scraper sends its request
 // at once: 5 s for all of it. Anyone can open connections, and each one
 // accepted holds a descriptor of the agent's until it is served: past 16
-// waiting for a thread, a connection is answered 503 and closed at once.
-const TransportLimits kMetricsLimits{{16 << 10, 4 << 10, 5s, 30s, 5s}, 4, 0, 16, 256};
+// waiting for a thread, a connection is answered 503 and closed at once. A
+// request arrives whole (its body too: Content-Length only, else 411/400)
+// before a thread reads it.
+const TransportLimits kMetricsLimits{{16 << 10, 4 << 10, 5s, 30s, 5s}, 4, 0, 16, kMaxArriving};
 // The map's pages (--ui-listen): GETs from a browser, which opens a few
 // connections at once (page, script, style, data) and keeps one live
 // stream (SSE) per open tab: 4 streams at most, and room for the rest.
-const TransportLimits kWebLimits{{16 << 10, 4 << 10, 5s, 30s, 5s}, 8, 4, 16, 256};
+const TransportLimits kWebLimits{{16 << 10, 4 << 10, 5s, 30s, 5s}, 8, 4, 16, kMaxArriving};
 
 // Listen backlog: connections the kernel holds while every thread is busy.
 constexpr int kBacklog = 64;
 
-// A message may quote what the client sent, bytes that are not UTF-8
-// included: replaced, or dump() would throw.
-std::string json_error(const std::string& message) {
-  return nlohmann::json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// Set while the accepting thread runs a connection no thread may take:
-// process_and_close_socket sheds it.
+// Set while a connection no thread may take runs on the thread that
+// queued it (httplib's accept loop, or the request waiter): it is answered
+// 503 at once.
 thread_local bool t_shed = false;
-// When the connection a worker runs was accepted (queued, that is: its
-// request's time counts from then, not from when a thread took it).
+// When the job a worker runs was queued (for httplib's: when its
+// connection was accepted; its request's time counts from then, not from
+// when a thread took it).
 thread_local std::chrono::steady_clock::time_point t_accepted;
-
-// The body of an error httplib answers by itself (its handler never ran).
-std::string transport_error(int status) {
-  switch (status) {
-    case 400: return "malformed request";
-    case 404: return "no such route";
-    case 413: return "request body too large";
-    case 414: return "request line too long";
-    case 415: return "the body must not be compressed (Content-Encoding)";
-    default: return "request refused (HTTP " + std::to_string(status) + ")";
-  }
-}
-
-// httplib reads a Content-Length with strtoull, so "abc" is 0 and "-1" is
-// 2^64-1, and it takes the first of two; such a request is refused before
-// its body is read, as is a length no body may have.
-std::optional<int> bad_length(const httplib::Request& in, size_t max_body) {
-  size_t lengths = in.get_header_value_count("Content-Length");
-  if (lengths == 0) return std::nullopt;
-  std::string text = in.get_header_value("Content-Length");
-  if (lengths > 1 || in.has_header("Transfer-Encoding") || text.empty() || text.size() > 19 ||
-      text.find_first_not_of("0123456789") != std::string::npos)
-    return 400;
-  if (std::stoull(text) > max_body) return 413;
-  return std::nullopt;
-}
-
-// A body httplib reads is framed by one Content-Length (bad_length checks
-// it), or by chunks, or (POST, PUT, PATCH, DELETE without either) by the
-// client closing.
-bool length_framed(const httplib::Request& in) {
-  if (in.has_header("Transfer-Encoding")) return false;
-  bool reads_body = in.method == "POST" || in.method == "PUT" || in.method == "PATCH" || in.method == "DELETE" ||
-                    in.method == "PRI";
-  return !reads_body || in.has_header("Content-Length");
-}
-
-// httplib inflates a gzip, deflate or br body with no bound but the
-// string's max_size (its payload limit counts the bytes on the wire): 841
-// bytes of br are 1 GiB. No client of ours compresses a body.
-bool compressed(const httplib::Request& in) {
-  if (!in.has_header("Content-Encoding")) return false;
-  return in.get_header_value_count("Content-Encoding") > 1 || in.get_header_value("Content-Encoding") != "identity";
-}
 
 Request request_of(const httplib::Request& in) {
   Request req{in.method, in.path, in.body, {}, in.get_header_value("Host")};
@@ -139,12 +100,12 @@ class BoundedThreads final : public httplib::TaskQueue {
  public:
   BoundedThreads(size_t limit, size_t max_waiting) : limit_(limit), max_waiting_(max_waiting) {}
 
-  // stops what enqueues besides httplib's accept loop (the head waiter)
+  // stops what enqueues besides httplib's accept loop (the request waiter)
   std::function<void()> before_shutdown;
 
   // httplib's accept loop: a job that runs one accepted connection
   void enqueue(std::function<void()> job) override { add(std::move(job), /*may_run_here=*/true); }
-  // the head waiter's: never serves a request on the waiter's thread (it
+  // the request waiter's: never serves a request on the waiter's thread (it
   // would hold up every connection waiting there)
   void enqueue_arrived(std::function<void()> job) { add(std::move(job), /*may_run_here=*/false); }
 
@@ -245,8 +206,8 @@ Transport::Transport(UniqueFd listener, std::optional<uid_t> allowed_uid, const 
   new_task_queue = [this] {
     auto* queue = new BoundedThreads(limits_.threads, limits_.max_waiting);
     try {
-      waiter_ = std::make_unique<HeadWaiter>(wait_limits(), [this, queue](ArrivedRequest conn) {
-        auto held = std::make_shared<ArrivedRequest>(std::move(conn));
+      waiter_ = std::make_unique<RequestWaiter>(wait_limits(), [this, queue](ReadyConnection conn) {
+        auto held = std::make_shared<ReadyConnection>(std::move(conn));
         queue->enqueue_arrived([this, held] { serve(std::move(*held)); });
       });
       queue->before_shutdown = [this] { waiter_->stop(); };
@@ -309,13 +270,6 @@ void Transport::stop() {
   ::shutdown(listener_.get(), SHUT_RDWR);
 }
 
-static std::string canned_answer(int status, const char* reason, const std::string& message) {
-  std::string body = json_error(message);
-  return "HTTP/1.1 " + std::to_string(status) + " " + reason +
-         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\nConnection: close\r\n\r\n" + body;
-}
-
 bool Transport::peer_allowed(int sock) const {
   if (!allowed_uid_) return true;
   ucred peer{};
@@ -346,17 +300,17 @@ void Transport::refuse(int sock, const std::string& answer, bool wait) const {
 // Anyone may connect to a TCP listener: its requests wait for their
 // (small) bodies too; the API's (root's) for their heads alone.
 WaitLimits Transport::wait_limits() const {
-  return {limits_.max_slow, limits_.stream.max_head, allowed_uid_ ? 0 : limits_.stream.max_body,
+  return {limits_.max_arriving, limits_.stream.max_head, allowed_uid_ ? 0 : limits_.stream.max_body,
           limits_.stream.request_timeout};
 }
 
 bool Transport::process_and_close_socket(int sock) {
   fcntl(sock, F_SETFD, FD_CLOEXEC);  // httplib accepts without it
-  ArrivedRequest conn{UniqueFd(sock), t_shed ? std::chrono::steady_clock::now() : t_accepted, {}};
+  ReadyConnection conn{UniqueFd(sock), t_shed ? std::chrono::steady_clock::now() : t_accepted, {}};
   // a request still arriving waits without a thread; the allowed peer
   // only: the refusal below answers at once
   try {
-    if (waiter_ && !t_shed && peer_allowed(sock) && !request_arrived(sock, wait_limits())) {
+    if (waiter_ && !t_shed && peer_allowed(sock) && !worker_need_not_wait(sock, wait_limits())) {
       waiter_->park(std::move(conn.fd), conn.accepted);
       return true;
     }
@@ -367,14 +321,13 @@ bool Transport::process_and_close_socket(int sock) {
   return serve(std::move(conn));
 }
 
-bool Transport::serve(ArrivedRequest conn) {
+bool Transport::serve(ReadyConnection conn) {
   int sock = conn.fd.get();
   bool ok = false;
   try {
     if (t_shed) {
-      // on the accepting (or head waiter's) thread: no waiting for the peer
-      static const std::string answer = canned_answer(503, "Service Unavailable", "the agent is busy: try again");
-      refuse(sock, answer, /*wait=*/false);
+      // on the accepting (or request waiter's) thread: no waiting for the peer
+      refuse(sock, busy_answer(), /*wait=*/false);
     } else if (!peer_allowed(sock)) {
       static const std::string answer =
           canned_answer(403, "Forbidden", "permission denied: the zeroseg API is for root");
@@ -495,7 +448,7 @@ std::unique_ptr<HttpServer> HttpServer::tcp_with(const std::string& listen_on, H
     throw_errno("binding " + setting + " " + listen_on, errno);
   if (listen(listener.get(), kBacklog)) throw_errno("listening on " + setting + " " + listen_on, errno);
   // a connection is accepted once it has sent something (or after 5 s):
-  // fewer clients wait for their heads (HeadWaiter), none that sent nothing
+  // fewer clients wait for their requests (RequestWaiter), none that sent nothing
   int head_wait = 5;
   setsockopt(listener.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &head_wait, sizeof(head_wait));
   std::string address = bound_address(listener.get());

@@ -12,7 +12,7 @@
 #include <optional>
 
 #include "api/connection_stream.h"
-#include "api/head_waiter.h"
+#include "api/request_waiter.h"
 #include "api/http.h"
 #include "common/handles.h"
 
@@ -23,7 +23,7 @@ struct TransportLimits {
   size_t threads;      // requests served at once (one thread each)
   size_t max_streams;  // of them, live streams (each holds a thread until its client goes)
   size_t max_waiting;  // accepted connections waiting for a thread; more are answered 503
-  size_t max_slow;     // connections whose head is still arriving (no thread each); past it the oldest is closed
+  size_t max_arriving;  // connections whose request is still arriving (no thread each); past it the oldest gets 503
 };
 
 class Transport final : public httplib::Server {
@@ -38,8 +38,8 @@ class Transport final : public httplib::Server {
 
  private:
   bool process_and_close_socket(int sock) override;
-  // a connection whose head arrived (or will not): read and answered here
-  bool serve(ArrivedRequest conn);
+  // a connection whose request arrived (or will not): read and answered here
+  bool serve(ReadyConnection conn);
   WaitLimits wait_limits() const;
   bool peer_allowed(int sock) const;
   void refuse(int sock, const std::string& answer, bool wait) const;
@@ -52,7 +52,7 @@ class Transport final : public httplib::Server {
   api::Handler handler_;  // ours (Handler alone is httplib's here)
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> streams_{0};
-  std::unique_ptr<HeadWaiter> waiter_;  // made with the worker threads, stopped before them
+  std::unique_ptr<RequestWaiter> waiter_;  // made with the worker threads, stopped before them
 };
 
 }  // namespace zeroseg::api

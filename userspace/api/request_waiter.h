@@ -33,28 +33,28 @@ struct WaitLimits {
 // client: a whole head ("\r\n\r\n", or max_head bytes) and, if max_body,
 // the body its Content-Length declares (one too long, or none, or one
 // that cannot be read: the worker refuses it at once).
-bool request_arrived(std::string_view data, const WaitLimits& limits);
-// request_arrived on what `fd` holds (MSG_PEEK), or true when the client
+bool worker_need_not_wait(std::string_view data, const WaitLimits& limits);
+// worker_need_not_wait on what `fd` holds (MSG_PEEK), or true when the client
 // sent all it will (closed, or an error).
-bool request_arrived(int fd, const WaitLimits& limits);
+bool worker_need_not_wait(int fd, const WaitLimits& limits);
 
 // A connection handed back: its socket, when it was accepted (its request
 // deadline counts from then) and the bytes already read from it.
-struct ArrivedRequest {
+struct ReadyConnection {
   UniqueFd fd;
   std::chrono::steady_clock::time_point accepted;
   std::string read;
 };
 
-class HeadWaiter {
+class RequestWaiter {
  public:
   using Limits = WaitLimits;
-  using Ready = std::function<void(ArrivedRequest)>;
+  using Ready = std::function<void(ReadyConnection)>;
 
-  HeadWaiter(const Limits& limits, Ready ready);
-  ~HeadWaiter();  // stop()
-  HeadWaiter(const HeadWaiter&) = delete;
-  HeadWaiter& operator=(const HeadWaiter&) = delete;
+  RequestWaiter(const Limits& limits, Ready ready);
+  ~RequestWaiter();  // stop()
+  RequestWaiter(const RequestWaiter&) = delete;
+  RequestWaiter& operator=(const RequestWaiter&) = delete;
 
   // Takes `fd`. Its request arrived: handed to ready() (on this waiter's
   // thread). Its deadline passed: answered 408 and closed. Past capacity,

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "api/head_waiter.h"
+#include "api/request_waiter.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cerrno>
 
+#include "api/canned_answer.h"
 #include "common/error.h"
 #include "common/log.h"
 
@@ -20,13 +21,7 @@ constexpr std::string_view kHeadEnd = "\r\n\r\n";
 
 // Sent without waiting (a client too slow to take it loses it) before the
 // connection closes.
-void answer_and_close(UniqueFd fd, int status, const char* reason) {
-  static const std::string late = "{\"error\": \"the request did not arrive in time\"}",
-                           busy = "{\"error\": \"the agent is busy: try again\"}";
-  const std::string& body = status == 408 ? late : busy;
-  std::string answer = "HTTP/1.1 " + std::to_string(status) + " " + reason +
-                       "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                       "\r\nConnection: close\r\n\r\n" + body;
+void answer_and_close(UniqueFd fd, const std::string& answer) {
   (void)::send(fd.get(), answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   ::shutdown(fd.get(), SHUT_RDWR);
 }
@@ -55,7 +50,7 @@ size_t most_read(const WaitLimits& limits) { return limits.max_head + limits.max
 
 }  // namespace
 
-bool request_arrived(std::string_view data, const WaitLimits& limits) {
+bool worker_need_not_wait(std::string_view data, const WaitLimits& limits) {
   size_t end = data.find(kHeadEnd);
   if (end == std::string_view::npos) return data.size() >= limits.max_head;
   if (limits.max_body == 0) return true;
@@ -64,7 +59,7 @@ bool request_arrived(std::string_view data, const WaitLimits& limits) {
   return !length || *length > limits.max_body || data.size() - body_at >= *length;
 }
 
-bool request_arrived(int fd, const WaitLimits& limits) {
+bool worker_need_not_wait(int fd, const WaitLimits& limits) {
   std::string peek(most_read(limits), '\0');
   ssize_t n;
   do {
@@ -72,18 +67,18 @@ bool request_arrived(int fd, const WaitLimits& limits) {
   } while (n < 0 && errno == EINTR);
   if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;  // an error: the worker sees it at once
   if (n == 0) return true;
-  return request_arrived(std::string_view(peek.data(), static_cast<size_t>(n)), limits);
+  return worker_need_not_wait(std::string_view(peek.data(), static_cast<size_t>(n)), limits);
 }
 
-HeadWaiter::HeadWaiter(const Limits& limits, Ready ready)
+RequestWaiter::RequestWaiter(const Limits& limits, Ready ready)
     : limits_(limits), ready_(std::move(ready)), wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (!wake_) throw_errno("creating the HTTP listener's eventfd", errno);
   thread_ = std::thread([this] { run(); });
 }
 
-HeadWaiter::~HeadWaiter() { stop(); }
+RequestWaiter::~RequestWaiter() { stop(); }
 
-void HeadWaiter::park(UniqueFd&& fd, Clock::time_point accepted) {
+void RequestWaiter::park(UniqueFd&& fd, Clock::time_point accepted) {
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
@@ -91,12 +86,12 @@ void HeadWaiter::park(UniqueFd&& fd, Clock::time_point accepted) {
       incoming_.push_back({std::move(fd), accepted + limits_.timeout, accepted, {}});
     }
   }
-  if (fd) return answer_and_close(std::move(fd), 503, "Service Unavailable");  // stopped
+  if (fd) return answer_and_close(std::move(fd), busy_answer());  // stopped
   uint64_t one = 1;
   (void)!::write(wake_.get(), &one, sizeof(one));
 }
 
-void HeadWaiter::stop() {
+void RequestWaiter::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -106,7 +101,7 @@ void HeadWaiter::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool HeadWaiter::read_more(Waiting& w) const {
+bool RequestWaiter::read_more(Waiting& w) const {
   char buffer[4096];
   size_t room = most_read(limits_) - w.read.size();
   ssize_t n;
@@ -116,10 +111,10 @@ bool HeadWaiter::read_more(Waiting& w) const {
   if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;
   if (n == 0) return true;
   w.read.append(buffer, static_cast<size_t>(n));
-  return w.read.size() >= most_read(limits_) || request_arrived(w.read, limits_);
+  return w.read.size() >= most_read(limits_) || worker_need_not_wait(w.read, limits_);
 }
 
-void HeadWaiter::take_parked() {
+void RequestWaiter::take_parked() {
   // the eventfd drained before incoming_ is taken: a park after this wakes
   // the next poll (drained after, it could swallow that park's wake-up)
   uint64_t count;
@@ -131,12 +126,12 @@ void HeadWaiter::take_parked() {
   }
   for (auto& w : arrived) waiting_.push_back(std::move(w));
   while (waiting_.size() > limits_.capacity) {
-    answer_and_close(std::move(waiting_.front().fd), 503, "Service Unavailable");
+    answer_and_close(std::move(waiting_.front().fd), busy_answer());
     waiting_.pop_front();
   }
 }
 
-void HeadWaiter::run() {
+void RequestWaiter::run() {
   std::vector<pollfd> polled;
   for (;;) {
     {
@@ -163,7 +158,7 @@ void HeadWaiter::run() {
         if (polled[i + 1].revents && read_more(w)) {
           ready_({std::move(w.fd), w.accepted, std::move(w.read)});
         } else if (now >= w.deadline) {
-          answer_and_close(std::move(w.fd), 408, "Request Timeout");
+          answer_and_close(std::move(w.fd), late_answer());
         } else {
           still.push_back(std::move(w));
         }
