@@ -15,10 +15,12 @@ namespace zeroseg::bench {
 constexpr int kRulesPerPolicy = 100;
 
 // workload i: an address of its own in 10.100.0.0/14
-inline std::string workload_yaml(int i, const std::string& labels) {
+// interface: the workload's on its node ("": none, a workload of no node)
+inline std::string workload_yaml(int i, const std::string& labels, const std::string& interface = "") {
   std::ostringstream y;
   y << "---\napiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: w" << i
-    << ", namespace: bench, labels: {" << labels << "}}\nspec: {ips: [10." << 100 + i / 65536 << "."
+    << ", namespace: bench, labels: {" << labels << "}}\nspec: {"
+    << (interface.empty() ? "" : "interface: " + interface + ", ") << "ips: [10." << 100 + i / 65536 << "."
     << (i / 256) % 256 << "." << i % 256 << "]}\n";
   return y.str();
 }

@@ -104,6 +104,10 @@ struct Etcd {
   }
 };
 
+// The other node runs its workloads (an interface there: a workload
+// without one would be no node's, workloads/-/).
+std::string other_interface(int i) { return "zs-o" + std::to_string(i); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -134,7 +138,7 @@ int main(int argc, char** argv) {
   };
   std::string text;
   for (int i = 0; i < kWorkloads; i++) {
-    text += workload_yaml(i, app_labels(i % kApps));
+    text += workload_yaml(i, app_labels(i % kApps), other_interface(i));
     if (i % 128 == 127) put_text(std::exchange(text, {}));
   }
   if (!text.empty()) put_text(std::exchange(text, {}));
@@ -172,7 +176,9 @@ int main(int argc, char** argv) {
         if (n == name) return f;
       return stages.emplace_back(name, Figures()).second;
     };
-    auto one = [](int i, const std::string& labels) { return load_yaml(workload_yaml(i, labels), "w.yaml"); };
+    auto one = [](int i, const std::string& labels) {
+      return load_yaml(workload_yaml(i, labels, other_interface(i)), "w.yaml");
+    };
     auto timed = [&](const char* kind, bool remove, const ObjectSet& objects) {
       if (kGapMs) std::this_thread::sleep_for(std::chrono::milliseconds(kGapMs));
       auto sent = Clock::now();
