@@ -110,30 +110,46 @@ static __always_inline struct zs_deny_budget *zs_deny_budget_refill(const struct
 	return b;
 }
 
-/* A source's slot and tag in zs_deny_known (maps.h); 0 is no source's tag. */
-static __always_inline __u32 zs_deny_known_hash(const struct zs_tuple *t)
+/* A source's hash under zs_deny_known's seed: its slot the low bits, its
+ * tag the high ones (0 is no source's tag). All four words: an IPv6
+ * source folded to one word collided with any other of the same fold. */
+static __always_inline __u32 zs_deny_known_hash(__u32 seed, const struct zs_tuple *t)
 {
-	__u32 h = zs_hash_mix(0, t->saddr[0]);
+	__u32 h = zs_hash_mix(seed, t->saddr[0]);
 
-	return zs_hash_mix(h, t->saddr[1] ^ t->saddr[2] ^ t->saddr[3]);
+	h = zs_hash_mix(h, t->saddr[1]);
+	h = zs_hash_mix(h, t->saddr[2]);
+	return zs_hash_mix(h, t->saddr[3]);
 }
 
+#define zs_deny_known_slot(h) ((h) & (ZS_DENY_KNOWN_SLOTS - 1))
+#define zs_deny_known_tag(h) ((__u16)((h) >> 16) | 1)
+
+/* Marks t's source as holding a bucket (events.h's callers: within the budget). */
 static __always_inline void zs_deny_known_mark(const struct zs_tuple *t)
 {
-	__u32 zero = 0, h = zs_deny_known_hash(t);
+	__u32 zero = 0, h;
 	struct zs_deny_known *k = bpf_map_lookup_elem(&zs_deny_known, &zero);
-	__u16 tag = (__u16)(h >> 16) | 1;
 
-	if (k && k->tag[h & (ZS_DENY_KNOWN_SLOTS - 1)] != tag)
-		k->tag[h & (ZS_DENY_KNOWN_SLOTS - 1)] = tag;
+	if (!k)
+		return;
+	if (!k->seed)
+		k->seed = bpf_get_prandom_u32() | 1; /* (two CPUs racing: one seed wins, the other's tags go stale) */
+	h = zs_deny_known_hash(k->seed, t);
+	if (k->tag[zs_deny_known_slot(h)] != zs_deny_known_tag(h))
+		k->tag[zs_deny_known_slot(h)] = zs_deny_known_tag(h);
 }
 
+/* 0 when t's source surely holds no bucket; 1 when it may. */
 static __always_inline int zs_deny_known_maybe(const struct zs_tuple *t)
 {
-	__u32 zero = 0, h = zs_deny_known_hash(t);
+	__u32 zero = 0, h;
 	struct zs_deny_known *k = bpf_map_lookup_elem(&zs_deny_known, &zero);
 
-	return !k || k->tag[h & (ZS_DENY_KNOWN_SLOTS - 1)] == ((__u16)(h >> 16) | 1);
+	if (!k || !k->seed)
+		return !k;
+	h = zs_deny_known_hash(k->seed, t);
+	return k->tag[zs_deny_known_slot(h)] == zs_deny_known_tag(h);
 }
 
 /* A deny the empty budget holds back: counted apart (the agent's
@@ -178,12 +194,13 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 	}
 	if (!cfg->deny_events_per_sec)
 		return 1;
-	zs_deny_known_mark(t);
 	rl = bpf_map_lookup_elem(&zs_deny_ratelimit, t->saddr);
 	if (!rl) {
 		fresh.last_ns = now;
 		fresh.tokens = cfg->deny_events_burst ? cfg->deny_events_burst - 1 : 0;
 		bpf_map_update_elem(&zs_deny_ratelimit, t->saddr, &fresh, BPF_ANY);
+		if (budget)
+			zs_deny_known_mark(t); /* (only past a budget is the hint read) */
 		return 1;
 	}
 	refill = (now - rl->last_ns) * cfg->deny_events_per_sec / ZS_NS_PER_SEC;
@@ -203,6 +220,8 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 	rl->tokens--;
 	*suppressed = rl->suppressed;
 	rl->suppressed = 0;
+	if (budget)
+		zs_deny_known_mark(t); /* (its tag again, if another source's took the slot) */
 	return 1;
 }
 

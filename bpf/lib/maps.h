@@ -141,16 +141,22 @@ struct {
 } zs_deny_ratelimit SEC(".maps");
 
 /* Which sources have a bucket in zs_deny_ratelimit, as a hint: a 16-bit
- * tag of the source's hash per slot, set when its bucket is made or used
- * (events.h). A deny past the budget looks its source up in the LRU only
- * when the tag is there: a flood of new sources no longer pays an LRU
- * lookup per packet (27% of the receiver's cycles under a random flood,
- * perf, issue 16) to find no bucket. Shared by the CPUs (a source reported
- * on one may flood on another); written only within the budget. A tag
- * another source overwrote costs that source's suppressed count (as an
- * LRU eviction does), a stale one a lookup, never a verdict. */
-#define ZS_DENY_KNOWN_SLOTS 8192
+ * tag of the source's hash per slot, set when its bucket is made and when
+ * one of its denies is reported (events.h). A deny past the budget looks
+ * its source up in the LRU only when the tag is there: a flood of new
+ * sources no longer pays an LRU lookup per packet (27% of the receiver's
+ * cycles under a random flood, perf, issue 16) to find no bucket. Shared
+ * by the CPUs (a source reported on one may flood on another); written
+ * only within the budget, as the LRU's inserts are. The hash is keyed by a
+ * seed drawn at its first use (bpf_get_prandom_u32): with a known key, an
+ * attacker computed offline a source of the scanner's slot and erased the
+ * scanner's tag with one reported packet (attack review of this change).
+ * A tag another source overwrote costs that source its suppressed count
+ * (as an LRU eviction does: either takes thousands of reported denies of
+ * other sources), a stale one a lookup, never a verdict. */
+#define ZS_DENY_KNOWN_SLOTS 16384
 struct zs_deny_known {
+	__u32 seed; /* 0 until the first mark draws it */
 	__u16 tag[ZS_DENY_KNOWN_SLOTS];
 };
 
