@@ -336,6 +336,16 @@ TEST_F(ClusterModeTest, AChangeANodeCannotApplyIsReportedAndTriedAgain) {
   json all = cluster_a.wait_all(r2.cluster_revision, 60s);
   EXPECT_TRUE(all.contains("node-b")) << all.dump();
   EXPECT_FALSE(cluster_b.status().contains("failed")) << cluster_b.status().dump();
+
+  // node-a's workload applied through node-b made a second key of its name
+  // (each node then judged by whichever came last): refused, nothing written
+  try {
+    cluster_b.apply(load_yaml(fewer, "fewer.yaml"), false);
+    ADD_FAILURE() << "node-b wrote a key for node-a's workload";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("Workload/lab/many runs on node node-a"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(client_for(etcd)->range("/zeroseg/v1/workloads/node-b/lab/many")->kvs.empty());
 }
 
 // The outcome an apply reports is the one of the revision that applied it:

@@ -349,14 +349,22 @@ ApplyResult ClusterMode::apply(const ObjectSet& objects, bool dry_run) {
   if (runs_here && !lease)
     throw Error("cluster store unavailable, nothing applied: this node holds no lease in etcd yet (" +
                 (lease_.last_error().empty() ? "its grant is under way: try again" : lease_.last_error()) + ")");
-  // a workload whose interface came or went changes key (this node's, or no node's)
+  // a workload whose interface came or went changes key (this node's, or
+  // no node's); one another node's key holds is that node's to change (a
+  // second key of the same name left each node judging by whichever came last)
   std::set<std::string> moving;
   {
     std::lock_guard lock(mu_);
-    for (const auto& w : objects.workloads)
-      if (auto it = nodes_.find(ref_of(w)); it != nodes_.end())
-        if ((it->second == node_ && w.interface.empty()) || (it->second == ClusterKeys::kNoNode && !w.interface.empty()))
-          moving.insert(ref_of(w));
+    for (const auto& w : objects.workloads) {
+      auto it = nodes_.find(ref_of(w));
+      if (it == nodes_.end()) continue;
+      if (it->second != node_ && it->second != ClusterKeys::kNoNode)
+        throw Error("nothing applied: " + ref_of(w) + " runs on node " + it->second +
+                    " (its key in the cluster store): apply it through that node, or delete it there first (a "
+                    "node that is gone drops it when its lease ends)");
+      if ((it->second == node_ && w.interface.empty()) || (it->second == ClusterKeys::kNoNode && !w.interface.empty()))
+        moving.insert(ref_of(w));
+    }
   }
   if (objects.size() + moving.size() > etcd::kMaxTxnOps) refuse_beyond_one_transaction(objects, "applied", moving.size());
   auto rev = store_.put(objects, lease, moving);
