@@ -210,7 +210,7 @@ expect_fail "cli -> web:8080 denied again" tcp 8080
 
 echo "== etcd gone"
 kill "$etcd_pid"; wait "$etcd_pid" 2>/dev/null; etcd_pid=
-out=$(zs_on a apply -f "$work/cli.yaml" 2>&1); code=$?
+out=$(zs_on a apply -f "$work/web.yaml" 2>&1); code=$?
 expect_ok "apply fails without etcd" test "$code" != 0
 expect_contains "and says why" "$out" "cluster store unavailable, nothing applied"
 expect_ok "enforcement holds: web:80 allowed" tcp 80
