@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <memory>
 
 #include "api/canned_answer.h"
 #include "common/error.h"
@@ -60,14 +61,16 @@ bool worker_need_not_wait(std::string_view data, const WaitLimits& limits) {
 }
 
 bool worker_need_not_wait(int fd, const WaitLimits& limits) {
-  std::string peek(most_read(limits), '\0');
+  // (not zero-filled: up to 64 KiB for every accepted connection)
+  const size_t size = most_read(limits);
+  auto peek = std::make_unique_for_overwrite<char[]>(size);
   ssize_t n;
   do {
-    n = ::recv(fd, peek.data(), peek.size(), MSG_PEEK | MSG_DONTWAIT);
+    n = ::recv(fd, peek.get(), size, MSG_PEEK | MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;  // an error: the worker sees it at once
   if (n == 0) return true;
-  return worker_need_not_wait(std::string_view(peek.data(), static_cast<size_t>(n)), limits);
+  return worker_need_not_wait(std::string_view(peek.get(), static_cast<size_t>(n)), limits);
 }
 
 RequestWaiter::RequestWaiter(const Limits& limits, Ready ready)
