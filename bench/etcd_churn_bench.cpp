@@ -13,7 +13,8 @@
 // maps written here, by the agent's own stamps: the watch message read,
 // decoded, the maps written (ClusterMode::last_stamps), and the commit's
 // phases (Agent::last_commit_phases). The next change is written once this
-// one is applied (back to back), or --gap-ms later.
+// one is applied (back to back), or --gap-ms later. A new label set is
+// numbered in etcd by the writer first, as a node's apply numbers it.
 //
 //   sudo build/bench/etcd_churn_bench [--quick] [--changes N] [--gap-ms N]
 #include <signal.h>
@@ -38,6 +39,8 @@
 #include "agent/cluster_mode.h"
 #include "common/error.h"
 #include "policy/yaml_reader.h"
+#include "policy/compiler.h"
+#include "sources/cluster_identities.h"
 #include "sources/cluster_store.h"
 #include "churn_objects.h"
 
@@ -129,6 +132,8 @@ int main(int argc, char** argv) {
 
   // the cluster's state, written as another node's workloads and cluster-wide policies
   ClusterStore other(writer, ClusterKeys(kOther));
+  EtcdIdentityAllocator other_ids(writer);  // the other node's numbering (no lease: a bench)
+  other_ids.set_node(kOther);
   auto t = Clock::now();
   int64_t loaded = 0;
   auto put_text = [&](const std::string& text) {
@@ -214,8 +219,17 @@ int main(int argc, char** argv) {
       int fresh = kWorkloads + c;
       timed("workload added (existing label set)", false, one(fresh, app_labels(c % kApps)));
       timed("workload relabelled to another existing label set", false, one(c, app_labels((c + 1) % kApps)));
-      timed("workload relabelled to a new label set (an identity comes)", false,
-            one(c, app_labels(c % kApps) + ", pod-template-hash: h" + std::to_string(c)));
+      {
+        // numbered first by the node that writes it, as a node's apply does
+        // (its dry run claims new label sets): here, as in a cluster, the
+        // change's label set is in etcd before the change is
+        ObjectSet relabelled = one(c, app_labels(c % kApps) + ", pod-template-hash: h" + std::to_string(c));
+        const Workload& w = relabelled.workloads[0];
+        uint32_t number = other_ids.allocate(identity_labels(w, {{kNamespaceNameLabel, w.meta.ns}}));
+        timed("workload relabelled to a new label set (an identity comes)", false, relabelled);
+        if (!agent.snapshot().compiled->identities.count(number))
+          throw Error("the agent did not take the number the writer claimed (" + std::to_string(number) + ")");
+      }
       timed("workload removed", true, one(fresh, app_labels(c % kApps)));
       timed("workload relabelled back (its identity goes)", false, one(c, app_labels(c % kApps)));
     }

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "etcd_server.h"
 #include "sources/cluster_identities.h"
+#include "sources/identity_mirror.h"
 
 namespace zeroseg {
 namespace {
@@ -120,6 +121,73 @@ TEST(ClusterIdentities, ANewLabelSetIsNumberedInOneRoundTripOnceNextIsKnown) {
   EXPECT_EQ(a.allocate({{"app", "third"}}), third);
   EXPECT_EQ(txns_answered(etcd) - before, 1);
   EXPECT_EQ(a.all().at(third), (Labels{{"app", "third"}}));
+}
+
+// A change another node wrote names a label set that node numbered first
+// (its apply's dry run). The node applying the change (Learning) takes the
+// number from its mirror of by-key/ with no transaction at all, or without
+// the mirror with one read and no write; its use is written at its next
+// report, not in the change's path. A number the mirror saw released is
+// asked of etcd again (and numbered anew), not taken from the mirror.
+TEST(ClusterIdentities, ANumberAnotherNodeClaimedIsLearnedWithoutAWrite) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  auto client = client_for(etcd);
+  EtcdIdentityAllocator writer(client_for(etcd)), reader(client_for(etcd));
+  writer.set_node("node-a");
+  reader.set_node("node-b");
+  auto used_by = [&](uint32_t n, const std::string& node) {
+    auto r = client->range(std::string(kClusterIdentityPrefix) + "used-by/" + std::to_string(n) + "/" + node);
+    if (!r) throw Error(r.error());
+    return r->kvs.size() == 1;
+  };
+  const Labels web_labels{{"app", "web"}}, db_labels{{"app", "db"}};
+  uint32_t web = writer.allocate(web_labels);
+  {
+    EtcdIdentityAllocator::Learning learning;
+    int before = txns_answered(etcd);
+    EXPECT_EQ(reader.allocate(web_labels), web);
+    EXPECT_EQ(txns_answered(etcd) - before, 1) << "one read";
+  }
+  EXPECT_FALSE(used_by(web, "node-b")) << "written in the change's path";
+  ASSERT_TRUE(reader.report_usage({web}));
+  EXPECT_TRUE(used_by(web, "node-b")) << "not written at the report";
+
+  auto mirror = std::make_shared<IdentityMirror>(client->options(), kClusterIdentityPrefix);
+  mirror->start();
+  EtcdIdentityAllocator third(client_for(etcd));
+  third.set_node("node-c");
+  third.set_mirror(mirror);
+  uint32_t db = writer.allocate(db_labels);
+  auto mirrored = [&](const Labels& l, std::optional<uint32_t> want) {
+    for (int i = 0; i < 100 && mirror->number(third.key_path(l)) != want; i++)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return mirror->number(third.key_path(l)) == want;
+  };
+  ASSERT_TRUE(mirrored(db_labels, db)) << "the mirror did not see db's number in 10 s";
+  etcd.pause();  // nothing asked of etcd: an allocate that asked would wait out its timeout and throw
+  try {
+    EtcdIdentityAllocator::Learning learning;
+    EXPECT_EQ(third.allocate(db_labels), db);
+  } catch (const Error& e) {
+    ADD_FAILURE() << "asked etcd: " << e.what();
+  }
+  etcd.resume();
+  EXPECT_FALSE(used_by(db, "node-c"));
+  ASSERT_TRUE(third.report_usage({db}));
+  EXPECT_TRUE(used_by(db, "node-c"));
+
+  // db released (as a sweep does): the mirror forgets it; a new user numbers it anew
+  ASSERT_TRUE(client->del(third.key_path(db_labels)));
+  ASSERT_TRUE(mirrored(db_labels, std::nullopt)) << "the mirror kept a released number";
+  EtcdIdentityAllocator fourth(client_for(etcd));
+  fourth.set_mirror(mirror);
+  EtcdIdentityAllocator::Learning learning;
+  uint32_t again = fourth.allocate(db_labels);
+  EXPECT_NE(again, db);
+  EXPECT_TRUE(mirrored(db_labels, again));
+  mirror->stop();
+  EXPECT_EQ(mirror->number(third.key_path(db_labels)), std::nullopt) << "a stopped mirror answers";
 }
 
 // A `next` another node wrote wrong (attack review, session 16): a label

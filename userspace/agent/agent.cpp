@@ -410,7 +410,7 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
   release_beyond(*compiled_);
   old->catalog = publish_catalog();
   phase("swap");
-  persist();
+  state_files_.persist(*desired_, identities_, rule_ids_, durable);
   phase("state-dir");
   {
     std::lock_guard lock(housekeeping_mu_);

@@ -68,6 +68,11 @@ ClusterMode::ClusterMode(Agent& agent, std::shared_ptr<etcd::Client> client, con
       pacer_(report_interval),
       lease_(client, ClusterKeys(node).node_key(), lease_ttl, [this](int64_t lease) { on_lease(lease); },
              [this] { on_beat(); }) {
+  if (identities_) {
+    mirror_ = std::make_shared<IdentityMirror>(client->options(), identities_->prefix());
+    identities_->set_mirror(mirror_);
+    mirror_->start();
+  }
   reporter_ = std::thread([this] { report_loop(); });
   lease_.start();
 }
@@ -75,6 +80,8 @@ ClusterMode::ClusterMode(Agent& agent, std::shared_ptr<etcd::Client> client, con
 ClusterMode::~ClusterMode() {
   lease_.stop();
   watcher_.stop();
+  if (identities_) identities_->set_mirror(nullptr);
+  if (mirror_) mirror_->stop();
   {
     std::lock_guard lock(report_mu_);
     report_stop_ = true;
@@ -144,6 +151,7 @@ void ClusterMode::apply_here(const ObjectSet& put_in, const ObjectSet& gone_in, 
     log::warn("cluster: revision " + std::to_string(revision) + " would replace or remove " + ref +
               ", this node's workload: kept (only this node's apply or delete changes it)");
   try {
+    EtcdIdentityAllocator::Learning learning;  // etcd numbered these label sets as they were written
     if (gone.size()) {
       ApplyResult r = agent_.remove(gone, false);
       o.result.revision = r.revision;

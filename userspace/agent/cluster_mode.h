@@ -24,6 +24,7 @@
 #include "agent/report_pacer.h"
 #include "identity/allocator.h"
 #include "sources/cluster_identities.h"
+#include "sources/identity_mirror.h"
 #include "sources/backoff.h"
 #include "sources/cluster_store.h"
 #include "sources/etcd_client.h"
@@ -131,6 +132,7 @@ class ClusterMode : public DesiredState {
   std::map<std::string, std::string> nodes_;  // workload ref -> the node whose key holds it, under mu_
   std::set<std::string> deleting_;  // this node's workloads being deleted (refs), under mu_
   std::shared_ptr<EtcdIdentityAllocator> identities_;
+  std::shared_ptr<IdentityMirror> mirror_;  // the numbers identities_ learns changes' label sets from
   int64_t identity_grace_;
   ClusterWatcher watcher_;
   bool watching_ = false;  // the lease thread starts the watcher

@@ -124,11 +124,14 @@ void StateFiles::commit(const Pending& pending, bool durable) {
 }
 
 bool StateFiles::flush() {
-  if (!unsynced_.exchange(false)) return false;
+  bool rules = rules_unsynced_.exchange(false), desired = unsynced_.exchange(false);
+  if (!rules && !desired) return false;
   try {
-    store_.sync(kDesiredLog);
+    if (rules) store_.sync(kRulesLog);
+    if (desired) store_.sync(kDesiredLog);
   } catch (...) {
-    unsynced_ = true;
+    rules_unsynced_ = rules_unsynced_ || rules;
+    unsynced_ = unsynced_ || desired;
     throw;
   }
   return true;
@@ -139,8 +142,8 @@ void StateFiles::abandon(const Pending& pending) {
   persisted_.desired_log = pending.offset;
 }
 
-void StateFiles::persist(const ObjectSet& desired, const LocalIdentityAllocator& identities,
-                         RuleIdAllocator& rule_ids) {
+void StateFiles::persist(const ObjectSet& desired, const LocalIdentityAllocator& identities, RuleIdAllocator& rule_ids,
+                         bool durable) {
   // The desired objects are safe in desired.log already: what fails here
   // is tried again at the next commit, and a start redoes the numbering.
   auto attempt = [&](const char* what, auto&& f) {
@@ -152,7 +155,7 @@ void StateFiles::persist(const ObjectSet& desired, const LocalIdentityAllocator&
   };
   if (persisted_.desired_log > kCompactLogBytes) attempt("snapshot", [&] { write_snapshot(desired); });
   if (persisted_.identities != identities.changes()) {
-    auto numbers = std::make_shared<const std::map<uint32_t, Labels>>(identities.all());
+    auto numbers = std::make_shared<const SharedMap<uint32_t, Labels>>(identities.numbers());
     std::lock_guard lock(deferred_mu_);
     deferred_identities_ = std::move(numbers);
     persisted_.identities = identities.changes();
@@ -164,8 +167,10 @@ void StateFiles::persist(const ObjectSet& desired, const LocalIdentityAllocator&
       if (persisted_.rules_lost || !store_.exists("rules.json")) return write_rule_ids(rule_ids);
       std::string log = rule_ids.take_log();
       persisted_.rules_lost = true;  // taken: until it is in the file, only a whole rewrite has it
-      if (log.size() > kCompactLogBytes || (!log.empty() && store_.append_record(kRulesLog, log).size > kCompactLogBytes))
+      if (log.size() > kCompactLogBytes ||
+          (!log.empty() && store_.append_record(kRulesLog, log, false, durable).size > kCompactLogBytes))
         return write_rule_ids(rule_ids);
+      if (!log.empty() && !durable) rules_unsynced_ = true;
       persisted_.rules = rule_ids.changes();
       persisted_.rules_lost = false;
     });
@@ -173,7 +178,7 @@ void StateFiles::persist(const ObjectSet& desired, const LocalIdentityAllocator&
 }
 
 void StateFiles::write_deferred() {
-  std::shared_ptr<const std::map<uint32_t, Labels>> numbers;
+  std::shared_ptr<const SharedMap<uint32_t, Labels>> numbers;
   {
     std::lock_guard lock(deferred_mu_);
     numbers = deferred_identities_;

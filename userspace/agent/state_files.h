@@ -66,8 +66,8 @@ class StateFiles {
   // The change is in the maps: its record marked committed. Throws Error
   // (the record stays pending: forgotten at the next start).
   void commit(const Pending& pending, bool durable = true);
-  // The journal fsynced when a change was written without; true when it
-  // had to be. Throws Error (still to flush: tried again next time). May
+  // The journal (and rules.log) fsynced when a change was written without;
+  // true when it had to be. Throws Error (still to flush: tried again next time). May
   // run on another thread than the changes (housekeeping, off their lock).
   bool flush();
   // The change was not made: its record cut off (stays pending if it cannot be).
@@ -77,8 +77,12 @@ class StateFiles {
   // 4 MiB, the snapshot; what fails is logged and tried again next time.
   // identities.json is only handed over here (a copy of the numbers) and
   // written by write_deferred(): numbering a start redoes, and its JSON
-  // and fsyncs were a third of a pod churn change's time.
-  void persist(const ObjectSet& desired, const LocalIdentityAllocator& identities, RuleIdAllocator& rule_ids);
+  // and fsyncs were a third of a pod churn change's time. durable false
+  // (the change was journaled without an fsync): rules.log's append waits
+  // for flush() too (a start numbers anew what a crash lost, as it
+  // recompiles the change etcd's relist brings back).
+  void persist(const ObjectSet& desired, const LocalIdentityAllocator& identities, RuleIdAllocator& rule_ids,
+               bool durable = true);
   // Writes what persist() handed over. Off the changes' lock (housekeeping,
   // and before the agent ends); logs what fails and tries it again next time.
   void write_deferred();
@@ -97,9 +101,10 @@ class StateFiles {
     size_t desired_log = 0;   // desired.log's size
   };
   Persisted persisted_;
-  std::atomic<bool> unsynced_{false};  // desired.log holds writes not yet fsynced
+  std::atomic<bool> unsynced_{false};        // desired.log holds writes not yet fsynced
+  std::atomic<bool> rules_unsynced_{false};  // and rules.log
   std::mutex deferred_mu_;
-  std::shared_ptr<const std::map<uint32_t, Labels>> deferred_identities_;  // under deferred_mu_
+  std::shared_ptr<const SharedMap<uint32_t, Labels>> deferred_identities_;  // under deferred_mu_
 };
 
 }  // namespace zeroseg

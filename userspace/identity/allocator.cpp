@@ -43,16 +43,15 @@ uint32_t LocalIdentityAllocator::allocate(const Labels& labels) {
 }
 
 void LocalIdentityAllocator::release_unused(const std::set<uint32_t>& in_use) {
-  for (auto it = by_id_.begin(); it != by_id_.end();) {
-    if (in_use.count(it->first)) {
-      ++it;
-      continue;
-    }
-    by_key_.erase(key_of(it->second));
-    if (!upstream_) pool_.give_back(it->first);
-    it = by_id_.erase(it);
-    changes_++;
+  std::vector<uint32_t> unused;
+  for (const auto& [id, labels] : by_id_) {
+    if (in_use.count(id)) continue;
+    by_key_.erase(key_of(labels));
+    if (!upstream_) pool_.give_back(id);
+    unused.push_back(id);
   }
+  for (uint32_t id : unused) by_id_.erase(id);
+  changes_ += unused.size();
 }
 
 nlohmann::json LocalIdentityAllocator::to_json() const {

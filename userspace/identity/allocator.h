@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/shared_map.h"
 #include "identity/labels.h"
 
 namespace zeroseg {
@@ -50,7 +51,10 @@ class LocalIdentityAllocator : public IdentityAllocator {
  public:
   uint32_t allocate(const Labels& labels) override;
   void release_unused(const std::set<uint32_t>& in_use) override;
-  std::map<uint32_t, Labels> all() const override { return by_id_; }
+  std::map<uint32_t, Labels> all() const override { return {by_id_.begin(), by_id_.end()}; }
+  // The same, cheap: the copy shares the table's chunks (SharedMap), so a
+  // change's handing them to the state directory copies no label set.
+  SharedMap<uint32_t, Labels> numbers() const { return by_id_; }
 
   nlohmann::json to_json() const;
   void from_json(const nlohmann::json& j);
@@ -64,7 +68,7 @@ class LocalIdentityAllocator : public IdentityAllocator {
 
  private:
   std::map<std::string, uint32_t> by_key_;
-  std::map<uint32_t, Labels> by_id_;
+  SharedMap<uint32_t, Labels> by_id_;
   uint64_t changes_ = 0;
   NumberPool pool_{ZS_ID_FIRST_ALLOCATED};
   std::shared_ptr<IdentityAllocator> upstream_;

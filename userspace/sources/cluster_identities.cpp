@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "sources/identity_mirror.h"
 
 namespace zeroseg {
 namespace {
@@ -47,7 +49,11 @@ std::string escaped_key(const Labels& labels) {
   return out;
 }
 
-std::optional<uint32_t> parse_number(const std::string& s) {
+std::optional<uint32_t> parse_number(const std::string& s) { return parse_identity_number(s); }
+
+}  // namespace
+
+std::optional<uint32_t> parse_identity_number(const std::string& s) {
   // decimal as std::to_string writes it: no leading zero (a claim of
   // "0256" would compare it against "256" and fail every round)
   if (s.empty() || s.size() > 10 || s[0] == '0' || s.find_first_not_of("0123456789") != std::string::npos)
@@ -57,8 +63,6 @@ std::optional<uint32_t> parse_number(const std::string& s) {
   return static_cast<uint32_t>(n);
 }
 
-}  // namespace
-
 EtcdIdentityAllocator::EtcdIdentityAllocator(std::shared_ptr<etcd::Client> client, std::string prefix)
     : client_(std::move(client)), prefix_(std::move(prefix)) {}
 
@@ -66,11 +70,60 @@ std::string EtcdIdentityAllocator::key_path(const Labels& labels) const {
   return prefix_ + "by-key/" + escaped_key(labels);
 }
 
+namespace {
+thread_local bool t_learning = false;  // EtcdIdentityAllocator::Learning
+}  // namespace
+
+EtcdIdentityAllocator::Learning::Learning() : was_(std::exchange(t_learning, true)) {}
+EtcdIdentityAllocator::Learning::~Learning() { t_learning = was_; }
+
+std::optional<uint32_t> EtcdIdentityAllocator::read_back(const etcd::TxnResult& done, const std::string& path,
+                                                         const Labels& labels) {
+  if (done.ranges.size() != 2) throw Error("identity for " + labels_str(labels) + ": etcd answered no ranges");
+  const std::string next_path = prefix_ + "next";
+  // `next` as read, for the next claim; one that is no number is refused
+  // only if a number must be taken from it: a label set numbered already
+  // is found whatever `next` holds
+  const auto& next_kvs = done.ranges[1].kvs;
+  std::optional<uint32_t> next = ZS_ID_FIRST_ALLOCATED;
+  if (!next_kvs.empty()) next = parse_number(next_kvs[0].value);
+  next_seen_ = next.value_or(ZS_ID_FIRST_ALLOCATED);
+  next_mod_ = next_kvs.empty() || !next ? 0 : next_kvs[0].mod_revision;
+  const auto& key_kvs = done.ranges[0].kvs;
+  if (key_kvs.empty()) {
+    if (!next) throw Error("identities: etcd holds '" + next_kvs[0].value + "' at " + next_path);
+    if (*next == UINT32_MAX)
+      throw Error("identities: every number is taken in etcd (" + next_path + " holds " + next_kvs[0].value + ")");
+    return std::nullopt;
+  }
+  auto n = parse_number(key_kvs[0].value);
+  if (!n)
+    throw Error("identity for " + labels_str(labels) + ": etcd holds '" + key_kvs[0].value + "' at " + path +
+                ", not an identity number");
+  return n;
+}
+
 uint32_t EtcdIdentityAllocator::allocate(const Labels& labels) {
   const std::string path = key_path(labels);
   std::lock_guard lock(mu_);
   if (auto it = by_key_.find(path); it != by_key_.end()) return it->second;
   const std::string next_path = prefix_ + "next";
+  auto keep = [&](uint32_t number, bool use_written) {
+    by_key_[path] = number;
+    by_id_[number] = labels;
+    if (node_.empty()) return number;
+    if (use_written) reported_.insert(number);
+    fresh_.insert(number);  // reported at the next beat even if no compile keeps it yet
+    return number;
+  };
+  if (t_learning) {
+    if (mirror_)
+      if (auto n = mirror_->number(path)) return keep(*n, false);
+    // a read (no raft write, no fsync): the number, or `next` for the claim below
+    auto seen = client_->txn({{}, {etcd::Op::get(path), etcd::Op::get(next_path)}, {}});
+    if (!seen) throw Error("identity for " + labels_str(labels) + ": " + seen.error());
+    if (auto n = read_back(*seen, path, labels)) return keep(*n, false);
+  }
   const std::string labels_json = nlohmann::json(labels).dump();
   for (int round = 0; round < kMaxRounds; round++) {
     // One transaction claims `next` as this node last saw it: it commits
@@ -105,50 +158,24 @@ uint32_t EtcdIdentityAllocator::allocate(const Labels& labels) {
     }
     auto done = client_->txn(claim);
     if (!done) throw Error("identity for " + labels_str(labels) + ": " + done.error());
-    uint32_t number = 0;
     if (done->succeeded && !seen_full) {
-      number = candidate;
       next_seen_ = candidate + 1;
       next_mod_ = done->revision;  // the put of `next` is this revision's
-    } else {
-      if (done->ranges.size() != 2) throw Error("identity for " + labels_str(labels) + ": etcd answered no ranges");
-      // `next` as read, for the next claim; one that is no number is
-      // refused below only if a number must be taken from it: a label set
-      // numbered already is found whatever `next` holds
-      const auto& next_kvs = done->ranges[1].kvs;
-      std::optional<uint32_t> next = ZS_ID_FIRST_ALLOCATED;
-      if (!next_kvs.empty()) next = parse_number(next_kvs[0].value);
-      next_seen_ = next.value_or(ZS_ID_FIRST_ALLOCATED);
-      next_mod_ = next_kvs.empty() || !next ? 0 : next_kvs[0].mod_revision;
-      const auto& key_kvs = done->ranges[0].kvs;
-      if (key_kvs.empty()) {
-        if (!next) throw Error("identities: etcd holds '" + next_kvs[0].value + "' at " + next_path);
-        if (*next == UINT32_MAX)
-          throw Error("identities: every number is taken in etcd (" + next_path + " holds " + next_kvs[0].value + ")");
-        continue;  // the key is still new: claim `next` as just read
-      }
-      auto n = parse_number(key_kvs[0].value);
-      if (!n) throw Error("identity for " + labels_str(labels) + ": etcd holds '" + key_kvs[0].value +
-                          "' at " + path + ", not an identity number");
-      number = *n;
-      if (!node_.empty()) {
-        // the use is written only while the number is still this key's: a
-        // sweep that released it meanwhile makes this fail, and we claim again
-        etcd::Txn use;
-        use.compare = {etcd::Compare::value_is(path, std::to_string(number))};
-        use.success = {etcd::Op::put(used_key(number), "", lease_), etcd::Op::del(prefix_ + "unused/" + std::to_string(number))};
-        auto used = client_->txn(use);
-        if (!used) throw Error("identity for " + labels_str(labels) + ": " + used.error());
-        if (!used->succeeded) continue;
-      }
+      return keep(candidate, true);
     }
-    by_key_[path] = number;
-    by_id_[number] = labels;
+    auto number = read_back(*done, path, labels);
+    if (!number) continue;  // the key is still new: claim `next` as just read
     if (!node_.empty()) {
-      reported_.insert(number);
-      fresh_.insert(number);
+      // the use is written only while the number is still this key's: a
+      // sweep that released it meanwhile makes this fail, and we claim again
+      etcd::Txn use;
+      use.compare = {etcd::Compare::value_is(path, std::to_string(*number))};
+      use.success = {etcd::Op::put(used_key(*number), "", lease_), etcd::Op::del(prefix_ + "unused/" + std::to_string(*number))};
+      auto used = client_->txn(use);
+      if (!used) throw Error("identity for " + labels_str(labels) + ": " + used.error());
+      if (!used->succeeded) continue;
     }
-    return number;
+    return keep(*number, true);
   }
   throw Error("identity for " + labels_str(labels) + ": etcd stayed contended for " + std::to_string(kMaxRounds) +
               " rounds");
@@ -177,6 +204,11 @@ namespace zeroseg {
 
 std::string EtcdIdentityAllocator::used_key(uint32_t number) const {
   return prefix_ + "used-by/" + std::to_string(number) + "/" + node_;
+}
+
+void EtcdIdentityAllocator::set_mirror(std::shared_ptr<const IdentityMirror> mirror) {
+  std::lock_guard lock(mu_);
+  mirror_ = std::move(mirror);
 }
 
 void EtcdIdentityAllocator::set_node(std::string node) {

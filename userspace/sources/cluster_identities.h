@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -54,6 +55,11 @@ struct ClusterIdentity {
 etcd::Result<std::vector<ClusterIdentity>> list_cluster_identities(etcd::Client& client,
                                                                    const std::string& prefix = kClusterIdentityPrefix);
 
+// A number as etcd holds it (decimal, no leading zero, allocatable); none otherwise.
+std::optional<uint32_t> parse_identity_number(const std::string& s);
+
+class IdentityMirror;
+
 class EtcdIdentityAllocator : public IdentityAllocator {
  public:
   // client: shared with the node's other cluster users; prefix: tests use their own.
@@ -78,6 +84,28 @@ class EtcdIdentityAllocator : public IdentityAllocator {
   // why) when etcd cannot be reached: a compile that needs a new identity
   // then fails whole, changing nothing.
   uint32_t allocate(const Labels& labels) override;
+
+  // While one lives on a thread, that thread's allocations are of label sets
+  // etcd most likely numbers already: those of a change read from the watch,
+  // which the node that wrote it numbered first (its apply's dry run). Such
+  // a number is read, with no write; this node's use of it is written at the
+  // next lease beat (report_usage) instead of in the change's path. (An
+  // apply keeps the write in its path: its use is recorded before its
+  // workload is, so no sweep can release the number in between.)
+  // Where Learning looks before etcd: the numbers a watch of by-key/ keeps
+  // (null: etcd only). Set by cluster mode, which runs the mirror.
+  void set_mirror(std::shared_ptr<const IdentityMirror> mirror);
+
+  class Learning {
+   public:
+    Learning();
+    ~Learning();
+    Learning(const Learning&) = delete;
+    Learning& operator=(const Learning&) = delete;
+
+   private:
+    bool was_;
+  };
   // Forgets numbers this node no longer uses (its cache only; what etcd
   // keeps is report_usage's and sweep's).
   void release_unused(const std::set<uint32_t>& in_use) override;
@@ -85,9 +113,13 @@ class EtcdIdentityAllocator : public IdentityAllocator {
 
   // The etcd key of a label set (by-key/...), for tests and `cluster status`.
   std::string key_path(const Labels& labels) const;
+  const std::string& prefix() const { return prefix_; }
 
  private:
   std::string used_key(uint32_t number) const;
+  // From a claim's reads (or a plain read): `next` kept for the next claim,
+  // and the key's number (nullopt: not numbered). Under mu_.
+  std::optional<uint32_t> read_back(const etcd::TxnResult& done, const std::string& path, const Labels& labels);
   std::shared_ptr<etcd::Client> client_;
   std::string prefix_;
   mutable std::mutex mu_;
@@ -96,6 +128,7 @@ class EtcdIdentityAllocator : public IdentityAllocator {
   std::set<uint32_t> reported_, fresh_;  // used-by keys written; numbers handed out since the last report
   std::map<std::string, uint32_t> by_key_;
   std::map<uint32_t, Labels> by_id_;
+  std::shared_ptr<const IdentityMirror> mirror_;  // under mu_
   // `next` as last seen in etcd, which allocate claims in one round trip:
   // next_seen_ its value (ZS_ID_FIRST_ALLOCATED when absent, never read
   // or no number; UINT32_MAX: every number taken, allocate only reads),
