@@ -7,8 +7,9 @@
 // datapath, ClusterMode as `zeroseg agent --cluster` wires it, identities
 // numbered in etcd) lists them. Then a second client, as another node
 // would, writes one workload change at a time: added, relabelled to an
-// existing label set, relabelled to a new one (an identity comes, numbered
-// through etcd), removed, relabelled back (that identity goes). Each is
+// existing label set, relabelled to a new one (an identity comes, learned
+// from the writer's numbering: the agent's mirror of by-key/, else one
+// read), removed, relabelled back (that identity goes). Each is
 // timed from the writer's request and from etcd's reply to the change's
 // maps written here, by the agent's own stamps: the watch message read,
 // decoded, the maps written (ClusterMode::last_stamps), and the commit's
@@ -242,6 +243,10 @@ int main(int argc, char** argv) {
       for (double v : f.ms) all.add(v);
     }
     std::printf("| every change (%zu) | %.2f / %.2f / %.2f ms |\n", all.ms.size(), all.at(0.5), all.at(0.99), all.at(1.0));
+    auto learned = ids->sources();
+    std::printf("\nthe agent's label sets it did not hold: %llu from its mirror of by-key/, %llu read, %llu claimed\n",
+                static_cast<unsigned long long>(learned.mirror), static_cast<unsigned long long>(learned.read),
+                static_cast<unsigned long long>(learned.claimed));
     std::printf("\nby stage, p50 / p99 / max ms (the agent's stamps)\n");
     for (auto& [name, f] : stages) std::printf("  %-58s %8.2f %8.2f %8.2f\n", name.c_str(), f.at(0.5), f.at(0.99), f.at(1.0));
   }

@@ -123,71 +123,98 @@ TEST(ClusterIdentities, ANewLabelSetIsNumberedInOneRoundTripOnceNextIsKnown) {
   EXPECT_EQ(a.all().at(third), (Labels{{"app", "third"}}));
 }
 
+// Whether NODE's use of number n is written in etcd.
+bool used_by(etcd::Client& client, uint32_t n, const std::string& node) {
+  auto r = client.range(std::string(kClusterIdentityPrefix) + "used-by/" + std::to_string(n) + "/" + node);
+  if (!r) throw Error(r.error());
+  return r->kvs.size() == 1;
+}
+
+// Waits up to 10 s for the mirror to hold `want` for the label set.
+bool mirrored(const IdentityMirror& mirror, const EtcdIdentityAllocator& a, const Labels& l, std::optional<uint32_t> want) {
+  for (int i = 0; i < 100 && mirror.number(a.key_path(l)) != want; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return mirror.number(a.key_path(l)) == want;
+}
+
 // A change another node wrote names a label set that node numbered first
-// (its apply's dry run). The node applying the change (Learning) takes the
-// number from its mirror of by-key/ with no transaction at all, or without
-// the mirror with one read and no write; its use is written at its next
-// report, not in the change's path. A number the mirror saw released is
-// asked of etcd again (and numbered anew), not taken from the mirror.
-TEST(ClusterIdentities, ANumberAnotherNodeClaimedIsLearnedWithoutAWrite) {
+// (its apply's dry run). The node applying the change (Learning), without
+// a mirror, reads the number (one transaction, no write); its use is
+// written at its next report, not in the change's path.
+TEST(ClusterIdentities, ALearnedNumberIsReadOnceAndItsUseWrittenAtTheNextReport) {
   ZS_REQUIRE_ETCD();
   EtcdServer etcd;
   auto client = client_for(etcd);
   EtcdIdentityAllocator writer(client_for(etcd)), reader(client_for(etcd));
   writer.set_node("node-a");
   reader.set_node("node-b");
-  auto used_by = [&](uint32_t n, const std::string& node) {
-    auto r = client->range(std::string(kClusterIdentityPrefix) + "used-by/" + std::to_string(n) + "/" + node);
-    if (!r) throw Error(r.error());
-    return r->kvs.size() == 1;
-  };
-  const Labels web_labels{{"app", "web"}}, db_labels{{"app", "db"}};
+  const Labels web_labels{{"app", "web"}};
   uint32_t web = writer.allocate(web_labels);
   {
     EtcdIdentityAllocator::Learning learning;
     int before = txns_answered(etcd);
     EXPECT_EQ(reader.allocate(web_labels), web);
-    EXPECT_EQ(txns_answered(etcd) - before, 1) << "one read";
+    EXPECT_EQ(txns_answered(etcd) - before, 1) << "more than one read";
   }
-  EXPECT_FALSE(used_by(web, "node-b")) << "written in the change's path";
+  EXPECT_FALSE(used_by(*client, web, "node-b")) << "written in the change's path";
   ASSERT_TRUE(reader.report_usage({web}));
-  EXPECT_TRUE(used_by(web, "node-b")) << "not written at the report";
+  EXPECT_TRUE(used_by(*client, web, "node-b")) << "not written at the report";
+  EXPECT_EQ(reader.sources().read, 1u);
+}
 
+// With the mirror of by-key/ (cluster mode runs one), the number is taken
+// with no transaction at all: etcd stopped, the allocate still answers.
+TEST(ClusterIdentities, ANumberInTheMirrorIsLearnedWithoutAskingEtcd) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  auto client = client_for(etcd);
+  EtcdIdentityAllocator writer(client_for(etcd)), reader(client_for(etcd));
+  writer.set_node("node-a");
+  reader.set_node("node-c");
   auto mirror = std::make_shared<IdentityMirror>(client->options(), kClusterIdentityPrefix);
   mirror->start();
-  EtcdIdentityAllocator third(client_for(etcd));
-  third.set_node("node-c");
-  third.set_mirror(mirror);
+  reader.set_mirror(mirror);
+  const Labels db_labels{{"app", "db"}};
   uint32_t db = writer.allocate(db_labels);
-  auto mirrored = [&](const Labels& l, std::optional<uint32_t> want) {
-    for (int i = 0; i < 100 && mirror->number(third.key_path(l)) != want; i++)
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    return mirror->number(third.key_path(l)) == want;
-  };
-  ASSERT_TRUE(mirrored(db_labels, db)) << "the mirror did not see db's number in 10 s";
-  etcd.pause();  // nothing asked of etcd: an allocate that asked would wait out its timeout and throw
+  ASSERT_TRUE(mirrored(*mirror, reader, db_labels, db)) << "the mirror did not see db's number in 10 s";
+  etcd.pause();  // an allocate that asked etcd would wait out its timeout and throw
   try {
     EtcdIdentityAllocator::Learning learning;
-    EXPECT_EQ(third.allocate(db_labels), db);
+    EXPECT_EQ(reader.allocate(db_labels), db);
   } catch (const Error& e) {
     ADD_FAILURE() << "asked etcd: " << e.what();
   }
   etcd.resume();
-  EXPECT_FALSE(used_by(db, "node-c"));
-  ASSERT_TRUE(third.report_usage({db}));
-  EXPECT_TRUE(used_by(db, "node-c"));
-
-  // db released (as a sweep does): the mirror forgets it; a new user numbers it anew
-  ASSERT_TRUE(client->del(third.key_path(db_labels)));
-  ASSERT_TRUE(mirrored(db_labels, std::nullopt)) << "the mirror kept a released number";
-  EtcdIdentityAllocator fourth(client_for(etcd));
-  fourth.set_mirror(mirror);
-  EtcdIdentityAllocator::Learning learning;
-  uint32_t again = fourth.allocate(db_labels);
-  EXPECT_NE(again, db);
-  EXPECT_TRUE(mirrored(db_labels, again));
+  EXPECT_EQ(reader.sources().mirror, 1u);
+  EXPECT_FALSE(used_by(*client, db, "node-c")) << "written in the change's path";
+  ASSERT_TRUE(reader.report_usage({db}));
+  EXPECT_TRUE(used_by(*client, db, "node-c")) << "not written at the report";
   mirror->stop();
-  EXPECT_EQ(mirror->number(third.key_path(db_labels)), std::nullopt) << "a stopped mirror answers";
+  EXPECT_EQ(mirror->number(reader.key_path(db_labels)), std::nullopt) << "a stopped mirror answers";
+}
+
+// A number whose by-key/ key the mirror saw deleted (what it watches of a
+// sweep's release) is not taken from it: etcd is asked, and numbers the
+// label set anew; the mirror then holds the new number.
+TEST(ClusterIdentities, ANumberTheMirrorSawDeletedIsNotLearned) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  auto client = client_for(etcd);
+  EtcdIdentityAllocator writer(client_for(etcd)), reader(client_for(etcd));
+  auto mirror = std::make_shared<IdentityMirror>(client->options(), kClusterIdentityPrefix);
+  mirror->start();
+  reader.set_mirror(mirror);
+  const Labels db_labels{{"app", "db"}};
+  uint32_t db = writer.allocate(db_labels);
+  ASSERT_TRUE(mirrored(*mirror, reader, db_labels, db));
+  ASSERT_TRUE(client->del(reader.key_path(db_labels)));
+  ASSERT_TRUE(mirrored(*mirror, reader, db_labels, std::nullopt)) << "the mirror kept a deleted number";
+  EtcdIdentityAllocator::Learning learning;
+  uint32_t again = reader.allocate(db_labels);
+  EXPECT_NE(again, db);
+  EXPECT_EQ(reader.sources().mirror, 0u);
+  EXPECT_EQ(reader.sources().claimed, 1u);
+  EXPECT_TRUE(mirrored(*mirror, reader, db_labels, again));
 }
 
 // A `next` another node wrote wrong (attack review, session 16): a label

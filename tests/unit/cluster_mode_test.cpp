@@ -363,5 +363,35 @@ TEST(ClusterOutcome, ARelistsOutcomeAnswersTheRevisionsItTookIn) {
   EXPECT_EQ(outcome_of(full, 100), std::optional<std::string>("x"));
 }
 
+// The wiring of docs/cluster.md, "Identities": a workload applied through
+// node-a numbers its label set there (the apply's dry run claims it); node-b,
+// applying the change its watch brings, learns that number (from its mirror
+// of by-key/, else one read) and claims nothing. Fails with the Learning
+// scope out of ClusterMode::apply_here (b's allocate then claims).
+TEST_F(ClusterModeTest, ALabelSetAnotherNodeNumberedIsLearnedNotClaimed) {
+  ZS_REQUIRE_PRIVILEGED();
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  SecondAgent b(config_);
+  auto ids_a = cluster_identities(client_for(etcd), "node-a"), ids_b = cluster_identities(client_for(etcd), "node-b");
+  Agent agent_a(config_, ids_a), agent_b(b.config, ids_b);
+  ClusterMode cluster_a(agent_a, client_for(etcd), "node-a", 60, ids_a);
+  ClusterMode cluster_b(agent_b, client_for(etcd), "node-b", 60, ids_b);
+  ASSERT_TRUE(both_up(cluster_a, cluster_b));
+  const auto before = ids_b->sources();
+  cluster_a.apply(load_yaml(kWorkload, "a.yaml"), false);
+  ASSERT_TRUE(within(30s, [&] { return holds(agent_b, "Workload/lab/a"); })) << cluster_b.status().dump();
+  const auto after = ids_b->sources();
+  EXPECT_EQ(after.claimed, before.claimed) << "node-b claimed a label set node-a had numbered";
+  EXPECT_EQ(after.mirror + after.read - before.mirror - before.read, 1u);
+  uint32_t id_a = 0, id_b = 0;
+  for (const auto& [id, ci] : agent_a.snapshot().compiled->identities)
+    if (ci.labels.count("app") && ci.labels.at("app") == "a") id_a = id;
+  for (const auto& [id, ci] : agent_b.snapshot().compiled->identities)
+    if (ci.labels.count("app") && ci.labels.at("app") == "a") id_b = id;
+  EXPECT_NE(id_a, 0u);
+  EXPECT_EQ(id_a, id_b);
+}
+
 }  // namespace
 }  // namespace zeroseg

@@ -410,7 +410,7 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
   release_beyond(*compiled_);
   old->catalog = publish_catalog();
   phase("swap");
-  state_files_.persist(*desired_, identities_, rule_ids_, durable);
+  persist(durable);
   phase("state-dir");
   {
     std::lock_guard lock(housekeeping_mu_);
@@ -428,7 +428,7 @@ ApplyResult Agent::commit(ObjectSet next, ApplyResult result, bool dry_run, cons
   return result;
 }
 
-void Agent::persist() { state_files_.persist(*desired_, identities_, rule_ids_); }
+void Agent::persist(bool durable) { state_files_.persist(*desired_, identities_, rule_ids_, durable); }
 
 // An unreadable state is not an empty one: reconciling to it would detach
 // every endpoint (fail open). The agent stops before touching the maps.

@@ -102,8 +102,9 @@ class Agent : public DesiredState {
   struct TraceEnd;
   TraceEnd trace_end(const std::string& spec) const;
   std::string quarantine_target(const std::string& spec) const;
-  // After a commit: the numbering files (StateFiles::persist).
-  void persist();
+  // The numbering files (StateFiles::persist), durable false: rules.log
+  // without an fsync, as the change's journal record was (cluster mode).
+  void persist(bool durable = true);
   // The state dir read back; Error ("refusing to start") when it cannot be.
   StateFiles::Loaded load_state();
   // Returns the catalog it replaced.

@@ -68,20 +68,20 @@ ClusterMode::ClusterMode(Agent& agent, std::shared_ptr<etcd::Client> client, con
       pacer_(report_interval),
       lease_(client, ClusterKeys(node).node_key(), lease_ttl, [this](int64_t lease) { on_lease(lease); },
              [this] { on_beat(); }) {
-  if (identities_) {
-    mirror_ = std::make_shared<IdentityMirror>(client->options(), identities_->prefix());
-    identities_->set_mirror(mirror_);
-    mirror_->start();
-  }
   reporter_ = std::thread([this] { report_loop(); });
   lease_.start();
+  if (identities_) {  // last: nothing after it throws, so the destructor stops it
+    identity_mirror_ = std::make_shared<IdentityMirror>(client->options(), identities_->prefix());
+    identities_->set_mirror(identity_mirror_);
+    identity_mirror_->start();
+  }
 }
 
 ClusterMode::~ClusterMode() {
   lease_.stop();
   watcher_.stop();
   if (identities_) identities_->set_mirror(nullptr);
-  if (mirror_) mirror_->stop();
+  if (identity_mirror_) identity_mirror_->stop();
   {
     std::lock_guard lock(report_mu_);
     report_stop_ = true;
@@ -151,7 +151,9 @@ void ClusterMode::apply_here(const ObjectSet& put_in, const ObjectSet& gone_in, 
     log::warn("cluster: revision " + std::to_string(revision) + " would replace or remove " + ref +
               ", this node's workload: kept (only this node's apply or delete changes it)");
   try {
-    EtcdIdentityAllocator::Learning learning;  // etcd numbered these label sets as they were written
+    // most of these label sets the writing node numbered (its dry run):
+    // learned, not claimed again; any other is claimed as usual
+    EtcdIdentityAllocator::Learning learning;
     if (gone.size()) {
       ApplyResult r = agent_.remove(gone, false);
       o.result.revision = r.revision;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Cluster mode (`zeroseg agent --cluster etcd://...`): etcd holds the
 // desired objects of every node (sources/cluster_store.h) and numbers
-// identities (sources/cluster_identities.h). An apply through this node's
+// identities (sources/cluster_identities.h; the numbers other nodes gave
+// are learned from sources/identity_mirror.h). An apply through this node's
 // API is written to etcd in one transaction; this node's watcher then
 // applies it here like every other node's, and the API answers once the
 // local datapath enforces it. The watcher feeds the agent through the
@@ -132,7 +133,7 @@ class ClusterMode : public DesiredState {
   std::map<std::string, std::string> nodes_;  // workload ref -> the node whose key holds it, under mu_
   std::set<std::string> deleting_;  // this node's workloads being deleted (refs), under mu_
   std::shared_ptr<EtcdIdentityAllocator> identities_;
-  std::shared_ptr<IdentityMirror> mirror_;  // the numbers identities_ learns changes' label sets from
+  std::shared_ptr<IdentityMirror> identity_mirror_;  // where identities_ learns changes' label sets' numbers
   int64_t identity_grace_;
   ClusterWatcher watcher_;
   bool watching_ = false;  // the lease thread starts the watcher

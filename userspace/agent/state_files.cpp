@@ -126,13 +126,24 @@ void StateFiles::commit(const Pending& pending, bool durable) {
 bool StateFiles::flush() {
   bool rules = rules_unsynced_.exchange(false), desired = unsynced_.exchange(false);
   if (!rules && !desired) return false;
-  try {
-    if (rules) store_.sync(kRulesLog);
-    if (desired) store_.sync(kDesiredLog);
-  } catch (...) {
-    rules_unsynced_ = rules_unsynced_ || rules;
-    unsynced_ = unsynced_ || desired;
-    throw;
+  if (rules) {
+    try {
+      store_.sync(kRulesLog);
+    } catch (...) {
+      // a failed fdatasync may have dropped the pages it could not write
+      // (a second one then "succeeds"): the next change writes rules.json whole
+      rules_rewrite_ = true;
+      if (desired) unsynced_ = true;
+      throw;
+    }
+  }
+  if (desired) {
+    try {
+      store_.sync(kDesiredLog);
+    } catch (...) {
+      unsynced_ = true;
+      throw;
+    }
   }
   return true;
 }
@@ -162,7 +173,8 @@ void StateFiles::persist(const ObjectSet& desired, const LocalIdentityAllocator&
   }
   // rule ids: their changes appended to rules.log (100k ids are 4.7 MB of
   // JSON), the whole file rewritten when the log grows past it
-  if (persisted_.rules != rule_ids.changes()) {
+  if (rules_rewrite_.exchange(false)) persisted_.rules_lost = true;
+  if (persisted_.rules != rule_ids.changes() || persisted_.rules_lost) {
     attempt("rule ids", [&] {
       if (persisted_.rules_lost || !store_.exists("rules.json")) return write_rule_ids(rule_ids);
       std::string log = rule_ids.take_log();

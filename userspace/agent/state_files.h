@@ -75,7 +75,8 @@ class StateFiles {
 
   // After a commit: identities, rule ids and, when desired.log outgrew
   // 4 MiB, the snapshot; what fails is logged and tried again next time.
-  // identities.json is only handed over here (a copy of the numbers) and
+  // identities.json is only handed over here (a SharedMap that shares the
+  // allocator's chunks: no label set copied) and
   // written by write_deferred(): numbering a start redoes, and its JSON
   // and fsyncs were a third of a pod churn change's time. durable false
   // (the change was journaled without an fsync): rules.log's append waits
@@ -103,6 +104,7 @@ class StateFiles {
   Persisted persisted_;
   std::atomic<bool> unsynced_{false};        // desired.log holds writes not yet fsynced
   std::atomic<bool> rules_unsynced_{false};  // and rules.log
+  std::atomic<bool> rules_rewrite_{false};   // its fsync failed: rules.json whole at the next persist()
   std::mutex deferred_mu_;
   std::shared_ptr<const SharedMap<uint32_t, Labels>> deferred_identities_;  // under deferred_mu_
 };

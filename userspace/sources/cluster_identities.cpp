@@ -49,8 +49,6 @@ std::string escaped_key(const Labels& labels) {
   return out;
 }
 
-std::optional<uint32_t> parse_number(const std::string& s) { return parse_identity_number(s); }
-
 }  // namespace
 
 std::optional<uint32_t> parse_identity_number(const std::string& s) {
@@ -86,7 +84,7 @@ std::optional<uint32_t> EtcdIdentityAllocator::read_back(const etcd::TxnResult& 
   // is found whatever `next` holds
   const auto& next_kvs = done.ranges[1].kvs;
   std::optional<uint32_t> next = ZS_ID_FIRST_ALLOCATED;
-  if (!next_kvs.empty()) next = parse_number(next_kvs[0].value);
+  if (!next_kvs.empty()) next = parse_identity_number(next_kvs[0].value);
   next_seen_ = next.value_or(ZS_ID_FIRST_ALLOCATED);
   next_mod_ = next_kvs.empty() || !next ? 0 : next_kvs[0].mod_revision;
   const auto& key_kvs = done.ranges[0].kvs;
@@ -96,7 +94,7 @@ std::optional<uint32_t> EtcdIdentityAllocator::read_back(const etcd::TxnResult& 
       throw Error("identities: every number is taken in etcd (" + next_path + " holds " + next_kvs[0].value + ")");
     return std::nullopt;
   }
-  auto n = parse_number(key_kvs[0].value);
+  auto n = parse_identity_number(key_kvs[0].value);
   if (!n)
     throw Error("identity for " + labels_str(labels) + ": etcd holds '" + key_kvs[0].value + "' at " + path +
                 ", not an identity number");
@@ -116,14 +114,23 @@ uint32_t EtcdIdentityAllocator::allocate(const Labels& labels) {
     fresh_.insert(number);  // reported at the next beat even if no compile keeps it yet
     return number;
   };
+  const std::vector<etcd::Op> reads = {etcd::Op::get(path), etcd::Op::get(next_path)};
   if (t_learning) {
-    if (mirror_)
-      if (auto n = mirror_->number(path)) return keep(*n, false);
+    if (mirror_) {
+      if (auto n = mirror_->number(path)) {
+        sources_.mirror++;
+        return keep(*n, false);
+      }
+    }
     // a read (no raft write, no fsync): the number, or `next` for the claim below
-    auto seen = client_->txn({{}, {etcd::Op::get(path), etcd::Op::get(next_path)}, {}});
+    auto seen = client_->txn({{}, reads, {}});
     if (!seen) throw Error("identity for " + labels_str(labels) + ": " + seen.error());
-    if (auto n = read_back(*seen, path, labels)) return keep(*n, false);
+    if (auto n = read_back(*seen, path, labels)) {
+      sources_.read++;
+      return keep(*n, false);
+    }
   }
+  sources_.claimed++;
   const std::string labels_json = nlohmann::json(labels).dump();
   for (int round = 0; round < kMaxRounds; round++) {
     // One transaction claims `next` as this node last saw it: it commits
@@ -137,9 +144,8 @@ uint32_t EtcdIdentityAllocator::allocate(const Labels& labels) {
     // numbered; `next` may have been repaired since it was seen)
     const bool seen_full = candidate == UINT32_MAX;
     etcd::Txn claim;
-    std::vector<etcd::Op> reads = {etcd::Op::get(path), etcd::Op::get(next_path)};
     if (seen_full) {
-      claim.success = std::move(reads);
+      claim.success = reads;
     } else {
       // `next` compared by value and by revision: a revision alone could
       // come round again after etcd is restored from a snapshot
@@ -154,7 +160,7 @@ uint32_t EtcdIdentityAllocator::allocate(const Labels& labels) {
                        etcd::Op::put(prefix_ + "by-id/" + std::to_string(candidate), labels_json),
                        etcd::Op::put(next_path, std::to_string(candidate + 1))};
       if (!node_.empty()) claim.success.push_back(etcd::Op::put(used_key(candidate), "", lease_));
-      claim.failure = std::move(reads);
+      claim.failure = reads;
     }
     auto done = client_->txn(claim);
     if (!done) throw Error("identity for " + labels_str(labels) + ": " + done.error());
@@ -206,6 +212,11 @@ std::string EtcdIdentityAllocator::used_key(uint32_t number) const {
   return prefix_ + "used-by/" + std::to_string(number) + "/" + node_;
 }
 
+EtcdIdentityAllocator::Sources EtcdIdentityAllocator::sources() const {
+  std::lock_guard lock(mu_);
+  return sources_;
+}
+
 void EtcdIdentityAllocator::set_mirror(std::shared_ptr<const IdentityMirror> mirror) {
   std::lock_guard lock(mu_);
   mirror_ = std::move(mirror);
@@ -250,8 +261,9 @@ etcd::Result<int64_t> EtcdIdentityAllocator::report_usage(const std::set<uint32_
   }
   auto r = etcd::txn_in_batches(*client_, ops);
   if (!r) return r;
-  // forgotten here too: a later use asks etcd again, which writes the use
-  // (or numbers the key anew, when a sweep released this number meanwhile)
+  // forgotten here too: a later use asks etcd again (or the mirror, under
+  // Learning), and the use is written then or at the next beat (or the key
+  // numbered anew, when a sweep released this number meanwhile)
   for (uint32_t n : dropped)
     if (auto it = by_id_.find(n); it != by_id_.end()) {
       by_key_.erase(key_path(it->second));
@@ -273,14 +285,14 @@ etcd::Result<std::vector<uint32_t>> EtcdIdentityAllocator::sweep(int64_t grace_s
   std::set<uint32_t> in_use;
   for (const auto& kv : seen->ranges[1].kvs) {
     std::string rest = kv.key.substr(used.size());
-    if (auto n = parse_number(rest.substr(0, rest.find('/')))) in_use.insert(*n);
+    if (auto n = parse_identity_number(rest.substr(0, rest.find('/')))) in_use.insert(*n);
   }
   std::map<uint32_t, const etcd::KeyValue*> marks;
   for (const auto& kv : seen->ranges[2].kvs)
-    if (auto n = parse_number(kv.key.substr(unused.size()))) marks[*n] = &kv;
+    if (auto n = parse_identity_number(kv.key.substr(unused.size()))) marks[*n] = &kv;
   std::vector<uint32_t> released;
   for (const auto& id : seen->ranges[0].kvs) {
-    auto n = parse_number(id.key.substr(by_id.size()));
+    auto n = parse_identity_number(id.key.substr(by_id.size()));
     if (!n) continue;
     const std::string num = std::to_string(*n), mark_key = unused + num, users = used + num + "/";
     auto mark = marks.find(*n);
@@ -339,7 +351,7 @@ etcd::Result<std::vector<ClusterIdentity>> list_cluster_identities(etcd::Client&
   if (seen->ranges.size() != 3) return R::failure("identities: etcd answered no ranges");
   std::map<uint32_t, ClusterIdentity> table;
   for (const auto& kv : seen->ranges[0].kvs) {
-    auto n = parse_number(kv.key.substr(by_id.size()));
+    auto n = parse_identity_number(kv.key.substr(by_id.size()));
     if (!n) continue;
     ClusterIdentity& id = table[*n];
     id.number = *n;
@@ -352,11 +364,11 @@ etcd::Result<std::vector<ClusterIdentity>> list_cluster_identities(etcd::Client&
   for (const auto& kv : seen->ranges[1].kvs) {
     std::string rest = kv.key.substr(used.size());
     size_t slash = rest.find('/');
-    auto n = parse_number(rest.substr(0, slash));
+    auto n = parse_identity_number(rest.substr(0, slash));
     if (n && slash != std::string::npos && table.count(*n)) table[*n].nodes.push_back(rest.substr(slash + 1));
   }
   for (const auto& kv : seen->ranges[2].kvs) {
-    auto n = parse_number(kv.key.substr(unused.size()));
+    auto n = parse_identity_number(kv.key.substr(unused.size()));
     if (!n || !table.count(*n)) continue;
     try {
       table[*n].unused_since = std::stoll(kv.value);

@@ -13,13 +13,14 @@
 // reads the winner's), and two keys never get one number.
 //
 // Release: every node keeps a used-by key under its lease for each number
-// it uses (written in the transaction that hands it the number, and again
-// from its compiled state at each lease beat: report_usage). A number that
+// it uses (written in the transaction that hands it the number, or for a
+// number learned under Learning at the next lease beat, and again from its
+// compiled state at each beat: report_usage). A number that
 // no used-by key names (its nodes stopped using it, or died and their
 // leases ran out) is marked unused; after `grace` seconds still unused, a
 // sweep deletes its by-key and by-id keys in one transaction that compares
 // that no used-by key appeared and the mark is the one it read, so a node
-// that took the number meanwhile keeps it. A later user of the label set
+// that wrote its use meanwhile keeps it. A later user of the label set
 // gets a new number: numbers are never handed out twice (`next` only grows),
 // so a node that still holds an old number never means another label set.
 #pragma once
@@ -80,22 +81,25 @@ class EtcdIdentityAllocator : public IdentityAllocator {
   // before now_seconds (and still unused). The numbers released.
   etcd::Result<std::vector<uint32_t>> sweep(int64_t grace_seconds, int64_t now_seconds);
 
-  // The key's number, from the cache or etcd; throws Error (naming etcd and
-  // why) when etcd cannot be reached: a compile that needs a new identity
-  // then fails whole, changing nothing.
+  // The key's number, from the cache, the mirror (under Learning) or etcd;
+  // throws Error (naming etcd and why) when etcd cannot be reached: a
+  // compile that needs a new identity then fails whole, changing nothing.
   uint32_t allocate(const Labels& labels) override;
 
   // While one lives on a thread, that thread's allocations are of label sets
-  // etcd most likely numbers already: those of a change read from the watch,
-  // which the node that wrote it numbered first (its apply's dry run). Such
-  // a number is read, with no write; this node's use of it is written at the
-  // next lease beat (report_usage) instead of in the change's path. (An
-  // apply keeps the write in its path: its use is recorded before its
-  // workload is, so no sweep can release the number in between.)
-  // Where Learning looks before etcd: the numbers a watch of by-key/ keeps
-  // (null: etcd only). Set by cluster mode, which runs the mirror.
-  void set_mirror(std::shared_ptr<const IdentityMirror> mirror);
-
+  // etcd most likely numbers already: those of a change read from the watch
+  // (ClusterMode::apply_here), which the node that wrote it numbered first
+  // (its apply's dry run, not under Learning). Such a number is taken from
+  // the mirror, else read (no write, no fsync); this node's use of it is
+  // written at the next lease beat (report_usage), not in the change's
+  // path. That is safe because the writing node's own use (its claim's
+  // used-by key, under its lease) holds the number until then; a release
+  // in between (a writer that is no node, e.g. etcdctl, of a label set
+  // unused past the grace) leaves this node with the label set under an
+  // old number, never another set's (identity_mirror.h). An apply through
+  // this node keeps the write in its path: its use is recorded before its
+  // workload is. A flag of the thread: allocate() is reached through
+  // LocalIdentityAllocator and the compiler, which have no parameter for it.
   class Learning {
    public:
     Learning();
@@ -106,6 +110,15 @@ class EtcdIdentityAllocator : public IdentityAllocator {
    private:
     bool was_;
   };
+  // Where Learning looks before etcd: the numbers a watch of by-key/ keeps
+  // (null: etcd only). Set by cluster mode, which runs the mirror.
+  void set_mirror(std::shared_ptr<const IdentityMirror> mirror);
+  // How the numbers this allocator did not have came (etcd_churn_bench):
+  // from the mirror, read under Learning, or by a claim's transactions.
+  struct Sources {
+    uint64_t mirror = 0, read = 0, claimed = 0;
+  };
+  Sources sources() const;
   // Forgets numbers this node no longer uses (its cache only; what etcd
   // keeps is report_usage's and sweep's).
   void release_unused(const std::set<uint32_t>& in_use) override;
@@ -129,6 +142,7 @@ class EtcdIdentityAllocator : public IdentityAllocator {
   std::map<std::string, uint32_t> by_key_;
   std::map<uint32_t, Labels> by_id_;
   std::shared_ptr<const IdentityMirror> mirror_;  // under mu_
+  Sources sources_;                                // under mu_
   // `next` as last seen in etcd, which allocate claims in one round trip:
   // next_seen_ its value (ZS_ID_FIRST_ALLOCATED when absent, never read
   // or no number; UINT32_MAX: every number taken, allocate only reads),

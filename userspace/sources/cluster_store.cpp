@@ -18,7 +18,6 @@ namespace {
 
 // How long a watch stream may stay silent before it is made again (and
 // the quiet time counted as applied, above).
-constexpr std::chrono::milliseconds kWatchIdle{10000};
 
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;

@@ -199,6 +199,8 @@ class ClusterWatcher {
   std::thread thread_;
 };
 
+// A watch with no message for this long ends and is made again (a quiet store).
+inline constexpr std::chrono::milliseconds kWatchIdle{10000};
 // Tries at etcd after a failure: 0.2 s doubling to 5 s, jittered (sources/backoff.h).
 inline constexpr std::chrono::milliseconds kWatchBackoffFirst{200}, kWatchBackoffCap{5000};
 

@@ -2,11 +2,12 @@
 #include "sources/identity_mirror.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/log.h"
 #include "sources/backoff.h"
 #include "sources/cluster_identities.h"
-#include "sources/cluster_store.h"  // kWatchBackoffFirst, kWatchBackoffCap
+#include "sources/cluster_store.h"  // kWatchIdle, kWatchBackoffFirst, kWatchBackoffCap
 
 namespace zeroseg {
 
@@ -34,11 +35,6 @@ std::optional<uint32_t> IdentityMirror::number(const std::string& by_key_path) c
   auto it = numbers_.find(by_key_path);
   if (it == numbers_.end()) return std::nullopt;
   return it->second;
-}
-
-bool IdentityMirror::in_step() const {
-  std::lock_guard lock(mu_);
-  return in_step_;
 }
 
 bool IdentityMirror::list() {
@@ -76,23 +72,44 @@ void IdentityMirror::run() {
     }
     if (!listed) listed = list();
     if (listed) {
-      bool compacted = false;
-      auto next = client_->watch(prefix_, etcd::prefix_end(prefix_), revision_ + 1, [&](const etcd::WatchBatch& b) {
-        if (b.compact_revision > 0) {
-          compacted = true;
-          return false;
-        }
-        for (const auto& e : b.events) apply(e);
-        revision_ = std::max(revision_, b.revision);
-        return true;
-      });
-      if (next && !compacted) {
-        revision_ = std::max(revision_, *next - 1);  // a quiet end: watch on from there
+      bool compacted = false, quiet = true;
+      int64_t created_at = 0;
+      const auto began = std::chrono::steady_clock::now();
+      auto next = client_->watch(
+          prefix_, etcd::prefix_end(prefix_), revision_ + 1,
+          [&](const etcd::WatchBatch& b) {
+            if (b.compact_revision > 0) {
+              compacted = true;
+              return false;
+            }
+            quiet = quiet && b.events.empty();
+            // resumed from the events' revisions, never the header's: a
+            // message of a watch catching up holds part of what is missed,
+            // under the store's head revision
+            for (const auto& e : b.events) {
+              apply(e);
+              revision_ = std::max(revision_, e.kv.mod_revision);
+            }
+            return true;
+          },
+          kWatchIdle, &created_at);
+      const bool whole_idle = std::chrono::steady_clock::now() - began >= kWatchIdle;
+      // the store behind what was seen (etcd restored from an older
+      // snapshot, or wiped): numbers may mean other label sets now
+      const bool went_back = created_at > 0 && created_at < revision_;
+      if (next && !compacted && !went_back && (!quiet || whole_idle)) {
+        // quiet for the whole idle time: nothing under by-key/ came before
+        // the revision the watch was created at (etcd sends a watch's past
+        // events at once), so the next watch starts there, not at the last
+        // new label set (an old start makes etcd scan every revision since)
+        if (quiet && created_at > 0) revision_ = std::max(revision_, created_at);
         backoff.reset();
         continue;
       }
       if (!next) log::debug("cluster: identity numbers' watch ended: " + next.error());
-      listed = false;  // compacted or failed: what was missed is listed again
+      // compacted, gone back, failed, or ended at once: listed again after
+      // a wait (what was missed is in the list)
+      listed = false;
       std::lock_guard lock(mu_);
       in_step_ = false;
     }

@@ -13,11 +13,14 @@
 // prefix out for the same reason.
 //
 // The mirror may trail etcd by the watch's delay: a number it has may have
-// been released since (a sweep, after the grace: no node used it for 10
-// minutes) and the label set numbered anew, in the few milliseconds before
-// the delete reaches here. A node that takes such a number holds the label
-// set under an old number until it goes (numbers are never handed out
-// twice, so it still means only that label set); docs/cluster.md.
+// been released since (a sweep, after the grace, --cluster-identity-grace,
+// 600 s by default, in which no node used it) and the label set numbered
+// anew, in the milliseconds before the delete reaches here. A node that
+// takes such a number holds the label set under an old number until it goes
+// (numbers are never handed out twice, so it still means only that label
+// set); docs/cluster.md, "Identities". It goes out of step (answers
+// nothing) when its watch fails, is compacted away or finds the store's
+// revision behind what it saw (etcd restored), until it has listed again.
 #pragma once
 
 #include <condition_variable>
@@ -49,8 +52,6 @@ class IdentityMirror {
   // while the mirror is not in step with etcd (before its first list, after
   // a failed watch until it lists again, after stop).
   std::optional<uint32_t> number(const std::string& by_key_path) const;
-  // Whether a list has completed and the watch since has not failed.
-  bool in_step() const;
 
  private:
   void run();
