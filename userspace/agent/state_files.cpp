@@ -173,8 +173,9 @@ void StateFiles::persist(const ObjectSet& desired, const LocalIdentityAllocator&
   }
   // rule ids: their changes appended to rules.log (100k ids are 4.7 MB of
   // JSON), the whole file rewritten when the log grows past it
-  if (rules_rewrite_.exchange(false)) persisted_.rules_lost = true;
-  if (persisted_.rules != rule_ids.changes() || persisted_.rules_lost) {
+  const bool resync = rules_rewrite_.exchange(false);  // once: a failing disk is not rewritten at every change
+  if (resync) persisted_.rules_lost = true;
+  if (persisted_.rules != rule_ids.changes() || resync) {
     attempt("rule ids", [&] {
       if (persisted_.rules_lost || !store_.exists("rules.json")) return write_rule_ids(rule_ids);
       std::string log = rule_ids.take_log();
