@@ -217,6 +217,32 @@ TEST(ClusterIdentities, ANumberTheMirrorSawDeletedIsNotLearned) {
   EXPECT_TRUE(mirrored(*mirror, reader, db_labels, again));
 }
 
+// A by-key/ value another node (or an attacker with etcd's keys) wrote
+// that is no number etcd's allocate would take ("0256", "1": below the
+// first allocatable, text) is not in the mirror: a Learning allocate then
+// asks etcd, which refuses it by name, rather than take the mirror's word.
+TEST(ClusterIdentities, TheMirrorHoldsNoNumberEtcdWouldRefuse) {
+  ZS_REQUIRE_ETCD();
+  EtcdServer etcd;
+  auto client = client_for(etcd);
+  EtcdIdentityAllocator reader(client_for(etcd));
+  auto mirror = std::make_shared<IdentityMirror>(client->options(), kClusterIdentityPrefix);
+  mirror->start();
+  reader.set_mirror(mirror);
+  const Labels good{{"app", "good"}};
+  const std::vector<std::pair<Labels, std::string>> hostile = {
+      {{{"app", "zero"}}, "0256"}, {{{"app", "low"}}, "1"}, {{{"app", "text"}}, "web"}, {{{"app", "big"}}, "99999999999"}};
+  for (const auto& [labels, value] : hostile) ASSERT_TRUE(client->put(reader.key_path(labels), value));
+  ASSERT_TRUE(client->put(reader.key_path(good), "300"));
+  ASSERT_TRUE(mirrored(*mirror, reader, good, 300u)) << "the mirror did not see a valid number in 10 s";
+  for (const auto& [labels, value] : hostile) {
+    EXPECT_EQ(mirror->number(reader.key_path(labels)), std::nullopt) << value;
+    EtcdIdentityAllocator::Learning learning;
+    EXPECT_THROW(reader.allocate(labels), Error) << value;
+  }
+  EXPECT_EQ(reader.sources().mirror, 0u);
+}
+
 // A `next` another node wrote wrong (attack review, session 16): a label
 // set numbered already is still found, whatever `next` holds; a new one
 // fails naming it; and a `next` once seen at the last number does not
