@@ -6,7 +6,7 @@
  * answered, exactly, by something small and hot:
  *
  *  - the ipcache's probe of a prefix length, when the key's bit in
- *    zs_ipcache_filter (a bit per hash of every key ever written, set by
+ *    zs_ipcache_blocks (a bit per block of every key ever written, set by
  *    the agent first, never cleared: ipcache.h) is clear;
  *  - the source check's probe of zs_sources, when no entry of the packet's
  *    family is in the slot packets read (ZS_PLAN_SOURCES_V4/V6, counted by
@@ -38,12 +38,12 @@
 #include "maps.h"
 #include "parse.h"
 
-/* 0 when zs_ipcache cannot hold key: its bit in zs_ipcache_filter is
+/* 0 when zs_ipcache cannot hold key: its bit in zs_ipcache_blocks is
  * clear (ipcache.h). */
 static __always_inline int zs_ipcache_may_hold(const struct zs_ipcache_key *key)
 {
 	__u32 bit = zs_ipcache_filter_bit(key), idx = bit >> 6;
-	const __u64 *w = bpf_map_lookup_elem(&zs_ipcache_filter, &idx);
+	const __u64 *w = bpf_map_lookup_elem(&zs_ipcache_blocks, &idx);
 
 	return !w || (*w >> (bit & 63) & 1);
 }

@@ -36,14 +36,14 @@ struct {
 	__type(value, struct zs_ipcache_value);
 } zs_ipcache SEC(".maps");
 
-/* a bit per hash of every ipcache key ever written (ipcache.h) */
+/* a bit per block of every ipcache key ever written (ipcache.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, ZS_IPCACHE_FILTER_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
-} zs_ipcache_filter SEC(".maps");
+} zs_ipcache_blocks SEC(".maps");
 
 /* ifindex -> subject identity, attachment kind, mode per direction */
 struct {

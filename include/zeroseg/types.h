@@ -21,6 +21,17 @@
 #define ZS_INLINE static inline __attribute__((always_inline))
 #endif
 
+/* 32 bits from network order to the host's, for what both sides share
+ * (bpf_endian.h and arpa/inet.h are each one side's); its own inverse. */
+ZS_INLINE __u32 zs_ntohl(__u32 v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap32(v);
+#else
+	return v;
+#endif
+}
+
 #define ZS_NS_PER_SEC 1000000000ULL
 
 /* Directions are relative to the subject endpoint (the workload or host the

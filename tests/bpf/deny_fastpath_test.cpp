@@ -18,7 +18,10 @@
 #include <unistd.h>
 #include <zeroseg/identity.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <random>
+#include <set>
 #include <utility>
 
 #include "datapath_fixture.h"
@@ -211,7 +214,7 @@ TEST_P(DenyFastpathTest, TheSourceProbeFollowsTheEntriesOfEachFamily) {
   EXPECT_GT(reason(r), 0u) << "the drops were the source check's";
 }
 
-// zs_ipcache_filter: every prefix written is found, whatever its length,
+// zs_ipcache_blocks: every prefix written is found, whatever its length,
 // from the next packet on; sources that no prefix covers stay world.
 TEST_P(DenyFastpathTest, EveryIpcacheEntryIsFoundFromTheNextPacket) {
   constexpr uint32_t kCidr = 302, kHost = 303;
@@ -233,21 +236,69 @@ TEST_P(DenyFastpathTest, EveryIpcacheEntryIsFoundFromTheNextPacket) {
   EXPECT_TRUE(from("fd00:9::1:3", 6));
   EXPECT_FALSE(from("fd00:9::1:2", 6));
   EXPECT_FALSE(from("fd00:a::1", 6)) << "world";
+  // lengths whose bit stands for a block (ipcache.h): /17-/32 and
+  // /49-/128, the block's own bit and its neighbours'
+  set_identity("10.9.128.0/17", kHost);
+  EXPECT_FALSE(from("10.9.200.7")) << "the /17";
+  EXPECT_TRUE(from("10.9.127.7")) << "beside the /17: the /16";
+  set_identity("10.9.4.0/22", kHost);
+  EXPECT_FALSE(from("10.9.7.255")) << "the /22";
+  EXPECT_TRUE(from("10.9.8.0")) << "the next /22: the /16";
+  set_identity("10.9.64.128/25", kHost);
+  EXPECT_FALSE(from("10.9.64.129")) << "the /25";
+  EXPECT_TRUE(from("10.9.64.127")) << "its /22, outside it: the /16";
+  set_identity("fd00:9:0:ff00::/56", kHost);
+  EXPECT_FALSE(from("fd00:9:0:ffaa::1", 6)) << "the /56";
+  EXPECT_TRUE(from("fd00:9:0:feff::1", 6)) << "beside the /56: the /32";
+  set_identity("fd00:9:1:0:8000::/65", kHost);
+  EXPECT_FALSE(from("fd00:9:1:0:8000::5", 6)) << "the /65";
+  EXPECT_TRUE(from("fd00:9:1:0:7fff::5", 6)) << "its /54, outside it: the /32";
   // each key's bit is set in the map the programs read
-  for (const char* prefix : {"10.9.0.0/16", "10.9.1.2/32", "fd00:9::/32", "fd00:9::1:2/128"}) {
+  for (const char* prefix : {"10.9.0.0/16", "10.9.1.2/32", "fd00:9::/32", "fd00:9::1:2/128", "10.9.128.0/17",
+                             "10.9.4.0/22", "10.9.64.128/25", "fd00:9:0:ff00::/56", "fd00:9:1:0:8000::/65"}) {
     zs_ipcache_key key = Transaction::ipcache_key(*Prefix::parse(prefix));
     uint32_t bit = zs_ipcache_filter_bit(&key), idx = bit >> 6;
     uint64_t w = 0;
-    ASSERT_TRUE(dp().map("zs_ipcache_filter").lookup(&idx, &w));
+    ASSERT_TRUE(dp().map("zs_ipcache_blocks").lookup(&idx, &w));
     EXPECT_TRUE(w >> (bit & 63) & 1) << prefix;
   }
+}
+
+// Where ipcache_blocks keeps a key's bit (ipcache.h): a flood from one /16
+// (IPv4) or /48 (IPv6) reads one word per prefix length, whatever its
+// addresses; each /22 (/54) of the block has a bit of its own; keys of
+// other lengths, or of /16 (/48) and shorter, spread over the words.
+TEST(IpcacheBlocks, AFloodFromOneBlockReadsOneWordPerLength) {
+  std::mt19937 rng(7);
+  auto key = [](const std::string& prefix) { return Transaction::ipcache_key(*Prefix::parse(prefix)); };
+  auto word = [&](const std::string& prefix) { auto k = key(prefix); return zs_ipcache_filter_bit(&k) >> 6; };
+  auto bit = [&](const std::string& prefix) { auto k = key(prefix); return zs_ipcache_filter_bit(&k) & 63; };
+  const uint32_t w32 = word("198.18.0.1/32"), w6 = word("2001:db8:7::1/128");
+  std::set<uint32_t> bits32, words16, words6;
+  for (int i = 0; i < 4096; i++) {
+    const uint32_t r = rng();
+    const std::string v4 = "198.18." + std::to_string(r >> 8 & 255) + "." + std::to_string(r & 255);
+    char v6[64];
+    std::snprintf(v6, sizeof v6, "2001:db8:7:%x:%x:%x::%x", r >> 16, r & 0xffff, r >> 3 & 0xffff, r >> 7 & 0xffff);
+    EXPECT_EQ(word(v4 + "/32"), w32) << v4;
+    EXPECT_EQ(word(std::string(v6) + "/128"), w6) << v6;
+    bits32.insert(bit(v4 + "/32"));
+    words16.insert(word("10." + std::to_string(r >> 8 & 255) + "." + std::to_string(r & 255) + ".0/16"));
+    std::snprintf(v6, sizeof v6, "2001:%x:%x::/48", r >> 16, r & 0xffff);
+    words6.insert(word(v6));
+  }
+  EXPECT_EQ(bits32.size(), 64u) << "a bit per /22 of the /16";
+  EXPECT_NE(word("198.18.0.1/24"), w32) << "another length, another word";
+  EXPECT_NE(word("198.19.0.1/32"), w32) << "another /16, another word";
+  EXPECT_GT(words16.size(), 200u) << "keys of /16 spread over the words";
+  EXPECT_GT(words6.size(), 200u) << "and of /48";
 }
 
 INSTANTIATE_TEST_SUITE_P(Hooks, DenyFastpathTest, testing::Values(Variant::xdp_host, Variant::tc_workload),
                          variant_name);
 
 // A datapath pinned by a version without zs_ct_origin_ports and
-// zs_ipcache_filter: the flows in its conntrack and the keys in its
+// zs_ipcache_blocks: the flows in its conntrack and the keys in its
 // ipcache set no bit, so every bit is set when the maps are created beside
 // pinned ones; a fresh pin directory starts with none.
 TEST(DenyFastpathUpgrade, OriginPortsAreAllSetOverConntrackPinnedWithoutThem) {
@@ -268,20 +319,30 @@ TEST(DenyFastpathUpgrade, OriginPortsAreAllSetOverConntrackPinnedWithoutThem) {
     }
     uint32_t i = 0;
     uint64_t w = ~uint64_t{0};
-    ASSERT_TRUE(dp->map("zs_ipcache_filter").lookup(&i, &w));
+    ASSERT_TRUE(dp->map("zs_ipcache_blocks").lookup(&i, &w));
     EXPECT_EQ(w, 0u);
   }
   auto filter_word = [](Datapath& dp, uint32_t idx) {
     uint64_t w = 0;
-    EXPECT_TRUE(dp.map("zs_ipcache_filter").lookup(&idx, &w));
+    EXPECT_TRUE(dp.map("zs_ipcache_blocks").lookup(&idx, &w));
     return w;
   };
   ASSERT_EQ(unlink((dir + "/zs_ct_origin_ports").c_str()), 0);
-  ASSERT_EQ(unlink((dir + "/zs_ipcache_filter").c_str()), 0);
+  ASSERT_EQ(unlink((dir + "/zs_ipcache_blocks").c_str()), 0);
+  // and the filter of the versions before zs_ipcache_blocks, which this
+  // version's keys set no bit in: removed, so that a rollback makes it anew
+  const std::string retired = dir + "/zs_ipcache_filter";
+  {
+    int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "zs_ipcache_filt", 4, 8, ZS_IPCACHE_FILTER_WORDS, nullptr);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(bpf_obj_pin(fd, retired.c_str()), 0);
+    close(fd);
+  }
   {
     auto dp = Datapath::load({.pin_dir = dir, .pin = true});
     for (uint32_t i : {0u, 1u, 500u, ZS_CT_ORIGIN_PORT_WORDS - 1u}) EXPECT_EQ(word(*dp, i), ~uint64_t{0}) << i;
     for (uint32_t i : {0u, 1u, 5000u, ZS_IPCACHE_FILTER_WORDS - 1u}) EXPECT_EQ(filter_word(*dp, i), ~uint64_t{0}) << i;
+    EXPECT_FALSE(std::filesystem::exists(retired));
   }
   Datapath::unpin(dir);
   EXPECT_FALSE(std::filesystem::exists(dir));

@@ -47,9 +47,12 @@ UniqueMapping map_shared(const MapRef& ref, size_t bytes) {
 
 constexpr Program kPrograms[] = {Program::xdp_ingress, Program::tc_ingress, Program::tc_egress, Program::tc_trace};
 
-// Maps earlier versions pinned, removed on unpin: zs_conntrack became
-// zs_conntrack4 and zs_conntrack6.
-constexpr const char* kRetiredMaps[] = {"zs_conntrack"};
+// Maps earlier versions pinned, removed on load and on unpin: zs_conntrack
+// became zs_conntrack4 and zs_conntrack6; zs_ipcache_filter (a bit per
+// whole key) became zs_ipcache_blocks (a bit per block, ipcache.h). Left
+// pinned, a rollback would trust a zs_ipcache_filter that this version's
+// keys set no bit in, and miss them.
+constexpr const char* kRetiredMaps[] = {"zs_conntrack", "zs_ipcache_filter"};
 
 struct SkeletonDeleter {
   void operator()(zeroseg_bpf* s) const { zeroseg_bpf__destroy(s); }
@@ -125,15 +128,16 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   bpf_map__set_max_entries(skel->maps.zs_events, s.events_bytes);
   // Bits an older version never set (below): a pinned conntrack without
   // zs_ct_origin_ports (its flows set no port bit), a pinned ipcache
-  // without zs_ipcache_filter or policy without zs_policy_filter (their
+  // without zs_ipcache_blocks or policy without zs_policy_filter (their
   // keys set no bit); or any of them when another loader pinned programs
   // since this version last did (a rollback: loader/pin_stamp.h)
   auto pinned = [&](const char* name) { return access(pin_path(options.pin_dir, name).c_str(), F_OK) == 0; };
   const bool pins_ours = options.pin && pins_stamped_by_us(options.pin_dir, program_name(Program::tc_egress));
-  const bool ipcache_filter_new = options.pin && pinned("zs_ipcache") && (!pinned("zs_ipcache_filter") || !pins_ours);
+  const bool ipcache_filter_new = options.pin && pinned("zs_ipcache") && (!pinned("zs_ipcache_blocks") || !pins_ours);
   const bool policy_filter_new = options.pin && pinned("zs_policy") && (!pinned("zs_policy_filter") || !pins_ours);
   const bool origin_ports_new = options.pin && pinned("zs_conntrack4") && (!pinned("zs_ct_origin_ports") || !pins_ours);
   if (options.pin) {
+    for (const char* name : kRetiredMaps) unlink(pin_path(options.pin_dir, name).c_str());
     bpf_map* m;
     bpf_object__for_each_map(m, skel->obj) {
       if (bpf_map__set_pin_path(m, pin_path(options.pin_dir, bpf_map__name(m)).c_str()))
@@ -272,7 +276,7 @@ void Datapath::map_config() {
   ncpus_ = libbpf_num_possible_cpus();
   if (ncpus_ < 1) ncpus_ = 1;
 
-  ipcache_filter_map_ = map_shared(map("zs_ipcache_filter"), ZS_IPCACHE_FILTER_WORDS * sizeof(uint64_t));
+  ipcache_filter_map_ = map_shared(map("zs_ipcache_blocks"), ZS_IPCACHE_FILTER_WORDS * sizeof(uint64_t));
   ipcache_filter_ = static_cast<uint64_t*>(ipcache_filter_map_.get());
   policy_filter_map_ = map_shared(map("zs_policy_filter"), ZS_POLICY_FILTER_WORDS * sizeof(uint64_t));
   policy_filter_ = static_cast<uint64_t*>(policy_filter_map_.get());

@@ -142,7 +142,7 @@ class Datapath {
   Datapath() = default;
   void open_maps_from_pins();
   void map_config();
-  // Sets key's bit in zs_ipcache_filter (ipcache.h), before key is written.
+  // Sets key's bit in zs_ipcache_blocks (ipcache.h), before key is written.
   void mark_ipcache_key(const zs_ipcache_key& key);
   // Sets key's form's bit in zs_policy_filter (policy_forms.h), before key is written.
   void mark_policy_key(const zs_policy_key& key);
