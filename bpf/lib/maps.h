@@ -212,6 +212,35 @@ struct {
 	__type(value, struct zs_deny_cache_tags);
 } zs_deny_cache_tags SEC(".maps");
 
+/* policy answers per CPU, direct-mapped (verdict_memo.h) */
+#define ZS_VERDICT_MEMO_SLOTS 64
+struct zs_verdict_memo_slot {
+	__u64 generation;  /* what judged; 0 = empty */
+	__u64 until_tai;   /* the answer's end by the clock; 0 = none */
+	__u64 expires_tai; /* the judgement's */
+	__u32 subject;
+	__u32 peer;
+	__u32 rule_id;
+	__u16 port;
+	__u8 direction;
+	__u8 proto;
+	__u8 mode;
+	__u8 verdict;
+	__u8 reason;
+	__u8 pad;
+};
+
+struct zs_verdict_memo {
+	struct zs_verdict_memo_slot slot[ZS_VERDICT_MEMO_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zs_verdict_memo);
+} zs_verdict_memo SEC(".maps");
+
 /* flow and deny events to the agent */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -24,6 +24,7 @@
 #include "parse.h"
 #include "policy_lookup.h"
 #include "source_check.h"
+#include "verdict_memo.h"
 
 
 /* Slow-path results: a verdict and a reason in one return value. */
@@ -75,7 +76,12 @@ static __always_inline void zs_judge_flow(const struct zs_config *cfg,
 		q.peer = ZS_PEER_UNRESOLVED;
 	info->subject = q.subject;
 	info->peer = q.peer;
-	zs_policy_judge(plan, &q, j);
+	if (q.mode == ZS_MODE_OFF || !zs_verdict_memo_get(&q, fc->generation, j)) {
+		__u64 until = zs_policy_judge(plan, &q, j);
+
+		if (q.mode != ZS_MODE_OFF)
+			zs_verdict_memo_put(&q, fc->generation, j, until);
+	}
 }
 
 /* First packet of a flow: judge it, track it if it passes, report it. */

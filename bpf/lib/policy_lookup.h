@@ -32,7 +32,7 @@ struct zs_policy_query {
 
 
 struct zs_policy_scan {
-	__u64 now_tai;
+	__u64 until_tai; /* the first end of a live entry read; 0 = none (verdict_memo.h) */
 	__u64 allow_expires;
 	__u64 deny_expires;
 	__u32 allow_rule;
@@ -40,14 +40,19 @@ struct zs_policy_scan {
 	__u32 deny_rule;
 };
 
-/* Reads CLOCK_TAI only when an entry has an expiry, once per scan. */
+/* Reads CLOCK_TAI only when an entry has an end (not cached in the scan:
+ * the verifier's 512 bytes of stack for the deepest call chain, which
+ * holds the scan, have no 8 to spare); keeps the first end of a live
+ * entry: the scan's answer holds until then. */
 static __always_inline int zs_live(__u64 expires, struct zs_policy_scan *s)
 {
 	if (!expires)
 		return 1;
-	if (!s->now_tai)
-		s->now_tai = bpf_ktime_get_tai_ns();
-	return s->now_tai < expires;
+	if (bpf_ktime_get_tai_ns() >= expires)
+		return 0; /* ended: it stays so */
+	if (!s->until_tai || expires < s->until_tai)
+		s->until_tai = expires;
+	return 1;
 }
 
 /* Folds one map entry into the scan; returns 1 when an enforced deny ends
@@ -90,10 +95,12 @@ static __always_inline __u16 zs_port_mask(__u32 plen)
 	return plen ? (__u16)(0xffff << (16 - plen)) : 0;
 }
 
-/* Probes the (bounded) set of keys that can match q: see policy.h in include/. */
-static __always_inline void zs_policy_judge(const struct zs_lookup_plan *plan,
-					    const struct zs_policy_query *q,
-					    struct zs_judgement *j)
+/* Probes the (bounded) set of keys that can match q: see policy.h in
+ * include/. Returns until when the answer holds, by the clock (CLOCK_TAI;
+ * 0: while the generation does): the first end of a live entry it read. */
+static __always_inline __u64 zs_policy_judge(const struct zs_lookup_plan *plan,
+					     const struct zs_policy_query *q,
+					     struct zs_judgement *j)
 {
 	struct zs_policy_scan s = {};
 	struct zs_policy_key key = {
@@ -104,7 +111,7 @@ static __always_inline void zs_policy_judge(const struct zs_lookup_plan *plan,
 
 	if (q->mode == ZS_MODE_OFF) {
 		j->verdict = ZS_VERDICT_ALLOWED;
-		return;
+		return 0;
 	}
 
 #pragma clang loop unroll(disable)
@@ -140,23 +147,24 @@ static __always_inline void zs_policy_judge(const struct zs_lookup_plan *plan,
 		j->verdict = ZS_VERDICT_AUDIT;
 		j->reason = ZS_REASON_POLICY_DENY;
 		j->rule_id = s.audit_rule;
-		return;
+		return s.until_tai;
 	}
 	if (s.allow_rule) {
 		j->verdict = ZS_VERDICT_ALLOWED;
 		j->rule_id = s.allow_rule;
 		j->expires_tai = s.allow_expires;
-		return;
+		return s.until_tai;
 	}
 	j->reason = ZS_REASON_DEFAULT_DENY;
 	j->verdict = q->mode == ZS_MODE_ENFORCE ? ZS_VERDICT_DENIED : ZS_VERDICT_AUDIT;
-	return;
+	return s.until_tai;
 deny:
 	/* an auditing direction reports even explicit denies */
 	j->verdict = q->mode == ZS_MODE_ENFORCE ? ZS_VERDICT_DENIED : ZS_VERDICT_AUDIT;
 	j->reason = ZS_REASON_POLICY_DENY;
 	j->rule_id = s.deny_rule;
 	j->expires_tai = s.deny_expires; /* until when the deny holds (deny_cache.h) */
+	return s.until_tai;
 }
 
 #endif
