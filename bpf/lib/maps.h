@@ -215,9 +215,9 @@ struct {
 /* policy answers per CPU, direct-mapped (verdict_memo.h) */
 #define ZS_VERDICT_MEMO_SLOTS 64
 struct zs_verdict_memo_slot {
-	__u64 generation;  /* what judged; 0 = empty */
-	__u64 until_tai;   /* the answer's end by the clock; 0 = none */
-	__u64 expires_tai; /* the judgement's */
+	__u64 generation;  /* the generation that judged; 0 = empty */
+	__u64 until_tai;   /* the answer's own end (zs_live); 0 = none */
+	__u64 expires_tai; /* the judgement's (j->expires_tai), handed back with it */
 	__u32 subject;
 	__u32 peer;
 	__u32 rule_id;
@@ -233,6 +233,8 @@ struct zs_verdict_memo_slot {
 struct zs_verdict_memo {
 	struct zs_verdict_memo_slot slot[ZS_VERDICT_MEMO_SLOTS];
 };
+_Static_assert(sizeof(struct zs_verdict_memo_slot) == 48, "a memo slot: 48 bytes");
+_Static_assert((ZS_VERDICT_MEMO_SLOTS & (ZS_VERDICT_MEMO_SLOTS - 1)) == 0, "slots: a power of two");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -46,15 +46,26 @@ static __always_inline const struct zs_config *zs_get_config(void)
 	return bpf_map_lookup_elem(&zs_config, &zero);
 }
 
+/* How zs_judge_flow judges. */
+enum zs_judge_how {
+	/* the peer's identity only if it can decide, else ZS_PEER_UNRESOLVED
+	 * for zs_peer_resolve (lazy_peer.h) */
+	ZS_JUDGE_LAZY_PEER = 1,
+	/* the policy's answer from the verdict memo when the same question was
+	 * judged under this generation, and remembered (verdict_memo.h): not
+	 * for a trace, which runs where a packet's program may interrupt it
+	 * (BPF_PROG_TEST_RUN) halfway through a memo slot */
+	ZS_JUDGE_MEMO = 2,
+};
+
 /* Judges the flow whose original packet has tuple t and policy port port,
- * travelling in direction info->direction; info learns the identities
- * (lazy: the peer's only if it can decide, else ZS_PEER_UNRESOLVED for
- * zs_peer_resolve). */
+ * travelling in direction info->direction; info learns the identities.
+ * how: zs_judge_how's flags. */
 static __always_inline void zs_judge_flow(const struct zs_config *cfg,
 					  const struct zs_flow_ctx *fc,
 					  const struct zs_tuple *t, __u16 port,
 					  struct zs_judgement *j,
-					  struct zs_event_info *info, int lazy)
+					  struct zs_event_info *info, int how)
 {
 	const struct zs_lookup_plan *plan = &cfg->plan[fc->slot & 1];
 	__u8 dir = info->direction & 1;
@@ -68,7 +79,7 @@ static __always_inline void zs_judge_flow(const struct zs_config *cfg,
 	};
 	const __u32 *peer_addr = dir == ZS_DIR_INGRESS ? t->saddr : t->daddr;
 
-	if (!lazy)
+	if (!(how & ZS_JUDGE_LAZY_PEER))
 		q.peer = zs_ipcache_identity(plan, fc->slot, t->family, peer_addr);
 	else if (q.mode == ZS_MODE_OFF || zs_policy_needs_peer(plan, q.subject, dir, q.proto, q.port))
 		q.peer = zs_peer_lookup(plan, fc->slot, t, dir);
@@ -76,12 +87,13 @@ static __always_inline void zs_judge_flow(const struct zs_config *cfg,
 		q.peer = ZS_PEER_UNRESOLVED;
 	info->subject = q.subject;
 	info->peer = q.peer;
-	if (q.mode == ZS_MODE_OFF || !zs_verdict_memo_get(&q, fc->generation, j)) {
-		__u64 until = zs_policy_judge(plan, &q, j);
-
-		if (q.mode != ZS_MODE_OFF)
-			zs_verdict_memo_put(&q, fc->generation, j, until);
+	/* off: allowed without a probe, nothing to remember */
+	if (q.mode == ZS_MODE_OFF || !(how & ZS_JUDGE_MEMO)) {
+		zs_policy_judge(plan, &q, j);
+		return;
 	}
+	if (!zs_verdict_memo_get(&q, fc->generation, j))
+		zs_verdict_memo_put(&q, fc->generation, j, zs_policy_judge(plan, &q, j));
 }
 
 /* First packet of a flow: judge it, track it if it passes, report it. */
@@ -98,7 +110,8 @@ ZS_NOINLINE int zs_new_flow(struct zs_flow_ctx *fc, struct zs_packet *p)
 	info.direction = fc->direction;
 	/* a flow denied before under this generation: no judgement again */
 	if (!zs_deny_cache_hit(fc->ifindex, fc->hook, fc->generation, p, &j, &info)) {
-		zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info, 1);
+		zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info,
+			      ZS_JUDGE_LAZY_PEER | ZS_JUDGE_MEMO);
 		if (j.verdict == ZS_VERDICT_DENIED && zs_deny_cache_seen_before(fc->ifindex, p)) {
 			zs_peer_resolve(cfg, fc, &p->tuple, info.direction, &info.peer);
 			zs_deny_cache_store(fc->ifindex, fc->hook, fc->generation, p, &j, &info);
@@ -189,7 +202,7 @@ ZS_NOINLINE int zs_rejudge(struct zs_flow_ctx *fc, struct zs_packet *p, int foun
 
 	zs_count(ZS_CTR_CT_REJUDGED, 0);
 	info.direction = ct->direction;
-	zs_judge_flow(cfg, fc, &key->tuple, ct->policy_port, &j, &info, 0);
+	zs_judge_flow(cfg, fc, &key->tuple, ct->policy_port, &j, &info, ZS_JUDGE_MEMO);
 	if (j.verdict == ZS_VERDICT_DENIED) {
 		zs_count(ZS_CTR_CT_REVOKED, 0);
 		zs_emit(fc->ifindex, fc->hook, p, &j, &info);
@@ -206,8 +219,8 @@ ZS_NOINLINE int zs_rejudge(struct zs_flow_ctx *fc, struct zs_packet *p, int foun
 	return ZS_RESULT(j.verdict, ZS_REASON_NONE);
 }
 
-/* A `policy trace` packet: judged as a new flow, with no side effect but
- * its judgement in zs_trace. */
+/* A `policy trace` packet: judged as a new flow (the policy asked, never
+ * the verdict memo), with no side effect but its judgement in zs_trace. */
 ZS_NOINLINE int zs_trace_flow(struct zs_flow_ctx *fc, struct zs_packet *p, __u32 seq)
 {
 	const struct zs_config *cfg = zs_get_config();
@@ -219,7 +232,7 @@ ZS_NOINLINE int zs_trace_flow(struct zs_flow_ctx *fc, struct zs_packet *p, __u32
 	if (!fc || !p || !cfg)
 		return ZS_RESULT(ZS_VERDICT_DENIED, ZS_REASON_NONE);
 	info.direction = fc->direction;
-	zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info, 0);
+	zs_judge_flow(cfg, fc, &p->tuple, p->policy_port, &j, &info, 0); /* the policy itself */
 	t = bpf_map_lookup_elem(&zs_trace, &zero);
 	if (t) {
 		t->seq = seq;

@@ -32,7 +32,7 @@ struct zs_policy_query {
 
 
 struct zs_policy_scan {
-	__u64 until_tai; /* the first end of a live entry read; 0 = none (verdict_memo.h) */
+	__u64 until_tai; /* the earliest end of a live entry read; 0 = none (verdict_memo.h) */
 	__u64 allow_expires;
 	__u64 deny_expires;
 	__u32 allow_rule;
@@ -40,10 +40,10 @@ struct zs_policy_scan {
 	__u32 deny_rule;
 };
 
-/* Reads CLOCK_TAI only when an entry has an end (not cached in the scan:
- * the verifier's 512 bytes of stack for the deepest call chain, which
- * holds the scan, have no 8 to spare); keeps the first end of a live
- * entry: the scan's answer holds until then. */
+/* Reads CLOCK_TAI once per entry that has an end (not once per scan: the
+ * verifier's 512 bytes of stack for the deepest call chain, which holds
+ * the scan, have no 8 bytes to spare for the reading); keeps the earliest
+ * end of a live entry: the scan's answer holds until then. */
 static __always_inline int zs_live(__u64 expires, struct zs_policy_scan *s)
 {
 	if (!expires)
@@ -97,7 +97,7 @@ static __always_inline __u16 zs_port_mask(__u32 plen)
 
 /* Probes the (bounded) set of keys that can match q: see policy.h in
  * include/. Returns until when the answer holds, by the clock (CLOCK_TAI;
- * 0: while the generation does): the first end of a live entry it read. */
+ * 0: while the generation does): the earliest end of a live entry it read. */
 static __always_inline __u64 zs_policy_judge(const struct zs_lookup_plan *plan,
 					     const struct zs_policy_query *q,
 					     struct zs_judgement *j)

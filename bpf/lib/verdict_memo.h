@@ -3,22 +3,33 @@
  * judgement probes the policy map once per form of key that can match it
  * (zs_policy_judge): a hash of a 16-byte key and a bucket each. Its answer
  * depends on the question alone (subject, peer, direction, protocol, port,
- * mode), the slot the generation picks, and the clock only through entries
- * with an end. A flood from many sources asks the same few questions: a
- * random source of one block has the block's identity, so after the
- * ipcache every packet asks the policy the same thing.
+ * mode), the policy value's slot the generation picks (slots.h), and the
+ * clock only through entries with an end. A flood from many sources asks
+ * the same few questions: a random source of one block has the block's
+ * identity, so after the ipcache every packet asks the policy the same.
  *
- * A slot answers only under the generation that judged it (every change
- * of policy, ipcache, endpoints or modes moves it on) and, when a live
- * entry the judgement read has an end, only until the first such end
- * (zs_live): an allow that ends, an enforced deny that ends, an audited
- * deny that ends. An entry already ended stays so. An answer read from a
- * slot is the one zs_policy_judge gives: verdict, reason, rule and the
- * judgement's end.
+ * A memo slot answers only under the generation that judged it (every
+ * change of policy, ipcache, endpoints or modes moves it on) and, when a
+ * live entry the judgement read has an end, only until the earliest such
+ * end (zs_live): an allow that ends, an enforced deny that ends, an
+ * audited deny that ends, whether it decided or not. An entry already
+ * ended stays so. An answer read from the memo is the one zs_policy_judge
+ * gives: verdict, reason, rule and the judgement's end. New flows and
+ * flows judged again go through it (zs_judge_flow); traces do not.
  *
  * Direct-mapped, per CPU, overwritten on a collision: 64 slots of 48
  * bytes, 3 KiB that stay in cache. A question's hash picks its slot; a
- * hit compares the whole question. */
+ * hit compares the whole question. A slot is written field by field: a
+ * program that read half of it while another on the same CPU rewrote it
+ * could pair one question with another's answer. XDP and tc programs do
+ * not nest on a CPU (softirq, or bottom halves disabled), which every
+ * per-CPU map of the datapath relies on already (zs_scratch's keys, the
+ * deny cache); a trace (BPF_PROG_TEST_RUN, which a softirq may interrupt)
+ * does not use the memo.
+ *
+ * Emptied by the agent at every load (Datapath::load): a memo pinned
+ * beside a new zs_config (whose generations start again) would answer
+ * under a generation number of another policy. */
 #ifndef ZS_BPF_VERDICT_MEMO_H
 #define ZS_BPF_VERDICT_MEMO_H
 

@@ -7,7 +7,7 @@
 
 /* policy_filter (array of __u64, mmapped by the agent): a bit per *form*
  * of every policy key written since the map was made, set by the agent
- * before the key is written and never cleared (as ipcache_filter,
+ * before the key is written and never cleared (as ipcache_blocks,
  * ipcache.h). A key's form is the key without its peer, and whether the
  * peer is ZS_ID_ANY: (subject, direction, proto, port prefix, any-peer).
  *

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "datapath_fixture.h"
 
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
@@ -29,16 +28,6 @@ void DatapathTest::SetUpTestSuite() {
   dp_ = Datapath::load({.pin = false});
 }
 
-void DatapathTest::forget_policy_answers() {
-  const MapRef& memo = dp_->map("zs_verdict_memo");
-  bpf_map_info info{};
-  uint32_t len = sizeof(info);
-  ASSERT_EQ(bpf_obj_get_info_by_fd(memo.fd(), &info, &len), 0);
-  std::vector<uint8_t> empty(size_t{(info.value_size + 7u) / 8u * 8u} * libbpf_num_possible_cpus());
-  const uint32_t key = 0;
-  memo.update(&key, empty.data());
-}
-
 void DatapathTest::SetUp() {
   ZS_REQUIRE_PRIVILEGED();
   ASSERT_TRUE(dp_);
@@ -61,7 +50,7 @@ void DatapathTest::SetUp() {
   clear_raw(dp_->map("zs_ct_usage"));
   clear_raw(dp_->map("zs_fragments"));
   clear_raw(dp_->map("zs_deny_ratelimit"));
-  forget_policy_answers();
+  dp_->clear_verdict_memo();
   std::vector<zs_counters> zero(libbpf_num_possible_cpus());
   const uint32_t key = 0;
   dp_->map("zs_counters").update(&key, zero.data());

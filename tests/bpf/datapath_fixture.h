@@ -69,10 +69,6 @@ class DatapathTest : public testing::TestWithParam<Variant> {
   void add_rule(const RuleSpec& r, Transaction* tx = nullptr);
   void remove_rule(const RuleSpec& r);
   uint64_t counter(uint32_t idx) { return dp_->counter(idx).packets; }
-  // Empties zs_verdict_memo on every CPU (bpf/lib/verdict_memo.h): for
-  // tests that change a policy entry behind the datapath's back (no new
-  // generation) to see what another cache answers.
-  void forget_policy_answers();
 
   static std::unique_ptr<Datapath> dp_;
 };

@@ -236,8 +236,10 @@ TEST_P(DenyFastpathTest, EveryIpcacheEntryIsFoundFromTheNextPacket) {
   EXPECT_TRUE(from("fd00:9::1:3", 6));
   EXPECT_FALSE(from("fd00:9::1:2", 6));
   EXPECT_FALSE(from("fd00:a::1", 6)) << "world";
-  // lengths whose bit stands for a block (ipcache.h): /17-/32 and
-  // /49-/128, the block's own bit and its neighbours'
+  // lengths whose bit stands for a /22 (/54) of a block (ipcache.h):
+  // /17-/32 and /49-/128; every key is found, whatever bits its length's
+  // masks leave in the block's 6, and an address beside it in the same
+  // /22 (a false hit: probed, missed) has the shorter prefix's identity
   set_identity("10.9.128.0/17", kHost);
   EXPECT_FALSE(from("10.9.200.7")) << "the /17";
   EXPECT_TRUE(from("10.9.127.7")) << "beside the /17: the /16";
@@ -274,7 +276,7 @@ TEST(IpcacheBlocks, AFloodFromOneBlockReadsOneWordPerLength) {
   auto word = [&](const std::string& prefix) { auto k = key(prefix); return zs_ipcache_filter_bit(&k) >> 6; };
   auto bit = [&](const std::string& prefix) { auto k = key(prefix); return zs_ipcache_filter_bit(&k) & 63; };
   const uint32_t w32 = word("198.18.0.1/32"), w6 = word("2001:db8:7::1/128");
-  std::set<uint32_t> bits32, words16, words6;
+  std::set<uint32_t> bits32, bits128, words16, words6;
   for (int i = 0; i < 4096; i++) {
     const uint32_t r = rng();
     const std::string v4 = "198.18." + std::to_string(r >> 8 & 255) + "." + std::to_string(r & 255);
@@ -283,14 +285,16 @@ TEST(IpcacheBlocks, AFloodFromOneBlockReadsOneWordPerLength) {
     EXPECT_EQ(word(v4 + "/32"), w32) << v4;
     EXPECT_EQ(word(std::string(v6) + "/128"), w6) << v6;
     bits32.insert(bit(v4 + "/32"));
-    words16.insert(word("10." + std::to_string(r >> 8 & 255) + "." + std::to_string(r & 255) + ".0/16"));
+    bits128.insert(bit(std::string(v6) + "/128"));
+    words16.insert(word("10." + std::to_string(r >> 8 & 255) + ".0.0/16"));
     std::snprintf(v6, sizeof v6, "2001:%x:%x::/48", r >> 16, r & 0xffff);
     words6.insert(word(v6));
   }
   EXPECT_EQ(bits32.size(), 64u) << "a bit per /22 of the /16";
+  EXPECT_EQ(bits128.size(), 64u) << "a bit per /54 of the /48";
   EXPECT_NE(word("198.18.0.1/24"), w32) << "another length, another word";
   EXPECT_NE(word("198.19.0.1/32"), w32) << "another /16, another word";
-  EXPECT_GT(words16.size(), 200u) << "keys of /16 spread over the words";
+  EXPECT_GT(words16.size(), 200u) << "keys of /16 (up to 256 here) spread over the words";
   EXPECT_GT(words6.size(), 200u) << "and of /48";
 }
 
@@ -330,20 +334,26 @@ TEST(DenyFastpathUpgrade, OriginPortsAreAllSetOverConntrackPinnedWithoutThem) {
   ASSERT_EQ(unlink((dir + "/zs_ct_origin_ports").c_str()), 0);
   ASSERT_EQ(unlink((dir + "/zs_ipcache_blocks").c_str()), 0);
   // and the filter of the versions before zs_ipcache_blocks, which this
-  // version's keys set no bit in: removed, so that a rollback makes it anew
+  // version's keys set no bit in: every bit set (the old programs, still
+  // attached, read it until they are replaced), then unpinned, so that a
+  // rollback makes it anew
   const std::string retired = dir + "/zs_ipcache_filter";
-  {
-    int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "zs_ipcache_filt", 4, 8, ZS_IPCACHE_FILTER_WORDS, nullptr);
-    ASSERT_GE(fd, 0);
-    ASSERT_EQ(bpf_obj_pin(fd, retired.c_str()), 0);
-    close(fd);
-  }
+  LIBBPF_OPTS(bpf_map_create_opts, mmapable, .map_flags = BPF_F_MMAPABLE);
+  const int old_filter = bpf_map_create(BPF_MAP_TYPE_ARRAY, "zs_ipcache_filt", 4, 8, ZS_IPCACHE_FILTER_WORDS, &mmapable);
+  ASSERT_GE(old_filter, 0);
+  ASSERT_EQ(bpf_obj_pin(old_filter, retired.c_str()), 0);
   {
     auto dp = Datapath::load({.pin_dir = dir, .pin = true});
     for (uint32_t i : {0u, 1u, 500u, ZS_CT_ORIGIN_PORT_WORDS - 1u}) EXPECT_EQ(word(*dp, i), ~uint64_t{0}) << i;
     for (uint32_t i : {0u, 1u, 5000u, ZS_IPCACHE_FILTER_WORDS - 1u}) EXPECT_EQ(filter_word(*dp, i), ~uint64_t{0}) << i;
     EXPECT_FALSE(std::filesystem::exists(retired));
+    for (uint32_t i : {0u, 1u, 5000u, ZS_IPCACHE_FILTER_WORDS - 1u}) {
+      uint64_t w = 0;
+      EXPECT_EQ(bpf_map_lookup_elem(old_filter, &i, &w), 0);
+      EXPECT_EQ(w, ~uint64_t{0}) << "the retired filter's word " << i;
+    }
   }
+  close(old_filter);
   Datapath::unpin(dir);
   EXPECT_FALSE(std::filesystem::exists(dir));
 }

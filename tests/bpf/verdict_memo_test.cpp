@@ -38,17 +38,14 @@ class VerdictMemoTest : public DatapathTest {
     set_identity(kPeerIp, kPeer);
     set_identity(kOtherIp, kOther);
     // the memo is per CPU: the flows must meet their answers
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(sched_getcpu(), &set);
-    sched_setaffinity(0, sizeof(set), &set);
+    ASSERT_EQ(sched_getaffinity(0, sizeof(saved_), &saved_), 0);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
   }
-  void TearDown() override {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    for (int i = 0; i < CPU_SETSIZE; i++) CPU_SET(i, &set);
-    sched_setaffinity(0, sizeof(set), &set);
-  }
+  void TearDown() override { EXPECT_EQ(sched_setaffinity(0, sizeof(saved_), &saved_), 0); }
+  cpu_set_t saved_;
   // Takes every allow away, in both slots (the next generation's too),
   // behind the datapath's back.
   void allows_gone_behind_the_back() {
@@ -77,8 +74,39 @@ TEST_P(VerdictMemoTest, ARepeatedQuestionIsAnsweredAsBefore) {
   EXPECT_TRUE(send(IN, udp_in(9))) << "asked before: the memo's answer";
   EXPECT_TRUE(send(IN, udp_in(10))) << "asked before: the memo's answer";
   EXPECT_FALSE(send(IN, udp_in(9, kOtherIp))) << "another peer: judged";
-  forget_policy_answers();
+  dp().clear_verdict_memo();
   EXPECT_FALSE(send(IN, udp_in(9))) << "judged again";
+}
+
+// verdict_memo.h's slot of a question (subject, peer, port, proto,
+// direction, mode), mirrored: its hash's low 6 bits.
+uint32_t memo_mix(uint32_t h, uint32_t w) {
+  h ^= w;
+  h *= 0x85ebca6bu;
+  return h ^ (h >> 15);
+}
+uint32_t memo_slot(uint32_t subject, uint32_t peer, uint16_t port, uint8_t proto, uint8_t direction,
+                   uint8_t mode) {
+  uint32_t h = memo_mix(subject, peer);
+  h = memo_mix(h, uint32_t{port} << 16 | uint32_t{proto} << 8 | direction);
+  return memo_mix(h, mode) & 63;
+}
+
+// Two questions in one slot, which differ in the peer alone: the second
+// is judged (denied: no rule for it), not given the first's allow, and
+// takes the slot; the first, asked again, is judged again. Comparing the
+// slot's question but its peer lets the second through.
+TEST_P(VerdictMemoTest, AQuestionSharingASlotIsJudgedOnItsOwn) {
+  const uint32_t slot = memo_slot(kSelf, kPeer, 9, 17, IN, ZS_MODE_ENFORCE);
+  uint32_t twin = kOther + 1;
+  while (memo_slot(kSelf, twin, 9, 17, IN, ZS_MODE_ENFORCE) != slot) twin++;
+  const std::string twin_ip = "10.0.4.40";
+  set_identity(twin_ip, twin);
+  add_rule({kSelf, kPeer, IN, 17, 9, 9, 1});
+  ASSERT_TRUE(send(IN, udp_in(9)));
+  EXPECT_FALSE(send(IN, udp_in(9, twin_ip))) << "peer " << twin << " shares the slot: judged, denied";
+  allows_gone_behind_the_back();
+  EXPECT_FALSE(send(IN, udp_in(9))) << "the slot is the twin's now: judged again";
 }
 
 // An answer holds under the generation that gave it: any change (here an
@@ -98,13 +126,13 @@ TEST_P(VerdictMemoTest, ANewGenerationIsJudgedAgain) {
 // read. Remembered without that end, new flows were audited for ever.
 TEST_P(VerdictMemoTest, AnAnswerEndsWithTheFirstEndOfAnEntryItRead) {
   add_rule({kSelf, kPeer, IN, 17, 9, 9, 1});
-  const uint64_t soon = realtime_to_tai_ns(realtime_now_ns() + 1'500'000'000);
+  const uint64_t soon = realtime_to_tai_ns(realtime_now_ns() + 2'500'000'000);
   add_rule({kSelf, ZS_ID_ANY, IN, 17, 9, 9, 0, 7, soon, /*audit=*/true});
   const auto audited = [&] { return counter(ZS_CTR_VERDICT(ZS_VERDICT_AUDIT, IN)); };
   ASSERT_TRUE(send(IN, udp_in(9)));
   ASSERT_TRUE(send(IN, udp_in(9)));
   EXPECT_EQ(audited(), 2u) << "the audited deny, before its end";
-  std::this_thread::sleep_for(std::chrono::milliseconds(1800));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2800));
   // no agent action in between, no generation change
   ASSERT_TRUE(send(IN, udp_in(9)));
   EXPECT_EQ(audited(), 2u) << "after its end, the allow alone";

@@ -47,12 +47,37 @@ UniqueMapping map_shared(const MapRef& ref, size_t bytes) {
 
 constexpr Program kPrograms[] = {Program::xdp_ingress, Program::tc_ingress, Program::tc_egress, Program::tc_trace};
 
-// Maps earlier versions pinned, removed on load and on unpin: zs_conntrack
-// became zs_conntrack4 and zs_conntrack6; zs_ipcache_filter (a bit per
-// whole key) became zs_ipcache_blocks (a bit per block, ipcache.h). Left
-// pinned, a rollback would trust a zs_ipcache_filter that this version's
-// keys set no bit in, and miss them.
+// Maps earlier versions pinned, removed on load and on unpin (no program
+// of this version uses them; an older one still attached keeps its own
+// reference): zs_conntrack became zs_conntrack4 and zs_conntrack6;
+// zs_ipcache_filter (a bit per whole key) became zs_ipcache_blocks (a bit
+// per block, ipcache.h). Left pinned, zs_ipcache_filter would be trusted
+// by a rollback to a version that has it but no pin stamp (pin_stamp.h,
+// which makes later versions distrust it), though this version's keys set
+// no bit in it: their probes skipped, their addresses taken for world.
 constexpr const char* kRetiredMaps[] = {"zs_conntrack", "zs_ipcache_filter"};
+
+// Before its pin goes: every bit of the pinned zs_ipcache_filter set. The
+// programs of the version before may still be attached (until this
+// version's replace them, interface by interface) and read it; nothing
+// marks it any more, so with a bit clear they would skip the probe of a
+// key this version writes, and take its addresses for world.
+void open_retired_ipcache_filter(const std::string& path) {
+  UniqueFd fd(bpf_obj_get(path.c_str()));
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (fd.get() < 0 || bpf_obj_get_info_by_fd(fd.get(), &info, &len) || info.value_size != sizeof(uint64_t))
+    return;
+  const size_t bytes = size_t{info.max_entries} * sizeof(uint64_t);
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (p != MAP_FAILED) {
+    std::memset(p, 0xff, bytes);
+    munmap(p, bytes);
+    return;
+  }
+  const uint64_t all = ~uint64_t{0};  // (not mmapable: word by word)
+  for (uint32_t i = 0; i < info.max_entries; i++) bpf_map_update_elem(fd.get(), &i, &all, BPF_ANY);
+}
 
 struct SkeletonDeleter {
   void operator()(zeroseg_bpf* s) const { zeroseg_bpf__destroy(s); }
@@ -133,10 +158,14 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   // since this version last did (a rollback: loader/pin_stamp.h)
   auto pinned = [&](const char* name) { return access(pin_path(options.pin_dir, name).c_str(), F_OK) == 0; };
   const bool pins_ours = options.pin && pins_stamped_by_us(options.pin_dir, program_name(Program::tc_egress));
-  const bool ipcache_filter_new = options.pin && pinned("zs_ipcache") && (!pinned("zs_ipcache_blocks") || !pins_ours);
+  // (a zs_ipcache_filter beside it: a version before it ran since, and
+  // marked no key in it; one with a stamp, so pins_ours cannot tell)
+  const bool ipcache_filter_new = options.pin && pinned("zs_ipcache") &&
+                                  (!pinned("zs_ipcache_blocks") || !pins_ours || pinned("zs_ipcache_filter"));
   const bool policy_filter_new = options.pin && pinned("zs_policy") && (!pinned("zs_policy_filter") || !pins_ours);
   const bool origin_ports_new = options.pin && pinned("zs_conntrack4") && (!pinned("zs_ct_origin_ports") || !pins_ours);
   if (options.pin) {
+    if (pinned("zs_ipcache_filter")) open_retired_ipcache_filter(pin_path(options.pin_dir, "zs_ipcache_filter"));
     for (const char* name : kRetiredMaps) unlink(pin_path(options.pin_dir, name).c_str());
     bpf_map* m;
     bpf_object__for_each_map(m, skel->obj) {
@@ -183,6 +212,10 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
     for (uint32_t i = 0; i < ZS_IPCACHE_FILTER_WORDS; i++) dp->ipcache_filter_[i] = ~uint64_t{0};
   if (policy_filter_new)
     for (uint32_t i = 0; i < ZS_POLICY_FILTER_WORDS; i++) dp->policy_filter_[i] = ~uint64_t{0};
+  // Answers stamped with generations of a zs_config gone: a version that
+  // knew no zs_verdict_memo left its pin when it removed the others
+  // (bpf/lib/verdict_memo.h)
+  dp->clear_verdict_memo();
   // The stamp last: it says the bits above are this version's to trust. A
   // start that stops before here (a throw above, a kill) leaves the new
   // programs pinned under the old stamp, and the next start takes the
@@ -236,6 +269,17 @@ Datapath::~Datapath() {
   } catch (const std::exception& e) {
     log::warn(std::string("levelling the map slots: ") + e.what() + " (the next agent levels them)");
   }
+}
+
+void Datapath::clear_verdict_memo() const {
+  const MapRef& memo = map("zs_verdict_memo");
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(memo.fd(), &info, &len)) memo.fail("reading the map's info", errno);
+  // a per-CPU value: one per possible CPU, each rounded up to 8 bytes
+  std::vector<uint8_t> empty(size_t{(info.value_size + 7u) / 8u * 8u} * static_cast<size_t>(ncpus_));
+  const uint32_t key = 0;
+  memo.update(&key, empty.data());
 }
 
 void Datapath::settle() {
