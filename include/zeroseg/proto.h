@@ -129,17 +129,6 @@ ZS_INLINE int zs_icmp_is_request(__u8 proto, __u8 type)
 	return request && request == type;
 }
 
-/* 16 bits in network order, for what both sides share (bpf_endian.h and
- * arpa/inet.h are each one side's); its own inverse. */
-ZS_INLINE __u16 zs_htons(__u16 v)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return __builtin_bswap16(v);
-#else
-	return v;
-#endif
-}
-
 /* IPv6 neighbour discovery (RS, RA, NS, NA, redirect) by type. Which of it
  * passes without policy is the kernel's zs_nd_class (bpf/lib/parse.h):
  * only what stays on its link; the rest is judged like any ICMPv6. */

@@ -21,15 +21,23 @@
 #define ZS_INLINE static inline __attribute__((always_inline))
 #endif
 
-/* 32 bits from network order to the host's, for what both sides share
- * (bpf_endian.h and arpa/inet.h are each one side's); its own inverse. */
+/* Network order for what both sides share (bpf_endian.h and arpa/inet.h
+ * are each one side's): 16 bits to it, 32 bits from it; each its own
+ * inverse. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ZS_SWAP_ON_LE(bits, v) __builtin_bswap##bits(v)
+#else
+#define ZS_SWAP_ON_LE(bits, v) (v)
+#endif
+
+ZS_INLINE __u16 zs_htons(__u16 v)
+{
+	return ZS_SWAP_ON_LE(16, v);
+}
+
 ZS_INLINE __u32 zs_ntohl(__u32 v)
 {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return __builtin_bswap32(v);
-#else
-	return v;
-#endif
+	return ZS_SWAP_ON_LE(32, v);
 }
 
 #define ZS_NS_PER_SEC 1000000000ULL
