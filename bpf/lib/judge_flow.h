@@ -61,6 +61,7 @@ static __always_inline void zs_judge_flow(const struct zs_config *cfg,
 		.slot = fc->slot,
 	};
 	const __u32 *peer_addr = dir == ZS_DIR_INGRESS ? t->saddr : t->daddr;
+	struct zs_verdict_memo_slot *memo;
 
 	if (!(how & ZS_JUDGE_LAZY_PEER))
 		q.peer = zs_ipcache_identity(plan, fc->slot, t->family, peer_addr);
@@ -75,8 +76,9 @@ static __always_inline void zs_judge_flow(const struct zs_config *cfg,
 		zs_policy_judge(plan, &q, j);
 		return;
 	}
-	if (!zs_verdict_memo_get(&q, fc->generation, j))
-		zs_verdict_memo_put(&q, fc->generation, j, zs_policy_judge(plan, &q, j));
+	memo = zs_verdict_memo_slot_of(&q);
+	if (!zs_verdict_memo_get(memo, &q, fc->generation, j))
+		zs_verdict_memo_put(memo, &q, fc->generation, j, zs_policy_judge(plan, &q, j));
 }
 
 #endif

@@ -37,6 +37,8 @@
 #include "maps.h"
 #include "policy_lookup.h"
 
+/* q's slot in this CPU's memo: read by zs_verdict_memo_get, written by
+ * zs_verdict_memo_put on a miss. */
 static __always_inline struct zs_verdict_memo_slot *
 zs_verdict_memo_slot_of(const struct zs_policy_query *q)
 {
@@ -50,12 +52,11 @@ zs_verdict_memo_slot_of(const struct zs_policy_query *q)
 	return &m->slot[zs_hash_mix(h, q->mode) & (ZS_VERDICT_MEMO_SLOTS - 1)];
 }
 
-/* 1 when q's answer under generation is remembered: j holds it. */
-static __always_inline int zs_verdict_memo_get(const struct zs_policy_query *q, __u64 generation,
+/* 1 when m, q's slot, holds q's answer under generation: j holds it. */
+static __always_inline int zs_verdict_memo_get(const struct zs_verdict_memo_slot *m,
+					       const struct zs_policy_query *q, __u64 generation,
 					       struct zs_judgement *j)
 {
-	const struct zs_verdict_memo_slot *m = zs_verdict_memo_slot_of(q);
-
 	if (!m || !generation || m->generation != generation || m->subject != q->subject ||
 	    m->peer != q->peer || m->port != q->port || m->proto != q->proto ||
 	    m->direction != q->direction || m->mode != q->mode)
@@ -69,12 +70,12 @@ static __always_inline int zs_verdict_memo_get(const struct zs_policy_query *q, 
 	return 1;
 }
 
-/* Remembers q's answer j under generation, until until_tai (0: no end). */
-static __always_inline void zs_verdict_memo_put(const struct zs_policy_query *q, __u64 generation,
+/* Remembers in m, q's slot, q's answer j under generation, until
+ * until_tai (0: no end). */
+static __always_inline void zs_verdict_memo_put(struct zs_verdict_memo_slot *m,
+						const struct zs_policy_query *q, __u64 generation,
 						const struct zs_judgement *j, __u64 until_tai)
 {
-	struct zs_verdict_memo_slot *m = zs_verdict_memo_slot_of(q);
-
 	if (!m)
 		return;
 	m->generation = generation;

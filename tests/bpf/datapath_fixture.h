@@ -5,6 +5,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <zeroseg/identity.h>
 
 #include <memory>
@@ -33,6 +34,26 @@ enum class Variant {
 inline std::string variant_name(const testing::TestParamInfo<Variant>& info) {
   return info.param == Variant::xdp_host ? "xdp_host" : "tc_workload";
 }
+
+// Keeps the thread on the CPU it runs on while it lives, then gives back
+// the CPUs it had: for tests of per-CPU state (the event wakeup, the deny
+// cache, the verdict memo), whose packets must meet it.
+class OnOneCpu {
+ public:
+  OnOneCpu() {
+    sched_getaffinity(0, sizeof before_, &before_);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    sched_setaffinity(0, sizeof one, &one);
+  }
+  ~OnOneCpu() { sched_setaffinity(0, sizeof before_, &before_); }
+  OnOneCpu(const OnOneCpu&) = delete;
+  OnOneCpu& operator=(const OnOneCpu&) = delete;
+
+ private:
+  cpu_set_t before_;
+};
 
 struct RuleSpec {
   uint32_t subject, peer;

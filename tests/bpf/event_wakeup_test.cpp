@@ -50,22 +50,6 @@ class EventWakeupTest : public DatapathTest {
 // empty ring is the first at or past the 64 KiB mark.
 constexpr int kRecordsToTheMark = 745;
 
-// Runs the test's packets on one CPU: the wakeup's state is per CPU.
-class OnOneCpu {
- public:
-  OnOneCpu() {
-    sched_getaffinity(0, sizeof before_, &before_);
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(sched_getcpu(), &one);
-    sched_setaffinity(0, sizeof one, &one);
-  }
-  ~OnOneCpu() { sched_setaffinity(0, sizeof before_, &before_); }
-
- private:
-  cpu_set_t before_;
-};
-
 // A reader blocked in ring_buffer__poll for up to 60 s, counting records.
 class BlockedReader {
  public:

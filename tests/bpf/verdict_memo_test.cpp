@@ -37,15 +37,8 @@ class VerdictMemoTest : public DatapathTest {
     set_endpoint(kSelf, ZS_MODE_ENFORCE, ZS_MODE_ENFORCE);
     set_identity(kPeerIp, kPeer);
     set_identity(kOtherIp, kOther);
-    // the memo is per CPU: the flows must meet their answers
-    ASSERT_EQ(sched_getaffinity(0, sizeof(saved_), &saved_), 0);
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(sched_getcpu(), &one);
-    ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
   }
-  void TearDown() override { EXPECT_EQ(sched_setaffinity(0, sizeof(saved_), &saved_), 0); }
-  cpu_set_t saved_;
+  OnOneCpu pinned_;  // the memo is per CPU: the flows must meet their answers
   // Takes every allow away, in both slots (the next generation's too),
   // behind the datapath's back.
   void allows_gone_behind_the_back() {
