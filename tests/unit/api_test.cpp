@@ -439,28 +439,33 @@ size_t open_fds() {
 // anyone could open thousands to /metrics and leave the agent (API
 // included) without descriptors. Those whose head has not arrived wait
 // without a thread, 256 at most (the longest waiting is closed past
-// that); 16 more wait for one of the 4 threads; the rest are shed.
+// that); 16 more wait for one of the 4 threads; the rest are shed. On a
+// busy machine the workers fell behind the accepting thread, which shed
+// most of the idle clients itself (503): "held 1 of 500", the bound never
+// reached. Those are parked now, whatever thread accepted them.
 TEST(Api, IdleConnectionsHoldABoundedNumberOfDescriptors) {
   TestRoutes routes;
   Running metrics(api::HttpServer::tcp("127.0.0.1:0", routes.handler()));
   size_t before = open_fds();
   std::vector<UniqueFd> idle;
+  // the server's side of them: at most, while they arrive (a request
+  // waits 5 s from its accept, and a connect whose SYN met a full accept
+  // queue waits 1 s; a loaded machine takes that long for 500)
+  size_t most_held = 0;
+  auto held_now = [&] { return open_fds() - before - idle.size(); };
   // one byte each: the listener accepts a connection once it has sent
   // something (TCP_DEFER_ACCEPT), and these must be accepted to be held
   for (int i = 0; i < 500; i++) {
     idle.push_back(connect_to(metrics.server->address()));
     ASSERT_EQ(send(idle.back().get(), "G", 1, MSG_NOSIGNAL), 1);
+    if (i % 10 == 9) most_held = std::max(most_held, held_now());
   }
-  // the server's side of them, once it has taken them (a loaded machine: up to 5 s)
-  size_t held = 0;
-  for (auto start = Clock::now(); ms_since(start) < 5000; std::this_thread::sleep_for(100ms)) {
-    held = open_fds() - before - idle.size();
-    if (held >= 256) break;
-  }
-  std::this_thread::sleep_for(200ms);  // and none more after it
-  held = open_fds() - before - idle.size();
+  for (auto start = Clock::now(); ms_since(start) < 2000 && most_held < 256; std::this_thread::sleep_for(20ms))
+    most_held = std::max(most_held, held_now());
+  std::this_thread::sleep_for(200ms);  // the waiter has run: none more than its bound
+  size_t held = held_now();
   EXPECT_LE(held, 256u + 16 + 4) << "the server holds a descriptor for each of " << idle.size() << " idle clients";
-  EXPECT_GE(held, 200u) << "the idle clients were not accepted: the check proves nothing";
+  EXPECT_GE(most_held, 256u) << "the idle clients were not all accepted and held: the bound proves nothing";
   idle.clear();
   auto start = Clock::now();
   int status = 0;

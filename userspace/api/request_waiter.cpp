@@ -82,13 +82,21 @@ RequestWaiter::RequestWaiter(const Limits& limits, Ready ready)
 RequestWaiter::~RequestWaiter() { stop(); }
 
 void RequestWaiter::park(UniqueFd&& fd, Clock::time_point accepted) {
+  UniqueFd oldest;
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
       incoming_.reserve(incoming_.size() + 1);  // (if it throws, the caller still holds fd)
+      // bounded before this waiter's thread runs, too: a burst accepted
+      // while it waits for a core holds capacity more descriptors at most
+      if (incoming_.size() >= limits_.capacity) {
+        oldest = std::move(incoming_.front().fd);
+        incoming_.erase(incoming_.begin());
+      }
       incoming_.push_back({std::move(fd), accepted + limits_.timeout, accepted, {}});
     }
   }
+  if (oldest) answer_and_close(std::move(oldest), busy_answer());
   if (fd) return answer_and_close(std::move(fd), busy_answer());  // stopped
   uint64_t one = 1;
   (void)!::write(wake_.get(), &one, sizeof(one));

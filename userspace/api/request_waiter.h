@@ -58,7 +58,8 @@ class RequestWaiter {
 
   // Takes `fd`. Its request arrived: handed to ready() (on this waiter's
   // thread). Its deadline passed: answered 408 and closed. Past capacity,
-  // the connection waiting longest is answered 503 and closed.
+  // the connection waiting longest is answered 503 and closed (parked ones
+  // not yet taken by the waiter's thread: capacity more at most).
   void park(UniqueFd&& fd, std::chrono::steady_clock::time_point accepted);
   // Closes every waiting connection; later ones are answered 503 as parked.
   void stop();

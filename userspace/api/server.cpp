@@ -308,9 +308,13 @@ bool Transport::process_and_close_socket(int sock) {
   fcntl(sock, F_SETFD, FD_CLOEXEC);  // httplib accepts without it
   ReadyConnection conn{UniqueFd(sock), t_shed ? std::chrono::steady_clock::now() : t_accepted, {}};
   // a request still arriving waits without a thread; the allowed peer
-  // only: the refusal below answers at once
+  // only: the refusal below answers at once. Shed on the accepting thread
+  // (every worker busy) too: only a request that has arrived is answered
+  // 503 there. Otherwise a burst of idle connections, accepted faster than
+  // the workers park them, was mostly shed, and the waiter's bound
+  // (oldest out first) never came into play.
   try {
-    if (waiter_ && !t_shed && peer_allowed(sock) && !worker_need_not_wait(sock, wait_limits())) {
+    if (waiter_ && peer_allowed(sock) && !worker_need_not_wait(sock, wait_limits())) {
       waiter_->park(std::move(conn.fd), conn.accepted);
       return true;
     }
