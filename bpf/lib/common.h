@@ -27,7 +27,7 @@
 #define zs_no_merge(v) asm volatile("" : "+r"(v))
 
 /* One round of a 32-bit hash (murmur3's finalizer step): the hint tables
- * (deny_cache.h, zs_deny_known) index and tag by it. */
+ * (deny_cache.h, zs_deny_known_sources) index and tag by it. */
 static __always_inline __u32 zs_hash_mix(__u32 h, __u32 w)
 {
 	h ^= w;

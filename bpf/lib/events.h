@@ -110,9 +110,9 @@ static __always_inline struct zs_deny_budget *zs_deny_budget_refill(const struct
 	return b;
 }
 
-/* A source's hash under zs_deny_known's seed: its slot the low bits, its
- * tag the high ones (0 is no source's tag). All four words: an IPv6
- * source folded to one word collided with any other of the same fold. */
+/* A source's hash under zs_deny_known_sources' seed: its slot the low
+ * bits, its tag the high ones (0 is no source's tag). All four words: an
+ * IPv6 source folded to one word collided with any other of the same fold. */
 static __always_inline __u32 zs_deny_known_hash(__u32 seed, const struct zs_tuple *t)
 {
 	__u32 h = zs_hash_mix(seed, t->saddr[0]);
@@ -125,52 +125,71 @@ static __always_inline __u32 zs_deny_known_hash(__u32 seed, const struct zs_tupl
 #define zs_deny_known_slot(h) ((h) & (ZS_DENY_KNOWN_SLOTS - 1))
 #define zs_deny_known_tag(h) ((__u16)((h) >> 16) | 1)
 
-/* Marks t's source as holding a bucket (events.h's callers: within the budget). */
-static __always_inline void zs_deny_known_mark(const struct zs_tuple *t)
+/* t's source's slot in zs_deny_known_sources and its tag there (*tag), or
+ * NULL; draw: the first mark draws the seed (before it, no source is
+ * known). */
+static __always_inline struct zs_deny_known_slot *zs_deny_known_slot_of(const struct zs_tuple *t,
+									int draw, __u16 *tag)
 {
 	__u32 zero = 0, h;
-	struct zs_deny_known *k = bpf_map_lookup_elem(&zs_deny_known, &zero);
+	struct zs_deny_known *k = bpf_map_lookup_elem(&zs_deny_known_sources, &zero);
 
 	if (!k)
-		return;
-	if (!k->seed)
+		return NULL;
+	if (!k->seed) {
+		if (!draw)
+			return NULL;
 		k->seed = bpf_get_prandom_u32() | 1; /* (two CPUs racing: one seed wins, the other's tags go stale) */
+	}
 	h = zs_deny_known_hash(k->seed, t);
-	if (k->tag[zs_deny_known_slot(h)] != zs_deny_known_tag(h))
-		k->tag[zs_deny_known_slot(h)] = zs_deny_known_tag(h);
+	*tag = zs_deny_known_tag(h);
+	return &k->slot[zs_deny_known_slot(h)];
 }
 
-/* 0 when t's source surely holds no bucket; 1 when it may. */
-static __always_inline int zs_deny_known_maybe(const struct zs_tuple *t)
+/* Marks t's source as holding a bucket (events.h's callers: within the
+ * budget, one of its denies reported). Returns its denies the budget held
+ * back since its last report, the count emptied; a slot another source
+ * held starts at 0. (Plain stores: telemetry, as a bucket's are.) */
+static __always_inline __u32 zs_deny_known_mark(const struct zs_tuple *t)
 {
-	__u32 zero = 0, h;
-	struct zs_deny_known *k = bpf_map_lookup_elem(&zs_deny_known, &zero);
+	struct zs_deny_known_slot *s;
+	__u32 held;
+	__u16 tag;
 
-	if (!k || !k->seed)
-		return !k;
-	h = zs_deny_known_hash(k->seed, t);
-	return k->tag[zs_deny_known_slot(h)] == zs_deny_known_tag(h);
+	s = zs_deny_known_slot_of(t, 1, &tag);
+	if (!s)
+		return 0;
+	if (s->tag != tag) {
+		s->tag = tag;
+		s->suppressed = 0;
+		return 0;
+	}
+	held = s->suppressed;
+	if (held)
+		s->suppressed = 0;
+	return held;
 }
 
 /* A deny the empty budget holds back: counted apart (the agent's
- * detection-blind alert reads deny-events-over-budget), and in its source's
- * bucket when the source has one, so that the source's next reported deny
- * names it in `suppressed`: a flood that empties the budget no longer hides
- * how many probes a known scanner sent (attack review 3). A lookup, never
- * an insert: past the budget a flood of new sources takes no LRU lock; a
- * source with no bucket (never reported, or evicted) stays unnamed. */
+ * detection-blind alert reads deny-events-over-budget), and in its
+ * source's slot of zs_deny_known_sources when the source is known there,
+ * so that the source's next reported deny names it in `suppressed`: a
+ * flood that empties the budget no longer hides how many probes a known
+ * scanner sent (attack review 3). No lookup of the LRU, never an insert:
+ * past the budget a flood costs the slot's line, whoever its sources are. */
 static __always_inline void zs_deny_over_budget(const struct zs_config *cfg,
 						const struct zs_tuple *t)
 {
-	struct zs_ratelimit *rl;
+	struct zs_deny_known_slot *s;
+	__u16 tag = 0;
 
 	zs_count(ZS_CTR_EVENTS_SUPPRESSED, 0);
 	zs_count(ZS_CTR_EVENTS_OVER_BUDGET, 0);
-	if (!cfg->deny_events_per_sec || !zs_deny_known_maybe(t))
+	if (!cfg->deny_events_per_sec)
 		return;
-	rl = bpf_map_lookup_elem(&zs_deny_ratelimit, t->saddr);
-	if (rl)
-		rl->suppressed++;
+	s = zs_deny_known_slot_of(t, 0, &tag);
+	if (s && s->tag == tag)
+		s->suppressed++;
 }
 
 /* Token bucket per source address for deny events, within this CPU's
@@ -199,8 +218,10 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 		fresh.last_ns = now;
 		fresh.tokens = cfg->deny_events_burst ? cfg->deny_events_burst - 1 : 0;
 		bpf_map_update_elem(&zs_deny_ratelimit, t->saddr, &fresh, BPF_ANY);
+		/* (only past a budget are the slots read); a source whose
+		 * bucket the LRU evicted is still known by its slot */
 		if (budget)
-			zs_deny_known_mark(t); /* (only past a budget is the hint read) */
+			*suppressed = zs_deny_known_mark(t);
 		return 1;
 	}
 	refill = (now - rl->last_ns) * cfg->deny_events_per_sec / ZS_NS_PER_SEC;
@@ -220,8 +241,8 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 	rl->tokens--;
 	*suppressed = rl->suppressed;
 	rl->suppressed = 0;
-	if (budget)
-		zs_deny_known_mark(t); /* (its tag again, if another source's took the slot) */
+	if (budget) /* (its tag again, if another source's took the slot) */
+		*suppressed += zs_deny_known_mark(t);
 	return 1;
 }
 

@@ -55,7 +55,9 @@ constexpr Program kPrograms[] = {Program::xdp_ingress, Program::tc_ingress, Prog
 // by a rollback to a version that has it but no pin stamp (pin_stamp.h,
 // which makes later versions distrust it), though this version's keys set
 // no bit in it: their probes skipped, their addresses taken for world.
-constexpr const char* kRetiredMaps[] = {"zs_conntrack", "zs_ipcache_filter"};
+// zs_deny_known (tags alone) became zs_deny_known_sources (a tag and the
+// count the budget held back, maps.h): a hint, nothing to carry over.
+constexpr const char* kRetiredMaps[] = {"zs_conntrack", "zs_ipcache_filter", "zs_deny_known"};
 
 // Before its pin goes: every bit of the pinned zs_ipcache_filter set. The
 // programs of the version before may still be attached (until this
