@@ -305,14 +305,12 @@ static __always_inline int zs_unjudgeable(const struct zs_ctx *ctx,
 	return zs_finish(ctx, fc->direction, verdict, reason);
 }
 
-/* Fills fc from ctx's endpoint (epv: zs_endpoints' value for
- * ctx->ifindex, looked up once per packet by the caller); 0 when the
- * interface has none (unmanaged). */
+/* Fills fc from ctx's endpoint; 0 when the interface has none (unmanaged). */
 static __always_inline int zs_endpoint_flow_ctx(const struct zs_config *cfg,
 						const struct zs_ctx *ctx,
-						const struct zs_endpoint_value *epv,
 						struct zs_flow_ctx *fc)
 {
+	struct zs_endpoint_value *epv = bpf_map_lookup_elem(&zs_endpoints, &ctx->ifindex);
 	const struct zs_endpoint *ep;
 
 	if (!cfg || !epv)
@@ -360,15 +358,13 @@ static __always_inline int zs_established(const struct zs_config *cfg,
 /* Everything but the established path: the endpoint, then what the packet
  * is (not IP, malformed, neighbour discovery, a stale or new flow). */
 static __always_inline int zs_judge_packet(const struct zs_config *cfg,
-					   struct zs_ctx *ctx,
-					   const struct zs_endpoint_value *epv,
-					   struct zs_packet *p, int rc, int found,
-					   struct zs_ct_entry *ct, struct zs_clock *clk,
-					   __u32 from_ifindex)
+					   struct zs_ctx *ctx, struct zs_packet *p,
+					   int rc, int found, struct zs_ct_entry *ct,
+					   struct zs_clock *clk, __u32 from_ifindex)
 {
 	struct zs_flow_ctx fc = { .from_ifindex = from_ifindex };
 
-	if (!zs_endpoint_flow_ctx(cfg, ctx, epv, &fc)) {
+	if (!zs_endpoint_flow_ctx(cfg, ctx, &fc)) {
 		zs_count(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0), ctx->len);
 		return ZS_PASS;
 	}
@@ -404,7 +400,6 @@ static __always_inline int zs_judge_packet(const struct zs_config *cfg,
 static __always_inline int zs_datapath(struct zs_ctx *ctx, __u32 from_ifindex)
 {
 	const struct zs_config *cfg = zs_get_config();
-	const struct zs_endpoint_value *epv;
 	struct zs_packet p = {};
 	struct zs_ct_entry *ct = NULL;
 	int rc, found = ZS_CT_NEW;
@@ -414,13 +409,10 @@ static __always_inline int zs_datapath(struct zs_ctx *ctx, __u32 from_ifindex)
 		zs_count(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0), ctx->len);
 		return ZS_PASS;
 	}
-	/* once per packet: the source check and the judgement both read it
-	 * (two lookups were 4% of a denied packet's time, perf, issue 16) */
-	epv = bpf_map_lookup_elem(&zs_endpoints, &ctx->ifindex);
 	rc = zs_parse(ctx, &p);
 	/* before conntrack: a spoofed packet passes as no one's flow; and
 	 * whatever the parse found after the addresses (zs_parse) */
-	if (p.tuple.family && zs_source_spoofed(cfg, ctx, epv, &p))
+	if (p.tuple.family && zs_source_spoofed(cfg, ctx, &p))
 		return ZS_DROP;
 	if (rc == ZS_PARSE_IP && (p.frag_first || p.frag_later) && zs_fragment_ports(&p))
 		rc = ZS_REASON_FRAG_NO_FIRST;
@@ -440,7 +432,7 @@ static __always_inline int zs_datapath(struct zs_ctx *ctx, __u32 from_ifindex)
 				return verdict;
 		}
 	}
-	return zs_judge_packet(cfg, ctx, epv, &p, rc, found, ct, &clk, from_ifindex);
+	return zs_judge_packet(cfg, ctx, &p, rc, found, ct, &clk, from_ifindex);
 }
 
 /* zs_tc_trace's body: endpoint, parse, judge; nothing else. */
@@ -451,7 +443,7 @@ static __always_inline int zs_trace_datapath(struct zs_ctx *ctx, __u32 seq)
 	struct zs_flow_ctx fc = {};
 	int rc;
 
-	if (!zs_endpoint_flow_ctx(cfg, ctx, bpf_map_lookup_elem(&zs_endpoints, &ctx->ifindex), &fc))
+	if (!zs_endpoint_flow_ctx(cfg, ctx, &fc))
 		return ZS_PASS;
 	if (zs_parse(ctx, &p))
 		return ZS_DROP;
