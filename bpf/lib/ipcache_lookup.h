@@ -3,6 +3,7 @@
 #define ZS_BPF_IPCACHE_LOOKUP_H
 
 #include "deny_fastpath.h"
+#include "ipcache_memo.h"
 #include "maps.h"
 #include <zeroseg/identity.h>
 
@@ -21,6 +22,10 @@ __attribute__((noinline)) __u32 zs_ipcache_probe(struct zs_ipcache_key *key, __u
 
 	if (!key || !zs_ipcache_may_hold(key))
 		return 0; /* a miss, known without the probe */
+	/* a key longer than the block looked up: another address of the
+	 * block may have another answer (ipcache_memo.h) */
+	if (key->prefixlen > zs_ipcache_memo_block_len(key->family))
+		zs_ipcache_memo_unsure();
 	val = bpf_map_lookup_elem(&zs_ipcache, key);
 	return val ? val->identity[slot & 1] : 0;
 }

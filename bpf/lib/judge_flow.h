@@ -66,7 +66,7 @@ static __always_inline void zs_judge_flow(const struct zs_config *cfg,
 	if (!(how & ZS_JUDGE_LAZY_PEER))
 		q.peer = zs_ipcache_identity(plan, fc->slot, t->family, peer_addr);
 	else if (q.mode == ZS_MODE_OFF || zs_policy_needs_peer(plan, q.subject, dir, q.proto, q.port))
-		q.peer = zs_peer_lookup(plan, fc->slot, t, dir);
+		q.peer = zs_peer_lookup(plan, fc->generation, t, dir);
 	else
 		q.peer = ZS_PEER_UNRESOLVED;
 	info->subject = q.subject;

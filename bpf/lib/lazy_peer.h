@@ -63,16 +63,25 @@ __attribute__((noinline)) int zs_policy_needs_peer(const struct zs_lookup_plan *
 }
 
 /* The identity of the other end of a flow with tuple t (its source for a
- * flow in, its destination for one out). A global function: zs_new_flow
- * asks it at up to three places, and inline each would be verified, and
- * take stack, apart. */
-__attribute__((noinline)) __u32 zs_peer_lookup(const struct zs_lookup_plan *plan, __u32 slot,
+ * flow in, its destination for one out), under generation (its slot the
+ * plan's), through the ipcache memo (ipcache_memo.h: new flows only, never
+ * a trace). A global function: zs_new_flow asks it at up to three places,
+ * and inline each would be verified, and take stack, apart. */
+__attribute__((noinline)) __u32 zs_peer_lookup(const struct zs_lookup_plan *plan, __u64 generation,
 					       const struct zs_tuple *t, __u32 direction)
 {
+	const __u32 *addr;
+	__u32 id;
+
 	if (!plan || !t)
 		return ZS_ID_WORLD;
-	return zs_ipcache_identity(plan, slot, t->family,
-				   (direction & 1) == ZS_DIR_INGRESS ? t->saddr : t->daddr);
+	addr = (direction & 1) == ZS_DIR_INGRESS ? t->saddr : t->daddr;
+	id = zs_ipcache_memo_get(t->family, addr, generation);
+	if (id)
+		return id;
+	id = zs_ipcache_identity(plan, generation & 1, t->family, addr);
+	zs_ipcache_memo_put(id);
+	return id;
 }
 
 /* Fills *peer unless it is known already. */
@@ -82,7 +91,7 @@ static __always_inline void zs_peer_resolve(const struct zs_config *cfg,
 					    __u32 *peer)
 {
 	if (*peer == ZS_PEER_UNRESOLVED)
-		*peer = zs_peer_lookup(&cfg->plan[fc->slot & 1], fc->slot, t, direction);
+		*peer = zs_peer_lookup(&cfg->plan[fc->slot & 1], fc->generation, t, direction);
 }
 
 #endif

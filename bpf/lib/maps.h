@@ -256,6 +256,32 @@ struct {
 	__type(value, struct zs_verdict_memo);
 } zs_verdict_memo SEC(".maps");
 
+/* the ipcache's answers per block, per CPU, direct-mapped (ipcache_memo.h) */
+#define ZS_IPCACHE_MEMO_SLOTS 64
+struct zs_ipcache_memo_slot {
+	__u64 generation; /* the generation whose ipcache answered; 0 = empty */
+	__u32 block[2];	  /* the address's first 64 bits, masked to the block */
+	__u32 identity;
+	__u8 family;
+	__u8 _pad[3];
+};
+
+struct zs_ipcache_memo {
+	/* the block asked last, while its probes run (generation 0: none,
+	 * or a key longer than the block was looked up) */
+	struct zs_ipcache_memo_slot asked;
+	struct zs_ipcache_memo_slot slot[ZS_IPCACHE_MEMO_SLOTS];
+};
+_Static_assert(sizeof(struct zs_ipcache_memo_slot) == 24, "an ipcache memo slot: 24 bytes");
+_Static_assert((ZS_IPCACHE_MEMO_SLOTS & (ZS_IPCACHE_MEMO_SLOTS - 1)) == 0, "slots: a power of two");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zs_ipcache_memo);
+} zs_ipcache_memo SEC(".maps");
+
 /* flow and deny events to the agent */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

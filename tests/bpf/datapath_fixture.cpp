@@ -50,7 +50,7 @@ void DatapathTest::SetUp() {
   clear_raw(dp_->map("zs_ct_usage"));
   clear_raw(dp_->map("zs_fragments"));
   clear_raw(dp_->map("zs_deny_ratelimit"));
-  dp_->clear_verdict_memo();
+  dp_->clear_memos();
   std::vector<zs_counters> zero(libbpf_num_possible_cpus());
   const uint32_t key = 0;
   dp_->map("zs_counters").update(&key, zero.data());

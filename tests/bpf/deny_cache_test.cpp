@@ -159,7 +159,7 @@ TEST_P(DenyCacheTest, ARepeatedDeniedFlowIsAnsweredFromItsSlot) {
   e.deny_rule = 0;
   e.allow_rule = 1;
   policy.update(key.data(), &v);
-  dp().clear_verdict_memo();  // the policy's own answers (verdict_memo.h): judged again
+  dp().clear_memos();  // the policy's own answers (verdict_memo.h): judged again
   EXPECT_FALSE(send(IN, udp_in(9))) << "judged again, not answered from the cache";
   EXPECT_TRUE(send(IN, udp_in(9, 40001))) << "another flow is judged: the raw allow works";
 }

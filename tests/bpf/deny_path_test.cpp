@@ -100,7 +100,7 @@ class DenyPathTest : public DatapathTest {
       e.allow_rule = 1;
       policy.update(key.data(), &v);
     }
-    dp().clear_verdict_memo();  // the policy's own answers: judged again
+    dp().clear_memos();  // the policy's own answers: judged again
   }
   uint64_t denied_in() { return counter(ZS_CTR_VERDICT(ZS_VERDICT_DENIED, IN)); }
 };

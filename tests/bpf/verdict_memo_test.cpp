@@ -67,7 +67,7 @@ TEST_P(VerdictMemoTest, ARepeatedQuestionIsAnsweredAsBefore) {
   EXPECT_TRUE(send(IN, udp_in(9))) << "asked before: the memo's answer";
   EXPECT_TRUE(send(IN, udp_in(10))) << "asked before: the memo's answer";
   EXPECT_FALSE(send(IN, udp_in(9, kOtherIp))) << "another peer: judged";
-  dp().clear_verdict_memo();
+  dp().clear_memos();
   EXPECT_FALSE(send(IN, udp_in(9))) << "judged again";
 }
 

@@ -217,7 +217,7 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   // Answers stamped with generations of a zs_config gone: a version that
   // knew no zs_verdict_memo left its pin when it removed the others
   // (bpf/lib/verdict_memo.h)
-  dp->clear_verdict_memo();
+  dp->clear_memos();
   // The stamp last: it says the bits above are this version's to trust. A
   // start that stops before here (a throw above, a kill) leaves the new
   // programs pinned under the old stamp, and the next start takes the
@@ -273,15 +273,17 @@ Datapath::~Datapath() {
   }
 }
 
-void Datapath::clear_verdict_memo() const {
-  const MapRef& memo = map("zs_verdict_memo");
-  bpf_map_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(memo.fd(), &info, &len)) memo.fail("reading the map's info", errno);
-  // a per-CPU value: one per possible CPU, each rounded up to 8 bytes
-  std::vector<uint8_t> empty(size_t{(info.value_size + 7u) / 8u * 8u} * static_cast<size_t>(ncpus_));
-  const uint32_t key = 0;
-  memo.update(&key, empty.data());
+void Datapath::clear_memos() const {
+  for (const char* name : {"zs_verdict_memo", "zs_ipcache_memo"}) {
+    const MapRef& memo = map(name);
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(memo.fd(), &info, &len)) memo.fail("reading the map's info", errno);
+    // a per-CPU value: one per possible CPU, each rounded up to 8 bytes
+    std::vector<uint8_t> empty(size_t{(info.value_size + 7u) / 8u * 8u} * static_cast<size_t>(ncpus_));
+    const uint32_t key = 0;
+    memo.update(&key, empty.data());
+  }
 }
 
 void Datapath::settle() {

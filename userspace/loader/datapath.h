@@ -127,10 +127,11 @@ class Datapath {
   // the next transaction runs it first, the agent when it is idle.
   void settle();
   bool settled() const { return !pending_level_; }
-  // Empties zs_verdict_memo on every CPU (bpf/lib/verdict_memo.h): done at
-  // load; tests that change a policy entry behind the programs' back (no
-  // new generation) call it to see what another cache answers.
-  void clear_verdict_memo() const;
+  // Empties the per-CPU memos, zs_verdict_memo and zs_ipcache_memo
+  // (bpf/lib/verdict_memo.h, ipcache_memo.h): done at load; tests that
+  // change a policy or ipcache entry behind the programs' back (no new
+  // generation) call it to see what another cache answers.
+  void clear_memos() const;
   // The last commit's grace period (invalid: none pending), to wait for
   // off the writers' lock; settle() then only levels, once it is ready.
   std::shared_future<void> grace() const { return pending_level_ ? grace_ : std::shared_future<void>(); }
