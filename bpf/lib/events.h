@@ -122,17 +122,17 @@ static __always_inline __u32 zs_deny_known_hash(__u32 seed, const struct zs_tupl
 	return zs_hash_mix(h, t->saddr[3]);
 }
 
-#define zs_deny_known_slot(h) ((h) & (ZS_DENY_KNOWN_SLOTS - 1))
+#define zs_deny_known_index(h) ((h) & (ZS_DENY_KNOWN_SLOTS - 1))
 #define zs_deny_known_tag(h) ((__u16)((h) >> 16) | 1)
 
 /* t's source's slot in zs_deny_known_sources and its tag there (*tag), or
- * NULL; draw: the first mark draws the seed (before it, no source is
+ * NULL; draw: the first claim draws the seed (before it, no source is
  * known). */
 static __always_inline struct zs_deny_known_slot *zs_deny_known_slot_of(const struct zs_tuple *t,
 									int draw, __u16 *tag)
 {
 	__u32 zero = 0, h;
-	struct zs_deny_known *k = bpf_map_lookup_elem(&zs_deny_known_sources, &zero);
+	struct zs_deny_known_sources *k = bpf_map_lookup_elem(&zs_deny_known_sources, &zero);
 
 	if (!k)
 		return NULL;
@@ -143,14 +143,16 @@ static __always_inline struct zs_deny_known_slot *zs_deny_known_slot_of(const st
 	}
 	h = zs_deny_known_hash(k->seed, t);
 	*tag = zs_deny_known_tag(h);
-	return &k->slot[zs_deny_known_slot(h)];
+	return &k->slot[zs_deny_known_index(h)];
 }
 
-/* Marks t's source as holding a bucket (events.h's callers: within the
- * budget, one of its denies reported). Returns its denies the budget held
- * back since its last report, the count emptied; a slot another source
- * held starts at 0. (Plain stores: telemetry, as a bucket's are.) */
-static __always_inline __u32 zs_deny_known_mark(const struct zs_tuple *t)
+/* Claims t's slot for its source, one of whose denies is reported
+ * (within the budget): returns the source's denies the budget held back
+ * since its last report, the count emptied (an exchange: another CPU may
+ * count there meanwhile). A slot another source's tag held starts at 0;
+ * a source of the same slot and the same 15-bit tag (no other source
+ * chooses one: the seed is secret) would take its count. */
+static __always_inline __u32 zs_deny_known_claim(const struct zs_tuple *t)
 {
 	struct zs_deny_known_slot *s;
 	__u32 held;
@@ -166,7 +168,7 @@ static __always_inline __u32 zs_deny_known_mark(const struct zs_tuple *t)
 	}
 	held = s->suppressed;
 	if (held)
-		s->suppressed = 0;
+		held = __sync_lock_test_and_set(&s->suppressed, 0);
 	return held;
 }
 
@@ -188,8 +190,8 @@ static __always_inline void zs_deny_over_budget(const struct zs_config *cfg,
 	if (!cfg->deny_events_per_sec)
 		return;
 	s = zs_deny_known_slot_of(t, 0, &tag);
-	if (s && s->tag == tag)
-		s->suppressed++;
+	if (s && s->tag == tag) /* atomic: a scanner's probes spread over CPUs are all counted */
+		__sync_fetch_and_add(&s->suppressed, 1);
 }
 
 /* Token bucket per source address for deny events, within this CPU's
@@ -221,7 +223,7 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 		/* (only past a budget are the slots read); a source whose
 		 * bucket the LRU evicted is still known by its slot */
 		if (budget)
-			*suppressed = zs_deny_known_mark(t);
+			*suppressed = zs_deny_known_claim(t);
 		return 1;
 	}
 	refill = (now - rl->last_ns) * cfg->deny_events_per_sec / ZS_NS_PER_SEC;
@@ -242,7 +244,7 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 	*suppressed = rl->suppressed;
 	rl->suppressed = 0;
 	if (budget) /* (its tag again, if another source's took the slot) */
-		*suppressed += zs_deny_known_mark(t);
+		*suppressed += zs_deny_known_claim(t);
 	return 1;
 }
 

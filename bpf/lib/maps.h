@@ -140,26 +140,26 @@ struct {
 	__type(value, struct zs_ratelimit);
 } zs_deny_ratelimit SEC(".maps");
 
-/* Which sources have a bucket in zs_deny_ratelimit, as a hint, and what
- * the budget held back from each: a 16-bit tag of the source's hash per
- * slot, set when its bucket is made and when one of its denies is
- * reported (events.h), beside a count of its denies past the budget. A
- * deny past the budget is counted in its slot when the tag is there, with
- * no lookup of the LRU: a flood of new sources paid an LRU lookup per
- * packet to find no bucket (27% of the receiver's cycles under a random
- * flood, perf, issue 16), and a flood from sources that had been reported
- * (a /16's, each seen again and again) still paid one per packet to find
- * a bucket (4-8%: session 20, bench/RESULTS.md). The source's next
- * reported deny names the count and empties it. Shared by the CPUs (a
- * source reported on one may flood on another); tags are written only
- * within the budget, as the LRU's inserts are. The hash is keyed by a seed
- * drawn at its first use (bpf_get_prandom_u32): with a known key, an
- * attacker computed offline a source of the scanner's slot and erased the
- * scanner's tag with one reported packet (attack review of this change).
- * A tag another source overwrote costs the source its count (as an LRU
- * eviction does: either takes thousands of reported denies of other
- * sources), never a verdict. (Was zs_deny_known, tags alone: retired,
- * datapath.cpp.) */
+/* Sources with a reported deny, and the denies the budget held back from
+ * each since: a 16-bit tag of the source's hash per slot, set when one of
+ * its denies is reported (events.h), beside a count of its denies past the
+ * budget. A deny past the budget is counted in its slot when the tag is
+ * there, with no lookup of the LRU: a flood of new sources paid an LRU
+ * lookup per packet to find no bucket (27% of the receiver's cycles under
+ * a random flood, perf, issue 16), and a flood from sources that had been
+ * reported (a /16's, each seen again and again) still paid one per packet
+ * to find a bucket (bench/RESULTS.md, "Past the budget, no lookup"). The
+ * source's next reported deny names the count and empties it, whether or
+ * not the LRU still holds its bucket. Shared by the CPUs (a source
+ * reported on one may flood on another); tags are written only within the
+ * budget, as the LRU's inserts are. The hash is keyed by a seed drawn at
+ * its first use (bpf_get_prandom_u32): with a known key, an attacker
+ * computed offline a source of the scanner's slot and erased the scanner's
+ * tag with one reported packet (attack review of this change). A tag
+ * another source overwrote costs the source its count (as an LRU eviction
+ * does: either takes thousands of reported denies of other sources; the
+ * count stays in deny-events-over-budget), never a verdict. (Was
+ * zs_deny_known, tags alone: retired, datapath.cpp.) */
 #define ZS_DENY_KNOWN_SLOTS 16384
 struct zs_deny_known_slot {
 	__u16 tag;	  /* 0: no source's */
@@ -167,8 +167,8 @@ struct zs_deny_known_slot {
 	__u32 suppressed; /* the tagged source's denies past the budget, since its last report */
 };
 
-struct zs_deny_known {
-	__u32 seed; /* 0 until the first mark draws it */
+struct zs_deny_known_sources {
+	__u32 seed; /* 0 until the first claim draws it */
 	__u32 _pad;
 	struct zs_deny_known_slot slot[ZS_DENY_KNOWN_SLOTS];
 };
@@ -177,7 +177,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct zs_deny_known);
+	__type(value, struct zs_deny_known_sources);
 } zs_deny_known_sources SEC(".maps");
 
 /* deny events' per-CPU budget (zs_deny_event_allowed, events.h) */

@@ -40,7 +40,8 @@ TEST(RequestWaiter, ParkedConnectionsAreBoundedWhileItsThreadIsBusy) {
   std::shared_future<void> released = release.get_future().share();
   std::atomic<int> handed{0};
   std::vector<api::ReadyConnection> ready;
-  api::RequestWaiter waiter({4, 1024, 0, 10s}, [&](api::ReadyConnection conn) {
+  const api::WaitLimits limits{.capacity = 4, .max_head = 1024, .max_body = 0, .timeout = 10s};
+  api::RequestWaiter waiter(limits, [&](api::ReadyConnection conn) {
     ready.push_back(std::move(conn));
     if (handed++ == 0) released.wait();
   });
@@ -66,7 +67,7 @@ TEST(RequestWaiter, ParkedConnectionsAreBoundedWhileItsThreadIsBusy) {
     if (n < 0) continue;  // still held
     answered++;
     EXPECT_EQ(std::string(buf, static_cast<size_t>(n)).substr(0, 12), "HTTP/1.1 503") << "connection " << i;
-    EXPECT_LT(i, 16u) << "the newest were closed, not the oldest";
+    EXPECT_LT(i, 16u) << "one of the 4 newest was closed: the oldest go first";
   }
   EXPECT_EQ(answered, 16) << "parked connections held past the waiter's capacity while its thread was busy";
   release.set_value();

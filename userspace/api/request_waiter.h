@@ -58,8 +58,9 @@ class RequestWaiter {
 
   // Takes `fd`. Its request arrived: handed to ready() (on this waiter's
   // thread). Its deadline passed: answered 408 and closed. Past capacity,
-  // the connection waiting longest is answered 503 and closed (parked ones
-  // not yet taken by the waiter's thread: capacity more at most).
+  // the connection waiting longest is answered 503 and closed. Before the
+  // waiter's thread takes parked ones in, they are bounded apart: past
+  // capacity, park closes the oldest of those (2 x capacity held at most).
   void park(UniqueFd&& fd, std::chrono::steady_clock::time_point accepted);
   // Closes every waiting connection; later ones are answered 503 as parked.
   void stop();

@@ -50,7 +50,8 @@ const TransportLimits kApiLimits{{64 << 10, 32 << 20, 30s, 30s, 5s}, 16, 12, 64,
 // /metrics: anyone on the network, GETs only. A scraper sends its request
 // at once: 5 s for all of it. Anyone can open connections, and each one
 // accepted holds a descriptor of the agent's until it is served: past 16
-// waiting for a thread, a connection is answered 503 and closed at once. A
+// waiting for a thread, a connection whose request has arrived is answered
+// 503 and closed at once (one still arriving waits without a thread). A
 // request arrives whole (its body too: Content-Length only, else 411/400)
 // before a thread reads it.
 const TransportLimits kMetricsLimits{{16 << 10, 4 << 10, 5s, 30s, 5s}, 4, 0, 16, kMaxArriving};
@@ -64,7 +65,8 @@ constexpr int kBacklog = 64;
 
 // Set while a connection no thread may take runs on the thread that
 // queued it (httplib's accept loop, or the request waiter): it is answered
-// 503 at once.
+// 503 at once, unless its request is still arriving and the accept loop
+// can park it in the request waiter (process_and_close_socket).
 thread_local bool t_shed = false;
 // When the job a worker runs was queued (for httplib's: when its
 // connection was accepted; its request's time counts from then, not from
@@ -319,8 +321,13 @@ bool Transport::process_and_close_socket(int sock) {
       return true;
     }
   } catch (const std::exception& e) {
-    // (no memory to look or to park): served on this worker
-    log::warn(std::string("API connection not parked: ") + e.what());
+    // (no memory to look or to park): served here. This may be httplib's
+    // accept loop: nothing thrown may leave it (the agent would end), the
+    // warning's own allocation included.
+    try {
+      log::warn(std::string("API connection not parked: ") + e.what());
+    } catch (...) {
+    }
   }
   return serve(std::move(conn));
 }

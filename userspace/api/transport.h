@@ -22,8 +22,9 @@ struct TransportLimits {
   StreamLimits stream;
   size_t threads;      // requests served at once (one thread each)
   size_t max_streams;  // of them, live streams (each holds a thread until its client goes)
-  size_t max_waiting;  // accepted connections waiting for a thread; more are answered 503
+  size_t max_waiting;  // accepted connections waiting for a thread; more are answered 503 once their request arrived
   size_t max_arriving;  // connections whose request is still arriving (no thread each); past it the oldest gets 503
+                        // (twice as many for a moment, while the waiter's thread has not taken them in)
 };
 
 class Transport final : public httplib::Server {
