@@ -50,6 +50,22 @@ class AttackReview3Test : public DatapathTest {
       sched_setaffinity(0, sizeof(set), &set);
     }
   }
+  // The budget emptied (refilled whole by the next packet), src's deny
+  // `packet` reported: 1 + suppressed for each of src's deny records
+  // drained, that one's and any not drained before.
+  size_t named_on_next_report(const std::string& src, const std::vector<uint8_t>& packet) {
+    const uint32_t key = 0;
+    std::vector<zs_deny_budget> empty(libbpf_num_possible_cpus());
+    dp().map("zs_deny_budget").update(&key, empty.data());
+    EXPECT_FALSE(send(IN, packet));
+    size_t named = 0;
+    for (const auto& ev : drain_events()) {
+      char buf[16];
+      inet_ntop(AF_INET, &ev.tuple.saddr[0], buf, sizeof(buf));
+      if (src == buf) named += 1 + ev.suppressed;
+    }
+    return named;
+  }
   // A workload on kIfindex whose sources are its own addresses and, as
   // Reconciler::want_sources writes them, its allowedSourcePrefixes
   // (allowed) and the other workloads' addresses inside them that
@@ -252,20 +268,7 @@ TEST_P(AttackReview3Test, AScannersDeniesHeldBackByTheBudgetAreNamedOnItsNextEve
   EXPECT_EQ(counter(ZS_CTR_EVENTS_OVER_BUDGET), over_budget + kProbes) << "each held back, counted apart";
   EXPECT_TRUE(drain_events().empty()) << "the budget is empty: nothing reported";
   // a second later (the budget refilled: an empty bucket refills whole)
-  const uint32_t key = 0;
-  std::vector<zs_deny_budget> empty(libbpf_num_possible_cpus());
-  dp().map("zs_deny_budget").update(&key, empty.data());
-  ASSERT_FALSE(send(IN, probe(scanner, 9999)));
-  uint32_t named = 0;
-  size_t scanner_events = 0;
-  for (const auto& ev : drain_events()) {
-    char buf[16];
-    inet_ntop(AF_INET, &ev.tuple.saddr[0], buf, sizeof(buf));
-    if (scanner != buf) continue;
-    scanner_events++;
-    named += ev.suppressed;
-  }
-  EXPECT_GE(scanner_events + named, static_cast<size_t>(kProbes))
+  EXPECT_GE(named_on_next_report(scanner, probe(scanner, 9999)), static_cast<size_t>(kProbes))
       << "the scan's probes, reported or named as suppressed on the scanner's next event";
 }
 
@@ -295,18 +298,9 @@ TEST_P(AttackReview3Test, AScannersDeniesAreNamedThoughTheLruEvictedItsBucket) {
   drain_events();
   constexpr int kProbes = 300;
   for (int port = 2; port < 2 + kProbes; port++) ASSERT_FALSE(send(IN, probe(scanner, static_cast<uint16_t>(port))));
-  const uint32_t key = 0;
-  std::vector<zs_deny_budget> empty(libbpf_num_possible_cpus());
-  dp().map("zs_deny_budget").update(&key, empty.data());  // refilled whole by the next packet
-  ASSERT_FALSE(send(IN, probe(scanner, 9999)));
-  size_t named = 0;
-  for (const auto& ev : drain_events()) {
-    char buf[16];
-    inet_ntop(AF_INET, &ev.tuple.saddr[0], buf, sizeof(buf));
-    if (scanner == buf) named += 1 + ev.suppressed;
-  }
   // its last probe reported, the scan's named with it: none twice
-  EXPECT_EQ(named, static_cast<size_t>(kProbes) + 1) << "the scan's probes, reported or named as suppressed";
+  EXPECT_EQ(named_on_next_report(scanner, probe(scanner, 9999)), static_cast<size_t>(kProbes) + 1)
+      << "the scan's probes, reported or named as suppressed";
 }
 
 // zs_deny_known_sources' hash (bpf/lib/events.h), as an attacker would compute it
@@ -384,16 +378,8 @@ TEST_P(AttackReview3Test, AScannersTagIsNotErasedByASourceComputedOffline) {
   drain_events();
   constexpr int kProbes = 300;
   for (int port = 2; port < 2 + kProbes; port++) ASSERT_FALSE(send(IN, probe(scanner, static_cast<uint16_t>(port))));
-  std::vector<zs_deny_budget> empty(libbpf_num_possible_cpus());
-  dp().map("zs_deny_budget").update(&key, empty.data());  // refilled whole by the next packet
-  ASSERT_FALSE(send(IN, probe(scanner, 9999)));
-  size_t named = 0;
-  for (const auto& ev : drain_events()) {
-    char buf[16];
-    inet_ntop(AF_INET, &ev.tuple.saddr[0], buf, sizeof(buf));
-    if (scanner == buf) named += 1 + ev.suppressed;
-  }
-  EXPECT_GE(named, static_cast<size_t>(kProbes)) << "the scan's probes, reported or named as suppressed";
+  EXPECT_GE(named_on_next_report(scanner, probe(scanner, 9999)), static_cast<size_t>(kProbes))
+      << "the scan's probes, reported or named as suppressed";
 }
 
 // Held: a deny for want of conntrack room is not remembered by the deny
