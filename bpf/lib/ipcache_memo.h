@@ -19,8 +19,8 @@
  * change of the ipcache moves the generation on, and the entries' slot
  * packets read does not change under one generation. A bit of the filter
  * is never cleared; one set for a key written since came with a later
- * generation. Emptied by the agent at every load, as the verdict memo is
- * (verdict_memo.h: generations start again beside a new zs_config).
+ * generation. Emptied by the agent at a load that makes zs_config anew,
+ * as the verdict memo is (verdict_memo.h: generations start again).
  * New flows use it (zs_peer_lookup), traces never: BPF_PROG_TEST_RUN may
  * be interrupted between the question and the answer, which the memo
  * keeps in `asked` per CPU (XDP and tc programs do not nest on a CPU).
@@ -100,22 +100,35 @@ static __always_inline void zs_ipcache_memo_unsure(void)
 		m->asked.generation = 0;
 }
 
-/* identity: the longest match of the address zs_ipcache_memo_get asked
- * about, remembered for its block unless a longer key was looked up. */
-static ZS_NOINLINE void zs_ipcache_memo_put(__u32 identity)
+/* identity: the longest match of addr, which zs_ipcache_memo_get asked
+ * about, remembered for its block unless a longer key was looked up
+ * since. The block is taken from addr again and must be the asked one:
+ * `asked` torn by anyone emptying the map under live programs (an update
+ * of a per-CPU value is a plain copy) files nothing under another block,
+ * and a generation torn (bytes zeroed: a smaller number) is one no packet
+ * reads again. */
+static ZS_NOINLINE void zs_ipcache_memo_put(__u8 family, const __u32 *addr, __u32 identity)
 {
 	struct zs_ipcache_memo *m = zs_ipcache_memo_get_map();
 	struct zs_ipcache_memo_slot *s;
+	__u64 generation;
+	__u32 b0, b1;
 
-	if (!m || !m->asked.generation)
+	if (!m || !addr)
 		return;
-	s = zs_ipcache_memo_slot_of(m, m->asked.family, m->asked.block[0], m->asked.block[1]);
-	s->generation = m->asked.generation;
-	s->block[0] = m->asked.block[0];
-	s->block[1] = m->asked.block[1];
-	s->family = m->asked.family;
-	s->identity = identity;
+	generation = m->asked.generation;
+	b0 = zs_ipcache_memo_word(family, addr, 0);
+	b1 = zs_ipcache_memo_word(family, addr, 1);
+	if (!generation || m->asked.family != family || m->asked.block[0] != b0 ||
+	    m->asked.block[1] != b1)
+		return;
 	m->asked.generation = 0;
+	s = zs_ipcache_memo_slot_of(m, family, b0, b1);
+	s->block[0] = b0;
+	s->block[1] = b1;
+	s->family = family;
+	s->identity = identity;
+	s->generation = generation; /* last: a slot half written is no one's */
 }
 
 #endif

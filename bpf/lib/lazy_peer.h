@@ -80,7 +80,7 @@ __attribute__((noinline)) __u32 zs_peer_lookup(const struct zs_lookup_plan *plan
 	if (id)
 		return id;
 	id = zs_ipcache_identity(plan, generation & 1, t->family, addr);
-	zs_ipcache_memo_put(id);
+	zs_ipcache_memo_put(t->family, addr, id);
 	return id;
 }
 

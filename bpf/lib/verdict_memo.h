@@ -27,9 +27,12 @@
  * deny cache); a trace (BPF_PROG_TEST_RUN, which a softirq may interrupt)
  * does not use the memo.
  *
- * Emptied by the agent at every load (Datapath::load): a memo pinned
- * beside a new zs_config (whose generations start again) would answer
- * under a generation number of another policy. */
+ * Emptied by the agent at a load that makes zs_config anew
+ * (Datapath::load): a memo pinned beside a new zs_config (whose
+ * generations start again) would answer under a generation number of
+ * another policy. A load beside a pinned zs_config leaves it: its
+ * generations go on, and emptying it could tear a slot that a program
+ * still attached is writing. */
 #ifndef ZS_BPF_VERDICT_MEMO_H
 #define ZS_BPF_VERDICT_MEMO_H
 

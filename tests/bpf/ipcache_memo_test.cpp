@@ -6,7 +6,13 @@
 // (its own workload's /32, say) given its block's identity, or an answer
 // that outlives the ipcache. The block's entry is changed behind the
 // datapath's back (no new generation) to see who answered.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
 #include <zeroseg/identity.h>
+
+#include <algorithm>
+#include <filesystem>
 
 #include "datapath_fixture.h"
 
@@ -91,6 +97,48 @@ TEST_P(IpcacheMemoTest, ANewGenerationAsksAgain) {
   ASSERT_TRUE(send(IN, udp_from("198.18.1.2"))) << "the memo's answer";
   set_identity("10.9.9.9/32", 999);  // a new generation; the /15 not written
   EXPECT_FALSE(send(IN, udp_from("198.18.1.3"))) << "a new generation: kOther";
+}
+
+// Both memos pinned beside a zs_config made anew (a version that knew no
+// memo removed its pins but these) would answer under generations that
+// start again: emptied at that load. Beside a pinned zs_config a load
+// leaves them: emptying a per-CPU value is a plain copy, which could tear
+// a slot a program still attached is writing.
+TEST(MemoUpgrade, MemosAreEmptiedOnlyBesideAConfigMadeAnew) {
+  ZS_REQUIRE_PRIVILEGED();
+  const std::string dir = "/sys/fs/bpf/zs-memo-test-" + std::to_string(getpid());
+  const int ncpus = libbpf_num_possible_cpus();
+  const uint32_t key = 0;
+  auto value_bytes = [&](Datapath& dp, const char* name) {
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    EXPECT_EQ(bpf_obj_get_info_by_fd(dp.map(name).fd(), &info, &len), 0);
+    return size_t{(info.value_size + 7u) / 8u * 8u} * static_cast<size_t>(ncpus);
+  };
+  auto nonzero = [&](Datapath& dp, const char* name) {
+    std::vector<uint8_t> v(value_bytes(dp, name));
+    EXPECT_TRUE(dp.map(name).lookup(&key, v.data()));
+    return std::count(v.begin(), v.end(), uint8_t{0}) != static_cast<std::ptrdiff_t>(v.size());
+  };
+  const char* memos[] = {"zs_ipcache_memo", "zs_verdict_memo"};
+  {
+    auto dp = Datapath::load({.pin_dir = dir, .pin = true});
+    for (const char* name : memos) {
+      std::vector<uint8_t> v(value_bytes(*dp, name), 0x5a);
+      dp->map(name).update(&key, v.data());
+    }
+  }
+  {
+    auto dp = Datapath::load({.pin_dir = dir, .pin = true});
+    for (const char* name : memos) EXPECT_TRUE(nonzero(*dp, name)) << name << ": left beside the pinned zs_config";
+  }
+  ASSERT_EQ(unlink((dir + "/zs_config").c_str()), 0);
+  {
+    auto dp = Datapath::load({.pin_dir = dir, .pin = true});
+    for (const char* name : memos) EXPECT_FALSE(nonzero(*dp, name)) << name << ": beside a zs_config made anew";
+  }
+  Datapath::unpin(dir);
+  EXPECT_FALSE(std::filesystem::exists(dir));
 }
 
 INSTANTIATE_TEST_SUITE_P(Hooks, IpcacheMemoTest, testing::Values(Variant::xdp_host, Variant::tc_workload),

@@ -166,6 +166,8 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
                                   (!pinned("zs_ipcache_blocks") || !pins_ours || pinned("zs_ipcache_filter"));
   const bool policy_filter_new = options.pin && pinned("zs_policy") && (!pinned("zs_policy_filter") || !pins_ours);
   const bool origin_ports_new = options.pin && pinned("zs_conntrack4") && (!pinned("zs_ct_origin_ports") || !pins_ours);
+  // a zs_config made now: its generations start again (below)
+  const bool config_new = options.pin && !pinned("zs_config");
   if (options.pin) {
     if (pinned("zs_ipcache_filter")) open_retired_ipcache_filter(pin_path(options.pin_dir, "zs_ipcache_filter"));
     for (const char* name : kRetiredMaps) unlink(pin_path(options.pin_dir, name).c_str());
@@ -215,9 +217,11 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   if (policy_filter_new)
     for (uint32_t i = 0; i < ZS_POLICY_FILTER_WORDS; i++) dp->policy_filter_[i] = ~uint64_t{0};
   // Answers stamped with generations of a zs_config gone: a version that
-  // knew no zs_verdict_memo left its pin when it removed the others
-  // (bpf/lib/verdict_memo.h)
-  dp->clear_memos();
+  // knew no memo left its pins when it removed the others
+  // (bpf/lib/verdict_memo.h, ipcache_memo.h). Only then: emptying a
+  // per-CPU value is a plain copy, which could tear a slot that a program
+  // of the version before, still attached, is writing.
+  if (config_new) dp->clear_memos();
   // The stamp last: it says the bits above are this version's to trust. A
   // start that stops before here (a throw above, a kill) leaves the new
   // programs pinned under the old stamp, and the next start takes the
