@@ -50,6 +50,10 @@ class AttackReview3Test : public DatapathTest {
       sched_setaffinity(0, sizeof(set), &set);
     }
   }
+  // A scan's (or a flood's) SYN from src to port of the workload (kV4.self)
+  static std::vector<uint8_t> probe(const std::string& src, uint16_t port) {
+    return PB().eth().ipv4(src, kV4.self).tcp(51000, port, PB::kSyn).build();
+  }
   // The budget emptied (refilled whole by the next packet), src's deny
   // `packet` reported: 1 + suppressed for each of src's deny records
   // drained, that one's and any not drained before.
@@ -250,10 +254,7 @@ TEST_P(AttackReview3Test, AScannersDeniesHeldBackByTheBudgetAreNamedOnItsNextEve
   // token let one scan probe through (480 over budget, not 481)
   constexpr uint32_t kBudget = 1;
   dp().set_deny_event_budget(kBudget);
-  const std::string scanner = "203.0.113.66", target = "10.0.1.10";
-  auto probe = [&](const std::string& src, uint16_t port) {
-    return PB().eth().ipv4(src, target).tcp(51000, port, PB::kSyn).build();
-  };
+  const std::string scanner = "203.0.113.66";
   drain_events();
   // the scanner is known: one reported deny
   ASSERT_FALSE(send(IN, probe(scanner, 1)));
@@ -284,10 +285,7 @@ TEST_P(AttackReview3Test, AScannersDeniesAreNamedThoughTheLruEvictedItsBucket) {
   set_endpoint(kSelf, ZS_MODE_ENFORCE, ZS_MODE_ENFORCE);
   pin_cpu();
   dp().set_deny_event_budget(1);
-  const std::string scanner = "203.0.113.68", target = "10.0.1.10";
-  auto probe = [&](const std::string& src, uint16_t port) {
-    return PB().eth().ipv4(src, target).tcp(51000, port, PB::kSyn).build();
-  };
+  const std::string scanner = "203.0.113.68";
   drain_events();
   ASSERT_FALSE(send(IN, probe(scanner, 1)));  // the scanner is known: one reported deny, the budget's token
   for (int i = 0; i < 50; i++)                // a flood, past the budget
@@ -345,10 +343,7 @@ TEST_P(AttackReview3Test, AScannersTagIsNotErasedByASourceComputedOffline) {
   set_endpoint(kSelf, ZS_MODE_ENFORCE, ZS_MODE_ENFORCE);
   pin_cpu();
   dp().set_deny_event_budget(1);
-  const std::string scanner = "203.0.113.67", target = "10.0.1.10";
-  auto probe = [&](const std::string& src, uint16_t port) {
-    return PB().eth().ipv4(src, target).tcp(51000, port, PB::kSyn).build();
-  };
+  const std::string scanner = "203.0.113.67";
   const uint32_t guessed = 0x2545f491;  // the attacker's guess of the key
   const std::string attacker = colliding_source(guessed, scanner);
   ASSERT_FALSE(attacker.empty());
