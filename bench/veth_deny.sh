@@ -130,6 +130,8 @@ ip -n "$RX" link set lo up
 ip -n "$RX" addr add 198.19.0.1/24 dev "$RXIF"
 ip -n "$RX" link set "$RXIF" up
 RXMAC=$(ip -n "$RX" -j link show "$RXIF" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
+# the agent mounts bpffs itself, but xdp-filter and the floor pin first
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 mkdir -p "$PIN"
 
 # The receiver's NAPI thread (threaded once an XDP program gave the veth

@@ -53,6 +53,28 @@ struct {
 	__type(value, struct zs_endpoint_value);
 } zs_endpoints SEC(".maps");
 
+/* the endpoints read last, per CPU, by generation (endpoint_memo.h) */
+#define ZS_ENDPOINT_MEMO_SLOTS 16
+struct zs_endpoint_memo_slot {
+	__u64 generation; /* whose slot of zs_endpoints was copied; 0 = empty */
+	struct zs_endpoint endpoint;
+	__u32 ifindex;
+	__u32 pad;
+};
+
+struct zs_endpoint_memo {
+	struct zs_endpoint_memo_slot slot[ZS_ENDPOINT_MEMO_SLOTS];
+};
+_Static_assert(sizeof(struct zs_endpoint_memo_slot) == 24, "an endpoint memo slot: 24 bytes");
+_Static_assert((ZS_ENDPOINT_MEMO_SLOTS & (ZS_ENDPOINT_MEMO_SLOTS - 1)) == 0, "slots: a power of two");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zs_endpoint_memo);
+} zs_endpoint_memo SEC(".maps");
+
 /* (subject, peer, direction, proto, port prefix) -> allow/deny (policy.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

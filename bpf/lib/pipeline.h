@@ -16,6 +16,7 @@
 #include "ct_charge.h"
 #include "ctx.h"
 #include "deny_cache.h"
+#include "endpoint_memo.h"
 #include "events.h"
 #include "flow_ctx.h"
 #include "ipcache_lookup.h"
@@ -305,31 +306,31 @@ static __always_inline int zs_unjudgeable(const struct zs_ctx *ctx,
 	return zs_finish(ctx, fc->direction, verdict, reason);
 }
 
-/* Fills fc from ctx's endpoint; 0 when the interface has none (unmanaged). */
+/* Fills fc from ctx's endpoint; 0 when the interface has none (unmanaged).
+ * memo: the endpoint may come from this CPU's memo (endpoint_memo.h). */
 static __always_inline int zs_endpoint_flow_ctx(const struct zs_config *cfg,
 						const struct zs_ctx *ctx,
-						struct zs_flow_ctx *fc)
+						struct zs_flow_ctx *fc, int memo)
 {
-	struct zs_endpoint_value *epv = bpf_map_lookup_elem(&zs_endpoints, &ctx->ifindex);
-	const struct zs_endpoint *ep;
+	struct zs_endpoint ep;
 
-	if (!cfg || !epv)
+	if (!cfg)
 		return 0;
 	/* one read: the slot and the generation stamped on conntrack
 	 * entries must be the same one's (zs_new_flow) */
 	fc->generation = *(volatile const __u64 *)&cfg->generation;
 	fc->slot = fc->generation & 1;
-	ep = &epv->slot[fc->slot];
-	if (!ep->identity)
+	if (memo ? !zs_endpoint_get(ctx->ifindex, fc->generation, &ep)
+		 : !zs_endpoint_lookup(ctx->ifindex, fc->generation, &ep))
 		return 0;
 	fc->ifindex = ctx->ifindex;
 	fc->len = ctx->len;
 	fc->hook = ctx->hook;
-	fc->subject = ep->identity;
-	fc->kind = ep->kind;
-	fc->direction = zs_hook_direction(ctx->hook, ep->kind);
-	fc->mode[0] = ep->mode[0];
-	fc->mode[1] = ep->mode[1];
+	fc->subject = ep.identity;
+	fc->kind = ep.kind;
+	fc->direction = zs_hook_direction(ctx->hook, ep.kind);
+	fc->mode[0] = ep.mode[0];
+	fc->mode[1] = ep.mode[1];
 	return 1;
 }
 
@@ -364,7 +365,7 @@ static __always_inline int zs_judge_packet(const struct zs_config *cfg,
 {
 	struct zs_flow_ctx fc = { .from_ifindex = from_ifindex };
 
-	if (!zs_endpoint_flow_ctx(cfg, ctx, &fc)) {
+	if (!zs_endpoint_flow_ctx(cfg, ctx, &fc, 1)) {
 		zs_count(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0), ctx->len);
 		return ZS_PASS;
 	}
@@ -443,7 +444,7 @@ static __always_inline int zs_trace_datapath(struct zs_ctx *ctx, __u32 seq)
 	struct zs_flow_ctx fc = {};
 	int rc;
 
-	if (!zs_endpoint_flow_ctx(cfg, ctx, &fc))
+	if (!zs_endpoint_flow_ctx(cfg, ctx, &fc, 0))
 		return ZS_PASS;
 	if (zs_parse(ctx, &p))
 		return ZS_DROP;

@@ -27,6 +27,7 @@
 
 #include "ctx.h"
 #include "deny_fastpath.h"
+#include "endpoint_memo.h"
 #include "events.h"
 #include "ipcache_lookup.h"
 #include "maps.h"
@@ -157,21 +158,18 @@ ZS_NOINLINE int zs_source_miss(struct zs_packet *p, __u32 ifindex, __u32 len, __
 
 /* 1 when the arriving packet p (parsed) is spoofed: drop it. An uplink's
  * every packet (its source is no local workload's) is decided here, by
- * the endpoint's kind, without a call of zs_source_miss. (Handing this
- * read of the endpoint on to the pipeline, not reading it again, grew
- * the entry's frame by 24 bytes: tc egress's deepest call chain then
- * took 528 of the verifier's 512.) */
+ * the endpoint's kind, without a call of zs_source_miss. */
 static __always_inline int zs_source_spoofed(const struct zs_config *cfg,
 					     const struct zs_ctx *ctx, struct zs_packet *p)
 {
-	struct zs_endpoint_value *epv;
 	struct zs_source_key key = {
 		.ifindex = ctx->ifindex,
 		.family = p->tuple.family,
 	};
 	struct zs_source_value *v;
-	const struct zs_endpoint *ep;
-	__u32 slot = cfg->generation & 1, hit = ZS_SOURCE_NONE;
+	struct zs_endpoint ep;
+	__u64 generation = *(volatile const __u64 *)&cfg->generation;
+	__u32 slot = generation & 1, hit = ZS_SOURCE_NONE;
 
 	if (ctx->hook == ZS_HOOK_TC_EGRESS)
 		return 0;
@@ -184,11 +182,8 @@ static __always_inline int zs_source_spoofed(const struct zs_config *cfg,
 	}
 	/* zs_source_miss's first answers, here: an unmanaged interface, and
 	 * an uplink's source that is no local workload's (its every packet) */
-	epv = bpf_map_lookup_elem(&zs_endpoints, &ctx->ifindex);
-	if (!epv)
-		return 0;
-	ep = &epv->slot[slot];
-	if (!ep->identity || (ep->kind == ZS_ATTACH_HOST && hit != ZS_SOURCE_LOCAL))
+	if (!zs_endpoint_get(ctx->ifindex, generation, &ep) ||
+	    (ep.kind == ZS_ATTACH_HOST && hit != ZS_SOURCE_LOCAL))
 		return 0;
 	return zs_source_miss(p, ctx->ifindex, ctx->len, ctx->hook, hit);
 }

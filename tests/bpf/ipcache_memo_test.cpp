@@ -99,7 +99,7 @@ TEST_P(IpcacheMemoTest, ANewGenerationAsksAgain) {
   EXPECT_FALSE(send(IN, udp_from("198.18.1.3"))) << "a new generation: kOther";
 }
 
-// Both memos pinned beside a zs_config made anew (a version that knew no
+// The memos pinned beside a zs_config made anew (a version that knew no
 // memo removed its pins but these) would answer under generations that
 // start again: emptied at that load. Beside a pinned zs_config a load
 // leaves them: emptying a per-CPU value is a plain copy, which could tear
@@ -120,7 +120,7 @@ TEST(MemoUpgrade, MemosAreEmptiedOnlyBesideAConfigMadeAnew) {
     EXPECT_TRUE(dp.map(name).lookup(&key, v.data()));
     return std::count(v.begin(), v.end(), uint8_t{0}) != static_cast<std::ptrdiff_t>(v.size());
   };
-  const char* memos[] = {"zs_ipcache_memo", "zs_verdict_memo"};
+  const char* memos[] = {"zs_ipcache_memo", "zs_verdict_memo", "zs_endpoint_memo"};
   {
     auto dp = Datapath::load({.pin_dir = dir, .pin = true});
     for (const char* name : memos) {

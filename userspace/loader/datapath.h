@@ -127,9 +127,10 @@ class Datapath {
   // the next transaction runs it first, the agent when it is idle.
   void settle();
   bool settled() const { return !pending_level_; }
-  // Empties the per-CPU memos, zs_verdict_memo and zs_ipcache_memo
-  // (bpf/lib/verdict_memo.h, ipcache_memo.h): done at load; tests that
-  // change a policy or ipcache entry behind the programs' back (no new
+  // Empties the per-CPU memos, zs_verdict_memo, zs_ipcache_memo and
+  // zs_endpoint_memo (bpf/lib/verdict_memo.h, ipcache_memo.h,
+  // endpoint_memo.h): done at load; tests that change a policy, ipcache
+  // or endpoint entry behind the programs' back (no new
   // generation) call it to see what another cache answers.
   void clear_memos() const;
   // The last commit's grace period (invalid: none pending), to wait for
