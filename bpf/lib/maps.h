@@ -59,7 +59,7 @@ struct zs_endpoint_memo_slot {
 	__u64 generation; /* whose slot of zs_endpoints was copied; 0 = empty */
 	struct zs_endpoint endpoint;
 	__u32 ifindex;
-	__u32 pad;
+	__u32 _pad;
 };
 
 struct zs_endpoint_memo {

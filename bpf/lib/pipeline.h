@@ -306,11 +306,12 @@ static __always_inline int zs_unjudgeable(const struct zs_ctx *ctx,
 	return zs_finish(ctx, fc->direction, verdict, reason);
 }
 
-/* Fills fc from ctx's endpoint; 0 when the interface has none (unmanaged).
- * memo: the endpoint may come from this CPU's memo (endpoint_memo.h). */
+/* Fills fc from ctx's endpoint, read from where `from` says
+ * (endpoint_memo.h); 0 when the interface has none (unmanaged). */
 static __always_inline int zs_endpoint_flow_ctx(const struct zs_config *cfg,
 						const struct zs_ctx *ctx,
-						struct zs_flow_ctx *fc, int memo)
+						struct zs_flow_ctx *fc,
+						enum zs_endpoint_from from)
 {
 	struct zs_endpoint ep;
 
@@ -320,8 +321,7 @@ static __always_inline int zs_endpoint_flow_ctx(const struct zs_config *cfg,
 	 * entries must be the same one's (zs_new_flow) */
 	fc->generation = *(volatile const __u64 *)&cfg->generation;
 	fc->slot = fc->generation & 1;
-	if (memo ? !zs_endpoint_get(ctx->ifindex, fc->generation, &ep)
-		 : !zs_endpoint_lookup(ctx->ifindex, fc->generation, &ep))
+	if (!zs_endpoint_read(ctx->ifindex, fc->generation, from, &ep))
 		return 0;
 	fc->ifindex = ctx->ifindex;
 	fc->len = ctx->len;
@@ -365,7 +365,7 @@ static __always_inline int zs_judge_packet(const struct zs_config *cfg,
 {
 	struct zs_flow_ctx fc = { .from_ifindex = from_ifindex };
 
-	if (!zs_endpoint_flow_ctx(cfg, ctx, &fc, 1)) {
+	if (!zs_endpoint_flow_ctx(cfg, ctx, &fc, ZS_ENDPOINT_FROM_MEMO)) {
 		zs_count(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0), ctx->len);
 		return ZS_PASS;
 	}
@@ -444,7 +444,7 @@ static __always_inline int zs_trace_datapath(struct zs_ctx *ctx, __u32 seq)
 	struct zs_flow_ctx fc = {};
 	int rc;
 
-	if (!zs_endpoint_flow_ctx(cfg, ctx, &fc, 0))
+	if (!zs_endpoint_flow_ctx(cfg, ctx, &fc, ZS_ENDPOINT_FROM_MAP))
 		return ZS_PASS;
 	if (zs_parse(ctx, &p))
 		return ZS_DROP;

@@ -120,22 +120,21 @@ TEST(MemoUpgrade, MemosAreEmptiedOnlyBesideAConfigMadeAnew) {
     EXPECT_TRUE(dp.map(name).lookup(&key, v.data()));
     return std::count(v.begin(), v.end(), uint8_t{0}) != static_cast<std::ptrdiff_t>(v.size());
   };
-  const char* memos[] = {"zs_ipcache_memo", "zs_verdict_memo", "zs_endpoint_memo"};
   {
     auto dp = Datapath::load({.pin_dir = dir, .pin = true});
-    for (const char* name : memos) {
+    for (const char* name : Datapath::kMemoMaps) {
       std::vector<uint8_t> v(value_bytes(*dp, name), 0x5a);
       dp->map(name).update(&key, v.data());
     }
   }
   {
     auto dp = Datapath::load({.pin_dir = dir, .pin = true});
-    for (const char* name : memos) EXPECT_TRUE(nonzero(*dp, name)) << name << ": left beside the pinned zs_config";
+    for (const char* name : Datapath::kMemoMaps) EXPECT_TRUE(nonzero(*dp, name)) << name << ": left beside the pinned zs_config";
   }
   ASSERT_EQ(unlink((dir + "/zs_config").c_str()), 0);
   {
     auto dp = Datapath::load({.pin_dir = dir, .pin = true});
-    for (const char* name : memos) EXPECT_FALSE(nonzero(*dp, name)) << name << ": beside a zs_config made anew";
+    for (const char* name : Datapath::kMemoMaps) EXPECT_FALSE(nonzero(*dp, name)) << name << ": beside a zs_config made anew";
   }
   Datapath::unpin(dir);
   EXPECT_FALSE(std::filesystem::exists(dir));

@@ -278,7 +278,7 @@ Datapath::~Datapath() {
 }
 
 void Datapath::clear_memos() const {
-  for (const char* name : {"zs_verdict_memo", "zs_ipcache_memo", "zs_endpoint_memo"}) {
+  for (const char* name : kMemoMaps) {
     const MapRef& memo = map(name);
     bpf_map_info info{};
     uint32_t len = sizeof(info);

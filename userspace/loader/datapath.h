@@ -127,10 +127,11 @@ class Datapath {
   // the next transaction runs it first, the agent when it is idle.
   void settle();
   bool settled() const { return !pending_level_; }
-  // Empties the per-CPU memos, zs_verdict_memo, zs_ipcache_memo and
-  // zs_endpoint_memo (bpf/lib/verdict_memo.h, ipcache_memo.h,
-  // endpoint_memo.h): done at load; tests that change a policy, ipcache
-  // or endpoint entry behind the programs' back (no new
+  // The per-CPU memos (bpf/lib/verdict_memo.h, ipcache_memo.h,
+  // endpoint_memo.h), answers stamped with a generation.
+  static constexpr const char* kMemoMaps[] = {"zs_verdict_memo", "zs_ipcache_memo", "zs_endpoint_memo"};
+  // Empties the memos (kMemoMaps): done at load; tests that change a
+  // policy, ipcache or endpoint entry behind the programs' back (no new
   // generation) call it to see what another cache answers.
   void clear_memos() const;
   // The last commit's grace period (invalid: none pending), to wait for
