@@ -16,7 +16,12 @@
  * (Transaction::commit), and the retired slot is rewritten only after a
  * grace period, when no program that read the old generation still runs.
  * Emptied by the agent at a load that makes zs_config anew, with the
- * other memos (verdict_memo.h: generations start again).
+ * other memos (verdict_memo.h: generations start again), and at a load
+ * beside a zs_config other than the one zs_endpoint_memo_config names: a
+ * version that knew no endpoint memo made it, after a rollback that left
+ * this memo pinned, and counts generations from the start again. No
+ * program of such a version writes this memo, so emptying it tears no
+ * slot.
  *
  * What is copied must be the interface's own: zs_endpoints is a
  * preallocated hash, and a write (a commit's, or the levelling of the

@@ -75,6 +75,16 @@ struct {
 	__type(value, struct zs_endpoint_memo);
 } zs_endpoint_memo SEC(".maps");
 
+/* the map id of the zs_config whose generations zs_endpoint_memo's slots
+ * hold, written by the agent at load (endpoint_memo.h); programs never
+ * read it */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} zs_endpoint_memo_config SEC(".maps");
+
 /* (subject, peer, direction, proto, port prefix) -> allow/deny (policy.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

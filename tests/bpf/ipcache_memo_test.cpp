@@ -99,6 +99,29 @@ TEST_P(IpcacheMemoTest, ANewGenerationAsksAgain) {
   EXPECT_FALSE(send(IN, udp_from("198.18.1.3"))) << "a new generation: kOther";
 }
 
+// A memo's per-CPU value, all CPUs': its size, and whether any byte is set.
+size_t memo_bytes(Datapath& dp, const char* name) {
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  EXPECT_EQ(bpf_obj_get_info_by_fd(dp.map(name).fd(), &info, &len), 0);
+  return size_t{(info.value_size + 7u) / 8u * 8u} * static_cast<size_t>(libbpf_num_possible_cpus());
+}
+
+bool memo_set(Datapath& dp, const char* name) {
+  const uint32_t key = 0;
+  std::vector<uint8_t> v(memo_bytes(dp, name));
+  EXPECT_TRUE(dp.map(name).lookup(&key, v.data()));
+  return std::count(v.begin(), v.end(), uint8_t{0}) != static_cast<std::ptrdiff_t>(v.size());
+}
+
+void fill_memos(Datapath& dp) {
+  const uint32_t key = 0;
+  for (const char* name : Datapath::kMemoMaps) {
+    std::vector<uint8_t> v(memo_bytes(dp, name), 0x5a);
+    dp.map(name).update(&key, v.data());
+  }
+}
+
 // The memos pinned beside a zs_config made anew (a version that knew no
 // memo removed its pins but these) would answer under generations that
 // start again: emptied at that load. Beside a pinned zs_config a load
@@ -107,34 +130,46 @@ TEST_P(IpcacheMemoTest, ANewGenerationAsksAgain) {
 TEST(MemoUpgrade, MemosAreEmptiedOnlyBesideAConfigMadeAnew) {
   ZS_REQUIRE_PRIVILEGED();
   const std::string dir = "/sys/fs/bpf/zs-memo-test-" + std::to_string(getpid());
-  const int ncpus = libbpf_num_possible_cpus();
-  const uint32_t key = 0;
-  auto value_bytes = [&](Datapath& dp, const char* name) {
-    bpf_map_info info{};
-    uint32_t len = sizeof(info);
-    EXPECT_EQ(bpf_obj_get_info_by_fd(dp.map(name).fd(), &info, &len), 0);
-    return size_t{(info.value_size + 7u) / 8u * 8u} * static_cast<size_t>(ncpus);
-  };
-  auto nonzero = [&](Datapath& dp, const char* name) {
-    std::vector<uint8_t> v(value_bytes(dp, name));
-    EXPECT_TRUE(dp.map(name).lookup(&key, v.data()));
-    return std::count(v.begin(), v.end(), uint8_t{0}) != static_cast<std::ptrdiff_t>(v.size());
-  };
+  fill_memos(*Datapath::load({.pin_dir = dir, .pin = true}));
   {
     auto dp = Datapath::load({.pin_dir = dir, .pin = true});
-    for (const char* name : Datapath::kMemoMaps) {
-      std::vector<uint8_t> v(value_bytes(*dp, name), 0x5a);
-      dp->map(name).update(&key, v.data());
-    }
-  }
-  {
-    auto dp = Datapath::load({.pin_dir = dir, .pin = true});
-    for (const char* name : Datapath::kMemoMaps) EXPECT_TRUE(nonzero(*dp, name)) << name << ": left beside the pinned zs_config";
+    for (const char* name : Datapath::kMemoMaps) EXPECT_TRUE(memo_set(*dp, name)) << name << ": left beside the pinned zs_config";
   }
   ASSERT_EQ(unlink((dir + "/zs_config").c_str()), 0);
   {
     auto dp = Datapath::load({.pin_dir = dir, .pin = true});
-    for (const char* name : Datapath::kMemoMaps) EXPECT_FALSE(nonzero(*dp, name)) << name << ": beside a zs_config made anew";
+    for (const char* name : Datapath::kMemoMaps) EXPECT_FALSE(memo_set(*dp, name)) << name << ": beside a zs_config made anew";
+  }
+  Datapath::unpin(dir);
+  EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+// A rollback to a version that knew no endpoint memo leaves it pinned;
+// that version makes its own zs_config, counting generations from the
+// start; back on this version, that zs_config is pinned (no memo emptied
+// for it), and the endpoint memo's slots would answer when the count
+// reached theirs. The zs_config is made here as that version would.
+// The endpoint memo is emptied (zs_endpoint_memo_config names another
+// map); the other memos, which that version may write, are left.
+TEST(MemoUpgrade, TheEndpointMemoIsEmptiedBesideAnotherVersionsConfig) {
+  ZS_REQUIRE_PRIVILEGED();
+  const std::string dir = "/sys/fs/bpf/zs-memo-test-" + std::to_string(getpid());
+  fill_memos(*Datapath::load({.pin_dir = dir, .pin = true}));
+  ASSERT_EQ(unlink((dir + "/zs_config").c_str()), 0);
+  LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+  const int config = bpf_map_create(BPF_MAP_TYPE_ARRAY, "zs_config", 4, sizeof(zs_config), 1, &opts);
+  ASSERT_GE(config, 0);
+  ASSERT_EQ(bpf_obj_pin(config, (dir + "/zs_config").c_str()), 0);
+  close(config);
+  {
+    auto dp = Datapath::load({.pin_dir = dir, .pin = true});
+    EXPECT_FALSE(memo_set(*dp, "zs_endpoint_memo")) << "beside another version's zs_config";
+    EXPECT_TRUE(memo_set(*dp, "zs_verdict_memo")) << "left: that version's programs may write it";
+    fill_memos(*dp);
+  }
+  {
+    auto dp = Datapath::load({.pin_dir = dir, .pin = true});
+    EXPECT_TRUE(memo_set(*dp, "zs_endpoint_memo")) << "left beside the zs_config it names now";
   }
   Datapath::unpin(dir);
   EXPECT_FALSE(std::filesystem::exists(dir));

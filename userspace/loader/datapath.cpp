@@ -222,6 +222,10 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   // per-CPU value is a plain copy, which could tear a slot that a program
   // of the version before, still attached, is writing.
   if (config_new) dp->clear_memos();
+  // And the endpoint memo beside a zs_config it does not name: one made
+  // by a version that knew no endpoint memo, whose programs never write it
+  // (bpf/lib/endpoint_memo.h).
+  dp->claim_endpoint_memo();
   // The stamp last: it says the bits above are this version's to trust. A
   // start that stops before here (a throw above, a kill) leaves the new
   // programs pinned under the old stamp, and the next start takes the
@@ -274,19 +278,6 @@ Datapath::~Datapath() {
     settle();
   } catch (const std::exception& e) {
     log::warn(std::string("levelling the map slots: ") + e.what() + " (the next agent levels them)");
-  }
-}
-
-void Datapath::clear_memos() const {
-  for (const char* name : kMemoMaps) {
-    const MapRef& memo = map(name);
-    bpf_map_info info{};
-    uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(memo.fd(), &info, &len)) memo.fail("reading the map's info", errno);
-    // a per-CPU value: one per possible CPU, each rounded up to 8 bytes
-    std::vector<uint8_t> empty(size_t{(info.value_size + 7u) / 8u * 8u} * static_cast<size_t>(ncpus_));
-    const uint32_t key = 0;
-    memo.update(&key, empty.data());
   }
 }
 

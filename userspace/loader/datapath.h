@@ -134,6 +134,12 @@ class Datapath {
   // policy, ipcache or endpoint entry behind the programs' back (no new
   // generation) call it to see what another cache answers.
   void clear_memos() const;
+  void clear_memo(const char* name) const;
+  // Empties zs_endpoint_memo unless zs_endpoint_memo_config names this
+  // zs_config (its map id), then names it (bpf/lib/endpoint_memo.h): after
+  // a rollback to a version that knew no endpoint memo, its slots hold
+  // generations of another zs_config.
+  void claim_endpoint_memo() const;
   // The last commit's grace period (invalid: none pending), to wait for
   // off the writers' lock; settle() then only levels, once it is ready.
   std::shared_future<void> grace() const { return pending_level_ ? grace_ : std::shared_future<void>(); }
