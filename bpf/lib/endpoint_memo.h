@@ -84,8 +84,14 @@ static ZS_NOINLINE int zs_endpoint_memo_fill(struct zs_endpoint_memo_slot *s, __
 	*ep = epv->slot[generation & 1];
 	/* the interface's element again: the copy is its own (above) */
 	epv = bpf_map_lookup_elem(&zs_endpoints, &ifindex);
-	if (!epv || !zs_endpoint_same(&epv->slot[generation & 1], ep))
+	if (!epv)
+		return 0; /* removed since: no entry */
+	if (!zs_endpoint_same(&epv->slot[generation & 1], ep)) {
+		/* the first copy may be another key's: this packet takes the
+		 * second, which is not remembered either */
+		*ep = epv->slot[generation & 1];
 		return ep->identity != 0;
+	}
 	s->ifindex = ifindex;
 	s->endpoint = *ep;
 	s->generation = generation; /* last: a slot half written is no one's */
