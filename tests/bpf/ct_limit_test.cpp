@@ -102,10 +102,6 @@ class CtLimitTest : public DatapathTest {
     add_rule({kSelf, kApp, IN, kUdp, 0, 0, 5}, &tx);
     tx.commit();
   }
-  bool send_on(uint32_t ifindex, uint8_t direction, const std::vector<uint8_t>& packet) {
-    Program p = program_for(direction);
-    return test_run_passed(p, test_run(dp().program_fd(p), p, packet, ifindex).retval);
-  }
 
   std::string other_;
 };

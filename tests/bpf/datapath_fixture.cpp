@@ -75,6 +75,11 @@ bool DatapathTest::send(uint8_t direction, const std::vector<uint8_t>& packet) {
   return test_run_passed(program_for(direction), retval(direction, packet));
 }
 
+bool DatapathTest::send_on(uint32_t ifindex, uint8_t direction, const std::vector<uint8_t>& packet) {
+  Program p = program_for(direction);
+  return test_run_passed(p, test_run(dp_->program_fd(p), p, packet, ifindex).retval);
+}
+
 bool DatapathTest::testable(uint8_t direction, const std::vector<uint8_t>& p) const {
   if (program_for(direction) == Program::xdp_ingress) return true;
   size_t off = 12;

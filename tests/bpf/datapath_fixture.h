@@ -78,6 +78,8 @@ class DatapathTest : public testing::TestWithParam<Variant> {
 
   // Runs one packet as the endpoint's ingress or egress; true when passed.
   bool send(uint8_t direction, const std::vector<uint8_t>& packet);
+  // As send, as if the packet crossed interface ifindex (a real device).
+  bool send_on(uint32_t ifindex, uint8_t direction, const std::vector<uint8_t>& packet);
   uint32_t retval(uint8_t direction, const std::vector<uint8_t>& packet);
   // BPF_PROG_TEST_RUN refuses skbs whose IPv4/IPv6 header is cut short
   // (EINVAL), so such packets can reach only the XDP program here.

@@ -57,10 +57,6 @@ class EndpointMemoTest : public DatapathTest {
     v.slot[0] = v.slot[1] = ep;
     dp().map("zs_endpoints").update(&ifindex, &v);
   }
-  bool send_on(uint32_t ifindex, const std::vector<uint8_t>& packet) {
-    Program p = program_for(IN);
-    return test_run_passed(p, test_run(dp().program_fd(p), p, packet, ifindex).retval);
-  }
   uint64_t unmanaged() { return counter(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0)); }
 
   // A veth whose ifindex shares kIfindex's memo slot (test_run needs a
@@ -138,7 +134,7 @@ TEST_P(EndpointMemoTest, AnInterfaceInTheSameSlotGetsItsOwnEndpoint) {
   ASSERT_NE(other, 0u);
   for (int i = 0; i < 3; i++) {
     EXPECT_FALSE(send(IN, udp_in())) << "kIfindex: enforced, round " << i;
-    EXPECT_TRUE(send_on(other, udp_in())) << "the other: audited, round " << i;
+    EXPECT_TRUE(send_on(other, IN, udp_in())) << "the other: audited, round " << i;
   }
 }
 
