@@ -2,7 +2,7 @@
 /* Probes a packet of a flood can skip (issue 16). A flood from random
  * sources and ports misses every cache: what it costs is the hash probes
  * it makes at random keys before it is known to be denied, each a cache
- * miss in a table of up to millions of buckets. Three of them can be
+ * miss in a table of up to millions of buckets. Four of them can be
  * answered, exactly, by something small and hot:
  *
  *  - the ipcache's probe of a prefix length, when the key's bit in
@@ -11,7 +11,9 @@
  *  - the source check's probe of zs_sources, when no entry of the packet's
  *    family is in the slot packets read (ZS_PLAN_SOURCES_V4/V6, counted by
  *    the agent per slot with the lookup plan, so it flips with the entries
- *    it describes): the probe could only miss;
+ *    it describes), or when the source's bit in zs_sources_blocks (a bit
+ *    per /22 of every key's address, source.h) is clear: the probe could
+ *    only miss. An uplink's every packet made it;
  *  - conntrack's probes: a flow's key holds its first packet's ports, so
  *    a packet to port P is found as the flow's own only if some flow was
  *    ever tracked whose first packet went to P, and as a reply (its tuple
@@ -58,13 +60,22 @@ static __always_inline int zs_policy_may_hold(const struct zs_policy_key *key)
 	return !w || (*w >> (bit & 63) & 1);
 }
 
-/* 1 when zs_sources may hold an entry of family in slot. */
+/* 1 when zs_sources may hold an entry for addr (family's, network order)
+ * in slot, on some interface: entries of family are in the slot, and
+ * addr's bit in zs_sources_blocks is set (source.h). */
 static __always_inline int zs_sources_may_hold(const struct zs_config *cfg, __u32 slot,
-					       __u8 family)
+					       __u8 family, const __u32 *addr)
 {
 	__u8 flags = cfg->plan[slot & 1].flags;
+	__u32 bit, idx;
+	const __u64 *w;
 
-	return family == ZS_FAMILY_IPV4 ? flags & ZS_PLAN_SOURCES_V4 : flags & ZS_PLAN_SOURCES_V6;
+	if (!(family == ZS_FAMILY_IPV4 ? flags & ZS_PLAN_SOURCES_V4 : flags & ZS_PLAN_SOURCES_V6))
+		return 0;
+	bit = zs_source_filter_bit(family, addr);
+	idx = bit >> 6;
+	w = bpf_map_lookup_elem(&zs_sources_blocks, &idx);
+	return !w || (*w >> (bit & 63) & 1);
 }
 
 /* zs_ct_origin_ports' entry for port (network order, as keys hold it: the

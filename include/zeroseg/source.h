@@ -17,6 +17,7 @@
 #define ZEROSEG_SOURCE_H
 
 #include "types.h"
+#include "ipcache.h"
 #include "slots.h"
 
 /* What a source address is to the interface it arrives on. */
@@ -40,6 +41,38 @@ struct zs_source_key {
 struct zs_source_value {
 	__u8 kind[ZS_SLOTS]; /* zs_source_kind per slot */
 };
+
+/* sources_blocks (array of __u64, mmapped by the agent): a filter of the
+ * addresses of every key zs_sources has held since the map was made, set
+ * by the agent before a key is written and never cleared, as
+ * ipcache_blocks is (ipcache.h). A source whose bit is clear is no key's
+ * on any interface: the probe could only miss, and is skipped
+ * (bpf/lib/deny_fastpath.h). Every packet in by a host uplink probed
+ * zs_sources, to catch a local workload's address; local workloads' are
+ * few and close together, and a flood's sources are elsewhere.
+ *
+ * A bit stands for a /22 (IPv6: a /54): its word from a hash of the
+ * family and the /16 (/48) block, its bit in the word from the address's
+ * next 6 bits. A flood from one /16 reads one word, which stays in cache.
+ * An address in the /22 of a local workload's, or in a /16 whose word
+ * another block's bits share, is a false hit: it costs the probe. */
+#define ZS_SOURCE_FILTER_BITS_LOG2 16
+#define ZS_SOURCE_FILTER_WORDS (1U << (ZS_SOURCE_FILTER_BITS_LOG2 - 6))
+
+/* The bit of a source address (network order, IPv4 in addr[0]) in
+ * sources_blocks: its word's index << 6 | its bit in the word. */
+ZS_INLINE __u32 zs_source_filter_bit(__u8 family, const __u32 *addr)
+{
+	__u32 a0 = zs_ntohl(addr[0]), a1 = zs_ntohl(addr[1]);
+	__u32 h = zs_ipcache_filter_mix(family, a0 >> 16), low = a0;
+
+	if (family != ZS_FAMILY_IPV4) {
+		h = zs_ipcache_filter_mix(zs_ipcache_filter_mix(family, a0), a1 >> 16);
+		low = a1;
+	}
+	h *= 0x85ebca6bU;
+	return (h >> (32 - ZS_SOURCE_FILTER_BITS_LOG2 + 6)) << 6 | ((low >> 10) & 63);
+}
 
 /* source_prefixes (LPM trie): (ifindex, prefix) -> allowed or denied,
  * for a workload's allowedSourcePrefixes (allowed) and the addresses of

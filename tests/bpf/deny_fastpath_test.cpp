@@ -11,6 +11,8 @@
 //  - the source check's probe skipped while zs_sources holds an entry of
 //    the family in the slot packets read: a local workload's address
 //    passes on an uplink, a workload's own address is refused;
+//  - the probe skipped for an address of zs_sources whose bit in
+//    zs_sources_blocks the agent did not set: the same;
 //  - an ipcache probe skipped for a key the ipcache holds: the address
 //    is judged as world (a CIDR allow lost, a CIDR or host deny lost).
 #include <arpa/inet.h>
@@ -214,6 +216,86 @@ TEST_P(DenyFastpathTest, TheSourceProbeFollowsTheEntriesOfEachFamily) {
   EXPECT_GT(reason(r), 0u) << "the drops were the source check's";
 }
 
+// zs_sources_blocks: every source entry written is found from the next
+// packet, wherever its address is (the fixture starts with every bit
+// clear); an address beside it, in the same /22 (/54) or not, is no
+// entry's. And a source whose bit is clear is not probed: an entry
+// written behind the agent's back, which marks no bit, goes unseen.
+TEST_P(DenyFastpathTest, EverySourceEntryIsFoundFromTheNextPacket) {
+  const bool uplink = kind() == ZS_ATTACH_HOST;
+  {
+    Transaction tx(dp());  // a workload sends from its own addresses only
+    for (auto& [k, v] : dp().source_prefixes().entries()) tx.remove_source_prefix(k);
+    tx.commit();
+  }
+  add_rule({kSelf, ZS_ID_ANY, IN, 17, 9, 9, 1});
+  add_rule({kSelf, ZS_ID_ANY, OUT, 17, 9, 9, 2});
+  const uint8_t arriving = uplink ? IN : OUT;
+  const zs_source_kind kind = uplink ? ZS_SOURCE_LOCAL : ZS_SOURCE_OWN;
+  // passes: the source check took src as no entry's (!uplink: as its own)
+  auto passes = [&](const std::string& src) {
+    const bool v4 = src.find(':') == std::string::npos;
+    const std::string dst = v4 ? (uplink ? kV4.self : kV4.peer) : (uplink ? kV6.self : kV6.peer);
+    return send(arriving, ip_header(v4 ? 4 : 6, src, dst).udp(5000, 9).build());
+  };
+  auto key = [](const std::string& addr) { return Transaction::source_key(kIfindex, *IpAddr::parse(addr)); };
+  struct Case {
+    const char *entry, *beside_in_block, *next_block;
+  };
+  for (const Case& c : {Case{"10.66.4.1", "10.66.7.255", "10.66.8.0"}, Case{"172.31.255.254", "172.31.252.0", "172.31.251.255"},
+                        Case{"fd00:66::1", "fd00:66:0:3ff:ffff::1", "fd00:66:0:400::"},
+                        Case{"2001:db8:66:ffff::9", "2001:db8:66:fc00::", "2001:db8:66:fbff::"}}) {
+    SCOPED_TRACE(c.entry);
+    EXPECT_EQ(passes(c.entry), uplink) << "no entry yet";
+    {
+      Transaction tx(dp());
+      tx.set_source(key(c.entry), kind);
+      tx.commit();
+    }
+    EXPECT_EQ(passes(c.entry), !uplink) << "the entry, seen at once";
+    EXPECT_EQ(passes(c.beside_in_block), uplink) << "its /22 (/54): probed, no entry";
+    EXPECT_EQ(passes(c.next_block), uplink) << "the next /22 (/54)";
+  }
+  // behind the agent's back, in a block no entry marked: never probed
+  const zs_source_value both{{static_cast<uint8_t>(kind), static_cast<uint8_t>(kind)}};
+  for (const char* addr : {"10.67.0.1", "fd00:67::1"}) {
+    dp().sources().put(key(addr), both);
+    EXPECT_EQ(passes(addr), uplink) << addr << ": its bit is clear";
+    dp().sources().erase(key(addr));
+  }
+}
+
+// Where sources_blocks keeps an address's bit (source.h): a flood from one
+// /16 (/48) reads one word, a bit per /22 (/54) of it; other blocks spread
+// over the words.
+TEST(SourceBlocks, AFloodFromOneBlockReadsOneWord) {
+  std::mt19937 rng(11);
+  auto bit_of = [](const std::string& addr) {
+    zs_source_key k = Transaction::source_key(kIfindex, *IpAddr::parse(addr));
+    return zs_source_filter_bit(k.family, k.addr);
+  };
+  const uint32_t w4 = bit_of("198.18.0.1") >> 6, w6 = bit_of("2001:db8:7::1") >> 6;
+  std::set<uint32_t> bits4, bits6, words4, words6;
+  for (int i = 0; i < 4096; i++) {
+    const uint32_t r = rng();
+    const std::string v4 = "198.18." + std::to_string(r >> 8 & 255) + "." + std::to_string(r & 255);
+    char v6[64];
+    std::snprintf(v6, sizeof v6, "2001:db8:7:%x:%x:%x::%x", r >> 16, r & 0xffff, r >> 3 & 0xffff, r >> 7 & 0xffff);
+    EXPECT_EQ(bit_of(v4) >> 6, w4) << v4;
+    EXPECT_EQ(bit_of(v6) >> 6, w6) << v6;
+    bits4.insert(bit_of(v4) & 63);
+    bits6.insert(bit_of(v6) & 63);
+    words4.insert(bit_of(std::to_string(r >> 24) + "." + std::to_string(r >> 16 & 255) + ".1.1") >> 6);
+    std::snprintf(v6, sizeof v6, "2001:%x:%x::1", r >> 16, r & 0xffff);
+    words6.insert(bit_of(v6) >> 6);
+  }
+  EXPECT_EQ(bits4.size(), 64u) << "a bit per /22 of the /16";
+  EXPECT_EQ(bits6.size(), 64u) << "a bit per /54 of the /48";
+  EXPECT_NE(bit_of("198.19.0.1") >> 6, w4) << "another /16, another word";
+  EXPECT_GT(words4.size(), 900u) << "/16s (4096 drawn) spread over the 1024 words";
+  EXPECT_GT(words6.size(), 900u) << "and /48s";
+}
+
 // zs_ipcache_blocks: every prefix written is found, whatever its length,
 // from the next packet on; sources that no prefix covers stay world.
 TEST_P(DenyFastpathTest, EveryIpcacheEntryIsFoundFromTheNextPacket) {
@@ -354,6 +436,42 @@ TEST(DenyFastpathUpgrade, OriginPortsAreAllSetOverConntrackPinnedWithoutThem) {
     }
   }
   close(old_filter);
+  Datapath::unpin(dir);
+  EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+// zs_sources pinned by a version without zs_sources_blocks: its keys set
+// no bit. Only the agent writes zs_sources, so the load marks the keys
+// there, and only them (every bit set would probe every source again).
+TEST(DenyFastpathUpgrade, SourcesPinnedWithoutTheirFilterHaveTheirBitsSet) {
+  ZS_REQUIRE_PRIVILEGED();
+  const std::string dir = "/sys/fs/bpf/zs-fastpath-test-" + std::to_string(getpid());
+  const zs_source_key local = Transaction::source_key(7, *IpAddr::parse("10.68.0.1")),
+                      own = Transaction::source_key(8, *IpAddr::parse("fd00:68::1"));
+  {
+    auto dp = Datapath::load({.pin_dir = dir, .pin = true});
+    Transaction tx(*dp);
+    tx.set_source(local, ZS_SOURCE_LOCAL);
+    tx.set_source(own, ZS_SOURCE_OWN);
+    tx.commit();
+  }
+  ASSERT_EQ(unlink((dir + "/zs_sources_blocks").c_str()), 0);
+  {
+    auto dp = Datapath::load({.pin_dir = dir, .pin = true});
+    int set = 0;
+    for (uint32_t i = 0; i < ZS_SOURCE_FILTER_WORDS; i++) {
+      uint64_t w = 0;
+      ASSERT_TRUE(dp->map("zs_sources_blocks").lookup(&i, &w));
+      set += __builtin_popcountll(w);
+    }
+    EXPECT_EQ(set, 2) << "the two keys' bits, and no other";
+    for (const zs_source_key& k : {local, own}) {
+      uint32_t bit = zs_source_filter_bit(k.family, k.addr), idx = bit >> 6;
+      uint64_t w = 0;
+      ASSERT_TRUE(dp->map("zs_sources_blocks").lookup(&idx, &w));
+      EXPECT_TRUE(w >> (bit & 63) & 1) << k.ifindex;
+    }
+  }
   Datapath::unpin(dir);
   EXPECT_FALSE(std::filesystem::exists(dir));
 }

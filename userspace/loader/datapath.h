@@ -159,6 +159,8 @@ class Datapath {
   void mark_ipcache_key(const zs_ipcache_key& key);
   // Sets key's form's bit in zs_policy_filter (policy_forms.h), before key is written.
   void mark_policy_key(const zs_policy_key& key);
+  // Sets key's address's bit in zs_sources_blocks (source.h), before key is written.
+  void mark_source_key(const zs_source_key& key);
   // Levels both slots of every entry and counts entries and prefix
   // lengths; the first transaction runs it.
   void repair_and_count();
@@ -173,6 +175,8 @@ class Datapath {
   uint64_t* ipcache_filter_ = nullptr;  // ZS_IPCACHE_FILTER_WORDS, in ipcache_filter_map_
   UniqueMapping policy_filter_map_;
   uint64_t* policy_filter_ = nullptr;  // ZS_POLICY_FILTER_WORDS, in policy_filter_map_
+  UniqueMapping sources_filter_map_;
+  uint64_t* sources_filter_ = nullptr;  // ZS_SOURCE_FILTER_WORDS, in sources_filter_map_
   PrefixLengthUse prefix_use_;
   std::map<std::string, size_t, std::less<>> entry_counts_;
   UniqueFd writer_lock_;
