@@ -8,12 +8,14 @@
  *  - the ipcache's probe of a prefix length, when the key's bit in
  *    zs_ipcache_blocks (a bit per block of every key ever written, set by
  *    the agent first, never cleared: ipcache.h) is clear;
- *  - the source check's probe of zs_sources, when no entry of the packet's
- *    family is in the slot packets read (ZS_PLAN_SOURCES_V4/V6, counted by
- *    the agent per slot with the lookup plan, so it flips with the entries
- *    it describes), or when the source's bit in zs_sources_blocks (a bit
- *    per /22 of every key's address, source.h) is clear: the probe could
- *    only miss. An uplink's every packet made it;
+ *  - the source check's probe of zs_sources (and a new flow's in by an
+ *    uplink, for its destination: ct_charge.h), when no entry of the
+ *    packet's family is in the slot packets read (ZS_PLAN_SOURCES_V4/V6,
+ *    counted by the agent per slot with the lookup plan, so it flips with
+ *    the entries it describes), or when the address's bit in
+ *    zs_sources_blocks (a bit per /22 of every key's address, source.h)
+ *    is clear: the probe could only miss. Without it, every packet in by
+ *    an uplink probed zs_sources at a bucket its source picked;
  *  - conntrack's probes: a flow's key holds its first packet's ports, so
  *    a packet to port P is found as the flow's own only if some flow was
  *    ever tracked whose first packet went to P, and as a reply (its tuple
@@ -30,7 +32,7 @@
  *    its peer: its ipcache probes wait until something reports the peer
  *    (lazy_peer.h).
  *
- * Neither changes a verdict, a reason or an event: each skips a probe
+ * None changes a verdict, a reason or an event: each skips a probe
  * whose answer is known to be "absent". (Ordering policy before conntrack
  * would not be exact: a stale flow is revoked, with an event, by its next
  * packet; and an allowed reply decides before any policy.) */
@@ -40,24 +42,27 @@
 #include "maps.h"
 #include "parse.h"
 
+/* Whether bit is set in filter, an array of __u64 (a missing word: set). */
+static __always_inline int zs_filter_bit_set(void *filter, __u32 bit)
+{
+	__u32 idx = bit >> 6;
+	const __u64 *w = bpf_map_lookup_elem(filter, &idx);
+
+	return !w || (*w >> (bit & 63) & 1);
+}
+
 /* 0 when zs_ipcache cannot hold key: its bit in zs_ipcache_blocks is
  * clear (ipcache.h). */
 static __always_inline int zs_ipcache_may_hold(const struct zs_ipcache_key *key)
 {
-	__u32 bit = zs_ipcache_filter_bit(key), idx = bit >> 6;
-	const __u64 *w = bpf_map_lookup_elem(&zs_ipcache_blocks, &idx);
-
-	return !w || (*w >> (bit & 63) & 1);
+	return zs_filter_bit_set(&zs_ipcache_blocks, zs_ipcache_filter_bit(key));
 }
 
 /* 0 when zs_policy cannot hold key: its form's bit in zs_policy_filter is
  * clear (policy_forms.h). */
 static __always_inline int zs_policy_may_hold(const struct zs_policy_key *key)
 {
-	__u32 bit = zs_policy_form_bit(key), idx = bit >> 6;
-	const __u64 *w = bpf_map_lookup_elem(&zs_policy_filter, &idx);
-
-	return !w || (*w >> (bit & 63) & 1);
+	return zs_filter_bit_set(&zs_policy_filter, zs_policy_form_bit(key));
 }
 
 /* 1 when zs_sources may hold an entry for addr (family's, network order)
@@ -67,15 +72,10 @@ static __always_inline int zs_sources_may_hold(const struct zs_config *cfg, __u3
 					       __u8 family, const __u32 *addr)
 {
 	__u8 flags = cfg->plan[slot & 1].flags;
-	__u32 bit, idx;
-	const __u64 *w;
 
 	if (!(family == ZS_FAMILY_IPV4 ? flags & ZS_PLAN_SOURCES_V4 : flags & ZS_PLAN_SOURCES_V6))
 		return 0;
-	bit = zs_source_filter_bit(family, addr);
-	idx = bit >> 6;
-	w = bpf_map_lookup_elem(&zs_sources_blocks, &idx);
-	return !w || (*w >> (bit & 63) & 1);
+	return zs_filter_bit_set(&zs_sources_blocks, zs_source_block_bit(family, addr));
 }
 
 /* zs_ct_origin_ports' entry for port (network order, as keys hold it: the

@@ -116,7 +116,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, ZS_SOURCE_FILTER_WORDS);
+	__uint(max_entries, ZS_SOURCE_BLOCKS_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
 } zs_sources_blocks SEC(".maps");

@@ -20,10 +20,7 @@
 #include <unistd.h>
 #include <zeroseg/identity.h>
 
-#include <cstdio>
 #include <filesystem>
-#include <random>
-#include <set>
 #include <utility>
 
 #include "datapath_fixture.h"
@@ -239,6 +236,16 @@ TEST_P(DenyFastpathTest, EverySourceEntryIsFoundFromTheNextPacket) {
     return send(arriving, ip_header(v4 ? 4 : 6, src, dst).udp(5000, 9).build());
   };
   auto key = [](const std::string& addr) { return Transaction::source_key(kIfindex, *IpAddr::parse(addr)); };
+  auto bit = [&](const std::string& addr) {
+    zs_source_key k = key(addr);
+    return zs_source_block_bit(k.family, k.addr);
+  };
+  auto bit_set = [&](const std::string& addr) {
+    uint32_t b = bit(addr), idx = b >> 6;
+    uint64_t w = 0;
+    EXPECT_TRUE(dp().map("zs_sources_blocks").lookup(&idx, &w));
+    return (w >> (b & 63) & 1) != 0;
+  };
   struct Case {
     const char *entry, *beside_in_block, *next_block;
   };
@@ -246,54 +253,27 @@ TEST_P(DenyFastpathTest, EverySourceEntryIsFoundFromTheNextPacket) {
                         Case{"fd00:66::1", "fd00:66:0:3ff:ffff::1", "fd00:66:0:400::"},
                         Case{"2001:db8:66:ffff::9", "2001:db8:66:fc00::", "2001:db8:66:fbff::"}}) {
     SCOPED_TRACE(c.entry);
+    ASSERT_EQ(bit(c.beside_in_block), bit(c.entry)) << "the same /22 (/54): the same bit";
+    ASSERT_NE(bit(c.next_block), bit(c.entry));
     EXPECT_EQ(passes(c.entry), uplink) << "no entry yet";
     {
       Transaction tx(dp());
       tx.set_source(key(c.entry), kind);
       tx.commit();
     }
+    EXPECT_TRUE(bit_set(c.entry));
     EXPECT_EQ(passes(c.entry), !uplink) << "the entry, seen at once";
-    EXPECT_EQ(passes(c.beside_in_block), uplink) << "its /22 (/54): probed, no entry";
+    EXPECT_EQ(passes(c.beside_in_block), uplink) << "its /22 (/54): a false hit, probed, no entry";
     EXPECT_EQ(passes(c.next_block), uplink) << "the next /22 (/54)";
   }
   // behind the agent's back, in a block no entry marked: never probed
   const zs_source_value both{{static_cast<uint8_t>(kind), static_cast<uint8_t>(kind)}};
   for (const char* addr : {"10.67.0.1", "fd00:67::1"}) {
+    ASSERT_FALSE(bit_set(addr)) << addr << ": shares a bit with an entry above";
     dp().sources().put(key(addr), both);
     EXPECT_EQ(passes(addr), uplink) << addr << ": its bit is clear";
     dp().sources().erase(key(addr));
   }
-}
-
-// Where sources_blocks keeps an address's bit (source.h): a flood from one
-// /16 (/48) reads one word, a bit per /22 (/54) of it; other blocks spread
-// over the words.
-TEST(SourceBlocks, AFloodFromOneBlockReadsOneWord) {
-  std::mt19937 rng(11);
-  auto bit_of = [](const std::string& addr) {
-    zs_source_key k = Transaction::source_key(kIfindex, *IpAddr::parse(addr));
-    return zs_source_filter_bit(k.family, k.addr);
-  };
-  const uint32_t w4 = bit_of("198.18.0.1") >> 6, w6 = bit_of("2001:db8:7::1") >> 6;
-  std::set<uint32_t> bits4, bits6, words4, words6;
-  for (int i = 0; i < 4096; i++) {
-    const uint32_t r = rng();
-    const std::string v4 = "198.18." + std::to_string(r >> 8 & 255) + "." + std::to_string(r & 255);
-    char v6[64];
-    std::snprintf(v6, sizeof v6, "2001:db8:7:%x:%x:%x::%x", r >> 16, r & 0xffff, r >> 3 & 0xffff, r >> 7 & 0xffff);
-    EXPECT_EQ(bit_of(v4) >> 6, w4) << v4;
-    EXPECT_EQ(bit_of(v6) >> 6, w6) << v6;
-    bits4.insert(bit_of(v4) & 63);
-    bits6.insert(bit_of(v6) & 63);
-    words4.insert(bit_of(std::to_string(r >> 24) + "." + std::to_string(r >> 16 & 255) + ".1.1") >> 6);
-    std::snprintf(v6, sizeof v6, "2001:%x:%x::1", r >> 16, r & 0xffff);
-    words6.insert(bit_of(v6) >> 6);
-  }
-  EXPECT_EQ(bits4.size(), 64u) << "a bit per /22 of the /16";
-  EXPECT_EQ(bits6.size(), 64u) << "a bit per /54 of the /48";
-  EXPECT_NE(bit_of("198.19.0.1") >> 6, w4) << "another /16, another word";
-  EXPECT_GT(words4.size(), 900u) << "/16s (4096 drawn) spread over the 1024 words";
-  EXPECT_GT(words6.size(), 900u) << "and /48s";
 }
 
 // zs_ipcache_blocks: every prefix written is found, whatever its length,
@@ -346,38 +326,6 @@ TEST_P(DenyFastpathTest, EveryIpcacheEntryIsFoundFromTheNextPacket) {
     ASSERT_TRUE(dp().map("zs_ipcache_blocks").lookup(&idx, &w));
     EXPECT_TRUE(w >> (bit & 63) & 1) << prefix;
   }
-}
-
-// Where ipcache_blocks keeps a key's bit (ipcache.h): a flood from one /16
-// (IPv4) or /48 (IPv6) reads one word per prefix length, whatever its
-// addresses; each /22 (/54) of the block has a bit of its own; keys of
-// other lengths, or of /16 (/48) and shorter, spread over the words.
-TEST(IpcacheBlocks, AFloodFromOneBlockReadsOneWordPerLength) {
-  std::mt19937 rng(7);
-  auto key = [](const std::string& prefix) { return Transaction::ipcache_key(*Prefix::parse(prefix)); };
-  auto word = [&](const std::string& prefix) { auto k = key(prefix); return zs_ipcache_filter_bit(&k) >> 6; };
-  auto bit = [&](const std::string& prefix) { auto k = key(prefix); return zs_ipcache_filter_bit(&k) & 63; };
-  const uint32_t w32 = word("198.18.0.1/32"), w6 = word("2001:db8:7::1/128");
-  std::set<uint32_t> bits32, bits128, words16, words6;
-  for (int i = 0; i < 4096; i++) {
-    const uint32_t r = rng();
-    const std::string v4 = "198.18." + std::to_string(r >> 8 & 255) + "." + std::to_string(r & 255);
-    char v6[64];
-    std::snprintf(v6, sizeof v6, "2001:db8:7:%x:%x:%x::%x", r >> 16, r & 0xffff, r >> 3 & 0xffff, r >> 7 & 0xffff);
-    EXPECT_EQ(word(v4 + "/32"), w32) << v4;
-    EXPECT_EQ(word(std::string(v6) + "/128"), w6) << v6;
-    bits32.insert(bit(v4 + "/32"));
-    bits128.insert(bit(std::string(v6) + "/128"));
-    words16.insert(word("10." + std::to_string(r >> 8 & 255) + ".0.0/16"));
-    std::snprintf(v6, sizeof v6, "2001:%x:%x::/48", r >> 16, r & 0xffff);
-    words6.insert(word(v6));
-  }
-  EXPECT_EQ(bits32.size(), 64u) << "a bit per /22 of the /16";
-  EXPECT_EQ(bits128.size(), 64u) << "a bit per /54 of the /48";
-  EXPECT_NE(word("198.18.0.1/24"), w32) << "another length, another word";
-  EXPECT_NE(word("198.19.0.1/32"), w32) << "another /16, another word";
-  EXPECT_GT(words16.size(), 200u) << "keys of /16 (up to 256 here) spread over the words";
-  EXPECT_GT(words6.size(), 200u) << "and of /48";
 }
 
 INSTANTIATE_TEST_SUITE_P(Hooks, DenyFastpathTest, testing::Values(Variant::xdp_host, Variant::tc_workload),
@@ -436,42 +384,6 @@ TEST(DenyFastpathUpgrade, OriginPortsAreAllSetOverConntrackPinnedWithoutThem) {
     }
   }
   close(old_filter);
-  Datapath::unpin(dir);
-  EXPECT_FALSE(std::filesystem::exists(dir));
-}
-
-// zs_sources pinned by a version without zs_sources_blocks: its keys set
-// no bit. Only the agent writes zs_sources, so the load marks the keys
-// there, and only them (every bit set would probe every source again).
-TEST(DenyFastpathUpgrade, SourcesPinnedWithoutTheirFilterHaveTheirBitsSet) {
-  ZS_REQUIRE_PRIVILEGED();
-  const std::string dir = "/sys/fs/bpf/zs-fastpath-test-" + std::to_string(getpid());
-  const zs_source_key local = Transaction::source_key(7, *IpAddr::parse("10.68.0.1")),
-                      own = Transaction::source_key(8, *IpAddr::parse("fd00:68::1"));
-  {
-    auto dp = Datapath::load({.pin_dir = dir, .pin = true});
-    Transaction tx(*dp);
-    tx.set_source(local, ZS_SOURCE_LOCAL);
-    tx.set_source(own, ZS_SOURCE_OWN);
-    tx.commit();
-  }
-  ASSERT_EQ(unlink((dir + "/zs_sources_blocks").c_str()), 0);
-  {
-    auto dp = Datapath::load({.pin_dir = dir, .pin = true});
-    int set = 0;
-    for (uint32_t i = 0; i < ZS_SOURCE_FILTER_WORDS; i++) {
-      uint64_t w = 0;
-      ASSERT_TRUE(dp->map("zs_sources_blocks").lookup(&i, &w));
-      set += __builtin_popcountll(w);
-    }
-    EXPECT_EQ(set, 2) << "the two keys' bits, and no other";
-    for (const zs_source_key& k : {local, own}) {
-      uint32_t bit = zs_source_filter_bit(k.family, k.addr), idx = bit >> 6;
-      uint64_t w = 0;
-      ASSERT_TRUE(dp->map("zs_sources_blocks").lookup(&idx, &w));
-      EXPECT_TRUE(w >> (bit & 63) & 1) << k.ifindex;
-    }
-  }
   Datapath::unpin(dir);
   EXPECT_FALSE(std::filesystem::exists(dir));
 }

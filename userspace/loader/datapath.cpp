@@ -158,7 +158,8 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   // without zs_ipcache_blocks, policy without zs_policy_filter or sources
   // without zs_sources_blocks (their keys set no bit); or any of them when
   // another loader pinned programs since this version last did (a
-  // rollback: loader/pin_stamp.h)
+  // rollback: loader/pin_stamp.h, which cannot tell of every one:
+  // zs_sources_blocks is fitted again at each start, datapath_filters.cpp)
   auto pinned = [&](const char* name) { return access(pin_path(options.pin_dir, name).c_str(), F_OK) == 0; };
   const bool pins_ours = options.pin && pins_stamped_by_us(options.pin_dir, program_name(Program::tc_egress));
   // (a zs_ipcache_filter beside it: a version before it ran since, and
@@ -166,7 +167,7 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   const bool ipcache_filter_new = options.pin && pinned("zs_ipcache") &&
                                   (!pinned("zs_ipcache_blocks") || !pins_ours || pinned("zs_ipcache_filter"));
   const bool policy_filter_new = options.pin && pinned("zs_policy") && (!pinned("zs_policy_filter") || !pins_ours);
-  const bool sources_filter_new = options.pin && pinned("zs_sources") && (!pinned("zs_sources_blocks") || !pins_ours);
+  const bool sources_blocks_new = options.pin && pinned("zs_sources") && (!pinned("zs_sources_blocks") || !pins_ours);
   const bool origin_ports_new = options.pin && pinned("zs_conntrack4") && (!pinned("zs_ct_origin_ports") || !pins_ours);
   // a zs_config made now: its generations start again (below)
   const bool config_new = options.pin && !pinned("zs_config");
@@ -218,10 +219,8 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
     for (uint32_t i = 0; i < ZS_IPCACHE_FILTER_WORDS; i++) dp->ipcache_filter_[i] = ~uint64_t{0};
   if (policy_filter_new)
     for (uint32_t i = 0; i < ZS_POLICY_FILTER_WORDS; i++) dp->policy_filter_[i] = ~uint64_t{0};
-  // Only the agent writes zs_sources, under its lock (no older version's
-  // program does): the keys there now are all there are to mark.
-  if (sources_filter_new)
-    for (const auto& [k, v] : dp->sources().entries()) dp->mark_source_key(k);
+  if (sources_blocks_new)  // fitted to the keys by the first transaction (fit_sources_blocks)
+    for (uint32_t i = 0; i < ZS_SOURCE_BLOCKS_WORDS; i++) dp->sources_blocks_[i] = ~uint64_t{0};
   // Answers stamped with generations of a zs_config gone: a version that
   // knew no memo left its pins when it removed the others
   // (bpf/lib/verdict_memo.h, ipcache_memo.h). Only then: emptying a
@@ -329,26 +328,8 @@ void Datapath::map_config() {
   ipcache_filter_ = static_cast<uint64_t*>(ipcache_filter_map_.get());
   policy_filter_map_ = map_shared(map("zs_policy_filter"), ZS_POLICY_FILTER_WORDS * sizeof(uint64_t));
   policy_filter_ = static_cast<uint64_t*>(policy_filter_map_.get());
-  sources_filter_map_ = map_shared(map("zs_sources_blocks"), ZS_SOURCE_FILTER_WORDS * sizeof(uint64_t));
-  sources_filter_ = static_cast<uint64_t*>(sources_filter_map_.get());
-}
-
-namespace {
-// Atomic: another writer (a `zeroseg bpf` word) may set bits of the same
-// word at once; a lost bit would hide an entry whose probe it guards.
-void set_filter_bit(uint64_t* words, uint32_t bit) {
-  uint64_t mask = uint64_t{1} << (bit & 63);
-  uint64_t* word = &words[bit >> 6];
-  if (!(__atomic_load_n(word, __ATOMIC_RELAXED) & mask)) __atomic_fetch_or(word, mask, __ATOMIC_SEQ_CST);
-}
-}  // namespace
-
-void Datapath::mark_ipcache_key(const zs_ipcache_key& key) { set_filter_bit(ipcache_filter_, zs_ipcache_filter_bit(&key)); }
-
-void Datapath::mark_policy_key(const zs_policy_key& key) { set_filter_bit(policy_filter_, zs_policy_form_bit(&key)); }
-
-void Datapath::mark_source_key(const zs_source_key& key) {
-  set_filter_bit(sources_filter_, zs_source_filter_bit(key.family, key.addr));
+  sources_blocks_map_ = map_shared(map("zs_sources_blocks"), ZS_SOURCE_BLOCKS_WORDS * sizeof(uint64_t));
+  sources_blocks_ = static_cast<uint64_t*>(sources_blocks_map_.get());
 }
 
 KernelFlows Datapath::kernel_flows() const {
@@ -467,16 +448,20 @@ void Datapath::repair_and_count() {
   entry_counts_["zs_endpoints"] = repair_slots(endpoints(), slot, [](auto&, auto&) {});
   entry_counts_["zs_ipcache"] = repair_slots(ipcache(), slot, [&](const zs_ipcache_key& k, auto&) {
     prefix_use_.add_ip(k.family, k.prefixlen, 1);
-    mark_ipcache_key(k);  // set already, unless the map was pinned without the filter
+    mark_ipcache_key(k);  // set already, unless a version without the filter wrote it
   });
   entry_counts_["zs_policy"] = repair_slots(policy(), slot, [&](const zs_policy_key& k, auto&) {
     prefix_use_.add_policy_key(k.peer, k.proto, k.port_plen, 1);
-    mark_policy_key(k);  // set already, unless the map was pinned without the filter
+    mark_policy_key(k);  // set already, unless a version without the filter wrote it
   });
+  std::vector<zs_source_key> source_keys;
+  // (the ipcache's and the policy's keys marked above, sources' bits
+  // fitted below: keys a rollback wrote set no bit)
   entry_counts_["zs_sources"] = repair_slots(sources(), slot, [&](const zs_source_key& k, auto&) {
     prefix_use_.add_source(k.family, 1);
-    mark_source_key(k);  // set already, unless the map was pinned without the filter
+    source_keys.push_back(k);
   });
+  fit_sources_blocks(source_keys);
   entry_counts_["zs_source_prefixes"] = repair_slots(source_prefixes(), slot, [](auto&, auto&) {});
   config_->plan[0] = config_->plan[1] = prefix_use_.plan();
 }

@@ -7,8 +7,12 @@
 // writes keys without setting their bits; when this version loads over
 // its pins again, those bits cannot be trusted. The stamp is the id of the
 // program this version pinned last, kept beside the pins in a one-entry
-// array that no BPF object declares: an older loader re-pins its own
-// programs and leaves the stamp alone, so the ids differ.
+// array that no BPF object declares: a loader from before the stamp
+// re-pins its own programs and leaves the stamp alone, so the ids differ.
+// A loader from after it (f3b648a on) stamps its own program too, so the
+// stamp tells only of versions that know the maps above. A map added
+// since must not rest on it: zs_sources_blocks is fitted to the keys at
+// each start instead (loader/datapath_filters.cpp).
 #pragma once
 
 #include <string>
