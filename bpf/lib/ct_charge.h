@@ -79,12 +79,11 @@ ZS_NOINLINE int zs_ct_inner_workload(struct zs_flow_ctx *fc, struct zs_packet *p
 	 * uplink's */
 	if (p->hop_limit <= 1)
 		return 0;
-	/* no local workload's address of the family in zs_sources in this
-	 * slot, or none near the destination: the probe could only miss
-	 * (deny_fastpath.h). Each new flow in by the uplink paid it (~100 ns,
-	 * issue 16) */
+	/* no address of the family in zs_sources in this slot (no local
+	 * workload of the family): the probe could only miss (deny_fastpath.h).
+	 * Each new flow in by the uplink paid it (~100 ns, issue 16) */
 	cfg = bpf_map_lookup_elem(&zs_config, &zero);
-	if (cfg && !zs_sources_may_hold(cfg, fc->slot, p->tuple.family, p->tuple.daddr))
+	if (cfg && !zs_sources_may_hold(cfg, fc->slot, p->tuple.family))
 		return 0;
 	key.ifindex = fc->ifindex;
 	key.family = p->tuple.family;

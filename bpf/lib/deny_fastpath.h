@@ -8,14 +8,10 @@
  *  - the ipcache's probe of a prefix length, when the key's bit in
  *    zs_ipcache_blocks (a bit per block of every key ever written, set by
  *    the agent first, never cleared: ipcache.h) is clear;
- *  - the source check's probe of zs_sources (and a new flow's in by an
- *    uplink, for its destination: ct_charge.h), when no entry of the
- *    packet's family is in the slot packets read (ZS_PLAN_SOURCES_V4/V6,
- *    counted by the agent per slot with the lookup plan, so it flips with
- *    the entries it describes), or when the address's bit in
- *    zs_sources_blocks (a bit per /22 of every key's address, source.h)
- *    is clear: the probe could only miss. Without it, every packet in by
- *    an uplink probed zs_sources at a bucket its source picked;
+ *  - the source check's probe of zs_sources, when no entry of the packet's
+ *    family is in the slot packets read (ZS_PLAN_SOURCES_V4/V6, counted by
+ *    the agent per slot with the lookup plan, so it flips with the entries
+ *    it describes): the probe could only miss;
  *  - conntrack's probes: a flow's key holds its first packet's ports, so
  *    a packet to port P is found as the flow's own only if some flow was
  *    ever tracked whose first packet went to P, and as a reply (its tuple
@@ -65,17 +61,13 @@ static __always_inline int zs_policy_may_hold(const struct zs_policy_key *key)
 	return zs_filter_bit_set(&zs_policy_filter, zs_policy_form_bit(key));
 }
 
-/* 1 when zs_sources may hold an entry for addr (family's, network order)
- * in slot, on some interface: entries of family are in the slot, and
- * addr's bit in zs_sources_blocks is set (source.h). */
+/* 1 when zs_sources may hold an entry of family in slot. */
 static __always_inline int zs_sources_may_hold(const struct zs_config *cfg, __u32 slot,
-					       __u8 family, const __u32 *addr)
+					       __u8 family)
 {
 	__u8 flags = cfg->plan[slot & 1].flags;
 
-	if (!(family == ZS_FAMILY_IPV4 ? flags & ZS_PLAN_SOURCES_V4 : flags & ZS_PLAN_SOURCES_V6))
-		return 0;
-	return zs_filter_bit_set(&zs_sources_blocks, zs_source_block_bit(family, addr));
+	return family == ZS_FAMILY_IPV4 ? flags & ZS_PLAN_SOURCES_V4 : flags & ZS_PLAN_SOURCES_V6;
 }
 
 /* zs_ct_origin_ports' entry for port (network order, as keys hold it: the

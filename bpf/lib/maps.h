@@ -112,15 +112,6 @@ struct {
 	__type(value, struct zs_source_value);
 } zs_sources SEC(".maps");
 
-/* a bit per block of every zs_sources key's address ever written (source.h) */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, ZS_SOURCE_BLOCKS_WORDS);
-	__type(key, __u32);
-	__type(value, __u64);
-} zs_sources_blocks SEC(".maps");
-
 /* (ifindex, prefix) -> a workload's allowedSourcePrefixes (source.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

@@ -18,13 +18,11 @@
  * checked. A workload with no addresses may send only from its
  * allowedSourcePrefixes and link-local addresses.
  *
- * Cost: one hash probe per arriving packet, unless no key's address is
- * near its source (zs_sources_blocks: deny_fastpath.h), as on an uplink
- * most are; a source that is not the workload's own (a router's
- * forwarded packets, or a spoof), and every packet on an uplink, also
- * reads the endpoint (from the memo: endpoint_memo.h), and a workload's
- * also the prefix trie, in a global function checked once by the
- * verifier. */
+ * Cost: one hash probe per arriving packet; a source that is not the
+ * workload's own (a router's forwarded packets, or a spoof), and every
+ * packet on an uplink, also reads the endpoint (from the memo:
+ * endpoint_memo.h), and a workload's also the prefix trie, in a global
+ * function checked once by the verifier. */
 #ifndef ZS_BPF_SOURCE_CHECK_H
 #define ZS_BPF_SOURCE_CHECK_H
 
@@ -180,7 +178,7 @@ static __always_inline int zs_source_spoofed(const struct zs_config *cfg,
 
 	if (ctx->hook == ZS_HOOK_TC_EGRESS)
 		return 0;
-	if (zs_sources_may_hold(cfg, slot, p->tuple.family, p->tuple.saddr)) {
+	if (zs_sources_may_hold(cfg, slot, p->tuple.family)) {
 		__builtin_memcpy(key.addr, p->tuple.saddr, 16);
 		v = bpf_map_lookup_elem(&zs_sources, &key);
 		if (v && v->kind[slot] == ZS_SOURCE_OWN)

@@ -71,21 +71,13 @@ ZS_INLINE __u32 zs_ipcache_filter_mix(__u32 h, __u32 w)
 	return h ^ (h >> 16);
 }
 
-/* An address's bit by block, in a filter of 2^bits_log2 bits: its word
- * from a hash of seed and the address's /16 (IPv6: /48) block, its bit in
- * the word from the address's next 6 bits, so that the bit stands for its
- * /22 (/54). a0, a1: the address's first two words, host order. Shared by
- * ipcache_blocks (below) and sources_blocks (source.h). */
-ZS_INLINE __u32 zs_block_filter_bit(__u32 seed, __u8 family, __u32 a0, __u32 a1, __u32 bits_log2)
+/* A block's key: word from h (the block's hash), bit from the 32 address
+ * bits (host order) whose top 16 are the block's last. */
+ZS_INLINE __u32 zs_ipcache_block_bit(__u32 h, __u32 word)
 {
-	__u32 h = zs_ipcache_filter_mix(seed, a0 >> 16), low = a0;
-
-	if (family != ZS_FAMILY_IPV4) {
-		h = zs_ipcache_filter_mix(zs_ipcache_filter_mix(seed, a0), a1 >> 16);
-		low = a1;
-	}
 	h *= 0x85ebca6bU;
-	return (h >> (32 - bits_log2 + 6)) << 6 | ((low >> ZS_IPCACHE_BLOCK_BIT_SHIFT) & 63);
+	return (h >> (32 - ZS_IPCACHE_FILTER_BITS_LOG2 + 6)) << 6 |
+	       ((word >> ZS_IPCACHE_BLOCK_BIT_SHIFT) & 63);
 }
 
 /* The bit of key (family, prefix length and masked address; pad ignored)
@@ -95,9 +87,10 @@ ZS_INLINE __u32 zs_ipcache_filter_bit(const struct zs_ipcache_key *key)
 	__u32 h = (__u32)key->family << 8 | key->prefixlen;
 	__u32 a0 = zs_ntohl(key->addr[0]), a1 = zs_ntohl(key->addr[1]);
 
-	if ((key->family == ZS_FAMILY_IPV4 && key->prefixlen > ZS_IPCACHE_BLOCK4_LEN) ||
-	    (key->family == ZS_FAMILY_IPV6 && key->prefixlen > ZS_IPCACHE_BLOCK6_LEN))
-		return zs_block_filter_bit(h, key->family, a0, a1, ZS_IPCACHE_FILTER_BITS_LOG2);
+	if (key->family == ZS_FAMILY_IPV4 && key->prefixlen > ZS_IPCACHE_BLOCK4_LEN)
+		return zs_ipcache_block_bit(zs_ipcache_filter_mix(h, a0 >> 16), a0);
+	if (key->family == ZS_FAMILY_IPV6 && key->prefixlen > ZS_IPCACHE_BLOCK6_LEN)
+		return zs_ipcache_block_bit(zs_ipcache_filter_mix(zs_ipcache_filter_mix(h, a0), a1 >> 16), a1);
 	h = zs_ipcache_filter_mix(h, key->addr[0]);
 	h = zs_ipcache_filter_mix(h, key->addr[1]);
 	h = zs_ipcache_filter_mix(h, key->addr[2]);

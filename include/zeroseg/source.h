@@ -17,7 +17,6 @@
 #define ZEROSEG_SOURCE_H
 
 #include "types.h"
-#include "ipcache.h"
 #include "slots.h"
 
 /* What a source address is to the interface it arrives on. */
@@ -28,8 +27,7 @@ enum zs_source_kind {
 };
 
 /* sources (hash): (ifindex, address) -> zs_source_kind, exact addresses
- * only: at most one probe per arriving packet, whatever the number of
- * entries (none where sources_blocks rules it out, below).
+ * only: one probe per arriving packet, whatever the number of entries.
  * Every workload interface has one entry per own address; every host
  * uplink one per address of every local workload. */
 struct zs_source_key {
@@ -42,34 +40,6 @@ struct zs_source_key {
 struct zs_source_value {
 	__u8 kind[ZS_SLOTS]; /* zs_source_kind per slot */
 };
-
-/* sources_blocks (array of __u64, mmapped by the agent): a filter of the
- * addresses of the keys zs_sources holds, set by the agent before a key
- * is written, as ipcache_blocks is (ipcache.h). A removed key's bit stays
- * until the next start of the agent, which fits the filter to the keys
- * there (Datapath::fit_sources_blocks). An address whose bit is clear is no
- * key's on any interface: a probe of zs_sources for it could only miss,
- * and is skipped (bpf/lib/deny_fastpath.h): the source check's, which
- * every packet in by a host uplink made to catch a local workload's
- * address, and a new flow's in by the uplink for its destination
- * (bpf/lib/ct_charge.h). Local workloads' addresses are few and close
- * together; a flood's sources are elsewhere.
- *
- * A bit stands for a /22 (IPv6: a /54) (zs_block_filter_bit): a flood
- * from one /16 (/48) reads one word, which stays in cache. 2^16 bits (8
- * KiB): the keys are a node's workloads' addresses, not a cluster's
- * prefixes. An address in the /22 of a key's, or in a block whose bit
- * another block's shares, is a false hit: it costs the probe. */
-#define ZS_SOURCE_BLOCKS_BITS_LOG2 16
-#define ZS_SOURCE_BLOCKS_WORDS (1U << (ZS_SOURCE_BLOCKS_BITS_LOG2 - 6))
-
-/* The bit of a source address (network order, IPv4 in addr[0]) in
- * sources_blocks: its word's index << 6 | its bit in the word. */
-ZS_INLINE __u32 zs_source_block_bit(__u8 family, const __u32 *addr)
-{
-	return zs_block_filter_bit(family, family, zs_ntohl(addr[0]), zs_ntohl(addr[1]),
-				   ZS_SOURCE_BLOCKS_BITS_LOG2);
-}
 
 /* source_prefixes (LPM trie): (ifindex, prefix) -> allowed or denied,
  * for a workload's allowedSourcePrefixes (allowed) and the addresses of

@@ -47,9 +47,6 @@ void DatapathTest::SetUp() {
   // no flow, so no port any flow's packet may go to (deny_fastpath.h)
   const zs_ct_port_bits none{};
   for (uint32_t i = 0; i < ZS_CT_ORIGIN_PORT_WORDS; i++) dp_->map("zs_ct_origin_ports").update(&i, &none);
-  // no source, so no source address's bit (source.h)
-  const uint64_t clear = 0;
-  for (uint32_t i = 0; i < ZS_SOURCE_BLOCKS_WORDS; i++) dp_->map("zs_sources_blocks").update(&i, &clear);
   clear_raw(dp_->map("zs_ct_usage"));
   clear_raw(dp_->map("zs_fragments"));
   clear_raw(dp_->map("zs_deny_ratelimit"));

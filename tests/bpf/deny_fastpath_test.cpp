@@ -11,8 +11,6 @@
 //  - the source check's probe skipped while zs_sources holds an entry of
 //    the family in the slot packets read: a local workload's address
 //    passes on an uplink, a workload's own address is refused;
-//  - the probe skipped for an address of zs_sources whose bit in
-//    zs_sources_blocks the agent did not set: the same;
 //  - an ipcache probe skipped for a key the ipcache holds: the address
 //    is judged as world (a CIDR allow lost, a CIDR or host deny lost).
 #include <arpa/inet.h>
@@ -211,69 +209,6 @@ TEST_P(DenyFastpathTest, TheSourceProbeFollowsTheEntriesOfEachFamily) {
   }
   const uint8_t r = uplink ? ZS_REASON_UPLINK_SPOOFED_SOURCE : ZS_REASON_SPOOFED_SOURCE;
   EXPECT_GT(reason(r), 0u) << "the drops were the source check's";
-}
-
-// zs_sources_blocks: every source entry written is found from the next
-// packet, wherever its address is (the fixture starts with every bit
-// clear); an address beside it, in the same /22 (/54) or not, is no
-// entry's. And a source whose bit is clear is not probed: an entry
-// written behind the agent's back, which marks no bit, goes unseen.
-TEST_P(DenyFastpathTest, EverySourceEntryIsFoundFromTheNextPacket) {
-  const bool uplink = kind() == ZS_ATTACH_HOST;
-  {
-    Transaction tx(dp());  // a workload sends from its own addresses only
-    for (auto& [k, v] : dp().source_prefixes().entries()) tx.remove_source_prefix(k);
-    tx.commit();
-  }
-  add_rule({kSelf, ZS_ID_ANY, IN, 17, 9, 9, 1});
-  add_rule({kSelf, ZS_ID_ANY, OUT, 17, 9, 9, 2});
-  const uint8_t arriving = uplink ? IN : OUT;
-  const zs_source_kind kind = uplink ? ZS_SOURCE_LOCAL : ZS_SOURCE_OWN;
-  // passes: the source check took src as no entry's (!uplink: as its own)
-  auto passes = [&](const std::string& src) {
-    const bool v4 = src.find(':') == std::string::npos;
-    const std::string dst = v4 ? (uplink ? kV4.self : kV4.peer) : (uplink ? kV6.self : kV6.peer);
-    return send(arriving, ip_header(v4 ? 4 : 6, src, dst).udp(5000, 9).build());
-  };
-  auto key = [](const std::string& addr) { return Transaction::source_key(kIfindex, *IpAddr::parse(addr)); };
-  auto bit = [&](const std::string& addr) {
-    zs_source_key k = key(addr);
-    return zs_source_block_bit(k.family, k.addr);
-  };
-  auto bit_set = [&](const std::string& addr) {
-    uint32_t b = bit(addr), idx = b >> 6;
-    uint64_t w = 0;
-    EXPECT_TRUE(dp().map("zs_sources_blocks").lookup(&idx, &w));
-    return (w >> (b & 63) & 1) != 0;
-  };
-  struct Case {
-    const char *entry, *beside_in_block, *next_block;
-  };
-  for (const Case& c : {Case{"10.66.4.1", "10.66.7.255", "10.66.8.0"}, Case{"172.31.255.254", "172.31.252.0", "172.31.251.255"},
-                        Case{"fd00:66::1", "fd00:66:0:3ff:ffff::1", "fd00:66:0:400::"},
-                        Case{"2001:db8:66:ffff::9", "2001:db8:66:fc00::", "2001:db8:66:fbff::"}}) {
-    SCOPED_TRACE(c.entry);
-    ASSERT_EQ(bit(c.beside_in_block), bit(c.entry)) << "the same /22 (/54): the same bit";
-    ASSERT_NE(bit(c.next_block), bit(c.entry));
-    EXPECT_EQ(passes(c.entry), uplink) << "no entry yet";
-    {
-      Transaction tx(dp());
-      tx.set_source(key(c.entry), kind);
-      tx.commit();
-    }
-    EXPECT_TRUE(bit_set(c.entry));
-    EXPECT_EQ(passes(c.entry), !uplink) << "the entry, seen at once";
-    EXPECT_EQ(passes(c.beside_in_block), uplink) << "its /22 (/54): a false hit, probed, no entry";
-    EXPECT_EQ(passes(c.next_block), uplink) << "the next /22 (/54)";
-  }
-  // behind the agent's back, in a block no entry marked: never probed
-  const zs_source_value both{{static_cast<uint8_t>(kind), static_cast<uint8_t>(kind)}};
-  for (const char* addr : {"10.67.0.1", "fd00:67::1"}) {
-    ASSERT_FALSE(bit_set(addr)) << addr << ": shares a bit with an entry above";
-    dp().sources().put(key(addr), both);
-    EXPECT_EQ(passes(addr), uplink) << addr << ": its bit is clear";
-    dp().sources().erase(key(addr));
-  }
 }
 
 // zs_ipcache_blocks: every prefix written is found, whatever its length,

@@ -155,11 +155,9 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   bpf_map__set_max_entries(skel->maps.zs_events, s.events_bytes);
   // Bits an older version never set (below): a pinned conntrack without
   // zs_ct_origin_ports (its flows set no port bit), a pinned ipcache
-  // without zs_ipcache_blocks, policy without zs_policy_filter or sources
-  // without zs_sources_blocks (their keys set no bit); or any of them when
-  // another loader pinned programs since this version last did (a
-  // rollback: loader/pin_stamp.h, which cannot tell of every one:
-  // zs_sources_blocks is fitted again at each start, datapath_filters.cpp)
+  // without zs_ipcache_blocks or policy without zs_policy_filter (their
+  // keys set no bit); or any of them when another loader pinned programs
+  // since this version last did (a rollback: loader/pin_stamp.h)
   auto pinned = [&](const char* name) { return access(pin_path(options.pin_dir, name).c_str(), F_OK) == 0; };
   const bool pins_ours = options.pin && pins_stamped_by_us(options.pin_dir, program_name(Program::tc_egress));
   // (a zs_ipcache_filter beside it: a version before it ran since, and
@@ -167,7 +165,6 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
   const bool ipcache_filter_new = options.pin && pinned("zs_ipcache") &&
                                   (!pinned("zs_ipcache_blocks") || !pins_ours || pinned("zs_ipcache_filter"));
   const bool policy_filter_new = options.pin && pinned("zs_policy") && (!pinned("zs_policy_filter") || !pins_ours);
-  const bool sources_blocks_new = options.pin && pinned("zs_sources") && (!pinned("zs_sources_blocks") || !pins_ours);
   const bool origin_ports_new = options.pin && pinned("zs_conntrack4") && (!pinned("zs_ct_origin_ports") || !pins_ours);
   // a zs_config made now: its generations start again (below)
   const bool config_new = options.pin && !pinned("zs_config");
@@ -219,8 +216,6 @@ std::unique_ptr<Datapath> Datapath::load(const DatapathOptions& options) {
     for (uint32_t i = 0; i < ZS_IPCACHE_FILTER_WORDS; i++) dp->ipcache_filter_[i] = ~uint64_t{0};
   if (policy_filter_new)
     for (uint32_t i = 0; i < ZS_POLICY_FILTER_WORDS; i++) dp->policy_filter_[i] = ~uint64_t{0};
-  if (sources_blocks_new)  // fitted to the keys by the first transaction (fit_sources_blocks)
-    for (uint32_t i = 0; i < ZS_SOURCE_BLOCKS_WORDS; i++) dp->sources_blocks_[i] = ~uint64_t{0};
   // Answers stamped with generations of a zs_config gone: a version that
   // knew no memo left its pins when it removed the others
   // (bpf/lib/verdict_memo.h, ipcache_memo.h). Only then: emptying a
@@ -328,8 +323,6 @@ void Datapath::map_config() {
   ipcache_filter_ = static_cast<uint64_t*>(ipcache_filter_map_.get());
   policy_filter_map_ = map_shared(map("zs_policy_filter"), ZS_POLICY_FILTER_WORDS * sizeof(uint64_t));
   policy_filter_ = static_cast<uint64_t*>(policy_filter_map_.get());
-  sources_blocks_map_ = map_shared(map("zs_sources_blocks"), ZS_SOURCE_BLOCKS_WORDS * sizeof(uint64_t));
-  sources_blocks_ = static_cast<uint64_t*>(sources_blocks_map_.get());
 }
 
 KernelFlows Datapath::kernel_flows() const {
@@ -454,14 +447,8 @@ void Datapath::repair_and_count() {
     prefix_use_.add_policy_key(k.peer, k.proto, k.port_plen, 1);
     mark_policy_key(k);  // set already, unless a version without the filter wrote it
   });
-  std::vector<zs_source_key> source_keys;
-  // (the ipcache's and the policy's keys marked above, sources' bits
-  // fitted below: keys a rollback wrote set no bit)
-  entry_counts_["zs_sources"] = repair_slots(sources(), slot, [&](const zs_source_key& k, auto&) {
-    prefix_use_.add_source(k.family, 1);
-    source_keys.push_back(k);
-  });
-  fit_sources_blocks(source_keys);
+  entry_counts_["zs_sources"] = repair_slots(
+      sources(), slot, [&](const zs_source_key& k, auto&) { prefix_use_.add_source(k.family, 1); });
   entry_counts_["zs_source_prefixes"] = repair_slots(source_prefixes(), slot, [](auto&, auto&) {});
   config_->plan[0] = config_->plan[1] = prefix_use_.plan();
 }

@@ -159,12 +159,6 @@ class Datapath {
   void mark_ipcache_key(const zs_ipcache_key& key);
   // Sets key's form's bit in zs_policy_filter (policy_forms.h), before key is written.
   void mark_policy_key(const zs_policy_key& key);
-  // Sets key's address's bit in zs_sources_blocks (source.h), before key is written.
-  void mark_source_key(const zs_source_key& key);
-  // zs_sources_blocks made to hold exactly the bits of keys (every key in
-  // zs_sources) when this process is zs_sources' only writer; else keys'
-  // bits set.
-  void fit_sources_blocks(const std::vector<zs_source_key>& keys);
   // Levels both slots of every entry and counts entries and prefix
   // lengths; the first transaction runs it.
   void repair_and_count();
@@ -179,8 +173,6 @@ class Datapath {
   uint64_t* ipcache_filter_ = nullptr;  // ZS_IPCACHE_FILTER_WORDS, in ipcache_filter_map_
   UniqueMapping policy_filter_map_;
   uint64_t* policy_filter_ = nullptr;  // ZS_POLICY_FILTER_WORDS, in policy_filter_map_
-  UniqueMapping sources_blocks_map_;
-  uint64_t* sources_blocks_ = nullptr;  // ZS_SOURCE_BLOCKS_WORDS, in sources_blocks_map_
   PrefixLengthUse prefix_use_;
   std::map<std::string, size_t, std::less<>> entry_counts_;
   UniqueFd writer_lock_;

@@ -222,8 +222,6 @@ void Transaction::commit() {
     if (!slot_empty(item.next)) dp_.mark_ipcache_key(item.key);
   for (const auto& item : pol.items)
     if (!slot_empty(item.next)) dp_.mark_policy_key(item.key);
-  for (const auto& item : srcs.items)
-    if (!slot_empty(item.next)) dp_.mark_source_key(item.key);
 
   std::vector<std::function<void()>> undo;
   try {
