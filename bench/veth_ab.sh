@@ -5,16 +5,23 @@
 # receiver's NAPI CPU per packet (ns/p). This machine is shared and one
 # run moves +-10%: a change of 5% needs rounds, not one run of each.
 #
-# Usage: veth_ab.sh [--rounds N] [--scenario repeated|random]
+# Usage: sudo bench/veth_ab.sh [--rounds N] [--scenario repeated|random]
 #                   [--system zeroseg-xdp|zeroseg-tc] [--json OUT] DIR_A DIR_B
-#   DIR_A, DIR_B: each holds userspace/zeroseg and bench/flood (a build
-#   directory, or a copy of those two files: cp them out before building
-#   the other side)
+#   DIR_A, DIR_B: each holds DIR/userspace/zeroseg and DIR/bench/flood: a
+#   build directory, or a copy of those two files, e.g. for the build
+#   before a change:
+#     git worktree add /tmp/base HEAD~1
+#     cmake -S /tmp/base -B /tmp/base/build && cmake --build /tmp/base/build --target zeroseg flood
+#   Both run under this checkout's veth_deny.sh (its agent config and
+#   policy); each side uses its own flood, so keep flood the same.
+#   N: an even number of rounds, 2 or more (default 6; a round of both
+#   scenarios is ~1 minute).
 # Prints, per scenario: each side's mean (min-max) over the rounds, the
 # XDP_DROP floor's of the same runs, and B - A: the mean of the rounds'
 # differences with a 95% interval (t distribution); an interval that
 # holds 0 is no difference these rounds can tell. --json writes every
-# run's rows (veth_deny.sh's format, with "side" and "round" added).
+# run's rows (veth_deny.sh's format, with "side" and "round" added). A
+# failed run stops it and keeps every run's output (the path is printed).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rounds=6 scenarios='repeated random' system=zeroseg-xdp out=''
@@ -28,15 +35,28 @@ while [ $# -gt 2 ]; do
   esac
   shift
 done
-[ $# -eq 2 ] || { echo "usage: veth_ab.sh [--rounds N] [--scenario S] [--system SYS] [--json OUT] DIR_A DIR_B" >&2; exit 2; }
-a=$(cd "$1" && pwd) b=$(cd "$2" && pwd)
+usage() { echo "usage: veth_ab.sh [--rounds N] [--scenario S] [--system SYS] [--json OUT] DIR_A DIR_B" >&2; exit 2; }
+[ $# -eq 2 ] || usage
+if ! [[ $rounds =~ ^[0-9]+$ ]] || [ "$rounds" -lt 2 ] || [ $((rounds % 2)) -ne 0 ]; then
+  echo "veth_ab.sh: --rounds must be even and 2 or more (A B, then B A)" >&2
+  exit 2
+fi
+case $system in zeroseg-xdp | zeroseg-tc) ;; *) echo "veth_ab.sh: --system is zeroseg-xdp or zeroseg-tc" >&2; exit 2 ;; esac
+case $scenarios in repeated | random | 'repeated random') ;; *) echo "veth_ab.sh: --scenario is repeated or random" >&2; exit 2 ;; esac
+[ -z "$out" ] || [ -d "$(dirname "$out")" ] || { echo "veth_ab.sh: no directory for $out" >&2; exit 2; }
+a=$(cd "$1" && pwd)
+b=$(cd "$2" && pwd)
 for d in "$a" "$b"; do
   for f in userspace/zeroseg bench/flood; do
     [ -x "$d/$f" ] || { echo "veth_ab.sh: $d/$f is missing" >&2; exit 1; }
   done
 done
 work=$(mktemp -d /tmp/zs-ab.XXXX)
-trap 'rm -rf "$work"' EXIT
+keep_or_remove() {
+  local rc=$?
+  if [ "$rc" = 0 ]; then rm -rf "$work"; else echo "veth_ab.sh: the runs are kept in $work" >&2; fi
+}
+trap keep_or_remove EXIT
 scenario_args=()
 [ "$scenarios" = 'repeated random' ] || scenario_args=(--scenario "$scenarios")
 
@@ -49,7 +69,7 @@ for r in $(seq "$rounds"); do
     echo "veth_ab.sh: round $r/$rounds, $side" >&2
     BUILD_DIR=$dir bash "$here/veth_deny.sh" --json "$work/$r.$side.json" --only "$system" \
       --runs 1 --trials 0 "${scenario_args[@]}" >"$work/$r.$side.log" 2>&1 ||
-      { echo "veth_ab.sh: round $r, $side failed:" >&2; tail -20 "$work/$r.$side.log" >&2; exit 1; }
+      { echo "veth_ab.sh: round $r, $side failed ($work/$r.$side.log):" >&2; tail -20 "$work/$r.$side.log" >&2; exit 1; }
   done
 done
 
@@ -68,18 +88,22 @@ for r in range(1, rounds + 1):
             row = json.loads(line)
             row.update(side=side, round=r)
             rows.append(row)
+            if not row["runs_busy_ns"] or row["runs_busy_ns"][0] is None:
+                sys.exit(f"veth_ab.sh: round {r}, {side}: no CPU figure for {row['system']} {row['scenario']}")
             ns.setdefault((row["scenario"], row["system"], side), {})[r] = row["runs_busy_ns"][0]
 if out:
     with open(out, "w") as f:
         f.writelines(json.dumps(row) + "\n" for row in rows)
 print(f"A: {a}\nB: {b}\n{system}, {rounds} rounds; ns/p: the receiver's NAPI CPU per packet\n")
 fmt = "{:<10} {:<22} {:<22} {:<18} {:<18} {}"
-print(fmt.format("scenario", "A ns/p", "B ns/p", "floor A", "floor B", "B - A (95% interval)"))
+print(fmt.format("scenario", "A ns/p", "B ns/p", "floor, A's runs", "floor, B's runs", "B - A (95% interval)"))
 def cell(v):
     return f"{st.mean(v):.0f} ({min(v):.0f}-{max(v):.0f})"
+shown = 0
 for scenario in ("repeated", "random"):
     if (scenario, system, "A") not in ns:
         continue
+    shown += 1
     sa, sb = ns[(scenario, system, "A")], ns[(scenario, system, "B")]
     fa, fb = ns[(scenario, "xdp-drop", "A")], ns[(scenario, "xdp-drop", "B")]
     d = [sb[r] - sa[r] for r in sorted(sa)]
@@ -87,4 +111,6 @@ for scenario in ("repeated", "random"):
     half = T[min(len(d) - 2, len(T) - 1)] * st.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else float("inf")
     print(fmt.format(scenario, cell(list(sa.values())), cell(list(sb.values())), cell(list(fa.values())),
                      cell(list(fb.values())), f"{m:+.0f} ({m - half:+.0f} to {m + half:+.0f}), {m / st.mean(sa.values()):+.1%}"))
+if not shown:
+    sys.exit(f"veth_ab.sh: no row of {system} in the runs")
 PY

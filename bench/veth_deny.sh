@@ -12,6 +12,10 @@
 #                    when an XDP link holds the interface)
 #   nftables         a concatenated set (saddr . dport) of N entries, drop
 #   iptables-legacy  N rules in raw PREROUTING (short runs: it is slow)
+# and, only when --only names them, a calibration of the path itself:
+#   xdp-touch-maps   XDP_DROP after an increment in each of --touch per-CPU
+#                    maps (default 16): what a map of its own costs
+#   xdp-touch-lines  the same number of cache lines, in one per-CPU map
 # Scenarios: repeated (256 flows, one source port each) and random (65536
 # random source addresses and random ports per packet: no cache helps).
 # Each row runs RUNS times per scenario; pps is what the receiver took off
@@ -43,6 +47,7 @@
 #   --quick   1 run of 0.3 s, 200 rules: checks the harness, not the figures
 #   --only A,B   these rows only (and the floor), e.g. to profile one
 #   --scenario repeated|random   that scenario only
+#   --touch N   lines the xdp-touch-* rows touch (0-16)
 #   --perf SYSTEM:FILE   perf record -a -g during SYSTEM's runs (its NAPI thread:
 #                        --comm napi/...; bench/RESULTS.md reads BPF programs),
 #                        and into FILE.noloss during a trial at its no-loss rate
@@ -61,7 +66,7 @@ build=${BUILD_DIR:-$root/build}
 FLOOD=$build/bench/flood
 ZEROSEG=$build/userspace/zeroseg
 
-runs=3 duration=3 rules=10000 out='' quick=0 only='' scenarios='repeated random' perf_spec=''
+runs=3 duration=3 rules=10000 out='' quick=0 only='' scenarios='repeated random' perf_spec='' touch=16
 trials=7 trial_s=0.5 tol=0.02 tries=2
 while [ $# -gt 0 ]; do
   case $1 in
@@ -72,11 +77,12 @@ while [ $# -gt 0 ]; do
     --rules) rules=$2; shift ;;
     --only) only=$2; shift ;;
     --scenario) scenarios=$2; shift ;;
+    --touch) touch=$2; shift ;;
     --perf) perf_spec=$2; shift ;;
     --trials) trials=$2; shift ;;
     --trial) trial_s=$2; shift ;;
     --tol) tol=$2; shift ;;
-    *) echo "usage: veth_deny.sh [--quick] --json OUT [--runs N] [--duration S] [--rules N] [--only A,B] [--trials N --trial S --tol F]" >&2; exit 2 ;;
+    *) echo "usage: veth_deny.sh [--quick] --json OUT [--runs N] [--duration S] [--rules N] [--only A,B] [--scenario S] [--touch N] [--trials N --trial S --tol F]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -280,6 +286,16 @@ in_rx xdp-filter port -p udp 9 >/dev/null
 measure xdp-filter
 in_rx xdp-filter unload "$RXIF" >/dev/null
 fi
+
+# --- the calibration rows, only when named
+for kind in maps lines; do
+  [[ ,$only, == *,xdp-touch-$kind,* ]] || continue
+  systems+=("xdp-touch-$kind")
+  xdp_link "touch-$kind:$touch"
+  pin_receiver
+  measure "xdp-touch-$kind"
+  xdp_unlink
+done
 
 # --- zeroseg: the agent, N CIDR allow rules (udp/9 from 100.64.0.0/10
 # /32s) and an explicit deny of the sources

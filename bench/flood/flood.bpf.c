@@ -15,7 +15,8 @@
  * rate the receiver takes, that contention is gone.
  *
  * zs_flood_pass and zs_flood_drop sit on a receiving veth: a veth has NAPI
- * (and so takes XDP_TX frames at all) only with an XDP program attached. */
+ * (and so takes XDP_TX frames at all) only with an XDP program attached;
+ * zs_flood_touch_* (below) are the floor and N cache lines touched. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -174,6 +175,103 @@ SEC("xdp")
 int zs_flood_drop(struct xdp_md *ctx)
 {
 	(void)ctx;
+	return XDP_DROP;
+}
+
+/* zs_flood_touch_maps and zs_flood_touch_lines: XDP_DROP after an
+ * increment of one __u64 in each of flood_touch per-CPU maps, or in
+ * flood_touch cache lines of one per-CPU map. What a line costs a packet
+ * on the receiving path, and what it costs more in a map of its own (its
+ * own per-CPU allocation: a page, and the map's pointer to it). */
+const volatile __u32 flood_touch; /* <= FLOOD_TOUCH_MAX */
+
+#define FLOOD_TOUCH_MAX 16
+struct flood_line {
+	__u64 n;
+	__u64 pad[7];
+};
+struct flood_lines {
+	struct flood_line line[FLOOD_TOUCH_MAX];
+};
+#define FLOOD_TOUCH_MAP(name)                                                                      \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                           \
+		__uint(max_entries, 1);                                                            \
+		__type(key, __u32);                                                                \
+		__type(value, struct flood_line);                                                  \
+	} name SEC(".maps")
+FLOOD_TOUCH_MAP(flood_touch0);
+FLOOD_TOUCH_MAP(flood_touch1);
+FLOOD_TOUCH_MAP(flood_touch2);
+FLOOD_TOUCH_MAP(flood_touch3);
+FLOOD_TOUCH_MAP(flood_touch4);
+FLOOD_TOUCH_MAP(flood_touch5);
+FLOOD_TOUCH_MAP(flood_touch6);
+FLOOD_TOUCH_MAP(flood_touch7);
+FLOOD_TOUCH_MAP(flood_touch8);
+FLOOD_TOUCH_MAP(flood_touch9);
+FLOOD_TOUCH_MAP(flood_touch10);
+FLOOD_TOUCH_MAP(flood_touch11);
+FLOOD_TOUCH_MAP(flood_touch12);
+FLOOD_TOUCH_MAP(flood_touch13);
+FLOOD_TOUCH_MAP(flood_touch14);
+FLOOD_TOUCH_MAP(flood_touch15);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flood_lines);
+} flood_touch_one SEC(".maps");
+
+static __always_inline void flood_touch_map(void *map, __u32 i)
+{
+	__u32 zero = 0;
+	struct flood_line *l;
+
+	if (i >= flood_touch)
+		return;
+	l = bpf_map_lookup_elem(map, &zero);
+	if (l)
+		l->n++;
+}
+
+SEC("xdp")
+int zs_flood_touch_maps(struct xdp_md *ctx)
+{
+	(void)ctx;
+	flood_touch_map(&flood_touch0, 0);
+	flood_touch_map(&flood_touch1, 1);
+	flood_touch_map(&flood_touch2, 2);
+	flood_touch_map(&flood_touch3, 3);
+	flood_touch_map(&flood_touch4, 4);
+	flood_touch_map(&flood_touch5, 5);
+	flood_touch_map(&flood_touch6, 6);
+	flood_touch_map(&flood_touch7, 7);
+	flood_touch_map(&flood_touch8, 8);
+	flood_touch_map(&flood_touch9, 9);
+	flood_touch_map(&flood_touch10, 10);
+	flood_touch_map(&flood_touch11, 11);
+	flood_touch_map(&flood_touch12, 12);
+	flood_touch_map(&flood_touch13, 13);
+	flood_touch_map(&flood_touch14, 14);
+	flood_touch_map(&flood_touch15, 15);
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int zs_flood_touch_lines(struct xdp_md *ctx)
+{
+	__u32 zero = 0, i;
+	struct flood_lines *l = bpf_map_lookup_elem(&flood_touch_one, &zero);
+
+	(void)ctx;
+	if (!l)
+		return XDP_DROP;
+#pragma clang loop unroll(full)
+	for (i = 0; i < FLOOD_TOUCH_MAX; i++)
+		if (i < flood_touch)
+			l->line[i].n++;
 	return XDP_DROP;
 }
 

@@ -8,7 +8,9 @@
  *       sender's frames only with an XDP program attached (that gives it
  *       NAPI); drop is the XDP_DROP floor. A link, not netlink: a program
  *       attached by netlink (zeroseg's agent) cannot replace it, and falls
- *       back to tc.
+ *       back to tc. touch-maps:N and touch-lines:N (N <= 16) drop after an
+ *       increment in each of N per-CPU maps, or in N cache lines of one
+ *       (flood.bpf.c): the cost of a line, and of a map of its own.
  *
  *   flood send [options]
  *       runs zs_flood_tx (flood.bpf.c) through BPF_PROG_TEST_RUN with
@@ -54,7 +56,7 @@
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: flood attach pass|drop IFNAME PIN\n"
+		"usage: flood attach pass|drop|touch-maps:N|touch-lines:N IFNAME PIN\n"
 		"       flood send --dev IF --dst-mac MAC --src ADDR --dst ADDR [--ipv6]\n"
 		"                  [--flows N | --random-sources N] [--ports N] [--sport P] [--dport P]\n"
 		"                  [--duration S] [--netns PATH] [--rx-dev IF] [--cpu N]\n"
@@ -161,19 +163,38 @@ static int cmd_attach(int argc, char **argv)
 	struct bpf_program *prog;
 	int ifindex, err;
 
-	if (argc != 4 || (strcmp(argv[1], "pass") && strcmp(argv[1], "drop")))
+	unsigned touch = 0;
+	char kind[8] = "";
+
+	if (argc != 4)
 		usage();
+	if (sscanf(argv[1], "touch-%7[a-z]:%u", kind, &touch) == 2) {
+		if ((strcmp(kind, "maps") && strcmp(kind, "lines")) || touch > 16)
+			usage();
+	} else if (strcmp(argv[1], "pass") && strcmp(argv[1], "drop")) {
+		usage();
+	}
 	ifindex = if_nametoindex(argv[2]);
 	if (!ifindex) {
 		fprintf(stderr, "flood: no interface %s\n", argv[2]);
 		return 1;
 	}
-	skel = flood_bpf__open_and_load();
+	skel = flood_bpf__open();
+	if (skel) {
+		skel->rodata->flood_touch = touch;
+		if (flood_bpf__load(skel)) {
+			flood_bpf__destroy(skel);
+			skel = NULL;
+		}
+	}
 	if (!skel) {
 		fprintf(stderr, "flood: loading flood.bpf.o failed\n");
 		return 1;
 	}
-	prog = strcmp(argv[1], "pass") ? skel->progs.zs_flood_drop : skel->progs.zs_flood_pass;
+	if (*kind)
+		prog = strcmp(kind, "maps") ? skel->progs.zs_flood_touch_lines : skel->progs.zs_flood_touch_maps;
+	else
+		prog = strcmp(argv[1], "pass") ? skel->progs.zs_flood_drop : skel->progs.zs_flood_pass;
 	link = bpf_program__attach_xdp(prog, ifindex);
 	err = libbpf_get_error(link);
 	if (err) {

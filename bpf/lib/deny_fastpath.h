@@ -39,7 +39,7 @@
 #include "parse.h"
 
 /* Whether bit is set in filter, an array of __u64 (a missing word: set). */
-static __always_inline int zs_filter_bit_set(void *filter, __u32 bit)
+static __always_inline int zs_filter_has_bit(void *filter, __u32 bit)
 {
 	__u32 idx = bit >> 6;
 	const __u64 *w = bpf_map_lookup_elem(filter, &idx);
@@ -51,14 +51,14 @@ static __always_inline int zs_filter_bit_set(void *filter, __u32 bit)
  * clear (ipcache.h). */
 static __always_inline int zs_ipcache_may_hold(const struct zs_ipcache_key *key)
 {
-	return zs_filter_bit_set(&zs_ipcache_blocks, zs_ipcache_filter_bit(key));
+	return zs_filter_has_bit(&zs_ipcache_blocks, zs_ipcache_filter_bit(key));
 }
 
 /* 0 when zs_policy cannot hold key: its form's bit in zs_policy_filter is
  * clear (policy_forms.h). */
 static __always_inline int zs_policy_may_hold(const struct zs_policy_key *key)
 {
-	return zs_filter_bit_set(&zs_policy_filter, zs_policy_form_bit(key));
+	return zs_filter_has_bit(&zs_policy_filter, zs_policy_form_bit(key));
 }
 
 /* 1 when zs_sources may hold an entry of family in slot. */

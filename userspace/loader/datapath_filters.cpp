@@ -2,10 +2,11 @@
 // The probe filters' upkeep (bpf/lib/deny_fastpath.h): a key's bit is set
 // before the key is written, so that no packet skips a probe that would
 // find it.
+#include <zeroseg/policy_forms.h>
+
 #include <cstdint>
 
 #include "loader/datapath.h"
-#include <zeroseg/policy_forms.h>
 
 namespace zeroseg {
 
@@ -21,7 +22,9 @@ void set_filter_bit(uint64_t* words, uint32_t bit) {
 
 }  // namespace
 
-void Datapath::mark_ipcache_key(const zs_ipcache_key& key) { set_filter_bit(ipcache_filter_, zs_ipcache_filter_bit(&key)); }
+void Datapath::mark_ipcache_key(const zs_ipcache_key& key) {
+  set_filter_bit(ipcache_filter_, zs_ipcache_filter_bit(&key));
+}
 
 void Datapath::mark_policy_key(const zs_policy_key& key) { set_filter_bit(policy_filter_, zs_policy_form_bit(&key)); }
 

@@ -9,11 +9,11 @@
 // program this version pinned last, kept beside the pins in a one-entry
 // array that no BPF object declares: a loader from before the stamp
 // re-pins its own programs and leaves the stamp alone, so the ids differ.
-// A loader from after it (f3b648a on) stamps its own program too, so a
-// rollback to one of those goes unseen: what covers the ipcache's and the
-// policy's keys it wrote is that the first transaction marks every key
-// there (Datapath::repair_and_count). A map added since must not rest on
-// the stamp alone.
+// A loader from after it (f3b648a on) stamps its own program too, so the
+// stamp tells only of loaders from before it. Every loader since knows
+// the maps above, but for zs_ipcache_blocks (4d0772f), whose
+// predecessor's pin tells of a loader from before it (Datapath::load). A
+// map added later must not rest on the stamp (attack review, session 22).
 #pragma once
 
 #include <string>

@@ -1,17 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
-// The ipcache's filter by block (include/zeroseg/ipcache.h): where a key's
-// bit is, which a flood's cache footprint depends on and a version after
-// this one must keep (a pinned filter outlives the version that set its
-// bits).
+// The probe filters' bits (bpf/lib/deny_fastpath.h): where a key's bit is,
+// which a flood's cache footprint depends on (zs_ipcache_blocks, by block:
+// include/zeroseg/ipcache.h) and which a later version must keep (a
+// pinned filter outlives the version that set its bits).
+#include <gtest/gtest.h>
+#include <zeroseg/identity.h>
+#include <zeroseg/ipcache.h>
+#include <zeroseg/policy_forms.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <random>
 #include <set>
 #include <string>
 
-#include "datapath_fixture.h"
+#include "loader/transaction.h"
+#include "net/addr.h"
 
-namespace zeroseg::test {
+namespace zeroseg {
 namespace {
 
 // Where ipcache_blocks keeps a key's bit (ipcache.h): a flood from one /16
@@ -47,8 +53,9 @@ TEST(IpcacheBlocks, AFloodFromOneBlockReadsOneWordPerLength) {
 }
 
 // A filter pinned by one version is read by the next: a key's bit must not
-// move. Figures from the version that made zs_ipcache_blocks (a block's
-// key: /32, /128; a whole key: /16, /32).
+// move. Figures of the versions that made the filters, computed with their
+// headers: zs_ipcache_blocks, 4d0772f (a block's key: /32, /128; a whole
+// key: /16, /32); zs_policy_filter, f040ff0.
 TEST(IpcacheBlocks, AKeysBitIsWhereEarlierVersionsSetIt) {
   auto bit = [](const char* prefix) {
     zs_ipcache_key k = Transaction::ipcache_key(*Prefix::parse(prefix));
@@ -60,5 +67,13 @@ TEST(IpcacheBlocks, AKeysBitIsWhereEarlierVersionsSetIt) {
   EXPECT_EQ(bit("fd00:9::/32"), 462160u);
 }
 
+TEST(PolicyFilter, AFormsBitIsWhereEarlierVersionsSetIt) {
+  zs_policy_key a{}, b{};
+  a.subject = 300, a.peer = 301, a.direction = ZS_DIR_INGRESS, a.proto = 17, a.port_plen = 16, a.port = 9;
+  b.subject = 70000, b.peer = ZS_ID_ANY, b.direction = ZS_DIR_EGRESS, b.proto = 6, b.port_plen = 8, b.port = 0x1f00;
+  EXPECT_EQ(zs_policy_form_bit(&a), 1034308u);
+  EXPECT_EQ(zs_policy_form_bit(&b), 811908u);
+}
+
 }  // namespace
-}  // namespace zeroseg::test
+}  // namespace zeroseg
