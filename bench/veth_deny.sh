@@ -16,6 +16,8 @@
 #   xdp-touch-maps   XDP_DROP after an increment in each of --touch per-CPU
 #                    maps (default 16): what a map of its own costs
 #   xdp-touch-lines  the same number of cache lines, in one per-CPU map
+#   xdp-touch-packet XDP_DROP after reading the frame's Ethernet, IPv4 and
+#                    UDP headers (udp/9): the least any filter reads
 # Scenarios: repeated (256 flows, one source port each) and random (65536
 # random source addresses and random ports per packet: no cache helps).
 # Each row runs RUNS times per scenario; pps is what the receiver took off
@@ -288,10 +290,10 @@ in_rx xdp-filter unload "$RXIF" >/dev/null
 fi
 
 # --- the calibration rows, only when named
-for kind in maps lines; do
+for kind in maps lines packet; do
   [[ ,$only, == *,xdp-touch-$kind,* ]] || continue
   systems+=("xdp-touch-$kind")
-  xdp_link "touch-$kind:$touch"
+  if [ "$kind" = packet ]; then xdp_link touch-packet; else xdp_link "touch-$kind:$touch"; fi
   pin_receiver
   measure "xdp-touch-$kind"
   xdp_unlink

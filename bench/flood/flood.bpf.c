@@ -182,7 +182,7 @@ int zs_flood_drop(struct xdp_md *ctx)
  * increment of one __u64 in each of flood_touch per-CPU maps, or in
  * flood_touch cache lines of one per-CPU map. What a line costs a packet
  * on the receiving path, and what it costs more in a map of its own (its
- * own per-CPU allocation: a page, and the map's pointer to it). */
+ * own per-CPU allocation, and the map's pointer to it). */
 const volatile __u32 flood_touch; /* <= FLOOD_TOUCH_MAX */
 
 #define FLOOD_TOUCH_MAX 16
@@ -273,6 +273,24 @@ int zs_flood_touch_lines(struct xdp_md *ctx)
 		if (i < flood_touch)
 			l->line[i].n++;
 	return XDP_DROP;
+}
+
+/* zs_flood_touch_packet: XDP_DROP for UDP to port 9 after reading the
+ * frame's Ethernet, IPv4 and UDP headers, XDP_PASS for anything else: the
+ * least a filter reads of a packet. The frame was written by the sender
+ * on the other core, so its first read here is a line that core holds. */
+SEC("xdp")
+int zs_flood_touch_packet(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(ip + 1);
+
+	if ((void *)(udp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5 ||
+	    ip->protocol != 17 /* UDP */)
+		return XDP_PASS;
+	return udp->dest == bpf_htons(9) ? XDP_DROP : XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

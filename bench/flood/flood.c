@@ -11,6 +11,8 @@
  *       back to tc. touch-maps:N and touch-lines:N (N <= 16) drop after an
  *       increment in each of N per-CPU maps, or in N cache lines of one
  *       (flood.bpf.c): the cost of a line, and of a map of its own.
+ *       touch-packet drops UDP to port 9 after reading the frame's
+ *       headers: the least any filter reads.
  *
  *   flood send [options]
  *       runs zs_flood_tx (flood.bpf.c) through BPF_PROG_TEST_RUN with
@@ -56,7 +58,7 @@
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: flood attach pass|drop|touch-maps:N|touch-lines:N IFNAME PIN\n"
+		"usage: flood attach pass|drop|touch-maps:N|touch-lines:N|touch-packet IFNAME PIN\n"
 		"       flood send --dev IF --dst-mac MAC --src ADDR --dst ADDR [--ipv6]\n"
 		"                  [--flows N | --random-sources N] [--ports N] [--sport P] [--dport P]\n"
 		"                  [--duration S] [--netns PATH] [--rx-dev IF] [--cpu N]\n"
@@ -171,7 +173,7 @@ static int cmd_attach(int argc, char **argv)
 	if (sscanf(argv[1], "touch-%7[a-z]:%u", kind, &touch) == 2) {
 		if ((strcmp(kind, "maps") && strcmp(kind, "lines")) || touch > 16)
 			usage();
-	} else if (strcmp(argv[1], "pass") && strcmp(argv[1], "drop")) {
+	} else if (strcmp(argv[1], "pass") && strcmp(argv[1], "drop") && strcmp(argv[1], "touch-packet")) {
 		usage();
 	}
 	ifindex = if_nametoindex(argv[2]);
@@ -193,6 +195,8 @@ static int cmd_attach(int argc, char **argv)
 	}
 	if (*kind)
 		prog = strcmp(kind, "maps") ? skel->progs.zs_flood_touch_lines : skel->progs.zs_flood_touch_maps;
+	else if (!strcmp(argv[1], "touch-packet"))
+		prog = skel->progs.zs_flood_touch_packet;
 	else
 		prog = strcmp(argv[1], "pass") ? skel->progs.zs_flood_drop : skel->progs.zs_flood_pass;
 	link = bpf_program__attach_xdp(prog, ifindex);
