@@ -18,6 +18,9 @@
 #   xdp-touch-lines  the same number of cache lines, in one per-CPU map
 #   xdp-touch-packet XDP_DROP after reading the frame's Ethernet, IPv4 and
 #                    UDP headers (udp/9): the least any filter reads
+#   xdp-lpm-deny     a stateless CIDR filter: the source looked up in an
+#                    LPM trie of --rules /32s and 198.18.0.0/15 (deny), as
+#                    a prefilter for an uplink would be
 # Scenarios: repeated (256 flows, one source port each) and random (65536
 # random source addresses and random ports per packet: no cache helps).
 # Each row runs RUNS times per scenario; pps is what the receiver took off
@@ -298,6 +301,13 @@ for kind in maps lines packet; do
   measure "xdp-touch-$kind"
   xdp_unlink
 done
+if [[ ,$only, == *,xdp-lpm-deny,* ]]; then
+  systems+=(xdp-lpm-deny)
+  xdp_link "lpm-deny:$rules"
+  pin_receiver
+  measure xdp-lpm-deny
+  xdp_unlink
+fi
 
 # --- zeroseg: the agent, N CIDR allow rules (udp/9 from 100.64.0.0/10
 # /32s) and an explicit deny of the sources

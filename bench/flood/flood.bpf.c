@@ -293,4 +293,37 @@ int zs_flood_touch_packet(struct xdp_md *ctx)
 	return udp->dest == bpf_htons(9) ? XDP_DROP : XDP_PASS;
 }
 
+/* zs_flood_lpm_deny: a stateless CIDR filter, as a prefilter for an
+ * uplink would be: an IPv4 packet's source looked up in an LPM trie (the
+ * attach fills it: N /32 keys, as veth_deny.sh's allow rules, and
+ * 198.18.0.0/15 to deny), dropped when the longest match says deny. */
+struct flood_lpm_key {
+	__u32 prefixlen;
+	__u32 addr;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 20);
+	__type(key, struct flood_lpm_key);
+	__type(value, __u32); /* 1: deny */
+} flood_lpm SEC(".maps");
+
+SEC("xdp")
+int zs_flood_lpm_deny(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct flood_lpm_key key = { .prefixlen = 32 };
+	__u32 *deny;
+
+	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return XDP_PASS;
+	key.addr = ip->saddr;
+	deny = bpf_map_lookup_elem(&flood_lpm, &key);
+	return deny && *deny ? XDP_DROP : XDP_PASS;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -13,6 +13,8 @@
  *       (flood.bpf.c): the cost of a line, and of a map of its own.
  *       touch-packet drops UDP to port 9 after reading the frame's
  *       headers: the least any filter reads.
+ *       lpm-deny:N drops IPv4 from 198.18.0.0/15 by an LPM trie of N /32
+ *       keys (100.64.0.0/10, as veth_deny.sh's allow rules) and that one.
  *
  *   flood send [options]
  *       runs zs_flood_tx (flood.bpf.c) through BPF_PROG_TEST_RUN with
@@ -58,7 +60,8 @@
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: flood attach pass|drop|touch-maps:N|touch-lines:N|touch-packet IFNAME PIN\n"
+		"usage: flood attach pass|drop|touch-maps:N|touch-lines:N|touch-packet|lpm-deny:N\n"
+		"             IFNAME PIN\n"
 		"       flood send --dev IF --dst-mac MAC --src ADDR --dst ADDR [--ipv6]\n"
 		"                  [--flows N | --random-sources N] [--ports N] [--sport P] [--dport P]\n"
 		"                  [--duration S] [--netns PATH] [--rx-dev IF] [--cpu N]\n"
@@ -158,6 +161,31 @@ static long long busy_ns(const char *pids)
 	return sum;
 }
 
+/* flood_lpm's keys (lpm-deny:N): n - 1 /32s in 100.64.0.0/10, allowed,
+ * and 198.18.0.0/15, denied. */
+static int fill_lpm(int fd, unsigned n)
+{
+	struct {
+		__u32 prefixlen;
+		__u32 addr;
+	} key;
+	__u32 allow = 0, deny = 1;
+
+	for (unsigned i = 0; i + 1 < n; i++) {
+		key.prefixlen = 32;
+		key.addr = htonl(100u << 24 | (64 + i / 65536 % 64) << 16 | (i / 256 % 256) << 8 | i % 256);
+		if (bpf_map_update_elem(fd, &key, &allow, BPF_ANY))
+			goto fail;
+	}
+	key.prefixlen = 15;
+	key.addr = htonl(198u << 24 | 18u << 16);
+	if (!bpf_map_update_elem(fd, &key, &deny, BPF_ANY))
+		return 0;
+fail:
+	fprintf(stderr, "flood: filling the LPM trie: %s\n", strerror(errno));
+	return 1;
+}
+
 static int cmd_attach(int argc, char **argv)
 {
 	struct flood_bpf *skel;
@@ -165,12 +193,15 @@ static int cmd_attach(int argc, char **argv)
 	struct bpf_program *prog;
 	int ifindex, err;
 
-	unsigned touch = 0;
+	unsigned touch = 0, lpm = 0;
 	char kind[8] = "";
 
 	if (argc != 4)
 		usage();
-	if (sscanf(argv[1], "touch-%7[a-z]:%u", kind, &touch) == 2) {
+	if (sscanf(argv[1], "lpm-deny:%u", &lpm) == 1) {
+		if (!lpm || lpm > 1000000)
+			usage();
+	} else if (sscanf(argv[1], "touch-%7[a-z]:%u", kind, &touch) == 2) {
 		if ((strcmp(kind, "maps") && strcmp(kind, "lines")) || touch > 16)
 			usage();
 	} else if (strcmp(argv[1], "pass") && strcmp(argv[1], "drop") && strcmp(argv[1], "touch-packet")) {
@@ -193,7 +224,13 @@ static int cmd_attach(int argc, char **argv)
 		fprintf(stderr, "flood: loading flood.bpf.o failed\n");
 		return 1;
 	}
-	if (*kind)
+	if (lpm && fill_lpm(bpf_map__fd(skel->maps.flood_lpm), lpm)) {
+		flood_bpf__destroy(skel);
+		return 1;
+	}
+	if (lpm)
+		prog = skel->progs.zs_flood_lpm_deny;
+	else if (*kind)
 		prog = strcmp(kind, "maps") ? skel->progs.zs_flood_touch_lines : skel->progs.zs_flood_touch_maps;
 	else if (!strcmp(argv[1], "touch-packet"))
 		prog = skel->progs.zs_flood_touch_packet;
