@@ -18,9 +18,10 @@
 #   xdp-touch-lines  the same number of cache lines, in one per-CPU map
 #   xdp-touch-packet XDP_DROP after reading the frame's Ethernet, IPv4 and
 #                    UDP headers (udp/9): the least any filter reads
-#   xdp-lpm-deny     a stateless CIDR filter: the source looked up in an
-#                    LPM trie of --rules /32s and 198.18.0.0/15 (deny), as
-#                    a prefilter for an uplink would be
+#   xdp-lpm-deny     a stateless CIDR filter: udp/9 dropped when its source's
+#                    longest match in an LPM trie of --rules /32s (the
+#                    zeroseg rows' allow rules) and 198.18.0.0/15 says deny,
+#                    as a prefilter for an uplink would be; no counters
 # Scenarios: repeated (256 flows, one source port each) and random (65536
 # random source addresses and random ports per packet: no cache helps).
 # Each row runs RUNS times per scenario; pps is what the receiver took off
@@ -52,7 +53,8 @@
 #   --quick   1 run of 0.3 s, 200 rules: checks the harness, not the figures
 #   --only A,B   these rows only (and the floor), e.g. to profile one
 #   --scenario repeated|random   that scenario only
-#   --touch N   lines the xdp-touch-* rows touch (0-16)
+#   --touch N   lines the xdp-touch-maps and -lines rows touch (0-16)
+#   --rules N   also the xdp-lpm-deny row's /32 keys
 #   --perf SYSTEM:FILE   perf record -a -g during SYSTEM's runs (its NAPI thread:
 #                        --comm napi/...; bench/RESULTS.md reads BPF programs),
 #                        and into FILE.noloss during a trial at its no-loss rate
@@ -268,7 +270,7 @@ measure() {
   fi
 }
 
-xdp_link() {  # pass|drop: an XDP program by link (gives the veth NAPI)
+xdp_link() {  # an XDP program of flood's by link (gives the veth NAPI): flood attach's first word
   in_rx "$FLOOD" attach "$1" "$RXIF" "$PIN/link"
 }
 xdp_unlink() { rm -f "$PIN/link"; }

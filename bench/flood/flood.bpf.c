@@ -277,8 +277,8 @@ int zs_flood_touch_lines(struct xdp_md *ctx)
 
 /* zs_flood_touch_packet: XDP_DROP for UDP to port 9 after reading the
  * frame's Ethernet, IPv4 and UDP headers, XDP_PASS for anything else: the
- * least a filter reads of a packet. The frame was written by the sender
- * on the other core, so its first read here is a line that core holds. */
+ * least a filter reads of a packet (the sender wrote the frame on the
+ * other core). */
 SEC("xdp")
 int zs_flood_touch_packet(struct xdp_md *ctx)
 {
@@ -294,9 +294,10 @@ int zs_flood_touch_packet(struct xdp_md *ctx)
 }
 
 /* zs_flood_lpm_deny: a stateless CIDR filter, as a prefilter for an
- * uplink would be: an IPv4 packet's source looked up in an LPM trie (the
- * attach fills it: N /32 keys, as veth_deny.sh's allow rules, and
- * 198.18.0.0/15 to deny), dropped when the longest match says deny. */
+ * uplink would be: UDP to port 9 (the zeroseg rows' deny: a CIDR and a
+ * port) whose IPv4 source's longest match in an LPM trie says deny (the
+ * attach fills it: N /32s, as veth_deny.sh's N allow rules, and
+ * 198.18.0.0/15 to deny) is dropped. No counter, no event. */
 struct flood_lpm_key {
 	__u32 prefixlen;
 	__u32 addr;
@@ -316,10 +317,12 @@ int zs_flood_lpm_deny(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	struct iphdr *ip = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(ip + 1);
 	struct flood_lpm_key key = { .prefixlen = 32 };
 	__u32 *deny;
 
-	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+	if ((void *)(udp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5 ||
+	    ip->protocol != 17 /* UDP */ || udp->dest != bpf_htons(9))
 		return XDP_PASS;
 	key.addr = ip->saddr;
 	deny = bpf_map_lookup_elem(&flood_lpm, &key);

@@ -2,7 +2,7 @@
 /* flood: a 64-byte UDP flood out of a veth at several Mpps from one core,
  * for bench/veth_deny.sh.
  *
- *   flood attach pass|drop IFNAME PIN
+ *   flood attach pass|drop|touch-maps:N|touch-lines:N|touch-packet|lpm-deny:N IFNAME PIN
  *       attaches an XDP program to IFNAME (in this namespace) through a BPF
  *       link pinned at PIN; removing the pin detaches it. A veth takes the
  *       sender's frames only with an XDP program attached (that gives it
@@ -12,9 +12,9 @@
  *       increment in each of N per-CPU maps, or in N cache lines of one
  *       (flood.bpf.c): the cost of a line, and of a map of its own.
  *       touch-packet drops UDP to port 9 after reading the frame's
- *       headers: the least any filter reads.
- *       lpm-deny:N drops IPv4 from 198.18.0.0/15 by an LPM trie of N /32
- *       keys (100.64.0.0/10, as veth_deny.sh's allow rules) and that one.
+ *       headers: the least any filter reads. lpm-deny:N (N <= 1000000)
+ *       drops UDP to port 9 from 198.18.0.0/15 by an LPM trie of N /32s
+ *       in 100.64.0.0/10 (as veth_deny.sh's N allow rules) and that one.
  *
  *   flood send [options]
  *       runs zs_flood_tx (flood.bpf.c) through BPF_PROG_TEST_RUN with
@@ -61,7 +61,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: flood attach pass|drop|touch-maps:N|touch-lines:N|touch-packet|lpm-deny:N\n"
-		"             IFNAME PIN\n"
+		"             IFNAME PIN   (touch N <= 16, lpm-deny N <= 1000000)\n"
 		"       flood send --dev IF --dst-mac MAC --src ADDR --dst ADDR [--ipv6]\n"
 		"                  [--flows N | --random-sources N] [--ports N] [--sport P] [--dport P]\n"
 		"                  [--duration S] [--netns PATH] [--rx-dev IF] [--cpu N]\n"
@@ -161,8 +161,8 @@ static long long busy_ns(const char *pids)
 	return sum;
 }
 
-/* flood_lpm's keys (lpm-deny:N): n - 1 /32s in 100.64.0.0/10, allowed,
- * and 198.18.0.0/15, denied. */
+/* flood_lpm's keys (lpm-deny:N): n /32s in 100.64.0.0/10, allowed (as
+ * veth_deny.sh's zeroseg policy), and 198.18.0.0/15, denied. */
 static int fill_lpm(int fd, unsigned n)
 {
 	struct {
@@ -171,7 +171,7 @@ static int fill_lpm(int fd, unsigned n)
 	} key;
 	__u32 allow = 0, deny = 1;
 
-	for (unsigned i = 0; i + 1 < n; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		key.prefixlen = 32;
 		key.addr = htonl(100u << 24 | (64 + i / 65536 % 64) << 16 | (i / 256 % 256) << 8 | i % 256);
 		if (bpf_map_update_elem(fd, &key, &allow, BPF_ANY))
@@ -195,16 +195,20 @@ static int cmd_attach(int argc, char **argv)
 
 	unsigned touch = 0, lpm = 0;
 	char kind[8] = "";
+	int end = 0;
 
 	if (argc != 4)
 		usage();
-	if (sscanf(argv[1], "lpm-deny:%u", &lpm) == 1) {
+	/* each form whole: "touch-packet" would fill kind below ("touch-%[a-z]"
+	 * matches before the missing ':'), and "lpm-deny:10x" is no count */
+	if (!strcmp(argv[1], "touch-packet")) {
+	} else if (sscanf(argv[1], "lpm-deny:%u%n", &lpm, &end) == 1 && !argv[1][end]) {
 		if (!lpm || lpm > 1000000)
 			usage();
-	} else if (sscanf(argv[1], "touch-%7[a-z]:%u", kind, &touch) == 2) {
+	} else if (sscanf(argv[1], "touch-%7[a-z]:%u%n", kind, &touch, &end) == 2 && !argv[1][end]) {
 		if ((strcmp(kind, "maps") && strcmp(kind, "lines")) || touch > 16)
 			usage();
-	} else if (strcmp(argv[1], "pass") && strcmp(argv[1], "drop") && strcmp(argv[1], "touch-packet")) {
+	} else if (strcmp(argv[1], "pass") && strcmp(argv[1], "drop")) {
 		usage();
 	}
 	ifindex = if_nametoindex(argv[2]);
@@ -230,10 +234,10 @@ static int cmd_attach(int argc, char **argv)
 	}
 	if (lpm)
 		prog = skel->progs.zs_flood_lpm_deny;
-	else if (*kind)
-		prog = strcmp(kind, "maps") ? skel->progs.zs_flood_touch_lines : skel->progs.zs_flood_touch_maps;
 	else if (!strcmp(argv[1], "touch-packet"))
 		prog = skel->progs.zs_flood_touch_packet;
+	else if (*kind)
+		prog = strcmp(kind, "maps") ? skel->progs.zs_flood_touch_lines : skel->progs.zs_flood_touch_maps;
 	else
 		prog = strcmp(argv[1], "pass") ? skel->progs.zs_flood_drop : skel->progs.zs_flood_pass;
 	link = bpf_program__attach_xdp(prog, ifindex);
