@@ -294,22 +294,17 @@ measure xdp-filter
 in_rx xdp-filter unload "$RXIF" >/dev/null
 fi
 
-# --- the calibration rows, only when named
-for kind in maps lines packet; do
-  [[ ,$only, == *,xdp-touch-$kind,* ]] || continue
-  systems+=("xdp-touch-$kind")
-  if [ "$kind" = packet ]; then xdp_link touch-packet; else xdp_link "touch-$kind:$touch"; fi
+# --- the calibration rows, only when named: the row, flood attach's word
+for row in "xdp-touch-maps touch-maps:$touch" "xdp-touch-lines touch-lines:$touch" \
+           "xdp-touch-packet touch-packet" "xdp-lpm-deny lpm-deny:$rules"; do
+  read -r name program <<<"$row"
+  [[ ,$only, == *,$name,* ]] || continue
+  systems+=("$name")
+  xdp_link "$program"
   pin_receiver
-  measure "xdp-touch-$kind"
+  measure "$name"
   xdp_unlink
 done
-if [[ ,$only, == *,xdp-lpm-deny,* ]]; then
-  systems+=(xdp-lpm-deny)
-  xdp_link "lpm-deny:$rules"
-  pin_receiver
-  measure xdp-lpm-deny
-  xdp_unlink
-fi
 
 # --- zeroseg: the agent, N CIDR allow rules (udp/9 from 100.64.0.0/10
 # /32s) and an explicit deny of the sources

@@ -275,12 +275,9 @@ int zs_flood_touch_lines(struct xdp_md *ctx)
 	return XDP_DROP;
 }
 
-/* zs_flood_touch_packet: XDP_DROP for UDP to port 9 after reading the
- * frame's Ethernet, IPv4 and UDP headers, XDP_PASS for anything else: the
- * least a filter reads of a packet (the sender wrote the frame on the
- * other core). */
-SEC("xdp")
-int zs_flood_touch_packet(struct xdp_md *ctx)
+/* The IPv4 header of a frame that is UDP to port 9 (the flood's), read
+ * through its Ethernet, IPv4 and UDP headers; NULL for any other frame. */
+static __always_inline struct iphdr *flood_udp9(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
@@ -288,9 +285,18 @@ int zs_flood_touch_packet(struct xdp_md *ctx)
 	struct udphdr *udp = (void *)(ip + 1);
 
 	if ((void *)(udp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5 ||
-	    ip->protocol != 17 /* UDP */)
-		return XDP_PASS;
-	return udp->dest == bpf_htons(9) ? XDP_DROP : XDP_PASS;
+	    ip->protocol != 17 /* UDP */ || udp->dest != bpf_htons(9))
+		return NULL;
+	return ip;
+}
+
+/* zs_flood_touch_packet: XDP_DROP for UDP to port 9, XDP_PASS for anything
+ * else: the least a filter reads of a packet (the sender wrote the frame
+ * on the other core). */
+SEC("xdp")
+int zs_flood_touch_packet(struct xdp_md *ctx)
+{
+	return flood_udp9(ctx) ? XDP_DROP : XDP_PASS;
 }
 
 /* zs_flood_lpm_deny: a stateless CIDR filter, as a prefilter for an
@@ -314,15 +320,11 @@ struct {
 SEC("xdp")
 int zs_flood_lpm_deny(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
-	struct udphdr *udp = (void *)(ip + 1);
+	struct iphdr *ip = flood_udp9(ctx);
 	struct flood_lpm_key key = { .prefixlen = 32 };
 	__u32 *deny;
 
-	if ((void *)(udp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5 ||
-	    ip->protocol != 17 /* UDP */ || udp->dest != bpf_htons(9))
+	if (!ip)
 		return XDP_PASS;
 	key.addr = ip->saddr;
 	deny = bpf_map_lookup_elem(&flood_lpm, &key);
