@@ -16,6 +16,7 @@
 #include <zeroseg/policy_forms.h>
 #include <zeroseg/source.h>
 #include <zeroseg/trace.h>
+#include <zeroseg/untracked.h>
 #include <zeroseg/verdict.h>
 
 /* generation (active slot + policy revision), lookup plans, limits */
@@ -120,6 +121,19 @@ struct {
 	__type(key, struct zs_source_prefix_key);
 	__type(value, struct zs_source_prefix_value);
 } zs_source_prefixes SEC(".maps");
+
+/* (ifindex, family, source prefix) -> an untracked deny's answer, one
+ * trie per slot (untracked.h) */
+#define ZS_UNTRACKED_MAP(name)                                  \
+	struct {                                                \
+		__uint(type, BPF_MAP_TYPE_LPM_TRIE);            \
+		__uint(map_flags, BPF_F_NO_PREALLOC);           \
+		__uint(max_entries, ZS_DEFAULT_UNTRACKED_ENTRIES); \
+		__type(key, struct zs_untracked_key);           \
+		__type(value, struct zs_untracked_value);       \
+	} name SEC(".maps")
+ZS_UNTRACKED_MAP(zs_untracked0);
+ZS_UNTRACKED_MAP(zs_untracked1);
 
 /* (ifindex, 5-tuple) -> flow state, IPv4 flows (a smaller key: see
  * zs_ct_key4); LRU evicts the coldest when full */

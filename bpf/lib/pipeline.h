@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The verdict for one packet, shared by every hook:
- *   parse -> conntrack (a current flow passes here) -> endpoint ->
+ *   parse -> untracked deny, source check -> conntrack (a current flow
+ *   passes here) -> endpoint ->
  *   (new or stale) identities -> policy -> conntrack insert -> event.
  * Returns ZS_PASS or ZS_DROP; the entry program maps it to its hook.
  *
@@ -26,6 +27,7 @@
 #include "parse.h"
 #include "policy_lookup.h"
 #include "source_check.h"
+#include "untracked.h"
 
 
 /* Slow-path results: a verdict and a reason in one return value. */
@@ -411,9 +413,10 @@ static __always_inline int zs_datapath(struct zs_ctx *ctx, __u32 from_ifindex)
 		return ZS_PASS;
 	}
 	rc = zs_parse(ctx, &p);
-	/* before conntrack: a spoofed packet passes as no one's flow; and
-	 * whatever the parse found after the addresses (zs_parse) */
-	if (p.tuple.family && zs_source_spoofed(cfg, ctx, &p))
+	/* before conntrack: an untracked deny's source, and a spoofed packet,
+	 * pass as no one's flow; and whatever the parse found after the
+	 * addresses (zs_parse) */
+	if (p.tuple.family && (zs_untracked_denied(cfg, ctx, &p) || zs_source_spoofed(cfg, ctx, &p)))
 		return ZS_DROP;
 	if (rc == ZS_PARSE_IP && (p.frag_first || p.frag_later) && zs_fragment_ports(&p))
 		rc = ZS_REASON_FRAG_NO_FIRST;

@@ -21,6 +21,9 @@ enum zs_plan_flags {
 	 * pays none for a flood from random sources) */
 	ZS_PLAN_SOURCES_V4 = 1 << 2,
 	ZS_PLAN_SOURCES_V6 = 1 << 3,
+	/* the slot's untracked trie has entries (untracked.h): when clear, a
+	 * host uplink's packet skips its lookup */
+	ZS_PLAN_UNTRACKED = 1 << 4,
 };
 
 struct zs_lookup_plan {

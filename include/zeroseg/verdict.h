@@ -33,7 +33,8 @@
 	X(VLAN_LIMIT, "vlan-limit")         /* more than two VLAN tags */                     \
 	X(SPOOFED_SOURCE, "spoofed-source") /* a workload sent from an address not its own */ \
 	X(UPLINK_SPOOFED_SOURCE, "uplink-spoofed-source") /* from outside, a local workload's source */ \
-	X(CT_ENDPOINT_LIMIT, "ct-endpoint-limit") /* a new flow of an endpoint at its conntrack share */
+	X(CT_ENDPOINT_LIMIT, "ct-endpoint-limit") /* a new flow of an endpoint at its conntrack share */ \
+	X(UNTRACKED_DENY, "untracked-deny") /* from a source an untracked deny names (untracked.h) */
 
 /* The counter slots after the verdicts' and reasons'. */
 #define ZS_COUNTERS(X)                                                                            \
@@ -71,9 +72,10 @@ enum zs_counter_extra {
 
 ZS_STATIC_ASSERT(ZS_VERDICT_UNMANAGED == 3 && ZS_VERDICT_MAX == 4, "zs_verdict ABI");
 ZS_STATIC_ASSERT(ZS_REASON_VLAN_LIMIT == 9 && ZS_REASON_UPLINK_SPOOFED_SOURCE == 11 &&
-		 ZS_REASON_CT_ENDPOINT_LIMIT == 12 && ZS_REASON_MAX == 13, "zs_reason ABI");
-ZS_STATIC_ASSERT(ZS_CTR_EVENTS_LOST == 21 && ZS_CTR_NON_IP == 25 && ZS_CTR_EVENTS_OVER_BUDGET == 26 &&
-		 ZS_CTR_MAX == 27,
+		 ZS_REASON_CT_ENDPOINT_LIMIT == 12 && ZS_REASON_UNTRACKED_DENY == 13 &&
+		 ZS_REASON_MAX == 14, "zs_reason ABI");
+ZS_STATIC_ASSERT(ZS_CTR_EVENTS_LOST == 22 && ZS_CTR_NON_IP == 26 && ZS_CTR_EVENTS_OVER_BUDGET == 27 &&
+		 ZS_CTR_MAX == 28,
 		 "counter slots ABI");
 
 struct zs_counter {

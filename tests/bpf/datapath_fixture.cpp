@@ -38,6 +38,7 @@ void DatapathTest::SetUp() {
   for (auto& [k, v] : dp_->policy().entries()) tx.remove_rule(k);
   for (auto& [k, v] : dp_->sources().entries()) tx.remove_source(k);
   for (auto& [k, v] : dp_->source_prefixes().entries()) tx.remove_source_prefix(k);
+  for (auto& [k, v] : dp_->untracked(dp_->active_slot()).entries()) tx.remove_untracked(k);
   // the endpoint may send from any source: these tests are about policy
   // (spoof_test.cpp takes them away)
   tx.set_source_prefix(Transaction::source_prefix_key(kIfindex, *Prefix::parse("0.0.0.0/0")));

@@ -27,25 +27,26 @@ TEST(AbiNames, ReasonsKeepTheirNumbersAndNames) {
   const char* names[] = {"none",           "policy-deny",    "default-deny",   "malformed-l2",
                          "malformed-ipv4", "malformed-ipv6", "malformed-l4",   "ipv6-ext-limit",
                          "fragment-without-first", "vlan-limit", "spoofed-source",
-                         "uplink-spoofed-source", "ct-endpoint-limit"};
+                         "uplink-spoofed-source", "ct-endpoint-limit", "untracked-deny"};
   ASSERT_EQ(std::size(names), size_t{ZS_REASON_MAX});
   for (uint8_t r = 0; r < ZS_REASON_MAX; r++) EXPECT_STREQ(reason_name(r), names[r]) << int{r};
   EXPECT_EQ(ZS_REASON_FRAG_NO_FIRST, 8);
   EXPECT_EQ(ZS_REASON_SPOOFED_SOURCE, 10);
   EXPECT_EQ(ZS_REASON_UPLINK_SPOOFED_SOURCE, 11);
   EXPECT_EQ(ZS_REASON_CT_ENDPOINT_LIMIT, 12);
+  EXPECT_EQ(ZS_REASON_UNTRACKED_DENY, 13);
   EXPECT_STREQ(reason_name(ZS_REASON_MAX), "?");
 }
 
 TEST(AbiNames, CountersKeepTheirSlotsAndNames) {
-  EXPECT_EQ(ZS_CTR_EVENTS_LOST, 21);
-  EXPECT_EQ(ZS_CTR_NON_IP, 25);
+  EXPECT_EQ(ZS_CTR_EVENTS_LOST, 22);
+  EXPECT_EQ(ZS_CTR_NON_IP, 26);
   EXPECT_STREQ(counter_name(ZS_CTR_EVENTS_LOST), "events-lost");
   EXPECT_STREQ(counter_name(ZS_CTR_EVENTS_SUPPRESSED), "deny-events-suppressed");
   EXPECT_STREQ(counter_name(ZS_CTR_CT_REJUDGED), "flows-rejudged");
   EXPECT_STREQ(counter_name(ZS_CTR_CT_REVOKED), "flows-revoked");
   EXPECT_STREQ(counter_name(ZS_CTR_NON_IP), "non-ip-passed");
-  EXPECT_EQ(ZS_CTR_EVENTS_OVER_BUDGET, 26);
+  EXPECT_EQ(ZS_CTR_EVENTS_OVER_BUDGET, 27);
   EXPECT_STREQ(counter_name(ZS_CTR_EVENTS_OVER_BUDGET), "deny-events-over-budget");
   EXPECT_EQ(ZS_CTR_EXTRA_FIRST, ZS_CTR_REASON(ZS_REASON_MAX));
   EXPECT_STREQ(counter_name(ZS_CTR_REASON(ZS_REASON_VLAN_LIMIT)), "?");  // named by reason_name

@@ -49,6 +49,7 @@ Reconciler::Mirror Reconciler::Mirror::read(const Datapath& dp) {
     if (slot_ref(v, slot)) m.sources[k] = slot_ref(v, slot);
   for (auto& [k, v] : dp.source_prefixes().entries())
     if (slot_ref(v, slot)) m.source_prefixes[k] = slot_ref(v, slot);
+  for (auto& [k, v] : dp.untracked(slot).entries()) m.untracked[k] = v;
   return m;
 }
 
@@ -97,7 +98,7 @@ size_t Reconciler::count_changes(const Compiled& want, const Compiled& current) 
     auto cur = current.endpoints.find(ifname);
     if (cur == current.endpoints.end() || cur->second.identity != ep.identity || cur->second.mode != ep.mode ||
         cur->second.ips != ep.ips || cur->second.allowed_sources != ep.allowed_sources ||
-        cur->second.denied_sources != ep.denied_sources)
+        cur->second.denied_sources != ep.denied_sources || cur->second.untracked != ep.untracked)
       n++;
   }
   for (const auto& [ifname, ep] : current.endpoints) n += !want.endpoints.count(ifname);
@@ -130,6 +131,18 @@ void Reconciler::want_sources(const std::map<uint32_t, const CompiledEndpoint*>&
   }
   for (uint32_t uplink : uplinks)
     for (const auto& ip : local) sources[Transaction::source_key(uplink, ip)] = ZS_SOURCE_LOCAL;
+}
+
+Reconciler::Untracked Reconciler::want_untracked(const std::map<uint32_t, const CompiledEndpoint*>& by_ifindex) {
+  Untracked out;
+  for (const auto& [ifindex, ep] : by_ifindex)
+    for (const auto& e : ep->untracked) {
+      zs_untracked_value v{};
+      v.rule_id = e.rule_id;
+      v.action = e.action;
+      out[untracked_key(ifindex, e.prefix)] = v;
+    }
+  return out;
 }
 
 // Carve-outs grow as workloads times routers (a router with 0.0.0.0/0 has
@@ -171,6 +184,7 @@ size_t Reconciler::reconcile(const Compiled& want) {
   SourcePrefixes want_pfx;
   want_sources(by_ifindex, want_src, want_pfx);
   check_source_prefix_room(by_ifindex, want_pfx.size());
+  Untracked want_untr = want_untracked(by_ifindex);
   Transaction tx(dp_);
   size_t n = diff(want_eps, mirror_.endpoints, [&](uint32_t k, const zs_endpoint& v) { tx.set_endpoint(k, v); },
                   [&](uint32_t k) { tx.remove_endpoint(k); });
@@ -187,6 +201,9 @@ size_t Reconciler::reconcile(const Compiled& want) {
               tx.set_source_prefix(k, static_cast<zs_source_prefix_state>(v));
             },
             [&](const zs_source_prefix_key& k) { tx.remove_source_prefix(k); });
+  n += diff(want_untr, mirror_.untracked,
+            [&](const zs_untracked_key& k, const zs_untracked_value& v) { tx.set_untracked(k, v); },
+            [&](const zs_untracked_key& k) { tx.remove_untracked(k); });
   tx.commit();
 
   // endpoints first (above), then programs: a new interface is never seen unmanaged
@@ -203,6 +220,7 @@ size_t Reconciler::reconcile(const Compiled& want) {
   mirror_.policy = want.policy;
   mirror_.sources = std::move(want_src);
   mirror_.source_prefixes = std::move(want_pfx);
+  mirror_.untracked = std::move(want_untr);
   return n;
 }
 

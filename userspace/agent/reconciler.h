@@ -60,6 +60,7 @@ class Reconciler {
   };
   using Sources = std::map<zs_source_key, uint8_t, BytesLess>;
   using SourcePrefixes = std::map<zs_source_prefix_key, uint8_t, BytesLess>;
+  using Untracked = std::map<zs_untracked_key, zs_untracked_value, BytesLess>;
 
   struct Mirror {
     std::map<uint32_t, zs_endpoint> endpoints;
@@ -67,11 +68,14 @@ class Reconciler {
     PolicyEntries policy;
     Sources sources;
     SourcePrefixes source_prefixes;
+    Untracked untracked;  // the trie packets read now
     static Mirror read(const Datapath& dp);
   };
 
   static void want_sources(const std::map<uint32_t, const CompiledEndpoint*>& by_ifindex, Sources& sources,
                            SourcePrefixes& prefixes);
+  // The uplinks' untracked deny entries (include/zeroseg/untracked.h).
+  static Untracked want_untracked(const std::map<uint32_t, const CompiledEndpoint*>& by_ifindex);
   // Stages want's entries for its touched policy keys; the mirror follows
   // in mirror_policy() once committed.
   size_t stage_policy(Transaction& tx, const Compiled& want) const;

@@ -450,6 +450,8 @@ void Datapath::repair_and_count() {
   entry_counts_["zs_sources"] = repair_slots(
       sources(), slot, [&](const zs_source_key& k, auto&) { prefix_use_.add_source(k.family, 1); });
   entry_counts_["zs_source_prefixes"] = repair_slots(source_prefixes(), slot, [](auto&, auto&) {});
+  entry_counts_["zs_untracked"] = level_untracked(untracked(slot), untracked(slot ^ 1));
+  prefix_use_.add_untracked(static_cast<int64_t>(entry_counts_["zs_untracked"]));
   config_->plan[0] = config_->plan[1] = prefix_use_.plan();
 }
 

@@ -26,6 +26,7 @@
 #include "loader/cpu_pass.h"
 #include "loader/lookup_plan.h"
 #include "loader/map.h"
+#include "loader/untracked_tries.h"
 
 namespace zeroseg {
 
@@ -75,6 +76,8 @@ class Datapath {
   Map<zs_source_prefix_key, zs_source_prefix_value> source_prefixes() const {
     return Map<zs_source_prefix_key, zs_source_prefix_value>(map("zs_source_prefixes"));
   }
+  // The untracked deny's trie packets read in slot (untracked_tries.h).
+  UntrackedTrie untracked(int slot) const { return UntrackedTrie(map(slot & 1 ? "zs_untracked1" : "zs_untracked0")); }
   ConntrackMap conntrack() const { return ConntrackMap(map("zs_conntrack4"), map("zs_conntrack6")); }
 
   // What telemetry reads: the event ring, conntrack and the live config.

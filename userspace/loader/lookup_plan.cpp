@@ -50,7 +50,8 @@ zs_lookup_plan PrefixLengthUse::plan() const {
   p.n_port_plens = fill_longest_first(port_, p.port_plens, ZS_MAX_PORT_PLENS, "port");
   p.flags = static_cast<uint8_t>((any_peer_ > 0 ? ZS_PLAN_ANY_PEER : 0) | (any_proto_ > 0 ? ZS_PLAN_ANY_PROTO : 0) |
                                  (sources_v4_ > 0 ? ZS_PLAN_SOURCES_V4 : 0) |
-                                 (sources_v6_ > 0 ? ZS_PLAN_SOURCES_V6 : 0));
+                                 (sources_v6_ > 0 ? ZS_PLAN_SOURCES_V6 : 0) |
+                                 (untracked_ > 0 ? ZS_PLAN_UNTRACKED : 0));
   return p;
 }
 

@@ -20,6 +20,8 @@ class PrefixLengthUse {
   void add_policy_key(uint32_t peer, uint8_t proto, uint8_t port_plen, int delta);
   // A source validation entry (zs_sources) of family.
   void add_source(uint8_t family, int delta);
+  // Untracked deny trie entries (untracked.h) come or go.
+  void add_untracked(int64_t delta) { untracked_ += delta; }
 
   // The plan the datapath follows, longest lengths first; throws when more
   // distinct lengths are in use than the datapath probes.
@@ -31,6 +33,7 @@ class PrefixLengthUse {
   std::array<int64_t, 17> port_{};
   int64_t any_peer_ = 0, any_proto_ = 0;
   int64_t sources_v4_ = 0, sources_v6_ = 0;
+  int64_t untracked_ = 0;
 };
 
 }  // namespace zeroseg

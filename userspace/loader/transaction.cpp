@@ -67,6 +67,10 @@ void Transaction::set_source_prefix(const zs_source_prefix_key& key, zs_source_p
   source_prefixes_.set(key, static_cast<uint8_t>(state));
 }
 void Transaction::remove_source_prefix(const zs_source_prefix_key& key) { source_prefixes_.set(key, std::nullopt); }
+void Transaction::set_untracked(const zs_untracked_key& key, const zs_untracked_value& value) {
+  untracked_.set(key, value);
+}
+void Transaction::remove_untracked(const zs_untracked_key& key) { untracked_.set(key, std::nullopt); }
 
 void Transaction::set_endpoint(uint32_t ifindex, const zs_endpoint& ep) {
   if (ep.identity == 0) throw Error("endpoint identity 0 is reserved for 'no endpoint'");
@@ -213,6 +217,9 @@ void Transaction::commit() {
   eps.check_capacity(dp_.entries("zs_endpoints"));
   srcs.check_capacity(dp_.entries("zs_sources"));
   spfx.check_capacity(dp_.entries("zs_source_prefixes"));
+  const UntrackedTrie tries[2] = {dp_.untracked(0), dp_.untracked(1)};
+  untracked_.stage(tries[inactive], dp_.entries("zs_untracked"));
+  use.add_untracked(static_cast<int64_t>(untracked_.new_keys()) - static_cast<int64_t>(untracked_.removed_keys()));
   ips.check_capacity(dp_.entries("zs_ipcache"));
   pol.check_capacity(dp_.entries("zs_policy"));
   const zs_lookup_plan plan = use.plan();
@@ -230,6 +237,7 @@ void Transaction::commit() {
     pol.write_inactive(inactive, undo);
     srcs.write_inactive(inactive, undo);
     spfx.write_inactive(inactive, undo);
+    untracked_.write(tries[inactive], &undo);
   } catch (...) {
     for (auto it = undo.rbegin(); it != undo.rend(); ++it) (*it)();
     throw;
@@ -244,9 +252,11 @@ void Transaction::commit() {
     Staged<zs_policy_key, zs_policy_value, zs_policy_entry> pol;
     Staged<zs_source_key, zs_source_value, uint8_t> srcs;
     Staged<zs_source_prefix_key, zs_source_prefix_value, uint8_t> spfx;
+    UntrackedChanges untracked;
+    UntrackedTrie old_trie;
   };
-  auto level = std::make_shared<Level>(
-      Level{std::move(eps), std::move(ips), std::move(pol), std::move(srcs), std::move(spfx)});
+  auto level = std::make_shared<Level>(Level{std::move(eps), std::move(ips), std::move(pol), std::move(srcs),
+                                             std::move(spfx), std::move(untracked_), tries[active]});
   // The grace period: a pass over the CPUs, run by the next transaction
   // or housekeeping, whichever waits first (loader/cpu_pass.h: tens of
   // microseconds, where the kernel's ~12 ms held up every change back to
@@ -260,6 +270,7 @@ void Transaction::commit() {
     level->pol.level(active);
     level->srcs.level(active);
     level->spfx.level(active);
+    level->untracked.write(level->old_trie, nullptr);
     dp.config_->plan[active] = plan;
   };
 
@@ -269,11 +280,13 @@ void Transaction::commit() {
   dp_.entry_counts_["zs_policy"] += level->pol.new_keys - level->pol.removed_keys;
   dp_.entry_counts_["zs_sources"] += level->srcs.new_keys - level->srcs.removed_keys;
   dp_.entry_counts_["zs_source_prefixes"] += level->spfx.new_keys - level->spfx.removed_keys;
+  dp_.entry_counts_["zs_untracked"] += level->untracked.new_keys() - level->untracked.removed_keys();
   endpoints_ = {};
   ipcache_ = {};
   policy_ = {};
   sources_ = {};
   source_prefixes_ = {};
+  untracked_ = {};
 }
 
 }  // namespace zeroseg

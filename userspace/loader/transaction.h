@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "loader/untracked_tries.h"
 #include "net/addr.h"
 
 namespace zeroseg {
@@ -41,9 +42,14 @@ class Transaction {
   void set_source_prefix(const zs_source_prefix_key& key,
                          zs_source_prefix_state state = ZS_SOURCE_PREFIX_ALLOWED);
   void remove_source_prefix(const zs_source_prefix_key& key);
+  // An untracked deny's trie entry (include/zeroseg/untracked.h; keys by
+  // untracked_key): both tries get it, the inactive one first.
+  void set_untracked(const zs_untracked_key& key, const zs_untracked_value& value);
+  void remove_untracked(const zs_untracked_key& key);
 
   size_t size() const {
-    return endpoints_.size() + ipcache_.size() + policy_.size() + sources_.size() + source_prefixes_.size();
+    return endpoints_.size() + ipcache_.size() + policy_.size() + sources_.size() + source_prefixes_.size() +
+           untracked_.size();
   }
   // Applies the changes and bumps the generation (the policy revision),
   // which re-judges established flows on their next packet.
@@ -70,6 +76,7 @@ class Transaction {
   Changes<zs_policy_key, zs_policy_entry> policy_;
   Changes<zs_source_key, uint8_t> sources_;
   Changes<zs_source_prefix_key, uint8_t> source_prefixes_;
+  UntrackedChanges untracked_;
 };
 
 }  // namespace zeroseg

@@ -65,6 +65,7 @@ std::optional<Compiled> Compilation::run_policies(const ObjectSet& prev_state, c
                           more == prev.workload_more_identities.end() ? std::vector<uint32_t>{} : more->second});
   }
   out_.label_index = prev.label_index;  // the same workloads, none quarantined
+  out_.untracked_rules = prev.untracked_rules;  // unless a changed policy has some: below
   // subjects: an unchanged policy's are as they were
   std::vector<size_t> changed;  // in policies_
   for (const auto& p : state_.policies) {
@@ -76,6 +77,7 @@ std::optional<Compiled> Compilation::run_policies(const ObjectSet& prev_state, c
       policies_.push_back({&p, it->second->subjects});
     }
   }
+  if (touches_untracked(changed, prev)) return std::nullopt;  // the uplinks' entries: a whole compile
   if (keeps_modes(changed, prev_state, prev)) {
     out_.modes = prev.modes;
     out_.selected_by = prev.selected_by;
@@ -419,6 +421,7 @@ void Compilation::finish() {
     ep.mode[ZS_DIR_INGRESS] = out_mode_[ep.identity][ZS_DIR_INGRESS];
     ep.mode[ZS_DIR_EGRESS] = out_mode_[ep.identity][ZS_DIR_EGRESS];
   }
+  compile_untracked();
   std::set<uint32_t> live;
   for (const auto& [id, ci] : out_.identities) live.insert(id);
   ids_.release_unused(live);

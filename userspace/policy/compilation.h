@@ -174,11 +174,17 @@ class Compilation {
   // same subjects in the same directions, with the same audit flag, and
   // none came or went. Then compute_modes() need not walk every policy.
   bool keeps_modes(const std::vector<size_t>& changed, const ObjectSet& prev_state, const Compiled& prev) const;
+  // Whether a policy changed, added or gone (changed: in policies_; prev's
+  // parts not in policies_) has an untracked rule (untracked.cpp).
+  bool touches_untracked(const std::vector<size_t>& changed, const Compiled& prev) const;
 
   // One policy's part; its rules' meanings are appended to infos.
   std::shared_ptr<PolicyPart> compile_part(const Policy& p, const std::vector<uint32_t>& subjects, NewRules& infos);
 
   void finish();
+  // Each host endpoint's untracked entries, from the policies selecting
+  // it (untracked.cpp); out_.untracked_rules.
+  void compile_untracked();
 
   // The built-in policy "Quarantine": the quarantine identity may reach
   // the management prefixes and be reached from them, both ways, and

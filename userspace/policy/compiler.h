@@ -22,6 +22,7 @@
 #include "common/shared_map.h"
 #include "identity/allocator.h"
 #include "policy/objects.h"
+#include "policy/untracked.h"
 
 namespace zeroseg {
 
@@ -98,6 +99,8 @@ struct CompiledEndpoint {
   std::vector<IpAddr> ips;
   std::vector<Prefix> allowed_sources;
   std::vector<IpAddr> denied_sources;
+  // A host endpoint's untracked deny entries (untracked.h), sorted.
+  std::vector<UntrackedEntry> untracked;
 };
 
 // allowedSourcePrefixes without the prefixes inside another, sorted.
@@ -158,6 +161,9 @@ struct Compiled {
   // prefix a policy names: every identity is its label set's alone (no
   // refinement), which compile_workloads() needs.
   bool plain_identities = false;
+  // Some policy has an untracked rule: a host endpoint's churn then takes
+  // the whole compile (its untracked entries come from the policies).
+  bool untracked_rules = false;
   // Which rules' selectors a label set can match (compile_workloads());
   // built at the first workload change after the policies changed.
   std::shared_ptr<const compiling::SelectorIndex> selector_index;

@@ -133,6 +133,9 @@ struct Rule {
   uint32_t line = 0, column = 0;      // 1-based
   bool any_peer = true;  // from/to absent or empty: every peer
   bool any_port = true;  // ports and icmp absent or empty: everything
+  // ingressDeny by cidr only, also dropped before conntrack on the host
+  // endpoints the policy selects (include/zeroseg/untracked.h)
+  bool untracked = false;
 };
 
 struct Policy {

@@ -25,12 +25,32 @@ Peer segment_peer(const Reader& r, const yaml::Node& n, const std::string& what)
   return p;
 }
 
+// `untracked: true` (include/zeroseg/untracked.h): an ingressDeny rule by
+// source CIDRs alone, the prefilter's form, or an error naming the field.
+void untracked_rule(const Reader& r, const yaml::Node& rn, const yaml::Node& u, const std::string& what, Rule& rule) {
+  const std::string field = what + "[].untracked";
+  std::string v = r.str(u, field);
+  if (v == "false") return;
+  if (v != "true") r.fail(u, field + " must be true or false, not \"" + v + "\"");
+  if (what != "SegmentPolicy.spec.ingressDeny")
+    r.fail(u, field + ": untracked is for ingressDeny rules only (a source dropped before conntrack)");
+  if (rule.peers.empty())
+    r.fail(u, field + " needs \"from\" with cidr peers: an untracked deny of every source would cut the node off");
+  for (const auto& p : rule.peers)
+    if (!p.cidr) r.fail(rn["from"], field + ": an untracked rule's peers are cidr only (no selector or entity)");
+  if (!rule.ports.empty() || !rule.icmp.empty())
+    r.fail(rn[rule.ports.empty() ? "icmp" : "ports"],
+           field + ": an untracked rule denies every packet from its cidrs (no ports or icmp)");
+  if (rule.expires_ns) r.fail(rn["expires"], field + ": an untracked rule cannot expire");
+  rule.untracked = true;
+}
+
 std::vector<Rule> segment_rules(const Reader& r, const yaml::Node& n, const std::string& what,
                                 const char* peers_key) {
   std::vector<Rule> out;
   out.reserve(r.seq(n, what).size());  // kept as long as the policy is: no growth slack
   for (const auto& rn : r.seq(n, what)) {
-    r.map(rn, what + "[]", {peers_key, "ports", "icmp", "expires"});
+    r.map(rn, what + "[]", {peers_key, "ports", "icmp", "expires", "untracked"});
     Rule rule;
     r.place(rule, rn);
     if (yaml::Node peers = rn[peers_key]) {
@@ -65,6 +85,7 @@ std::vector<Rule> segment_rules(const Reader& r, const yaml::Node& n, const std:
     }
     rule.any_port = rule.ports.empty() && rule.icmp.empty();
     if (rn["expires"]) rule.expires_ns = r.expires(rn["expires"], what + "[].expires");
+    if (yaml::Node u = rn["untracked"]) untracked_rule(r, rn, u, what, rule);
     out.push_back(std::move(rule));
   }
   return out;

@@ -15,7 +15,8 @@
 // identity_refinement.h, that one workload can change for its whole label
 // set); a workload labelled zeroseg.io/namespace (aliases_identity); a
 // change of more than kMaxChurn workloads; two workloads claiming one
-// address or interface (the whole compile names them).
+// address or interface (the whole compile names them); a host endpoint
+// while some policy has an untracked rule (its entries: untracked.cpp).
 #include <algorithm>
 #include <iterator>
 #include <tuple>
@@ -249,13 +250,13 @@ bool Compilation::churn_workloads(Churn& c, const ObjectSet& prev_state, const C
   std::set<std::string> freed_ifs, claimed_ifs;
   for (size_t i : c.gone) {
     const Workload& w = prev_state.workloads[i];
-    if (aliases_identity(w)) return false;
+    if (aliases_identity(w) || (w.attach == ZS_ATTACH_HOST && prev.untracked_rules)) return false;
     freed_ips.insert(w.ips.begin(), w.ips.end());
     if (!w.interface.empty()) freed_ifs.insert(w.interface);
   }
   for (size_t i : c.came) {
     const Workload& w = state_.workloads[i];
-    if (!plain(w) || aliases_identity(w)) return false;
+    if (!plain(w) || aliases_identity(w) || (w.attach == ZS_ATTACH_HOST && prev.untracked_rules)) return false;
     for (const auto& ip : w.ips)
       if (!claimed_ips.insert(ip).second || (prev.workloads_by_ip.count(ip) && !freed_ips.count(ip))) return false;
     if (!w.interface.empty() &&
@@ -480,6 +481,7 @@ std::optional<Compiled> Compilation::run_workloads(const ObjectSet& prev_state, 
   Churn c;
   if (!churn_workloads(c, prev_state, prev)) return std::nullopt;
   modes_ = prev.modes.get();
+  out_.untracked_rules = prev.untracked_rules;  // the same policies
   churn_votes(c, prev);
   return std::move(out_);
 }

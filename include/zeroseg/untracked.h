@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Untracked deny: a prefilter for host uplinks (bpf/lib/untracked.h).
+ *
+ * A SegmentPolicy ingressDeny rule marked `untracked: true` names source
+ * CIDRs only. On the host endpoints the policy selects, a packet from such
+ * a source is dropped first thing, before conntrack and every other
+ * lookup: one trie lookup, whatever the packet is (a later fragment, an
+ * IPv6 packet with extension headers, a reply to a flow the node opened).
+ * That last is why it is opt-in, as Calico's doNotTrack and Cilium's
+ * prefilter are: the node can no longer talk to those sources either.
+ * On workload endpoints the same rule is an ordinary (tracked) deny.
+ *
+ * untracked0 and untracked1 (LPM tries), one per slot: packets read
+ * untracked(generation & 1). The agent rewrites the other one, flips the
+ * generation, and once no program runs with the old generation brings the
+ * old one to match (an LPM trie's longest match could not skip an entry
+ * of the other generation, as slots in one value would need). Key:
+ * (ifindex, family, prefix); an IPv4 and an IPv6 prefix never cover each
+ * other (no IPv4-mapped aliasing). Value: what the longest match says.
+ * Rules with `except`, and rules of several policies, compile to prefixes
+ * whose longest match answers exactly (compile_untracked): an except is
+ * an entry that passes. */
+#ifndef ZEROSEG_UNTRACKED_H
+#define ZEROSEG_UNTRACKED_H
+
+#include "types.h"
+
+enum zs_untracked_action {
+	ZS_UNTRACKED_PASS = 0,  /* an except (or not covered): on to the pipeline */
+	ZS_UNTRACKED_DENY = 1,  /* dropped where the uplink's ingress enforces */
+	ZS_UNTRACKED_AUDIT = 2, /* an audit policy's: reported, passed on */
+};
+
+struct zs_untracked_key {
+	__u32 prefixlen; /* ZS_UNTRACKED_KEY_BITS + the prefix's length */
+	__u32 ifindex;
+	__u8 family;     /* zs_family */
+	__u8 pad[3];
+	__u32 addr[4];   /* network order; IPv4 in addr[0], rest 0 */
+};
+
+/* the key's bits before the address: ifindex, family and pad (always 0) */
+#define ZS_UNTRACKED_KEY_BITS 64
+
+struct zs_untracked_value {
+	__u32 rule_id; /* the rule that decided; 0 for a pass */
+	__u8 action;   /* zs_untracked_action */
+	__u8 pad[3];
+};
+
+ZS_STATIC_ASSERT(sizeof(struct zs_untracked_key) == 28, "zs_untracked_key ABI");
+ZS_STATIC_ASSERT(sizeof(struct zs_untracked_value) == 8, "zs_untracked_value ABI");
+
+#endif

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: Apache-2.0
+// Untracked deny on a host uplink (bpf/lib/untracked.h): a packet from a
+// source an untracked deny names is dropped before anything else reads
+// it, whatever follows its addresses, through the real XDP and tc ingress
+// programs. An attacker owning such a source tries the forms a parser
+// might let past: fragments (a later one alone), VLAN tags, IPv6
+// extension headers, truncated headers, a reply to a flow the node
+// opened, an IPv4-mapped IPv6 source.
+#include <bpf/libbpf.h>
+#include <zeroseg/event.h>
+#include <zeroseg/identity.h>
+
+#include "datapath_fixture.h"
+
+namespace zeroseg::test {
+namespace {
+
+using PB = PacketBuilder;
+constexpr uint8_t IN = ZS_DIR_INGRESS;
+constexpr uint32_t kRule = 41, kAuditRule = 42;
+
+class Uplink : public DatapathTest {
+ protected:
+  // The uplink on kIfindex with an ingress mode; web (tcp/80, udp/53)
+  // allowed from the world, so what policy would pass is plain.
+  void uplink(uint8_t ingress_mode, zs_attach_kind kind = ZS_ATTACH_HOST) {
+    Transaction tx(dp());
+    zs_endpoint ep{};
+    ep.identity = ZS_ID_HOST;
+    ep.kind = static_cast<uint8_t>(kind);
+    ep.mode[ZS_DIR_INGRESS] = ingress_mode;
+    ep.mode[ZS_DIR_EGRESS] = ZS_MODE_ENFORCE;
+    tx.set_endpoint(kIfindex, ep);
+    add_rule({ZS_ID_HOST, ZS_ID_WORLD, ZS_DIR_INGRESS, 6, 80, 80, 7}, &tx);
+    add_rule({ZS_ID_HOST, ZS_ID_WORLD, ZS_DIR_INGRESS, 17, 53, 53, 8}, &tx);
+    add_rule({ZS_ID_HOST, ZS_ID_WORLD, ZS_DIR_EGRESS, 6, 443, 443, 9}, &tx);
+    tx.commit();
+  }
+  void untracked(const std::vector<std::pair<std::string, uint8_t>>& entries, bool replace = true) {
+    Transaction tx(dp());
+    if (replace)
+      for (auto& [k, v] : dp().untracked(dp().active_slot()).entries()) tx.remove_untracked(k);
+    for (const auto& [prefix, action] : entries) {
+      zs_untracked_value v{};
+      v.action = action;
+      v.rule_id = action == ZS_UNTRACKED_AUDIT ? kAuditRule : action == ZS_UNTRACKED_DENY ? kRule : 0;
+      tx.set_untracked(untracked_key(kIfindex, *Prefix::parse(prefix)), v);
+    }
+    tx.commit();
+  }
+  // Through the XDP program (GetParam's xdp_host) or tc ingress (tc_workload
+  // here means: the uplink's tc ingress, as when XDP cannot attach).
+  Program arriving() const { return GetParam() == Variant::xdp_host ? Program::xdp_ingress : Program::tc_ingress; }
+  bool arrives(const std::vector<uint8_t>& packet) {
+    Program p = arriving();
+    return test_run_passed(p, test_run(dp().program_fd(p), p, packet, kIfindex).retval);
+  }
+  bool leaves(const std::vector<uint8_t>& packet) {
+    return test_run_passed(Program::tc_egress,
+                           test_run(dp().program_fd(Program::tc_egress), Program::tc_egress, packet, kIfindex).retval);
+  }
+  uint64_t untracked_drops() { return counter(ZS_CTR_REASON(ZS_REASON_UNTRACKED_DENY)); }
+};
+
+std::vector<uint8_t> tcp(const std::string& src, const std::string& dst, uint16_t sport, uint16_t dport,
+                         uint8_t flags = PB::kSyn) {
+  return ip_header(src.find(':') == std::string::npos ? 4 : 6, src, dst).tcp(sport, dport, flags).build();
+}
+std::vector<uint8_t> udp(const std::string& src, const std::string& dst) {
+  return ip_header(src.find(':') == std::string::npos ? 4 : 6, src, dst).udp(5353, 53).build();
+}
+
+TEST_P(Uplink, ADeniedSourceIsDroppedWhateverItSends) {
+  uplink(ZS_MODE_ENFORCE);
+  untracked({{"198.18.0.0/15", ZS_UNTRACKED_DENY}, {"2001:db8:bad::/48", ZS_UNTRACKED_DENY}});
+  uint64_t denied = counter(ZS_CTR_VERDICT(ZS_VERDICT_DENIED, IN));
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> attacks = {
+      {"tcp/80, which policy allows", tcp("198.18.0.5", "192.0.2.1", 40000, 80)},
+      {"udp/53, which policy allows", udp("198.19.255.254", "192.0.2.1")},
+      {"a later IPv4 fragment alone", PB().eth().ipv4("198.18.0.5", "192.0.2.1").fragment(64, false).udp(1, 53).build()},
+      {"a first IPv4 fragment", PB().eth().ipv4("198.18.0.5", "192.0.2.1").fragment(0, true).udp(1, 53).build()},
+      {"a VLAN tag", PB().eth().vlan(10).ipv4("198.18.0.5", "192.0.2.1").udp(1, 53).build()},
+      {"two VLAN tags", PB().eth().vlan(10, 0x88a8).vlan(20).ipv4("198.18.0.5", "192.0.2.1").udp(1, 53).build()},
+      {"an ICMP echo", PB().eth().ipv4("198.18.0.5", "192.0.2.1").icmp(8, 0, 7).build()},
+      {"IPv6 with hop-by-hop and destination options",
+       PB().eth().ipv6("2001:db8:bad::1", "2001:db8::1").ipv6_ext(0).ipv6_ext(60).udp(1, 53).build()},
+      {"a later IPv6 fragment alone",
+       PB().eth().ipv6("2001:db8:bad::1", "2001:db8::1").fragment(64, false).udp(1, 53).build()},
+      {"IPv6 tcp/80", tcp("2001:db8:bad:ffff::9", "2001:db8::1", 40000, 80)},
+  };
+  uint64_t n = 0;
+  for (const auto& [what, packet] : attacks) {
+    if (!testable(IN, packet) && arriving() != Program::xdp_ingress) continue;
+    EXPECT_FALSE(arrives(packet)) << what;
+    EXPECT_EQ(untracked_drops(), ++n) << what;
+  }
+  EXPECT_GE(n, 8u);
+  EXPECT_EQ(counter(ZS_CTR_VERDICT(ZS_VERDICT_DENIED, IN)), denied + n);
+  // its neighbours are the policy's
+  EXPECT_TRUE(arrives(tcp("198.20.0.5", "192.0.2.1", 40000, 80)));
+  EXPECT_TRUE(arrives(tcp("2001:db8:bae::1", "2001:db8::1", 40000, 80)));
+  EXPECT_FALSE(arrives(tcp("198.20.0.5", "192.0.2.1", 40000, 22)));
+  EXPECT_EQ(untracked_drops(), n);
+}
+
+// A truncated header after the addresses changes nothing (XDP only:
+// test_run refuses such skbs).
+TEST_P(Uplink, ATruncatedPacketFromADeniedSourceIsCountedAsUntracked) {
+  if (arriving() != Program::xdp_ingress) GTEST_SKIP() << "test_run refuses truncated skbs";
+  uplink(ZS_MODE_ENFORCE);
+  untracked({{"198.18.0.0/15", ZS_UNTRACKED_DENY}});
+  auto packet = tcp("198.18.0.5", "192.0.2.1", 40000, 80);
+  packet.resize(packet.size() - 12);  // the TCP header cut short
+  EXPECT_FALSE(arrives(packet));
+  EXPECT_EQ(untracked_drops(), 1u);
+  EXPECT_EQ(counter(ZS_CTR_REASON(ZS_REASON_MALFORMED_L4)), 0u);
+}
+
+TEST_P(Uplink, AnExceptPassesToPolicy) {
+  uplink(ZS_MODE_ENFORCE);
+  untracked({{"198.18.0.0/15", ZS_UNTRACKED_DENY}, {"198.18.7.0/24", ZS_UNTRACKED_PASS},
+             {"198.18.7.128/25", ZS_UNTRACKED_DENY}});
+  EXPECT_TRUE(arrives(tcp("198.18.7.5", "192.0.2.1", 40000, 80)));
+  EXPECT_FALSE(arrives(tcp("198.18.7.5", "192.0.2.1", 40000, 22)));  // the policy's no
+  EXPECT_EQ(untracked_drops(), 0u);
+  EXPECT_FALSE(arrives(tcp("198.18.7.200", "192.0.2.1", 40000, 80)));
+  EXPECT_FALSE(arrives(tcp("198.18.8.1", "192.0.2.1", 40000, 80)));
+  EXPECT_EQ(untracked_drops(), 2u);
+}
+
+// Untracked: the reply to a flow the node opened is dropped too (why it
+// is opt-in); without the entry, the same reply passes as established.
+TEST_P(Uplink, ARepliesToTheNodesOwnFlowIsDropped) {
+  uplink(ZS_MODE_ENFORCE);
+  ASSERT_TRUE(leaves(tcp("192.0.2.1", "198.18.0.5", 40000, 443)));
+  auto reply = tcp("198.18.0.5", "192.0.2.1", 443, 40000, PB::kSyn | PB::kAck);
+  EXPECT_TRUE(arrives(reply));
+  untracked({{"198.18.0.0/15", ZS_UNTRACKED_DENY}});
+  EXPECT_FALSE(arrives(reply));
+  EXPECT_EQ(untracked_drops(), 1u);
+  untracked({});
+  EXPECT_TRUE(arrives(reply));
+}
+
+// IPv4 and IPv6 entries never cover each other: an IPv6 ::/0 does not
+// hold IPv4 sources (as ::ffff:0:0/96 would in a shared trie), and an IPv4
+// entry does not hold an IPv4-mapped IPv6 source.
+TEST_P(Uplink, FamiliesStayApart) {
+  uplink(ZS_MODE_ENFORCE);
+  untracked({{"::/0", ZS_UNTRACKED_DENY}});
+  EXPECT_TRUE(arrives(tcp("198.18.0.5", "192.0.2.1", 40000, 80)));
+  EXPECT_FALSE(arrives(tcp("::ffff:198.18.0.5", "2001:db8::1", 40000, 80)));
+  EXPECT_EQ(untracked_drops(), 1u);
+  untracked({{"0.0.0.0/0", ZS_UNTRACKED_DENY}});
+  EXPECT_TRUE(arrives(tcp("::ffff:198.18.0.5", "2001:db8::1", 40000, 80)));
+  EXPECT_TRUE(arrives(tcp("2001:db8:bad::1", "2001:db8::1", 40000, 80)));
+  EXPECT_FALSE(arrives(tcp("198.18.0.5", "192.0.2.1", 40000, 80)));
+  EXPECT_EQ(untracked_drops(), 2u);
+}
+
+// Audit (the uplink's ingress mode, or the rule's policy): counted,
+// reported, and judged on as usual; off: nothing.
+TEST_P(Uplink, AuditPassesOnAndOffIsUntouched) {
+  auto allowed = tcp("198.18.0.5", "192.0.2.1", 40000, 80);
+  auto refused = tcp("198.18.0.5", "192.0.2.1", 40000, 22);
+  uplink(ZS_MODE_AUDIT);
+  untracked({{"198.18.0.0/15", ZS_UNTRACKED_DENY}});
+  EXPECT_TRUE(arrives(allowed));
+  EXPECT_TRUE(arrives(refused));
+  EXPECT_EQ(untracked_drops(), 2u);
+  uplink(ZS_MODE_ENFORCE);
+  untracked({{"198.18.0.0/15", ZS_UNTRACKED_AUDIT}});
+  EXPECT_TRUE(arrives(allowed));
+  EXPECT_FALSE(arrives(refused));  // by policy, enforced
+  EXPECT_EQ(untracked_drops(), 4u);
+  uplink(ZS_MODE_OFF);
+  untracked({{"198.18.0.0/15", ZS_UNTRACKED_DENY}});
+  EXPECT_TRUE(arrives(refused));
+  EXPECT_EQ(untracked_drops(), 4u);
+}
+
+// Entries are read for a host endpoint only, and never on its egress.
+TEST_P(Uplink, AWorkloadAndTheEgressAreNotFiltered) {
+  uplink(ZS_MODE_OFF, ZS_ATTACH_WORKLOAD);
+  untracked({{"0.0.0.0/0", ZS_UNTRACKED_DENY}});
+  arrives(udp("198.18.0.5", "192.0.2.1"));  // the workload's egress: its policy's
+  EXPECT_EQ(untracked_drops(), 0u);
+  uplink(ZS_MODE_ENFORCE);
+  EXPECT_TRUE(leaves(tcp("198.18.0.5", "192.0.2.1", 40000, 443)));
+  EXPECT_FALSE(arrives(udp("198.18.0.5", "192.0.2.1")));
+  EXPECT_EQ(untracked_drops(), 1u);
+}
+
+// A flood from many denied sources reports within the per-CPU budget;
+// every drop is counted.
+TEST_P(Uplink, AFloodReportsWithinTheBudget) {
+  OnOneCpu pin;
+  uplink(ZS_MODE_ENFORCE);
+  untracked({{"198.18.0.0/15", ZS_UNTRACKED_DENY}});
+  dp().set_deny_event_budget(10);
+  std::vector<zs_deny_budget> empty(libbpf_num_possible_cpus());  // no tokens, refilled by time
+  const uint32_t key = 0;
+  dp().map("zs_deny_budget").update(&key, empty.data());
+  uint64_t over = counter(ZS_CTR_EVENTS_OVER_BUDGET);
+  for (int i = 0; i < 200; i++)
+    EXPECT_FALSE(arrives(udp("198.18.0." + std::to_string(i), "192.0.2.1")));
+  EXPECT_EQ(untracked_drops(), 200u);
+  EXPECT_GE(counter(ZS_CTR_EVENTS_OVER_BUDGET) - over, 180u);
+}
+
+// A change is seen whole at the flip: packets read one trie, the other
+// is rewritten behind them.
+TEST_P(Uplink, AChangeIsSeenAtOnce) {
+  uplink(ZS_MODE_ENFORCE);
+  auto from = [](const std::string& s) { return tcp(s, "192.0.2.1", 40000, 80); };
+  untracked({{"198.18.0.0/15", ZS_UNTRACKED_DENY}});
+  EXPECT_FALSE(arrives(from("198.18.1.1")));
+  untracked({{"198.18.1.0/24", ZS_UNTRACKED_DENY}});
+  EXPECT_FALSE(arrives(from("198.18.1.1")));
+  EXPECT_TRUE(arrives(from("198.18.2.1")));
+  EXPECT_EQ(dp().untracked(0).entries().size(), 1u);
+  EXPECT_EQ(dp().untracked(1).entries().size(), 1u) << "levelled once the next transaction settles";
+  untracked({});
+  EXPECT_TRUE(arrives(from("198.18.1.1")));
+  EXPECT_EQ(dp().config().plan[dp().active_slot()].flags & ZS_PLAN_UNTRACKED, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Hooks, Uplink, testing::Values(Variant::xdp_host, Variant::tc_workload),
+                         [](const testing::TestParamInfo<Variant>& i) {
+                           return std::string(i.param == Variant::xdp_host ? "xdp" : "tc_ingress");
+                         });
+
+}  // namespace
+}  // namespace zeroseg::test

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "loader/untracked_tries.h"
+
+#include <cstring>
+
+#include "common/error.h"
+
+namespace zeroseg {
+namespace {
+
+// get(), but an LPM trie's lookup returns a covering prefix's entry when
+// the key has none: the keys are walked instead (tries stay small: a
+// policy's prefixes, not its flows)
+std::map<std::string, zs_untracked_value> contents(const UntrackedTrie& trie) {
+  std::map<std::string, zs_untracked_value> out;
+  for (const auto& [k, v] : trie.entries()) out[std::string(reinterpret_cast<const char*>(&k), sizeof(k))] = v;
+  return out;
+}
+
+}  // namespace
+
+zs_untracked_key untracked_key(uint32_t ifindex, const Prefix& prefix) {
+  zs_untracked_key key{};
+  key.prefixlen = ZS_UNTRACKED_KEY_BITS + prefix.len;
+  key.ifindex = ifindex;
+  key.family = prefix.addr.family;
+  std::memcpy(key.addr, prefix.addr.bytes.data(), prefix.addr.family == 4 ? 4 : 16);
+  return key;
+}
+
+void UntrackedChanges::stage(const UntrackedTrie& trie, size_t entries) {
+  items_.clear();
+  new_keys_ = removed_keys_ = 0;
+  if (by_key_.empty()) return;
+  auto have = contents(trie);
+  for (const auto& [bytes, change] : by_key_) {
+    auto it = have.find(bytes);
+    Item item{change.first, std::nullopt, change.second};
+    if (it != have.end()) item.before = it->second;
+    new_keys_ += !item.before && item.next;
+    removed_keys_ += item.before && !item.next;
+    items_.push_back(item);
+  }
+  size_t needed = entries + new_keys_;
+  if (needed > trie.ref().max_entries())
+    throw Error("map " + trie.ref().name() + " would need " + std::to_string(needed) + " entries, its capacity is " +
+                std::to_string(trie.ref().max_entries()) + ": nothing was changed");
+}
+
+void UntrackedChanges::write(const UntrackedTrie& trie, std::vector<std::function<void()>>* undo) const {
+  for (const auto& item : items_) {
+    if (undo)  // harmless for an item not reached: it puts back what is there
+      undo->push_back([&trie, item] {
+        if (item.before)
+          trie.put(item.key, *item.before);
+        else
+          trie.erase(item.key);
+      });
+    if (item.next)
+      trie.put(item.key, *item.next);
+    else
+      trie.erase(item.key);
+  }
+}
+
+size_t level_untracked(const UntrackedTrie& from, const UntrackedTrie& to) {
+  auto want = contents(from), have = contents(to);
+  for (const auto& [bytes, v] : have)
+    if (!want.count(bytes)) {
+      zs_untracked_key k;
+      std::memcpy(&k, bytes.data(), sizeof(k));
+      to.erase(k);
+    }
+  for (const auto& [bytes, v] : want) {
+    auto it = have.find(bytes);
+    if (it != have.end() && std::memcmp(&it->second, &v, sizeof(v)) == 0) continue;
+    zs_untracked_key k;
+    std::memcpy(&k, bytes.data(), sizeof(k));
+    to.put(k, v);
+  }
+  return want.size();
+}
+
+}  // namespace zeroseg

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+// The untracked deny's two tries (include/zeroseg/untracked.h), one per
+// slot: a commit writes its changes into the trie packets do not read,
+// flips, and once the old generation's programs are done (the grace
+// period) writes them into the other. Both then hold the same entries.
+#pragma once
+
+#include <zeroseg/untracked.h>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "loader/map.h"
+#include "net/addr.h"
+
+namespace zeroseg {
+
+using UntrackedTrie = Map<zs_untracked_key, zs_untracked_value>;
+
+// The trie key of prefix on ifindex.
+zs_untracked_key untracked_key(uint32_t ifindex, const Prefix& prefix);
+
+// A commit's changes to the tries: key -> its value (nullopt: removed).
+class UntrackedChanges {
+ public:
+  void set(const zs_untracked_key& key, std::optional<zs_untracked_value> value) {
+    by_key_[std::string(reinterpret_cast<const char*>(&key), sizeof(key))] = {key, value};
+  }
+  size_t size() const { return by_key_.size(); }
+  bool empty() const { return by_key_.empty(); }
+
+  // Reads what `trie` holds for each key; new_keys and removed_keys count
+  // against it. Throws when `entries` (the trie's now) + new keys would
+  // not fit: nothing written.
+  void stage(const UntrackedTrie& trie, size_t entries);
+  // Writes the changes into trie; undo gets how to put each back.
+  void write(const UntrackedTrie& trie, std::vector<std::function<void()>>* undo) const;
+  size_t new_keys() const { return new_keys_; }
+  size_t removed_keys() const { return removed_keys_; }
+
+ private:
+  struct Item {
+    zs_untracked_key key;
+    std::optional<zs_untracked_value> before, next;
+  };
+  std::map<std::string, std::pair<zs_untracked_key, std::optional<zs_untracked_value>>> by_key_;
+  std::vector<Item> items_;
+  size_t new_keys_ = 0, removed_keys_ = 0;
+};
+
+// Makes trie `to` hold what `from` holds; returns from's entries.
+size_t level_untracked(const UntrackedTrie& from, const UntrackedTrie& to);
+
+}  // namespace zeroseg
