@@ -8,6 +8,9 @@
 #   xdp-filter       Debian's xdp-tools, deny udp/9
 #   zeroseg-xdp      zeroseg's agent, the receiving veth as the host's
 #                    uplink (XDP): N CIDR allow rules and an explicit deny
+#   zeroseg-xdp-untracked  the same, its deny of the sources made
+#                    `untracked: true` (the uplink's prefilter: dropped
+#                    before conntrack, include/zeroseg/untracked.h)
 #   zeroseg-tc       the same on tc ingress (the agent falls back to tc
 #                    when an XDP link holds the interface)
 #   nftables         a concatenated set (saddr . dport) of N entries, drop
@@ -308,7 +311,7 @@ done
 
 # --- zeroseg: the agent, N CIDR allow rules (udp/9 from 100.64.0.0/10
 # /32s) and an explicit deny of the sources
-if wanted zeroseg-xdp || wanted zeroseg-tc; then
+if wanted zeroseg-xdp || wanted zeroseg-xdp-untracked || wanted zeroseg-tc; then
 cat >"$work/agent.yaml" <<YAML
 socket: $work/agent.sock
 bpf-pin-dir: $PIN/zeroseg
@@ -317,22 +320,26 @@ node-name: $TAG
 flow-log: $work/flows.json
 metrics-listen: 127.0.0.1:9464
 YAML
-python3 - "$rules" "$RXIF" >"$work/policy.yaml" <<'PY'
+policy() { # N [untracked]
+python3 - "$@" <<'PY'
 import sys
-n, _ = int(sys.argv[1]), sys.argv[2]
+n, untracked = int(sys.argv[1]), len(sys.argv) > 2
 print("""apiVersion: zeroseg.io/v1
 kind: SegmentPolicy
 metadata: {name: uplink-in}
 spec:
   selector: {matchLabels: {role: uplink}}
   ingressDeny:
-  - from: [{cidr: 198.18.0.0/15}]
-    ports: [{port: 9, protocol: UDP}]
-  ingress:""")
+  - from: [{cidr: 198.18.0.0/15}]""")
+print("    untracked: true" if untracked else "    ports: [{port: 9, protocol: UDP}]")
+print("  ingress:")
 for i in range(n):
     print(f"  - from: [{{cidr: 100.{64 + i // 65536 % 64}.{i // 256 % 256}.{i % 256}/32}}]")
     print("    ports: [{port: 9, protocol: UDP}]")
 PY
+}
+policy "$rules" >"$work/policy.yaml"
+policy "$rules" untracked >"$work/policy-untracked.yaml"
 cat >"$work/uplink.yaml" <<YAML
 apiVersion: zeroseg.io/v1
 kind: Workload
@@ -350,6 +357,12 @@ zs apply -f "$work/uplink.yaml" >/dev/null
 [[ $(ip -n "$RX" link show "$RXIF") == *prog/xdp* ]] || { echo "veth_deny.sh: zeroseg did not attach XDP" >&2; exit 1; }
 pin_receiver
 if wanted zeroseg-xdp; then systems+=(zeroseg-xdp); measure zeroseg-xdp; fi
+if wanted zeroseg-xdp-untracked; then
+  zs apply -f "$work/policy-untracked.yaml" >/dev/null
+  systems+=(zeroseg-xdp-untracked)
+  measure zeroseg-xdp-untracked
+  zs apply -f "$work/policy.yaml" >/dev/null
+fi
 
 # tc: an XDP link holds the interface (and gives it NAPI); the agent,
 # attaching again, falls back to tc ingress
