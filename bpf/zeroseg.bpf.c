@@ -17,7 +17,7 @@ int zs_xdp_ingress(struct xdp_md *xdp)
 	};
 
 	ctx.len = ctx.data_end - ctx.data;
-	return zs_datapath(&ctx, 0) == ZS_DROP ? XDP_DROP : XDP_PASS;
+	return zs_datapath(&ctx, 0, zs_untracked_xdp(xdp)) == ZS_DROP ? XDP_DROP : XDP_PASS;
 }
 
 static __always_inline int zs_tc(struct __sk_buff *skb, __u8 hook)
@@ -32,7 +32,9 @@ static __always_inline int zs_tc(struct __sk_buff *skb, __u8 hook)
 	ctx.ifindex = skb->ifindex;
 	ctx.len = skb->len;
 	ctx.hook = hook;
-	return zs_datapath(&ctx, hook == ZS_HOOK_TC_EGRESS ? skb->ingress_ifindex : 0) == ZS_DROP ?
+	return zs_datapath(&ctx, hook == ZS_HOOK_TC_EGRESS ? skb->ingress_ifindex : 0,
+			   hook == ZS_HOOK_TC_EGRESS ? ZS_UNTRACKED_CLEAR : zs_untracked_skb(skb)) ==
+			       ZS_DROP ?
 		       TC_ACT_SHOT : TC_ACT_OK;
 }
 

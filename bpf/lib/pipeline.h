@@ -399,8 +399,9 @@ static __always_inline int zs_judge_packet(const struct zs_config *cfg,
 	return zs_finish(ctx, fc.direction, ZS_RESULT_VERDICT(rc), ZS_RESULT_REASON(rc));
 }
 
-/* from_ifindex: zs_flow_ctx's, from the entry program */
-static __always_inline int zs_datapath(struct zs_ctx *ctx, __u32 from_ifindex)
+/* from_ifindex: zs_flow_ctx's, from the entry program; untracked: what
+ * its early look left (zs_untracked_early) */
+static __always_inline int zs_datapath(struct zs_ctx *ctx, __u32 from_ifindex, int untracked)
 {
 	const struct zs_config *cfg = zs_get_config();
 	struct zs_packet p = {};
@@ -408,6 +409,8 @@ static __always_inline int zs_datapath(struct zs_ctx *ctx, __u32 from_ifindex)
 	int rc, found = ZS_CT_NEW;
 	struct zs_clock clk;
 
+	if (untracked == ZS_UNTRACKED_DROPPED)
+		return ZS_DROP;
 	if (!cfg) {
 		zs_count(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0), ctx->len);
 		return ZS_PASS;
@@ -416,7 +419,8 @@ static __always_inline int zs_datapath(struct zs_ctx *ctx, __u32 from_ifindex)
 	/* before conntrack: an untracked deny's source, and a spoofed packet,
 	 * pass as no one's flow; and whatever the parse found after the
 	 * addresses (zs_parse) */
-	if (p.tuple.family && (zs_untracked_denied(cfg, ctx, &p) || zs_source_spoofed(cfg, ctx, &p)))
+	if (p.tuple.family && ((untracked == ZS_UNTRACKED_LATER && zs_untracked_denied(cfg, ctx, &p)) ||
+				zs_source_spoofed(cfg, ctx, &p)))
 		return ZS_DROP;
 	if (rc == ZS_PARSE_IP && (p.frag_first || p.frag_later) && zs_fragment_ports(&p))
 		rc = ZS_REASON_FRAG_NO_FIRST;

@@ -3,17 +3,25 @@
  * (include/zeroseg/untracked.h has the map and the semantics): a packet
  * arriving on an uplink from a source an untracked deny names is dropped
  * before conntrack, the source check and the endpoint's policy, and it
- * costs one trie lookup. A node without untracked rules pays a bit test
- * of the plan (ZS_PLAN_UNTRACKED) per packet.
+ * costs a trie lookup (and, on a match, the endpoint memo, counters and
+ * the events' budget). A node without untracked rules pays a bit test of
+ * the plan (ZS_PLAN_UNTRACKED) per packet.
  *
  * Only the source address is read, so whatever follows it in the packet
  * (a later fragment, IPv6 extension headers, a malformed header) cannot
  * take the packet past; VLAN tags are parsed away before. A match is
  * counted under untracked-deny and reported as a deny within the deny
  * events' budget; where the uplink's ingress audits, or the rule's policy
- * does, the packet is reported as audit and goes on to be judged as
- * usual (which reports it again if policy denies it); where it is off,
- * nothing is done. */
+ * does, it is counted under untracked-deny only and goes on to be judged
+ * as usual (the tracked copy of the rule reports a new flow as audit);
+ * where it is off, nothing is done.
+ *
+ * Two looks: zs_untracked_early, before the parse, takes a flood's
+ * packets (an untagged frame, an enforced deny, the events' budget
+ * empty) for a lookup and a few counters; zs_untracked_denied, after the
+ * parse, everything it leaves (other shapes, audits, a deny to report
+ * with its ports). `policy trace` runs neither: it shows the tracked
+ * copy of the rule. */
 #ifndef ZS_BPF_UNTRACKED_H
 #define ZS_BPF_UNTRACKED_H
 
@@ -23,6 +31,10 @@
 #include "ipcache_lookup.h"
 #include "maps.h"
 #include "parse.h"
+
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
 
 /* A global function (its own frame, verified once): 1 when p, arrived on
  * ifindex, is to be dropped. Read only when the slot has entries. */
@@ -56,11 +68,15 @@ ZS_NOINLINE int zs_untracked_match(struct zs_packet *p, __u32 ifindex, __u32 len
 	if (mode == ZS_MODE_OFF)
 		return 0;
 	drop = v->action == ZS_UNTRACKED_DENY && mode == ZS_MODE_ENFORCE;
-	j.verdict = drop ? ZS_VERDICT_DENIED : ZS_VERDICT_AUDIT;
-	j.rule_id = v->rule_id;
 	zs_count(ZS_CTR_REASON(ZS_REASON_UNTRACKED_DENY), len);
-	if (drop) /* an audited packet's verdict is counted where it is judged */
-		zs_count(ZS_CTR_VERDICT(ZS_VERDICT_DENIED, ZS_DIR_INGRESS), len);
+	/* an audited packet is only counted here: it goes on to be judged,
+	 * counted and reported as its policy says (a deny event for a packet
+	 * that passed would read as a drop, to the flow log and detection) */
+	if (!drop)
+		return 0;
+	zs_count(ZS_CTR_VERDICT(ZS_VERDICT_DENIED, ZS_DIR_INGRESS), len);
+	j.verdict = ZS_VERDICT_DENIED;
+	j.rule_id = v->rule_id;
 	cfg = bpf_map_lookup_elem(&zs_config, &zero);
 	if (cfg && zs_deny_event_allowed(cfg, &p->tuple, bpf_ktime_get_coarse_ns(), &info.suppressed)) {
 		info.subject = ep.identity;
@@ -68,11 +84,12 @@ ZS_NOINLINE int zs_untracked_match(struct zs_packet *p, __u32 ifindex, __u32 len
 						p->tuple.saddr);
 		zs_emit(ifindex, hook, p, &j, &info);
 	}
-	return drop;
+	return 1;
 }
 
 /* 1 when p (its addresses parsed) arrived on an uplink from a source an
- * untracked deny drops. */
+ * untracked deny drops: the look after the parse, for what the early look
+ * left (ZS_UNTRACKED_LATER). */
 static __always_inline int zs_untracked_denied(const struct zs_config *cfg,
 					       const struct zs_ctx *ctx, struct zs_packet *p)
 {
@@ -82,6 +99,102 @@ static __always_inline int zs_untracked_denied(const struct zs_config *cfg,
 	if (ctx->hook == ZS_HOOK_TC_EGRESS || !(cfg->plan[generation & 1].flags & ZS_PLAN_UNTRACKED))
 		return 0;
 	return zs_untracked_match(p, ctx->ifindex, ctx->len, ctx->hook, generation);
+}
+
+/* What the early look (zs_untracked_early) leaves to the pipeline. */
+enum zs_untracked_early {
+	ZS_UNTRACKED_CLEAR = 0,   /* no untracked deny holds the source: nothing after */
+	ZS_UNTRACKED_LATER = 1,   /* look after the parse (zs_untracked_denied) */
+	ZS_UNTRACKED_DROPPED = 2, /* dropped, counted, its event over the budget */
+};
+
+/* A flood's packets, before the parse: an untagged IPv4 or IPv6 frame's
+ * source, read from the bytes zs_parse reads it from (the fixed header,
+ * whole), looked up; a source denied, on an enforcing uplink, with the
+ * deny events' budget empty (under a flood, nearly every packet) is
+ * dropped here and counted as the look after the parse would count it
+ * (verdict, reason, suppressed, over budget), at the cost of a lookup and
+ * a few counters. Anything else, the look after the
+ * parse decides: a frame of another shape (VLAN tags, truncated), an
+ * audit, an event to send (it names ports). */
+static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 ifindex, __u32 len)
+{
+	struct zs_untracked_key key = { .ifindex = ifindex };
+	const struct zs_untracked_value *v;
+	struct ethhdr *eth = data;
+	const struct zs_config *cfg;
+	struct zs_deny_budget *budget;
+	struct zs_endpoint ep;
+	struct zs_counters *cs;
+	__u32 zero = 0, slot;
+	__u64 generation;
+
+	cfg = bpf_map_lookup_elem(&zs_config, &zero);
+	if (!cfg)
+		return ZS_UNTRACKED_CLEAR;
+	generation = *(volatile const __u64 *)&cfg->generation;
+	slot = generation & 1;
+	if (!(cfg->plan[slot].flags & ZS_PLAN_UNTRACKED))
+		return ZS_UNTRACKED_CLEAR;
+	if ((void *)(eth + 1) > data_end)
+		return ZS_UNTRACKED_LATER;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > data_end)
+			return ZS_UNTRACKED_LATER;
+		key.family = ZS_FAMILY_IPV4;
+		key.prefixlen = ZS_UNTRACKED_KEY_BITS + 32;
+		key.addr[0] = ip->saddr;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > data_end)
+			return ZS_UNTRACKED_LATER;
+		key.family = ZS_FAMILY_IPV6;
+		key.prefixlen = ZS_UNTRACKED_KEY_BITS + 128;
+		__builtin_memcpy(key.addr, &ip6->saddr, 16);
+	} else {
+		return ZS_UNTRACKED_LATER; /* (not IP: no source, nothing after) */
+	}
+	v = slot ? bpf_map_lookup_elem(&zs_untracked1, &key) : bpf_map_lookup_elem(&zs_untracked0, &key);
+	if (!v || v->action == ZS_UNTRACKED_PASS)
+		return ZS_UNTRACKED_CLEAR;
+	if (v->action != ZS_UNTRACKED_DENY || !zs_endpoint_memo_get(ifindex, generation, &ep) ||
+	    ep.kind != ZS_ATTACH_HOST || ep.mode[ZS_DIR_INGRESS] != ZS_MODE_ENFORCE)
+		return ZS_UNTRACKED_LATER;
+	budget = zs_deny_budget_refill(cfg, bpf_ktime_get_coarse_ns());
+	if (!budget || budget->tokens)
+		return ZS_UNTRACKED_LATER;
+	/* as zs_finish and zs_deny_over_budget count, in one lookup; not in
+	 * the source's slot of zs_deny_known_sources (a random line per
+	 * packet, ~20 ns: bench/RESULTS.md): a blocklisted source reaches
+	 * nothing a scan of which detection could report */
+	cs = bpf_map_lookup_elem(&zs_counters, &zero);
+	if (cs) {
+		cs->slot[ZS_CTR_VERDICT(ZS_VERDICT_DENIED, ZS_DIR_INGRESS)].packets++;
+		cs->slot[ZS_CTR_VERDICT(ZS_VERDICT_DENIED, ZS_DIR_INGRESS)].bytes += len;
+		cs->slot[ZS_CTR_REASON(ZS_REASON_UNTRACKED_DENY)].packets++;
+		cs->slot[ZS_CTR_REASON(ZS_REASON_UNTRACKED_DENY)].bytes += len;
+		cs->slot[ZS_CTR_EVENTS_SUPPRESSED].packets++;
+		cs->slot[ZS_CTR_EVENTS_OVER_BUDGET].packets++;
+	}
+	return ZS_UNTRACKED_DROPPED;
+}
+
+/* The early look as each entry program calls it: a global function of
+ * the program's own context type (its frame its own, verified once). */
+ZS_NOINLINE int zs_untracked_xdp(struct xdp_md *xdp)
+{
+	void *data = (void *)(long)xdp->data, *data_end = (void *)(long)xdp->data_end;
+
+	return zs_untracked_early(data, data_end, xdp->ingress_ifindex, data_end - data);
+}
+
+ZS_NOINLINE int zs_untracked_skb(struct __sk_buff *skb)
+{
+	return zs_untracked_early((void *)(long)skb->data, (void *)(long)skb->data_end, skb->ifindex,
+				  skb->len);
 }
 
 #endif

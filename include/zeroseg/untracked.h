@@ -10,11 +10,12 @@
  * prefilter are: the node can no longer talk to those sources either.
  * On workload endpoints the same rule is an ordinary (tracked) deny.
  *
- * untracked0 and untracked1 (LPM tries), one per slot: packets read
- * untracked(generation & 1). The agent rewrites the other one, flips the
- * generation, and once no program runs with the old generation brings the
- * old one to match (an LPM trie's longest match could not skip an entry
- * of the other generation, as slots in one value would need). Key:
+ * zs_untracked0 and zs_untracked1 (LPM tries), one per slot: packets read
+ * zs_untracked(generation & 1). The agent rewrites the other one, flips
+ * the generation, and once no program runs with the old generation brings
+ * the old one to match. (Slots in one value, as zs_source_prefixes has,
+ * would need a lookup again for each longer entry absent in the slot:
+ * with excepts and several policies, any number.) Key:
  * (ifindex, family, prefix); an IPv4 and an IPv6 prefix never cover each
  * other (no IPv4-mapped aliasing). Value: what the longest match says.
  * Rules with `except`, and rules of several policies, compile to prefixes
@@ -43,9 +44,11 @@ struct zs_untracked_key {
 #define ZS_UNTRACKED_KEY_BITS 64
 
 struct zs_untracked_value {
-	__u32 rule_id; /* the rule that decided; 0 for a pass */
-	__u8 action;   /* zs_untracked_action */
-	__u8 pad[3];
+	__u32 rule_id;   /* the rule that decided; 0 for a pass */
+	__u8 action;     /* zs_untracked_action */
+	__u8 prefixlen;  /* the key's (past 255: its low bits), so that the
+			  * agent tells its own entry from a covering one */
+	__u8 pad[2];
 };
 
 ZS_STATIC_ASSERT(sizeof(struct zs_untracked_key) == 28, "zs_untracked_key ABI");

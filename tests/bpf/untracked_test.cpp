@@ -7,8 +7,11 @@
 // extension headers, truncated headers, a reply to a flow the node
 // opened, an IPv4-mapped IPv6 source.
 #include <bpf/libbpf.h>
+#include <zeroseg/types.h>
 #include <zeroseg/event.h>
 #include <zeroseg/identity.h>
+
+#include <cstring>
 
 #include "datapath_fixture.h"
 
@@ -90,11 +93,10 @@ TEST_P(Uplink, ADeniedSourceIsDroppedWhateverItSends) {
   };
   uint64_t n = 0;
   for (const auto& [what, packet] : attacks) {
-    if (!testable(IN, packet) && arriving() != Program::xdp_ingress) continue;
     EXPECT_FALSE(arrives(packet)) << what;
     EXPECT_EQ(untracked_drops(), ++n) << what;
   }
-  EXPECT_GE(n, 8u);
+  EXPECT_EQ(n, attacks.size());
   EXPECT_EQ(counter(ZS_CTR_VERDICT(ZS_VERDICT_DENIED, IN)), denied + n);
   // its neighbours are the policy's
   EXPECT_TRUE(arrives(tcp("198.20.0.5", "192.0.2.1", 40000, 80)));
@@ -130,7 +132,7 @@ TEST_P(Uplink, AnExceptPassesToPolicy) {
 
 // Untracked: the reply to a flow the node opened is dropped too (why it
 // is opt-in); without the entry, the same reply passes as established.
-TEST_P(Uplink, ARepliesToTheNodesOwnFlowIsDropped) {
+TEST_P(Uplink, AReplyToTheNodesOwnFlowIsDropped) {
   uplink(ZS_MODE_ENFORCE);
   ASSERT_TRUE(leaves(tcp("192.0.2.1", "198.18.0.5", 40000, 443)));
   auto reply = tcp("198.18.0.5", "192.0.2.1", 443, 40000, PB::kSyn | PB::kAck);
@@ -144,7 +146,8 @@ TEST_P(Uplink, ARepliesToTheNodesOwnFlowIsDropped) {
 
 // IPv4 and IPv6 entries never cover each other: an IPv6 ::/0 does not
 // hold IPv4 sources (as ::ffff:0:0/96 would in a shared trie), and an IPv4
-// entry does not hold an IPv4-mapped IPv6 source.
+// entry does not hold an IPv4-mapped IPv6 source (the compiler writes
+// ::ffff: entries of its own for IPv4 rules: untracked.cpp).
 TEST_P(Uplink, FamiliesStayApart) {
   uplink(ZS_MODE_ENFORCE);
   untracked({{"::/0", ZS_UNTRACKED_DENY}});
@@ -181,14 +184,52 @@ TEST_P(Uplink, AuditPassesOnAndOffIsUntouched) {
 
 // Entries are read for a host endpoint only, and never on its egress.
 TEST_P(Uplink, AWorkloadAndTheEgressAreNotFiltered) {
-  uplink(ZS_MODE_OFF, ZS_ATTACH_WORKLOAD);
+  uplink(ZS_MODE_ENFORCE, ZS_ATTACH_WORKLOAD);
   untracked({{"0.0.0.0/0", ZS_UNTRACKED_DENY}});
-  arrives(udp("198.18.0.5", "192.0.2.1"));  // the workload's egress: its policy's
+  // the workload's egress, its policy's: tcp/443 to the world allowed
+  EXPECT_TRUE(arrives(tcp("198.18.0.5", "192.0.2.1", 40000, 443)));
   EXPECT_EQ(untracked_drops(), 0u);
   uplink(ZS_MODE_ENFORCE);
   EXPECT_TRUE(leaves(tcp("198.18.0.5", "192.0.2.1", 40000, 443)));
   EXPECT_FALSE(arrives(udp("198.18.0.5", "192.0.2.1")));
   EXPECT_EQ(untracked_drops(), 1u);
+}
+
+// A drop is reported as a deny naming the reason, the rule, the uplink
+// and the source; an audit is counted only (its policy reports it).
+TEST_P(Uplink, ADropIsReportedAsADenyAnAuditIsNot) {
+  OnOneCpu pin;
+  uplink(ZS_MODE_ENFORCE);
+  untracked({{"198.18.0.0/15", ZS_UNTRACKED_DENY}, {"198.18.9.0/24", ZS_UNTRACKED_AUDIT}});
+  std::vector<zs_event> events;
+  auto drain = [&] {
+    events.clear();
+    auto cb = [](void* ctx, void* data, size_t size) {
+      if (size >= sizeof(zs_event)) static_cast<std::vector<zs_event>*>(ctx)->push_back(*static_cast<zs_event*>(data));
+      return 0;
+    };
+    ring_buffer* rb = ring_buffer__new(dp().map("zs_events").fd(), cb, &events, nullptr);
+    ring_buffer__consume(rb);
+    ring_buffer__free(rb);
+  };
+  drain();
+  EXPECT_FALSE(arrives(tcp("198.18.0.5", "192.0.2.1", 40000, 22)));
+  drain();
+  ASSERT_EQ(events.size(), 1u);
+  const zs_event& e = events[0];
+  EXPECT_EQ(e.type, ZS_EVENT_DENY);
+  EXPECT_EQ(e.verdict, ZS_VERDICT_DENIED);
+  EXPECT_EQ(e.reason, ZS_REASON_UNTRACKED_DENY);
+  EXPECT_EQ(e.rule_id, kRule);
+  EXPECT_EQ(e.subject, uint32_t{ZS_ID_HOST});
+  EXPECT_EQ(e.direction, ZS_DIR_INGRESS);
+  EXPECT_EQ(std::memcmp(&e.tuple.saddr[0], IpAddr::parse("198.18.0.5")->bytes.data(), 4), 0);
+  EXPECT_EQ(e.tuple.dport, zs_htons(22));  // reported after the parse: ports named
+  // the audited /24 passes on to policy (tcp/80 allowed: a new flow, no deny)
+  EXPECT_TRUE(arrives(tcp("198.18.9.5", "192.0.2.1", 40000, 80)));
+  drain();
+  for (const auto& ev : events) EXPECT_NE(ev.reason, ZS_REASON_UNTRACKED_DENY);
+  EXPECT_EQ(untracked_drops(), 2u);
 }
 
 // A flood from many denied sources reports within the per-CPU budget;
@@ -218,8 +259,11 @@ TEST_P(Uplink, AChangeIsSeenAtOnce) {
   untracked({{"198.18.1.0/24", ZS_UNTRACKED_DENY}});
   EXPECT_FALSE(arrives(from("198.18.1.1")));
   EXPECT_TRUE(arrives(from("198.18.2.1")));
-  EXPECT_EQ(dp().untracked(0).entries().size(), 1u);
-  EXPECT_EQ(dp().untracked(1).entries().size(), 1u) << "levelled once the next transaction settles";
+  dp().settle();  // the retired trie catches up
+  auto a = dp().untracked(0).entries(), b = dp().untracked(1).entries();
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(std::memcmp(&a[0], &b[0], sizeof(a[0])), 0) << "both tries hold the same entry";
   untracked({});
   EXPECT_TRUE(arrives(from("198.18.1.1")));
   EXPECT_EQ(dp().config().plan[dp().active_slot()].flags & ZS_PLAN_UNTRACKED, 0);

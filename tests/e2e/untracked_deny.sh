@@ -8,8 +8,9 @@
 # dropped: untracked, the documented difference from a tracked deny);
 # one to an allowed address succeeds. The drops are counted and in the
 # flow log under untracked-deny. A hostile variant of the policy is
-# refused naming file, line and field, and the enforcement stays. Removed,
-# the blocklisted sources arrive again.
+# refused naming file, line and field, and the enforcement stays. An
+# uplink that is no Ethernet device (tun) is refused and said to be.
+# Removed, the blocklisted sources arrive again.
 #
 # Usage: untracked_deny.sh PATH/TO/zeroseg
 set -uo pipefail
@@ -167,6 +168,22 @@ out=$(lab_zs apply -f "$work/bad.yaml" 2>&1) && fail "an untracked egressDeny wa
   expect_contains "an untracked egressDeny is refused naming file, line and field" "$out" \
     "bad.yaml:8:16: SegmentPolicy.spec.egressDeny[].untracked: untracked is for ingressDeny rules only"
 stopped "after the refusal: IPv4 TCP SYN from blocklisted 10.99.0.3" "$(arrivals 10.99.0.3 tcp "$(lab_ip dev/web 4)" 80)"
+
+echo "== an uplink without Ethernet (tun) is refused, and said so"
+# the datapath parses Ethernet frames: on an L3 device tc hands it the IP
+# header first, which it read as a garbled Ethernet header and passed
+# (attack review). Not enforced, then, and status says why.
+TUN=$LAB-tun
+{ ip -n "$NODE" tuntap add dev "$TUN" mode tun && ip -n "$NODE" link set "$TUN" up; } ||
+  fail "creating $TUN"
+printf 'apiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: tun, namespace: mgmt, labels: {role: uplink}}\nspec: {interface: %s, attach: host}\n' \
+  "$TUN" >"$work/tun.yaml"
+out=$(lab_zs apply -f "$work/tun.yaml" 2>&1)
+expect_contains "applying a host Workload on $TUN says it is not enforced" "$out" "$TUN is not an Ethernet device"
+expect_contains "status: $TUN is not enforced, not being Ethernet" "$(lab_zs status 2>&1)" \
+  "$TUN is not an Ethernet device"
+expect_eq "no program on $TUN" "$(ip netns exec "$NODE" tc filter show dev "$TUN" ingress)" ""
+expect_ok "the tun Workload deleted" lab_zs delete -f "$work/tun.yaml"
 
 echo "== the blocklist deleted"
 expect_ok "the blocklist deleted" lab_zs delete -f "$work/blocklist.yaml"

@@ -146,6 +146,15 @@ TEST(UntrackedReader, WrongFormsAreRefusedNamingTheField) {
        "f.yaml:7:43: SegmentPolicy.spec.ingressDeny[].untracked: an untracked rule cannot expire"},
   };
   for (const auto& [yaml, want] : cases) EXPECT_EQ(error_of(yaml).substr(0, want.size()), want) << yaml;
+  // the node cut off, replies and all; an IPv4-mapped cidr meaning its IPv4 one
+  for (const char* cidr : {"0.0.0.0/0", "\"::/0\""})
+    EXPECT_NE(error_of(policy("ingressDeny", std::string("{from: [{cidr: ") + cidr + "}], untracked: true}"))
+                  .find("would cut the node off (replies too)"),
+              std::string::npos)
+        << cidr;
+  EXPECT_NE(error_of(policy("ingressDeny", "{from: [{cidr: \"::ffff:10.0.0.0/104\"}], untracked: true}"))
+                .find("is IPv4-mapped: write the IPv4 cidr"),
+            std::string::npos);
   EXPECT_EQ(error_of(policy("ingressDeny", "{from: [{cidr: 10.0.0.0/8, except: [10.1.0.0/16]}], untracked: true}")),
             "(no error)");
   EXPECT_EQ(error_of(policy("ingressDeny", "{from: [{cidr: 10.0.0.0/8}], untracked: false}")), "(no error)");
@@ -182,8 +191,11 @@ TEST_F(UntrackedCompile, TheUplinksAPolicySelectsGetItsEntriesWorkloadsATrackedD
   Compiled out = compiler_.compile(state);
   EXPECT_TRUE(out.untracked_rules);
   uint32_t id = rule_ids_.allocate("SegmentPolicy/default/blocklist|ingressDeny|0");
+  // and the IPv4-mapped IPv6 sources (::ffff:a.b.c.d) likewise
   std::vector<UntrackedEntry> want = {{P("198.18.0.0/15"), ZS_UNTRACKED_DENY, id},
-                                      {P("198.18.7.0/24"), ZS_UNTRACKED_PASS, 0}};
+                                      {P("198.18.7.0/24"), ZS_UNTRACKED_PASS, 0},
+                                      {P("::ffff:198.18.0.0/111"), ZS_UNTRACKED_DENY, id},
+                                      {P("::ffff:198.18.7.0/120"), ZS_UNTRACKED_PASS, 0}};
   EXPECT_EQ(out.endpoints.at("zs-up").untracked, want);
   EXPECT_TRUE(out.endpoints.at("zs-web").untracked.empty());
   // the same rule is a deny in the policy map for both (web's from the ipcache's cidr identity)
@@ -208,7 +220,22 @@ TEST_F(UntrackedCompile, IncrementalPathsGiveWayWhenTheyTouchUntrackedRules) {
   b.workloads = a.workloads;
   b.namespaces = a.namespaces;
   EXPECT_FALSE(compiler_.compile_policies(b, a, ca));
-  // the uplink's workload relabelled: no longer selected by a web-only policy
+  // untracked: true -> false, the selector and modes kept: only the
+  // untracked rule's going tells (touches_untracked)
+  std::string off = std::string(kNode) + blocklist("{}");
+  off.replace(off.find("untracked: true"), 15, "untracked: false");
+  ObjectSet b3 = load_yaml(off, "t.yaml");
+  b3.workloads = a.workloads;
+  b3.namespaces = a.namespaces;
+  EXPECT_FALSE(compiler_.compile_policies(b3, a, ca));
+  Compiled c3 = compiler_.compile(b3);
+  EXPECT_TRUE(c3.endpoints.at("zs-up").untracked.empty());
+  // and back: a policy gaining an untracked rule
+  ObjectSet b2 = load_yaml(std::string(kNode) + blocklist("{}"), "t.yaml");
+  b2.workloads = b3.workloads;
+  b2.namespaces = b3.namespaces;
+  EXPECT_FALSE(compiler_.compile_policies(b2, b3, c3));
+  // a second uplink coming: its entries are the policies' (not churned)
   ObjectSet c = a;
   ObjectSet more = load_yaml(
       "apiVersion: zeroseg.io/v1\nkind: Workload\nmetadata: {name: uplink2}\n"

@@ -138,9 +138,11 @@ Reconciler::Untracked Reconciler::want_untracked(const std::map<uint32_t, const 
   for (const auto& [ifindex, ep] : by_ifindex)
     for (const auto& e : ep->untracked) {
       zs_untracked_value v{};
+      zs_untracked_key k = untracked_key(ifindex, e.prefix);
       v.rule_id = e.rule_id;
       v.action = e.action;
-      out[untracked_key(ifindex, e.prefix)] = v;
+      v.prefixlen = static_cast<uint8_t>(k.prefixlen);
+      out[k] = v;
     }
   return out;
 }

@@ -5,6 +5,9 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
@@ -110,11 +113,34 @@ std::string ifname_of(uint32_t ifindex) {
   return if_indextoname(ifindex, buf) ? buf : "";
 }
 
+namespace {
+
+// The datapath parses Ethernet frames (bpf/lib/parse.h): on a device
+// without an Ethernet header (tun, WireGuard, ppp, ipip, gre, sit) tc
+// hands it the IP header at offset 0, which it would read as a garbled
+// Ethernet header and pass as not IP. Refused instead: not enforced, and
+// said so. (SIOCGIFHWADDR: this network namespace's device, where
+// /sys/class/net may show another namespace's.)
+void require_ethernet(const std::string& ifname) {
+  UniqueFd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ifreq ifr{};
+  if (s.get() < 0 || ifname.size() >= sizeof(ifr.ifr_name)) return;  // attaching says why
+  std::memcpy(ifr.ifr_name, ifname.c_str(), ifname.size());
+  if (ioctl(s.get(), SIOCGIFHWADDR, &ifr) != 0) return;
+  if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER)
+    throw Error(ifname + " is not an Ethernet device (ARPHRD " + std::to_string(ifr.ifr_hwaddr.sa_family) +
+                "): zeroseg parses Ethernet frames and cannot enforce on it");
+}
+
+}  // namespace
+
 void attach_egress(const Datapath& dp, const Attachment& a) {
+  require_ethernet(a.ifname);
   tc_attach(a.ifindex, a.ifname, BPF_TC_EGRESS, dp.program_fd(Program::tc_egress));
 }
 
 void attach_ingress(const Datapath& dp, Attachment& a) {
+  require_ethernet(a.ifname);
   if (a.ingress == IngressHook::xdp) {
     int err;
     {

@@ -239,7 +239,17 @@ void Transaction::commit() {
     spfx.write_inactive(inactive, undo);
     untracked_.write(tries[inactive], &undo);
   } catch (...) {
-    for (auto it = undo.rbegin(); it != undo.rend(); ++it) (*it)();
+    // each undo on its own: one the kernel refuses (as it refused the
+    // write) must not leave the others' keys in the inactive slot, where
+    // the next commit's flip would put them in force; if any is refused,
+    // the next transaction levels every entry from the active slot first
+    for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+      try {
+        (*it)();
+      } catch (...) {
+        dp_.counted_ = false;
+      }
+    }
     throw;
   }
   dp_.config_->plan[inactive] = plan;

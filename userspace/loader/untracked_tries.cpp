@@ -9,8 +9,14 @@ namespace zeroseg {
 namespace {
 
 // get(), but an LPM trie's lookup returns a covering prefix's entry when
-// the key has none: the keys are walked instead (tries stay small: a
-// policy's prefixes, not its flows)
+// the key has none: the value names its key's length
+std::optional<zs_untracked_value> get_exact(const UntrackedTrie& trie, const zs_untracked_key& key) {
+  auto v = trie.get(key);
+  if (v && v->prefixlen != static_cast<uint8_t>(key.prefixlen)) return std::nullopt;
+  return v;
+}
+
+// every entry, by its key's bytes (startup's levelling only)
 std::map<std::string, zs_untracked_value> contents(const UntrackedTrie& trie) {
   std::map<std::string, zs_untracked_value> out;
   for (const auto& [k, v] : trie.entries()) out[std::string(reinterpret_cast<const char*>(&k), sizeof(k))] = v;
@@ -31,12 +37,8 @@ zs_untracked_key untracked_key(uint32_t ifindex, const Prefix& prefix) {
 void UntrackedChanges::stage(const UntrackedTrie& trie, size_t entries) {
   items_.clear();
   new_keys_ = removed_keys_ = 0;
-  if (by_key_.empty()) return;
-  auto have = contents(trie);
   for (const auto& [bytes, change] : by_key_) {
-    auto it = have.find(bytes);
-    Item item{change.first, std::nullopt, change.second};
-    if (it != have.end()) item.before = it->second;
+    Item item{change.first, get_exact(trie, change.first), change.second};
     new_keys_ += !item.before && item.next;
     removed_keys_ += item.before && !item.next;
     items_.push_back(item);

@@ -27,13 +27,14 @@ zs_untracked_key untracked_key(uint32_t ifindex, const Prefix& prefix);
 class UntrackedChanges {
  public:
   void set(const zs_untracked_key& key, std::optional<zs_untracked_value> value) {
+    if (value) value->prefixlen = static_cast<uint8_t>(key.prefixlen);
     by_key_[std::string(reinterpret_cast<const char*>(&key), sizeof(key))] = {key, value};
   }
   size_t size() const { return by_key_.size(); }
   bool empty() const { return by_key_.empty(); }
 
-  // Reads what `trie` holds for each key; new_keys and removed_keys count
-  // against it. Throws when `entries` (the trie's now) + new keys would
+  // Reads what `trie` holds for each key (a lookup each); new_keys and
+  // removed_keys count against it. Throws when `entries` (the trie's now) + new keys would
   // not fit: nothing written.
   void stage(const UntrackedTrie& trie, size_t entries);
   // Writes the changes into trie; undo gets how to put each back.

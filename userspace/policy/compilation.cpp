@@ -111,7 +111,7 @@ std::optional<Compiled> Compilation::run_policies(const ObjectSet& prev_state, c
     for (uint32_t id : part->rule_ids) {
       if (new_rule_ids.count(id)) continue;  // the same rule, still there
       const RuleInfo& info = prev.rules.at(id);
-      rule_ids_.release(info.policy() + "|" + info.section + "|" + std::to_string(info.index));
+      rule_ids_.release(rule_key(info.policy(), info.section, info.index));
       out_.rules.erase(id);
     }
   }
@@ -297,8 +297,7 @@ std::vector<PortBlock> Compilation::port_blocks(const Rule& r, uint32_t destinat
 void Compilation::compile_rules(const Policy& p, const std::shared_ptr<const std::string>& ref, const std::vector<Rule>& rules, const char* section, uint8_t dir, bool deny, const std::vector<uint32_t>& subjects, PolicyPart& part, NewRules& infos) {
   for (size_t i = 0; i < rules.size(); i++) {
     const Rule& r = rules[i];
-    std::string key = *ref + "|" + section + "|" + std::to_string(i);
-    uint32_t rule_id = rule_ids_.allocate(key);
+    uint32_t rule_id = rule_ids_.allocate(rule_key(*ref, section, i));
     used_rules_.insert(rule_id);
     part.rule_ids.push_back(rule_id);
     infos.emplace_back(rule_id, RuleInfo{ref, section, static_cast<uint32_t>(i), p.audit});

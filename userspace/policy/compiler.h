@@ -60,6 +60,11 @@ struct RuleInfo {
   std::string str() const { return policy() + " " + section + "[" + std::to_string(index) + "]"; }
 };
 
+// A rule's key for RuleIdAllocator: "Kind/namespace/name|section|index".
+inline std::string rule_key(const std::string& policy_ref, const char* section, size_t index) {
+  return policy_ref + "|" + section + "|" + std::to_string(index);
+}
+
 // One rule's say on one policy map key; votes on a key fold into its entry
 // (fold_vote), in any order.
 struct PolicyVote {

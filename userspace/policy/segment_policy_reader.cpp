@@ -27,17 +27,28 @@ Peer segment_peer(const Reader& r, const yaml::Node& n, const std::string& what)
 
 // `untracked: true` (include/zeroseg/untracked.h): an ingressDeny rule by
 // source CIDRs alone, the prefilter's form, or an error naming the field.
-void untracked_rule(const Reader& r, const yaml::Node& rn, const yaml::Node& u, const std::string& what, Rule& rule) {
+// deny_in: the rule is one of ingressDeny's.
+void untracked_rule(const Reader& r, const yaml::Node& rn, const yaml::Node& u, const std::string& what, bool deny_in,
+                    Rule& rule) {
   const std::string field = what + "[].untracked";
   std::string v = r.str(u, field);
   if (v == "false") return;
   if (v != "true") r.fail(u, field + " must be true or false, not \"" + v + "\"");
-  if (what != "SegmentPolicy.spec.ingressDeny")
+  if (!deny_in)
     r.fail(u, field + ": untracked is for ingressDeny rules only (a source dropped before conntrack)");
   if (rule.peers.empty())
     r.fail(u, field + " needs \"from\" with cidr peers: an untracked deny of every source would cut the node off");
-  for (const auto& p : rule.peers)
+  for (const auto& p : rule.peers) {
     if (!p.cidr) r.fail(rn["from"], field + ": an untracked rule's peers are cidr only (no selector or entity)");
+    const auto& b = p.cidr->cidr.addr.bytes;
+    if (p.cidr->cidr.addr.family == 6 && p.cidr->cidr.len >= 96 &&
+        std::all_of(b.begin(), b.begin() + 10, [](uint8_t x) { return !x; }) && b[10] == 0xff && b[11] == 0xff)
+      r.fail(rn["from"], field + ": " + p.cidr->cidr.str() +
+                             " is IPv4-mapped: write the IPv4 cidr (it holds the ::ffff: sources too)");
+    if (p.cidr->cidr.len == 0)
+      r.fail(rn["from"], field + ": an untracked deny of " + p.cidr->cidr.str() +
+                             " would cut the node off (replies too); deny it tracked instead");
+  }
   if (!rule.ports.empty() || !rule.icmp.empty())
     r.fail(rn[rule.ports.empty() ? "icmp" : "ports"],
            field + ": an untracked rule denies every packet from its cidrs (no ports or icmp)");
@@ -46,7 +57,7 @@ void untracked_rule(const Reader& r, const yaml::Node& rn, const yaml::Node& u, 
 }
 
 std::vector<Rule> segment_rules(const Reader& r, const yaml::Node& n, const std::string& what,
-                                const char* peers_key) {
+                                const char* peers_key, bool deny_in = false) {
   std::vector<Rule> out;
   out.reserve(r.seq(n, what).size());  // kept as long as the policy is: no growth slack
   for (const auto& rn : r.seq(n, what)) {
@@ -85,7 +96,7 @@ std::vector<Rule> segment_rules(const Reader& r, const yaml::Node& n, const std:
     }
     rule.any_port = rule.ports.empty() && rule.icmp.empty();
     if (rn["expires"]) rule.expires_ns = r.expires(rn["expires"], what + "[].expires");
-    if (yaml::Node u = rn["untracked"]) untracked_rule(r, rn, u, what, rule);
+    if (yaml::Node u = rn["untracked"]) untracked_rule(r, rn, u, what, deny_in, rule);
     out.push_back(std::move(rule));
   }
   return out;
@@ -109,7 +120,7 @@ Policy segment_policy(const Reader& r, const yaml::Node& doc) {
   }
   if (spec["ingress"]) p.allow_in = segment_rules(r, spec["ingress"], "SegmentPolicy.spec.ingress", "from");
   if (spec["egress"]) p.allow_out = segment_rules(r, spec["egress"], "SegmentPolicy.spec.egress", "to");
-  if (spec["ingressDeny"]) p.deny_in = segment_rules(r, spec["ingressDeny"], "SegmentPolicy.spec.ingressDeny", "from");
+  if (spec["ingressDeny"]) p.deny_in = segment_rules(r, spec["ingressDeny"], "SegmentPolicy.spec.ingressDeny", "from", true);
   if (spec["egressDeny"]) p.deny_out = segment_rules(r, spec["egressDeny"], "SegmentPolicy.spec.egressDeny", "to");
   // a direction the policy speaks of (even with an empty list) is default-deny
   p.ingress = spec["ingress"] || spec["ingressDeny"];

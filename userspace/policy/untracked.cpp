@@ -69,6 +69,17 @@ std::vector<UntrackedEntry> compile_untracked(const std::vector<UntrackedRule>& 
 namespace zeroseg::compiling {
 namespace {
 
+// An IPv4 prefix as the IPv4-mapped IPv6 one (::ffff:a.b.c.d/96+len): a
+// dual-stack socket reads an IPv6 packet from ::ffff:a.b.c.d as from
+// a.b.c.d, so an IPv4 deny holds such sources too.
+Prefix v4_mapped(const Prefix& p) {
+  IpAddr a;
+  a.family = 6;
+  a.bytes[10] = a.bytes[11] = 0xff;
+  std::copy(p.addr.bytes.begin(), p.addr.bytes.begin() + 4, a.bytes.begin() + 12);
+  return Prefix::of(a, static_cast<uint8_t>(96 + p.len));
+}
+
 bool has_untracked(const Policy& p) {
   return std::any_of(p.deny_in.begin(), p.deny_in.end(), [](const Rule& r) { return r.untracked; });
 }
@@ -86,11 +97,19 @@ void Compilation::compile_untracked() {
       const Rule& r = p->deny_in[i];
       if (!r.untracked) continue;
       // the tracked deny's id (compile_rules): events name the same rule
-      uint32_t rule_id = rule_ids_.allocate(p->ref() + "|ingressDeny|" + std::to_string(i));
+      uint32_t rule_id = rule_ids_.allocate(rule_key(p->ref(), "ingressDeny", i));
+      used_rules_.insert(rule_id);
       for (uint32_t subject : subjects) {
         auto it = by_subject.find(subject);
         if (it == by_subject.end()) continue;
-        for (const auto& peer : r.peers) it->second.push_back({peer.cidr->cidr, peer.cidr->except, rule_id, p->audit});
+        for (const auto& peer : r.peers) {
+          const CidrSpec& c = *peer.cidr;
+          it->second.push_back({c.cidr, c.except, rule_id, p->audit});
+          if (c.cidr.addr.family != 4) continue;
+          UntrackedRule mapped{v4_mapped(c.cidr), {}, rule_id, p->audit};
+          for (const auto& e : c.except) mapped.except.push_back(v4_mapped(e));
+          it->second.push_back(std::move(mapped));
+        }
       }
     }
   }

@@ -442,7 +442,7 @@ void Compilation::churn_votes(Churn& c, const Compiled& prev) {
         const Policy& p = state_.policies[r.policy];
         const Section s = sections_of(p)[r.section];
         const Rule& rule = (*s.rules)[r.rule];
-        uint32_t rule_id = rule_ids_.allocate(p.ref() + "|" + s.name + "|" + std::to_string(r.rule));
+        uint32_t rule_id = rule_ids_.allocate(rule_key(p.ref(), s.name, r.rule));
         uint64_t expires = rule.expires_ns ? realtime_to_tai_ns(*rule.expires_ns) : 0;
         PolicyPart& part = edit(&p);
         size_t from = part.votes.size();

@@ -175,6 +175,8 @@ std::string FlowCatalog::explain_uncached(const FlowRecord& r) const {
     return "revoked: the policy changed and no longer allows this flow";
   if (r.reason == ZS_REASON_NONE && r.verdict == ZS_VERDICT_ALLOWED)
     return r.rule_id ? "allowed by " + rule_name() : "allowed: no policy selects " + who + " for " + std::string(dir);
+  if (r.reason == ZS_REASON_UNTRACKED_DENY)  // (dropped before conntrack: include/zeroseg/untracked.h)
+    return "denied untracked by " + rule_name();
   if (r.reason != ZS_REASON_POLICY_DENY && r.reason != ZS_REASON_DEFAULT_DENY)
     return std::string("dropped: ") + reason_name(r.reason);
   std::string why;
