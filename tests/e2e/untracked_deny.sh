@@ -155,6 +155,10 @@ expect_eq "the node's own connection to fd99::3 times out" "$(connects fd99::3)"
 expect_eq "the node connects to 10.99.0.2" "$(connects 10.99.0.2)" ok
 expect_eq "the node connects to fd99::2" "$(connects fd99::2)" ok
 
+dump=$(nsenter --net="/run/netns/$NODE" "$ZEROSEG" bpf dump untracked --bpf-pin-dir "$(lab_pin)" -o json) || { fail "zeroseg bpf dump untracked"; dump="[]"; }
+expect_eq "bpf dump untracked: the uplink's entries, IPv4 (and ::ffff:) and IPv6, all deny" \
+  "$(echo "$dump" | python3 -c "import json, sys; print(sorted((e['interface'], e['source'], e['action']) for e in json.load(sys.stdin)))")" \
+  "[('$UP', '10.99.0.3/32', 'deny'), ('$UP', '::ffff:10.99.0.3/128', 'deny'), ('$UP', 'fd99::3/128', 'deny')]"
 counters=$(lab_zs status -o json) || { fail "zeroseg status"; counters=""; }
 n=$(echo "$counters" | python3 -c "import json, sys; print(json.load(sys.stdin)['counters']['reason']['untracked-deny']['packets'])" 2>/dev/null)
 if [ "${n:-0}" -ge 4 ]; then pass "status counts $n packets dropped as untracked-deny"; else fail "status counts ${n:-?} as untracked-deny"; fi

@@ -314,6 +314,22 @@ void dump_sources(const Datapath& dp, const GlobalOptions& g) {
   print_output(g, out, t);
 }
 
+// The untracked deny's entries (include/zeroseg/untracked.h), from the
+// trie packets read now.
+void dump_untracked(const Datapath& dp, const GlobalOptions& g) {
+  static const char* kActions[] = {"pass", "deny", "audit"};
+  Table t({"ifindex", "interface", "source", "action", "rule"});
+  json out = json::array();
+  for (auto& [k, v] : dp.untracked(dp.active_slot()).entries()) {
+    std::string source = tuple_addr(k.addr, k.family) + "/" + std::to_string(k.prefixlen - ZS_UNTRACKED_KEY_BITS);
+    const char* action = v.action < 3 ? kActions[v.action] : "?";
+    out.push_back({{"ifindex", k.ifindex}, {"interface", ifname_of(k.ifindex)}, {"source", source},
+                   {"action", action}, {"rule_id", v.rule_id}});
+    t.add({std::to_string(k.ifindex), ifname_of(k.ifindex), source, action, v.rule_id ? std::to_string(v.rule_id) : "-"});
+  }
+  print_output(g, out, t);
+}
+
 void dump_conntrack(const Datapath& dp, const GlobalOptions& g) {
   Table t({"ifindex", "proto", "source", "destination", "direction", "subject", "peer", "rule", "packets", "bytes"});
   json out = json::array();
@@ -428,7 +444,7 @@ void add_bpf_commands(CLI::App& app, GlobalOptions& g) {
   static std::string what;
   auto* dump = bpf->add_subcommand("dump", "Show a map's entries");
   add_global_options(*dump, g);
-  dump->add_option("map", what)->required()->check(CLI::IsMember({"endpoints", "ipcache", "policy", "conntrack", "sources"}));
+  dump->add_option("map", what)->required()->check(CLI::IsMember({"endpoints", "ipcache", "policy", "conntrack", "sources", "untracked"}));
   dump->callback([&g] {
     auto dp = Datapath::open_pinned(g.pin_dir);
     if (what == "endpoints") dump_endpoints(*dp, g);
@@ -436,6 +452,7 @@ void add_bpf_commands(CLI::App& app, GlobalOptions& g) {
     if (what == "policy") dump_policy(*dp, g);
     if (what == "conntrack") dump_conntrack(*dp, g);
     if (what == "sources") dump_sources(*dp, g);
+    if (what == "untracked") dump_untracked(*dp, g);
   });
 }
 
