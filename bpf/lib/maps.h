@@ -122,18 +122,15 @@ struct {
 	__type(value, struct zs_source_prefix_value);
 } zs_source_prefixes SEC(".maps");
 
-/* (ifindex, family, source prefix) -> an untracked deny's answer, one
- * trie per slot (untracked.h) */
-#define ZS_UNTRACKED_MAP(name)                                  \
-	struct {                                                \
-		__uint(type, BPF_MAP_TYPE_LPM_TRIE);            \
-		__uint(map_flags, BPF_F_NO_PREALLOC);           \
-		__uint(max_entries, ZS_DEFAULT_UNTRACKED_ENTRIES); \
-		__type(key, struct zs_untracked_key);           \
-		__type(value, struct zs_untracked_value);       \
-	} name SEC(".maps")
-ZS_UNTRACKED_MAP(zs_untracked0);
-ZS_UNTRACKED_MAP(zs_untracked1);
+/* (slot, ifindex, family, source prefix) -> an untracked deny's answer
+ * (untracked.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, ZS_DEFAULT_UNTRACKED_ENTRIES);
+	__type(key, struct zs_untracked_key);
+	__type(value, struct zs_untracked_value);
+} zs_untracked SEC(".maps");
 
 /* (ifindex, 5-tuple) -> flow state, IPv4 flows (a smaller key: see
  * zs_ct_key4); LRU evicts the coldest when full */

@@ -44,6 +44,7 @@ ZS_NOINLINE int zs_untracked_match(struct zs_packet *p, __u32 ifindex, __u32 len
 	struct zs_untracked_key key = {
 		.prefixlen = ZS_UNTRACKED_KEY_BITS + 128,
 		.ifindex = ifindex,
+		.slot = generation & 1,
 	};
 	struct zs_event_info info = { .type = ZS_EVENT_DENY, .direction = ZS_DIR_INGRESS };
 	struct zs_judgement j = { .reason = ZS_REASON_UNTRACKED_DENY };
@@ -58,7 +59,7 @@ ZS_NOINLINE int zs_untracked_match(struct zs_packet *p, __u32 ifindex, __u32 len
 		return 0;
 	key.family = p->tuple.family;
 	__builtin_memcpy(key.addr, p->tuple.saddr, 16);
-	v = slot ? bpf_map_lookup_elem(&zs_untracked1, &key) : bpf_map_lookup_elem(&zs_untracked0, &key);
+	v = bpf_map_lookup_elem(&zs_untracked, &key);
 	if (!v || v->action == ZS_UNTRACKED_PASS)
 		return 0;
 	/* the uplink's ingress mode (entries are written for uplinks only) */
@@ -157,7 +158,8 @@ static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 
 	} else {
 		return ZS_UNTRACKED_LATER; /* (not IP: no source, nothing after) */
 	}
-	v = slot ? bpf_map_lookup_elem(&zs_untracked1, &key) : bpf_map_lookup_elem(&zs_untracked0, &key);
+	key.slot = slot;
+	v = bpf_map_lookup_elem(&zs_untracked, &key);
 	if (!v || v->action == ZS_UNTRACKED_PASS)
 		return ZS_UNTRACKED_CLEAR;
 	if (v->action != ZS_UNTRACKED_DENY || !zs_endpoint_memo_get(ifindex, generation, &ep) ||

@@ -10,13 +10,16 @@
  * prefilter are: the node can no longer talk to those sources either.
  * On workload endpoints the same rule is an ordinary (tracked) deny.
  *
- * zs_untracked0 and zs_untracked1 (LPM tries), one per slot: packets read
- * zs_untracked(generation & 1). The agent rewrites the other one, flips
- * the generation, and once no program runs with the old generation brings
- * the old one to match. (Slots in one value, as zs_source_prefixes has,
- * would need a lookup again for each longer entry absent in the slot:
- * with excepts and several policies, any number.) Key:
- * (ifindex, family, prefix); an IPv4 and an IPv6 prefix never cover each
+ * zs_untracked (an LPM trie) holds both slots' entries apart, the slot in
+ * the key ahead of the prefix: packets look up slot (generation & 1). The
+ * agent rewrites the other slot's, flips the generation, and once no
+ * program runs with the old generation brings the old slot's to match.
+ * (Slots in one value, as zs_source_prefixes has, would need a lookup
+ * again for each longer entry absent in the slot: with excepts and
+ * several policies, any number. A trie per slot cost ~45 ns a packet:
+ * two maps at one call site are looked up through the helper's indirect
+ * call, bench/RESULTS.md.) Key: (slot,
+ * ifindex, family, prefix); an IPv4 and an IPv6 prefix never cover each
  * other (no IPv4-mapped aliasing). Value: what the longest match says.
  * Rules with `except`, and rules of several policies, compile to prefixes
  * whose longest match answers exactly (compile_untracked): an except is
@@ -25,6 +28,7 @@
 #define ZEROSEG_UNTRACKED_H
 
 #include "types.h"
+#include "slots.h"
 
 enum zs_untracked_action {
 	ZS_UNTRACKED_PASS = 0,  /* an except (or not covered): on to the pipeline */
@@ -35,12 +39,13 @@ enum zs_untracked_action {
 struct zs_untracked_key {
 	__u32 prefixlen; /* ZS_UNTRACKED_KEY_BITS + the prefix's length */
 	__u32 ifindex;
+	__u8 slot;       /* ZS_SLOTS: whose generation's */
 	__u8 family;     /* zs_family */
-	__u8 pad[3];
+	__u8 pad[2];
 	__u32 addr[4];   /* network order; IPv4 in addr[0], rest 0 */
 };
 
-/* the key's bits before the address: ifindex, family and pad (always 0) */
+/* the key's bits before the address: ifindex, slot, family and pad (0) */
 #define ZS_UNTRACKED_KEY_BITS 64
 
 struct zs_untracked_value {

@@ -76,8 +76,10 @@ class Datapath {
   Map<zs_source_prefix_key, zs_source_prefix_value> source_prefixes() const {
     return Map<zs_source_prefix_key, zs_source_prefix_value>(map("zs_source_prefixes"));
   }
-  // The untracked deny's trie packets read in slot (untracked_tries.h).
-  UntrackedTrie untracked(int slot) const { return UntrackedTrie(map(slot & 1 ? "zs_untracked1" : "zs_untracked0")); }
+  // The untracked deny's entries packets read in slot (untracked_tries.h).
+  UntrackedTrie untracked(int slot) const {
+    return UntrackedTrie(Map<zs_untracked_key, zs_untracked_value>(map("zs_untracked")), slot);
+  }
   ConntrackMap conntrack() const { return ConntrackMap(map("zs_conntrack4"), map("zs_conntrack6")); }
 
   // What telemetry reads: the event ring, conntrack and the live config.

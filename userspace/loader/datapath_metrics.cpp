@@ -69,9 +69,8 @@ void write_map_metrics(PromWriter& w, const Datapath& dp, size_t conntrack4_entr
       {"zs_policy", static_cast<double>(dp.entries("zs_policy"))},
       {"zs_ipcache", static_cast<double>(dp.entries("zs_ipcache"))},
       {"zs_endpoints", static_cast<double>(dp.entries("zs_endpoints"))},
-      // the untracked deny's tries hold the same entries once levelled
-      {"zs_untracked0", static_cast<double>(dp.entries("zs_untracked"))},
-      {"zs_untracked1", static_cast<double>(dp.entries("zs_untracked"))},
+      // both slots' entries (the same ones, once levelled)
+      {"zs_untracked", 2.0 * static_cast<double>(dp.entries("zs_untracked"))},
   };
   w.family("zeroseg_map_entries", "gauge", "Entries in a map.");
   for (const auto& [name, n] : maps) w.sample("zeroseg_map_entries", {{"map", name}}, n);

@@ -25,6 +25,16 @@ std::map<std::string, zs_untracked_value> contents(const UntrackedTrie& trie) {
 
 }  // namespace
 
+std::vector<std::pair<zs_untracked_key, zs_untracked_value>> UntrackedTrie::entries() const {
+  std::vector<std::pair<zs_untracked_key, zs_untracked_value>> out;
+  for (auto [k, v] : map_.entries()) {
+    if (k.slot != slot_) continue;
+    k.slot = 0;
+    out.emplace_back(k, v);
+  }
+  return out;
+}
+
 zs_untracked_key untracked_key(uint32_t ifindex, const Prefix& prefix) {
   zs_untracked_key key{};
   key.prefixlen = ZS_UNTRACKED_KEY_BITS + prefix.len;
@@ -43,7 +53,7 @@ void UntrackedChanges::stage(const UntrackedTrie& trie, size_t entries) {
     removed_keys_ += item.before && !item.next;
     items_.push_back(item);
   }
-  size_t needed = entries + new_keys_;
+  size_t needed = 2 * entries + new_keys_;  // both slots, the other one's as now
   if (needed > trie.ref().max_entries())
     throw Error("map " + trie.ref().name() + " would need " + std::to_string(needed) + " entries, its capacity is " +
                 std::to_string(trie.ref().max_entries()) + ": nothing was changed");

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The untracked deny's two tries (include/zeroseg/untracked.h), one per
-// slot: a commit writes its changes into the trie packets do not read,
-// flips, and once the old generation's programs are done (the grace
-// period) writes them into the other. Both then hold the same entries.
+// The untracked deny's trie (include/zeroseg/untracked.h), both slots'
+// entries apart in one map: a commit writes its changes into the slot
+// packets do not read, flips, and once the old generation's programs are
+// done (the grace period) writes them into the other. Both then hold the
+// same entries.
 #pragma once
 
 #include <zeroseg/untracked.h>
@@ -18,9 +19,33 @@
 
 namespace zeroseg {
 
-using UntrackedTrie = Map<zs_untracked_key, zs_untracked_value>;
+// One slot's entries of zs_untracked. Keys in and out carry no slot (0):
+// the view puts its own in.
+class UntrackedTrie {
+ public:
+  UntrackedTrie(Map<zs_untracked_key, zs_untracked_value> map, int slot) : map_(std::move(map)), slot_(slot & 1) {}
+  std::optional<zs_untracked_value> get(zs_untracked_key k) const {
+    k.slot = static_cast<uint8_t>(slot_);
+    return map_.get(k);
+  }
+  void put(zs_untracked_key k, const zs_untracked_value& v) const {
+    k.slot = static_cast<uint8_t>(slot_);
+    map_.put(k, v);
+  }
+  bool erase(zs_untracked_key k) const {
+    k.slot = static_cast<uint8_t>(slot_);
+    return map_.erase(k);
+  }
+  // this slot's entries, their keys' slot 0
+  std::vector<std::pair<zs_untracked_key, zs_untracked_value>> entries() const;
+  const MapRef& ref() const { return map_.ref(); }
 
-// The trie key of prefix on ifindex.
+ private:
+  Map<zs_untracked_key, zs_untracked_value> map_;
+  int slot_;
+};
+
+// The trie key of prefix on ifindex (slot 0: UntrackedTrie puts its own).
 zs_untracked_key untracked_key(uint32_t ifindex, const Prefix& prefix);
 
 // A commit's changes to the tries: key -> its value (nullopt: removed).
@@ -34,8 +59,8 @@ class UntrackedChanges {
   bool empty() const { return by_key_.empty(); }
 
   // Reads what `trie` holds for each key (a lookup each); new_keys and
-  // removed_keys count against it. Throws when `entries` (the trie's now) + new keys would
-  // not fit: nothing written.
+  // removed_keys count against it. Throws when both slots (`entries` a
+  // slot now, and this one's new keys) would not fit: nothing written.
   void stage(const UntrackedTrie& trie, size_t entries);
   // Writes the changes into trie; undo gets how to put each back.
   void write(const UntrackedTrie& trie, std::vector<std::function<void()>>* undo) const;
