@@ -123,7 +123,7 @@ struct {
 } zs_source_prefixes SEC(".maps");
 
 /* (slot, ifindex, family, source prefix) -> an untracked deny's answer
- * (untracked.h) */
+ * (include/zeroseg/untracked.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);

@@ -27,7 +27,7 @@
 #include "parse.h"
 #include "policy_lookup.h"
 #include "source_check.h"
-#include "untracked.h"
+#include "untracked_deny.h"
 
 
 /* Slow-path results: a verdict and a reason in one return value. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Untracked deny: a prefilter for host uplinks (bpf/lib/untracked.h).
+/* Untracked deny: a prefilter for host uplinks (bpf/lib/untracked_deny.h).
  *
  * A SegmentPolicy ingressDeny rule marked `untracked: true` names source
  * CIDRs only. On the host endpoints the policy selects, a packet from such

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Untracked deny on a host uplink (bpf/lib/untracked.h): a packet from a
+// Untracked deny on a host uplink (bpf/lib/untracked_deny.h): a packet from a
 // source an untracked deny names is dropped before anything else reads
 // it, whatever follows its addresses, through the real XDP and tc ingress
 // programs. An attacker owning such a source tries the forms a parser
@@ -147,7 +147,7 @@ TEST_P(Uplink, AReplyToTheNodesOwnFlowIsDropped) {
 // IPv4 and IPv6 entries never cover each other: an IPv6 ::/0 does not
 // hold IPv4 sources (as ::ffff:0:0/96 would in a shared trie), and an IPv4
 // entry does not hold an IPv4-mapped IPv6 source (the compiler writes
-// ::ffff: entries of its own for IPv4 rules: untracked.cpp).
+// ::ffff: entries of its own for IPv4 rules: untracked_rules.cpp).
 TEST_P(Uplink, FamiliesStayApart) {
   uplink(ZS_MODE_ENFORCE);
   untracked({{"::/0", ZS_UNTRACKED_DENY}});

@@ -3,7 +3,7 @@
 // refusals, compile_untracked's entries against every address judged by
 // the rules themselves, and the compiler giving them to the host
 // endpoints a policy selects (and to no workload), on every path.
-#include "policy/untracked.h"
+#include "policy/untracked_rules.h"
 
 #include <gtest/gtest.h>
 

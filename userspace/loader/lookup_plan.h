@@ -20,7 +20,7 @@ class PrefixLengthUse {
   void add_policy_key(uint32_t peer, uint8_t proto, uint8_t port_plen, int delta);
   // A source validation entry (zs_sources) of family.
   void add_source(uint8_t family, int delta);
-  // Untracked deny trie entries (untracked.h) come or go.
+  // Untracked deny trie entries (include/zeroseg/untracked.h) come or go.
   void add_untracked(int64_t delta) { untracked_ += delta; }
 
   // The plan the datapath follows, longest lengths first; throws when more

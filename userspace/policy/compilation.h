@@ -175,7 +175,7 @@ class Compilation {
   // none came or went. Then compute_modes() need not walk every policy.
   bool keeps_modes(const std::vector<size_t>& changed, const ObjectSet& prev_state, const Compiled& prev) const;
   // Whether a policy changed, added or gone (changed: in policies_; prev's
-  // parts not in policies_) has an untracked rule (untracked.cpp).
+  // parts not in policies_) has an untracked rule (untracked_rules.cpp).
   bool touches_untracked(const std::vector<size_t>& changed, const Compiled& prev) const;
 
   // One policy's part; its rules' meanings are appended to infos.
@@ -183,7 +183,7 @@ class Compilation {
 
   void finish();
   // Each host endpoint's untracked entries, from the policies selecting
-  // it (untracked.cpp); out_.untracked_rules.
+  // it (untracked_rules.cpp); out_.untracked_rules.
   void compile_untracked();
 
   // The built-in policy "Quarantine": the quarantine identity may reach

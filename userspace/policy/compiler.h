@@ -22,7 +22,7 @@
 #include "common/shared_map.h"
 #include "identity/allocator.h"
 #include "policy/objects.h"
-#include "policy/untracked.h"
+#include "policy/untracked_rules.h"
 
 namespace zeroseg {
 
@@ -104,7 +104,7 @@ struct CompiledEndpoint {
   std::vector<IpAddr> ips;
   std::vector<Prefix> allowed_sources;
   std::vector<IpAddr> denied_sources;
-  // A host endpoint's untracked deny entries (untracked.h), sorted.
+  // A host endpoint's untracked deny entries (untracked_rules.h), sorted.
   std::vector<UntrackedEntry> untracked;
 };
 

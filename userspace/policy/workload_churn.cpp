@@ -16,7 +16,7 @@
 // set); a workload labelled zeroseg.io/namespace (aliases_identity); a
 // change of more than kMaxChurn workloads; two workloads claiming one
 // address or interface (the whole compile names them); a host endpoint
-// while some policy has an untracked rule (its entries: untracked.cpp).
+// while some policy has an untracked rule (its entries: untracked_rules.cpp).
 #include <algorithm>
 #include <iterator>
 #include <tuple>

@@ -22,8 +22,8 @@
  * parse, everything it leaves (other shapes, audits, a deny to report
  * with its ports). `policy trace` runs neither: it shows the tracked
  * copy of the rule. */
-#ifndef ZS_BPF_UNTRACKED_H
-#define ZS_BPF_UNTRACKED_H
+#ifndef ZS_BPF_UNTRACKED_DENY_H
+#define ZS_BPF_UNTRACKED_DENY_H
 
 #include "ctx.h"
 #include "endpoint_memo.h"

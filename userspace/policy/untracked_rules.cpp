@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "policy/untracked.h"
+#include "policy/untracked_rules.h"
 
 #include <algorithm>
 #include <map>
