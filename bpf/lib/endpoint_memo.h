@@ -2,7 +2,8 @@
 /* The endpoints read last, remembered per CPU (issue 16). A packet on an
  * uplink, or from a source not its workload's own, reads its interface's
  * endpoint in the source check (zs_source_spoofed); a packet not of a
- * current flow reads it again in the pipeline (zs_endpoint_flow_ctx).
+ * current flow reads it again in the pipeline (zs_endpoint_flow_ctx); a
+ * source an untracked deny names, for the uplink's mode (untracked_deny.h).
  * Each read of zs_endpoints is a call into the kernel's hash map: the key
  * hashed, a bucket walked, the key compared. Cut one step at a time out
  * of a denied packet's path on a veth, each read cost the receiver 50-100

@@ -416,9 +416,9 @@ static __always_inline int zs_datapath(struct zs_ctx *ctx, __u32 from_ifindex, i
 		return ZS_PASS;
 	}
 	rc = zs_parse(ctx, &p);
-	/* before conntrack: an untracked deny's source, and a spoofed packet,
-	 * pass as no one's flow; and whatever the parse found after the
-	 * addresses (zs_parse) */
+	/* before conntrack, so that neither an untracked deny's source nor a
+	 * spoofed packet can ride an established flow; and whatever the
+	 * parse found after the addresses (zs_parse) */
 	if (p.tuple.family && ((untracked == ZS_UNTRACKED_LATER && zs_untracked_denied(cfg, ctx, &p)) ||
 				zs_source_spoofed(cfg, ctx, &p)))
 		return ZS_DROP;
