@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Untracked deny on host uplinks, the first check after the parse
+/* Untracked deny on host uplinks, the first check of an arriving packet
  * (include/zeroseg/untracked.h has the map and the semantics): a packet
  * arriving on an uplink from a source an untracked deny names is dropped
  * before conntrack, the source check and the endpoint's policy, and it

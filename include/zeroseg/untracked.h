@@ -18,9 +18,10 @@
  * again for each longer entry absent in the slot: with excepts and
  * several policies, any number. A trie per slot cost ~45 ns a packet:
  * two maps at one call site are looked up through the helper's indirect
- * call, bench/RESULTS.md.) Key: (slot,
- * ifindex, family, prefix); an IPv4 and an IPv6 prefix never cover each
- * other (no IPv4-mapped aliasing). Value: what the longest match says.
+ * call, bench/RESULTS.md.) Key: (ifindex,
+ * slot, family, prefix); the family byte keeps IPv4 and IPv6 prefixes
+ * apart (the compiler gives each IPv4 rule a ::ffff: copy). Value: what
+ * the longest match says.
  * Rules with `except`, and rules of several policies, compile to prefixes
  * whose longest match answers exactly (compile_untracked): an except is
  * an entry that passes. */

@@ -13,6 +13,7 @@
 
 #include <cstring>
 
+#include "common/error.h"
 #include "datapath_fixture.h"
 
 namespace zeroseg::test {
@@ -267,6 +268,33 @@ TEST_P(Uplink, AChangeIsSeenAtOnce) {
   untracked({});
   EXPECT_TRUE(arrives(from("198.18.1.1")));
   EXPECT_EQ(dp().config().plan[dp().active_slot()].flags & ZS_PLAN_UNTRACKED, 0);
+}
+
+// Both slots share the trie: a change is refused, nothing written, when
+// the slots at their fullest would not fit, which is after the flip, as
+// the old slot catches up (E + N beside E + N), not only while the new
+// one is written (E beside E + N).
+TEST_P(Uplink, AChangeBothSlotsCouldNotHoldIsRefusedWhole) {
+  const uint32_t max = dp().map("zs_untracked").max_entries();
+  Transaction tx(dp());
+  zs_untracked_value v{};
+  v.action = ZS_UNTRACKED_DENY;
+  v.rule_id = kRule;
+  IpAddr a = *IpAddr::parse("10.0.0.0");
+  for (uint32_t i = 0; i < max / 2 + 1; i++) {
+    a.bytes[1] = static_cast<uint8_t>(i >> 16);
+    a.bytes[2] = static_cast<uint8_t>(i >> 8);
+    a.bytes[3] = static_cast<uint8_t>(i);
+    tx.set_untracked(untracked_key(kIfindex, Prefix::host(a)), v);
+  }
+  try {
+    tx.commit();
+    FAIL() << "a change of " << max / 2 + 1 << " entries was taken into a trie of " << max;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nothing was changed"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(dp().untracked(0).entries().empty());
+  EXPECT_TRUE(dp().untracked(1).entries().empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Hooks, Uplink, testing::Values(Variant::xdp_host, Variant::tc_workload),

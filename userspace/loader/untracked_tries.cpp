@@ -53,7 +53,10 @@ void UntrackedChanges::stage(const UntrackedTrie& trie, size_t entries) {
     removed_keys_ += item.before && !item.next;
     items_.push_back(item);
   }
-  size_t needed = 2 * entries + new_keys_;  // both slots, the other one's as now
+  // both slots at their fullest: while this one is written (the other's
+  // E entries beside E + N), and while the other catches up (E + N - R
+  // beside E + N), puts and erases in key order
+  size_t needed = 2 * entries + new_keys_ + (new_keys_ > removed_keys_ ? new_keys_ - removed_keys_ : 0);
   if (needed > trie.ref().max_entries())
     throw Error("map " + trie.ref().name() + " would need " + std::to_string(needed) + " entries, its capacity is " +
                 std::to_string(trie.ref().max_entries()) + ": nothing was changed");
