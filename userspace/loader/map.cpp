@@ -61,6 +61,12 @@ std::vector<std::vector<uint8_t>> MapRef::keys() const {
 
 size_t MapRef::count() const { return keys().size(); }
 
+void check_room(const MapRef& ref, size_t needed) {
+  if (needed > ref.max_entries())
+    throw Error("map " + ref.name() + " would need " + std::to_string(needed) + " entries, its capacity is " +
+                std::to_string(ref.max_entries()) + ": nothing was changed");
+}
+
 void throw_map_layout(const MapRef& ref, size_t key_size, size_t value_size) {
   throw Error("map " + ref.name() + " has key/value sizes " + std::to_string(ref.key_size()) + "/" +
               std::to_string(ref.value_size()) + ", this build expects " +

@@ -91,6 +91,10 @@ class Map {
 
 [[noreturn]] void throw_map_layout(const MapRef& ref, size_t key_size, size_t value_size);
 
+// Throws, before a change writes anything, when ref cannot hold `needed`
+// entries: "map NAME would need N entries, its capacity is C: nothing was changed".
+void check_room(const MapRef& ref, size_t needed);
+
 template <class Key, class Value>
 void Map<Key, Value>::check_failed() const {
   throw_map_layout(ref_, sizeof(Key), sizeof(Value));

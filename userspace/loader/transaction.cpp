@@ -148,13 +148,7 @@ struct Staged {
     }
   }
 
-  void check_capacity(size_t entries) const {
-    size_t needed = entries + new_keys;
-    if (needed > map.ref().max_entries())
-      throw Error("map " + map.ref().name() + " would need " + std::to_string(needed) +
-                  " entries, its capacity is " + std::to_string(map.ref().max_entries()) +
-                  ": nothing was changed");
-  }
+  void check_capacity(size_t entries) const { check_room(map.ref(), entries + new_keys); }
 
   // Phase 1: the new values go into the inactive slot, unseen by packets.
   // In batches (a one-rule change touches ~200 keys: one system call).

@@ -56,10 +56,7 @@ void UntrackedChanges::stage(const UntrackedTrie& trie, size_t entries) {
   // both slots at their fullest: while this one is written (the other's
   // E entries beside E + N), and while the other catches up (E + N - R
   // beside E + N), puts and erases in key order
-  size_t needed = 2 * entries + new_keys_ + (new_keys_ > removed_keys_ ? new_keys_ - removed_keys_ : 0);
-  if (needed > trie.ref().max_entries())
-    throw Error("map " + trie.ref().name() + " would need " + std::to_string(needed) + " entries, its capacity is " +
-                std::to_string(trie.ref().max_entries()) + ": nothing was changed");
+  check_room(trie.ref(), 2 * entries + new_keys_ + (new_keys_ > removed_keys_ ? new_keys_ - removed_keys_ : 0));
 }
 
 void UntrackedChanges::write(const UntrackedTrie& trie, std::vector<std::function<void()>>* undo) const {
