@@ -3,7 +3,6 @@
 
 #include <cstring>
 
-#include "common/error.h"
 
 namespace zeroseg {
 namespace {
