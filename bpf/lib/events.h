@@ -78,28 +78,32 @@ static __always_inline void zs_emit(__u32 ifindex, __u8 hook, const struct zs_pa
 	bpf_ringbuf_submit(ev, zs_event_wakeup());
 }
 
-/* This CPU's budget for deny events, refilled for the time since its last
- * refill (at most one second's worth: its burst); NULL when there is no
- * such budget. Checked before the per-source bucket: a flood from more
- * sources than zs_deny_ratelimit holds made every packet insert a source
- * there (an LRU insert takes the LRU's locks) and report, ~4.7% of the
- * XDP_DROP floor on a veth (issue 16). Past the budget a denied packet
- * costs one per-CPU lookup here. */
-static __always_inline struct zs_deny_budget *zs_deny_budget_refill(const struct zs_config *cfg,
-								    __u64 now)
+/* The coarse clock (CLOCK_MONOTONIC_COARSE) as this CPU read it in this
+ * tick, read again only when jiffies moved: bpf_jiffies64() is inlined
+ * into a load, the clock is a helper call, ~15 ns of a flood's packet on
+ * the untracked deny's path (bench/untracked_bench; conn_tracking.h's
+ * zs_clock does the same for conntrack, and says why a tick's skew
+ * between the two costs nothing). */
+static __always_inline __u64 zs_deny_budget_now(struct zs_deny_budget *b)
 {
-	__u32 zero = 0, rate = cfg->deny_events_per_cpu;
-	struct zs_deny_budget *b;
-	__u64 elapsed, add;
+	__u64 jiffies = bpf_jiffies64();
 
-	if (!rate)
-		return NULL;
-	b = bpf_map_lookup_elem(&zs_deny_budget, &zero);
-	if (!b)
-		return NULL;
-	elapsed = now - b->last_ns;
+	if (b->tick_jiffies != jiffies || !b->tick_ns) {
+		b->tick_ns = bpf_ktime_get_coarse_ns();
+		b->tick_jiffies = jiffies;
+	}
+	return b->tick_ns;
+}
+
+/* b refilled for the time since its last refill, at now (at most one
+ * second's worth: its burst). */
+static __always_inline void zs_deny_budget_fill(const struct zs_config *cfg,
+						struct zs_deny_budget *b, __u64 now)
+{
+	__u64 rate = cfg->deny_events_per_cpu, elapsed = now - b->last_ns, add;
+
 	if (!elapsed)
-		return b; /* the coarse clock moves once a tick: no division per packet */
+		return; /* the coarse clock moves once a tick: no division per packet */
 	if (elapsed > ZS_NS_PER_SEC)
 		elapsed = ZS_NS_PER_SEC; /* no overflow below */
 	add = elapsed * rate / ZS_NS_PER_SEC;
@@ -107,6 +111,25 @@ static __always_inline struct zs_deny_budget *zs_deny_budget_refill(const struct
 		b->tokens = b->tokens + add > rate ? rate : b->tokens + add;
 		b->last_ns = now;
 	}
+}
+
+/* This CPU's budget for deny events (NULL when there is no such budget),
+ * refilled to now. Checked before the per-source bucket: a flood from more
+ * sources than zs_deny_ratelimit holds made every packet insert a source
+ * there (an LRU insert takes the LRU's locks) and report, ~4.7% of the
+ * XDP_DROP floor on a veth (issue 16). Past the budget a denied packet
+ * costs one per-CPU lookup here. */
+static __always_inline struct zs_deny_budget *zs_deny_budget_refill(const struct zs_config *cfg,
+								    __u64 now)
+{
+	__u32 zero = 0;
+	struct zs_deny_budget *b;
+
+	if (!cfg->deny_events_per_cpu)
+		return NULL;
+	b = bpf_map_lookup_elem(&zs_deny_budget, &zero);
+	if (b)
+		zs_deny_budget_fill(cfg, b, now);
 	return b;
 }
 
@@ -194,6 +217,34 @@ static __always_inline void zs_deny_over_budget(const struct zs_config *cfg,
 		__sync_fetch_and_add(&s->suppressed, 1);
 }
 
+/* The source's bucket of deny events (zs_deny_ratelimit), refilled to
+ * now; NULL when the source has none yet. */
+static __always_inline struct zs_ratelimit *zs_deny_bucket(const struct zs_config *cfg,
+							   const __u32 *saddr, __u64 now)
+{
+	struct zs_ratelimit *rl = bpf_map_lookup_elem(&zs_deny_ratelimit, saddr);
+	__u64 refill;
+
+	if (!rl)
+		return NULL;
+	refill = (now - rl->last_ns) * cfg->deny_events_per_sec / ZS_NS_PER_SEC;
+	if (refill) {
+		__u64 tokens = rl->tokens + refill;
+
+		rl->tokens = tokens > cfg->deny_events_burst ? cfg->deny_events_burst : tokens;
+		rl->last_ns = now;
+	}
+	return rl;
+}
+
+/* A deny its source's empty bucket holds back: counted, and in the
+ * bucket, for the source's next reported deny to name in `suppressed`. */
+static __always_inline void zs_deny_bucket_hold(struct zs_ratelimit *rl)
+{
+	rl->suppressed++;
+	zs_count(ZS_CTR_EVENTS_SUPPRESSED, 0);
+}
+
 /* Token bucket per source address for deny events, within this CPU's
  * budget (zs_deny_budget_refill): returns 1 when this deny may be
  * reported, and how many of this source's were suppressed since its last
@@ -204,7 +255,6 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 {
 	struct zs_deny_budget *budget = zs_deny_budget_refill(cfg, now);
 	struct zs_ratelimit *rl, fresh = {};
-	__u64 refill;
 
 	if (budget) {
 		if (!budget->tokens) {
@@ -215,7 +265,7 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 	}
 	if (!cfg->deny_events_per_sec)
 		return 1;
-	rl = bpf_map_lookup_elem(&zs_deny_ratelimit, t->saddr);
+	rl = zs_deny_bucket(cfg, t->saddr, now);
 	if (!rl) {
 		fresh.last_ns = now;
 		fresh.tokens = cfg->deny_events_burst ? cfg->deny_events_burst - 1 : 0;
@@ -226,16 +276,8 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 			*suppressed = zs_deny_known_claim(t);
 		return 1;
 	}
-	refill = (now - rl->last_ns) * cfg->deny_events_per_sec / ZS_NS_PER_SEC;
-	if (refill) {
-		__u64 tokens = rl->tokens + refill;
-
-		rl->tokens = tokens > cfg->deny_events_burst ? cfg->deny_events_burst : tokens;
-		rl->last_ns = now;
-	}
 	if (!rl->tokens) {
-		rl->suppressed++;
-		zs_count(ZS_CTR_EVENTS_SUPPRESSED, 0);
+		zs_deny_bucket_hold(rl);
 		if (budget)
 			budget->tokens++;
 		return 0;

@@ -106,17 +106,18 @@ static __always_inline int zs_untracked_denied(const struct zs_config *cfg,
 enum zs_untracked_early {
 	ZS_UNTRACKED_CLEAR = 0,   /* no untracked deny holds the source: nothing after */
 	ZS_UNTRACKED_LATER = 1,   /* look after the parse (zs_untracked_denied) */
-	ZS_UNTRACKED_DROPPED = 2, /* dropped, counted, its event over the budget */
+	ZS_UNTRACKED_DROPPED = 2, /* dropped, counted, its event held back */
 };
 
 /* A flood's packets, before the parse: an untagged IPv4 or IPv6 frame's
  * source, read from the bytes zs_parse reads it from (the fixed header,
- * whole), looked up; a source denied, on an enforcing uplink, with the
- * deny events' budget empty (under a flood, nearly every packet) is
- * dropped here and counted as the look after the parse would count it
- * (verdict, reason, suppressed, over budget), at the cost of a lookup and
- * a few counters. Anything else, the look after the
- * parse decides: a frame of another shape (VLAN tags, truncated), an
+ * whole), looked up; a source denied, on an enforcing uplink, whose deny
+ * event would be held back (this CPU's budget spent, or the source's
+ * bucket empty: under a flood, from many sources or from one, nearly
+ * every packet) is dropped here and counted as the look after the parse
+ * would count it, at the cost of a lookup, the source's bucket (when the
+ * budget is not spent) and a few counters. Anything else, the look after
+ * the parse decides: a frame of another shape (VLAN tags, truncated), an
  * audit, an event to send (it names ports). */
 static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 ifindex, __u32 len)
 {
@@ -125,10 +126,11 @@ static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 
 	struct ethhdr *eth = data;
 	const struct zs_config *cfg;
 	struct zs_deny_budget *budget;
+	struct zs_ratelimit *rl;
 	struct zs_endpoint ep;
 	struct zs_counters *cs;
-	__u32 zero = 0, slot;
-	__u64 generation;
+	__u32 zero = 0, slot, held;
+	__u64 generation, now;
 
 	cfg = bpf_map_lookup_elem(&zs_config, &zero);
 	if (!cfg)
@@ -165,13 +167,29 @@ static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 
 	if (v->action != ZS_UNTRACKED_DENY || !zs_endpoint_memo_get(ifindex, generation, &ep) ||
 	    ep.kind != ZS_ATTACH_HOST || ep.mode[ZS_DIR_INGRESS] != ZS_MODE_ENFORCE)
 		return ZS_UNTRACKED_LATER;
-	budget = zs_deny_budget_refill(cfg, bpf_ktime_get_coarse_ns());
-	if (!budget || budget->tokens)
+	/* the event's fate, as zs_deny_event_allowed decides it (key.addr is
+	 * the source as a tuple holds it: IPv4 in the first word) */
+	budget = cfg->deny_events_per_cpu ? bpf_map_lookup_elem(&zs_deny_budget, &zero) : NULL;
+	if (!budget)
 		return ZS_UNTRACKED_LATER;
-	/* as zs_finish and zs_deny_over_budget count, in one lookup; not in
-	 * the source's slot of zs_deny_known_sources (a random line per
-	 * packet, ~20 ns: bench/RESULTS.md): a blocklisted source reaches
-	 * nothing a scan of which detection could report */
+	now = zs_deny_budget_now(budget);
+	zs_deny_budget_fill(cfg, budget, now);
+	if (budget->tokens) {
+		if (!cfg->deny_events_per_sec)
+			return ZS_UNTRACKED_LATER;
+		rl = zs_deny_bucket(cfg, key.addr, now);
+		if (!rl || rl->tokens)
+			return ZS_UNTRACKED_LATER; /* an event to send */
+		rl->suppressed++;
+		held = ZS_CTR_EVENTS_SUPPRESSED;
+	} else {
+		held = ZS_CTR_EVENTS_OVER_BUDGET;
+	}
+	/* as zs_finish, zs_deny_bucket_hold and zs_deny_over_budget count, in
+	 * one lookup; past the budget, not in the source's slot of
+	 * zs_deny_known_sources (a random line per packet, ~20 ns:
+	 * bench/RESULTS.md): a blocklisted source reaches nothing a scan of
+	 * which detection could report */
 	cs = bpf_map_lookup_elem(&zs_counters, &zero);
 	if (cs) {
 		cs->slot[ZS_CTR_VERDICT(ZS_VERDICT_DENIED, ZS_DIR_INGRESS)].packets++;
@@ -179,7 +197,8 @@ static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 
 		cs->slot[ZS_CTR_REASON(ZS_REASON_UNTRACKED_DENY)].packets++;
 		cs->slot[ZS_CTR_REASON(ZS_REASON_UNTRACKED_DENY)].bytes += len;
 		cs->slot[ZS_CTR_EVENTS_SUPPRESSED].packets++;
-		cs->slot[ZS_CTR_EVENTS_OVER_BUDGET].packets++;
+		if (held == ZS_CTR_EVENTS_OVER_BUDGET)
+			cs->slot[ZS_CTR_EVENTS_OVER_BUDGET].packets++;
 	}
 	return ZS_UNTRACKED_DROPPED;
 }

@@ -46,13 +46,17 @@ struct zs_ratelimit {
 };
 
 /* deny_budget (per-CPU array of one): every deny event of this CPU, from
- * any source, draws on one token bucket (zs_config.deny_events_per_cpu) */
+ * any source, draws on one token bucket (zs_config.deny_events_per_cpu);
+ * beside it, this CPU's coarse clock as read in the tick tick_jiffies
+ * (0: not read yet), so that a flood's packet reads no clock */
 struct zs_deny_budget {
 	__u64 last_ns;
 	__u64 tokens;
+	__u64 tick_jiffies;
+	__u64 tick_ns;
 };
 
 ZS_STATIC_ASSERT(sizeof(struct zs_event) == 80, "zs_event ABI");
-ZS_STATIC_ASSERT(sizeof(struct zs_deny_budget) == 16, "zs_deny_budget ABI");
+ZS_STATIC_ASSERT(sizeof(struct zs_deny_budget) == 32, "zs_deny_budget ABI");
 
 #endif

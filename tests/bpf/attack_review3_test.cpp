@@ -106,17 +106,6 @@ class AttackReview3Test : public DatapathTest {
     sched_setaffinity(0, sizeof(set), &set);
     pinned_ = true;
   }
-  std::vector<zs_event> drain_events() {
-    std::vector<zs_event> out;
-    auto cb = [](void* ctx, void* data, size_t size) {
-      if (size >= sizeof(zs_event)) static_cast<std::vector<zs_event>*>(ctx)->push_back(*static_cast<zs_event*>(data));
-      return 0;
-    };
-    ring_buffer* rb = ring_buffer__new(dp().map("zs_events").fd(), cb, &out, nullptr);
-    ring_buffer__consume(rb);
-    ring_buffer__free(rb);
-    return out;
-  }
   bool pinned_ = false;
 };
 

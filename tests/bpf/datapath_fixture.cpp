@@ -72,6 +72,18 @@ uint32_t DatapathTest::retval(uint8_t direction, const std::vector<uint8_t>& pac
   return test_run(dp_->program_fd(p), p, packet, kIfindex).retval;
 }
 
+std::vector<zs_event> DatapathTest::drain_events() {
+  std::vector<zs_event> out;
+  auto cb = [](void* ctx, void* data, size_t size) {
+    if (size >= sizeof(zs_event)) static_cast<std::vector<zs_event>*>(ctx)->push_back(*static_cast<zs_event*>(data));
+    return 0;
+  };
+  ring_buffer* rb = ring_buffer__new(dp_->map("zs_events").fd(), cb, &out, nullptr);
+  ring_buffer__consume(rb);
+  ring_buffer__free(rb);
+  return out;
+}
+
 bool DatapathTest::send(uint8_t direction, const std::vector<uint8_t>& packet) {
   return test_run_passed(program_for(direction), retval(direction, packet));
 }

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <zeroseg/event.h>
 #include <zeroseg/identity.h>
 
 #include <memory>
@@ -92,6 +93,8 @@ class DatapathTest : public testing::TestWithParam<Variant> {
   void add_rule(const RuleSpec& r, Transaction* tx = nullptr);
   void remove_rule(const RuleSpec& r);
   uint64_t counter(uint32_t idx) { return dp_->counter(idx).packets; }
+  // The event records waiting in zs_events, taken off the ring.
+  std::vector<zs_event> drain_events();
 
   static std::unique_ptr<Datapath> dp_;
 };

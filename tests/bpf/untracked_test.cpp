@@ -6,11 +6,13 @@
 // might let past: fragments (a later one alone), VLAN tags, IPv6
 // extension headers, truncated headers, a reply to a flow the node
 // opened, an IPv4-mapped IPv6 source.
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <zeroseg/types.h>
 #include <zeroseg/event.h>
 #include <zeroseg/identity.h>
 
+#include <array>
 #include <cstring>
 
 #include "common/error.h"
@@ -203,16 +205,7 @@ TEST_P(Uplink, ADropIsReportedAsADenyAnAuditIsNot) {
   uplink(ZS_MODE_ENFORCE);
   untracked({{"198.18.0.0/15", ZS_UNTRACKED_DENY}, {"198.18.9.0/24", ZS_UNTRACKED_AUDIT}});
   std::vector<zs_event> events;
-  auto drain = [&] {
-    events.clear();
-    auto cb = [](void* ctx, void* data, size_t size) {
-      if (size >= sizeof(zs_event)) static_cast<std::vector<zs_event>*>(ctx)->push_back(*static_cast<zs_event*>(data));
-      return 0;
-    };
-    ring_buffer* rb = ring_buffer__new(dp().map("zs_events").fd(), cb, &events, nullptr);
-    ring_buffer__consume(rb);
-    ring_buffer__free(rb);
-  };
+  auto drain = [&] { events = drain_events(); };
   drain();
   EXPECT_FALSE(arrives(tcp("198.18.0.5", "192.0.2.1", 40000, 22)));
   drain();
@@ -248,6 +241,45 @@ TEST_P(Uplink, AFloodReportsWithinTheBudget) {
     EXPECT_FALSE(arrives(udp("198.18.0." + std::to_string(i), "192.0.2.1")));
   EXPECT_EQ(untracked_drops(), 200u);
   EXPECT_GE(counter(ZS_CTR_EVENTS_OVER_BUDGET) - over, 180u);
+}
+
+// A flood from one source is held by its own bucket, before the parse
+// (untracked_deny.h's early look): it draws nothing from the CPU's budget,
+// which still reports another source, and its held denies are named in
+// `suppressed` on its next report.
+TEST_P(Uplink, AFloodFromOneSourceLeavesTheBudgetToOthers) {
+  OnOneCpu pin;
+  uplink(ZS_MODE_ENFORCE);
+  untracked({{"198.18.0.0/15", ZS_UNTRACKED_DENY}});
+  dp().set_deny_event_rate(1, 3);  // a source: 3 events, then one a second
+  dp().set_deny_event_budget(5);   // the CPU: 5 (the fixture's budget is full)
+  drain_events();
+  const uint64_t suppressed = counter(ZS_CTR_EVENTS_SUPPRESSED), over = counter(ZS_CTR_EVENTS_OVER_BUDGET);
+  const int flood = 50;
+  for (int i = 0; i < flood; i++) EXPECT_FALSE(arrives(udp("198.18.0.1", "192.0.2.1")));
+  size_t reported = drain_events().size();
+  EXPECT_GE(reported, 3u);
+  EXPECT_LE(reported, 4u);  // (a second may pass: one more token)
+  EXPECT_EQ(counter(ZS_CTR_EVENTS_SUPPRESSED) - suppressed, flood - reported);
+  EXPECT_EQ(counter(ZS_CTR_EVENTS_OVER_BUDGET), over) << "the held denies drew on the budget";
+  EXPECT_EQ(untracked_drops(), uint64_t{flood});
+  // another source is still reported: the budget has 5 - reported left
+  EXPECT_FALSE(arrives(udp("198.18.0.2", "192.0.2.1")));
+  auto other = drain_events();
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_EQ(std::memcmp(&other[0].tuple.saddr[0], IpAddr::parse("198.18.0.2")->bytes.data(), 4), 0);
+  // the flooding source's bucket given a token: its next report names
+  // every deny held since its last one
+  std::array<uint32_t, 4> key{};
+  std::memcpy(key.data(), IpAddr::parse("198.18.0.1")->bytes.data(), 4);
+  zs_ratelimit rl{};
+  ASSERT_EQ(bpf_map_lookup_elem(dp().map("zs_deny_ratelimit").fd(), key.data(), &rl), 0);
+  rl.tokens = 1;
+  ASSERT_EQ(bpf_map_update_elem(dp().map("zs_deny_ratelimit").fd(), key.data(), &rl, BPF_EXIST), 0);
+  EXPECT_FALSE(arrives(udp("198.18.0.1", "192.0.2.1")));
+  auto next = drain_events();
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].suppressed, flood - reported);
 }
 
 // A change is seen whole at the flip: packets read one trie, the other

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: Apache-2.0
+// ns/packet of an untracked deny on a host uplink (bpf/lib/untracked_deny.h)
+// through BPF_PROG_TEST_RUN, XDP, against two programs measured in the same
+// rounds: XDP_PASS (the floor) and a bare stateless CIDR filter (an LPM trie
+// of IPv4 sources, no counters, no event: zs_floor_lpm_xdp in
+// bpf/floor.bpf.c, the peer the veth bench calls xdp-lpm-deny).
+//
+//   sudo build/bench/untracked_bench [--rounds N] [--rules N]
+//
+// A denied packet (a flood's: the deny events' budget spent) and an allowed
+// one (its source in no untracked rule, then judged by policy) each repeat
+// one packet: caches stay warm, so this is the instruction path's cost, not
+// the packet's cache miss a real NIC or veth adds (bench/veth_deny.sh has
+// that). Best of N interleaved rounds of 100k runs each.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <zeroseg/identity.h>
+#include <zeroseg/types.h>
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "floor.skel.h"
+#include "loader/datapath.h"
+#include "loader/test_run.h"
+#include "loader/transaction.h"
+#include "loader/untracked_tries.h"
+#include "net/packet_builder.h"
+
+using namespace zeroseg;
+
+namespace {
+
+constexpr uint32_t kIfindex = 1;  // lo: test runs need a real device
+constexpr uint32_t kRepeat = 100000;
+
+struct FloorDeleter {
+  void operator()(floor_bpf* s) const { floor_bpf__destroy(s); }
+};
+
+std::vector<uint8_t> udp_from(const std::string& src) {
+  return PacketBuilder().eth().ipv4(src, "198.51.100.1").udp(40000, 9).payload(18).build();
+}
+
+// The uplink (host, ingress enforced) and the untracked deny of
+// 198.18.0.0/15, as bench/veth_deny.sh's zeroseg-xdp-untracked row.
+void install(Datapath& dp) {
+  Transaction tx(dp);
+  zs_endpoint ep{};
+  ep.identity = ZS_ID_HOST;
+  ep.kind = ZS_ATTACH_HOST;
+  ep.mode[ZS_DIR_INGRESS] = ep.mode[ZS_DIR_EGRESS] = ZS_MODE_ENFORCE;
+  tx.set_endpoint(kIfindex, ep);
+  zs_untracked_value deny{};
+  deny.action = ZS_UNTRACKED_DENY;
+  deny.rule_id = 1;
+  tx.set_untracked(untracked_key(kIfindex, *Prefix::parse("198.18.0.0/15")), deny);
+  tx.commit();
+}
+
+void fill_floor(floor_bpf* skel, uint32_t rules) {
+  int fd = bpf_map__fd(skel->maps.zs_floor_lpm);
+  struct Key {
+    uint32_t prefixlen, addr;
+  };
+  uint32_t deny = 1, pass = 0;
+  Key k{15, htonl(0xc6120000u)};  // 198.18.0.0/15
+  if (bpf_map_update_elem(fd, &k, &deny, BPF_ANY)) throw Error("filling the LPM floor failed");
+  for (uint32_t i = 0; i < rules; i++) {
+    Key r{32, htonl(0x64400000u + i)};  // 100.64.0.0 + i, as veth_deny.sh's allow rules
+    if (bpf_map_update_elem(fd, &r, &pass, BPF_ANY)) throw Error("filling the LPM floor failed");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  int rounds = 50;
+  uint32_t rules = 10000;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
+    else if (a == "--rules" && i + 1 < argc) rules = static_cast<uint32_t>(std::atoi(argv[++i]));
+    else throw Error("usage: untracked_bench [--rounds N] [--rules N]");
+  }
+  // a flood from one source (its bucket empty, the budget not spent) and
+  // from many (the budget spent: one event a second here)
+  auto dp = Datapath::load({.pin = false});
+  install(*dp);
+  auto spent = Datapath::load({.pin = false});
+  install(*spent);
+  spent->set_deny_event_budget(1);
+  std::unique_ptr<floor_bpf, FloorDeleter> floor(floor_bpf__open_and_load());
+  if (!floor) throw Error("loading the floor programs failed");
+  fill_floor(floor.get(), rules);
+
+  const Program xdp = Program::xdp_ingress;
+  const auto denied = udp_from("198.18.7.9"), allowed = udp_from("203.0.113.9");
+  const int zs = dp->program_fd(xdp), zs_spent = spent->program_fd(xdp), pass = bpf_program__fd(floor->progs.zs_floor_xdp),
+            lpm = bpf_program__fd(floor->progs.zs_floor_lpm_xdp);
+  // the budget spent, as under a flood; and every program's answer checked
+  for (int i = 0; i < 10; i++) test_run(zs, xdp, denied, kIfindex, kRepeat);
+  for (int i = 0; i < 10; i++) test_run(zs_spent, xdp, denied, kIfindex, kRepeat);
+  if (test_run_passed(xdp, test_run(zs, xdp, denied, kIfindex).retval) ||
+      test_run_passed(xdp, test_run(zs_spent, xdp, denied, kIfindex).retval) ||
+      test_run_passed(xdp, test_run(lpm, xdp, denied, kIfindex).retval) ||
+      !test_run_passed(xdp, test_run(lpm, xdp, allowed, kIfindex).retval))
+    throw Error("a program did not answer as the bench expects");
+
+  double best[5] = {1e18, 1e18, 1e18, 1e18, 1e18};
+  for (int r = 0; r < rounds; r++) {
+    best[0] = std::min<double>(best[0], test_run(pass, xdp, denied, kIfindex, kRepeat).duration_ns);
+    best[1] = std::min<double>(best[1], test_run(lpm, xdp, denied, kIfindex, kRepeat).duration_ns);
+    best[2] = std::min<double>(best[2], test_run(zs, xdp, denied, kIfindex, kRepeat).duration_ns);
+    best[3] = std::min<double>(best[3], test_run(zs_spent, xdp, denied, kIfindex, kRepeat).duration_ns);
+    best[4] = std::min<double>(best[4], test_run(lpm, xdp, allowed, kIfindex, kRepeat).duration_ns);
+  }
+  std::printf("| program (XDP, test_run, best of %d x %u) | ns/packet | over the floor |\n", rounds, kRepeat);
+  std::printf("|---|---:|---:|\n");
+  const char* names[] = {"XDP_PASS (floor)", "LPM deny, denied", "untracked deny, the source's bucket empty",
+                         "untracked deny, the budget spent", "LPM deny, passed"};
+  for (int i = 0; i < 5; i++) std::printf("| %s | %.1f | %.1f |\n", names[i], best[i], best[i] - best[0]);
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "untracked_bench: %s\n", e.what());
+  return 1;
+}
