@@ -7,7 +7,7 @@ hand-written history stays) and the PNG plots.
 
 RUN_DIR holds machine.json, stages.json (each stage's command, seconds,
 exit code) and what the stages wrote: datapath.jsonl, tcp.jsonl,
-veth.jsonl, apply.md, events.md. Exits non-zero when a stage's output is
+veth.jsonl, untracked.md, apply.md, events.md. Exits non-zero when a stage's output is
 missing or does not parse.
 """
 import json
@@ -265,7 +265,8 @@ def main():
     summary.append(f"TCP through zeroseg: {figs['tput_1']:.2f}x / {figs['tput_4']:.2f}x the throughput of no filter "
                    f"(1 / 4 streams; target >= 0.95), {figs['rr_added_us']:+.1f} us a round trip (target <= 2), "
                    f"{figs['conn_vs_nft']:.2f}x nftables' connections/s (target >= 1)")
-    for name, title in (("apply", "Control plane (bench/apply_bench)"), ("events", "Telemetry (bench/events_bench)")):
+    for name, title in (("untracked", "Untracked deny through test_run (bench/untracked_bench)"),
+                        ("apply", "Control plane (bench/apply_bench)"), ("events", "Telemetry (bench/events_bench)")):
         text = open(os.path.join(run_dir, f"{name}.md")).read().strip()
         if "|---" not in text:
             raise ValueError(f"{name}.md: no table")

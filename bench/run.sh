@@ -3,6 +3,8 @@
 #   veth      denied traffic on a veth, pps per system, and the rate each takes
 #             without loss from a paced sender (bench/veth_deny.sh)
 #   datapath  ns/packet by scenario, family, hook and rules (datapath_bench)
+#   untracked an uplink's untracked deny against XDP_PASS and a bare LPM
+#             filter, through test_run (untracked_bench)
 #   tcp       iperf3, round trip, connections/s through a node (tcp_paths.sh)
 #   apply     the control plane at scale (apply_bench)
 #   events    the telemetry pipeline (events_bench)
@@ -39,7 +41,7 @@ done
 q=""; [ $quick = 1 ] && q=--quick
 
 build=$(realpath "${ZS_BUILD_DIR:-$root/build}")
-for b in userspace/zeroseg bench/datapath_bench bench/apply_bench bench/events_bench bench/tcp_load bench/ring_drain bench/flood; do
+for b in userspace/zeroseg bench/datapath_bench bench/untracked_bench bench/apply_bench bench/events_bench bench/tcp_load bench/ring_drain bench/flood; do
   [ -x "$build/$b" ] || { echo "FAIL: $build/$b missing: build first (cmake --build build)" >&2; exit 1; }
 done
 
@@ -97,6 +99,10 @@ else
 fi
 stage datapath "sudo build/bench/datapath_bench${q:+ $q} --json OUT" \
   "$build/bench/datapath_bench" $q --json "$run_dir/datapath.jsonl" || failed_stages+=" datapath"
+rounds=50; [ $quick = 1 ] && rounds=3
+stage untracked "sudo build/bench/untracked_bench --rounds $rounds" \
+  "$build/bench/untracked_bench" --rounds $rounds || failed_stages+=" untracked"
+cp "$run_dir/untracked.out" "$run_dir/untracked.md"
 stage tcp "sudo bench/tcp_paths.sh build/userspace/zeroseg build/bench/tcp_load OUT${q:+ $q}" \
   bash "$here/tcp_paths.sh" "$build/userspace/zeroseg" "$build/bench/tcp_load" "$run_dir/tcp.jsonl" $q || failed_stages+=" tcp"
 stage apply "sudo build/bench/apply_bench${q:+ $q}" "$build/bench/apply_bench" $q || failed_stages+=" apply"
