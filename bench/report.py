@@ -7,8 +7,8 @@ hand-written history stays) and the PNG plots.
 
 RUN_DIR holds machine.json, stages.json (each stage's command, seconds,
 exit code) and what the stages wrote: datapath.jsonl, tcp.jsonl,
-veth.jsonl, untracked.md, apply.md, events.md. Exits non-zero when a stage's output is
-missing or does not parse.
+veth.jsonl, untracked.md, apply.md, events.md. Exits non-zero when a
+stage's output is missing or does not parse.
 """
 import json
 import os
@@ -234,6 +234,14 @@ def save(fig, plots, name):
     plt.close(fig)
 
 
+def table_section(run_dir, name, title, command):
+    """A stage's own markdown table (NAME.md), under its title and command."""
+    text = open(os.path.join(run_dir, f"{name}.md")).read().strip()
+    if "|---" not in text:
+        raise ValueError(f"{name}.md: no table")
+    return [f"### {title}", "", f"`{command}`", "", text, ""]
+
+
 def main():
     run_dir, results_md, plots = sys.argv[1:4]
     os.makedirs(plots, exist_ok=True)
@@ -257,6 +265,8 @@ def main():
         sec += ["![pps per system](plots/veth_pps.png)", ""]
     lines, ratios = datapath_section(read_jsonl(os.path.join(run_dir, "datapath.jsonl")), cmd["datapath"], plots)
     sec += lines + ["![ns/packet vs rules](plots/datapath_ns_vs_rules.png)", ""]
+    sec += table_section(run_dir, "untracked", "Untracked deny through test_run (bench/untracked_bench)",
+                         cmd["untracked"])
     worst = max(ratios.items(), key=lambda kv: kv[1])
     summary.append(f"cost from the fewest rules to the most, worst: {worst[1]:.2f}x "
                    f"({' '.join(worst[0])}; target <= {FLAT_TARGET}x)")
@@ -265,12 +275,8 @@ def main():
     summary.append(f"TCP through zeroseg: {figs['tput_1']:.2f}x / {figs['tput_4']:.2f}x the throughput of no filter "
                    f"(1 / 4 streams; target >= 0.95), {figs['rr_added_us']:+.1f} us a round trip (target <= 2), "
                    f"{figs['conn_vs_nft']:.2f}x nftables' connections/s (target >= 1)")
-    for name, title in (("untracked", "Untracked deny through test_run (bench/untracked_bench)"),
-                        ("apply", "Control plane (bench/apply_bench)"), ("events", "Telemetry (bench/events_bench)")):
-        text = open(os.path.join(run_dir, f"{name}.md")).read().strip()
-        if "|---" not in text:
-            raise ValueError(f"{name}.md: no table")
-        sec += [f"### {title}", "", f"`{cmd[name]}`", "", text, ""]
+    for name, title in (("apply", "Control plane (bench/apply_bench)"), ("events", "Telemetry (bench/events_bench)")):
+        sec += table_section(run_dir, name, title, cmd[name])
     sec.append(END)
 
     old = open(results_md).read() if os.path.exists(results_md) else "# Benchmark results\n"

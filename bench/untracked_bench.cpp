@@ -2,16 +2,20 @@
 // ns/packet of an untracked deny on a host uplink (bpf/lib/untracked_deny.h)
 // through BPF_PROG_TEST_RUN, XDP, against two programs measured in the same
 // rounds: XDP_PASS (the floor) and a bare stateless CIDR filter (an LPM trie
-// of IPv4 sources, no counters, no event: zs_floor_lpm_xdp in
-// bpf/floor.bpf.c, the peer the veth bench calls xdp-lpm-deny).
+// of IPv4 sources, no counters, no event, no port check: zs_floor_lpm_xdp
+// in bpf/floor.bpf.c, veth_deny.sh's xdp-lpm-deny row without its udp/9).
 //
 //   sudo build/bench/untracked_bench [--rounds N] [--rules N]
+//     --rounds  interleaved rounds of 100k runs each, the best kept (50)
+//     --rules   /32 keys beside the deny /15 in the LPM filter's trie (10000);
+//               zeroseg's trie holds the /15 alone, as veth_deny.sh's
 //
-// A denied packet (a flood's: the deny events' budget spent) and an allowed
-// one (its source in no untracked rule, then judged by policy) each repeat
-// one packet: caches stay warm, so this is the instruction path's cost, not
-// the packet's cache miss a real NIC or veth adds (bench/veth_deny.sh has
-// that). Best of N interleaved rounds of 100k runs each.
+// Rows: the LPM filter on a denied and on a passed packet; zeroseg on a
+// denied packet whose event its source's empty bucket holds back (a flood
+// from one source: the budget keeps its tokens) and one the CPU's spent
+// budget does (a flood from many sources). Each repeats one packet, so
+// caches stay warm: the instruction path's cost, without the packet's
+// cache miss a veth adds (bench/veth_deny.sh has that).
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <zeroseg/identity.h>
@@ -71,12 +75,12 @@ void fill_floor(floor_bpf* skel, uint32_t rules) {
   struct Key {
     uint32_t prefixlen, addr;
   };
-  uint32_t deny = 1, pass = 0;
+  uint32_t deny = 1, no = 0;
   Key k{15, htonl(0xc6120000u)};  // 198.18.0.0/15
   if (bpf_map_update_elem(fd, &k, &deny, BPF_ANY)) throw Error("filling the LPM floor failed");
   for (uint32_t i = 0; i < rules; i++) {
     Key r{32, htonl(0x64400000u + i)};  // 100.64.0.0 + i, as veth_deny.sh's allow rules
-    if (bpf_map_update_elem(fd, &r, &pass, BPF_ANY)) throw Error("filling the LPM floor failed");
+    if (bpf_map_update_elem(fd, &r, &no, BPF_ANY)) throw Error("filling the LPM floor failed");
   }
 }
 
@@ -91,43 +95,50 @@ int main(int argc, char** argv) try {
     else if (a == "--rules" && i + 1 < argc) rules = static_cast<uint32_t>(std::atoi(argv[++i]));
     else throw Error("usage: untracked_bench [--rounds N] [--rules N]");
   }
+  if (rounds < 1) throw Error("--rounds: at least 1");
   // a flood from one source (its bucket empty, the budget not spent) and
   // from many (the budget spent: one event a second here)
-  auto dp = Datapath::load({.pin = false});
-  install(*dp);
-  auto spent = Datapath::load({.pin = false});
-  install(*spent);
-  spent->set_deny_event_budget(1);
+  auto one_source = Datapath::load({.pin = false});
+  install(*one_source);
+  auto budget_spent = Datapath::load({.pin = false});
+  install(*budget_spent);
+  budget_spent->set_deny_event_budget(1);
   std::unique_ptr<floor_bpf, FloorDeleter> floor(floor_bpf__open_and_load());
   if (!floor) throw Error("loading the floor programs failed");
   fill_floor(floor.get(), rules);
 
   const Program xdp = Program::xdp_ingress;
-  const auto denied = udp_from("198.18.7.9"), allowed = udp_from("203.0.113.9");
-  const int zs = dp->program_fd(xdp), zs_spent = spent->program_fd(xdp), pass = bpf_program__fd(floor->progs.zs_floor_xdp),
-            lpm = bpf_program__fd(floor->progs.zs_floor_lpm_xdp);
-  // the budget spent, as under a flood; and every program's answer checked
-  for (int i = 0; i < 10; i++) test_run(zs, xdp, denied, kIfindex, kRepeat);
-  for (int i = 0; i < 10; i++) test_run(zs_spent, xdp, denied, kIfindex, kRepeat);
-  if (test_run_passed(xdp, test_run(zs, xdp, denied, kIfindex).retval) ||
-      test_run_passed(xdp, test_run(zs_spent, xdp, denied, kIfindex).retval) ||
-      test_run_passed(xdp, test_run(lpm, xdp, denied, kIfindex).retval) ||
-      !test_run_passed(xdp, test_run(lpm, xdp, allowed, kIfindex).retval))
-    throw Error("a program did not answer as the bench expects");
+  const auto denied = udp_from("198.18.7.9"), passed = udp_from("203.0.113.9");
+  const int lpm = bpf_program__fd(floor->progs.zs_floor_lpm_xdp);
+  struct Row {
+    const char* name;
+    int fd;
+    const std::vector<uint8_t>& packet;
+    bool drops;
+    double best = 1e18;
+  };
+  std::vector<Row> rows = {
+      {"XDP_PASS (floor)", bpf_program__fd(floor->progs.zs_floor_xdp), denied, false},
+      {"LPM filter, denied", lpm, denied, true},
+      {"untracked deny, one source (its bucket empty)", one_source->program_fd(xdp), denied, true},
+      {"untracked deny, many sources (the budget spent)", budget_spent->program_fd(xdp), denied, true},
+      {"LPM filter, passed", lpm, passed, false},
+  };
+  // the buckets and the budget emptied, as under a flood; every row's
+  // answer checked
+  for (int i = 0; i < 10; i++)
+    for (const Row& row : rows) test_run(row.fd, xdp, row.packet, kIfindex, kRepeat);
+  for (const Row& row : rows)
+    if (test_run_passed(xdp, test_run(row.fd, xdp, row.packet, kIfindex).retval) == row.drops)
+      throw Error(std::string(row.name) + ": not the answer the bench expects");
 
-  double best[5] = {1e18, 1e18, 1e18, 1e18, 1e18};
-  for (int r = 0; r < rounds; r++) {
-    best[0] = std::min<double>(best[0], test_run(pass, xdp, denied, kIfindex, kRepeat).duration_ns);
-    best[1] = std::min<double>(best[1], test_run(lpm, xdp, denied, kIfindex, kRepeat).duration_ns);
-    best[2] = std::min<double>(best[2], test_run(zs, xdp, denied, kIfindex, kRepeat).duration_ns);
-    best[3] = std::min<double>(best[3], test_run(zs_spent, xdp, denied, kIfindex, kRepeat).duration_ns);
-    best[4] = std::min<double>(best[4], test_run(lpm, xdp, allowed, kIfindex, kRepeat).duration_ns);
-  }
+  for (int r = 0; r < rounds; r++)
+    for (Row& row : rows)
+      row.best = std::min<double>(row.best, test_run(row.fd, xdp, row.packet, kIfindex, kRepeat).duration_ns);
   std::printf("| program (XDP, test_run, best of %d x %u) | ns/packet | over the floor |\n", rounds, kRepeat);
   std::printf("|---|---:|---:|\n");
-  const char* names[] = {"XDP_PASS (floor)", "LPM deny, denied", "untracked deny, the source's bucket empty",
-                         "untracked deny, the budget spent", "LPM deny, passed"};
-  for (int i = 0; i < 5; i++) std::printf("| %s | %.1f | %.1f |\n", names[i], best[i], best[i] - best[0]);
+  for (const Row& row : rows)
+    std::printf("| %s | %.1f | %.1f |\n", row.name, row.best, row.best - rows[0].best);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "untracked_bench: %s\n", e.what());

@@ -61,7 +61,8 @@ int zs_floor_lookup_tc(struct __sk_buff *skb)
 }
 
 /* zs_floor_lpm_xdp's trie: an IPv4 source's longest match, 1 to deny
- * (bench/flood's lpm-deny, the row veth_deny.sh compares with) */
+ * (as bench/flood's lpm-deny, veth_deny.sh's xdp-lpm-deny row, whose
+ * program also checks udp/9) */
 struct zs_floor_lpm_key {
 	__u32 prefixlen;
 	__u32 addr;

@@ -81,9 +81,11 @@ static __always_inline void zs_emit(__u32 ifindex, __u8 hook, const struct zs_pa
 /* The coarse clock (CLOCK_MONOTONIC_COARSE) as this CPU read it in this
  * tick, read again only when jiffies moved: bpf_jiffies64() is inlined
  * into a load, the clock is a helper call, ~15 ns of a flood's packet on
- * the untracked deny's path (bench/untracked_bench; conn_tracking.h's
- * zs_clock does the same for conntrack, and says why a tick's skew
- * between the two costs nothing). */
+ * the untracked deny's early look (bench/untracked_bench; conn_tracking.h's
+ * zs_clock does the same for conntrack). The kernel moves jiffies a
+ * moment before the coarse clock, so this can lag a fresh reading by a
+ * tick, for a tick: the refills below take a time behind their bucket's
+ * as no time passed. */
 static __always_inline __u64 zs_deny_budget_now(struct zs_deny_budget *b)
 {
 	__u64 jiffies = bpf_jiffies64();
@@ -95,17 +97,29 @@ static __always_inline __u64 zs_deny_budget_now(struct zs_deny_budget *b)
 	return b->tick_ns;
 }
 
+/* The nanoseconds from last to now, for a refill: 0 when now is not
+ * after last (clocks read a tick apart, or on another CPU: a difference
+ * that wrapped refilled a bucket whole, attack review of session 25),
+ * and at most max (no overflow in the refill's product). */
+static __always_inline __u64 zs_refill_elapsed(__u64 now, __u64 last, __u64 max)
+{
+	__s64 elapsed = (__s64)(now - last);
+
+	if (elapsed <= 0)
+		return 0;
+	return (__u64)elapsed > max ? max : (__u64)elapsed;
+}
+
 /* b refilled for the time since its last refill, at now (at most one
  * second's worth: its burst). */
 static __always_inline void zs_deny_budget_fill(const struct zs_config *cfg,
 						struct zs_deny_budget *b, __u64 now)
 {
-	__u64 rate = cfg->deny_events_per_cpu, elapsed = now - b->last_ns, add;
+	__u64 rate = cfg->deny_events_per_cpu, elapsed, add;
 
+	elapsed = zs_refill_elapsed(now, b->last_ns, ZS_NS_PER_SEC);
 	if (!elapsed)
 		return; /* the coarse clock moves once a tick: no division per packet */
-	if (elapsed > ZS_NS_PER_SEC)
-		elapsed = ZS_NS_PER_SEC; /* no overflow below */
 	add = elapsed * rate / ZS_NS_PER_SEC;
 	if (add) {
 		b->tokens = b->tokens + add > rate ? rate : b->tokens + add;
@@ -227,7 +241,9 @@ static __always_inline struct zs_ratelimit *zs_deny_bucket(const struct zs_confi
 
 	if (!rl)
 		return NULL;
-	refill = (now - rl->last_ns) * cfg->deny_events_per_sec / ZS_NS_PER_SEC;
+	/* (an hour: more than any burst takes to fill, at any rate) */
+	refill = zs_refill_elapsed(now, rl->last_ns, 3600 * ZS_NS_PER_SEC) * cfg->deny_events_per_sec /
+		 ZS_NS_PER_SEC;
 	if (refill) {
 		__u64 tokens = rl->tokens + refill;
 
@@ -237,12 +253,37 @@ static __always_inline struct zs_ratelimit *zs_deny_bucket(const struct zs_confi
 	return rl;
 }
 
-/* A deny its source's empty bucket holds back: counted, and in the
- * bucket, for the source's next reported deny to name in `suppressed`. */
+/* What becomes of a deny's event, decided before anything is taken. */
+enum zs_deny_fate {
+	ZS_DENY_REPORT = 0,	  /* it may go out (zs_deny_event_allowed takes the tokens) */
+	ZS_DENY_HELD = 1,	  /* its source's bucket is empty (*rl) */
+	ZS_DENY_OVER_BUDGET = 2, /* this CPU's budget is spent */
+};
+
+/* The fate of a deny from saddr at now, with this CPU's budget (NULL:
+ * none) refilled; *rl: the source's bucket, when it was looked up. The
+ * budget is checked first: past it, no lookup of the per-source table. */
+static __always_inline int zs_deny_event_fate(const struct zs_config *cfg,
+					      const struct zs_deny_budget *budget,
+					      const __u32 *saddr, __u64 now,
+					      struct zs_ratelimit **rl)
+{
+	*rl = NULL;
+	if (budget && !budget->tokens)
+		return ZS_DENY_OVER_BUDGET;
+	if (!cfg->deny_events_per_sec)
+		return ZS_DENY_REPORT;
+	*rl = zs_deny_bucket(cfg, saddr, now);
+	return *rl && !(*rl)->tokens ? ZS_DENY_HELD : ZS_DENY_REPORT;
+}
+
+/* A deny its source's empty bucket holds back, counted in the bucket for
+ * the source's next reported deny to name in `suppressed` (atomic: a
+ * source's flood spread over CPUs is counted whole); the caller counts
+ * it under events-suppressed. */
 static __always_inline void zs_deny_bucket_hold(struct zs_ratelimit *rl)
 {
-	rl->suppressed++;
-	zs_count(ZS_CTR_EVENTS_SUPPRESSED, 0);
+	__sync_fetch_and_add(&rl->suppressed, 1);
 }
 
 /* Token bucket per source address for deny events, within this CPU's
@@ -256,16 +297,19 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 	struct zs_deny_budget *budget = zs_deny_budget_refill(cfg, now);
 	struct zs_ratelimit *rl, fresh = {};
 
-	if (budget) {
-		if (!budget->tokens) {
-			zs_deny_over_budget(cfg, t);
-			return 0;
-		}
-		budget->tokens--; /* given back below when the source's bucket says no */
+	switch (zs_deny_event_fate(cfg, budget, t->saddr, now, &rl)) {
+	case ZS_DENY_OVER_BUDGET:
+		zs_deny_over_budget(cfg, t);
+		return 0;
+	case ZS_DENY_HELD:
+		zs_deny_bucket_hold(rl);
+		zs_count(ZS_CTR_EVENTS_SUPPRESSED, 0);
+		return 0;
 	}
+	if (budget)
+		budget->tokens--;
 	if (!cfg->deny_events_per_sec)
 		return 1;
-	rl = zs_deny_bucket(cfg, t->saddr, now);
 	if (!rl) {
 		fresh.last_ns = now;
 		fresh.tokens = cfg->deny_events_burst ? cfg->deny_events_burst - 1 : 0;
@@ -276,15 +320,8 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 			*suppressed = zs_deny_known_claim(t);
 		return 1;
 	}
-	if (!rl->tokens) {
-		zs_deny_bucket_hold(rl);
-		if (budget)
-			budget->tokens++;
-		return 0;
-	}
 	rl->tokens--;
-	*suppressed = rl->suppressed;
-	rl->suppressed = 0;
+	*suppressed = rl->suppressed ? __sync_lock_test_and_set(&rl->suppressed, 0) : 0;
 	if (budget) /* (its tag again, if another source's took the slot) */
 		*suppressed += zs_deny_known_claim(t);
 	return 1;

@@ -223,7 +223,8 @@ struct {
 	__type(value, struct zs_deny_known_sources);
 } zs_deny_known_sources SEC(".maps");
 
-/* deny events' per-CPU budget (zs_deny_event_allowed, events.h) */
+/* deny events' per-CPU budget, and the CPU's coarse clock per tick
+ * (zs_deny_event_allowed, zs_deny_budget_now: events.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

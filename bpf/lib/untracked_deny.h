@@ -3,8 +3,8 @@
  * (include/zeroseg/untracked.h has the map and the semantics): a packet
  * arriving on an uplink from a source an untracked deny names is dropped
  * before conntrack, the source check and the endpoint's policy, and it
- * costs a trie lookup (and, on a match, the endpoint memo, counters and
- * the events' budget). A node without untracked rules pays a bit test of
+ * costs a trie lookup (and, on a match, the endpoint memo, counters, the
+ * events' budget and, within it, the source's bucket). A node without untracked rules pays a bit test of
  * the plan (ZS_PLAN_UNTRACKED) per packet.
  *
  * Only the source address is read, so whatever follows it in the packet
@@ -17,8 +17,9 @@
  * where it is off, nothing is done.
  *
  * Two looks: zs_untracked_early, before the parse, takes a flood's
- * packets (an untagged frame, an enforced deny, the events' budget
- * empty) for a lookup and a few counters; zs_untracked_denied, after the
+ * packets (an untagged frame, an enforced deny, its event held back: the
+ * CPU's budget spent or the source's bucket empty) for a lookup or two
+ * and a few counters; zs_untracked_denied, after the
  * parse, everything it leaves (other shapes, audits, a deny to report
  * with its ports). `policy trace` runs neither: it shows the tracked
  * copy of the rule. */
@@ -116,7 +117,8 @@ enum zs_untracked_early {
  * bucket empty: under a flood, from many sources or from one, nearly
  * every packet) is dropped here and counted as the look after the parse
  * would count it, at the cost of a lookup, the source's bucket (when the
- * budget is not spent) and a few counters. Anything else, the look after
+ * budget is not spent) and a few counters, and no clock read (the
+ * budget's, per tick). Anything else, the look after
  * the parse decides: a frame of another shape (VLAN tags, truncated), an
  * audit, an event to send (it names ports). */
 static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 ifindex, __u32 len)
@@ -129,8 +131,9 @@ static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 
 	struct zs_ratelimit *rl;
 	struct zs_endpoint ep;
 	struct zs_counters *cs;
-	__u32 zero = 0, slot, held;
+	__u32 zero = 0, slot;
 	__u64 generation, now;
+	int fate;
 
 	cfg = bpf_map_lookup_elem(&zs_config, &zero);
 	if (!cfg)
@@ -168,23 +171,19 @@ static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 
 	    ep.kind != ZS_ATTACH_HOST || ep.mode[ZS_DIR_INGRESS] != ZS_MODE_ENFORCE)
 		return ZS_UNTRACKED_LATER;
 	/* the event's fate, as zs_deny_event_allowed decides it (key.addr is
-	 * the source as a tuple holds it: IPv4 in the first word) */
-	budget = cfg->deny_events_per_cpu ? bpf_map_lookup_elem(&zs_deny_budget, &zero) : NULL;
+	 * the source as a tuple holds it: IPv4 in the first word); the
+	 * budget's line keeps the clock, with or without a budget */
+	budget = bpf_map_lookup_elem(&zs_deny_budget, &zero);
 	if (!budget)
 		return ZS_UNTRACKED_LATER;
 	now = zs_deny_budget_now(budget);
-	zs_deny_budget_fill(cfg, budget, now);
-	if (budget->tokens) {
-		if (!cfg->deny_events_per_sec)
-			return ZS_UNTRACKED_LATER;
-		rl = zs_deny_bucket(cfg, key.addr, now);
-		if (!rl || rl->tokens)
-			return ZS_UNTRACKED_LATER; /* an event to send */
-		rl->suppressed++;
-		held = ZS_CTR_EVENTS_SUPPRESSED;
-	} else {
-		held = ZS_CTR_EVENTS_OVER_BUDGET;
-	}
+	if (cfg->deny_events_per_cpu)
+		zs_deny_budget_fill(cfg, budget, now);
+	fate = zs_deny_event_fate(cfg, cfg->deny_events_per_cpu ? budget : NULL, key.addr, now, &rl);
+	if (fate == ZS_DENY_REPORT)
+		return ZS_UNTRACKED_LATER; /* an event to send, naming ports */
+	if (fate == ZS_DENY_HELD)
+		zs_deny_bucket_hold(rl);
 	/* as zs_finish, zs_deny_bucket_hold and zs_deny_over_budget count, in
 	 * one lookup; past the budget, not in the source's slot of
 	 * zs_deny_known_sources (a random line per packet, ~20 ns:
@@ -197,7 +196,7 @@ static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 
 		cs->slot[ZS_CTR_REASON(ZS_REASON_UNTRACKED_DENY)].packets++;
 		cs->slot[ZS_CTR_REASON(ZS_REASON_UNTRACKED_DENY)].bytes += len;
 		cs->slot[ZS_CTR_EVENTS_SUPPRESSED].packets++;
-		if (held == ZS_CTR_EVENTS_OVER_BUDGET)
+		if (fate == ZS_DENY_OVER_BUDGET)
 			cs->slot[ZS_CTR_EVENTS_OVER_BUDGET].packets++;
 	}
 	return ZS_UNTRACKED_DROPPED;

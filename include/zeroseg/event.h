@@ -47,13 +47,13 @@ struct zs_ratelimit {
 
 /* deny_budget (per-CPU array of one): every deny event of this CPU, from
  * any source, draws on one token bucket (zs_config.deny_events_per_cpu);
- * beside it, this CPU's coarse clock as read in the tick tick_jiffies
- * (0: not read yet), so that a flood's packet reads no clock */
+ * beside it, this CPU's coarse clock per tick, so that a flood's packet
+ * dropped before the parse reads no clock (zs_deny_budget_now) */
 struct zs_deny_budget {
 	__u64 last_ns;
 	__u64 tokens;
-	__u64 tick_jiffies;
-	__u64 tick_ns;
+	__u64 tick_jiffies; /* the tick tick_ns was read in */
+	__u64 tick_ns;	    /* CLOCK_MONOTONIC_COARSE then; 0: not read yet */
 };
 
 ZS_STATIC_ASSERT(sizeof(struct zs_event) == 80, "zs_event ABI");

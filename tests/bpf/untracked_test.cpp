@@ -12,8 +12,10 @@
 #include <zeroseg/event.h>
 #include <zeroseg/identity.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <ctime>
 
 #include "common/error.h"
 #include "datapath_fixture.h"
@@ -243,43 +245,102 @@ TEST_P(Uplink, AFloodReportsWithinTheBudget) {
   EXPECT_GE(counter(ZS_CTR_EVENTS_OVER_BUDGET) - over, 180u);
 }
 
+// The deny-event state the early look reads: a source's bucket and the
+// CPU's budgets.
+std::array<uint32_t, 4> bucket_key(const std::string& src) {
+  std::array<uint32_t, 4> key{};  // a tuple's form: IPv4 in the first word, as IpAddr's
+  std::memcpy(key.data(), IpAddr::parse(src)->bytes.data(), 16);
+  return key;
+}
+
+uint64_t coarse_now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
 // A flood from one source is held by its own bucket, before the parse
-// (untracked_deny.h's early look): it draws nothing from the CPU's budget,
-// which still reports another source, and its held denies are named in
-// `suppressed` on its next report.
+// (untracked_deny.h's early look, which reads the budget's clock): it
+// draws nothing from the CPU's budget, which still reports another
+// source, and its held denies are named in `suppressed` on its next
+// report. IPv4 and IPv6.
 TEST_P(Uplink, AFloodFromOneSourceLeavesTheBudgetToOthers) {
   OnOneCpu pin;
   uplink(ZS_MODE_ENFORCE);
-  untracked({{"198.18.0.0/15", ZS_UNTRACKED_DENY}});
+  untracked({{"198.18.0.0/15", ZS_UNTRACKED_DENY}, {"2001:db8:bad::/48", ZS_UNTRACKED_DENY}});
   dp().set_deny_event_rate(1, 3);  // a source: 3 events, then one a second
-  dp().set_deny_event_budget(5);   // the CPU: 5 (the fixture's budget is full)
-  drain_events();
-  const uint64_t suppressed = counter(ZS_CTR_EVENTS_SUPPRESSED), over = counter(ZS_CTR_EVENTS_OVER_BUDGET);
+  dp().set_deny_event_budget(20);  // the CPU: 20 (the fixture's budget is full)
   const int flood = 50;
-  for (int i = 0; i < flood; i++) EXPECT_FALSE(arrives(udp("198.18.0.1", "192.0.2.1")));
-  size_t reported = drain_events().size();
-  EXPECT_GE(reported, 3u);
-  EXPECT_LE(reported, 4u);  // (a second may pass: one more token)
-  EXPECT_EQ(counter(ZS_CTR_EVENTS_SUPPRESSED) - suppressed, flood - reported);
-  EXPECT_EQ(counter(ZS_CTR_EVENTS_OVER_BUDGET), over) << "the held denies drew on the budget";
-  EXPECT_EQ(untracked_drops(), uint64_t{flood});
-  // another source is still reported: the budget has 5 - reported left
+  uint64_t drops = 0;
+  for (const char* src : {"198.18.0.1", "2001:db8:bad::1"}) {
+    SCOPED_TRACE(src);
+    drain_events();
+    const uint64_t suppressed = counter(ZS_CTR_EVENTS_SUPPRESSED), over = counter(ZS_CTR_EVENTS_OVER_BUDGET);
+    for (int i = 0; i < flood; i++) EXPECT_FALSE(arrives(udp(src, std::strchr(src, ':') ? "2001:db8::1" : "192.0.2.1")));
+    drops += flood;
+    size_t reported = drain_events().size();
+    EXPECT_GE(reported, 3u);
+    EXPECT_LE(reported, 4u);  // (a second may pass: one more token)
+    EXPECT_EQ(counter(ZS_CTR_EVENTS_SUPPRESSED) - suppressed, flood - reported);
+    EXPECT_EQ(counter(ZS_CTR_EVENTS_OVER_BUDGET), over) << "the held denies drew on the budget";
+    EXPECT_EQ(untracked_drops(), drops);
+    zs_ratelimit rl{};
+    ASSERT_EQ(bpf_map_lookup_elem(dp().map("zs_deny_ratelimit").fd(), bucket_key(src).data(), &rl), 0);
+    EXPECT_EQ(rl.suppressed, flood - reported);
+  }
+  // the early look held them: only it reads the budget's clock
+  std::vector<zs_deny_budget> budgets(libbpf_num_possible_cpus());
+  const uint32_t zero = 0;
+  dp().map("zs_deny_budget").lookup(&zero, budgets.data());
+  EXPECT_TRUE(std::any_of(budgets.begin(), budgets.end(), [](const zs_deny_budget& b) { return b.tick_ns != 0; }));
+  // another source is still reported
   EXPECT_FALSE(arrives(udp("198.18.0.2", "192.0.2.1")));
   auto other = drain_events();
   ASSERT_EQ(other.size(), 1u);
   EXPECT_EQ(std::memcmp(&other[0].tuple.saddr[0], IpAddr::parse("198.18.0.2")->bytes.data(), 4), 0);
   // the flooding source's bucket given a token: its next report names
   // every deny held since its last one
-  std::array<uint32_t, 4> key{};
-  std::memcpy(key.data(), IpAddr::parse("198.18.0.1")->bytes.data(), 4);
+  auto key = bucket_key("198.18.0.1");
   zs_ratelimit rl{};
   ASSERT_EQ(bpf_map_lookup_elem(dp().map("zs_deny_ratelimit").fd(), key.data(), &rl), 0);
+  const uint32_t held = rl.suppressed;
   rl.tokens = 1;
   ASSERT_EQ(bpf_map_update_elem(dp().map("zs_deny_ratelimit").fd(), key.data(), &rl, BPF_EXIST), 0);
   EXPECT_FALSE(arrives(udp("198.18.0.1", "192.0.2.1")));
   auto next = drain_events();
   ASSERT_EQ(next.size(), 1u);
-  EXPECT_EQ(next[0].suppressed, flood - reported);
+  EXPECT_EQ(next[0].suppressed, held);
+}
+
+// A clock read behind a bucket's last refill (the budget's is per tick,
+// and lags a fresh reading by up to a tick; another CPU's may be fresher)
+// refills nothing: the difference wrapped and refilled a source's bucket
+// to its burst and the CPU's budget whole (attack review, session 25).
+TEST_P(Uplink, AClockBehindABucketRefillsNothing) {
+  OnOneCpu pin;
+  uplink(ZS_MODE_ENFORCE);
+  untracked({{"198.18.0.0/15", ZS_UNTRACKED_DENY}});
+  dp().set_deny_event_rate(1, 3);
+  drain_events();
+  const uint64_t ahead = coarse_now_ns() + 10 * 1000000000ull;
+  zs_ratelimit rl{};
+  rl.last_ns = ahead;  // its source's bucket empty, refilled "later"
+  auto key = bucket_key("198.18.0.1");
+  ASSERT_EQ(bpf_map_update_elem(dp().map("zs_deny_ratelimit").fd(), key.data(), &rl, BPF_ANY), 0);
+  EXPECT_FALSE(arrives(udp("198.18.0.1", "192.0.2.1")));
+  EXPECT_TRUE(drain_events().empty()) << "a bucket refilled from a clock behind it";
+  ASSERT_EQ(bpf_map_lookup_elem(dp().map("zs_deny_ratelimit").fd(), key.data(), &rl), 0);
+  EXPECT_EQ(rl.tokens, 0u);
+  EXPECT_EQ(rl.suppressed, 1u);
+  // the CPU's budget spent, refilled "later"
+  std::vector<zs_deny_budget> spent(libbpf_num_possible_cpus());
+  for (auto& b : spent) b.last_ns = ahead;
+  const uint32_t zero = 0;
+  dp().map("zs_deny_budget").update(&zero, spent.data());
+  const uint64_t over = counter(ZS_CTR_EVENTS_OVER_BUDGET);
+  EXPECT_FALSE(arrives(udp("198.18.0.9", "192.0.2.1")));
+  EXPECT_TRUE(drain_events().empty()) << "a budget refilled from a clock behind it";
+  EXPECT_EQ(counter(ZS_CTR_EVENTS_OVER_BUDGET), over + 1);
 }
 
 // A change is seen whole at the flip: packets read one trie, the other
