@@ -241,7 +241,8 @@ static __always_inline struct zs_ratelimit *zs_deny_bucket(const struct zs_confi
 
 	if (!rl)
 		return NULL;
-	/* (an hour: more than any burst takes to fill, at any rate) */
+	/* (at most an hour's worth: a burst of more than 3600 x the rate
+	 * refills no further at once; fewer reports, never more) */
 	refill = zs_refill_elapsed(now, rl->last_ns, 3600 * ZS_NS_PER_SEC) * cfg->deny_events_per_sec /
 		 ZS_NS_PER_SEC;
 	if (refill) {

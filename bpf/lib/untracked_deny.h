@@ -4,8 +4,9 @@
  * arriving on an uplink from a source an untracked deny names is dropped
  * before conntrack, the source check and the endpoint's policy, and it
  * costs a trie lookup (and, on a match, the endpoint memo, counters, the
- * events' budget and, within it, the source's bucket). A node without untracked rules pays a bit test of
- * the plan (ZS_PLAN_UNTRACKED) per packet.
+ * events' budget and, within it, the source's bucket). A node without
+ * untracked rules pays a bit test of the plan (ZS_PLAN_UNTRACKED) per
+ * packet.
  *
  * Only the source address is read, so whatever follows it in the packet
  * (a later fragment, IPv6 extension headers, a malformed header) cannot
@@ -118,9 +119,9 @@ enum zs_untracked_early {
  * every packet) is dropped here and counted as the look after the parse
  * would count it, at the cost of a lookup, the source's bucket (when the
  * budget is not spent) and a few counters, and no clock read (the
- * budget's, per tick). Anything else, the look after
- * the parse decides: a frame of another shape (VLAN tags, truncated), an
- * audit, an event to send (it names ports). */
+ * budget's, per tick). Anything else, the look after the parse decides:
+ * a frame of another shape (VLAN tags, truncated), an audit, an event to
+ * send (it names ports). */
 static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 ifindex, __u32 len)
 {
 	struct zs_untracked_key key = { .ifindex = ifindex };
@@ -177,9 +178,11 @@ static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 
 	if (!budget)
 		return ZS_UNTRACKED_LATER;
 	now = zs_deny_budget_now(budget);
-	if (cfg->deny_events_per_cpu)
+	if (!cfg->deny_events_per_cpu)
+		budget = NULL; /* no budget: its line kept the clock only */
+	else
 		zs_deny_budget_fill(cfg, budget, now);
-	fate = zs_deny_event_fate(cfg, cfg->deny_events_per_cpu ? budget : NULL, key.addr, now, &rl);
+	fate = zs_deny_event_fate(cfg, budget, key.addr, now, &rl);
 	if (fate == ZS_DENY_REPORT)
 		return ZS_UNTRACKED_LATER; /* an event to send, naming ports */
 	if (fate == ZS_DENY_HELD)

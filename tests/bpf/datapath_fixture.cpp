@@ -58,6 +58,7 @@ void DatapathTest::SetUp() {
   // an empty bucket refills whole on its next use
   std::vector<zs_deny_budget> full(libbpf_num_possible_cpus());
   dp_->map("zs_deny_budget").update(&key, full.data());
+  dp_->set_deny_event_rate(ZS_DEFAULT_DENY_EVENTS_PER_SEC, ZS_DEFAULT_DENY_EVENTS_BURST);
   dp_->set_deny_event_budget(ZS_DEFAULT_DENY_EVENTS_PER_CPU);
 }
 
