@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // ns/packet of an untracked deny on a host uplink (bpf/lib/untracked_deny.h)
 // through BPF_PROG_TEST_RUN, XDP, against two programs measured in the same
-// rounds: XDP_PASS (the floor) and a bare stateless CIDR filter (an LPM trie
-// of IPv4 sources, no counters, no event, no port check: zs_floor_lpm_xdp
-// in bpf/floor.bpf.c, veth_deny.sh's xdp-lpm-deny row without its udp/9).
+// rounds: XDP_PASS (the floor) and a bare stateless CIDR filter (udp/9
+// dropped when its IPv4 source's longest match in an LPM trie says deny;
+// no counters, no event): bench/flood's zs_flood_pass and
+// zs_flood_lpm_deny, veth_deny.sh's xdp-drop and xdp-lpm-deny rows.
 //
 //   sudo build/bench/untracked_bench [--rounds N] [--rules N]
 //     --rounds  interleaved rounds of 100k runs each, the best kept (50)
@@ -32,7 +33,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "floor.skel.h"
+#include "flood.skel.h"
 #include "loader/datapath.h"
 #include "loader/test_run.h"
 #include "loader/transaction.h"
@@ -46,8 +47,8 @@ namespace {
 constexpr uint32_t kIfindex = 1;  // lo: test runs need a real device
 constexpr uint32_t kRepeat = 100000;
 
-struct FloorDeleter {
-  void operator()(floor_bpf* s) const { floor_bpf__destroy(s); }
+struct FloodDeleter {
+  void operator()(flood_bpf* s) const { flood_bpf__destroy(s); }
 };
 
 std::vector<uint8_t> udp_from(const std::string& src) {
@@ -70,17 +71,18 @@ void install(Datapath& dp) {
   tx.commit();
 }
 
-void fill_floor(floor_bpf* skel, uint32_t rules) {
-  int fd = bpf_map__fd(skel->maps.zs_floor_lpm);
+// flood_lpm as `flood attach lpm-deny:N` fills it (bench/flood/flood.c)
+void fill_lpm(flood_bpf* skel, uint32_t rules) {
+  int fd = bpf_map__fd(skel->maps.flood_lpm);
   struct Key {
     uint32_t prefixlen, addr;
   };
   uint32_t deny = 1, no = 0;
   Key k{15, htonl(0xc6120000u)};  // 198.18.0.0/15
-  if (bpf_map_update_elem(fd, &k, &deny, BPF_ANY)) throw Error("filling the LPM floor failed");
+  if (bpf_map_update_elem(fd, &k, &deny, BPF_ANY)) throw Error("filling flood_lpm failed");
   for (uint32_t i = 0; i < rules; i++) {
     Key r{32, htonl(0x64400000u + i)};  // 100.64.0.0 + i, as veth_deny.sh's allow rules
-    if (bpf_map_update_elem(fd, &r, &no, BPF_ANY)) throw Error("filling the LPM floor failed");
+    if (bpf_map_update_elem(fd, &r, &no, BPF_ANY)) throw Error("filling flood_lpm failed");
   }
 }
 
@@ -103,13 +105,13 @@ int main(int argc, char** argv) try {
   auto budget_spent = Datapath::load({.pin = false});
   install(*budget_spent);
   budget_spent->set_deny_event_budget(1);
-  std::unique_ptr<floor_bpf, FloorDeleter> floor(floor_bpf__open_and_load());
-  if (!floor) throw Error("loading the floor programs failed");
-  fill_floor(floor.get(), rules);
+  std::unique_ptr<flood_bpf, FloodDeleter> peers(flood_bpf__open_and_load());
+  if (!peers) throw Error("loading bench/flood's programs failed");
+  fill_lpm(peers.get(), rules);
 
   const Program xdp = Program::xdp_ingress;
   const auto denied = udp_from("198.18.7.9"), passed = udp_from("203.0.113.9");
-  const int lpm = bpf_program__fd(floor->progs.zs_floor_lpm_xdp);
+  const int lpm = bpf_program__fd(peers->progs.zs_flood_lpm_deny);
   struct Row {
     const char* name;
     int fd;
@@ -118,7 +120,7 @@ int main(int argc, char** argv) try {
     double best = 1e18;
   };
   std::vector<Row> rows = {
-      {"XDP_PASS (floor)", bpf_program__fd(floor->progs.zs_floor_xdp), denied, false},
+      {"XDP_PASS (floor)", bpf_program__fd(peers->progs.zs_flood_pass), denied, false},
       {"LPM filter, denied", lpm, denied, true},
       {"untracked deny, one source (its bucket empty)", one_source->program_fd(xdp), denied, true},
       {"untracked deny, many sources (the budget spent)", budget_spent->program_fd(xdp), denied, true},
