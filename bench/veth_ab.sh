@@ -6,7 +6,7 @@
 # run moves +-10%: a change of 5% needs rounds, not one run of each.
 #
 # Usage: sudo bench/veth_ab.sh [--rounds N] [--scenario repeated|random]
-#                   [--system zeroseg-xdp|zeroseg-tc] [--json OUT] DIR_A DIR_B
+#                   [--system zeroseg-xdp|zeroseg-xdp-untracked|zeroseg-tc] [--json OUT] DIR_A DIR_B
 #   DIR_A, DIR_B: each holds DIR/userspace/zeroseg and DIR/bench/flood: a
 #   build directory, or a copy of those two files, e.g. for the build
 #   before a change:
@@ -41,7 +41,7 @@ if ! [[ $rounds =~ ^[0-9]+$ ]] || [ "$rounds" -lt 2 ] || [ $((rounds % 2)) -ne 0
   echo "veth_ab.sh: --rounds must be even and 2 or more (A B, then B A)" >&2
   exit 2
 fi
-case $system in zeroseg-xdp | zeroseg-tc) ;; *) echo "veth_ab.sh: --system is zeroseg-xdp or zeroseg-tc" >&2; exit 2 ;; esac
+case $system in zeroseg-xdp | zeroseg-xdp-untracked | zeroseg-tc) ;; *) echo "veth_ab.sh: --system is zeroseg-xdp, zeroseg-xdp-untracked or zeroseg-tc" >&2; exit 2 ;; esac
 case $scenarios in repeated | random | 'repeated random') ;; *) echo "veth_ab.sh: --scenario is repeated or random" >&2; exit 2 ;; esac
 [ -z "$out" ] || [ -d "$(dirname "$out")" ] || { echo "veth_ab.sh: no directory for $out" >&2; exit 2; }
 a=$(cd "$1" && pwd)

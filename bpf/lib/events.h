@@ -150,22 +150,22 @@ static __always_inline struct zs_deny_budget *zs_deny_budget_refill(const struct
 /* A source's hash under zs_deny_known_sources' seed: its slot the low
  * bits, its tag the high ones (0 is no source's tag). All four words: an
  * IPv6 source folded to one word collided with any other of the same fold. */
-static __always_inline __u32 zs_deny_known_hash(__u32 seed, const struct zs_tuple *t)
+static __always_inline __u32 zs_deny_known_hash(__u32 seed, const __u32 *saddr)
 {
-	__u32 h = zs_hash_mix(seed, t->saddr[0]);
+	__u32 h = zs_hash_mix(seed, saddr[0]);
 
-	h = zs_hash_mix(h, t->saddr[1]);
-	h = zs_hash_mix(h, t->saddr[2]);
-	return zs_hash_mix(h, t->saddr[3]);
+	h = zs_hash_mix(h, saddr[1]);
+	h = zs_hash_mix(h, saddr[2]);
+	return zs_hash_mix(h, saddr[3]);
 }
 
 #define zs_deny_known_index(h) ((h) & (ZS_DENY_KNOWN_SLOTS - 1))
 #define zs_deny_known_tag(h) ((__u16)((h) >> 16) | 1)
 
-/* t's source's slot in zs_deny_known_sources and its tag there (*tag), or
- * NULL; draw: the first claim draws the seed (before it, no source is
- * known). */
-static __always_inline struct zs_deny_known_slot *zs_deny_known_slot_of(const struct zs_tuple *t,
+/* The slot in zs_deny_known_sources of source saddr (a tuple's form) and
+ * its tag there (*tag), or NULL; draw: the first claim draws the seed
+ * (before it, no source is known). */
+static __always_inline struct zs_deny_known_slot *zs_deny_known_slot_of(const __u32 *saddr,
 									int draw, __u16 *tag)
 {
 	__u32 zero = 0, h;
@@ -178,26 +178,29 @@ static __always_inline struct zs_deny_known_slot *zs_deny_known_slot_of(const st
 			return NULL;
 		k->seed = bpf_get_prandom_u32() | 1; /* (two CPUs racing: one seed wins, the other's tags go stale) */
 	}
-	h = zs_deny_known_hash(k->seed, t);
+	h = zs_deny_known_hash(k->seed, saddr);
 	*tag = zs_deny_known_tag(h);
 	return &k->slot[zs_deny_known_index(h)];
 }
 
 /* Claims t's slot for its source, one of whose denies is reported
- * (within the budget): returns the source's denies the budget held back
+ * (within the budget): returns the source's denies held back in the slot
  * since its last report, the count emptied (an exchange: another CPU may
- * count there meanwhile). A slot another source's tag held starts at 0;
- * a source of the same slot and the same 15-bit tag (no other source
- * chooses one: the seed is secret) would take its count. */
+ * count there meanwhile), and forgets when its bucket's next token was
+ * due (the report took one: it may hold more). A slot another source's
+ * tag held starts at 0; a source of the same slot and the same 15-bit tag
+ * (no other source chooses one: the seed is secret) would take its count
+ * and its hold. */
 static __always_inline __u32 zs_deny_known_claim(const struct zs_tuple *t)
 {
 	struct zs_deny_known_slot *s;
 	__u32 held;
 	__u16 tag;
 
-	s = zs_deny_known_slot_of(t, 1, &tag);
+	s = zs_deny_known_slot_of(t->saddr, 1, &tag);
 	if (!s)
 		return 0;
+	s->held_until = 0;
 	if (s->tag != tag) {
 		s->tag = tag;
 		s->suppressed = 0;
@@ -226,7 +229,7 @@ static __always_inline void zs_deny_over_budget(const struct zs_config *cfg,
 	zs_count(ZS_CTR_EVENTS_OVER_BUDGET, 0);
 	if (!cfg->deny_events_per_sec)
 		return;
-	s = zs_deny_known_slot_of(t, 0, &tag);
+	s = zs_deny_known_slot_of(t->saddr, 0, &tag);
 	if (s && s->tag == tag) /* atomic: a scanner's probes spread over CPUs are all counted */
 		__sync_fetch_and_add(&s->suppressed, 1);
 }
@@ -257,34 +260,75 @@ static __always_inline struct zs_ratelimit *zs_deny_bucket(const struct zs_confi
 /* What becomes of a deny's event, decided before anything is taken. */
 enum zs_deny_fate {
 	ZS_DENY_REPORT = 0,	  /* it may go out (zs_deny_event_allowed takes the tokens) */
-	ZS_DENY_HELD = 1,	  /* its source's bucket is empty (*rl) */
+	ZS_DENY_HELD = 1,	  /* its source's bucket is empty (counted in *held) */
 	ZS_DENY_OVER_BUDGET = 2, /* this CPU's budget is spent */
 };
 
+/* The nanoseconds from a bucket's refill to its next token: zs_deny_bucket
+ * adds one once elapsed * rate reaches a second. */
+static __always_inline __u64 zs_deny_token_ns(const struct zs_config *cfg)
+{
+	__u64 rate = cfg->deny_events_per_sec;
+
+	return rate ? (ZS_NS_PER_SEC + rate - 1) / rate : ZS_NS_PER_SEC;
+}
+
 /* The fate of a deny from saddr at now, with this CPU's budget (NULL:
- * none) refilled; *rl: the source's bucket, when it was looked up. The
- * budget is checked first: past it, no lookup of the per-source table. */
+ * none) refilled; *rl: the source's bucket, when it was looked up; *held:
+ * where a held deny is counted. The budget is checked first: past it, no
+ * lookup of the per-source table. Then the source's slot of
+ * zs_deny_known_sources: a source whose bucket was found empty is held
+ * there until its next token is due, with no lookup of the LRU (~22 ns a
+ * packet of a flood from few sources: bench/untracked_bench). A known
+ * source's held denies are counted in its slot, which its next report
+ * claims (an evicted bucket takes none of them along). The slot
+ * knows only sources reported within a budget (zs_deny_known_claim); a
+ * source of another's slot and tag (the seed is secret) would be held in
+ * its window: a report lost, never a verdict. */
 static __always_inline int zs_deny_event_fate(const struct zs_config *cfg,
 					      const struct zs_deny_budget *budget,
 					      const __u32 *saddr, __u64 now,
-					      struct zs_ratelimit **rl)
+					      struct zs_ratelimit **rl, __u32 **held)
 {
+	struct zs_deny_known_slot *s = NULL;
+	__u16 tag = 0;
+
 	*rl = NULL;
+	*held = NULL;
 	if (budget && !budget->tokens)
 		return ZS_DENY_OVER_BUDGET;
 	if (!cfg->deny_events_per_sec)
 		return ZS_DENY_REPORT;
+	if (budget) { /* (without a budget no report claims a slot) */
+		s = zs_deny_known_slot_of(saddr, 0, &tag);
+		if (s && s->tag != tag)
+			s = NULL;
+		if (s && now < s->held_until) {
+			*held = &s->suppressed;
+			return ZS_DENY_HELD;
+		}
+	}
 	*rl = zs_deny_bucket(cfg, saddr, now);
-	return *rl && !(*rl)->tokens ? ZS_DENY_HELD : ZS_DENY_REPORT;
+	if (!*rl || (*rl)->tokens)
+		return ZS_DENY_REPORT;
+	if (!s) {
+		*held = &(*rl)->suppressed;
+		return ZS_DENY_HELD;
+	}
+	/* no token before this: its denies held in the slot till then */
+	s->held_until = (*rl)->last_ns + zs_deny_token_ns(cfg);
+	*held = &s->suppressed;
+	return ZS_DENY_HELD;
 }
 
-/* A deny its source's empty bucket holds back, counted in the bucket for
- * the source's next reported deny to name in `suppressed` (atomic: a
- * source's flood spread over CPUs is counted whole); the caller counts
- * it under events-suppressed. */
-static __always_inline void zs_deny_bucket_hold(struct zs_ratelimit *rl)
+/* A held deny, counted where zs_deny_event_fate said (atomic: a source's
+ * flood spread over CPUs is counted whole), for the source's next
+ * reported deny to name in `suppressed`; the caller counts it under
+ * events-suppressed. */
+static __always_inline void zs_deny_hold(__u32 *held)
 {
-	__sync_fetch_and_add(&rl->suppressed, 1);
+	if (held)
+		__sync_fetch_and_add(held, 1);
 }
 
 /* Token bucket per source address for deny events, within this CPU's
@@ -297,13 +341,14 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 {
 	struct zs_deny_budget *budget = zs_deny_budget_refill(cfg, now);
 	struct zs_ratelimit *rl, fresh = {};
+	__u32 *held;
 
-	switch (zs_deny_event_fate(cfg, budget, t->saddr, now, &rl)) {
+	switch (zs_deny_event_fate(cfg, budget, t->saddr, now, &rl, &held)) {
 	case ZS_DENY_OVER_BUDGET:
 		zs_deny_over_budget(cfg, t);
 		return 0;
 	case ZS_DENY_HELD:
-		zs_deny_bucket_hold(rl);
+		zs_deny_hold(held);
 		zs_count(ZS_CTR_EVENTS_SUPPRESSED, 0);
 		return 0;
 	}

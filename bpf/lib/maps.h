@@ -201,13 +201,17 @@ struct {
  * tag with one reported packet (attack review of this change). A tag
  * another source overwrote costs the source its count (as an LRU eviction
  * does: either takes thousands of reported denies of other sources; the
- * count stays in deny-events-over-budget), never a verdict. (Was
- * zs_deny_known, tags alone: retired, datapath.cpp.) */
+ * count stays in deny-events-over-budget), never a verdict. Beside the
+ * count, when the source's bucket was last found empty, the time its next
+ * token is due: until then its denies are held here, with no lookup of
+ * the LRU either (a flood from few sources, events.h zs_deny_event_fate).
+ * (Was zs_deny_known, tags alone: retired, datapath.cpp.) */
 #define ZS_DENY_KNOWN_SLOTS 16384
 struct zs_deny_known_slot {
 	__u16 tag;	  /* 0: no source's */
 	__u16 _pad;
-	__u32 suppressed; /* the tagged source's denies past the budget, since its last report */
+	__u32 suppressed; /* the tagged source's denies held back since its last report */
+	__u64 held_until; /* the tagged source's bucket has no token before it (coarse ns; 0: not known) */
 };
 
 struct zs_deny_known_sources {

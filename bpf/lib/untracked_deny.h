@@ -3,10 +3,10 @@
  * (include/zeroseg/untracked.h has the map and the semantics): a packet
  * arriving on an uplink from a source an untracked deny names is dropped
  * before conntrack, the source check and the endpoint's policy, and it
- * costs a trie lookup (and, on a match, the endpoint memo, counters, the
- * events' budget and, within it, the source's bucket). A node without
- * untracked rules pays a bit test of the plan (ZS_PLAN_UNTRACKED) per
- * packet.
+ * costs the uplink's endpoint (remembered per CPU), a trie lookup and, on
+ * a match, counters, the events' budget and, within it, the source's slot
+ * of zs_deny_known_sources or its bucket. A node without untracked rules
+ * pays a bit test of the plan (ZS_PLAN_UNTRACKED) per packet.
  *
  * Only the source address is read, so whatever follows it in the packet
  * (a later fragment, IPv6 extension headers, a malformed header) cannot
@@ -20,9 +20,8 @@
  * Two looks: zs_untracked_early, before the parse, takes a flood's
  * packets (an untagged frame, an enforced deny, its event held back: the
  * CPU's budget spent or the source's bucket empty) for a lookup or two
- * and a few counters; zs_untracked_denied, after the
- * parse, everything it leaves (other shapes, audits, a deny to report
- * with its ports). `policy trace` runs neither: it shows the tracked
+ * and a few counters; zs_untracked_denied, after the parse, everything it
+ * leaves (other shapes, audits, a deny to report with its ports). `policy trace` runs neither: it shows the tracked
  * copy of the rule. */
 #ifndef ZS_BPF_UNTRACKED_DENY_H
 #define ZS_BPF_UNTRACKED_DENY_H
@@ -117,24 +116,33 @@ enum zs_untracked_early {
  * event would be held back (this CPU's budget spent, or the source's
  * bucket empty: under a flood, from many sources or from one, nearly
  * every packet) is dropped here and counted as the look after the parse
- * would count it, at the cost of a lookup, the source's bucket (when the
- * budget is not spent) and a few counters, and no clock read (the
- * budget's, per tick). Anything else, the look after the parse decides:
- * a frame of another shape (VLAN tags, truncated), an audit, an event to
- * send (it names ports). */
+ * would count it, at the cost of a lookup, the source's slot of
+ * zs_deny_known_sources (when the budget is not spent; its bucket only
+ * when the slot does not know it empty) and a few counters, and no clock
+ * read (the budget's, per tick). Anything else, the look after the parse
+ * decides: a frame of another shape (VLAN tags, truncated), an audit, an
+ * event to send (it names ports). An interface that is not an uplink
+ * looks nothing up (entries are written for uplinks only).
+ *
+ * The frame's first line is read before the uplink's endpoint and the
+ * budget, which do not depend on it: a frame another CPU just wrote is a
+ * cache miss on a veth (perf: most of the early look's samples sat on
+ * that read), and the CPU does that work while the line comes. */
 static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 ifindex, __u32 len)
 {
 	struct zs_untracked_key key = { .ifindex = ifindex };
+	struct zs_deny_budget *budget = NULL;
 	const struct zs_untracked_value *v;
 	struct ethhdr *eth = data;
 	const struct zs_config *cfg;
-	struct zs_deny_budget *budget;
 	struct zs_ratelimit *rl;
 	struct zs_endpoint ep;
 	struct zs_counters *cs;
+	__u32 *held;
 	__u32 zero = 0, slot;
-	__u64 generation, now;
-	int fate;
+	__u64 generation, now = 0;
+	int fate, enforcing;
+	__u16 proto;
 
 	cfg = bpf_map_lookup_elem(&zs_config, &zero);
 	if (!cfg)
@@ -145,7 +153,26 @@ static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 
 		return ZS_UNTRACKED_CLEAR;
 	if ((void *)(eth + 1) > data_end)
 		return ZS_UNTRACKED_LATER;
-	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+	/* the frame's first line asked for first: a frame another CPU just
+	 * wrote is a cache miss, and what follows up to the lookup does not
+	 * wait for it */
+	proto = eth->h_proto;
+	asm volatile("" : "+r"(proto)); /* (loaded here, not where it is used) */
+	/* the uplink's ingress mode (entries are written for uplinks only) */
+	if (!zs_endpoint_memo_get(ifindex, generation, &ep) || ep.kind != ZS_ATTACH_HOST)
+		return ZS_UNTRACKED_CLEAR;
+	enforcing = ep.mode[ZS_DIR_INGRESS] == ZS_MODE_ENFORCE;
+	if (enforcing) {
+		budget = bpf_map_lookup_elem(&zs_deny_budget, &zero);
+		if (budget) {
+			now = zs_deny_budget_now(budget);
+			if (!cfg->deny_events_per_cpu)
+				budget = NULL; /* no budget: its line kept the clock only */
+			else
+				zs_deny_budget_fill(cfg, budget, now);
+		}
+	}
+	if (proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
 
 		if ((void *)(ip + 1) > data_end)
@@ -153,7 +180,7 @@ static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 
 		key.family = ZS_FAMILY_IPV4;
 		key.prefixlen = ZS_UNTRACKED_KEY_BITS + 32;
 		key.addr[0] = ip->saddr;
-	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
 
 		if ((void *)(ip6 + 1) > data_end)
@@ -168,26 +195,16 @@ static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 
 	v = bpf_map_lookup_elem(&zs_untracked, &key);
 	if (!v || v->action == ZS_UNTRACKED_PASS)
 		return ZS_UNTRACKED_CLEAR;
-	if (v->action != ZS_UNTRACKED_DENY || !zs_endpoint_memo_get(ifindex, generation, &ep) ||
-	    ep.kind != ZS_ATTACH_HOST || ep.mode[ZS_DIR_INGRESS] != ZS_MODE_ENFORCE)
+	if (v->action != ZS_UNTRACKED_DENY || !enforcing || !now)
 		return ZS_UNTRACKED_LATER;
 	/* the event's fate, as zs_deny_event_allowed decides it (key.addr is
-	 * the source as a tuple holds it: IPv4 in the first word); the
-	 * budget's line keeps the clock, with or without a budget */
-	budget = bpf_map_lookup_elem(&zs_deny_budget, &zero);
-	if (!budget)
-		return ZS_UNTRACKED_LATER;
-	now = zs_deny_budget_now(budget);
-	if (!cfg->deny_events_per_cpu)
-		budget = NULL; /* no budget: its line kept the clock only */
-	else
-		zs_deny_budget_fill(cfg, budget, now);
-	fate = zs_deny_event_fate(cfg, budget, key.addr, now, &rl);
+	 * the source as a tuple holds it: IPv4 in the first word) */
+	fate = zs_deny_event_fate(cfg, budget, key.addr, now, &rl, &held);
 	if (fate == ZS_DENY_REPORT)
 		return ZS_UNTRACKED_LATER; /* an event to send, naming ports */
 	if (fate == ZS_DENY_HELD)
-		zs_deny_bucket_hold(rl);
-	/* as zs_finish, zs_deny_bucket_hold and zs_deny_over_budget count, in
+		zs_deny_hold(held);
+	/* as zs_finish, zs_deny_hold and zs_deny_over_budget count, in
 	 * one lookup; past the budget, not in the source's slot of
 	 * zs_deny_known_sources (a random line per packet, ~20 ns:
 	 * bench/RESULTS.md): a blocklisted source reaches nothing a scan of
