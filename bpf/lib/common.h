@@ -26,8 +26,11 @@
  * (~10 ns on the established path). Put it after one of the two calls. */
 #define zs_no_merge(v) asm volatile("" : "+r"(v))
 
-/* One round of a 32-bit hash (murmur3's finalizer step): the hint tables
- * (deny_cache.h, zs_deny_known_sources) index and tag by it. */
+/* One round of a 32-bit hash (murmur3's finalizer step): the per-CPU
+ * memos and the deny cache (ipcache_memo.h, verdict_memo.h, deny_cache.h)
+ * index by it. Not for a table an attacker may
+ * aim at whatever the seed: a flipped top bit of one word passes a round
+ * as a fixed difference, which the next word cancels (deny_sources.h). */
 static __always_inline __u32 zs_hash_mix(__u32 h, __u32 w)
 {
 	h ^= w;

@@ -2,6 +2,7 @@
 #ifndef ZS_BPF_EVENTS_H
 #define ZS_BPF_EVENTS_H
 
+#include "deny_sources.h"
 #include "maps.h"
 #include "parse.h"
 #include "policy_lookup.h"
@@ -147,90 +148,24 @@ static __always_inline struct zs_deny_budget *zs_deny_budget_refill(const struct
 	return b;
 }
 
-/* A source's hash under zs_deny_known_sources' seed: its slot the low
- * bits, its tag the high ones (0 is no source's tag). All four words: an
- * IPv6 source folded to one word collided with any other of the same fold. */
-static __always_inline __u32 zs_deny_known_hash(__u32 seed, const __u32 *saddr)
-{
-	__u32 h = zs_hash_mix(seed, saddr[0]);
-
-	h = zs_hash_mix(h, saddr[1]);
-	h = zs_hash_mix(h, saddr[2]);
-	return zs_hash_mix(h, saddr[3]);
-}
-
-#define zs_deny_known_index(h) ((h) & (ZS_DENY_KNOWN_SLOTS - 1))
-#define zs_deny_known_tag(h) ((__u16)((h) >> 16) | 1)
-
-/* The slot in zs_deny_known_sources of source saddr (a tuple's form) and
- * its tag there (*tag), or NULL; draw: the first claim draws the seed
- * (before it, no source is known). */
-static __always_inline struct zs_deny_known_slot *zs_deny_known_slot_of(const __u32 *saddr,
-									int draw, __u16 *tag)
-{
-	__u32 zero = 0, h;
-	struct zs_deny_known_sources *k = bpf_map_lookup_elem(&zs_deny_known_sources, &zero);
-
-	if (!k)
-		return NULL;
-	if (!k->seed) {
-		if (!draw)
-			return NULL;
-		k->seed = bpf_get_prandom_u32() | 1; /* (two CPUs racing: one seed wins, the other's tags go stale) */
-	}
-	h = zs_deny_known_hash(k->seed, saddr);
-	*tag = zs_deny_known_tag(h);
-	return &k->slot[zs_deny_known_index(h)];
-}
-
-/* Claims t's slot for its source, one of whose denies is reported
- * (within the budget): returns the source's denies held back in the slot
- * since its last report, the count emptied (an exchange: another CPU may
- * count there meanwhile), and forgets when its bucket's next token was
- * due (the report took one: it may hold more). A slot another source's
- * tag held starts at 0; a source of the same slot and the same 15-bit tag
- * (no other source chooses one: the seed is secret) would take its count
- * and its hold. */
-static __always_inline __u32 zs_deny_known_claim(const struct zs_tuple *t)
-{
-	struct zs_deny_known_slot *s;
-	__u32 held;
-	__u16 tag;
-
-	s = zs_deny_known_slot_of(t->saddr, 1, &tag);
-	if (!s)
-		return 0;
-	s->held_until = 0;
-	if (s->tag != tag) {
-		s->tag = tag;
-		s->suppressed = 0;
-		return 0;
-	}
-	held = s->suppressed;
-	if (held)
-		held = __sync_lock_test_and_set(&s->suppressed, 0);
-	return held;
-}
-
 /* A deny the empty budget holds back: counted apart (the agent's
  * detection-blind alert reads deny-events-over-budget), and in its
- * source's slot of zs_deny_known_sources when the source is known there,
- * so that the source's next reported deny names it in `suppressed`: a
- * flood that empties the budget no longer hides how many probes a known
- * scanner sent (attack review 3). No lookup of the LRU, never an insert:
- * past the budget a flood costs the slot's line, whoever its sources are. */
+ * source's slot of zs_deny_sources when it has one, so that the source's
+ * next reported deny names it in `suppressed`: a flood that empties the
+ * budget no longer hides how many probes a known scanner sent (attack
+ * review 3). No lookup of the LRU, never an insert: past the budget a
+ * flood costs the slot's line, whoever its sources are. */
 static __always_inline void zs_deny_over_budget(const struct zs_config *cfg,
 						const struct zs_tuple *t)
 {
-	struct zs_deny_known_slot *s;
-	__u16 tag = 0;
+	struct zs_deny_source_slot *s;
 
 	zs_count(ZS_CTR_EVENTS_SUPPRESSED, 0);
 	zs_count(ZS_CTR_EVENTS_OVER_BUDGET, 0);
 	if (!cfg->deny_events_per_sec)
 		return;
-	s = zs_deny_known_slot_of(t->saddr, 0, &tag);
-	if (s && s->tag == tag) /* atomic: a scanner's probes spread over CPUs are all counted */
+	s = zs_deny_source_find(t->saddr);
+	if (s) /* atomic: a scanner's probes spread over CPUs are all counted */
 		__sync_fetch_and_add(&s->suppressed, 1);
 }
 
@@ -260,38 +195,35 @@ static __always_inline struct zs_ratelimit *zs_deny_bucket(const struct zs_confi
 /* What becomes of a deny's event, decided before anything is taken. */
 enum zs_deny_fate {
 	ZS_DENY_REPORT = 0,	  /* it may go out (zs_deny_event_allowed takes the tokens) */
-	ZS_DENY_HELD = 1,	  /* its source's bucket is empty (counted in *held) */
+	ZS_DENY_HELD = 1,	  /* its source has no token: counted in *held */
 	ZS_DENY_OVER_BUDGET = 2, /* this CPU's budget is spent */
 };
 
 /* The nanoseconds from a bucket's refill to its next token: zs_deny_bucket
- * adds one once elapsed * rate reaches a second. */
-static __always_inline __u64 zs_deny_token_ns(const struct zs_config *cfg)
+ * adds one once elapsed * rate reaches a second (rate: not 0). */
+static __always_inline __u64 zs_deny_ns_per_token(const struct zs_config *cfg)
 {
 	__u64 rate = cfg->deny_events_per_sec;
 
-	return rate ? (ZS_NS_PER_SEC + rate - 1) / rate : ZS_NS_PER_SEC;
+	return (ZS_NS_PER_SEC + rate - 1) / rate;
 }
 
 /* The fate of a deny from saddr at now, with this CPU's budget (NULL:
  * none) refilled; *rl: the source's bucket, when it was looked up; *held:
  * where a held deny is counted. The budget is checked first: past it, no
  * lookup of the per-source table. Then the source's slot of
- * zs_deny_known_sources: a source whose bucket was found empty is held
- * there until its next token is due, with no lookup of the LRU (~22 ns a
- * packet of a flood from few sources: bench/untracked_bench). A known
- * source's held denies are counted in its slot, which its next report
- * claims (an evicted bucket takes none of them along). The slot
- * knows only sources reported within a budget (zs_deny_known_claim); a
- * source of another's slot and tag (the seed is secret) would be held in
- * its window: a report lost, never a verdict. */
+ * zs_deny_sources (deny_sources.h; slots are claimed only where there is
+ * a budget): while it holds the source, no lookup of the LRU either (~22
+ * ns a packet of a flood from few sources: bench/untracked_bench). A
+ * bucket found empty starts that hold, until its next token is due. A
+ * source with a slot has its held denies counted there, which its next
+ * report claims; one without, in its bucket. */
 static __always_inline int zs_deny_event_fate(const struct zs_config *cfg,
 					      const struct zs_deny_budget *budget,
 					      const __u32 *saddr, __u64 now,
 					      struct zs_ratelimit **rl, __u32 **held)
 {
-	struct zs_deny_known_slot *s = NULL;
-	__u16 tag = 0;
+	struct zs_deny_source_slot *s = NULL;
 
 	*rl = NULL;
 	*held = NULL;
@@ -299,11 +231,9 @@ static __always_inline int zs_deny_event_fate(const struct zs_config *cfg,
 		return ZS_DENY_OVER_BUDGET;
 	if (!cfg->deny_events_per_sec)
 		return ZS_DENY_REPORT;
-	if (budget) { /* (without a budget no report claims a slot) */
-		s = zs_deny_known_slot_of(saddr, 0, &tag);
-		if (s && s->tag != tag)
-			s = NULL;
-		if (s && now < s->held_until) {
+	if (budget) {
+		s = zs_deny_source_find(saddr);
+		if (s && zs_deny_source_held(s, now)) {
 			*held = &s->suppressed;
 			return ZS_DENY_HELD;
 		}
@@ -315,8 +245,11 @@ static __always_inline int zs_deny_event_fate(const struct zs_config *cfg,
 		*held = &(*rl)->suppressed;
 		return ZS_DENY_HELD;
 	}
-	/* no token before this: its denies held in the slot till then */
-	s->held_until = (*rl)->last_ns + zs_deny_token_ns(cfg);
+	/* the bucket gets no token before its last refill and one token's
+	 * time: till then the slot holds the source (still its own: another
+	 * source may have taken it over since it was found) */
+	if (zs_deny_source_is(s, saddr))
+		s->held_until = (*rl)->last_ns + zs_deny_ns_per_token(cfg);
 	*held = &s->suppressed;
 	return ZS_DENY_HELD;
 }
@@ -324,8 +257,8 @@ static __always_inline int zs_deny_event_fate(const struct zs_config *cfg,
 /* A held deny, counted where zs_deny_event_fate said (atomic: a source's
  * flood spread over CPUs is counted whole), for the source's next
  * reported deny to name in `suppressed`; the caller counts it under
- * events-suppressed. */
-static __always_inline void zs_deny_hold(__u32 *held)
+ * events-suppressed. (held is never NULL with ZS_DENY_HELD.) */
+static __always_inline void zs_deny_count_held(__u32 *held)
 {
 	if (held)
 		__sync_fetch_and_add(held, 1);
@@ -348,7 +281,7 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 		zs_deny_over_budget(cfg, t);
 		return 0;
 	case ZS_DENY_HELD:
-		zs_deny_hold(held);
+		zs_deny_count_held(held);
 		zs_count(ZS_CTR_EVENTS_SUPPRESSED, 0);
 		return 0;
 	}
@@ -360,16 +293,16 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 		fresh.last_ns = now;
 		fresh.tokens = cfg->deny_events_burst ? cfg->deny_events_burst - 1 : 0;
 		bpf_map_update_elem(&zs_deny_ratelimit, t->saddr, &fresh, BPF_ANY);
-		/* (only past a budget are the slots read); a source whose
-		 * bucket the LRU evicted is still known by its slot */
+		/* slots are kept only where there is a budget; a source whose
+		 * bucket the LRU evicted still has its held count in its slot */
 		if (budget)
-			*suppressed = zs_deny_known_claim(t);
+			*suppressed = zs_deny_source_claim(t->saddr);
 		return 1;
 	}
 	rl->tokens--;
 	*suppressed = rl->suppressed ? __sync_lock_test_and_set(&rl->suppressed, 0) : 0;
-	if (budget) /* (its tag again, if another source's took the slot) */
-		*suppressed += zs_deny_known_claim(t);
+	if (budget) /* (its slot again, if another source took it) */
+		*suppressed += zs_deny_source_claim(t->saddr);
 	return 1;
 }
 

@@ -183,49 +183,35 @@ struct {
 	__type(value, struct zs_ratelimit);
 } zs_deny_ratelimit SEC(".maps");
 
-/* Sources with a reported deny, and the denies the budget held back from
- * each since: a 16-bit tag of the source's hash per slot, set when one of
- * its denies is reported (events.h), beside a count of its denies past the
- * budget. A deny past the budget is counted in its slot when the tag is
- * there, with no lookup of the LRU: a flood of new sources paid an LRU
- * lookup per packet to find no bucket (27% of the receiver's cycles under
- * a random flood, perf, issue 16), and a flood from sources that had been
- * reported (a /16's, each seen again and again) still paid one per packet
- * to find a bucket (bench/RESULTS.md, "Past the budget, no lookup"). The
- * source's next reported deny names the count and empties it, whether or
- * not the LRU still holds its bucket. Shared by the CPUs (a source
- * reported on one may flood on another); tags are written only within the
- * budget, as the LRU's inserts are. The hash is keyed by a seed drawn at
- * its first use (bpf_get_prandom_u32): with a known key, an attacker
- * computed offline a source of the scanner's slot and erased the scanner's
- * tag with one reported packet (attack review of this change). A tag
- * another source overwrote costs the source its count (as an LRU eviction
- * does: either takes thousands of reported denies of other sources; the
- * count stays in deny-events-over-budget), never a verdict. Beside the
- * count, when the source's bucket was last found empty, the time its next
- * token is due: until then its denies are held here, with no lookup of
- * the LRU either (a flood from few sources, events.h zs_deny_event_fate).
- * (Was zs_deny_known, tags alone: retired, datapath.cpp.) */
-#define ZS_DENY_KNOWN_SLOTS 16384
-struct zs_deny_known_slot {
-	__u16 tag;	  /* 0: no source's */
-	__u16 _pad;
-	__u32 suppressed; /* the tagged source's denies held back since its last report */
-	__u64 held_until; /* the tagged source's bucket has no token before it (coarse ns; 0: not known) */
+/* Sources with a reported deny (deny_sources.h): a slot per source,
+ * chosen by a keyed hash and holding the address whole, with its denies
+ * held back since its last report (past the budget, or by its empty
+ * bucket) and, when its bucket was last found empty, the time its next
+ * token is due. Shared by the CPUs (a source reported on one may flood on
+ * another); slots are taken only within the budget, as the LRU's inserts
+ * are. (Was zs_deny_known_sources, a 16-bit tag per slot, and before it
+ * zs_deny_known: retired, datapath.cpp.) */
+#define ZS_DENY_SOURCE_BITS 14
+#define ZS_DENY_SOURCE_SLOTS (1 << ZS_DENY_SOURCE_BITS)
+struct zs_deny_source_slot {
+	__u32 saddr[4];	  /* the source, a tuple's form */
+	__u32 known;	  /* 1: saddr is a source's (0.0.0.0 is an address too) */
+	__u32 suppressed; /* its denies held back since its last report */
+	__u64 held_until; /* its bucket has no token before this (coarse ns); 0: not held */
 };
 
-struct zs_deny_known_sources {
-	__u32 seed; /* 0 until the first claim draws it */
-	__u32 _pad;
-	struct zs_deny_known_slot slot[ZS_DENY_KNOWN_SLOTS];
+struct zs_deny_sources {
+	__u64 key[4]; /* the hash's multipliers (odd), drawn at the first claim; key[0] 0: not yet */
+	struct zs_deny_source_slot slot[ZS_DENY_SOURCE_SLOTS];
 };
+_Static_assert(sizeof(struct zs_deny_source_slot) == 32, "a deny source slot: half a cache line");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct zs_deny_known_sources);
-} zs_deny_known_sources SEC(".maps");
+	__type(value, struct zs_deny_sources);
+} zs_deny_sources SEC(".maps");
 
 /* deny events' per-CPU budget, and the CPU's coarse clock per tick
  * (zs_deny_event_allowed, zs_deny_budget_now: events.h) */

@@ -5,7 +5,7 @@
  * before conntrack, the source check and the endpoint's policy, and it
  * costs the uplink's endpoint (remembered per CPU), a trie lookup and, on
  * a match, counters, the events' budget and, within it, the source's slot
- * of zs_deny_known_sources or its bucket. A node without untracked rules
+ * of zs_deny_sources or its bucket. A node without untracked rules
  * pays a bit test of the plan (ZS_PLAN_UNTRACKED) per packet.
  *
  * Only the source address is read, so whatever follows it in the packet
@@ -19,10 +19,10 @@
  *
  * Two looks: zs_untracked_early, before the parse, takes a flood's
  * packets (an untagged frame, an enforced deny, its event held back: the
- * CPU's budget spent or the source's bucket empty) for a lookup or two
+ * CPU's budget spent or the source without a token) for a lookup or two
  * and a few counters; zs_untracked_denied, after the parse, everything it
- * leaves (other shapes, audits, a deny to report with its ports). `policy trace` runs neither: it shows the tracked
- * copy of the rule. */
+ * leaves (other shapes, audits, a deny to report with its ports).
+ * `policy trace` runs neither: it shows the tracked copy of the rule. */
 #ifndef ZS_BPF_UNTRACKED_DENY_H
 #define ZS_BPF_UNTRACKED_DENY_H
 
@@ -105,7 +105,7 @@ static __always_inline int zs_untracked_denied(const struct zs_config *cfg,
 
 /* What the early look (zs_untracked_early) leaves to the pipeline. */
 enum zs_untracked_early {
-	ZS_UNTRACKED_CLEAR = 0,   /* no untracked deny holds the source: nothing after */
+	ZS_UNTRACKED_CLEAR = 0,   /* no untracked deny names the source, or no uplink: nothing after */
 	ZS_UNTRACKED_LATER = 1,   /* look after the parse (zs_untracked_denied) */
 	ZS_UNTRACKED_DROPPED = 2, /* dropped, counted, its event held back */
 };
@@ -113,25 +113,28 @@ enum zs_untracked_early {
 /* A flood's packets, before the parse: an untagged IPv4 or IPv6 frame's
  * source, read from the bytes zs_parse reads it from (the fixed header,
  * whole), looked up; a source denied, on an enforcing uplink, whose deny
- * event would be held back (this CPU's budget spent, or the source's
- * bucket empty: under a flood, from many sources or from one, nearly
- * every packet) is dropped here and counted as the look after the parse
- * would count it, at the cost of a lookup, the source's slot of
- * zs_deny_known_sources (when the budget is not spent; its bucket only
- * when the slot does not know it empty) and a few counters, and no clock
- * read (the budget's, per tick). Anything else, the look after the parse
- * decides: a frame of another shape (VLAN tags, truncated), an audit, an
- * event to send (it names ports). An interface that is not an uplink
- * looks nothing up (entries are written for uplinks only).
+ * event would be held back (this CPU's budget spent, or the source
+ * without a token: its bucket empty, or its slot of zs_deny_sources
+ * holding it till its next token) is dropped here and counted as the look
+ * after the parse would count it. That is nearly every packet of a flood,
+ * from many sources or from one, and costs the uplink's endpoint
+ * (remembered per CPU), a trie lookup, the budget (no clock read: the
+ * budget keeps one per tick), within the budget the source's slot (its
+ * bucket only when no slot holds it) and a few counters. Anything else,
+ * the look after the parse decides: a frame of another shape (VLAN tags,
+ * truncated), an audit, an event to send (it names ports). On an
+ * interface that is not an uplink it stops at the endpoint: no trie
+ * lookup, and none after the parse (entries are written for uplinks
+ * only).
  *
- * The frame's first line is read before the uplink's endpoint and the
- * budget, which do not depend on it: a frame another CPU just wrote is a
- * cache miss on a veth (perf: most of the early look's samples sat on
- * that read), and the CPU does that work while the line comes. */
+ * The frame's first line is read before the endpoint, which does not
+ * depend on it: a frame another CPU just wrote is a cache miss on a veth
+ * (perf: most of the early look's samples sat on that read), and the CPU
+ * reads the endpoint while the line comes. */
 static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 ifindex, __u32 len)
 {
 	struct zs_untracked_key key = { .ifindex = ifindex };
-	struct zs_deny_budget *budget = NULL;
+	struct zs_deny_budget *budget;
 	const struct zs_untracked_value *v;
 	struct ethhdr *eth = data;
 	const struct zs_config *cfg;
@@ -140,7 +143,7 @@ static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 
 	struct zs_counters *cs;
 	__u32 *held;
 	__u32 zero = 0, slot;
-	__u64 generation, now = 0;
+	__u64 generation, now;
 	int fate, enforcing;
 	__u16 proto;
 
@@ -153,25 +156,14 @@ static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 
 		return ZS_UNTRACKED_CLEAR;
 	if ((void *)(eth + 1) > data_end)
 		return ZS_UNTRACKED_LATER;
-	/* the frame's first line asked for first: a frame another CPU just
-	 * wrote is a cache miss, and what follows up to the lookup does not
-	 * wait for it */
+	/* the frame's first line asked for before the endpoint (above); the
+	 * empty asm keeps the compiler from moving the load down to its use */
 	proto = eth->h_proto;
-	asm volatile("" : "+r"(proto)); /* (loaded here, not where it is used) */
+	asm volatile("" : "+r"(proto));
 	/* the uplink's ingress mode (entries are written for uplinks only) */
 	if (!zs_endpoint_memo_get(ifindex, generation, &ep) || ep.kind != ZS_ATTACH_HOST)
 		return ZS_UNTRACKED_CLEAR;
 	enforcing = ep.mode[ZS_DIR_INGRESS] == ZS_MODE_ENFORCE;
-	if (enforcing) {
-		budget = bpf_map_lookup_elem(&zs_deny_budget, &zero);
-		if (budget) {
-			now = zs_deny_budget_now(budget);
-			if (!cfg->deny_events_per_cpu)
-				budget = NULL; /* no budget: its line kept the clock only */
-			else
-				zs_deny_budget_fill(cfg, budget, now);
-		}
-	}
 	if (proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
 
@@ -195,18 +187,27 @@ static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 
 	v = bpf_map_lookup_elem(&zs_untracked, &key);
 	if (!v || v->action == ZS_UNTRACKED_PASS)
 		return ZS_UNTRACKED_CLEAR;
-	if (v->action != ZS_UNTRACKED_DENY || !enforcing || !now)
+	if (v->action != ZS_UNTRACKED_DENY || !enforcing)
 		return ZS_UNTRACKED_LATER;
 	/* the event's fate, as zs_deny_event_allowed decides it (key.addr is
-	 * the source as a tuple holds it: IPv4 in the first word) */
+	 * the source as a tuple holds it: IPv4 in the first word); the
+	 * budget's line keeps the clock, with or without a budget */
+	budget = bpf_map_lookup_elem(&zs_deny_budget, &zero);
+	if (!budget)
+		return ZS_UNTRACKED_LATER;
+	now = zs_deny_budget_now(budget);
+	if (!cfg->deny_events_per_cpu)
+		budget = NULL; /* no budget: its line kept the clock only */
+	else
+		zs_deny_budget_fill(cfg, budget, now);
 	fate = zs_deny_event_fate(cfg, budget, key.addr, now, &rl, &held);
 	if (fate == ZS_DENY_REPORT)
 		return ZS_UNTRACKED_LATER; /* an event to send, naming ports */
 	if (fate == ZS_DENY_HELD)
-		zs_deny_hold(held);
-	/* as zs_finish, zs_deny_hold and zs_deny_over_budget count, in
+		zs_deny_count_held(held);
+	/* as zs_finish, zs_deny_count_held and zs_deny_over_budget count, in
 	 * one lookup; past the budget, not in the source's slot of
-	 * zs_deny_known_sources (a random line per packet, ~20 ns:
+	 * zs_deny_sources (a random line per packet, ~20 ns:
 	 * bench/RESULTS.md): a blocklisted source reaches nothing a scan of
 	 * which detection could report */
 	cs = bpf_map_lookup_elem(&zs_counters, &zero);

@@ -11,6 +11,7 @@
 #include <zeroseg/event.h>
 #include <zeroseg/identity.h>
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -231,7 +232,7 @@ TEST_P(AttackReview3Test, AWorkloadCannotFillTheUplinksShareForOtherWorkloads) {
 // empty, then scanned: no scan probe reached the agent, and the scanner's
 // next reported deny said `suppressed` 0, so the detectors saw one probe
 // where there were hundreds. Now a deny over budget is counted in its
-// source's slot of zs_deny_known_sources (no lookup of the LRU, no
+// source's slot of zs_deny_sources (no lookup of the LRU, no
 // insert) and in a counter of its own (deny-events-over-budget) that the
 // agent turns into a detection-blind alert (events.h, zs_deny_over_budget).
 // Failed before: "actual: 1 vs 300".
@@ -265,7 +266,7 @@ TEST_P(AttackReview3Test, AScannersDeniesHeldBackByTheBudgetAreNamedOnItsNextEve
 // Past the budget, a known source's denies were counted in its LRU
 // bucket, found by a lookup per packet: 4-8% of the receiver's time under
 // a flood from a /16 whose sources had been reported (issue 16). They are
-// counted in the source's slot of zs_deny_known_sources, whose tag was
+// counted in the source's slot of zs_deny_sources, whose address was
 // read anyway, and named by its next reported deny, even when the LRU has
 // evicted its bucket since (other sources' reported denies take its room;
 // deleted by hand here). Exactly: one CPU, a budget of one token. Failed
@@ -290,59 +291,50 @@ TEST_P(AttackReview3Test, AScannersDeniesAreNamedThoughTheLruEvictedItsBucket) {
       << "the scan's probes, reported or named as suppressed";
 }
 
-// zs_deny_known_sources' hash (bpf/lib/events.h), as an attacker would compute it
-// offline: a source whose slot is the scanner's, under `seed`.
-uint32_t known_mix(uint32_t h, uint32_t w) {
-  h ^= w;
-  h *= 0x85ebca6bu;
-  return h ^ (h >> 15);
-}
-uint32_t known_hash(uint32_t seed, const std::string& v4) {
+// zs_deny_sources' hash (bpf/lib/deny_sources.h), as an attacker would
+// compute it offline for multipliers it guessed: an IPv4 source's slot.
+using SourceKey = std::array<uint64_t, 4>;
+uint32_t source_slot(const SourceKey& key, const std::string& v4) {
   uint32_t a = 0;
   inet_pton(AF_INET, v4.c_str(), &a);
-  uint32_t h = known_mix(seed, a);
-  for (int i = 0; i < 3; i++) h = known_mix(h, 0);
-  return h;
+  return static_cast<uint32_t>((key[0] * a) >> (64 - 14));  // ZS_DENY_SOURCE_BITS
 }
-constexpr uint32_t kKnownSlots = 16384;
-// A source of the scanner's slot and another tag under `seed` (the slot is
-// the low 14 bits, the tag the high 16).
-std::string colliding_source(uint32_t seed, const std::string& scanner) {
-  uint32_t target = known_hash(seed, scanner);
+// A source of the scanner's slot under `key`.
+std::string colliding_source(const SourceKey& key, const std::string& scanner) {
   for (uint32_t i = 1; i < (1u << 24); i++) {
     std::string cand = "100." + std::to_string(64 + (i >> 16) % 64) + "." + std::to_string((i >> 8) & 255) + "." +
                        std::to_string(i & 255);
-    uint32_t h = known_hash(seed, cand);
-    if ((h & (kKnownSlots - 1)) == (target & (kKnownSlots - 1)) && (h >> 16) != (target >> 16)) return cand;
+    if (source_slot(key, cand) == source_slot(key, scanner)) return cand;
   }
   return "";
 }
 
 // Was a hole (attack review of the hint before the limiter's LRU, issue
-// 16): past the budget a deny is counted only for a source whose tag the
-// hint holds, and the hint's hash had no key. Offline, an attacker
-// found a source of the scanner's slot; one reported deny from it (the
-// budget not yet empty) took the slot, and the scan that followed the
-// flood was never counted in the scanner's bucket. The hash is keyed by a
-// seed drawn at the first mark: a source computed for a key the attacker
-// guessed (0 here: the old hash had none) takes another slot. With the
-// seed forced to the guessed key (ZS_TEST_KNOWN_SEED=1 in the environment)
-// this test fails: "the scan's probes" 1 of 300.
-TEST_P(AttackReview3Test, AScannersTagIsNotErasedByASourceComputedOffline) {
+// 16): past the budget a deny is counted only for a source that holds its
+// slot, and the slot's hash had no key. Offline, an attacker found a
+// source of the scanner's slot; one reported deny from it (the budget not
+// yet empty) took the slot, and the scan that followed the flood was never
+// counted for the scanner. The hash is keyed by multipliers drawn at the
+// first claim: a source computed for a key the attacker guessed takes
+// another slot. With the key forced to the guessed one
+// (ZS_TEST_KNOWN_SEED=1 in the environment) this test fails: "the scan's
+// probes" 1 of 300.
+TEST_P(AttackReview3Test, AScannersSlotIsNotTakenByASourceComputedOffline) {
   set_endpoint(kSelf, ZS_MODE_ENFORCE, ZS_MODE_ENFORCE);
   pin_cpu();
   dp().set_deny_event_budget(1);
   const std::string scanner = "203.0.113.67";
-  const uint32_t guessed = 0x2545f491;  // the attacker's guess of the key
+  const SourceKey guessed = {0x9e3779b97f4a7c15ull, 0xbf58476d1ce4e5b9ull, 0x94d049bb133111ebull,
+                             0x2545f4914f6cdd1dull};  // the attacker's guess of the key
   const std::string attacker = colliding_source(guessed, scanner);
   ASSERT_FALSE(attacker.empty());
   drain_events();
   const uint32_t key = 0;
-  const MapRef& known = dp().map("zs_deny_known_sources");
-  std::vector<uint8_t> value(known.value_size());
+  const MapRef& sources = dp().map("zs_deny_sources");
+  std::vector<uint8_t> value(sources.value_size());
   if (std::getenv("ZS_TEST_KNOWN_SEED")) {  // the key as the attacker guessed it: the hole, shown
-    std::memcpy(value.data(), &guessed, sizeof(guessed));
-    known.update(&key, value.data());
+    std::memcpy(value.data(), guessed.data(), sizeof(guessed));
+    sources.update(&key, value.data());
   }
   auto refill = [&] {
     std::vector<zs_deny_budget> full(libbpf_num_possible_cpus());
@@ -352,10 +344,10 @@ TEST_P(AttackReview3Test, AScannersTagIsNotErasedByASourceComputedOffline) {
   ASSERT_FALSE(send(IN, probe(scanner, 1)));  // the scanner is known: one reported deny
   refill();
   ASSERT_FALSE(send(IN, probe(attacker, 1)));  // the attacker's one reported deny
-  ASSERT_TRUE(known.lookup(&key, value.data()));
-  uint32_t seed = 0;
-  std::memcpy(&seed, value.data(), sizeof(seed));
-  EXPECT_NE(seed, 0u) << "no seed drawn";
+  ASSERT_TRUE(sources.lookup(&key, value.data()));
+  uint64_t drawn = 0;
+  std::memcpy(&drawn, value.data(), sizeof(drawn));
+  EXPECT_NE(drawn, 0u) << "no key drawn";
   // a flood empties the budget, then the scan
   for (int i = 0; i < 50; i++)
     ASSERT_FALSE(send(IN, probe("198.18.1." + std::to_string(i + 1), 9)));

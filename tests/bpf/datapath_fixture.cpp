@@ -51,11 +51,12 @@ void DatapathTest::SetUp() {
   clear_raw(dp_->map("zs_ct_usage"));
   clear_raw(dp_->map("zs_fragments"));
   clear_raw(dp_->map("zs_deny_ratelimit"));
-  {  // no source known, none held (events.h)
-    const MapRef& known = dp_->map("zs_deny_known_sources");
-    const std::vector<uint8_t> none(known.value_size());
+  {  // no source has a slot, none is held (deny_sources.h): a hold
+     // outlives a test's deleted bucket by up to a second
+    const MapRef& sources = dp_->map("zs_deny_sources");
+    const std::vector<uint8_t> none(sources.value_size());
     const uint32_t zero = 0;
-    known.update(&zero, none.data());
+    sources.update(&zero, none.data());
   }
   dp_->clear_memos();
   std::vector<zs_counters> zero(libbpf_num_possible_cpus());

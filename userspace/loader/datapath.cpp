@@ -55,12 +55,13 @@ constexpr Program kPrograms[] = {Program::xdp_ingress, Program::tc_ingress, Prog
 // by a rollback to a version that has it but no pin stamp (pin_stamp.h,
 // which makes later versions distrust it), though this version's keys set
 // no bit in it: their probes skipped, their addresses taken for world.
-// zs_deny_known (tags alone) became zs_deny_known_sources (a tag and the
-// count the budget held back, maps.h): a hint, nothing to carry over.
+// zs_deny_known (tags alone) became zs_deny_known_sources (a tag and a
+// held count), which became zs_deny_sources (the address whole, a held
+// count and a hold, bpf/lib/deny_sources.h): hints, nothing to carry over.
 // zs_untracked0 and zs_untracked1 (a trie per slot, builds of one day
 // only) became zs_untracked (the slot in the key, untracked.h).
-constexpr const char* kRetiredMaps[] = {"zs_conntrack", "zs_ipcache_filter", "zs_deny_known", "zs_untracked0",
-                                        "zs_untracked1"};
+constexpr const char* kRetiredMaps[] = {"zs_conntrack",  "zs_ipcache_filter", "zs_deny_known",
+                                        "zs_deny_known_sources", "zs_untracked0", "zs_untracked1"};
 
 // Before its pin goes: every bit of the pinned zs_ipcache_filter set. The
 // programs of the version before may still be attached (until this
