@@ -40,9 +40,11 @@ enum zs_hook {
 
 /* deny_ratelimit (LRU): source address -> token bucket */
 struct zs_ratelimit {
-	__u64 last_ns;
+	__u64 last_ns;	  /* its last refill (coarse ns) */
 	__u32 tokens;
-	__u32 suppressed;
+	__u32 suppressed; /* denies held back since the source's last report and not counted in its
+			   * slot of zs_deny_sources (it had none; or handed over by a source that
+			   * took its slot: bpf/lib/deny_sources.h) */
 };
 
 /* deny_budget (per-CPU array of one): every deny event of this CPU, from
