@@ -134,13 +134,12 @@ enum zs_untracked_early {
 static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 ifindex, __u32 len)
 {
 	struct zs_untracked_key key = { .ifindex = ifindex };
-	struct zs_deny_budget *budget;
+	struct zs_deny_budget *budget, *line;
 	const struct zs_untracked_value *v;
 	struct ethhdr *eth = data;
 	const struct zs_config *cfg;
 	struct zs_ratelimit *rl;
 	struct zs_endpoint ep;
-	struct zs_counters *cs;
 	__u32 *held;
 	__u32 zero = 0, slot;
 	__u64 generation, now;
@@ -192,34 +191,28 @@ static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 
 	/* the event's fate, as zs_deny_event_allowed decides it (key.addr is
 	 * the source as a tuple holds it: IPv4 in the first word); the
 	 * budget's line keeps the clock, with or without a budget */
-	budget = bpf_map_lookup_elem(&zs_deny_budget, &zero);
-	if (!budget)
+	line = bpf_map_lookup_elem(&zs_deny_budget, &zero);
+	if (!line)
 		return ZS_UNTRACKED_LATER;
-	now = zs_deny_budget_now(budget);
-	if (!cfg->deny_events_per_cpu)
-		budget = NULL; /* no budget: its line kept the clock only */
-	else
+	now = zs_deny_budget_now(line);
+	budget = cfg->deny_events_per_cpu ? line : NULL; /* no budget: the line keeps the clock and counts */
+	if (budget)
 		zs_deny_budget_fill(cfg, budget, now);
 	fate = zs_deny_event_fate(cfg, budget, key.addr, now, &rl, &held);
 	if (fate == ZS_DENY_REPORT)
 		return ZS_UNTRACKED_LATER; /* an event to send, naming ports */
 	if (fate == ZS_DENY_HELD)
 		zs_deny_count_held(held);
-	/* as zs_finish, zs_deny_count_held and zs_deny_over_budget count, in
-	 * one lookup; past the budget, not in the source's slot of
-	 * zs_deny_sources (a random line per packet, ~20 ns:
-	 * bench/RESULTS.md): a blocklisted source reaches nothing a scan of
-	 * which detection could report */
-	cs = bpf_map_lookup_elem(&zs_counters, &zero);
-	if (cs) {
-		cs->slot[ZS_CTR_VERDICT(ZS_VERDICT_DENIED, ZS_DIR_INGRESS)].packets++;
-		cs->slot[ZS_CTR_VERDICT(ZS_VERDICT_DENIED, ZS_DIR_INGRESS)].bytes += len;
-		cs->slot[ZS_CTR_REASON(ZS_REASON_UNTRACKED_DENY)].packets++;
-		cs->slot[ZS_CTR_REASON(ZS_REASON_UNTRACKED_DENY)].bytes += len;
-		cs->slot[ZS_CTR_EVENTS_SUPPRESSED].packets++;
-		if (fate == ZS_DENY_OVER_BUDGET)
-			cs->slot[ZS_CTR_EVENTS_OVER_BUDGET].packets++;
-	}
+	/* counted as zs_finish, zs_deny_count_held and zs_deny_over_budget
+	 * count, in the budget's line, which user space adds to those
+	 * counters (include/zeroseg/event.h): no other line written. Past the
+	 * budget, not in the source's slot of zs_deny_sources (a random line
+	 * per packet, ~20 ns: bench/RESULTS.md): a blocklisted source reaches
+	 * nothing a scan of which detection could report */
+	line->early_drops++;
+	line->early_bytes += len;
+	if (fate == ZS_DENY_OVER_BUDGET)
+		line->early_over_budget++;
 	return ZS_UNTRACKED_DROPPED;
 }
 

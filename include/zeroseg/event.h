@@ -49,16 +49,24 @@ struct zs_ratelimit {
 
 /* deny_budget (per-CPU array of one): every deny event of this CPU, from
  * any source, draws on one token bucket (zs_config.deny_events_per_cpu);
- * beside it, this CPU's coarse clock per tick, so that a flood's packet
- * dropped before the parse reads no clock (zs_deny_budget_now) */
+ * beside it, in the same cache line, this CPU's coarse clock per tick, so
+ * that a flood's packet dropped before the parse reads no clock
+ * (zs_deny_budget_now), and the counts of those drops, so that it writes
+ * no other line: user space adds them to the counters they are of
+ * (Datapath::counter): denied ingress and untracked-deny (packets and
+ * bytes), events-suppressed (each) and events-over-budget. */
 struct zs_deny_budget {
 	__u64 last_ns;
 	__u64 tokens;
 	__u64 tick_jiffies; /* the tick tick_ns was read in */
 	__u64 tick_ns;	    /* CLOCK_MONOTONIC_COARSE then; 0: not read yet */
+	__u64 early_drops;  /* the untracked deny's drops before the parse (untracked_deny.h) */
+	__u64 early_bytes;
+	__u64 early_over_budget; /* of those, with this budget spent */
+	__u64 _pad;
 };
 
 ZS_STATIC_ASSERT(sizeof(struct zs_event) == 80, "zs_event ABI");
-ZS_STATIC_ASSERT(sizeof(struct zs_deny_budget) == 32, "zs_deny_budget ABI");
+ZS_STATIC_ASSERT(sizeof(struct zs_deny_budget) == 64, "zs_deny_budget ABI: one cache line");
 
 #endif
