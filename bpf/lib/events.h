@@ -241,15 +241,15 @@ static __always_inline int zs_deny_event_fate(const struct zs_config *cfg,
 	*rl = zs_deny_bucket(cfg, saddr, now);
 	if (!*rl || (*rl)->tokens)
 		return ZS_DENY_REPORT;
-	if (!s) {
+	/* (the slot still its own: another source may have taken it over
+	 * since it was found) */
+	if (!s || !zs_deny_source_is(s, saddr)) {
 		*held = &(*rl)->suppressed;
 		return ZS_DENY_HELD;
 	}
 	/* the bucket gets no token before its last refill and one token's
-	 * time: till then the slot holds the source (still its own: another
-	 * source may have taken it over since it was found) */
-	if (zs_deny_source_is(s, saddr))
-		s->held_until = (*rl)->last_ns + zs_deny_ns_per_token(cfg);
+	 * time: till then the slot holds the source */
+	s->held_until = (*rl)->last_ns + zs_deny_ns_per_token(cfg);
 	*held = &s->suppressed;
 	return ZS_DENY_HELD;
 }

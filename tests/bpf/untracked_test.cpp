@@ -247,8 +247,8 @@ TEST_P(Uplink, AFloodReportsWithinTheBudget) {
   EXPECT_GE(counter(ZS_CTR_EVENTS_OVER_BUDGET) - over, 180u);
 }
 
-// The deny-event state the early look reads: a source's bucket and the
-// CPU's budgets.
+// The deny-event state the early look reads: a source's bucket (its slot
+// of zs_deny_sources: deny_sources_test.cpp) and the CPU's budgets.
 std::array<uint32_t, 4> bucket_key(const std::string& src) {
   std::array<uint32_t, 4> key{};  // a tuple's form: IPv4 in the first word, as IpAddr's
   std::memcpy(key.data(), IpAddr::parse(src)->bytes.data(), 16);
@@ -367,7 +367,7 @@ TEST_P(Uplink, AClockBehindABucketRefillsNothing) {
   EXPECT_TRUE(drain_events().empty()) << "a bucket refilled from a clock behind it";
   ASSERT_EQ(bpf_map_lookup_elem(dp().map("zs_deny_ratelimit").fd(), key.data(), &rl), 0);
   EXPECT_EQ(rl.tokens, 0u);
-  EXPECT_EQ(rl.suppressed, 1u);
+  EXPECT_EQ(rl.suppressed, 1u);  // (never reported, it has no slot: held in its bucket)
   // the CPU's budget spent, refilled "later"
   std::vector<zs_deny_budget> spent(libbpf_num_possible_cpus());
   for (auto& b : spent) b.last_ns = ahead;

@@ -64,10 +64,9 @@ json Agent::attachment_status() const {
 
 // `agent --uninstall`: every attachment the pins name detached, then the pins removed
 void Agent::uninstall(const AgentConfig& config) {
-  if (Datapath::is_pinned(config.pin_dir)) {
-    auto dp = Datapath::open_pinned(config.pin_dir);
-    dp->lock_writers("zeroseg agent");
-    for (const auto& [ifindex, v] : dp->endpoints().entries())
+  {
+    UniqueFd lock;  // (pins of another version too: pinned_interfaces)
+    for (uint32_t ifindex : Datapath::pinned_interfaces(config.pin_dir, "zeroseg agent", lock))
       if (!ifname_of(ifindex).empty()) detach(ifindex);
   }
   Datapath::unpin(config.pin_dir);

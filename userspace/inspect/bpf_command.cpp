@@ -107,10 +107,9 @@ void run_detach(const GlobalOptions& g, const std::string& ifname) {
 }
 
 void run_uninstall(const GlobalOptions& g) {
-  if (Datapath::is_pinned(g.pin_dir)) {
-    auto dp = Datapath::open_pinned(g.pin_dir);
-    dp->lock_writers("zeroseg agent");
-    for (const auto& [ifindex, v] : dp->endpoints().entries()) detach(ifindex);
+  {
+    UniqueFd lock;  // (pins of another version too: pinned_interfaces)
+    for (uint32_t ifindex : Datapath::pinned_interfaces(g.pin_dir, "zeroseg agent", lock)) detach(ifindex);
   }
   Datapath::unpin(g.pin_dir);
   std::cout << "removed zeroseg's programs and pins under " << g.pin_dir << "\n";

@@ -403,17 +403,40 @@ zs_counter Datapath::counter(uint32_t idx) const {
   return total;
 }
 
-void Datapath::lock_writers(const std::string& holder_hint) {
-  if (writer_lock_ || pin_dir_.empty()) return;
-  UniqueFd fd(open(pin_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) throw_errno("opening " + pin_dir_, errno);
+namespace {
+
+UniqueFd lock_pin_dir(const std::string& pin_dir, const std::string& holder_hint) {
+  UniqueFd fd(open(pin_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw_errno("opening " + pin_dir, errno);
   if (flock(fd.get(), LOCK_EX | LOCK_NB)) {
     if (errno == EWOULDBLOCK)
-      throw Error("another zeroseg process (" + holder_hint + ") already manages " + pin_dir_ +
+      throw Error("another zeroseg process (" + holder_hint + ") already manages " + pin_dir +
                   ": use its socket, or another --bpf-pin-dir");
-    throw_errno("locking " + pin_dir_, errno);
+    throw_errno("locking " + pin_dir, errno);
   }
-  writer_lock_ = std::move(fd);
+  return fd;
+}
+
+}  // namespace
+
+void Datapath::lock_writers(const std::string& holder_hint) {
+  if (writer_lock_ || pin_dir_.empty()) return;
+  writer_lock_ = lock_pin_dir(pin_dir_, holder_hint);
+}
+
+std::vector<uint32_t> Datapath::pinned_interfaces(const std::string& pin_dir, const std::string& holder_hint,
+                                                  UniqueFd& lock) {
+  std::vector<uint32_t> ifindexes;
+  if (access(pin_dir.c_str(), F_OK) != 0) return ifindexes;
+  lock = lock_pin_dir(pin_dir, holder_hint);
+  UniqueFd map(bpf_obj_get(pin_path(pin_dir, "zs_endpoints").c_str()));
+  if (!map) return ifindexes;
+  uint32_t key = 0, next = 0;
+  for (const uint32_t* prev = nullptr; bpf_map_get_next_key(map.get(), prev, &next) == 0; prev = &key) {
+    key = next;
+    ifindexes.push_back(key);
+  }
+  return ifindexes;
 }
 
 void Datapath::wait_for_programs() const {

@@ -58,6 +58,13 @@ class Datapath {
   static bool is_pinned(const std::string& pin_dir);
   // Removes pin_dir's pins (attachments are the caller's to remove first).
   static void unpin(const std::string& pin_dir);
+  // For an uninstall, which must work on pins another version made (maps
+  // of another layout, or missing: open_pinned refuses those): locks
+  // pin_dir as lock_writers does (the lock is held while the returned fd
+  // is open) and reads the interfaces the pinned zs_endpoints names, its
+  // keys only (none when it or pin_dir is missing).
+  static std::vector<uint32_t> pinned_interfaces(const std::string& pin_dir, const std::string& holder_hint,
+                                                 UniqueFd& lock);
 
   Datapath(const Datapath&) = delete;
   Datapath& operator=(const Datapath&) = delete;
