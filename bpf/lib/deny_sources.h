@@ -51,9 +51,10 @@ static __always_inline struct zs_deny_source_slot *zs_deny_source_find(const __u
 	return zs_deny_source_is(s, saddr) ? s : NULL;
 }
 
-/* Whether s's source's bucket has no token before now: its hold is not
- * over, and ends within a second (the longest a token takes; a hold taken
- * before the rate rose ends within one). */
+/* Whether s still holds its source at now: its hold is not over, and ends
+ * within a second (the longest a token takes at a rate of 1/s or more; a
+ * hold taken before the rate rose, or from a clock ahead of this CPU's,
+ * ends within one). */
 static __always_inline int zs_deny_source_held(const struct zs_deny_source_slot *s, __u64 now)
 {
 	__u64 until = s->held_until;
@@ -101,7 +102,9 @@ static __always_inline __u32 zs_deny_source_claim(const __u32 *saddr)
 		if (rl)
 			__sync_fetch_and_add(&rl->suppressed, held);
 	}
-	s->known = 0; /* (no one's while its address is written) */
+	/* (no barrier: a reader racing the takeover may count one deny for
+	 * the wrong source, a hint's race) */
+	s->known = 0;
 	__builtin_memcpy(s->saddr, saddr, sizeof(s->saddr));
 	s->known = 1;
 	return 0;

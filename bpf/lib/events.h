@@ -192,7 +192,8 @@ static __always_inline struct zs_ratelimit *zs_deny_bucket(const struct zs_confi
 	return rl;
 }
 
-/* What becomes of a deny's event, decided before anything is taken. */
+/* What becomes of a deny's event, decided (and a hold started) before any
+ * token is taken. */
 enum zs_deny_fate {
 	ZS_DENY_REPORT = 0,	  /* it may go out (zs_deny_event_allowed takes the tokens) */
 	ZS_DENY_HELD = 1,	  /* its source has no token: counted in *held */

@@ -213,8 +213,9 @@ struct {
 	__type(value, struct zs_deny_sources);
 } zs_deny_sources SEC(".maps");
 
-/* deny events' per-CPU budget, and the CPU's coarse clock per tick
- * (zs_deny_event_allowed, zs_deny_budget_now: events.h) */
+/* deny events' per-CPU budget, the CPU's coarse clock per tick
+ * (zs_deny_event_allowed, zs_deny_budget_now: events.h) and the untracked
+ * deny's early drops (include/zeroseg/event.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

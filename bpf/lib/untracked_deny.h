@@ -130,7 +130,8 @@ enum zs_untracked_early {
  * The frame's first line is read before the endpoint, which does not
  * depend on it: a frame another CPU just wrote is a cache miss on a veth
  * (perf: most of the early look's samples sat on that read), and the CPU
- * reads the endpoint while the line comes. */
+ * can read the endpoint while the line comes (an A/B on the veth could
+ * not tell the difference: bench/RESULTS.md, session 26). */
 static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 ifindex, __u32 len)
 {
 	struct zs_untracked_key key = { .ifindex = ifindex };
@@ -205,7 +206,7 @@ static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 
 		zs_deny_count_held(held);
 	/* counted as zs_finish, zs_deny_count_held and zs_deny_over_budget
 	 * count, in the budget's line, which user space adds to those
-	 * counters (include/zeroseg/event.h): no other line written. Past the
+	 * counters (include/zeroseg/event.h): no other counter's line. Past the
 	 * budget, not in the source's slot of zs_deny_sources (a random line
 	 * per packet, ~20 ns: bench/RESULTS.md): a blocklisted source reaches
 	 * nothing a scan of which detection could report */

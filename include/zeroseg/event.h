@@ -52,7 +52,8 @@ struct zs_ratelimit {
  * beside it, in the same cache line, this CPU's coarse clock per tick, so
  * that a flood's packet dropped before the parse reads no clock
  * (zs_deny_budget_now), and the counts of those drops, so that it writes
- * no other line: user space adds them to the counters they are of
+ * no other counter's line (a held deny is counted in its source's slot or
+ * bucket too): user space adds them to the counters they are of
  * (Datapath::counter): denied ingress and untracked-deny (packets and
  * bytes), events-suppressed (each) and events-over-budget. */
 struct zs_deny_budget {
@@ -67,6 +68,6 @@ struct zs_deny_budget {
 };
 
 ZS_STATIC_ASSERT(sizeof(struct zs_event) == 80, "zs_event ABI");
-ZS_STATIC_ASSERT(sizeof(struct zs_deny_budget) == 64, "zs_deny_budget ABI: one cache line");
+ZS_STATIC_ASSERT(sizeof(struct zs_deny_budget) == 64, "zs_deny_budget ABI");
 
 #endif

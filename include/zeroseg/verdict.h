@@ -87,7 +87,10 @@ struct zs_counter {
  * packet reaches its slot by an offset into a value looked up with a
  * constant key, off its critical path. (Keyed by slot, the lookup waited
  * on the verdict, which waits on the conntrack entry: ~4 ns of the
- * established path, bench/RESULTS.md.) */
+ * established path, bench/RESULTS.md.) The untracked deny's drops before
+ * the parse are counted in the deny budget's line instead (event.h):
+ * Datapath::counter adds them to their four slots; a reader of this map
+ * alone undercounts those. */
 struct zs_counters {
 	struct zs_counter slot[ZS_CTR_MAX];
 };

@@ -403,6 +403,11 @@ std::vector<uint32_t> Datapath::pinned_interfaces(const std::string& pin_dir, co
   lock = lock_pin_dir(pin_dir, holder_hint);
   UniqueFd map(bpf_obj_get(pin_path(pin_dir, "zs_endpoints").c_str()));
   if (!map) return ifindexes;
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(map.get(), &info, &len) || info.key_size != sizeof(uint32_t))
+    throw Error("the pinned zs_endpoints under " + pin_dir +
+                " is not keyed by interface index: detach zeroseg's programs by hand (bpftool net)");
   uint32_t key = 0, next = 0;
   for (const uint32_t* prev = nullptr; bpf_map_get_next_key(map.get(), prev, &next) == 0; prev = &key) {
     key = next;
