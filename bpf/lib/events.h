@@ -156,7 +156,7 @@ static __always_inline struct zs_deny_budget *zs_deny_budget_refill(const struct
  * review 3). No lookup of the LRU, never an insert: past the budget a
  * flood costs the slot's line, whoever its sources are. */
 static __always_inline void zs_deny_over_budget(const struct zs_config *cfg,
-						const struct zs_tuple *t)
+						const struct zs_deny_source_key *k)
 {
 	struct zs_deny_source_slot *s;
 
@@ -164,7 +164,7 @@ static __always_inline void zs_deny_over_budget(const struct zs_config *cfg,
 	zs_count(ZS_CTR_EVENTS_OVER_BUDGET, 0);
 	if (!cfg->deny_events_per_sec)
 		return;
-	s = zs_deny_source_find(t->saddr);
+	s = zs_deny_source_find(k);
 	if (s) /* atomic: a scanner's probes spread over CPUs are all counted */
 		__sync_fetch_and_add(&s->suppressed, 1);
 }
@@ -172,9 +172,10 @@ static __always_inline void zs_deny_over_budget(const struct zs_config *cfg,
 /* The source's bucket of deny events (zs_deny_ratelimit), refilled to
  * now; NULL when the source has none yet. */
 static __always_inline struct zs_ratelimit *zs_deny_bucket(const struct zs_config *cfg,
-							   const __u32 *saddr, __u64 now)
+							   const struct zs_deny_source_key *k,
+							   __u64 now)
 {
-	struct zs_ratelimit *rl = bpf_map_lookup_elem(&zs_deny_ratelimit, saddr);
+	struct zs_ratelimit *rl = bpf_map_lookup_elem(&zs_deny_ratelimit, k);
 	__u64 refill;
 
 	if (!rl)
@@ -221,7 +222,7 @@ static __always_inline __u64 zs_deny_ns_per_token(const struct zs_config *cfg)
  * report claims; one without, in its bucket. */
 static __always_inline int zs_deny_event_fate(const struct zs_config *cfg,
 					      const struct zs_deny_budget *budget,
-					      const __u32 *saddr, __u64 now,
+					      const struct zs_deny_source_key *k, __u64 now,
 					      struct zs_ratelimit **rl, __u32 **held)
 {
 	struct zs_deny_source_slot *s = NULL;
@@ -233,18 +234,18 @@ static __always_inline int zs_deny_event_fate(const struct zs_config *cfg,
 	if (!cfg->deny_events_per_sec)
 		return ZS_DENY_REPORT;
 	if (budget) {
-		s = zs_deny_source_find(saddr);
+		s = zs_deny_source_find(k);
 		if (s && zs_deny_source_held(s, now)) {
 			*held = &s->suppressed;
 			return ZS_DENY_HELD;
 		}
 	}
-	*rl = zs_deny_bucket(cfg, saddr, now);
+	*rl = zs_deny_bucket(cfg, k, now);
 	if (!*rl || (*rl)->tokens)
 		return ZS_DENY_REPORT;
 	/* (the slot still its own: another source may have taken it over
 	 * since it was found) */
-	if (!s || !zs_deny_source_is(s, saddr)) {
+	if (!s || !zs_deny_source_is(s, k)) {
 		*held = &(*rl)->suppressed;
 		return ZS_DENY_HELD;
 	}
@@ -274,12 +275,14 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 						 __u32 *suppressed)
 {
 	struct zs_deny_budget *budget = zs_deny_budget_refill(cfg, now);
+	struct zs_deny_source_key k = { .family = t->family };
 	struct zs_ratelimit *rl, fresh = {};
 	__u32 *held;
 
-	switch (zs_deny_event_fate(cfg, budget, t->saddr, now, &rl, &held)) {
+	__builtin_memcpy(k.addr, t->saddr, sizeof(k.addr));
+	switch (zs_deny_event_fate(cfg, budget, &k, now, &rl, &held)) {
 	case ZS_DENY_OVER_BUDGET:
-		zs_deny_over_budget(cfg, t);
+		zs_deny_over_budget(cfg, &k);
 		return 0;
 	case ZS_DENY_HELD:
 		zs_deny_count_held(held);
@@ -293,17 +296,17 @@ static __always_inline int zs_deny_event_allowed(const struct zs_config *cfg,
 	if (!rl) {
 		fresh.last_ns = now;
 		fresh.tokens = cfg->deny_events_burst ? cfg->deny_events_burst - 1 : 0;
-		bpf_map_update_elem(&zs_deny_ratelimit, t->saddr, &fresh, BPF_ANY);
+		bpf_map_update_elem(&zs_deny_ratelimit, &k, &fresh, BPF_ANY);
 		/* slots are kept only where there is a budget; a source whose
 		 * bucket the LRU evicted still has its held count in its slot */
 		if (budget)
-			*suppressed = zs_deny_source_claim(t->saddr);
+			*suppressed = zs_deny_source_claim(&k);
 		return 1;
 	}
 	rl->tokens--;
 	*suppressed = rl->suppressed ? __sync_lock_test_and_set(&rl->suppressed, 0) : 0;
 	if (budget) /* (its slot again, if another source took it) */
-		*suppressed += zs_deny_source_claim(t->saddr);
+		*suppressed += zs_deny_source_claim(&k);
 	return 1;
 }
 

@@ -179,7 +179,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, ZS_DEFAULT_DENY_LIMITER_ENTRIES);
-	__type(key, __u32[4]);
+	__type(key, struct zs_deny_source_key);
 	__type(value, struct zs_ratelimit);
 } zs_deny_ratelimit SEC(".maps");
 
@@ -194,14 +194,18 @@ struct {
 #define ZS_DENY_SOURCE_BITS 14
 #define ZS_DENY_SOURCE_SLOTS (1 << ZS_DENY_SOURCE_BITS)
 struct zs_deny_source_slot {
-	__u32 saddr[4];	  /* the source, a tuple's form */
-	__u32 known;	  /* 1: saddr is a source's (0.0.0.0 is an address too) */
+	__u32 saddr[4];	  /* the source (zs_deny_source_key's addr) */
+	__u16 family;	  /* and its family */
+	__u16 known;	  /* 1: saddr and family are a source's (0.0.0.0 is an address too) */
 	__u32 suppressed; /* its denies held back since its last report */
 	__u64 held_until; /* its bucket has no token before this (coarse ns); 0: not held */
 };
 
 struct zs_deny_sources {
-	__u64 key[4]; /* the hash's multipliers (odd), drawn at the first claim; key[0] 0: not yet */
+	/* the hash's multipliers (odd), drawn at the first claim; key[0] 0:
+	 * not yet (a line of its own: the slots' lines are written) */
+	__u64 key[5];
+	__u64 _pad[3];
 	struct zs_deny_source_slot slot[ZS_DENY_SOURCE_SLOTS];
 };
 _Static_assert(sizeof(struct zs_deny_source_slot) == 32, "a deny source slot: half a cache line");

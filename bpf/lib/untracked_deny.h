@@ -135,6 +135,7 @@ enum zs_untracked_early {
 static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 ifindex, __u32 len)
 {
 	struct zs_untracked_key key = { .ifindex = ifindex };
+	struct zs_deny_source_key source;
 	struct zs_deny_budget *budget, *line;
 	const struct zs_untracked_value *v;
 	struct ethhdr *eth = data;
@@ -199,7 +200,9 @@ static __always_inline int zs_untracked_early(void *data, void *data_end, __u32 
 	budget = cfg->deny_events_per_cpu ? line : NULL; /* no budget: the line keeps the clock and counts */
 	if (budget)
 		zs_deny_budget_fill(cfg, budget, now);
-	fate = zs_deny_event_fate(cfg, budget, key.addr, now, &rl, &held);
+	__builtin_memcpy(source.addr, key.addr, sizeof(source.addr));
+	source.family = key.family;
+	fate = zs_deny_event_fate(cfg, budget, &source, now, &rl, &held);
 	if (fate == ZS_DENY_REPORT)
 		return ZS_UNTRACKED_LATER; /* an event to send, naming ports */
 	if (fate == ZS_DENY_HELD)

@@ -38,7 +38,18 @@ enum zs_hook {
 	ZS_HOOK_TC_EGRESS = 2,
 };
 
-/* deny_ratelimit (LRU): source address -> token bucket */
+/* deny_ratelimit's key, and a source's in zs_deny_sources: the address as
+ * a tuple holds it (IPv4 in addr[0], the rest 0) and its family, without
+ * which an IPv4 source's form is an IPv6 address too (cb00:7143:: is
+ * 203.0.113.67's), whose packets spent the IPv4 source's tokens (attack
+ * review of session 26). Family 0: the spoof limiter's key per interface
+ * (source_check.h). */
+struct zs_deny_source_key {
+	__u32 addr[4];
+	__u32 family;
+};
+
+/* deny_ratelimit (LRU): zs_deny_source_key -> token bucket */
 struct zs_ratelimit {
 	__u64 last_ns;	  /* its last refill (coarse ns) */
 	__u32 tokens;

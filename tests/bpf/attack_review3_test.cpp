@@ -280,9 +280,10 @@ TEST_P(AttackReview3Test, AScannersDeniesAreNamedThoughTheLruEvictedItsBucket) {
   ASSERT_FALSE(send(IN, probe(scanner, 1)));  // the scanner is known: one reported deny, the budget's token
   for (int i = 0; i < 50; i++)                // a flood, past the budget
     ASSERT_FALSE(send(IN, probe("198.18.2." + std::to_string(i + 1), 9)));
-  uint32_t addr[4] = {};
-  inet_pton(AF_INET, scanner.c_str(), addr);
-  ASSERT_EQ(bpf_map_delete_elem(dp().map("zs_deny_ratelimit").fd(), addr), 0) << "the scanner's bucket, evicted";
+  zs_deny_source_key bucket{};
+  inet_pton(AF_INET, scanner.c_str(), bucket.addr);
+  bucket.family = ZS_FAMILY_IPV4;
+  ASSERT_EQ(bpf_map_delete_elem(dp().map("zs_deny_ratelimit").fd(), &bucket), 0) << "the scanner's bucket, evicted";
   drain_events();
   constexpr int kProbes = 300;
   for (int port = 2; port < 2 + kProbes; port++) ASSERT_FALSE(send(IN, probe(scanner, static_cast<uint16_t>(port))));
@@ -293,11 +294,11 @@ TEST_P(AttackReview3Test, AScannersDeniesAreNamedThoughTheLruEvictedItsBucket) {
 
 // zs_deny_sources' hash (bpf/lib/deny_sources.h), as an attacker would
 // compute it offline for multipliers it guessed: an IPv4 source's slot.
-using SourceKey = std::array<uint64_t, 4>;
+using SourceKey = std::array<uint64_t, 5>;
 uint32_t source_slot(const SourceKey& key, const std::string& v4) {
   uint32_t a = 0;
   inet_pton(AF_INET, v4.c_str(), &a);
-  return static_cast<uint32_t>((key[0] * a) >> (64 - 14));  // ZS_DENY_SOURCE_BITS
+  return static_cast<uint32_t>((key[0] * a + key[4] * ZS_FAMILY_IPV4) >> (64 - 14));  // ZS_DENY_SOURCE_BITS
 }
 // A source of the scanner's slot under `key`.
 std::string colliding_source(const SourceKey& key, const std::string& scanner) {
@@ -325,7 +326,7 @@ TEST_P(AttackReview3Test, AScannersSlotIsNotTakenByASourceComputedOffline) {
   dp().set_deny_event_budget(1);
   const std::string scanner = "203.0.113.67";
   const SourceKey guessed = {0x9e3779b97f4a7c15ull, 0xbf58476d1ce4e5b9ull, 0x94d049bb133111ebull,
-                             0x2545f4914f6cdd1dull};  // the attacker's guess of the key
+                             0x2545f4914f6cdd1dull, 0xd6e8feb86659fd93ull};  // the attacker's guess of the key
   const std::string attacker = colliding_source(guessed, scanner);
   ASSERT_FALSE(attacker.empty());
   drain_events();

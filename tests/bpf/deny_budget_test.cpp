@@ -65,7 +65,7 @@ class DenyBudgetTest : public DatapathTest {
   uint64_t limiter_entries() {
     uint64_t n = 0;
     const MapRef& m = dp().map("zs_deny_ratelimit");
-    std::vector<uint8_t> key(16), next(16);
+    std::vector<uint8_t> key(m.key_size()), next(m.key_size());
     for (void* prev = nullptr; bpf_map_get_next_key(m.fd(), prev, next.data()) == 0; prev = key.data()) {
       key = next;
       n++;

@@ -249,9 +249,10 @@ TEST_P(Uplink, AFloodReportsWithinTheBudget) {
 
 // The deny-event state the early look reads: a source's bucket (its slot
 // of zs_deny_sources: deny_sources_test.cpp) and the CPU's budgets.
-std::array<uint32_t, 4> bucket_key(const std::string& src) {
-  std::array<uint32_t, 4> key{};  // a tuple's form: IPv4 in the first word, as IpAddr's
-  std::memcpy(key.data(), IpAddr::parse(src)->bytes.data(), 16);
+zs_deny_source_key bucket_key(const std::string& src) {
+  zs_deny_source_key key{};  // a tuple's form: IPv4 in the first word, as IpAddr's; and the family
+  std::memcpy(key.addr, IpAddr::parse(src)->bytes.data(), 16);
+  key.family = src.find(':') == std::string::npos ? ZS_FAMILY_IPV4 : ZS_FAMILY_IPV6;
   return key;
 }
 
@@ -334,11 +335,11 @@ TEST_P(Uplink, ASourceFoundEmptyIsHeldWithoutItsBucket) {
     for (int i = 0; i < 10; i++) EXPECT_FALSE(arrives(from()));
     ASSERT_EQ(drain_events().size(), 3u) << "its burst";
     auto key = bucket_key(src);
-    ASSERT_EQ(bpf_map_delete_elem(dp().map("zs_deny_ratelimit").fd(), key.data()), 0);
+    ASSERT_EQ(bpf_map_delete_elem(dp().map("zs_deny_ratelimit").fd(), &key), 0);
     for (int i = 0; i < 5; i++) EXPECT_FALSE(arrives(from()));
     EXPECT_TRUE(drain_events().empty()) << "held without its bucket";
     zs_ratelimit rl{};
-    EXPECT_NE(bpf_map_lookup_elem(dp().map("zs_deny_ratelimit").fd(), key.data(), &rl), 0)
+    EXPECT_NE(bpf_map_lookup_elem(dp().map("zs_deny_ratelimit").fd(), &key, &rl), 0)
         << "a lookup made its bucket anew";
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // its next token due
     EXPECT_FALSE(arrives(from()));
@@ -362,10 +363,10 @@ TEST_P(Uplink, AClockBehindABucketRefillsNothing) {
   zs_ratelimit rl{};
   rl.last_ns = ahead;  // its source's bucket empty, refilled "later"
   auto key = bucket_key("198.18.0.1");
-  ASSERT_EQ(bpf_map_update_elem(dp().map("zs_deny_ratelimit").fd(), key.data(), &rl, BPF_ANY), 0);
+  ASSERT_EQ(bpf_map_update_elem(dp().map("zs_deny_ratelimit").fd(), &key, &rl, BPF_ANY), 0);
   EXPECT_FALSE(arrives(udp("198.18.0.1", "192.0.2.1")));
   EXPECT_TRUE(drain_events().empty()) << "a bucket refilled from a clock behind it";
-  ASSERT_EQ(bpf_map_lookup_elem(dp().map("zs_deny_ratelimit").fd(), key.data(), &rl), 0);
+  ASSERT_EQ(bpf_map_lookup_elem(dp().map("zs_deny_ratelimit").fd(), &key, &rl), 0);
   EXPECT_EQ(rl.tokens, 0u);
   EXPECT_EQ(rl.suppressed, 1u);  // (never reported, it has no slot: held in its bucket)
   // the CPU's budget spent, refilled "later"
