@@ -18,6 +18,10 @@
 //     median over 1000 packets per round, median and spread over rounds)
 //   sudo perf record -a -g -- build/bench/datapath_bench --profile-new-flow
 //     (new allowed IPv4 flows through XDP, 10 rules, for a profile)
+//   sudo build/bench/datapath_bench --new-flow-burst [ROUNDS]
+//     (new allowed flows back to back, the code warm: a run of 500 SYNs,
+//     each a new flow, through a wrapper that tail-calls the program;
+//     bench/new_flow_burst.cpp)
 //   sudo build/bench/datapath_bench --new-flow-behind [ROUNDS]
 //     (as --new-flow, with the event ring's reader behind: each cell starts
 //     with 1000 records waiting, past the wakeup mark, and nothing is read
@@ -43,133 +47,17 @@
 #include "loader/slot_access.h"
 #include "loader/test_run.h"
 #include "loader/transaction.h"
-#include "floor.skel.h"
+#include "datapath_fixture.h"
 #include "net/packet_builder.h"
 
 using namespace zeroseg;
+using namespace zeroseg::bench;
 
 namespace {
-
-constexpr uint32_t kIfindex = 1;  // lo: test runs need a real device
-constexpr uint32_t kSubject = 300, kFirstPeer = 1000;
-
-struct FloorDeleter {
-  void operator()(floor_bpf* s) const { floor_bpf__destroy(s); }
-};
-
-std::string peer_ip(uint32_t i) {
-  return "10." + std::to_string(64 + (i >> 16)) + "." + std::to_string((i >> 8) & 0xff) + "." +
-         std::to_string(i & 0xff);
-}
-
-std::string peer_ip6(uint32_t i) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "fd00:64::%x:%x", i >> 16, i & 0xffff);
-  return buf;
-}
-
-std::vector<uint8_t> tcp_from(uint32_t peer, uint16_t sport, uint16_t dport, uint8_t flags, bool v6 = false) {
-  PacketBuilder b;
-  b.eth();
-  if (v6) b.ipv6(peer_ip6(peer), "fd00:1::10");
-  else b.ipv4(peer_ip(peer), "10.0.1.10");
-  return b.tcp(sport, dport, flags).payload(18).build();
-}
-
-double median(std::vector<uint32_t> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-void drain(Datapath& dp) {
-  ring_buffer* rb = ring_buffer__new(dp.map("zs_events").fd(), [](void*, void*, size_t) { return 0; }, nullptr, nullptr);
-  ring_buffer__consume(rb);
-  ring_buffer__free(rb);
-}
-
-// Peer i has a /32 and a /128 with its own identity; `rules` rules are
-// spread over min(rules, kMaxPrefixes) peers, peer i allowing tcp/80,
-// tcp/81, ... (one port per rule; port 79 is never allowed). Plus a /24 and
-// a /16 and a port range so several lengths are probed.
-constexpr uint32_t kMaxPrefixes = 100000;
-constexpr uint16_t kPort = 80, kDeniedPort = 79;
-
-uint32_t prefixes_for(uint32_t rules) { return std::min(rules, kMaxPrefixes); }
-
-void install(Datapath& dp, uint32_t rules, zs_attach_kind kind) {
-  Transaction tx(dp);
-  zs_endpoint ep{};
-  ep.identity = kSubject;
-  ep.kind = static_cast<uint8_t>(kind);
-  ep.mode[0] = ep.mode[1] = ZS_MODE_ENFORCE;
-  tx.set_endpoint(kIfindex, ep);
-  tx.set_identity(*Prefix::parse("10.63.0.0/16"), 900);
-  tx.set_identity(*Prefix::parse("10.62.1.0/24"), 901);
-  zs_policy_entry allow{};
-  allow.allow_rule = 1;
-  const uint32_t peers = prefixes_for(rules);
-  for (uint32_t i = 0; i < peers; i++) {
-    tx.set_identity(*Prefix::parse(peer_ip(i)), kFirstPeer + i);
-    tx.set_identity(*Prefix::parse(peer_ip6(i)), kFirstPeer + i);
-  }
-  for (uint32_t r = 0; r < rules; r++) {
-    zs_policy_key k{};
-    k.subject = kSubject;
-    k.peer = kFirstPeer + r % peers;
-    k.direction = ZS_DIR_INGRESS;
-    k.proto = 6;
-    k.port = static_cast<uint16_t>(kPort + r / peers);
-    k.port_plen = 16;
-    tx.set_rule(k, allow);
-  }
-  for (auto pp : port_range_to_prefixes(8000, 8080)) {
-    zs_policy_key k{};
-    k.subject = kSubject;
-    k.peer = 900;
-    k.direction = ZS_DIR_INGRESS;
-    k.proto = 6;
-    k.port = pp.port;
-    k.port_plen = pp.plen;
-    tx.set_rule(k, allow);
-  }
-  tx.commit();
-}
 
 struct Stats {
   double floor = 1e18, lookup_floor = 1e18, established = 1e18;
 };
-
-// The two floors of bpf/floor.bpf.c, loaded, with the key the lookup floor
-// finds in its map.
-class Floors {
- public:
-  Floors() : skel_(floor_bpf__open_and_load()) {
-    if (!skel_) throw Error("loading the floor programs failed");
-    zs_ct_key4 key{};  // the key zs_floor_lookup looks for
-    key.ifindex = kIfindex;
-    key.saddr = 0x0100000a;
-    key.daddr = 0x0200000a;
-    key.sport = 0x4000;
-    key.dport = 0x5000;
-    key.proto = 6;
-    zs_ct_entry entry{};
-    if (bpf_map_update_elem(bpf_map__fd(skel_->maps.zs_floor_ct), &key, &entry, BPF_ANY))
-      throw Error("filling the lookup floor's map failed");
-  }
-  int floor(Program p) const {
-    return bpf_program__fd(p == Program::xdp_ingress ? skel_->progs.zs_floor_xdp : skel_->progs.zs_floor_tc);
-  }
-  int lookup(Program p) const {
-    return bpf_program__fd(p == Program::xdp_ingress ? skel_->progs.zs_floor_lookup_xdp
-                                                     : skel_->progs.zs_floor_lookup_tc);
-  }
-
- private:
-  std::unique_ptr<floor_bpf, FloorDeleter> skel_;
-};
-
-const std::vector<std::pair<const char*, Program>> kHooks = {{"xdp", Program::xdp_ingress},
-                                                             {"tc", Program::tc_ingress}};
 
 // --established: floor, lookup floor and established, interleaved.
 int established_only() {
@@ -456,8 +344,11 @@ int main(int argc, char** argv) {
       const int most = a == "--new-flow-behind" ? 7 : 15;
       return new_flow_only(rounds > 0 ? std::min(rounds, most) : std::min(9, most), a == "--profile-new-flow",
                            a == "--new-flow-behind");
+    } else if (a == "--new-flow-burst") {
+      int rounds = i + 1 < argc ? std::atoi(argv[i + 1]) : 0;
+      return new_flow_burst(rounds > 0 ? std::min(rounds, 15) : 9);
     } else if (a != "--established" && a != "--profile-established") {
-      std::fprintf(stderr, "usage: datapath_bench [--quick] [--json PATH] | --established | --profile-established\n");
+      std::fprintf(stderr, "usage: datapath_bench [--quick] [--json PATH] | --established | --profile-established | --new-flow [N] | --profile-new-flow | --new-flow-behind [N] | --new-flow-burst [N]\n");
       return 2;
     }
   }

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "datapath_fixture.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <zeroseg/conntrack.h>
+#include <zeroseg/identity.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "abi/port_ranges.h"
+#include "common/error.h"
+#include "floor.skel.h"
+#include "loader/transaction.h"
+#include "net/packet_builder.h"
+
+namespace zeroseg::bench {
+
+std::string peer_ip(uint32_t i) {
+  return "10." + std::to_string(64 + (i >> 16)) + "." + std::to_string((i >> 8) & 0xff) + "." +
+         std::to_string(i & 0xff);
+}
+
+std::string peer_ip6(uint32_t i) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "fd00:64::%x:%x", i >> 16, i & 0xffff);
+  return buf;
+}
+
+std::vector<uint8_t> tcp_from(uint32_t peer, uint16_t sport, uint16_t dport, uint8_t flags, bool v6) {
+  PacketBuilder b;
+  b.eth();
+  if (v6) b.ipv6(peer_ip6(peer), "fd00:1::10");
+  else b.ipv4(peer_ip(peer), "10.0.1.10");
+  return b.tcp(sport, dport, flags).payload(18).build();
+}
+
+double median(std::vector<uint32_t> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+void drain(Datapath& dp) {
+  ring_buffer* rb = ring_buffer__new(dp.map("zs_events").fd(), [](void*, void*, size_t) { return 0; }, nullptr, nullptr);
+  ring_buffer__consume(rb);
+  ring_buffer__free(rb);
+}
+
+void install(Datapath& dp, uint32_t rules, zs_attach_kind kind) {
+  Transaction tx(dp);
+  zs_endpoint ep{};
+  ep.identity = kSubject;
+  ep.kind = static_cast<uint8_t>(kind);
+  ep.mode[0] = ep.mode[1] = ZS_MODE_ENFORCE;
+  tx.set_endpoint(kIfindex, ep);
+  tx.set_identity(*Prefix::parse("10.63.0.0/16"), 900);
+  tx.set_identity(*Prefix::parse("10.62.1.0/24"), 901);
+  zs_policy_entry allow{};
+  allow.allow_rule = 1;
+  const uint32_t peers = prefixes_for(rules);
+  for (uint32_t i = 0; i < peers; i++) {
+    tx.set_identity(*Prefix::parse(peer_ip(i)), kFirstPeer + i);
+    tx.set_identity(*Prefix::parse(peer_ip6(i)), kFirstPeer + i);
+  }
+  for (uint32_t r = 0; r < rules; r++) {
+    zs_policy_key k{};
+    k.subject = kSubject;
+    k.peer = kFirstPeer + r % peers;
+    k.direction = ZS_DIR_INGRESS;
+    k.proto = 6;
+    k.port = static_cast<uint16_t>(kPort + r / peers);
+    k.port_plen = 16;
+    tx.set_rule(k, allow);
+  }
+  for (auto pp : port_range_to_prefixes(8000, 8080)) {
+    zs_policy_key k{};
+    k.subject = kSubject;
+    k.peer = 900;
+    k.direction = ZS_DIR_INGRESS;
+    k.proto = 6;
+    k.port = pp.port;
+    k.port_plen = pp.plen;
+    tx.set_rule(k, allow);
+  }
+  tx.commit();
+}
+
+Floors::Floors() : skel_(floor_bpf__open_and_load()) {
+  if (!skel_) throw Error("loading the floor programs failed");
+  zs_ct_key4 key{};  // the key zs_floor_lookup looks for
+  key.ifindex = kIfindex;
+  key.saddr = 0x0100000a;
+  key.daddr = 0x0200000a;
+  key.sport = 0x4000;
+  key.dport = 0x5000;
+  key.proto = 6;
+  zs_ct_entry entry{};
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.zs_floor_ct), &key, &entry, BPF_ANY)) {
+    floor_bpf__destroy(skel_);
+    throw Error("filling the lookup floor's map failed");
+  }
+}
+
+Floors::~Floors() { floor_bpf__destroy(skel_); }
+
+int Floors::floor(Program p) const {
+  return bpf_program__fd(p == Program::xdp_ingress ? skel_->progs.zs_floor_xdp : skel_->progs.zs_floor_tc);
+}
+
+int Floors::lookup(Program p) const {
+  return bpf_program__fd(p == Program::xdp_ingress ? skel_->progs.zs_floor_lookup_xdp
+                                                   : skel_->progs.zs_floor_lookup_tc);
+}
+
+int Floors::new_flow(Program p) const {
+  return bpf_program__fd(p == Program::xdp_ingress ? skel_->progs.zs_floor_new_flow_xdp
+                                                   : skel_->progs.zs_floor_new_flow_tc);
+}
+
+void Floors::drain_new_flow() const {
+  ring_buffer* rb = ring_buffer__new(bpf_map__fd(skel_->maps.zs_floor_events),
+                                     [](void*, void*, size_t) { return 0; }, nullptr, nullptr);
+  ring_buffer__consume(rb);
+  ring_buffer__free(rb);
+}
+
+}  // namespace zeroseg::bench

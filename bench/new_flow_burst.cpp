@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+// datapath_bench --new-flow-burst: new allowed flows back to back, as a
+// burst of connections arrives at a node. test_run repeats one SYN kBurst
+// times through bench/new_flow_burst.bpf.c, which gives each repetition a
+// source port of its own and tail-calls zeroseg's program (or the floor,
+// XDP_PASS / TC_ACT_OK, or the new-flow floor: a lookup, an LRU insert and
+// a ring record, what any stateful filter that logs flows pays): every
+// repetition is a new flow (a conntrack insert, a flow-start event), and the
+// code stays warm, where --new-flow times one packet per system call, its
+// code and data cold. Per round and cell: the mean over a run minus the
+// floor's, the three in an order drawn per run; the event rings are read
+// after each run (kBurst records stay under zeroseg's wakeup mark, as when
+// the agent keeps up).
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "common/error.h"
+#include "datapath_fixture.h"
+#include "loader/test_run.h"
+#include "net/packet_builder.h"
+#include "new_flow_burst.skel.h"
+
+namespace zeroseg::bench {
+
+namespace {
+
+struct BurstDeleter {
+  void operator()(new_flow_burst_bpf* s) const { new_flow_burst_bpf__destroy(s); }
+};
+
+constexpr uint32_t kBurst = 500, kRuns = 3, kFirstPort = 1024;
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+}  // namespace
+
+int new_flow_burst(int rounds) {
+  // a family's source ports are never handed out twice: every repetition a new flow
+  if (static_cast<uint64_t>(rounds) * kHooks.size() * kRuns * kBurst > 65535 - kFirstPort)
+    throw Error("--new-flow-burst: too many rounds for the source ports of one peer");
+  MapSizes ms;
+  ms.conntrack4 = ms.conntrack6 = 65536;
+  auto dp = Datapath::load({.sizes = ms, .pin = false});
+  dp->set_ct_endpoint_share_entries(ms.conntrack4, ms.conntrack6);
+  install(*dp, 10, ZS_ATTACH_HOST);
+  Floors floors;
+  std::unique_ptr<new_flow_burst_bpf, BurstDeleter> burst(new_flow_burst_bpf__open_and_load());
+  if (!burst) throw Error("loading bench/new_flow_burst.bpf.c failed");
+
+  // one run of kBurst through the wrapper into `target`: ns per repetition
+  auto run = [&](Program prog, int target, const std::vector<uint8_t>& syn) {
+    const bool xdp = prog == Program::xdp_ingress;
+    int wrapper = bpf_program__fd(xdp ? burst->progs.zs_burst_xdp : burst->progs.zs_burst_tc);
+    int slots = bpf_map__fd(xdp ? burst->maps.zs_burst_xdp_target : burst->maps.zs_burst_tc_target);
+    uint32_t zero = 0;
+    if (bpf_map_update_elem(slots, &zero, &target, BPF_ANY))
+      throw Error("--new-flow-burst: the tail call's target was refused");
+    burst->bss->zs_burst_next = 0;
+    TestRun r = test_run(wrapper, prog, syn, kIfindex, kBurst);
+    if (burst->bss->zs_burst_next != kBurst || !test_run_passed(prog, r.retval))
+      throw Error("--new-flow-burst: a run did not pass every repetition to the program under test");
+    return static_cast<double>(r.duration_ns);
+  };
+
+  uint32_t rng = 0x9e3779b9;
+  // [family * 2 + hook]: per round, ns over the floor of zeroseg and of the
+  // new-flow floor
+  std::vector<std::vector<double>> over(4), least(4);
+  uint32_t next_port[2] = {kFirstPort, kFirstPort}, flows[2] = {0, 0};
+  const uint32_t peer = 3;  // one peer: the ports alone make the flows new
+  for (int round = 0; round < rounds; round++) {
+    std::fprintf(stderr, "round %d/%d\n", round + 1, rounds);
+    for (int v6 = 0; v6 < 2; v6++)
+      for (size_t hi = 0; hi < kHooks.size(); hi++) {
+        Program prog = kHooks[hi].second;
+        const int targets[3] = {floors.floor(prog), floors.new_flow(prog), dp->program_fd(prog)};
+        std::vector<double> d, l;
+        for (uint32_t i = 0; i < kRuns; i++) {
+          auto syn = tcp_from(peer, static_cast<uint16_t>(next_port[v6]), kPort, PacketBuilder::kSyn, v6);
+          next_port[v6] += kBurst;
+          flows[v6] += kBurst;
+          double ns[3];
+          rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
+          for (uint32_t j = 0; j < 3; j++) {  // in an order drawn at random
+            const uint32_t t = (j + rng % 3) % 3;
+            ns[t] = run(prog, targets[t], syn);
+          }
+          drain(*dp);
+          floors.drain_new_flow();
+          d.push_back(ns[2] - ns[0]);
+          l.push_back(ns[1] - ns[0]);
+        }
+        over[v6 * 2 + hi].push_back(median_of(d));
+        least[v6 * 2 + hi].push_back(median_of(l));
+      }
+  }
+  // every repetition was a new flow: each left its entry
+  const size_t held[2] = {dp->map("zs_conntrack4").count(), dp->map("zs_conntrack6").count()};
+  for (int v6 = 0; v6 < 2; v6++)
+    if (held[v6] != flows[v6])
+      throw Error("--new-flow-burst: conntrack holds " + std::to_string(held[v6]) + " flows of " +
+                  std::to_string(flows[v6]) + " new ones (" + (v6 ? "ipv6" : "ipv4") + ")");
+  std::printf(
+      "| family | hook | zeroseg - floor | new-flow floor - floor | zeroseg - new-flow floor |\n"
+      "|---|---|---:|---:|---:|\n");
+  auto cell = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.0f (%.0f-%.0f)", median_of(v), v.front(), v.back());
+    return std::string(buf);
+  };
+  for (int v6 = 0; v6 < 2; v6++)
+    for (size_t hi = 0; hi < kHooks.size(); hi++) {
+      const size_t c = v6 * 2 + hi;
+      std::vector<double> own;
+      for (size_t r = 0; r < over[c].size(); r++) own.push_back(over[c][r] - least[c][r]);
+      std::printf("| %s | %s | %s | %s | %s |\n", v6 ? "ipv6" : "ipv4", kHooks[hi].first, cell(over[c]).c_str(),
+                  cell(least[c]).c_str(), cell(own).c_str());
+    }
+  std::printf(
+      "\nns a new flow, median (min-max) over %d rounds of the median of %u runs of %u; %u + %u new flows, each "
+      "held by conntrack after the run. The new-flow floor: its flow looked up, stored and reported, no more "
+      "(bpf/floor.bpf.c)\n",
+      rounds, kRuns, kBurst, flows[0], flows[1]);
+  return 0;
+}
+
+}  // namespace zeroseg::bench
