@@ -15,27 +15,35 @@ int zs_xdp_ingress(struct xdp_md *xdp)
 		.ifindex = xdp->ingress_ifindex,
 		.hook = ZS_HOOK_XDP,
 	};
+	int untracked = zs_untracked_xdp(xdp);
 
+	/* a flood the early look dropped returns before the pipeline sets
+	 * anything up */
+	if (untracked == ZS_UNTRACKED_DROPPED)
+		return XDP_DROP;
 	ctx.len = ctx.data_end - ctx.data;
-	return zs_datapath(&ctx, 0, zs_untracked_xdp(xdp)) == ZS_DROP ? XDP_DROP : XDP_PASS;
+	return zs_datapath(&ctx, 0, untracked) == ZS_DROP ? XDP_DROP : XDP_PASS;
 }
 
 static __always_inline int zs_tc(struct __sk_buff *skb, __u8 hook)
 {
 	struct zs_ctx ctx;
 	__u32 want = zs_tc_pull_len(skb);
+	int untracked;
 
 	if (want)
 		bpf_skb_pull_data(skb, want);
+	untracked = hook == ZS_HOOK_TC_EGRESS ? ZS_UNTRACKED_CLEAR : zs_untracked_skb(skb);
+	if (untracked == ZS_UNTRACKED_DROPPED) /* (as in zs_xdp_ingress) */
+		return TC_ACT_SHOT;
 	ctx.data = (void *)(long)skb->data;
 	ctx.data_end = (void *)(long)skb->data_end;
 	ctx.ifindex = skb->ifindex;
 	ctx.len = skb->len;
 	ctx.hook = hook;
-	return zs_datapath(&ctx, hook == ZS_HOOK_TC_EGRESS ? skb->ingress_ifindex : 0,
-			   hook == ZS_HOOK_TC_EGRESS ? ZS_UNTRACKED_CLEAR : zs_untracked_skb(skb)) ==
-			       ZS_DROP ?
-		       TC_ACT_SHOT : TC_ACT_OK;
+	return zs_datapath(&ctx, hook == ZS_HOOK_TC_EGRESS ? skb->ingress_ifindex : 0, untracked) == ZS_DROP ?
+		       TC_ACT_SHOT :
+		       TC_ACT_OK;
 }
 
 SEC("tc")

@@ -400,7 +400,8 @@ static __always_inline int zs_judge_packet(const struct zs_config *cfg,
 }
 
 /* from_ifindex: zs_flow_ctx's, from the entry program; untracked: what
- * its early look left (zs_untracked_early) */
+ * its early look left (zs_untracked_early; a packet it dropped, the entry
+ * program returned before the pipeline) */
 static __always_inline int zs_datapath(struct zs_ctx *ctx, __u32 from_ifindex, int untracked)
 {
 	const struct zs_config *cfg = zs_get_config();
@@ -409,8 +410,6 @@ static __always_inline int zs_datapath(struct zs_ctx *ctx, __u32 from_ifindex, i
 	int rc, found = ZS_CT_NEW;
 	struct zs_clock clk;
 
-	if (untracked == ZS_UNTRACKED_DROPPED)
-		return ZS_DROP;
 	if (!cfg) {
 		zs_count(ZS_CTR_VERDICT(ZS_VERDICT_UNMANAGED, 0), ctx->len);
 		return ZS_PASS;
