@@ -47,7 +47,7 @@
 #include "loader/slot_access.h"
 #include "loader/test_run.h"
 #include "loader/transaction.h"
-#include "datapath_fixture.h"
+#include "datapath_bench_lab.h"
 #include "net/packet_builder.h"
 
 using namespace zeroseg;

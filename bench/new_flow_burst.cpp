@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "datapath_fixture.h"
+#include "datapath_bench_lab.h"
 #include "loader/test_run.h"
 #include "net/packet_builder.h"
 #include "new_flow_burst.skel.h"

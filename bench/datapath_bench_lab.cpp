@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "datapath_fixture.h"
+#include "datapath_bench_lab.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
