@@ -24,13 +24,16 @@ install(CODE "
 # the .deb, so an upgrade keeps the operator's edits.
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/agent.yaml DESTINATION /etc/zeroseg
         PERMISSIONS OWNER_READ OWNER_WRITE)
-# the README, docs/ and policies/ as the repository lays them out, so the
-# README's links (docs/cli.md, docs/img/map.png, policies/) and the pages'
-# (../policies/...) resolve where they are installed
+# the README, docs/, policies/ and the benchmarks' plots as the repository
+# lays them out, so the README's links (docs/cli.md, docs/img/map.png,
+# policies/, bench/plots/) and the pages' (../policies/..., ../bench/plots/...)
+# resolve where they are installed
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs
         FILES_MATCHING PATTERN "*.md" PATTERN "*.png")
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/policies/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/policies)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/bench/plots/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/bench/plots
+        FILES_MATCHING PATTERN "*.png")
 
 set(CPACK_PACKAGE_NAME zeroseg)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})

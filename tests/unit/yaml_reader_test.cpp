@@ -304,6 +304,35 @@ TEST(Loader, EqualPeerAndPortListsOfOneLoadAreShared) {
   EXPECT_EQ(in[5].line, 12u);
 }
 
+// A key twice in one map is refused where it is repeated: which one wins
+// differs between parsers, so a policy reviewed with one tool (PyYAML takes
+// the last) could be enforced as another (this loader read the first).
+TEST(Loader, AKeyTwiceInOneMapIsRefused) {
+  EXPECT_EQ(error_of("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  name: b\n"),
+            "f.yaml:5:3: duplicate key \"name\": a key may appear once in a map");
+  // quoted or not, the same key; in a flow map too; in a later document,
+  // its own line
+  EXPECT_EQ(error_of("apiVersion: v1\nkind: Namespace\nmetadata: {name: a, \"name\": b}\n"),
+            "f.yaml:3:21: duplicate key \"name\": a key may appear once in a map");
+  EXPECT_EQ(error_of("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\n"
+                     "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n"),
+            "f.yaml:6:1: duplicate key \"apiVersion\": a key may appear once in a map");
+  // an allow rule's ports given twice: the second would have been ignored
+  const std::string policy = R"(apiVersion: zeroseg.io/v1
+kind: SegmentPolicy
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  ingress:
+    - from: [{selector: {matchLabels: {app: lb}}}]
+      ports: [{port: 443}]
+      ports: [{port: 22}]
+)";
+  EXPECT_EQ(error_of(policy), "f.yaml:9:7: duplicate key \"ports\": a key may appear once in a map");
+  // the same key in two maps is no duplicate
+  EXPECT_EQ(error_of("apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {name: x}}\n"), "(no error)");
+}
+
 TEST(Loader, AliasesAndDeepNestingAreRefused) {
   EXPECT_EQ(error_of("apiVersion: v1\nkind: Namespace\nmetadata: &m {name: a, labels: *m}\n"),
             "f.yaml:3:11: YAML aliases (*name) are not supported");

@@ -6,6 +6,7 @@
 #include <yaml-cpp/parser.h>
 
 #include <map>
+#include <unordered_set>
 #include <sstream>
 
 namespace zeroseg::yaml {
@@ -111,13 +112,28 @@ class Builder : public YAML::EventHandler {
     open_.push_back(static_cast<uint32_t>(items_.size() - 1));
   }
   void close() {
-    items_[open_.back()].end = static_cast<uint32_t>(items_.size());
+    const uint32_t at = open_.back();
+    items_[at].end = static_cast<uint32_t>(items_.size());
     open_.pop_back();
+    if (items_[at].type == Type::map) refuse_duplicate_keys(at);
+  }
+  // A key twice in one map: YAML says a map's keys are unique, and
+  // parsers differ on a document that breaks it (yaml-cpp's Node and this
+  // tree read the first, PyYAML the last, kubectl refuses it): a
+  // reviewer's tool could show another policy than the one enforced.
+  void refuse_duplicate_keys(uint32_t map) {
+    keys_.clear();
+    for (uint32_t k = map + 1; k < items_[map].end; k = items_[items_[k].end].end) {
+      const Item& key = items_[k];
+      if (key.type == Type::scalar && !keys_.insert(key.value).second)
+        throw YAML::ParserException(key.mark, "duplicate key \"" + key.value + "\": a key may appear once in a map");
+    }
   }
 
   std::vector<Item>& items_;
   std::vector<uint32_t> open_;  // containers not closed yet
   std::map<YAML::anchor_t, YAML::Mark> anchors_;
+  std::unordered_set<std::string_view> keys_;  // refuse_duplicate_keys's
 };
 
 }  // namespace

@@ -9,8 +9,9 @@
 //
 // What the schema never needs and an attacker could use is refused while
 // building, with the position: aliases (a cycle, or an exponential
-// expansion: "billion laughs"), nesting deeper than 64 levels, and more
-// than 1M nodes.
+// expansion: "billion laughs"), nesting deeper than 64 levels, more
+// than 1M nodes, and a key twice in one map (parsers differ on which
+// wins).
 #pragma once
 
 #include <yaml-cpp/mark.h>
