@@ -47,7 +47,8 @@
 #include "loader/slot_access.h"
 #include "loader/test_run.h"
 #include "loader/transaction.h"
-#include "datapath_bench_lab.h"
+#include "datapath_bench_setup.h"
+#include "new_flow_burst.h"
 #include "net/packet_builder.h"
 
 using namespace zeroseg;
@@ -141,15 +142,10 @@ void write_json(std::FILE* out, const char* family, const char* hook, uint32_t r
                  list(sc >= 2 ? c.floor_one : c.floor).c_str());
 }
 
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
 double over_floor(const std::vector<double>& x, const std::vector<double>& floor) {
   std::vector<double> d;
   for (size_t i = 0; i < x.size(); i++) d.push_back(x[i] - floor[i]);
-  return median_of(d);
+  return median(d);
 }
 
 int matrix(bool quick, const char* json_path) {
@@ -244,7 +240,7 @@ int matrix(bool quick, const char* json_path) {
         const Cell& c = cell(ci, v6, hi);
         const char* family = v6 ? "ipv6" : "ipv4";
         std::printf("| %s | %s | %u | %u | %.0f | %.0f | %.0f | %.0f | %.0f |\n", family, kHooks[hi].first, sizes[ci],
-                    prefixes_for(sizes[ci]), median_of(c.floor), over_floor(c.ns[0], c.floor),
+                    prefixes_for(sizes[ci]), median(c.floor), over_floor(c.ns[0], c.floor),
                     over_floor(c.ns[1], c.floor), over_floor(c.ns[2], c.floor_one), over_floor(c.ns[3], c.floor_one));
         if (out) write_json(out, family, kHooks[hi].first, sizes[ci], c);
       }
@@ -325,7 +321,7 @@ int new_flow_only(int rounds, bool profile, bool behind) {
       std::sort(v.begin(), v.end());
       std::sort(m.begin(), m.end());
       std::printf("| %s | %s | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) |\n", v6 ? "ipv6" : "ipv4", kHooks[hi].first,
-                  median_of(v), v.front(), v.back(), median_of(m), m.front(), m.back());
+                  median(v), v.front(), v.back(), median(m), m.front(), m.back());
     }
   return 0;
 }
@@ -346,7 +342,7 @@ int main(int argc, char** argv) {
                            a == "--new-flow-behind");
     } else if (a == "--new-flow-burst") {
       int rounds = i + 1 < argc ? std::atoi(argv[i + 1]) : 0;
-      return new_flow_burst(rounds > 0 ? std::min(rounds, 15) : 9);
+      return new_flow_burst(rounds > 0 ? std::min(rounds, kNewFlowBurstMostRounds) : 9);
     } else if (a != "--established" && a != "--profile-established") {
       std::fprintf(stderr, "usage: datapath_bench [--quick] [--json PATH] | --established | --profile-established | --new-flow [N] | --profile-new-flow | --new-flow-behind [N] | --new-flow-burst [N]\n");
       return 2;

@@ -33,7 +33,7 @@ struct {
 /* Repetitions so far in this run (the bench zeroes it before a run and
  * checks it after), and the template's source port, read at the first
  * (whether test_run gives each repetition the packet afresh or not). */
-__u32 zs_burst_next;
+__u32 zs_burst_reps;
 __u16 zs_burst_base;
 
 /* Writes the template's source port plus the counter into an Ethernet +
@@ -54,9 +54,9 @@ static __always_inline int zs_burst_stamp(void *data, void *data_end)
 		return 0;
 	if ((void *)(tcp + 1) > data_end)
 		return 0;
-	if (zs_burst_next == 0)
+	if (zs_burst_reps == 0)
 		zs_burst_base = bpf_ntohs(tcp->source);
-	tcp->source = bpf_htons(zs_burst_base + (__u16)zs_burst_next++);
+	tcp->source = bpf_htons(zs_burst_base + (__u16)zs_burst_reps++);
 	return 1;
 }
 

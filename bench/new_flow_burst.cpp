@@ -7,10 +7,11 @@
 // a ring record, what any stateful filter that logs flows pays): every
 // repetition is a new flow (a conntrack insert, a flow-start event), and the
 // code stays warm, where --new-flow times one packet per system call, its
-// code and data cold. Per round and cell: the mean over a run minus the
-// floor's, the three in an order drawn per run; the event rings are read
-// after each run (kBurst records stay under zeroseg's wakeup mark, as when
-// the agent keeps up).
+// code and data cold. A run's figure is the mean per repetition (test_run's
+// duration); per round and cell, the median over kRuns runs of (a
+// program's run minus the floor's run beside it), the three programs in a
+// rotation drawn per run. The event rings are read after each run (kBurst
+// records stay under zeroseg's wakeup mark, as when the agent keeps up).
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -19,8 +20,10 @@
 #include <memory>
 #include <vector>
 
+#include "new_flow_burst.h"
+
 #include "common/error.h"
-#include "datapath_bench_lab.h"
+#include "datapath_bench_setup.h"
 #include "loader/test_run.h"
 #include "net/packet_builder.h"
 #include "new_flow_burst.skel.h"
@@ -33,25 +36,27 @@ struct BurstDeleter {
   void operator()(new_flow_burst_bpf* s) const { new_flow_burst_bpf__destroy(s); }
 };
 
-constexpr uint32_t kBurst = 500, kRuns = 3, kFirstPort = 1024;
-
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
+constexpr uint32_t kBurst = 500, kRuns = 3, kFirstPort = 1024, kConntrackEntries = 65536;
+// a run's flow-start records (88 bytes each in the ring, with its header)
+// wait under the ring's wakeup mark (bpf/lib/events.h: 64 KiB)
+static_assert(kBurst * 88 < (64 << 10));
 
 }  // namespace
 
+// A family's source ports are never handed out twice (every repetition a
+// new flow): one peer's ports from kFirstPort, a round taking kRuns runs of
+// kBurst per hook.
+const int kNewFlowBurstMostRounds = (65535 - kFirstPort) / (2 * kRuns * kBurst);
+
 int new_flow_burst(int rounds) {
-  // a family's source ports are never handed out twice: every repetition a new flow
-  if (static_cast<uint64_t>(rounds) * kHooks.size() * kRuns * kBurst > 65535 - kFirstPort)
-    throw Error("--new-flow-burst: too many rounds for the source ports of one peer");
+  if (rounds < 1 || rounds > kNewFlowBurstMostRounds)
+    throw Error("--new-flow-burst: rounds must be 1.." + std::to_string(kNewFlowBurstMostRounds));
   MapSizes ms;
-  ms.conntrack4 = ms.conntrack6 = 65536;
+  ms.conntrack4 = ms.conntrack6 = kConntrackEntries;
   auto dp = Datapath::load({.sizes = ms, .pin = false});
   dp->set_ct_endpoint_share_entries(ms.conntrack4, ms.conntrack6);
   install(*dp, 10, ZS_ATTACH_HOST);
-  Floors floors;
+  Floors floors(kConntrackEntries);
   std::unique_ptr<new_flow_burst_bpf, BurstDeleter> burst(new_flow_burst_bpf__open_and_load());
   if (!burst) throw Error("loading bench/new_flow_burst.bpf.c failed");
 
@@ -63,10 +68,11 @@ int new_flow_burst(int rounds) {
     uint32_t zero = 0;
     if (bpf_map_update_elem(slots, &zero, &target, BPF_ANY))
       throw Error("--new-flow-burst: the tail call's target was refused");
-    burst->bss->zs_burst_next = 0;
+    burst->bss->zs_burst_reps = 0;
     TestRun r = test_run(wrapper, prog, syn, kIfindex, kBurst);
-    if (burst->bss->zs_burst_next != kBurst || !test_run_passed(prog, r.retval))
-      throw Error("--new-flow-burst: a run did not pass every repetition to the program under test");
+    if (burst->bss->zs_burst_reps != kBurst || !test_run_passed(prog, r.retval))
+      throw Error("--new-flow-burst: the wrapper ran " + std::to_string(burst->bss->zs_burst_reps) + " times of " +
+                  std::to_string(kBurst) + ", or the last repetition was not passed");
     return static_cast<double>(r.duration_ns);
   };
 
@@ -89,7 +95,7 @@ int new_flow_burst(int rounds) {
           flows[v6] += kBurst;
           double ns[3];
           rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
-          for (uint32_t j = 0; j < 3; j++) {  // in an order drawn at random
+          for (uint32_t j = 0; j < 3; j++) {  // in a rotation drawn per run
             const uint32_t t = (j + rng % 3) % 3;
             ns[t] = run(prog, targets[t], syn);
           }
@@ -98,8 +104,8 @@ int new_flow_burst(int rounds) {
           d.push_back(ns[2] - ns[0]);
           l.push_back(ns[1] - ns[0]);
         }
-        over[v6 * 2 + hi].push_back(median_of(d));
-        least[v6 * 2 + hi].push_back(median_of(l));
+        over[v6 * 2 + hi].push_back(median(d));
+        least[v6 * 2 + hi].push_back(median(l));
       }
   }
   // every repetition was a new flow: each left its entry
@@ -114,7 +120,7 @@ int new_flow_burst(int rounds) {
   auto cell = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.0f (%.0f-%.0f)", median_of(v), v.front(), v.back());
+    std::snprintf(buf, sizeof buf, "%.0f (%.0f-%.0f)", median(v), v.front(), v.back());
     return std::string(buf);
   };
   for (int v6 = 0; v6 < 2; v6++)
@@ -126,9 +132,9 @@ int new_flow_burst(int rounds) {
                   cell(least[c]).c_str(), cell(own).c_str());
     }
   std::printf(
-      "\nns a new flow, median (min-max) over %d rounds of the median of %u runs of %u; %u + %u new flows, each "
-      "held by conntrack after the run. The new-flow floor: its flow looked up, stored and reported, no more "
-      "(bpf/floor.bpf.c)\n",
+      "\nns a new flow, median (min-max) over %d rounds of the median of %u runs of %u (the last column: of each "
+      "round's difference of the two before); %u + %u new flows, each held by conntrack after the run. The "
+      "new-flow floor: its flow looked up, stored and reported, no more (bpf/floor.bpf.c)\n",
       rounds, kRuns, kBurst, flows[0], flows[1]);
   return 0;
 }

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Every comparison of issue 16 in one run, and the report:
-#   veth      denied traffic on a veth, pps per system, and the rate each takes
-#             without loss from a paced sender (bench/veth_deny.sh)
-#   datapath  ns/packet by scenario, family, hook and rules (datapath_bench)
-#   new_flow  a new allowed flow in a burst, against the least a new flow
-#             costs (datapath_bench --new-flow-burst)
-#   untracked an uplink's untracked deny against XDP_PASS and a bare LPM
-#             filter, through test_run (untracked_bench)
-#   tcp       iperf3, round trip, connections/s through a node (tcp_paths.sh)
-#   apply     the control plane at scale (apply_bench)
-#   events    the telemetry pipeline (events_bench)
+#   veth            denied traffic on a veth, pps per system, and the rate
+#                   each takes without loss from a paced sender
+#                   (bench/veth_deny.sh)
+#   datapath        ns/packet by scenario, family, hook and rules
+#                   (datapath_bench)
+#   new_flow_burst  a new allowed flow in a burst, against the least a new
+#                   flow costs (datapath_bench --new-flow-burst)
+#   untracked       an uplink's untracked deny against XDP_PASS and a bare
+#                   LPM filter, through test_run (untracked_bench)
+#   tcp             iperf3, round trip, connections/s through a node
+#                   (tcp_paths.sh)
+#   apply           the control plane at scale (apply_bench)
+#   events          the telemetry pipeline (events_bench)
 # then bench/report.py writes the generated section of bench/RESULTS.md
 # (between its markers) and the plots in bench/plots/.
 #
@@ -102,9 +105,9 @@ fi
 stage datapath "sudo build/bench/datapath_bench${q:+ $q} --json OUT" \
   "$build/bench/datapath_bench" $q --json "$run_dir/datapath.jsonl" || failed_stages+=" datapath"
 rounds=9; [ $quick = 1 ] && rounds=1
-stage new_flow "sudo build/bench/datapath_bench --new-flow-burst $rounds" \
-  "$build/bench/datapath_bench" --new-flow-burst $rounds || failed_stages+=" new_flow"
-cp "$run_dir/new_flow.out" "$run_dir/new_flow.md"
+stage new_flow_burst "sudo build/bench/datapath_bench --new-flow-burst $rounds" \
+  "$build/bench/datapath_bench" --new-flow-burst $rounds || failed_stages+=" new_flow_burst"
+cp "$run_dir/new_flow_burst.out" "$run_dir/new_flow_burst.md"
 rounds=50; [ $quick = 1 ] && rounds=3
 stage untracked "sudo build/bench/untracked_bench --rounds $rounds" \
   "$build/bench/untracked_bench" --rounds $rounds || failed_stages+=" untracked"
@@ -146,7 +149,7 @@ fi
 
 # --quick: the harness, not the figures
 echo "== checks"
-for s in veth datapath new_flow untracked tcp apply events; do
+for s in veth datapath new_flow_burst untracked tcp apply events; do
   if [[ " $failed_stages " == *" $s "* || " $failed_stages " == *" $s(missing) "* ]]; then
     fail "stage $s ran and exited 0"
   else

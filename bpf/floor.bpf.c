@@ -17,7 +17,8 @@
 #include <zeroseg/map_sizes.h>
 #include <zeroseg/proto.h>
 
-/* zs_conntrack4's shape; the bench puts kFloorKey in it */
+/* zs_conntrack4's shape; the bench puts the key zs_floor_lookup looks
+ * for in it (bench/datapath_bench_setup.cpp, Floors) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
@@ -65,8 +66,8 @@ int zs_floor_lookup_tc(struct __sk_buff *skb)
 	return zs_floor_lookup(skb->ifindex) ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
-/* zs_conntrack4's and zs_conntrack6's shapes and sizes in datapath_bench,
- * and zs_events' */
+/* zs_conntrack4's and zs_conntrack6's shapes (the bench sets their size
+ * to the datapath's it measures beside them), and zs_events' */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);

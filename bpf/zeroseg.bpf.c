@@ -17,8 +17,10 @@ int zs_xdp_ingress(struct xdp_md *xdp)
 	};
 	int untracked = zs_untracked_xdp(xdp);
 
-	/* a flood the early look dropped returns before the pipeline sets
-	 * anything up */
+	/* a packet the early look dropped returns here, not in zs_datapath:
+	 * there the compiler put the config lookup and the packet's zeroing
+	 * before the check (bench/RESULTS.md, "the early look's drop returns
+	 * first") */
 	if (untracked == ZS_UNTRACKED_DROPPED)
 		return XDP_DROP;
 	ctx.len = ctx.data_end - ctx.data;

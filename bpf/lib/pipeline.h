@@ -400,8 +400,8 @@ static __always_inline int zs_judge_packet(const struct zs_config *cfg,
 }
 
 /* from_ifindex: zs_flow_ctx's, from the entry program; untracked: what
- * its early look left (zs_untracked_early; a packet it dropped, the entry
- * program returned before the pipeline) */
+ * its early look left (zs_untracked_early), never ZS_UNTRACKED_DROPPED:
+ * the entry program returns for those first */
 static __always_inline int zs_datapath(struct zs_ctx *ctx, __u32 from_ifindex, int untracked)
 {
 	const struct zs_config *cfg = zs_get_config();

@@ -6,6 +6,7 @@
 
 #include <zeroseg/endpoint.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,9 +25,15 @@ constexpr uint32_t kSubject = 300, kFirstPeer = 1000;
 std::string peer_ip(uint32_t i);
 std::string peer_ip6(uint32_t i);
 std::vector<uint8_t> tcp_from(uint32_t peer, uint16_t sport, uint16_t dport, uint8_t flags, bool v6 = false);
-double median(std::vector<uint32_t> v);
-// reads (and throws away) what waits in the event ring, as the agent would
-void drain(Datapath& dp);
+// the middle value (the upper one of an even count), 0 of none
+template <class T>
+double median(std::vector<T> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : static_cast<double>(v[v.size() / 2]);
+}
+// reads (and throws away) what waits in a ring buffer map, as the agent would
+void drain_ring(int ring_fd);
+inline void drain(Datapath& dp) { drain_ring(dp.map("zs_events").fd()); }
 
 // Peer i has a /32 and a /128 with its own identity; `rules` rules are
 // spread over min(rules, kMaxPrefixes) peers, peer i allowing tcp/80,
@@ -38,29 +45,27 @@ constexpr uint16_t kPort = 80, kDeniedPort = 79;
 inline uint32_t prefixes_for(uint32_t rules) { return rules < kMaxPrefixes ? rules : kMaxPrefixes; }
 void install(Datapath& dp, uint32_t rules, zs_attach_kind kind);
 
-// The two floors of bpf/floor.bpf.c, loaded, with the key the lookup floor
-// finds in its map.
+// The floors of bpf/floor.bpf.c, loaded: XDP_PASS / TC_ACT_OK; the same
+// with one conntrack lookup (its key in its map); and the new-flow floor,
+// its conntrack tables sized as `conntrack_entries` (a flow found absent,
+// stored, reported).
 class Floors {
  public:
-  Floors();
-  ~Floors();
-  Floors(const Floors&) = delete;
-  Floors& operator=(const Floors&) = delete;
+  explicit Floors(uint32_t conntrack_entries = 65536);
   int floor(Program p) const;
   int lookup(Program p) const;
-  // the least a new flow costs: found absent, stored, reported (floor.bpf.c)
   int new_flow(Program p) const;
   // reads (and throws away) what waits in the new-flow floor's ring
   void drain_new_flow() const;
 
  private:
-  floor_bpf* skel_;
+  struct Destroy {
+    void operator()(floor_bpf* s) const;
+  };
+  std::unique_ptr<floor_bpf, Destroy> skel_;
 };
 
 inline const std::vector<std::pair<const char*, Program>> kHooks = {{"xdp", Program::xdp_ingress},
                                                                     {"tc", Program::tc_ingress}};
-
-// --new-flow-burst (bench/new_flow_burst.cpp)
-int new_flow_burst(int rounds);
 
 }  // namespace zeroseg::bench

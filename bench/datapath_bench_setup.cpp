@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "datapath_bench_lab.h"
+#include "datapath_bench_setup.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -36,13 +36,8 @@ std::vector<uint8_t> tcp_from(uint32_t peer, uint16_t sport, uint16_t dport, uin
   return b.tcp(sport, dport, flags).payload(18).build();
 }
 
-double median(std::vector<uint32_t> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-void drain(Datapath& dp) {
-  ring_buffer* rb = ring_buffer__new(dp.map("zs_events").fd(), [](void*, void*, size_t) { return 0; }, nullptr, nullptr);
+void drain_ring(int ring_fd) {
+  ring_buffer* rb = ring_buffer__new(ring_fd, [](void*, void*, size_t) { return 0; }, nullptr, nullptr);
   ring_buffer__consume(rb);
   ring_buffer__free(rb);
 }
@@ -86,8 +81,13 @@ void install(Datapath& dp, uint32_t rules, zs_attach_kind kind) {
   tx.commit();
 }
 
-Floors::Floors() : skel_(floor_bpf__open_and_load()) {
-  if (!skel_) throw Error("loading the floor programs failed");
+void Floors::Destroy::operator()(floor_bpf* s) const { floor_bpf__destroy(s); }
+
+Floors::Floors(uint32_t conntrack_entries) : skel_(floor_bpf__open()) {
+  if (!skel_) throw Error("opening the floor programs failed");
+  if (bpf_map__set_max_entries(skel_->maps.zs_floor_flows4, conntrack_entries) ||
+      bpf_map__set_max_entries(skel_->maps.zs_floor_flows6, conntrack_entries) || floor_bpf__load(skel_.get()))
+    throw Error("loading the floor programs failed");
   zs_ct_key4 key{};  // the key zs_floor_lookup looks for
   key.ifindex = kIfindex;
   key.saddr = 0x0100000a;
@@ -96,13 +96,9 @@ Floors::Floors() : skel_(floor_bpf__open_and_load()) {
   key.dport = 0x5000;
   key.proto = 6;
   zs_ct_entry entry{};
-  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.zs_floor_ct), &key, &entry, BPF_ANY)) {
-    floor_bpf__destroy(skel_);
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.zs_floor_ct), &key, &entry, BPF_ANY))
     throw Error("filling the lookup floor's map failed");
-  }
 }
-
-Floors::~Floors() { floor_bpf__destroy(skel_); }
 
 int Floors::floor(Program p) const {
   return bpf_program__fd(p == Program::xdp_ingress ? skel_->progs.zs_floor_xdp : skel_->progs.zs_floor_tc);
@@ -118,11 +114,6 @@ int Floors::new_flow(Program p) const {
                                                    : skel_->progs.zs_floor_new_flow_tc);
 }
 
-void Floors::drain_new_flow() const {
-  ring_buffer* rb = ring_buffer__new(bpf_map__fd(skel_->maps.zs_floor_events),
-                                     [](void*, void*, size_t) { return 0; }, nullptr, nullptr);
-  ring_buffer__consume(rb);
-  ring_buffer__free(rb);
-}
+void Floors::drain_new_flow() const { drain_ring(bpf_map__fd(skel_->maps.zs_floor_events)); }
 
 }  // namespace zeroseg::bench
