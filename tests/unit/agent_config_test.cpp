@@ -38,6 +38,15 @@ TEST(ExampleAgentConfig, LoadsWithEveryCommentedSettingOn) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), path.string() + ":2:1: auto-quarantine: \"urgent\" is not a severity (low, medium, high)");
   }
+  // and a key given twice is refused where it is repeated (YAML tools
+  // differ on which one wins)
+  std::ofstream(path) << "socket: /x\ndeny-events-per-cpu: 10\nsocket: /y\n";
+  try {
+    c.load_file(path.string());
+    ADD_FAILURE() << "a key given twice loaded";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), path.string() + ":3:1: socket: given twice");
+  }
   std::filesystem::remove(path);
 }
 

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <set>
 
 #include "common/error.h"
 #include "common/time.h"
@@ -239,10 +240,15 @@ void AgentConfig::load_file(const std::string& path) {
   }
   if (n.IsNull()) return;
   if (!n.IsMap()) throw Error(path + ": the agent config must be a mapping");
+  std::set<std::string> seen;
   for (const auto& kv : n) {
     auto where = [&](const YAML::Node& at) {
       return path + ":" + std::to_string(at.Mark().line + 1) + ":" + std::to_string(at.Mark().column + 1) + ": ";
     };
+    // a key twice: which one wins differs between YAML tools (here the
+    // last, as set in order): refused, as in policies
+    if (kv.first.IsScalar() && !seen.insert(kv.first.as<std::string>()).second)
+      throw Error(where(kv.first) + kv.first.as<std::string>() + ": given twice");
     if (!kv.second.IsScalar()) throw Error(where(kv.second) + kv.first.as<std::string>() + ": expected a single value");
     try {
       set(kv.first.as<std::string>(), kv.second.as<std::string>());
