@@ -202,6 +202,27 @@ TEST_P(Uplink, AWorkloadAndTheEgressAreNotFiltered) {
   EXPECT_EQ(untracked_drops(), 1u);
 }
 
+// The early look runs on arrival only: a source it holds (every packet of
+// it dropped before the parse, its events held back) sends as the host's
+// egress policy says. With the look run on tc egress too, the suite
+// passed (attack review, session 27): the test above sends one packet,
+// whose deny the early look leaves to be reported after the parse.
+TEST_P(Uplink, TheEarlyLookRunsOnArrivalOnly) {
+  OnOneCpu pin;
+  uplink(ZS_MODE_ENFORCE);
+  untracked({{"0.0.0.0/0", ZS_UNTRACKED_DENY}, {"::/0", ZS_UNTRACKED_DENY}});
+  dp().set_deny_event_rate(1, 1);
+  for (const char* src : {"198.18.0.5", "2001:db8:bad::1"}) {
+    SCOPED_TRACE(src);
+    const char* dst = std::strchr(src, ':') ? "2001:db8::1" : "192.0.2.1";
+    for (int i = 0; i < 20; i++) EXPECT_FALSE(arrives(udp(src, dst)));
+    const uint64_t dropped = untracked_drops();
+    EXPECT_TRUE(leaves(tcp(src, dst, 40000, 443))) << "the host's egress allows tcp/443";
+    EXPECT_FALSE(leaves(tcp(src, dst, 40001, 22))) << "and not tcp/22";
+    EXPECT_EQ(untracked_drops(), dropped) << "leaving, nothing is the blocklist's";
+  }
+}
+
 // A drop is reported as a deny naming the reason, the rule, the uplink
 // and the source; an audit is counted only (its policy reports it).
 TEST_P(Uplink, ADropIsReportedAsADenyAnAuditIsNot) {
