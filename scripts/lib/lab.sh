@@ -18,7 +18,8 @@
 # The defaults below make the lab above; a test may set LAB_WORKLOADS,
 # LAB_NAMESPACES, LAB_NS_LABELS, LAB_TCP_PORTS, LAB_UDP_PORTS and
 # LAB_PORTS_YAML before sourcing to build another set of workloads the same way,
-# and LAB_AGENT_YAML (lines) to add to the agent's config.
+# and LAB_AGENT_YAML (lines) to add to the agent's config (a setting it
+# gives replaces the lab's).
 LAB=${LAB:-zs-lab}
 if [ -z "${LAB_WORKLOADS+set}" ]; then
   LAB_WORKLOADS=("prod web tier=web" "prod app tier=app" "prod db tier=db"
@@ -154,9 +155,14 @@ lab_up() {
 # lab_agent_up: the agent started in the node namespace (after lab_up
 # --no-agent: the lab first without, then with), and the lab's objects applied
 lab_agent_up() {
-  local node dir w ns name
+  local node dir w ns name line own_settings=${LAB_AGENT_YAML:-}
   node=$(lab_node) dir=$(lab_dir)
-  cat >"$dir/agent.yaml" <<YAML
+  # the lab's settings, but those LAB_AGENT_YAML gives (a key may appear
+  # once in the file: the agent refuses one given twice), then its lines
+  {
+    while IFS= read -r line; do
+      grep -q "^${line%%:*}:" <<<"$own_settings" || printf '%s\n' "$line"
+    done <<YAML
 socket: $dir/agent.sock
 bpf-pin-dir: $(lab_pin)
 state-dir: $dir/state
@@ -168,8 +174,9 @@ ct-timeout-other: 10s
 flow-sweep-interval: 500ms
 alert-log: $dir/alerts.json
 quarantine-management: 10.77.5.0/24,fd77:5::/64
-${LAB_AGENT_YAML:-}
 YAML
+    [ -z "$own_settings" ] || printf '%s\n' "$own_settings"
+  } >"$dir/agent.yaml"
   # nsenter execs the agent: $! is the agent; setsid keeps terminal signals off it
   setsid nsenter --net="/run/netns/$node" "$ZEROSEG" agent --config "$dir/agent.yaml" \
     </dev/null >"$dir/agent.log" 2>&1 &
