@@ -22,6 +22,10 @@
 //     (new allowed flows back to back, the code warm: a run of 500 SYNs,
 //     each a new flow, through a wrapper that tail-calls the program;
 //     bench/new_flow_burst.cpp)
+//   sudo build/bench/datapath_bench --new-flow-memory [ROUNDS]
+//     (the new-flow floor on an array of buckets by the memory its flows
+//     span, 256 to 65536 flows, beside the LRU hash's: what a new flow's
+//     cost owes to memory; bench/new_flow_memory.cpp)
 //   sudo build/bench/datapath_bench --new-flow-behind [ROUNDS]
 //     (as --new-flow, with the event ring's reader behind: each cell starts
 //     with 1000 records waiting, past the wakeup mark, and nothing is read
@@ -340,11 +344,14 @@ int main(int argc, char** argv) {
       const int most = a == "--new-flow-behind" ? 7 : 15;
       return new_flow_only(rounds > 0 ? std::min(rounds, most) : std::min(9, most), a == "--profile-new-flow",
                            a == "--new-flow-behind");
+    } else if (a == "--new-flow-memory") {
+      int rounds = i + 1 < argc ? std::atoi(argv[i + 1]) : 0;
+      return new_flow_memory(rounds > 0 ? std::min(rounds, kNewFlowMemoryMostRounds) : 9);
     } else if (a == "--new-flow-burst") {
       int rounds = i + 1 < argc ? std::atoi(argv[i + 1]) : 0;
       return new_flow_burst(rounds > 0 ? std::min(rounds, kNewFlowBurstMostRounds) : 9);
     } else if (a != "--established" && a != "--profile-established") {
-      std::fprintf(stderr, "usage: datapath_bench [--quick] [--json PATH] | --established | --profile-established | --new-flow [N] | --profile-new-flow | --new-flow-behind [N] | --new-flow-burst [N]\n");
+      std::fprintf(stderr, "usage: datapath_bench [--quick] [--json PATH] | --established | --profile-established | --new-flow [N] | --profile-new-flow | --new-flow-behind [N] | --new-flow-burst [N] | --new-flow-memory [N]\n");
       return 2;
     }
   }

@@ -114,6 +114,18 @@ int Floors::new_flow(Program p) const {
                                                    : skel_->progs.zs_floor_new_flow_tc);
 }
 
+int Floors::bucket_flow(Program p) const {
+  return bpf_program__fd(p == Program::xdp_ingress ? skel_->progs.zs_floor_bucket_flow_xdp
+                                                   : skel_->progs.zs_floor_bucket_flow_tc);
+}
+
+void Floors::set_bucket_floor(uint32_t buckets, bool store) const {
+  if (buckets == 0 || (buckets & (buckets - 1)) || buckets > bpf_map__max_entries(skel_->maps.zs_floor_buckets))
+    throw Error("the bucket floor's buckets must be a power of 2 within its table");
+  skel_->data->zs_floor_bucket_mask = buckets - 1;
+  skel_->data->zs_floor_bucket_store = store;
+}
+
 void Floors::drain_new_flow() const { drain_ring(bpf_map__fd(skel_->maps.zs_floor_events)); }
 
 }  // namespace zeroseg::bench

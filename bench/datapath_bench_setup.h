@@ -48,13 +48,18 @@ void install(Datapath& dp, uint32_t rules, zs_attach_kind kind);
 // The floors of bpf/floor.bpf.c, loaded: XDP_PASS / TC_ACT_OK; the same
 // with one conntrack lookup (its key in its map); and the new-flow floor,
 // its conntrack tables sized as `conntrack_entries` (a flow found absent,
-// stored, reported).
+// stored, reported), and the same on an array of buckets.
 class Floors {
  public:
   explicit Floors(uint32_t conntrack_entries = 65536);
   int floor(Program p) const;
   int lookup(Program p) const;
   int new_flow(Program p) const;
+  // the new-flow floor on an array of buckets, its flows spread over
+  // `buckets` (a power of 2, 1..16384) of 4 flows each; store: the flow
+  // stored and recorded, or only its bucket's way claimed
+  int bucket_flow(Program p) const;
+  void set_bucket_floor(uint32_t buckets, bool store) const;
   // reads (and throws away) what waits in the new-flow floor's ring
   void drain_new_flow() const;
 

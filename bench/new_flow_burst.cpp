@@ -30,13 +30,29 @@
 
 namespace zeroseg::bench {
 
+void BurstRunner::Destroy::operator()(new_flow_burst_bpf* s) const { new_flow_burst_bpf__destroy(s); }
+
+BurstRunner::BurstRunner() : skel_(new_flow_burst_bpf__open_and_load()) {
+  if (!skel_) throw Error("loading bench/new_flow_burst.bpf.c failed");
+}
+
+double BurstRunner::run(Program prog, int target, const std::vector<uint8_t>& syn) const {
+  const bool xdp = prog == Program::xdp_ingress;
+  int wrapper = bpf_program__fd(xdp ? skel_->progs.zs_burst_xdp : skel_->progs.zs_burst_tc);
+  int slots = bpf_map__fd(xdp ? skel_->maps.zs_burst_xdp_target : skel_->maps.zs_burst_tc_target);
+  uint32_t zero = 0;
+  if (bpf_map_update_elem(slots, &zero, &target, BPF_ANY)) throw Error("a burst's tail call target was refused");
+  skel_->bss->zs_burst_reps = 0;
+  TestRun r = test_run(wrapper, prog, syn, kIfindex, kBurst);
+  if (skel_->bss->zs_burst_reps != kBurst || !test_run_passed(prog, r.retval))
+    throw Error("a burst's wrapper ran " + std::to_string(skel_->bss->zs_burst_reps) + " times of " +
+                std::to_string(kBurst) + ", or the last repetition was not passed");
+  return static_cast<double>(r.duration_ns);
+}
+
 namespace {
 
-struct BurstDeleter {
-  void operator()(new_flow_burst_bpf* s) const { new_flow_burst_bpf__destroy(s); }
-};
-
-constexpr uint32_t kBurst = 500, kRuns = 3, kFirstPort = 1024, kConntrackEntries = 65536;
+constexpr uint32_t kRuns = 3, kFirstPort = 1024, kConntrackEntries = 65536;
 // a run's flow-start records (88 bytes each in the ring, with its header)
 // wait under the ring's wakeup mark (bpf/lib/events.h: 64 KiB)
 static_assert(kBurst * 88 < (64 << 10));
@@ -57,24 +73,7 @@ int new_flow_burst(int rounds) {
   dp->set_ct_endpoint_share_entries(ms.conntrack4, ms.conntrack6);
   install(*dp, 10, ZS_ATTACH_HOST);
   Floors floors(kConntrackEntries);
-  std::unique_ptr<new_flow_burst_bpf, BurstDeleter> burst(new_flow_burst_bpf__open_and_load());
-  if (!burst) throw Error("loading bench/new_flow_burst.bpf.c failed");
-
-  // one run of kBurst through the wrapper into `target`: ns per repetition
-  auto run = [&](Program prog, int target, const std::vector<uint8_t>& syn) {
-    const bool xdp = prog == Program::xdp_ingress;
-    int wrapper = bpf_program__fd(xdp ? burst->progs.zs_burst_xdp : burst->progs.zs_burst_tc);
-    int slots = bpf_map__fd(xdp ? burst->maps.zs_burst_xdp_target : burst->maps.zs_burst_tc_target);
-    uint32_t zero = 0;
-    if (bpf_map_update_elem(slots, &zero, &target, BPF_ANY))
-      throw Error("--new-flow-burst: the tail call's target was refused");
-    burst->bss->zs_burst_reps = 0;
-    TestRun r = test_run(wrapper, prog, syn, kIfindex, kBurst);
-    if (burst->bss->zs_burst_reps != kBurst || !test_run_passed(prog, r.retval))
-      throw Error("--new-flow-burst: the wrapper ran " + std::to_string(burst->bss->zs_burst_reps) + " times of " +
-                  std::to_string(kBurst) + ", or the last repetition was not passed");
-    return static_cast<double>(r.duration_ns);
-  };
+  BurstRunner burst;
 
   uint32_t rng = 0x9e3779b9;
   // [family * 2 + hook]: per round, ns over the floor of zeroseg and of the
@@ -97,7 +96,7 @@ int new_flow_burst(int rounds) {
           rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
           for (uint32_t j = 0; j < 3; j++) {  // in a rotation drawn per run
             const uint32_t t = (j + rng % 3) % 3;
-            ns[t] = run(prog, targets[t], syn);
+            ns[t] = burst.run(prog, targets[t], syn);
           }
           drain(*dp);
           floors.drain_new_flow();

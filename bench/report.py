@@ -267,6 +267,8 @@ def main():
     sec += lines + ["![ns/packet vs rules](plots/datapath_ns_vs_rules.png)", ""]
     sec += table_section(run_dir, "new_flow_burst", "A new allowed flow in a burst, against the least a new flow costs "
                          "(ns a flow over XDP_PASS / TC_ACT_OK)", cmd["new_flow_burst"])
+    sec += table_section(run_dir, "new_flow_memory", "The least a new flow costs, by the memory its table spans "
+                         "(ns a flow over XDP_PASS / TC_ACT_OK)", cmd["new_flow_memory"])
     sec += table_section(run_dir, "untracked", "Untracked deny through test_run (bench/untracked_bench)",
                          cmd["untracked"])
     worst = max(ratios.items(), key=lambda kv: kv[1])

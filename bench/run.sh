@@ -7,6 +7,8 @@
 #                   (datapath_bench)
 #   new_flow_burst  a new allowed flow in a burst, against the least a new
 #                   flow costs (datapath_bench --new-flow-burst)
+#   new_flow_memory the least a new flow costs by the memory its table
+#                   spans (datapath_bench --new-flow-memory)
 #   untracked       an uplink's untracked deny against XDP_PASS and a bare
 #                   LPM filter, through test_run (untracked_bench)
 #   tcp             iperf3, round trip, connections/s through a node
@@ -108,6 +110,9 @@ rounds=9; [ $quick = 1 ] && rounds=1
 stage new_flow_burst "sudo build/bench/datapath_bench --new-flow-burst $rounds" \
   "$build/bench/datapath_bench" --new-flow-burst $rounds || failed_stages+=" new_flow_burst"
 cp "$run_dir/new_flow_burst.out" "$run_dir/new_flow_burst.md"
+stage new_flow_memory "sudo build/bench/datapath_bench --new-flow-memory $rounds" \
+  "$build/bench/datapath_bench" --new-flow-memory $rounds || failed_stages+=" new_flow_memory"
+cp "$run_dir/new_flow_memory.out" "$run_dir/new_flow_memory.md"
 rounds=50; [ $quick = 1 ] && rounds=3
 stage untracked "sudo build/bench/untracked_bench --rounds $rounds" \
   "$build/bench/untracked_bench" --rounds $rounds || failed_stages+=" untracked"
