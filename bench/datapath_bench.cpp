@@ -53,6 +53,7 @@
 #include "loader/transaction.h"
 #include "datapath_bench_setup.h"
 #include "new_flow_burst.h"
+#include "new_flow_memory.h"
 #include "net/packet_builder.h"
 
 using namespace zeroseg;

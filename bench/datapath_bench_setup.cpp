@@ -36,10 +36,19 @@ std::vector<uint8_t> tcp_from(uint32_t peer, uint16_t sport, uint16_t dport, uin
   return b.tcp(sport, dport, flags).payload(18).build();
 }
 
-void drain_ring(int ring_fd) {
+std::string spread_cell(std::vector<double> v) {
+  if (v.empty()) return "-";
+  std::sort(v.begin(), v.end());
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.0f (%.0f-%.0f)", median(v), v.front(), v.back());
+  return buf;
+}
+
+int drain_ring(int ring_fd) {
   ring_buffer* rb = ring_buffer__new(ring_fd, [](void*, void*, size_t) { return 0; }, nullptr, nullptr);
-  ring_buffer__consume(rb);
+  int n = ring_buffer__consume(rb);
   ring_buffer__free(rb);
+  return n;
 }
 
 void install(Datapath& dp, uint32_t rules, zs_attach_kind kind) {
@@ -114,18 +123,28 @@ int Floors::new_flow(Program p) const {
                                                    : skel_->progs.zs_floor_new_flow_tc);
 }
 
-int Floors::bucket_flow(Program p) const {
-  return bpf_program__fd(p == Program::xdp_ingress ? skel_->progs.zs_floor_bucket_flow_xdp
-                                                   : skel_->progs.zs_floor_bucket_flow_tc);
+int Floors::new_flow_buckets(Program p) const {
+  return bpf_program__fd(p == Program::xdp_ingress ? skel_->progs.zs_floor_new_flow_buckets_xdp
+                                                   : skel_->progs.zs_floor_new_flow_buckets_tc);
 }
 
-void Floors::set_bucket_floor(uint32_t buckets, bool store) const {
+void Floors::set_new_flow_buckets(uint32_t buckets, BucketWork work) const {
   if (buckets == 0 || (buckets & (buckets - 1)) || buckets > bpf_map__max_entries(skel_->maps.zs_floor_buckets))
     throw Error("the bucket floor's buckets must be a power of 2 within its table");
   skel_->data->zs_floor_bucket_mask = buckets - 1;
-  skel_->data->zs_floor_bucket_store = store;
+  skel_->data->zs_floor_bucket_store = work == BucketWork::store;
 }
 
-void Floors::drain_new_flow() const { drain_ring(bpf_map__fd(skel_->maps.zs_floor_events)); }
+uint64_t Floors::bucket_claims() const { return skel_->bss->zs_floor_bucket_claims; }
+
+size_t Floors::new_flow_held4() const {
+  const int fd = bpf_map__fd(skel_->maps.zs_floor_flows4);
+  zs_ct_key4 key{}, next{};
+  size_t n = 0;
+  for (const void* at = nullptr; bpf_map_get_next_key(fd, at, &next) == 0; at = &key, n++) key = next;
+  return n;
+}
+
+int Floors::drain_new_flow() const { return drain_ring(bpf_map__fd(skel_->maps.zs_floor_events)); }
 
 }  // namespace zeroseg::bench

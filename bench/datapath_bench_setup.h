@@ -31,8 +31,16 @@ double median(std::vector<T> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : static_cast<double>(v[v.size() / 2]);
 }
-// reads (and throws away) what waits in a ring buffer map, as the agent would
-void drain_ring(int ring_fd);
+// "median (min-max)" of v, no decimals
+std::string spread_cell(std::vector<double> v);
+// a xorshift generator: the order of a run's programs, drawn per run
+struct Xorshift32 {
+  uint32_t state = 0x9e3779b9;
+  uint32_t next() { return state ^= state << 13, state ^= state >> 17, state ^= state << 5; }
+};
+// reads (and throws away) what waits in a ring buffer map, as the agent
+// would: the records read
+int drain_ring(int ring_fd);
 inline void drain(Datapath& dp) { drain_ring(dp.map("zs_events").fd()); }
 
 // Peer i has a /32 and a /128 with its own identity; `rules` rules are
@@ -56,12 +64,18 @@ class Floors {
   int lookup(Program p) const;
   int new_flow(Program p) const;
   // the new-flow floor on an array of buckets, its flows spread over
-  // `buckets` (a power of 2, 1..16384) of 4 flows each; store: the flow
-  // stored and recorded, or only its bucket's way claimed
-  int bucket_flow(Program p) const;
-  void set_bucket_floor(uint32_t buckets, bool store) const;
-  // reads (and throws away) what waits in the new-flow floor's ring
-  void drain_new_flow() const;
+  // `buckets` (a power of 2, 1..16384) of 4 flows each, stored and
+  // recorded or only their bucket's way claimed
+  enum class BucketWork { claim, store };
+  int new_flow_buckets(Program p) const;
+  void set_new_flow_buckets(uint32_t buckets, BucketWork work) const;
+  // reads (and throws away) what waits in the new-flow floors' ring: the
+  // records read
+  int drain_new_flow() const;
+  // ways the bucket floor claimed since it was loaded
+  uint64_t bucket_claims() const;
+  // flows the LRU floor holds (IPv4)
+  size_t new_flow_held4() const;
 
  private:
   struct Destroy {

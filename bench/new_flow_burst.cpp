@@ -22,33 +22,13 @@
 
 #include "new_flow_burst.h"
 
+#include "burst_runner.h"
+
 #include "common/error.h"
 #include "datapath_bench_setup.h"
-#include "loader/test_run.h"
 #include "net/packet_builder.h"
-#include "new_flow_burst.skel.h"
 
 namespace zeroseg::bench {
-
-void BurstRunner::Destroy::operator()(new_flow_burst_bpf* s) const { new_flow_burst_bpf__destroy(s); }
-
-BurstRunner::BurstRunner() : skel_(new_flow_burst_bpf__open_and_load()) {
-  if (!skel_) throw Error("loading bench/new_flow_burst.bpf.c failed");
-}
-
-double BurstRunner::run(Program prog, int target, const std::vector<uint8_t>& syn) const {
-  const bool xdp = prog == Program::xdp_ingress;
-  int wrapper = bpf_program__fd(xdp ? skel_->progs.zs_burst_xdp : skel_->progs.zs_burst_tc);
-  int slots = bpf_map__fd(xdp ? skel_->maps.zs_burst_xdp_target : skel_->maps.zs_burst_tc_target);
-  uint32_t zero = 0;
-  if (bpf_map_update_elem(slots, &zero, &target, BPF_ANY)) throw Error("a burst's tail call target was refused");
-  skel_->bss->zs_burst_reps = 0;
-  TestRun r = test_run(wrapper, prog, syn, kIfindex, kBurst);
-  if (skel_->bss->zs_burst_reps != kBurst || !test_run_passed(prog, r.retval))
-    throw Error("a burst's wrapper ran " + std::to_string(skel_->bss->zs_burst_reps) + " times of " +
-                std::to_string(kBurst) + ", or the last repetition was not passed");
-  return static_cast<double>(r.duration_ns);
-}
 
 namespace {
 
@@ -75,7 +55,7 @@ int new_flow_burst(int rounds) {
   Floors floors(kConntrackEntries);
   BurstRunner burst;
 
-  uint32_t rng = 0x9e3779b9;
+  Xorshift32 rng;
   // [family * 2 + hook]: per round, ns over the floor of zeroseg and of the
   // new-flow floor
   std::vector<std::vector<double>> over(4), least(4);
@@ -93,9 +73,9 @@ int new_flow_burst(int rounds) {
           next_port[v6] += kBurst;
           flows[v6] += kBurst;
           double ns[3];
-          rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
+          const uint32_t first = rng.next() % 3;
           for (uint32_t j = 0; j < 3; j++) {  // in a rotation drawn per run
-            const uint32_t t = (j + rng % 3) % 3;
+            const uint32_t t = (j + first) % 3;
             ns[t] = burst.run(prog, targets[t], syn);
           }
           drain(*dp);
@@ -116,19 +96,13 @@ int new_flow_burst(int rounds) {
   std::printf(
       "| family | hook | zeroseg - floor | new-flow floor - floor | zeroseg - new-flow floor |\n"
       "|---|---|---:|---:|---:|\n");
-  auto cell = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.0f (%.0f-%.0f)", median(v), v.front(), v.back());
-    return std::string(buf);
-  };
   for (int v6 = 0; v6 < 2; v6++)
     for (size_t hi = 0; hi < kHooks.size(); hi++) {
       const size_t c = v6 * 2 + hi;
       std::vector<double> own;
       for (size_t r = 0; r < over[c].size(); r++) own.push_back(over[c][r] - least[c][r]);
-      std::printf("| %s | %s | %s | %s | %s |\n", v6 ? "ipv6" : "ipv4", kHooks[hi].first, cell(over[c]).c_str(),
-                  cell(least[c]).c_str(), cell(own).c_str());
+      std::printf("| %s | %s | %s | %s | %s |\n", v6 ? "ipv6" : "ipv4", kHooks[hi].first, spread_cell(over[c]).c_str(),
+                  spread_cell(least[c]).c_str(), spread_cell(own).c_str());
     }
   std::printf(
       "\nns a new flow, median (min-max) over %d rounds of the median of %u runs of %u (the last column: of each "

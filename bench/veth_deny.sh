@@ -21,9 +21,9 @@
 #                    maps (default 16): what a map of its own costs
 #   xdp-touch-lines  the same number of cache lines, in one per-CPU map
 #   xdp-touch-packet XDP_DROP after reading the frame's Ethernet, IPv4 and
-#                    UDP headers (udp/9): the least any filter reads, and
-#                    the floor of a filter that reads (the frame's lines
-#                    are a cache miss: the sender's core wrote them)
+#                    UDP headers (udp/9): the least any filter reads (the
+#                    frame's lines are a cache miss: the sender's core
+#                    wrote them)
 #   xdp-lpm-deny     a stateless CIDR filter: udp/9 dropped when its source's
 #                    longest match in an LPM trie of --rules /32s (the
 #                    zeroseg rows' allow rules) and 198.18.0.0/15 says deny,
@@ -301,8 +301,8 @@ in_rx xdp-filter unload "$RXIF" >/dev/null
 fi
 
 # --- the calibration rows: the row, flood attach's word. xdp-touch-packet
-# runs unless --only leaves it out (every filter reads the packet: the
-# floor for one that does), the others only when named
+# runs unless --only leaves it out (every filter reads the packet), the
+# others only when named
 for row in "xdp-touch-maps touch-maps:$touch" "xdp-touch-lines touch-lines:$touch" \
            "xdp-touch-packet touch-packet" "xdp-lpm-deny lpm-deny:$rules"; do
   read -r name program <<<"$row"

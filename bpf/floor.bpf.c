@@ -190,16 +190,19 @@ int zs_floor_new_flow_tc(struct __sk_buff *skb)
 }
 
 /* The new-flow floor on an array of buckets: the same work as
- * zs_floor_new_flow (the flow looked up and not found, stored, recorded)
- * on the plainest table there is, to tell what a new flow's cost owes to
- * the kernel's hash maps from what it owes to memory. A flow hashes to a
- * bucket: a line of four ways' tags and ages; its key and entry go in its
- * way's slot of zs_floor_slots, written in place. No allocation, no
- * lists, no helper call to look up (the verifier inlines an array's), one
- * compare-and-swap to claim a way (the oldest). The bench sets how many
- * buckets are used (zs_floor_bucket_mask + 1: the memory the flows span)
- * and whether the flow is stored and recorded or only its bucket claimed
- * (datapath_bench --new-flow-memory). */
+ * zs_floor_new_flow (the flow looked up and not found, stored, recorded,
+ * the same clock read) on a fixed array of 4-way buckets written in
+ * place, to tell what a new flow's cost owes to the kernel's hash maps
+ * from what it owes to memory. A flow hashes to a bucket: a line of four
+ * ways' tags and ages; its key and entry go in its way's slot of
+ * zs_floor_slots. No allocation, no lists, no helper call to look up (the
+ * verifier inlines an array's), one compare-and-swap to claim a way (the
+ * oldest, to the second). Both arrays are mmapable, which puts their
+ * values on a page boundary: a bucket is one cache line. The bench sets
+ * how many buckets are used (zs_floor_bucket_mask + 1: how far the flows
+ * spread) and whether a flow is stored and recorded or only its bucket's
+ * way claimed (datapath_bench --new-flow-memory); zs_floor_bucket_claims
+ * counts the claims, so the bench can tell that every flow was new. */
 #define ZS_FLOOR_WAYS 4
 #define ZS_FLOOR_BUCKETS (65536 / ZS_FLOOR_WAYS)
 
@@ -216,6 +219,7 @@ struct zs_floor_slot {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, ZS_FLOOR_BUCKETS);
 	__type(key, __u32);
 	__type(value, struct zs_floor_bucket);
@@ -223,6 +227,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, ZS_FLOOR_BUCKETS * ZS_FLOOR_WAYS);
 	__type(key, __u32);
 	__type(value, struct zs_floor_slot);
@@ -230,6 +235,7 @@ struct {
 
 __u32 zs_floor_bucket_mask = ZS_FLOOR_BUCKETS - 1; /* a power of 2, less 1 */
 __u32 zs_floor_bucket_store = 1; /* 0: the bucket's way claimed, no more */
+__u64 zs_floor_bucket_claims;    /* ways claimed (test_run: one CPU) */
 
 static __always_inline int zs_floor_same_key(const struct zs_ct_key *a, const struct zs_ct_key *b)
 {
@@ -241,14 +247,14 @@ static __always_inline int zs_floor_same_key(const struct zs_ct_key *a, const st
 	return d == 0;
 }
 
-static __always_inline int zs_floor_bucket_flow(void *data, void *data_end, __u32 ifindex)
+static __always_inline int zs_floor_new_flow_buckets(void *data, void *data_end, __u32 ifindex)
 {
 	struct zs_ct_key key = { .ifindex = ifindex };
 	const __u64 *word = (const void *)&key;
 	struct zs_floor_bucket *b;
 	struct zs_floor_slot *s;
-	__u32 tag, bi, si, way = 0, oldest = ~0U, old, now;
-	__u64 h = 0;
+	__u32 tag, bi, si, way = 0, oldest = ~0U, old;
+	__u64 h = 0, now;
 
 	if (!zs_floor_parse(data, data_end, &key))
 		return 0;
@@ -277,8 +283,9 @@ static __always_inline int zs_floor_bucket_flow(void *data, void *data_end, __u3
 	old = b->tag[way];
 	if (__sync_val_compare_and_swap(&b->tag[way], old, tag) != old)
 		return 1; /* another CPU claimed the way first */
-	now = (__u32)(bpf_ktime_get_coarse_ns() >> 30);
-	b->seen[way] = now;
+	now = bpf_ktime_get_ns();
+	b->seen[way] = (__u32)(now >> 30);
+	zs_floor_bucket_claims++;
 	if (!zs_floor_bucket_store)
 		return 1;
 	si = bi * ZS_FLOOR_WAYS + way;
@@ -293,17 +300,17 @@ static __always_inline int zs_floor_bucket_flow(void *data, void *data_end, __u3
 }
 
 SEC("xdp")
-int zs_floor_bucket_flow_xdp(struct xdp_md *xdp)
+int zs_floor_new_flow_buckets_xdp(struct xdp_md *xdp)
 {
-	return zs_floor_bucket_flow((void *)(long)xdp->data, (void *)(long)xdp->data_end,
-				    xdp->ingress_ifindex) ? XDP_PASS : XDP_DROP;
+	return zs_floor_new_flow_buckets((void *)(long)xdp->data, (void *)(long)xdp->data_end,
+					 xdp->ingress_ifindex) ? XDP_PASS : XDP_DROP;
 }
 
 SEC("tc")
-int zs_floor_bucket_flow_tc(struct __sk_buff *skb)
+int zs_floor_new_flow_buckets_tc(struct __sk_buff *skb)
 {
-	return zs_floor_bucket_flow((void *)(long)skb->data, (void *)(long)skb->data_end, skb->ifindex)
-		       ? TC_ACT_OK : TC_ACT_SHOT;
+	return zs_floor_new_flow_buckets((void *)(long)skb->data, (void *)(long)skb->data_end,
+					 skb->ifindex) ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
