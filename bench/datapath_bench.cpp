@@ -174,10 +174,9 @@ int matrix(bool quick, const char* json_path) {
     dps.push_back(std::move(dp));
   }
   Floors floors;
-  uint32_t rng = 0x9e3779b9;  // xorshift: the same draws on every run
+  Xorshift32 rng;  // the same draws on every run
   auto draw = [&rng](uint32_t below) {
-    rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
-    return rng % below;
+    return rng.next() % below;
   };
   // [size][family][hook]
   std::vector<Cell> cells(sizes.size() * 2 * kHooks.size());
@@ -264,10 +263,9 @@ int new_flow_only(int rounds, bool profile, bool behind) {
   dp->set_ct_endpoint_share_entries(ms.conntrack4, ms.conntrack6);
   install(*dp, 10, ZS_ATTACH_HOST);
   Floors floors;
-  uint32_t rng = 0x9e3779b9;
+  Xorshift32 rng;
   auto draw = [&rng](uint32_t below) {
-    rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
-    return rng % below;
+    return rng.next() % below;
   };
   const uint32_t per_round = 1000;
   uint16_t sport = 1024;

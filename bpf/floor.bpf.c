@@ -197,7 +197,7 @@ int zs_floor_new_flow_tc(struct __sk_buff *skb)
  * ways' tags and ages; its key and entry go in its way's slot of
  * zs_floor_slots. No allocation, no lists, no helper call to look up (the
  * verifier inlines an array's), one compare-and-swap to claim a way (the
- * oldest, to the second). Both arrays are mmapable, which puts their
+ * oldest, to the microsecond). Both arrays are mmapable, which puts their
  * values on a page boundary: a bucket is one cache line. The bench sets
  * how many buckets are used (zs_floor_bucket_mask + 1: how far the flows
  * spread) and whether a flow is stored and recorded or only its bucket's
@@ -208,7 +208,7 @@ int zs_floor_new_flow_tc(struct __sk_buff *skb)
 
 struct zs_floor_bucket {
 	__u32 tag[ZS_FLOOR_WAYS];  /* the flow's hash | 1; 0: empty */
-	__u32 seen[ZS_FLOOR_WAYS]; /* when the way was claimed (~1 s units) */
+	__u32 seen[ZS_FLOOR_WAYS]; /* when the way was claimed (~1 us units; wraps in 73 min) */
 	__u64 pad[4];              /* a line each */
 };
 
@@ -284,7 +284,7 @@ static __always_inline int zs_floor_new_flow_buckets(void *data, void *data_end,
 	if (__sync_val_compare_and_swap(&b->tag[way], old, tag) != old)
 		return 1; /* another CPU claimed the way first */
 	now = bpf_ktime_get_ns();
-	b->seen[way] = (__u32)(now >> 30);
+	b->seen[way] = (__u32)(now >> 10);
 	zs_floor_bucket_claims++;
 	if (!zs_floor_bucket_store)
 		return 1;
