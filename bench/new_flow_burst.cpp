@@ -12,18 +12,13 @@
 // program's run minus the floor's run beside it), the three programs in a
 // rotation drawn per run. The event rings are read after each run (kBurst
 // records stay under zeroseg's wakeup mark, as when the agent keeps up).
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-
-#include <algorithm>
-#include <cstdio>
-#include <memory>
-#include <vector>
-
 #include "new_flow_burst.h"
 
-#include "burst_runner.h"
+#include <cstdio>
+#include <string>
+#include <vector>
 
+#include "burst_runner.h"
 #include "common/error.h"
 #include "datapath_bench_setup.h"
 #include "net/packet_builder.h"
