@@ -87,12 +87,13 @@ int new_flow_memory(int rounds) {
           double t, f;
           if (rng.next() & 1) t = burst.run(prog, target, syn), f = burst.run(prog, floors.floor(prog), syn);
           else f = burst.run(prog, floors.floor(prog), syn), t = burst.run(prog, target, syn);
+          // every flow new: the bucket floor claims a way for each, and
+          // each that is stored is recorded
           const uint64_t claimed = floors.bucket_claims() - claims;
           const int recorded = floors.drain_new_flow();
-          const bool all_new = cell.buckets ? claimed == kBurst && (cell.work == Work::claim ? recorded == 0
-                                                                                             : recorded == int(kBurst))
-                                            : claimed == 0 && recorded == int(kBurst);
-          if (!all_new)
+          const uint64_t want_claims = cell.buckets ? kBurst : 0;
+          const int want_records = cell.work == Work::store ? int(kBurst) : 0;
+          if (claimed != want_claims || recorded != want_records)
             throw Error("--new-flow-memory: a run of " + std::to_string(kBurst) + " new flows made " +
                         std::to_string(claimed) + " claims and " + std::to_string(recorded) + " records");
           if (!cell.buckets) lru_flows += kBurst;

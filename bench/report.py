@@ -123,25 +123,22 @@ def tcp_section(rows, cmd, plots):
         "rr": ("1-byte request/response round trip (median of the run), us", "{:.1f}"),
         "connect": ("connect + close, connections/s", "{:.0f}"),
     }
-    # ratios per round (the systems of a round ran minutes apart at most),
-    # then their median (min-max)
+    # a's figure against b's per round (the systems of a round ran minutes
+    # apart at most): the table's last columns and the targets' figures
+    def per_round_values(test, a, b, op=lambda x, y: x / y):
+        return [op(x, y) for x, y in zip(t.get((test, a), []), t.get((test, b), [])) if y]
+
     def per_round(test, a, b):
-        if (test, a) not in t or (test, b) not in t:
-            return "-"
-        r = [x / y for x, y in zip(t[(test, a)], t[(test, b)]) if y]
+        r = per_round_values(test, a, b)
         return spread(r, "{:.2f}") if r else "-"
     for test, (label, fmt) in names.items():
         out.append(f"| {label} | " + " | ".join(spread(t[(test, s)], fmt) for s in systems) + " | "
                    + per_round(test, "zeroseg", "none") + " | " + per_round(test, "zeroseg", "nftables") + " |")
-    # the targets' figures, per round as the table's last columns (the
-    # rounds interleave the systems), then their median
-    def rounds(test, a, b, op):
-        return med([op(x, y) for x, y in zip(t[(test, a)], t[(test, b)]) if y])
     figs = {
-        "tput_1": rounds("iperf3_p1", "zeroseg", "none", lambda x, y: x / y),
-        "tput_4": rounds("iperf3_p4", "zeroseg", "none", lambda x, y: x / y),
-        "rr_added_us": rounds("rr", "zeroseg", "none", lambda x, y: x - y),
-        "conn_vs_nft": rounds("connect", "zeroseg", "nftables", lambda x, y: x / y),
+        "tput_1": med(per_round_values("iperf3_p1", "zeroseg", "none")),
+        "tput_4": med(per_round_values("iperf3_p4", "zeroseg", "none")),
+        "rr_added_us": med(per_round_values("rr", "zeroseg", "none", lambda x, y: x - y)),
+        "conn_vs_nft": med(per_round_values("connect", "zeroseg", "nftables")),
     }
     out += [
         "",

@@ -300,13 +300,13 @@ measure xdp-filter
 in_rx xdp-filter unload "$RXIF" >/dev/null
 fi
 
-# --- the calibration rows: the row, flood attach's word. xdp-touch-packet
-# runs unless --only leaves it out (every filter reads the packet), the
-# others only when named
-for row in "xdp-touch-maps touch-maps:$touch" "xdp-touch-lines touch-lines:$touch" \
-           "xdp-touch-packet touch-packet" "xdp-lpm-deny lpm-deny:$rules"; do
-  read -r name program <<<"$row"
-  if [ "$name" = xdp-touch-packet ]; then wanted "$name" || continue
+# --- the calibration rows: the row, flood attach's word, and whether it
+# runs by default (as the peers: unless --only leaves it out) or only when
+# --only names it. xdp-touch-packet by default: every filter reads the packet
+for row in "xdp-touch-maps touch-maps:$touch named" "xdp-touch-lines touch-lines:$touch named" \
+           "xdp-touch-packet touch-packet default" "xdp-lpm-deny lpm-deny:$rules named"; do
+  read -r name program when <<<"$row"
+  if [ "$when" = default ]; then wanted "$name" || continue
   else [[ ,$only, == *,$name,* ]] || continue; fi
   systems+=("$name")
   xdp_link "$program"
